@@ -1,0 +1,63 @@
+/**
+ * Per-call context carried through async work with AsyncLocalStorage: the request id,
+ * the W3C trace context and the verified caller. The server interceptor opens it, logs
+ * read it, and client interceptors forward it to the next hop, so handlers never pass
+ * these values around by hand.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
+
+/** Who is calling, as established by kit/auth.ts. */
+export interface Caller {
+  /** The end user on whose behalf the call runs, or null for anonymous/service calls. */
+  readonly userId: bigint | null;
+  /** True when the call carried a valid mesh credential (it came from inside the mesh). */
+  readonly fromMesh: boolean;
+}
+
+export interface CallContext {
+  readonly requestId: string;
+  /** W3C trace id (32 hex chars) and this hop's span id (16 hex chars). */
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly caller: Caller;
+}
+
+export const anonymous: Caller = Object.freeze({ userId: null, fromMesh: false });
+
+const store = new AsyncLocalStorage<CallContext>();
+
+/** The current call's context, or undefined outside a call (start-up, timers). */
+export function currentCall(): CallContext | undefined {
+  return store.getStore();
+}
+
+/** Runs `fn` with `ctx` as the current call context. */
+export function runInCall<T>(ctx: CallContext, fn: () => T): T {
+  return store.run(ctx, fn);
+}
+
+export function newRequestId(): string {
+  return randomBytes(12).toString("base64url");
+}
+
+export function newTraceId(): string {
+  return randomBytes(16).toString("hex");
+}
+
+export function newSpanId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+/** Parses a W3C `traceparent` (version 00) header; undefined when absent or malformed. */
+export function parseTraceparent(value: string | null | undefined): { traceId: string; parentId: string } | undefined {
+  if (!value) return undefined;
+  const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(value.trim());
+  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
+  return { traceId: m[1]!, parentId: m[2]! };
+}
+
+/** Formats the `traceparent` header for a child call of the given context. */
+export function formatTraceparent(traceId: string, spanId: string): string {
+  return `00-${traceId}-${spanId}-01`;
+}

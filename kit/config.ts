@@ -1,0 +1,106 @@
+/**
+ * Environment -> typed, frozen configuration. Only config modules read `process.env`;
+ * everything else takes a config object, so tests start any process with overrides.
+ *
+ * Shared variables (all optional, local-dev defaults in brackets):
+ * - OASIS_MYSQL_URL [mysql://root@127.0.0.1:3306]
+ * - OASIS_REDIS_URL [redis://127.0.0.1:6379]
+ * - OASIS_NATS_URL [nats://127.0.0.1:4222]
+ * - OASIS_NAMESPACE [""]: isolates one mesh from another on the same infrastructure:
+ *   databases `oasis_<ns>_<service>`, Redis keys `<ns>:oasis:<service>:`, NATS subjects
+ *   `<ns>.oasis.>` and stream names `<NS>_OASIS_<DOMAIN>`. Tests set a fresh one per file.
+ * - OASIS_MESH_SECRET: HMAC key for the caller assertion the edge forwards (kit/auth.ts).
+ *   The dev default is public knowledge; production must set its own.
+ * - OASIS_WORKER_ID [derived from pid]: 10-bit snowflake worker id (kit/ids.ts).
+ * - OASIS_<NAME>_PORT, OASIS_<NAME>_URL (comma-separated replicas) per mesh entry.
+ * - OASIS_LOG_LEVEL [info], OASIS_DRAIN_TIMEOUT_MS [10000].
+ */
+import { mesh, meshEntry } from "../mesh.config.ts";
+
+export type Env = Record<string, string | undefined>;
+
+export interface BaseConfig {
+  /** Service name (mesh.config.ts), e.g. "identity". */
+  readonly service: string;
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly mysqlUrl: string;
+  /** This service's own database, e.g. `oasis_identity`. */
+  readonly database: string;
+  readonly redisUrl: string;
+  /** Prefix of every Redis key this service writes, e.g. `oasis:identity:`. */
+  readonly redisKeyPrefix: string;
+  readonly natsUrl: string;
+  /** "" in production; a test namespace otherwise. Prepended to subjects and stream names. */
+  readonly namespace: string;
+  readonly meshSecret: string;
+  readonly workerId: number;
+  readonly logLevel: string;
+  /** How long shutdown waits for in-flight calls before closing anyway. */
+  readonly drainTimeoutMs: number;
+  /** Upstream base URLs by service name (one or more replicas each). */
+  readonly upstreams: Readonly<Record<string, readonly string[]>>;
+}
+
+export const devMeshSecret = "oasis-dev-mesh-secret-change-me";
+
+function envKey(name: string, suffix: string): string {
+  return `OASIS_${name.toUpperCase()}_${suffix}`;
+}
+
+function intFrom(env: Env, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n)) throw new Error(`${key} must be an integer, got "${raw}"`);
+  return n;
+}
+
+/** Upstream URLs for every mesh entry, from OASIS_<NAME>_URL or the local default port. */
+export function upstreamsFrom(env: Env): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const entry of mesh) {
+    const raw = env[envKey(entry.name, "URL")];
+    const port = intFrom(env, envKey(entry.name, "PORT"), entry.port);
+    out[entry.name] = raw ? raw.split(",").map((u) => u.trim()).filter(Boolean) : [`http://127.0.0.1:${port}`];
+  }
+  return out;
+}
+
+/** Shared settings that are not tied to one service (the edge and tools use these). */
+export function sharedConfig(env: Env) {
+  const namespace = env.OASIS_NAMESPACE ?? "";
+  if (!/^[a-z0-9]{0,16}$/.test(namespace)) throw new Error("OASIS_NAMESPACE must be 0-16 chars of [a-z0-9]");
+  return {
+    mysqlUrl: env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306",
+    redisUrl: env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379",
+    natsUrl: env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222",
+    namespace,
+    meshSecret: env.OASIS_MESH_SECRET ?? devMeshSecret,
+    workerId: intFrom(env, "OASIS_WORKER_ID", process.pid % 1024),
+    logLevel: env.OASIS_LOG_LEVEL ?? "info",
+    drainTimeoutMs: intFrom(env, "OASIS_DRAIN_TIMEOUT_MS", 10_000),
+    upstreams: upstreamsFrom(env),
+  };
+}
+
+/** Database name of a service in a namespace: `oasis_identity` or `oasis_t1a2_identity`. */
+export function databaseName(service: string, namespace: string): string {
+  return namespace ? `oasis_${namespace}_${service}` : `oasis_${service}`;
+}
+
+/** The configuration every service shares, for service `name`. */
+export function baseConfig(name: string, env: Env = process.env): BaseConfig {
+  const entry = meshEntry(name);
+  const shared = sharedConfig(env);
+  const ns = shared.namespace;
+  return Object.freeze({
+    ...shared,
+    service: name,
+    host: env.OASIS_HOST ?? "0.0.0.0",
+    port: intFrom(env, envKey(name, "PORT"), entry.port),
+    database: databaseName(name, ns),
+    redisKeyPrefix: `${ns ? `${ns}:` : ""}oasis:${name}:`,
+  });
+}

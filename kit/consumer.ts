@@ -1,0 +1,206 @@
+/**
+ * Durable JetStream consumers for domain events: explicit acks, idempotent handling by
+ * event id, exponential backoff on failure, a bounded number of deliveries, and dead
+ * letters on `oasis.dlq.<consumer>.<subject>` for messages that cannot be handled.
+ *
+ * Delivery is at-least-once (JetStream redelivers anything unacknowledged after a
+ * crash), so handlers must be idempotent: either naturally (a Redis ZADD) or through
+ * `applyOnce`, which records the event id in `processed_events` in the same MySQL
+ * transaction as the handler's writes.
+ *
+ * One consumer reads one domain's stream. NATS 2.9 supports a single `filter_subject`
+ * per consumer, so a consumer with handlers for several event types of a domain filters
+ * on the domain wildcard and acknowledges the types it has no handler for.
+ */
+import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JsMsg } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { Pool } from "mysql2/promise";
+import { anonymous, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
+import { domainStreamConfig, dlqSubject, ensureStream, eventDomain, eventSubject, natsHeaders, type Bus } from "./bus.ts";
+import type { Logger } from "./logger.ts";
+import { isDuplicateKey, withTransaction, type Tx } from "./mysql.ts";
+import { eventHeaders } from "./outbox.ts";
+
+export interface EventMeta {
+  /** The outbox id of the event (Nats-Msg-Id), unique per event. */
+  readonly eventId: bigint;
+  readonly subject: string;
+  /** When the change happened (producer's clock), ms since epoch. */
+  readonly occurredAtMs: number;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+}
+
+export interface EventHandler<D extends DescMessage = DescMessage> {
+  readonly schema: D;
+  handle(event: MessageShape<D>, meta: EventMeta): Promise<void>;
+}
+
+/** Pairs an event type with its handler, keeping the handler's argument typed. */
+export function on<D extends DescMessage>(schema: D, handle: (event: MessageShape<D>, meta: EventMeta) => Promise<void>): EventHandler<D> {
+  return { schema, handle };
+}
+
+export interface ConsumerOptions {
+  readonly bus: Bus;
+  readonly log: Logger;
+  /** Durable name, unique per consuming service and purpose, e.g. `feed-fanout`. */
+  readonly name: string;
+  /** Handlers; all for events of one domain. */
+  readonly handlers: readonly EventHandler<any>[];
+  /** Deliveries before a message is dead-lettered. Default 8. */
+  readonly maxDeliver?: number;
+  /** Redelivery if not acked in this long, ms. Default 30 s. */
+  readonly ackWaitMs?: number;
+  /** Messages handled at once. 1 (default) keeps stream order. */
+  readonly concurrency?: number;
+  /** "all": start from the oldest retained event (default); "new": only future ones. */
+  readonly deliver?: "all" | "new";
+  /** Base of the exponential backoff between attempts, ms. Default 500. */
+  readonly backoffBaseMs?: number;
+}
+
+export interface RunningConsumer {
+  readonly name: string;
+  stop(): Promise<void>;
+}
+
+/** Backoff before attempt n+1: base * 4^(n-1), capped at 60 s, +-20% jitter. */
+export function backoffMs(deliveryCount: number, baseMs: number): number {
+  const raw = Math.min(60_000, baseMs * 4 ** Math.max(0, deliveryCount - 1));
+  return Math.round(raw * (0.8 + Math.random() * 0.4));
+}
+
+/** Creates (or updates) the durable consumer and starts handling messages. */
+export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
+  if (opts.handlers.length === 0) throw new Error(`consumer ${opts.name} has no handlers`);
+  const ns = opts.bus.namespace;
+  const domain = eventDomain(opts.handlers[0]!.schema);
+  for (const h of opts.handlers) {
+    if (eventDomain(h.schema) !== domain) throw new Error(`consumer ${opts.name} mixes domains`);
+  }
+  const stream = domainStreamConfig(ns, domain);
+  await ensureStream(opts.bus.jsm, stream, opts.log);
+  const bySubject = new Map(opts.handlers.map((h) => [eventSubject(ns, h.schema), h]));
+  const filter = bySubject.size === 1 ? [...bySubject.keys()][0]! : `${stream.subjects![0]}`;
+  const maxDeliver = opts.maxDeliver ?? 8;
+  const durable = `${ns ? `${ns}-` : ""}${opts.name}`;
+  const config: Partial<ConsumerConfig> = {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: opts.deliver === "new" ? DeliverPolicy.New : DeliverPolicy.All,
+    filter_subject: filter,
+    // One more than ours: our last attempt dead-letters and acks, so JetStream's own
+    // limit (which would drop the message silently) is never reached.
+    max_deliver: maxDeliver + 1,
+    ack_wait: nanos(opts.ackWaitMs ?? 30_000),
+    max_ack_pending: Math.max(64, (opts.concurrency ?? 1) * 4),
+  };
+  const existing = await opts.bus.jsm.consumers.info(stream.name, durable).catch(() => undefined);
+  const info = existing
+    ? existing.config.filter_subject === filter && existing.config.max_deliver === config.max_deliver
+      ? existing
+      : await opts.bus.jsm.consumers.update(stream.name, durable, config)
+    : await opts.bus.jsm.consumers.add(stream.name, config);
+  if (info.config.filter_subject !== filter) {
+    throw new Error(`consumer ${durable}: server kept filter_subject=${info.config.filter_subject}, wanted ${filter}`);
+  }
+  const consumer = await opts.bus.js.consumers.get(stream.name, durable);
+  const messages = await consumer.consume({ max_messages: Math.max(16, (opts.concurrency ?? 1) * 2) });
+  const log = opts.log.child({ consumer: opts.name });
+
+  async function deadLetter(msg: JsMsg, reason: string): Promise<void> {
+    const h = natsHeaders();
+    for (const [k, v] of msg.headers ?? []) h.set(k, v.join(","));
+    h.set("Oasis-Dlq-Reason", reason.slice(0, 1000));
+    h.set("Oasis-Dlq-Consumer", opts.name);
+    await opts.bus.js.publish(dlqSubject(ns, opts.name, msg.subject), msg.data, {
+      headers: h,
+      msgID: `${opts.name}:${msg.headers?.get("Nats-Msg-Id") ?? msg.seq}`,
+    });
+    msg.ack();
+    log.error({ subject: msg.subject, seq: msg.seq, reason }, "dead-lettered");
+  }
+
+  async function handleOne(msg: JsMsg): Promise<void> {
+    const handler = bySubject.get(msg.subject);
+    if (!handler) {
+      msg.ack();
+      return;
+    }
+    const idHeader = msg.headers?.get("Nats-Msg-Id") ?? "";
+    let event;
+    try {
+      if (!/^[0-9]{1,20}$/.test(idHeader)) throw new Error("missing or bad Nats-Msg-Id");
+      event = fromBinary(handler.schema, msg.data);
+    } catch (err) {
+      await deadLetter(msg, `undecodable: ${(err as Error).message}`);
+      return;
+    }
+    const meta: EventMeta = {
+      eventId: BigInt(idHeader),
+      subject: msg.subject,
+      occurredAtMs: Number(msg.headers?.get(eventHeaders.occurredAt) || 0) || msg.info.timestampNanos / 1e6,
+      deliveryCount: msg.info.deliveryCount,
+    };
+    const parent = parseTraceparent(msg.headers?.get(eventHeaders.traceparent));
+    const ctx = {
+      requestId: msg.headers?.get(eventHeaders.requestId) || newRequestId(),
+      traceId: parent?.traceId ?? newTraceId(),
+      spanId: newSpanId(),
+      caller: anonymous,
+    };
+    try {
+      await runInCall(ctx, () => handler.handle(event, meta));
+      msg.ack();
+    } catch (err) {
+      if (meta.deliveryCount >= maxDeliver) {
+        await deadLetter(msg, (err as Error).message ?? String(err));
+      } else {
+        const delay = backoffMs(meta.deliveryCount, opts.backoffBaseMs ?? 500);
+        log.warn({ err, subject: msg.subject, delivery: meta.deliveryCount, retryInMs: delay }, "handler failed");
+        msg.nak(delay);
+      }
+    }
+  }
+
+  const concurrency = opts.concurrency ?? 1;
+  const inFlight = new Set<Promise<void>>();
+  const loop = (async () => {
+    for await (const msg of messages) {
+      const p = handleOne(msg).catch((err) => log.error({ err }, "consumer failure"));
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  })();
+
+  return {
+    name: opts.name,
+    async stop() {
+      await messages.close();
+      await loop.catch(() => {});
+    },
+  };
+}
+
+/**
+ * Runs `fn` in a transaction that also records (consumer, eventId) in
+ * `processed_events`. Returns false, without running `fn`, if the event was already
+ * applied. The insert comes first, so a concurrent duplicate waits on its key lock and
+ * then sees the committed row.
+ */
+export async function applyOnce(pool: Pool, consumer: string, eventId: bigint, fn: (tx: Tx) => Promise<void>): Promise<boolean> {
+  try {
+    return await withTransaction(pool, async (tx) => {
+      await tx.query("INSERT INTO processed_events (consumer, event_id) VALUES (?, ?)", [consumer, eventId]);
+      await fn(tx);
+      return true;
+    });
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
+}

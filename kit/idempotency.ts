@@ -1,0 +1,69 @@
+/**
+ * Idempotency keys for creates (AIP-155 `request_id`): the first call with a key does
+ * the work and stores its response in `request_log` in the same transaction; a retry
+ * with the same key and the same request gets the stored response, byte for byte, and
+ * changes nothing; the same key with a different request is `invalid_argument`.
+ *
+ * The key is (scope, caller, request_id): one user's key cannot collide with another's.
+ * The placeholder row is inserted first, so a concurrent retry blocks on its key lock
+ * until the first commits (then replays it) or rolls back (then does the work itself).
+ */
+import { createHash } from "node:crypto";
+import { fromBinary, toBinary, type DescMessage, type Message, type MessageShape } from "@bufbuild/protobuf";
+import { invalidArgument } from "./errors.ts";
+import { isDuplicateKey, type Tx } from "./mysql.ts";
+
+export interface IdempotencyKey {
+  /** What kind of create, e.g. "CreatePost". */
+  readonly scope: string;
+  /** The user making the call; null for anonymous creates (sign-up). */
+  readonly callerId: bigint | null;
+  /** The client's key; "" disables idempotency for this call. */
+  readonly requestId: string;
+}
+
+/** SHA-256 of a request message's binary form: equal requests, equal fingerprints. */
+export function fingerprint(schema: DescMessage, request: Message): Buffer {
+  return createHash("sha256").update(toBinary(schema, request as never)).digest();
+}
+
+/**
+ * Runs `produce` at most once per key inside `tx`, returning its response or, for a
+ * retry, the stored one. Returns `{ replayed: true }` for a retry so callers skip
+ * side effects that are not in `tx` (such as kicking the outbox).
+ */
+export async function idempotent<D extends DescMessage>(
+  tx: Tx,
+  key: IdempotencyKey,
+  requestFingerprint: Buffer,
+  responseSchema: D,
+  produce: () => Promise<MessageShape<D>>,
+): Promise<{ response: MessageShape<D>; replayed: boolean }> {
+  if (!key.requestId) return { response: await produce(), replayed: false };
+  const pk = [key.scope, key.callerId ?? 0n, key.requestId];
+  try {
+    await tx.query(
+      "INSERT INTO request_log (scope, caller_id, request_id, fingerprint, response) VALUES (?, ?, ?, ?, '')",
+      [...pk, requestFingerprint],
+    );
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    // A locking read sees the latest committed row, not this transaction's snapshot.
+    const [rows] = await tx.query(
+      "SELECT fingerprint, response FROM request_log WHERE scope = ? AND caller_id = ? AND request_id = ? FOR UPDATE",
+      pk,
+    );
+    const row = (rows as Array<{ fingerprint: Buffer; response: Buffer }>)[0];
+    if (!row) throw err;
+    if (!row.fingerprint.equals(requestFingerprint)) {
+      throw invalidArgument([{ field: "request_id", description: "was already used for a different request" }]);
+    }
+    return { response: fromBinary(responseSchema, row.response), replayed: true };
+  }
+  const response = await produce();
+  await tx.query("UPDATE request_log SET response = ? WHERE scope = ? AND caller_id = ? AND request_id = ?", [
+    Buffer.from(toBinary(responseSchema, response)),
+    ...pk,
+  ]);
+  return { response, replayed: false };
+}

@@ -1,0 +1,173 @@
+/**
+ * MariaDB/MySQL access for one service: a mysql2 pool on the service's own database
+ * (`oasis_<service>`), created if missing, with the kit's tables and the service's SQL
+ * migrations applied at start by Kysely's Migrator (which holds a lock table, so
+ * replicas starting together migrate once).
+ *
+ * Conventions: BIGINT columns come back as strings (`bigNumberStrings`), because ids
+ * are 64-bit and a JS number loses precision above 2^53; stores convert with BigInt().
+ * Times are UTC (`timezone: "Z"`). Text is utf8mb4 so CJK and emoji round-trip.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createPool as createCallbackPool } from "mysql2";
+import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
+import { Kysely, MysqlDialect, sql } from "kysely";
+import { Migrator, type Migration, type MigrationProvider } from "kysely/migration";
+import type { Logger } from "./logger.ts";
+
+export type { Pool, PoolConnection };
+/** A connection inside a transaction. */
+export type Tx = PoolConnection;
+/** Anything that runs a query: the pool (autocommit) or a transaction's connection. */
+export type Queryable = Pool | PoolConnection;
+
+/** Runs a SELECT and returns its rows typed as `T`. */
+export async function select<T>(db: Queryable, sqlText: string, params: unknown[] = []): Promise<T[]> {
+  const [rows] = await db.query(sqlText, params);
+  return rows as T[];
+}
+
+/** Runs a write and returns the number of affected rows. */
+export async function write(db: Queryable, sqlText: string, params: unknown[] = []): Promise<number> {
+  const [res] = await db.query(sqlText, params);
+  return (res as { affectedRows: number }).affectedRows;
+}
+
+const kitMigrationsDir = join(import.meta.dir, "migrations");
+
+export interface DatabaseOptions {
+  readonly url: string;
+  readonly database: string;
+  /** Folder of `NNNN_name.sql` files, applied in name order after the kit's own. */
+  readonly migrationsDir?: string;
+  /** Pool size. Default 10: enough for a 2-core pod; MariaDB's default max is 151. */
+  readonly connectionLimit?: number;
+  readonly log: Logger;
+}
+
+/** Splits a migration file into statements: each ends with `;` at the end of a line. */
+export function splitStatements(text: string): string[] {
+  return text
+    .split(/;\s*$/m)
+    .map((s) => s.replace(/^\s*--.*$/gm, "").trim())
+    .filter((s) => s.length > 0);
+}
+
+function sqlFileMigrations(dir: string, prefix: string): Record<string, Migration> {
+  const out: Record<string, Migration> = {};
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
+  } catch {
+    return out;
+  }
+  for (const f of files) {
+    const statements = splitStatements(readFileSync(join(dir, f), "utf8"));
+    out[`${prefix}${f.replace(/\.sql$/, "")}`] = {
+      async up(db) {
+        for (const s of statements) await sql.raw(s).execute(db);
+      },
+    };
+  }
+  return out;
+}
+
+/** Creates the database if missing; returns nothing. Names are validated, not escaped. */
+export async function ensureDatabase(url: string, database: string): Promise<void> {
+  if (!/^[a-z0-9_]{1,64}$/.test(database)) throw new Error(`bad database name ${database}`);
+  const conn = await mysql.createConnection({ uri: url });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Drops a database (tests). */
+export async function dropDatabase(url: string, database: string): Promise<void> {
+  if (!/^[a-z0-9_]{1,64}$/.test(database)) throw new Error(`bad database name ${database}`);
+  const conn = await mysql.createConnection({ uri: url });
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  } finally {
+    await conn.end();
+  }
+}
+
+function poolOptions(opts: DatabaseOptions) {
+  return {
+    uri: opts.url,
+    database: opts.database,
+    connectionLimit: opts.connectionLimit ?? 10,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    timezone: "Z",
+    charset: "utf8mb4_unicode_520_ci",
+    enableKeepAlive: true,
+  } as const;
+}
+
+/** Applies the kit's migrations, then the service's. Idempotent. */
+export async function migrate(opts: DatabaseOptions): Promise<string[]> {
+  const db = new Kysely<unknown>({ dialect: new MysqlDialect({ pool: createCallbackPool({ ...poolOptions(opts), connectionLimit: 1 }) }) });
+  const provider: MigrationProvider = {
+    async getMigrations() {
+      return {
+        ...sqlFileMigrations(kitMigrationsDir, "0000_kit_"),
+        ...(opts.migrationsDir ? sqlFileMigrations(opts.migrationsDir, "") : {}),
+      };
+    },
+  };
+  try {
+    // Unordered: a kit migration added later sorts before a service's applied ones.
+    const migrator = new Migrator({ db, provider, allowUnorderedMigrations: true });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error;
+    const applied = (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+    if (applied.length) opts.log.info({ applied, database: opts.database }, "migrated");
+    return applied;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Creates the database if needed, migrates it, and returns a pool on it. */
+export async function openDatabase(opts: DatabaseOptions): Promise<Pool> {
+  await ensureDatabase(opts.url, opts.database);
+  await migrate(opts);
+  return mysql.createPool(poolOptions(opts));
+}
+
+const retryableErrnos = new Set([1213 /* ER_LOCK_DEADLOCK */, 1205 /* ER_LOCK_WAIT_TIMEOUT */]);
+
+/**
+ * Runs `fn` in a transaction and commits; rolls back on any error. Deadlocks and lock
+ * wait timeouts are retried up to 3 times (InnoDB picks a victim; retrying is the
+ * documented remedy), so `fn` must only touch the database.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const conn = await pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const out = await fn(conn);
+      await conn.commit();
+      return out;
+    } catch (err) {
+      await conn.rollback().catch(() => {});
+      const errno = (err as { errno?: number }).errno;
+      if (errno !== undefined && retryableErrnos.has(errno) && attempt < 3) continue;
+      throw err;
+    } finally {
+      conn.release();
+    }
+  }
+}
+
+/** True for a duplicate-key error (ER_DUP_ENTRY), optionally on a given key name. */
+export function isDuplicateKey(err: unknown, keyName?: string): boolean {
+  const e = err as { errno?: number; sqlMessage?: string };
+  if (e.errno !== 1062) return false;
+  return keyName === undefined || (e.sqlMessage ?? "").includes(`'${keyName}'`) || (e.sqlMessage ?? "").includes(`.${keyName}'`);
+}

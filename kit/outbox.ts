@@ -1,0 +1,182 @@
+/**
+ * Transactional outbox (Richardson, "Microservices Patterns", ch. 3): a change and the
+ * event announcing it are committed together, so an event is never lost (the change
+ * committed, the publish did not) and never invented (the publish happened, the change
+ * rolled back).
+ *
+ * `add(tx, schema, message)` inserts the serialized event into `outbox` inside the
+ * caller's transaction. The relay publishes unsent rows in id order with
+ * `Nats-Msg-Id` = event id, waits for JetStream's ack, then stamps `sent_at`. A crash
+ * between ack and stamp re-publishes the row on restart: JetStream drops it inside its
+ * duplicate window and consumers drop it by event id (kit/consumer.ts), so consumers
+ * see each event exactly once.
+ *
+ * The relay wakes on `kick()` (called after commits that added events) and otherwise
+ * polls every `pollMs`, which also picks up rows left by a crashed replica. Replicas
+ * serialize on the rows they lock (READ COMMITTED, FOR UPDATE), so events leave in order.
+ */
+import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Pool } from "mysql2/promise";
+import { currentCall, formatTraceparent, newSpanId } from "./call-context.ts";
+import { eventSubject, natsHeaders } from "./bus.ts";
+import type { IdGenerator } from "./ids.ts";
+import type { Logger } from "./logger.ts";
+import type { Tx } from "./mysql.ts";
+
+/** Event metadata carried in NATS headers (payload stays the bare event message). */
+export const eventHeaders = {
+  type: "Oasis-Event-Type",
+  occurredAt: "Oasis-Occurred-At",
+  requestId: "Oasis-Request-Id",
+  traceparent: "traceparent",
+} as const;
+
+export interface Outbox {
+  /** Writes an event in `tx`; returns its id. Published after commit. */
+  add<D extends DescMessage>(tx: Tx, schema: D, message: MessageInitShape<D>): Promise<bigint>;
+  /** Wakes the relay now (after a commit that added events). */
+  kick(): void;
+  /** Starts the relay loop. */
+  start(): void;
+  /** Stops the relay after its current batch. */
+  stop(): Promise<void>;
+  /** Publishes everything pending once; returns how many rows were sent (tests, tools). */
+  flush(): Promise<number>;
+}
+
+export interface OutboxOptions {
+  readonly pool: Pool;
+  readonly js: JetStreamClient;
+  readonly ids: IdGenerator;
+  readonly namespace: string;
+  readonly log: Logger;
+  /** Rows per relay transaction. */
+  readonly batchSize?: number;
+  /** Fallback poll interval, ms. */
+  readonly pollMs?: number;
+}
+
+interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: Buffer;
+  headers: string | Record<string, string>;
+}
+
+export function createOutbox(opts: OutboxOptions): Outbox {
+  const batchSize = opts.batchSize ?? 200;
+  const pollMs = opts.pollMs ?? 250;
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let kicked = false;
+
+  async function relayOnce(): Promise<number> {
+    const conn = await opts.pool.getConnection();
+    try {
+      // READ COMMITTED: lock only the rows read, no gap locks that would block writers.
+      await conn.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+      await conn.beginTransaction();
+      const [rows] = await conn.query(
+        "SELECT id, subject, payload, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ? FOR UPDATE",
+        [batchSize],
+      );
+      const batch = rows as OutboxRow[];
+      if (batch.length === 0) {
+        await conn.commit();
+        return 0;
+      }
+      // Publish in order, one ack at a time per row; pipelining would let a later event
+      // overtake an earlier one if the first publish had to be retried.
+      for (const row of batch) {
+        const h = natsHeaders();
+        const stored = typeof row.headers === "string" ? (JSON.parse(row.headers) as Record<string, string>) : row.headers;
+        for (const [k, v] of Object.entries(stored)) h.set(k, v);
+        await opts.js.publish(row.subject, row.payload, { msgID: row.id, headers: h, timeout: 5_000 });
+      }
+      await conn.query("UPDATE outbox SET sent_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)", [batch.map((r) => r.id)]);
+      await conn.commit();
+      return batch.length;
+    } catch (err) {
+      await conn.rollback().catch(() => {});
+      throw err;
+    } finally {
+      conn.release();
+    }
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    while (running) {
+      let sent = 0;
+      try {
+        sent = await relayOnce();
+        failures = 0;
+      } catch (err) {
+        failures++;
+        opts.log.warn({ err, failures }, "outbox relay failed; will retry");
+      }
+      if (sent === batchSize) continue;
+      const waitMs = failures ? Math.min(5_000, pollMs * 2 ** failures) : pollMs;
+      if (kicked && !failures) {
+        kicked = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, waitMs);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = undefined;
+      kicked = false;
+    }
+  }
+
+  return {
+    async add(tx, schema, message) {
+      const id = opts.ids.next();
+      const call = currentCall();
+      const headers: Record<string, string> = {
+        [eventHeaders.type]: schema.typeName,
+        [eventHeaders.occurredAt]: String(Date.now()),
+      };
+      if (call) {
+        headers[eventHeaders.requestId] = call.requestId;
+        headers[eventHeaders.traceparent] = formatTraceparent(call.traceId, newSpanId());
+      }
+      const payload = toBinary(schema, create(schema, message));
+      await tx.query("INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", [
+        id,
+        eventSubject(opts.namespace, schema),
+        Buffer.from(payload),
+        JSON.stringify(headers),
+      ]);
+      return id;
+    },
+    kick() {
+      kicked = true;
+      wake?.();
+    },
+    start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+    },
+    async flush() {
+      let total = 0;
+      for (;;) {
+        const n = await relayOnce();
+        total += n;
+        if (n < batchSize) return total;
+      }
+    },
+  };
+}

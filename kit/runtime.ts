@@ -1,0 +1,220 @@
+/**
+ * What every service process has: config, logger, id generator, its MySQL pool
+ * (migrated), Redis, the NATS bus with its outbox relay, mesh clients, an RPC server,
+ * event consumers and periodic jobs, started and stopped in the right order.
+ *
+ * A service's app.ts opens a runtime, builds its own context from it, and serves:
+ *
+ *     const rt = await openRuntime(config, { migrationsDir, redis: true, bus: true });
+ *     const ctx = createContext(rt, config);
+ *     return serve(rt, { bindings: [...], consumers: [...] });
+ *
+ * Stop order: health NOT_SERVING and drain the server, stop consumers and jobs, flush
+ * and stop the outbox relay, then close bus, Redis and MySQL.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { Pool } from "mysql2/promise";
+import type { BaseConfig } from "./config.ts";
+import { createMeshClient, type MeshClientOptions } from "./client.ts";
+import { connectBus, domainStreamConfig, ensureStream, type Bus } from "./bus.ts";
+import { startConsumer, type ConsumerOptions, type RunningConsumer } from "./consumer.ts";
+import { createIdGenerator, type IdGenerator } from "./ids.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { openDatabase, withTransaction, type Tx } from "./mysql.ts";
+import { createOutbox, type Outbox } from "./outbox.ts";
+import { createRedis, type Redis } from "./redis.ts";
+import { createRpcServer, type HttpFallback, type RpcServer, type ServiceBinding } from "./server.ts";
+
+export interface RuntimeOptions {
+  /** The service's SQL migrations folder; omit for services without MySQL. */
+  readonly migrationsDir?: string;
+  readonly mysql?: boolean;
+  readonly redis?: boolean;
+  readonly bus?: boolean;
+  /** Client options override (timeouts, HTTP version). */
+  readonly clients?: Partial<MeshClientOptions>;
+}
+
+export interface Runtime<C extends BaseConfig = BaseConfig> {
+  readonly config: C;
+  readonly log: Logger;
+  readonly ids: IdGenerator;
+  /** Throws if the service did not ask for MySQL. */
+  readonly db: Pool;
+  readonly redis: Redis;
+  readonly bus: Bus;
+  readonly outbox: Outbox;
+  /** Runs `fn` in a MySQL transaction; wakes the outbox relay after commit. */
+  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A client for another service of the mesh, over all its configured replicas. */
+  client<S extends DescService>(service: S, upstream: string): Client<S>;
+  /** Registers cleanup to run at stop, after the server drained (LIFO). */
+  onStop(fn: () => Promise<void> | void): void;
+  /** Runs `fn` every `intervalMs` (not overlapping itself) until stop. */
+  every(name: string, intervalMs: number, fn: () => Promise<void>): void;
+  /** True when the database answers (for /readyz); true when there is no database. */
+  databaseReady(): Promise<boolean>;
+  /** Runs the stop hooks and closes connections. serve() calls it after draining. */
+  close(): Promise<void>;
+}
+
+function missing(what: string): never {
+  throw new Error(`this service did not open ${what} in openRuntime()`);
+}
+
+export async function openRuntime<C extends BaseConfig>(config: C, opts: RuntimeOptions = {}): Promise<Runtime<C>> {
+  const log = createLogger(config.service, config.logLevel);
+  const ids = createIdGenerator(config.workerId);
+  const stops: Array<() => Promise<void> | void> = [];
+  const useMysql = opts.mysql ?? opts.migrationsDir !== undefined;
+  const db = useMysql
+    ? await openDatabase({ url: config.mysqlUrl, database: config.database, migrationsDir: opts.migrationsDir, log })
+    : undefined;
+  const redis = opts.redis ? createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log }) : undefined;
+  const bus = opts.bus ? await connectBus({ url: config.natsUrl, namespace: config.namespace, name: config.service, log }) : undefined;
+  let outbox: Outbox | undefined;
+  if (bus && db) {
+    await ensureStream(bus.jsm, domainStreamConfig(config.namespace, config.service), log);
+    outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log });
+    outbox.start();
+  }
+  const clientOpts: MeshClientOptions = { meshSecret: config.meshSecret, ...opts.clients };
+  const clients = new Map<string, Client<any>>();
+  const timers: Array<ReturnType<typeof setInterval>> = [];
+
+  // Close in reverse order of opening.
+  stops.push(async () => {
+    await db?.end();
+  });
+  stops.push(() => {
+    redis?.disconnect();
+  });
+  stops.push(async () => {
+    await bus?.close();
+  });
+  stops.push(async () => {
+    await outbox?.stop();
+  });
+  stops.push(() => {
+    for (const t of timers) clearInterval(t);
+  });
+
+  return {
+    config,
+    log,
+    ids,
+    get db() {
+      return db ?? missing("MySQL");
+    },
+    get redis() {
+      return redis ?? missing("Redis");
+    },
+    get bus() {
+      return bus ?? missing("the bus");
+    },
+    get outbox() {
+      return outbox ?? missing("the bus and MySQL (outbox)");
+    },
+    async tx(fn) {
+      const out = await withTransaction(db ?? missing("MySQL"), fn);
+      outbox?.kick();
+      return out;
+    },
+    client(service, upstream) {
+      const key = `${upstream}/${service.typeName}`;
+      let c = clients.get(key);
+      if (!c) {
+        const urls = config.upstreams[upstream];
+        if (!urls?.length) throw new Error(`no upstream URL for ${upstream}`);
+        c = createMeshClient(service, urls, clientOpts);
+        clients.set(key, c);
+      }
+      return c;
+    },
+    onStop(fn) {
+      stops.push(fn);
+    },
+    every(name, intervalMs, fn) {
+      let busy = false;
+      timers.push(
+        setInterval(() => {
+          if (busy) return;
+          busy = true;
+          fn()
+            .catch((err) => log.warn({ err, job: name }, "periodic job failed"))
+            .finally(() => (busy = false));
+        }, intervalMs),
+      );
+    },
+    async databaseReady() {
+      if (!db) return true;
+      try {
+        await db.query("SELECT 1");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      for (const fn of stops.splice(0).reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          log.warn({ err }, "error while stopping");
+        }
+      }
+    },
+  };
+}
+
+export interface ServeOptions {
+  readonly bindings: readonly ServiceBinding[];
+  readonly consumers?: readonly Omit<ConsumerOptions, "bus" | "log">[];
+  readonly httpFallback?: HttpFallback;
+  /** Extra readiness check for /readyz. */
+  readonly ready?: () => Promise<boolean>;
+  readonly readMaxBytes?: number;
+}
+
+/** A running service process. */
+export interface App {
+  readonly runtime: Runtime;
+  readonly server: RpcServer;
+  /** Binds and starts consumers; resolves to the bound port. */
+  start(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions): App {
+  const server = createRpcServer({
+    name: rt.config.service,
+    host: rt.config.host,
+    port: rt.config.port,
+    log: rt.log,
+    meshSecret: rt.config.meshSecret,
+    bindings: opts.bindings,
+    httpFallback: opts.httpFallback,
+    readMaxBytes: opts.readMaxBytes,
+    drainTimeoutMs: rt.config.drainTimeoutMs,
+    ready: async () => (await rt.databaseReady()) && (opts.ready ? opts.ready() : true),
+  });
+  const running: RunningConsumer[] = [];
+  let stopped: Promise<void> | undefined;
+  return {
+    runtime: rt,
+    server,
+    async start() {
+      for (const c of opts.consumers ?? []) running.push(await startConsumer({ ...c, bus: rt.bus, log: rt.log }));
+      return server.start();
+    },
+    stop() {
+      stopped ??= (async () => {
+        await server.stop();
+        await Promise.all(running.map((c) => c.stop()));
+        await rt.close();
+      })();
+      return stopped;
+    },
+  };
+}

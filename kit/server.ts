@@ -1,0 +1,232 @@
+/**
+ * One port, every protocol: Connect (JSON and binary), gRPC and gRPC-Web over HTTP/2
+ * cleartext (h2c, prior knowledge) and over HTTP/1.1, plus `/healthz`, `/readyz` and
+ * Prometheus `/metrics`, grpc.health.v1 and gRPC reflection v1.
+ *
+ * Why a sniffing `net` server in front: Bun's `http2.createServer({ allowHTTP1 })` does
+ * not fall back to HTTP/1.1 on cleartext (curl gets HTTP/2 frames back), and
+ * Kubernetes HTTP probes, Prometheus and curl speak HTTP/1.1. So each connection's
+ * first bytes decide: the HTTP/2 client preface ("PRI * HTTP/2.0") goes to a
+ * `node:http2` server, anything else to a `node:http` server; both share one
+ * `connectNodeAdapter` handler. (Bun.serve cannot send HTTP trailers, so it cannot
+ * serve gRPC; that is why services use node:http2 at all.)
+ *
+ * Interceptor order, outermost first: call context (request id, trace, caller) ->
+ * metrics -> error mapping -> access check -> protovalidate -> extra -> handler.
+ *
+ * Shutdown drains: health turns NOT_SERVING (readyz 503, Watch streams see it), the
+ * listener closes, unary calls in flight get up to `drainTimeoutMs` to finish, then
+ * streams are aborted and connections closed.
+ */
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { DescService } from "@bufbuild/protobuf";
+import { type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+
+type NodeHandlerArgs = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>;
+/** The request/response pair connect-node hands to handlers, on HTTP/1.1 or HTTP/2. */
+export type NodeServerRequest = NodeHandlerArgs[0];
+export type NodeServerResponse = NodeHandlerArgs[1];
+import { Health } from "#gen/grpc/health/v1/health_pb.ts";
+import { ServerReflection } from "#gen/grpc/reflection/v1/reflection_pb.ts";
+import { callContextInterceptor, accessInterceptor } from "./server-interceptors.ts";
+import { errorInterceptor } from "./errors.ts";
+import { HealthState, ServingStatus, healthService } from "./health.ts";
+import type { Logger } from "./logger.ts";
+import { createRpcMetrics, type RpcMetrics } from "./metrics.ts";
+import { reflectionService } from "./reflection.ts";
+import { validationInterceptor } from "./validate.ts";
+
+/** A Protobuf service and its implementation (make one with `bind`). */
+export interface ServiceBinding {
+  readonly desc: DescService;
+  readonly register: (router: ConnectRouter) => void;
+}
+
+/** Pairs a service descriptor with its (type-checked) implementation. */
+export function bind<S extends DescService>(desc: S, impl: Partial<ServiceImpl<S>>): ServiceBinding {
+  return { desc, register: (router) => router.service(desc, impl) };
+}
+
+/** Handles a non-RPC HTTP path (e.g. JWKS); return false to fall through to 404. */
+export type HttpFallback = (req: NodeServerRequest, res: NodeServerResponse) => boolean;
+
+/** Writes a complete plain response on either HTTP version. */
+export function sendHttp(res: NodeServerResponse, status: number, headers: Record<string, string>, body: string | Uint8Array): void {
+  const r = res as unknown as http.ServerResponse;
+  r.writeHead(status, headers);
+  r.end(body);
+}
+
+export interface RpcServerOptions {
+  /** Name for logs and the `service` metrics label. */
+  readonly name: string;
+  readonly host: string;
+  /** 0 picks a free port; `start()` returns the one bound. */
+  readonly port: number;
+  readonly log: Logger;
+  readonly meshSecret: string;
+  readonly bindings: readonly ServiceBinding[];
+  /** Extra server interceptors, innermost (after validation). */
+  readonly interceptors?: readonly Interceptor[];
+  /** Checked by /readyz besides health; e.g. "database answers". */
+  readonly ready?: () => Promise<boolean>;
+  readonly httpFallback?: HttpFallback;
+  /** Largest request message accepted, bytes. Default 4 MiB. */
+  readonly readMaxBytes?: number;
+  /** Grace period for in-flight calls on stop, ms. */
+  readonly drainTimeoutMs: number;
+  /**
+   * An HTTP/2 connection with no stream for this long is closed, ms. Clients ping every
+   * 30 s (kit/client.ts), so only abandoned connections hit it. Default 5 min.
+   */
+  readonly idleTimeoutMs?: number;
+}
+
+export interface RpcServer {
+  readonly health: HealthState;
+  readonly metrics: RpcMetrics;
+  /** Binds the port and marks every service SERVING. Resolves to the bound port. */
+  start(): Promise<number>;
+  /** Drains and closes. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** HTTP/2 connection preface, RFC 9113 section 3.4. */
+const h2Preface = "PRI * HTTP/2.0";
+
+export function createRpcServer(opts: RpcServerOptions): RpcServer {
+  const metrics = createRpcMetrics(opts.name);
+  const health = new HealthState(opts.bindings.map((b) => b.desc.typeName));
+  const shutdown = new AbortController();
+  let unaryInFlight = 0;
+  let drained: (() => void) | undefined;
+  const inFlightInterceptor: Interceptor = (next) => async (req) => {
+    if (req.stream) return next(req);
+    unaryInFlight++;
+    try {
+      return await next(req);
+    } finally {
+      unaryInFlight--;
+      if (unaryInFlight === 0) drained?.();
+    }
+  };
+  const interceptors: Interceptor[] = [
+    inFlightInterceptor,
+    callContextInterceptor(opts.meshSecret),
+    metrics.interceptor,
+    errorInterceptor(opts.log),
+    accessInterceptor,
+    validationInterceptor,
+    ...(opts.interceptors ?? []),
+  ];
+
+  const probe = (res: NodeServerResponse, ok: boolean, body: string) =>
+    sendHttp(res, ok ? 200 : 503, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }, body);
+  const handler = connectNodeAdapter({
+    interceptors,
+    acceptCompression: [compressionGzip, compressionBrotli],
+    // Small messages cost more to compress than to send on a LAN.
+    compressMinBytes: 1024,
+    readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
+    // Cap what clients may ask for so a stuck call cannot pin resources for hours.
+    maxTimeoutMs: 60_000,
+    shutdownSignal: shutdown.signal,
+    routes(router: ConnectRouter) {
+      for (const b of opts.bindings) b.register(router);
+      router.service(Health, healthService(health));
+      router.service(ServerReflection, reflectionService(opts.bindings.map((b) => b.desc).concat([Health])));
+    },
+    fallback(req, res) {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path === "/healthz") return void probe(res, true, "ok\n");
+      if (path === "/readyz") {
+        const serving = health.get("") === ServingStatus.SERVING;
+        void (async () => {
+          let ok = serving;
+          if (ok && opts.ready) ok = await opts.ready().catch(() => false);
+          probe(res, ok, ok ? "ready\n" : "not ready\n");
+        })();
+        return;
+      }
+      if (path === "/metrics") {
+        void metrics.registry.metrics().then((text) => sendHttp(res, 200, { "content-type": metrics.registry.contentType }, text));
+        return;
+      }
+      if (opts.httpFallback?.(req, res)) return;
+      sendHttp(res, 404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
+    },
+  });
+
+  const h2 = http2.createServer({}, handler);
+  h2.setTimeout(opts.idleTimeoutMs ?? 300_000, () => {});
+  const h1 = http.createServer(handler);
+  // Longer than common load-balancer idle timeouts (60 s) so the LB closes first and never
+  // sends a request onto a socket we are closing.
+  h1.keepAliveTimeout = 65_000;
+  h1.headersTimeout = 66_000;
+
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  h2.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  const listener = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
+    sock.setNoDelay(true);
+    // A connection that never sends a byte is dropped.
+    sock.setTimeout(10_000, () => sock.destroy());
+    sock.once("data", (first: Buffer) => {
+      sock.setTimeout(0);
+      sock.pause();
+      sock.unshift(first);
+      const isH2 = first.subarray(0, h2Preface.length).toString("latin1") === h2Preface;
+      (isH2 ? h2 : h1).emit("connection", sock);
+      sock.resume();
+    });
+    sock.on("error", () => sock.destroy());
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    health,
+    metrics,
+    start() {
+      return new Promise<number>((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen(opts.port, opts.host, () => {
+          listener.off("error", reject);
+          const addr = listener.address() as net.AddressInfo;
+          health.setAll(ServingStatus.SERVING);
+          opts.log.info({ port: addr.port }, "serving");
+          resolve(addr.port);
+        });
+      });
+    },
+    stop() {
+      stopping ??= (async () => {
+        health.setAll(ServingStatus.NOT_SERVING);
+        listener.close();
+        if (unaryInFlight > 0) {
+          await Promise.race([
+            new Promise<void>((r) => (drained = r)),
+            new Promise<void>((r) => setTimeout(r, opts.drainTimeoutMs)),
+          ]);
+        }
+        shutdown.abort();
+        for (const s of sessions) s.close();
+        for (const s of sockets) s.end();
+        await new Promise((r) => setTimeout(r, 50));
+        for (const s of sockets) s.destroy();
+        h1.close();
+        h2.close();
+        opts.log.info({ abandoned: unaryInFlight }, "stopped");
+      })();
+      return stopping;
+    },
+  };
+}

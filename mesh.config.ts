@@ -1,0 +1,27 @@
+/**
+ * The mesh: every process Oasis runs, its port and its Protobuf package. This table is
+ * deployment data, not domain logic: the kit reads it to resolve upstream URLs, the mesh
+ * runner to start processes, the edge to route, and deploy/ mirrors it for Kubernetes.
+ * Ports follow DESIGN.md section 2.
+ */
+export interface MeshEntry {
+  /** Service name; also its folder under services/ and its database suffix. */
+  readonly name: string;
+  /** Default port for local runs (`OASIS_<NAME>_PORT` overrides). */
+  readonly port: number;
+  /** Protobuf package of its contracts, e.g. `oasis.identity.v1`. */
+  readonly protoPackage: string;
+}
+
+export const mesh: readonly MeshEntry[] = [
+  { name: "identity", port: 7001, protoPackage: "oasis.identity.v1" },
+];
+
+/** The edge listens here by default (`OASIS_EDGE_PORT` overrides). */
+export const edgePort = 8080;
+
+export function meshEntry(name: string): MeshEntry {
+  const entry = mesh.find((e) => e.name === name);
+  if (!entry) throw new Error(`unknown mesh service "${name}"`);
+  return entry;
+}

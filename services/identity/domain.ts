@@ -1,0 +1,70 @@
+/**
+ * Identity's rules, free of transport and SQL: how handles and e-mails are normalised,
+ * which profile fields an update may touch, who may read a private profile, and how the
+ * login throttle counts.
+ */
+import type { Caller } from "#kit/call-context.ts";
+import type { FieldViolation } from "#kit/errors.ts";
+import type { Profile, ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
+import type { ProfileChanges } from "./store.ts";
+
+/** Handles are unique case-insensitively: store and compare the lowercase form. */
+export function normalizeHandle(handle: string): string {
+  return handle.toLowerCase();
+}
+
+/**
+ * E-mail addresses are compared lowercase. (RFC 5321 allows a case-sensitive local part,
+ * but no mainstream provider uses one, and treating `A@x` and `a@x` as two accounts
+ * invites takeover confusion.)
+ */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Login is by e-mail when it contains "@", else by handle. */
+export function normalizeLogin(login: string): string {
+  return login.includes("@") ? normalizeEmail(login) : normalizeHandle(login.trim());
+}
+
+/** Profile fields UpdateProfile may change (update_mask paths, proto names). */
+export const updatableProfileFields = ["display_name", "bio", "avatar_media_id", "fields", "private"] as const;
+
+export type MaskResult = { ok: true; changes: ProfileChanges } | { ok: false; violations: FieldViolation[]; notUpdatable: boolean };
+
+/** Turns an update_mask and the new values into column changes, or says what is wrong. */
+export function changesFromMask(paths: readonly string[], profile: Profile): MaskResult {
+  const violations: FieldViolation[] = [];
+  if (paths.length === 0) violations.push({ field: "update_mask", description: "must name at least one field" });
+  const bad = paths.filter((p) => !(updatableProfileFields as readonly string[]).includes(p));
+  for (const p of bad) {
+    violations.push({ field: "update_mask", description: `"${p}" cannot be updated; allowed: ${updatableProfileFields.join(", ")}` });
+  }
+  if (violations.length) return { ok: false, violations, notUpdatable: bad.length > 0 };
+  const changes: ProfileChanges = {};
+  for (const p of new Set(paths)) {
+    if (p === "display_name") changes.displayName = profile.displayName;
+    if (p === "bio") changes.bio = profile.bio;
+    if (p === "avatar_media_id") changes.avatarMediaId = profile.avatarMediaId;
+    if (p === "fields") changes.fields = profile.fields;
+    if (p === "private") changes.private = profile.private;
+  }
+  return { ok: true, changes };
+}
+
+/** Indexes of profile fields whose key repeats an earlier one. */
+export function duplicateFieldKeys(fields: readonly ProfileField[]): number[] {
+  const seen = new Set<string>();
+  const dups: number[] = [];
+  fields.forEach((f, i) => {
+    const k = f.key.trim().toLowerCase();
+    if (seen.has(k)) dups.push(i);
+    seen.add(k);
+  });
+  return dups;
+}
+
+/** Private profiles are shown to signed-in users only (Instagram's model: header visible, posts not). */
+export function canReadProfile(profile: Profile, caller: Caller): boolean {
+  return !profile.private || caller.userId !== null;
+}
