@@ -63,6 +63,18 @@ export function verifyCaller(secret: string, value: string | null, nowMs = Date.
  * reflection) are public.
  */
 export function methodAccess(method: DescMethod): Access {
+  // Reading an option decodes the method's options; it is asked on every call.
+  let level = accessCache.get(method);
+  if (level === undefined) {
+    level = declaredAccess(method);
+    accessCache.set(method, level);
+  }
+  return level;
+}
+
+const accessCache = new WeakMap<DescMethod, Access>();
+
+function declaredAccess(method: DescMethod): Access {
   const declared = getOption(method, access);
   if (declared !== Access.UNSPECIFIED) return declared;
   return method.parent.typeName.startsWith("oasis.") ? Access.USER : Access.PUBLIC;

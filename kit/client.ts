@@ -9,15 +9,11 @@
  * backoff, and only if the method is marked `idempotency_level = NO_SIDE_EFFECTS` or
  * the request carries a non-empty `request_id` (the server deduplicates those).
  *
- * Ejection: a replica that fails with `unavailable` is skipped for `ejectMs` (doubling on
- * repeated failures, capped at 30 s) and re-admitted afterwards; if every replica is
- * ejected the least recently ejected one is tried anyway (fail open).
+ * Replica selection and ejection: kit/replicas.ts.
  */
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import {
-  Code,
-  ConnectError,
   createClient,
   type Client,
   type ContextValues,
@@ -28,6 +24,9 @@ import { compressionGzip, createConnectTransport } from "@connectrpc/connect-nod
 import { createConnectTransport as createFetchTransport } from "@connectrpc/connect-web";
 import { callerHeader, signCaller } from "./auth.ts";
 import { currentCall, formatTraceparent, newRequestId, newSpanId, newTraceId } from "./call-context.ts";
+import { ReplicaSet, type ReplicaState } from "./replicas.ts";
+
+export type { ReplicaState };
 
 export interface MeshClientOptions {
   readonly meshSecret: string;
@@ -69,47 +68,17 @@ export function isRetryable(method: { idempotency: Idempotency }, input: unknown
   return typeof requestId === "string" && requestId.length > 0;
 }
 
-interface Replica {
-  readonly url: string;
-  readonly transport: Transport;
-  pending: number;
-  ejectedUntil: number;
-  failures: number;
-}
-
-/** Live view of the replicas, for /readyz and metrics. */
-export interface ReplicaState {
-  readonly url: string;
-  readonly pending: number;
-  readonly ejected: boolean;
-}
-
 export interface BalancedTransport extends Transport {
   replicas(): ReplicaState[];
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
-
 /** A transport over one or more replicas of the same service. */
 export function createMeshTransport(urls: readonly string[], opts: MeshClientOptions): BalancedTransport {
-  if (urls.length === 0) throw new Error("createMeshTransport needs at least one URL");
   const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
-  const baseEjectMs = opts.ejectMs ?? 2_000;
   const interceptors = [propagationInterceptor(opts.meshSecret), ...(opts.interceptors ?? [])];
-  const replicas: Replica[] = urls.map((url) => ({
-    url,
-    pending: 0,
-    ejectedUntil: 0,
-    failures: 0,
-    transport:
+  const set = new ReplicaSet<Transport>(
+    urls,
+    (url) =>
       opts.httpVersion === "1.1"
         ? createFetchTransport({ baseUrl: url, useBinaryFormat: true, interceptors, defaultTimeoutMs: timeoutMs })
         : createConnectTransport({
@@ -126,57 +95,10 @@ export function createMeshTransport(urls: readonly string[], opts: MeshClientOpt
             pingIdleConnection: true,
             idleConnectionTimeoutMs: 240_000,
           }),
-  }));
-  let cursor = 0;
-
-  function pick(exclude: Set<Replica>): Replica {
-    const now = Date.now();
-    let best: Replica | undefined;
-    for (let i = 0; i < replicas.length; i++) {
-      const r = replicas[(cursor + i) % replicas.length]!;
-      if (exclude.has(r) || r.ejectedUntil > now) continue;
-      if (!best || r.pending < best.pending) best = r;
-    }
-    cursor = (cursor + 1) % replicas.length;
-    if (best) return best;
-    // Everything is ejected or excluded: fail open to the one ejected longest ago.
-    return [...replicas].sort((a, b) => a.ejectedUntil - b.ejectedUntil).find((r) => !exclude.has(r)) ?? replicas[0]!;
-  }
-
-  function record(r: Replica, err: unknown): void {
-    if (err === undefined) {
-      r.failures = 0;
-      return;
-    }
-    if (ConnectError.from(err).code === Code.Unavailable) {
-      r.failures++;
-      r.ejectedUntil = Date.now() + Math.min(30_000, baseEjectMs * 2 ** (r.failures - 1));
-    }
-  }
-
-  async function withReplicas<T>(retryable: boolean, signal: AbortSignal | undefined, call: (t: Transport) => Promise<T>): Promise<T> {
-    const tried = new Set<Replica>();
-    const maxAttempts = retryable ? 3 : 1;
-    for (let attempt = 1; ; attempt++) {
-      const r = pick(tried);
-      tried.add(r);
-      if (tried.size === replicas.length) tried.clear();
-      r.pending++;
-      try {
-        const res = await call(r.transport);
-        record(r, undefined);
-        return res;
-      } catch (err) {
-        record(r, err);
-        const code = ConnectError.from(err).code;
-        if (code !== Code.Unavailable || attempt >= maxAttempts || signal?.aborted) throw err;
-        // 25 ms, 50 ms, each +-50% jitter: enough for a restarted pod's socket to appear.
-        await sleep(25 * 2 ** (attempt - 1) * (0.5 + Math.random()), signal);
-      } finally {
-        r.pending--;
-      }
-    }
-  }
+    { ejectMs: opts.ejectMs },
+  );
+  const withReplicas = <R>(retryable: boolean, signal: AbortSignal | undefined, call: (t: Transport) => Promise<R>) =>
+    set.run(retryable, signal, call);
 
   return {
     unary<I extends DescMessage, O extends DescMessage>(
@@ -203,8 +125,7 @@ export function createMeshTransport(urls: readonly string[], opts: MeshClientOpt
       return withReplicas(false, signal, (t) => t.stream(method, signal, callTimeoutMs, header, input, contextValues));
     },
     replicas() {
-      const now = Date.now();
-      return replicas.map((r) => ({ url: r.url, pending: r.pending, ejected: r.ejectedUntil > now }));
+      return set.states();
     },
   };
 }

@@ -13,7 +13,8 @@
  *   The dev default is public knowledge; production must set its own.
  * - OASIS_WORKER_ID [derived from pid]: 10-bit snowflake worker id (kit/ids.ts).
  * - OASIS_<NAME>_PORT, OASIS_<NAME>_URL (comma-separated replicas) per mesh entry.
- * - OASIS_LOG_LEVEL [info], OASIS_DRAIN_TIMEOUT_MS [10000].
+ * - OASIS_LOG_LEVEL [info], OASIS_DRAIN_TIMEOUT_MS [10000], OASIS_OUTBOX_RELAY [on],
+ *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts).
  */
 import { mesh, meshEntry } from "../mesh.config.ts";
 
@@ -39,6 +40,13 @@ export interface BaseConfig {
   readonly logLevel: string;
   /** How long shutdown waits for in-flight calls before closing anyway. */
   readonly drainTimeoutMs: number;
+  /**
+   * Whether this process runs the outbox relay (OASIS_OUTBOX_RELAY=off disables it, e.g.
+   * while a stream is being migrated; events accumulate and leave when it is back on).
+   */
+  readonly outboxRelay: boolean;
+  /** HTTP version of calls inside the mesh: "2" (h2c, default) or "1.1" (OASIS_MESH_HTTP). */
+  readonly meshHttpVersion: "1.1" | "2";
   /** Upstream base URLs by service name (one or more replicas each). */
   readonly upstreams: Readonly<Record<string, readonly string[]>>;
 }
@@ -81,6 +89,8 @@ export function sharedConfig(env: Env) {
     workerId: intFrom(env, "OASIS_WORKER_ID", process.pid % 1024),
     logLevel: env.OASIS_LOG_LEVEL ?? "info",
     drainTimeoutMs: intFrom(env, "OASIS_DRAIN_TIMEOUT_MS", 10_000),
+    outboxRelay: env.OASIS_OUTBOX_RELAY !== "off",
+    meshHttpVersion: (env.OASIS_MESH_HTTP === "1.1" ? "1.1" : "2") as "1.1" | "2",
     upstreams: upstreamsFrom(env),
   };
 }

@@ -95,7 +95,7 @@ export async function dropDatabase(url: string, database: string): Promise<void>
   }
 }
 
-function poolOptions(opts: DatabaseOptions) {
+function poolOptions(opts: { url: string; database: string; connectionLimit?: number }) {
   return {
     uri: opts.url,
     database: opts.database,
@@ -130,6 +130,11 @@ export async function migrate(opts: DatabaseOptions): Promise<string[]> {
   } finally {
     await db.destroy();
   }
+}
+
+/** A pool on an existing database, without migrating (tools, tests, recounts). */
+export function connectPool(url: string, database: string, connectionLimit = 4): Pool {
+  return mysql.createPool(poolOptions({ url, database, connectionLimit }));
 }
 
 /** Creates the database if needed, migrates it, and returns a pool on it. */

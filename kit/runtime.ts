@@ -77,9 +77,9 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   if (bus && db) {
     await ensureStream(bus.jsm, domainStreamConfig(config.namespace, config.service), log);
     outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log });
-    outbox.start();
+    if (config.outboxRelay) outbox.start();
   }
-  const clientOpts: MeshClientOptions = { meshSecret: config.meshSecret, ...opts.clients };
+  const clientOpts: MeshClientOptions = { meshSecret: config.meshSecret, httpVersion: config.meshHttpVersion, ...opts.clients };
   const clients = new Map<string, Client<any>>();
   const timers: Array<ReturnType<typeof setInterval>> = [];
 

@@ -32,7 +32,6 @@ import {
   insertSession,
   profileByHandle,
   profileById,
-  profilesByIds,
   revokeSessionRow,
   rotateSession,
   sessionForUpdate,
@@ -178,14 +177,14 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       const l = req.lookup;
       const profile =
         l.case === "userId"
-          ? readable(await profileById(rt.db, l.value), String(l.value))
+          ? readable((await ctx.profiles.get([l.value])).get(l.value), String(l.value))
           : readable(await profileByHandle(rt.db, normalizeHandle(l.value ?? "")), String(l.value));
       return { profile };
     },
 
     async batchGetProfiles(req) {
       const order = [...new Set(req.userIds)];
-      const found = new Map((await profilesByIds(rt.db, order)).map((p) => [p.userId, p]));
+      const found = await ctx.profiles.get(order);
       const who = caller();
       const profiles = order.map((id) => found.get(id)).filter((p): p is Profile => !!p && canReadProfile(p, who));
       return { profiles };
@@ -219,6 +218,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
         await rt.outbox.add(tx, ProfileUpdatedSchema, { profile: after, updateMask: { paths: [...new Set(paths)] } });
         return after;
       });
+      await ctx.profiles.invalidate(me);
       return { profile: updated };
     },
   };

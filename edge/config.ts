@@ -1,0 +1,46 @@
+/**
+ * The edge's configuration. Env (optional, local-dev defaults in brackets):
+ * OASIS_EDGE_PORT [8080], OASIS_EDGE_MAX_BODY_BYTES [1048576] (JSON bodies),
+ * OASIS_EDGE_TIMEOUT_MS [10000] (upstream deadline when the client sets none),
+ * OASIS_EDGE_MAX_TIMEOUT_MS [30000] (cap on client-requested deadlines),
+ * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json], plus the shared
+ * variables of kit/config.ts (upstream URLs, mesh secret, Redis).
+ */
+import { sharedConfig, type Env } from "#kit/config.ts";
+import { edgePort } from "../mesh.config.ts";
+
+export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
+  readonly host: string;
+  readonly port: number;
+  /** Largest JSON/Protobuf request body, bytes. 1 MiB holds any caption or profile. */
+  readonly maxBodyBytes: number;
+  readonly defaultTimeoutMs: number;
+  readonly maxTimeoutMs: number;
+  /** Where identity publishes its public signing keys. */
+  readonly jwksUrl: string;
+  readonly issuer: string;
+  readonly audience: string;
+}
+
+function int(env: Env, key: string, fallback: number): number {
+  const v = env[key];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`${key} must be an integer`);
+  return n;
+}
+
+export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
+  const shared = sharedConfig(env);
+  return Object.freeze({
+    ...shared,
+    host: env.OASIS_HOST ?? "0.0.0.0",
+    port: int(env, "OASIS_EDGE_PORT", edgePort),
+    maxBodyBytes: int(env, "OASIS_EDGE_MAX_BODY_BYTES", 1024 * 1024),
+    defaultTimeoutMs: int(env, "OASIS_EDGE_TIMEOUT_MS", 10_000),
+    maxTimeoutMs: int(env, "OASIS_EDGE_MAX_TIMEOUT_MS", 30_000),
+    jwksUrl: env.OASIS_JWKS_URL ?? `${shared.upstreams.identity![0]}/.well-known/jwks.json`,
+    issuer: "oasis.identity",
+    audience: "oasis",
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * The edge's upstream client: Connect protocol unary calls, binary Protobuf, over one
+ * multiplexed HTTP/2 cleartext connection per upstream replica (node:http2).
+ *
+ * Written for the edge because it is its hot path (edge translation is ours to own):
+ * measured on this box (bench/getprofile.ts), the general Connect-ES client spends
+ * ~290 us CPU per call wrapping it in ReadableStreams and async iterables, a raw
+ * HTTP/2 stream ~75 us, and the service answers an HTTP/2 call for ~150 us less CPU
+ * than the same call over HTTP/1.1.
+ *
+ * Protocol (https://connectrpc.com/docs/protocol#unary-request): POST
+ * `/<Service>/<Method>`, `content-type: application/proto`,
+ * `connect-protocol-version: 1`, `connect-timeout-ms`; 200 with the message bytes, or a
+ * non-200 with the JSON error `{code, message, details}`.
+ *
+ * Connection care (Bun's http2 client can hang on a session left idle): a PING every
+ * 30 s on idle sessions with a 10 s answer deadline, a deadline on every stream, and a
+ * new session after GOAWAY, close or error.
+ */
+import http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
+
+const pingIntervalMs = 30_000;
+const pingTimeoutMs = 10_000;
+
+export class H2ConnectClient {
+  private session: http2.ClientHttp2Session | undefined;
+  private pinger: ReturnType<typeof setInterval> | undefined;
+  private lastUse = 0;
+
+  constructor(readonly baseUrl: string) {}
+
+  private connect(): http2.ClientHttp2Session {
+    const s = this.session;
+    if (s && !s.closed && !s.destroyed) return s;
+    const session = http2.connect(this.baseUrl);
+    session.setMaxListeners?.(0);
+    const drop = () => {
+      if (this.session === session) this.session = undefined;
+    };
+    session.on("goaway", drop);
+    session.on("close", drop);
+    session.on("error", drop);
+    // Errors surface on the streams; the session listener only keeps them from throwing.
+    session.on("error", () => {});
+    session.unref?.();
+    this.session = session;
+    if (!this.pinger) {
+      this.pinger = setInterval(() => this.ping(), pingIntervalMs);
+      this.pinger.unref?.();
+    }
+    return session;
+  }
+
+  private ping(): void {
+    const s = this.session;
+    if (!s || s.closed || s.destroyed || Date.now() - this.lastUse < pingIntervalMs) return;
+    const timer = setTimeout(() => s.destroy(), pingTimeoutMs);
+    try {
+      s.ping((err) => {
+        clearTimeout(timer);
+        if (err) s.destroy();
+      });
+    } catch {
+      clearTimeout(timer);
+      s.destroy();
+    }
+  }
+
+  /** Calls one unary method; resolves to the response bytes or throws a ConnectError. */
+  unary(path: string, body: Uint8Array, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+    this.lastUse = Date.now();
+    return new Promise<Uint8Array>((resolve, reject) => {
+      let session: http2.ClientHttp2Session;
+      try {
+        session = this.connect();
+      } catch (err) {
+        reject(new ConnectError(`upstream unavailable: ${(err as Error).message}`, Code.Unavailable));
+        return;
+      }
+      let settled = false;
+      let status = 0;
+      let responseHeaders: http2.IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      const stream = session.request({
+        ":method": "POST",
+        ":path": path,
+        "content-type": "application/proto",
+        "connect-protocol-version": "1",
+        "connect-timeout-ms": String(timeoutMs),
+        ...headers,
+      });
+      const finish = (err?: ConnectError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (err) {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          reject(err);
+          return;
+        }
+        const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        if (status === 200) {
+          resolve(bytes);
+          return;
+        }
+        const fallback = new ConnectError(`upstream answered HTTP ${status}`, codeFromHttpStatus(status));
+        const meta = new Headers();
+        for (const [k, v] of Object.entries(responseHeaders)) if (!k.startsWith(":") && typeof v === "string") meta.set(k, v);
+        reject(errorFromJsonBytes(bytes, meta, fallback));
+      };
+      const timer = setTimeout(() => finish(new ConnectError(`upstream deadline of ${timeoutMs} ms exceeded`, Code.DeadlineExceeded)), timeoutMs);
+      const onAbort = () => finish(new ConnectError("client went away", Code.Canceled));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      stream.on("response", (h) => {
+        responseHeaders = h;
+        status = Number(h[":status"]);
+      });
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => finish());
+      stream.on("error", (err) => finish(new ConnectError(`upstream unavailable: ${err.message}`, Code.Unavailable)));
+      stream.on("close", () => {
+        if (!settled && status === 0) finish(new ConnectError("upstream closed the stream", Code.Unavailable));
+      });
+      stream.end(body);
+    });
+  }
+
+  close(): void {
+    if (this.pinger) clearInterval(this.pinger);
+    this.session?.close();
+  }
+}

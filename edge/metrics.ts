@@ -1,0 +1,38 @@
+/**
+ * Edge metrics (prom-client): requests by route, method and status, and latency. The
+ * route label is the RPC path or REST template, never the raw URL, so label
+ * cardinality stays bounded.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface EdgeMetrics {
+  readonly registry: Registry;
+  observe(route: string, method: string, status: number, seconds: number): void;
+}
+
+export function createEdgeMetrics(): EdgeMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: "edge" });
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: "edge_http_requests_total",
+    help: "HTTP requests served by the edge, by route, method and status.",
+    labelNames: ["route", "method", "status"],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "edge_http_request_duration_seconds",
+    help: "Edge request latency, seconds, including the upstream call.",
+    labelNames: ["route", "method", "status"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  return {
+    registry,
+    observe(route, method, status, seconds) {
+      const labels = { route, method, status: String(status) };
+      requests.inc(labels);
+      latency.observe(labels, seconds);
+    },
+  };
+}

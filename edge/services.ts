@@ -1,0 +1,8 @@
+/**
+ * The service contracts the edge serves, from the generated code. Adding a service to
+ * the mesh means adding its descriptor here (and its entry in mesh.config.ts).
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+
+export const edgeServices: readonly DescService[] = [IdentityService];

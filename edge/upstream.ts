@@ -1,0 +1,81 @@
+/**
+ * Calls from the edge into the mesh: one replica set per upstream service
+ * (kit/replicas.ts: least pending, passive ejection, retries only for
+ * side-effect-free or request_id calls), each call over the edge's lean Connect client,
+ * with the verified user forwarded as a signed caller assertion and the request id
+ * and trace passed on.
+ */
+import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { callerHeader, signCaller } from "#kit/auth.ts";
+import { isRetryable } from "#kit/client.ts";
+import { ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
+import { H2ConnectClient } from "./connect-client.ts";
+import type { EdgeConfig } from "./config.ts";
+import type { RoutedMethod } from "./registry.ts";
+
+export interface CallMeta {
+  readonly userId: bigint | null;
+  readonly requestId: string;
+  readonly traceparent: string;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export class Upstreams {
+  private readonly sets = new Map<string, ReplicaSet<H2ConnectClient>>();
+
+  constructor(private readonly config: EdgeConfig) {
+    for (const [name, urls] of Object.entries(config.upstreams)) {
+      if (urls.length) this.sets.set(name, new ReplicaSet(urls, (u) => new H2ConnectClient(u)));
+    }
+  }
+
+  private set(name: string): ReplicaSet<H2ConnectClient> {
+    const s = this.sets.get(name);
+    if (!s) throw new Error(`no URL configured for upstream ${name}`);
+    return s;
+  }
+
+  names(): string[] {
+    return [...this.sets.keys()];
+  }
+
+  replicas(name: string): ReplicaState[] {
+    return this.set(name).states();
+  }
+
+  close(): void {
+    for (const set of this.sets.values()) for (const c of set.clients()) c.close();
+  }
+
+  /** Calls a unary method of the upstream that serves it. */
+  async unary(routed: RoutedMethod, message: Message, meta: CallMeta): Promise<Message> {
+    const body = toBinary(routed.method.input as DescMessage, message as never);
+    const headers = {
+      [callerHeader]: signCaller(this.config.meshSecret, meta.userId),
+      "x-request-id": meta.requestId,
+      traceparent: meta.traceparent,
+    };
+    const bytes = await this.set(routed.upstream).run(isRetryable(routed.method, message), meta.signal, (client) =>
+      client.unary(routed.path, body, headers, meta.timeoutMs, meta.signal),
+    );
+    return fromBinary(routed.method.output as DescMessage, bytes);
+  }
+
+  /** Raw unary call by path on every replica of `name` (health checks); returns failures. */
+  async probe(name: string, path: string, body: Uint8Array, timeoutMs: number): Promise<string[]> {
+    const down: string[] = [];
+    const set = this.set(name);
+    await Promise.all(
+      set.clients().map(async (client) => {
+        try {
+          await client.unary(path, body, { [callerHeader]: signCaller(this.config.meshSecret, null) }, timeoutMs);
+        } catch {
+          down.push(client.baseUrl);
+          set.markDown(client.baseUrl);
+        }
+      }),
+    );
+    return down;
+  }
+}

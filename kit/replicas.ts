@@ -1,0 +1,127 @@
+/**
+ * Replica selection for calls to a service that runs as several processes: least
+ * pending calls with round-robin tie-break, passive ejection of replicas that fail with
+ * `unavailable`, re-admission after a cool-down, and retries on another replica for
+ * calls that are safe to repeat. Transport-agnostic: kit/client.ts uses it with
+ * Connect-ES transports, the edge with its own lean client.
+ *
+ * Ejection: a replica failing with `unavailable` is skipped for `ejectMs` (doubling on
+ * repeated failures, capped at 30 s); if every replica is ejected the one ejected
+ * longest ago is tried anyway (fail open). Retries: at most two more attempts, 25 ms and
+ * 50 ms apart (+-50% jitter), only for `unavailable` and only when the caller says the
+ * call is retryable.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export interface ReplicaState {
+  readonly url: string;
+  readonly pending: number;
+  readonly ejected: boolean;
+}
+
+interface Replica<T> {
+  readonly url: string;
+  readonly client: T;
+  pending: number;
+  ejectedUntil: number;
+  failures: number;
+}
+
+export interface ReplicaSetOptions {
+  /** Base ejection time, ms. Default 2000. */
+  readonly ejectMs?: number;
+  /** Attempts for a retryable call, first included. Default 3. */
+  readonly maxAttempts?: number;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+export class ReplicaSet<T> {
+  private readonly replicas: Replica<T>[];
+  private cursor = 0;
+  private readonly ejectMs: number;
+  private readonly maxAttempts: number;
+
+  constructor(urls: readonly string[], make: (url: string) => T, opts: ReplicaSetOptions = {}) {
+    if (urls.length === 0) throw new Error("a replica set needs at least one URL");
+    this.replicas = urls.map((url) => ({ url, client: make(url), pending: 0, ejectedUntil: 0, failures: 0 }));
+    this.ejectMs = opts.ejectMs ?? 2_000;
+    this.maxAttempts = opts.maxAttempts ?? 3;
+  }
+
+  private pick(exclude: Set<Replica<T>>): Replica<T> {
+    const now = Date.now();
+    const n = this.replicas.length;
+    let best: Replica<T> | undefined;
+    for (let i = 0; i < n; i++) {
+      const r = this.replicas[(this.cursor + i) % n]!;
+      if (exclude.has(r) || r.ejectedUntil > now) continue;
+      if (!best || r.pending < best.pending) best = r;
+    }
+    this.cursor = (this.cursor + 1) % n;
+    if (best) return best;
+    return [...this.replicas].sort((a, b) => a.ejectedUntil - b.ejectedUntil).find((r) => !exclude.has(r)) ?? this.replicas[0]!;
+  }
+
+  private record(r: Replica<T>, err: unknown): void {
+    if (err === undefined) {
+      r.failures = 0;
+      return;
+    }
+    if (ConnectError.from(err).code === Code.Unavailable) {
+      r.failures++;
+      r.ejectedUntil = Date.now() + Math.min(30_000, this.ejectMs * 2 ** (r.failures - 1));
+    }
+  }
+
+  /** Runs `call` on a replica, retrying `unavailable` on others when `retryable`. */
+  async run<R>(retryable: boolean, signal: AbortSignal | undefined, call: (client: T, url: string) => Promise<R>): Promise<R> {
+    const tried = new Set<Replica<T>>();
+    const attempts = retryable ? this.maxAttempts : 1;
+    for (let attempt = 1; ; attempt++) {
+      const r = this.pick(tried);
+      tried.add(r);
+      if (tried.size === this.replicas.length) tried.clear();
+      r.pending++;
+      try {
+        const res = await call(r.client, r.url);
+        this.record(r, undefined);
+        return res;
+      } catch (err) {
+        this.record(r, err);
+        if (ConnectError.from(err).code !== Code.Unavailable || attempt >= attempts || signal?.aborted) throw err;
+        await sleep(25 * 2 ** (attempt - 1) * (0.5 + Math.random()), signal);
+      } finally {
+        r.pending--;
+      }
+    }
+  }
+
+  /** Marks a replica failed as if a call had returned `unavailable` (health checks). */
+  markDown(url: string): void {
+    const r = this.replicas.find((x) => x.url === url);
+    if (r) this.record(r, new ConnectError("health check failed", Code.Unavailable));
+  }
+
+  /** Every replica's client (health checks, shutdown). */
+  clients(): T[] {
+    return this.replicas.map((r) => r.client);
+  }
+
+  states(): ReplicaState[] {
+    const now = Date.now();
+    return this.replicas.map((r) => ({ url: r.url, pending: r.pending, ejected: r.ejectedUntil > now }));
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * One port, every protocol: the same RPC over Connect JSON (HTTP/1.1), Connect binary
+ * (HTTP/2), gRPC and gRPC-Web; health and reflection as `buf curl` and Kubernetes use
+ * them; the probes over plain HTTP/1.1.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { Health, HealthCheckResponse_ServingStatus } from "#gen/grpc/health/v1/health_pb.ts";
+import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { startTestApp, type TestApp } from "#kit/testing/app.ts";
+import { readEdges } from "../../demo/data.ts";
+import { createIdentityApp } from "./app.ts";
+import { loadIdentityConfig, type IdentityConfig } from "./config.ts";
+
+let svc: TestApp<IdentityConfig>;
+let handle: string;
+const buf = join(import.meta.dir, "..", "..", "node_modules", ".bin", "buf");
+
+beforeAll(async () => {
+  svc = await startTestApp(createIdentityApp, loadIdentityConfig, { env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "4096" } });
+  handle = `reed_${readEdges()[5]![0]}`;
+  await svc.client(IdentityService).createAccount({ handle, email: `${handle}@reed.example`, password: "correct horse battery" });
+});
+afterAll(() => svc?.stop());
+
+test("GetProfile answers the same over Connect JSON, Connect binary, gRPC and gRPC-Web", async () => {
+  const transports = {
+    connectJson: createConnectTransport({ baseUrl: svc.url, httpVersion: "1.1", useBinaryFormat: false }),
+    connectBinaryH2: createConnectTransport({ baseUrl: svc.url, httpVersion: "2", useBinaryFormat: true }),
+    grpc: createGrpcTransport({ baseUrl: svc.url }),
+    grpcWeb: createGrpcWebTransport({ baseUrl: svc.url, httpVersion: "1.1" }),
+  };
+  const answers: Record<string, string> = {};
+  for (const [name, t] of Object.entries(transports)) {
+    const res = await createClient(IdentityService, t).getProfile({ lookup: { case: "handle", value: handle } });
+    answers[name] = res.profile!.handle;
+  }
+  expect(answers).toEqual({ connectJson: handle, connectBinaryH2: handle, grpc: handle, grpcWeb: handle });
+});
+
+test("grpc.health.v1.Health/Check is SERVING over gRPC, and Watch streams it", async () => {
+  const health = createClient(Health, createGrpcTransport({ baseUrl: svc.url }));
+  expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  expect((await health.check({ service: "oasis.identity.v1.IdentityService" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  for await (const s of health.watch({})) {
+    expect(s.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    break;
+  }
+});
+
+/** Runs buf asynchronously (the server under test lives in this process). */
+async function bufCurl(...args: string[]): Promise<string> {
+  const proc = Bun.spawn([buf, "curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args], { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(proc.stdout).text();
+  await proc.exited;
+  return out;
+}
+
+test("buf curl lists IdentityService's methods through gRPC reflection and calls one", async () => {
+  const methods = (await bufCurl(svc.url, "--list-methods")).trim().split("\n");
+  expect(methods).toContain("oasis.identity.v1.IdentityService/CreateAccount");
+  expect(methods).toContain("oasis.identity.v1.IdentityService/UpdateProfile");
+  expect(methods).toContain("grpc.health.v1.Health/Check");
+  expect(JSON.parse(await bufCurl(`${svc.url}/grpc.health.v1.Health/Check`))).toEqual({ status: "SERVING" });
+  const get = await bufCurl("-d", JSON.stringify({ handle }), `${svc.url}/oasis.identity.v1.IdentityService/GetProfile`);
+  expect(JSON.parse(get).profile.handle).toBe(handle);
+});
+
+test("/healthz, /readyz and /metrics answer plain HTTP/1.1", async () => {
+  expect(await (await fetch(`${svc.url}/healthz`)).text()).toBe("ok\n");
+  expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
+  const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+  expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetProfile"[^}]*grpc_code="ok"[^}]*\} [1-9]/);
+  expect(metrics).toContain("grpc_server_handling_seconds_bucket");
+});
