@@ -15,6 +15,12 @@ export interface MeshEntry {
 
 export const mesh: readonly MeshEntry[] = [
   { name: "identity", port: 7001, protoPackage: "oasis.identity.v1" },
+  { name: "graph", port: 7002, protoPackage: "oasis.graph.v1" },
+  { name: "media", port: 7003, protoPackage: "oasis.media.v1" },
+  { name: "post", port: 7004, protoPackage: "oasis.post.v1" },
+  { name: "feed", port: 7005, protoPackage: "oasis.feed.v1" },
+  { name: "interaction", port: 7006, protoPackage: "oasis.interaction.v1" },
+  { name: "notification", port: 7007, protoPackage: "oasis.notification.v1" },
 ];
 
 /** The edge listens here by default (`OASIS_EDGE_PORT` overrides). */

@@ -38,7 +38,7 @@ export interface EdgeDeps {
 export function createEdgeApp(config: EdgeConfig): EdgeApp {
   const deps: EdgeDeps = {
     config,
-    registry: new MethodRegistry(edgeServices),
+    registry: new MethodRegistry(edgeServices, Object.keys(config.upstreams)),
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience }),
     upstreams: new Upstreams(config),
   };

@@ -3,7 +3,8 @@
  * OASIS_EDGE_PORT [8080], OASIS_EDGE_MAX_BODY_BYTES [1048576] (JSON bodies),
  * OASIS_EDGE_TIMEOUT_MS [10000] (upstream deadline when the client sets none),
  * OASIS_EDGE_MAX_TIMEOUT_MS [30000] (cap on client-requested deadlines),
- * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json], plus the shared
+ * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json],
+ * OASIS_EDGE_UPSTREAMS [all mesh services] (comma list), plus the shared
  * variables of kit/config.ts (upstream URLs, mesh secret, Redis).
  */
 import { sharedConfig, type Env } from "#kit/config.ts";
@@ -31,7 +32,12 @@ function int(env: Env, key: string, fallback: number): number {
 }
 
 export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
-  const shared = sharedConfig(env);
+  const all = sharedConfig(env);
+  // OASIS_EDGE_UPSTREAMS limits the services the edge routes to and waits for (a partial
+  // mesh in tests, or an edge in front of some services only); default: all of them.
+  const only = env.OASIS_EDGE_UPSTREAMS?.split(",").map((s) => s.trim()).filter(Boolean);
+  const upstreams = only ? Object.fromEntries(Object.entries(all.upstreams).filter(([k]) => only.includes(k))) : all.upstreams;
+  const shared = { ...all, upstreams };
   return Object.freeze({
     ...shared,
     host: env.OASIS_HOST ?? "0.0.0.0",
@@ -39,7 +45,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     maxBodyBytes: int(env, "OASIS_EDGE_MAX_BODY_BYTES", 1024 * 1024),
     defaultTimeoutMs: int(env, "OASIS_EDGE_TIMEOUT_MS", 10_000),
     maxTimeoutMs: int(env, "OASIS_EDGE_MAX_TIMEOUT_MS", 30_000),
-    jwksUrl: env.OASIS_JWKS_URL ?? `${shared.upstreams.identity![0]}/.well-known/jwks.json`,
+    jwksUrl: env.OASIS_JWKS_URL ?? `${all.upstreams.identity![0]}/.well-known/jwks.json`,
     issuer: "oasis.identity",
     audience: "oasis",
   });

@@ -25,8 +25,8 @@ export function upstreamOf(service: DescService): string {
 export class MethodRegistry {
   private readonly byPath = new Map<string, RoutedMethod>();
 
-  constructor(readonly services: readonly DescService[]) {
-    for (const s of services) {
+  constructor(services: readonly DescService[], upstreams: readonly string[]) {
+    for (const s of services.filter((x) => upstreams.includes(upstreamOf(x)))) {
       for (const m of s.methods) {
         const path = `/${s.typeName}/${m.name}`;
         this.byPath.set(path, { method: m, access: methodAccess(m), upstream: upstreamOf(s), path });

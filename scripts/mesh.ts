@@ -6,6 +6,7 @@
  *
  * As a module, `startMesh()` is what the demo uses.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { mesh, edgePort } from "../mesh.config.ts";
 import { Supervisor } from "../kit/supervisor.ts";
@@ -16,6 +17,7 @@ const root = join(import.meta.dir, "..");
 export interface RunningMesh {
   readonly supervisor: Supervisor;
   readonly edgeUrl: string;
+  readonly services: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -28,18 +30,21 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   const say = opts.log ?? ((l: string) => console.log(l));
   await ensureInfra(say);
   const supervisor = new Supervisor({ restart: true });
-  const env = { ...process.env };
+  // Every service of the mesh table that exists in services/ (a checkout may be mid-way).
+  const services = mesh.filter((e) => existsSync(join(root, "services", e.name, "main.ts")));
+  const env = { ...process.env, OASIS_EDGE_UPSTREAMS: process.env.OASIS_EDGE_UPSTREAMS ?? services.map((e) => e.name).join(",") };
   const t0 = performance.now();
   await supervisor.startAll(
-    mesh.map((e) => ({ name: e.name, entry: join(root, "services", e.name, "main.ts"), port: portOf(e.name, e.port), env })),
+    services.map((e) => ({ name: e.name, entry: join(root, "services", e.name, "main.ts"), port: portOf(e.name, e.port), env })),
   );
   const port = portOf("edge", edgePort);
   await supervisor.start({ name: "edge", entry: join(root, "edge", "main.ts"), port, env });
-  say(`mesh ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${mesh.length} services + edge`);
+  say(`mesh ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${services.map((e) => e.name).join(", ")} + edge`);
   return {
     supervisor,
     edgeUrl: `http://127.0.0.1:${port}`,
-    stop: () => supervisor.stopAll(["edge", ...mesh.map((e) => e.name).reverse()]),
+    services: services.map((e) => e.name),
+    stop: () => supervisor.stopAll(["edge", ...services.map((e) => e.name).reverse()]),
   };
 }
 
@@ -47,7 +52,9 @@ if (import.meta.main) {
   const running = await startMesh();
   console.log(`edge:    ${running.edgeUrl}`);
   console.log(`metrics: ${running.edgeUrl}/metrics`);
-  for (const e of mesh) console.log(`${e.name.padEnd(8)} http://127.0.0.1:${portOf(e.name, e.port)} (gRPC, Connect, gRPC-Web)`);
+  for (const e of mesh.filter((m) => running.services.includes(m.name))) {
+    console.log(`${e.name.padEnd(12)} http://127.0.0.1:${portOf(e.name, e.port)} (gRPC, Connect, gRPC-Web)`);
+  }
   console.log("Ctrl-C stops everything.");
   let stopping = false;
   const stop = async () => {
