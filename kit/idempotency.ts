@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { fromBinary, toBinary, type DescMessage, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { invalidArgument } from "./errors.ts";
-import { isDuplicateKey, type Tx } from "./mysql.ts";
+import { isDuplicateKey, type Queryable, type Tx } from "./mysql.ts";
 
 export interface IdempotencyKey {
   /** What kind of create, e.g. "CreatePost". */
@@ -25,6 +25,31 @@ export interface IdempotencyKey {
 /** SHA-256 of a request message's binary form: equal requests, equal fingerprints. */
 export function fingerprint(schema: DescMessage, request: Message): Buffer {
   return createHash("sha256").update(toBinary(schema, request as never)).digest();
+}
+
+/**
+ * The stored response for a key, if a committed call already used it with the same
+ * request (a cheap, non-locking read that lets a retry skip expensive work such as
+ * password hashing before `idempotent` runs). A different request under the key throws
+ * like `idempotent` does.
+ */
+export async function storedResponse<D extends DescMessage>(
+  db: Queryable,
+  key: IdempotencyKey,
+  requestFingerprint: Buffer,
+  responseSchema: D,
+): Promise<MessageShape<D> | undefined> {
+  if (!key.requestId) return undefined;
+  const [rows] = await db.query(
+    "SELECT fingerprint, response FROM request_log WHERE scope = ? AND caller_id = ? AND request_id = ? AND LENGTH(response) > 0",
+    [key.scope, key.callerId ?? 0n, key.requestId],
+  );
+  const row = (rows as Array<{ fingerprint: Buffer; response: Buffer }>)[0];
+  if (!row) return undefined;
+  if (!row.fingerprint.equals(requestFingerprint)) {
+    throw invalidArgument([{ field: "request_id", description: "was already used for a different request" }]);
+  }
+  return fromBinary(responseSchema, row.response);
 }
 
 /**

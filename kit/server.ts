@@ -211,14 +211,18 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       stopping ??= (async () => {
         health.setAll(ServingStatus.NOT_SERVING);
         listener.close();
-        if (unaryInFlight > 0) {
-          await Promise.race([
-            new Promise<void>((r) => (drained = r)),
-            new Promise<void>((r) => setTimeout(r, opts.drainTimeoutMs)),
-          ]);
-        }
-        shutdown.abort();
+        // GOAWAY on HTTP/2: streams already open finish, new ones go elsewhere.
         for (const s of sessions) s.close();
+        h1.closeIdleConnections?.();
+        // Requests already on the wire need a moment to reach their handlers and be counted.
+        await new Promise((r) => setTimeout(r, 50));
+        const deadline = Date.now() + opts.drainTimeoutMs;
+        while (unaryInFlight > 0 && Date.now() < deadline) {
+          await Promise.race([new Promise<void>((r) => (drained = r)), new Promise((r) => setTimeout(r, 100))]);
+        }
+        // A handler that returned still has its response to serialize and flush.
+        await new Promise((r) => setTimeout(r, 100));
+        shutdown.abort();
         for (const s of sockets) s.end();
         await new Promise((r) => setTimeout(r, 50));
         for (const s of sockets) s.destroy();

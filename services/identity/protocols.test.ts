@@ -75,3 +75,20 @@ test("/healthz, /readyz and /metrics answer plain HTTP/1.1", async () => {
   expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetProfile"[^}]*grpc_code="ok"[^}]*\} [1-9]/);
   expect(metrics).toContain("grpc_server_handling_seconds_bucket");
 });
+
+test("stop drains: a call in flight finishes, then the port closes", async () => {
+  const other = await startTestApp(createIdentityApp, loadIdentityConfig, {
+    namespace: svc.namespace,
+    env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "65536", OASIS_DRAIN_TIMEOUT_MS: "10000" },
+  });
+  const client = other.client(IdentityService);
+  // CreateAccount hashes with argon2id at 64 MiB: slow enough to be in flight during stop.
+  const inFlight = client.createAccount({ handle: "reed_drain", email: "drain@reed.example", password: "correct horse battery" });
+  await Bun.sleep(20);
+  const stopped = other.app.stop();
+  const res = await inFlight;
+  expect(res.account?.handle).toBe("reed_drain");
+  await stopped;
+  const after = await fetch(`${other.url}/healthz`).then(() => "answered", () => "refused");
+  expect(after).toBe("refused");
+});

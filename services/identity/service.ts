@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { currentCall, anonymous } from "#kit/call-context.ts";
-import { fingerprint, idempotent } from "#kit/idempotency.ts";
+import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
 import { isDuplicateKey } from "#kit/mysql.ts";
 import { ErrorReason } from "#gen/oasis/identity/v1/errors_pb.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
@@ -87,9 +87,12 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       // The password is not part of the fingerprint: request_log must never hold a fast
       // hash of it. A retry with another password replays the first result.
       const print = fingerprint(CreateAccountRequestSchema, create(CreateAccountRequestSchema, { ...req, password: "" }));
+      const key = { scope: "CreateAccount", callerId: null, requestId: req.requestId };
+      const replay = await storedResponse(rt.db, key, print, CreateAccountResponseSchema);
+      if (replay) return replay;
       const passwordHash = await Bun.password.hash(req.password, hashOptions);
       const { response } = await rt.tx((tx) =>
-        idempotent(tx, { scope: "CreateAccount", callerId: null, requestId: req.requestId }, print, CreateAccountResponseSchema, async () => {
+        idempotent(tx, key, print, CreateAccountResponseSchema, async () => {
           const userId = rt.ids.next();
           const now = new Date();
           const displayName = req.displayName || handle;
