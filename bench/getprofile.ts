@@ -16,6 +16,7 @@ import { ensureInfra } from "../scripts/infra.ts";
 import { readEdges } from "../demo/data.ts";
 import { formatResult, runLoad } from "./lib/h2load.ts";
 import { machineLine } from "./lib/machine.ts";
+import { raiseEdgeLimits } from "./lib/edge-limits.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -28,6 +29,7 @@ try {
   const created = await identity.createAccount({ handle: `reed_${member}`, email: `${member}@reed.example`, password: "correct horse battery" });
   const userId = created.account!.userId;
   const rpcPath = "/oasis.identity.v1.IdentityService/GetProfile";
+  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", mesh.namespace);
 
   const pids = { identity: mesh.supervisor.pid("identity"), edge: mesh.supervisor.pid("edge") };
   const cpu0 = snapshot(pids);

@@ -1,21 +1,29 @@
 /**
- * The edge: the only door the app uses. Bun.serve (HTTP/1.1; the fastest server on Bun)
- * takes JSON from the app and calls services over the mesh (Connect, binary, HTTP/2).
+ * The edge: the only door the app uses. Bun.serve (HTTP/1.1 and h2c on one port; the
+ * fastest HTTP server on Bun) takes JSON from the app and calls services over the mesh.
  *
- * Per request: request id (kept from `x-request-id` if well-formed) and W3C trace
- * context; route lookup; bearer token check against the method's access level; body
- * size limit; decode (bad input never reaches a service); upstream call with a capped
- * deadline; JSON errors `{code, message, details}` with the matching HTTP status.
+ * Per request: CORS preflight; request id and trace context; route: probes, Connect
+ * paths (`/<package>.<Service>/<Method>`), then the routes other modules add (REST,
+ * media); the RPC steps in rpc-call.ts; then the common response steps: request id and
+ * CORS headers, compression of JSON bodies, metrics by route.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Server } from "bun";
 import { Health } from "#gen/grpc/health/v1/health_pb.ts";
-import { formatTraceparent, newRequestId, newSpanId, newTraceId, parseTraceparent } from "#kit/call-context.ts";
+import { createLogger } from "#kit/logger.ts";
+import { createRedis, type Redis } from "#kit/redis.ts";
+import { createTokenVerifier } from "./auth.ts";
+import { compressBody } from "./compress.ts";
 import type { EdgeConfig } from "./config.ts";
-import { connectResponse, decodeConnectRequest, requestTimeoutMs, requireAccess } from "./connect-handler.ts";
-import { createTokenVerifier, type TokenVerifier } from "./auth.ts";
-import { errorResponse } from "./http-errors.ts";
+import { connectReply, decodeConnectRequest } from "./connect-handler.ts";
+import { Cors } from "./cors.ts";
+import { errorReply } from "./http-errors.ts";
 import { createEdgeMetrics, type EdgeMetrics } from "./metrics.ts";
+import { RateLimiter } from "./rate-limit.ts";
 import { MethodRegistry } from "./registry.ts";
+import type { Reply } from "./reply.ts";
+import { requestContext, type RequestContext } from "./request-context.ts";
+import { runRpc, type RpcDeps } from "./rpc-call.ts";
 import { edgeServices } from "./services.ts";
 import { Upstreams } from "./upstream.ts";
 
@@ -26,110 +34,136 @@ export interface EdgeApp {
   stop(): Promise<void>;
 }
 
-const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
+/** A route handled by another module (REST, media). Returns undefined when it does not match. */
+export type EdgeRoute = (ctx: RequestContext) => Promise<{ reply: Reply; route: string } | undefined>;
 
-export interface EdgeDeps {
-  readonly config: EdgeConfig;
+export interface EdgeDeps extends RpcDeps {
   readonly registry: MethodRegistry;
-  readonly verifier: TokenVerifier;
-  readonly upstreams: Upstreams;
+  readonly redis: Redis;
 }
 
-export function createEdgeApp(config: EdgeConfig): EdgeApp {
+export function createEdgeApp(config: EdgeConfig, extraRoutes: (deps: EdgeDeps) => EdgeRoute[] = () => []): EdgeApp {
+  const log = createLogger("edge", config.logLevel);
+  const redis = createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log });
   const deps: EdgeDeps = {
     config,
+    redis,
     registry: new MethodRegistry(edgeServices, Object.keys(config.upstreams)),
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience }),
     upstreams: new Upstreams(config),
+    limiter: new RateLimiter({ redis }),
   };
+  const routes = extraRoutes(deps);
+  const cors = new Cors(config.corsOrigins);
   const metrics = createEdgeMetrics();
   const upstreamHealth = new Map<string, boolean>();
-  let server: ReturnType<typeof Bun.serve> | undefined;
+  let server: Server<undefined> | undefined;
   let healthTimer: ReturnType<typeof setInterval> | undefined;
 
-  // grpc.health.v1.Health/Check with an empty request ("" = whole server): any non-OK
-  // answer (NOT_SERVING is still a 200 with a status, so we decode it) marks a replica down.
+  // grpc.health.v1.Health/Check with an empty request (the whole server) on every
+  // replica: a failure ejects that replica (kit/replicas.ts) until it answers again.
   const healthPath = `/${Health.typeName}/${Health.method.check.name}`;
   async function checkUpstreams(): Promise<void> {
     await Promise.all(
       deps.upstreams.names().map(async (name) => {
         const down = await deps.upstreams.probe(name, healthPath, new Uint8Array(0), 1_000);
-        const replicas = deps.upstreams.replicas(name).length;
-        upstreamHealth.set(name, down.length < replicas);
+        upstreamHealth.set(name, down.length < deps.upstreams.replicas(name).length);
       }),
     );
   }
 
-  async function handle(req: Request): Promise<{ res: Response; route: string }> {
-    const url = new URL(req.url);
-    const given = req.headers.get("x-request-id");
-    const requestId = given && requestIdPattern.test(given) ? given : newRequestId();
-    const base = { "x-request-id": requestId };
-    const path = url.pathname;
-    if (path === "/healthz") return { res: new Response("ok\n"), route: path };
+  async function route(ctx: RequestContext): Promise<{ reply: Reply; route: string }> {
+    const path = ctx.url.pathname;
+    if (path === "/healthz") return { reply: { status: 200, headers: {}, body: "ok\n" }, route: path };
     if (path === "/readyz") {
       const down = deps.upstreams.names().filter((n) => upstreamHealth.get(n) !== true);
-      const ok = down.length === 0;
-      return { res: new Response(ok ? "ready\n" : `not ready: ${down.join(", ")}\n`, { status: ok ? 200 : 503 }), route: path };
+      const body = down.length ? `not ready: ${down.join(", ")}\n` : "ready\n";
+      return { reply: { status: down.length ? 503 : 200, headers: {}, body }, route: path };
     }
     if (path === "/metrics") {
-      return { res: new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } }), route: path };
+      const text = await metrics.registry.metrics();
+      return { reply: { status: 200, headers: { "content-type": metrics.registry.contentType }, body: text }, route: path };
     }
     const routed = deps.registry.public(path);
-    if (!routed) {
-      return { res: errorResponse(new ConnectError(`no route for ${req.method} ${path}`, Code.NotFound), base), route: "unmatched" };
-    }
-    try {
-      if (req.method !== "POST" && req.method !== "GET") {
-        return {
-          res: new Response(JSON.stringify({ code: "unimplemented", message: `method ${req.method} not allowed` }), {
-            status: 405,
-            headers: { ...base, allow: "POST, GET", "content-type": "application/json" },
-          }),
-          route: routed.path,
-        };
+    if (routed) {
+      if (ctx.req.method !== "POST" && ctx.req.method !== "GET") {
+        const reply = errorReply(new ConnectError(`method ${ctx.req.method} not allowed`, Code.Unimplemented), { allow: "POST, GET" }, 405);
+        return { reply, route: routed.path };
       }
-      const user = await deps.verifier.verify(req.headers.get("authorization"));
-      requireAccess(routed.access, user?.userId ?? null);
-      const call = await decodeConnectRequest(req, url, routed, config.maxBodyBytes);
-      const parent = parseTraceparent(req.headers.get("traceparent"));
-      const message = await deps.upstreams.unary(routed, call.message, {
-        userId: user?.userId ?? null,
-        requestId,
-        traceparent: formatTraceparent(parent?.traceId ?? newTraceId(), newSpanId()),
-        timeoutMs: requestTimeoutMs(req, config.defaultTimeoutMs, config.maxTimeoutMs),
-
-      });
-      return { res: connectResponse(call, message, base), route: routed.path };
-    } catch (err) {
-      return { res: errorResponse(err, base), route: routed.path };
+      let encoding: "json" | "proto" = "json";
+      const reply = await runRpc(
+        deps,
+        ctx,
+        routed,
+        async () => {
+          const call = await decodeConnectRequest(ctx.req, ctx.url, routed, config.maxBodyBytes);
+          encoding = call.encoding;
+          return call.message;
+        },
+        (message, headers) => connectReply({ routed, message, encoding }, message, headers),
+      );
+      return { reply, route: routed.path };
     }
+    for (const r of routes) {
+      const out = await r(ctx);
+      if (out) return out;
+    }
+    return { reply: errorReply(new ConnectError(`no route for ${ctx.req.method} ${path}`, Code.NotFound)), route: "unmatched" };
+  }
+
+  function respond(ctx: RequestContext, reply: Reply): Response {
+    const headers: Record<string, string> = { ...reply.headers, "x-request-id": ctx.requestId, ...cors.headers(ctx.req.headers.get("origin")) };
+    let body = reply.body;
+    if (reply.compressible && (typeof body === "string" || body instanceof Uint8Array)) {
+      const c = compressBody(body, ctx.req.headers.get("accept-encoding"));
+      body = c.body;
+      if (c.encoding) {
+        headers["content-encoding"] = c.encoding;
+        headers.vary = headers.vary ? `${headers.vary}, Accept-Encoding` : "Accept-Encoding";
+      }
+    }
+    return new Response(body as ConstructorParameters<typeof Response>[0], { status: reply.status, headers });
   }
 
   return {
     metrics,
     async start() {
+      await deps.limiter.start();
       await checkUpstreams();
       healthTimer = setInterval(() => void checkUpstreams(), 2_000);
       server = Bun.serve({
         hostname: config.host,
         port: config.port,
+        http2: true,
         // Bodies are limited per route while reading; this is only the hard ceiling.
         maxRequestBodySize: 64 * 1024 * 1024,
+        // Longer than common load-balancer idle timeouts (60 s), see kit/server.ts.
         idleTimeout: 65,
-        async fetch(req) {
+        async fetch(req, srv) {
           const start = performance.now();
-          const { res, route } = await handle(req);
-          metrics.observe(route, req.method, res.status, (performance.now() - start) / 1000);
-          return res;
+          if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
+            return cors.preflight(req.headers.get("origin"));
+          }
+          const ctx = requestContext(req, srv.requestIP(req)?.address ?? "unknown", config.trustedProxies);
+          let out: { reply: Reply; route: string };
+          try {
+            out = await route(ctx);
+          } catch (err) {
+            log.error({ err, request_id: ctx.requestId }, "unexpected edge error");
+            out = { reply: errorReply(new ConnectError("internal error", Code.Internal)), route: "error" };
+          }
+          metrics.observe(out.route, req.method, out.reply.status, (performance.now() - start) / 1000);
+          return respond(ctx, out.reply);
         },
       });
       return server.port!;
     },
     async stop() {
       if (healthTimer) clearInterval(healthTimer);
+      deps.limiter.stop();
       await server?.stop();
       deps.upstreams.close();
+      redis.disconnect();
     },
   };
 }

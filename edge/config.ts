@@ -4,7 +4,8 @@
  * OASIS_EDGE_TIMEOUT_MS [10000] (upstream deadline when the client sets none),
  * OASIS_EDGE_MAX_TIMEOUT_MS [30000] (cap on client-requested deadlines),
  * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json],
- * OASIS_EDGE_UPSTREAMS [all mesh services] (comma list), plus the shared
+ * OASIS_EDGE_UPSTREAMS [all mesh services] (comma list), OASIS_EDGE_CORS_ORIGINS [*],
+ * OASIS_EDGE_TRUSTED_PROXIES [0] (proxies appending to X-Forwarded-For), plus the shared
  * variables of kit/config.ts (upstream URLs, mesh secret, Redis).
  */
 import { sharedConfig, type Env } from "#kit/config.ts";
@@ -21,6 +22,12 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly jwksUrl: string;
   readonly issuer: string;
   readonly audience: string;
+  /** Allowed CORS origins, or ["*"]. */
+  readonly corsOrigins: readonly string[];
+  /** Proxies in front of the edge that append to X-Forwarded-For (0: trust none). */
+  readonly trustedProxies: number;
+  /** Redis key prefix for the edge's own keys (rate limits). */
+  readonly redisKeyPrefix: string;
 }
 
 function int(env: Env, key: string, fallback: number): number {
@@ -48,5 +55,8 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     jwksUrl: env.OASIS_JWKS_URL ?? `${all.upstreams.identity![0]}/.well-known/jwks.json`,
     issuer: "oasis.identity",
     audience: "oasis",
+    corsOrigins: (env.OASIS_EDGE_CORS_ORIGINS ?? "*").split(",").map((s) => s.trim()).filter(Boolean),
+    trustedProxies: int(env, "OASIS_EDGE_TRUSTED_PROXIES", 0),
+    redisKeyPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:edge:`,
   });
 }

@@ -22,6 +22,19 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 
 const pingIntervalMs = 30_000;
+
+const unsent = new WeakSet<object>();
+
+/** True for a failure that happened before the request reached the server. */
+export function neverSent(err: unknown): boolean {
+  return typeof err === "object" && err !== null && unsent.has(err);
+}
+
+function unavailable(message: string, wasUnsent: boolean): ConnectError {
+  const err = new ConnectError(message, Code.Unavailable);
+  if (wasUnsent) unsent.add(err);
+  return err;
+}
 const pingTimeoutMs = 10_000;
 
 export class H2ConnectClient {
@@ -31,10 +44,13 @@ export class H2ConnectClient {
 
   constructor(readonly baseUrl: string) {}
 
+  private readonly connected = new WeakSet<http2.ClientHttp2Session>();
+
   private connect(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
     const session = http2.connect(this.baseUrl);
+    session.once("connect", () => this.connected.add(session));
     session.setMaxListeners?.(0);
     const drop = () => {
       if (this.session === session) this.session = undefined;
@@ -76,7 +92,7 @@ export class H2ConnectClient {
       try {
         session = this.connect();
       } catch (err) {
-        reject(new ConnectError(`upstream unavailable: ${(err as Error).message}`, Code.Unavailable));
+        reject(unavailable(`upstream unavailable: ${(err as Error).message}`, true));
         return;
       }
       let settled = false;
@@ -120,9 +136,12 @@ export class H2ConnectClient {
       });
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", () => finish());
-      stream.on("error", (err) => finish(new ConnectError(`upstream unavailable: ${err.message}`, Code.Unavailable)));
+      // Not sent: the connection never opened, or the server refused the stream (GOAWAY,
+      // RFC 9113 section 8.7: a refused stream was not processed).
+      const wasUnsent = () => !this.connected.has(session) || stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+      stream.on("error", (err) => finish(unavailable(`upstream unavailable: ${err.message}`, wasUnsent())));
       stream.on("close", () => {
-        if (!settled && status === 0) finish(new ConnectError("upstream closed the stream", Code.Unavailable));
+        if (!settled && status === 0) finish(unavailable("upstream closed the stream", wasUnsent()));
       });
       stream.end(body);
     });

@@ -12,6 +12,7 @@ import { Access } from "#kit/auth.ts";
 import { readBody } from "./body.ts";
 import { decodeBinary, decodeJson, encodeBinary, encodeJson } from "./json-codec.ts";
 import type { RoutedMethod } from "./registry.ts";
+import { jsonReply, type Reply } from "./reply.ts";
 
 export type Encoding = "json" | "proto";
 
@@ -57,12 +58,10 @@ export function requireAccess(access: Access, userId: bigint | null): void {
 }
 
 /** Encodes a successful unary response in the request's encoding. */
-export function connectResponse(call: DecodedCall, message: Message, headers: Record<string, string>): Response {
+export function connectReply(call: DecodedCall, message: Message, headers: Record<string, string>): Reply {
   const output = call.routed.method.output as DescMessage;
-  if (call.encoding === "json") {
-    return new Response(encodeJson(output, message), { headers: { "content-type": "application/json", ...headers } });
-  }
-  return new Response(encodeBinary(output, message), { headers: { "content-type": "application/proto", ...headers } });
+  if (call.encoding === "json") return jsonReply(200, encodeJson(output, message), headers);
+  return { status: 200, headers: { "content-type": "application/proto", ...headers }, body: encodeBinary(output, message) };
 }
 
 /** Deadline for the upstream call: the client's `connect-timeout-ms` (or `x-server-timeout`, seconds), capped. */

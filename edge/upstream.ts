@@ -9,7 +9,7 @@ import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/
 import { callerHeader, signCaller } from "#kit/auth.ts";
 import { isRetryable } from "#kit/client.ts";
 import { ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
-import { H2ConnectClient } from "./connect-client.ts";
+import { H2ConnectClient, neverSent } from "./connect-client.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { RoutedMethod } from "./registry.ts";
 
@@ -58,6 +58,7 @@ export class Upstreams {
     };
     const bytes = await this.set(routed.upstream).run(isRetryable(routed.method, message), meta.signal, (client) =>
       client.unary(routed.path, body, headers, meta.timeoutMs, meta.signal),
+      neverSent,
     );
     return fromBinary(routed.method.output as DescMessage, bytes);
   }

@@ -86,10 +86,18 @@ export class ReplicaSet<T> {
     }
   }
 
-  /** Runs `call` on a replica, retrying `unavailable` on others when `retryable`. */
-  async run<R>(retryable: boolean, signal: AbortSignal | undefined, call: (client: T, url: string) => Promise<R>): Promise<R> {
+  /**
+   * Runs `call` on a replica, retrying `unavailable` on others when `retryable`, or when
+   * `neverSent(err)` says the failed attempt never reached the replica (connection
+   * refused, stream refused by GOAWAY): such a call is safe to send again whatever it does.
+   */
+  async run<R>(
+    retryable: boolean,
+    signal: AbortSignal | undefined,
+    call: (client: T, url: string) => Promise<R>,
+    neverSent: (err: unknown) => boolean = () => false,
+  ): Promise<R> {
     const tried = new Set<Replica<T>>();
-    const attempts = retryable ? this.maxAttempts : 1;
     for (let attempt = 1; ; attempt++) {
       const r = this.pick(tried);
       tried.add(r);
@@ -101,7 +109,8 @@ export class ReplicaSet<T> {
         return res;
       } catch (err) {
         this.record(r, err);
-        if (ConnectError.from(err).code !== Code.Unavailable || attempt >= attempts || signal?.aborted) throw err;
+        const again = retryable || neverSent(err);
+        if (!again || ConnectError.from(err).code !== Code.Unavailable || attempt >= this.maxAttempts || signal?.aborted) throw err;
         await sleep(25 * 2 ** (attempt - 1) * (0.5 + Math.random()), signal);
       } finally {
         r.pending--;

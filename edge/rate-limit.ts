@@ -1,0 +1,184 @@
+/**
+ * Rate limits at the edge: GCRA (Generic Cell Rate Algorithm, ITU-T I.371; the form
+ * used by redis-cell and Stripe's limiter) in Redis, one Lua call per request checking
+ * the per-user and the per-IP limit of the request's route class together, on Redis's
+ * own clock (`TIME`), so any number of edge processes share one exact budget.
+ *
+ * Per key, Redis keeps the theoretical arrival time (TAT) in ms. A request costing one
+ * cell is admitted when `TAT - now <= burst * emission`, where emission = period / limit;
+ * admitting moves TAT forward by one emission. A limit of L per period P thus allows L
+ * requests at once and then one every P/L. Both keys are checked before either is
+ * charged, so a request refused by one limit costs nothing against the other.
+ *
+ * Limits per route class are read from Redis (`oasis:edge:rate-limits`, a JSON object, so an
+ * operator can change them at run time: `SET oasis:edge:rate-limits '{...}'`) every few
+ * seconds, falling back to the defaults below.
+ */
+import type { Redis } from "ioredis";
+
+/** One limit: `limit` requests per `periodSeconds`, bursting up to `limit`. */
+export interface Limit {
+  readonly limit: number;
+  readonly periodSeconds: number;
+}
+
+/** Limits of a route class; a missing side is not limited. */
+export interface ClassLimits {
+  readonly perUser?: Limit;
+  readonly perIp?: Limit;
+}
+
+export type RouteClass = "auth" | "read" | "write" | "upload";
+
+/**
+ * Defaults, per class. auth: sign-up/sign-in per IP (credential stuffing: OWASP suggests
+ * tight per-IP limits; identity also throttles per account). read/write: generous for
+ * an app that scrolls and taps; upload: images are the expensive path.
+ */
+export const defaultLimits: Readonly<Record<RouteClass, ClassLimits>> = {
+  auth: { perIp: { limit: 30, periodSeconds: 60 } },
+  read: { perUser: { limit: 1200, periodSeconds: 60 }, perIp: { limit: 6000, periodSeconds: 60 } },
+  write: { perUser: { limit: 300, periodSeconds: 60 }, perIp: { limit: 3000, periodSeconds: 60 } },
+  upload: { perUser: { limit: 60, periodSeconds: 60 }, perIp: { limit: 300, periodSeconds: 60 } },
+};
+
+export interface Decision {
+  readonly allowed: boolean;
+  /** The binding limit (the one with fewer requests remaining). */
+  readonly limit: number;
+  readonly remaining: number;
+  /** Seconds until the binding limit is fully replenished. */
+  readonly resetSeconds: number;
+  /** Seconds until a refused request would be admitted (0 when allowed). */
+  readonly retryAfterSeconds: number;
+}
+
+// KEYS: 1..n limiter keys. ARGV: per key (emission ms, burst ms); cost 1.
+// Returns per key {allowed(0/1), remaining, retry_after_ms, reset_ms} flattened.
+const gcraScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = #KEYS
+local results = {}
+local allowed = 1
+local tats = {}
+for i = 1, n do
+  local emission = tonumber(ARGV[2 * i - 1])
+  local tolerance = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + emission
+  local allow_at = new_tat - tolerance
+  tats[i] = new_tat
+  if now < allow_at then
+    allowed = 0
+    results[i] = {0, 0, allow_at - now, tat - now}
+  else
+    results[i] = {1, math.floor((now - allow_at) / emission), 0, new_tat - now}
+  end
+end
+local out = {allowed}
+for i = 1, n do
+  if allowed == 1 then
+    redis.call('SET', KEYS[i], tats[i], 'PX', math.max(1, math.ceil(tats[i] - now)))
+  end
+  for j = 1, 4 do table.insert(out, results[i][j]) end
+end
+return out
+`;
+
+export interface RateLimiterOptions {
+  readonly redis: Redis;
+  /** Reload limits from Redis this often. */
+  readonly reloadMs?: number;
+}
+
+export class RateLimiter {
+  private limits: Record<RouteClass, ClassLimits> = { ...defaultLimits };
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly opts: RateLimiterOptions) {
+    opts.redis.defineCommand("oasisGcra", { lua: gcraScript });
+  }
+
+  /** Starts reloading the limits from Redis. */
+  async start(): Promise<void> {
+    await this.reload();
+    this.timer = setInterval(() => void this.reload(), this.opts.reloadMs ?? 5_000);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** The limits in force (defaults merged with Redis overrides). */
+  current(): Readonly<Record<RouteClass, ClassLimits>> {
+    return this.limits;
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      const raw = await this.opts.redis.get("rate-limits");
+      this.limits = { ...defaultLimits, ...(raw ? (JSON.parse(raw) as Partial<Record<RouteClass, ClassLimits>>) : {}) };
+    } catch {
+      // Keep the last good limits when Redis or the JSON is bad.
+    }
+  }
+
+  /**
+   * Charges one request of `routeClass` for the user (if any) and the client IP.
+   * Returns undefined when the class has no limits. Fails open (undefined) if Redis
+   * does not answer: a limiter outage must not become an app outage.
+   */
+  async check(routeClass: RouteClass, userId: bigint | null, ip: string): Promise<Decision | undefined> {
+    const cls = this.limits[routeClass];
+    const keys: string[] = [];
+    const args: number[] = [];
+    const used: Limit[] = [];
+    const add = (key: string, l: Limit | undefined) => {
+      if (!l || l.limit <= 0) return;
+      const emission = (l.periodSeconds * 1000) / l.limit;
+      keys.push(key);
+      args.push(emission, emission * l.limit);
+      used.push(l);
+    };
+    if (userId !== null) add(`rl:${routeClass}:u:${userId}`, cls.perUser);
+    add(`rl:${routeClass}:ip:${ip}`, cls.perIp);
+    if (keys.length === 0) return undefined;
+    let out: number[];
+    try {
+      out = (await (this.opts.redis as unknown as { oasisGcra(n: number, ...a: Array<string | number>): Promise<number[]> }).oasisGcra(
+        keys.length,
+        ...keys,
+        ...args,
+      )) as number[];
+    } catch {
+      return undefined;
+    }
+    const allowed = out[0] === 1;
+    let binding = 0;
+    for (let i = 1; i < used.length; i++) if (out[1 + i * 4 + 1]! < out[1 + binding * 4 + 1]!) binding = i;
+    const at = (i: number, j: number) => out[1 + i * 4 + j]!;
+    let retryMs = 0;
+    for (let i = 0; i < used.length; i++) retryMs = Math.max(retryMs, at(i, 2));
+    return {
+      allowed,
+      limit: used[binding]!.limit,
+      remaining: allowed ? at(binding, 1) : 0,
+      resetSeconds: Math.ceil(at(binding, 3) / 1000),
+      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(retryMs / 1000)),
+    };
+  }
+}
+
+/** RateLimit-* response headers (draft-ietf-httpapi-ratelimit-headers) and Retry-After. */
+export function rateLimitHeaders(d: Decision): Record<string, string> {
+  const h: Record<string, string> = {
+    "ratelimit-limit": String(d.limit),
+    "ratelimit-remaining": String(d.remaining),
+    "ratelimit-reset": String(d.resetSeconds),
+  };
+  if (!d.allowed) h["retry-after"] = String(d.retryAfterSeconds);
+  return h;
+}

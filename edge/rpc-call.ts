@@ -1,0 +1,72 @@
+/**
+ * The steps every RPC through the edge takes, whatever its HTTP shape (Connect or
+ * REST): authenticate the bearer token, check the method's access level, charge the
+ * rate limits of its route class, decode the request (so bad input never reaches a
+ * service), call the upstream with a capped deadline, and encode the answer.
+ */
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Message } from "@bufbuild/protobuf";
+import { Access } from "#kit/auth.ts";
+import type { TokenVerifier } from "./auth.ts";
+import { requestTimeoutMs, requireAccess } from "./connect-handler.ts";
+import type { EdgeConfig } from "./config.ts";
+import { errorReply } from "./http-errors.ts";
+import { rateLimitHeaders, type RateLimiter, type RouteClass } from "./rate-limit.ts";
+import type { RoutedMethod } from "./registry.ts";
+import type { Reply } from "./reply.ts";
+import type { RequestContext } from "./request-context.ts";
+import type { Upstreams } from "./upstream.ts";
+
+export interface RpcDeps {
+  readonly config: EdgeConfig;
+  readonly verifier: TokenVerifier;
+  readonly limiter: RateLimiter;
+  readonly upstreams: Upstreams;
+}
+
+/**
+ * Route class of a method for rate limiting: side-effect-free methods are reads;
+ * public methods with effects (sign-up, sign-in) are auth; everything else writes.
+ */
+export function routeClassOf(routed: RoutedMethod): RouteClass {
+  if (routed.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return "read";
+  if (routed.access === Access.PUBLIC) return "auth";
+  return "write";
+}
+
+/**
+ * Runs one RPC. `decode` builds the request message (may read the body); `encode`
+ * renders the response. Errors become JSON error replies.
+ */
+export async function runRpc(
+  deps: RpcDeps,
+  ctx: RequestContext,
+  routed: RoutedMethod,
+  decode: () => Promise<Message>,
+  encode: (message: Message, headers: Record<string, string>) => Reply,
+  routeClass: RouteClass = routeClassOf(routed),
+): Promise<Reply> {
+  let limitHeaders: Record<string, string> = {};
+  try {
+    const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
+    requireAccess(routed.access, user?.userId ?? null);
+    const decision = await deps.limiter.check(routeClass, user?.userId ?? null, ctx.clientIp);
+    if (decision) {
+      limitHeaders = rateLimitHeaders(decision);
+      if (!decision.allowed) {
+        throw new ConnectError(`rate limit exceeded for ${routeClass} requests; retry in ${decision.retryAfterSeconds} s`, Code.ResourceExhausted);
+      }
+    }
+    const message = await decode();
+    const answer = await deps.upstreams.unary(routed, message, {
+      userId: user?.userId ?? null,
+      requestId: ctx.requestId,
+      traceparent: ctx.traceparent,
+      timeoutMs: requestTimeoutMs(ctx.req, deps.config.defaultTimeoutMs, deps.config.maxTimeoutMs),
+    });
+    return encode(answer, limitHeaders);
+  } catch (err) {
+    return errorReply(err, limitHeaders);
+  }
+}
