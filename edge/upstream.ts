@@ -70,7 +70,7 @@ export class Upstreams {
     await Promise.all(
       set.clients().map(async (client) => {
         try {
-          await client.unary(path, body, { [callerHeader]: signCaller(this.config.meshSecret, null) }, timeoutMs);
+          await client.unary(path, body, { [callerHeader]: signCaller(this.config.meshSecret, "service") }, timeoutMs);
         } catch {
           down.push(client.baseUrl);
           set.markDown(client.baseUrl);

@@ -4,7 +4,10 @@
  * The edge authenticates the end user (bearer JWT) and forwards the caller to services
  * as an HMAC-signed assertion in the `oasis-caller` header:
  *
- *     v1.<user id or "-">.<expiry, ms since epoch>.<base64url HMAC-SHA256(secret, "v1.<user>.<exp>")>
+ *     v1.<who>.<expiry, ms since epoch>.<base64url HMAC-SHA256(secret, "v1.<who>.<exp>")>
+ *
+ * where <who> is a user id, "-" for an anonymous end user, or "~" for a service acting
+ * on its own behalf (event handlers, jobs).
  *
  * Services share the mesh secret, verify the assertion on every call and trust nothing
  * else: a bare user id header from outside the mesh is ignored. A service calling another
@@ -32,9 +35,13 @@ function mac(secret: string, payload: string): Buffer {
   return createHmac("sha256", secret).update(payload).digest();
 }
 
-/** Signs a caller assertion for `userId` (null: the calling service itself). */
-export function signCaller(secret: string, userId: bigint | null, nowMs = Date.now()): string {
-  const payload = `v1.${userId === null ? "-" : userId.toString()}.${nowMs + callerTtlMs}`;
+/**
+ * Signs a caller assertion: for a user, for an anonymous end user (`null`), or for the
+ * calling service itself (`"service"`).
+ */
+export function signCaller(secret: string, who: bigint | null | "service", nowMs = Date.now()): string {
+  const id = who === null ? "-" : who === "service" ? "~" : who.toString();
+  const payload = `v1.${id}.${nowMs + callerTtlMs}`;
   return `${payload}.${mac(secret, payload).toString("base64url")}`;
 }
 
@@ -53,8 +60,10 @@ export function verifyCaller(secret: string, value: string | null, nowMs = Date.
   const given = Buffer.from(sig, "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
   if (!(Number(exp) > nowMs)) throw bad();
-  if (user !== "-" && !/^[1-9][0-9]{0,18}$/.test(user)) throw bad();
-  return { userId: user === "-" ? null : BigInt(user), fromMesh: true };
+  if (user === "-") return { userId: null, fromMesh: true, service: false };
+  if (user === "~") return { userId: null, fromMesh: true, service: true };
+  if (!/^[1-9][0-9]{0,18}$/.test(user)) throw bad();
+  return { userId: BigInt(user), fromMesh: true, service: false };
 }
 
 /**

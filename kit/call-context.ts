@@ -13,6 +13,11 @@ export interface Caller {
   readonly userId: bigint | null;
   /** True when the call carried a valid mesh credential (it came from inside the mesh). */
   readonly fromMesh: boolean;
+  /**
+   * True when a service calls on its own behalf (event handlers, jobs), not for an end
+   * user: it may read what no anonymous user may (e.g. private profiles for fan-out).
+   */
+  readonly service: boolean;
 }
 
 export interface CallContext {
@@ -23,7 +28,10 @@ export interface CallContext {
   readonly caller: Caller;
 }
 
-export const anonymous: Caller = Object.freeze({ userId: null, fromMesh: false });
+export const anonymous: Caller = Object.freeze({ userId: null, fromMesh: false, service: false });
+
+/** The caller of work a service does for itself (event handlers, periodic jobs). */
+export const serviceCaller: Caller = Object.freeze({ userId: null, fromMesh: true, service: true });
 
 const store = new AsyncLocalStorage<CallContext>();
 

@@ -48,13 +48,16 @@ export const defaultTimeoutMs = 5_000;
 
 /**
  * Forwards the current call's context: a freshly signed caller assertion for the same
- * user (unless the call already carries one, as edge calls do), the request id, and a
- * child `traceparent`.
+ * user, anonymous user or service (outside any call: the service itself), unless the
+ * call already carries one as edge calls do; the request id; a child `traceparent`.
  */
 export function propagationInterceptor(meshSecret: string): Interceptor {
   return (next) => async (req) => {
     const call = currentCall();
-    if (!req.header.has(callerHeader)) req.header.set(callerHeader, signCaller(meshSecret, call?.caller.userId ?? null));
+    if (!req.header.has(callerHeader)) {
+      const c = call?.caller;
+      req.header.set(callerHeader, signCaller(meshSecret, !c || c.service ? "service" : c.userId));
+    }
     if (!req.header.has("x-request-id")) req.header.set("x-request-id", call?.requestId ?? newRequestId());
     if (!req.header.has("traceparent")) req.header.set("traceparent", formatTraceparent(call?.traceId ?? newTraceId(), newSpanId()));
     return next(req);

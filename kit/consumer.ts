@@ -16,7 +16,7 @@ import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/proto
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { Pool } from "mysql2/promise";
-import { anonymous, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
+import { serviceCaller, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
 import { domainStreamConfig, dlqSubject, ensureStream, eventDomain, eventSubject, natsHeaders, type Bus } from "./bus.ts";
 import type { Logger } from "./logger.ts";
 import { isDuplicateKey, withTransaction, type Tx } from "./mysql.ts";
@@ -149,7 +149,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       requestId: msg.headers?.get(eventHeaders.requestId) || newRequestId(),
       traceId: parent?.traceId ?? newTraceId(),
       spanId: newSpanId(),
-      caller: anonymous,
+      caller: serviceCaller,
     };
     try {
       await runInCall(ctx, () => handler.handle(event, meta));

@@ -57,8 +57,9 @@ describe("caller assertions", () => {
   test("verify only what the mesh signed, and only until it expires", () => {
     const secret = "s3cret";
     const v = signCaller(secret, 118840942673145856n, 1_000);
-    expect(verifyCaller(secret, v, 2_000)).toEqual({ userId: 118840942673145856n, fromMesh: true });
-    expect(verifyCaller(secret, signCaller(secret, null, 1_000), 2_000)).toEqual({ userId: null, fromMesh: true });
+    expect(verifyCaller(secret, v, 2_000)).toEqual({ userId: 118840942673145856n, fromMesh: true, service: false });
+    expect(verifyCaller(secret, signCaller(secret, null, 1_000), 2_000)).toEqual({ userId: null, fromMesh: true, service: false });
+    expect(verifyCaller(secret, signCaller(secret, "service", 1_000), 2_000)).toEqual({ userId: null, fromMesh: true, service: true });
     expect(verifyCaller(secret, null)).toBeNull();
     expect(() => verifyCaller("other", v, 2_000)).toThrow("invalid mesh credential");
     expect(() => verifyCaller(secret, v.replace("118840942673145856", "1"), 2_000)).toThrow();

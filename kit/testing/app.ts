@@ -25,9 +25,10 @@ export interface TestApp<C extends BaseConfig> {
   readonly env: Env;
   /**
    * A Connect (binary, HTTP/2) client. `asUser` signs the mesh caller assertion as
-   * that user, as the edge would; omit it for an anonymous call from outside the mesh.
+   * that user (as the edge would), `null` as an anonymous user via the edge, "service"
+   * as another service acting for itself; omit it for a call from outside the mesh.
    */
-  client<S extends DescService>(service: S, asUser?: bigint | null): Client<S>;
+  client<S extends DescService>(service: S, asUser?: bigint | null | "service"): Client<S>;
   /** Stops the app; cleans the namespace unless `keepNamespace` was given. */
   stop(): Promise<void>;
 }
@@ -52,7 +53,7 @@ export async function startTestApp<C extends BaseConfig>(
   const port = await app.start();
   const url = `http://127.0.0.1:${port}`;
   const transports = new Map<string, Transport>();
-  const transportFor = (user: bigint | null | undefined): Transport => {
+  const transportFor = (user: bigint | null | "service" | undefined): Transport => {
     const key = user === undefined ? "anon" : String(user);
     let t = transports.get(key);
     if (!t) {

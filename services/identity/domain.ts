@@ -64,7 +64,10 @@ export function duplicateFieldKeys(fields: readonly ProfileField[]): number[] {
   return dups;
 }
 
-/** Private profiles are shown to signed-in users only (Instagram's model: header visible, posts not). */
+/**
+ * Private profiles are shown to signed-in users only (Instagram's model: header
+ * visible, posts not), and to services acting for themselves (fan-out, hydration jobs).
+ */
 export function canReadProfile(profile: Profile, caller: Caller): boolean {
-  return !profile.private || caller.userId !== null;
+  return !profile.private || caller.userId !== null || caller.service;
 }

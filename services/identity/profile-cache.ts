@@ -1,57 +1,37 @@
 /**
- * Read-through cache of profiles in Redis. Profiles are read on every feed page (author
- * hydration) and change rarely, so reads go to Redis first (one MGET per batch) and to
- * MySQL only for misses, which are then cached.
- *
- * Consistency: writers delete the key after their transaction commits. A reader that
- * loaded the old row before the commit may still write it back after the delete; the
- * TTL bounds that staleness (10 minutes), the usual cache-aside trade-off.
+ * Read-through cache of profiles in Redis (kit/cache.ts: versioned, so a reader racing
+ * a writer never caches the old profile). Profiles are read on every feed page (author
+ * hydration) and change rarely: reads go to Redis first, one round trip per batch, and
+ * to MySQL only for misses. TTL 10 minutes bounds memory, not staleness.
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { VersionedCache } from "#kit/cache.ts";
 import type { Redis } from "#kit/redis.ts";
 import type { Queryable } from "#kit/mysql.ts";
 import { ProfileSchema, type Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import { profilesByIds } from "./store.ts";
 
-const ttlSeconds = 600;
-const key = (userId: bigint) => `profile:${userId}`;
-
 export class ProfileCache {
-  constructor(
-    private readonly redis: Redis,
-    private readonly db: Queryable,
-  ) {}
+  private readonly cache: VersionedCache;
 
-  /** Profiles for `userIds` (missing accounts absent), from Redis where cached. */
+  constructor(
+    redis: Redis,
+    private readonly db: Queryable,
+  ) {
+    this.cache = new VersionedCache(redis, "profile", 600);
+  }
+
+  /** Profiles for `userIds` (missing accounts absent). */
   async get(userIds: readonly bigint[]): Promise<Map<bigint, Profile>> {
-    const out = new Map<bigint, Profile>();
-    if (userIds.length === 0) return out;
-    let cached: Array<Buffer | null> = [];
-    try {
-      cached = await this.redis.mgetBuffer(...userIds.map(key));
-    } catch {
-      cached = []; // Redis down: serve from MySQL.
-    }
-    const misses: bigint[] = [];
-    userIds.forEach((id, i) => {
-      const hit = cached[i];
-      if (hit) out.set(id, fromBinary(ProfileSchema, hit));
-      else misses.push(id);
-    });
-    if (misses.length) {
-      const loaded = await profilesByIds(this.db, misses);
-      const pipe = this.redis.pipeline();
-      for (const p of loaded) {
-        out.set(p.userId, p);
-        pipe.set(key(p.userId), Buffer.from(toBinary(ProfileSchema, p)), "EX", ttlSeconds);
-      }
-      await pipe.exec().catch(() => {});
-    }
-    return out;
+    const found = await this.cache.getMany(
+      userIds.map(String),
+      async (missing) => new Map((await profilesByIds(this.db, missing.map(BigInt))).map((p) => [String(p.userId), Buffer.from(toBinary(ProfileSchema, p))])),
+    );
+    return new Map([...found].map(([k, v]) => [BigInt(k), fromBinary(ProfileSchema, v)]));
   }
 
   /** Forgets a profile; call after the transaction that changed it committed. */
   async invalidate(userId: bigint): Promise<void> {
-    await this.redis.del(key(userId)).catch(() => {});
+    await this.cache.invalidate([String(userId)]);
   }
 }

@@ -1,0 +1,111 @@
+/**
+ * Cache-aside in Redis without the stale write-back race.
+ *
+ * Plain cache-aside (read DB on miss, SET; writers DEL after commit) can cache stale
+ * data forever-until-TTL: a reader loads the old row, the writer commits and DELs, then
+ * the reader SETs the old row. Here each key has a version counter: writers bump it
+ * (and drop the value) after commit; a reader notes the version before reading the
+ * database and its SET only happens if the version is still the same (one Lua call).
+ * Values are bytes (serialized Protobuf) or strings.
+ */
+import type { Redis } from "./redis.ts";
+
+// KEYS[1] value key, KEYS[2] version key; ARGV[1] version seen before loading ("" = none),
+// ARGV[2] value, ARGV[3] TTL seconds. Sets the value only if no writer bumped the version.
+const setIfUnchanged = `
+local v = redis.call('GET', KEYS[2]) or ''
+if v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+  return 1
+end
+return 0
+`;
+
+// KEYS: pairs of (value key, version key). Bumps each version (kept for a day, far
+// longer than any read takes) and drops the value.
+const bump = `
+for i = 1, #KEYS, 2 do
+  redis.call('DEL', KEYS[i])
+  redis.call('INCR', KEYS[i + 1])
+  redis.call('EXPIRE', KEYS[i + 1], 86400)
+end
+return 1
+`;
+
+type CacheRedis = Redis & {
+  oasisCacheSet(valueKey: string, versionKey: string, seen: string, value: Buffer | string, ttl: number): Promise<number>;
+  oasisCacheBump(numKeys: number, ...keys: string[]): Promise<number>;
+};
+
+export class VersionedCache {
+  private readonly redis: CacheRedis;
+
+  /** `name` prefixes the keys (`<name>:<key>`, `<name>:v:<key>`); `ttlSeconds` bounds memory. */
+  constructor(
+    redis: Redis,
+    private readonly name: string,
+    private readonly ttlSeconds: number,
+  ) {
+    if (!("oasisCacheSet" in redis)) {
+      redis.defineCommand("oasisCacheSet", { numberOfKeys: 2, lua: setIfUnchanged });
+      redis.defineCommand("oasisCacheBump", { lua: bump });
+    }
+    this.redis = redis as CacheRedis;
+  }
+
+  private valueKey(k: string): string {
+    return `${this.name}:${k}`;
+  }
+
+  private versionKey(k: string): string {
+    return `${this.name}:v:${k}`;
+  }
+
+  /**
+   * Values for `keys`: cached ones from Redis, the rest from `load` (which returns only
+   * what exists), cached for next time unless a writer intervened. Redis errors fall
+   * back to `load` for everything.
+   */
+  async getMany(keys: readonly string[], load: (missing: string[]) => Promise<Map<string, Buffer>>): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    if (keys.length === 0) return out;
+    let cached: Array<Buffer | null>;
+    let versions: Array<string | null>;
+    try {
+      const res = await this.redis
+        .pipeline()
+        .mgetBuffer(...keys.map((k) => this.valueKey(k)))
+        .mget(...keys.map((k) => this.versionKey(k)))
+        .exec();
+      cached = (res?.[0]?.[1] as Array<Buffer | null>) ?? [];
+      versions = (res?.[1]?.[1] as Array<string | null>) ?? [];
+    } catch {
+      return load([...keys]);
+    }
+    const missing: string[] = [];
+    const seen = new Map<string, string>();
+    keys.forEach((k, i) => {
+      const hit = cached[i];
+      if (hit) out.set(k, hit);
+      else {
+        missing.push(k);
+        seen.set(k, versions[i] ?? "");
+      }
+    });
+    if (missing.length === 0) return out;
+    const loaded = await load(missing);
+    const pipe = this.redis.pipeline();
+    for (const [k, v] of loaded) {
+      out.set(k, v);
+      (pipe as unknown as CacheRedis).oasisCacheSet(this.valueKey(k), this.versionKey(k), seen.get(k) ?? "", v, this.ttlSeconds);
+    }
+    await pipe.exec().catch(() => {});
+    return out;
+  }
+
+  /** Forgets `keys` and fences out readers that loaded them before; call after commit. */
+  async invalidate(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.redis.oasisCacheBump(keys.length * 2, ...keys.flatMap((k) => [this.valueKey(k), this.versionKey(k)])).catch(() => {});
+  }
+}
