@@ -3,6 +3,7 @@
  * the mesh means adding its descriptor here (and its entry in mesh.config.ts).
  */
 import type { DescService } from "@bufbuild/protobuf";
+import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 
-export const edgeServices: readonly DescService[] = [IdentityService];
+export const edgeServices: readonly DescService[] = [IdentityService, GraphService];

@@ -8,10 +8,9 @@
  *     afterAll(() => svc.stop());
  */
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import type { Client } from "@connectrpc/connect";
 import type { BaseConfig, Env } from "../config.ts";
-import { signCaller } from "../auth.ts";
+import { testClient } from "./clients.ts";
 import type { App } from "../runtime.ts";
 import { cleanupNamespace, testNamespace } from "./namespace.ts";
 
@@ -52,30 +51,6 @@ export async function startTestApp<C extends BaseConfig>(
   const app = await create(config);
   const port = await app.start();
   const url = `http://127.0.0.1:${port}`;
-  const transports = new Map<string, Transport>();
-  const transportFor = (user: bigint | null | "service" | undefined): Transport => {
-    const key = user === undefined ? "anon" : String(user);
-    let t = transports.get(key);
-    if (!t) {
-      t = createConnectTransport({
-        baseUrl: url,
-        httpVersion: "2",
-        useBinaryFormat: true,
-        defaultTimeoutMs: 10_000,
-        interceptors:
-          user === undefined
-            ? []
-            : [
-                (next) => async (req) => {
-                  req.header.set("oasis-caller", signCaller(config.meshSecret, user));
-                  return next(req);
-                },
-              ],
-      });
-      transports.set(key, t);
-    }
-    return t;
-  };
   return {
     app,
     config,
@@ -83,7 +58,7 @@ export async function startTestApp<C extends BaseConfig>(
     url,
     namespace,
     env,
-    client: (service, asUser) => createClient(service, transportFor(asUser)),
+    client: (service, asUser) => testClient(service, url, asUser),
     async stop() {
       await app.stop();
       if (ownsNamespace) await cleanupNamespace(namespace, env);

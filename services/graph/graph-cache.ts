@@ -1,0 +1,152 @@
+/**
+ * What graph keeps in Redis so hot reads never touch MySQL (kit/cache.ts: versioned
+ * cache-aside, so a reader racing a writer never caches old data). Per user:
+ * - `counts:<user>`    "followers,following";
+ * - `followers:<user>` and `following:<user>`: every edge as packed 64-bit pairs
+ *   (edge id, user id), newest first. Lists page by binary search on the edge id (the
+ *   edge id is time-ordered, so it also gives the follow time); fan-out and
+ *   relationship checks read the same blobs. Lists longer than `listCacheMax` are
+ *   served from MySQL instead (celebrities: for them the feed pulls at read time).
+ * - `rel:<user>`: the small sets (requested, requested by, blocking, blocked by, muting).
+ * Writers invalidate the entries of both users of an edge after their commit.
+ */
+import { VersionedCache } from "#kit/cache.ts";
+import type { Pool } from "#kit/mysql.ts";
+import type { Redis } from "#kit/redis.ts";
+import { countsByIds, edgeList, smallRelations, type RelationFlag } from "./store.ts";
+
+export interface Counts {
+  readonly followers: bigint;
+  readonly following: bigint;
+}
+
+/** A user's follow edges, newest first: pairs[2i] = edge id, pairs[2i+1] = user id. */
+export class EdgeList {
+  private members?: Set<bigint>;
+
+  constructor(readonly pairs: BigInt64Array) {}
+
+  get length(): number {
+    return this.pairs.length / 2;
+  }
+
+  /** True if `userId` is on the list (a Set is built on first use). */
+  has(userId: bigint): boolean {
+    if (!this.members) {
+      this.members = new Set();
+      for (let i = 1; i < this.pairs.length; i += 2) this.members.add(this.pairs[i]!);
+    }
+    return this.members.has(userId);
+  }
+
+  /** Up to `limit` entries with edge id below `beforeEdgeId` (all when undefined). */
+  page(beforeEdgeId: bigint | undefined, limit: number): Array<{ edgeId: bigint; userId: bigint }> {
+    let lo = 0;
+    if (beforeEdgeId !== undefined) {
+      // Edge ids descend: find the first index whose edge id is < beforeEdgeId.
+      let hi = this.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.pairs[mid * 2]! >= beforeEdgeId) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    const out: Array<{ edgeId: bigint; userId: bigint }> = [];
+    for (let i = lo; i < this.length && out.length < limit; i++) out.push({ edgeId: this.pairs[i * 2]!, userId: this.pairs[i * 2 + 1]! });
+    return out;
+  }
+
+  userIds(): bigint[] {
+    const out: bigint[] = [];
+    for (let i = 1; i < this.pairs.length; i += 2) out.push(this.pairs[i]!);
+    return out;
+  }
+}
+
+function pack(values: readonly bigint[]): Buffer {
+  return Buffer.from(BigInt64Array.from(values).buffer);
+}
+
+function unpack(buf: Buffer): BigInt64Array {
+  // Copy into an aligned buffer: Redis replies are not 8-byte aligned.
+  const copy = new Uint8Array(buf.byteLength);
+  copy.set(buf);
+  return new BigInt64Array(copy.buffer);
+}
+
+/** An oversized list is cached as this marker: "go to MySQL". */
+const tooLarge = Buffer.from("L");
+
+const smallFlags: RelationFlag[] = ["requested", "requestedBy", "blocking", "blockedBy", "muting"];
+
+export class GraphCache {
+  private readonly counts: VersionedCache;
+  private readonly lists: VersionedCache;
+  private readonly small: VersionedCache;
+
+  constructor(
+    redis: Redis,
+    private readonly db: Pool,
+    private readonly listCacheMax: number,
+  ) {
+    this.counts = new VersionedCache(redis, "counts", 3600);
+    this.lists = new VersionedCache(redis, "list", 3600);
+    this.small = new VersionedCache(redis, "rel", 3600);
+  }
+
+  /** Counts of `ids`; users with none get zeros. */
+  async getCounts(ids: readonly bigint[]): Promise<Map<bigint, Counts>> {
+    const got = await this.counts.getMany(ids.map(String), async (missing) => {
+      const stored = await countsByIds(this.db, missing.map(BigInt));
+      return new Map(
+        missing.map((k) => {
+          const c = stored.get(BigInt(k)) ?? { followers: 0n, following: 0n };
+          return [k, Buffer.from(`${c.followers},${c.following}`)];
+        }),
+      );
+    });
+    return new Map(
+      [...got].map(([k, v]) => {
+        const [followers, following] = v.toString().split(",");
+        return [BigInt(k), { followers: BigInt(followers!), following: BigInt(following!) }];
+      }),
+    );
+  }
+
+  /**
+   * The follower or following list of `userId`, or undefined when it is longer than the
+   * cache keeps (the caller then pages MySQL).
+   */
+  async list(kind: "followers" | "following", userId: bigint): Promise<EdgeList | undefined> {
+    const key = `${kind}:${userId}`;
+    const got = await this.lists.getMany([key], async () => {
+      const rows = await edgeList(this.db, kind, userId, this.listCacheMax + 1);
+      if (rows.length > this.listCacheMax) return new Map([[key, tooLarge]]);
+      return new Map([[key, pack(rows.flatMap((r) => [r.id, r.userId]))]]);
+    });
+    const buf = got.get(key)!;
+    if (buf.equals(tooLarge)) return undefined;
+    return new EdgeList(unpack(buf));
+  }
+
+  /** The small relation sets of `userId` (requested, requested by, blocking, blocked by, muting). */
+  async smallSets(userId: bigint): Promise<Map<RelationFlag, Set<bigint>>> {
+    const key = String(userId);
+    const got = await this.small.getMany([key], async () => {
+      const sets = await smallRelations(this.db, userId);
+      return new Map([[key, Buffer.from(JSON.stringify(smallFlags.map((f) => [...(sets.get(f) ?? [])].map(String))))]]);
+    });
+    const lists = JSON.parse(got.get(key)!.toString()) as string[][];
+    return new Map(smallFlags.map((f, i) => [f, new Set(lists[i]!.map(BigInt))]));
+  }
+
+  /** Forgets everything cached about `ids`; call after the commit that changed them. */
+  async invalidate(ids: readonly bigint[]): Promise<void> {
+    const users = ids.map(String);
+    await Promise.all([
+      this.counts.invalidate(users),
+      this.small.invalidate(users),
+      this.lists.invalidate(users.flatMap((u) => [`followers:${u}`, `following:${u}`])),
+    ]);
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * Graph's SQL (database `oasis_graph`). Writes report whether a row really changed, so
+ * callers adjust counts and emit events only for real changes: that is what keeps counts
+ * exact and events free of duplicates under concurrent, repeated calls.
+ */
+import { select, write, type Queryable } from "#kit/mysql.ts";
+
+export interface EdgeRow {
+  readonly userId: bigint;
+  /** The edge's time-ordered id (keyset cursor). */
+  readonly id: bigint;
+  readonly createdAt: Date;
+}
+
+type Raw = { user_id: string; id: string; created_at: Date };
+const toEdge = (r: Raw): EdgeRow => ({ userId: BigInt(r.user_id), id: BigInt(r.id), createdAt: r.created_at });
+
+/** Records an account's private flag, ignoring updates older than what is stored. */
+export async function upsertAccount(db: Queryable, userId: bigint, isPrivate: boolean, updatedAt: Date): Promise<void> {
+  await write(
+    db,
+    `INSERT INTO accounts (user_id, private, updated_at) VALUES (?, ?, ?)
+     ON DUPLICATE KEY UPDATE
+       private = IF(VALUES(updated_at) >= updated_at, VALUES(private), private),
+       updated_at = GREATEST(updated_at, VALUES(updated_at))`,
+    [userId, isPrivate ? 1 : 0, updatedAt],
+  );
+}
+
+/** Private flags of known accounts. */
+export async function accountsByIds(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, boolean>> {
+  if (ids.length === 0) return new Map();
+  const rows = await select<{ user_id: string; private: number }>(db, "SELECT user_id, private FROM accounts WHERE user_id IN (?)", [ids]);
+  return new Map(rows.map((r) => [BigInt(r.user_id), r.private === 1]));
+}
+
+/** Inserts follower -> followee; true if it did not exist. */
+export async function insertFollow(db: Queryable, followerId: bigint, followeeId: bigint, id: bigint, now: Date): Promise<boolean> {
+  return (await write(db, "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) VALUES (?, ?, ?, ?)", [followerId, followeeId, id, now])) === 1;
+}
+
+/** Deletes follower -> followee; true if it existed. */
+export async function deleteFollow(db: Queryable, followerId: bigint, followeeId: bigint): Promise<boolean> {
+  return (await write(db, "DELETE FROM follows WHERE follower_id = ? AND followee_id = ?", [followerId, followeeId])) === 1;
+}
+
+/** Adds `delta` (+1/-1) to followee's followers and follower's following. */
+export async function addToCounts(db: Queryable, followerId: bigint, followeeId: bigint, delta: 1 | -1): Promise<void> {
+  await write(
+    db,
+    `INSERT INTO counts (user_id, followers, following) VALUES (?, ?, 0), (?, 0, ?)
+     ON DUPLICATE KEY UPDATE followers = followers + VALUES(followers), following = following + VALUES(following)`,
+    [followeeId, delta, followerId, delta],
+  );
+}
+
+export async function isFollowing(db: Queryable, followerId: bigint, followeeId: bigint): Promise<boolean> {
+  return (await select(db, "SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?", [followerId, followeeId])).length > 0;
+}
+
+export async function insertRequest(db: Queryable, requesterId: bigint, targetId: bigint, id: bigint, now: Date): Promise<boolean> {
+  return (await write(db, "INSERT IGNORE INTO follow_requests (requester_id, target_id, id, created_at) VALUES (?, ?, ?, ?)", [requesterId, targetId, id, now])) === 1;
+}
+
+export async function deleteRequest(db: Queryable, requesterId: bigint, targetId: bigint): Promise<boolean> {
+  return (await write(db, "DELETE FROM follow_requests WHERE requester_id = ? AND target_id = ?", [requesterId, targetId])) === 1;
+}
+
+export async function insertBlock(db: Queryable, blockerId: bigint, blockedId: bigint, now: Date): Promise<boolean> {
+  return (await write(db, "INSERT IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)", [blockerId, blockedId, now])) === 1;
+}
+
+export async function deleteBlock(db: Queryable, blockerId: bigint, blockedId: bigint): Promise<boolean> {
+  return (await write(db, "DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?", [blockerId, blockedId])) === 1;
+}
+
+/**
+ * Locks the block rows between two users in either direction (existing rows, or the
+ * gaps where they would go), so a concurrent Block and Follow serialize: a follow can
+ * never be created after a block that it did not see.
+ */
+export async function blockedEitherWayForUpdate(db: Queryable, a: bigint, b: bigint): Promise<boolean> {
+  const rows = await select(
+    db,
+    "SELECT 1 FROM blocks WHERE (blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?) FOR UPDATE",
+    [a, b, b, a],
+  );
+  return rows.length > 0;
+}
+
+export async function insertMute(db: Queryable, muterId: bigint, mutedId: bigint, now: Date): Promise<boolean> {
+  return (await write(db, "INSERT IGNORE INTO mutes (muter_id, muted_id, created_at) VALUES (?, ?, ?)", [muterId, mutedId, now])) === 1;
+}
+
+export async function deleteMute(db: Queryable, muterId: bigint, mutedId: bigint): Promise<boolean> {
+  return (await write(db, "DELETE FROM mutes WHERE muter_id = ? AND muted_id = ?", [muterId, mutedId])) === 1;
+}
+
+/** Relationship flags of `viewer` towards each of `ids`, in one round trip. */
+export type RelationFlag = "following" | "followedBy" | "requested" | "requestedBy" | "blocking" | "blockedBy" | "muting";
+
+export async function relationFlags(db: Queryable, viewer: bigint, ids: readonly bigint[]): Promise<Map<bigint, Set<RelationFlag>>> {
+  const out = new Map<bigint, Set<RelationFlag>>();
+  if (ids.length === 0) return out;
+  const rows = await select<{ k: RelationFlag; id: string }>(
+    db,
+    `SELECT 'following' AS k, followee_id AS id FROM follows WHERE follower_id = ? AND followee_id IN (?)
+     UNION ALL SELECT 'followedBy', follower_id FROM follows WHERE followee_id = ? AND follower_id IN (?)
+     UNION ALL SELECT 'requested', target_id FROM follow_requests WHERE requester_id = ? AND target_id IN (?)
+     UNION ALL SELECT 'requestedBy', requester_id FROM follow_requests WHERE target_id = ? AND requester_id IN (?)
+     UNION ALL SELECT 'blocking', blocked_id FROM blocks WHERE blocker_id = ? AND blocked_id IN (?)
+     UNION ALL SELECT 'blockedBy', blocker_id FROM blocks WHERE blocked_id = ? AND blocker_id IN (?)
+     UNION ALL SELECT 'muting', muted_id FROM mutes WHERE muter_id = ? AND muted_id IN (?)`,
+    [viewer, ids, viewer, ids, viewer, ids, viewer, ids, viewer, ids, viewer, ids, viewer, ids],
+  );
+  for (const r of rows) {
+    const id = BigInt(r.id);
+    let set = out.get(id);
+    if (!set) out.set(id, (set = new Set()));
+    set.add(r.k);
+  }
+  return out;
+}
+
+/** All (or the first `limit`) followers or followees of `userId`, newest edge first. */
+export async function edgeList(db: Queryable, kind: "followers" | "following", userId: bigint, limit: number): Promise<Array<{ id: bigint; userId: bigint }>> {
+  const [col, other] = kind === "followers" ? ["followee_id", "follower_id"] : ["follower_id", "followee_id"];
+  const rows = await select<{ id: string; u: string }>(db, `SELECT id, ${other} AS u FROM follows WHERE ${col} = ? ORDER BY id DESC LIMIT ?`, [
+    userId,
+    limit,
+  ]);
+  return rows.map((r) => ({ id: BigInt(r.id), userId: BigInt(r.u) }));
+}
+
+/** The small relation sets of one user: requests both ways, blocks both ways, mutes. */
+export async function smallRelations(db: Queryable, userId: bigint): Promise<Map<RelationFlag, Set<bigint>>> {
+  const rows = await select<{ k: RelationFlag; id: string }>(
+    db,
+    `SELECT 'requested' AS k, target_id AS id FROM follow_requests WHERE requester_id = ?
+     UNION ALL SELECT 'requestedBy', requester_id FROM follow_requests WHERE target_id = ?
+     UNION ALL SELECT 'blocking', blocked_id FROM blocks WHERE blocker_id = ?
+     UNION ALL SELECT 'blockedBy', blocker_id FROM blocks WHERE blocked_id = ?
+     UNION ALL SELECT 'muting', muted_id FROM mutes WHERE muter_id = ?`,
+    [userId, userId, userId, userId, userId],
+  );
+  const out = new Map<RelationFlag, Set<bigint>>();
+  for (const r of rows) (out.get(r.k) ?? out.set(r.k, new Set()).get(r.k)!).add(BigInt(r.id));
+  return out;
+}
+
+/**
+ * Inside a write transaction: what the viewer's relationship to `target` looks like
+ * apart from the follow the caller just handled, in one statement.
+ */
+export async function pairFlags(db: Queryable, viewer: bigint, target: bigint): Promise<Set<RelationFlag>> {
+  const [r] = await select<Record<string, number>>(
+    db,
+    `SELECT
+       EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS following,
+       EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS followedBy,
+       EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requested,
+       EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requestedBy,
+       EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blocking,
+       EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blockedBy,
+       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS muting`,
+    [viewer, target, target, viewer, viewer, target, target, viewer, viewer, target, target, viewer, viewer, target],
+  );
+  return new Set(Object.entries(r!).filter(([, v]) => Number(v) === 1).map(([k]) => k as RelationFlag));
+}
+
+/** Followers of `userId`, newest first, with edge id below `beforeId` (keyset). */
+export async function followersPage(db: Queryable, userId: bigint, beforeId: bigint | undefined, limit: number): Promise<EdgeRow[]> {
+  const rows = await select<Raw>(
+    db,
+    `SELECT follower_id AS user_id, id, created_at FROM follows
+     WHERE followee_id = ? ${beforeId !== undefined ? "AND id < ?" : ""} ORDER BY id DESC LIMIT ?`,
+    beforeId !== undefined ? [userId, beforeId, limit] : [userId, limit],
+  );
+  return rows.map(toEdge);
+}
+
+/** Users `userId` follows, newest first, keyset on the edge id. */
+export async function followingPage(db: Queryable, userId: bigint, beforeId: bigint | undefined, limit: number): Promise<EdgeRow[]> {
+  const rows = await select<Raw>(
+    db,
+    `SELECT followee_id AS user_id, id, created_at FROM follows
+     WHERE follower_id = ? ${beforeId !== undefined ? "AND id < ?" : ""} ORDER BY id DESC LIMIT ?`,
+    beforeId !== undefined ? [userId, beforeId, limit] : [userId, limit],
+  );
+  return rows.map(toEdge);
+}
+
+/**
+ * Mutual fans of `userId`: followers it follows back, newest first by the follower's
+ * edge; create time is the later of the two follows.
+ */
+export async function mutualPage(db: Queryable, userId: bigint, beforeId: bigint | undefined, limit: number): Promise<EdgeRow[]> {
+  const rows = await select<Raw>(
+    db,
+    `SELECT f.follower_id AS user_id, f.id, GREATEST(f.created_at, b.created_at) AS created_at
+     FROM follows f JOIN follows b ON b.follower_id = f.followee_id AND b.followee_id = f.follower_id
+     WHERE f.followee_id = ? ${beforeId !== undefined ? "AND f.id < ?" : ""} ORDER BY f.id DESC LIMIT ?`,
+    beforeId !== undefined ? [userId, beforeId, limit] : [userId, limit],
+  );
+  return rows.map(toEdge);
+}
+
+/** Pending requests to follow `targetId`, newest first. */
+export async function requestsPage(db: Queryable, targetId: bigint, beforeId: bigint | undefined, limit: number): Promise<EdgeRow[]> {
+  const rows = await select<Raw>(
+    db,
+    `SELECT requester_id AS user_id, id, created_at FROM follow_requests
+     WHERE target_id = ? ${beforeId !== undefined ? "AND id < ?" : ""} ORDER BY id DESC LIMIT ?`,
+    beforeId !== undefined ? [targetId, beforeId, limit] : [targetId, limit],
+  );
+  return rows.map(toEdge);
+}
+
+/** Follower ids (ascending), all of them or those after `afterId`. */
+export async function followerIds(db: Queryable, userId: bigint, afterId = 0n, limit = 1_000_000): Promise<bigint[]> {
+  const rows = await select<{ id: string }>(
+    db,
+    "SELECT follower_id AS id FROM follows WHERE followee_id = ? AND follower_id > ? ORDER BY follower_id LIMIT ?",
+    [userId, afterId, limit],
+  );
+  return rows.map((r) => BigInt(r.id));
+}
+
+/** Followee ids (ascending) after `afterId`. */
+export async function followingIds(db: Queryable, userId: bigint, afterId: bigint, limit: number): Promise<bigint[]> {
+  const rows = await select<{ id: string }>(
+    db,
+    "SELECT followee_id AS id FROM follows WHERE follower_id = ? AND followee_id > ? ORDER BY followee_id LIMIT ?",
+    [userId, afterId, limit],
+  );
+  return rows.map((r) => BigInt(r.id));
+}
+
+/** Stored counts; users without a row have none. */
+export async function countsByIds(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, { followers: bigint; following: bigint }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await select<{ user_id: string; followers: string; following: string }>(
+    db,
+    "SELECT user_id, followers, following FROM counts WHERE user_id IN (?)",
+    [ids],
+  );
+  return new Map(rows.map((r) => [BigInt(r.user_id), { followers: BigInt(r.followers), following: BigInt(r.following) }]));
+}
+
+/** Follows and following recounted from the follows table (reconciliation, tests). */
+export async function recount(db: Queryable, userId: bigint): Promise<{ followers: bigint; following: bigint }> {
+  const [row] = await select<{ followers: string; following: string }>(
+    db,
+    "SELECT (SELECT COUNT(*) FROM follows WHERE followee_id = ?) AS followers, (SELECT COUNT(*) FROM follows WHERE follower_id = ?) AS following",
+    [userId, userId],
+  );
+  return { followers: BigInt(row!.followers), following: BigInt(row!.following) };
+}
