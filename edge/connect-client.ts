@@ -147,6 +147,41 @@ export class H2ConnectClient {
     });
   }
 
+  /**
+   * A plain HTTP/2 request on the same connection (media bytes). Resolves with the
+   * status, headers and whole body; `unavailable` when the upstream cannot be reached.
+   */
+  request(method: string, path: string, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: Buffer }> {
+    this.lastUse = Date.now();
+    return new Promise((resolve, reject) => {
+      let session: http2.ClientHttp2Session;
+      try {
+        session = this.connect();
+      } catch (err) {
+        reject(unavailable(`upstream unavailable: ${(err as Error).message}`, true));
+        return;
+      }
+      let responseHeaders: http2.IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      const stream = session.request({ ":method": method, ":path": path, ...headers }, { endStream: true });
+      const timer = setTimeout(() => {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        reject(new ConnectError(`upstream deadline of ${timeoutMs} ms exceeded`, Code.DeadlineExceeded));
+      }, timeoutMs);
+      const wasUnsent = () => !this.connected.has(session) || stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+      stream.on("response", (h) => (responseHeaders = h));
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        clearTimeout(timer);
+        resolve({ status: Number(responseHeaders[":status"] ?? 502), headers: responseHeaders, body: Buffer.concat(chunks) });
+      });
+      stream.on("error", (err) => {
+        clearTimeout(timer);
+        reject(unavailable(`upstream unavailable: ${err.message}`, wasUnsent()));
+      });
+    });
+  }
+
   close(): void {
     if (this.pinger) clearInterval(this.pinger);
     this.session?.close();

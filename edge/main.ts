@@ -1,8 +1,9 @@
 /** Runs the edge: `bun edge/main.ts`. */
 import { createEdgeApp } from "./app.ts";
 import { loadEdgeConfig } from "./config.ts";
+import { mediaRoutes } from "./media-routes.ts";
 
-const app = createEdgeApp(loadEdgeConfig());
+const app = createEdgeApp(loadEdgeConfig(), (deps) => [...mediaRoutes(deps)]);
 const port = await app.start();
 console.log(JSON.stringify({ level: "info", service: "edge", port, msg: "serving" }));
 const stop = async () => {

@@ -40,6 +40,11 @@ export class MethodRegistry {
     return m && m.access !== Access.INTERNAL ? m : undefined;
   }
 
+  /** Any method, internal ones included (for routes the edge itself implements). */
+  method(path: string): RoutedMethod | undefined {
+    return this.byPath.get(path);
+  }
+
   all(): RoutedMethod[] {
     return [...this.byPath.values()];
   }

@@ -5,5 +5,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 
-export const edgeServices: readonly DescService[] = [IdentityService, GraphService];
+export const edgeServices: readonly DescService[] = [IdentityService, GraphService, MediaService];

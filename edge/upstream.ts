@@ -63,6 +63,11 @@ export class Upstreams {
     return fromBinary(routed.method.output as DescMessage, bytes);
   }
 
+  /** A plain HTTP GET/HEAD on a replica of `name` (media bytes), retried on another replica if never sent. */
+  async get(name: string, method: "GET" | "HEAD", path: string, headers: Record<string, string>, timeoutMs: number) {
+    return this.set(name).run(true, undefined, (client) => client.request(method, path, headers, timeoutMs), neverSent);
+  }
+
   /** Raw unary call by path on every replica of `name` (health checks); returns failures. */
   async probe(name: string, path: string, body: Uint8Array, timeoutMs: number): Promise<string[]> {
     const down: string[] = [];

@@ -1,0 +1,61 @@
+/**
+ * Builds the media process: runtime (MySQL `oasis_media`, bus + outbox), the volume
+ * store in the data dir, MediaService, the byte-serving HTTP path, and the consistency
+ * scan (at start and every `scanIntervalMs`).
+ *
+ * One process owns a data dir (Haystack's store machine): in Kubernetes media runs as a
+ * StatefulSet with a volume per pod; bytes are immutable, so the edge and any CDN in
+ * front cache them forever.
+ */
+import { join } from "node:path";
+import { Gauge } from "prom-client";
+import { openRuntime, serve, type App } from "#kit/runtime.ts";
+import { bind } from "#kit/server.ts";
+import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
+import type { MediaConfig } from "./config.ts";
+import { createContext } from "./context.ts";
+import { mediaHttp } from "./http.ts";
+import { scan, scanMetrics } from "./scan.ts";
+import { mediaService } from "./service.ts";
+import { VolumeStore } from "./volume/volume-store.ts";
+
+export async function createMediaApp(config: MediaConfig): Promise<App> {
+  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), bus: true });
+  const volumes = await VolumeStore.open({ dir: config.dataDir, maxVolumeBytes: config.maxVolumeBytes });
+  rt.log.info({ ...volumes.recovery, dir: config.dataDir }, "volumes opened");
+  rt.onStop(() => volumes.close());
+  const ctx = createContext(rt, volumes);
+  const app = serve(rt, {
+    bindings: [bind(MediaService, mediaService(ctx))],
+    httpFallback: mediaHttp(ctx),
+    // An upload message carries the image: up to 25 MiB of data plus framing.
+    readMaxBytes: 27 * 1024 * 1024,
+  });
+  const registry = app.server.metrics.registry;
+  const removed = scanMetrics(registry);
+  new Gauge({
+    name: "media_volume_reads_total",
+    help: "Positioned reads made by the volume store (one per served image).",
+    registers: [registry],
+    collect() {
+      this.set(volumes.reads);
+    },
+  });
+  new Gauge({
+    name: "media_volume_needles",
+    help: "Live needles in the volume store.",
+    registers: [registry],
+    collect() {
+      this.set([...volumes.entries()].length);
+    },
+  });
+  const runScan = async () => {
+    const r = await scan(ctx);
+    removed.inc({ kind: "orphan_needle" }, r.orphanNeedles);
+    removed.inc({ kind: "deleted_media_needle" }, r.deletedMediaNeedles);
+    removed.inc({ kind: "broken_media" }, r.brokenMedia);
+  };
+  await runScan();
+  rt.every("media-scan", config.scanIntervalMs, runScan);
+  return app;
+}

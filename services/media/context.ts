@@ -1,0 +1,109 @@
+/**
+ * Media's long-lived state: runtime, the volume store, policies and a small in-memory
+ * directory of recently read media (Haystack keeps its directory in memory for the same
+ * reason: the byte path should touch the disk once), and the keys of needles written
+ * by uploads that have not committed yet (the orphan scan must not take them).
+ */
+import { domainErrors, type DomainErrors } from "#kit/errors.ts";
+import type { Runtime } from "#kit/runtime.ts";
+import { ErrorReasonSchema, type ErrorReason } from "#gen/oasis/media/v1/errors_pb.ts";
+import type { BucketPolicy } from "#gen/oasis/media/v1/media_pb.ts";
+import type { MediaConfig } from "./config.ts";
+import { allBuckets, mediaByIds, type MediaRecord } from "./store.ts";
+import type { VolumeStore } from "./volume/volume-store.ts";
+
+/** Media records read recently, by id; deleted ones stay as tombstones so they 404 fast. */
+export class MediaDirectory {
+  private readonly entries = new Map<bigint, { record: MediaRecord | null; until: number }>();
+
+  constructor(
+    private readonly rt: Runtime<MediaConfig>,
+    private readonly maxEntries = 100_000,
+    private readonly missTtlMs = 10_000,
+  ) {}
+
+  /** Records for `ids` (absent: unknown), from memory where possible. */
+  async get(ids: readonly bigint[]): Promise<Map<bigint, MediaRecord>> {
+    const now = Date.now();
+    const out = new Map<bigint, MediaRecord>();
+    const ask: bigint[] = [];
+    for (const id of ids) {
+      const e = this.entries.get(id);
+      if (e && e.until > now) {
+        if (e.record) out.set(id, e.record);
+      } else ask.push(id);
+    }
+    if (ask.length) {
+      const found = await mediaByIds(this.rt.db, ask);
+      if (this.entries.size > this.maxEntries) this.entries.clear();
+      for (const id of ask) {
+        const r = found.get(id);
+        // Media rows never change except for deletion, which goes through forget().
+        this.entries.set(id, { record: r ?? null, until: r ? Number.POSITIVE_INFINITY : now + this.missTtlMs });
+        if (r) out.set(id, r);
+      }
+    }
+    return out;
+  }
+
+  /** Drops an id (after delete or purge). */
+  forget(id: bigint): void {
+    this.entries.delete(id);
+  }
+}
+
+/** Bucket policies, re-read from MySQL at most every 5 s (operators change them at run time). */
+export class PolicyCache {
+  private policies = new Map<string, BucketPolicy>();
+  private loadedAt = 0;
+
+  constructor(private readonly rt: Runtime<MediaConfig>) {}
+
+  async get(bucket: string): Promise<BucketPolicy | undefined> {
+    if (Date.now() - this.loadedAt > 5_000) await this.reload();
+    return this.policies.get(bucket);
+  }
+
+  async all(): Promise<BucketPolicy[]> {
+    await this.reload();
+    return [...this.policies.values()];
+  }
+
+  async reload(): Promise<void> {
+    this.policies = new Map((await allBuckets(this.rt.db)).map((p) => [p.bucket, p]));
+    this.loadedAt = Date.now();
+  }
+}
+
+export interface MediaContext {
+  readonly rt: Runtime<MediaConfig>;
+  readonly volumes: VolumeStore;
+  readonly directory: MediaDirectory;
+  readonly policies: PolicyCache;
+  readonly errors: DomainErrors<ErrorReason>;
+  /** Needle keys written by uploads still in progress. */
+  readonly inFlight: Set<bigint>;
+}
+
+export function createContext(rt: Runtime<MediaConfig>, volumes: VolumeStore): MediaContext {
+  return {
+    rt,
+    volumes,
+    directory: new MediaDirectory(rt),
+    policies: new PolicyCache(rt),
+    errors: domainErrors<ErrorReason>("media", ErrorReasonSchema),
+    inFlight: new Set(),
+  };
+}
+
+/** A random positive 63-bit id: media ids and needle keys must not be guessable. */
+export function randomId(): bigint {
+  const a = new BigUint64Array(1);
+  crypto.getRandomValues(a);
+  return (a[0]! & 0x7fffffffffffffffn) || 1n;
+}
+
+/** A random 32-bit needle cookie. */
+export function randomCookie(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!;
+}
