@@ -23,6 +23,8 @@ export interface LoadResult {
 export interface LoadSpec {
   readonly label: string;
   readonly url: string;
+  /** More URLs on the same host; h2load spreads requests over all of them. */
+  readonly extraUrls?: readonly string[];
   readonly body?: Uint8Array | string;
   readonly headers?: Record<string, string>;
   /** "h2" (prior knowledge) or "h1". */
@@ -67,7 +69,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     }
     for (const [k, v] of Object.entries(spec.headers ?? {})) args.push("-H", `${k}: ${v}`);
     const logPath = join(dir, "log");
-    args.push(`--log-file=${logPath}`, spec.url);
+    args.push(`--log-file=${logPath}`, spec.url, ...(spec.extraUrls ?? []));
     const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
     const out = await new Response(proc.stdout).text();
     await proc.exited;

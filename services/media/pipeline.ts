@@ -106,9 +106,9 @@ export async function processImage(bytes: Uint8Array, info: Inspection, watermar
   const feed = await render(feedPipe.webp({ quality: 82 }), "feed", "image/webp");
   const origPipe =
     info.contentType === "image/jpeg"
-      ? base().jpeg({ quality: 92, mozjpeg: true })
+      ? base().jpeg({ quality: 90 })
       : info.contentType === "image/png"
-        ? base().png({ compressionLevel: 9 })
+        ? base().png({ compressionLevel: 6 })
         : info.contentType === "image/gif"
           ? base().gif()
           : info.contentType === "image/webp"
