@@ -6,5 +6,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
+import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
+import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 
-export const edgeServices: readonly DescService[] = [IdentityService, GraphService, MediaService];
+export const edgeServices: readonly DescService[] = [IdentityService, GraphService, MediaService, PostService, FeedService];

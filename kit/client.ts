@@ -64,6 +64,15 @@ export function propagationInterceptor(meshSecret: string): Interceptor {
   };
 }
 
+/**
+ * Call options that make one call on the service's own behalf (caller "~") instead of
+ * the current user's: for lookups a service needs whatever the user may see, such as a
+ * private account's flag while deciding visibility.
+ */
+export function asService(meshSecret: string): { headers: Record<string, string> } {
+  return { headers: { [callerHeader]: signCaller(meshSecret, "service") } };
+}
+
 /** True when repeating the call cannot duplicate an effect. */
 export function isRetryable(method: { idempotency: Idempotency }, input: unknown): boolean {
   if (method.idempotency === Idempotency.NO_SIDE_EFFECTS) return true;

@@ -65,10 +65,16 @@ function intFrom(env: Env, key: string, fallback: number): number {
   return n;
 }
 
-/** Upstream URLs for every mesh entry, from OASIS_<NAME>_URL or the local default port. */
+/**
+ * Upstream URLs for every deployed mesh entry, from OASIS_<NAME>_URL or the local
+ * default port. OASIS_MESH_SERVICES (comma list) says which services are deployed (a
+ * partial mesh in tests or during a rollout); by default all of mesh.config.ts.
+ */
 export function upstreamsFrom(env: Env): Record<string, string[]> {
   const out: Record<string, string[]> = {};
+  const deployed = env.OASIS_MESH_SERVICES?.split(",").map((s) => s.trim()).filter(Boolean);
   for (const entry of mesh) {
+    if (deployed && !deployed.includes(entry.name)) continue;
     const raw = env[envKey(entry.name, "URL")];
     const port = intFrom(env, envKey(entry.name, "PORT"), entry.port);
     out[entry.name] = raw ? raw.split(",").map((u) => u.trim()).filter(Boolean) : [`http://127.0.0.1:${port}`];

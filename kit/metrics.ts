@@ -11,6 +11,14 @@ export interface RpcMetrics {
   readonly interceptor: Interceptor;
 }
 
+/** A process registry with the service label and Node/Bun process metrics. */
+export function createRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
 /** Code as the lower_snake name gRPC tooling shows (`not_found`). */
 export function codeName(code: Code | undefined): string {
   if (code === undefined) return "ok";
@@ -21,10 +29,7 @@ export function codeName(code: Code | undefined): string {
  * Counts and times every RPC by service, method and code. Latency buckets in seconds,
  * from 0.5 ms to 10 s: most mesh calls are sub-millisecond to tens of milliseconds.
  */
-export function createRpcMetrics(service: string): RpcMetrics {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry });
+export function createRpcMetrics(service: string, registry: Registry = createRegistry(service)): RpcMetrics {
   const handled = new Counter({
     name: "grpc_server_handled_total",
     help: "RPCs completed on the server, by method and code.",

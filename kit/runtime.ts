@@ -25,6 +25,8 @@ import { openDatabase, withTransaction, type Tx } from "./mysql.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
 import { createRedis, type Redis } from "./redis.ts";
 import { createRpcServer, type HttpFallback, type RpcServer, type ServiceBinding } from "./server.ts";
+import { createRegistry } from "./metrics.ts";
+import type { Registry } from "prom-client";
 
 export interface RuntimeOptions {
   /** The service's SQL migrations folder; omit for services without MySQL. */
@@ -39,6 +41,8 @@ export interface RuntimeOptions {
 export interface Runtime<C extends BaseConfig = BaseConfig> {
   readonly config: C;
   readonly log: Logger;
+  /** The process's Prometheus registry (served at /metrics). */
+  readonly metrics: Registry;
   readonly ids: IdGenerator;
   /** Throws if the service did not ask for MySQL. */
   readonly db: Pool;
@@ -65,6 +69,7 @@ function missing(what: string): never {
 
 export async function openRuntime<C extends BaseConfig>(config: C, opts: RuntimeOptions = {}): Promise<Runtime<C>> {
   const log = createLogger(config.service, config.logLevel);
+  const metrics = createRegistry(config.service);
   const ids = createIdGenerator(config.workerId);
   const stops: Array<() => Promise<void> | void> = [];
   const useMysql = opts.mysql ?? opts.migrationsDir !== undefined;
@@ -103,6 +108,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   return {
     config,
     log,
+    metrics,
     ids,
     get db() {
       return db ?? missing("MySQL");
@@ -196,6 +202,7 @@ export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions):
     bindings: opts.bindings,
     httpFallback: opts.httpFallback,
     readMaxBytes: opts.readMaxBytes,
+    registry: rt.metrics,
     drainTimeoutMs: rt.config.drainTimeoutMs,
     ready: async () => (await rt.databaseReady()) && (opts.ready ? opts.ready() : true),
   });

@@ -36,6 +36,7 @@ import { errorInterceptor } from "./errors.ts";
 import { HealthState, ServingStatus, healthService } from "./health.ts";
 import type { Logger } from "./logger.ts";
 import { createRpcMetrics, type RpcMetrics } from "./metrics.ts";
+import type { Registry } from "prom-client";
 import { reflectionService } from "./reflection.ts";
 import { validationInterceptor } from "./validate.ts";
 
@@ -74,6 +75,8 @@ export interface RpcServerOptions {
   /** Checked by /readyz besides health; e.g. "database answers". */
   readonly ready?: () => Promise<boolean>;
   readonly httpFallback?: HttpFallback;
+  /** Registry for the RPC metrics (the runtime's, so services add their own metrics to it). */
+  readonly registry?: Registry;
   /** Largest request message accepted, bytes. Default 4 MiB. */
   readonly readMaxBytes?: number;
   /** Grace period for in-flight calls on stop, ms. */
@@ -98,7 +101,7 @@ export interface RpcServer {
 const h2Preface = "PRI * HTTP/2.0";
 
 export function createRpcServer(opts: RpcServerOptions): RpcServer {
-  const metrics = createRpcMetrics(opts.name);
+  const metrics = createRpcMetrics(opts.name, opts.registry);
   const health = new HealthState(opts.bindings.map((b) => b.desc.typeName));
   const shutdown = new AbortController();
   let unaryInFlight = 0;

@@ -32,7 +32,7 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   const supervisor = new Supervisor({ restart: true });
   // Every service of the mesh table that exists in services/ (a checkout may be mid-way).
   const services = mesh.filter((e) => existsSync(join(root, "services", e.name, "main.ts")));
-  const env = { ...process.env, OASIS_EDGE_UPSTREAMS: process.env.OASIS_EDGE_UPSTREAMS ?? services.map((e) => e.name).join(",") };
+  const env = { ...process.env, OASIS_MESH_SERVICES: process.env.OASIS_MESH_SERVICES ?? services.map((e) => e.name).join(",") };
   const t0 = performance.now();
   await supervisor.startAll(
     services.map((e) => ({ name: e.name, entry: join(root, "services", e.name, "main.ts"), port: portOf(e.name, e.port), env })),

@@ -42,7 +42,7 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     OASIS_LOG_LEVEL: process.env.OASIS_LOG_LEVEL ?? "warn",
     ...opts.env,
     OASIS_NAMESPACE: namespace,
-    OASIS_EDGE_UPSTREAMS: opts.services.join(","),
+    OASIS_MESH_SERVICES: opts.services.join(","),
   };
   for (const [n, p] of ports) {
     env[`OASIS_${n.toUpperCase()}_PORT`] = String(p);

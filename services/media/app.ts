@@ -31,7 +31,7 @@ export async function createMediaApp(config: MediaConfig): Promise<App> {
     // An upload message carries the image: up to 25 MiB of data plus framing.
     readMaxBytes: 27 * 1024 * 1024,
   });
-  const registry = app.server.metrics.registry;
+  const registry = rt.metrics;
   const removed = scanMetrics(registry);
   new Gauge({
     name: "media_volume_reads_total",

@@ -1,0 +1,33 @@
+/**
+ * Feed's configuration. Env (optional, defaults in brackets):
+ * - OASIS_FEED_FANOUT_THRESHOLD [10000]: authors with more followers are not fanned out
+ *   but merged into readers' timelines at read time (Twitter's hybrid; Mastodon fans out
+ *   to everyone, which is what breaks first at scale).
+ * - OASIS_FEED_HOME_CAP [800]: post ids kept per home timeline (Twitter kept 800).
+ * - OASIS_FEED_ACTIVE_DAYS [7]: fan-out only reaches users who read their feed within this.
+ * - OASIS_FEED_BACKFILL [20]: a new follow copies the followee's latest posts.
+ */
+import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+
+export interface FeedConfig extends BaseConfig {
+  readonly fanoutThreshold: number;
+  readonly homeCap: number;
+  readonly userCap: number;
+  readonly activeMs: number;
+  readonly backfill: number;
+  /** Fan-out messages handled at once (different posts in parallel). */
+  readonly fanoutConcurrency: number;
+}
+
+export function loadFeedConfig(env: Env = process.env): FeedConfig {
+  const num = (k: string, d: number) => Number(env[k] ?? d);
+  return Object.freeze({
+    ...baseConfig("feed", env),
+    fanoutThreshold: num("OASIS_FEED_FANOUT_THRESHOLD", 10_000),
+    homeCap: num("OASIS_FEED_HOME_CAP", 800),
+    userCap: num("OASIS_FEED_USER_CAP", 800),
+    activeMs: num("OASIS_FEED_ACTIVE_DAYS", 7) * 24 * 3600 * 1000,
+    backfill: num("OASIS_FEED_BACKFILL", 20),
+    fanoutConcurrency: num("OASIS_FEED_FANOUT_CONCURRENCY", 4),
+  });
+}

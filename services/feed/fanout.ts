@@ -1,0 +1,90 @@
+/**
+ * Fan-out on write (the consumers of post and graph events):
+ * - post_created: onto the author's timeline, then onto the home timelines of followers
+ *   who read their feed in the last `activeMs`, a page of up to 1,000 followers at a
+ *   time. Authors with more than `fanoutThreshold` followers are only marked as
+ *   "celebrities"; readers merge their posts at read time.
+ * - post_deleted: off the author's timeline and every follower's home timeline.
+ * - follow_created: the followee's latest posts are copied into the follower's home.
+ * - follow_removed (unfollow, block): the followee's posts leave the follower's home.
+ *
+ * Every step is a ZADD/ZREM of the same members, so a message delivered again (after a
+ * crash mid-batch) changes nothing it already did: each (post, follower) lands exactly
+ * once. The message is acknowledged only after its last batch.
+ */
+import { Histogram } from "prom-client";
+import type { Registry } from "prom-client";
+import { asService } from "#kit/client.ts";
+import { on } from "#kit/consumer.ts";
+import { FollowCreatedSchema, FollowRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
+import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import { ensureUserTimeline } from "./builders.ts";
+import type { FeedContext } from "./context.ts";
+
+const followerPage = 1000;
+
+/** Calls `each` with pages of the author's follower ids; returns the follower total. */
+async function forEachFollowerPage(ctx: FeedContext, author: bigint, each: (ids: bigint[], total: bigint) => Promise<boolean | void>): Promise<void> {
+  let pageToken = "";
+  do {
+    const page = await ctx.graph.listFollowerIds({ userId: author, pageSize: followerPage, pageToken }, asService(ctx.rt.config.meshSecret));
+    if ((await each(page.userIds, page.total)) === false) return;
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+}
+
+export function fanoutMetrics(registry: Registry) {
+  return new Histogram({
+    name: "feed_fanout_lag_seconds",
+    help: "From post_created (commit time) to the last follower's home timeline holding the post.",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+}
+
+export function postConsumer(ctx: FeedContext, lag: Histogram) {
+  const cfg = ctx.rt.config;
+  return {
+    name: "feed-fanout",
+    concurrency: cfg.fanoutConcurrency,
+    handlers: [
+      on(PostCreatedSchema, async (e, meta) => {
+        const post = e.post!;
+        await ctx.timelines.pushUser(post.authorId, [post.postId]);
+        await forEachFollowerPage(ctx, post.authorId, async (ids, total) => {
+          if (total > BigInt(cfg.fanoutThreshold)) {
+            await ctx.timelines.addCeleb(post.authorId);
+            return false;
+          }
+          const active = await ctx.timelines.activeSince(ids, Date.now() - cfg.activeMs);
+          await ctx.timelines.pushHome(active, [post.postId]);
+        });
+        lag.observe((Date.now() - meta.occurredAtMs) / 1000);
+      }),
+      on(PostDeletedSchema, async (e) => {
+        await ctx.timelines.removeUser(e.authorId, [e.postId]);
+        await forEachFollowerPage(ctx, e.authorId, async (ids) => {
+          await ctx.timelines.removeHome(ids, [e.postId]);
+        });
+      }),
+    ],
+  };
+}
+
+export function graphConsumer(ctx: FeedContext) {
+  const cfg = ctx.rt.config;
+  return {
+    name: "feed-graph",
+    handlers: [
+      on(FollowCreatedSchema, async (e) => {
+        await ensureUserTimeline(ctx, e.followeeId);
+        const latest = await ctx.timelines.page("ut", e.followeeId, undefined, cfg.backfill);
+        await ctx.timelines.pushHome([e.followerId], latest.ids);
+      }),
+      on(FollowRemovedSchema, async (e) => {
+        await ensureUserTimeline(ctx, e.followeeId);
+        await ctx.timelines.removeHome([e.followerId], await ctx.timelines.allUser(e.followeeId));
+      }),
+    ],
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * FeedService handlers: skeleton (ids from a timeline, keyset-paged by post id) ->
+ * views.ts (hydrate, rules, present). Posts the viewer may not see are dropped after
+ * the skeleton, so a page is refilled from further down the timeline until it has
+ * `page_size` items or the timeline ends; the page token is the last post id returned.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { anonymous, currentCall, type Caller } from "#kit/call-context.ts";
+import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
+import type { PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
+import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
+import { ensureUserTimeline, rebuildHome } from "./builders.ts";
+import type { FeedContext } from "./context.ts";
+import { views } from "./views.ts";
+
+const caller = () => currentCall()?.caller ?? anonymous;
+
+/** Extra skeleton ids read per page, for posts the rules drop. */
+const overfetch = 1.5;
+
+export function feedService(ctx: FeedContext): ServiceImpl<typeof FeedService> {
+  const cfg = ctx.rt.config;
+
+  async function page(
+    viewer: Caller,
+    kind: "ht" | "ut",
+    owner: bigint,
+    size: number,
+    token: string,
+    merge: (before: bigint | undefined, n: number) => Promise<bigint[]>,
+  ) {
+    const scope = `${kind}:${owner}`;
+    const limit = pageSize(size, 20, 100);
+    let before = decodePageToken(scope, token)?.[0] as bigint | undefined;
+    const items: PostView[] = [];
+    let exhausted = false;
+    for (let round = 0; round < 5 && items.length < limit && !exhausted; round++) {
+      const want = Math.ceil((limit - items.length) * overfetch) + 2;
+      const skeleton = await ctx.timelines.page(kind, owner, before, want);
+      const extra = await merge(before, want);
+      const ids = [...new Set([...skeleton.ids, ...extra])].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)).slice(0, want);
+      exhausted = !skeleton.more && ids.length < want;
+      if (ids.length === 0) break;
+      const got = await views(ctx, viewer, ids);
+      for (const v of got) {
+        if (items.length === limit) break;
+        items.push(v);
+      }
+      // Continue below what was examined; if the page filled early, below the last item.
+      before = items.length === limit ? items.at(-1)!.post!.postId : ids.at(-1);
+    }
+    const last = items.at(-1);
+    return { items, nextPageToken: items.length === limit && last && !exhausted ? encodePageToken(scope, [last.post!.postId]) : "" };
+  }
+
+  return {
+    async getHomeFeed(req) {
+      const viewer = caller();
+      const me = viewer.userId!;
+      const lastSeen = await ctx.timelines.markActive(me);
+      // Missing, or not pushed to while the reader was away: rebuild from followees.
+      if (!(await ctx.timelines.isHomeBuilt(me)) || lastSeen < Date.now() - cfg.activeMs) await rebuildHome(ctx, me);
+      else await ctx.timelines.touchHome(me);
+      // Authors above the fan-out threshold are merged in here.
+      const celebs = await ctx.timelines.celebs();
+      let followed: bigint[] = [];
+      if (celebs.length) {
+        const rels = await ctx.graph.batchGetRelationships({ userIds: celebs });
+        followed = rels.relationships.filter((r) => r.following).map((r) => r.userId);
+        await Promise.all(followed.map((a) => ensureUserTimeline(ctx, a)));
+      }
+      return page(viewer, "ht", me, req.pageSize, req.pageToken, async (before, n) => {
+        const lists = await Promise.all(followed.map((a) => ctx.timelines.page("ut", a, before, n)));
+        return lists.flatMap((l) => l.ids);
+      });
+    },
+
+    async getUserFeed(req) {
+      await ensureUserTimeline(ctx, req.userId);
+      return page(caller(), "ut", req.userId, req.pageSize, req.pageToken, async () => []);
+    },
+  };
+}

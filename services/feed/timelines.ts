@@ -1,0 +1,149 @@
+/**
+ * Timelines in Redis. Per author `ut:<id>` and per reader `ht:<id>` are sorted sets of
+ * post ids scored by the id's millisecond (ids are time-ordered, kit/ids.ts), so newest
+ * first is ZRANGE ... REV. Because an empty sorted set does not exist in Redis, a
+ * separate marker (`ub:<id>`, `hb:<id>`) says "this timeline is built"; pushes go only to
+ * built timelines (a partial one would look complete), everything else is rebuilt from
+ * the source on read. Markers expire (user timelines after a day, home timelines after
+ * the active window), so memory follows activity.
+ *
+ * `active` scores each reader's last feed read (ms); fan-out skips readers not seen
+ * within the window. `celebs` holds authors above the fan-out threshold.
+ */
+import type { Redis } from "#kit/redis.ts";
+import { idTimeMs } from "#kit/ids.ts";
+
+// KEYS: pairs (timeline, marker). ARGV[1] cap, then pairs (score, member).
+// Adds every member to every built timeline, then trims it to the cap.
+const pushScript = `
+local cap = tonumber(ARGV[1])
+local added = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    for j = 2, #ARGV, 2 do
+      redis.call('ZADD', KEYS[i], ARGV[j], ARGV[j + 1])
+    end
+    redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(cap + 1))
+    added = added + 1
+  end
+end
+return added
+`;
+
+type TimelineRedis = Redis & { oasisPush(numKeys: number, ...args: Array<string | number>): Promise<number> };
+
+export interface Page {
+  readonly ids: bigint[];
+  /** True when the timeline has more after these. */
+  readonly more: boolean;
+}
+
+export class Timelines {
+  private readonly redis: TimelineRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly homeCap: number,
+    private readonly userCap: number,
+    private readonly homeTtlSeconds: number,
+  ) {
+    if (!("oasisPush" in redis)) redis.defineCommand("oasisPush", { lua: pushScript });
+    this.redis = redis as TimelineRedis;
+  }
+
+  private static scored(ids: readonly bigint[]): Array<string | number> {
+    return ids.flatMap((id) => [idTimeMs(id), id.toString()]);
+  }
+
+  /** Adds posts to the built home timelines of `readers`; returns how many were built. */
+  async pushHome(readers: readonly bigint[], postIds: readonly bigint[]): Promise<number> {
+    if (readers.length === 0 || postIds.length === 0) return 0;
+    const keys = readers.flatMap((r) => [`ht:${r}`, `hb:${r}`]);
+    return this.redis.oasisPush(keys.length, ...keys, this.homeCap, ...Timelines.scored(postIds));
+  }
+
+  /** Adds posts to an author's timeline if it is built. */
+  async pushUser(author: bigint, postIds: readonly bigint[]): Promise<void> {
+    await this.redis.oasisPush(2, `ut:${author}`, `ub:${author}`, this.userCap, ...Timelines.scored(postIds));
+  }
+
+  /** Removes posts from the home timelines of `readers`. */
+  async removeHome(readers: readonly bigint[], postIds: readonly bigint[]): Promise<void> {
+    if (readers.length === 0 || postIds.length === 0) return;
+    const pipe = this.redis.pipeline();
+    const members = postIds.map(String);
+    for (const r of readers) pipe.zrem(`ht:${r}`, ...members);
+    await pipe.exec();
+  }
+
+  async removeUser(author: bigint, postIds: readonly bigint[]): Promise<void> {
+    if (postIds.length) await this.redis.zrem(`ut:${author}`, ...postIds.map(String));
+  }
+
+  async isHomeBuilt(reader: bigint): Promise<boolean> {
+    return (await this.redis.exists(`hb:${reader}`)) === 1;
+  }
+
+  async isUserBuilt(author: bigint): Promise<boolean> {
+    return (await this.redis.exists(`ub:${author}`)) === 1;
+  }
+
+  /** Replaces a home timeline with `ids` (a rebuild) and marks it built. */
+  async writeHome(reader: bigint, ids: readonly bigint[]): Promise<void> {
+    const pipe = this.redis.multi().del(`ht:${reader}`);
+    const top = [...ids].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)).slice(0, this.homeCap);
+    if (top.length) pipe.zadd(`ht:${reader}`, ...Timelines.scored(top));
+    pipe.set(`hb:${reader}`, Date.now(), "EX", this.homeTtlSeconds);
+    if (top.length) pipe.expire(`ht:${reader}`, this.homeTtlSeconds + 3600);
+    await pipe.exec();
+  }
+
+  /** Adds `ids` to an author's timeline (a rebuild) and marks it built for a day. */
+  async writeUser(author: bigint, ids: readonly bigint[]): Promise<void> {
+    const pipe = this.redis.multi();
+    if (ids.length) pipe.zadd(`ut:${author}`, ...Timelines.scored(ids.slice(0, this.userCap)));
+    pipe.set(`ub:${author}`, Date.now(), "EX", 86_400);
+    if (ids.length) pipe.expire(`ut:${author}`, 86_400 + 3600);
+    await pipe.exec();
+  }
+
+  /** Keeps a read home timeline alive for another window. */
+  async touchHome(reader: bigint): Promise<void> {
+    await this.redis.pipeline().expire(`hb:${reader}`, this.homeTtlSeconds).expire(`ht:${reader}`, this.homeTtlSeconds + 3600).exec();
+  }
+
+  /** Newest-first ids of a timeline after the cursor id (exclusive). */
+  async page(kind: "ht" | "ut", owner: bigint, before: bigint | undefined, count: number): Promise<Page> {
+    const max = before === undefined ? "+inf" : String(idTimeMs(before));
+    // Ids sharing the cursor's millisecond come back too and are skipped; ask for enough.
+    const raw = await this.redis.zrange(`${kind}:${owner}`, max, "-inf", "BYSCORE", "REV", "LIMIT", "0", String(count + 64));
+    const ids = raw.map(BigInt).filter((id) => before === undefined || id < before).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    return { ids: ids.slice(0, count), more: ids.length > count };
+  }
+
+  /** Every id of an author's timeline (for unfollow cleanup and rebuilds). */
+  async allUser(author: bigint): Promise<bigint[]> {
+    return (await this.redis.zrange(`ut:${author}`, 0, "-1")).map(BigInt);
+  }
+
+  /** Records a read; returns the previous read time (0 if never). */
+  async markActive(reader: bigint): Promise<number> {
+    const [[, prev]] = (await this.redis.pipeline().zscore("active", String(reader)).zadd("active", Date.now(), String(reader)).exec()) as [[unknown, string | null]];
+    return prev ? Number(prev) : 0;
+  }
+
+  /** Which of `readers` read their feed since `sinceMs`. */
+  async activeSince(readers: readonly bigint[], sinceMs: number): Promise<bigint[]> {
+    if (readers.length === 0) return [];
+    const scores = await this.redis.zmscore("active", ...readers.map(String));
+    return readers.filter((_, i) => scores[i] !== null && Number(scores[i]) >= sinceMs);
+  }
+
+  async addCeleb(author: bigint): Promise<void> {
+    await this.redis.sadd("celebs", String(author));
+  }
+
+  async celebs(): Promise<bigint[]> {
+    return (await this.redis.smembers("celebs")).map(BigInt);
+  }
+}

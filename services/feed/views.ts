@@ -1,0 +1,97 @@
+/**
+ * From post ids to PostViews, in bsky AppView's steps, each one batch call per source:
+ * 1. hydrate: posts (as the viewer: the post service drops what the viewer may not see,
+ *    and deleted posts), then in parallel the referred posts, author profiles, the
+ *    viewer's relationships to the authors, counters and the viewer's state;
+ * 2. rules: drop posts of authors the viewer mutes or blocks (or who block the viewer);
+ * 3. present: PostView in skeleton order, a referred post that is gone or hidden shown as
+ *    unavailable, never as an error.
+ * No step calls a service per post.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Caller } from "#kit/call-context.ts";
+import { PostViewSchema, ReferredPostSchema, type PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
+import type { Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
+import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
+import type { PostCounts, ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
+import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
+import type { FeedContext } from "./context.ts";
+
+interface Hydrated {
+  readonly posts: Post[];
+  readonly referred: Map<bigint, Post>;
+  readonly authors: Map<bigint, Profile>;
+  readonly relationships: Map<bigint, Relationship>;
+  readonly counts: Map<bigint, PostCounts>;
+  readonly states: Map<bigint, ViewerState>;
+}
+
+/** Interaction may be absent or restarting: feeds still render, without counts. */
+async function optional<T>(p: Promise<T> | undefined, empty: T): Promise<T> {
+  if (!p) return empty;
+  try {
+    return await p;
+  } catch (err) {
+    const code = ConnectError.from(err).code;
+    if (code === Code.Unavailable || code === Code.Unimplemented || code === Code.DeadlineExceeded) return empty;
+    throw err;
+  }
+}
+
+async function hydrate(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<Hydrated> {
+  const posts = ids.length ? (await ctx.post.batchGetPosts({ postIds: [...ids] })).posts : [];
+  const referIds = [...new Set(posts.map((p) => p.referPostId).filter((id) => id !== 0n))];
+  const postIds = posts.map((p) => p.postId);
+  const [referredList, countsList, statesList] = await Promise.all([
+    referIds.length ? ctx.post.batchGetPosts({ postIds: referIds }).then((r) => r.posts) : [],
+    postIds.length ? optional(ctx.interaction?.batchGetCounts({ postIds }).then((r) => r.counts), []) : [],
+    postIds.length && viewer.userId !== null ? optional(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []) : [],
+  ]);
+  const authorIds = [...new Set([...posts, ...referredList].map((p) => p.authorId))];
+  const [profiles, rels] = await Promise.all([
+    authorIds.length ? ctx.identity.batchGetProfiles({ userIds: authorIds }).then((r) => r.profiles) : [],
+    authorIds.length && viewer.userId !== null ? ctx.graph.batchGetRelationships({ userIds: authorIds }).then((r) => r.relationships) : [],
+  ]);
+  return {
+    posts,
+    referred: new Map(referredList.map((p) => [p.postId, p])),
+    authors: new Map(profiles.map((p) => [p.userId, p])),
+    relationships: new Map(rels.map((r) => [r.userId, r])),
+    counts: new Map(countsList.map((c) => [c.postId, c])),
+    states: new Map(statesList.map((s) => [s.postId, s])),
+  };
+}
+
+/** Feed rules: the viewer does not see posts of authors they mute or that a block separates. */
+function allowed(h: Hydrated, post: Post, viewer: Caller): boolean {
+  if (post.authorId === viewer.userId) return true;
+  const rel = h.relationships.get(post.authorId);
+  return !(rel?.muting || rel?.blocking || rel?.blockedBy);
+}
+
+/** PostViews for `ids` (in order), dropping what the viewer may not or should not see. */
+export async function views(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<PostView[]> {
+  const h = await hydrate(ctx, viewer, ids);
+  const out: PostView[] = [];
+  for (const post of h.posts) {
+    if (!allowed(h, post, viewer)) continue;
+    let refer;
+    if (post.referPostId !== 0n) {
+      const r = h.referred.get(post.referPostId);
+      const ok = r && allowed(h, r, viewer);
+      refer = create(ReferredPostSchema, ok ? { available: true, post: r, author: h.authors.get(r.authorId) } : { available: false });
+    }
+    out.push(
+      create(PostViewSchema, {
+        post,
+        author: h.authors.get(post.authorId),
+        counts: h.counts.get(post.postId) ?? { postId: post.postId },
+        viewer: h.states.get(post.postId),
+        relationship: h.relationships.get(post.authorId),
+        refer,
+      }),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,127 @@
+/**
+ * PostService on real processes: creating posts from real photos and captions (CJK
+ * hashtags, mentions), idempotency, media ownership, caption limits, edits with history,
+ * deletes, and visibility: a followers-only post never reaches a non-follower through
+ * GetPost, BatchGetPosts, ListUserPosts or a refer-to.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ConnectError } from "@connectrpc/connect";
+import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
+import { errorReason, violatedFields } from "#kit/errors.ts";
+import { readEdges, readFortunes } from "../../demo/data.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+
+let bed: SocialTestbed;
+let [alice, bob, carol, dave]: bigint[] = [];
+const members = [...new Set(readEdges().flat())].slice(200, 204);
+const poem = readFortunes("zh-tang300.fortune")[3]!;
+
+async function failure(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected failure");
+}
+
+beforeAll(async () => {
+  bed = await startSocialTestbed(["identity", "graph", "media", "post"]);
+  [alice, bob, carol, dave] = await bed.users(members);
+  // bob follows alice; alice and carol are mutual fans; dave follows nobody.
+  await bed.graph(bob).follow({ userId: alice! });
+  await bed.graph(carol).follow({ userId: alice! });
+  await bed.graph(alice).follow({ userId: carol! });
+});
+afterAll(() => bed?.stop());
+
+describe("CreatePost", () => {
+  test("real photos and a real caption: hashtags in any script, mentions resolved, idempotent", async () => {
+    const m1 = await bed.photo(alice!, 0);
+    const m2 = await bed.photo(alice!, 1);
+    const caption = `${poem}\n#春天 #Tang诗 #spring @reed_${members[1]} @nobody_here_at_all`;
+    const req = { mediaIds: [m1, m2], caption, requestId: "post-1" };
+    const { post } = await bed.post(alice).createPost(req);
+    expect(post!.authorId).toBe(alice!);
+    expect(post!.media.map((m) => m.id)).toEqual([m1, m2]);
+    expect(post!.hashtags).toEqual(["春天", "tang诗", "spring"]);
+    expect(post!.mentions.map((m) => m.userId)).toEqual([bob!]);
+    expect(post!.createdAt).toBeDefined();
+    expect((await bed.post(alice).createPost(req)).post!.postId).toBe(post!.postId);
+  });
+
+  test("media must be the author's own; captions are counted as people count characters", async () => {
+    const bobs = await bed.photo(bob!, 2);
+    const err = await failure(bed.post(alice).createPost({ mediaIds: [bobs], caption: "not mine" }));
+    expect(errorReason(err)).toBe("MEDIA_NOT_USABLE");
+    expect(violatedFields(err)).toEqual(["media_ids[0]"]);
+    expect(errorReason(await failure(bed.post(alice).createPost({ caption: "no photo" })))).toBe("MEDIA_REQUIRED");
+    const mine = await bed.photo(alice!, 3);
+    // 2,200 family emoji are 2,200 characters (but 11,000 code points): allowed.
+    const family = "👩‍👩‍👧".repeat(2200);
+    expect((await bed.post(alice).createPost({ mediaIds: [mine], caption: family.slice(0, family.length) })).post!.caption).toBe(family);
+    const tooLong = await failure(bed.post(alice).createPost({ mediaIds: [mine], caption: "春".repeat(2201) }));
+    expect(errorReason(tooLong)).toBe("CAPTION_TOO_LONG");
+  });
+});
+
+describe("visibility", () => {
+  let followersOnly: bigint;
+  let mutualOnly: bigint;
+  beforeAll(async () => {
+    followersOnly = (await bed.post(alice).createPost({ mediaIds: [await bed.photo(alice!, 4)], caption: "for followers", visibility: Visibility.FOLLOWERS })).post!.postId;
+    mutualOnly = (await bed.post(alice).createPost({ mediaIds: [await bed.photo(alice!, 5)], caption: "for mutual fans", visibility: Visibility.MUTUAL_FANS })).post!.postId;
+  });
+
+  test("a followers-only post never reaches a non-follower, through any RPC", async () => {
+    // dave does not follow alice; the anonymous caller follows nobody.
+    for (const who of [dave!, null]) {
+      expect(errorReason(await failure(bed.post(who).getPost({ postId: followersOnly })))).toBe("POST_NOT_FOUND");
+      expect((await bed.post(who).batchGetPosts({ postIds: [followersOnly, mutualOnly] })).posts).toHaveLength(0);
+      const list = await bed.post(who).listUserPosts({ userId: alice!, pageSize: 100 });
+      expect(list.posts.map((p) => p.postId)).not.toContain(followersOnly);
+    }
+    const refer = await failure(bed.post(dave).createPost({ referPostId: followersOnly, caption: "look" }));
+    expect(errorReason(refer)).toBe("REFERRED_POST_UNAVAILABLE");
+    // Followers see it; only mutual fans see the mutual one.
+    expect((await bed.post(bob).getPost({ postId: followersOnly })).post!.caption).toBe("for followers");
+    expect((await bed.post(bob).batchGetPosts({ postIds: [followersOnly, mutualOnly] })).posts.map((p) => p.postId)).toEqual([followersOnly]);
+    expect((await bed.post(carol).batchGetPosts({ postIds: [followersOnly, mutualOnly] })).posts.map((p) => p.postId)).toEqual([followersOnly, mutualOnly]);
+  });
+
+  test("a block hides even public posts; a private author's public posts are for followers", async () => {
+    const pub = (await bed.post(alice).createPost({ mediaIds: [await bed.photo(alice!, 6)], caption: "public" })).post!.postId;
+    expect((await bed.post(dave).getPost({ postId: pub })).post!.postId).toBe(pub);
+    await bed.graph(alice).block({ userId: dave! });
+    expect(errorReason(await failure(bed.post(dave).getPost({ postId: pub })))).toBe("POST_NOT_FOUND");
+    await bed.graph(alice).unblock({ userId: dave! });
+    await bed.identity(alice).updateProfile({ profile: { userId: alice!, private: true }, updateMask: { paths: ["private"] } });
+    await Bun.sleep(10_500); // the post service remembers private flags for 10 s
+    expect((await bed.post(dave).batchGetPosts({ postIds: [pub] })).posts).toHaveLength(0);
+    expect((await bed.post(bob).batchGetPosts({ postIds: [pub] })).posts).toHaveLength(1);
+    await bed.identity(alice).updateProfile({ profile: { userId: alice!, private: false }, updateMask: { paths: ["private"] } });
+  });
+});
+
+describe("edits and deletes", () => {
+  test("UpdatePost changes the caption only, keeps history; only the author may", async () => {
+    const { post } = await bed.post(bob).createPost({ mediaIds: [await bed.photo(bob!, 1)], caption: "first #one" });
+    const edited = await bed.post(bob).updatePost({ post: { postId: post!.postId, caption: "second #two" }, updateMask: { paths: ["caption"] } });
+    expect(edited.post).toMatchObject({ caption: "second #two", hashtags: ["two"], editCount: 1 });
+    await bed.post(bob).updatePost({ post: { postId: post!.postId, caption: "third" }, updateMask: { paths: ["caption"] } });
+    const revs = await bed.post(alice).listPostRevisions({ postId: post!.postId });
+    expect(revs.revisions.map((r) => r.caption)).toEqual(["first #one", "second #two"]);
+    expect((await bed.post(alice).getPost({ postId: post!.postId })).post!.caption).toBe("third");
+    expect(errorReason(await failure(bed.post(alice).updatePost({ post: { postId: post!.postId, caption: "x" }, updateMask: { paths: ["caption"] } })))).toBe("NOT_POST_AUTHOR");
+    expect(errorReason(await failure(bed.post(bob).updatePost({ post: { postId: post!.postId, caption: "x" }, updateMask: { paths: ["visibility"] } })))).toBe("FIELD_NOT_UPDATABLE");
+  });
+
+  test("DeletePost hides the post everywhere; author only; idempotent", async () => {
+    const { post } = await bed.post(bob).createPost({ mediaIds: [await bed.photo(bob!, 2)], caption: "to delete" });
+    expect(errorReason(await failure(bed.post(alice).deletePost({ postId: post!.postId })))).toBe("NOT_POST_AUTHOR");
+    await bed.post(bob).deletePost({ postId: post!.postId });
+    await bed.post(bob).deletePost({ postId: post!.postId });
+    expect(errorReason(await failure(bed.post(bob).getPost({ postId: post!.postId })))).toBe("POST_NOT_FOUND");
+    expect((await bed.post(bob).batchGetPosts({ postIds: [post!.postId] })).posts).toHaveLength(0);
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * Reading posts for a caller: load them (Redis first, versioned cache-aside; deleted
+ * posts cached as tombstones), then keep only what the caller may see. Visibility needs
+ * two facts per author: whether the account is private (identity, remembered in this
+ * process for 10 s) and how the caller relates to them (graph, one batch call).
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import { VersionedCache } from "#kit/cache.ts";
+import { asService } from "#kit/client.ts";
+import type { Caller } from "#kit/call-context.ts";
+import type { Pool } from "#kit/mysql.ts";
+import type { Redis } from "#kit/redis.ts";
+import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
+import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import { canSee, type ViewerRelation } from "./domain.ts";
+import { postsByIds, type StoredPost } from "./store.ts";
+
+const privacyMemoMs = 10_000;
+
+export class PostReader {
+  private readonly cache: VersionedCache;
+  private readonly privacy = new Map<bigint, { isPrivate: boolean; until: number }>();
+
+  constructor(
+    private readonly db: Pool,
+    redis: Redis,
+    private readonly identity: Client<typeof IdentityService>,
+    private readonly graph: Client<typeof GraphService>,
+    private readonly meshSecret: string,
+  ) {
+    this.cache = new VersionedCache(redis, "post", 3600);
+  }
+
+  /** Stored posts by id (deleted ones flagged), from Redis where cached. */
+  async load(ids: readonly bigint[]): Promise<Map<bigint, StoredPost>> {
+    const got = await this.cache.getMany(ids.map(String), async (missing) => {
+      const rows = await postsByIds(this.db, missing.map(BigInt));
+      return new Map(
+        [...rows].map(([id, s]) => [String(id), Buffer.concat([Buffer.from([s.deleted ? 1 : 0]), Buffer.from(toBinary(PostSchema, s.post))])]),
+      );
+    });
+    return new Map([...got].map(([k, v]) => [BigInt(k), { deleted: v[0] === 1, post: fromBinary(PostSchema, v.subarray(1)) }]));
+  }
+
+  /** Forget cached posts; call after the commit that changed them. */
+  invalidate(ids: readonly bigint[]): Promise<void> {
+    return this.cache.invalidate(ids.map(String));
+  }
+
+  /** Private flag of each author (unknown authors count as private: show nothing). */
+  private async authorsPrivacy(authors: readonly bigint[]): Promise<Map<bigint, boolean>> {
+    const now = Date.now();
+    const out = new Map<bigint, boolean>();
+    const ask: bigint[] = [];
+    for (const a of authors) {
+      const m = this.privacy.get(a);
+      if (m && m.until > now) out.set(a, m.isPrivate);
+      else ask.push(a);
+    }
+    if (ask.length) {
+      const res = await this.identity.batchGetProfiles({ userIds: ask }, asService(this.meshSecret));
+      if (this.privacy.size > 100_000) this.privacy.clear();
+      for (const p of res.profiles) {
+        out.set(p.userId, p.private);
+        this.privacy.set(p.userId, { isPrivate: p.private, until: now + privacyMemoMs });
+      }
+      for (const a of ask) if (!out.has(a)) out.set(a, true);
+    }
+    return out;
+  }
+
+  /** The live posts among `posts` that `viewer` may see, in the same order. */
+  async visible(viewer: Caller, posts: readonly Post[]): Promise<Post[]> {
+    if (posts.length === 0) return [];
+    if (viewer.service) return [...posts];
+    const authors = [...new Set(posts.map((p) => p.authorId))].filter((a) => a !== viewer.userId);
+    const [privacy, rels] = await Promise.all([
+      authors.length ? this.authorsPrivacy(authors) : new Map<bigint, boolean>(),
+      viewer.userId !== null && authors.length
+        ? this.graph.batchGetRelationships({ userIds: authors }).then((r) => new Map<bigint, ViewerRelation>(r.relationships.map((x) => [x.userId, x])))
+        : new Map<bigint, ViewerRelation>(),
+    ]);
+    return posts.filter((p) => canSee(p, viewer, privacy.get(p.authorId) ?? true, rels.get(p.authorId)));
+  }
+
+  /** Loads `ids` and returns the live, visible ones in request order. */
+  async visibleByIds(viewer: Caller, ids: readonly bigint[]): Promise<Post[]> {
+    const stored = await this.load(ids);
+    const live = ids.map((id) => stored.get(id)).filter((s): s is StoredPost => !!s && !s.deleted).map((s) => s.post);
+    return this.visible(viewer, live);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Post's SQL (database `oasis_post`). A post row holds the serialized Post; edits keep
+ * the earlier captions in post_revisions.
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { select, write, type Queryable } from "#kit/mysql.ts";
+import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+
+export interface StoredPost {
+  readonly post: Post;
+  readonly deleted: boolean;
+}
+
+export async function insertPost(db: Queryable, post: Post): Promise<void> {
+  await write(db, "INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP(3))", [
+    post.postId,
+    post.authorId,
+    post.referPostId,
+    Buffer.from(toBinary(PostSchema, post)),
+  ]);
+  if (post.hashtags.length) {
+    await write(db, "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", [post.hashtags.map((t) => [t, post.postId])]);
+  }
+}
+
+/** Posts by id, deleted ones flagged. */
+export async function postsByIds(db: Queryable, ids: readonly bigint[], forUpdate = false): Promise<Map<bigint, StoredPost>> {
+  if (ids.length === 0) return new Map();
+  const rows = await select<{ post_id: string; body: Buffer; deleted_at: Date | null }>(
+    db,
+    `SELECT post_id, body, deleted_at FROM posts WHERE post_id IN (?)${forUpdate ? " FOR UPDATE" : ""}`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [BigInt(r.post_id), { post: fromBinary(PostSchema, r.body), deleted: r.deleted_at !== null }]));
+}
+
+/** Replaces a post's body (caption edit). */
+export async function updateBody(db: Queryable, post: Post): Promise<void> {
+  await write(db, "UPDATE posts SET body = ? WHERE post_id = ?", [Buffer.from(toBinary(PostSchema, post)), post.postId]);
+}
+
+export async function markDeleted(db: Queryable, postId: bigint): Promise<boolean> {
+  return (await write(db, "UPDATE posts SET deleted_at = CURRENT_TIMESTAMP(3) WHERE post_id = ? AND deleted_at IS NULL", [postId])) === 1;
+}
+
+export async function addRevision(db: Queryable, postId: bigint, revision: number, caption: string, createdAt: Date): Promise<void> {
+  await write(db, "INSERT INTO post_revisions (post_id, revision, caption, created_at) VALUES (?, ?, ?, ?)", [postId, revision, caption, createdAt]);
+}
+
+export async function revisions(db: Queryable, postId: bigint): Promise<Array<{ revision: number; caption: string; createdAt: Date }>> {
+  const rows = await select<{ revision: number; caption: string; created_at: Date }>(
+    db,
+    "SELECT revision, caption, created_at FROM post_revisions WHERE post_id = ? ORDER BY revision",
+    [postId],
+  );
+  return rows.map((r) => ({ revision: r.revision, caption: r.caption, createdAt: r.created_at }));
+}
+
+/** Live post ids of an author, newest first, below `beforeId`. */
+export async function authorPostIds(db: Queryable, authorId: bigint, beforeId: bigint | undefined, limit: number): Promise<bigint[]> {
+  const rows = await select<{ post_id: string }>(
+    db,
+    `SELECT post_id FROM posts WHERE author_id = ? AND deleted_at IS NULL ${beforeId !== undefined ? "AND post_id < ?" : ""} ORDER BY post_id DESC LIMIT ?`,
+    beforeId !== undefined ? [authorId, beforeId, limit] : [authorId, limit],
+  );
+  return rows.map((r) => BigInt(r.post_id));
+}
+
+/** Replace the hashtags of a post (after an edit). */
+export async function replaceHashtags(db: Queryable, postId: bigint, tags: readonly string[]): Promise<void> {
+  await write(db, "DELETE FROM post_hashtags WHERE post_id = ?", [postId]);
+  if (tags.length) await write(db, "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", [tags.map((t) => [t, postId])]);
+}
