@@ -33,24 +33,28 @@ export function feedService(ctx: FeedContext): ServiceImpl<typeof FeedService> {
     const limit = pageSize(size, 20, 100);
     let before = decodePageToken(scope, token)?.[0] as bigint | undefined;
     const items: PostView[] = [];
-    let exhausted = false;
-    for (let round = 0; round < 5 && items.length < limit && !exhausted; round++) {
+    for (let round = 0; round < 5 && items.length < limit; round++) {
       const want = Math.ceil((limit - items.length) * overfetch) + 2;
-      const skeleton = await ctx.timelines.page(kind, owner, before, want);
-      const extra = await merge(before, want);
-      const ids = [...new Set([...skeleton.ids, ...extra])].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)).slice(0, want);
-      exhausted = !skeleton.more && ids.length < want;
+      const ids = await skeleton(before, want);
       if (ids.length === 0) break;
-      const got = await views(ctx, viewer, ids);
-      for (const v of got) {
+      for (const v of await views(ctx, viewer, ids)) {
         if (items.length === limit) break;
         items.push(v);
       }
-      // Continue below what was examined; if the page filled early, below the last item.
+      // Continue below what was examined; if the page filled, below the last item.
       before = items.length === limit ? items.at(-1)!.post!.postId : ids.at(-1);
+      if (ids.length < want) break; // the timeline ended
     }
     const last = items.at(-1);
-    return { items, nextPageToken: items.length === limit && last && !exhausted ? encodePageToken(scope, [last.post!.postId]) : "" };
+    // A next page exists if the timeline goes on below the last item returned.
+    const more = items.length === limit && last !== undefined && (await skeleton(last.post!.postId, 1)).length > 0;
+    return { items, nextPageToken: more ? encodePageToken(scope, [last!.post!.postId]) : "" };
+
+    /** The timeline's ids below `below`, merged with the read-time sources, newest first. */
+    async function skeleton(below: bigint | undefined, n: number): Promise<bigint[]> {
+      const [own, extra] = await Promise.all([ctx.timelines.page(kind, owner, below, n), merge(below, n)]);
+      return [...new Set([...own.ids, ...extra])].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)).slice(0, n);
+    }
   }
 
   return {

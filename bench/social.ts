@@ -1,0 +1,116 @@
+/**
+ * The DeathStarBench socialNetwork mix on the real Reed98 graph, through the edge, in one
+ * run on this machine: 60% home timeline reads, 30% user timeline reads (10 items each),
+ * 10% compose (a real caption and 1-4 of the author's photos). Prints req/s, p50/p99 per
+ * operation, errors, CPU per request of each process, and the fan-out lag p99 (post
+ * committed -> in the last active follower's home timeline) from the feed's histogram.
+ *
+ * DeathStarBench (Gan et al., ASPLOS 2019) reports about 2,300 req/s for this mix on a
+ * 28-core server; the goal here is >= 3,000 req/s with p99 < 100 ms on 2 cores.
+ *
+ * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
+ */
+import { execSync } from "node:child_process";
+import { readEdges, fortuneFiles, readFortunes } from "../demo/data.ts";
+import { ensureInfra } from "../scripts/infra.ts";
+import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
+import { perRequest, snapshot } from "./lib/cpu.ts";
+import { raiseEdgeLimits } from "./lib/edge-limits.ts";
+import { histogramPercentile } from "./lib/histogram.ts";
+import { machineLine } from "./lib/machine.ts";
+
+const seconds = Number(process.argv[2] ?? 30);
+const concurrency = Number(process.argv[3] ?? 64);
+const services = ["identity", "graph", "media", "post", "feed", ...(process.env.OASIS_BENCH_NO_INTERACTION ? [] : ["interaction"])];
+await ensureInfra();
+console.log(machineLine());
+const bed = await startSocialTestbed(services.filter((s) => s !== "interaction" || Bun.file(`services/interaction/main.ts`).size > 0));
+try {
+  const t0 = performance.now();
+  const edges = readEdges();
+  const members = [...new Set(edges.flat())].sort((a, b) => a - b);
+  const ids = await bed.users(members, { concurrency: 16 });
+  const idOf = new Map(members.map((n, i) => [n, ids[i]!]));
+  const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
+  await inParallel(follows, 48, async ([a, b]) => {
+    await bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! });
+  });
+  const tokens = new Map<number, string>();
+  await inParallel(members, 16, async (n) => {
+    tokens.set(n, await bed.token(n));
+  });
+  // 100 composers with 4 photos each; everyone has posted once so timelines are not empty.
+  const composers = members.slice(0, 100);
+  const photos = new Map<number, string[]>();
+  await inParallel(composers, 4, async (n) => {
+    photos.set(n, (await Promise.all([0, 1, 2, 3].map((i) => bed.photo(idOf.get(n)!, n + i)))).map(String));
+  });
+  const captions = fortuneFiles().flatMap((f) => readFortunes(f)).filter((t) => [...t].length < 2000);
+  await inParallel(members, 8, async (n) => {
+    const user = idOf.get(n)!;
+    const media = photos.get(n) ?? [String(await bed.photo(user, n))];
+    await bed.post(user).createPost({ mediaIds: [BigInt(media[0]!)], caption: captions[n % captions.length]! });
+  });
+  await inParallel(members, 16, async (n) => {
+    await bed.feed(idOf.get(n)!).getHomeFeed({ pageSize: 10 });
+  });
+  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", bed.mesh.namespace);
+  console.log(`setup: 962 users, ${follows.length} follows, ${composers.length * 4 + members.length - composers.length} photos, 962 posts in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+
+  const edge = bed.mesh.url("edge");
+  type Op = "home" | "user" | "compose";
+  const lat: Record<Op, number[]> = { home: [], user: [], compose: [] };
+  const errors: Record<Op, number> = { home: 0, user: 0, compose: 0 };
+  const call = async (path: string, body: unknown, token: string) => {
+    const res = await fetch(`${edge}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const pids: Record<string, number | undefined> = Object.fromEntries([...services, "edge"].map((s) => [s, bed.mesh.supervisor.pid(s)]));
+  pids.mariadb = Number(execSync("pgrep -o mariadbd").toString().trim()) || undefined;
+  pids.redis = Number(execSync("pgrep -o redis-server").toString().trim()) || undefined;
+  pids.nats = Number(execSync("pgrep -o nats-server").toString().trim()) || undefined;
+  const c0 = snapshot(pids);
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const i = n++;
+        const r = Math.random();
+        const who = members[Math.floor(Math.random() * members.length)]!;
+        const op: Op = r < 0.6 ? "home" : r < 0.9 ? "user" : "compose";
+        const t = performance.now();
+        let status: number;
+        if (op === "home") status = await call("/oasis.feed.v1.FeedService/GetHomeFeed", { pageSize: 10 }, tokens.get(who)!);
+        else if (op === "user") status = await call("/oasis.feed.v1.FeedService/GetUserFeed", { userId: String(idOf.get(members[Math.floor(Math.random() * members.length)]!)), pageSize: 10 }, tokens.get(who)!);
+        else {
+          const author = composers[i % composers.length]!;
+          const media = photos.get(author)!.slice(0, 1 + (i % 4));
+          status = await call("/oasis.post.v1.PostService/CreatePost", { mediaIds: media, caption: captions[i % captions.length]!.slice(0, 2000) }, tokens.get(author)!);
+        }
+        lat[op].push(performance.now() - t);
+        if (status !== 200) errors[op]++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const c1 = snapshot(pids);
+  const total = lat.home.length + lat.user.length + lat.compose.length;
+  const pct = (xs: number[], p: number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+  };
+  console.log(`DeathStarBench mix via edge: ${total} requests in ${elapsed.toFixed(1)} s = ${(total / elapsed).toFixed(0)} req/s (${concurrency} clients in this process)`);
+  for (const op of ["home", "user", "compose"] as const) {
+    console.log(`  ${op.padEnd(8)} ${String(lat[op].length).padStart(7)} req  p50 ${pct(lat[op], 50).toFixed(1).padStart(6)} ms  p99 ${pct(lat[op], 99).toFixed(1).padStart(7)} ms  errors ${errors[op]}`);
+  }
+  const all = [...lat.home, ...lat.user, ...lat.compose];
+  console.log(`  all      p50 ${pct(all, 50).toFixed(1)} ms  p99 ${pct(all, 99).toFixed(1)} ms`);
+  console.log(`  CPU per request: ${perRequest(c0, c1, total)}`);
+  const lag = await histogramPercentile(bed.mesh.url("feed"), "feed_fanout_lag_seconds", 99);
+  console.log(`  fan-out lag p99 <= ${(lag.value * 1000).toFixed(0)} ms (histogram bucket bound, ${lag.count} fan-outs)`);
+} finally {
+  await bed.stop();
+}
