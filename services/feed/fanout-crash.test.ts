@@ -5,6 +5,7 @@
  * none sees one twice.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Redis } from "ioredis";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
 
@@ -57,6 +58,24 @@ test("kill -9 20 times while 200 posts fan out: every follower has every post ex
   expect(kills).toBe(20);
   expect(posted.length).toBe(200);
   const want = [...posted].sort((a, b) => (a > b ? -1 : 1));
+
+  // First the stored timelines themselves (a feed read could rebuild a timeline and so
+  // hide a missed push): each must hold exactly the 200 posts.
+  const redis = new Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
+  try {
+    const key = (f: bigint) => `${bed.mesh.namespace}:oasis:feed:ht:${f}`;
+    for (let round = 0; round < 300; round++) {
+      const sizes = await Promise.all(followers.map((f) => redis.zcard(key(f))));
+      if (sizes.every((n) => n === 200)) break;
+      await Bun.sleep(200);
+    }
+    for (const f of followers) {
+      const stored = (await redis.zrange(key(f), 0, "-1")).map(BigInt).sort((a, b) => (a > b ? -1 : 1));
+      expect(stored).toEqual(want);
+    }
+  } finally {
+    redis.disconnect();
+  }
 
   let complete = 0;
   for (let round = 0; round < 300 && complete < followers.length; round++) {
