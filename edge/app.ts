@@ -85,7 +85,7 @@ export function createEdgeApp(config: EdgeConfig, extraRoutes: (deps: EdgeDeps) 
       return { reply: { status: 200, headers: { "content-type": metrics.registry.contentType }, body: text }, route: path };
     }
     const routed = deps.registry.public(path);
-    if (routed) {
+    if (routed && routed.method.methodKind === "unary") {
       if (ctx.req.method !== "POST" && ctx.req.method !== "GET") {
         const reply = errorReply(new ConnectError(`method ${ctx.req.method} not allowed`, Code.Unimplemented), { allow: "POST, GET" }, 405);
         return { reply, route: routed.path };

@@ -8,5 +8,15 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
+import { InteractionService } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
+import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 
-export const edgeServices: readonly DescService[] = [IdentityService, GraphService, MediaService, PostService, FeedService];
+export const edgeServices: readonly DescService[] = [
+  IdentityService,
+  GraphService,
+  MediaService,
+  PostService,
+  FeedService,
+  InteractionService,
+  NotificationService,
+];

@@ -6,6 +6,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 
 /** Who is calling, as established by kit/auth.ts. */
 export interface Caller {
@@ -35,9 +36,17 @@ export const serviceCaller: Caller = Object.freeze({ userId: null, fromMesh: tru
 
 const store = new AsyncLocalStorage<CallContext>();
 
-/** The current call's context, or undefined outside a call (start-up, timers). */
-export function currentCall(): CallContext | undefined {
-  return store.getStore();
+/** The call context as a Connect context value too (set by the server interceptor). */
+export const callContextKey = createContextKey<CallContext | undefined>(undefined, { description: "oasis call context" });
+
+/**
+ * The current call's context, or undefined outside a call (start-up, timers).
+ * Streaming handlers must pass their HandlerContext: a server-stream generator's body
+ * runs when Connect pulls from it, after the interceptor returned, where
+ * AsyncLocalStorage no longer holds the call.
+ */
+export function currentCall(handler?: HandlerContext): CallContext | undefined {
+  return store.getStore() ?? handler?.values.get(callContextKey);
 }
 
 /** Runs `fn` with `ctx` as the current call context. */

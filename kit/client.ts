@@ -30,7 +30,7 @@ export type { ReplicaState };
 
 export interface MeshClientOptions {
   readonly meshSecret: string;
-  /** Deadline of a call that sets none, ms. */
+  /** Deadline of a call that sets none, ms; 0 for none (long-lived streams). */
   readonly timeoutMs?: number;
   /**
    * "2" (default): HTTP/2 h2c via node:http2, one multiplexed connection per replica.
@@ -73,6 +73,15 @@ export function asService(meshSecret: string): { headers: Record<string, string>
   return { headers: { [callerHeader]: signCaller(meshSecret, "service") } };
 }
 
+/**
+ * Call options for one call made on behalf of `userId` by a service acting for itself
+ * (e.g. "what may this recipient see?" while delivering a notification): the callee
+ * applies that user's permissions, never more.
+ */
+export function asUser(meshSecret: string, userId: bigint): { headers: Record<string, string> } {
+  return { headers: { [callerHeader]: signCaller(meshSecret, userId) } };
+}
+
 /** True when repeating the call cannot duplicate an effect. */
 export function isRetryable(method: { idempotency: Idempotency }, input: unknown): boolean {
   if (method.idempotency === Idempotency.NO_SIDE_EFFECTS) return true;
@@ -86,7 +95,7 @@ export interface BalancedTransport extends Transport {
 
 /** A transport over one or more replicas of the same service. */
 export function createMeshTransport(urls: readonly string[], opts: MeshClientOptions): BalancedTransport {
-  const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
+  const timeoutMs = opts.timeoutMs === 0 ? undefined : (opts.timeoutMs ?? defaultTimeoutMs);
   const interceptors = [propagationInterceptor(opts.meshSecret), ...(opts.interceptors ?? [])];
   const set = new ReplicaSet<Transport>(
     urls,

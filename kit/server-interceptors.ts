@@ -4,7 +4,7 @@
  */
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { methodAccess, checkAccess, callerHeader, verifyCaller } from "./auth.ts";
-import { anonymous, currentCall, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
+import { anonymous, callContextKey, currentCall, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
 
 /** Accepted request ids: what common proxies generate (UUIDs, base64url), bounded. */
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -27,6 +27,7 @@ export function callContextInterceptor(meshSecret: string): Interceptor {
       throw err;
     }
     const ctx = { requestId, traceId: parent?.traceId ?? newTraceId(), spanId: newSpanId(), caller };
+    req.contextValues.set(callContextKey, ctx);
     return runInCall(ctx, async () => {
       try {
         const res = await next(req);

@@ -17,7 +17,7 @@ import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oa
 import { MentionSchema, PostRevisionSchema, PostSchema, Visibility, type Mention, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { CreatePostRequestSchema, CreatePostResponseSchema, PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import type { PostContext } from "./context.ts";
-import { captionLength, maxCaptionChars, parseHashtags, parseMentions } from "./domain.ts";
+import { captionLength, maxCaptionChars, parseCaptionHashtags as parseHashtags, parseCaptionMentions as parseMentions } from "./domain.ts";
 import { addRevision, authorPostIds, insertPost, markDeleted, postsByIds, replaceHashtags, revisions, updateBody } from "./store.ts";
 
 const caller = () => currentCall()?.caller ?? anonymous;

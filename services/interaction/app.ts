@@ -1,0 +1,22 @@
+/**
+ * Builds the interaction process: runtime (MySQL `oasis_interaction`, Redis, bus +
+ * outbox), InteractionService, the post-event consumer and the reconcile job.
+ */
+import { join } from "node:path";
+import { openRuntime, serve, type App } from "#kit/runtime.ts";
+import { bind } from "#kit/server.ts";
+import { InteractionService } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
+import type { InteractionConfig } from "./config.ts";
+import { createContext } from "./context.ts";
+import { postConsumer } from "./events.ts";
+import { reconcile } from "./reconcile.ts";
+import { interactionService } from "./service.ts";
+
+export async function createInteractionApp(config: InteractionConfig): Promise<App> {
+  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true });
+  const ctx = createContext(rt);
+  rt.every("reconcile-counts", config.reconcileMs, async () => {
+    await reconcile(ctx, await ctx.counters.takeDirty(10_000));
+  });
+  return serve(rt, { bindings: [bind(InteractionService, interactionService(ctx))], consumers: [postConsumer(ctx)] });
+}

@@ -1,0 +1,45 @@
+/**
+ * What interaction consumes: post events. A post referring to another adds a refer (and
+ * its counter), its deletion takes it away; a deleted post's comments are hidden. Each
+ * event is applied once (kit applyOnce: its id is recorded in the same transaction).
+ */
+import { applyOnce, on } from "#kit/consumer.ts";
+import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import type { InteractionContext } from "./context.ts";
+import { bumpCount, deleteRefer, insertRefer, markPostDeleted, upsertPostMeta, type Counts } from "./store.ts";
+
+export function postConsumer(ctx: InteractionContext) {
+  const name = "interaction-posts";
+  return {
+    name,
+    handlers: [
+      on(PostCreatedSchema, async (e, meta) => {
+        const post = e.post!;
+        let counts: Counts | undefined;
+        await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
+          await upsertPostMeta(tx, post.postId, post.authorId);
+          if (post.referPostId && (await insertRefer(tx, post.referPostId, post.postId, post.authorId))) {
+            counts = await bumpCount(tx, post.referPostId, "refers", 1);
+          }
+        });
+        if (counts) {
+          await ctx.counters.publish(post.referPostId, counts);
+          await ctx.viewerStates.invalidate(post.authorId);
+        }
+      }),
+      on(PostDeletedSchema, async (e, meta) => {
+        let counts: Counts | undefined;
+        await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
+          await markPostDeleted(tx, e.postId, e.authorId);
+          if (e.referPostId && (await deleteRefer(tx, e.referPostId, e.postId))) {
+            counts = await bumpCount(tx, e.referPostId, "refers", -1);
+          }
+        });
+        if (counts) {
+          await ctx.counters.publish(e.referPostId, counts);
+          await ctx.viewerStates.invalidate(e.authorId);
+        }
+      }),
+    ],
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * InteractionService on real processes: likes and comments (with the post service
+ * deciding who may interact), one level of replies, deletes by author or post owner,
+ * refer counts from post events, 64 concurrent likers against a MySQL recount, and the
+ * reconcile job fixing counters that drifted in Redis.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ConnectError } from "@connectrpc/connect";
+import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
+import { errorReason } from "#kit/errors.ts";
+import { connectPool, select } from "#kit/mysql.ts";
+import { readEdges, readFortunes } from "../../demo/data.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+
+let bed: SocialTestbed;
+let users: bigint[];
+const members = [...new Set(readEdges().flat())].slice(500, 570);
+const quotes = readFortunes("en-love.fortune");
+
+async function failure(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected failure");
+}
+
+async function newPost(author: bigint, i: number, visibility = Visibility.PUBLIC): Promise<bigint> {
+  return (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, i)], caption: quotes[i % quotes.length]!.slice(0, 500), visibility })).post!.postId;
+}
+
+async function recount(postId: bigint) {
+  const db = connectPool(process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", `oasis_${bed.mesh.namespace}_interaction`);
+  try {
+    const [r] = await select<{ likes: string; comments: string; refers: string }>(
+      db,
+      `SELECT (SELECT COUNT(*) FROM likes WHERE post_id = ?) AS likes,
+              (SELECT COUNT(*) FROM comments WHERE post_id = ? AND deleted_at IS NULL) AS comments,
+              (SELECT COUNT(*) FROM refers WHERE post_id = ?) AS refers`,
+      [postId, postId, postId],
+    );
+    return { likes: BigInt(r!.likes), comments: BigInt(r!.comments), refers: BigInt(r!.refers) };
+  } finally {
+    await db.end();
+  }
+}
+
+beforeAll(async () => {
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"]);
+  users = await bed.users(members);
+});
+afterAll(() => bed?.stop());
+
+describe("likes", () => {
+  test("idempotent likes and unlikes, counts and viewer state", async () => {
+    const [a, b, c] = users as [bigint, bigint, bigint];
+    const p = await newPost(a, 1);
+    expect((await bed.interaction(b).likePost({ postId: p })).counts?.likes).toBe(1n);
+    expect((await bed.interaction(b).likePost({ postId: p })).counts?.likes).toBe(1n);
+    await bed.interaction(c).likePost({ postId: p });
+    const counts = await bed.interaction().batchGetCounts({ postIds: [p] });
+    expect(counts.counts[0]!.likes).toBe(2n);
+    const states = await bed.interaction(b).batchGetViewerState({ postIds: [p] });
+    expect(states.states[0]!.liked).toBe(true);
+    expect((await bed.interaction(b).unlikePost({ postId: p })).counts?.likes).toBe(1n);
+    expect((await bed.interaction(b).unlikePost({ postId: p })).counts?.likes).toBe(1n);
+    expect((await bed.interaction(b).batchGetViewerState({ postIds: [p] })).states[0]!.liked).toBe(false);
+    const likers = await bed.interaction().listLikers({ postId: p });
+    expect(likers.likers.map((l) => l.userId)).toEqual([c]);
+  });
+
+  test("nobody interacts with a post they cannot see; blocked users cannot like or comment", async () => {
+    const [a, , , d, e] = users as [bigint, bigint, bigint, bigint, bigint];
+    const secret = await newPost(a, 2, Visibility.FOLLOWERS);
+    expect(errorReason(await failure(bed.interaction(d).likePost({ postId: secret })))).toBe("POST_NOT_FOUND");
+    expect(errorReason(await failure(bed.interaction(d).createComment({ postId: secret, text: "hi" })))).toBe("POST_NOT_FOUND");
+    const open = await newPost(a, 3);
+    await bed.graph(a).block({ userId: e });
+    expect(errorReason(await failure(bed.interaction(e).likePost({ postId: open })))).toBe("POST_NOT_FOUND");
+    expect(errorReason(await failure(bed.interaction(e).createComment({ postId: open, text: "hi" })))).toBe("POST_NOT_FOUND");
+    expect((await bed.interaction().batchGetCounts({ postIds: [secret, open] })).counts.map((c) => c.likes)).toEqual([0n, 0n]);
+  });
+});
+
+describe("comments", () => {
+  test("one level of replies, oldest first, with reply counts; delete by author or post owner", async () => {
+    const [a, b, c] = users.slice(5) as [bigint, bigint, bigint];
+    const p = await newPost(a, 4);
+    const top = (await bed.interaction(b).createComment({ postId: p, text: quotes[0]!.slice(0, 900), requestId: "c-1" })).comment!;
+    expect((await bed.interaction(b).createComment({ postId: p, text: quotes[0]!.slice(0, 900), requestId: "c-1" })).comment!.commentId).toBe(top.commentId);
+    const reply = (await bed.interaction(c).createComment({ postId: p, text: `@reed_${members[5]} agreed`, parentCommentId: top.commentId })).comment!;
+    expect(reply.mentionUserIds).toEqual([a]);
+    const nested = (await bed.interaction(a).createComment({ postId: p, text: "thanks", parentCommentId: reply.commentId })).comment!;
+    expect(nested.parentCommentId).toBe(top.commentId); // a reply to a reply joins the thread
+    const second = (await bed.interaction(c).createComment({ postId: p, text: "second" })).comment!;
+    const list = await bed.interaction().listComments({ postId: p });
+    expect(list.comments.map((x) => x.commentId)).toEqual([top.commentId, second.commentId]);
+    expect(list.comments[0]!.replies.map((x) => x.commentId)).toEqual([reply.commentId, nested.commentId]);
+    expect(list.comments[0]!.replyCount).toBe(2);
+    expect(errorReason(await failure(bed.interaction(c).deleteComment({ commentId: top.commentId })))).toBe("NOT_ALLOWED");
+    await bed.interaction(a).deleteComment({ commentId: top.commentId }); // the post owner
+    await bed.interaction(c).deleteComment({ commentId: second.commentId }); // the author
+    expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.comments).toBe(2n);
+    expect(await recount(p)).toMatchObject({ comments: 2n });
+    expect(errorReason(await failure(bed.interaction(b).createComment({ postId: p, text: "x".repeat(1001) })))).toBe("TEXT_TOO_LONG");
+    // Comments of a deleted post are hidden with it.
+    await bed.post(a).deletePost({ postId: p });
+    expect(errorReason(await failure(bed.interaction(b).listComments({ postId: p })))).toBe("POST_NOT_FOUND");
+  });
+
+  test("refers are counted from post events", async () => {
+    const [a, b, c] = users.slice(10) as [bigint, bigint, bigint];
+    const p = await newPost(a, 5);
+    const r1 = (await bed.post(b).createPost({ referPostId: p, caption: "look" })).post!.postId;
+    await bed.post(c).createPost({ referPostId: p, caption: "wow" });
+    for (let i = 0; i < 100; i++) {
+      if ((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.refers === 2n) break;
+      await Bun.sleep(50);
+    }
+    expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.refers).toBe(2n);
+    expect((await bed.interaction(b).batchGetViewerState({ postIds: [p] })).states[0]!.referred).toBe(true);
+    await bed.post(b).deletePost({ postId: r1 });
+    for (let i = 0; i < 100; i++) {
+      if ((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.refers === 1n) break;
+      await Bun.sleep(50);
+    }
+    expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.refers).toBe(1n);
+  });
+});
+
+describe("counters under load", () => {
+  test("64 concurrent clients liking and unliking one post: the count equals the recount", async () => {
+    const p = await newPost(users[20]!, 6);
+    const clients = users.slice(0, 64);
+    await Promise.all(
+      clients.map(async (u, i) => {
+        for (let round = 0; round < 12; round++) {
+          if ((round + i) % 3 === 2) await bed.interaction(u).unlikePost({ postId: p });
+          else await bed.interaction(u).likePost({ postId: p });
+        }
+      }),
+    );
+    const served = (await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!;
+    expect(served.likes).toBe((await recount(p)).likes);
+  });
+
+  test("counters that drifted in Redis are fixed by the reconcile job", async () => {
+    const p = await newPost(users[21]!, 7);
+    for (const u of users.slice(30, 40)) await bed.interaction(u).likePost({ postId: p });
+    const redis = new (await import("ioredis")).Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
+    await redis.hset(`${bed.mesh.namespace}:oasis:interaction:pc:${p}`, "l", "9999");
+    redis.disconnect();
+    expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.likes).toBe(9999n);
+    const r = await bed.interaction("service").reconcileCounts({ postIds: [p] });
+    expect(r.fixed).toBe(1n);
+    expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.likes).toBe(10n);
+    expect((await bed.interaction("service").reconcileCounts({ postIds: [p] })).fixed).toBe(0n);
+  });
+});

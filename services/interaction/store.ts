@@ -1,0 +1,181 @@
+/**
+ * Interaction's SQL (database `oasis_interaction`). Writers report whether a row
+ * changed; counters move in the same transaction and return their new values with
+ * their version, which the Redis copy uses to order updates.
+ */
+import { select, write, type Queryable } from "#kit/mysql.ts";
+
+export interface Counts {
+  readonly likes: bigint;
+  readonly comments: bigint;
+  readonly refers: bigint;
+  /** Version: increases with every change. */
+  readonly v: bigint;
+}
+
+export type CountField = "likes" | "comments" | "refers";
+
+/** Adds `delta` to one counter; returns all counters afterwards (row locked until commit). */
+export async function bumpCount(db: Queryable, postId: bigint, field: CountField, delta: 1 | -1): Promise<Counts> {
+  await write(
+    db,
+    `INSERT INTO post_counts (post_id, ${field}, v) VALUES (?, ?, 1)
+     ON DUPLICATE KEY UPDATE ${field} = GREATEST(0, ${field} + VALUES(${field})), v = v + 1`,
+    [postId, delta === 1 ? 1 : 0],
+  );
+  if (delta === -1) await write(db, `UPDATE post_counts SET ${field} = GREATEST(0, ${field} - 1) WHERE post_id = ?`, [postId]);
+  return (await countsOf(db, [postId])).get(postId)!;
+}
+
+export async function countsOf(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, Counts>> {
+  if (ids.length === 0) return new Map();
+  const rows = await select<{ post_id: string; likes: string; comments: string; refers: string; v: string }>(
+    db,
+    "SELECT post_id, likes, comments, refers, v FROM post_counts WHERE post_id IN (?)",
+    [ids],
+  );
+  return new Map(rows.map((r) => [BigInt(r.post_id), { likes: BigInt(r.likes), comments: BigInt(r.comments), refers: BigInt(r.refers), v: BigInt(r.v) }]));
+}
+
+/** Counters recounted from the rows they count (the reconcile job's truth). */
+export async function recount(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, Omit<Counts, "v">>> {
+  const out = new Map<bigint, Omit<Counts, "v">>(ids.map((id) => [id, { likes: 0n, comments: 0n, refers: 0n }]));
+  if (ids.length === 0) return out;
+  const rows = await select<{ post_id: string; k: string; n: string }>(
+    db,
+    `SELECT post_id, 'likes' AS k, COUNT(*) AS n FROM likes WHERE post_id IN (?) GROUP BY post_id
+     UNION ALL SELECT c.post_id, 'comments', COUNT(*) FROM comments c WHERE c.post_id IN (?) AND c.deleted_at IS NULL GROUP BY c.post_id
+     UNION ALL SELECT post_id, 'refers', COUNT(*) FROM refers WHERE post_id IN (?) GROUP BY post_id`,
+    [ids, ids, ids],
+  );
+  for (const r of rows) {
+    const cur = out.get(BigInt(r.post_id))!;
+    out.set(BigInt(r.post_id), { ...cur, [r.k]: BigInt(r.n) });
+  }
+  return out;
+}
+
+/** Overwrites counters with recounted values (bumping v); returns the stored result. */
+export async function setCounts(db: Queryable, postId: bigint, c: Omit<Counts, "v">): Promise<Counts> {
+  await write(
+    db,
+    `INSERT INTO post_counts (post_id, likes, comments, refers, v) VALUES (?, ?, ?, ?, 1)
+     ON DUPLICATE KEY UPDATE likes = VALUES(likes), comments = VALUES(comments), refers = VALUES(refers), v = v + 1`,
+    [postId, c.likes, c.comments, c.refers],
+  );
+  return (await countsOf(db, [postId])).get(postId)!;
+}
+
+export async function insertLike(db: Queryable, postId: bigint, userId: bigint, id: bigint): Promise<boolean> {
+  return (await write(db, "INSERT IGNORE INTO likes (post_id, user_id, id, created_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3))", [postId, userId, id])) === 1;
+}
+
+export async function deleteLike(db: Queryable, postId: bigint, userId: bigint): Promise<boolean> {
+  return (await write(db, "DELETE FROM likes WHERE post_id = ? AND user_id = ?", [postId, userId])) === 1;
+}
+
+export async function likersPage(db: Queryable, postId: bigint, beforeId: bigint | undefined, limit: number) {
+  const rows = await select<{ user_id: string; id: string; created_at: Date }>(
+    db,
+    `SELECT user_id, id, created_at FROM likes WHERE post_id = ? ${beforeId !== undefined ? "AND id < ?" : ""} ORDER BY id DESC LIMIT ?`,
+    beforeId !== undefined ? [postId, beforeId, limit] : [postId, limit],
+  );
+  return rows.map((r) => ({ userId: BigInt(r.user_id), id: BigInt(r.id), createdAt: r.created_at }));
+}
+
+/** Post ids among `ids` that `userId` likes. */
+export async function likedBy(db: Queryable, userId: bigint, limit: number): Promise<bigint[]> {
+  const rows = await select<{ post_id: string }>(db, "SELECT post_id FROM likes WHERE user_id = ? ORDER BY post_id DESC LIMIT ?", [userId, limit]);
+  return rows.map((r) => BigInt(r.post_id));
+}
+
+/** Post ids `userId` referred to. */
+export async function referredBy(db: Queryable, userId: bigint, limit: number): Promise<bigint[]> {
+  const rows = await select<{ post_id: string }>(db, "SELECT post_id FROM refers WHERE user_id = ? ORDER BY post_id DESC LIMIT ?", [userId, limit]);
+  return rows.map((r) => BigInt(r.post_id));
+}
+
+export interface CommentRow {
+  readonly commentId: bigint;
+  readonly postId: bigint;
+  readonly authorId: bigint;
+  readonly parentCommentId: bigint;
+  readonly text: string;
+  readonly mentionUserIds: bigint[];
+  readonly createdAt: Date;
+  readonly deleted: boolean;
+}
+
+type RawComment = { comment_id: string; post_id: string; author_id: string; parent_comment_id: string; text: string; mention_user_ids: string | string[]; created_at: Date; deleted_at: Date | null };
+const toComment = (r: RawComment): CommentRow => ({
+  commentId: BigInt(r.comment_id),
+  postId: BigInt(r.post_id),
+  authorId: BigInt(r.author_id),
+  parentCommentId: BigInt(r.parent_comment_id),
+  text: r.text,
+  mentionUserIds: (typeof r.mention_user_ids === "string" ? (JSON.parse(r.mention_user_ids) as string[]) : r.mention_user_ids).map(BigInt),
+  createdAt: r.created_at,
+  deleted: r.deleted_at !== null,
+});
+
+export async function insertComment(db: Queryable, c: Omit<CommentRow, "deleted">): Promise<void> {
+  await write(
+    db,
+    "INSERT INTO comments (comment_id, post_id, author_id, parent_comment_id, text, mention_user_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [c.commentId, c.postId, c.authorId, c.parentCommentId, c.text, JSON.stringify(c.mentionUserIds.map(String)), c.createdAt],
+  );
+}
+
+export async function commentById(db: Queryable, id: bigint, forUpdate = false): Promise<CommentRow | undefined> {
+  const [r] = await select<RawComment>(db, `SELECT * FROM comments WHERE comment_id = ?${forUpdate ? " FOR UPDATE" : ""}`, [id]);
+  return r && toComment(r);
+}
+
+export async function markCommentDeleted(db: Queryable, id: bigint): Promise<boolean> {
+  return (await write(db, "UPDATE comments SET deleted_at = CURRENT_TIMESTAMP(3) WHERE comment_id = ? AND deleted_at IS NULL", [id])) === 1;
+}
+
+/** Live comments under `parent` (0: top level), oldest first, after `afterId`. */
+export async function commentsPage(db: Queryable, postId: bigint, parent: bigint, afterId: bigint, limit: number): Promise<CommentRow[]> {
+  const rows = await select<RawComment>(
+    db,
+    "SELECT * FROM comments WHERE post_id = ? AND parent_comment_id = ? AND comment_id > ? AND deleted_at IS NULL ORDER BY comment_id LIMIT ?",
+    [postId, parent, afterId, limit],
+  );
+  return rows.map(toComment);
+}
+
+/** The first `perParent` live replies of each parent, and each parent's reply count. */
+export async function repliesOf(db: Queryable, parents: readonly bigint[], perParent: number): Promise<{ replies: CommentRow[]; counts: Map<bigint, number> }> {
+  if (parents.length === 0) return { replies: [], counts: new Map() };
+  const rows = await select<RawComment & { rn: number }>(
+    db,
+    `SELECT * FROM (
+       SELECT c.*, ROW_NUMBER() OVER (PARTITION BY parent_comment_id ORDER BY comment_id) AS rn
+       FROM comments c WHERE parent_comment_id IN (?) AND deleted_at IS NULL
+     ) x WHERE rn <= ?`,
+    [parents, perParent],
+  );
+  const counts = await select<{ p: string; n: string }>(
+    db,
+    "SELECT parent_comment_id AS p, COUNT(*) AS n FROM comments WHERE parent_comment_id IN (?) AND deleted_at IS NULL GROUP BY parent_comment_id",
+    [parents],
+  );
+  return { replies: rows.map(toComment), counts: new Map(counts.map((c) => [BigInt(c.p), Number(c.n)])) };
+}
+
+export async function upsertPostMeta(db: Queryable, postId: bigint, authorId: bigint): Promise<void> {
+  await write(db, "INSERT IGNORE INTO posts_meta (post_id, author_id) VALUES (?, ?)", [postId, authorId]);
+}
+
+export async function markPostDeleted(db: Queryable, postId: bigint, authorId: bigint): Promise<void> {
+  await write(db, "INSERT INTO posts_meta (post_id, author_id, deleted) VALUES (?, ?, 1) ON DUPLICATE KEY UPDATE deleted = 1", [postId, authorId]);
+}
+
+export async function insertRefer(db: Queryable, postId: bigint, referrerPostId: bigint, userId: bigint): Promise<boolean> {
+  return (await write(db, "INSERT IGNORE INTO refers (post_id, referrer_post_id, user_id) VALUES (?, ?, ?)", [postId, referrerPostId, userId])) === 1;
+}
+
+export async function deleteRefer(db: Queryable, postId: bigint, referrerPostId: bigint): Promise<boolean> {
+  return (await write(db, "DELETE FROM refers WHERE post_id = ? AND referrer_post_id = ?", [postId, referrerPostId])) === 1;
+}

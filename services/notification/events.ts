@@ -1,0 +1,91 @@
+/**
+ * The events that fill inboxes: follows and follow requests (graph), likes, comments
+ * and replies (interaction), mentions and refer-tos (post). Each event is turned into
+ * deliveries, filtered by the recipients' wishes, and written in one transaction that
+ * also records the event id (kit applyOnce), so a redelivered event never notifies twice.
+ * After commit, live streams are told.
+ */
+import { applyOnce, on, type EventMeta } from "#kit/consumer.ts";
+import { FollowCreatedSchema, FollowRequestedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
+import { CommentCreatedSchema, PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
+import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
+import { PostCreatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import type { NotificationContext } from "./context.ts";
+import { authorOf, maySee, snippet, wanted } from "./deliveries.ts";
+import { deliver, type Delivery } from "./store.ts";
+
+async function record(ctx: NotificationContext, consumer: string, meta: EventMeta, candidates: Delivery[]): Promise<void> {
+  const deliveries = await wanted(ctx, candidates);
+  const changed: Array<[bigint, bigint]> = [];
+  await applyOnce(ctx.rt.db, consumer, meta.eventId, async (tx) => {
+    for (const d of deliveries) {
+      const id = await deliver(tx, d, () => ctx.rt.ids.next());
+      if (id !== undefined) changed.push([d.recipientId, id]);
+    }
+  });
+  for (const [recipient, id] of changed) ctx.live.publish(recipient, id);
+}
+
+const base = { postId: 0n, commentId: 0n, text: "" };
+
+export function consumers(ctx: NotificationContext) {
+  return [
+    {
+      name: "notification-graph",
+      handlers: [
+        on(FollowCreatedSchema, (e, meta) =>
+          record(ctx, "notification-graph", meta, [{ ...base, recipientId: e.followeeId, actorId: e.followerId, kind: NotificationKind.FOLLOW, groupKey: "follow" }]),
+        ),
+        on(FollowRequestedSchema, (e, meta) =>
+          record(ctx, "notification-graph", meta, [{ ...base, recipientId: e.targetId, actorId: e.requesterId, kind: NotificationKind.FOLLOW_REQUEST, groupKey: "request" }]),
+        ),
+      ],
+    },
+    {
+      name: "notification-interaction",
+      handlers: [
+        on(PostLikedSchema, (e, meta) =>
+          record(ctx, "notification-interaction", meta, [
+            { ...base, recipientId: e.postAuthorId, actorId: e.userId, kind: NotificationKind.LIKE, groupKey: `like:${e.postId}`, postId: e.postId },
+          ]),
+        ),
+        on(CommentCreatedSchema, async (e, meta) => {
+          const c = e.comment!;
+          const text = snippet(c.text);
+          const out: Delivery[] = [
+            { recipientId: e.postAuthorId, actorId: c.authorId, kind: NotificationKind.COMMENT, groupKey: `comment:${c.postId}`, postId: c.postId, commentId: c.commentId, text },
+          ];
+          if (e.parentAuthorId) {
+            out.push({ recipientId: e.parentAuthorId, actorId: c.authorId, kind: NotificationKind.REPLY, groupKey: `reply:${c.parentCommentId}`, postId: c.postId, commentId: c.commentId, text });
+          }
+          for (const m of c.mentionUserIds) {
+            if (await maySee(ctx, m, c.postId)) {
+              out.push({ recipientId: m, actorId: c.authorId, kind: NotificationKind.MENTION, groupKey: `mention:c:${c.commentId}`, postId: c.postId, commentId: c.commentId, text });
+            }
+          }
+          await record(ctx, "notification-interaction", meta, out);
+        }),
+      ],
+    },
+    {
+      name: "notification-post",
+      handlers: [
+        on(PostCreatedSchema, async (e, meta) => {
+          const p = e.post!;
+          const text = snippet(p.caption);
+          const out: Delivery[] = [];
+          for (const m of p.mentions) {
+            if (await maySee(ctx, m.userId, p.postId)) {
+              out.push({ recipientId: m.userId, actorId: p.authorId, kind: NotificationKind.MENTION, groupKey: `mention:p:${p.postId}`, postId: p.postId, commentId: 0n, text });
+            }
+          }
+          if (p.referPostId) {
+            const author = await authorOf(ctx, p.referPostId);
+            out.push({ recipientId: author, actorId: p.authorId, kind: NotificationKind.REFER, groupKey: `refer:${p.referPostId}`, postId: p.referPostId, commentId: 0n, text });
+          }
+          if (out.length) await record(ctx, "notification-post", meta, out);
+        }),
+      ],
+    },
+  ];
+}

@@ -1,0 +1,40 @@
+/**
+ * Live delivery across replicas: after an inbox write commits, the consumer publishes
+ * the notification id on the NATS core subject `oasis.notification.live.<user>` (plain
+ * pub/sub: a live stream is best effort, the inbox is the record). Every replica serving
+ * a StreamNotifications call for that user is subscribed and pushes it.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+
+export class LiveUpdates {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly namespace: string,
+  ) {}
+
+  private subject(userId: bigint): string {
+    return `${this.namespace ? `${this.namespace}.` : ""}oasis.notification.live.${userId}`;
+  }
+
+  publish(userId: bigint, notificationId: bigint): void {
+    this.nc.publish(this.subject(userId), notificationId.toString());
+  }
+
+  /**
+   * Subscribes now (so nothing published after this call is missed) and returns the
+   * notification ids for `userId` as they arrive, until `signal` aborts.
+   */
+  updates(userId: bigint, signal: AbortSignal): AsyncIterable<bigint> {
+    const sub = this.nc.subscribe(this.subject(userId));
+    const stop = () => sub.unsubscribe();
+    signal.addEventListener("abort", stop, { once: true });
+    return (async function* () {
+      try {
+        for await (const m of sub) yield BigInt(m.string());
+      } finally {
+        signal.removeEventListener("abort", stop);
+        sub.unsubscribe();
+      }
+    })();
+  }
+}

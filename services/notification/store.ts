@@ -1,0 +1,110 @@
+/**
+ * Notification's SQL (database `oasis_notification`): grouped inbox entries.
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { select, write, type Queryable } from "#kit/mysql.ts";
+import { NotificationSchema, type Notification, type NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
+
+/** One thing to tell one user. */
+export interface Delivery {
+  readonly recipientId: bigint;
+  readonly actorId: bigint;
+  readonly kind: NotificationKind;
+  /** Entries with the same key merge while unread ("like:<post>", "follow"...). */
+  readonly groupKey: string;
+  readonly postId: bigint;
+  readonly commentId: bigint;
+  readonly text: string;
+}
+
+type Raw = {
+  id: string;
+  notification_id: string;
+  kind: number;
+  post_id: string;
+  comment_id: string;
+  actor_ids: string | string[];
+  actor_count: number;
+  text: string;
+  open_marker: number | null;
+  created_at: Date;
+  updated_at: Date;
+};
+
+function toNotification(r: Raw): Notification {
+  const actors = typeof r.actor_ids === "string" ? (JSON.parse(r.actor_ids) as string[]) : r.actor_ids;
+  return create(NotificationSchema, {
+    notificationId: BigInt(r.notification_id),
+    kind: r.kind,
+    actorIds: actors.map(BigInt),
+    actorCount: BigInt(r.actor_count),
+    postId: BigInt(r.post_id),
+    commentId: BigInt(r.comment_id),
+    text: r.text,
+    read: r.open_marker === null,
+    createdAt: timestampFromDate(r.created_at),
+    updatedAt: timestampFromDate(r.updated_at),
+  });
+}
+
+/**
+ * Records a delivery: joins the open group or opens one. Returns the new notification id
+ * when something changed (a new entry, or a new actor in a group), else undefined.
+ */
+export async function deliver(db: Queryable, d: Delivery, nextId: () => bigint): Promise<bigint | undefined> {
+  const [open] = await select<{ id: string; actor_ids: string | string[] }>(
+    db,
+    "SELECT id, actor_ids FROM notifications WHERE recipient_id = ? AND group_key = ? AND open_marker = 1 FOR UPDATE",
+    [d.recipientId, d.groupKey],
+  );
+  const seq = nextId();
+  if (open) {
+    if ((await write(db, "INSERT IGNORE INTO notification_actors (id, actor_id) VALUES (?, ?)", [open.id, d.actorId])) === 0) return undefined;
+    const prev = (typeof open.actor_ids === "string" ? (JSON.parse(open.actor_ids) as string[]) : open.actor_ids).filter((a) => a !== String(d.actorId));
+    await write(
+      db,
+      `UPDATE notifications SET notification_id = ?, actor_ids = ?, actor_count = actor_count + 1, text = IF(? = '', text, ?),
+         comment_id = IF(? = 0, comment_id, ?), updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?`,
+      [seq, JSON.stringify([String(d.actorId), ...prev].slice(0, 3)), d.text, d.text.slice(0, 300), d.commentId, d.commentId, open.id],
+    );
+    return seq;
+  }
+  const id = nextId();
+  await write(
+    db,
+    `INSERT INTO notifications (id, notification_id, recipient_id, kind, group_key, post_id, comment_id, actor_ids, actor_count, text, open_marker, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 1, CURRENT_TIMESTAMP(3), CURRENT_TIMESTAMP(3))`,
+    [id, seq, d.recipientId, d.kind, d.groupKey, d.postId, d.commentId, JSON.stringify([String(d.actorId)]), d.text.slice(0, 300)],
+  );
+  await write(db, "INSERT INTO notification_actors (id, actor_id) VALUES (?, ?)", [id, d.actorId]);
+  return seq;
+}
+
+/** A recipient's entries, newest activity first, below `before`. */
+export async function inbox(db: Queryable, recipientId: bigint, before: bigint | undefined, limit: number): Promise<Notification[]> {
+  const rows = await select<Raw>(
+    db,
+    `SELECT * FROM notifications WHERE recipient_id = ? ${before !== undefined ? "AND notification_id < ?" : ""} ORDER BY notification_id DESC LIMIT ?`,
+    before !== undefined ? [recipientId, before, limit] : [recipientId, limit],
+  );
+  return rows.map(toNotification);
+}
+
+export async function byNotificationIds(db: Queryable, recipientId: bigint, ids: readonly bigint[]): Promise<Notification[]> {
+  if (ids.length === 0) return [];
+  return (await select<Raw>(db, "SELECT * FROM notifications WHERE recipient_id = ? AND notification_id IN (?)", [recipientId, ids])).map(toNotification);
+}
+
+export async function unreadCount(db: Queryable, recipientId: bigint): Promise<bigint> {
+  const [r] = await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM notifications WHERE recipient_id = ? AND open_marker = 1", [recipientId]);
+  return BigInt(r!.n);
+}
+
+export async function markRead(db: Queryable, recipientId: bigint, upTo: bigint): Promise<void> {
+  await write(
+    db,
+    `UPDATE notifications SET open_marker = NULL WHERE recipient_id = ? AND open_marker = 1 ${upTo > 0n ? "AND notification_id <= ?" : ""}`,
+    upTo > 0n ? [recipientId, upTo] : [recipientId],
+  );
+}
