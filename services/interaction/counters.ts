@@ -1,6 +1,7 @@
 /**
- * Counters in Redis, ordered by version. Each post's hash `pc:<id>` holds likes,
- * comments, refers and `v`, the version of post_counts they came from. Writers set it
+ * Counters in Redis, ordered by version. Each post's key `pc:<id>` holds
+ * "v:likes:comments:refers", where v is the version of post_counts they came from (one
+ * string per post, so a page of 100 posts is a single MGET). Writers set it
  * after commit with the values and version their transaction produced; readers that
  * miss load from MySQL and set it the same way. A set only applies when its version is
  * newer than the stored one (one Lua call), so concurrent writers and readers can come
@@ -11,12 +12,13 @@ import type { Redis } from "#kit/redis.ts";
 import { countsOf, type Counts } from "./store.ts";
 import type { Queryable } from "#kit/mysql.ts";
 
-// KEYS[1] hash; ARGV likes, comments, refers, v, ttl seconds.
+// KEYS[1] counter key; ARGV likes, comments, refers, v, ttl seconds.
 const setIfNewer = `
-local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
-if tonumber(ARGV[4]) > cur then
-  redis.call('HSET', KEYS[1], 'l', ARGV[1], 'c', ARGV[2], 'r', ARGV[3], 'v', ARGV[4])
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+local cur = redis.call('GET', KEYS[1])
+local curv = -1
+if cur then curv = tonumber(string.match(cur, '^(%d+)')) end
+if tonumber(ARGV[4]) > curv then
+  redis.call('SET', KEYS[1], ARGV[4] .. ':' .. ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3], 'EX', tonumber(ARGV[5]))
   return 1
 end
 return 0
@@ -47,15 +49,17 @@ export class Counters {
 
   /** Counters of `ids` (zeros for posts never counted): one round trip when all are cached. */
   async get(ids: readonly bigint[]): Promise<Map<bigint, Omit<Counts, "v">>> {
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hmget(`pc:${id}`, "l", "c", "r");
-    const res = (await pipe.exec()) ?? [];
     const out = new Map<bigint, Omit<Counts, "v">>();
+    if (ids.length === 0) return out;
+    const values = await this.redis.mget(...ids.map((id) => `pc:${id}`)).catch(() => ids.map(() => null));
     const missing: bigint[] = [];
     ids.forEach((id, i) => {
-      const [l, c, r] = (res[i]?.[1] as Array<string | null>) ?? [];
-      if (l === null || l === undefined) missing.push(id);
-      else out.set(id, { likes: BigInt(l), comments: BigInt(c!), refers: BigInt(r!) });
+      const v = values[i];
+      if (!v) missing.push(id);
+      else {
+        const [, l, c, r] = v.split(":");
+        out.set(id, { likes: BigInt(l!), comments: BigInt(c!), refers: BigInt(r!) });
+      }
     });
     if (missing.length) {
       const stored = await countsOf(this.db, missing);
@@ -77,7 +81,9 @@ export class Counters {
 
   /** Overwrites a post's Redis counters without version checks (tests simulate drift with it). */
   async corrupt(postId: bigint, likes: bigint): Promise<void> {
-    await this.redis.hset(`pc:${postId}`, "l", String(likes));
+    const cur = (await this.redis.get(`pc:${postId}`)) ?? "0:0:0:0";
+    const [v, , c, r] = cur.split(":");
+    await this.redis.set(`pc:${postId}`, `${v}:${likes}:${c}:${r}`);
   }
 
   /** Drops a post's Redis counters so the next read reloads them. */

@@ -148,8 +148,11 @@ describe("counters under load", () => {
   test("counters that drifted in Redis are fixed by the reconcile job", async () => {
     const p = await newPost(users[21]!, 7);
     for (const u of users.slice(30, 40)) await bed.interaction(u).likePost({ postId: p });
+    // Simulate drift: overwrite the likes in Redis behind the service's back.
     const redis = new (await import("ioredis")).Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
-    await redis.hset(`${bed.mesh.namespace}:oasis:interaction:pc:${p}`, "l", "9999");
+    const key = `${bed.mesh.namespace}:oasis:interaction:pc:${p}`;
+    const [version, , comments, refers] = (await redis.get(key))!.split(":");
+    await redis.set(key, `${version}:9999:${comments}:${refers}`);
     redis.disconnect();
     expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.likes).toBe(9999n);
     const r = await bed.interaction("service").reconcileCounts({ postIds: [p] });

@@ -57,11 +57,18 @@ function toComment(c: CommentRow, replies: Comment[] = [], replyCount = 0): Comm
 export function interactionService(ctx: InteractionContext): ServiceImpl<typeof InteractionService> {
   const { rt, errors } = ctx;
 
+  // Posts whose author is already recorded in posts_meta (authors never change).
+  const knownPosts = new Set<bigint>();
+
   /** The post, if the caller may see it (the post service applies visibility and blocks). */
   async function visiblePost(postId: bigint): Promise<Post> {
     try {
       const post = (await ctx.post.getPost({ postId })).post!;
-      await upsertPostMeta(rt.db, post.postId, post.authorId);
+      if (!knownPosts.has(post.postId)) {
+        await upsertPostMeta(rt.db, post.postId, post.authorId);
+        if (knownPosts.size > 100_000) knownPosts.clear();
+        knownPosts.add(post.postId);
+      }
       return post;
     } catch (err) {
       if (ConnectError.from(err).code === Code.NotFound) {
@@ -91,7 +98,7 @@ export function interactionService(ctx: InteractionContext): ServiceImpl<typeof 
         return c;
       });
       await afterCountChange(post.postId, counts, me);
-      return { counts: countsMessage(post.postId, (await ctx.counters.get([post.postId])).get(post.postId)!) };
+      return { counts: countsMessage(post.postId, counts ?? (await ctx.counters.get([post.postId])).get(post.postId)!) };
     },
 
     async unlikePost(req) {
@@ -104,7 +111,7 @@ export function interactionService(ctx: InteractionContext): ServiceImpl<typeof 
         return c;
       });
       await afterCountChange(req.postId, counts, me);
-      return { counts: countsMessage(req.postId, (await ctx.counters.get([req.postId])).get(req.postId)!) };
+      return { counts: countsMessage(req.postId, counts ?? (await ctx.counters.get([req.postId])).get(req.postId)!) };
     },
 
     async createComment(req) {

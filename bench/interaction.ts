@@ -1,0 +1,55 @@
+/**
+ * Interaction benchmark, in one run on this machine: likes/s (LikePost direct, 64
+ * concurrent clients, each like a new (user, post) pair: a visibility check with the
+ * post service, a transaction, an outbox event, a Redis update) and BatchGetCounts for
+ * 100 posts, req/s and p99, direct (Connect binary, h2c).
+ *
+ * Run: bun bench/interaction.ts [seconds for the read run, default 10]
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { BatchGetCountsRequestSchema } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
+import { readEdges, readFortunes } from "../demo/data.ts";
+import { ensureInfra } from "../scripts/infra.ts";
+import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
+import { perRequest, snapshot } from "./lib/cpu.ts";
+import { formatResult, runLoad } from "./lib/h2load.ts";
+import { closedLoop } from "./lib/load-clients.ts";
+import { machineLine } from "./lib/machine.ts";
+
+const seconds = Number(process.argv[2] ?? 10);
+await ensureInfra();
+console.log(machineLine());
+const bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"]);
+try {
+  const members = [...new Set(readEdges().flat())].slice(0, 100);
+  const users = await bed.users(members, { concurrency: 16 });
+  const quotes = readFortunes("en-people.fortune");
+  const posts: bigint[] = [];
+  await inParallel(users, 4, async (u, i) => {
+    posts.push((await bed.post(u).createPost({ mediaIds: [await bed.photo(u, i)], caption: quotes[i % quotes.length]!.slice(0, 300) })).post!.postId);
+  });
+  const pids = { interaction: bed.mesh.supervisor.pid("interaction"), post: bed.mesh.supervisor.pid("post") };
+  const n = 5000;
+  const c0 = snapshot(pids);
+  const likes = await closedLoop(n, 64, (i) => bed.interaction(users[i % users.length]!).likePost({ postId: posts[Math.floor(i / users.length) % posts.length]! }));
+  const c1 = snapshot(pids);
+  console.log(`likes: ${likes.count} in ${likes.seconds.toFixed(1)} s = ${likes.rate.toFixed(0)} likes/s, p50 ${likes.p50Ms.toFixed(1)} ms, p99 ${likes.p99Ms.toFixed(1)} ms, errors ${likes.errors}`);
+  console.log(`  CPU per like: ${perRequest(c0, c1, likes.count)}`);
+  const c2 = snapshot(pids);
+  const reads = await runLoad({
+    label: "BatchGetCounts 100 posts direct",
+    url: `${bed.mesh.url("interaction")}/oasis.interaction.v1.InteractionService/BatchGetCounts`,
+    http: "h2",
+    connections: 4,
+    streams: 8,
+    body: toBinary(BatchGetCountsRequestSchema, create(BatchGetCountsRequestSchema, { postIds: posts })),
+    headers: { "content-type": "application/proto", "connect-protocol-version": "1" },
+    durationSeconds: seconds,
+    warmupSeconds: 2,
+  });
+  const c3 = snapshot(pids);
+  console.log(formatResult(reads));
+  console.log(`  CPU per request (incl. warm-up): ${perRequest(c2, c3, reads.requests)}`);
+} finally {
+  await bed.stop();
+}
