@@ -21,19 +21,43 @@ export function decodeJson(schema: DescMessage, bytes: Uint8Array): Message {
   return fromJsonValue(schema, json);
 }
 
+/**
+ * The dotted proto path of the first field of `json` that does not parse, found by
+ * parsing its members one at a time (protobuf-es reports enum and well-known-type
+ * errors without the field they occurred in).
+ */
+function failingPath(schema: DescMessage, json: unknown, prefix = ""): string | undefined {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  for (const [key, value] of Object.entries(json)) {
+    const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
+    if (!field) continue;
+    try {
+      fromJson(schema, { [key]: value } as never);
+    } catch {
+      const here = `${prefix}${field.name}`;
+      if (field.fieldKind === "message" && !field.message.typeName.startsWith("google.protobuf.")) {
+        return failingPath(field.message, value, `${here}.`) ?? here;
+      }
+      return here;
+    }
+  }
+  return undefined;
+}
+
 /** Converts an already parsed JSON value into a message of `schema`. */
 export function fromJsonValue(schema: DescMessage, json: unknown): Message {
   try {
     return fromJson(schema, json as never);
   } catch (err) {
+    const message = (err as Error).message;
     const cause = (err as Error).cause;
     if (isFieldError(cause)) {
       const f = cause.field();
-      throw invalidArgument([{ field: f.name, description: cause.message }]);
+      throw invalidArgument([{ field: failingPath(schema, json) ?? f.name, description: cause.message }]);
     }
-    const unknownKey = /key "([^"]+)" is unknown/.exec((err as Error).message);
+    const unknownKey = /key "([^"]+)" is unknown/.exec(message);
     if (unknownKey) throw invalidArgument([{ field: unknownKey[1]!, description: "unknown field" }]);
-    throw invalidArgument([{ field: "", description: (err as Error).message }]);
+    throw invalidArgument([{ field: failingPath(schema, json) ?? "", description: message }]);
   }
 }
 

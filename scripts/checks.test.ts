@@ -47,6 +47,17 @@ test("gen/ is exactly what buf generates from proto/", async () => {
   }
 });
 
+test("gen/openapi.json is what scripts/openapi.ts builds from the contracts", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "oasis-openapi-check-"));
+  try {
+    const r = await run([process.execPath, join(root, "scripts", "openapi.ts"), join(tmp, "openapi.json")]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(root, "gen", "openapi.json"), "utf8")).toBe(readFileSync(join(tmp, "openapi.json"), "utf8"));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test("no breaking change in proto/ against the previous commit of main", async () => {
   const git = await run(["git", "rev-parse", "--verify", "--quiet", "main~1"]);
   if (git.code !== 0) return; // a clone without history has nothing to compare with

@@ -1,0 +1,60 @@
+/**
+ * REST at the edge: every RPC with a `google.api.http` binding is served at its path
+ * (transcode/), through the same steps as Connect calls (rpc-call.ts). Responses are
+ * proto3 JSON (lowerCamelCase names), or only the `response_body` field when the
+ * binding names one. Unknown paths are 404 and known paths with the wrong method 405
+ * with an Allow header, both as JSON errors.
+ */
+import { toJson, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { EdgeDeps, EdgeRoute } from "./app.ts";
+import { readBody } from "./body.ts";
+import { errorReply } from "./http-errors.ts";
+import { jsonReply } from "./reply.ts";
+import { runRpc } from "./rpc-call.ts";
+import { buildRequest } from "./transcode/request.ts";
+import type { HttpRoute, RouteTable } from "./transcode/route-table.ts";
+
+/** The JSON of a response, or of its `response_body` field. */
+export function responseJson(route: HttpRoute, message: Message): string {
+  const json = toJson(route.method.output as DescMessage, message as never) as Record<string, unknown>;
+  if (!route.responseBody) return JSON.stringify(json);
+  const field = (route.method.output as DescMessage).fields.find((f) => f.name === route.responseBody);
+  return JSON.stringify(field ? (json[field.jsonName] ?? null) : null);
+}
+
+export function restRoutes(deps: EdgeDeps, table: RouteTable): EdgeRoute[] {
+  const rest: EdgeRoute = async (ctx) => {
+    const m = table.match(ctx.req.method, ctx.url.pathname);
+    if (m.kind === "not_found") return undefined;
+    if (m.kind === "method_not_allowed") {
+      const err = new ConnectError(`${ctx.req.method} is not allowed on ${ctx.url.pathname}; use ${m.allow.join(", ")}`, Code.Unimplemented);
+      return { reply: errorReply(err, { allow: m.allow.join(", ") }, 405), route: "rest:405" };
+    }
+    const { route, vars } = m;
+    const label = `${route.httpMethod} ${route.template.source}`;
+    if (route.method.methodKind !== "unary") return undefined; // streams: see streams.ts
+    const routed = deps.registry.public(`/${route.method.parent.typeName}/${route.method.name}`);
+    if (!routed) return { reply: errorReply(new ConnectError(`no route for ${ctx.req.method} ${ctx.url.pathname}`, Code.NotFound)), route: "unmatched" };
+    const reply = await runRpc(
+      deps,
+      ctx,
+      routed,
+      async () => buildRequest(route, vars, ctx.url.searchParams, route.body ? await readBody(ctx.req, deps.config.maxBodyBytes) : await readBody(ctx.req, 1024)),
+      (message, headers) => jsonReply(200, responseJson(route, message), headers),
+    );
+    return { reply, route: label };
+  };
+  return [rest];
+}
+
+/** GET paths of server-streaming methods (served as Server-Sent Events). */
+export function eventStreamPaths(table: RouteTable): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of table.routes) {
+    if (r.method.methodKind === "server_streaming" && r.httpMethod === "GET" && r.template.variables.length === 0) {
+      out[r.template.source] = `/${r.method.parent.typeName}/${r.method.name}`;
+    }
+  }
+  return out;
+}
