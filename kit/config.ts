@@ -11,7 +11,7 @@
  *   `<ns>.oasis.>` and stream names `<NS>_OASIS_<DOMAIN>`. Tests set a fresh one per file.
  * - OASIS_MESH_SECRET: HMAC key for the caller assertion the edge forwards (kit/auth.ts).
  *   The dev default is public knowledge; production must set its own.
- * - OASIS_WORKER_ID [derived from pid]: 10-bit snowflake worker id (kit/ids.ts).
+ * - OASIS_WORKER_ID [leased in Redis]: 10-bit snowflake worker id (kit/ids.ts, kit/worker-id.ts).
  * - OASIS_<NAME>_PORT, OASIS_<NAME>_URL (comma-separated replicas) per mesh entry.
  * - OASIS_LOG_LEVEL [info], OASIS_DRAIN_TIMEOUT_MS [10000], OASIS_OUTBOX_RELAY [on],
  *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts).
@@ -36,7 +36,8 @@ export interface BaseConfig {
   /** "" in production; a test namespace otherwise. Prepended to subjects and stream names. */
   readonly namespace: string;
   readonly meshSecret: string;
-  readonly workerId: number;
+  /** Snowflake worker id from OASIS_WORKER_ID; undefined: lease one in Redis (kit/worker-id.ts). */
+  readonly workerId: number | undefined;
   readonly logLevel: string;
   /** How long shutdown waits for in-flight calls before closing anyway. */
   readonly drainTimeoutMs: number;
@@ -92,7 +93,7 @@ export function sharedConfig(env: Env) {
     natsUrl: env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222",
     namespace,
     meshSecret: env.OASIS_MESH_SECRET ?? devMeshSecret,
-    workerId: intFrom(env, "OASIS_WORKER_ID", process.pid % 1024),
+    workerId: env.OASIS_WORKER_ID ? intFrom(env, "OASIS_WORKER_ID", 0) : undefined,
     logLevel: env.OASIS_LOG_LEVEL ?? "info",
     drainTimeoutMs: intFrom(env, "OASIS_DRAIN_TIMEOUT_MS", 10_000),
     outboxRelay: env.OASIS_OUTBOX_RELAY !== "off",

@@ -20,6 +20,7 @@ import { createMeshClient, type MeshClientOptions } from "./client.ts";
 import { connectBus, domainStreamConfig, ensureStream, type Bus } from "./bus.ts";
 import { startConsumer, type ConsumerOptions, type RunningConsumer } from "./consumer.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
+import { leaseWorkerId } from "./worker-id.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { openDatabase, withTransaction, type Tx } from "./mysql.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
@@ -70,8 +71,14 @@ function missing(what: string): never {
 export async function openRuntime<C extends BaseConfig>(config: C, opts: RuntimeOptions = {}): Promise<Runtime<C>> {
   const log = createLogger(config.service, config.logLevel);
   const metrics = createRegistry(config.service);
-  const ids = createIdGenerator(config.workerId);
   const stops: Array<() => Promise<void> | void> = [];
+  let workerId = config.workerId;
+  if (workerId === undefined) {
+    const lease = await leaseWorkerId(config.redisUrl, log);
+    workerId = lease.workerId;
+    stops.push(() => lease.release());
+  }
+  const ids = createIdGenerator(workerId);
   const useMysql = opts.mysql ?? opts.migrationsDir !== undefined;
   const db = useMysql
     ? await openDatabase({ url: config.mysqlUrl, database: config.database, migrationsDir: opts.migrationsDir, log })

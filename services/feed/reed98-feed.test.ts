@@ -23,7 +23,7 @@ beforeAll(async () => {
   await inParallel(follows, 48, async ([a, b]) => {
     await bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! });
   });
-});
+}, 900_000);
 afterAll(() => bed?.stop());
 
 test("every home feed holds exactly the followees' posts, newest first, each once across pages", async () => {
@@ -73,4 +73,4 @@ test("every home feed holds exactly the followees' posts, newest first, each onc
   });
   expect(checked).toBe(962);
   console.log(`reed98 feed: ${checked} home feeds exact, ${pages} pages read`);
-});
+}, 900_000);

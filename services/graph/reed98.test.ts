@@ -26,7 +26,7 @@ beforeAll(async () => {
   bed = await startGraphTestbed();
   const ids = await bed.accounts(members, { concurrency: 16 });
   members.forEach((n, i) => idOf.set(n, ids[i]!));
-});
+}, 600_000);
 afterAll(() => bed?.stop());
 
 test("962 users, 37,624 follows: counts equal degrees, mutual fans equal neighbours", async () => {
@@ -67,7 +67,7 @@ test("962 users, 37,624 follows: counts equal degrees, mutual fans equal neighbo
     } while (token);
     expect(got).toEqual(neighbours.get(n)!);
   });
-});
+}, 900_000);
 
 test("64 concurrent clients following and unfollowing the same targets: counts equal a recount", async () => {
   const clients = members.slice(100, 164).map((n) => idOf.get(n)!);

@@ -37,7 +37,7 @@ beforeAll(async () => {
   await inParallel(community.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>), 32, async ([a, b]) => {
     await bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! });
   });
-});
+}, 600_000);
 afterAll(() => bed?.stop());
 
 describe("a scripted round on Reed98", () => {

@@ -1,0 +1,49 @@
+/**
+ * The Kubernetes manifests are what deploy/generate.ts makes from mesh.config.ts, and
+ * they are consistent: every service has a workload and a Service on its mesh port,
+ * probes on that port, the edge points at every service, and media keeps its volumes.
+ */
+import { expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, cpSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { edgePort, mesh } from "../mesh.config.ts";
+
+const base = join(import.meta.dir, "k8s", "base");
+const docs = (file: string) => readFileSync(join(base, file), "utf8").split("\n---\n").map((d) => JSON.parse(d) as any);
+
+test("generated manifests are up to date", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "oasis-deploy-"));
+  try {
+    cpSync(import.meta.dir, join(tmp, "deploy"), { recursive: true });
+    cpSync(join(import.meta.dir, "..", "mesh.config.ts"), join(tmp, "mesh.config.ts"));
+    const r = Bun.spawnSync([process.execPath, join(tmp, "deploy", "generate.ts")]);
+    expect(r.exitCode).toBe(0);
+    for (const dir of ["k8s/base", "k8s/overlays/dev", "k8s/overlays/prod", "k8s/overlays/canary"]) {
+      for (const f of readdirSync(join(import.meta.dir, dir))) {
+        expect(readFileSync(join(tmp, "deploy", dir, f), "utf8")).toBe(readFileSync(join(import.meta.dir, dir, f), "utf8"));
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("every service has a workload and a Service on its port, with probes there", () => {
+  for (const e of mesh) {
+    const all = docs(`${e.name}.yaml`);
+    const workload = all.find((d) => d.kind === (e.name === "media" ? "StatefulSet" : "Deployment"));
+    const service = all.find((d) => d.kind === "Service");
+    const c = workload.spec.template.spec.containers[0];
+    expect(c.command).toEqual(["bun", `services/${e.name}/main.ts`]);
+    expect(c.ports[0].containerPort).toBe(e.port);
+    expect(service.spec.ports[0].port).toBe(e.port);
+    expect(c.readinessProbe.httpGet.port).toBe(e.port);
+    expect(c.livenessProbe.grpc.port).toBe(e.port);
+  }
+  const media = docs("media.yaml").find((d) => d.kind === "StatefulSet");
+  expect(media.spec.volumeClaimTemplates[0].metadata.name).toBe("volumes");
+  const edge = docs("edge.yaml").find((d) => d.kind === "Deployment").spec.template.spec.containers[0];
+  expect(edge.ports[0].containerPort).toBe(edgePort);
+  for (const e of mesh) expect(edge.env).toContainEqual({ name: `OASIS_${e.name.toUpperCase()}_URL`, value: `http://${e.name}:${e.port}` });
+});
