@@ -1,9 +1,12 @@
 /**
  * GetProfile, direct vs through the edge, in one run on this machine:
- * - direct: Connect protocol, binary Protobuf, HTTP/2 cleartext to identity;
- * - edge:   Connect JSON over HTTP/1.1 keep-alive to the edge, which verifies nothing
- *           (public method, anonymous), decodes, calls identity over the mesh, encodes.
- * Prints req/s, p50/p99 and the ratio edge/direct (goal >= 0.7, from issue 3).
+ * - direct:    Connect protocol, binary Protobuf, HTTP/2 cleartext to identity;
+ * - edge JSON: Connect JSON over HTTP/1.1 keep-alive to the edge, which rate-limits
+ *              (one Redis call), decodes, calls identity over the mesh, encodes;
+ * - edge REST: GET /v1/users/{id}, the same through the REST transcoder.
+ * Prints req/s, p50/p99, CPU per request of each process, the ratios edge/direct (goal
+ * >= 0.7, issues 3 and 7) and Redis calls per edge request (goal <= 2), counted both by
+ * the edge (edge_redis_calls_total) and by Redis (cmdstat_evalsha).
  *
  * Run: bun bench/getprofile.ts [seconds per run, default 10]
  */
@@ -17,6 +20,8 @@ import { readEdges } from "../demo/data.ts";
 import { formatResult, runLoad } from "./lib/h2load.ts";
 import { machineLine } from "./lib/machine.ts";
 import { raiseEdgeLimits } from "./lib/edge-limits.ts";
+import { metricValue } from "./lib/metrics.ts";
+import { Redis } from "ioredis";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -45,6 +50,15 @@ try {
     warmupSeconds: 2,
   });
   const cpu1 = snapshot(pids);
+  const redisStats = async () => {
+    const r = new Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
+    const info = await r.info("commandstats");
+    r.disconnect();
+    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0);
+  };
+  const edgeCalls0 = await metricValue(mesh.url("edge"), "edge_redis_calls_total");
+  const edgeRequests0 = await metricValue(mesh.url("edge"), "edge_http_requests_total");
+  const evalsha0 = await redisStats();
   const edge = await runLoad({
     label: "GetProfile via edge (Connect JSON, HTTP/1.1)",
     url: `${mesh.url("edge")}${rpcPath}`,
@@ -56,11 +70,27 @@ try {
     warmupSeconds: 2,
   });
   const cpu2 = snapshot(pids);
+  const rest = await runLoad({
+    label: "GetProfile via edge (REST GET, HTTP/1.1)",
+    url: `${mesh.url("edge")}/v1/users/${userId}`,
+    http: "h1",
+    connections: 64,
+    durationSeconds: seconds,
+    warmupSeconds: 2,
+  });
+  const cpu3 = snapshot(pids);
+  const edgeCalls = (await metricValue(mesh.url("edge"), "edge_redis_calls_total")) - edgeCalls0;
+  const evalsha = (await redisStats()) - evalsha0;
   console.log(formatResult(direct));
   console.log(`  CPU per request (incl. warm-up): ${perRequest(cpu0, cpu1, direct.requests)}`);
   console.log(formatResult(edge));
   console.log(`  CPU per request (incl. warm-up): ${perRequest(cpu1, cpu2, edge.requests)}`);
-  console.log(`ratio edge/direct: ${(edge.rps / direct.rps).toFixed(2)} (goal >= 0.7)`);
+  console.log(formatResult(rest));
+  console.log(`  CPU per request (incl. warm-up): ${perRequest(cpu2, cpu3, rest.requests)}`);
+  console.log(`ratio edge JSON/direct: ${(edge.rps / direct.rps).toFixed(2)}, edge REST/direct: ${(rest.rps / direct.rps).toFixed(2)} (goal >= 0.7)`);
+  // Counted over both edge runs, warm-ups included (h2load reports the measured part only).
+  const edgeRequests = (await metricValue(mesh.url("edge"), "edge_http_requests_total")) - edgeRequests0;
+  console.log(`Redis calls per edge request: ${(edgeCalls / Math.max(1, edgeRequests)).toFixed(2)} by the edge's count, ${(evalsha / Math.max(1, edgeRequests)).toFixed(2)} by Redis's EVALSHA count (goal <= 2)`);
 } finally {
   await mesh.stop();
 }

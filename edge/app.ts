@@ -9,6 +9,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Server } from "bun";
+import { Counter, Gauge } from "prom-client";
 import { Health } from "#gen/grpc/health/v1/health_pb.ts";
 import { createLogger } from "#kit/logger.ts";
 import { createRedis, type Redis } from "#kit/redis.ts";
@@ -44,6 +45,7 @@ export interface EdgeDeps extends RpcDeps {
 
 export function createEdgeApp(config: EdgeConfig, extraRoutes: (deps: EdgeDeps) => EdgeRoute[] = () => []): EdgeApp {
   const log = createLogger("edge", config.logLevel);
+  const redisCalls = new Counter({ name: "edge_redis_calls_total", help: "Redis round trips made by the edge (rate limiting).", registers: [] });
   const redis = createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log });
   const deps: EdgeDeps = {
     config,
@@ -51,11 +53,23 @@ export function createEdgeApp(config: EdgeConfig, extraRoutes: (deps: EdgeDeps) 
     registry: new MethodRegistry(edgeServices, Object.keys(config.upstreams)),
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience }),
     upstreams: new Upstreams(config),
-    limiter: new RateLimiter({ redis }),
+    limiter: new RateLimiter({ redis, onCall: () => redisCalls.inc() }),
   };
   const routes = extraRoutes(deps);
   const cors = new Cors(config.corsOrigins);
   const metrics = createEdgeMetrics();
+  metrics.registry.registerMetric(redisCalls);
+  new Gauge({
+    name: "edge_upstream_replica_ejected",
+    help: "1 while the edge skips an upstream replica after failures (kit/replicas.ts), else 0.",
+    labelNames: ["upstream", "url"],
+    registers: [metrics.registry],
+    collect() {
+      for (const name of deps.upstreams.names()) {
+        for (const r of deps.upstreams.replicas(name)) this.set({ upstream: name, url: r.url }, r.ejected ? 1 : 0);
+      }
+    },
+  });
   const upstreamHealth = new Map<string, boolean>();
   let server: Server<undefined> | undefined;
   let healthTimer: ReturnType<typeof setInterval> | undefined;

@@ -122,10 +122,20 @@ export class H2ConnectClient {
           resolve(bytes);
           return;
         }
+        if (status === 0) {
+          // The stream ended without response headers: the replica went away mid-call.
+          reject(unavailable("upstream closed the stream before answering", wasUnsent()));
+          return;
+        }
         const fallback = new ConnectError(`upstream answered HTTP ${status}`, codeFromHttpStatus(status));
         const meta = new Headers();
         for (const [k, v] of Object.entries(responseHeaders)) if (!k.startsWith(":") && typeof v === "string") meta.set(k, v);
-        reject(errorFromJsonBytes(bytes, meta, fallback));
+        try {
+          reject(errorFromJsonBytes(bytes, meta, fallback));
+        } catch (err) {
+          // errorFromJsonBytes throws its fallback when the body is not JSON.
+          reject(ConnectError.from(err));
+        }
       };
       const timer = setTimeout(() => finish(new ConnectError(`upstream deadline of ${timeoutMs} ms exceeded`, Code.DeadlineExceeded)), timeoutMs);
       const onAbort = () => finish(new ConnectError("client went away", Code.Canceled));

@@ -89,6 +89,8 @@ return out
 
 export interface RateLimiterOptions {
   readonly redis: Redis;
+  /** Called once per Redis round trip (metrics). */
+  readonly onCall?: () => void;
   /** Reload limits from Redis this often. */
   readonly reloadMs?: number;
 }
@@ -147,6 +149,7 @@ export class RateLimiter {
     add(`rl:${routeClass}:ip:${ip}`, cls.perIp);
     if (keys.length === 0) return undefined;
     let out: number[];
+    this.opts.onCall?.();
     try {
       out = (await (this.opts.redis as unknown as { oasisGcra(n: number, ...a: Array<string | number>): Promise<number[]> }).oasisGcra(
         keys.length,

@@ -2,7 +2,7 @@
 export async function histogramPercentile(baseUrl: string, name: string, p: number): Promise<{ value: number; count: number }> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const buckets: Array<[number, number]> = [];
-  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} ([0-9.e+-]+)$`, "gm"))) {
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{.*le="([^"]+)".*\\} ([0-9.e+-]+)$`, "gm"))) {
     buckets.push([m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])]);
   }
   buckets.sort((a, b) => a[0] - b[0]);
