@@ -10,7 +10,7 @@
  */
 import { ensureInfra } from "../scripts/infra.ts";
 import { startTwoIdentityReplicas, waitEjected } from "../tests/replicas.ts";
-import { raiseEdgeLimits } from "./lib/edge-limits.ts";
+import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const seconds = Number(process.argv[2] ?? 8);

@@ -19,7 +19,7 @@ import { ensureInfra } from "../scripts/infra.ts";
 import { readEdges } from "../demo/data.ts";
 import { formatResult, runLoad } from "./lib/h2load.ts";
 import { machineLine } from "./lib/machine.ts";
-import { raiseEdgeLimits } from "./lib/edge-limits.ts";
+import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { metricValue } from "./lib/metrics.ts";
 import { Redis } from "ioredis";
 import { perRequest, snapshot } from "./lib/cpu.ts";

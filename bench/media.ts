@@ -18,7 +18,7 @@ import { startTestMesh } from "#kit/testing/mesh.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { imagePath, photoNames } from "../demo/data.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
-import { raiseEdgeLimits } from "./lib/edge-limits.ts";
+import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { formatResult, runLoad } from "./lib/h2load.ts";
 import { closedLoop } from "./lib/load-clients.ts";
 import { machineLine } from "./lib/machine.ts";

@@ -15,7 +15,7 @@ import { readEdges, fortuneFiles, readFortunes } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
-import { raiseEdgeLimits } from "./lib/edge-limits.ts";
+import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { histogramPercentile } from "./lib/histogram.ts";
 import { machineLine } from "./lib/machine.ts";
 

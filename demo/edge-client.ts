@@ -33,11 +33,11 @@ export class EdgeClient {
     return json as T;
   }
 
-  /** Uploads bytes to `POST /v1/media?bucket=...` (raw body). */
-  async upload<T = any>(bucket: string, bytes: Uint8Array, contentType: string, token: string): Promise<T> {
+  /** Uploads bytes to `POST /v1/media?bucket=...` (raw body), idempotent by `key`. */
+  async upload<T = any>(bucket: string, bytes: Uint8Array, contentType: string, token: string, key?: string): Promise<T> {
     const res = await fetch(`${this.baseUrl}/v1/media?bucket=${encodeURIComponent(bucket)}`, {
       method: "POST",
-      headers: { "content-type": contentType, authorization: `Bearer ${token}` },
+      headers: { "content-type": contentType, authorization: `Bearer ${token}`, ...(key ? { "idempotency-key": key } : {}) },
       body: bytes,
       signal: AbortSignal.timeout(this.timeoutMs),
     });

@@ -1,15 +1,26 @@
 /**
  * The demo loader: fills a running mesh with the Reed98 community through the edge's
- * public JSON API only, as the app would. Every create carries a request id derived
- * from the demo data, so running it twice changes nothing the second time.
+ * public API only (Connect JSON and the media upload route), as the app would. Every
+ * create carries a request id or Idempotency-Key derived from the demo data, so a second
+ * run changes nothing.
  *
- * Steps: accounts -> sessions -> profiles (bios, private accounts).
+ * Steps: accounts -> sessions -> profiles (bios; every tenth account private) ->
+ * follows (each friendship both ways) -> approvals (private accounts accept their
+ * requests) -> photos (real images, two thirds of the users) -> posts (photo posts with
+ * real captions, hashtags and mentions; the others refer to a friend's post) -> likes
+ * (each user likes up to five friends' posts) -> comments (one each).
  */
+import { readFileSync } from "node:fs";
+import { imagePath, photoNames } from "./data.ts";
+import { captionFor, commentFor } from "./content.ts";
 import { EdgeClient, EdgeError, inParallel } from "./edge-client.ts";
 import { Progress } from "./progress.ts";
 import { demoGraph, demoPassword, type DemoUser } from "./users.ts";
 
 const identity = "oasis.identity.v1.IdentityService";
+const graph = "oasis.graph.v1.GraphService";
+const post = "oasis.post.v1.PostService";
+const interaction = "oasis.interaction.v1.InteractionService";
 
 export interface StepReport {
   readonly step: string;
@@ -20,6 +31,12 @@ export interface StepReport {
 
 export interface LoadReport {
   readonly users: number;
+  readonly follows: number;
+  readonly posts: number;
+  readonly photos: number;
+  readonly mediaBytes: number;
+  readonly likes: number;
+  readonly comments: number;
   readonly steps: StepReport[];
   readonly seconds: number;
   /** Handle of a user to log in as. */
@@ -28,7 +45,6 @@ export interface LoadReport {
 
 export interface LoaderOptions {
   readonly concurrency?: number;
-  readonly log?: (line: string) => void;
 }
 
 export class DemoLoader {
@@ -36,14 +52,20 @@ export class DemoLoader {
   private readonly concurrency: number;
   readonly userIds = new Map<number, string>();
   readonly tokens = new Map<number, string>();
+  readonly postIds = new Map<number, string>();
   private readonly steps: StepReport[] = [];
+  private readonly friends = new Map<number, number[]>();
+  private mediaBytes = 0;
+  private photos = 0;
+  private likes = 0;
+  private comments = 0;
 
   constructor(edgeUrl: string, opts: LoaderOptions = {}) {
-    this.edge = new EdgeClient(edgeUrl);
+    this.edge = new EdgeClient(edgeUrl, 120_000);
     this.concurrency = opts.concurrency ?? 16;
   }
 
-  private async step<T>(label: string, items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  private async step<T>(label: string, items: readonly T[], work: (item: T) => Promise<number | void>): Promise<void> {
     const p = new Progress(label, items.length);
     await inParallel(items, this.concurrency, async (item) => {
       await work(item);
@@ -53,17 +75,71 @@ export class DemoLoader {
     this.steps.push({ step: label, count: r.count, seconds: r.seconds, rate: r.rate });
   }
 
+  /** Retries a call that the edge refused for load (429/503) after a pause. */
+  private async call<T = any>(service: string, method: string, body: unknown, token?: string): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.edge.call<T>(service, method, body, token);
+      } catch (err) {
+        const busy = err instanceof EdgeError && (err.status === 429 || err.status === 503);
+        if (!busy || attempt >= 20) throw err;
+        await Bun.sleep(250 * (attempt + 1));
+      }
+    }
+  }
+
   async run(): Promise<LoadReport> {
     const started = performance.now();
-    const { users } = demoGraph();
+    const { users, edges } = demoGraph();
+    for (const [u, v] of edges) {
+      (this.friends.get(u) ?? this.friends.set(u, []).get(u)!).push(v);
+      (this.friends.get(v) ?? this.friends.set(v, []).get(v)!).push(u);
+    }
+    const byN = new Map(users.map((u) => [u.n, u]));
+    const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
+
     await this.step("accounts", users, (u) => this.createAccount(u));
     await this.step("sessions", users, (u) => this.signIn(u));
     await this.step("profiles", users, (u) => this.updateProfile(u));
-    return { users: users.length, steps: this.steps, seconds: (performance.now() - started) / 1000, sampleHandle: users[0]!.handle };
+    await this.step("follows", follows, ([a, b]) => this.follow(a, b));
+    await this.step(
+      "approvals",
+      users.filter((u) => u.private),
+      (u) => this.approveAll(u),
+    );
+    const photoPosters = users.filter((u) => u.n % 3 !== 2);
+    const media = new Map<number, string>();
+    await this.step("photos", photoPosters, async (u) => {
+      media.set(u.n, await this.upload(u));
+    });
+    await this.step("photo posts", photoPosters, (u) => this.createPost(u, media.get(u.n)!));
+    await this.step(
+      "refer-tos",
+      users.filter((u) => u.n % 3 === 2),
+      (u) => this.referPost(u),
+    );
+    await this.step("likes", users, (u) => this.like(u));
+    await this.step("comments", users, (u) => this.comment(u));
+    return {
+      users: users.length,
+      follows: follows.length,
+      posts: this.postIds.size,
+      photos: this.photos,
+      mediaBytes: this.mediaBytes,
+      likes: this.likes,
+      comments: this.comments,
+      steps: this.steps,
+      seconds: (performance.now() - started) / 1000,
+      sampleHandle: byN.get(users[0]!.n)!.handle,
+    };
+  }
+
+  private token(n: number): string {
+    return this.tokens.get(n)!;
   }
 
   private async createAccount(u: DemoUser): Promise<void> {
-    const res = await this.edge.call(identity, "CreateAccount", {
+    const res = await this.call(identity, "CreateAccount", {
       handle: u.handle,
       email: u.email,
       password: demoPassword,
@@ -74,21 +150,85 @@ export class DemoLoader {
   }
 
   private async signIn(u: DemoUser): Promise<void> {
-    const res = await this.edge.call(identity, "CreateSession", { login: u.handle, password: demoPassword });
+    const res = await this.call(identity, "CreateSession", { login: u.handle, password: demoPassword });
     this.tokens.set(u.n, res.accessToken);
   }
 
   private async updateProfile(u: DemoUser): Promise<void> {
+    await this.call(identity, "UpdateProfile", { profile: { userId: this.userIds.get(u.n), bio: u.bio, private: u.private }, updateMask: "bio,private" }, this.token(u.n));
+  }
+
+  private async follow(a: number, b: number): Promise<void> {
+    await this.call(graph, "Follow", { userId: this.userIds.get(b) }, this.token(a));
+  }
+
+  private async approveAll(u: DemoUser): Promise<void> {
+    for (;;) {
+      const res = await this.call(graph, "ListFollowRequests", { pageSize: 1000 }, this.token(u.n));
+      const pending = (res.requests ?? []) as Array<{ userId: string }>;
+      if (pending.length === 0) return;
+      for (const r of pending) await this.call(graph, "ApproveFollowRequest", { userId: r.userId }, this.token(u.n));
+    }
+  }
+
+  private async upload(u: DemoUser): Promise<string> {
+    const name = photoNames[u.n % photoNames.length]!;
+    const bytes = new Uint8Array(readFileSync(imagePath(name)));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.edge.upload("post-images", bytes, name.endsWith(".png") ? "image/png" : "image/jpeg", this.token(u.n), `demo-photo-${u.n}`);
+        this.mediaBytes += bytes.byteLength;
+        this.photos++;
+        return res.media.id;
+      } catch (err) {
+        if (!(err instanceof EdgeError && (err.status === 429 || err.status === 503)) || attempt >= 20) throw err;
+        await Bun.sleep(250 * (attempt + 1));
+      }
+    }
+  }
+
+  private async createPost(u: DemoUser, mediaId: string): Promise<void> {
+    const friend = this.friends.get(u.n)?.[0];
+    const res = await this.call(
+      post,
+      "CreatePost",
+      { mediaIds: [mediaId], caption: captionFor(u.n, friend), visibility: u.n % 17 === 5 ? "VISIBILITY_FOLLOWERS" : "VISIBILITY_PUBLIC", requestId: `demo-post-${u.n}` },
+      this.token(u.n),
+    );
+    this.postIds.set(u.n, res.post.postId);
+  }
+
+  private async referPost(u: DemoUser): Promise<void> {
+    const target = (this.friends.get(u.n) ?? []).find((f) => this.postIds.has(f));
+    if (target === undefined) return;
     try {
-      await this.edge.call(
-        identity,
-        "UpdateProfile",
-        { profile: { userId: this.userIds.get(u.n), bio: u.bio, private: u.private }, updateMask: "bio,private" },
-        this.tokens.get(u.n),
-      );
+      const res = await this.call(post, "CreatePost", { referPostId: this.postIds.get(target), caption: commentFor(u.n), requestId: `demo-post-${u.n}` }, this.token(u.n));
+      this.postIds.set(u.n, res.post.postId);
     } catch (err) {
-      if (err instanceof EdgeError) throw new Error(`profile of ${u.handle}: ${err.message}`);
-      throw err;
+      // A friend's followers-only post behind a private account may not be visible yet.
+      if (!(err instanceof EdgeError && err.status === 400)) throw err;
+    }
+  }
+
+  private async like(u: DemoUser): Promise<void> {
+    for (const f of (this.friends.get(u.n) ?? []).filter((x) => this.postIds.has(x)).slice(0, 5)) {
+      try {
+        await this.call(interaction, "LikePost", { postId: this.postIds.get(f) }, this.token(u.n));
+        this.likes++;
+      } catch (err) {
+        if (!(err instanceof EdgeError && err.status === 404)) throw err;
+      }
+    }
+  }
+
+  private async comment(u: DemoUser): Promise<void> {
+    const f = (this.friends.get(u.n) ?? []).filter((x) => this.postIds.has(x))[1];
+    if (f === undefined) return;
+    try {
+      await this.call(interaction, "CreateComment", { postId: this.postIds.get(f), text: commentFor(u.n + 1), requestId: `demo-comment-${u.n}` }, this.token(u.n));
+      this.comments++;
+    } catch (err) {
+      if (!(err instanceof EdgeError && err.status === 404)) throw err;
     }
   }
 }

@@ -32,7 +32,7 @@ export class Progress {
 
   private print(final: boolean): void {
     if (process.stdout.isTTY) process.stdout.write(`\r${this.line()}${final ? "\n" : ""}`);
-    else if (final || this.done % Math.max(1, Math.floor(this.total / 4)) === 0) console.log(this.line());
+    else if (final || this.done < this.total) console.log(this.line());
   }
 
   /** Prints the final line; returns the step's seconds and rate. */
