@@ -47,15 +47,4 @@ export class EdgeClient {
   }
 }
 
-/** Runs `work` over `items` with at most `concurrency` in flight. */
-export async function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await work(items[i]!, i);
-      }
-    }),
-  );
-}
+export { inParallel } from "../kit/parallel.ts";

@@ -16,6 +16,7 @@ import { InteractionService } from "#gen/oasis/interaction/v1/interaction_servic
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import { testClient, type TestCaller } from "#kit/testing/clients.ts";
+import { createReedAccounts } from "./reed-accounts.ts";
 import { startTestMesh, type TestMesh } from "#kit/testing/mesh.ts";
 import { imagePath, photoNames } from "../demo/data.ts";
 
@@ -54,22 +55,7 @@ export async function startSocialTestbed(services: readonly string[], opts: { en
     post: (as) => testClient(PostService, mesh.url("post"), as),
     feed: (as) => testClient(FeedService, mesh.url("feed"), as),
     interaction: (as) => testClient(InteractionService, mesh.url("interaction"), as),
-    async users(members, o = {}) {
-      const ids: bigint[] = new Array(members.length);
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: o.concurrency ?? 8 }, async () => {
-          while (next < members.length) {
-            const i = next++;
-            const n = members[i]!;
-            const r = await bed.identity().createAccount({ handle: `reed_${n}`, email: `reed_${n}@reed.example`, password: "correct horse battery", requestId: `acct-${n}` });
-            ids[i] = r.account!.userId;
-            if (o.private?.(n)) await bed.identity(ids[i]).updateProfile({ profile: { userId: ids[i], private: true }, updateMask: { paths: ["private"] } });
-          }
-        }),
-      );
-      return ids;
-    },
+    users: (members, o = {}) => createReedAccounts((as) => bed.identity(as), members, o),
     async photo(user, i) {
       const r = await bed.media(user).uploadMedia({ bucket: "post-images", data: photos[i % photos.length]!, requestId: `photo-${user}-${i}` });
       return r.media!.id;
@@ -93,15 +79,4 @@ export async function startSocialTestbed(services: readonly string[], opts: { en
   return bed;
 }
 
-/** Runs `work` over `items`, `concurrency` at a time. */
-export async function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await work(items[i]!, i);
-      }
-    }),
-  );
-}
+export { inParallel } from "#kit/parallel.ts";

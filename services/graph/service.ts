@@ -32,9 +32,8 @@ import {
   deleteFollow,
   deleteMute,
   deleteRequest,
-  followersPage,
+  edgePage,
   followingIds,
-  followingPage,
   insertBlock,
   insertFollow,
   insertMute,
@@ -151,7 +150,7 @@ export function graphService(ctx: GraphContext): ServiceImpl<typeof GraphService
       const list = await ctx.cache.list(kind, owner);
       rows = list
         ? list.page(before, limit + 1).map((e) => ({ ...e, createdMs: idTimeMs(e.edgeId) }))
-        : (await (kind === "followers" ? followersPage : followingPage)(rt.db, owner, before, limit + 1)).map((r) => ({
+        : (await edgePage(rt.db, kind, owner, before, limit + 1)).map((r) => ({
             edgeId: r.id,
             userId: r.userId,
             createdMs: r.createdAt.getTime(),
@@ -317,7 +316,7 @@ export function graphService(ctx: GraphContext): ServiceImpl<typeof GraphService
       const list = await ctx.cache.list("followers", req.userId);
       const rows = list
         ? list.page(before, limit + 1).map((e) => ({ id: e.edgeId, userId: e.userId }))
-        : await followersPage(rt.db, req.userId, before, limit + 1);
+        : await edgePage(rt.db, "followers", req.userId, before, limit + 1);
       const page = rows.slice(0, limit);
       const total = list ? BigInt(list.length) : (await ctx.cache.getCounts([req.userId])).get(req.userId)!.followers;
       return {

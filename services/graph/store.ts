@@ -168,23 +168,23 @@ export async function pairFlags(db: Queryable, viewer: bigint, target: bigint): 
   return new Set(Object.entries(r!).filter(([, v]) => Number(v) === 1).map(([k]) => k as RelationFlag));
 }
 
-/** Followers of `userId`, newest first, with edge id below `beforeId` (keyset). */
-export async function followersPage(db: Queryable, userId: bigint, beforeId: bigint | undefined, limit: number): Promise<EdgeRow[]> {
+/**
+ * One page of `userId`'s follow edges, newest first, keyset on the edge id (below
+ * `beforeId`): its followers, or the users it follows. Both directions have an index
+ * led by their user column (migrations/0001_graph.sql), so a page is one range scan.
+ */
+export async function edgePage(
+  db: Queryable,
+  direction: "followers" | "following",
+  userId: bigint,
+  beforeId: bigint | undefined,
+  limit: number,
+): Promise<EdgeRow[]> {
+  const [other, own] = direction === "followers" ? ["follower_id", "followee_id"] : ["followee_id", "follower_id"];
   const rows = await select<Raw>(
     db,
-    `SELECT follower_id AS user_id, id, created_at FROM follows
-     WHERE followee_id = ? ${beforeId !== undefined ? "AND id < ?" : ""} ORDER BY id DESC LIMIT ?`,
-    beforeId !== undefined ? [userId, beforeId, limit] : [userId, limit],
-  );
-  return rows.map(toEdge);
-}
-
-/** Users `userId` follows, newest first, keyset on the edge id. */
-export async function followingPage(db: Queryable, userId: bigint, beforeId: bigint | undefined, limit: number): Promise<EdgeRow[]> {
-  const rows = await select<Raw>(
-    db,
-    `SELECT followee_id AS user_id, id, created_at FROM follows
-     WHERE follower_id = ? ${beforeId !== undefined ? "AND id < ?" : ""} ORDER BY id DESC LIMIT ?`,
+    `SELECT ${other} AS user_id, id, created_at FROM follows
+     WHERE ${own} = ? ${beforeId !== undefined ? "AND id < ?" : ""} ORDER BY id DESC LIMIT ?`,
     beforeId !== undefined ? [userId, beforeId, limit] : [userId, limit],
   );
   return rows.map(toEdge);

@@ -6,6 +6,7 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { Client } from "@connectrpc/connect";
 import { testClient, type TestCaller } from "#kit/testing/clients.ts";
+import { createReedAccounts } from "../../tests/reed-accounts.ts";
 import { startTestMesh, type TestMesh } from "#kit/testing/mesh.ts";
 
 export interface GraphTestbed {
@@ -23,24 +24,7 @@ export async function startGraphTestbed(opts: { edge?: boolean } = {}): Promise<
     mesh,
     graph: (asUser) => testClient(GraphService, mesh.url("graph"), asUser),
     identity: (asUser) => testClient(IdentityService, mesh.url("identity"), asUser),
-    async accounts(members, o = {}) {
-      const ids: bigint[] = new Array(members.length);
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: o.concurrency ?? 8 }, async () => {
-          while (next < members.length) {
-            const i = next++;
-            const n = members[i]!;
-            const res = await bed.identity().createAccount({ handle: `reed_${n}`, email: `reed_${n}@reed.example`, password: "correct horse battery", requestId: `acct-${n}` });
-            ids[i] = res.account!.userId;
-            if (o.private?.(n)) {
-              await bed.identity(ids[i]).updateProfile({ profile: { userId: ids[i], private: true }, updateMask: { paths: ["private"] } });
-            }
-          }
-        }),
-      );
-      return ids;
-    },
+    accounts: (members, o = {}) => createReedAccounts((as) => bed.identity(as), members, o),
     stop: () => mesh.stop(),
   };
   return bed;

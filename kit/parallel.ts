@@ -1,0 +1,16 @@
+/**
+ * Bounded concurrency for loaders, tests and benchmarks: runs `work` over `items` with
+ * at most `concurrency` in flight, in item order. The first rejection rejects the whole
+ * run (items already started finish on their own).
+ */
+export async function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await work(items[i]!, i);
+      }
+    }),
+  );
+}
