@@ -32,6 +32,7 @@ export function consumers(ctx: NotificationContext) {
   return [
     {
       name: "notification-graph",
+      concurrency: ctx.rt.config.consumerConcurrency,
       handlers: [
         on(FollowCreatedSchema, (e, meta) =>
           record(ctx, "notification-graph", meta, [{ ...base, recipientId: e.followeeId, actorId: e.followerId, kind: NotificationKind.FOLLOW, groupKey: "follow" }]),
@@ -43,6 +44,7 @@ export function consumers(ctx: NotificationContext) {
     },
     {
       name: "notification-interaction",
+      concurrency: ctx.rt.config.consumerConcurrency,
       handlers: [
         on(PostLikedSchema, (e, meta) =>
           record(ctx, "notification-interaction", meta, [
@@ -69,6 +71,7 @@ export function consumers(ctx: NotificationContext) {
     },
     {
       name: "notification-post",
+      concurrency: ctx.rt.config.consumerConcurrency,
       handlers: [
         on(PostCreatedSchema, async (e, meta) => {
           const p = e.post!;
