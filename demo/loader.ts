@@ -47,6 +47,10 @@ export interface LoaderOptions {
   readonly concurrency?: number;
 }
 
+function retryable(err: unknown): boolean {
+  return err instanceof EdgeError && (err.status === 429 || err.status === 503 || err.status === 504);
+}
+
 export class DemoLoader {
   private readonly edge: EdgeClient;
   private readonly concurrency: number;
@@ -75,14 +79,17 @@ export class DemoLoader {
     this.steps.push({ step: label, count: r.count, seconds: r.seconds, rate: r.rate });
   }
 
-  /** Retries a call that the edge refused for load (429/503) after a pause. */
+  /**
+   * Retries a call the edge refused for load (429/503) or whose upstream deadline passed
+   * (504) after a pause. Safe: every write the loader makes is idempotent (request ids,
+   * Idempotency-Keys, or naturally, like Follow and LikePost).
+   */
   private async call<T = any>(service: string, method: string, body: unknown, token?: string): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.edge.call<T>(service, method, body, token);
       } catch (err) {
-        const busy = err instanceof EdgeError && (err.status === 429 || err.status === 503);
-        if (!busy || attempt >= 20) throw err;
+        if (!retryable(err) || attempt >= 20) throw err;
         await Bun.sleep(250 * (attempt + 1));
       }
     }
@@ -181,7 +188,7 @@ export class DemoLoader {
         this.photos++;
         return res.media.id;
       } catch (err) {
-        if (!(err instanceof EdgeError && (err.status === 429 || err.status === 503)) || attempt >= 20) throw err;
+        if (!retryable(err) || attempt >= 20) throw err;
         await Bun.sleep(250 * (attempt + 1));
       }
     }
