@@ -47,6 +47,16 @@ export interface LoaderOptions {
   readonly concurrency?: number;
 }
 
+/**
+ * Two thirds of the members post a photo; the others refer to a friend's photo post.
+ * Every later choice (what to refer to, like, comment on) picks among photo posts only,
+ * in friend order, so a second run makes exactly the same requests under the same
+ * request ids, whatever order the parallel steps finished in the first time.
+ */
+function postsPhoto(n: number): boolean {
+  return n % 3 !== 2;
+}
+
 function retryable(err: unknown): boolean {
   return err instanceof EdgeError && (err.status === 429 || err.status === 503 || err.status === 504);
 }
@@ -114,7 +124,7 @@ export class DemoLoader {
       users.filter((u) => u.private),
       (u) => this.approveAll(u),
     );
-    const photoPosters = users.filter((u) => u.n % 3 !== 2);
+    const photoPosters = users.filter((u) => postsPhoto(u.n));
     const media = new Map<number, string>();
     await this.step("photos", photoPosters, async (u) => {
       media.set(u.n, await this.upload(u));
@@ -122,7 +132,7 @@ export class DemoLoader {
     await this.step("photo posts", photoPosters, (u) => this.createPost(u, media.get(u.n)!));
     await this.step(
       "refer-tos",
-      users.filter((u) => u.n % 3 === 2),
+      users.filter((u) => !postsPhoto(u.n)),
       (u) => this.referPost(u),
     );
     await this.step("likes", users, (u) => this.like(u));
@@ -139,6 +149,11 @@ export class DemoLoader {
       seconds: (performance.now() - started) / 1000,
       sampleHandle: byN.get(users[0]!.n)!.handle,
     };
+  }
+
+  /** Friends of `n` whose photo post exists, in the graph file's order. */
+  private photoPostsOfFriends(n: number): number[] {
+    return (this.friends.get(n) ?? []).filter((f) => postsPhoto(f) && this.postIds.has(f));
   }
 
   private token(n: number): string {
@@ -206,7 +221,7 @@ export class DemoLoader {
   }
 
   private async referPost(u: DemoUser): Promise<void> {
-    const target = (this.friends.get(u.n) ?? []).find((f) => this.postIds.has(f));
+    const target = this.photoPostsOfFriends(u.n)[0];
     if (target === undefined) return;
     try {
       const res = await this.call(post, "CreatePost", { referPostId: this.postIds.get(target), caption: commentFor(u.n), requestId: `demo-post-${u.n}` }, this.token(u.n));
@@ -218,7 +233,7 @@ export class DemoLoader {
   }
 
   private async like(u: DemoUser): Promise<void> {
-    for (const f of (this.friends.get(u.n) ?? []).filter((x) => this.postIds.has(x)).slice(0, 5)) {
+    for (const f of this.photoPostsOfFriends(u.n).slice(0, 5)) {
       try {
         await this.call(interaction, "LikePost", { postId: this.postIds.get(f) }, this.token(u.n));
         this.likes++;
@@ -229,7 +244,7 @@ export class DemoLoader {
   }
 
   private async comment(u: DemoUser): Promise<void> {
-    const f = (this.friends.get(u.n) ?? []).filter((x) => this.postIds.has(x))[1];
+    const f = this.photoPostsOfFriends(u.n)[1];
     if (f === undefined) return;
     try {
       await this.call(interaction, "CreateComment", { postId: this.postIds.get(f), text: commentFor(u.n + 1), requestId: `demo-comment-${u.n}` }, this.token(u.n));
