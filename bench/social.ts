@@ -27,6 +27,8 @@ console.log(machineLine());
 const bed = await startSocialTestbed(services.filter((s) => s !== "interaction" || Bun.file(`services/interaction/main.ts`).size > 0));
 try {
   const t0 = performance.now();
+  // Before any edge call: 962 sign-ins from one IP would hit the per-IP auth limit.
+  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", bed.mesh.namespace);
   const edges = readEdges();
   const members = [...new Set(edges.flat())].sort((a, b) => a - b);
   const ids = await bed.users(members, { concurrency: 16 });
@@ -37,7 +39,9 @@ try {
   });
   const tokens = new Map<number, string>();
   await inParallel(members, 16, async (n) => {
-    tokens.set(n, await bed.token(n));
+    const token = await bed.token(n);
+    if (!token) throw new Error(`no token for reed_${n}`);
+    tokens.set(n, token);
   });
   // 100 composers with 4 photos each; everyone has posted once so timelines are not empty.
   const composers = members.slice(0, 100);
@@ -54,16 +58,21 @@ try {
   await inParallel(members, 16, async (n) => {
     await bed.feed(idOf.get(n)!).getHomeFeed({ pageSize: 10 });
   });
-  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", bed.mesh.namespace);
   console.log(`setup: 962 users, ${follows.length} follows, ${composers.length * 4 + members.length - composers.length} photos, 962 posts in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   const edge = bed.mesh.url("edge");
   type Op = "home" | "user" | "compose";
   const lat: Record<Op, number[]> = { home: [], user: [], compose: [] };
   const errors: Record<Op, number> = { home: 0, user: 0, compose: 0 };
+  const failures = new Map<string, number>();
   const call = async (path: string, body: unknown, token: string) => {
     const res = await fetch(`${edge}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
-    await res.arrayBuffer();
+    const text = await res.text();
+    if (res.status !== 200) {
+      // Count failures by status and error message, so a broken run says why.
+      const key = `${res.status} ${text.slice(0, 160)}`;
+      failures.set(key, (failures.get(key) ?? 0) + 1);
+    }
     return res.status;
   };
   const pids: Record<string, number | undefined> = Object.fromEntries([...services, "edge"].map((s) => [s, bed.mesh.supervisor.pid(s)]));
@@ -107,6 +116,7 @@ try {
     console.log(`  ${op.padEnd(8)} ${String(lat[op].length).padStart(7)} req  p50 ${pct(lat[op], 50).toFixed(1).padStart(6)} ms  p99 ${pct(lat[op], 99).toFixed(1).padStart(7)} ms  errors ${errors[op]}`);
   }
   const all = [...lat.home, ...lat.user, ...lat.compose];
+  for (const [k, v] of [...failures].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`  failed ${v}x: ${k}`);
   console.log(`  all      p50 ${pct(all, 50).toFixed(1)} ms  p99 ${pct(all, 99).toFixed(1)} ms`);
   console.log(`  CPU per request: ${perRequest(c0, c1, total)}`);
   const lag = await histogramPercentile(bed.mesh.url("feed"), "feed_fanout_lag_seconds", 99);
