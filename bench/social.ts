@@ -16,7 +16,7 @@ import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
-import { histogramPercentile } from "./lib/histogram.ts";
+import { counterSeries, histogramPercentile } from "./lib/histogram.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const seconds = Number(process.argv[2] ?? 30);
@@ -29,8 +29,13 @@ try {
   const t0 = performance.now();
   // Before any edge call: 962 sign-ins from one IP would hit the per-IP auth limit.
   await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", bed.mesh.namespace);
-  const edges = readEdges();
-  const members = [...new Set(edges.flat())].sort((a, b) => a - b);
+  let edges = readEdges();
+  // OASIS_BENCH_MEMBERS=N keeps the first N members (and the follows among them): a quick
+  // run for profiling, not the benchmark.
+  const limit = Number(process.env.OASIS_BENCH_MEMBERS ?? Infinity);
+  const members = [...new Set(edges.flat())].sort((a, b) => a - b).slice(0, limit);
+  const kept = new Set(members);
+  edges = edges.filter(([u, v]) => kept.has(u) && kept.has(v));
   const ids = await bed.users(members, { concurrency: 16 });
   const idOf = new Map(members.map((n, i) => [n, ids[i]!]));
   const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
@@ -58,7 +63,7 @@ try {
   await inParallel(members, 16, async (n) => {
     await bed.feed(idOf.get(n)!).getHomeFeed({ pageSize: 10 });
   });
-  console.log(`setup: 962 users, ${follows.length} follows, ${composers.length * 4 + members.length - composers.length} photos, 962 posts in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`setup: ${members.length} users, ${follows.length} follows, ${composers.length * 4 + members.length - composers.length} photos, ${members.length} posts in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   const edge = bed.mesh.url("edge");
   type Op = "home" | "user" | "compose";
@@ -79,6 +84,9 @@ try {
   pids.mariadb = Number(execSync("pgrep -o mariadbd").toString().trim()) || undefined;
   pids.redis = Number(execSync("pgrep -o redis-server").toString().trim()) || undefined;
   pids.nats = Number(execSync("pgrep -o nats-server").toString().trim()) || undefined;
+  // Server-side RPC counts before and after: how many mesh calls one app request costs.
+  const rpcCounts = () => Promise.all(services.map((s) => counterSeries(bed.mesh.url(s), "grpc_server_handled_total")));
+  const r0 = await rpcCounts();
   const c0 = snapshot(pids);
   const started = performance.now();
   const end = started + seconds * 1000;
@@ -106,6 +114,7 @@ try {
   );
   const elapsed = (performance.now() - started) / 1000;
   const c1 = snapshot(pids);
+  const r1 = await rpcCounts();
   const total = lat.home.length + lat.user.length + lat.compose.length;
   const pct = (xs: number[], p: number) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -119,6 +128,16 @@ try {
   for (const [k, v] of [...failures].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`  failed ${v}x: ${k}`);
   console.log(`  all      p50 ${pct(all, 50).toFixed(1)} ms  p99 ${pct(all, 99).toFixed(1)} ms`);
   console.log(`  CPU per request: ${perRequest(c0, c1, total)}`);
+  const calls: Array<[string, number]> = [];
+  r1.forEach((after, i) => {
+    for (const [labels, v] of after) {
+      const d = v - (r0[i]!.get(labels) ?? 0);
+      const method = /grpc_method="([^"]+)"/.exec(labels)?.[1];
+      if (d > 0 && method) calls.push([`${services[i]}.${method}`, d]);
+    }
+  });
+  const perReq = (d: number) => (d / total).toFixed(2);
+  console.log(`  mesh RPCs per request: ${perReq(calls.reduce((a, [, d]) => a + d, 0))} (${calls.sort((a, b) => b[1] - a[1]).map(([m, d]) => `${m} ${perReq(d)}`).join(", ")})`);
   const lag = await histogramPercentile(bed.mesh.url("feed"), "feed_fanout_lag_seconds", 99);
   console.log(`  fan-out lag p99 <= ${(lag.value * 1000).toFixed(0)} ms (histogram bucket bound, ${lag.count} fan-outs)`);
 } finally {

@@ -35,6 +35,12 @@ interface Managed {
   startedAt: number;
 }
 
+/**
+ * Extra Bun flags for every process, from `OASIS_BUN_FLAGS` (space-separated), e.g.
+ * `--cpu-prof-md --cpu-prof-dir=/tmp/prof` to profile a whole mesh under a benchmark.
+ */
+const runtimeFlags = (process.env.OASIS_BUN_FLAGS ?? "").split(" ").filter(Boolean);
+
 const colors = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96, 90];
 
 function pump(stream: ReadableStream<Uint8Array> | undefined, onLine: (line: string) => void): void {
@@ -95,7 +101,7 @@ export class Supervisor {
   }
 
   private spawn(m: Managed): void {
-    const proc = Bun.spawn([process.execPath, m.spec.entry], {
+    const proc = Bun.spawn([process.execPath, ...runtimeFlags, m.spec.entry], {
       env: { ...m.spec.env } as Record<string, string>,
       stdout: "pipe",
       stderr: "pipe",

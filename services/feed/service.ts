@@ -33,12 +33,17 @@ export function feedService(ctx: FeedContext): ServiceImpl<typeof FeedService> {
     const limit = pageSize(size, 20, 100);
     let before = decodePageToken(scope, token)?.[0] as bigint | undefined;
     const items: PostView[] = [];
+    // A visible post examined but not returned: a next page exists without asking Redis.
+    let leftover = false;
     for (let round = 0; round < 5 && items.length < limit; round++) {
       const want = Math.ceil((limit - items.length) * overfetch) + 2;
       const ids = await skeleton(before, want);
       if (ids.length === 0) break;
       for (const v of await views(ctx, viewer, ids)) {
-        if (items.length === limit) break;
+        if (items.length === limit) {
+          leftover = true;
+          break;
+        }
         items.push(v);
       }
       // Continue below what was examined; if the page filled, below the last item.
@@ -47,7 +52,7 @@ export function feedService(ctx: FeedContext): ServiceImpl<typeof FeedService> {
     }
     const last = items.at(-1);
     // A next page exists if the timeline goes on below the last item returned.
-    const more = items.length === limit && last !== undefined && (await skeleton(last.post!.postId, 1)).length > 0;
+    const more = items.length === limit && last !== undefined && (leftover || (await skeleton(last.post!.postId, 1)).length > 0);
     return { items, nextPageToken: more ? encodePageToken(scope, [last!.post!.postId]) : "" };
 
     /** The timeline's ids below `below`, merged with the read-time sources, newest first. */
@@ -61,12 +66,10 @@ export function feedService(ctx: FeedContext): ServiceImpl<typeof FeedService> {
     async getHomeFeed(req) {
       const viewer = caller();
       const me = viewer.userId!;
-      const lastSeen = await ctx.timelines.markActive(me);
+      const { lastSeenMs, built, celebs } = await ctx.timelines.openHome(me);
       // Missing, or not pushed to while the reader was away: rebuild from followees.
-      if (!(await ctx.timelines.isHomeBuilt(me)) || lastSeen < Date.now() - cfg.activeMs) await rebuildHome(ctx, me);
-      else await ctx.timelines.touchHome(me);
-      // Authors above the fan-out threshold are merged in here.
-      const celebs = await ctx.timelines.celebs();
+      // Authors above the fan-out threshold (`celebs`) are merged in at read time below.
+      if (!built || lastSeenMs < Date.now() - cfg.activeMs) await rebuildHome(ctx, me);
       let followed: bigint[] = [];
       if (celebs.length) {
         const rels = await ctx.graph.batchGetRelationships({ userIds: celebs });

@@ -80,10 +80,6 @@ export class Timelines {
     if (postIds.length) await this.redis.zrem(`ut:${author}`, ...postIds.map(String));
   }
 
-  async isHomeBuilt(reader: bigint): Promise<boolean> {
-    return (await this.redis.exists(`hb:${reader}`)) === 1;
-  }
-
   async isUserBuilt(author: bigint): Promise<boolean> {
     return (await this.redis.exists(`ub:${author}`)) === 1;
   }
@@ -107,11 +103,6 @@ export class Timelines {
     await pipe.exec();
   }
 
-  /** Keeps a read home timeline alive for another window. */
-  async touchHome(reader: bigint): Promise<void> {
-    await this.redis.pipeline().expire(`hb:${reader}`, this.homeTtlSeconds).expire(`ht:${reader}`, this.homeTtlSeconds + 3600).exec();
-  }
-
   /** Newest-first ids of a timeline after the cursor id (exclusive). */
   async page(kind: "ht" | "ut", owner: bigint, before: bigint | undefined, count: number): Promise<Page> {
     const max = before === undefined ? "+inf" : String(idTimeMs(before));
@@ -126,10 +117,27 @@ export class Timelines {
     return (await this.redis.zrange(`ut:${author}`, 0, "-1")).map(BigInt);
   }
 
-  /** Records a read; returns the previous read time (0 if never). */
-  async markActive(reader: bigint): Promise<number> {
-    const [[, prev]] = (await this.redis.pipeline().zscore("active", String(reader)).zadd("active", Date.now(), String(reader)).exec()) as [[unknown, string | null]];
-    return prev ? Number(prev) : 0;
+  /**
+   * Everything a home feed read needs to know first, in one round trip: records the read
+   * (returning the previous read time, 0 if never), whether the home timeline is built,
+   * and the authors above the fan-out threshold. Extends a built timeline's life by
+   * another window in the same trip (a rebuild that follows resets it anyway).
+   */
+  async openHome(reader: bigint): Promise<{ lastSeenMs: number; built: boolean; celebs: bigint[] }> {
+    const r = String(reader);
+    const res = (await this.redis
+      .pipeline()
+      .zscore("active", r)
+      .zadd("active", Date.now(), r)
+      .exists(`hb:${r}`)
+      .smembers("celebs")
+      .expire(`hb:${r}`, this.homeTtlSeconds)
+      .expire(`ht:${r}`, this.homeTtlSeconds + 3600)
+      .exec()) as Array<[Error | null, unknown]>;
+    const failed = res.find(([err]) => err);
+    if (failed) throw failed[0];
+    const prev = res[0]![1] as string | null;
+    return { lastSeenMs: prev ? Number(prev) : 0, built: res[2]![1] === 1, celebs: (res[3]![1] as string[]).map(BigInt) };
   }
 
   /** Which of `readers` read their feed since `sinceMs`. */
@@ -141,9 +149,5 @@ export class Timelines {
 
   async addCeleb(author: bigint): Promise<void> {
     await this.redis.sadd("celebs", String(author));
-  }
-
-  async celebs(): Promise<bigint[]> {
-    return (await this.redis.smembers("celebs")).map(BigInt);
   }
 }

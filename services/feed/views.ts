@@ -1,9 +1,12 @@
 /**
  * From post ids to PostViews, in bsky AppView's steps, each one batch call per source:
- * 1. hydrate: posts (as the viewer: the post service drops what the viewer may not see,
- *    and deleted posts), then in parallel the referred posts, author profiles, the
- *    viewer's relationships to the authors, counters and the viewer's state;
- * 2. rules: drop posts of authors the viewer mutes or blocks (or who block the viewer);
+ * 1. hydrate: posts (read as the feed itself, deleted ones already dropped), then in
+ *    parallel the referred posts, counters and the viewer's state, then the author
+ *    profiles and the viewer's relationships to the authors;
+ * 2. rules: visibility (the post service's own rule, services/post/domain.ts canSee, fed
+ *    with the profiles' private flag and the relationships hydration fetched anyway:
+ *    asking the post service to filter as the viewer made it fetch the same
+ *    relationships again, one more graph call per page), then the viewer's mutes;
  * 3. present: PostView in skeleton order, a referred post that is gone or hidden shown as
  *    unavailable, never as an error.
  * No step calls a service per post.
@@ -16,6 +19,8 @@ import type { Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { PostCounts, ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
+import { asService } from "#kit/client.ts";
+import { canSee } from "../post/domain.ts";
 import type { FeedContext } from "./context.ts";
 
 interface Hydrated {
@@ -40,11 +45,12 @@ async function optional<T>(p: Promise<T> | undefined, empty: T): Promise<T> {
 }
 
 async function hydrate(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<Hydrated> {
-  const posts = ids.length ? (await ctx.post.batchGetPosts({ postIds: [...ids] })).posts : [];
+  const self = asService(ctx.rt.config.meshSecret);
+  const posts = ids.length ? (await ctx.post.batchGetPosts({ postIds: [...ids] }, self)).posts : [];
   const referIds = [...new Set(posts.map((p) => p.referPostId).filter((id) => id !== 0n))];
   const postIds = posts.map((p) => p.postId);
   const [referredList, countsList, statesList] = await Promise.all([
-    referIds.length ? ctx.post.batchGetPosts({ postIds: referIds }).then((r) => r.posts) : [],
+    referIds.length ? ctx.post.batchGetPosts({ postIds: referIds }, self).then((r) => r.posts) : [],
     postIds.length ? optional(ctx.interaction?.batchGetCounts({ postIds }).then((r) => r.counts), []) : [],
     postIds.length && viewer.userId !== null ? optional(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []) : [],
   ]);
@@ -63,11 +69,15 @@ async function hydrate(ctx: FeedContext, viewer: Caller, ids: readonly bigint[])
   };
 }
 
-/** Feed rules: the viewer does not see posts of authors they mute or that a block separates. */
+/**
+ * Feed rules: what the post service would let the viewer see (an author without a
+ * profile counts as private, as there), minus posts of authors the viewer mutes.
+ */
 function allowed(h: Hydrated, post: Post, viewer: Caller): boolean {
   if (post.authorId === viewer.userId) return true;
   const rel = h.relationships.get(post.authorId);
-  return !(rel?.muting || rel?.blocking || rel?.blockedBy);
+  if (rel?.muting) return false;
+  return canSee(post, viewer, h.authors.get(post.authorId)?.private ?? true, rel);
 }
 
 /** PostViews for `ids` (in order), dropping what the viewer may not or should not see. */
