@@ -3,25 +3,20 @@
  * limit is refused before any byte is read, and a chunked body is cut off as soon as it
  * passes the limit, so a client cannot make the edge buffer more than `maxBytes`.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
-
-/** A body over the limit: `resource_exhausted`, sent as HTTP 413 Content Too Large. */
-export class BodyTooLargeError extends ConnectError {
-  constructor(readonly maxBytes: number) {
-    super(`request body is larger than the limit of ${maxBytes} bytes`, Code.ResourceExhausted);
-  }
-}
+import type { ConnectError } from "@connectrpc/connect";
+import { invalidArgument } from "#kit/errors.ts";
 
 /**
- * ConnectError's `instanceof` matches any ConnectError-shaped object (it works across
- * copies of the library), subclasses included, so test the prototype instead.
+ * A body over the limit is bad input like any other: `invalid_argument` (HTTP 400) with
+ * a BadRequest violation on `body` that states the limit, so the app shows the same kind
+ * of error for a too-long bio and a too-large request (foundation issue: "a 2 MB body
+ * ... gets a clear 400 with the field named"), rather than a bare 413.
  */
-export function isBodyTooLarge(err: unknown): err is BodyTooLargeError {
-  return typeof err === "object" && err !== null && Object.getPrototypeOf(err) === BodyTooLargeError.prototype;
-}
-
 export function tooLarge(maxBytes: number): ConnectError {
-  return new BodyTooLargeError(maxBytes);
+  return invalidArgument(
+    [{ field: "body", description: `request body is larger than the limit of ${maxBytes} bytes`, reason: "body.max_bytes" }],
+    `request body is larger than the limit of ${maxBytes} bytes`,
+  );
 }
 
 /** Reads the whole body, at most `maxBytes`. */

@@ -99,14 +99,17 @@ describe("through the edge", () => {
     const badJson = await call("CreateAccount", '{"handle": "reed_x",');
     expect(badJson.status).toBe(400);
     expect(badJson.json.message).toContain("not valid JSON");
+    expect(fields(badJson.json)).toEqual(["body"]);
     const wrongType = await call("CreateAccount", { handle: 12, email: "j@reed.example", password: "correct horse battery" });
     expect(wrongType.status).toBe(400);
     expect(fields(wrongType.json)).toEqual(["handle"]);
     const unknownField = await call("CreateAccount", { handel: "typo" });
     expect(fields(unknownField.json)).toEqual(["handel"]);
-    // 2 MB body: refused by size (413) before it is parsed or forwarded.
+    // 2 MB body: refused by size before it is parsed or forwarded, naming the body.
     const big = await call("CreateAccount", JSON.stringify({ handle: "reed_big", bio: "x".repeat(2 * 1024 * 1024) }));
-    expect(big.status).toBe(413);
+    expect(big.status).toBe(400);
+    expect(big.json.code).toBe("invalid_argument");
+    expect(fields(big.json)).toEqual(["body"]);
     expect(big.json.message).toContain("larger than the limit");
   });
 

@@ -16,7 +16,7 @@ export function decodeJson(schema: DescMessage, bytes: Uint8Array): Message {
   try {
     json = text.trim() === "" ? {} : JSON.parse(text);
   } catch (err) {
-    throw invalidArgument([{ field: "", description: `body is not valid JSON: ${(err as Error).message}` }], "request body is not valid JSON");
+    throw invalidArgument([{ field: "body", description: `body is not valid JSON: ${(err as Error).message}` }], "request body is not valid JSON");
   }
   return fromJsonValue(schema, json);
 }
