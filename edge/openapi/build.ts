@@ -163,7 +163,7 @@ function edgeRoutes(): Record<string, Schema> {
           { name: "Idempotency-Key", in: "header", schema: { type: "string", maxLength: 64 } },
         ],
         requestBody: { required: true, content: { "image/*": { schema: { type: "string", contentEncoding: "binary" } }, "multipart/form-data": { schema: { type: "object", properties: { file: { type: "string", contentEncoding: "binary" } } } } } },
-        responses: { "200": { description: "Stored", content: { "application/json": { schema: { $ref: "#/components/schemas/oasis.media.v1.UploadMediaResponse" } } } }, "413": { description: "Body over 25 MiB" }, ...err },
+        responses: { "200": { description: "Stored", content: { "application/json": { schema: { $ref: "#/components/schemas/oasis.media.v1.UploadMediaResponse" } } } }, "400": { description: "Not an image the bucket accepts, or a body over 25 MiB (invalid_argument naming the rule or `body`)", content: { "application/json": { schema: { $ref: "#/components/schemas/ConnectError" } } } }, ...err },
         security: [{ bearerAuth: [] }],
       },
     },
