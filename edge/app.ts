@@ -8,6 +8,7 @@
  * CORS headers, compression of JSON bodies, metrics by route.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
 import type { Server } from "bun";
 import { Counter, Gauge } from "prom-client";
 import { Health } from "#gen/grpc/health/v1/health_pb.ts";
@@ -43,14 +44,22 @@ export interface EdgeDeps extends RpcDeps {
   readonly redis: Redis;
 }
 
-export function createEdgeApp(config: EdgeConfig, extraRoutes: (deps: EdgeDeps) => EdgeRoute[] = () => []): EdgeApp {
+/**
+ * Builds the edge. `services` are the contracts it routes (default: every Oasis service);
+ * tests pass a test-only contract to put a real edge in front of a purpose-built service.
+ */
+export function createEdgeApp(
+  config: EdgeConfig,
+  extraRoutes: (deps: EdgeDeps) => EdgeRoute[] = () => [],
+  services: readonly DescService[] = edgeServices,
+): EdgeApp {
   const log = createLogger("edge", config.logLevel);
   const redisCalls = new Counter({ name: "edge_redis_calls_total", help: "Redis round trips made by the edge (rate limiting).", registers: [] });
   const redis = createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log });
   const deps: EdgeDeps = {
     config,
     redis,
-    registry: new MethodRegistry(edgeServices, Object.keys(config.upstreams)),
+    registry: new MethodRegistry(services, Object.keys(config.upstreams)),
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience }),
     upstreams: new Upstreams(config),
     limiter: new RateLimiter({ redis, onCall: () => redisCalls.inc() }),

@@ -2,7 +2,8 @@
  * The steps every RPC through the edge takes, whatever its HTTP shape (Connect or
  * REST): authenticate the bearer token, check the method's access level, charge the
  * rate limits of its route class, decode the request (so bad input never reaches a
- * service), call the upstream with a capped deadline, and encode the answer.
+ * service), call the upstream within one capped deadline (cancelled if the client
+ * goes away), and encode the answer.
  */
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -48,6 +49,8 @@ export async function runRpc(
   routeClass: RouteClass = routeClassOf(routed),
 ): Promise<Reply> {
   let limitHeaders: Record<string, string> = {};
+  // The client's deadline covers the whole edge request, so it starts counting here.
+  const deadlineMs = Date.now() + requestTimeoutMs(ctx.req, deps.config.defaultTimeoutMs, deps.config.maxTimeoutMs);
   try {
     const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
     requireAccess(routed.access, user?.userId ?? null);
@@ -63,7 +66,8 @@ export async function runRpc(
       userId: user?.userId ?? null,
       requestId: ctx.requestId,
       traceparent: ctx.traceparent,
-      timeoutMs: requestTimeoutMs(ctx.req, deps.config.defaultTimeoutMs, deps.config.maxTimeoutMs),
+      deadlineMs,
+      signal: ctx.req.signal,
     });
     return encode(answer, limitHeaders);
   } catch (err) {

@@ -8,7 +8,7 @@
 import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { callerHeader, signCaller } from "#kit/auth.ts";
 import { isRetryable } from "#kit/client.ts";
-import { ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
+import { remainingMs, ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
 import { H2ConnectClient, neverSent } from "./connect-client.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { RoutedMethod } from "./registry.ts";
@@ -17,9 +17,17 @@ export interface CallMeta {
   readonly userId: bigint | null;
   readonly requestId: string;
   readonly traceparent: string;
-  readonly timeoutMs: number;
+  /**
+   * When the edge request's deadline passes, ms since the epoch. One deadline for the
+   * whole call: every attempt (retries included) gets only the time left, and is told so
+   * upstream in `connect-timeout-ms`, so a retried call never outlives what the client
+   * asked for.
+   */
+  readonly deadlineMs: number;
+  /** The incoming request's signal: a client that goes away cancels the upstream call. */
   readonly signal?: AbortSignal;
 }
+
 
 export class Upstreams {
   private readonly sets = new Map<string, ReplicaSet<H2ConnectClient>>();
@@ -57,7 +65,7 @@ export class Upstreams {
       traceparent: meta.traceparent,
     };
     const bytes = await this.set(routed.upstream).run(isRetryable(routed.method, message), meta.signal, (client) =>
-      client.unary(routed.path, body, headers, meta.timeoutMs, meta.signal),
+      client.unary(routed.path, body, headers, remainingMs(meta.deadlineMs), meta.signal),
       neverSent,
     );
     return fromBinary(routed.method.output as DescMessage, bytes);

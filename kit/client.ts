@@ -24,7 +24,7 @@ import { compressionGzip, createConnectTransport } from "@connectrpc/connect-nod
 import { createConnectTransport as createFetchTransport } from "@connectrpc/connect-web";
 import { callerHeader, signCaller } from "./auth.ts";
 import { currentCall, formatTraceparent, newRequestId, newSpanId, newTraceId } from "./call-context.ts";
-import { ReplicaSet, type ReplicaState } from "./replicas.ts";
+import { remainingMs, ReplicaSet, type ReplicaState } from "./replicas.ts";
 
 export type { ReplicaState };
 
@@ -130,8 +130,11 @@ export function createMeshTransport(urls: readonly string[], opts: MeshClientOpt
       input: MessageInitShape<I>,
       contextValues?: ContextValues,
     ) {
+      // One deadline for every attempt: a retry gets only the time the first one left.
+      const budgetMs = callTimeoutMs ?? timeoutMs;
+      const deadlineMs = budgetMs === undefined || budgetMs <= 0 ? undefined : Date.now() + budgetMs;
       return withReplicas(isRetryable(method, input), signal, (t) =>
-        t.unary(method, signal, callTimeoutMs, header, input, contextValues),
+        t.unary(method, signal, deadlineMs === undefined ? callTimeoutMs : remainingMs(deadlineMs), header, input, contextValues),
       );
     },
     stream<I extends DescMessage, O extends DescMessage>(

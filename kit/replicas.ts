@@ -34,6 +34,17 @@ export interface ReplicaSetOptions {
   readonly maxAttempts?: number;
 }
 
+/**
+ * Time left before `deadlineMs` (ms since the epoch) for the next attempt of a call;
+ * throws `deadline_exceeded` when none is left. Attempts share one deadline so that
+ * retries never stretch a call past what its caller asked for.
+ */
+export function remainingMs(deadlineMs: number): number {
+  const left = Math.floor(deadlineMs - Date.now());
+  if (left <= 0) throw new ConnectError("deadline exceeded before the call could be (re)sent", Code.DeadlineExceeded);
+  return left;
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);

@@ -7,39 +7,22 @@
  * and body field, path-over-body precedence, response_body, 404 and 405.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { create, createFileRegistry, fromBinary, toJson, type DescMessage, type DescService } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { create, toJson, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.ts";
 import { responseJson } from "../rest.ts";
+import { compileEdgeTestService } from "../testdata/compile.ts";
 import { parseTemplate, TemplateError } from "./path-template.ts";
 import { buildRequest } from "./request.ts";
 import { RouteTable } from "./route-table.ts";
 
-const root = join(import.meta.dir, "..", "..");
 let service: DescService;
 let table: RouteTable;
 
 beforeAll(() => {
-  // Compile the test contract with buf, next to the vendored google/api protos.
-  const dir = mkdtempSync(join(tmpdir(), "oasis-edgetest-"));
-  try {
-    cpSync(join(import.meta.dir, "..", "testdata", "proto"), join(dir, "proto"), { recursive: true });
-    cpSync(join(root, "proto", "vendor"), join(dir, "vendor"), { recursive: true });
-    writeFileSync(join(dir, "buf.yaml"), "version: v2\nmodules:\n  - path: proto\n  - path: vendor\n");
-    const out = join(dir, "image.binpb");
-    const r = Bun.spawnSync([join(root, "node_modules", ".bin", "buf"), "build", dir, "-o", out]);
-    if (r.exitCode !== 0) throw new Error(r.stderr.toString());
-    const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(out)));
-    service = registry.getService("oasis.edgetest.v1.EdgeTestService")!;
-    table = new RouteTable([service]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  service = compileEdgeTestService();
+  table = new RouteTable([service]);
 });
 
 type Outcome = { rpc: string; request: unknown } | { status: number; field?: string; allow?: string };
