@@ -1,7 +1,8 @@
 /**
  * Builds the media process: runtime (MySQL `oasis_media`, bus + outbox), the volume
- * store in the data dir, MediaService, the byte-serving HTTP path, and the consistency
- * scan (at start and every `scanIntervalMs`).
+ * store in the data dir, MediaService, the byte-serving HTTP path, the consistency
+ * scan (at start and every `scanIntervalMs`) and compaction of sealed volumes (every
+ * `compactIntervalMs`, after the scan has flagged the needles of deleted media).
  *
  * One process owns a data dir (Haystack's store machine): in Kubernetes media runs as a
  * StatefulSet with a volume per pod; bytes are immutable, so the edge and any CDN in
@@ -13,6 +14,7 @@ import { openRuntime, serve, type App } from "#kit/runtime.ts";
 import { bind } from "#kit/server.ts";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import type { MediaConfig } from "./config.ts";
+import { compactionMetrics, compactVolumes } from "./compaction.ts";
 import { createContext } from "./context.ts";
 import { mediaHttp } from "./http.ts";
 import { scan, scanMetrics } from "./scan.ts";
@@ -57,5 +59,12 @@ export async function createMediaApp(config: MediaConfig): Promise<App> {
   };
   await runScan();
   rt.every("media-scan", config.scanIntervalMs, runScan);
+  const compacted = compactionMetrics(registry);
+  rt.every("media-compaction", config.compactIntervalMs, async () => {
+    for (const r of await compactVolumes(volumes, config.compactMinDeletedRatio, rt.log)) {
+      compacted.volumes.inc();
+      compacted.reclaimedBytes.inc(r.reclaimedBytes);
+    }
+  });
   return app;
 }

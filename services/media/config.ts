@@ -2,7 +2,11 @@
  * Media's configuration. Env (optional): OASIS_MEDIA_DATA_DIR [.data/media/<namespace>]
  * (volume files), OASIS_MEDIA_MAX_VOLUME_BYTES [1073741824],
  * OASIS_MEDIA_SCAN_INTERVAL_MS [600000] (orphan scan), OASIS_MEDIA_PUBLIC_PREFIX [/media]
- * (path the edge serves bytes under, used in variant URLs).
+ * (path the edge serves bytes under, used in variant URLs), OASIS_MEDIA_COMPACT_INTERVAL_MS
+ * [600000] (how often sealed volumes are checked for compaction) and
+ * OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO [0.3] (a sealed volume is rewritten once at least this
+ * share of its needle bytes is deleted: rewriting costs a full copy of the live bytes, so
+ * a little garbage is cheaper to keep).
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
@@ -12,6 +16,9 @@ export interface MediaConfig extends BaseConfig {
   readonly maxVolumeBytes: number;
   readonly scanIntervalMs: number;
   readonly publicPrefix: string;
+  readonly compactIntervalMs: number;
+  /** 0..1; see OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO. */
+  readonly compactMinDeletedRatio: number;
 }
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -24,5 +31,15 @@ export function loadMediaConfig(env: Env = process.env): MediaConfig {
     maxVolumeBytes: Number(env.OASIS_MEDIA_MAX_VOLUME_BYTES ?? 1024 ** 3),
     scanIntervalMs: Number(env.OASIS_MEDIA_SCAN_INTERVAL_MS ?? 600_000),
     publicPrefix: env.OASIS_MEDIA_PUBLIC_PREFIX ?? "/media",
+    compactIntervalMs: Number(env.OASIS_MEDIA_COMPACT_INTERVAL_MS ?? 600_000),
+    compactMinDeletedRatio: ratioFrom(env, "OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO", 0.3),
   });
+}
+
+function ratioFrom(env: Env, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!(n >= 0 && n <= 1)) throw new Error(`${key} must be a number from 0 to 1, got "${raw}"`);
+  return n;
 }

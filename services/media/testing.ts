@@ -18,13 +18,14 @@ export interface MediaTestbed {
   stop(): Promise<void>;
 }
 
-export async function startMediaTestbed(opts: { restart?: boolean } = {}): Promise<MediaTestbed> {
+/** `env` adds media settings (e.g. short timer intervals) for tests of background work. */
+export async function startMediaTestbed(opts: { restart?: boolean; env?: Record<string, string> } = {}): Promise<MediaTestbed> {
   const dataDir = mkdtempSync(join(tmpdir(), "oasis-media-"));
   const mesh = await startTestMesh({
     services: ["identity", "media"],
     edge: true,
     restart: opts.restart,
-    env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "1024", OASIS_MEDIA_DATA_DIR: dataDir },
+    env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "1024", ...opts.env, OASIS_MEDIA_DATA_DIR: dataDir },
   });
   const edge = mesh.url("edge");
   const post = async (path: string, body: unknown) =>

@@ -21,7 +21,7 @@
  *   mismatch throws CorruptNeedleError: bad bytes are never returned).
  */
 import { mkdirSync, readdirSync } from "node:fs";
-import { open, rename, type FileHandle } from "node:fs/promises";
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import {
   decodeIndexRecord,
@@ -59,8 +59,13 @@ interface Entry {
 
 export interface VolumeStats {
   readonly volumeId: number;
+  /** Size of the volume file (superblock, live and dead needles). */
   readonly bytes: number;
   readonly liveNeedles: number;
+  /** On-disk bytes of the live needles. */
+  readonly liveBytes: number;
+  /** On-disk bytes of deleted or overwritten needles: what compaction frees. */
+  readonly deadBytes: number;
   readonly deletedNeedles: number;
   readonly readOnly: boolean;
 }
@@ -274,8 +279,10 @@ export class VolumeStore {
         }
         for (const p of placed) {
           const rec = encodeIndexRecord({ key: p.w.key, cookie: p.w.cookie, dataSize: p.w.data.byteLength, offset: p.offset, flags: 0 });
-          await p.volume.idx.write(rec, 0, rec.byteLength, p.volume.idxEnd);
+          // Reserve the slot before awaiting: a concurrent delete appends to the same file.
+          const idxAt = p.volume.idxEnd;
           p.volume.idxEnd += rec.byteLength;
+          await p.volume.idx.write(rec, 0, rec.byteLength, idxAt);
           this.put(p.w.key, { volume: p.volume, handle: p.volume.dat, offset: p.offset, dataSize: p.w.data.byteLength, cookie: p.w.cookie });
           p.w.resolve();
         }
@@ -314,12 +321,18 @@ export class VolumeStore {
     const e = this.index.get(key);
     if (!e) return false;
     this.index.delete(key);
+    await this.markDeleted(key, e);
+    return true;
+  }
+
+  /** Flips the needle's flag byte on disk and appends its delete record. */
+  private async markDeleted(key: bigint, e: Entry): Promise<void> {
     e.volume.deleted++;
     await e.handle.write(Buffer.from([flagDeleted]), 0, 1, e.offset + 16);
     const rec = encodeIndexRecord({ key, cookie: e.cookie, dataSize: e.dataSize, offset: e.offset, flags: flagDeleted });
-    await e.volume.idx.write(rec, 0, rec.byteLength, e.volume.idxEnd);
+    const idxAt = e.volume.idxEnd;
     e.volume.idxEnd += rec.byteLength;
-    return true;
+    await e.volume.idx.write(rec, 0, rec.byteLength, idxAt);
   }
 
   /** Every live needle (for orphan scans). */
@@ -329,11 +342,17 @@ export class VolumeStore {
 
   stats(): VolumeStats[] {
     const live = new Map<number, number>();
-    for (const e of this.index.values()) live.set(e.volume.id, (live.get(e.volume.id) ?? 0) + 1);
+    const liveBytes = new Map<number, number>();
+    for (const e of this.index.values()) {
+      live.set(e.volume.id, (live.get(e.volume.id) ?? 0) + 1);
+      liveBytes.set(e.volume.id, (liveBytes.get(e.volume.id) ?? 0) + needleSize(e.dataSize));
+    }
     return [...this.volumes.values()].map((v) => ({
       volumeId: v.id,
       bytes: v.end,
       liveNeedles: live.get(v.id) ?? 0,
+      liveBytes: liveBytes.get(v.id) ?? 0,
+      deadBytes: v.end - superblockBytes - (liveBytes.get(v.id) ?? 0),
       deletedNeedles: v.deleted,
       readOnly: v.readOnly,
     }));
@@ -376,6 +395,9 @@ export class VolumeStore {
     }
     await nd.sync();
     await ni.sync();
+    // The old .idx goes first: a crash between the renames must never pair an index
+    // with the other file's offsets. A volume without .idx is rebuilt by scanning it.
+    await unlink(v.idxPath);
     await rename(tmpDat, v.datPath);
     await rename(tmpIdx, v.idxPath);
     const oldDat = v.dat;
@@ -387,8 +409,11 @@ export class VolumeStore {
     v.idxEnd = idxEnd;
     v.deleted = 0;
     for (const [key, entry] of moved) {
-      // Only swap entries that were not deleted meanwhile.
-      if (this.index.get(key)?.volume === v) this.index.set(key, entry);
+      const current = this.index.get(key);
+      if (current?.volume === v) this.index.set(key, entry);
+      // Deleted while it was being copied: the delete flipped the old file's flag, so
+      // flip it in the new one too, or a restart would bring the needle back.
+      else await this.markDeleted(key, entry);
     }
     // Reads that looked up an old entry hold the old handle: close it a little later.
     setTimeout(() => void Promise.all([oldDat.close(), oldIdx.close()]).catch(() => {}), 5_000).unref?.();
