@@ -13,6 +13,17 @@ const exitAfterLoad = process.argv.includes("--exit");
 const t0 = performance.now();
 const mesh = await startMesh();
 const shared = sharedConfig(process.env);
+// Ctrl-C (or a parent's SIGTERM) at any time, during the load too, stops the mesh
+// processes before exiting: without this, a signal mid-load left them running.
+let stopping = false;
+const stop = async (exitCode: number) => {
+  if (stopping) return;
+  stopping = true;
+  await mesh.stop();
+  process.exit(exitCode);
+};
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
 let code = 0;
 try {
   // The loader is one client importing a whole community from one IP: it would hit the
@@ -33,14 +44,5 @@ try {
   console.error("demo load failed:", err);
   code = 1;
 }
-if (exitAfterLoad || code !== 0) {
-  await mesh.stop();
-  process.exit(code);
-}
-console.log("\nThe mesh keeps running; Ctrl-C stops it.");
-const stop = async () => {
-  await mesh.stop();
-  process.exit(0);
-};
-process.on("SIGINT", () => void stop());
-process.on("SIGTERM", () => void stop());
+if (exitAfterLoad || code !== 0) await stop(code);
+else console.log("\nThe mesh keeps running; Ctrl-C stops it.");

@@ -4,8 +4,11 @@
  * and the running mesh, then acts as the app through the edge's REST API only: signs in
  * as a demo user, reads the hydrated home feed and downloads its images, follows
  * someone, posts a new photo, sees the post in a follower's home feed, is liked and
- * commented on, and reads the notifications. Last, the loader runs a second time against
- * the same mesh and must change nothing (idempotent request ids and Idempotency-Keys).
+ * commented on, and reads the notifications. Before that it checks the load itself:
+ * every post's counts against a MySQL recount and every liked post's owner's grouped
+ * like notifications and unread count. Last, Ctrl-C stops the main job and
+ * `bun demo/main.ts --exit` loads the demo a second time on the same data, which must
+ * change no stored record (idempotent request ids and Idempotency-Keys).
  *
  * The whole Reed98 load takes about five minutes on the 2-core machine; the hooks wait
  * up to 20.
@@ -21,6 +24,9 @@ import { imagePath } from "../demo/data.ts";
 import { demoGraph, demoPassword } from "../demo/users.ts";
 import { DemoLoader, type LoadReport } from "../demo/loader.ts";
 import { bulkImportLimits, setEdgeLimits } from "../edge/limits-admin.ts";
+import { databaseName, sharedConfig } from "../kit/config.ts";
+import { inParallel } from "../kit/parallel.ts";
+import mysql from "mysql2/promise";
 
 const root = join(import.meta.dir, "..");
 // For working on this test: OASIS_E2E_EDGE_URL=<edge of a running `npm run demo`> skips
@@ -29,6 +35,7 @@ const reuseEdge = process.env.OASIS_E2E_EDGE_URL;
 const namespace = reuseEdge ? (process.env.OASIS_NAMESPACE ?? "") : testNamespace();
 const redisUrl = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
 let demo: Subprocess<"ignore", "pipe", "pipe">;
+let demoEnv: Record<string, string> = {};
 let edge = "";
 let output = "";
 const hookTimeoutMs = 20 * 60_000;
@@ -42,11 +49,41 @@ async function waitForLine(pattern: RegExp, timeoutMs: number): Promise<void> {
   }
 }
 
-function collect(stream: ReadableStream<Uint8Array>): void {
+function collect(stream: ReadableStream<Uint8Array>, into: (text: string) => void = (t) => (output += t)): void {
   void (async () => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+    for await (const chunk of stream) into(decoder.decode(chunk, { stream: true }));
   })();
+}
+
+/** Rows of a query on one service's database in this namespace. */
+async function sql<T = any>(service: string, query: string, params: unknown[] = []): Promise<T[]> {
+  const conn = await mysql.createConnection({ uri: sharedConfig(process.env).mysqlUrl, database: databaseName(service, namespace), supportBigNumbers: true, bigNumberStrings: true });
+  try {
+    return (await conn.query(query, params))[0] as T[];
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * What the demo stored, as row counts of the domain tables (not sessions or outboxes,
+ * which a second sign-in rightly adds to).
+ */
+async function storedRecords(): Promise<Record<string, string>> {
+  const tables: Array<[string, string]> = [
+    ["identity", "SELECT COUNT(*) AS n FROM accounts"],
+    ["graph", "SELECT COUNT(*) AS n FROM follows"],
+    ["graph", "SELECT COUNT(*) AS n FROM follow_requests"],
+    ["media", "SELECT COUNT(*) AS n FROM media"],
+    ["post", "SELECT COUNT(*) AS n FROM posts"],
+    ["interaction", "SELECT COUNT(*) AS n FROM likes"],
+    ["interaction", "SELECT COUNT(*) AS n FROM comments"],
+    ["interaction", "SELECT COUNT(*) AS n FROM refers"],
+  ];
+  const out: Record<string, string> = {};
+  for (const [service, query] of tables) out[`${service}: ${query}`] = String((await sql(service, query))[0].n);
+  return out;
 }
 
 interface Reply {
@@ -99,6 +136,7 @@ beforeAll(async () => {
   const edgePort = await freePort();
   env.OASIS_EDGE_PORT = String(edgePort);
   edge = `http://127.0.0.1:${edgePort}`;
+  demoEnv = env;
   demo = Bun.spawn([process.execPath, join(root, "demo", "main.ts")], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   collect(demo.stdout);
   collect(demo.stderr);
@@ -135,6 +173,93 @@ describe("main job, end to end through the edge", () => {
     expect(output).toContain(`edge:    ${edge}`);
     expect(output).toContain(`docs:    ${edge}/docs`);
   });
+
+  test.skipIf(!!reuseEdge)("every count equals a MySQL recount, and every liked post's owner has its like group", async () => {
+    // Counts: BatchGetCounts (Redis) for every post against a recount of the rows.
+    const posts = await sql<{ post_id: string; author_id: string }>("post", "SELECT post_id, author_id FROM posts WHERE deleted_at IS NULL");
+    expect(posts.length).toBeGreaterThan(900);
+    const recount = new Map<string, { likes: string; comments: string; refers: string }>(posts.map((p) => [p.post_id, { likes: "0", comments: "0", refers: "0" }]));
+    const sources = [
+      ["interaction", "likes", "SELECT post_id, COUNT(*) AS n FROM likes GROUP BY post_id"],
+      ["interaction", "comments", "SELECT post_id, COUNT(*) AS n FROM comments WHERE deleted_at IS NULL GROUP BY post_id"],
+      // Refers are counted from post events; the posts themselves are the truth.
+      ["post", "refers", "SELECT refer_post_id AS post_id, COUNT(*) AS n FROM posts WHERE refer_post_id <> 0 AND deleted_at IS NULL GROUP BY refer_post_id"],
+    ] as const;
+    for (const [service, column, query] of sources) {
+      for (const r of await sql<{ post_id: string; n: string }>(service, query)) {
+        const c = recount.get(r.post_id);
+        if (c) c[column] = String(r.n);
+      }
+    }
+    const ids = [...recount.keys()];
+    const mismatches = async () => {
+      const out: unknown[] = [];
+      for (let i = 0; i < ids.length; i += 100) {
+        const page = ids.slice(i, i + 100);
+        const res = await ok("GET", `/v1/post-counts:batchGet?${page.map((x) => `post_ids=${x}`).join("&")}`);
+        for (const c of res.counts) {
+          const got = { likes: c.likes ?? "0", comments: c.comments ?? "0", refers: c.refers ?? "0" };
+          const want = recount.get(c.postId);
+          if (JSON.stringify(got) !== JSON.stringify(want)) out.push({ postId: c.postId, got, want });
+        }
+      }
+      return out;
+    };
+    // Refer counts follow post events, which may still be in flight right after the load.
+    expect(await eventually(mismatches, (m) => m.length === 0, 120_000)).toEqual([]);
+    const liked = [...recount.values()].filter((c) => c.likes !== "0").length;
+    expect(liked).toBeGreaterThan(100);
+
+    // Notifications: each owner gets one unread "liked your post" group per liked post,
+    // counting every liker but the owner. The consumer may still be catching up with the
+    // load, so wait for the stored groups first, then read every owner's inbox through
+    // the edge as that owner.
+    const authorOf = new Map(posts.map((p) => [p.post_id, p.author_id]));
+    const expected = new Map<string, Map<string, number>>(); // owner -> post -> likers
+    for (const l of await sql<{ post_id: string; user_id: string }>("interaction", "SELECT post_id, user_id FROM likes")) {
+      const owner = authorOf.get(l.post_id);
+      if (!owner || owner === l.user_id) continue;
+      const mine = expected.get(owner) ?? new Map<string, number>();
+      mine.set(l.post_id, (mine.get(l.post_id) ?? 0) + 1);
+      expected.set(owner, mine);
+    }
+    const wanted = [...expected.values()].reduce((n, m) => n + [...m.values()].reduce((a, b) => a + b, 0), 0);
+    const t0 = performance.now();
+    await eventually(
+      async () => Number((await sql("notification", "SELECT COALESCE(SUM(actor_count), 0) AS n FROM notifications WHERE kind = 3"))[0].n),
+      (n) => n >= wanted,
+      600_000,
+    );
+    console.log(`like notifications complete ${((performance.now() - t0) / 1000).toFixed(1)} s after the load; checking ${expected.size} owners' inboxes`);
+    const handleOf = new Map((await sql<{ user_id: string; handle: string }>("identity", "SELECT user_id, handle FROM accounts")).map((a) => [a.user_id, a.handle]));
+    await setEdgeLimits(redisUrl, namespace, bulkImportLimits);
+    try {
+      await inParallel([...expected.entries()], 4, async ([owner, likedPosts]) => {
+        const { token } = await signIn(handleOf.get(owner)!);
+        const entries: any[] = [];
+        let pageToken = "";
+        do {
+          const page = await ok("GET", `/v1/notifications?page_size=100${pageToken ? `&page_token=${pageToken}` : ""}`, undefined, token);
+          entries.push(...(page.notifications ?? []));
+          pageToken = page.nextPageToken ?? "";
+        } while (pageToken);
+        const likeGroups = new Map<string, number>();
+        for (const n of entries.filter((e) => e.kind === "NOTIFICATION_KIND_LIKE")) {
+          expect(likeGroups.has(n.postId)).toBe(false); // one open group per post
+          likeGroups.set(n.postId, Number(n.actorCount));
+          const others = Number(n.actorCount) - 1;
+          expect(n.summary).toMatch(others === 0 ? /^reed_\d+ liked your post$/ : others === 1 ? /^reed_\d+ and reed_\d+ liked your post$/ : new RegExp(`^reed_\\d+ and ${others} others liked your post$`));
+        }
+        expect({ owner, likeGroups: Object.fromEntries(likeGroups) }).toEqual({ owner, likeGroups: Object.fromEntries(likedPosts) });
+        // Nobody has read anything yet: the badge counts every entry.
+        const unread = await ok("GET", "/v1/notifications:unreadCount", undefined, token);
+        expect(Number(unread.count ?? 0)).toBe(entries.filter((e) => !e.read).length);
+        expect(entries.every((e) => !e.read)).toBe(true);
+      });
+    } finally {
+      await setEdgeLimits(redisUrl, namespace, null, false);
+    }
+  }, hookTimeoutMs);
 
   test("the edge serves its docs and metrics", async () => {
     expect((await fetch(`${edge}/docs`)).status).toBe(200);
@@ -250,7 +375,7 @@ describe("main job, end to end through the edge", () => {
   });
 
   test("loading the demo a second time changes nothing", async () => {
-    // A sample of public members: their follow counts, their posts, and each post's
+    // On a reused mesh: a sample of public members' follow counts, posts, and each post's
     // like and comment counts must be exactly as before.
     const sample = users.filter((u) => !u.private && u.n % 32 === 0);
     const counts = async () => {
@@ -265,19 +390,41 @@ describe("main job, end to end through the edge", () => {
       }
       return out;
     };
-    const before = await counts();
-    await setEdgeLimits(redisUrl, namespace, bulkImportLimits);
-    let report: LoadReport;
-    try {
-      report = await new DemoLoader(edge).run();
-    } finally {
-      await setEdgeLimits(redisUrl, namespace, null, false);
+    if (reuseEdge) {
+      const before = await counts();
+      await setEdgeLimits(redisUrl, namespace, bulkImportLimits);
+      try {
+        const report: LoadReport = await new DemoLoader(edge).run();
+        expect(report.users).toBe(962);
+      } finally {
+        await setEdgeLimits(redisUrl, namespace, null, false);
+      }
+      expect(await counts()).toEqual(before);
+      return;
     }
-    const firstPosts = reuseEdge ? report.posts : Number(/posts: (\d+)/.exec(output)![1]);
+    // The README's way: Ctrl-C stops the running main job cleanly, and
+    // `bun demo/main.ts --exit` starts the mesh again on the same data, loads the demo a
+    // second time, prints its summary and exits.
+    const records = await storedRecords();
+    demo.kill("SIGINT");
+    expect(await Promise.race([demo.exited, Bun.sleep(60_000).then(() => "still running")])).toBe(0);
+    let second = "";
+    const rerun = Bun.spawn([process.execPath, join(root, "demo", "main.ts"), "--exit"], { env: demoEnv, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    collect(rerun.stdout, (t) => (second += t));
+    collect(rerun.stderr, (t) => (second += t));
+    const code = await Promise.race([rerun.exited, Bun.sleep(hookTimeoutMs - 120_000).then(() => "timed out")]);
+    if (code !== 0) {
+      rerun.kill("SIGINT"); // lets it stop the mesh processes it started
+      await Promise.race([rerun.exited, Bun.sleep(30_000)]);
+      rerun.kill("SIGKILL");
+    }
+    expect({ code, tail: code === 0 ? "" : second.slice(-3000) }).toEqual({ code: 0, tail: "" });
+    console.log(second.slice(second.indexOf("=== Oasis demo loaded ===")).trim());
+    expect(second).not.toContain("The mesh keeps running");
     // The second run sees the same accounts, posts and media (same ids); my e2e post is
     // not the loader's, so it is not counted.
-    expect(report.users).toBe(962);
-    expect(report.posts).toBe(firstPosts);
-    expect(await counts()).toEqual(before);
+    expect(/users: (\d+)/.exec(second)?.[1]).toBe("962");
+    expect(/posts: (\d+)/.exec(second)?.[1]).toBe(/posts: (\d+)/.exec(output)![1]);
+    expect(await storedRecords()).toEqual(records);
   }, hookTimeoutMs);
 });
