@@ -5,7 +5,8 @@
  * GetPost, BatchGetPosts, ListUserPosts or a refer-to.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "#gen/google/rpc/error_details_pb.ts";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
@@ -123,5 +124,28 @@ describe("edits and deletes", () => {
     await bed.post(bob).deletePost({ postId: post!.postId });
     expect(errorReason(await failure(bed.post(bob).getPost({ postId: post!.postId })))).toBe("POST_NOT_FOUND");
     expect((await bed.post(bob).batchGetPosts({ postIds: [post!.postId] })).posts).toHaveLength(0);
+  });
+});
+
+describe("media bucket policy", () => {
+  test("max_count_per_post of post-images is enforced, and a change at run time applies to the next post", async () => {
+    const media = bed.media("service");
+    const original = (await media.listBucketPolicies({})).policies.find((p) => p.bucket === "post-images")!;
+    const photos = [await bed.photo(alice!, 10), await bed.photo(alice!, 11), await bed.photo(alice!, 12)];
+    try {
+      await media.updateBucketPolicy({ policy: { ...original, maxCountPerPost: 2 } });
+      const err = await failure(bed.post(alice).createPost({ mediaIds: photos, caption: "three photos" }));
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(errorReason(err)).toBe("MEDIA_NOT_USABLE");
+      expect(violatedFields(err)).toEqual(["media_ids"]);
+      expect(err.findDetails(ErrorInfoSchema)[0]!.metadata).toMatchObject({ rule: "max_count_per_post", max_count_per_post: "2" });
+      expect(err.message).toContain("max_count_per_post");
+      expect((await bed.post(alice).createPost({ mediaIds: photos.slice(0, 2), caption: "two photos" })).post!.media).toHaveLength(2);
+
+      await media.updateBucketPolicy({ policy: { ...original, maxCountPerPost: 3 } });
+      expect((await bed.post(alice).createPost({ mediaIds: photos, caption: "three photos" })).post!.media).toHaveLength(3);
+    } finally {
+      await media.updateBucketPolicy({ policy: original });
+    }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * PostService handlers. Creates check every media id with the media service (the
- * caller's own, live, post-images) and resolve @mentions with identity before one
+ * caller's own, live, post-images, no more than the bucket's max_count_per_post) and resolve @mentions with identity before one
  * transaction writes the post, its hashtags and the post_created event. Every read goes
  * through the reader's visibility filter.
  */
@@ -50,6 +50,17 @@ export function postService(ctx: PostContext): ServiceImpl<typeof PostService> {
     return found.filter((m): m is Mention => !!m);
   }
 
+  /**
+   * The post-images bucket's max_count_per_post, asked of media on every create so an
+   * operator's UpdateBucketPolicy applies at once (the call runs alongside the media
+   * lookup, so it adds no latency). The proto's max_items (9) stays the absolute cap; a
+   * missing bucket or a 0 leaves only that cap.
+   */
+  async function maxMediaPerPost(): Promise<number | undefined> {
+    const { policies } = await ctx.media.listBucketPolicies({}, service());
+    return policies.find((p) => p.bucket === "post-images")?.maxCountPerPost || undefined;
+  }
+
   async function getVisible(postId: bigint): Promise<Post> {
     const [post] = await ctx.reader.visibleByIds(caller(), [postId]);
     if (!post) throw errors.notFound(ErrorReason.POST_NOT_FOUND, `no post ${postId}`, { post_id: postId });
@@ -68,11 +79,20 @@ export function postService(ctx: PostContext): ServiceImpl<typeof PostService> {
       if (req.mediaIds.length === 0 && req.referPostId === 0n) {
         throw errors.invalid(ErrorReason.MEDIA_REQUIRED, [{ field: "media_ids", description: "a post needs at least one image unless it refers to another post" }]);
       }
-      const [media, mentions, referred] = await Promise.all([
+      const [media, mentions, referred, maxMedia] = await Promise.all([
         req.mediaIds.length ? ctx.media.batchGetMedia({ mediaIds: req.mediaIds }, service()).then((r) => r.media) : [],
         resolveMentions(req.caption),
         req.referPostId ? ctx.reader.visibleByIds(caller(), [req.referPostId]) : [],
+        req.mediaIds.length > 1 ? maxMediaPerPost() : undefined,
       ]);
+      if (maxMedia !== undefined && req.mediaIds.length > maxMedia) {
+        const rule = "max_count_per_post";
+        throw errors.invalid(
+          ErrorReason.MEDIA_NOT_USABLE,
+          [{ field: "media_ids", description: `has ${req.mediaIds.length} images; bucket post-images allows at most ${maxMedia} per post (${rule})`, reason: rule }],
+          { rule, max_count_per_post: maxMedia },
+        );
+      }
       const byId = new Map(media.map((m) => [m.id, m]));
       const bad: FieldViolation[] = [];
       req.mediaIds.forEach((id, i) => {
