@@ -35,6 +35,8 @@ export interface EdgeTestbed {
   readonly calls: WaitCall[];
   /** `/oasis.edgetest.v1.EdgeTestService/Wait`. */
   readonly waitPath: string;
+  /** Stops the upstream only (readiness tests); `stop` still cleans up. */
+  stopUpstream(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function startEdgeTestbed(env: Env = {}): Promise<EdgeTestbed> {
     edgeApp,
     calls,
     waitPath: `/${service.typeName}/Wait`,
+    stopUpstream: () => upstream.stop(),
     async stop() {
       await edgeApp.stop();
       await upstream.stop();
