@@ -15,13 +15,18 @@ import { bind } from "#kit/server.ts";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import type { MediaConfig } from "./config.ts";
 import { compactionMetrics, compactVolumes } from "./compaction.ts";
-import { createContext } from "./context.ts";
+import { createContext, type MediaContext } from "./context.ts";
 import { mediaHttp } from "./http.ts";
 import { scan, scanMetrics } from "./scan.ts";
 import { mediaService } from "./service.ts";
 import { VolumeStore } from "./volume/volume-store.ts";
 
-export async function createMediaApp(config: MediaConfig): Promise<App> {
+/** The media app; `context` lets an in-process test reach the volume store it runs on. */
+export interface MediaApp extends App {
+  readonly context: MediaContext;
+}
+
+export async function createMediaApp(config: MediaConfig): Promise<MediaApp> {
   const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), bus: true });
   const volumes = await VolumeStore.open({ dir: config.dataDir, maxVolumeBytes: config.maxVolumeBytes });
   rt.log.info({ ...volumes.recovery, dir: config.dataDir }, "volumes opened");
@@ -66,5 +71,5 @@ export async function createMediaApp(config: MediaConfig): Promise<App> {
       compacted.reclaimedBytes.inc(r.reclaimedBytes);
     }
   });
-  return app;
+  return Object.assign(app, { context: ctx });
 }
