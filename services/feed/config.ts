@@ -6,6 +6,8 @@
  * - OASIS_FEED_HOME_CAP [800]: post ids kept per home timeline (Twitter kept 800).
  * - OASIS_FEED_ACTIVE_DAYS [7]: fan-out only reaches users who read their feed within this.
  * - OASIS_FEED_BACKFILL [20]: a new follow copies the followee's latest posts.
+ * - OASIS_FEED_FANOUT_BATCH [1000]: followers read from graph and pushed to per batch (one
+ *   graph page, one Redis script); tests make it small so a post spans several batches.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 
@@ -15,6 +17,8 @@ export interface FeedConfig extends BaseConfig {
   readonly userCap: number;
   readonly activeMs: number;
   readonly backfill: number;
+  /** Followers per fan-out batch (one graph page, one Redis script). */
+  readonly fanoutBatch: number;
   /** Fan-out messages handled at once (different posts in parallel). */
   readonly fanoutConcurrency: number;
 }
@@ -28,6 +32,7 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     userCap: num("OASIS_FEED_USER_CAP", 800),
     activeMs: num("OASIS_FEED_ACTIVE_DAYS", 7) * 24 * 3600 * 1000,
     backfill: num("OASIS_FEED_BACKFILL", 20),
+    fanoutBatch: num("OASIS_FEED_FANOUT_BATCH", 1000),
     fanoutConcurrency: num("OASIS_FEED_FANOUT_CONCURRENCY", 4),
   });
 }

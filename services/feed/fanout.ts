@@ -1,8 +1,8 @@
 /**
  * Fan-out on write (the consumers of post and graph events):
  * - post_created: onto the author's timeline, then onto the home timelines of followers
- *   who read their feed in the last `activeMs`, a page of up to 1,000 followers at a
- *   time. Authors with more than `fanoutThreshold` followers are only marked as
+ *   who read their feed in the last `activeMs`, a page of `fanoutBatch` (1,000) followers
+ *   at a time. Authors with more than `fanoutThreshold` followers are only marked as
  *   "celebrities"; readers merge their posts at read time.
  * - post_deleted: off the author's timeline and every follower's home timeline.
  * - follow_created: the followee's latest posts are copied into the follower's home.
@@ -21,13 +21,11 @@ import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_
 import { ensureUserTimeline } from "./builders.ts";
 import type { FeedContext } from "./context.ts";
 
-const followerPage = 1000;
-
-/** Calls `each` with pages of the author's follower ids; returns the follower total. */
+/** Calls `each` with pages of `fanoutBatch` follower ids and the follower total; `false` stops. */
 async function forEachFollowerPage(ctx: FeedContext, author: bigint, each: (ids: bigint[], total: bigint) => Promise<boolean | void>): Promise<void> {
   let pageToken = "";
   do {
-    const page = await ctx.graph.listFollowerIds({ userId: author, pageSize: followerPage, pageToken }, asService(ctx.rt.config.meshSecret));
+    const page = await ctx.graph.listFollowerIds({ userId: author, pageSize: ctx.rt.config.fanoutBatch, pageToken }, asService(ctx.rt.config.meshSecret));
     if ((await each(page.userIds, page.total)) === false) return;
     pageToken = page.nextPageToken;
   } while (pageToken);

@@ -9,25 +9,30 @@
  *
  * `active` scores each reader's last feed read (ms); fan-out skips readers not seen
  * within the window. `celebs` holds authors above the fan-out threshold.
+ *
+ * `delivered:home` and `delivered:user` count (post, timeline) pairs ever pushed (not
+ * rebuilt): the fan-out volume, and the check that redelivered events add nothing twice.
  */
 import type { Redis } from "#kit/redis.ts";
 import { idTimeMs } from "#kit/ids.ts";
 
-// KEYS: pairs (timeline, marker). ARGV[1] cap, then pairs (score, member).
-// Adds every member to every built timeline, then trims it to the cap.
+// KEYS[1] a delivery counter, then pairs (timeline, marker). ARGV[1] cap, then pairs
+// (score, member). Adds every member to every built timeline, trims it to the cap, and
+// adds to the counter how many (timeline, member) pairs were new: a batch run again
+// after a crash adds nothing and counts nothing. Returns that count.
 const pushScript = `
 local cap = tonumber(ARGV[1])
-local added = 0
-for i = 1, #KEYS, 2 do
+local new = 0
+for i = 2, #KEYS, 2 do
   if redis.call('EXISTS', KEYS[i + 1]) == 1 then
     for j = 2, #ARGV, 2 do
-      redis.call('ZADD', KEYS[i], ARGV[j], ARGV[j + 1])
+      new = new + redis.call('ZADD', KEYS[i], ARGV[j], ARGV[j + 1])
     end
     redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(cap + 1))
-    added = added + 1
   end
 end
-return added
+if new > 0 then redis.call('INCRBY', KEYS[1], new) end
+return new
 `;
 
 type TimelineRedis = Redis & { oasisPush(numKeys: number, ...args: Array<string | number>): Promise<number> };
@@ -55,16 +60,16 @@ export class Timelines {
     return ids.flatMap((id) => [idTimeMs(id), id.toString()]);
   }
 
-  /** Adds posts to the built home timelines of `readers`; returns how many were built. */
+  /** Adds posts to the built home timelines of `readers`; returns how many (post, reader) pairs were new. */
   async pushHome(readers: readonly bigint[], postIds: readonly bigint[]): Promise<number> {
     if (readers.length === 0 || postIds.length === 0) return 0;
-    const keys = readers.flatMap((r) => [`ht:${r}`, `hb:${r}`]);
+    const keys = ["delivered:home", ...readers.flatMap((r) => [`ht:${r}`, `hb:${r}`])];
     return this.redis.oasisPush(keys.length, ...keys, this.homeCap, ...Timelines.scored(postIds));
   }
 
   /** Adds posts to an author's timeline if it is built. */
   async pushUser(author: bigint, postIds: readonly bigint[]): Promise<void> {
-    await this.redis.oasisPush(2, `ut:${author}`, `ub:${author}`, this.userCap, ...Timelines.scored(postIds));
+    await this.redis.oasisPush(3, "delivered:user", `ut:${author}`, `ub:${author}`, this.userCap, ...Timelines.scored(postIds));
   }
 
   /** Removes posts from the home timelines of `readers`. */
