@@ -1,22 +1,28 @@
 /**
  * Killing one of two replicas under load: reads through the edge lose nothing (a
- * request that never reached the dead replica is sent to the other), and the edge
- * ejects the dead replica within 2 s.
+ * request that never reached the dead replica is sent to the other); writes without a
+ * request_id are never sent twice, so the only ones that fail are those in flight on
+ * the dead replica; the edge ejects it within 2 s, and takes it back once it is up again.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { setEdgeLimits } from "./limits-admin.ts";
 import { startTwoIdentityReplicas, waitEjected, type TwoReplicas } from "../tests/replicas.ts";
 
 let env: TwoReplicas;
 let userId = "";
+let token = "";
 
 beforeAll(async () => {
   env = await startTwoIdentityReplicas();
-  const res = await fetch(`${env.edge}/v1/accounts`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ handle: "reed_77", email: "reed_77@reed.example", password: "correct horse battery" }),
-  });
+  const post = (path: string, body: unknown) =>
+    fetch(`${env.edge}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await post("/v1/accounts", { handle: "reed_77", email: "reed_77@reed.example", password: "correct horse battery" });
   userId = ((await res.json()) as any).account.userId;
+  token = ((await (await post("/v1/sessions", { login: "reed_77", password: "correct horse battery" })).json()) as any).accessToken;
+  // The writers below send far more than one person's write limit (300/min).
+  await setEdgeLimits(env.mesh.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", env.mesh.namespace, {
+    write: { perUser: { limit: 1_000_000, periodSeconds: 60 } },
+  });
 });
 afterAll(() => env?.stop());
 
@@ -44,4 +50,54 @@ test("kill -9 of one replica under load: no failed reads, ejected within 2 s", a
   expect(failed).toBe(0);
   expect(ok - before).toBeGreaterThan(100);
   expect(ejectMs).toBeLessThan(2_000);
+});
+
+test("the killed replica, restarted, is re-admitted and serves requests again", async () => {
+  const restartedAt = performance.now();
+  await env.mesh.supervisor.restart("identity-2");
+  const admitMs = await waitEjected(env.edge, env.replicas[1], restartedAt, 10_000, false);
+  expect(admitMs).toBeLessThan(10_000);
+  for (let i = 0; i < 40; i++) expect((await fetch(`${env.edge}/v1/users/${userId}`)).status).toBe(200);
+  // The restarted process counts from zero: any GetProfile it handled came after the restart.
+  const metrics = await (await fetch(`${env.replicas[1]}/metrics`)).text();
+  const served = metrics
+    .split("\n")
+    .filter((l) => l.startsWith("grpc_server_handled_total{") && l.includes('grpc_method="GetProfile"') && l.includes('grpc_code="ok"'))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+  expect(served).toBeGreaterThan(0);
+});
+
+test("writes without a request_id under a kill: only those in flight on the dead replica fail", async () => {
+  const writers = 4;
+  let written = 0;
+  const failures: number[] = [];
+  let running = true;
+  // UpdateProfile has side effects and no request_id: the edge must never resend it.
+  const writing = Array.from({ length: writers }, async (_, w) => {
+    for (let i = 0; running; i++) {
+      const res = await fetch(`${env.edge}/v1/users/${userId}?update_mask=bio`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ bio: `writer ${w} write ${i}` }),
+      }).catch(() => undefined);
+      if (res?.status === 200) written++;
+      else failures.push(res?.status ?? 0);
+      await res?.arrayBuffer();
+    }
+  });
+  await Bun.sleep(1_000);
+  const before = written;
+  const killedAt = performance.now();
+  env.mesh.supervisor.kill9("identity-2");
+  const ejectMs = await waitEjected(env.edge, env.replicas[1], killedAt);
+  await Bun.sleep(1_000);
+  running = false;
+  await Promise.all(writing);
+  console.log(`failover (writes): ${written} ok (${written - before} after the kill), ${failures.length} failed, ejected after ${ejectMs.toFixed(0)} ms`);
+  expect(ejectMs).toBeLessThan(2_000);
+  // Each writer has one write in flight at a time, so at most `writers` were in flight on
+  // the killed replica; those may fail (503 unavailable, not resent), nothing else may.
+  expect(failures.length).toBeLessThanOrEqual(writers);
+  expect(failures.every((s) => s === 503)).toBe(true);
+  expect(written - before).toBeGreaterThan(0);
 });

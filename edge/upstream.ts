@@ -76,7 +76,10 @@ export class Upstreams {
     return this.set(name).run(true, undefined, (client) => client.request(method, path, headers, timeoutMs), neverSent);
   }
 
-  /** Raw unary call by path on every replica of `name` (health checks); returns failures. */
+  /**
+   * Raw unary call by path on every replica of `name` (health checks): a failure ejects
+   * the replica, a success re-admits it. Returns the failures.
+   */
   async probe(name: string, path: string, body: Uint8Array, timeoutMs: number): Promise<string[]> {
     const down: string[] = [];
     const set = this.set(name);
@@ -84,6 +87,7 @@ export class Upstreams {
       set.clients().map(async (client) => {
         try {
           await client.unary(path, body, { [callerHeader]: signCaller(this.config.meshSecret, "service") }, timeoutMs);
+          set.markUp(client.baseUrl);
         } catch {
           down.push(client.baseUrl);
           set.markDown(client.baseUrl);

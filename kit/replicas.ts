@@ -6,8 +6,8 @@
  * Connect-ES transports, the edge with its own lean client.
  *
  * Ejection: a replica failing with `unavailable` is skipped for `ejectMs` (doubling on
- * repeated failures, capped at 30 s); if every replica is ejected the one ejected
- * longest ago is tried anyway (fail open). Retries: at most two more attempts, 25 ms and
+ * repeated failures, capped at 30 s) or until a health check passes (`markUp`); if every
+ * replica is ejected the one ejected longest ago is tried anyway (fail open). Retries: at most two more attempts, 25 ms and
  * 50 ms apart (+-50% jitter), only for `unavailable` and only when the caller says the
  * call is retryable.
  */
@@ -133,6 +133,18 @@ export class ReplicaSet<T> {
   markDown(url: string): void {
     const r = this.replicas.find((x) => x.url === url);
     if (r) this.record(r, new ConnectError("health check failed", Code.Unavailable));
+  }
+
+  /**
+   * Re-admits a replica at once (it passed an active health check): clears its ejection
+   * and failure count, so a replica back from a crash takes calls within one check
+   * instead of waiting out an ejection that doubled while it was down.
+   */
+  markUp(url: string): void {
+    const r = this.replicas.find((x) => x.url === url);
+    if (!r) return;
+    r.failures = 0;
+    r.ejectedUntil = 0;
   }
 
   /** Every replica's client (health checks, shutdown). */

@@ -31,12 +31,15 @@ export async function startTwoIdentityReplicas(): Promise<TwoReplicas> {
   return { mesh, edge: `http://127.0.0.1:${edgePort}`, replicas, stop: () => mesh.stop() };
 }
 
-/** Polls the edge's metrics until `url` is ejected; resolves to the ms it took from `sinceMs`. */
-export async function waitEjected(edge: string, url: string, sinceMs: number, timeoutMs = 10_000): Promise<number> {
+/**
+ * Polls the edge's metrics until `url` is ejected (or, with `ejected` false, admitted
+ * again); resolves to the ms it took from `sinceMs`.
+ */
+export async function waitEjected(edge: string, url: string, sinceMs: number, timeoutMs = 10_000, ejected = true): Promise<number> {
   while (performance.now() - sinceMs < timeoutMs) {
     const text = await (await fetch(`${edge}/metrics`)).text();
     const line = text.split("\n").find((l) => l.startsWith("edge_upstream_replica_ejected{") && l.includes(`url="${url}"`));
-    if (line?.endsWith(" 1")) return performance.now() - sinceMs;
+    if (line?.endsWith(ejected ? " 1" : " 0")) return performance.now() - sinceMs;
     await Bun.sleep(20);
   }
   return Number.POSITIVE_INFINITY;
