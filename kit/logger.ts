@@ -8,8 +8,9 @@ import { currentCall } from "./call-context.ts";
 
 export type { Logger };
 
-export function createLogger(service: string, level = "info"): Logger {
-  return pino({
+/** A logger for `service`; `destination` (default stdout) lets tests read the lines. */
+export function createLogger(service: string, level = "info", destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -18,5 +19,6 @@ export function createLogger(service: string, level = "info"): Logger {
       const call = currentCall();
       return call ? { request_id: call.requestId, trace_id: call.traceId } : {};
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -11,8 +11,8 @@
  * `connectNodeAdapter` handler. (Bun.serve cannot send HTTP trailers, so it cannot
  * serve gRPC; that is why services use node:http2 at all.)
  *
- * Interceptor order, outermost first: call context (request id, trace, caller) ->
- * metrics -> error mapping -> access check -> protovalidate -> extra -> handler.
+ * Interceptor order, outermost first: metrics -> call context (request id, trace,
+ * caller) -> error mapping -> access check -> protovalidate -> extra -> handler.
  *
  * Shutdown drains: health turns NOT_SERVING (readyz 503, Watch streams see it), the
  * listener closes, unary calls in flight get up to `drainTimeoutMs` to finish, then
@@ -116,10 +116,12 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       if (unaryInFlight === 0) drained?.();
     }
   };
+  // Metrics outside the call context so calls refused for a bad mesh credential are
+  // counted; the error mapping inside it, so its log lines carry the request id.
   const interceptors: Interceptor[] = [
     inFlightInterceptor,
-    callContextInterceptor(opts.meshSecret),
     metrics.interceptor,
+    callContextInterceptor(opts.meshSecret),
     errorInterceptor(opts.log),
     accessInterceptor,
     validationInterceptor,

@@ -1,0 +1,95 @@
+/**
+ * The kit's RPC server stack on a real server (kit/server.ts) with a handler that fails
+ * the way real code does: a plain Error carrying SQL (what mysql2 throws) becomes
+ * `internal` with a generic message for the client, while the log keeps the details with
+ * the request id; every call is counted in the RPC metrics, including calls refused for
+ * a forged mesh credential before any handler runs.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { callerHeader, signCaller } from "./auth.ts";
+import { devMeshSecret } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { bind, createRpcServer, type RpcServer } from "./server.ts";
+
+const sql = "Duplicate entry 'reed_1' for key 'uq_handle': INSERT INTO accounts (id, handle, password_hash) VALUES (?, ?, ?)";
+const logLines: string[] = [];
+let server: RpcServer;
+let url = "";
+
+beforeAll(async () => {
+  const log = createLogger("kittest", "error", { write: (line: string) => void logLines.push(line) });
+  server = createRpcServer({
+    name: "kittest",
+    host: "127.0.0.1",
+    port: 0,
+    log,
+    meshSecret: devMeshSecret,
+    drainTimeoutMs: 100,
+    bindings: [
+      bind(IdentityService, {
+        getProfile() {
+          throw new Error(sql);
+        },
+      }),
+    ],
+  });
+  url = `http://127.0.0.1:${await server.start()}`;
+});
+afterAll(() => server?.stop());
+
+function client(caller: string) {
+  const transport = createConnectTransport({
+    baseUrl: url,
+    httpVersion: "2",
+    useBinaryFormat: true,
+    interceptors: [
+      (next) => async (req) => {
+        req.header.set(callerHeader, caller);
+        req.header.set("x-request-id", "kit-test-req-1");
+        return next(req);
+      },
+    ],
+  });
+  return createClient(IdentityService, transport);
+}
+
+async function failure(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("the call succeeded");
+}
+
+async function handled(code: string): Promise<number> {
+  const text = await server.metrics.registry.metrics();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith("grpc_server_handled_total{") && l.includes('grpc_method="GetProfile"') && l.includes(`grpc_code="${code}"`));
+  return line ? Number(line.split(" ").at(-1)) : 0;
+}
+
+test("a plain Error with SQL in it reaches the client as `internal` with a generic message", async () => {
+  const err = await failure(client(signCaller(devMeshSecret, null)).getProfile({ lookup: { case: "handle", value: "reed_1" } }));
+  expect(err.code).toBe(Code.Internal);
+  expect(err.rawMessage).toBe("internal error");
+  expect(err.details).toEqual([]);
+  const everything = JSON.stringify([err.message, [...err.metadata.entries()]]);
+  for (const secret of ["INSERT", "accounts", "uq_handle", "Duplicate"]) expect(everything).not.toContain(secret);
+  // The details stay in the log, findable by the request id.
+  const logged = logLines.map((l) => JSON.parse(l)).find((l) => l.msg === "unexpected error");
+  expect(logged.err.message).toBe(sql);
+  expect(logged.request_id).toBe("kit-test-req-1");
+  expect(await handled("internal")).toBe(1);
+});
+
+test("calls refused for a forged mesh credential are counted too", async () => {
+  const before = await handled("unauthenticated");
+  const err = await failure(client("v1.42.9999999999999.AAAA").getProfile({ lookup: { case: "handle", value: "reed_1" } }));
+  expect(err.code).toBe(Code.Unauthenticated);
+  expect(await handled("unauthenticated")).toBe(before + 1);
+});
