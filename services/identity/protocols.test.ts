@@ -92,3 +92,28 @@ test("stop drains: a call in flight finishes, then the port closes", async () =>
   const after = await fetch(`${other.url}/healthz`).then(() => "answered", () => "refused");
   expect(after).toBe("refused");
 });
+
+test("stop tells a Health/Watch stream NOT_SERVING before the stream ends", async () => {
+  const other = await startTestApp(createIdentityApp, loadIdentityConfig, {
+    namespace: svc.namespace,
+    env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "4096", OASIS_DRAIN_TIMEOUT_MS: "1000" },
+  });
+  const health = createClient(Health, createGrpcTransport({ baseUrl: other.url }));
+  const seen: HealthCheckResponse_ServingStatus[] = [];
+  let stopping: Promise<void> | undefined;
+  const watching = (async () => {
+    for await (const s of health.watch({ service: "oasis.identity.v1.IdentityService" })) {
+      seen.push(s.status);
+      // Stop the server once the watch is established and has reported SERVING.
+      stopping ??= other.app.stop();
+    }
+  })().then(
+    () => "ended",
+    (err: unknown) => `failed: ${String(err)}`,
+  );
+  const ended = await Promise.race([watching, Bun.sleep(15_000).then(() => "still open")]);
+  await stopping;
+  expect(seen).toEqual([HealthCheckResponse_ServingStatus.SERVING, HealthCheckResponse_ServingStatus.NOT_SERVING]);
+  // The stream ends (cleanly or as the server closes it), it does not hang.
+  expect(ended).not.toBe("still open");
+});
