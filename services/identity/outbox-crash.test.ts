@@ -2,7 +2,8 @@
  * Crash safety of identity's events: the identity process is killed with SIGKILL
  * between writing accounts and publishing their `account_created` events, and during a
  * burst of sign-ups; after restarts, a consumer has applied every account's event
- * exactly once.
+ * exactly once, and JetStream delivered each one exactly once (not only after the
+ * consumer's dedup).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createClient, type Client } from "@connectrpc/connect";
@@ -31,6 +32,8 @@ let client: Client<typeof IdentityService>;
 /** user id -> times the consumer applied its event (after dedup) */
 const applied = new Map<bigint, number>();
 let deliveries = 0;
+/** user id -> JetStream's delivery count of each message the consumer got, before dedup */
+const received = new Map<bigint, number[]>();
 
 function env(relay: "on" | "off") {
   return { ...process.env, OASIS_NAMESPACE: ns, OASIS_IDENTITY_PORT: String(port), OASIS_OUTBOX_RELAY: relay, OASIS_LOG_LEVEL: "warn", OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "4096" };
@@ -57,6 +60,7 @@ beforeAll(async () => {
     handlers: [
       on(AccountCreatedSchema, async (event, meta) => {
         deliveries++;
+        received.set(event.userId, [...(received.get(event.userId) ?? []), meta.deliveryCount]);
         await applyOnce(sink, "crash-test-sink", meta.eventId, async () => {
           applied.set(event.userId, (applied.get(event.userId) ?? 0) + 1);
         });
@@ -87,6 +91,9 @@ test("kill -9 after the account is written but before its event is published: it
   await until(() => applied.get(userId) === 1);
   await Bun.sleep(500);
   expect(applied.get(userId)).toBe(1);
+  // Exactly one message reached the consumer, on its first delivery: JetStream itself
+  // holds the event once, not only the consumer's dedup table.
+  expect(received.get(userId)).toEqual([1]);
 });
 
 test("kill -9 three times during a burst of sign-ups: every committed account's event is applied exactly once", async () => {
@@ -124,5 +131,7 @@ test("kill -9 three times during a burst of sign-ups: every committed account's 
   await Bun.sleep(500);
   for (const id of accounts) expect(applied.get(id)).toBe(1);
   expect(applied.size).toBe(accounts.length);
+  // Relays republishing after a kill are deduplicated by JetStream (Nats-Msg-Id = event id).
+  for (const id of accounts) expect(received.get(id)).toEqual([1]);
   console.log(`crash burst: ${accounts.length} accounts, ${deliveries} deliveries, ${applied.size} applied once`);
 });
