@@ -2,13 +2,22 @@
  * Notifications on real processes and real data: a scripted round of likes and comments
  * on a Reed98 community leaves every counter equal to a MySQL recount and every post
  * owner with the right grouped notifications and unread count; own actions and blocked
- * or muted users never notify; redelivered events do not duplicate; and a client
- * subscribed through the edge (Server-Sent Events and Connect streaming) gets a like
- * within a second.
+ * or muted users never notify; mentions (captions, comments), replies, refer-tos and
+ * follow requests notify; an event delivered twice notifies once; the inbox pages; and a
+ * client subscribed through the edge (Server-Sent Events and Connect streaming) gets a
+ * like within a second.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { nanos } from "@nats-io/transport-node";
+import { PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
+import { NotificationKind, type Notification } from "#gen/oasis/notification/v1/notification_pb.ts";
+import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
+import { connectBus, eventDomain, eventSubject, natsHeaders, streamName, type Bus } from "#kit/bus.ts";
+import { createLogger } from "#kit/logger.ts";
 import { connectPool, select } from "#kit/mysql.ts";
+import { eventHeaders } from "#kit/outbox.ts";
+import { testClient } from "#kit/testing/clients.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
 
@@ -20,6 +29,56 @@ const inside = new Set(members);
 const community = edges.filter(([u, v]) => inside.has(u) && inside.has(v));
 const idOf = new Map<number, bigint>();
 const quotes = readFortunes("en-wisdom.fortune");
+// Members outside the community, with no follows: their inboxes hold only what a test
+// does to them. The sixth is a private account (follow requests).
+const loners = [...new Set(edges.flat())].sort((a, b) => a - b).slice(120, 132);
+const privateLoner = loners[5]!;
+let bus: Bus;
+
+const notificationClient = (u: bigint) => testClient(NotificationService, bed.mesh.url("notification"), u);
+async function fetchInbox(u: bigint): Promise<Notification[]> {
+  return (await notificationClient(u).listNotifications({ pageSize: 100 })).notifications;
+}
+
+// Event ids far below the snowflake ids the outboxes use, so they never collide.
+let lastEventId = 1_000n;
+
+/**
+ * Publishes an event on the bus as an outbox relay would (same subject, headers and
+ * Nats-Msg-Id = event id): how a test delivers an event no service would send, such as
+ * a like from a user the post owner blocks, to the notification service's own rules.
+ */
+async function publishEvent<D extends DescMessage>(schema: D, event: MessageInitShape<D>, eventId = ++lastEventId) {
+  const h = natsHeaders();
+  h.set(eventHeaders.type, schema.typeName);
+  h.set(eventHeaders.occurredAt, String(Date.now()));
+  return bus.js.publish(eventSubject(bed.mesh.namespace, schema), toBinary(schema, create(schema, event)), { msgID: String(eventId), headers: h });
+}
+
+/** Waits until the notification consumer of `schema`'s domain has acknowledged everything up to stream sequence `seq`. */
+async function handled(schema: DescMessage, seq: number): Promise<void> {
+  const ns = bed.mesh.namespace;
+  const domain = eventDomain(schema);
+  const floor = () => bus.jsm.consumers.info(streamName(ns, domain), `${ns}-notification-${domain}`).then((i) => i.ack_floor.stream_seq);
+  expect(await until(floor, (f) => f >= seq)).toBeGreaterThanOrEqual(seq);
+}
+
+/** The stream sequence of the post_liked event of `userId` liking `postId` (once relayed, it is the newest). */
+async function likeEventSeq(postId: bigint, userId: bigint): Promise<number> {
+  const ns = bed.mesh.namespace;
+  const last = () => bus.jsm.streams.getMessage(streamName(ns, "interaction"), { last_by_subj: eventSubject(ns, PostLikedSchema) }).catch(() => undefined);
+  const isIt = (m: Awaited<ReturnType<typeof last>>) => {
+    const e = m && fromBinary(PostLikedSchema, m.data);
+    return !!e && e.postId === postId && e.userId === userId;
+  };
+  const m = await until(last, isIt);
+  expect(isIt(m)).toBe(true);
+  return m!.seq;
+}
+
+async function photoPost(author: bigint, i: number, caption: string): Promise<bigint> {
+  return (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, i)], caption })).post!.postId;
+}
 
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -34,11 +93,17 @@ beforeAll(async () => {
   bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction", "notification"]);
   const ids = await bed.users(members, { concurrency: 16 });
   members.forEach((n, i) => idOf.set(n, ids[i]!));
+  const lonerIds = await bed.users(loners, { private: (n) => n === privateLoner });
+  loners.forEach((n, i) => idOf.set(n, lonerIds[i]!));
+  bus = await connectBus({ url: process.env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222", namespace: bed.mesh.namespace, name: "notification-test", log: createLogger("notification-test", "silent") });
   await inParallel(community.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>), 32, async ([a, b]) => {
     await bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! });
   });
 }, 600_000);
-afterAll(() => bed?.stop());
+afterAll(async () => {
+  await bus?.close();
+  await bed?.stop();
+});
 
 describe("a scripted round on Reed98", () => {
   test("counts equal the recount; owners have grouped notifications and the right unread count", async () => {
@@ -116,27 +181,127 @@ describe("a scripted round on Reed98", () => {
   });
 });
 
-import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
-import { testClient } from "#kit/testing/clients.ts";
-const notificationClient = (u: bigint) => testClient(NotificationService, bed.mesh.url("notification"), u);
-async function fetchInbox(u: bigint) {
-  return (await notificationClient(u).listNotifications({ pageSize: 100 })).notifications;
-}
-
 describe("rules", () => {
-  test("no notification from users the recipient blocks or mutes; mark read clears the count", async () => {
-    const [a, b, c] = [members[0]!, members[1]!, members[2]!].map((n) => idOf.get(n)!) as [bigint, bigint, bigint];
-    const p = (await bed.post(a).createPost({ mediaIds: [await bed.photo(a, 90)], caption: "rules" })).post!.postId;
+  test("no notification from users the recipient mutes or blocks, or who block the recipient; mark read clears the count", async () => {
+    const [a, b, c, d, e] = members.slice(0, 5).map((n) => idOf.get(n)!) as [bigint, bigint, bigint, bigint, bigint];
+    const p = await photoPost(a, 90, "rules");
     await bed.graph(a).mute({ userId: b });
     await bed.graph(a).block({ userId: c });
+    await bed.graph(e).block({ userId: a });
+    // A muted user may still like (muting hides, it does not forbid): the notification
+    // service drops it. An unmuted like after it shows the likes were handled.
     await bed.interaction(b).likePost({ postId: p });
-    await Bun.sleep(1_000);
-    const list = await fetchInbox(a);
-    const group = list.find((x) => x.postId === p);
-    expect(group).toBeUndefined();
+    const mutedSeq = await likeEventSeq(p, b);
+    await bed.interaction(d).likePost({ postId: p });
+    await until(() => fetchInbox(a), (l) => l.some((x) => x.postId === p));
+    await handled(PostLikedSchema, mutedSeq);
+    // Blocked users cannot like through interaction (interaction.test.ts), so their likes
+    // reach the notification service as events, to test its own rule.
+    await handled(PostLikedSchema, (await publishEvent(PostLikedSchema, { postId: p, postAuthorId: a, userId: c })).seq);
+    await handled(PostLikedSchema, (await publishEvent(PostLikedSchema, { postId: p, postAuthorId: a, userId: e })).seq);
+    const groups = (await fetchInbox(a)).filter((x) => x.postId === p);
+    expect(groups.map((x) => ({ kind: x.kind, actorIds: x.actorIds, actorCount: x.actorCount }))).toEqual([{ kind: NotificationKind.LIKE, actorIds: [d], actorCount: 1n }]);
     await notificationClient(a).markRead({ upToNotificationId: 0n });
     expect((await notificationClient(a).getUnreadCount({})).count).toBe(0n);
     await bed.graph(a).unmute({ userId: b });
+  });
+});
+
+describe("every kind", () => {
+  test("mentions in a caption and in a comment, replies, refer-tos and follow requests", async () => {
+    const [authorN, mentionedN, commenterN, referrerN, requesterN] = loners;
+    const [author, mentioned, commenter, referrer, requester, priv] = [authorN, mentionedN, commenterN, referrerN, requesterN, privateLoner].map((n) => idOf.get(n!)!) as bigint[] as [bigint, bigint, bigint, bigint, bigint, bigint];
+    const one = async (user: bigint, kind: NotificationKind, match: (n: Notification) => boolean) => {
+      const list = await until(() => fetchInbox(user), (l) => l.some((n) => n.kind === kind && match(n)));
+      const found = list.filter((n) => n.kind === kind && match(n));
+      expect(found).toHaveLength(1);
+      return found[0]!;
+    };
+
+    const p = await photoPost(author, 92, `morning light, thanks @reed_${mentionedN} for the tip`);
+    const inCaption = await one(mentioned, NotificationKind.MENTION, (n) => n.postId === p && n.commentId === 0n);
+    expect(inCaption.actorIds).toEqual([author]);
+    expect(inCaption.summary).toBe(`reed_${authorN} mentioned you`);
+    expect(inCaption.text).toContain(`@reed_${mentionedN}`);
+
+    const comment = (await bed.interaction(commenter).createComment({ postId: p, text: `@reed_${mentionedN} you have to see this` })).comment!;
+    const inComment = await one(mentioned, NotificationKind.MENTION, (n) => n.commentId === comment.commentId);
+    expect([inComment.postId, inComment.actorIds, inComment.summary]).toEqual([p, [commenter], `reed_${commenterN} mentioned you`]);
+    expect((await one(author, NotificationKind.COMMENT, (n) => n.postId === p)).actorIds).toEqual([commenter]);
+
+    const reply = (await bed.interaction(author).createComment({ postId: p, text: "glad you like it", parentCommentId: comment.commentId })).comment!;
+    const replied = await one(commenter, NotificationKind.REPLY, (n) => n.postId === p);
+    expect([replied.commentId, replied.actorIds, replied.text, replied.summary]).toEqual([reply.commentId, [author], "glad you like it", `reed_${authorN} replied to your comment`]);
+
+    await bed.post(referrer).createPost({ referPostId: p, caption: "worth a look" });
+    const referred = await one(author, NotificationKind.REFER, (n) => n.postId === p);
+    expect([referred.actorIds, referred.summary]).toEqual([[referrer], `reed_${referrerN} shared your post`]);
+
+    await bed.graph(requester).follow({ userId: priv });
+    const asked = await one(priv, NotificationKind.FOLLOW_REQUEST, () => true);
+    expect([asked.actorIds, asked.summary]).toEqual([[requester], `reed_${requesterN} asked to follow you`]);
+    expect((await fetchInbox(priv)).some((n) => n.kind === NotificationKind.FOLLOW)).toBe(false);
+  });
+});
+
+describe("idempotency", () => {
+  test("an event delivered twice (past JetStream's duplicate window) notifies once", async () => {
+    const [owner, liker] = [loners[6]!, loners[7]!].map((n) => idOf.get(n)!) as [bigint, bigint];
+    const p = await photoPost(owner, 93, "once");
+    // JetStream drops a second publish with the same Nats-Msg-Id for 2 minutes; shrink
+    // the window so the same event is stored and delivered twice, as after a relay crash
+    // that outlived the window.
+    const stream = streamName(bed.mesh.namespace, "interaction");
+    const config = (await bus.jsm.streams.info(stream)).config;
+    await bus.jsm.streams.update(stream, { ...config, duplicate_window: nanos(200) });
+    try {
+      const eventId = ++lastEventId;
+      const first = await publishEvent(PostLikedSchema, { postId: p, postAuthorId: owner, userId: liker }, eventId);
+      await handled(PostLikedSchema, first.seq);
+      const before = (await fetchInbox(owner)).filter((n) => n.postId === p);
+      expect(before.map((n) => [n.kind, n.actorIds])).toEqual([[NotificationKind.LIKE, [liker]]]);
+      // Read entries close their group: handled again, the event would open a new entry.
+      await notificationClient(owner).markRead({ upToNotificationId: 0n });
+      const again = await until(
+        () => publishEvent(PostLikedSchema, { postId: p, postAuthorId: owner, userId: liker }, eventId),
+        (ack) => !ack.duplicate,
+      );
+      expect(again.duplicate).toBe(false);
+      expect(again.seq).toBeGreaterThan(first.seq);
+      await handled(PostLikedSchema, again.seq);
+      const after = (await fetchInbox(owner)).filter((n) => n.postId === p);
+      expect(after.map((n) => n.notificationId)).toEqual(before.map((n) => n.notificationId));
+      expect((await notificationClient(owner).getUnreadCount({})).count).toBe(0n);
+    } finally {
+      await bus.jsm.streams.update(stream, config);
+    }
+  });
+});
+
+describe("inbox paging", () => {
+  test("page_size and page_token return every notification once, newest first", async () => {
+    const [owner, fan] = [loners[8]!, loners[9]!].map((n) => idOf.get(n)!) as [bigint, bigint];
+    const posts: bigint[] = [];
+    for (let i = 0; i < 7; i++) {
+      const p = await photoPost(owner, 100 + i, `paging ${i}`);
+      await bed.interaction(fan).likePost({ postId: p });
+      // One at a time, so "newest" is the order of the likes.
+      await until(() => fetchInbox(owner), (l) => l.some((n) => n.postId === p));
+      posts.push(p);
+    }
+    const pages: Notification[][] = [];
+    let token = "";
+    do {
+      const r = await notificationClient(owner).listNotifications({ pageSize: 3, pageToken: token });
+      pages.push(r.notifications);
+      token = r.nextPageToken;
+    } while (token && pages.length < 10);
+    expect(pages.map((pg) => pg.length)).toEqual([3, 3, 1]);
+    const all = pages.flat();
+    expect(all.map((n) => n.postId)).toEqual(posts.toReversed());
+    expect(all.map((n) => n.notificationId)).toEqual(all.map((n) => n.notificationId).sort((x, y) => (x > y ? -1 : x < y ? 1 : 0)));
+    expect(new Set(all.map((n) => n.notificationId)).size).toBe(7);
+    expect((await fetchInbox(owner)).map((n) => n.notificationId)).toEqual(all.map((n) => n.notificationId));
   });
 });
 
