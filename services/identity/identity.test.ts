@@ -6,8 +6,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { RetryInfoSchema } from "#gen/google/rpc/error_details_pb.ts";
+import { ProfileUpdatedSchema, type ProfileUpdated } from "#gen/oasis/identity/v1/events_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { connectBus } from "#kit/bus.ts";
+import { on, startConsumer } from "#kit/consumer.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
+import { createLogger } from "#kit/logger.ts";
 import { startTestApp, type TestApp } from "#kit/testing/app.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { createIdentityApp, jwksPath } from "./app.ts";
@@ -194,6 +198,39 @@ describe("profiles", () => {
     const batch = await svc.client(IdentityService, alice).batchGetProfiles({ userIds: [bob, alice, 42n] });
     expect(batch.profiles.map((p) => p.userId)).toEqual([bob, alice]);
     expect(errorReason(await failure(anon.getProfile({ lookup: { case: "userId", value: 42n } })))).toBe("ACCOUNT_NOT_FOUND");
+  });
+});
+
+describe("events", () => {
+  test("UpdateProfile emits profile_updated through the outbox with the new profile and the mask; a refused update emits none", async () => {
+    const log = createLogger("identity-test", "silent");
+    const bus = await connectBus({ url: svc.config.natsUrl, namespace: svc.namespace, name: "identity-test", log });
+    const seen: ProfileUpdated[] = [];
+    const consumer = await startConsumer({
+      bus,
+      log,
+      name: "identity-test-profile-updated",
+      deliver: "new",
+      handlers: [on(ProfileUpdatedSchema, async (event) => void seen.push(event))],
+    });
+    try {
+      const c = svc.client(IdentityService);
+      const carol = (await c.createAccount({ handle: handleOf(members[6]!), email: `p${members[6]}@reed.example`, password: "correct horse battery" })).account!.userId;
+      const asCarol = svc.client(IdentityService, carol);
+      const bio = quotes[1]!.slice(0, 200);
+      await failure(asCarol.updateProfile({ profile: { userId: carol, displayName: "x".repeat(65) }, updateMask: { paths: ["display_name"] } }));
+      await asCarol.updateProfile({ profile: { userId: carol, bio, displayName: "Carol" }, updateMask: { paths: ["bio", "display_name"] } });
+      for (let i = 0; i < 200 && !seen.some((e) => e.profile?.userId === carol); i++) await Bun.sleep(50);
+      await Bun.sleep(300);
+      const mine = seen.filter((e) => e.profile?.userId === carol);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]!.profile?.bio).toBe(bio);
+      expect(mine[0]!.profile?.displayName).toBe("Carol");
+      expect([...mine[0]!.updateMask!.paths].sort()).toEqual(["bio", "display_name"]);
+    } finally {
+      await consumer.stop();
+      await bus.close();
+    }
   });
 });
 
