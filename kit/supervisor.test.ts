@@ -1,0 +1,75 @@
+/**
+ * The mesh supervisor (kit/supervisor.ts) with a real child process: after `kill -9` it
+ * restarts the process and waits for it to be ready again, backing off 0.5 s, then 1 s
+ * on a second crash of a process that had not run for a minute; a stopped process is
+ * not restarted.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Supervisor } from "./supervisor.ts";
+import { freePort } from "./testing/ports.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "oasis-supervisor-"));
+const entry = join(dir, "child.ts");
+const lines: string[] = [];
+let supervisor: Supervisor;
+let port = 0;
+
+beforeAll(async () => {
+  // A minimal mesh process: serves /readyz and reports its pid.
+  writeFileSync(
+    entry,
+    `Bun.serve({ port: Number(process.env.CHILD_PORT), hostname: "127.0.0.1", fetch: () => new Response(String(process.pid)) });\n` +
+      `console.log("child " + process.pid + " up");\n`,
+  );
+  port = await freePort();
+  supervisor = new Supervisor({ output: (name, line) => void lines.push(`${name}: ${line}`), restart: true });
+  await supervisor.start({ name: "child", entry, port, env: { ...process.env, CHILD_PORT: String(port) } });
+});
+afterAll(async () => {
+  await supervisor?.stopAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function servingPid(): Promise<number> {
+  return Number(await (await fetch(`http://127.0.0.1:${port}/readyz`)).text());
+}
+
+async function untilServedBy(other: (pid: number) => boolean, timeoutMs = 15_000): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const pid = await servingPid().catch(() => 0);
+    if (pid && other(pid)) return pid;
+    await Bun.sleep(25);
+  }
+  throw new Error("the process did not come back");
+}
+
+test("kill -9: restarted with backoff 0.5 s, then 1 s on the next crash", async () => {
+  const first = supervisor.pid("child")!;
+  expect(await servingPid()).toBe(first);
+
+  let killedAt = performance.now();
+  supervisor.kill9("child");
+  const second = await untilServedBy((pid) => pid !== first);
+  const firstGapMs = performance.now() - killedAt;
+  expect(second).toBe(supervisor.pid("child")!);
+  expect(firstGapMs).toBeGreaterThanOrEqual(500);
+  expect(lines.some((l) => /^child: exited \(code (137|SIGKILL)\); restarting in 500 ms$/.test(l))).toBe(true);
+
+  killedAt = performance.now();
+  supervisor.kill9("child");
+  const third = await untilServedBy((pid) => pid !== second);
+  expect(performance.now() - killedAt).toBeGreaterThanOrEqual(1_000);
+  expect(third).not.toBe(first);
+  expect(lines.some((l) => /restarting in 1000 ms$/.test(l))).toBe(true);
+  expect(lines.filter((l) => / up$/.test(l))).toHaveLength(3);
+});
+
+test("a process stopped on purpose is not restarted", async () => {
+  await supervisor.stop("child");
+  await Bun.sleep(1_500);
+  expect(await servingPid().then(() => "answered", () => "refused")).toBe("refused");
+});
