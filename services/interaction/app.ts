@@ -1,6 +1,7 @@
 /**
  * Builds the interaction process: runtime (MySQL `oasis_interaction`, Redis, bus +
- * outbox), InteractionService, the post-event consumer and the reconcile job.
+ * outbox), InteractionService, the post-event consumer and the reconcile job (recently
+ * changed posts plus a sweep through all of them, reconcile.ts).
  */
 import { join } from "node:path";
 import { openRuntime, serve, type App } from "#kit/runtime.ts";
@@ -9,14 +10,14 @@ import { InteractionService } from "#gen/oasis/interaction/v1/interaction_servic
 import type { InteractionConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { postConsumer } from "./events.ts";
-import { reconcile } from "./reconcile.ts";
+import { reconcileTick } from "./reconcile.ts";
 import { interactionService } from "./service.ts";
 
 export async function createInteractionApp(config: InteractionConfig): Promise<App> {
   const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true });
   const ctx = createContext(rt);
   rt.every("reconcile-counts", config.reconcileMs, async () => {
-    await reconcile(ctx, await ctx.counters.takeDirty(10_000));
+    await reconcileTick(ctx, config.reconcileSweepBatch);
   });
   return serve(rt, { bindings: [bind(InteractionService, interactionService(ctx))], consumers: [postConsumer(ctx)] });
 }

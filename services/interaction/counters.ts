@@ -6,25 +6,34 @@
  * miss load from MySQL and set it the same way. A set only applies when its version is
  * newer than the stored one (one Lua call), so concurrent writers and readers can come
  * in any order and Redis still ends at the latest committed counts: exact, not
- * eventually exact. Posts that changed are remembered in `dirty` for the reconcile job.
+ * eventually exact. Posts that changed are remembered in `dirty` for the reconcile job,
+ * which also keeps its sweep position here (`reconcile:after`, shared by replicas).
  */
 import type { Redis } from "#kit/redis.ts";
 import { countsOf, type Counts } from "./store.ts";
 import type { Queryable } from "#kit/mysql.ts";
 
-// KEYS[1] counter key; ARGV likes, comments, refers, v, ttl seconds.
+// KEYS[1] counter key; ARGV likes, comments, refers, v, ttl seconds, and optionally
+// "same" to also replace a copy of the same version (the reconcile job's repair of
+// drift that kept its version; a newer copy still wins).
 const setIfNewer = `
 local cur = redis.call('GET', KEYS[1])
 local curv = -1
 if cur then curv = tonumber(string.match(cur, '^(%d+)')) end
-if tonumber(ARGV[4]) > curv then
+local v = tonumber(ARGV[4])
+if v > curv or (ARGV[6] == 'same' and v == curv) then
   redis.call('SET', KEYS[1], ARGV[4] .. ':' .. ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3], 'EX', tonumber(ARGV[5]))
   return 1
 end
 return 0
 `;
 
-type CounterRedis = Redis & { oasisSetCounts(key: string, l: string, c: string, r: string, v: string, ttl: number): Promise<number> };
+type CounterRedis = Redis & { oasisSetCounts(key: string, l: string, c: string, r: string, v: string, ttl: number, same?: "same"): Promise<number> };
+
+function parse(value: string): Counts {
+  const [v, l, c, r] = value.split(":");
+  return { v: BigInt(v!), likes: BigInt(l!), comments: BigInt(c!), refers: BigInt(r!) };
+}
 
 const ttlSeconds = 7 * 24 * 3600;
 
@@ -57,8 +66,8 @@ export class Counters {
       const v = values[i];
       if (!v) missing.push(id);
       else {
-        const [, l, c, r] = v.split(":");
-        out.set(id, { likes: BigInt(l!), comments: BigInt(c!), refers: BigInt(r!) });
+        const { likes, comments, refers } = parse(v);
+        out.set(id, { likes, comments, refers });
       }
     });
     if (missing.length) {
@@ -79,15 +88,33 @@ export class Counters {
     return (await this.redis.spop("dirty", n)).map(BigInt);
   }
 
-  /** Overwrites a post's Redis counters without version checks (tests simulate drift with it). */
-  async corrupt(postId: bigint, likes: bigint): Promise<void> {
-    const cur = (await this.redis.get(`pc:${postId}`)) ?? "0:0:0:0";
-    const [v, , c, r] = cur.split(":");
-    await this.redis.set(`pc:${postId}`, `${v}:${likes}:${c}:${r}`);
+  /**
+   * The Redis copies of `ids` that exist, with their versions, without filling the
+   * missing ones: the reconcile sweep walks every post, and filling would load the whole
+   * table into Redis.
+   */
+  async cached(ids: readonly bigint[]): Promise<Map<bigint, Counts>> {
+    const out = new Map<bigint, Counts>();
+    if (ids.length === 0) return out;
+    const values = await this.redis.mget(...ids.map((id) => `pc:${id}`));
+    ids.forEach((id, i) => values[i] && out.set(id, parse(values[i]!)));
+    return out;
   }
 
-  /** Drops a post's Redis counters so the next read reloads them. */
-  async forget(postId: bigint): Promise<void> {
-    await this.redis.del(`pc:${postId}`);
+  /**
+   * Replaces a post's Redis copy with `c` (the reconcile job's recount) unless the copy
+   * is newer than `c`; true if it was replaced.
+   */
+  async repair(postId: bigint, c: Counts): Promise<boolean> {
+    return (await this.redis.oasisSetCounts(`pc:${postId}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds, "same")) === 1;
+  }
+
+  /** Where the reconcile sweep stopped: the last post id it checked (0: at the start). */
+  async sweepPosition(): Promise<bigint> {
+    return BigInt((await this.redis.get("reconcile:after")) ?? "0");
+  }
+
+  async setSweepPosition(afterId: bigint): Promise<void> {
+    await this.redis.set("reconcile:after", String(afterId));
   }
 }

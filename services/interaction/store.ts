@@ -27,11 +27,16 @@ export async function bumpCount(db: Queryable, postId: bigint, field: CountField
   return (await countsOf(db, [postId])).get(postId)!;
 }
 
-export async function countsOf(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, Counts>> {
+/**
+ * Stored counters of `ids` (absent: never counted). `forUpdate` locks the rows (and the
+ * gaps of absent ones) until commit, so no counter of them moves meanwhile: the
+ * reconcile job compares them with a recount under that lock.
+ */
+export async function countsOf(db: Queryable, ids: readonly bigint[], forUpdate = false): Promise<Map<bigint, Counts>> {
   if (ids.length === 0) return new Map();
   const rows = await select<{ post_id: string; likes: string; comments: string; refers: string; v: string }>(
     db,
-    "SELECT post_id, likes, comments, refers, v FROM post_counts WHERE post_id IN (?)",
+    `SELECT post_id, likes, comments, refers, v FROM post_counts WHERE post_id IN (?)${forUpdate ? " FOR UPDATE" : ""}`,
     [ids],
   );
   return new Map(rows.map((r) => [BigInt(r.post_id), { likes: BigInt(r.likes), comments: BigInt(r.comments), refers: BigInt(r.refers), v: BigInt(r.v) }]));
@@ -53,6 +58,12 @@ export async function recount(db: Queryable, ids: readonly bigint[]): Promise<Ma
     out.set(BigInt(r.post_id), { ...cur, [r.k]: BigInt(r.n) });
   }
   return out;
+}
+
+/** Up to `limit` counted post ids above `afterId`, ascending (the reconcile sweep's keyset walk). */
+export async function countedPostsAfter(db: Queryable, afterId: bigint, limit: number): Promise<bigint[]> {
+  const rows = await select<{ post_id: string }>(db, "SELECT post_id FROM post_counts WHERE post_id > ? ORDER BY post_id LIMIT ?", [afterId, limit]);
+  return rows.map((r) => BigInt(r.post_id));
 }
 
 /** Overwrites counters with recounted values (bumping v); returns the stored result. */
