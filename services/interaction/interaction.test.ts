@@ -1,18 +1,20 @@
 /**
  * InteractionService on real processes: likes and comments (with the post service
  * deciding who may interact), one level of replies, deletes by author or post owner,
- * refer counts from post events, 64 concurrent likers against a MySQL recount, and the
- * reconcile job fixing counters that drifted in Redis.
+ * the comment length limit in grapheme clusters, refer counts from post events, 64
+ * concurrent likers against a MySQL recount, and ReconcileCounts fixing counters that
+ * drifted in Redis (the periodic sweep: reconcile.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
-import { errorReason } from "#kit/errors.ts";
-import { connectPool, select } from "#kit/mysql.ts";
+import { errorReason, violatedFields } from "#kit/errors.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { openInteractionStores, type InteractionStores } from "./testing.ts";
 
 let bed: SocialTestbed;
+let stores: InteractionStores;
 let users: bigint[];
 const members = [...new Set(readEdges().flat())].slice(500, 570);
 const quotes = readFortunes("en-love.fortune");
@@ -30,27 +32,15 @@ async function newPost(author: bigint, i: number, visibility = Visibility.PUBLIC
   return (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, i)], caption: quotes[i % quotes.length]!.slice(0, 500), visibility })).post!.postId;
 }
 
-async function recount(postId: bigint) {
-  const db = connectPool(process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", `oasis_${bed.mesh.namespace}_interaction`);
-  try {
-    const [r] = await select<{ likes: string; comments: string; refers: string }>(
-      db,
-      `SELECT (SELECT COUNT(*) FROM likes WHERE post_id = ?) AS likes,
-              (SELECT COUNT(*) FROM comments WHERE post_id = ? AND deleted_at IS NULL) AS comments,
-              (SELECT COUNT(*) FROM refers WHERE post_id = ?) AS refers`,
-      [postId, postId, postId],
-    );
-    return { likes: BigInt(r!.likes), comments: BigInt(r!.comments), refers: BigInt(r!.refers) };
-  } finally {
-    await db.end();
-  }
-}
-
 beforeAll(async () => {
   bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"]);
   users = await bed.users(members);
+  stores = openInteractionStores(bed.mesh.namespace);
 });
-afterAll(() => bed?.stop());
+afterAll(async () => {
+  await stores?.close();
+  await bed?.stop();
+});
 
 describe("likes", () => {
   test("idempotent likes and unlikes, counts and viewer state", async () => {
@@ -102,11 +92,27 @@ describe("comments", () => {
     await bed.interaction(a).deleteComment({ commentId: top.commentId }); // the post owner
     await bed.interaction(c).deleteComment({ commentId: second.commentId }); // the author
     expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.comments).toBe(2n);
-    expect(await recount(p)).toMatchObject({ comments: 2n });
+    expect(await stores.recount(p)).toMatchObject({ comments: 2n });
     expect(errorReason(await failure(bed.interaction(b).createComment({ postId: p, text: "x".repeat(1001) })))).toBe("TEXT_TOO_LONG");
     // Comments of a deleted post are hidden with it.
     await bed.post(a).deletePost({ postId: p });
     expect(errorReason(await failure(bed.interaction(b).listComments({ postId: p })))).toBe("POST_NOT_FOUND");
+  });
+
+  test("a comment is up to 1,000 characters as people count them: 1,000 family emoji pass, 1,001 do not", async () => {
+    const [a, b] = users.slice(15) as [bigint, bigint];
+    const p = await newPost(a, 8);
+    const family = "👨‍👩‍👧‍👦"; // one character, 7 code points, 25 bytes
+    const text = family.repeat(1000);
+    const ok = (await bed.interaction(b).createComment({ postId: p, text })).comment!;
+    expect(ok.text).toBe(text);
+    const stored = (await bed.interaction().listComments({ postId: p })).comments.find((c) => c.commentId === ok.commentId);
+    expect(stored?.text).toBe(text);
+    const err = await failure(bed.interaction(b).createComment({ postId: p, text: text + family }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(violatedFields(err)).toEqual(["text"]);
+    expect(errorReason(err)).toBe("TEXT_TOO_LONG");
+    expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.comments).toBe(1n);
   });
 
   test("refers are counted from post events", async () => {
@@ -142,18 +148,16 @@ describe("counters under load", () => {
       }),
     );
     const served = (await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!;
-    expect(served.likes).toBe((await recount(p)).likes);
+    expect(served.likes).toBe((await stores.recount(p)).likes);
   });
 
   test("counters that drifted in Redis are fixed by the reconcile job", async () => {
     const p = await newPost(users[21]!, 7);
     for (const u of users.slice(30, 40)) await bed.interaction(u).likePost({ postId: p });
     // Simulate drift: overwrite the likes in Redis behind the service's back.
-    const redis = new (await import("ioredis")).Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
-    const key = `${bed.mesh.namespace}:oasis:interaction:pc:${p}`;
-    const [version, , comments, refers] = (await redis.get(key))!.split(":");
-    await redis.set(key, `${version}:9999:${comments}:${refers}`);
-    redis.disconnect();
+    const key = stores.key(`pc:${p}`);
+    const [version, , comments, refers] = (await stores.redis.get(key))!.split(":");
+    await stores.redis.set(key, `${version}:9999:${comments}:${refers}`);
     expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.likes).toBe(9999n);
     const r = await bed.interaction("service").reconcileCounts({ postIds: [p] });
     expect(r.fixed).toBe(1n);
