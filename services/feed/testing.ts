@@ -3,12 +3,17 @@
  * read cannot show this, because a read may rebuild a timeline from its sources and so
  * hide a push that was missed (or a post that was never removed).
  */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
+import { streamName } from "#kit/bus.ts";
 import type { TestMesh } from "#kit/testing/mesh.ts";
 
 export interface FeedRedis {
   /** Post ids stored in `reader`'s home timeline, newest first. */
   home(reader: bigint): Promise<bigint[]>;
+  /** Post ids stored in `author`'s user timeline, newest first. */
+  user(author: bigint): Promise<bigint[]>;
   /** For each post id, how many of `readers` hold it in their home timeline. */
   holders(readers: readonly bigint[], postIds: readonly bigint[]): Promise<number[]>;
   /** Authors marked as above the fan-out threshold. */
@@ -17,6 +22,12 @@ export interface FeedRedis {
   setLastRead(reader: bigint, ms: number): Promise<void>;
   /** (post, home timeline) pairs ever pushed (timelines.ts `delivered:home`). */
   homeDeliveries(): Promise<number>;
+  /**
+   * Waits until the feed's consumers have handled every event published so far (nothing
+   * undelivered, nothing unacknowledged), so an absence in Redis means "not pushed", not
+   * "not yet". Throws after `timeoutMs`.
+   */
+  idle(timeoutMs?: number): Promise<void>;
   close(): void;
 }
 
@@ -28,6 +39,9 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
   return {
     async home(reader) {
       return (await redis.zrange(`ht:${reader}`, 0, "-1")).map(BigInt).sort(newestFirst);
+    },
+    async user(author) {
+      return (await redis.zrange(`ut:${author}`, 0, "-1")).map(BigInt).sort(newestFirst);
     },
     async holders(readers, postIds) {
       const counts = postIds.map(() => 0);
@@ -48,6 +62,24 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
     },
     async homeDeliveries() {
       return Number((await redis.get("delivered:home")) ?? 0);
+    },
+    async idle(timeoutMs = 30_000) {
+      const nc = await connect({ servers: mesh.env.OASIS_NATS_URL ?? "127.0.0.1:4222" });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const ns = mesh.namespace;
+        const consumers: Array<[string, string]> = [
+          [streamName(ns, "post"), `${ns}-feed-fanout`],
+          [streamName(ns, "graph"), `${ns}-feed-graph`],
+        ];
+        for (const end = Date.now() + timeoutMs; ; await Bun.sleep(50)) {
+          const infos = await Promise.all(consumers.map(([stream, name]) => jsm.consumers.info(stream, name)));
+          if (infos.every((i) => i.num_pending === 0 && i.num_ack_pending === 0)) return;
+          if (Date.now() > end) throw new Error(`feed consumers still busy after ${timeoutMs} ms`);
+        }
+      } finally {
+        await nc.close();
+      }
     },
     close: () => redis.disconnect(),
   };
