@@ -61,7 +61,7 @@ export function createEdgeApp(
     redis,
     registry: new MethodRegistry(services, Object.keys(config.upstreams)),
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience }),
-    upstreams: new Upstreams(config),
+    upstreams: new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses")),
     limiter: new RateLimiter({ redis, onCall: () => redisCalls.inc() }),
   };
   const routes = extraRoutes(deps);
@@ -74,6 +74,8 @@ export function createEdgeApp(
     labelNames: ["upstream", "url"],
     registers: [metrics.registry],
     collect() {
+      // Replicas come and go with DNS discovery: report only the current ones.
+      this.reset();
       for (const name of deps.upstreams.names()) {
         for (const r of deps.upstreams.replicas(name)) this.set({ upstream: name, url: r.url }, r.ejected ? 1 : 0);
       }
@@ -152,6 +154,7 @@ export function createEdgeApp(
     metrics,
     async start() {
       await deps.limiter.start();
+      await deps.upstreams.startDiscovery();
       await checkUpstreams();
       healthTimer = setInterval(() => void checkUpstreams(), 2_000);
       server = Bun.serve({

@@ -9,6 +9,7 @@
  * variables of kit/config.ts (upstream URLs, mesh secret, Redis).
  */
 import { sharedConfig, type Env } from "#kit/config.ts";
+import { targetHttpUrl } from "#kit/discovery.ts";
 import { edgePort } from "../mesh.config.ts";
 
 export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
@@ -52,7 +53,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     maxBodyBytes: int(env, "OASIS_EDGE_MAX_BODY_BYTES", 1024 * 1024),
     defaultTimeoutMs: int(env, "OASIS_EDGE_TIMEOUT_MS", 10_000),
     maxTimeoutMs: int(env, "OASIS_EDGE_MAX_TIMEOUT_MS", 30_000),
-    jwksUrl: env.OASIS_JWKS_URL ?? `${all.upstreams.identity?.[0] ?? "http://127.0.0.1:7001"}/.well-known/jwks.json`,
+    jwksUrl: env.OASIS_JWKS_URL ?? `${targetHttpUrl(all.upstreams.identity?.[0] ?? "http://127.0.0.1:7001")}/.well-known/jwks.json`,
     issuer: "oasis.identity",
     audience: "oasis",
     corsOrigins: (env.OASIS_EDGE_CORS_ORIGINS ?? "*").split(",").map((s) => s.trim()).filter(Boolean),

@@ -1,14 +1,16 @@
 /**
  * Calls from the edge into the mesh: one replica set per upstream service
  * (kit/replicas.ts: least pending, passive ejection, retries only for
- * side-effect-free or request_id calls), each call over the edge's lean Connect client,
+ * side-effect-free or request_id calls; kit/discovery.ts: `dns:///` upstreams resolved
+ * into one replica per address and re-resolved), each call over the edge's lean Connect client,
  * with the verified user forwarded as a signed caller assertion and the request id
  * and trace passed on.
  */
 import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { callerHeader, signCaller } from "#kit/auth.ts";
 import { isRetryable } from "#kit/client.ts";
-import { remainingMs, ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
+import { discoveredReplicaSet, type ReplicaDiscovery } from "#kit/discovery.ts";
+import { remainingMs, type ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
 import { H2ConnectClient, neverSent } from "./connect-client.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { RoutedMethod } from "./registry.ts";
@@ -28,14 +30,30 @@ export interface CallMeta {
   readonly signal?: AbortSignal;
 }
 
-
 export class Upstreams {
   private readonly sets = new Map<string, ReplicaSet<H2ConnectClient>>();
+  private readonly discoveries: ReplicaDiscovery[] = [];
 
-  constructor(private readonly config: EdgeConfig) {
-    for (const [name, urls] of Object.entries(config.upstreams)) {
-      if (urls.length) this.sets.set(name, new ReplicaSet(urls, (u) => new H2ConnectClient(u)));
+  /** `onDnsError` hears of failed lookups of `dns:///` upstreams (kit/discovery.ts). */
+  constructor(
+    private readonly config: EdgeConfig,
+    onDnsError?: (target: string, err: unknown) => void,
+  ) {
+    for (const [name, targets] of Object.entries(config.upstreams)) {
+      if (!targets.length) continue;
+      const { set, discovery } = discoveredReplicaSet(targets, (u) => new H2ConnectClient(u), {
+        onRemove: (c) => c.close(),
+        refreshMs: config.dnsRefreshMs,
+        onError: onDnsError,
+      });
+      this.sets.set(name, set);
+      if (discovery.dynamic) this.discoveries.push(discovery);
     }
+  }
+
+  /** Resolves `dns:///` upstreams into replicas, then keeps re-resolving them. */
+  async startDiscovery(): Promise<void> {
+    await Promise.all(this.discoveries.map((d) => d.start()));
   }
 
   private set(name: string): ReplicaSet<H2ConnectClient> {
@@ -53,6 +71,7 @@ export class Upstreams {
   }
 
   close(): void {
+    for (const d of this.discoveries) d.stop();
     for (const set of this.sets.values()) for (const c of set.clients()) c.close();
   }
 

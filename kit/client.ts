@@ -9,7 +9,8 @@
  * backoff, and only if the method is marked `idempotency_level = NO_SIDE_EFFECTS` or
  * the request carries a non-empty `request_id` (the server deduplicates those).
  *
- * Replica selection and ejection: kit/replicas.ts.
+ * Replica selection and ejection: kit/replicas.ts; `dns:///host:port` URLs become one
+ * replica per address, re-resolved (kit/discovery.ts).
  */
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
@@ -24,7 +25,8 @@ import { compressionGzip, createConnectTransport } from "@connectrpc/connect-nod
 import { createConnectTransport as createFetchTransport } from "@connectrpc/connect-web";
 import { callerHeader, signCaller } from "./auth.ts";
 import { currentCall, formatTraceparent, newRequestId, newSpanId, newTraceId } from "./call-context.ts";
-import { remainingMs, ReplicaSet, type ReplicaState } from "./replicas.ts";
+import { discoveredReplicaSet } from "./discovery.ts";
+import { remainingMs, type ReplicaState } from "./replicas.ts";
 
 export type { ReplicaState };
 
@@ -42,6 +44,8 @@ export interface MeshClientOptions {
   readonly ejectMs?: number;
   /** Extra interceptors, e.g. the edge's own header mapping. */
   readonly interceptors?: readonly Interceptor[];
+  /** How often `dns:///` URLs are resolved again, ms (kit/discovery.ts). Default 5 s. */
+  readonly dnsRefreshMs?: number;
 }
 
 export const defaultTimeoutMs = 5_000;
@@ -97,7 +101,7 @@ export interface BalancedTransport extends Transport {
 export function createMeshTransport(urls: readonly string[], opts: MeshClientOptions): BalancedTransport {
   const timeoutMs = opts.timeoutMs === 0 ? undefined : (opts.timeoutMs ?? defaultTimeoutMs);
   const interceptors = [propagationInterceptor(opts.meshSecret), ...(opts.interceptors ?? [])];
-  const set = new ReplicaSet<Transport>(
+  const { set, discovery } = discoveredReplicaSet<Transport>(
     urls,
     (url) =>
       opts.httpVersion === "1.1"
@@ -116,10 +120,13 @@ export function createMeshTransport(urls: readonly string[], opts: MeshClientOpt
             pingIdleConnection: true,
             idleConnectionTimeoutMs: 240_000,
           }),
-    { ejectMs: opts.ejectMs },
+    { ejectMs: opts.ejectMs, refreshMs: opts.dnsRefreshMs },
   );
-  const withReplicas = <R>(retryable: boolean, signal: AbortSignal | undefined, call: (t: Transport) => Promise<R>) =>
-    set.run(retryable, signal, call);
+  // `dns:///` URLs: the first call waits for the first resolution; later ones find it done.
+  const withReplicas = async <R>(retryable: boolean, signal: AbortSignal | undefined, call: (t: Transport) => Promise<R>) => {
+    if (discovery.dynamic) await discovery.start();
+    return set.run(retryable, signal, call);
+  };
 
   return {
     unary<I extends DescMessage, O extends DescMessage>(

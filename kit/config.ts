@@ -12,7 +12,10 @@
  * - OASIS_MESH_SECRET: HMAC key for the caller assertion the edge forwards (kit/auth.ts).
  *   The dev default is public knowledge; production must set its own.
  * - OASIS_WORKER_ID [leased in Redis]: 10-bit snowflake worker id (kit/ids.ts, kit/worker-id.ts).
- * - OASIS_<NAME>_PORT, OASIS_<NAME>_URL (comma-separated replicas) per mesh entry.
+ * - OASIS_<NAME>_PORT, OASIS_<NAME>_URL per mesh entry: comma-separated replicas, each
+ *   `http://host:port` or `dns:///host:port` (every address the name resolves to, e.g. a
+ *   headless Kubernetes Service; kit/discovery.ts).
+ * - OASIS_DNS_REFRESH_MS [5000]: how often `dns:///` upstreams are resolved again.
  * - OASIS_LOG_LEVEL [info], OASIS_DRAIN_TIMEOUT_MS [10000], OASIS_OUTBOX_RELAY [on],
  *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts).
  */
@@ -48,8 +51,10 @@ export interface BaseConfig {
   readonly outboxRelay: boolean;
   /** HTTP version of calls inside the mesh: "2" (h2c, default) or "1.1" (OASIS_MESH_HTTP). */
   readonly meshHttpVersion: "1.1" | "2";
-  /** Upstream base URLs by service name (one or more replicas each). */
+  /** Upstream base URLs by service name (one or more replicas each, or `dns:///` targets). */
   readonly upstreams: Readonly<Record<string, readonly string[]>>;
+  /** How often `dns:///` upstreams are resolved again, ms. */
+  readonly dnsRefreshMs: number;
 }
 
 export const devMeshSecret = "oasis-dev-mesh-secret-change-me";
@@ -99,6 +104,7 @@ export function sharedConfig(env: Env) {
     outboxRelay: env.OASIS_OUTBOX_RELAY !== "off",
     meshHttpVersion: (env.OASIS_MESH_HTTP === "1.1" ? "1.1" : "2") as "1.1" | "2",
     upstreams: upstreamsFrom(env),
+    dnsRefreshMs: intFrom(env, "OASIS_DNS_REFRESH_MS", 5_000),
   };
 }
 

@@ -27,11 +27,13 @@ interface Replica<T> {
   failures: number;
 }
 
-export interface ReplicaSetOptions {
+export interface ReplicaSetOptions<T = unknown> {
   /** Base ejection time, ms. Default 2000. */
   readonly ejectMs?: number;
   /** Attempts for a retryable call, first included. Default 3. */
   readonly maxAttempts?: number;
+  /** Releases the client of a replica that `setUrls` removed (calls in flight on it finish). */
+  readonly onRemove?: (client: T) => void;
 }
 
 /**
@@ -60,21 +62,47 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export class ReplicaSet<T> {
-  private readonly replicas: Replica<T>[];
+  private replicas: Replica<T>[];
   private cursor = 0;
   private readonly ejectMs: number;
   private readonly maxAttempts: number;
 
-  constructor(urls: readonly string[], make: (url: string) => T, opts: ReplicaSetOptions = {}) {
-    if (urls.length === 0) throw new Error("a replica set needs at least one URL");
-    this.replicas = urls.map((url) => ({ url, client: make(url), pending: 0, ejectedUntil: 0, failures: 0 }));
+  /**
+   * `urls` may be empty only while discovery (kit/discovery.ts) has yet to fill it in
+   * with `setUrls`; a call meanwhile fails `unavailable`.
+   */
+  constructor(
+    urls: readonly string[],
+    private readonly make: (url: string) => T,
+    private readonly opts: ReplicaSetOptions<T> = {},
+  ) {
+    this.replicas = urls.map((url) => this.replica(url));
     this.ejectMs = opts.ejectMs ?? 2_000;
     this.maxAttempts = opts.maxAttempts ?? 3;
+  }
+
+  private replica(url: string): Replica<T> {
+    return { url, client: this.make(url), pending: 0, ejectedUntil: 0, failures: 0 };
+  }
+
+  /**
+   * Replaces the replica list (discovery found pods added or gone): replicas still listed
+   * keep their client, pending count and ejection; new ones start fresh; removed ones are
+   * handed to `onRemove` once no longer picked.
+   */
+  setUrls(urls: readonly string[]): void {
+    const byUrl = new Map(this.replicas.map((r) => [r.url, r]));
+    const next = [...new Set(urls)].map((url) => byUrl.get(url) ?? this.replica(url));
+    const removed = this.replicas.filter((r) => !next.includes(r));
+    this.replicas = next;
+    this.cursor = 0;
+    for (const r of removed) this.opts.onRemove?.(r.client);
   }
 
   private pick(exclude: Set<Replica<T>>): Replica<T> {
     const now = Date.now();
     const n = this.replicas.length;
+    if (n === 0) throw new ConnectError("no replica of this upstream is known (yet)", Code.Unavailable);
     let best: Replica<T> | undefined;
     for (let i = 0; i < n; i++) {
       const r = this.replicas[(this.cursor + i) % n]!;

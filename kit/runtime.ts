@@ -91,7 +91,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
     outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log });
     if (config.outboxRelay) outbox.start();
   }
-  const clientOpts: MeshClientOptions = { meshSecret: config.meshSecret, httpVersion: config.meshHttpVersion, ...opts.clients };
+  const clientOpts: MeshClientOptions = { meshSecret: config.meshSecret, httpVersion: config.meshHttpVersion, dnsRefreshMs: config.dnsRefreshMs, ...opts.clients };
   const clients = new Map<string, Client<any>>();
   const timers: Array<ReturnType<typeof setInterval>> = [];
 

@@ -30,6 +30,10 @@ export interface WaitCall {
 export interface EdgeTestbed {
   /** http://127.0.0.1:<port> of the edge. */
   readonly edge: string;
+  /** The upstream's port (on 127.0.0.1). */
+  readonly upstreamPort: number;
+  /** The test-only service the upstream serves. */
+  readonly service: DescService;
   readonly edgeApp: EdgeApp;
   /** Calls the upstream received, in order. */
   readonly calls: WaitCall[];
@@ -47,8 +51,11 @@ interface WaitRequest {
   replyBytes: number;
 }
 
-/** Starts the upstream and the edge; `env` adds edge settings (e.g. OASIS_EDGE_MAX_TIMEOUT_MS). */
-export async function startEdgeTestbed(env: Env = {}): Promise<EdgeTestbed> {
+/**
+ * Starts the upstream and the edge; `env` adds edge settings (e.g. OASIS_EDGE_MAX_TIMEOUT_MS);
+ * `upstreamTarget` names the upstream for the edge (default `http://127.0.0.1:<port>`).
+ */
+export async function startEdgeTestbed(env: Env = {}, upstreamTarget = (port: number) => `http://127.0.0.1:${port}`): Promise<EdgeTestbed> {
   const service: DescService = compileEdgeTestService();
   const namespace = testNamespace();
   const calls: WaitCall[] = [];
@@ -90,11 +97,13 @@ export async function startEdgeTestbed(env: Env = {}): Promise<EdgeTestbed> {
     drainTimeoutMs: 100,
   });
   const upstreamPort = await upstream.start();
-  const config = { ...base, upstreams: { edgetest: [`http://127.0.0.1:${upstreamPort}`] } };
+  const config = { ...base, upstreams: { edgetest: [upstreamTarget(upstreamPort)] } };
   const edgeApp = createEdgeApp(config, () => [], [service]);
   const port = await edgeApp.start();
   return {
     edge: `http://127.0.0.1:${port}`,
+    upstreamPort,
+    service,
     edgeApp,
     calls,
     waitPath: `/${service.typeName}/Wait`,
