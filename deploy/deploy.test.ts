@@ -1,12 +1,16 @@
 /**
  * The Kubernetes manifests are what deploy/generate.ts makes from mesh.config.ts, and
  * they are consistent: every service has a workload and a Service on its mesh port,
- * probes on that port, the edge points at every service, and media keeps its volumes.
+ * probes on that port, the edge points at every service, and media keeps its volumes;
+ * services are headless and named as `dns:///` targets so callers see every pod.
  */
 import { expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadEdgeConfig } from "../edge/config.ts";
+import { sharedConfig } from "../kit/config.ts";
+import { parseDnsTarget } from "../kit/discovery.ts";
 import { edgePort, mesh } from "../mesh.config.ts";
 
 const base = join(import.meta.dir, "k8s", "base");
@@ -45,5 +49,25 @@ test("every service has a workload and a Service on its port, with probes there"
   expect(media.spec.volumeClaimTemplates[0].metadata.name).toBe("volumes");
   const edge = docs("edge.yaml").find((d) => d.kind === "Deployment").spec.template.spec.containers[0];
   expect(edge.ports[0].containerPort).toBe(edgePort);
-  for (const e of mesh) expect(edge.env).toContainEqual({ name: `OASIS_${e.name.toUpperCase()}_URL`, value: `http://${e.name}:${e.port}` });
+  for (const e of mesh) expect(edge.env).toContainEqual({ name: `OASIS_${e.name.toUpperCase()}_URL`, value: `dns:///${e.name}:${e.port}` });
+});
+
+test("services are headless and callers resolve their pods by DNS, so balancing sees every replica", () => {
+  for (const e of mesh) {
+    const service = docs(`${e.name}.yaml`).find((d) => d.kind === "Service");
+    expect(service.spec.clusterIP).toBe("None");
+  }
+  // The URLs the edge and the services get name those headless Services as DNS targets.
+  const edgeEnv = docs("edge.yaml").find((d) => d.kind === "Deployment").spec.template.spec.containers[0].env as Array<{ name: string; value: string }>;
+  const config = docs("config.yaml").find((d) => d.kind === "ConfigMap").data as Record<string, string>;
+  const cfg = sharedConfig({ ...config, ...Object.fromEntries(edgeEnv.map((v) => [v.name, v.value])) });
+  for (const e of mesh) {
+    expect(cfg.upstreams[e.name]!.map(parseDnsTarget)).toEqual([{ host: e.name, port: e.port }]);
+  }
+  // The edge's JWKS URL, derived from identity's target, is a plain HTTP URL.
+  expect(loadEdgeConfig({ ...config, ...Object.fromEntries(edgeEnv.map((v) => [v.name, v.value])) }).jwksUrl).toBe(
+    `http://identity:${mesh.find((e) => e.name === "identity")!.port}/.well-known/jwks.json`,
+  );
+  // The public edge keeps its load balancer.
+  expect(docs("edge.yaml").find((d) => d.kind === "Service").spec.type).toBe("LoadBalancer");
 });

@@ -3,8 +3,8 @@
  * never drift from what the mesh runs locally. Run: bun deploy/generate.ts
  *
  * base/: per service a Deployment (media: a StatefulSet with a volume, since one process
- * owns its Haystack volumes) and a ClusterIP Service; the edge with a LoadBalancer
- * Service; shared config, HPAs and PodDisruptionBudgets. Liveness uses the gRPC health
+ * owns its Haystack volumes) and a headless Service (callers resolve its pods by DNS,
+ * `dns:///<name>:<port>`); the edge with a LoadBalancer Service; shared config, HPAs and PodDisruptionBudgets. Liveness uses the gRPC health
  * protocol (kubelet's grpc probe), readiness /readyz over HTTP/1.1 (same port).
  * overlays/dev: one replica each. overlays/prod: more replicas and resources.
  * overlays/canary: a canary edge and feed, with a Gateway API HTTPRoute weighting 90/10
@@ -18,6 +18,16 @@ const out = join(import.meta.dir, "k8s");
 const image = "registry.example.com/oasis:1.0.0";
 
 type Obj = Record<string, unknown>;
+
+/**
+ * How callers name a service: `dns:///` over its headless Service, so the edge and mesh
+ * clients resolve every pod into a replica and re-resolve as pods come and go
+ * (kit/discovery.ts). A ClusterIP would show them one virtual IP: one replica, one
+ * HTTP/2 connection to one pod, no per-pod balancing or ejection.
+ */
+function upstreamUrl(name: string, port: number): string {
+  return `dns:///${name}:${port}`;
+}
 const yaml = (docs: Obj[]) => docs.map((d) => JSON.stringify(d, null, 2)).join("\n---\n") + "\n";
 
 function container(name: string, entry: string, port: number, extra: Obj = {}): Obj {
@@ -46,7 +56,13 @@ function workload(name: string, port: number): Obj[] {
       spec: { terminationGracePeriodSeconds: 30, containers: [container(name, `services/${name}/main.ts`, port)] },
     },
   };
-  const service = { apiVersion: "v1", kind: "Service", metadata: { name, labels }, spec: { selector: labels, ports: [{ name: "rpc", port, targetPort: port, appProtocol: "kubernetes.io/h2c" }] } };
+  // Headless: the name resolves to every ready pod, which callers balance over themselves.
+  const service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, labels },
+    spec: { clusterIP: "None", selector: labels, ports: [{ name: "rpc", port, targetPort: port, appProtocol: "kubernetes.io/h2c" }] },
+  };
   const pdb = { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name }, spec: { minAvailable: 1, selector: { matchLabels: labels } } };
   if (name === "media") {
     const sts = {
@@ -81,7 +97,7 @@ function workload(name: string, port: number): Obj[] {
 
 function edge(): Obj[] {
   const labels = { app: "oasis", component: "edge" };
-  const upstreams = mesh.map((e) => ({ name: `OASIS_${e.name.toUpperCase()}_URL`, value: `http://${e.name}:${e.port}` }));
+  const upstreams = mesh.map((e) => ({ name: `OASIS_${e.name.toUpperCase()}_URL`, value: upstreamUrl(e.name, e.port) }));
   return [
     {
       apiVersion: "apps/v1",
@@ -114,7 +130,7 @@ const config = {
     OASIS_NATS_URL: "nats://nats:4222",
     OASIS_LOG_LEVEL: "info",
     OASIS_MESH_SERVICES: mesh.map((e) => e.name).join(","),
-    ...Object.fromEntries(mesh.map((e) => [`OASIS_${e.name.toUpperCase()}_URL`, `http://${e.name}:${e.port}`])),
+    ...Object.fromEntries(mesh.map((e) => [`OASIS_${e.name.toUpperCase()}_URL`, upstreamUrl(e.name, e.port)])),
   },
 };
 
