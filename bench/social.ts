@@ -2,8 +2,11 @@
  * The DeathStarBench socialNetwork mix on the real Reed98 graph, through the edge, in one
  * run on this machine: 60% home timeline reads, 30% user timeline reads (10 items each),
  * 10% compose (a real caption and 1-4 of the author's photos). Prints req/s, p50/p99 per
- * operation, errors, CPU per request of each process, and the fan-out lag p99 (post
- * committed -> in the last active follower's home timeline) from the feed's histogram.
+ * operation, errors, CPU per request of each process, and the fan-out lag p50/p99 (post
+ * created -> visible in the home feed of the author's last follower in fan-out order),
+ * measured by following sampled composes: one at a time, the bench reads that follower's
+ * home feed every 5 ms until the post is there (lag = start of that read - creation). The feed's own histogram (commit -> last
+ * push), counted over the measured window only, is printed next to it.
  *
  * DeathStarBench (Gan et al., ASPLOS 2019) reports about 2,300 req/s for this mix on a
  * 28-core server; the goal here is >= 3,000 req/s with p99 < 100 ms on 2 cores.
@@ -16,7 +19,8 @@ import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
-import { counterSeries, histogramPercentile } from "./lib/histogram.ts";
+import { idTimeMs } from "../kit/ids.ts";
+import { counterSeries } from "./lib/histogram.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const seconds = Number(process.argv[2] ?? 30);
@@ -63,6 +67,18 @@ try {
   await inParallel(members, 16, async (n) => {
     await bed.feed(idOf.get(n)!).getHomeFeed({ pageSize: 10 });
   });
+  // Fan-out walks followers in ListFollowerIds order; the last one is reached last.
+  const lastFollower = new Map<number, bigint>();
+  await inParallel(composers, 8, async (n) => {
+    let pageToken = "";
+    let last: bigint | undefined;
+    do {
+      const page = await bed.graph("service").listFollowerIds({ userId: idOf.get(n)!, pageSize: 10_000, pageToken });
+      last = page.userIds.at(-1) ?? last;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    if (last !== undefined) lastFollower.set(n, last);
+  });
   console.log(`setup: ${members.length} users, ${follows.length} follows, ${composers.length * 4 + members.length - composers.length} photos, ${members.length} posts in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   const edge = bed.mesh.url("edge");
@@ -78,7 +94,31 @@ try {
       const key = `${res.status} ${text.slice(0, 160)}`;
       failures.set(key, (failures.get(key) ?? 0) + 1);
     }
-    return res.status;
+    return { status: res.status, text };
+  };
+  // Fan-out lag, one sampled compose at a time (more would add their own load): from the
+  // post's creation (the millisecond in its id) to the start of the first read of the
+  // author's last follower's home feed (straight from the feed service) that shows it.
+  // The start, not the end: under load a read's own latency would dwarf the lag, while
+  // the timeline is read a Redis round trip after the start.
+  const lags: number[] = [];
+  let lagTimeouts = 0;
+  let probeReads = 0; // direct feed reads, inside the RPC and CPU counts above
+  let probe: Promise<void> | undefined;
+  const follow = (postId: bigint, reader: bigint) => {
+    probe = (async () => {
+      const created = idTimeMs(postId);
+      for (const stop = Date.now() + 10_000; Date.now() < stop; await Bun.sleep(5)) {
+        const readAt = Date.now();
+        const page = await bed.feed(reader).getHomeFeed({ pageSize: 20 });
+        probeReads++;
+        if (page.items.some((v) => v.post!.postId === postId)) {
+          lags.push(Math.max(0, readAt - created));
+          return;
+        }
+      }
+      lagTimeouts++;
+    })().finally(() => (probe = undefined));
   };
   const pids: Record<string, number | undefined> = Object.fromEntries([...services, "edge"].map((s) => [s, bed.mesh.supervisor.pid(s)]));
   pids.mariadb = Number(execSync("pgrep -o mariadbd").toString().trim()) || undefined;
@@ -86,6 +126,8 @@ try {
   pids.nats = Number(execSync("pgrep -o nats-server").toString().trim()) || undefined;
   // Server-side RPC counts before and after: how many mesh calls one app request costs.
   const rpcCounts = () => Promise.all(services.map((s) => counterSeries(bed.mesh.url(s), "grpc_server_handled_total")));
+  const lagBuckets = () => counterSeries(bed.mesh.url("feed"), "feed_fanout_lag_seconds_bucket");
+  const h0 = await lagBuckets();
   const r0 = await rpcCounts();
   const c0 = snapshot(pids);
   const started = performance.now();
@@ -100,12 +142,15 @@ try {
         const op: Op = r < 0.6 ? "home" : r < 0.9 ? "user" : "compose";
         const t = performance.now();
         let status: number;
-        if (op === "home") status = await call("/oasis.feed.v1.FeedService/GetHomeFeed", { pageSize: 10 }, tokens.get(who)!);
-        else if (op === "user") status = await call("/oasis.feed.v1.FeedService/GetUserFeed", { userId: String(idOf.get(members[Math.floor(Math.random() * members.length)]!)), pageSize: 10 }, tokens.get(who)!);
+        if (op === "home") status = (await call("/oasis.feed.v1.FeedService/GetHomeFeed", { pageSize: 10 }, tokens.get(who)!)).status;
+        else if (op === "user") status = (await call("/oasis.feed.v1.FeedService/GetUserFeed", { userId: String(idOf.get(members[Math.floor(Math.random() * members.length)]!)), pageSize: 10 }, tokens.get(who)!)).status;
         else {
           const author = composers[i % composers.length]!;
           const media = photos.get(author)!.slice(0, 1 + (i % 4));
-          status = await call("/oasis.post.v1.PostService/CreatePost", { mediaIds: media, caption: captions[i % captions.length]!.slice(0, 2000) }, tokens.get(author)!);
+          const res = await call("/oasis.post.v1.PostService/CreatePost", { mediaIds: media, caption: captions[i % captions.length]!.slice(0, 2000) }, tokens.get(author)!);
+          status = res.status;
+          const reader = lastFollower.get(author);
+          if (status === 200 && reader !== undefined && !probe && performance.now() < end) follow(BigInt(JSON.parse(res.text).post.postId), reader);
         }
         lat[op].push(performance.now() - t);
         if (status !== 200) errors[op]++;
@@ -115,6 +160,8 @@ try {
   const elapsed = (performance.now() - started) / 1000;
   const c1 = snapshot(pids);
   const r1 = await rpcCounts();
+  await probe;
+  const h1 = await lagBuckets();
   const total = lat.home.length + lat.user.length + lat.compose.length;
   const pct = (xs: number[], p: number) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -138,8 +185,16 @@ try {
   });
   const perReq = (d: number) => (d / total).toFixed(2);
   console.log(`  mesh RPCs per request: ${perReq(calls.reduce((a, [, d]) => a + d, 0))} (${calls.sort((a, b) => b[1] - a[1]).map(([m, d]) => `${m} ${perReq(d)}`).join(", ")})`);
-  const lag = await histogramPercentile(bed.mesh.url("feed"), "feed_fanout_lag_seconds", 99);
-  console.log(`  fan-out lag p99 <= ${(lag.value * 1000).toFixed(0)} ms (histogram bucket bound, ${lag.count} fan-outs)`);
+  console.log(
+    `  fan-out lag (created -> in the last follower's home feed): p50 ${pct(lags, 50)} ms  p99 ${pct(lags, 99)} ms  (${lags.length} sampled composes, read every 5 ms: ${probeReads} feed reads, in the counts above; ${lagTimeouts} not seen in 10 s)`,
+  );
+  // The feed's histogram over the measured window only (setup posts subtracted).
+  const window = [...h1]
+    .map(([labels, c]) => [labels === '{le="+Inf"}' ? Infinity : Number(/le="([^"]+)"/.exec(labels)![1]), c - (h0.get(labels) ?? 0)] as const)
+    .sort((a, b) => a[0] - b[0]);
+  const fanouts = window.at(-1)?.[1] ?? 0;
+  const bound = window.find(([, c]) => c >= 0.99 * fanouts)?.[0] ?? Number.NaN;
+  console.log(`  feed's fan-out histogram in the window: ${fanouts} fan-outs, p99 <= ${(bound * 1000).toFixed(0)} ms (bucket bound, commit -> last push)`);
 } finally {
   await bed.stop();
 }
