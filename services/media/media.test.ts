@@ -1,7 +1,7 @@
 /**
- * Media through the edge, on the real images: uploads (raw and multipart), variants,
- * EXIF stripping, orientation, bad input, body limits, policies changed at run time,
- * idempotency, and serving (ETag, 304, Range, 404 for unknown and deleted ids).
+ * Media through the edge, on the real images: uploads (raw and multipart), variants
+ * (exact sizes), EXIF stripping, orientation, bad input, body limits, policies changed at
+ * run time (size, animation, watermark), idempotency, and serving (ETag, 304, Range, 404 for unknown and deleted ids).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import http from "node:http";
@@ -47,9 +47,15 @@ describe("uploads", () => {
         expect(r.body.byteLength).toBe(Number(m.variants[v].sizeBytes));
         const meta = await sharp(r.body, { animated: true }).metadata();
         expect(meta.width).toBe(m.variants[v].width);
+        expect(meta.pageHeight ?? meta.height).toBe(m.variants[v].height);
       }
       expect(m.variants.thumb.width).toBeLessThanOrEqual(320);
       expect(m.variants.feed.width).toBeLessThanOrEqual(1080);
+      // Variants fit their box exactly: the longer side is the box's, never enlarged.
+      const longest = Math.max(m.width, m.height);
+      expect(Math.max(m.variants.thumb.width, m.variants.thumb.height)).toBe(Math.min(320, longest));
+      expect(Math.max(m.variants.feed.width, m.variants.feed.height)).toBe(Math.min(1080, longest));
+      expect([m.variants.orig.width, m.variants.orig.height]).toEqual([m.width, m.height]);
       if (name.endsWith(".gif")) {
         expect(m.animated).toBe(true);
         expect((await sharp((await get(m.variants.orig.url)).body, { animated: true }).metadata()).pages).toBeGreaterThan(1);
@@ -140,6 +146,63 @@ describe("uploads", () => {
     expect(big.json.details.find((d: any) => d.type === "google.rpc.ErrorInfo").debug.metadata.rule).toBe("max_bytes");
     await media.updateBucketPolicy({ policy: post });
     expect((await bed.upload(alice.token, readFileSync(imagePath("astronaut.png")), { contentType: "image/png" })).status).toBe(200);
+  });
+
+  test("an animated GIF is refused with ANIMATED_NOT_ALLOWED where the bucket says so", async () => {
+    const gif = readFileSync(imagePath("no_time_for_that_tiny.gif"));
+    const media = testClient(MediaService, bed.mesh.url("media"), "service");
+    const post = (await media.listBucketPolicies({})).policies.find((p) => p.bucket === "post-images")!;
+    expect(post.allowAnimated).toBe(true);
+    try {
+      await media.updateBucketPolicy({ policy: { ...post, allowAnimated: false } });
+      const refused = await bed.upload(alice.token, gif, { contentType: "image/gif" });
+      expect(refused.status).toBe(400);
+      const info = refused.json.details.find((d: any) => d.type === "google.rpc.ErrorInfo").debug;
+      expect(info.reason).toBe("ANIMATED_NOT_ALLOWED");
+      expect(info.metadata.rule).toBe("allow_animated");
+      // A still GIF is not animated: the rule is about frames, not the type.
+      const still = await sharp(gif, { pages: 1 }).gif().toBuffer();
+      expect((await bed.upload(alice.token, still, { contentType: "image/gif" })).status).toBe(200);
+    } finally {
+      await media.updateBucketPolicy({ policy: post });
+    }
+    expect((await bed.upload(alice.token, gif, { contentType: "image/gif" })).status).toBe(200);
+  });
+
+  test("a bucket's text watermark is drawn on the feed variant only", async () => {
+    const bytes = readFileSync(imagePath("coffee.png"));
+    const media = testClient(MediaService, bed.mesh.url("media"), "service");
+    const post = (await media.listBucketPolicies({})).policies.find((p) => p.bucket === "post-images")!;
+    expect(post.watermarkText).toBe("");
+    const plain = (await bed.upload(alice.token, bytes, { contentType: "image/png" })).json.media;
+    let marked: any;
+    try {
+      await media.updateBucketPolicy({ policy: { ...post, watermarkText: "@reed_50 on Oasis" } });
+      marked = (await bed.upload(alice.token, bytes, { contentType: "image/png" })).json.media;
+    } finally {
+      await media.updateBucketPolicy({ policy: post });
+    }
+    const pixels = async (m: any, v: string) => sharp((await get(m.variants[v].url)).body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const a = await pixels(plain, "feed");
+    const b = await pixels(marked, "feed");
+    expect([b.info.width, b.info.height]).toEqual([a.info.width, a.info.height]);
+    // Pixels that changed clearly (more than lossy re-encoding would), and where: the
+    // text is drawn at the bottom right.
+    const { width, height, channels } = a.info;
+    let changed = 0;
+    let bottomRight = 0;
+    for (let i = 0; i < width * height; i++) {
+      let d = 0;
+      for (let c = 0; c < channels; c++) d = Math.max(d, Math.abs(a.data[i * channels + c]! - b.data[i * channels + c]!));
+      if (d > 48) {
+        changed++;
+        if (i % width >= width / 2 && Math.floor(i / width) >= height / 2) bottomRight++;
+      }
+    }
+    expect(changed).toBeGreaterThan(200);
+    expect(bottomRight / changed).toBeGreaterThan(0.95);
+    // thumb and orig carry no watermark: the same image gives the same bytes.
+    for (const v of ["thumb", "orig"]) expect(Buffer.compare((await get(marked.variants[v].url)).body, (await get(plain.variants[v].url)).body)).toBe(0);
   });
 
   test("an Idempotency-Key makes a retried upload return the same media", async () => {
