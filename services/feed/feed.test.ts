@@ -163,13 +163,9 @@ describe("home feed", () => {
   test("followers-only and mutual-fans-only posts reach no one else, on every read path", async () => {
     const [a, fan, mutual, outsider] = ids.slice(7, 11) as [bigint, bigint, bigint, bigint];
     // fan follows `a` one way; mutual and `a` follow each other; outsider does not follow `a`.
-    await bed.graph(fan).follow({ userId: a });
-    await bed.graph(mutual).follow({ userId: a });
-    await bed.graph(a).follow({ userId: mutual });
     // The refer-tos below reach fan and outsider through people they do follow.
-    await bed.graph(fan).follow({ userId: mutual });
-    await bed.graph(outsider).follow({ userId: fan });
-    await bed.graph(outsider).follow({ userId: mutual });
+    const follows = [[fan, a], [mutual, a], [a, mutual], [fan, mutual], [outsider, fan], [outsider, mutual]] as const;
+    for (const [who, whom] of follows) await bed.graph(who).follow({ userId: whom });
     for (const u of [fan, mutual, outsider]) await home(u); // active: fan-out pushes to them
     const pub = await post(a, 6);
     const forFollowers = await post(a, 7, Visibility.FOLLOWERS);
