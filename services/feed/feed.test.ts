@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ReferredPost } from "#gen/oasis/feed/v1/feed_pb.ts";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { errorReason } from "#kit/errors.ts";
+import { until } from "#kit/testing/until.ts";
 import { counterSeries } from "../../bench/lib/histogram.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
@@ -32,15 +33,6 @@ async function home(user: bigint, pageSize = 50, on = bed): Promise<bigint[]> {
     pageToken = page.nextPageToken;
   } while (pageToken);
   return out;
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await Bun.sleep(50);
-  }
 }
 
 /** Posts caption `i` with photo `i` (uploaded once per user and number), or refers to a post. */
@@ -239,13 +231,16 @@ describe("home feed", () => {
     await bed.graph(outsider).follow({ userId: priv }); // a request, never approved
     await bed.graph(priv).approveFollowRequest({ userId: fan });
     const p = await post(priv, 11);
+    // Wait for fan-out: the approval's back-fill built the author's timeline (empty), and
+    // only the post_created event adds the post to it.
+    expect(await until(() => home(fan), (v) => v.includes(p))).toContain(p);
+    await keys.idle();
+    expect(await home(outsider)).not.toContain(p);
     const userFeed = async (viewer: bigint | null) => postIds((await bed.feed(viewer).getUserFeed({ userId: priv, pageSize: 50 })).items);
     expect(await userFeed(priv)).toEqual([p]);
     expect(await userFeed(fan)).toEqual([p]);
     expect(await userFeed(outsider)).toEqual([]);
     expect(await userFeed(null)).toEqual([]);
-    expect(await until(() => home(fan), (v) => v.includes(p))).toContain(p);
-    expect(await home(outsider)).not.toContain(p);
     const outsiderToken = await bed.token(members[10]!);
     expect((await edgeGet(`/v1/users/${priv}/feed?page_size=50`, outsiderToken)).json.items ?? []).toEqual([]);
     expect((await edgeGet(`/v1/users/${priv}/posts?page_size=50`, outsiderToken)).json.posts ?? []).toEqual([]);
