@@ -424,7 +424,7 @@ export const BatchGetViewerStateResponseSchema: GenMessage<BatchGetViewerStateRe
  */
 export type ReconcileCountsRequest = Message<"oasis.interaction.v1.ReconcileCountsRequest"> & {
   /**
-   * Posts to recount; empty sweeps posts with recent activity.
+   * Posts to recount; empty takes the posts changed since the last run.
    *
    * @generated from field: repeated int64 post_ids = 1;
    */
@@ -452,7 +452,7 @@ export type ReconcileCountsResponse = Message<"oasis.interaction.v1.ReconcileCou
   checked: bigint;
 
   /**
-   * Posts whose Redis counters were wrong and were fixed.
+   * Posts whose counters (MySQL post_counts or Redis) were wrong and were fixed.
    *
    * @generated from field: int64 fixed = 2;
    */
@@ -559,8 +559,10 @@ export const InteractionService: GenService<{
     output: typeof BatchGetViewerStateResponseSchema;
   },
   /**
-   * Recounts counters from MySQL for the given posts (or a sweep of recently active
-   * ones when empty) and fixes Redis; returns how many were wrong.
+   * Recounts counters from the rows they count (likes, live comments, refers) for the
+   * given posts, or for the posts changed since the last run when empty, and fixes both
+   * MySQL post_counts and Redis; returns how many were wrong. The service's periodic
+   * job does the same and also sweeps every counted post over time.
    *
    * @generated from rpc oasis.interaction.v1.InteractionService.ReconcileCounts
    */
