@@ -26,6 +26,7 @@ import { DemoLoader, type LoadReport } from "../demo/loader.ts";
 import { bulkImportLimits, setEdgeLimits } from "../edge/limits-admin.ts";
 import { databaseName, sharedConfig } from "../kit/config.ts";
 import { inParallel } from "../kit/parallel.ts";
+import { until } from "../kit/testing/until.ts";
 import mysql from "mysql2/promise";
 
 const root = join(import.meta.dir, "..");
@@ -117,14 +118,7 @@ function followedBy(n: { summary: string }, handle: string): boolean {
 }
 
 /** Polls `read` until `done` holds (fan-out and notifications are asynchronous). */
-async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v) || Date.now() > deadline) return v;
-    await Bun.sleep(200);
-  }
-}
+const eventually = <T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000) => until(read, done, timeoutMs, 200);
 
 beforeAll(async () => {
   if (reuseEdge) {

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { write } from "#kit/mysql.ts";
+import { until } from "#kit/testing/until.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
 import { openInteractionStores, type InteractionStores } from "./testing.ts";
@@ -19,14 +20,8 @@ const quotes = readFortunes("en-love.fortune");
 // 5 posts, 2 per run: a full sweep takes 3 runs, so fixing all 5 needs the wrap-around.
 const sweepBatch = 2;
 
-async function until(ok: () => Promise<boolean>, timeoutMs = 30_000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > end) return false;
-    await Bun.sleep(100);
-  }
-  return true;
-}
+/** Polls a condition for up to 30 s; true once it holds. */
+const holds = (cond: () => Promise<boolean>) => until(cond, (v) => v, 30_000);
 
 beforeAll(async () => {
   bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"], {
@@ -52,7 +47,7 @@ test("drift in post_counts and Redis on posts that did not change is fixed by th
   const truth = await Promise.all(posts.map((p) => stores.recount(p)));
   expect(truth.map((t) => t.likes)).toEqual([1n, 2n, 3n, 4n, 5n]);
   // The job has taken the recently changed posts: what follows is drift no change marks.
-  expect(await until(async () => (await stores.redis.scard(stores.key("dirty"))) === 0)).toBe(true);
+  expect(await holds(async () => (await stores.redis.scard(stores.key("dirty"))) === 0)).toBe(true);
 
   await bed.interaction().batchGetCounts({ postIds: posts }); // every post has a Redis copy
   for (const p of posts) {
@@ -66,7 +61,7 @@ test("drift in post_counts and Redis on posts that did not change is fixed by th
   expect((await stores.stored(posts[0]!)).likes).toBe(101n);
 
   // Within a few sweeps both stores equal the recount again.
-  const fixed = await until(async () => {
+  const fixed = await holds(async () => {
     const [s, stored] = await Promise.all([served(), Promise.all(posts.map((p) => stores.stored(p)))]);
     return Bun.deepEquals(s, truth) && Bun.deepEquals(stored, truth);
   });

@@ -18,6 +18,7 @@ import { createLogger } from "#kit/logger.ts";
 import { connectPool, select } from "#kit/mysql.ts";
 import { eventHeaders } from "#kit/outbox.ts";
 import { testClient } from "#kit/testing/clients.ts";
+import { until } from "#kit/testing/until.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
 
@@ -78,15 +79,6 @@ async function likeEventSeq(postId: bigint, userId: bigint): Promise<number> {
 
 async function photoPost(author: bigint, i: number, caption: string): Promise<bigint> {
   return (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, i)], caption })).post!.postId;
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await Bun.sleep(100);
-  }
 }
 
 beforeAll(async () => {
