@@ -2,9 +2,9 @@
  * Calls from the edge into the mesh: one replica set per upstream service
  * (kit/replicas.ts: least pending, passive ejection, retries only for
  * side-effect-free or request_id calls; kit/discovery.ts: `dns:///` upstreams resolved
- * into one replica per address and re-resolved), each call over the edge's lean Connect client,
- * with the verified user forwarded as a signed caller assertion and the request id
- * and trace passed on.
+ * into one replica per address and re-resolved), each call over the edge's lean
+ * Connect client, with the verified user forwarded as a signed caller assertion and the
+ * request id and trace passed on.
  */
 import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { callerHeader, signCaller } from "#kit/auth.ts";

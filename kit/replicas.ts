@@ -6,10 +6,10 @@
  * Connect-ES transports, the edge with its own lean client.
  *
  * Ejection: a replica failing with `unavailable` is skipped for `ejectMs` (doubling on
- * repeated failures, capped at 30 s) or until a health check passes (`markUp`); if every
- * replica is ejected the one ejected longest ago is tried anyway (fail open). Retries: at most two more attempts, 25 ms and
- * 50 ms apart (+-50% jitter), only for `unavailable` and only when the caller says the
- * call is retryable.
+ * repeated failures, capped at 30 s) or until a health check passes (`markUp`); if
+ * every replica is ejected the one ejected longest ago is tried anyway (fail open).
+ * Retries: at most two more attempts, 25 ms and 50 ms apart (+-50% jitter), only for
+ * `unavailable` and only when the caller says the call is retryable.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 

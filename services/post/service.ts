@@ -1,8 +1,8 @@
 /**
  * PostService handlers. Creates check every media id with the media service (the
- * caller's own, live, post-images, no more than the bucket's max_count_per_post) and resolve @mentions with identity before one
- * transaction writes the post, its hashtags and the post_created event. Every read goes
- * through the reader's visibility filter.
+ * caller's own, live, post-images, no more than the bucket's max_count_per_post) and
+ * resolve @mentions with identity before one transaction writes the post, its hashtags
+ * and the post_created event. Every read goes through the reader's visibility filter.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
