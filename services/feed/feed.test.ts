@@ -283,6 +283,8 @@ describe("home feed", () => {
     expect(postIds((await bed.feed(reader).getUserFeed({ userId: h1, pageSize: 1000 })).items)).toHaveLength(35);
 
     // Calls each upstream served for one 100-post page: a constant, not one per post.
+    // Other consumers (notification reads referred posts) must be done first.
+    await keys.quiet(60_000);
     const upstreams = ["post", "graph", "identity"];
     const handled = () => Promise.all(upstreams.map((s) => counterSeries(bed.mesh.url(s), "grpc_server_handled_total")));
     const before = await handled();

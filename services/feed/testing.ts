@@ -3,7 +3,7 @@
  * read cannot show this, because a read may rebuild a timeline from its sources and so
  * hide a push that was missed (or a post that was never removed).
  */
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { streamName } from "#kit/bus.ts";
@@ -28,6 +28,11 @@ export interface FeedRedis {
    * "not yet". Throws after `timeoutMs`.
    */
   idle(timeoutMs?: number): Promise<void>;
+  /**
+   * Like `idle`, for every durable consumer of every stream of the mesh (notification and
+   * interaction too), so no event handler calls a service while a test counts calls.
+   */
+  quiet(timeoutMs?: number): Promise<void>;
   close(): void;
 }
 
@@ -63,24 +68,40 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
     async homeDeliveries() {
       return Number((await redis.get("delivered:home")) ?? 0);
     },
-    async idle(timeoutMs = 30_000) {
-      const nc = await connect({ servers: mesh.env.OASIS_NATS_URL ?? "127.0.0.1:4222" });
-      try {
-        const jsm = await jetstreamManager(nc);
-        const ns = mesh.namespace;
-        const consumers: Array<[string, string]> = [
-          [streamName(ns, "post"), `${ns}-feed-fanout`],
-          [streamName(ns, "graph"), `${ns}-feed-graph`],
-        ];
-        for (const end = Date.now() + timeoutMs; ; await Bun.sleep(50)) {
-          const infos = await Promise.all(consumers.map(([stream, name]) => jsm.consumers.info(stream, name)));
-          if (infos.every((i) => i.num_pending === 0 && i.num_ack_pending === 0)) return;
-          if (Date.now() > end) throw new Error(`feed consumers still busy after ${timeoutMs} ms`);
+    idle(timeoutMs = 30_000) {
+      const ns = mesh.namespace;
+      return waitIdle(async () => [
+        [streamName(ns, "post"), `${ns}-feed-fanout`],
+        [streamName(ns, "graph"), `${ns}-feed-graph`],
+      ], timeoutMs);
+    },
+    quiet(timeoutMs = 30_000) {
+      const prefix = `${mesh.namespace.toUpperCase()}_OASIS_`;
+      return waitIdle(async (jsm) => {
+        const out: Array<[string, string]> = [];
+        for await (const s of jsm.streams.list()) {
+          if (!s.config.name.startsWith(prefix)) continue;
+          for await (const c of jsm.consumers.list(s.config.name)) out.push([s.config.name, c.name]);
         }
-      } finally {
-        await nc.close();
-      }
+        return out;
+      }, timeoutMs);
     },
     close: () => redis.disconnect(),
   };
+
+  /** Polls the consumers `which` names until none has undelivered or unacknowledged events. */
+  async function waitIdle(which: (jsm: JetStreamManager) => Promise<Array<[string, string]>>, timeoutMs: number) {
+    const nc = await connect({ servers: mesh.env.OASIS_NATS_URL ?? "127.0.0.1:4222" });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const consumers = await which(jsm);
+      for (const end = Date.now() + timeoutMs; ; await Bun.sleep(50)) {
+        const infos = await Promise.all(consumers.map(([stream, name]) => jsm.consumers.info(stream, name)));
+        if (infos.every((i) => i.num_pending === 0 && i.num_ack_pending === 0)) return;
+        if (Date.now() > end) throw new Error(`consumers still busy after ${timeoutMs} ms`);
+      }
+    } finally {
+      await nc.close();
+    }
+  }
 }
