@@ -1,13 +1,14 @@
 /**
  * Atomic uploads under SIGKILL: 2,000 uploads of real images while the media process is
- * killed with `kill -9` three times. After the restarts: every upload that returned
- * success reads back byte-identical (checksums of what was served before the crashes),
- * every stored media item is complete (no half-visible uploads), and the consistency
- * scan leaves exactly three needles per media item (the leftovers of interrupted
- * uploads are gone).
+ * killed with `kill -9` three times, each time with an upload's needles written and its
+ * row not committed. After the restarts: every upload that returned success reads back
+ * byte-identical (checksums of what was served before the crashes), every stored media
+ * item is complete (no half-visible uploads), each restart's scan removed the needles
+ * its crash stranded, and exactly three needles per media item are left.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import { connectPool, select } from "#kit/mysql.ts";
 import { testClient } from "#kit/testing/clients.ts";
@@ -17,6 +18,12 @@ import { startMediaTestbed, type MediaTestbed } from "./testing.ts";
 let bed: MediaTestbed;
 const images = ["no_time_for_that_tiny.gif", "chelsea.png", "coffee.png"].map((n) => readFileSync(imagePath(n)));
 const sha = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
+/** Bytes in the media service's volume files. */
+const volumeBytes = () =>
+  readdirSync(bed.dataDir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".dat"))
+    .reduce((n, f) => n + statSync(join(bed.dataDir, f)).size, 0);
 
 beforeAll(async () => {
   bed = await startMediaTestbed({ restart: false });
@@ -48,19 +55,34 @@ test("kill -9 during 2,000 uploads: successes survive byte-identical, nothing ha
   let failed = 0;
   let next = 0;
   let kills = 0;
-  let scannedAway = 0;
   const removedByStartScan = async () => {
     const text = await (await fetch(`${bed.mesh.url("media")}/metrics`)).text();
     return [...text.matchAll(/^media_scan_removed_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   };
+  // Each kill lands where an upload's needles are written but its row cannot commit:
+  // the test holds a write lock on the media table, waits until a volume file grows,
+  // then kills media and releases the lock (the server rolls back the dead connection).
+  const lockDb = connectPool(process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", `oasis_${bed.mesh.namespace}_media`, 1);
+  const strandedPerKill: number[] = [];
   const killer = (async () => {
-    for (const at of [400, 1000, 1600]) {
-      while (next < at) await Bun.sleep(20);
-      bed.mesh.supervisor.kill9("media");
-      kills++;
-      await bed.mesh.supervisor.stop("media");
-      await bed.mesh.supervisor.restart("media");
-      scannedAway += await removedByStartScan();
+    const conn = await lockDb.getConnection();
+    try {
+      for (const at of [400, 1000, 1600]) {
+        while (next < at) await Bun.sleep(20);
+        await conn.query("LOCK TABLES media WRITE");
+        const size = volumeBytes();
+        while (volumeBytes() === size) await Bun.sleep(5);
+        bed.mesh.supervisor.kill9("media");
+        kills++;
+        await conn.query("UNLOCK TABLES");
+        await bed.mesh.supervisor.stop("media");
+        await bed.mesh.supervisor.restart("media");
+        // The counter is per process: this is what the restarted one's start scan removed.
+        strandedPerKill.push(await removedByStartScan());
+      }
+    } finally {
+      conn.release();
+      await lockDb.end();
     }
   })();
   let retries = 0;
@@ -92,6 +114,9 @@ test("kill -9 during 2,000 uploads: successes survive byte-identical, nothing ha
   );
   await killer;
   expect(kills).toBe(3);
+  // Every kill stranded needles, and the scan at restart removed them.
+  for (const n of strandedPerKill) expect(n).toBeGreaterThan(0);
+  const scannedAway = strandedPerKill.reduce((a, b) => a + b, 0);
   expect(succeeded.size + failed).toBe(total);
   expect(succeeded.size).toBeGreaterThan(total * 0.95);
 
@@ -119,7 +144,7 @@ test("kill -9 during 2,000 uploads: successes survive byte-identical, nothing ha
     const metrics = await (await fetch(`${bed.mesh.url("media")}/metrics`)).text();
     const needles = Number(/^media_volume_needles\S* (\d+)/m.exec(metrics)?.[1]);
     expect(needles).toBe(rows.length * 3);
-    console.log(`media crash: ${succeeded.size} succeeded, ${failed} failed (${retries} retried attempts), ${rows.length} stored, ${kills} kills, ${scannedAway} leftover needles removed by the restart scans, ${needles} needles after scan`);
+    console.log(`media crash: ${succeeded.size} succeeded, ${failed} failed (${retries} retried attempts), ${rows.length} stored, ${kills} kills, ${scannedAway} stranded needles removed by the restart scans (${strandedPerKill.join(", ")}), ${needles} needles after scan`);
   } finally {
     await db.end();
   }
