@@ -18,8 +18,13 @@
  * - OASIS_DNS_REFRESH_MS [5000]: how often `dns:///` upstreams are resolved again.
  * - OASIS_LOG_LEVEL [info], OASIS_DRAIN_TIMEOUT_MS [10000], OASIS_OUTBOX_RELAY [on],
  *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts).
+ * - OASIS_RETENTION_INTERVAL_MS [3600000, 0 = off]: how often a service prunes the kit's
+ *   tables (kit/retention.ts), keeping published outbox rows OASIS_OUTBOX_RETENTION_SECONDS
+ *   [86400], idempotency keys OASIS_REQUEST_LOG_RETENTION_SECONDS [604800] and consumer
+ *   dedup records OASIS_PROCESSED_EVENTS_RETENTION_SECONDS [691200].
  */
 import { mesh, meshEntry } from "../mesh.config.ts";
+import { defaultRetention, type RetentionPolicy } from "./retention.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -55,6 +60,10 @@ export interface BaseConfig {
   readonly upstreams: Readonly<Record<string, readonly string[]>>;
   /** How often `dns:///` upstreams are resolved again, ms. */
   readonly dnsRefreshMs: number;
+  /** How often the kit's tables are pruned, ms; 0 turns pruning off. */
+  readonly retentionIntervalMs: number;
+  /** What the pruning keeps (kit/retention.ts). */
+  readonly retention: RetentionPolicy;
 }
 
 export const devMeshSecret = "oasis-dev-mesh-secret-change-me";
@@ -125,5 +134,11 @@ export function baseConfig(name: string, env: Env = process.env): BaseConfig {
     port: intFrom(env, envKey(name, "PORT"), entry.port),
     database: databaseName(name, ns),
     redisKeyPrefix: `${ns ? `${ns}:` : ""}oasis:${name}:`,
+    retentionIntervalMs: intFrom(env, "OASIS_RETENTION_INTERVAL_MS", 3_600_000),
+    retention: Object.freeze({
+      outboxSentSeconds: intFrom(env, "OASIS_OUTBOX_RETENTION_SECONDS", defaultRetention.outboxSentSeconds),
+      requestLogSeconds: intFrom(env, "OASIS_REQUEST_LOG_RETENTION_SECONDS", defaultRetention.requestLogSeconds),
+      processedEventsSeconds: intFrom(env, "OASIS_PROCESSED_EVENTS_RETENTION_SECONDS", defaultRetention.processedEventsSeconds),
+    }),
   });
 }

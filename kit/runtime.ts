@@ -27,7 +27,8 @@ import { createOutbox, type Outbox } from "./outbox.ts";
 import { createRedis, type Redis } from "./redis.ts";
 import { createRpcServer, type HttpFallback, type RpcServer, type ServiceBinding } from "./server.ts";
 import { createRegistry } from "./metrics.ts";
-import type { Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
+import { pruneKitTables } from "./retention.ts";
 
 export interface RuntimeOptions {
   /** The service's SQL migrations folder; omit for services without MySQL. */
@@ -112,7 +113,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
     for (const t of timers) clearInterval(t);
   });
 
-  return {
+  const rt: Runtime<C> = {
     config,
     log,
     metrics,
@@ -179,6 +180,20 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
       }
     },
   };
+  if (db && config.retentionIntervalMs > 0) {
+    const deleted = new Counter({
+      name: "kit_retention_deleted_rows_total",
+      help: "Rows the retention job deleted from the kit's tables (kit/retention.ts), by table.",
+      labelNames: ["table"],
+      registers: [metrics],
+    });
+    rt.every("retention", config.retentionIntervalMs, async () => {
+      const report = await pruneKitTables(db, config.retention);
+      for (const [table, n] of Object.entries(report)) deleted.inc({ table }, n);
+      if (report.outbox || report.request_log || report.processed_events) log.info(report, "retention pruned the kit's tables");
+    });
+  }
+  return rt;
 }
 
 export interface ServeOptions {
