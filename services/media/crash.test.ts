@@ -10,12 +10,14 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
-import { connectPool, select } from "#kit/mysql.ts";
+import { databaseName } from "#kit/config.ts";
+import { connectPool, select, type Pool } from "#kit/mysql.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { imagePath } from "../../demo/data.ts";
 import { startMediaTestbed, type MediaTestbed } from "./testing.ts";
 
 let bed: MediaTestbed;
+let db: Pool | undefined;
 const images = ["no_time_for_that_tiny.gif", "chelsea.png", "coffee.png"].map((n) => readFileSync(imagePath(n)));
 const sha = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
 /** Bytes in the media service's volume files. */
@@ -28,7 +30,10 @@ const volumeBytes = () =>
 beforeAll(async () => {
   bed = await startMediaTestbed({ restart: false });
 });
-afterAll(() => bed?.stop());
+afterAll(async () => {
+  await db?.end();
+  await bed?.stop();
+});
 
 /** Checksums of the three variants; undefined if any is missing (404). Waits out restarts (5xx). */
 async function fetchVariants(m: any): Promise<Record<string, string> | undefined> {
@@ -62,10 +67,12 @@ test("kill -9 during 2,000 uploads: successes survive byte-identical, nothing ha
   // Each kill lands where an upload's needles are written but its row cannot commit:
   // the test holds a write lock on the media table, waits until a volume file grows,
   // then kills media and releases the lock (the server rolls back the dead connection).
-  const lockDb = connectPool(process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", `oasis_${bed.mesh.namespace}_media`, 1);
+  // Media's own database: a connection of it holds the lock; the checks below read it.
+  const mediaDb = connectPool(process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", databaseName("media", bed.mesh.namespace), 2);
+  db = mediaDb; // ended in afterAll, whatever fails here
   const strandedPerKill: number[] = [];
   const killer = (async () => {
-    const conn = await lockDb.getConnection();
+    const conn = await mediaDb.getConnection();
     try {
       for (const at of [400, 1000, 1600]) {
         while (next < at) await Bun.sleep(20);
@@ -82,7 +89,6 @@ test("kill -9 during 2,000 uploads: successes survive byte-identical, nothing ha
       }
     } finally {
       conn.release();
-      await lockDb.end();
     }
   })();
   let retries = 0;
@@ -129,23 +135,18 @@ test("kill -9 during 2,000 uploads: successes survive byte-identical, nothing ha
     const after = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, v]) => [k, { url: v.url }])) });
     expect(after).toEqual(before);
   }
-  const db = connectPool(process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", `oasis_${bed.mesh.namespace}_media`);
-  try {
-    const rows = await select<{ id: string }>(db, "SELECT id FROM media WHERE deleted_at IS NULL");
-    // Rows beyond the acknowledged successes committed just before a crash ate the answer;
-    // they must be complete too.
-    expect(rows.length).toBeGreaterThanOrEqual(succeeded.size);
-    expect(rows.length - succeeded.size).toBeLessThanOrEqual(failed);
-    const batch = await testClient(MediaService, bed.mesh.url("media")).batchGetMedia({ mediaIds: rows.slice(0, 1000).map((r) => BigInt(r.id)) });
-    for (const m of batch.media) {
-      const v = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, x]) => [k, { url: x.url }])) });
-      expect(v).toBeDefined();
-    }
-    const metrics = await (await fetch(`${bed.mesh.url("media")}/metrics`)).text();
-    const needles = Number(/^media_volume_needles\S* (\d+)/m.exec(metrics)?.[1]);
-    expect(needles).toBe(rows.length * 3);
-    console.log(`media crash: ${succeeded.size} succeeded, ${failed} failed (${retries} retried attempts), ${rows.length} stored, ${kills} kills, ${scannedAway} stranded needles removed by the restart scans (${strandedPerKill.join(", ")}), ${needles} needles after scan`);
-  } finally {
-    await db.end();
+  const rows = await select<{ id: string }>(mediaDb, "SELECT id FROM media WHERE deleted_at IS NULL");
+  // Rows beyond the acknowledged successes committed just before a crash ate the answer;
+  // they must be complete too.
+  expect(rows.length).toBeGreaterThanOrEqual(succeeded.size);
+  expect(rows.length - succeeded.size).toBeLessThanOrEqual(failed);
+  const batch = await testClient(MediaService, bed.mesh.url("media")).batchGetMedia({ mediaIds: rows.slice(0, 1000).map((r) => BigInt(r.id)) });
+  for (const m of batch.media) {
+    const v = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, x]) => [k, { url: x.url }])) });
+    expect(v).toBeDefined();
   }
+  const metrics = await (await fetch(`${bed.mesh.url("media")}/metrics`)).text();
+  const needles = Number(/^media_volume_needles\S* (\d+)/m.exec(metrics)?.[1]);
+  expect(needles).toBe(rows.length * 3);
+  console.log(`media crash: ${succeeded.size} succeeded, ${failed} failed (${retries} retried attempts), ${rows.length} stored, ${kills} kills, ${scannedAway} stranded needles removed by the restart scans (${strandedPerKill.join(", ")}), ${needles} needles after scan`);
 }, 600_000);
