@@ -7,7 +7,7 @@
  * request id and trace passed on.
  */
 import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { callerHeader, signCaller } from "#kit/auth.ts";
+import { cachedCaller, callerHeader, signCaller } from "#kit/auth.ts";
 import { isRetryable } from "#kit/client.ts";
 import { discoveredReplicaSet, type ReplicaDiscovery } from "#kit/discovery.ts";
 import { remainingMs, type ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
@@ -79,7 +79,7 @@ export class Upstreams {
   async unary(routed: RoutedMethod, message: Message, meta: CallMeta): Promise<Message> {
     const body = toBinary(routed.method.input as DescMessage, message as never);
     const headers = {
-      [callerHeader]: signCaller(this.config.mesh, { audience: routed.upstream, method: routed.path.slice(1) }, meta.userId),
+      [callerHeader]: cachedCaller(this.config.mesh, { audience: routed.upstream, method: routed.path.slice(1) }, meta.userId),
       "x-request-id": meta.requestId,
       traceparent: meta.traceparent,
     };

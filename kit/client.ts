@@ -26,7 +26,7 @@ import {
 } from "@connectrpc/connect";
 import { compressionGzip, createConnectTransport } from "@connectrpc/connect-node";
 import { createConnectTransport as createFetchTransport } from "@connectrpc/connect-web";
-import { audienceOf, callerHeader, signCaller, type CallerWho, type MeshIdentity } from "./auth.ts";
+import { audienceOf, cachedCaller, callerHeader, type CallerWho, type MeshIdentity } from "./auth.ts";
 import { currentCall, formatTraceparent, newRequestId, newSpanId, newTraceId } from "./call-context.ts";
 import { discoveredReplicaSet } from "./discovery.ts";
 import { remainingMs, type ReplicaState } from "./replicas.ts";
@@ -77,7 +77,7 @@ export function propagationInterceptor(identity: MeshIdentity, audience?: string
       const who: CallerWho = chosen ? chosen.who : !c || c.service ? "service" : c.userId;
       const aud = audience ?? audienceOf(req.service.typeName);
       if (!aud) throw new Error(`no mesh audience for ${req.service.typeName}: pass MeshClientOptions.audience`);
-      req.header.set(callerHeader, signCaller(identity, { audience: aud, method: `${req.service.typeName}/${req.method.name}` }, who));
+      req.header.set(callerHeader, cachedCaller(identity, { audience: aud, method: `${req.service.typeName}/${req.method.name}` }, who));
     }
     if (!req.header.has("x-request-id")) req.header.set("x-request-id", call?.requestId ?? newRequestId());
     if (!req.header.has("traceparent")) req.header.set("traceparent", formatTraceparent(call?.traceId ?? newTraceId(), newSpanId()));

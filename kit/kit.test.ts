@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorReason, ErrorReasonSchema } from "#gen/oasis/identity/v1/errors_pb.ts";
-import { callerTtlMs, maxClockSkewMs, signCaller, verifyCaller } from "./auth.ts";
+import { cachedCaller, callerTtlMs, createCallerVerifier, maxClockSkewMs, signCaller, verifyCaller } from "./auth.ts";
 import { listenHost } from "./config.ts";
 import { generateMeshKeys, meshIdentityFrom } from "./mesh-keys.ts";
 import { domainErrors, errorReason, reasonName, violatedFields } from "./errors.ts";
@@ -89,6 +89,20 @@ describe("caller assertions", () => {
     expect(() => verifyCaller(graph, v.replace("v2:edge:", "v2:ghost:"), m, 2_000)).toThrow("unknown issuer");
     // The edge acts only for end users.
     expect(() => verifyCaller(graph, signCaller(edge, follow, "service", 1_000), m, 2_000)).toThrow("the edge acts only for end users");
+  });
+
+  test("cached signing reuses an assertion for half its life; the cached verifier still refuses it for another method or once expired", () => {
+    const a = cachedCaller(edge, follow, user);
+    expect(cachedCaller(edge, follow, user)).toBe(a);
+    expect(cachedCaller(edge, follow, null)).not.toBe(a);
+    expect(cachedCaller(edge, { ...follow, method: "oasis.graph.v1.GraphService/Block" }, user)).not.toBe(a);
+    const verify = createCallerVerifier(graph);
+    const now = Date.now();
+    expect(verify(a, m, now)?.userId).toBe(user);
+    expect(verify(a, m, now)?.userId).toBe(user);
+    expect(() => verify(a, "oasis.graph.v1.GraphService/Block", now)).toThrow("issued for oasis.graph.v1.GraphService/Follow");
+    expect(() => verify(a, m, now + callerTtlMs + 1)).toThrow("expired");
+    expect(() => verify(a.slice(0, -2) + "AA", m, now)).toThrow("invalid mesh credential");
   });
 
   test("a process without its key, or with a known default, does not get an identity (outside dev mode)", () => {

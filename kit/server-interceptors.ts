@@ -3,7 +3,7 @@
  * interceptors, handlers and outgoing calls can rely on kit/call-context.ts.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { methodAccess, checkAccess, callerHeader, verifyCaller, type MeshIdentity } from "./auth.ts";
+import { methodAccess, checkAccess, callerHeader, createCallerVerifier, type MeshIdentity } from "./auth.ts";
 import { anonymous, callContextKey, currentCall, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
 
 /** Accepted request ids: what common proxies generate (UUIDs, base64url), bounded. */
@@ -16,13 +16,14 @@ const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
  * response headers and in error metadata.
  */
 export function callContextInterceptor(identity: MeshIdentity): Interceptor {
+  const verifyCaller = createCallerVerifier(identity);
   return (next) => async (req) => {
     const given = req.header.get("x-request-id");
     const requestId = given && requestIdPattern.test(given) ? given : newRequestId();
     const parent = parseTraceparent(req.header.get("traceparent"));
     let caller;
     try {
-      caller = verifyCaller(identity, req.header.get(callerHeader), `${req.service.typeName}/${req.method.name}`) ?? anonymous;
+      caller = verifyCaller(req.header.get(callerHeader), `${req.service.typeName}/${req.method.name}`) ?? anonymous;
     } catch (err) {
       (err as ConnectError).metadata.set("x-request-id", requestId);
       throw err;
