@@ -10,7 +10,7 @@
  * Prints microseconds per operation and the ratios, measured in one run (2 cores, shared).
  */
 import { createHmac, generateKeyPairSync, sign, verify } from "node:crypto";
-import { signCaller, verifyCaller } from "#kit/auth.ts";
+import { cachedCaller, createCallerVerifier, signCaller, verifyCaller } from "#kit/auth.ts";
 import { generateMeshKeys, meshIdentityFrom } from "#kit/mesh-keys.ts";
 
 const rounds = 200_000;
@@ -29,6 +29,7 @@ const edge = meshIdentityFrom(keys, "edge");
 const graph = meshIdentityFrom(keys, "graph");
 const target = { audience: "graph", method };
 const assertion = signCaller(edge, target, user);
+const cachedVerify = createCallerVerifier(graph);
 
 // v1: one shared secret, `v1.<who>.<exp>.<hmac>` (what kit/auth.ts did before).
 const secret = "a-shared-secret-of-the-old-kind-32b";
@@ -44,6 +45,8 @@ const results = {
   "v1 shared secret, sign (= verify)": usPer(rounds, v1),
   "v2 sign (signCaller)": usPer(rounds, () => signCaller(edge, target, user)),
   "v2 verify (verifyCaller)": usPer(rounds, () => verifyCaller(graph, assertion, method)),
+  "v2 sign, reused (cachedCaller, what clients do)": usPer(rounds, () => cachedCaller(edge, target, user)),
+  "v2 verify, remembered (createCallerVerifier)": usPer(rounds, () => cachedVerify(assertion, method)),
   "Ed25519 sign": usPer(rounds / 20, () => sign(null, payload, ed.privateKey)),
   "Ed25519 verify": usPer(rounds / 20, () => verify(null, payload, ed.publicKey, edSig)),
   "pair key derivation (X25519 + HKDF, once per peer)": usPer(200, () => meshIdentityFrom(keys, "graph").receiveKey("edge")),
@@ -52,4 +55,6 @@ console.log(`mesh credential cost per operation, ${rounds} rounds (Bun ${Bun.ver
 for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(52)} ${v.toFixed(2).padStart(7)} us`);
 const v2 = results["v2 sign (signCaller)"] + results["v2 verify (verifyCaller)"];
 const ed2 = results["Ed25519 sign"] + results["Ed25519 verify"];
+const cached = results["v2 sign, reused (cachedCaller, what clients do)"] + results["v2 verify, remembered (createCallerVerifier)"];
+console.log(`per repeated call shape (reused + remembered): ${cached.toFixed(2)} us`);
 console.log(`per hop (sign + verify): v2 ${v2.toFixed(2)} us, v1 ${(2 * results["v1 shared secret, sign (= verify)"]).toFixed(2)} us, Ed25519 ${ed2.toFixed(2)} us (${(ed2 / v2).toFixed(1)}x v2)`);
