@@ -11,7 +11,8 @@
  * (an empty request may then fail with invalid_argument or not_found: that is the
  * handler's answer, not an auth one); "unauthenticated" and "permission_denied" mean the
  * kit refused it before any handler ran (kit/auth.ts). Also: a process refuses to start
- * without its mesh key or with a known default one (outside dev mode).
+ * without its mesh key or with a known default one (outside dev mode), and in dev mode
+ * on any address but 127.0.0.1.
  *
  * One mesh start; about 1,000 calls.
  */
@@ -161,7 +162,7 @@ async function viaEdge(method: DescMethod, bearer: string | undefined): Promise<
 }
 
 test("every service of mesh.config.ts has its contract in the matrix, and every level a row", () => {
-  expect(services.map((s) => audienceOf(s.typeName)).sort()).toEqual(deployed.slice().sort());
+  expect([...new Set(services.map((s) => audienceOf(s.typeName)))].sort()).toEqual(deployed.slice().sort());
   for (const s of services) for (const m of s.methods) expect({ method: m.name, level: expected[methodAccess(m)] !== undefined }).toEqual({ method: m.name, level: true });
 });
 
@@ -203,27 +204,37 @@ test("through the edge: anonymous and signed-in calls get what the access level 
   expect(wrong).toEqual([]);
 });
 
-test("a process refuses to start without its mesh key, or with a known default, outside dev mode", async () => {
+test("a process refuses to start without its mesh key, or with a known default, outside dev mode; in dev mode, on anything but 127.0.0.1", async () => {
   const names = [...deployed, "edge"];
   const entry = (n: string) => (n === "edge" ? join(root, "edge", "main.ts") : join(root, "services", n, "main.ts"));
   const run = async (n: string, env: Record<string, string | undefined>) => {
     const proc = Bun.spawn([process.execPath, entry(n)], { env, stdout: "pipe", stderr: "pipe" });
-    const timer = setTimeout(() => proc.kill(), 60_000);
+    // A process that does not refuse keeps running: killed here, it fails the checks below.
+    const timer = setTimeout(() => proc.kill(), 90_000);
     const [code, err, out] = await Promise.all([proc.exited, new Response(proc.stderr).text(), new Response(proc.stdout).text()]);
     clearTimeout(timer);
     return { code, text: err + out };
   };
-  const results = await Promise.all(
-    names.flatMap((n) => {
-      const base = { ...mesh.env, OASIS_DEV: undefined, [`OASIS_${n.toUpperCase()}_PORT`]: "0", OASIS_EDGE_PORT: "0" };
-      return [
-        run(n, { ...base, [meshKeyVar(n)]: undefined }).then((r) => ({ n, why: "missing", ...r })),
-        run(n, { ...base, [meshKeyVar(n)]: "change-me" }).then((r) => ({ n, why: "change-me", ...r })),
-      ];
+  // A few at a time: each is a Bun start-up, and the machine is shared.
+  const jobs = names.flatMap((n) => {
+    const base = { ...mesh.env, OASIS_DEV: undefined, [`OASIS_${n.toUpperCase()}_PORT`]: "0", OASIS_EDGE_PORT: "0" };
+    return [
+      () => run(n, { ...base, [meshKeyVar(n)]: undefined }).then((r) => ({ n, why: "missing", ...r })),
+      () => run(n, { ...base, [meshKeyVar(n)]: "change-me" }).then((r) => ({ n, why: "change-me", ...r })),
+      // Dev mode (no real key, open reflection) refuses any address but loopback.
+      () => run(n, { ...base, [meshKeyVar(n)]: undefined, OASIS_DEV: "1", OASIS_HOST: "0.0.0.0" }).then((r) => ({ n, why: "dev mode on 0.0.0.0", ...r })),
+    ];
+  });
+  const results: Array<{ n: string; why: string; code: number; text: string }> = [];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let job = jobs.shift(); job; job = jobs.shift()) results.push(await job());
     }),
   );
+  expect(results.length).toBe(names.length * 3);
   for (const r of results) {
     expect({ n: r.n, why: r.why, exited: r.code !== 0 }).toEqual({ n: r.n, why: r.why, exited: true });
-    expect({ n: r.n, why: r.why, says: r.text.includes(meshKeyVar(r.n)) }).toEqual({ n: r.n, why: r.why, says: true });
+    const reason = r.why === "dev mode on 0.0.0.0" ? "binds 127.0.0.1 only" : meshKeyVar(r.n);
+    expect({ n: r.n, why: r.why, says: r.text.includes(reason) }).toEqual({ n: r.n, why: r.why, says: true });
   }
-}, 180_000);
+}, 400_000);
