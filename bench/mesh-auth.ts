@@ -49,7 +49,7 @@ const results = {
   "v2 verify, remembered (createCallerVerifier)": usPer(rounds, () => cachedVerify(assertion, method)),
   "Ed25519 sign": usPer(rounds / 20, () => sign(null, payload, ed.privateKey)),
   "Ed25519 verify": usPer(rounds / 20, () => verify(null, payload, ed.publicKey, edSig)),
-  "pair key derivation (X25519 + HKDF, once per peer)": usPer(200, () => meshIdentityFrom(keys, "graph").receiveKey("edge")),
+  "pair key derivation (X25519 + HKDF, once per peer)": usPer(200, () => meshIdentityFrom(keys, "graph").receiveKeys("edge")),
 };
 console.log(`mesh credential cost per operation, ${rounds} rounds (Bun ${Bun.version}, 2 cores, shared machine)`);
 for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(52)} ${v.toFixed(2).padStart(7)} us`);

@@ -19,9 +19,15 @@
  * Env:
  * - OASIS_MESH_KEY_<NAME> (secret): the private key of process <NAME> (e.g.
  *   OASIS_MESH_KEY_GRAPH, OASIS_MESH_KEY_EDGE), 32 bytes base64url. In Kubernetes each
- *   process's own Secret holds only its own key.
+ *   process's own Secret holds only its own key. During a rotation it holds two, comma
+ *   separated: the first signs, both receive.
  * - OASIS_MESH_PUBLIC_KEYS (public): `name=<32 bytes base64url>` for every process, comma
- *   separated. A caller whose name is missing here is refused.
+ *   separated. A caller whose name is missing here is refused. A name listed twice (a
+ *   rotation): senders use the first, receivers accept either.
+ *
+ * Rotating process A's key without a failed call (deploy/README.md): (1) A's Secret
+ * "old,new", restart A; (2) list "A=new,A=old", restart everyone; (3) A's Secret
+ * "new,old", restart A; (4) A's Secret "new", list "A=new", restart everyone.
  * - OASIS_DEV=1: dev mode. A missing private key is replaced by a random one for this run
  *   (the process can then only talk to itself and answer public methods); every listener
  *   binds 127.0.0.1 (kit/config.ts).
@@ -40,8 +46,11 @@ export interface MeshIdentity {
   readonly dev: boolean;
   /** Key of assertions this process sends to `audience`; undefined when its public key is unknown. */
   sendKey(audience: string): Buffer | undefined;
-  /** Key of assertions `issuer` sends to this process; undefined when its public key is unknown. */
-  receiveKey(issuer: string): Buffer | undefined;
+  /**
+   * Keys under which `issuer` may send to this process (one, or a few during a key
+   * rotation); empty when its public key is unknown.
+   */
+  receiveKeys(issuer: string): readonly Buffer[];
   /** The names whose public keys this process knows. */
   peers(): string[];
 }
@@ -85,14 +94,14 @@ function publicFrom(raw: Buffer): KeyObject {
   return createPublicKey({ key: Buffer.concat([spkiPrefix, raw]), format: "der", type: "spki" });
 }
 
-/** Parses OASIS_MESH_PUBLIC_KEYS: `name=key,name=key`. */
-export function parsePublicKeys(value: string | undefined): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
+/** Parses OASIS_MESH_PUBLIC_KEYS: `name=key,name=key`; a name listed twice keeps both, first first. */
+export function parsePublicKeys(value: string | undefined): Map<string, Buffer[]> {
+  const out = new Map<string, Buffer[]>();
   for (const item of (value ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
     const eq = item.indexOf("=");
     const name = item.slice(0, eq);
     if (eq <= 0 || !/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw new Error(`OASIS_MESH_PUBLIC_KEYS: "${item.slice(0, 40)}" is not name=key`);
-    out.set(name, decode32(item.slice(eq + 1), `OASIS_MESH_PUBLIC_KEYS ${name}`));
+    out.set(name, [...(out.get(name) ?? []), decode32(item.slice(eq + 1), `OASIS_MESH_PUBLIC_KEYS ${name}`)]);
   }
   return out;
 }
@@ -109,9 +118,9 @@ export function generateMeshKeys(names: readonly string[], base: Env = {}): Reco
     if (publics.has(name) && base[meshKeyVar(name)]) continue;
     const { privateKey, publicKey } = generateKeyPairSync("x25519");
     out[meshKeyVar(name)] = rawPrivate(privateKey).toString("base64url");
-    publics.set(name, rawPublic(publicKey));
+    publics.set(name, [rawPublic(publicKey)]);
   }
-  out.OASIS_MESH_PUBLIC_KEYS = [...publics].map(([n, k]) => `${n}=${k.toString("base64url")}`).join(",");
+  out.OASIS_MESH_PUBLIC_KEYS = [...publics].flatMap(([n, ks]) => ks.map((k) => `${n}=${k.toString("base64url")}`)).join(",");
   return out;
 }
 
@@ -129,40 +138,52 @@ export function meshIdentityFrom(env: Env, name: string): MeshIdentity {
   const dev = devModeFrom(env);
   const publics = parsePublicKeys(env.OASIS_MESH_PUBLIC_KEYS);
   const given = env[meshKeyVar(name)];
-  let priv: KeyObject;
+  let privs: KeyObject[];
   if (given === undefined || given === "") {
     if (!dev) {
       throw new Error(
         `${meshKeyVar(name)} is not set: every mesh process needs its own key (generate one with \`bun scripts/mesh-keys.ts\`), or set OASIS_DEV=1 for a local dev run`,
       );
     }
-    priv = generateKeyPairSync("x25519").privateKey;
+    privs = [generateKeyPairSync("x25519").privateKey];
   } else {
-    priv = privateFrom(decode32(given, meshKeyVar(name)));
+    const parts = given.split(",");
+    if (parts.length > 2) throw new Error(`${meshKeyVar(name)} holds at most two keys (the current one, and the other one of a rotation)`);
+    privs = parts.map((k) => privateFrom(decode32(k, meshKeyVar(name))));
   }
-  const mine = rawPublic(createPublicKey(priv));
+  const mine = rawPublic(createPublicKey(privs[0]!));
   const listed = publics.get(name);
-  if (listed && !listed.equals(mine)) {
-    if (!dev || given) throw new Error(`${meshKeyVar(name)} does not match the public key of "${name}" in OASIS_MESH_PUBLIC_KEYS`);
+  // The signing key must be one the others know (during a rotation, either listed one).
+  if (listed && !listed.some((k) => k.equals(mine)) && (!dev || given)) {
+    throw new Error(`${meshKeyVar(name)} does not match the public key of "${name}" in OASIS_MESH_PUBLIC_KEYS`);
   }
-  publics.set(name, mine);
-  const peerKeys = new Map([...publics].map(([n, raw]) => [n, publicFrom(raw)]));
-  const derived = new Map<string, Buffer | null>();
-  const pairKey = (from: string, to: string, peer: string): Buffer | undefined => {
-    const id = `${from}->${to}`;
-    let k = derived.get(id);
-    if (k === undefined) {
-      const pub = peerKeys.get(peer);
-      k = pub ? Buffer.from(hkdfSync("sha256", diffieHellman({ privateKey: priv, publicKey: pub }), "oasis-mesh-v2", id, 32)) : null;
-      derived.set(id, k);
-    }
-    return k ?? undefined;
-  };
+  if (!listed || (dev && !given)) publics.set(name, [mine]);
+  const peerKeys = new Map([...publics].map(([n, raws]) => [n, raws.map(publicFrom)]));
+  const hkdf = (priv: KeyObject, pub: KeyObject, info: string) =>
+    Buffer.from(hkdfSync("sha256", diffieHellman({ privateKey: priv, publicKey: pub }), "oasis-mesh-v2", info, 32));
+  const sending = new Map<string, Buffer | null>();
+  const receiving = new Map<string, readonly Buffer[]>();
   return Object.freeze({
     name,
     dev,
-    sendKey: (audience: string) => pairKey(name, audience, audience),
-    receiveKey: (issuer: string) => pairKey(issuer, name, issuer),
+    sendKey(audience: string) {
+      let k = sending.get(audience);
+      if (k === undefined) {
+        const pub = peerKeys.get(audience)?.[0];
+        k = pub ? hkdf(privs[0]!, pub, `${name}->${audience}`) : null;
+        sending.set(audience, k);
+      }
+      return k ?? undefined;
+    },
+    receiveKeys(issuer: string) {
+      let ks = receiving.get(issuer);
+      if (ks === undefined) {
+        const pubs = peerKeys.get(issuer) ?? [];
+        ks = privs.flatMap((priv) => pubs.map((pub) => hkdf(priv, pub, `${issuer}->${name}`)));
+        receiving.set(issuer, ks);
+      }
+      return ks;
+    },
     peers: () => [...peerKeys.keys()],
   });
 }
