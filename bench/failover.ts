@@ -48,7 +48,7 @@ try {
   const killedAt = performance.now();
   env.mesh.supervisor.kill9("identity-2");
   killed = true;
-  const ejectMs = await waitEjected(env.edge, env.replicas[1], killedAt);
+  const ejectMs = await waitEjected(env.edgeMetrics, env.replicas[1], killedAt);
   await Promise.all(workers);
   console.log(`reads  (GET /v1/users/{id}):            ${stats.reads.ok} ok, ${stats.reads.failed} failed (${stats.reads.failedAfterKill} after the kill)`);
   console.log(`writes (UpdateProfile, no request_id):  ${stats.writes.ok} ok, ${stats.writes.failed} failed (${stats.writes.failedAfterKill} after the kill: calls the dead replica had started)`);

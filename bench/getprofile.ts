@@ -56,8 +56,8 @@ try {
     r.disconnect();
     return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0);
   };
-  const edgeCalls0 = await metricValue(mesh.url("edge"), "edge_redis_calls_total");
-  const edgeRequests0 = await metricValue(mesh.url("edge"), "edge_http_requests_total");
+  const edgeCalls0 = await metricValue(mesh.metricsUrl("edge"), "edge_redis_calls_total");
+  const edgeRequests0 = await metricValue(mesh.metricsUrl("edge"), "edge_http_requests_total");
   const evalsha0 = await redisStats();
   const edge = await runLoad({
     label: "GetProfile via edge (Connect JSON, HTTP/1.1)",
@@ -79,7 +79,7 @@ try {
     warmupSeconds: 2,
   });
   const cpu3 = snapshot(pids);
-  const edgeCalls = (await metricValue(mesh.url("edge"), "edge_redis_calls_total")) - edgeCalls0;
+  const edgeCalls = (await metricValue(mesh.metricsUrl("edge"), "edge_redis_calls_total")) - edgeCalls0;
   const evalsha = (await redisStats()) - evalsha0;
   console.log(formatResult(direct));
   console.log(`  CPU per request (incl. warm-up): ${perRequest(cpu0, cpu1, direct.requests)}`);
@@ -89,7 +89,7 @@ try {
   console.log(`  CPU per request (incl. warm-up): ${perRequest(cpu2, cpu3, rest.requests)}`);
   console.log(`ratio edge JSON/direct: ${(edge.rps / direct.rps).toFixed(2)}, edge REST/direct: ${(rest.rps / direct.rps).toFixed(2)} (goal >= 0.7)`);
   // Counted over both edge runs, warm-ups included (h2load reports the measured part only).
-  const edgeRequests = (await metricValue(mesh.url("edge"), "edge_http_requests_total")) - edgeRequests0;
+  const edgeRequests = (await metricValue(mesh.metricsUrl("edge"), "edge_http_requests_total")) - edgeRequests0;
   console.log(`Redis calls per edge request: ${(edgeCalls / Math.max(1, edgeRequests)).toFixed(2)} by the edge's count, ${(evalsha / Math.max(1, edgeRequests)).toFixed(2)} by Redis's EVALSHA count (goal <= 2)`);
 } finally {
   await mesh.stop();

@@ -13,7 +13,7 @@ import { execSync } from "node:child_process";
 import { BatchGetRelationshipsRequestSchema, GraphService, ListFollowersRequestSchema } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { signCaller } from "#kit/auth.ts";
-import { devMeshSecret } from "#kit/config.ts";
+import { testIdentity } from "#kit/testing/clients.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { startTestMesh } from "#kit/testing/mesh.ts";
 import { ensureInfra } from "../scripts/infra.ts";
@@ -67,7 +67,7 @@ try {
     connections: 4,
     streams: 8,
     body: toBinary(BatchGetRelationshipsRequestSchema, create(BatchGetRelationshipsRequestSchema, { userIds: hundred })),
-    headers: { ...headers, "oasis-caller": signCaller(process.env.OASIS_MESH_SECRET ?? devMeshSecret, viewer, Date.now() + 10 * 60_000) },
+    headers: { ...headers, "oasis-caller": signCaller(testIdentity("edge"), { audience: "graph", method: "oasis.graph.v1.GraphService/BatchGetRelationships" }, viewer) },
     durationSeconds: seconds,
     warmupSeconds: 2,
   });
@@ -94,7 +94,7 @@ try {
     connections: 2,
     streams: 4,
     body: toBinary(ListFollowersRequestSchema, create(ListFollowersRequestSchema, { userId: viewer, pageSize: 1000 })),
-    headers: { ...headers, "oasis-caller": signCaller(process.env.OASIS_MESH_SECRET ?? devMeshSecret, viewer, Date.now() + 10 * 60_000) },
+    headers: { ...headers, "oasis-caller": signCaller(testIdentity("edge"), { audience: "graph", method: "oasis.graph.v1.GraphService/ListFollowers" }, viewer) },
     durationSeconds: seconds,
     warmupSeconds: 2,
   });

@@ -23,7 +23,7 @@ import { BatchGetProfilesRequestSchema, IdentityService } from "#gen/oasis/ident
 import { signCaller } from "#kit/auth.ts";
 import { runInCall } from "#kit/call-context.ts";
 import { createMeshTransport } from "#kit/client.ts";
-import { devMeshSecret } from "#kit/config.ts";
+import { testIdentity } from "#kit/testing/clients.ts";
 import { freePort } from "#kit/testing/ports.ts";
 import { readEdges } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
@@ -109,10 +109,11 @@ const bed = await startSocialTestbed(["identity"]);
 try {
   const members = [...new Set(readEdges().flat())].slice(0, 10);
   const ids = await bed.users(members);
-  const secret = process.env.OASIS_MESH_SECRET ?? devMeshSecret;
+  // The mesh clients sign as identity's own caller would: as the edge (the identity of this run's keys).
+  const secret = testIdentity("edge");
   const pid = bed.mesh.supervisor.pid("identity")!;
   const url = bed.mesh.url("identity");
-  await withH2load("h2load h2c -> identity", url, "h2", pid, ids, { "oasis-caller": signCaller(secret, ids[0]!) });
+  await withH2load("h2load h2c -> identity", url, "h2", pid, ids, { "oasis-caller": signCaller(secret, { audience: "identity", method: "oasis.identity.v1.IdentityService/BatchGetProfiles" }, ids[0]!) });
   await withClient("mesh client h2c -> identity", createMeshTransport([url], { meshSecret: secret, httpVersion: "2" }), pid, ids, ids[0]);
   await withClient("mesh client HTTP/1.1 (fetch) -> identity", createMeshTransport([url], { meshSecret: secret, httpVersion: "1.1" }), pid, ids, ids[0]);
 } finally {

@@ -94,7 +94,7 @@ try {
   const list = urls.slice(0, 100);
   for (const via of ["direct", "edge"] as const) {
     const base = via === "direct" ? mesh.url("media") : mesh.url("edge");
-    const reads0 = await metricValue(mesh.url("media"), "media_volume_reads_total");
+    const reads0 = await metricValue(mesh.metricsUrl("media"), "media_volume_reads_total");
     const io0 = procIo(pids.media!);
     const cA = snapshot(pids);
     const r = await runLoad({
@@ -108,7 +108,7 @@ try {
     });
     const cB = snapshot(pids);
     const io1 = procIo(pids.media!);
-    const reads = (await metricValue(mesh.url("media"), "media_volume_reads_total")) - reads0;
+    const reads = (await metricValue(mesh.metricsUrl("media"), "media_volume_reads_total")) - reads0;
     const per = (x: number) => (x / Math.max(1, r.requests)).toFixed(3);
     console.log(formatResult(r));
     console.log(

@@ -125,8 +125,8 @@ try {
   pids.redis = Number(execSync("pgrep -o redis-server").toString().trim()) || undefined;
   pids.nats = Number(execSync("pgrep -o nats-server").toString().trim()) || undefined;
   // Server-side RPC counts before and after: how many mesh calls one app request costs.
-  const rpcCounts = () => Promise.all(services.map((s) => counterSeries(bed.mesh.url(s), "grpc_server_handled_total")));
-  const lagBuckets = () => counterSeries(bed.mesh.url("feed"), "feed_fanout_lag_seconds_bucket");
+  const rpcCounts = () => Promise.all(services.map((s) => counterSeries(bed.mesh.metricsUrl(s), "grpc_server_handled_total")));
+  const lagBuckets = () => counterSeries(bed.mesh.metricsUrl("feed"), "feed_fanout_lag_seconds_bucket");
   const h0 = await lagBuckets();
   const r0 = await rpcCounts();
   const c0 = snapshot(pids);

@@ -37,7 +37,7 @@ try {
   console.log(`load time: ${report.seconds.toFixed(1)} s; total with mesh start: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`\nedge:    ${mesh.edgeUrl}`);
   console.log(`docs:    ${mesh.edgeUrl}/docs   (OpenAPI: ${mesh.edgeUrl}/openapi.json)`);
-  console.log(`metrics: ${mesh.edgeUrl}/metrics`);
+  console.log(`metrics: ${mesh.edgeMetricsUrl}/metrics`);
   console.log(`log in:  curl -s ${mesh.edgeUrl}/v1/sessions -H 'content-type: application/json' -d '{"login":"${report.sampleHandle}","password":"${demoPassword}"}'`);
   console.log(`then:    curl -s '${mesh.edgeUrl}/v1/feeds/home?page_size=3' -H "authorization: Bearer <accessToken>"`);
 } catch (err) {

@@ -7,6 +7,15 @@
  * `dns:///<name>:<port>`); the edge with a LoadBalancer Service; shared config, HPAs and PodDisruptionBudgets. Liveness uses the gRPC health
  * protocol (kubelet's grpc probe), readiness /readyz over HTTP/1.1 (same port).
  * overlays/dev: one replica each. overlays/prod: more replicas and resources.
+ *
+ * Trust (docs/design-notes.md note 17, deploy/README.md): no secret value is in these
+ * files. Each process reads its own Secret `oasis-<name>` (its mesh key and its store
+ * URLs with passwords), created by the deployer, and the mesh's public keys from the
+ * ConfigMap `oasis-mesh-public-keys` (both made by `bun scripts/mesh-keys.ts`).
+ * NetworkPolicies deny everything by default; the edge is reachable from anywhere on its
+ * port, a service's port only from the edge and the services that call it
+ * (`callers` below), its admin port (/metrics) only from the monitoring namespace; each
+ * process may reach DNS, the stores, and the services it calls.
  * overlays/canary: a canary edge and feed, with a Gateway API HTTPRoute weighting 90/10
  * (grayscale releases by weighted routing).
  */
@@ -28,6 +37,33 @@ type Obj = Record<string, unknown>;
 function upstreamUrl(name: string, port: number): string {
   return `dns:///${name}:${port}`;
 }
+/**
+ * Which services each service calls (its `rt.client(..., "<name>")` upstreams; checked
+ * against the code by deploy/deploy.test.ts). A new service adds its line.
+ */
+export const upstreamsOf: Record<string, readonly string[]> = {
+  identity: [],
+  graph: ["identity"],
+  media: [],
+  post: ["graph", "identity", "media"],
+  feed: ["graph", "identity", "interaction", "post"],
+  interaction: ["identity", "post"],
+  notification: ["graph", "identity", "post"],
+};
+
+/** The admin (metrics) port of a process: its port + 1000 (kit/config.ts metricsPortOffset). */
+export const metricsPortOf = (port: number) => port + 1000;
+
+/** The stores the services reach (base/stores.yaml; pods labelled `app: <name>`). */
+export const stores = [
+  { name: "mariadb", port: 3306 },
+  { name: "redis", port: 6379 },
+  { name: "nats", port: 4222 },
+] as const;
+
+/** Namespace of the Prometheus that scrapes the admin ports. */
+const monitoringNamespace = "monitoring";
+
 const yaml = (docs: Obj[]) => docs.map((d) => JSON.stringify(d, null, 2)).join("\n---\n") + "\n";
 
 function container(name: string, entry: string, port: number, extra: Obj = {}): Obj {
@@ -35,8 +71,12 @@ function container(name: string, entry: string, port: number, extra: Obj = {}): 
     name,
     image,
     command: ["bun", entry],
-    ports: [{ name: "rpc", containerPort: port }],
-    envFrom: [{ configMapRef: { name: "oasis-config" } }, { secretRef: { name: "oasis-secrets" } }],
+    ports: [
+      { name: "rpc", containerPort: port },
+      { name: "metrics", containerPort: metricsPortOf(port) },
+    ],
+    // Its own Secret only: its mesh key and store credentials, never another process's.
+    envFrom: [{ configMapRef: { name: "oasis-config" } }, { configMapRef: { name: "oasis-mesh-public-keys" } }, { secretRef: { name: `oasis-${name}` } }],
     env: [{ name: `OASIS_${name.toUpperCase()}_PORT`, value: String(port) }],
     readinessProbe: { httpGet: { path: "/readyz", port }, periodSeconds: 5, failureThreshold: 2 },
     livenessProbe: name === "edge" ? { httpGet: { path: "/healthz", port }, periodSeconds: 10 } : { grpc: { port }, periodSeconds: 10 },
@@ -47,12 +87,17 @@ function container(name: string, entry: string, port: number, extra: Obj = {}): 
   };
 }
 
+/** Prometheus scrape annotations: /metrics on the admin port. */
+function scrape(port: number): Record<string, string> {
+  return { "prometheus.io/scrape": "true", "prometheus.io/port": String(metricsPortOf(port)), "prometheus.io/path": "/metrics" };
+}
+
 function workload(name: string, port: number): Obj[] {
   const labels = { app: "oasis", component: name };
   const spec = {
     selector: { matchLabels: labels },
     template: {
-      metadata: { labels, annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(port), "prometheus.io/path": "/metrics" } },
+      metadata: { labels, annotations: scrape(port) },
       spec: { terminationGracePeriodSeconds: 30, containers: [container(name, `services/${name}/main.ts`, port)] },
     },
   };
@@ -106,7 +151,7 @@ function edge(): Obj[] {
       spec: {
         replicas: 2,
         selector: { matchLabels: labels },
-        template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: 30, containers: [container("edge", "edge/main.ts", edgePort, { env: [{ name: "OASIS_EDGE_PORT", value: String(edgePort) }, { name: "OASIS_EDGE_TRUSTED_PROXIES", value: "1" }, ...upstreams] })] } },
+        template: { metadata: { labels, annotations: scrape(edgePort) }, spec: { terminationGracePeriodSeconds: 30, containers: [container("edge", "edge/main.ts", edgePort, { env: [{ name: "OASIS_EDGE_PORT", value: String(edgePort) }, { name: "OASIS_EDGE_TRUSTED_PROXIES", value: "1" }, ...upstreams] })] } },
       },
     },
     { apiVersion: "v1", kind: "Service", metadata: { name: "edge", labels }, spec: { type: "LoadBalancer", selector: labels, ports: [{ name: "http", port: 80, targetPort: edgePort }] } },
@@ -125,29 +170,128 @@ const config = {
   kind: "ConfigMap",
   metadata: { name: "oasis-config" },
   data: {
-    OASIS_MYSQL_URL: "mysql://oasis@mariadb:3306",
-    OASIS_REDIS_URL: "redis://redis:6379",
-    OASIS_NATS_URL: "nats://nats:4222",
     OASIS_LOG_LEVEL: "info",
     OASIS_MESH_SERVICES: mesh.map((e) => e.name).join(","),
     ...Object.fromEntries(mesh.map((e) => [`OASIS_${e.name.toUpperCase()}_URL`, upstreamUrl(e.name, e.port)])),
   },
 };
 
+/** The Secret holding the stores' own passwords (deploy/README.md). */
+const storeSecret = "oasis-stores";
+const fromSecret = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: storeSecret, key } } });
+
+/**
+ * MariaDB, Redis and NATS, each with a password from the Secret `oasis-stores` and
+ * reachable only from Oasis pods: MariaDB's root password (per-service users with
+ * grants on their own database only are created by the deployer, deploy/README.md),
+ * Redis `--requirepass`, NATS `--user/--pass`. A managed store replaces these; the
+ * services only need their URLs (with credentials) in their Secrets.
+ */
+function storeManifests(): Obj[] {
+  const out: Obj[] = [];
+  const sts = (name: string, image: string, port: number, c: Obj, storage: string): Obj => ({
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name, labels: { app: name } },
+    spec: {
+      serviceName: name,
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image, ports: [{ containerPort: port }], ...c }] } },
+      volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage } } } }],
+    },
+  });
+  const svc = (name: string, port: number): Obj => ({ apiVersion: "v1", kind: "Service", metadata: { name, labels: { app: name } }, spec: { selector: { app: name }, ports: [{ port, targetPort: port }] } });
+  out.push(
+    sts("mariadb", "mariadb:11.4", 3306, { env: [fromSecret("MARIADB_ROOT_PASSWORD", "mariadb-root-password")], volumeMounts: [{ name: "data", mountPath: "/var/lib/mysql" }] }, "100Gi"),
+    svc("mariadb", 3306),
+    sts(
+      "redis",
+      "redis:7.4",
+      6379,
+      { env: [fromSecret("REDIS_PASSWORD", "redis-password")], command: ["redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes"], volumeMounts: [{ name: "data", mountPath: "/data" }] },
+      "20Gi",
+    ),
+    svc("redis", 6379),
+    sts(
+      "nats",
+      "nats:2.10",
+      4222,
+      { env: [fromSecret("NATS_USER", "nats-user"), fromSecret("NATS_PASSWORD", "nats-password")], args: ["-js", "-sd", "/data", "--user", "$(NATS_USER)", "--pass", "$(NATS_PASSWORD)"], volumeMounts: [{ name: "data", mountPath: "/data" }] },
+      "50Gi",
+    ),
+    svc("nats", 4222),
+  );
+  return out;
+}
+
+const dns = { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] };
+const component = (name: string) => ({ podSelector: { matchLabels: { app: "oasis", component: name } } });
+
+/** Default deny, then what each process may receive and reach. */
+function networkPolicies(): Obj[] {
+  const policy = (name: string, spec: Obj): Obj => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name }, spec });
+  const monitoring = (port: number) => ({
+    from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": monitoringNamespace } } }],
+    ports: [{ protocol: "TCP", port: metricsPortOf(port) }],
+  });
+  const toService = (name: string) => ({ to: [component(name)], ports: [{ protocol: "TCP", port: mesh.find((e) => e.name === name)!.port }] });
+  const toStores = (names: readonly string[]) =>
+    stores.filter((s) => names.includes(s.name)).map((s) => ({ to: [{ podSelector: { matchLabels: { app: s.name } } }], ports: [{ protocol: "TCP", port: s.port }] }));
+  const out: Obj[] = [policy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] })];
+  // Each store: only Oasis pods, on its port; it reaches nothing but DNS.
+  for (const st of stores) {
+    out.push(
+      policy(st.name, {
+        podSelector: { matchLabels: { app: st.name } },
+        policyTypes: ["Ingress", "Egress"],
+        ingress: [{ from: [{ podSelector: { matchLabels: { app: "oasis" } } }], ports: [{ protocol: "TCP", port: st.port }] }],
+        egress: [dns],
+      }),
+    );
+  }
+  out.push(
+    policy("edge", {
+      podSelector: { matchLabels: { app: "oasis", component: "edge" } },
+      policyTypes: ["Ingress", "Egress"],
+      // The internet (through the load balancer) on the edge's port; Prometheus on its admin port.
+      ingress: [{ ports: [{ protocol: "TCP", port: edgePort }] }, monitoring(edgePort)],
+      // Every service's port (it routes to all), Redis (rate limits, worker ids), DNS.
+      egress: [dns, ...mesh.map((e) => toService(e.name)), ...toStores(["redis"])],
+    }),
+  );
+  for (const e of mesh) {
+    const callers = mesh.filter((c) => (upstreamsOf[c.name] ?? []).includes(e.name)).map((c) => component(c.name));
+    out.push(
+      policy(e.name, {
+        podSelector: { matchLabels: { app: "oasis", component: e.name } },
+        policyTypes: ["Ingress", "Egress"],
+        ingress: [{ from: [component("edge"), ...callers], ports: [{ protocol: "TCP", port: e.port }] }, monitoring(e.port)],
+        egress: [dns, ...(upstreamsOf[e.name] ?? []).map(toService), ...toStores(stores.map((s) => s.name))],
+      }),
+    );
+  }
+  return out;
+}
+
 function write(path: string, text: string): void {
   mkdirSync(join(out, path, ".."), { recursive: true });
   writeFileSync(join(out, path), text);
 }
 
-const baseFiles = ["config.yaml", "edge.yaml", ...mesh.map((e) => `${e.name}.yaml`)];
+for (const e of mesh) if (!upstreamsOf[e.name]) throw new Error(`deploy/generate.ts: add "${e.name}" to upstreamsOf (the services it calls)`);
+const baseFiles = ["config.yaml", "network-policies.yaml", "stores.yaml", "edge.yaml", ...mesh.map((e) => `${e.name}.yaml`)];
 write("base/config.yaml", yaml([config]));
+write("base/network-policies.yaml", yaml(networkPolicies()));
+write("base/stores.yaml", yaml(storeManifests()));
 write("base/edge.yaml", yaml(edge()));
 for (const e of mesh) write(`base/${e.name}.yaml`, yaml(workload(e.name, e.port)));
 write(
   "base/kustomization.yaml",
-  yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", namespace: "oasis", resources: baseFiles, secretGenerator: [{ name: "oasis-secrets", envs: ["secrets.env"] }] }]),
+  // Secrets (oasis-<name>) and the public keys ConfigMap are created by the deployer
+  // (deploy/README.md), never generated from a committed file.
+  yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", namespace: "oasis", resources: baseFiles }]),
 );
-write("base/secrets.env", "# Replace before deploying; never commit real secrets.\nOASIS_MESH_SECRET=change-me\n");
 write(
   "overlays/dev/kustomization.yaml",
   yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["../../base"], replicas: [...mesh.filter((e) => e.name !== "media").map((e) => ({ name: e.name, count: 1 })), { name: "edge", count: 1 }] }]),

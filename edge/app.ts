@@ -33,6 +33,8 @@ export interface EdgeApp {
   readonly metrics: EdgeMetrics;
   /** Starts listening; resolves to the bound port. */
   start(): Promise<number>;
+  /** The admin port serving /metrics (and the probes), bound by start(). */
+  metricsPort(): number;
   stop(): Promise<void>;
 }
 
@@ -83,6 +85,8 @@ export function createEdgeApp(
   });
   const upstreamHealth = new Map<string, boolean>();
   let server: Server<undefined> | undefined;
+  // /metrics lives on its own admin port: the edge's port is the internet's.
+  let admin: Server<undefined> | undefined;
   let healthTimer: ReturnType<typeof setInterval> | undefined;
 
   // grpc.health.v1.Health/Check with an empty request (the whole server) on every
@@ -104,10 +108,6 @@ export function createEdgeApp(
       const down = deps.upstreams.names().filter((n) => upstreamHealth.get(n) !== true);
       const body = down.length ? `not ready: ${down.join(", ")}\n` : "ready\n";
       return { reply: { status: down.length ? 503 : 200, headers: {}, body }, route: path };
-    }
-    if (path === "/metrics") {
-      const text = await metrics.registry.metrics();
-      return { reply: { status: 200, headers: { "content-type": metrics.registry.contentType }, body: text }, route: path };
     }
     const routed = deps.registry.public(path);
     if (routed && routed.method.methodKind === "unary") {
@@ -152,7 +152,21 @@ export function createEdgeApp(
 
   return {
     metrics,
+    metricsPort: () => admin?.port ?? 0,
     async start() {
+      admin = Bun.serve({
+        hostname: config.host,
+        port: config.metricsPort,
+        async fetch(req) {
+          const path = new URL(req.url).pathname;
+          if (path === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+          if (path === "/healthz" || path === "/readyz") {
+            const out = await route(requestContext(req, "admin", 0));
+            return new Response(out.reply.body as string, { status: out.reply.status });
+          }
+          return new Response("not found\n", { status: 404 });
+        },
+      });
       await deps.limiter.start();
       await deps.upstreams.startDiscovery();
       await checkUpstreams();
@@ -188,6 +202,7 @@ export function createEdgeApp(
       if (healthTimer) clearInterval(healthTimer);
       deps.limiter.stop();
       await server?.stop();
+      await admin?.stop(true);
       deps.upstreams.close();
       redis.disconnect();
     },

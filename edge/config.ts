@@ -5,16 +5,25 @@
  * OASIS_EDGE_MAX_TIMEOUT_MS [30000] (cap on client-requested deadlines),
  * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json],
  * OASIS_EDGE_UPSTREAMS [all mesh services] (comma list), OASIS_EDGE_CORS_ORIGINS [*],
- * OASIS_EDGE_TRUSTED_PROXIES [0] (proxies appending to X-Forwarded-For), plus the shared
- * variables of kit/config.ts (upstream URLs, mesh secret, Redis).
+ * OASIS_EDGE_TRUSTED_PROXIES [0] (proxies appending to X-Forwarded-For),
+ * OASIS_EDGE_METRICS_PORT [9080] (admin port: /metrics, probes), plus the shared
+ * variables of kit/config.ts (upstream URLs, Redis, OASIS_HOST, OASIS_DEV) and the edge's
+ * mesh key OASIS_MESH_KEY_EDGE with OASIS_MESH_PUBLIC_KEYS (kit/mesh-keys.ts).
  */
-import { sharedConfig, type Env } from "#kit/config.ts";
+import { metricsPortOffset, processSecurity, sharedConfig, type Env } from "#kit/config.ts";
+import type { MeshIdentity } from "#kit/mesh-keys.ts";
 import { targetHttpUrl } from "#kit/discovery.ts";
 import { edgePort } from "../mesh.config.ts";
 
 export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly host: string;
   readonly port: number;
+  /** Admin port for /metrics and the probes; 0 picks a free one (tests). */
+  readonly metricsPort: number;
+  /** The edge's mesh identity ("edge"): signs the assertion of every upstream call. */
+  readonly mesh: MeshIdentity;
+  /** Dev mode (OASIS_DEV=1): loopback only. */
+  readonly dev: boolean;
   /** Largest JSON/Protobuf request body, bytes. 1 MiB holds any caption or profile. */
   readonly maxBodyBytes: number;
   readonly defaultTimeoutMs: number;
@@ -46,10 +55,15 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
   const only = env.OASIS_EDGE_UPSTREAMS?.split(",").map((s) => s.trim()).filter(Boolean);
   const upstreams = only ? Object.fromEntries(Object.entries(all.upstreams).filter(([k]) => only.includes(k))) : all.upstreams;
   const shared = { ...all, upstreams };
+  const { mesh, dev, host } = processSecurity("edge", env);
+  const port = int(env, "OASIS_EDGE_PORT", edgePort);
   return Object.freeze({
     ...shared,
-    host: env.OASIS_HOST ?? "0.0.0.0",
-    port: int(env, "OASIS_EDGE_PORT", edgePort),
+    host,
+    mesh,
+    dev,
+    port,
+    metricsPort: int(env, "OASIS_EDGE_METRICS_PORT", port === 0 ? 0 : port + metricsPortOffset),
     maxBodyBytes: int(env, "OASIS_EDGE_MAX_BODY_BYTES", 1024 * 1024),
     defaultTimeoutMs: int(env, "OASIS_EDGE_TIMEOUT_MS", 10_000),
     maxTimeoutMs: int(env, "OASIS_EDGE_MAX_TIMEOUT_MS", 30_000),

@@ -125,7 +125,9 @@ describe("through the edge", () => {
 
   test("probes and metrics", async () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    // /metrics is on the admin port only; the public port does not serve it.
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    const metrics = await (await fetch(`${mesh.metricsUrl("edge")}/metrics`)).text();
     expect(metrics).toContain('edge_http_requests_total{route="/oasis.identity.v1.IdentityService/CreateAccount"');
   });
 });

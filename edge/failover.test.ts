@@ -42,7 +42,7 @@ test("kill -9 of one replica under load: no failed reads, ejected within 2 s", a
   const before = ok;
   const killedAt = performance.now();
   env.mesh.supervisor.kill9("identity-2");
-  const ejectMs = await waitEjected(env.edge, env.replicas[1], killedAt);
+  const ejectMs = await waitEjected(env.edgeMetrics, env.replicas[1], killedAt);
   await Bun.sleep(1_000);
   running = false;
   await Promise.all(workers);
@@ -55,11 +55,11 @@ test("kill -9 of one replica under load: no failed reads, ejected within 2 s", a
 test("the killed replica, restarted, is re-admitted and serves requests again", async () => {
   const restartedAt = performance.now();
   await env.mesh.supervisor.restart("identity-2");
-  const admitMs = await waitEjected(env.edge, env.replicas[1], restartedAt, 10_000, false);
+  const admitMs = await waitEjected(env.edgeMetrics, env.replicas[1], restartedAt, 10_000, false);
   expect(admitMs).toBeLessThan(10_000);
   for (let i = 0; i < 40; i++) expect((await fetch(`${env.edge}/v1/users/${userId}`)).status).toBe(200);
   // The restarted process counts from zero: any GetProfile it handled came after the restart.
-  const metrics = await (await fetch(`${env.replicas[1]}/metrics`)).text();
+  const metrics = await (await fetch(`${env.replicaMetrics[1]}/metrics`)).text();
   const served = metrics
     .split("\n")
     .filter((l) => l.startsWith("grpc_server_handled_total{") && l.includes('grpc_method="GetProfile"') && l.includes('grpc_code="ok"'))
@@ -89,7 +89,7 @@ test("writes without a request_id under a kill: only those in flight on the dead
   const before = written;
   const killedAt = performance.now();
   env.mesh.supervisor.kill9("identity-2");
-  const ejectMs = await waitEjected(env.edge, env.replicas[1], killedAt);
+  const ejectMs = await waitEjected(env.edgeMetrics, env.replicas[1], killedAt);
   await Bun.sleep(1_000);
   running = false;
   await Promise.all(writing);

@@ -22,7 +22,7 @@ beforeAll(async () => {
     name: "edge-2",
     entry: join(import.meta.dir, "main.ts"),
     port: second,
-    env: { ...mesh.env, OASIS_EDGE_PORT: String(second) },
+    env: { ...mesh.env, OASIS_EDGE_PORT: String(second), OASIS_EDGE_METRICS_PORT: String(await freePort()) },
   });
   edges = [mesh.url("edge"), `http://127.0.0.1:${second}`];
   await fetch(`${edges[0]}/oasis.identity.v1.IdentityService/CreateAccount`, {

@@ -22,6 +22,12 @@ export function upstreamOf(service: DescService): string {
   return domain;
 }
 
+/**
+ * Methods the edge serves only through a route of its own (edge/media-routes.ts: the
+ * upload reads a 25 MiB body under the upload rate limit), never as a generic RPC.
+ */
+export const edgeOwnedPaths: ReadonlySet<string> = new Set(["/oasis.media.v1.MediaService/UploadMedia"]);
+
 export class MethodRegistry {
   private readonly byPath = new Map<string, RoutedMethod>();
 
@@ -34,10 +40,10 @@ export class MethodRegistry {
     }
   }
 
-  /** The method at a Connect path, unless unknown or internal to the mesh. */
+  /** The method at a Connect path, unless unknown, internal to the mesh or routed by the edge itself. */
   public(path: string): RoutedMethod | undefined {
     const m = this.byPath.get(path);
-    return m && m.access !== Access.INTERNAL ? m : undefined;
+    return m && m.access !== Access.INTERNAL && !edgeOwnedPaths.has(path) ? m : undefined;
   }
 
   /** Any method, internal ones included (for routes the edge itself implements). */

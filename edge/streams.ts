@@ -43,7 +43,7 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
     let t = transports.get(upstream);
     if (!t) {
       // No default deadline: a live stream lasts as long as the client stays.
-      t = createMeshTransport(deps.config.upstreams[upstream] ?? [], { meshSecret: deps.config.meshSecret, timeoutMs: 0 });
+      t = createMeshTransport(deps.config.upstreams[upstream] ?? [], { meshSecret: deps.config.mesh, audience: upstream, timeoutMs: 0 });
       transports.set(upstream, t);
     }
     return t;
@@ -59,7 +59,7 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
     >;
     const call = client[routed.method.localName]!;
     return call(request, {
-      headers: { [callerHeader]: signCaller(deps.config.meshSecret, user?.userId ?? null), "x-request-id": ctx.requestId, traceparent: ctx.traceparent },
+      headers: { [callerHeader]: signCaller(deps.config.mesh, { audience: routed.upstream, method: routed.path.slice(1) }, user?.userId ?? null), "x-request-id": ctx.requestId, traceparent: ctx.traceparent },
       signal,
     });
   }

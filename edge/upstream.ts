@@ -7,7 +7,7 @@
  * request id and trace passed on.
  */
 import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { callerHeader, signCaller } from "#kit/auth.ts";
+import { cachedCaller, callerHeader, signCaller } from "#kit/auth.ts";
 import { isRetryable } from "#kit/client.ts";
 import { discoveredReplicaSet, type ReplicaDiscovery } from "#kit/discovery.ts";
 import { remainingMs, type ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
@@ -79,7 +79,7 @@ export class Upstreams {
   async unary(routed: RoutedMethod, message: Message, meta: CallMeta): Promise<Message> {
     const body = toBinary(routed.method.input as DescMessage, message as never);
     const headers = {
-      [callerHeader]: signCaller(this.config.meshSecret, meta.userId),
+      [callerHeader]: cachedCaller(this.config.mesh, { audience: routed.upstream, method: routed.path.slice(1) }, meta.userId),
       "x-request-id": meta.requestId,
       traceparent: meta.traceparent,
     };
@@ -105,7 +105,8 @@ export class Upstreams {
     await Promise.all(
       set.clients().map(async (client) => {
         try {
-          await client.unary(path, body, { [callerHeader]: signCaller(this.config.meshSecret, "service") }, timeoutMs);
+          // Health is public; the edge asserts an anonymous caller (it never speaks as a service).
+          await client.unary(path, body, { [callerHeader]: signCaller(this.config.mesh, { audience: name, method: path.slice(1) }, null) }, timeoutMs);
           set.markUp(client.baseUrl);
         } catch {
           down.push(client.baseUrl);

@@ -1,69 +1,186 @@
 /**
  * Who is calling, inside the mesh.
  *
- * The edge authenticates the end user (bearer JWT) and forwards the caller to services
- * as an HMAC-signed assertion in the `oasis-caller` header:
+ * The edge authenticates the end user (bearer JWT) and forwards the caller to a service
+ * as an assertion in the `oasis-caller` header, bound to the issuing process, the target
+ * service (audience) and the method, with a short expiry:
  *
- *     v1.<who>.<expiry, ms since epoch>.<base64url HMAC-SHA256(secret, "v1.<who>.<exp>")>
+ *     v2:<issuer>:<audience>:<package.Service/Method>:<who>:<expiry, ms since epoch>:<mac>
  *
- * where <who> is a user id, "-" for an anonymous end user, or "~" for a service acting
- * on its own behalf (event handlers, jobs).
+ * where <who> is a user id, "-" for an anonymous end user, or "~" for a service acting on
+ * its own behalf (event handlers, jobs), and <mac> is base64url HMAC-SHA256 of everything
+ * before it under the pairwise key K(issuer->audience) (kit/mesh-keys.ts: each process
+ * has its own X25519 key; the pair key comes from Diffie-Hellman, so no secret is shared
+ * by the whole mesh).
  *
- * Services share the mesh secret, verify the assertion on every call and trust nothing
- * else: a bare user id header from outside the mesh is ignored. A service calling another
- * signs a fresh assertion for the user it is acting for (or "-" for itself), so the
- * viewer follows a request through feed -> post -> media without any service holding a
- * user's token. HMAC rather than a JWT per hop because it costs ~2 us, not ~100 us.
+ * A service verifies the assertion on every call and trusts nothing else: it is refused
+ * (`unauthenticated`) when forged, malformed, for another service or method, expired, or
+ * valid for longer than `callerTtlMs`; a bare user id header from outside the mesh is
+ * ignored. A service calling another signs a fresh assertion for the user it is acting
+ * for (or "~" for itself), so the viewer follows a request through feed -> post -> media
+ * without any service holding a user's token. The edge acts only for end users: an
+ * assertion of "~" issued by the edge is refused. HMAC rather than a signature per hop
+ * because it costs ~1 us, not ~12 us to sign and ~43 us to verify (Ed25519, measured in
+ * bench/mesh-auth.ts).
  *
  * Which methods need what is declared in the contracts with `(oasis.api.v1.access)`
- * (proto/oasis/api/v1/access.proto) and enforced here for every call.
+ * (proto/oasis/api/v1/access.proto) and enforced here for every call; internal methods
+ * accept only service callers ("~"), never a forwarded user.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { getOption, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Access, access } from "#gen/oasis/api/v1/access_pb.ts";
+import { mesh } from "../mesh.config.ts";
 import type { Caller } from "./call-context.ts";
+import type { MeshIdentity } from "./mesh-keys.ts";
 
 export { Access };
+export type { MeshIdentity };
 
 export const callerHeader = "oasis-caller";
 
-/** How long a signed assertion stays valid; covers the longest deadline plus clock skew. */
-export const callerTtlMs = 120_000;
+/**
+ * How long a signed assertion stays valid, and the longest validity a service accepts.
+ * It is checked when a call arrives (a stream is not checked again), so it needs to
+ * cover only the time between signing and arrival, retries included (a call's deadline
+ * is at most 60 s, kit/server.ts), plus clock skew.
+ */
+export const callerTtlMs = 60_000;
 
-function mac(secret: string, payload: string): Buffer {
-  return createHmac("sha256", secret).update(payload).digest();
+/** Clock skew between hosts tolerated on top of `callerTtlMs`. */
+export const maxClockSkewMs = 5_000;
+
+/** The process name of the edge, which may assert end users but never a service. */
+export const edgeName = "edge";
+
+/** Who an assertion speaks for: a user id, an anonymous end user (null), or the calling service itself. */
+export type CallerWho = bigint | null | "service";
+
+/** The service and method an assertion is for. */
+export interface AssertionTarget {
+  /** Mesh name of the service called, e.g. "graph". */
+  readonly audience: string;
+  /** `package.Service/Method`, e.g. `oasis.graph.v1.GraphService/Follow`. */
+  readonly method: string;
 }
 
 /**
- * Signs a caller assertion: for a user, for an anonymous end user (`null`), or for the
- * calling service itself (`"service"`).
+ * The mesh service that serves a Protobuf service type name: the mesh.config.ts entry
+ * whose package it is in, else the second segment of an `oasis.<name>.v1` name (test
+ * services), else undefined.
  */
-export function signCaller(secret: string, who: bigint | null | "service", nowMs = Date.now()): string {
+export function audienceOf(serviceTypeName: string): string | undefined {
+  const pkg = serviceTypeName.slice(0, serviceTypeName.lastIndexOf("."));
+  const entry = mesh.find((e) => e.protoPackage === pkg);
+  if (entry) return entry.name;
+  const [root, name] = serviceTypeName.split(".");
+  return root === "oasis" && name ? name : undefined;
+}
+
+/** `package.Service/Method` of a method descriptor, as assertions name it. */
+export function methodPath(method: DescMethod): string {
+  return `${method.parent.typeName}/${method.name}`;
+}
+
+function mac(key: Buffer, payload: string): Buffer {
+  return createHmac("sha256", key).update(payload).digest();
+}
+
+/**
+ * Signs a caller assertion from `identity` to `target.audience` for `target.method`: for
+ * a user, an anonymous end user (`null`), or the calling service itself (`"service"`).
+ * Throws when the audience's public key is unknown (a configuration error).
+ */
+export function signCaller(identity: MeshIdentity, target: AssertionTarget, who: CallerWho, nowMs = Date.now()): string {
+  const key = identity.sendKey(target.audience);
+  if (!key) throw new Error(`no mesh public key for "${target.audience}" in OASIS_MESH_PUBLIC_KEYS`);
   const id = who === null ? "-" : who === "service" ? "~" : who.toString();
-  const payload = `v1.${id}.${nowMs + callerTtlMs}`;
-  return `${payload}.${mac(secret, payload).toString("base64url")}`;
+  const payload = `v2:${identity.name}:${target.audience}:${target.method}:${id}:${nowMs + callerTtlMs}`;
+  return `${payload}:${mac(key, payload).toString("base64url")}`;
 }
 
 /**
- * Verifies an assertion. Returns the caller, or null when the value is missing. Throws
- * `unauthenticated` when a value is present but forged, malformed or expired, so a bad
- * credential is never mistaken for an anonymous call.
+ * Verifies an assertion received by `identity` (the audience) for `method`. Returns the
+ * caller, or null when the value is missing. Throws `unauthenticated` when a value is
+ * present but forged, malformed, from an unknown issuer, for another audience or method,
+ * expired, or valid for longer than the TTL (plus skew), so a bad credential is never
+ * mistaken for an anonymous call.
  */
-export function verifyCaller(secret: string, value: string | null, nowMs = Date.now()): Caller | null {
+export function verifyCaller(identity: MeshIdentity, value: string | null, method: string, nowMs = Date.now()): Caller | null {
   if (value === null || value === "") return null;
-  const parts = value.split(".");
-  const bad = () => new ConnectError("invalid mesh credential", Code.Unauthenticated);
-  if (parts.length !== 4 || parts[0] !== "v1") throw bad();
-  const [, user, exp, sig] = parts as [string, string, string, string];
-  const expected = mac(secret, `v1.${user}.${exp}`);
+  const bad = (why: string) => new ConnectError(`invalid mesh credential: ${why}`, Code.Unauthenticated);
+  const parts = value.split(":");
+  if (parts.length !== 7 || parts[0] !== "v2") throw bad("malformed");
+  const [, issuer, audience, assertedMethod, who, exp, sig] = parts as [string, string, string, string, string, string, string];
+  if (audience !== identity.name) throw bad(`issued for ${audience}, not ${identity.name}`);
+  if (assertedMethod !== method) throw bad(`issued for ${assertedMethod}, not ${method}`);
+  const keys = identity.receiveKeys(issuer);
+  if (keys.length === 0) throw bad(`unknown issuer ${issuer.slice(0, 32)}`);
+  const signed = value.slice(0, value.length - sig.length - 1);
   const given = Buffer.from(sig, "base64url");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
-  if (!(Number(exp) > nowMs)) throw bad();
-  if (user === "-") return { userId: null, fromMesh: true, service: false };
-  if (user === "~") return { userId: null, fromMesh: true, service: true };
-  if (!/^[1-9][0-9]{0,18}$/.test(user)) throw bad();
-  return { userId: BigInt(user), fromMesh: true, service: false };
+  // One key, or two during a key rotation (kit/mesh-keys.ts).
+  const verifies = (key: Buffer) => {
+    const expected = mac(key, signed);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  if (!keys.some(verifies)) throw bad("signature does not verify");
+  if (!/^[0-9]{1,15}$/.test(exp)) throw bad("malformed expiry");
+  const expMs = Number(exp);
+  if (expMs <= nowMs) throw bad("expired");
+  if (expMs > nowMs + callerTtlMs + maxClockSkewMs) throw bad(`valid for longer than ${callerTtlMs} ms`);
+  if (who === "-") return { userId: null, fromMesh: true, service: false, issuer };
+  if (who === "~") {
+    if (issuer === edgeName) throw bad("the edge acts only for end users");
+    return { userId: null, fromMesh: true, service: true, issuer };
+  }
+  if (!/^[1-9][0-9]{0,18}$/.test(who)) throw bad("malformed caller");
+  return { userId: BigInt(who), fromMesh: true, service: false, issuer };
+}
+
+/** Entries a signer or verifier cache keeps before starting over (~200 bytes each). */
+const cacheLimit = 20_000;
+
+/**
+ * Like `signCaller`, but reuses the assertion signed for the same (audience, method,
+ * caller) for the first half of its validity: a busy caller then signs each distinct
+ * call shape about once per 30 s instead of once per call. Every reused value still
+ * expires within `callerTtlMs` of its signing, so it widens no replay window.
+ */
+export function cachedCaller(identity: MeshIdentity, target: AssertionTarget, who: CallerWho): string {
+  let cache = signed.get(identity);
+  if (!cache) signed.set(identity, (cache = new Map()));
+  const key = `${target.audience}\n${target.method}\n${who === null ? "-" : who === "service" ? "~" : who}`;
+  const now = Date.now();
+  const hit = cache.get(key);
+  if (hit && hit.reuseUntilMs > now) return hit.value;
+  if (cache.size >= cacheLimit) cache.clear();
+  const value = signCaller(identity, target, who, now);
+  cache.set(key, { value, reuseUntilMs: now + callerTtlMs / 2 });
+  return value;
+}
+
+const signed = new WeakMap<MeshIdentity, Map<string, { value: string; reuseUntilMs: number }>>();
+
+/**
+ * `verifyCaller` for one server, remembering assertions it verified until they expire:
+ * a repeated assertion (see `cachedCaller`) costs a map lookup and a comparison of the
+ * method and expiry, not an HMAC. Refusals are not cached.
+ */
+export function createCallerVerifier(identity: MeshIdentity): (value: string | null, method: string, nowMs?: number) => Caller | null {
+  const verified = new Map<string, { caller: Caller; method: string; expMs: number }>();
+  return (value, method, nowMs = Date.now()) => {
+    if (value === null || value === "") return null;
+    const hit = verified.get(value);
+    if (hit && hit.method === method && hit.expMs > nowMs) return hit.caller;
+    const caller = verifyCaller(identity, value, method, nowMs);
+    if (caller) {
+      if (verified.size >= cacheLimit) verified.clear();
+      const parts = value.split(":");
+      verified.set(value, { caller, method, expMs: Number(parts[5]) });
+    }
+    return caller;
+  };
 }
 
 /**
@@ -91,8 +208,9 @@ function declaredAccess(method: DescMethod): Access {
 
 /** Throws unless `caller` may call a method with access level `level`. */
 export function checkAccess(level: Access, caller: Caller, methodName: string): void {
-  if (level === Access.INTERNAL && !caller.fromMesh) {
-    throw new ConnectError(`${methodName} is internal to the mesh`, Code.PermissionDenied);
+  // Internal methods serve services acting for themselves, never a forwarded user.
+  if (level === Access.INTERNAL && !caller.service) {
+    throw new ConnectError(`${methodName} is internal to the mesh: only services acting for themselves may call it`, Code.PermissionDenied);
   }
   if ((level === Access.USER || level === Access.UNSPECIFIED) && caller.userId === null) {
     throw new ConnectError(`${methodName} requires a signed-in user`, Code.Unauthenticated);

@@ -142,10 +142,24 @@ export interface BusOptions {
   readonly log: Logger;
 }
 
+/**
+ * Server and credentials of a NATS URL: `nats://user:password@host:4222` gives the user
+ * and password to NATS's own auth (deploy/README.md) instead of sending them in the URL.
+ */
+export function natsServer(url: string): { servers: string; user?: string; pass?: string } {
+  const u = new URL(url);
+  if (!u.username) return { servers: url };
+  const user = decodeURIComponent(u.username);
+  const pass = decodeURIComponent(u.password);
+  u.username = "";
+  u.password = "";
+  return { servers: u.toString().replace(/\/$/, ""), user, pass };
+}
+
 /** Connects, and ensures the dead-letter stream exists. Reconnects forever on its own. */
 export async function connectBus(opts: BusOptions): Promise<Bus> {
   const nc = await connect({
-    servers: opts.url,
+    ...natsServer(opts.url),
     name: opts.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

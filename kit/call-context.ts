@@ -19,6 +19,8 @@ export interface Caller {
    * user: it may read what no anonymous user may (e.g. private profiles for fan-out).
    */
   readonly service: boolean;
+  /** The mesh process that signed the assertion (e.g. "edge", "feed"); absent without one. */
+  readonly issuer?: string;
 }
 
 export interface CallContext {

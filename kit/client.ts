@@ -16,6 +16,9 @@ import type { DescMessage, DescMethodStreaming, DescMethodUnary, DescService, Me
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import {
   createClient,
+  createContextKey,
+  createContextValues,
+  type CallOptions,
   type Client,
   type ContextValues,
   type Interceptor,
@@ -23,7 +26,7 @@ import {
 } from "@connectrpc/connect";
 import { compressionGzip, createConnectTransport } from "@connectrpc/connect-node";
 import { createConnectTransport as createFetchTransport } from "@connectrpc/connect-web";
-import { callerHeader, signCaller } from "./auth.ts";
+import { audienceOf, cachedCaller, callerHeader, type CallerWho, type MeshIdentity } from "./auth.ts";
 import { currentCall, formatTraceparent, newRequestId, newSpanId, newTraceId } from "./call-context.ts";
 import { discoveredReplicaSet } from "./discovery.ts";
 import { remainingMs, type ReplicaState } from "./replicas.ts";
@@ -31,7 +34,13 @@ import { remainingMs, type ReplicaState } from "./replicas.ts";
 export type { ReplicaState };
 
 export interface MeshClientOptions {
-  readonly meshSecret: string;
+  /** The calling process's mesh identity (`rt.config.mesh`); signs every call's assertion. */
+  readonly meshSecret: MeshIdentity;
+  /**
+   * Mesh name of the service these URLs serve, the assertions' audience. Default: from
+   * the called method's package (mesh.config.ts), which is right for every Oasis service.
+   */
+  readonly audience?: string;
   /** Deadline of a call that sets none, ms; 0 for none (long-lived streams). */
   readonly timeoutMs?: number;
   /**
@@ -50,17 +59,25 @@ export interface MeshClientOptions {
 
 export const defaultTimeoutMs = 5_000;
 
+/** Who one call speaks for, when a service chooses instead of forwarding its caller. */
+const actAsKey = createContextKey<{ who: CallerWho } | undefined>(undefined, { description: "oasis act-as" });
+
 /**
- * Forwards the current call's context: a freshly signed caller assertion for the same
- * user, anonymous user or service (outside any call: the service itself), unless the
- * call already carries one as edge calls do; the request id; a child `traceparent`.
+ * Forwards the current call's context: a caller assertion signed by `identity` for the
+ * called service and method, for the same user, anonymous user or service (outside any
+ * call: the service itself; `asService`/`asUser` choose explicitly), unless the call
+ * already carries one as edge calls do; the request id; a child `traceparent`.
  */
-export function propagationInterceptor(meshSecret: string): Interceptor {
+export function propagationInterceptor(identity: MeshIdentity, audience?: string): Interceptor {
   return (next) => async (req) => {
     const call = currentCall();
     if (!req.header.has(callerHeader)) {
+      const chosen = req.contextValues.get(actAsKey);
       const c = call?.caller;
-      req.header.set(callerHeader, signCaller(meshSecret, !c || c.service ? "service" : c.userId));
+      const who: CallerWho = chosen ? chosen.who : !c || c.service ? "service" : c.userId;
+      const aud = audience ?? audienceOf(req.service.typeName);
+      if (!aud) throw new Error(`no mesh audience for ${req.service.typeName}: pass MeshClientOptions.audience`);
+      req.header.set(callerHeader, cachedCaller(identity, { audience: aud, method: `${req.service.typeName}/${req.method.name}` }, who));
     }
     if (!req.header.has("x-request-id")) req.header.set("x-request-id", call?.requestId ?? newRequestId());
     if (!req.header.has("traceparent")) req.header.set("traceparent", formatTraceparent(call?.traceId ?? newTraceId(), newSpanId()));
@@ -68,22 +85,28 @@ export function propagationInterceptor(meshSecret: string): Interceptor {
   };
 }
 
+function actAs(who: CallerWho): CallOptions {
+  return { contextValues: createContextValues().set(actAsKey, { who }) };
+}
+
 /**
  * Call options that make one call on the service's own behalf (caller "~") instead of
  * the current user's: for lookups a service needs whatever the user may see, such as a
- * private account's flag while deciding visibility.
+ * private account's flag while deciding visibility. The transport's identity signs it
+ * (the argument is no longer needed; it stays so older call sites compile).
  */
-export function asService(meshSecret: string): { headers: Record<string, string> } {
-  return { headers: { [callerHeader]: signCaller(meshSecret, "service") } };
+export function asService(_identity?: unknown): CallOptions {
+  return actAs("service");
 }
 
 /**
  * Call options for one call made on behalf of `userId` by a service acting for itself
  * (e.g. "what may this recipient see?" while delivering a notification): the callee
- * applies that user's permissions, never more.
+ * applies that user's permissions, never more. The first argument is unused (kept so
+ * `asUser(rt.config.meshSecret, id)` call sites compile).
  */
-export function asUser(meshSecret: string, userId: bigint): { headers: Record<string, string> } {
-  return { headers: { [callerHeader]: signCaller(meshSecret, userId) } };
+export function asUser(_identity: unknown, userId: bigint): CallOptions {
+  return actAs(userId);
 }
 
 /** True when repeating the call cannot duplicate an effect. */
@@ -100,7 +123,7 @@ export interface BalancedTransport extends Transport {
 /** A transport over one or more replicas of the same service. */
 export function createMeshTransport(urls: readonly string[], opts: MeshClientOptions): BalancedTransport {
   const timeoutMs = opts.timeoutMs === 0 ? undefined : (opts.timeoutMs ?? defaultTimeoutMs);
-  const interceptors = [propagationInterceptor(opts.meshSecret), ...(opts.interceptors ?? [])];
+  const interceptors = [propagationInterceptor(opts.meshSecret, opts.audience), ...(opts.interceptors ?? [])];
   const { set, discovery } = discoveredReplicaSet<Transport>(
     urls,
     (url) =>

@@ -9,8 +9,14 @@
  * - OASIS_NAMESPACE [""]: isolates one mesh from another on the same infrastructure:
  *   databases `oasis_<ns>_<service>`, Redis keys `<ns>:oasis:<service>:`, NATS subjects
  *   `<ns>.oasis.>` and stream names `<NS>_OASIS_<DOMAIN>`. Tests set a fresh one per file.
- * - OASIS_MESH_SECRET: HMAC key for the caller assertion the edge forwards (kit/auth.ts).
- *   The dev default is public knowledge; production must set its own.
+ * - OASIS_MESH_KEY_<NAME> (secret, required) and OASIS_MESH_PUBLIC_KEYS: this process's
+ *   mesh key and everyone's public keys (kit/mesh-keys.ts). There is no default: a process
+ *   without its key refuses to start, unless OASIS_DEV=1.
+ * - OASIS_DEV [unset]: dev mode (`1`): binds 127.0.0.1 only, a missing mesh key becomes a
+ *   random one, gRPC reflection is open to anyone.
+ * - OASIS_HOST [0.0.0.0; 127.0.0.1 in dev mode]: the address listeners bind.
+ * - OASIS_<NAME>_METRICS_PORT [the service's port + 1000]: the admin port serving
+ *   Prometheus /metrics (and /healthz, /readyz); the service port does not serve /metrics.
  * - OASIS_WORKER_ID [leased in Redis]: 10-bit snowflake worker id (kit/ids.ts, kit/worker-id.ts).
  * - OASIS_<NAME>_PORT, OASIS_<NAME>_URL per mesh entry: comma-separated replicas, each
  *   `http://host:port` or `dns:///host:port` (every address the name resolves to, e.g. a
@@ -25,6 +31,7 @@
  */
 import { mesh, meshEntry } from "../mesh.config.ts";
 import { defaultRetention, type RetentionPolicy } from "./retention.ts";
+import { devModeFrom, meshIdentityFrom, type MeshIdentity } from "./mesh-keys.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -43,7 +50,18 @@ export interface BaseConfig {
   readonly natsUrl: string;
   /** "" in production; a test namespace otherwise. Prepended to subjects and stream names. */
   readonly namespace: string;
-  readonly meshSecret: string;
+  /** This process's mesh identity: signs the assertions it sends, verifies those it receives. */
+  readonly mesh: MeshIdentity;
+  /**
+   * The same identity under its old name, so code written as `asService(rt.config.meshSecret)`
+   * keeps compiling (asService/asUser no longer need it). Prefer `mesh`.
+   * @deprecated
+   */
+  readonly meshSecret: MeshIdentity;
+  /** Dev mode (OASIS_DEV=1): loopback only, reflection open, missing key replaced. */
+  readonly dev: boolean;
+  /** Admin port for /metrics (and probes); 0 picks a free one (tests). */
+  readonly metricsPort: number;
   /** Snowflake worker id from OASIS_WORKER_ID; undefined: lease one in Redis (kit/worker-id.ts). */
   readonly workerId: number | undefined;
   readonly logLevel: string;
@@ -66,7 +84,8 @@ export interface BaseConfig {
   readonly retention: RetentionPolicy;
 }
 
-export const devMeshSecret = "oasis-dev-mesh-secret-change-me";
+/** Offset of a service's default admin (metrics) port from its service port. */
+export const metricsPortOffset = 1000;
 
 function envKey(name: string, suffix: string): string {
   return `OASIS_${name.toUpperCase()}_${suffix}`;
@@ -106,7 +125,6 @@ export function sharedConfig(env: Env) {
     redisUrl: env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379",
     natsUrl: env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222",
     namespace,
-    meshSecret: env.OASIS_MESH_SECRET ?? devMeshSecret,
     workerId: env.OASIS_WORKER_ID ? intFrom(env, "OASIS_WORKER_ID", 0) : undefined,
     logLevel: env.OASIS_LOG_LEVEL ?? "info",
     drainTimeoutMs: intFrom(env, "OASIS_DRAIN_TIMEOUT_MS", 10_000),
@@ -122,16 +140,35 @@ export function databaseName(service: string, namespace: string): string {
   return namespace ? `oasis_${namespace}_${service}` : `oasis_${service}`;
 }
 
+/**
+ * The address listeners bind: OASIS_HOST, default 0.0.0.0; in dev mode always loopback
+ * (a dev mode process has no real key and open reflection, so it must not be reachable).
+ */
+export function listenHost(env: Env): string {
+  if (!devModeFrom(env)) return env.OASIS_HOST ?? "0.0.0.0";
+  const asked = env.OASIS_HOST ?? "127.0.0.1";
+  if (asked !== "127.0.0.1" && asked !== "localhost") throw new Error(`OASIS_DEV=1 binds 127.0.0.1 only; OASIS_HOST=${asked} is refused`);
+  return "127.0.0.1";
+}
+
+/** The identity, dev flag and listen address of mesh process `name` (a service or "edge"). */
+export function processSecurity(name: string, env: Env) {
+  const mesh = meshIdentityFrom(env, name);
+  return { mesh, meshSecret: mesh, dev: mesh.dev, host: listenHost(env) };
+}
+
 /** The configuration every service shares, for service `name`. */
 export function baseConfig(name: string, env: Env = process.env): BaseConfig {
   const entry = meshEntry(name);
   const shared = sharedConfig(env);
   const ns = shared.namespace;
+  const port = intFrom(env, envKey(name, "PORT"), entry.port);
   return Object.freeze({
     ...shared,
+    ...processSecurity(name, env),
     service: name,
-    host: env.OASIS_HOST ?? "0.0.0.0",
-    port: intFrom(env, envKey(name, "PORT"), entry.port),
+    port,
+    metricsPort: intFrom(env, envKey(name, "METRICS_PORT"), port === 0 ? 0 : port + metricsPortOffset),
     database: databaseName(name, ns),
     redisKeyPrefix: `${ns ? `${ns}:` : ""}oasis:${name}:`,
     retentionIntervalMs: intFrom(env, "OASIS_RETENTION_INTERVAL_MS", 3_600_000),

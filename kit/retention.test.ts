@@ -86,7 +86,7 @@ test("each table loses exactly the rows its policy no longer keeps, in batches",
 });
 
 test("a service runtime prunes on its timer and counts what it deleted on /metrics", async () => {
-  const config = baseConfig("identity", { OASIS_NAMESPACE: ns, OASIS_WORKER_ID: "11", OASIS_RETENTION_INTERVAL_MS: "100", OASIS_OUTBOX_RELAY: "off", OASIS_LOG_LEVEL: "silent" });
+  const config = baseConfig("identity", { OASIS_MESH_PUBLIC_KEYS: process.env.OASIS_MESH_PUBLIC_KEYS, OASIS_MESH_KEY_IDENTITY: process.env.OASIS_MESH_KEY_IDENTITY, OASIS_NAMESPACE: ns, OASIS_WORKER_ID: "11", OASIS_RETENTION_INTERVAL_MS: "100", OASIS_OUTBOX_RELAY: "off", OASIS_LOG_LEVEL: "silent" });
   const rt = await openRuntime(config, { mysql: true });
   try {
     const ids = await writeRows(rt.db, 20, 10);

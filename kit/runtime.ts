@@ -92,7 +92,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
     outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log });
     if (config.outboxRelay) outbox.start();
   }
-  const clientOpts: MeshClientOptions = { meshSecret: config.meshSecret, httpVersion: config.meshHttpVersion, dnsRefreshMs: config.dnsRefreshMs, ...opts.clients };
+  const clientOpts: MeshClientOptions = { meshSecret: config.mesh, httpVersion: config.meshHttpVersion, dnsRefreshMs: config.dnsRefreshMs, ...opts.clients };
   const clients = new Map<string, Client<any>>();
   const timers: Array<ReturnType<typeof setInterval>> = [];
 
@@ -141,7 +141,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
       if (!c) {
         const urls = config.upstreams[upstream];
         if (!urls?.length) throw new Error(`no upstream URL for ${upstream}`);
-        c = createMeshClient(service, urls, clientOpts);
+        c = createMeshClient(service, urls, { ...clientOpts, audience: upstream });
         clients.set(key, c);
       }
       return c;
@@ -220,7 +220,8 @@ export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions):
     host: rt.config.host,
     port: rt.config.port,
     log: rt.log,
-    meshSecret: rt.config.meshSecret,
+    mesh: rt.config.mesh,
+    metricsPort: rt.config.metricsPort,
     bindings: opts.bindings,
     httpFallback: opts.httpFallback,
     readMaxBytes: opts.readMaxBytes,

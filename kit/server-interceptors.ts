@@ -2,8 +2,8 @@
  * Server interceptors that establish who is calling and in which request, so later
  * interceptors, handlers and outgoing calls can rely on kit/call-context.ts.
  */
-import { ConnectError, type Interceptor } from "@connectrpc/connect";
-import { methodAccess, checkAccess, callerHeader, verifyCaller } from "./auth.ts";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { methodAccess, checkAccess, callerHeader, createCallerVerifier, type MeshIdentity } from "./auth.ts";
 import { anonymous, callContextKey, currentCall, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
 
 /** Accepted request ids: what common proxies generate (UUIDs, base64url), bounded. */
@@ -11,17 +11,19 @@ const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
  * Opens the call context: request id (from `x-request-id` when well-formed, else new),
- * trace (from `traceparent`, else a new trace), caller (verified `oasis-caller`). The
- * request id is echoed in response headers and in error metadata.
+ * trace (from `traceparent`, else a new trace), caller (`oasis-caller` verified by
+ * `identity` as the audience, for the method called). The request id is echoed in
+ * response headers and in error metadata.
  */
-export function callContextInterceptor(meshSecret: string): Interceptor {
+export function callContextInterceptor(identity: MeshIdentity): Interceptor {
+  const verifyCaller = createCallerVerifier(identity);
   return (next) => async (req) => {
     const given = req.header.get("x-request-id");
     const requestId = given && requestIdPattern.test(given) ? given : newRequestId();
     const parent = parseTraceparent(req.header.get("traceparent"));
     let caller;
     try {
-      caller = verifyCaller(meshSecret, req.header.get(callerHeader)) ?? anonymous;
+      caller = verifyCaller(req.header.get(callerHeader), `${req.service.typeName}/${req.method.name}`) ?? anonymous;
     } catch (err) {
       (err as ConnectError).metadata.set("x-request-id", requestId);
       throw err;
@@ -42,8 +44,22 @@ export function callContextInterceptor(meshSecret: string): Interceptor {
   };
 }
 
-/** Enforces each method's `(oasis.api.v1.access)` against the verified caller. */
-export const accessInterceptor: Interceptor = (next) => async (req) => {
-  checkAccess(methodAccess(req.method), currentCall()?.caller ?? anonymous, `${req.service.typeName}/${req.method.name}`);
-  return next(req);
-};
+/** gRPC reflection: lists every method and message a service has. */
+const reflectionPackage = "grpc.reflection.";
+
+/**
+ * Enforces each method's `(oasis.api.v1.access)` against the verified caller. gRPC
+ * reflection answers only mesh callers unless `openReflection` (dev mode): the method
+ * list is a map of the internal API, not something to hand to whoever reaches a port.
+ */
+export function accessInterceptor(opts: { openReflection?: boolean } = {}): Interceptor {
+  return (next) => async (req) => {
+    const caller = currentCall()?.caller ?? anonymous;
+    const name = `${req.service.typeName}/${req.method.name}`;
+    if (!opts.openReflection && !caller.fromMesh && req.service.typeName.startsWith(reflectionPackage)) {
+      throw new ConnectError(`${name} answers mesh callers only`, Code.PermissionDenied);
+    }
+    checkAccess(methodAccess(req.method), caller, name);
+    return next(req);
+  };
+}

@@ -10,7 +10,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { callerHeader, signCaller } from "./auth.ts";
-import { devMeshSecret } from "./config.ts";
+import { testIdentity } from "./testing/clients.ts";
 import { createLogger } from "./logger.ts";
 import { bind, createRpcServer, type RpcServer } from "./server.ts";
 
@@ -26,7 +26,8 @@ beforeAll(async () => {
     host: "127.0.0.1",
     port: 0,
     log,
-    meshSecret: devMeshSecret,
+    // Serves IdentityService, so it plays identity: assertions must name it as audience.
+    mesh: testIdentity("identity"),
     drainTimeoutMs: 100,
     bindings: [
       bind(IdentityService, {
@@ -74,7 +75,7 @@ async function handled(code: string): Promise<number> {
 }
 
 test("a plain Error with SQL in it reaches the client as `internal` with a generic message", async () => {
-  const err = await failure(client(signCaller(devMeshSecret, null)).getProfile({ lookup: { case: "handle", value: "reed_1" } }));
+  const err = await failure(client(signCaller(testIdentity("edge"), { audience: "identity", method: "oasis.identity.v1.IdentityService/GetProfile" }, null)).getProfile({ lookup: { case: "handle", value: "reed_1" } }));
   expect(err.code).toBe(Code.Internal);
   expect(err.rawMessage).toBe("internal error");
   expect(err.details).toEqual([]);

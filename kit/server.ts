@@ -1,7 +1,11 @@
 /**
  * One port, every protocol: Connect (JSON and binary), gRPC and gRPC-Web over HTTP/2
- * cleartext (h2c, prior knowledge) and over HTTP/1.1, plus `/healthz`, `/readyz` and
- * Prometheus `/metrics`, grpc.health.v1 and gRPC reflection v1.
+ * cleartext (h2c, prior knowledge) and over HTTP/1.1, plus `/healthz`, `/readyz`,
+ * grpc.health.v1 and gRPC reflection v1 (mesh callers only, except in dev mode).
+ * Prometheus `/metrics` is served on a separate admin port (`metricsPort`, with the
+ * probes again), which only the cluster's monitoring may reach (deploy/ NetworkPolicy):
+ * the service port is reachable by the edge and other services, and what a process
+ * counts is not theirs to read.
  *
  * Why a sniffing `net` server in front: Bun's `http2.createServer({ allowHTTP1 })` does
  * not fall back to HTTP/1.1 on cleartext (curl gets HTTP/2 frames back), and
@@ -36,6 +40,7 @@ import { errorInterceptor } from "./errors.ts";
 import { HealthState, ServingStatus, healthService } from "./health.ts";
 import type { Logger } from "./logger.ts";
 import { createRpcMetrics, type RpcMetrics } from "./metrics.ts";
+import type { MeshIdentity } from "./mesh-keys.ts";
 import type { Registry } from "prom-client";
 import { reflectionService } from "./reflection.ts";
 import { validationInterceptor } from "./validate.ts";
@@ -68,7 +73,13 @@ export interface RpcServerOptions {
   /** 0 picks a free port; `start()` returns the one bound. */
   readonly port: number;
   readonly log: Logger;
-  readonly meshSecret: string;
+  /** This process's mesh identity; its name is the audience assertions must name. */
+  readonly mesh: MeshIdentity;
+  /**
+   * Admin port for `/metrics`, `/healthz` and `/readyz` (0 picks a free one); omitted:
+   * no admin listener (test upstreams).
+   */
+  readonly metricsPort?: number;
   readonly bindings: readonly ServiceBinding[];
   /** Extra server interceptors, innermost (after validation). */
   readonly interceptors?: readonly Interceptor[];
@@ -93,6 +104,8 @@ export interface RpcServer {
   readonly metrics: RpcMetrics;
   /** Binds the port and marks every service SERVING. Resolves to the bound port. */
   start(): Promise<number>;
+  /** The admin port bound by start(), or undefined without one. */
+  metricsPort(): number | undefined;
   /** Drains and closes. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -121,15 +134,44 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   const interceptors: Interceptor[] = [
     inFlightInterceptor,
     metrics.interceptor,
-    callContextInterceptor(opts.meshSecret),
+    callContextInterceptor(opts.mesh),
     errorInterceptor(opts.log),
-    accessInterceptor,
+    accessInterceptor({ openReflection: opts.mesh.dev }),
     validationInterceptor,
     ...(opts.interceptors ?? []),
   ];
 
   const probe = (res: NodeServerResponse, ok: boolean, body: string) =>
     sendHttp(res, ok ? 200 : 503, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }, body);
+  /** Answers /healthz and /readyz; false for any other path. */
+  const probes = (req: NodeServerRequest, res: NodeServerResponse): boolean => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/healthz") {
+      probe(res, true, "ok\n");
+      return true;
+    }
+    if (path !== "/readyz") return false;
+    const serving = health.get("") === ServingStatus.SERVING;
+    void (async () => {
+      let ok = serving;
+      if (ok && opts.ready) ok = await opts.ready().catch(() => false);
+      probe(res, ok, ok ? "ready\n" : "not ready\n");
+    })();
+    return true;
+  };
+  const admin =
+    opts.metricsPort === undefined
+      ? undefined
+      : http.createServer((req, res) => {
+          if (probes(req, res)) return;
+          if ((req.url ?? "/").split("?")[0] === "/metrics") {
+            void metrics.registry.metrics().then((text) => sendHttp(res, 200, { "content-type": metrics.registry.contentType }, text));
+            return;
+          }
+          sendHttp(res, 404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
+        });
+  let adminPort: number | undefined;
+
   const handler = connectNodeAdapter({
     interceptors,
     acceptCompression: [compressionGzip, compressionBrotli],
@@ -145,21 +187,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       router.service(ServerReflection, reflectionService(opts.bindings.map((b) => b.desc).concat([Health])));
     },
     fallback(req, res) {
-      const path = (req.url ?? "/").split("?")[0];
-      if (path === "/healthz") return void probe(res, true, "ok\n");
-      if (path === "/readyz") {
-        const serving = health.get("") === ServingStatus.SERVING;
-        void (async () => {
-          let ok = serving;
-          if (ok && opts.ready) ok = await opts.ready().catch(() => false);
-          probe(res, ok, ok ? "ready\n" : "not ready\n");
-        })();
-        return;
-      }
-      if (path === "/metrics") {
-        void metrics.registry.metrics().then((text) => sendHttp(res, 200, { "content-type": metrics.registry.contentType }, text));
-        return;
-      }
+      if (probes(req, res)) return;
       if (opts.httpFallback?.(req, res)) return;
       sendHttp(res, 404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
     },
@@ -200,14 +228,24 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   return {
     health,
     metrics,
-    start() {
+    metricsPort: () => adminPort,
+    async start() {
+      if (admin) {
+        adminPort = await new Promise<number>((resolve, reject) => {
+          admin.once("error", reject);
+          admin.listen(opts.metricsPort, opts.host, () => {
+            admin.off("error", reject);
+            resolve((admin.address() as net.AddressInfo).port);
+          });
+        });
+      }
       return new Promise<number>((resolve, reject) => {
         listener.once("error", reject);
         listener.listen(opts.port, opts.host, () => {
           listener.off("error", reject);
           const addr = listener.address() as net.AddressInfo;
           health.setAll(ServingStatus.SERVING);
-          opts.log.info({ port: addr.port }, "serving");
+          opts.log.info({ port: addr.port, metricsPort: adminPort }, "serving");
           resolve(addr.port);
         });
       });
@@ -233,6 +271,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
         for (const s of sockets) s.destroy();
         h1.close();
         h2.close();
+        admin?.close();
+        admin?.closeAllConnections?.();
         opts.log.info({ abandoned: unaryInFlight }, "stopped");
       })();
       return stopping;

@@ -4,11 +4,19 @@
  * prefixes their logs, and stops them all cleanly on Ctrl-C (edge first, so no new
  * requests arrive while services drain).
  *
+ * Every run makes fresh mesh keys (kit/mesh-keys.ts: one per process, public keys to
+ * all), so no key is in the source or outlives the run, and runs in dev mode
+ * (OASIS_DEV=1: every port on 127.0.0.1, reflection open for `buf curl`) unless
+ * OASIS_DEV is set otherwise. Prometheus metrics are on each process's admin port
+ * (port + 1000, e.g. the edge's on 9080).
+ *
  * As a module, `startMesh()` is what the demo uses.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { mesh, edgePort } from "../mesh.config.ts";
+import { metricsPortOffset } from "../kit/config.ts";
+import { generateMeshKeys } from "../kit/mesh-keys.ts";
 import { Supervisor } from "../kit/supervisor.ts";
 import { ensureInfra } from "./infra.ts";
 
@@ -17,6 +25,8 @@ const root = join(import.meta.dir, "..");
 export interface RunningMesh {
   readonly supervisor: Supervisor;
   readonly edgeUrl: string;
+  /** The edge's admin URL, serving /metrics. */
+  readonly edgeMetricsUrl: string;
   readonly services: readonly string[];
   stop(): Promise<void>;
 }
@@ -32,7 +42,12 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   const supervisor = new Supervisor({ restart: true });
   // Every service of the mesh table that exists in services/ (a checkout may be mid-way).
   const services = mesh.filter((e) => existsSync(join(root, "services", e.name, "main.ts")));
-  const env = { ...process.env, OASIS_MESH_SERVICES: process.env.OASIS_MESH_SERVICES ?? services.map((e) => e.name).join(",") };
+  const env = {
+    OASIS_DEV: "1",
+    ...process.env,
+    ...generateMeshKeys([...services.map((e) => e.name), "edge"]),
+    OASIS_MESH_SERVICES: process.env.OASIS_MESH_SERVICES ?? services.map((e) => e.name).join(","),
+  };
   const t0 = performance.now();
   await supervisor.startAll(
     services.map((e) => ({ name: e.name, entry: join(root, "services", e.name, "main.ts"), port: portOf(e.name, e.port), env })),
@@ -43,6 +58,7 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   return {
     supervisor,
     edgeUrl: `http://127.0.0.1:${port}`,
+    edgeMetricsUrl: `http://127.0.0.1:${process.env.OASIS_EDGE_METRICS_PORT ?? port + metricsPortOffset}`,
     services: services.map((e) => e.name),
     stop: () => supervisor.stopAll(["edge", ...services.map((e) => e.name).reverse()]),
   };
@@ -51,7 +67,7 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
 if (import.meta.main) {
   const running = await startMesh();
   console.log(`edge:    ${running.edgeUrl}`);
-  console.log(`metrics: ${running.edgeUrl}/metrics`);
+  console.log(`metrics: ${running.edgeMetricsUrl}/metrics`);
   for (const e of mesh.filter((m) => running.services.includes(m.name))) {
     console.log(`${e.name.padEnd(12)} http://127.0.0.1:${portOf(e.name, e.port)} (gRPC, Connect, gRPC-Web)`);
   }

@@ -38,6 +38,8 @@ const redisUrl = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
 let demo: Subprocess<"ignore", "pipe", "pipe">;
 let demoEnv: Record<string, string> = {};
 let edge = "";
+/** The edge's admin URL (/metrics); with OASIS_E2E_EDGE, its port + 1000 as `npm run mesh` binds it. */
+let edgeMetrics = "";
 let output = "";
 const hookTimeoutMs = 20 * 60_000;
 
@@ -123,12 +125,19 @@ const eventually = <T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutM
 beforeAll(async () => {
   if (reuseEdge) {
     edge = reuseEdge;
+    const u = new URL(reuseEdge);
+    edgeMetrics = `${u.protocol}//${u.hostname}:${Number(u.port) + 1000}`;
     return;
   }
   const env: Record<string, string> = { ...(process.env as Record<string, string>), OASIS_NAMESPACE: namespace, OASIS_LOG_LEVEL: "warn" };
-  for (const e of mesh) env[`OASIS_${e.name.toUpperCase()}_PORT`] = String(await freePort());
+  for (const e of mesh) {
+    env[`OASIS_${e.name.toUpperCase()}_PORT`] = String(await freePort());
+    env[`OASIS_${e.name.toUpperCase()}_METRICS_PORT`] = String(await freePort());
+  }
   const edgePort = await freePort();
   env.OASIS_EDGE_PORT = String(edgePort);
+  env.OASIS_EDGE_METRICS_PORT = String(await freePort());
+  edgeMetrics = `http://127.0.0.1:${env.OASIS_EDGE_METRICS_PORT}`;
   edge = `http://127.0.0.1:${edgePort}`;
   demoEnv = env;
   demo = Bun.spawn([process.execPath, join(root, "demo", "main.ts")], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
@@ -258,7 +267,7 @@ describe("main job, end to end through the edge", () => {
   test("the edge serves its docs and metrics", async () => {
     expect((await fetch(`${edge}/docs`)).status).toBe(200);
     expect((await ok("GET", "/openapi.json")).openapi).toBe("3.1.0");
-    const metrics = await (await fetch(`${edge}/metrics`)).text();
+    const metrics = await (await fetch(`${edgeMetrics}/metrics`)).text();
     expect(metrics.includes('edge_http_requests_total{route="/oasis.graph.v1.GraphService/Follow",method="POST",status="200"')).toBe(true);
   });
 

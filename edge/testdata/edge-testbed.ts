@@ -10,6 +10,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Env } from "#kit/config.ts";
 import { createLogger } from "#kit/logger.ts";
+import { generateMeshKeys, meshIdentityFrom } from "#kit/mesh-keys.ts";
 import { bind, createRpcServer, type RpcServer } from "#kit/server.ts";
 import { cleanupNamespace, testNamespace } from "#kit/testing/namespace.ts";
 import { createEdgeApp, type EdgeApp } from "../app.ts";
@@ -30,6 +31,10 @@ export interface WaitCall {
 export interface EdgeTestbed {
   /** http://127.0.0.1:<port> of the edge. */
   readonly edge: string;
+  /** http://127.0.0.1:<admin port> of the edge, serving /metrics. */
+  readonly edgeMetrics: string;
+  /** The env with the mesh keys, "edgetest" included (to sign calls to the upstream). */
+  readonly env: Env;
   /** The upstream's port (on 127.0.0.1). */
   readonly upstreamPort: number;
   /** The test-only service the upstream serves. */
@@ -86,13 +91,15 @@ export async function startEdgeTestbed(env: Env = {}, upstreamTarget = (port: nu
       return { payload: "x".repeat(req.replyBytes) };
     },
   };
-  const base = loadEdgeConfig({ ...process.env, OASIS_LOG_LEVEL: "warn", ...env, OASIS_NAMESPACE: namespace, OASIS_HOST: "127.0.0.1", OASIS_EDGE_PORT: "0" });
+  // The test upstream is one more mesh process: its own key, its public key known to the edge.
+  const keyed = { ...process.env, ...generateMeshKeys(["edgetest"], process.env) };
+  const base = loadEdgeConfig({ ...keyed, OASIS_LOG_LEVEL: "warn", ...env, OASIS_NAMESPACE: namespace, OASIS_HOST: "127.0.0.1", OASIS_EDGE_PORT: "0", OASIS_EDGE_METRICS_PORT: "0" });
   const upstream: RpcServer = createRpcServer({
     name: "edgetest",
     host: "127.0.0.1",
     port: 0,
     log,
-    meshSecret: base.meshSecret,
+    mesh: meshIdentityFrom(keyed, "edgetest"),
     bindings: [bind(service, impl as never)],
     drainTimeoutMs: 100,
   });
@@ -102,6 +109,8 @@ export async function startEdgeTestbed(env: Env = {}, upstreamTarget = (port: nu
   const port = await edgeApp.start();
   return {
     edge: `http://127.0.0.1:${port}`,
+    edgeMetrics: `http://127.0.0.1:${edgeApp.metricsPort()}`,
+    env: keyed,
     upstreamPort,
     service,
     edgeApp,

@@ -7,6 +7,7 @@
  *     ...
  *     afterAll(() => svc.stop());
  */
+import "./keys.ts";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import type { BaseConfig, Env } from "../config.ts";
@@ -19,6 +20,8 @@ export interface TestApp<C extends BaseConfig> {
   readonly config: C;
   readonly port: number;
   readonly url: string;
+  /** http://127.0.0.1:<admin port>, serving /metrics. */
+  readonly metricsUrl: string;
   readonly namespace: string;
   /** The env the app was configured from (for starting more processes alike). */
   readonly env: Env;
@@ -56,6 +59,7 @@ export async function startTestApp<C extends BaseConfig>(
     config,
     port,
     url,
+    metricsUrl: `http://127.0.0.1:${app.server.metricsPort()}`,
     namespace,
     env,
     client: (service, asUser) => testClient(service, url, asUser),

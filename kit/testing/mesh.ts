@@ -3,6 +3,7 @@
  * ports in a fresh namespace, exactly as the `mesh` command runs them, and removes
  * everything afterwards.
  */
+import "./keys.ts";
 import { join } from "node:path";
 import type { Env } from "../config.ts";
 import { Supervisor } from "../supervisor.ts";
@@ -18,6 +19,8 @@ export interface TestMesh {
   readonly supervisor: Supervisor;
   /** http://127.0.0.1:<port> of a service, or of "edge". */
   url(name: string): string;
+  /** http://127.0.0.1:<admin port> of a service or the edge, serving /metrics. */
+  metricsUrl(name: string): string;
   port(name: string): number;
   stop(): Promise<void>;
 }
@@ -36,7 +39,11 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
   const namespace = testNamespace();
   const names = [...opts.services, ...(opts.edge ? ["edge"] : [])];
   const ports = new Map<string, number>();
-  for (const n of names) ports.set(n, await freePort());
+  const metricsPorts = new Map<string, number>();
+  for (const n of names) {
+    ports.set(n, await freePort());
+    metricsPorts.set(n, await freePort());
+  }
   const env: Env = {
     ...process.env,
     OASIS_LOG_LEVEL: process.env.OASIS_LOG_LEVEL ?? "warn",
@@ -46,6 +53,7 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
   };
   for (const [n, p] of ports) {
     env[`OASIS_${n.toUpperCase()}_PORT`] = String(p);
+    env[`OASIS_${n.toUpperCase()}_METRICS_PORT`] = String(metricsPorts.get(n));
     if (n !== "edge") env[`OASIS_${n.toUpperCase()}_URL`] = `http://127.0.0.1:${p}`;
   }
   const verbose = opts.verbose ?? !!process.env.OASIS_TEST_VERBOSE;
@@ -56,6 +64,7 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     env,
     supervisor,
     url: (n) => `http://127.0.0.1:${ports.get(n)}`,
+    metricsUrl: (n) => `http://127.0.0.1:${metricsPorts.get(n)}`,
     port: (n) => ports.get(n)!,
     async stop() {
       await supervisor.stopAll();

@@ -9,7 +9,9 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus } from "#gen/grpc/health/v1/health_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { signCaller } from "#kit/auth.ts";
 import { startTestApp, type TestApp } from "#kit/testing/app.ts";
+import { testIdentity } from "#kit/testing/clients.ts";
 import { readEdges } from "../../demo/data.ts";
 import { createIdentityApp } from "./app.ts";
 import { loadIdentityConfig, type IdentityConfig } from "./config.ts";
@@ -58,20 +60,30 @@ async function bufCurl(...args: string[]): Promise<string> {
   return out;
 }
 
-test("buf curl lists IdentityService's methods through gRPC reflection and calls one", async () => {
-  const methods = (await bufCurl(svc.url, "--list-methods")).trim().split("\n");
+test("gRPC reflection answers mesh callers only; buf curl lists IdentityService's methods with a mesh credential and calls one", async () => {
+  // From outside the mesh (no credential), reflection is refused: the method list is a map of the internal API.
+  const refused = Bun.spawn([buf, "curl", "--protocol", "grpc", "--http2-prior-knowledge", svc.url, "--list-methods"], { stdout: "pipe", stderr: "pipe" });
+  expect(await refused.exited).not.toBe(0);
+  expect(await new Response(refused.stderr).text()).toContain("permission_denied");
+  // A mesh caller (here: an assertion the edge signed for identity's reflection method) may list.
+  const assertion = signCaller(testIdentity("edge"), { audience: "identity", method: "grpc.reflection.v1.ServerReflection/ServerReflectionInfo" }, null);
+  const reflect = ["--reflect-header", `oasis-caller: ${assertion}`];
+  const methods = (await bufCurl(...reflect, svc.url, "--list-methods")).trim().split("\n");
   expect(methods).toContain("oasis.identity.v1.IdentityService/CreateAccount");
   expect(methods).toContain("oasis.identity.v1.IdentityService/UpdateProfile");
   expect(methods).toContain("grpc.health.v1.Health/Check");
-  expect(JSON.parse(await bufCurl(`${svc.url}/grpc.health.v1.Health/Check`))).toEqual({ status: "SERVING" });
-  const get = await bufCurl("-d", JSON.stringify({ handle }), `${svc.url}/oasis.identity.v1.IdentityService/GetProfile`);
+  expect(JSON.parse(await bufCurl(...reflect, `${svc.url}/grpc.health.v1.Health/Check`))).toEqual({ status: "SERVING" });
+  const get = await bufCurl(...reflect, "-d", JSON.stringify({ handle }), `${svc.url}/oasis.identity.v1.IdentityService/GetProfile`);
   expect(JSON.parse(get).profile.handle).toBe(handle);
 });
 
-test("/healthz, /readyz and /metrics answer plain HTTP/1.1", async () => {
-  expect(await (await fetch(`${svc.url}/healthz`)).text()).toBe("ok\n");
-  expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
-  const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+test("/healthz and /readyz answer plain HTTP/1.1 on the service port and the admin port; /metrics only on the admin port", async () => {
+  for (const base of [svc.url, svc.metricsUrl]) {
+    expect(await (await fetch(`${base}/healthz`)).text()).toBe("ok\n");
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  }
+  expect((await fetch(`${svc.url}/metrics`)).status).toBe(404);
+  const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
   expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetProfile"[^}]*grpc_code="ok"[^}]*\} [1-9]/);
   expect(metrics).toContain("grpc_server_handling_seconds_bucket");
 });

@@ -48,7 +48,7 @@ test("the compaction timer shrinks sealed volumes of deleted media; the rest rea
   }
   const before = volumeSizes();
   expect(before.size).toBeGreaterThan(2); // several sealed volumes
-  expect(await metricValue(bed.mesh.url("media"), "media_compaction_reclaimed_bytes_total")).toBe(0);
+  expect(await metricValue(bed.mesh.metricsUrl("media"), "media_compaction_reclaimed_bytes_total")).toBe(0);
 
   const kept = [uploaded[3]!, uploaded[8]!];
   const deleted = uploaded.filter((u) => !kept.includes(u));
@@ -68,15 +68,15 @@ test("the compaction timer shrinks sealed volumes of deleted media; the rest rea
   let reclaimed = 0;
   let after = before;
   for (let i = 0; i < 200; i++) {
-    reclaimed = await metricValue(bed.mesh.url("media"), "media_compaction_reclaimed_bytes_total");
+    reclaimed = await metricValue(bed.mesh.metricsUrl("media"), "media_compaction_reclaimed_bytes_total");
     after = volumeSizes();
-    const settled = sum(before) - sum(after) === reclaimed && (await metricValue(bed.mesh.url("media"), "media_compaction_reclaimed_bytes_total")) === reclaimed;
+    const settled = sum(before) - sum(after) === reclaimed && (await metricValue(bed.mesh.metricsUrl("media"), "media_compaction_reclaimed_bytes_total")) === reclaimed;
     if (reclaimed > deletedBytes / 2 && settled) break;
     await Bun.sleep(100);
   }
   expect(reclaimed).toBeGreaterThan(deletedBytes / 2);
   expect(sum(before) - sum(after)).toBe(reclaimed);
-  expect(await metricValue(bed.mesh.url("media"), "media_compactions_total")).toBeGreaterThan(0);
+  expect(await metricValue(bed.mesh.metricsUrl("media"), "media_compactions_total")).toBeGreaterThan(0);
   const shrank = [...after].filter(([f, size]) => size < before.get(f)!);
   expect(shrank.length).toBeGreaterThan(0);
 

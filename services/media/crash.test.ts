@@ -61,7 +61,7 @@ test("kill -9 during 2,000 uploads: successes survive byte-identical, nothing ha
   let next = 0;
   let kills = 0;
   const removedByStartScan = async () => {
-    const text = await (await fetch(`${bed.mesh.url("media")}/metrics`)).text();
+    const text = await (await fetch(`${bed.mesh.metricsUrl("media")}/metrics`)).text();
     return [...text.matchAll(/^media_scan_removed_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   };
   // Each kill lands where an upload's needles are written but its row cannot commit:
@@ -145,7 +145,7 @@ test("kill -9 during 2,000 uploads: successes survive byte-identical, nothing ha
     const v = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, x]) => [k, { url: x.url }])) });
     expect(v).toBeDefined();
   }
-  const metrics = await (await fetch(`${bed.mesh.url("media")}/metrics`)).text();
+  const metrics = await (await fetch(`${bed.mesh.metricsUrl("media")}/metrics`)).text();
   const needles = Number(/^media_volume_needles\S* (\d+)/m.exec(metrics)?.[1]);
   expect(needles).toBe(rows.length * 3);
   console.log(`media crash: ${succeeded.size} succeeded, ${failed} failed (${retries} retried attempts), ${rows.length} stored, ${kills} kills, ${scannedAway} stranded needles removed by the restart scans (${strandedPerKill.join(", ")}), ${needles} needles after scan`);

@@ -41,7 +41,7 @@ afterAll(async () => {
 
 /** media_scan_removed_total by kind, as /metrics shows it. */
 async function removed(): Promise<Record<string, number>> {
-  const text = await (await fetch(`${svc.url}/metrics`)).text();
+  const text = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
   return Object.fromEntries([...text.matchAll(/^media_scan_removed_total\{[^}]*kind="([a-z_]+)"[^}]*\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 

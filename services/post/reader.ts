@@ -8,6 +8,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { VersionedCache } from "#kit/cache.ts";
 import { asService } from "#kit/client.ts";
+import type { MeshIdentity } from "#kit/mesh-keys.ts";
 import type { Caller } from "#kit/call-context.ts";
 import type { Pool } from "#kit/mysql.ts";
 import type { Redis } from "#kit/redis.ts";
@@ -28,7 +29,7 @@ export class PostReader {
     redis: Redis,
     private readonly identity: Client<typeof IdentityService>,
     private readonly graph: Client<typeof GraphService>,
-    private readonly meshSecret: string,
+    private readonly meshSecret: MeshIdentity,
   ) {
     this.cache = new VersionedCache(redis, "post", 3600);
   }
