@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../kit/testing/ports.ts";
 import type { MixTarget } from "./mix.ts";
 
 export interface FloorServer {
@@ -18,7 +19,7 @@ export interface FloorServer {
 export async function startFloor(pageJson: string): Promise<FloorServer> {
   const dir = mkdtempSync(join(tmpdir(), "oasis-floor-"));
   writeFileSync(join(dir, "items.json"), pageJson);
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort();
   const proc = Bun.spawn([process.execPath, "../shared/bench/floor-server.ts", "--port", String(port), "--items", join(dir, "items.json"), "--users", join(dir, "users.txt")], {
     stdout: "pipe",
     stderr: "inherit",
