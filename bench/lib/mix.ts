@@ -163,7 +163,7 @@ export async function openMix(
 ): Promise<number> {
   let pass = 0;
   let fail = Infinity;
-  let rate = Math.max(5, closedRps * 0.5);
+  let rate = Math.max(1, closedRps * 0.5);
   for (let i = 0; i < maxSteps; i++) {
     const r = await fixedRate(target, rate, seconds);
     report(rate, r);
@@ -171,7 +171,7 @@ export async function openMix(
     if (ok) pass = Math.max(pass, rate);
     else fail = Math.min(fail, rate);
     rate = fail === Infinity ? rate * 1.3 : (pass + fail) / 2;
-    if (fail !== Infinity && fail - pass < Math.max(5, 0.05 * fail)) break;
+    if (fail !== Infinity && fail - pass < Math.max(1, 0.05 * fail)) break;
     await Bun.sleep(1000); // let queues drain between steps
   }
   return pass;
