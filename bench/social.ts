@@ -45,6 +45,10 @@ await ensureInfra();
 console.log(machineLine());
 const bed = await startSocialTestbed(services.filter((s) => s !== "interaction" || Bun.file(`services/interaction/main.ts`).size > 0));
 let floor: FloorServer | undefined;
+// Ctrl-C or a kill stops the mesh and the floor too (their processes and namespace).
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => void Promise.allSettled([floor?.stop(), bed.stop()]).then(() => process.exit(130)));
+}
 try {
   const t0 = performance.now();
   // Before any edge call: 962 sign-ins from one IP would hit the per-IP auth limit.
