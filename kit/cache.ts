@@ -85,29 +85,29 @@ export class VersionedCache {
     const out = new Map<string, Buffer>();
     if (keys.length === 0) return out;
     let cached: Array<Buffer | null>;
-    let versions: Array<string | null>;
     try {
-      const res = await this.redis
-        .pipeline()
-        .mgetBuffer(...keys.map((k) => this.valueKey(k)))
-        .mget(...keys.map((k) => this.versionKey(k)))
-        .exec();
-      cached = (res?.[0]?.[1] as Array<Buffer | null>) ?? [];
-      versions = (res?.[1]?.[1] as Array<string | null>) ?? [];
+      cached = await this.redis.mgetBuffer(...keys.map((k) => this.valueKey(k)));
     } catch {
       return load([...keys]);
     }
     const missing: string[] = [];
-    const seen = new Map<string, string>();
     keys.forEach((k, i) => {
       const hit = cached[i];
       if (hit) out.set(k, hit);
-      else {
-        missing.push(k);
-        seen.set(k, versions[i] ?? "");
-      }
+      else missing.push(k);
     });
     if (missing.length === 0) return out;
+    // Versions only for the misses (a hit needs none), read before loading: writers bump
+    // after their commit, so whatever `load` reads is at least as new as the version seen.
+    const seen = new Map<string, string>();
+    try {
+      const versions = await this.redis.mget(...missing.map((k) => this.versionKey(k)));
+      missing.forEach((k, i) => seen.set(k, versions[i] ?? ""));
+    } catch {
+      const loaded = await load(missing);
+      for (const [k, v] of loaded) out.set(k, v);
+      return out;
+    }
     const loaded = await load(missing);
     const pipe = this.redis.pipeline();
     for (const [k, v] of loaded) {
