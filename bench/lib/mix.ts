@@ -44,6 +44,14 @@ export interface MixResult {
 /** The DeathStarBench mix: 60% home, 30% user timeline, 10% compose. */
 export const dsbMix: Record<Op, number> = { home: 0.6, user: 0.3, compose: 0.1 };
 
+/**
+ * Accept-Encoding of every request: "identity" by default, as wrk sends none (issue 16's
+ * floor numbers came from wrk), and Bun's fetch would otherwise ask for br and make the
+ * edge compress every page (the floor never compresses). OASIS_BENCH_ACCEPT_ENCODING=br
+ * measures the edge with compression.
+ */
+const acceptEncoding = process.env.OASIS_BENCH_ACCEPT_ENCODING ?? "identity";
+
 const captions = fortuneFiles()
   .flatMap((f) => readFortunes(f))
   .filter((t) => [...t].length < 2000);
@@ -82,7 +90,7 @@ class Recorder {
     let text = "";
     let composer = -1;
     try {
-      const auth = { authorization: `Bearer ${t.users[who]!.token}` };
+      const auth = { authorization: `Bearer ${t.users[who]!.token}`, "accept-encoding": acceptEncoding };
       const signal = AbortSignal.timeout(10_000);
       if (op === "home") res = await fetch(`${t.base}/v1/feeds/home?pageSize=10`, { headers: auth, signal });
       else if (op === "user") {
