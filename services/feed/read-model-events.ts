@@ -19,12 +19,18 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean) {
         on(PostCreatedSchema, async (e) => {
           await rm.putPost(e.post!, true);
           // A refer-to adds to the referred post's refers and to its author's state.
-          if (e.post!.referPostId !== 0n) await rm.touched(e.post!.referPostId, e.post!.authorId);
+          if (e.post!.referPostId !== 0n) {
+            await rm.referred(e.post!.referPostId, e.post!.authorId, e.post!.postId, true);
+            await rm.referTouched(e.post!.referPostId, e.post!.authorId);
+          }
         }),
         on(PostUpdatedSchema, async (e) => rm.putPost(e.post!, false)),
         on(PostDeletedSchema, async (e) => {
           await rm.deletePost(e.postId);
-          if (e.referPostId !== 0n) await rm.touched(e.referPostId, e.authorId);
+          if (e.referPostId !== 0n) {
+            await rm.referred(e.referPostId, e.authorId, e.postId, false);
+            await rm.referTouched(e.referPostId, e.authorId);
+          }
         }),
       ],
     },
@@ -37,8 +43,14 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean) {
     consumers.push({
       name: "feed-read-model-interaction",
       handlers: [
-        on(PostLikedSchema, async (e) => rm.touched(e.postId, e.userId)),
-        on(PostUnlikedSchema, async (e) => rm.touched(e.postId, e.userId)),
+        on(PostLikedSchema, async (e) => {
+          await rm.liked(e.postId, e.userId, true);
+          await rm.touched(e.postId, e.userId);
+        }),
+        on(PostUnlikedSchema, async (e) => {
+          await rm.liked(e.postId, e.userId, false);
+          await rm.touched(e.postId, e.userId);
+        }),
         on(CommentCreatedSchema, async (e) => rm.touched(e.comment!.postId)),
         on(CommentDeletedSchema, async (e) => rm.touched(e.postId)),
       ] as never,
