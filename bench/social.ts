@@ -29,6 +29,7 @@
  * OASIS_BENCH_AB=1 (see above).
  */
 import { execSync } from "node:child_process";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { readEdges, fortuneFiles, readFortunes } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
@@ -51,6 +52,21 @@ let floor: FloorServer | undefined;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => void Promise.allSettled([floor?.stop(), bed.stop()]).then(() => process.exit(130)));
 }
+/**
+ * Set-up calls again on Unavailable / DeadlineExceeded / ResourceExhausted (a loaded box
+ * times calls out; every set-up write is idempotent: request ids, or follows by nature).
+ */
+async function again<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = ConnectError.from(err).code;
+      if (attempt >= 5 || ![Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted].includes(code)) throw err;
+      await Bun.sleep(1000 * attempt);
+    }
+  }
+}
 try {
   const t0 = performance.now();
   // Before any edge call: 962 sign-ins from one IP would hit the per-IP auth limit.
@@ -62,15 +78,15 @@ try {
   const members = [...new Set(edges.flat())].sort((a, b) => a - b).slice(0, limit);
   const kept = new Set(members);
   edges = edges.filter(([u, v]) => kept.has(u) && kept.has(v));
-  const ids = await bed.users(members, { concurrency: 16 });
+  const ids = await again(() => bed.users(members, { concurrency: 16 }));
   const idOf = new Map(members.map((n, i) => [n, ids[i]!]));
   const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
   await inParallel(follows, 48, async ([a, b]) => {
-    await bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! });
+    await again(() => bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! }));
   });
   const tokens = new Map<number, string>();
   await inParallel(members, 16, async (n) => {
-    const token = await bed.token(n);
+    const token = await again(() => bed.token(n));
     if (!token) throw new Error(`no token for reed_${n}`);
     tokens.set(n, token);
   });
@@ -78,16 +94,16 @@ try {
   const composers = members.slice(0, 100);
   const photos = new Map<number, string[]>();
   await inParallel(composers, 4, async (n) => {
-    photos.set(n, (await Promise.all([0, 1, 2, 3].map((i) => bed.photo(idOf.get(n)!, n + i)))).map(String));
+    photos.set(n, (await Promise.all([0, 1, 2, 3].map((i) => again(() => bed.photo(idOf.get(n)!, n + i))))).map(String));
   });
   const captions = fortuneFiles().flatMap((f) => readFortunes(f)).filter((t) => [...t].length < 2000);
   await inParallel(members, 8, async (n) => {
     const user = idOf.get(n)!;
-    const media = photos.get(n) ?? [String(await bed.photo(user, n))];
-    await bed.post(user).createPost({ mediaIds: [BigInt(media[0]!)], caption: captions[n % captions.length]! });
+    const media = photos.get(n) ?? [String(await again(() => bed.photo(user, n)))];
+    await again(() => bed.post(user).createPost({ mediaIds: [BigInt(media[0]!)], caption: captions[n % captions.length]!, requestId: `bench-post-${n}` }));
   });
   await inParallel(members, 16, async (n) => {
-    await bed.feed(idOf.get(n)!).getHomeFeed({ pageSize: 10 });
+    await again(() => bed.feed(idOf.get(n)!).getHomeFeed({ pageSize: 10 }));
   });
   // Fan-out walks followers in ListFollowerIds order; the last one is reached last.
   const lastFollower = new Map<number, bigint>();
@@ -95,7 +111,7 @@ try {
     let pageToken = "";
     let last: bigint | undefined;
     do {
-      const page = await bed.graph("service").listFollowerIds({ userId: idOf.get(n)!, pageSize: 10_000, pageToken });
+      const page = await again(() => bed.graph("service").listFollowerIds({ userId: idOf.get(n)!, pageSize: 10_000, pageToken }));
       last = page.userIds.at(-1) ?? last;
       pageToken = page.nextPageToken;
     } while (pageToken);
