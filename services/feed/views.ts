@@ -63,10 +63,12 @@ async function hydrateFromReadModel(ctx: FeedContext, viewer: Caller, ids: reado
     rm.getProfiles(ctx, authorIds),
     authorIds.length && viewer.userId !== null ? ctx.graph.batchGetRelationships({ userIds: authorIds }).then((r) => r.relationships) : [],
   ]);
+  // Identity hides private profiles from anonymous callers (canReadProfile); so does this.
+  const readable = profiles.filter((p) => !p.private || viewer.userId !== null || viewer.service);
   return {
     posts,
     referred: new Map(referredList.map((p) => [p.postId, p])),
-    authors: new Map(profiles.map((p) => [p.userId, p])),
+    authors: new Map(readable.map((p) => [p.userId, p])),
     relationships: new Map(rels.map((r) => [r.userId, r])),
     counts: new Map(countsList.map((c) => [c.postId, c])),
     states: new Map(statesList.map((s) => [s.postId, s])),
