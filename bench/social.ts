@@ -1,19 +1,35 @@
 /**
- * The DeathStarBench socialNetwork mix on the real Reed98 graph, through the edge, in one
- * run on this machine: 60% home timeline reads, 30% user timeline reads (10 items each),
- * 10% compose (a real caption and 1-4 of the author's photos). Prints req/s, p50/p99 per
- * operation, errors, CPU per request of each process, and the fan-out lag p50/p99 (post
- * created -> visible in the home feed of the author's last follower in fan-out order),
- * measured by following sampled composes: one at a time, the bench reads that follower's
- * home feed every 5 ms until the post is there (lag = start of that read - creation). The feed's own histogram (commit -> last
- * push), counted over the measured window only, is printed next to it.
+ * The DeathStarBench socialNetwork mix on the real Reed98 graph, through the edge, and the
+ * same mix against the stack's floor (../shared/bench/floor-server.ts: Bun.serve + jose +
+ * one Redis pipeline per read), started beside the mesh in the same run and driven by the
+ * same load generator with the same requests: 60% `GET /v1/feeds/home?pageSize=10`, 30%
+ * `GET /v1/users/{id}/feed?pageSize=10`, 10% `POST /v1/posts` (a real caption and 1-4 of
+ * the author's photos). Prints, for both: req/s, p50/p99 per operation, errors, CPU per
+ * request of each process; for Oasis also mesh RPCs per request and the fan-out lag
+ * p50/p99 (post created -> visible in the home feed of the author's last follower in
+ * fan-out order), measured by following sampled composes one at a time: the bench reads
+ * that follower's home feed every 5 ms until the post is there (lag = start of that read
+ * - creation); the feed's own histogram (commit -> last push) is printed next to it.
+ * Then the ratio Oasis / floor, and an open-loop search (requests at a fixed arrival rate,
+ * latency counted from the scheduled start, so a slow server cannot slow the clock) for the
+ * highest rate with p99 < 100 ms.
+ *
+ * `OASIS_BENCH_AB=1` also runs the mix with the feed's read model off (the feed restarted
+ * with OASIS_FEED_READ_MODEL=0, hydrating from post, identity and interaction on every
+ * read) and on, interleaved (off, on, off, on) in the same run, and prints the ratios of
+ * req/s and of CPU per request of the Bun processes and Redis (MariaDB and NATS may be
+ * shared with other work on the box, so they are printed but not summed).
  *
  * DeathStarBench (Gan et al., ASPLOS 2019) reports about 2,300 req/s for this mix on a
- * 28-core server; the goal here is >= 3,000 req/s with p99 < 100 ms on 2 cores.
+ * 28-core server; issue 16's goal is >= 0.25 of the floor in the same run.
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
+ * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
+ * the open-loop search), OASIS_BENCH_OPEN_SECONDS (per rate step, default 8),
+ * OASIS_BENCH_AB=1 (see above).
  */
 import { execSync } from "node:child_process";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { readEdges, fortuneFiles, readFortunes } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
@@ -22,6 +38,8 @@ import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { idTimeMs } from "../kit/ids.ts";
 import { counterSeries } from "./lib/histogram.ts";
 import { machineLine } from "./lib/machine.ts";
+import { startFloor, type FloorServer } from "./lib/floor.ts";
+import { closedMix, openMix, pct, type MixTarget, type MixResult, type Op } from "./lib/mix.ts";
 
 const seconds = Number(process.argv[2] ?? 30);
 const concurrency = Number(process.argv[3] ?? 64);
@@ -29,6 +47,26 @@ const services = ["identity", "graph", "media", "post", "feed", ...(process.env.
 await ensureInfra();
 console.log(machineLine());
 const bed = await startSocialTestbed(services.filter((s) => s !== "interaction" || Bun.file(`services/interaction/main.ts`).size > 0));
+let floor: FloorServer | undefined;
+// Ctrl-C or a kill stops the mesh and the floor too (their processes and namespace).
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => void Promise.allSettled([floor?.stop(), bed.stop()]).then(() => process.exit(130)));
+}
+/**
+ * Set-up calls again on Unavailable / DeadlineExceeded / ResourceExhausted (a loaded box
+ * times calls out; every set-up write is idempotent: request ids, or follows by nature).
+ */
+async function again<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = ConnectError.from(err).code;
+      if (attempt >= 5 || ![Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted].includes(code)) throw err;
+      await Bun.sleep(1000 * attempt);
+    }
+  }
+}
 try {
   const t0 = performance.now();
   // Before any edge call: 962 sign-ins from one IP would hit the per-IP auth limit.
@@ -40,15 +78,15 @@ try {
   const members = [...new Set(edges.flat())].sort((a, b) => a - b).slice(0, limit);
   const kept = new Set(members);
   edges = edges.filter(([u, v]) => kept.has(u) && kept.has(v));
-  const ids = await bed.users(members, { concurrency: 16 });
+  const ids = await again(() => bed.users(members, { concurrency: 16 }));
   const idOf = new Map(members.map((n, i) => [n, ids[i]!]));
   const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
   await inParallel(follows, 48, async ([a, b]) => {
-    await bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! });
+    await again(() => bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! }));
   });
   const tokens = new Map<number, string>();
   await inParallel(members, 16, async (n) => {
-    const token = await bed.token(n);
+    const token = await again(() => bed.token(n));
     if (!token) throw new Error(`no token for reed_${n}`);
     tokens.set(n, token);
   });
@@ -56,16 +94,16 @@ try {
   const composers = members.slice(0, 100);
   const photos = new Map<number, string[]>();
   await inParallel(composers, 4, async (n) => {
-    photos.set(n, (await Promise.all([0, 1, 2, 3].map((i) => bed.photo(idOf.get(n)!, n + i)))).map(String));
+    photos.set(n, (await Promise.all([0, 1, 2, 3].map((i) => again(() => bed.photo(idOf.get(n)!, n + i))))).map(String));
   });
   const captions = fortuneFiles().flatMap((f) => readFortunes(f)).filter((t) => [...t].length < 2000);
   await inParallel(members, 8, async (n) => {
     const user = idOf.get(n)!;
-    const media = photos.get(n) ?? [String(await bed.photo(user, n))];
-    await bed.post(user).createPost({ mediaIds: [BigInt(media[0]!)], caption: captions[n % captions.length]! });
+    const media = photos.get(n) ?? [String(await again(() => bed.photo(user, n)))];
+    await again(() => bed.post(user).createPost({ mediaIds: [BigInt(media[0]!)], caption: captions[n % captions.length]!, requestId: `bench-post-${n}` }));
   });
   await inParallel(members, 16, async (n) => {
-    await bed.feed(idOf.get(n)!).getHomeFeed({ pageSize: 10 });
+    await again(() => bed.feed(idOf.get(n)!).getHomeFeed({ pageSize: 10 }));
   });
   // Fan-out walks followers in ListFollowerIds order; the last one is reached last.
   const lastFollower = new Map<number, bigint>();
@@ -73,7 +111,7 @@ try {
     let pageToken = "";
     let last: bigint | undefined;
     do {
-      const page = await bed.graph("service").listFollowerIds({ userId: idOf.get(n)!, pageSize: 10_000, pageToken });
+      const page = await again(() => bed.graph("service").listFollowerIds({ userId: idOf.get(n)!, pageSize: 10_000, pageToken }));
       last = page.userIds.at(-1) ?? last;
       pageToken = page.nextPageToken;
     } while (pageToken);
@@ -82,20 +120,16 @@ try {
   console.log(`setup: ${members.length} users, ${follows.length} follows, ${composers.length * 4 + members.length - composers.length} photos, ${members.length} posts in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   const edge = bed.mesh.url("edge");
-  type Op = "home" | "user" | "compose";
-  const lat: Record<Op, number[]> = { home: [], user: [], compose: [] };
-  const errors: Record<Op, number> = { home: 0, user: 0, compose: 0 };
-  const failures = new Map<string, number>();
-  const call = async (path: string, body: unknown, token: string) => {
-    const res = await fetch(`${edge}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
-    const text = await res.text();
-    if (res.status !== 200) {
-      // Count failures by status and error message, so a broken run says why.
-      const key = `${res.status} ${text.slice(0, 160)}`;
-      failures.set(key, (failures.get(key) ?? 0) + 1);
-    }
-    return { status: res.status, text };
+  const oasis: MixTarget = {
+    name: "oasis",
+    base: edge,
+    users: members.map((n) => ({ token: tokens.get(n)!, pathId: String(idOf.get(n)!), media: photos.get(n) })),
   };
+  // A real Oasis page (10 items, REST JSON) gives the floor's pre-rendered items their size.
+  const sample = await fetch(`${edge}/v1/feeds/home?pageSize=10`, { headers: { authorization: `Bearer ${tokens.get(composers[0]!)!}` } });
+  floor = await startFloor(await sample.text());
+  const floorTarget = floor.target;
+
   // Fan-out lag, one sampled compose at a time (more would add their own load): from the
   // post's creation (the millisecond in its id) to the start of the first read of the
   // author's last follower's home feed (straight from the feed service) that shows it.
@@ -105,6 +139,7 @@ try {
   let lagTimeouts = 0;
   let probeReads = 0; // direct feed reads, inside the RPC and CPU counts above
   let probe: Promise<void> | undefined;
+  let probing = false;
   const follow = (postId: bigint, reader: bigint) => {
     probe = (async () => {
       const created = idTimeMs(postId);
@@ -120,81 +155,138 @@ try {
       lagTimeouts++;
     })().finally(() => (probe = undefined));
   };
-  const pids: Record<string, number | undefined> = Object.fromEntries([...services, "edge"].map((s) => [s, bed.mesh.supervisor.pid(s)]));
-  pids.mariadb = Number(execSync("pgrep -o mariadbd").toString().trim()) || undefined;
-  pids.redis = Number(execSync("pgrep -o redis-server").toString().trim()) || undefined;
-  pids.nats = Number(execSync("pgrep -o nats-server").toString().trim()) || undefined;
+  oasis.onCompose = (userIndex, text) => {
+    const reader = lastFollower.get(members[userIndex]!);
+    if (probing && reader !== undefined && !probe) follow(BigInt(JSON.parse(text).post.postId), reader);
+  };
+
+  const pidsOf = (): Record<string, number | undefined> => {
+    const p: Record<string, number | undefined> = Object.fromEntries([...services, "edge"].map((s) => [s, bed.mesh.supervisor.pid(s)]));
+    p.mariadb = Number(execSync("pgrep -o mariadbd").toString().trim()) || undefined;
+    p.redis = Number(execSync("pgrep -o redis-server").toString().trim()) || undefined;
+    p.nats = Number(execSync("pgrep -o nats-server").toString().trim()) || undefined;
+    return p;
+  };
+  const floorPids = () => ({ floor: floor!.pid, redis: Number(execSync("pgrep -o redis-server").toString().trim()) || undefined });
   // Server-side RPC counts before and after: how many mesh calls one app request costs.
   const rpcCounts = () => Promise.all(services.map((s) => counterSeries(bed.mesh.metricsUrl(s), "grpc_server_handled_total")));
   const lagBuckets = () => counterSeries(bed.mesh.metricsUrl("feed"), "feed_fanout_lag_seconds_bucket");
-  const h0 = await lagBuckets();
-  const r0 = await rpcCounts();
-  const c0 = snapshot(pids);
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  let n = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const i = n++;
-        const r = Math.random();
-        const who = members[Math.floor(Math.random() * members.length)]!;
-        const op: Op = r < 0.6 ? "home" : r < 0.9 ? "user" : "compose";
-        const t = performance.now();
-        let status: number;
-        if (op === "home") status = (await call("/oasis.feed.v1.FeedService/GetHomeFeed", { pageSize: 10 }, tokens.get(who)!)).status;
-        else if (op === "user") status = (await call("/oasis.feed.v1.FeedService/GetUserFeed", { userId: String(idOf.get(members[Math.floor(Math.random() * members.length)]!)), pageSize: 10 }, tokens.get(who)!)).status;
-        else {
-          const author = composers[i % composers.length]!;
-          const media = photos.get(author)!.slice(0, 1 + (i % 4));
-          const res = await call("/oasis.post.v1.PostService/CreatePost", { mediaIds: media, caption: captions[i % captions.length]!.slice(0, 2000) }, tokens.get(author)!);
-          status = res.status;
-          const reader = lastFollower.get(author);
-          if (status === 200 && reader !== undefined && !probe && performance.now() < end) follow(BigInt(JSON.parse(res.text).post.postId), reader);
-        }
-        lat[op].push(performance.now() - t);
-        if (status !== 200) errors[op]++;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  const c1 = snapshot(pids);
-  const r1 = await rpcCounts();
-  await probe;
-  const h1 = await lagBuckets();
-  const total = lat.home.length + lat.user.length + lat.compose.length;
-  const pct = (xs: number[], p: number) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-  };
-  console.log(`DeathStarBench mix via edge: ${total} requests in ${elapsed.toFixed(1)} s = ${(total / elapsed).toFixed(0)} req/s (${concurrency} clients in this process)`);
-  for (const op of ["home", "user", "compose"] as const) {
-    console.log(`  ${op.padEnd(8)} ${String(lat[op].length).padStart(7)} req  p50 ${pct(lat[op], 50).toFixed(1).padStart(6)} ms  p99 ${pct(lat[op], 99).toFixed(1).padStart(7)} ms  errors ${errors[op]}`);
-  }
-  const all = [...lat.home, ...lat.user, ...lat.compose];
-  for (const [k, v] of [...failures].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`  failed ${v}x: ${k}`);
-  console.log(`  all      p50 ${pct(all, 50).toFixed(1)} ms  p99 ${pct(all, 99).toFixed(1)} ms`);
-  console.log(`  CPU per request: ${perRequest(c0, c1, total)}`);
-  const calls: Array<[string, number]> = [];
-  r1.forEach((after, i) => {
-    for (const [labels, v] of after) {
-      const d = v - (r0[i]!.get(labels) ?? 0);
-      const method = /grpc_method="([^"]+)"/.exec(labels)?.[1];
-      if (d > 0 && method) calls.push([`${services[i]}.${method}`, d]);
+
+  const print = (label: string, r: MixResult) => {
+    console.log(`${label}: ${r.total} requests in ${r.seconds.toFixed(1)} s = ${r.rps.toFixed(0)} req/s (${concurrency} clients in this process)`);
+    for (const op of ["home", "user", "compose"] as const) {
+      console.log(`  ${op.padEnd(8)} ${String(r.lat[op].length).padStart(7)} req  p50 ${pct(r.lat[op], 50).toFixed(1).padStart(6)} ms  p99 ${pct(r.lat[op], 99).toFixed(1).padStart(7)} ms  errors ${r.errors[op]}`);
     }
-  });
-  const perReq = (d: number) => (d / total).toFixed(2);
-  console.log(`  mesh RPCs per request: ${perReq(calls.reduce((a, [, d]) => a + d, 0))} (${calls.sort((a, b) => b[1] - a[1]).map(([m, d]) => `${m} ${perReq(d)}`).join(", ")})`);
-  console.log(
-    `  fan-out lag (created -> in the last follower's home feed): p50 ${pct(lags, 50)} ms  p99 ${pct(lags, 99)} ms  (${lags.length} sampled composes, read every 5 ms: ${probeReads} feed reads, in the counts above; ${lagTimeouts} not seen in 10 s)`,
-  );
-  // The feed's histogram over the measured window only (setup posts subtracted).
-  const window = [...h1]
-    .map(([labels, c]) => [labels === '{le="+Inf"}' ? Infinity : Number(/le="([^"]+)"/.exec(labels)![1]), c - (h0.get(labels) ?? 0)] as const)
-    .sort((a, b) => a[0] - b[0]);
-  const fanouts = window.at(-1)?.[1] ?? 0;
-  const bound = window.find(([, c]) => c >= 0.99 * fanouts)?.[0] ?? Number.NaN;
-  console.log(`  feed's fan-out histogram in the window: ${fanouts} fan-outs, p99 <= ${(bound * 1000).toFixed(0)} ms (bucket bound, commit -> last push)`);
+    for (const [k, v] of [...r.failures].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`  failed ${v}x: ${k}`);
+    console.log(`  all      p50 ${pct(r.all, 50).toFixed(1)} ms  p99 ${pct(r.all, 99).toFixed(1)} ms`);
+  };
+
+  /** One closed-loop Oasis run with CPU, RPC and fan-out lag accounting. */
+  const runOasis = async (label: string, mix?: Partial<Record<Op, number>>) => {
+    lags.length = 0;
+    lagTimeouts = 0;
+    probeReads = 0;
+    const pids = pidsOf();
+    const h0 = await lagBuckets();
+    const r0 = await rpcCounts();
+    const c0 = snapshot(pids);
+    probing = true;
+    const r = await closedMix(oasis, seconds, concurrency, mix);
+    probing = false;
+    const c1 = snapshot(pids);
+    const r1 = await rpcCounts();
+    await probe;
+    const h1 = await lagBuckets();
+    print(label, r);
+    console.log(`  CPU per request: ${perRequest(c0, c1, r.total)}`);
+    // The Bun processes and Redis are this run's alone; MariaDB and NATS are shared with
+    // whatever else runs on the box, so they are left out of the sum.
+    const own = [...services, "edge", "redis"];
+    const meshUs = own.reduce((a, k) => a + (c1[k]! - c0[k]!), 0) * 1e6 / Math.max(1, r.total);
+    console.log(`  CPU per request, Bun processes + Redis: ${meshUs.toFixed(0)} us`);
+    const calls: Array<[string, number]> = [];
+    r1.forEach((after, i) => {
+      for (const [labels, v] of after) {
+        const d = v - (r0[i]!.get(labels) ?? 0);
+        const method = /grpc_method="([^"]+)"/.exec(labels)?.[1];
+        if (d > 0 && method) calls.push([`${services[i]}.${method}`, d]);
+      }
+    });
+    const perReq = (d: number) => (d / r.total).toFixed(2);
+    console.log(`  mesh RPCs per request: ${perReq(calls.reduce((a, [, d]) => a + d, 0))} (${calls.sort((a, b) => b[1] - a[1]).map(([m, d]) => `${m} ${perReq(d)}`).join(", ")})`);
+    if (r.lat.compose.length) {
+      console.log(
+        `  fan-out lag (created -> in the last follower's home feed): p50 ${pct(lags, 50)} ms  p99 ${pct(lags, 99)} ms  (${lags.length} sampled composes, read every 5 ms: ${probeReads} feed reads, in the counts above; ${lagTimeouts} not seen in 10 s)`,
+      );
+      // The feed's histogram over the measured window only (setup posts subtracted).
+      const window = [...h1]
+        .map(([labels, c]) => [labels === '{le="+Inf"}' ? Infinity : Number(/le="([^"]+)"/.exec(labels)![1]), c - (h0.get(labels) ?? 0)] as const)
+        .sort((a, b) => a[0] - b[0]);
+      const fanouts = window.at(-1)?.[1] ?? 0;
+      const bound = window.find(([, c]) => c >= 0.99 * fanouts)?.[0] ?? Number.NaN;
+      console.log(`  feed's fan-out histogram in the window: ${fanouts} fan-outs, p99 <= ${(bound * 1000).toFixed(0)} ms (bucket bound, commit -> last push)`);
+    }
+    return { ...r, meshUs };
+  };
+  const runFloor = async (label: string, mix?: Partial<Record<Op, number>>) => {
+    const pids = floorPids();
+    const c0 = snapshot(pids);
+    const r = await closedMix(floorTarget, seconds, concurrency, mix);
+    const c1 = snapshot(pids);
+    print(label, r);
+    console.log(`  CPU per request: ${perRequest(c0, c1, r.total)}`);
+    return r;
+  };
+  /** Restarts the feed with its read model on or off (same data, same run). */
+  const readModel = async (on: boolean) => {
+    bed.mesh.env.OASIS_FEED_READ_MODEL = on ? "1" : "0";
+    await bed.mesh.supervisor.stop("feed");
+    await bed.mesh.supervisor.restart("feed");
+  };
+
+  // Warm both (JIT, connections, caches) before measuring.
+  await closedMix(oasis, 3, concurrency);
+  await closedMix(floorTarget, 3, concurrency);
+  const ab = !!process.env.OASIS_BENCH_AB;
+  // Read model off and on, interleaved (off, on, off, on) so the box's other load falls on both.
+  const abRuns: Record<"off" | "on", Array<MixResult & { meshUs: number }>> = { off: [], on: [] };
+  if (ab) {
+    for (let round = 1; round <= 2; round++) {
+      for (const mode of ["off", "on"] as const) {
+        await readModel(mode === "on");
+        await closedMix(oasis, 3, concurrency);
+        abRuns[mode].push(await runOasis(`A/B round ${round}: Oasis DSB mix via edge, feed read model ${mode.toUpperCase()}`));
+      }
+    }
+  }
+  const on = await runOasis("Oasis DSB mix via edge (60% home, 30% user, 10% compose)");
+  const fl = await runFloor("Floor DSB mix (floor-server.ts, same requests, same load generator)");
+  const homeOnly = { home: 1 };
+  const oasisHome = await runOasis("Oasis home feed only", homeOnly);
+  const floorHome = await runFloor("Floor home feed only", homeOnly);
+  console.log(`RATIO Oasis / floor: DSB mix ${(on.rps / fl.rps).toFixed(3)} (${on.rps.toFixed(0)} / ${fl.rps.toFixed(0)} req/s), home feed only ${(oasisHome.rps / floorHome.rps).toFixed(3)} (${oasisHome.rps.toFixed(0)} / ${floorHome.rps.toFixed(0)} req/s); goal 0.25 and 0.4`);
+  if (ab) {
+    const sum = (rs: Array<MixResult & { meshUs: number }>) => {
+      const n = rs.reduce((a, r) => a + r.total, 0);
+      const secs = rs.reduce((a, r) => a + r.seconds, 0);
+      return { rps: n / secs, us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, p99: pct(rs.flatMap((r) => r.all), 99) };
+    };
+    const [a, b] = [sum(abRuns.off), sum(abRuns.on)];
+    console.log(
+      `RATIO read model on / off (DSB mix, two interleaved rounds each): req/s ${(b.rps / a.rps).toFixed(2)} (${b.rps.toFixed(0)} / ${a.rps.toFixed(0)}), CPU per request (Bun + Redis) ${(b.us / a.us).toFixed(2)} (${b.us.toFixed(0)} / ${a.us.toFixed(0)} us), p99 ${b.p99.toFixed(0)} / ${a.p99.toFixed(0)} ms`,
+    );
+  }
+
+  if (process.env.OASIS_BENCH_OPEN !== "0") {
+    const step = Number(process.env.OASIS_BENCH_OPEN_SECONDS ?? 8);
+    for (const [name, target, closed] of [["Oasis", oasis, on], ["Floor", floorTarget, fl]] as const) {
+      const best = await openMix(target, closed.rps, step, (rate, r) =>
+        console.log(`  open loop ${name} ${rate.toFixed(0).padStart(5)} req/s offered: ${r.rps.toFixed(0)} done/s, p50 ${pct(r.all, 50).toFixed(1)} ms, p99 ${pct(r.all, 99).toFixed(1)} ms, errors ${r.errors.home + r.errors.user + r.errors.compose}`),
+      );
+      console.log(`OPEN LOOP ${name}: highest fixed arrival rate with p99 < 100 ms: ${best.toFixed(0)} req/s (steps of ${step} s)`);
+    }
+  }
 } finally {
+  await floor?.stop();
   await bed.stop();
 }

@@ -32,7 +32,21 @@ end
 return 1
 `;
 
+// KEYS: pairs of (value key, version key); ARGV[1] TTL seconds, then one value per pair.
+// Sets each value and bumps its version, so a reader that loaded an older value before
+// this write cannot store it afterwards (a write-through from an event).
+const put = `
+local ttl = tonumber(ARGV[1])
+for i = 1, #KEYS, 2 do
+  redis.call('SET', KEYS[i], ARGV[(i + 1) / 2 + 1], 'EX', ttl)
+  redis.call('INCR', KEYS[i + 1])
+  redis.call('EXPIRE', KEYS[i + 1], 86400)
+end
+return 1
+`;
+
 type CacheRedis = Redis & {
+  oasisCachePut(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number>;
   oasisCacheSet(valueKey: string, versionKey: string, seen: string, value: Buffer | string, ttl: number): Promise<number>;
   oasisCacheBump(numKeys: number, ...keys: string[]): Promise<number>;
 };
@@ -50,6 +64,7 @@ export class VersionedCache {
       redis.defineCommand("oasisCacheSet", { numberOfKeys: 2, lua: setIfUnchanged });
       redis.defineCommand("oasisCacheBump", { lua: bump });
     }
+    if (!("oasisCachePut" in redis)) redis.defineCommand("oasisCachePut", { lua: put });
     this.redis = redis as CacheRedis;
   }
 
@@ -70,29 +85,29 @@ export class VersionedCache {
     const out = new Map<string, Buffer>();
     if (keys.length === 0) return out;
     let cached: Array<Buffer | null>;
-    let versions: Array<string | null>;
     try {
-      const res = await this.redis
-        .pipeline()
-        .mgetBuffer(...keys.map((k) => this.valueKey(k)))
-        .mget(...keys.map((k) => this.versionKey(k)))
-        .exec();
-      cached = (res?.[0]?.[1] as Array<Buffer | null>) ?? [];
-      versions = (res?.[1]?.[1] as Array<string | null>) ?? [];
+      cached = await this.redis.mgetBuffer(...keys.map((k) => this.valueKey(k)));
     } catch {
       return load([...keys]);
     }
     const missing: string[] = [];
-    const seen = new Map<string, string>();
     keys.forEach((k, i) => {
       const hit = cached[i];
       if (hit) out.set(k, hit);
-      else {
-        missing.push(k);
-        seen.set(k, versions[i] ?? "");
-      }
+      else missing.push(k);
     });
     if (missing.length === 0) return out;
+    // Versions only for the misses (a hit needs none), read before loading: writers bump
+    // after their commit, so whatever `load` reads is at least as new as the version seen.
+    const seen = new Map<string, string>();
+    try {
+      const versions = await this.redis.mget(...missing.map((k) => this.versionKey(k)));
+      missing.forEach((k, i) => seen.set(k, versions[i] ?? ""));
+    } catch {
+      const loaded = await load(missing);
+      for (const [k, v] of loaded) out.set(k, v);
+      return out;
+    }
     const loaded = await load(missing);
     const pipe = this.redis.pipeline();
     for (const [k, v] of loaded) {
@@ -101,6 +116,16 @@ export class VersionedCache {
     }
     await pipe.exec().catch(() => {});
     return out;
+  }
+
+  /**
+   * Stores new values (e.g. from an event that carries the whole new state) and fences
+   * out readers that loaded older ones before, like `invalidate` but leaving a hit.
+   */
+  async put(entries: ReadonlyMap<string, Buffer | string>): Promise<void> {
+    if (entries.size === 0) return;
+    const keys = [...entries.keys()];
+    await this.redis.oasisCachePut(keys.length * 2, ...keys.flatMap((k) => [this.valueKey(k), this.versionKey(k)]), this.ttlSeconds, ...entries.values());
   }
 
   /** Forgets `keys` and fences out readers that loaded them before; call after commit. */

@@ -130,22 +130,45 @@ export function splitPath(path: string, withVerb: boolean): { segments: string[]
   return { segments: body === "" ? [] : body.split("/"), verb };
 }
 
+/** A request path split once (with and without a verb) for matching it against many templates. */
+export interface SplitPath {
+  readonly plain: { segments: string[]; verb: string | undefined } | undefined;
+  readonly verbed: { segments: string[]; verb: string | undefined } | undefined;
+  /** Fully decoded segments, filled as literals are compared (undefined: malformed). */
+  readonly decodedPlain: Array<string | undefined | null>;
+  readonly decodedVerbed: Array<string | undefined | null>;
+}
+
+/** Splits `path` both ways, for `matchTemplate` over a whole route table. */
+export function splitOnce(path: string): SplitPath {
+  return { plain: splitPath(path, false), verbed: splitPath(path, true), decodedPlain: [], decodedVerbed: [] };
+}
+
 /**
  * Matches a request path. Returns the variable values (field path joined by ".") or
- * undefined. A `**` may match zero segments.
+ * undefined. A `**` may match zero segments. `pre` is the path split by `splitOnce`
+ * (a route table matches one path against every template: split it once).
  */
-export function matchTemplate(t: PathTemplate, path: string): Map<string, string> | undefined {
-  const split = splitPath(path, t.verb !== undefined);
+export function matchTemplate(t: PathTemplate, path: string, pre?: SplitPath): Map<string, string> | undefined {
+  const split = pre ? (t.verb !== undefined ? pre.verbed : pre.plain) : splitPath(path, t.verb !== undefined);
   if (!split || split.verb !== t.verb) return undefined;
   const segs = split.segments;
   const hasDouble = t.parts.at(-1)?.kind === "double";
   if (hasDouble ? segs.length < t.parts.length - 1 : segs.length !== t.parts.length) return undefined;
+  const memo = pre ? (t.verb !== undefined ? pre.decodedVerbed : pre.decodedPlain) : undefined;
   for (let k = 0; k < t.parts.length; k++) {
     const p = t.parts[k]!;
     if (p.kind === "double") break;
     const s = segs[k];
     if (s === undefined || s === "") return undefined;
-    if (p.kind === "literal" && decode(s, false) !== p.value) return undefined;
+    if (p.kind === "literal") {
+      let d = memo?.[k];
+      if (d === undefined || d === null) {
+        d = decode(s, false) ?? null;
+        if (memo) memo[k] = d;
+      }
+      if (d !== p.value) return undefined;
+    }
   }
   const values = new Map<string, string>();
   for (const v of t.variables) {

@@ -8,7 +8,7 @@
 import { getOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { http } from "#gen/google/api/annotations_pb.ts";
 import type { HttpRule } from "#gen/google/api/http_pb.ts";
-import { matchTemplate, parseTemplate, shapeKey, specificity, type PathTemplate } from "./path-template.ts";
+import { matchTemplate, parseTemplate, shapeKey, specificity, splitOnce, type PathTemplate } from "./path-template.ts";
 
 export interface HttpRoute {
   readonly method: DescMethod;
@@ -89,11 +89,12 @@ export class RouteTable {
     const want = httpMethod === "HEAD" ? "GET" : httpMethod;
     const allow = new Set<string>();
     let verbMatched = false;
+    const split = splitOnce(path); // not once per template
     for (const route of this.routes) {
       // Once a template with a custom verb matched, a verb-less template must not take the
       // path by swallowing ":verb" into a variable (it would turn a 405 into a bad id).
       if (verbMatched && route.template.verb === undefined) continue;
-      const vars = matchTemplate(route.template, path);
+      const vars = matchTemplate(route.template, path, split);
       if (!vars) continue;
       if (route.template.verb !== undefined) verbMatched = true;
       if (route.httpMethod === want) return { kind: "match", route, vars };

@@ -1,7 +1,7 @@
 /**
  * Builds the feed process: runtime (Redis for timelines, the bus for events; no MySQL:
- * every timeline can be rebuilt from post and graph), FeedService, and the fan-out
- * consumers of post and graph events.
+ * every timeline can be rebuilt from post and graph), FeedService, the fan-out
+ * consumers of post and graph events and the read model's consumers.
  */
 import { openRuntime, serve, type App } from "#kit/runtime.ts";
 import { bind } from "#kit/server.ts";
@@ -9,6 +9,7 @@ import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import type { FeedConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { fanoutMetrics, graphConsumer, postConsumer } from "./fanout.ts";
+import { readModelConsumers } from "./read-model-events.ts";
 import { feedService } from "./service.ts";
 
 export async function createFeedApp(config: FeedConfig): Promise<App> {
@@ -16,6 +17,7 @@ export async function createFeedApp(config: FeedConfig): Promise<App> {
   const ctx = createContext(rt);
   return serve(rt, {
     bindings: [bind(FeedService, feedService(ctx))],
-    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx)],
+    // The read model is kept by its consumers even while reads bypass it (OASIS_FEED_READ_MODEL=0).
+    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx), ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined)],
   });
 }

@@ -6,6 +6,8 @@
  * - OASIS_FEED_HOME_CAP [800]: post ids kept per home timeline (Twitter kept 800).
  * - OASIS_FEED_ACTIVE_DAYS [7]: fan-out only reaches users who read their feed within this.
  * - OASIS_FEED_BACKFILL [20]: a new follow copies the followee's latest posts.
+ * - OASIS_FEED_READ_MODEL [1]: 0 hydrates every page from post, identity and interaction
+ *   instead of the read model (read-model.ts); for A/B benchmarks and as a fallback.
  * - OASIS_FEED_FANOUT_BATCH [1000]: followers read from graph and pushed to per batch (one
  *   graph page, one Redis script); tests make it small so a post spans several batches.
  */
@@ -21,6 +23,8 @@ export interface FeedConfig extends BaseConfig {
   readonly fanoutBatch: number;
   /** Fan-out messages handled at once (different posts in parallel). */
   readonly fanoutConcurrency: number;
+  /** Pages are hydrated from the read model (read-model.ts), not from the services. */
+  readonly readModel: boolean;
 }
 
 export function loadFeedConfig(env: Env = process.env): FeedConfig {
@@ -34,5 +38,6 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     backfill: num("OASIS_FEED_BACKFILL", 20),
     fanoutBatch: num("OASIS_FEED_FANOUT_BATCH", 1000),
     fanoutConcurrency: num("OASIS_FEED_FANOUT_CONCURRENCY", 4),
+    readModel: (env.OASIS_FEED_READ_MODEL ?? "1") !== "0",
   });
 }

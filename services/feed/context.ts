@@ -6,11 +6,14 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { InteractionService } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
 import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import type { FeedConfig } from "./config.ts";
+import { ReadModel } from "./read-model.ts";
 import { Timelines } from "./timelines.ts";
 
 export interface FeedContext {
   readonly rt: Runtime<FeedConfig>;
   readonly timelines: Timelines;
+  /** Post views, authors, counters and viewer state in the feed's Redis (read-model.ts). */
+  readonly readModel: ReadModel;
   readonly post: Client<typeof PostService>;
   readonly graph: Client<typeof GraphService>;
   readonly identity: Client<typeof IdentityService>;
@@ -23,6 +26,7 @@ export function createContext(rt: Runtime<FeedConfig>): FeedContext {
   return {
     rt,
     timelines: new Timelines(rt.redis, cfg.homeCap, cfg.userCap, Math.ceil(cfg.activeMs / 1000)),
+    readModel: new ReadModel(rt.redis),
     post: rt.client(PostService, "post"),
     graph: rt.client(GraphService, "graph"),
     identity: rt.client(IdentityService, "identity"),

@@ -10,6 +10,10 @@ import { streamName } from "#kit/bus.ts";
 import type { TestMesh } from "#kit/testing/mesh.ts";
 
 export interface FeedRedis {
+  /** Deletes every key of the read model (read-model.ts); returns how many there were. */
+  dropReadModel(): Promise<number>;
+  /** How many keys the read model holds. */
+  readModelKeys(): Promise<number>;
   /** Post ids stored in `reader`'s home timeline, newest first. */
   home(reader: bigint): Promise<bigint[]>;
   /** Post ids stored in `author`'s user timeline, newest first. */
@@ -40,7 +44,9 @@ const newestFirst = (a: bigint, b: bigint) => (a > b ? -1 : a < b ? 1 : 0);
 
 /** Opens the feed's keys of a test mesh (`<namespace>:oasis:feed:`). */
 export function feedRedis(mesh: TestMesh): FeedRedis {
-  const redis = new Redis(mesh.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", { keyPrefix: `${mesh.namespace}:oasis:feed:` });
+  const prefix = `${mesh.namespace}:oasis:feed:`;
+  const redis = new Redis(mesh.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", { keyPrefix: prefix });
+  const plain = new Redis(mesh.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
   return {
     async home(reader) {
       return (await redis.zrange(`ht:${reader}`, 0, "-1")).map(BigInt).sort(newestFirst);
@@ -59,6 +65,14 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
       }
       return counts;
     },
+    async dropReadModel() {
+      const keys = await readModelKeys();
+      if (keys.length) await plain.del(...keys);
+      return keys.length;
+    },
+    async readModelKeys() {
+      return (await readModelKeys()).length;
+    },
     async celebs() {
       return (await redis.smembers("celebs")).map(BigInt);
     },
@@ -73,6 +87,8 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
       return waitIdle(async () => [
         [streamName(ns, "post"), `${ns}-feed-fanout`],
         [streamName(ns, "graph"), `${ns}-feed-graph`],
+        [streamName(ns, "post"), `${ns}-feed-read-model-post`],
+        [streamName(ns, "identity"), `${ns}-feed-read-model-identity`],
       ], timeoutMs);
     },
     quiet(timeoutMs = 30_000) {
@@ -86,8 +102,23 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
         return out;
       }, timeoutMs);
     },
-    close: () => redis.disconnect(),
+    close: () => {
+      redis.disconnect();
+      plain.disconnect();
+    },
   };
+
+  /** Full names of the read model's keys (SCAN ignores ioredis's keyPrefix, so a client without one). */
+  async function readModelKeys(): Promise<string[]> {
+    const out: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await plain.scan(cursor, "MATCH", `${prefix}rm:*`, "COUNT", 1000);
+      out.push(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    return out;
+  }
 
   /** Polls the consumers `which` names until none has undelivered or unacknowledged events. */
   async function waitIdle(which: (jsm: JetStreamManager) => Promise<Array<[string, string]>>, timeoutMs: number) {

@@ -1,9 +1,11 @@
 /**
  * From post ids to PostViews, in bsky AppView's steps, each one batch call per source:
- * 1. hydrate: posts (read as the feed itself, deleted ones already dropped), then in
+ * 1. hydrate: from the feed's read model (read-model.ts; only the viewer's relationships
+ *    are a call, to graph) or, with OASIS_FEED_READ_MODEL=0, from the services:
+ *    posts (read as the feed itself, deleted ones already dropped), then in
  *    parallel the referred posts, counters and the viewer's state, then the author
  *    profiles and the viewer's relationships to the authors;
- * 2. rules: visibility (the post service's own rule, services/post/domain.ts canSee, fed
+ * 2. rules: visibility (the post service's own rule, shared-rules/post-visibility.ts canSee, fed
  *    with the profiles' private flag and the relationships hydration fetched anyway:
  *    asking the post service to filter as the viewer made it fetch the same
  *    relationships again, one more graph call per page), then the viewer's mutes;
@@ -20,7 +22,7 @@ import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { PostCounts, ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { asService } from "#kit/client.ts";
-import { canSee } from "../post/domain.ts";
+import { canSee } from "../../shared-rules/post-visibility.ts";
 import type { FeedContext } from "./context.ts";
 
 interface Hydrated {
@@ -44,7 +46,37 @@ async function optional<T>(p: Promise<T> | undefined, empty: T): Promise<T> {
   }
 }
 
-async function hydrate(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<Hydrated> {
+/**
+ * Hydration from the feed's read model (read-model.ts): posts, then referred posts,
+ * counters and viewer state, then authors, each one Redis pipeline (loading only what
+ * is missing from its source); the relationships are the one call, to graph, in
+ * parallel with the authors, because a mute or block must hide posts at once.
+ */
+async function hydrateFromReadModel(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<Hydrated> {
+  const rm = ctx.readModel;
+  const posts = await rm.getPosts(ctx, ids);
+  const referIds = [...new Set(posts.map((p) => p.referPostId).filter((id) => id !== 0n))];
+  const postIds = posts.map((p) => p.postId);
+  const [referredList, countsList, statesList] = await Promise.all([rm.getPosts(ctx, referIds), rm.getCounts(ctx, postIds), rm.getStates(ctx, viewer, postIds)]);
+  const authorIds = [...new Set([...posts, ...referredList].map((p) => p.authorId))];
+  const [profiles, rels] = await Promise.all([
+    rm.getProfiles(ctx, authorIds),
+    authorIds.length && viewer.userId !== null ? ctx.graph.batchGetRelationships({ userIds: authorIds }).then((r) => r.relationships) : [],
+  ]);
+  // Identity hides private profiles from anonymous callers (canReadProfile); so does this.
+  const readable = profiles.filter((p) => !p.private || viewer.userId !== null || viewer.service);
+  return {
+    posts,
+    referred: new Map(referredList.map((p) => [p.postId, p])),
+    authors: new Map(readable.map((p) => [p.userId, p])),
+    relationships: new Map(rels.map((r) => [r.userId, r])),
+    counts: new Map(countsList.map((c) => [c.postId, c])),
+    states: new Map(statesList.map((s) => [s.postId, s])),
+  };
+}
+
+/** Hydration from the services, each one batch call (OASIS_FEED_READ_MODEL=0). */
+async function hydrateFromServices(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<Hydrated> {
   const self = asService(ctx.rt.config.meshSecret);
   const posts = ids.length ? (await ctx.post.batchGetPosts({ postIds: [...ids] }, self)).posts : [];
   const referIds = [...new Set(posts.map((p) => p.referPostId).filter((id) => id !== 0n))];
@@ -82,7 +114,7 @@ function allowed(h: Hydrated, post: Post, viewer: Caller): boolean {
 
 /** PostViews for `ids` (in order), dropping what the viewer may not or should not see. */
 export async function views(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<PostView[]> {
-  const h = await hydrate(ctx, viewer, ids);
+  const h = ctx.rt.config.readModel ? await hydrateFromReadModel(ctx, viewer, ids) : await hydrateFromServices(ctx, viewer, ids);
   const out: PostView[] = [];
   for (const post of h.posts) {
     if (!allowed(h, post, viewer)) continue;

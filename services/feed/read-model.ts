@@ -1,0 +1,204 @@
+/**
+ * The feed's read model: what a page needs, in the feed's own Redis, so a home or user
+ * timeline read is Redis plus one graph call (the viewer's relationships, which a mute or
+ * block must change at once) instead of a call to post, identity and interaction each.
+ *
+ * Four versioned caches (kit/cache.ts: a read that missed stores what it loaded only if
+ * no event wrote the key meanwhile):
+ * - `rm:post:<id>`    a post as PostService.BatchGetPosts returns it to a service (media and
+ *                     refer_post_id included), or a tombstone once deleted; written by
+ *                     post_created / post_updated / post_deleted.
+ * - `rm:author:<id>`  the author's profile; written by account_created / profile_updated.
+ * - `rm:counts:<id>`  the post's counters; a new post starts at zero (post_created), likes
+ *                     and comments drop it (post_liked, post_unliked, comment_created,
+ *                     comment_deleted) so the next read loads the new numbers.
+ * - `rm:likers:<id>`, `rm:ref:<viewer>:<id>` (who liked the post; the viewer's posts
+ *                     referring to it), and `rm:whole:<id>`, set by post_created: the read
+ *                     model saw the post's whole life, so its liker and refer sets are
+ *                     complete and the viewer's state is read from them, with no call.
+ *                     Kept by post_liked / post_unliked and refer-tos created / deleted
+ *                     (SADD / SREM: a redelivered event changes nothing). The sets live two
+ *                     hours longer than the marker, so a set never expires under it.
+ * - `rm:state:<viewer>:<id>` what the viewer did to a post the read model did not see
+ *                     from its creation (liked, referred), loaded from interaction; dropped
+ *                     by the viewer's post_liked / post_unliked and their refer-tos.
+ *
+ * Repair: every key is also loaded from its source on a miss (BatchGetPosts,
+ * BatchGetProfiles, BatchGetCounts, BatchGetViewerState) and stored, so a read model that
+ * lost keys (Redis flushed, events missed before the feed existed) rebuilds itself on
+ * the next reads; keys expire (posts and profiles after a day, counters and viewer state
+ * after `countsTtl`), which bounds how long a missed event can leave a key stale. A refer
+ * count is added by interaction's own consumer of post_created, which may run after the
+ * feed dropped the counter (and a read stored the old count again): a refer-to drops the
+ * counter again `referRecheckMs` later (a delayed second invalidation), so such a count is
+ * late by seconds, and by at most `countsTtl` if interaction lags more than that.
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { asService } from "#kit/client.ts";
+import { VersionedCache } from "#kit/cache.ts";
+import type { Caller } from "#kit/call-context.ts";
+import type { Redis } from "#kit/redis.ts";
+import { ProfileSchema, type Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
+import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
+import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import type { FeedContext } from "./context.ts";
+
+const day = 86_400;
+/** When a refer-to's counter is dropped again, ms after the event (interaction counts it in its own consumer). */
+export const referRecheckMs = [3_000, 15_000];
+/** Liker and refer sets outlive the `rm:whole` marker by this much (seconds). */
+const setsSlack = 7_200;
+/** Seconds counters and viewer state stay cached without an event (the staleness bound). */
+export const countsTtl = 300;
+const tombstone = Buffer.from([1]);
+const live = (post: Post) => Buffer.concat([Buffer.from([0]), Buffer.from(toBinary(PostSchema, post))]);
+
+/** Interaction may be absent or restarting: feeds still render, without counts. */
+async function optional<T>(p: Promise<T> | undefined, empty: T): Promise<T> {
+  if (!p) return empty;
+  try {
+    return await p;
+  } catch (err) {
+    const code = ConnectError.from(err).code;
+    if (code === Code.Unavailable || code === Code.Unimplemented || code === Code.DeadlineExceeded) return empty;
+    throw err;
+  }
+}
+
+export class ReadModel {
+  private readonly posts: VersionedCache;
+  private readonly authors: VersionedCache;
+  private readonly counters: VersionedCache;
+  private readonly states: VersionedCache;
+
+  constructor(private readonly redis: Redis) {
+    this.posts = new VersionedCache(redis, "rm:post", day);
+    this.authors = new VersionedCache(redis, "rm:author", day);
+    this.counters = new VersionedCache(redis, "rm:counts", countsTtl);
+    this.states = new VersionedCache(redis, "rm:state", countsTtl);
+  }
+
+  /** Live posts among `ids`, in order (deleted and unknown ones left out). */
+  async getPosts(ctx: FeedContext, ids: readonly bigint[]): Promise<Post[]> {
+    if (ids.length === 0) return [];
+    const got = await this.posts.getMany(ids.map(String), async (missing) => {
+      const found = (await ctx.post.batchGetPosts({ postIds: missing.map(BigInt) }, asService(ctx.rt.config.meshSecret))).posts;
+      const out = new Map(found.map((p) => [String(p.postId), live(p)]));
+      // Asked as a service, only deleted or unknown posts are left out: remember that.
+      for (const k of missing) if (!out.has(k)) out.set(k, tombstone);
+      return out;
+    });
+    const out: Post[] = [];
+    for (const id of ids) {
+      const v = got.get(String(id));
+      if (v && v[0] === 0) out.push(fromBinary(PostSchema, v.subarray(1)));
+    }
+    return out;
+  }
+
+  /** Profiles of `ids` that exist. */
+  async getProfiles(ctx: FeedContext, ids: readonly bigint[]): Promise<Profile[]> {
+    if (ids.length === 0) return [];
+    const got = await this.authors.getMany(ids.map(String), async (missing) => {
+      const found = (await ctx.identity.batchGetProfiles({ userIds: missing.map(BigInt) }, asService(ctx.rt.config.meshSecret))).profiles;
+      return new Map(found.map((p) => [String(p.userId), Buffer.from(toBinary(ProfileSchema, p))]));
+    });
+    return [...got.values()].map((v) => fromBinary(ProfileSchema, v));
+  }
+
+  /** Counters of `ids` (empty when interaction is absent or down; nothing cached then). */
+  async getCounts(ctx: FeedContext, ids: readonly bigint[]): Promise<PostCounts[]> {
+    if (ids.length === 0 || !ctx.interaction) return [];
+    const got = await this.counters.getMany(ids.map(String), async (missing) => {
+      const found = await optional(ctx.interaction?.batchGetCounts({ postIds: missing.map(BigInt) }).then((r) => r.counts), []);
+      return new Map(found.map((c) => [String(c.postId), Buffer.from(toBinary(PostCountsSchema, c))]));
+    });
+    return [...got.values()].map((v) => fromBinary(PostCountsSchema, v));
+  }
+
+  /**
+   * What `viewer` did to each of `ids`: from the liker and refer sets for posts the read
+   * model saw whole (one pipeline), from the per-viewer cache or interaction (asked as the
+   * viewer: the current call's caller) for the rest.
+   */
+  async getStates(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<ViewerState[]> {
+    if (ids.length === 0 || !ctx.interaction || viewer.userId === null) return [];
+    const me = String(viewer.userId);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.exists(`rm:whole:${id}`).sismember(`rm:likers:${id}`, me).exists(`rm:ref:${me}:${id}`);
+    const res = (await pipe.exec()) ?? [];
+    const out: ViewerState[] = [];
+    const rest: bigint[] = [];
+    ids.forEach((id, i) => {
+      const [whole, liked, referred] = [res[3 * i], res[3 * i + 1], res[3 * i + 2]].map((r) => !r?.[0] && r?.[1] === 1);
+      if (whole) out.push(create(ViewerStateSchema, { postId: id, liked, referred }));
+      else rest.push(id);
+    });
+    if (rest.length === 0) return out;
+    const key = (id: bigint | string) => `${me}:${id}`;
+    const got = await this.states.getMany(rest.map(key), async (missing) => {
+      const postIds = missing.map((k) => BigInt(k.slice(k.indexOf(":") + 1)));
+      const found = await optional(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []);
+      return new Map(found.map((s) => [key(s.postId), Buffer.from(toBinary(ViewerStateSchema, s))]));
+    });
+    for (const v of got.values()) out.push(fromBinary(ViewerStateSchema, v));
+    return out;
+  }
+
+  /**
+   * post_created / post_updated: the post as it now is. A new post's counters start at
+   * zero, and from now on its likes and refer-tos are all seen (`rm:whole`).
+   */
+  async putPost(post: Post, isNew: boolean): Promise<void> {
+    await this.posts.put(new Map([[String(post.postId), live(post)]]));
+    if (isNew) {
+      await this.counters.put(new Map([[String(post.postId), Buffer.from(toBinary(PostCountsSchema, create(PostCountsSchema, { postId: post.postId })))]]));
+      await this.redis.set(`rm:whole:${post.postId}`, "1", "EX", day);
+    }
+  }
+
+  /** post_liked (`liked`) / post_unliked: the liker set of `postId`. */
+  async liked(postId: bigint, user: bigint, liked: boolean): Promise<void> {
+    const key = `rm:likers:${postId}`;
+    const pipe = this.redis.multi();
+    if (liked) pipe.sadd(key, String(user));
+    else pipe.srem(key, String(user));
+    await pipe.expire(key, day + setsSlack).exec();
+  }
+
+  /** A refer-to `referring` of `referred` by `author` was created (`exists`) or deleted. */
+  async referred(referred: bigint, author: bigint, referring: bigint, exists: boolean): Promise<void> {
+    const key = `rm:ref:${author}:${referred}`;
+    const pipe = this.redis.multi();
+    if (exists) pipe.sadd(key, String(referring));
+    else pipe.srem(key, String(referring));
+    await pipe.expire(key, day + setsSlack).exec();
+  }
+
+  /** post_deleted: a tombstone (reads drop the post, refer-tos show it as unavailable). */
+  async deletePost(postId: bigint): Promise<void> {
+    await this.posts.put(new Map([[String(postId), tombstone]]));
+  }
+
+  /** account_created / profile_updated. */
+  async putProfile(profile: Profile): Promise<void> {
+    await this.authors.put(new Map([[String(profile.userId), Buffer.from(toBinary(ProfileSchema, profile))]]));
+  }
+
+  /** A like, comment or refer changed `postId`'s counters (and, with `user`, that user's state). */
+  async touched(postId: bigint, user?: bigint): Promise<void> {
+    await this.counters.invalidate([String(postId)]);
+    if (user !== undefined) await this.states.invalidate([`${user}:${postId}`]);
+  }
+
+  /**
+   * A refer-to of `postId` by `user` was created or deleted: interaction counts it in its
+   * own consumer, maybe after this one, so the counter and state are dropped now and again
+   * `referRecheckMs` later (best effort: a restart in between leaves `countsTtl`).
+   */
+  async referTouched(postId: bigint, user: bigint): Promise<void> {
+    await this.touched(postId, user);
+    for (const ms of referRecheckMs) setTimeout(() => void this.touched(postId, user).catch(() => {}), ms).unref?.();
+  }
+}
