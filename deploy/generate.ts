@@ -85,6 +85,7 @@ function workload(name: string, port: number): Obj[] {
     };
     return [sts, service];
   }
+  if (name === "search") spec.template.spec.containers = [container(name, `services/${name}/main.ts`, port, { env: [{ name: "OASIS_SEARCH_PORT", value: String(port) }, ...meiliEnv] })];
   const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name, labels }, spec: { replicas: 2, ...spec } };
   const hpa = {
     apiVersion: "autoscaling/v2",
@@ -93,6 +94,58 @@ function workload(name: string, port: number): Obj[] {
     spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name }, minReplicas: 2, maxReplicas: 20, metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 65 } } }] },
   };
   return [deployment, service, hpa, pdb];
+}
+
+/**
+ * Search runs on Meilisearch in Kubernetes (the embedded engine is for one process on
+ * one disk): the official image as a single-replica StatefulSet with its own volume.
+ * Its master key comes from the Secret `meilisearch-master-key` (key `key`), created
+ * out of band like every real secret; search uses the same key as OASIS_MEILI_KEY.
+ */
+const meiliKey = { secretKeyRef: { name: "meilisearch-master-key", key: "key" } };
+const meiliEnv = [
+  { name: "OASIS_MEILI_URL", value: "http://meilisearch:7700" },
+  { name: "OASIS_MEILI_KEY", valueFrom: meiliKey },
+];
+
+function meilisearch(): Obj[] {
+  const labels = { app: "oasis", component: "meilisearch" };
+  return [
+    {
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: { name: "meilisearch", labels },
+      spec: {
+        serviceName: "meilisearch",
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                name: "meilisearch",
+                image: "getmeili/meilisearch:v1.18.0",
+                ports: [{ name: "http", containerPort: 7700 }],
+                env: [
+                  { name: "MEILI_ENV", value: "production" },
+                  { name: "MEILI_DB_PATH", value: "/meili_data/data.ms" },
+                  { name: "MEILI_NO_ANALYTICS", value: "true" },
+                  { name: "MEILI_MASTER_KEY", valueFrom: meiliKey },
+                ],
+                volumeMounts: [{ name: "data", mountPath: "/meili_data" }],
+                readinessProbe: { httpGet: { path: "/health", port: 7700 }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: "/health", port: 7700 }, periodSeconds: 10 },
+                resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } },
+              },
+            ],
+          },
+        },
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "50Gi" } } } }],
+      },
+    },
+    { apiVersion: "v1", kind: "Service", metadata: { name: "meilisearch", labels }, spec: { clusterIP: "None", selector: labels, ports: [{ name: "http", port: 7700, targetPort: 7700 }] } },
+  ];
 }
 
 function edge(): Obj[] {
@@ -139,7 +192,8 @@ function write(path: string, text: string): void {
   writeFileSync(join(out, path), text);
 }
 
-const baseFiles = ["config.yaml", "edge.yaml", ...mesh.map((e) => `${e.name}.yaml`)];
+const baseFiles = ["config.yaml", "edge.yaml", ...mesh.map((e) => `${e.name}.yaml`), "meilisearch.yaml"];
+write("base/meilisearch.yaml", yaml(meilisearch()));
 write("base/config.yaml", yaml([config]));
 write("base/edge.yaml", yaml(edge()));
 for (const e of mesh) write(`base/${e.name}.yaml`, yaml(workload(e.name, e.port)));
