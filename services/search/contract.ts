@@ -16,6 +16,10 @@ import { testClient } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { readFortunes } from "../../demo/data.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { loadSearchConfig } from "./config.ts";
+import { createEngine } from "./context.ts";
+
+const root = join(import.meta.dir, "..", "..");
 
 export function searchContract(env: Record<string, string>): void {
   let bed: SocialTestbed;
@@ -136,6 +140,27 @@ export function searchContract(env: Record<string, string>): void {
     await until(() => found("梨花"), (r) => !r.includes(id), 1_000, 20);
     console.log(`freshness: found after ${newMs} ms, gone after ${Date.now() - t1} ms`);
   });
+
+  test("reindex rebuilds every index from the owners while queries keep answering", async () => {
+    const procEnv = { ...bed.mesh.env, OASIS_SEARCH_DATA_DIR: dir, ...env };
+    // Drift: the index lost a post (as if an event had been dropped).
+    const engine = createEngine(loadSearchConfig(procEnv));
+    await engine.open();
+    await engine.deletePost(ids.alligator!);
+    await engine.close();
+    expect(await found("alligator ")).toEqual([]);
+    const proc = Bun.spawn([process.execPath, join(root, "services", "search", "reindex.ts")], { env: procEnv, cwd: root, stdout: "pipe", stderr: "pipe" });
+    let answered = 0;
+    while (proc.exitCode === null) {
+      expect(await found("明月")).toEqual([ids.poem!]);
+      answered++;
+    }
+    const out = await new Response(proc.stdout).text();
+    expect(await proc.exited).toBe(0);
+    expect(out).toMatch(/reindexed 6 users and \d+ posts/);
+    await until(() => found("alligator "), (r) => r.includes(ids.alligator!), 5_000);
+    console.log(`${out.trim()}; ${answered} searches answered during it`);
+  }, 60_000);
 
   test("the edge's REST routes, with a real token", async () => {
     const token = await bed.token(901);

@@ -24,8 +24,13 @@ export function writers(ctx: SearchContext) {
   let building: { generation: string; rebuild: Rebuild } | undefined;
   async function targets(): Promise<IndexWriter[]> {
     const generation = await ctx.rt.redis.get(rebuildKey);
-    if (!generation) building = undefined;
-    else if (building?.generation !== generation) building = { generation, rebuild: await ctx.engine.rebuild(generation) };
+    if (building && building.generation !== generation) {
+      // The rebuild committed (or was abandoned): write where CURRENT now points.
+      await building.rebuild.release();
+      building = undefined;
+      ctx.engine.follow();
+    }
+    if (generation && !building) building = { generation, rebuild: await ctx.engine.rebuild(generation) };
     return building ? [ctx.engine, building.rebuild] : [ctx.engine];
   }
   return {

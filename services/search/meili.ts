@@ -253,12 +253,16 @@ export class MeiliEngine implements SearchEngine {
         await client.deleteIndex(w.posts.uid).waitTask();
         await client.deleteIndex(w.users.uid).waitTask();
       },
+      async release() {},
       async abort() {
         await client.deleteIndex(w.posts.uid).waitTask();
         await client.deleteIndex(w.users.uid).waitTask();
       },
     };
   }
+
+  /** Swaps happen on the server: nothing to pick up. */
+  follow(): void {}
 
   async close(): Promise<void> {}
 }

@@ -366,6 +366,9 @@ export class EmbeddedEngine implements SearchEngine {
           if (/^index-.*\.db(-wal|-shm)?$/.test(f) && !f.startsWith(name)) rmSync(join(engine.dataDir, f), { force: true });
         }
       },
+      async release() {
+        index.close();
+      },
       async abort() {
         index.close();
         for (const suffix of ["", "-wal", "-shm"]) rmSync(join(engine.dataDir, name + suffix), { force: true });

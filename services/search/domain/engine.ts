@@ -104,6 +104,8 @@ export interface Rebuild extends IndexWriter {
   commit(): Promise<void>;
   /** Drops the unfinished generation. */
   abort(): Promise<void>;
+  /** Lets go of this handle without committing or dropping (a process that only dual-wrote). */
+  release(): Promise<void>;
 }
 
 export interface SearchEngine extends IndexWriter {
@@ -120,6 +122,8 @@ export interface SearchEngine extends IndexWriter {
   trendingHashtags(nowMs: number, limit: number): Promise<HashtagCount[]>;
   /** Ids of every live (not deleted) post and every user, for checks and reindex reports. */
   allIds(): Promise<{ posts: bigint[]; users: bigint[] }>;
+  /** Picks up a generation another process committed (embedded: re-reads CURRENT now). */
+  follow(): void;
   /** Starts a new generation (reindex), or opens the one named (another process's rebuild). */
   rebuild(generation?: string): Promise<Rebuild>;
   close(): Promise<void>;
