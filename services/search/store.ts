@@ -25,6 +25,13 @@ import type { HashtagCount, Hit, IndexWriter, PostDoc, PostSearch, Rebuild, Sear
 const dayMs = 24 * 3600 * 1000;
 /** Typo variants kept per query word (closest first); more only slows the match. */
 const maxVariants = 8;
+/**
+ * How long the in-memory vocabulary for typo variants may lag the index. fts5vocab
+ * scans the whole index (no range seek): ~12 ms per query word on 10,000 posts, so it is
+ * read again only after the index changed and at most this often; exact and prefix
+ * matches never wait for it.
+ */
+const vocabRefreshMs = 2_000;
 
 const schema = `
 PRAGMA journal_mode = WAL;
@@ -84,12 +91,13 @@ class Index implements IndexWriter {
         ON CONFLICT (user_id) DO UPDATE SET handle = excluded.handle, version = excluded.version`),
       userFtsDel: q("DELETE FROM users_fts WHERE rowid = $id"),
       userFtsPut: q("INSERT INTO users_fts (rowid, handle, words, cjk) VALUES ($id, $handle, $words, $cjk)"),
-      vocab: q("SELECT term FROM posts_vocab WHERE term >= $lo AND term < $hi"),
-      userVocab: q("SELECT term FROM users_vocab WHERE term >= $lo AND term < $hi"),
+      vocab: q("SELECT term FROM posts_vocab"),
+      userVocab: q("SELECT term FROM users_vocab"),
     };
   }
 
   private tx<T>(fn: () => T): T {
+    this.localWrites++;
     return this.db.transaction(fn).immediate();
   }
 
@@ -144,14 +152,35 @@ class Index implements IndexWriter {
     });
   }
 
+  private vocabs = new Map<string, { atMs: number; version: string; byFirst: Map<string, string[]> }>();
+  /** Bumped by this connection's writes (data_version only sees other connections'). */
+  private localWrites = 0;
+
+  /** Index terms of 4+ letters by first letter, as of at most vocabRefreshMs ago. */
+  private vocabulary(users: boolean): Map<string, string[]> {
+    const key = users ? "users" : "posts";
+    const cached = this.vocabs.get(key);
+    const version = `${(this.db.query("PRAGMA data_version").get() as { data_version: bigint }).data_version}:${this.localWrites}`;
+    if (cached && (cached.version === version || Date.now() - cached.atMs < vocabRefreshMs)) return cached.byFirst;
+    const byFirst = new Map<string, string[]>();
+    for (const { term } of (users ? this.st.userVocab! : this.st.vocab!).all() as Array<{ term: string }>) {
+      if (term.length < 4) continue; // a 5-letter word is at most 1 edit from a 4-letter term
+      const first = String.fromCodePoint(term.codePointAt(0)!);
+      let list = byFirst.get(first);
+      if (!list) byFirst.set(first, (list = []));
+      list.push(term);
+    }
+    this.vocabs.set(key, { atMs: Date.now(), version, byFirst });
+    return byFirst;
+  }
+
   /** Index terms within the allowed typos of `word` (same first letter), closest first. */
   private variants(word: string, users: boolean): string[] {
     const max = typosAllowed([...word].length);
     if (max === 0) return [];
     const first = String.fromCodePoint(word.codePointAt(0)!);
-    const rows = (users ? this.st.userVocab! : this.st.vocab!).all({ lo: first, hi: after(first) }) as Array<{ term: string }>;
     const found: Array<[string, number]> = [];
-    for (const { term } of rows) {
+    for (const term of this.vocabulary(users).get(first) ?? []) {
       if (term === word) continue;
       const d = editDistance(word, term, max);
       if (d <= max) found.push([term, d]);
