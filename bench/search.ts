@@ -21,7 +21,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { PostSchema, Visibility } from "#gen/oasis/post/v1/post_pb.ts";
@@ -87,6 +87,8 @@ const fmt = (l: Latency) =>
 await ensureInfra();
 console.log(machineLine());
 console.log("2 cores: the mesh (identity, graph, media, post, search, edge), MariaDB, NATS, Redis and this load generator share them");
+const load = () => `load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`;
+console.log(`at start: ${load()} (other work on the machine inflates every latency below alike)`);
 
 // Captions from the real texts, cycled to `total`, each with the hashtags of its source.
 const sources: Array<{ text: string; tag: string }> = [];
@@ -175,6 +177,18 @@ try {
   const chars = posts.reduce((n, p) => n + analyze(p.caption).words.length, 0);
   console.log(`  (${chars} English words and ${zhWords.length} 2-character Chinese words in the texts)`);
 
+  // The engine alone: in this process, one query at a time (what hydration and the mesh add is the rest).
+  const { parseQuery } = await import("../services/search/domain/analyze.ts");
+  const alone: number[] = [];
+  for (const w of [...words, ...typos]) {
+    const t = performance.now();
+    await engine.searchPosts({ query: parseQuery(w)!, limit: 31 });
+    alone.push(performance.now() - t);
+  }
+  alone.sort((a, b) => a - b);
+  const at = (p: number) => alone[Math.floor((p / 100) * alone.length)]!.toFixed(1);
+  console.log(`engine alone, one at a time, ${alone.length} queries (words and typos): p50 ${at(50)} ms, p95 ${at(95)} ms, p99 ${at(99)} ms`);
+
   // 3. Through the edge.
   const edge = mesh.url("edge");
   const search = async (q: string) => {
@@ -202,6 +216,7 @@ try {
     `ratios: LIKE p95 / edge p95 = ${(viaLike.p95 / viaEdge.p95).toFixed(1)}x, edge req/s / LIKE req/s = ${(viaEdge.rps / viaLike.rps).toFixed(1)}x; ` +
       `goal p95 < 50 ms through the edge: ${viaEdge.p95 < 50 ? "met" : "NOT met"} (${viaEdge.p95.toFixed(1)} ms)`,
   );
+  console.log(`at end: ${load()}`);
   await engine.close();
   await postDb.end();
   await likeDb.query(`DROP DATABASE ${benchDb}`);
