@@ -49,6 +49,7 @@ export const upstreamsOf: Record<string, readonly string[]> = {
   feed: ["graph", "identity", "interaction", "post"],
   interaction: ["identity", "post"],
   notification: ["graph", "identity", "post"],
+  search: ["graph", "identity", "interaction", "post"],
 };
 
 /** The admin (metrics) port of a process: its port + 1000 (kit/config.ts metricsPortOffset). */
@@ -130,6 +131,7 @@ function workload(name: string, port: number): Obj[] {
     };
     return [sts, service];
   }
+  if (name === "search") spec.template.spec.containers = [container(name, `services/${name}/main.ts`, port, { env: [{ name: "OASIS_SEARCH_PORT", value: String(port) }, ...meiliEnv] })];
   const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name, labels }, spec: { replicas: 2, ...spec } };
   const hpa = {
     apiVersion: "autoscaling/v2",
@@ -138,6 +140,58 @@ function workload(name: string, port: number): Obj[] {
     spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name }, minReplicas: 2, maxReplicas: 20, metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 65 } } }] },
   };
   return [deployment, service, hpa, pdb];
+}
+
+/**
+ * Search runs on Meilisearch in Kubernetes (the embedded engine is for one process on
+ * one disk): the official image as a single-replica StatefulSet with its own volume.
+ * Its master key comes from the Secret `meilisearch-master-key` (key `key`), created
+ * out of band like every real secret; search uses the same key as OASIS_MEILI_KEY.
+ */
+const meiliKey = { secretKeyRef: { name: "meilisearch-master-key", key: "key" } };
+const meiliEnv = [
+  { name: "OASIS_MEILI_URL", value: "http://meilisearch:7700" },
+  { name: "OASIS_MEILI_KEY", valueFrom: meiliKey },
+];
+
+function meilisearch(): Obj[] {
+  const labels = { app: "oasis", component: "meilisearch" };
+  return [
+    {
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: { name: "meilisearch", labels },
+      spec: {
+        serviceName: "meilisearch",
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                name: "meilisearch",
+                image: "getmeili/meilisearch:v1.18.0",
+                ports: [{ name: "http", containerPort: 7700 }],
+                env: [
+                  { name: "MEILI_ENV", value: "production" },
+                  { name: "MEILI_DB_PATH", value: "/meili_data/data.ms" },
+                  { name: "MEILI_NO_ANALYTICS", value: "true" },
+                  { name: "MEILI_MASTER_KEY", valueFrom: meiliKey },
+                ],
+                volumeMounts: [{ name: "data", mountPath: "/meili_data" }],
+                readinessProbe: { httpGet: { path: "/health", port: 7700 }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: "/health", port: 7700 }, periodSeconds: 10 },
+                resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } },
+              },
+            ],
+          },
+        },
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "50Gi" } } } }],
+      },
+    },
+    { apiVersion: "v1", kind: "Service", metadata: { name: "meilisearch", labels }, spec: { clusterIP: "None", selector: labels, ports: [{ name: "http", port: 7700, targetPort: 7700 }] } },
+  ];
 }
 
 function edge(): Obj[] {
@@ -238,6 +292,7 @@ function networkPolicies(): Obj[] {
   const toService = (name: string) => ({ to: [component(name)], ports: [{ protocol: "TCP", port: mesh.find((e) => e.name === name)!.port }] });
   const toStores = (names: readonly string[]) =>
     stores.filter((s) => names.includes(s.name)).map((s) => ({ to: [{ podSelector: { matchLabels: { app: s.name } } }], ports: [{ protocol: "TCP", port: s.port }] }));
+  const toMeili = { to: [component("meilisearch")], ports: [{ protocol: "TCP", port: 7700 }] };
   const out: Obj[] = [policy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] })];
   // Each store: only Oasis pods, on its port; it reaches nothing but DNS.
   for (const st of stores) {
@@ -267,10 +322,19 @@ function networkPolicies(): Obj[] {
         podSelector: { matchLabels: { app: "oasis", component: e.name } },
         policyTypes: ["Ingress", "Egress"],
         ingress: [{ from: [component("edge"), ...callers], ports: [{ protocol: "TCP", port: e.port }] }, monitoring(e.port)],
-        egress: [dns, ...(upstreamsOf[e.name] ?? []).map(toService), ...toStores(stores.map((s) => s.name))],
+        egress: [dns, ...(upstreamsOf[e.name] ?? []).map(toService), ...toStores(stores.map((s) => s.name)), ...(e.name === "search" ? [toMeili] : [])],
       }),
     );
   }
+  // Meilisearch: only the search service, on its HTTP port; it reaches nothing but DNS.
+  out.push(
+    policy("meilisearch", {
+      podSelector: { matchLabels: { app: "oasis", component: "meilisearch" } },
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [{ from: [component("search")], ports: [{ protocol: "TCP", port: 7700 }] }],
+      egress: [dns],
+    }),
+  );
   return out;
 }
 
@@ -280,7 +344,8 @@ function write(path: string, text: string): void {
 }
 
 for (const e of mesh) if (!upstreamsOf[e.name]) throw new Error(`deploy/generate.ts: add "${e.name}" to upstreamsOf (the services it calls)`);
-const baseFiles = ["config.yaml", "network-policies.yaml", "stores.yaml", "edge.yaml", ...mesh.map((e) => `${e.name}.yaml`)];
+const baseFiles = ["config.yaml", "network-policies.yaml", "stores.yaml", "edge.yaml", ...mesh.map((e) => `${e.name}.yaml`), "meilisearch.yaml"];
+write("base/meilisearch.yaml", yaml(meilisearch()));
 write("base/config.yaml", yaml([config]));
 write("base/network-policies.yaml", yaml(networkPolicies()));
 write("base/stores.yaml", yaml(storeManifests()));

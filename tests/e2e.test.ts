@@ -303,6 +303,18 @@ describe("main job, end to end through the edge", () => {
     if (refer) expect(refer.refer.available).toBe(true);
   });
 
+  test("the demo load is searchable: Chinese text, a Chinese hashtag, a handle prefix", async () => {
+    const q = (path: string) => ok("GET", path, undefined, mine.token);
+    const moon = await eventually(() => q(`/v1/search/posts?query=${encodeURIComponent("月")}`), (r) => r.posts?.length > 0, 60_000);
+    expect(moon.posts.every((v: any) => v.post.caption.includes("月"))).toBe(true);
+    const tang = await q(`/v1/search/posts?query=${encodeURIComponent("#唐诗")}`);
+    expect(tang.posts.length).toBeGreaterThan(0);
+    expect(tang.posts.every((v: any) => v.post.hashtags.includes("唐诗"))).toBe(true);
+    const users = await q("/v1/search/users?query=reed_12");
+    expect(users.users.length).toBeGreaterThan(0);
+    expect(users.users.every((u: any) => u.profile.handle.startsWith("reed_12"))).toBe(true);
+  });
+
   let stranger: { token: string; userId: string };
   test("follows someone new, who is notified", async () => {
     stranger = await signIn(other.handle);

@@ -8,6 +8,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { currentCall, anonymous } from "#kit/call-context.ts";
 import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
 import { isDuplicateKey } from "#kit/mysql.ts";
+import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import { ErrorReason } from "#gen/oasis/identity/v1/errors_pb.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import {
@@ -36,6 +37,7 @@ import {
   rotateSession,
   sessionForUpdate,
   updateProfileRow,
+  userIdsAfter,
   wasRotatedOut,
 } from "./store.ts";
 import { newRefreshToken, parseRefreshToken, sameHash } from "./tokens.ts";
@@ -223,6 +225,14 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       });
       await ctx.profiles.invalidate(me);
       return { profile: updated };
+    },
+
+    async listUserIds(req) {
+      const limit = pageSize(req.pageSize, 1000, 1000);
+      const after = (decodePageToken("user-ids", req.pageToken)?.[0] as bigint | undefined) ?? 0n;
+      const ids = await userIdsAfter(rt.db, after, limit + 1);
+      const page = ids.slice(0, limit);
+      return { userIds: page, nextPageToken: ids.length > limit ? encodePageToken("user-ids", [page.at(-1)!]) : "" };
     },
   };
 }

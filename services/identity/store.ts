@@ -79,6 +79,12 @@ export async function profilesByIds(db: Queryable, userIds: readonly bigint[]): 
   return rows.map(toProfile);
 }
 
+/** Up to `limit` user ids above `afterId`, ascending. */
+export async function userIdsAfter(db: Queryable, afterId: bigint, limit: number): Promise<bigint[]> {
+  const rows = await select<{ user_id: bigint }>(db, "SELECT user_id FROM accounts WHERE user_id > ? ORDER BY user_id LIMIT ?", [afterId, limit]);
+  return rows.map((r) => BigInt(r.user_id));
+}
+
 export interface Credentials {
   readonly userId: bigint;
   readonly handle: string;

@@ -1,0 +1,25 @@
+/**
+ * Builds the search process: runtime (Redis for the reindex marker and worker id, the
+ * bus for events; no MySQL: every index is rebuilt from the owners), the engine chosen
+ * by config, SearchService, and the indexing consumers of identity and post events.
+ */
+import { openRuntime, serve, type App } from "#kit/runtime.ts";
+import { bind } from "#kit/server.ts";
+import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
+import type { SearchConfig } from "./config.ts";
+import { createContext, createEngine } from "./context.ts";
+import { identityConsumer, postConsumer, writers } from "./events.ts";
+import { searchService } from "./service.ts";
+
+export async function createSearchApp(config: SearchConfig): Promise<App> {
+  const rt = await openRuntime(config, { redis: true, bus: true });
+  const engine = createEngine(config);
+  await engine.open();
+  rt.onStop(() => engine.close());
+  const ctx = createContext(rt, engine);
+  const w = writers(ctx);
+  return serve(rt, {
+    bindings: [bind(SearchService, searchService(ctx))],
+    consumers: [identityConsumer(ctx, w), postConsumer(ctx, w)],
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * Indexing from events: identity's account_created/profile_updated and post's
+ * post_created/updated/deleted. Each write is versioned by the source (domain/engine.ts),
+ * so a redelivered or reordered event changes nothing twice: exactly-once effect without
+ * a dedup table. The message is acknowledged after the engine committed it.
+ *
+ * While `reindex` builds a new generation (its name in Redis key `rebuild`), every event
+ * is also applied there, so nothing that happens during the rebuild is missing after the
+ * swap. Blocks, mutes, follows and private accounts are not indexed: hydration applies
+ * them at query time, from the owners.
+ */
+import { on } from "#kit/consumer.ts";
+import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
+import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import type { SearchContext } from "./context.ts";
+import type { IndexWriter, Rebuild } from "./domain/engine.ts";
+import { postDoc, userDoc } from "./domain/docs.ts";
+
+/** Redis key naming the generation a reindex is building (absent otherwise). */
+export const rebuildKey = "rebuild";
+
+/** The engine, plus the generation under construction if a reindex runs. */
+export function writers(ctx: SearchContext) {
+  let building: { generation: string; rebuild: Rebuild } | undefined;
+  async function targets(): Promise<IndexWriter[]> {
+    const generation = await ctx.rt.redis.get(rebuildKey);
+    if (building && building.generation !== generation) {
+      // The rebuild committed (or was abandoned): write where CURRENT now points.
+      await building.rebuild.release();
+      building = undefined;
+      ctx.engine.follow();
+    }
+    if (generation && !building) building = { generation, rebuild: await ctx.engine.rebuild(generation) };
+    return building ? [ctx.engine, building.rebuild] : [ctx.engine];
+  }
+  return {
+    async apply(fn: (w: IndexWriter) => Promise<unknown>): Promise<void> {
+      for (const w of await targets()) await fn(w);
+    },
+  };
+}
+
+export function identityConsumer(ctx: SearchContext, w = writers(ctx)) {
+  return {
+    name: "search-users",
+    handlers: [
+      on(AccountCreatedSchema, (e) => w.apply((x) => x.upsertUser(userDoc(e.profile!)))),
+      on(ProfileUpdatedSchema, (e) => w.apply((x) => x.upsertUser(userDoc(e.profile!)))),
+    ],
+  };
+}
+
+export function postConsumer(ctx: SearchContext, w = writers(ctx)) {
+  return {
+    name: "search-posts",
+    handlers: [
+      on(PostCreatedSchema, (e) => w.apply((x) => x.upsertPost(postDoc(e.post!)))),
+      on(PostUpdatedSchema, (e) => w.apply((x) => x.upsertPost(postDoc(e.post!)))),
+      on(PostDeletedSchema, (e) => w.apply((x) => x.deletePost(e.postId))),
+    ],
+  };
+}
