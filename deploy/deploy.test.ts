@@ -155,8 +155,11 @@ test("NetworkPolicies: default deny; the edge's port open, a service's port only
     expect(to.slice(1)).toEqual([
       ...upstreamsOf[e.name]!.map((u) => ({ app: "oasis", component: u })),
       ...stores.map((s) => ({ app: s.name })),
+      // search also reaches Meilisearch (its production engine), and nothing else does.
+      ...(e.name === "search" ? [{ app: "oasis", component: "meilisearch" }] : []),
     ]);
   }
+  expect(byName.get("meilisearch").ingress).toEqual([{ from: [comp("search")], ports: [{ protocol: "TCP", port: 7700 }] }]);
   const edge = byName.get("edge");
   expect(edge.ingress).toEqual([{ ports: [{ protocol: "TCP", port: edgePort }] }, monitoring(edgePort)]);
   expect(edge.egress.map((r: any) => r.to[0].podSelector?.matchLabels).slice(1)).toEqual([...mesh.map((e) => ({ app: "oasis", component: e.name })), { app: "redis" }]);
