@@ -10,6 +10,7 @@
  */
 import { sharedConfig, type Env } from "#kit/config.ts";
 import { targetHttpUrl } from "#kit/discovery.ts";
+import { edgeKeyPrefix } from "#kit/edge-keys.ts";
 import { edgePort } from "../mesh.config.ts";
 
 export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
@@ -58,6 +59,6 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     audience: "oasis",
     corsOrigins: (env.OASIS_EDGE_CORS_ORIGINS ?? "*").split(",").map((s) => s.trim()).filter(Boolean),
     trustedProxies: int(env, "OASIS_EDGE_TRUSTED_PROXIES", 0),
-    redisKeyPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:edge:`,
+    redisKeyPrefix: edgeKeyPrefix(all.namespace),
   });
 }

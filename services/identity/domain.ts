@@ -71,3 +71,42 @@ export function duplicateFieldKeys(fields: readonly ProfileField[]): number[] {
 export function canReadProfile(profile: Profile, caller: Caller): boolean {
   return !profile.private || caller.userId !== null || caller.service;
 }
+
+/**
+ * When a session's refresh token expires if refreshed at `now`: the sliding refresh
+ * lifetime, capped by the absolute session lifetime counted from `createdAt`.
+ */
+export function refreshExpiry(now: Date, createdAt: Date, c: { refreshTtlSeconds: number; sessionMaxSeconds: number }): Date {
+  return new Date(Math.min(now.getTime() + c.refreshTtlSeconds * 1000, createdAt.getTime() + c.sessionMaxSeconds * 1000));
+}
+
+/** Route classes of the edge's rate limits (edge/rate-limit.ts). */
+export const routeClasses = ["auth", "read", "write", "upload", "stream"] as const;
+
+interface LimitIn {
+  readonly limit: bigint;
+  readonly periodSeconds: number;
+}
+
+/** The JSON the edge reads from its override key: per class, perUser/perIp limits. */
+export type LimitOverrides = Record<string, { perUser?: { limit: number; periodSeconds: number }; perIp?: { limit: number; periodSeconds: number } }>;
+
+/**
+ * Turns SetEdgeRateLimits' request into the edge's override JSON; null means "remove
+ * the override". Each class at most once; a TTL is required with limits.
+ */
+export function overridesFromRequest(
+  limits: ReadonlyArray<{ routeClass: string; perUser?: LimitIn; perIp?: LimitIn }>,
+  ttlSeconds: number,
+): { ok: true; overrides: LimitOverrides | null } | { ok: false; violations: FieldViolation[] } {
+  if (limits.length === 0) return { ok: true, overrides: null };
+  const violations: FieldViolation[] = [];
+  if (ttlSeconds <= 0) violations.push({ field: "ttl_seconds", description: "must be 1-86400 when limits are given" });
+  const out: LimitOverrides = {};
+  limits.forEach((l, i) => {
+    if (out[l.routeClass]) violations.push({ field: `limits[${i}].route_class`, description: `"${l.routeClass}" appears twice` });
+    const conv = (x: LimitIn | undefined) => (x ? { limit: Number(x.limit), periodSeconds: x.periodSeconds } : undefined);
+    out[l.routeClass] = { ...(l.perUser ? { perUser: conv(l.perUser) } : {}), ...(l.perIp ? { perIp: conv(l.perIp) } : {}) };
+  });
+  return violations.length ? { ok: false, violations } : { ok: true, overrides: out };
+}
