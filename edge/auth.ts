@@ -31,10 +31,12 @@ export interface VerifierOptions {
   readonly audience: string;
   /** Verified tokens kept. 50k * ~400 bytes = ~20 MB at most. */
   readonly cacheSize?: number;
+  /** Least time between JWKS fetches for unknown key ids, ms (identity's key publish delay must exceed it). */
+  readonly jwksCooldownMs?: number;
 }
 
 export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
-  const jwks = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 300_000 });
+  const jwks = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: opts.jwksCooldownMs ?? 30_000, cacheMaxAge: 300_000 });
   const cache = new Map<string, VerifiedUser>();
   const cacheSize = opts.cacheSize ?? 50_000;
   const reject = (why: string) => new ConnectError(`invalid bearer token: ${why}`, Code.Unauthenticated);

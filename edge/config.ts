@@ -3,7 +3,8 @@
  * OASIS_EDGE_PORT [8080], OASIS_EDGE_MAX_BODY_BYTES [1048576] (JSON bodies),
  * OASIS_EDGE_TIMEOUT_MS [10000] (upstream deadline when the client sets none),
  * OASIS_EDGE_MAX_TIMEOUT_MS [30000] (cap on client-requested deadlines),
- * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json],
+ * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json], OASIS_EDGE_JWKS_COOLDOWN_MS
+ * [30000] (least time between JWKS refetches for an unknown key id),
  * OASIS_EDGE_UPSTREAMS [all mesh services] (comma list), OASIS_EDGE_CORS_ORIGINS [*],
  * OASIS_EDGE_TRUSTED_PROXIES [0] (proxies appending to X-Forwarded-For), plus the shared
  * variables of kit/config.ts (upstream URLs, mesh secret, Redis).
@@ -22,6 +23,8 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly maxTimeoutMs: number;
   /** Where identity publishes its public signing keys. */
   readonly jwksUrl: string;
+  /** Least time between JWKS refetches for unknown key ids, ms. */
+  readonly jwksCooldownMs: number;
   readonly issuer: string;
   readonly audience: string;
   /** Allowed CORS origins, or ["*"]. */
@@ -55,6 +58,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     defaultTimeoutMs: int(env, "OASIS_EDGE_TIMEOUT_MS", 10_000),
     maxTimeoutMs: int(env, "OASIS_EDGE_MAX_TIMEOUT_MS", 30_000),
     jwksUrl: env.OASIS_JWKS_URL ?? `${targetHttpUrl(all.upstreams.identity?.[0] ?? "http://127.0.0.1:7001")}/.well-known/jwks.json`,
+    jwksCooldownMs: int(env, "OASIS_EDGE_JWKS_COOLDOWN_MS", 30_000),
     issuer: "oasis.identity",
     audience: "oasis",
     corsOrigins: (env.OASIS_EDGE_CORS_ORIGINS ?? "*").split(",").map((s) => s.trim()).filter(Boolean),

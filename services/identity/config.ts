@@ -5,6 +5,7 @@
  * OASIS_IDENTITY_SESSION_MAX_SECONDS [7776000], OASIS_IDENTITY_LOGIN_MAX_FAILURES [5],
  * OASIS_IDENTITY_LOGIN_IP_MAX_FAILURES [50], OASIS_IDENTITY_LOGIN_WINDOW_SECONDS [900],
  * OASIS_IDENTITY_PASSWORD_MEMORY_KIB [19456], OASIS_ADMIN_HANDLES [none] (comma list),
+ * OASIS_IDENTITY_KEY_RELOAD_MS [10000], OASIS_IDENTITY_KEY_PUBLISH_DELAY_MS [40000],
  * OASIS_IDENTITY_KEK (required: 32 random bytes, base64; `openssl rand -base64 32`).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
@@ -32,6 +33,11 @@ export interface IdentityConfig extends BaseConfig {
   readonly adminHandles: ReadonlySet<string>;
   /** How often a replica reloads the signing keys (picks up another replica's rotation), ms. */
   readonly keyReloadMs: number;
+  /**
+   * How long a rotated-in key is published before it signs, ms: must exceed the edges'
+   * JWKS refetch cooldown (OASIS_EDGE_JWKS_COOLDOWN_MS, 30 s), so every edge can fetch it.
+   */
+  readonly keyPublishDelayMs: number;
   /** JWT `iss` and `aud`. */
   readonly issuer: string;
   readonly audience: string;
@@ -64,6 +70,7 @@ export function loadIdentityConfig(env: Env = process.env): IdentityConfig {
     kek: kekFrom(env),
     adminHandles: new Set((env.OASIS_ADMIN_HANDLES ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean)),
     keyReloadMs: int(env, "OASIS_IDENTITY_KEY_RELOAD_MS", 10_000),
+    keyPublishDelayMs: int(env, "OASIS_IDENTITY_KEY_PUBLISH_DELAY_MS", 40_000),
     issuer: "oasis.identity",
     audience: "oasis",
   });

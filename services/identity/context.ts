@@ -34,6 +34,7 @@ export async function createContext(rt: Runtime<IdentityConfig>): Promise<Identi
     kek: config.kek,
     accessTtlSeconds: config.accessTtlSeconds,
     keyReloadMs: config.keyReloadMs,
+    publishDelayMs: config.keyPublishDelayMs,
   });
   const edgeRedis = createRedis({ url: config.redisUrl, keyPrefix: edgeKeyPrefix(config.namespace), log: rt.log });
   return {

@@ -42,7 +42,8 @@ async function failure(p: Promise<unknown>): Promise<ConnectError> {
 
 beforeAll(async () => {
   svc = await startTestApp(createIdentityApp, loadIdentityConfig, {
-    env: { OASIS_IDENTITY_LOGIN_MAX_FAILURES: "3", OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "4096" },
+    // Keys sign as soon as rotated here (no edge caches the JWKS); edge/sessions.test.ts covers the delay.
+    env: { OASIS_IDENTITY_LOGIN_MAX_FAILURES: "3", OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "4096", OASIS_IDENTITY_KEY_PUBLISH_DELAY_MS: "0" },
   });
 });
 afterAll(() => svc?.stop());

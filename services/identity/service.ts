@@ -250,8 +250,8 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
 
     async rotateSigningKey() {
       await requireAdmin();
-      const kid = await ctx.keys.rotate();
-      return { kid, publishedKids: ctx.keys.jwks().keys.map((k) => String(k.kid)) };
+      const { kid, signsFrom } = await ctx.keys.rotate();
+      return { kid, signTime: timestampFromDate(signsFrom), publishedKids: ctx.keys.jwks().keys.map((k) => String(k.kid)) };
     },
 
     async setEdgeRateLimits(req) {

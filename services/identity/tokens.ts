@@ -15,10 +15,13 @@
  * to another row. A key this process cannot open (plain text from before sealing, or
  * sealed by another KEK) is sealed in place if plain, else retired, and a new key signs.
  *
- * Rotation inserts a new key and retires the others; every replica reloads the keys
- * every `keyReloadMs` and signs with the newest. A retired key stays in the JWKS until
- * the last token it may have signed has expired: retired_at + access TTL + the reload
- * period (a replica may sign with it until its next reload).
+ * Rotation publishes a new key at once but signs with it only `publishDelayMs` later
+ * (40 s: longer than the 30 s an edge waits before refetching the JWKS for an unknown
+ * key id), so no edge ever meets a token signed by a key it cannot fetch yet; the old
+ * keys are retired as of that moment. Every replica reloads the keys every
+ * `keyReloadMs` and signs with the newest key past its delay. A retired key stays in
+ * the JWKS until the last token it may have signed has expired: retired_at + access
+ * TTL + the reload period (a replica may sign with it until its next reload).
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from "jose";
@@ -71,6 +74,8 @@ export interface KeyRingOptions {
   readonly kek: Buffer;
   readonly accessTtlSeconds: number;
   readonly keyReloadMs: number;
+  /** How long a new key is published before it signs, ms. */
+  readonly publishDelayMs: number;
 }
 
 /**
@@ -127,14 +132,19 @@ export class KeyRing {
     return this.current.kid;
   }
 
-  /** Makes a new key current and retires the others; returns the new key id. */
-  async rotate(): Promise<string> {
+  /**
+   * Publishes a new key that signs from `publishDelayMs` on, when the others retire;
+   * returns the new key id and when it starts signing.
+   */
+  async rotate(): Promise<{ kid: string; signsFrom: Date }> {
+    const signsFrom = new Date(Date.now() + this.opts.publishDelayMs);
+    let kid = "";
     await this.locked(async () => {
-      const kid = await this.insertNewKey();
-      await retireSigningKeys(this.db, kid, new Date());
+      kid = await this.insertNewKey();
+      await retireSigningKeys(this.db, kid, signsFrom);
     });
     await this.reload();
-    return this.current.kid;
+    return { kid, signsFrom };
   }
 
   /** Reads the keys again: the newest active key this KEK opens signs. */
@@ -169,13 +179,20 @@ export class KeyRing {
     return publishedSigningKeys(this.db, cutoff);
   }
 
+  /**
+   * The key to sign with: among keys not yet retired that this KEK opens (newest
+   * first), the newest published for `publishDelayMs`, else the newest (first start).
+   */
   private async firstUsable(rows: SigningKeyRow[]): Promise<{ kid: string; key: CryptoKey } | undefined> {
+    const now = Date.now();
+    const open: Array<{ row: SigningKeyRow; plain: string }> = [];
     for (const r of rows) {
-      if (r.retiredAt !== null) continue;
+      if (r.retiredAt !== null && r.retiredAt.getTime() <= now) continue;
       const plain = openKey(this.opts.kek, r.kid, r.privateJwk);
-      if (plain) return { kid: r.kid, key: (await importJWK(JSON.parse(plain) as JWK, alg)) as CryptoKey };
+      if (plain) open.push({ row: r, plain });
     }
-    return undefined;
+    const pick = open.find((o) => o.row.createdAt.getTime() <= now - this.opts.publishDelayMs) ?? open[0];
+    return pick && { kid: pick.row.kid, key: (await importJWK(JSON.parse(pick.plain) as JWK, alg)) as CryptoKey };
   }
 
   private async insertNewKey(): Promise<string> {
