@@ -3,7 +3,10 @@
  * runtime (MySQL, Redis, outbox), config, signing keys, the edge's Redis keyspace
  * (session revocations, rate-limit overrides) and the domain's error helpers.
  */
+import type { Client } from "@connectrpc/connect";
 import { domainErrors, type DomainErrors } from "#kit/errors.ts";
+import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
+import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import { edgeKeyPrefix } from "#kit/edge-keys.ts";
 import { createRedis, type Redis } from "#kit/redis.ts";
 import type { Runtime } from "#kit/runtime.ts";
@@ -20,6 +23,10 @@ export interface IdentityContext {
   readonly profiles: ProfileCache;
   /** Redis with the edge's key prefix: identity writes revocations and limit overrides there. */
   readonly edgeRedis: Redis;
+  /** Graph (viewer relationships for profile privacy), created on first use. */
+  graph(): Client<typeof GraphService>;
+  /** Media (avatar ownership), created on first use. */
+  media(): Client<typeof MediaService>;
   /** argon2id hash of a random password, verified against when a login names no
    * account so that "no such user" takes as long as "wrong password". */
   readonly dummyHash: string;
@@ -44,6 +51,8 @@ export async function createContext(rt: Runtime<IdentityConfig>): Promise<Identi
     errors: domainErrors<ErrorReason>("identity", ErrorReasonSchema),
     profiles: new ProfileCache(rt.redis, rt.db),
     edgeRedis,
+    graph: () => rt.client(GraphService, "graph"),
+    media: () => rt.client(MediaService, "media"),
     dummyHash: await Bun.password.hash(crypto.randomUUID(), {
       algorithm: "argon2id",
       memoryCost: config.passwordMemoryKib,

@@ -27,8 +27,11 @@ import {
   duplicateFieldKeys,
   normalizeEmail,
   normalizeHandle,
+  needsRelation,
   normalizeLogin,
   overridesFromRequest,
+  presentProfile,
+  avatarBuckets,
   refreshExpiry,
 } from "./domain.ts";
 import {
@@ -107,14 +110,33 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
   /** Sessions whose access tokens may still be live had their refresh expire after this. */
   const liveSince = () => new Date(Date.now() - config.accessTtlSeconds * 1000);
 
-  function readable(profile: Profile | undefined, lookup: string): Profile {
-    if (!profile) throw errors.notFound(ErrorReason.ACCOUNT_NOT_FOUND, `no account ${lookup}`, { lookup });
-    if (!canReadProfile(profile, caller())) {
+  /** The profile as the caller may see it; NOT_FOUND when missing or hidden by a block. */
+  async function readable(profile: Profile | undefined, lookup: string): Promise<Profile> {
+    const notFound = () => errors.notFound(ErrorReason.ACCOUNT_NOT_FOUND, `no account ${lookup}`, { lookup });
+    if (!profile) throw notFound();
+    const who = caller();
+    if (!canReadProfile(profile, who)) {
       throw errors.unauthenticated(ErrorReason.PROFILE_PRIVATE, "this account is private; sign in to see it", {
         user_id: profile.userId,
       });
     }
-    return profile;
+    if (!needsRelation(profile, who)) return profile;
+    // As the viewer (the kit forwards the caller): fails closed if graph cannot answer.
+    const { relationship } = await ctx.graph().getRelationship({ userId: profile.userId });
+    const shown = presentProfile(profile, relationship);
+    if (!shown) throw notFound();
+    return shown;
+  }
+
+  /** Throws AVATAR_NOT_OWNED unless `mediaId` is the caller's upload in an avatar bucket. */
+  async function requireOwnAvatar(me: bigint, mediaId: bigint): Promise<void> {
+    const { media } = await ctx.media().batchGetMedia({ mediaIds: [mediaId] });
+    const m = media[0];
+    if (!m || m.ownerId !== me || !avatarBuckets.includes(m.bucket)) {
+      throw errors.invalid(ErrorReason.AVATAR_NOT_OWNED, [
+        { field: "profile.avatar_media_id", description: `must be an image you uploaded to ${avatarBuckets.join(" or ")}` },
+      ]);
+    }
   }
 
   return {
@@ -272,8 +294,8 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       const l = req.lookup;
       const profile =
         l.case === "userId"
-          ? readable((await ctx.profiles.get([l.value])).get(l.value), String(l.value))
-          : readable(await profileByHandle(rt.db, normalizeHandle(l.value ?? "")), String(l.value));
+          ? await readable((await ctx.profiles.get([l.value])).get(l.value), String(l.value))
+          : await readable(await profileByHandle(rt.db, normalizeHandle(l.value ?? "")), String(l.value));
       return { profile };
     },
 
@@ -281,7 +303,22 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       const order = [...new Set(req.userIds)];
       const found = await ctx.profiles.get(order);
       const who = caller();
-      const profiles = order.map((id) => found.get(id)).filter((p): p is Profile => !!p && canReadProfile(p, who));
+      let profiles = order.map((id) => found.get(id)).filter((p): p is Profile => !!p && canReadProfile(p, who));
+      // Private profiles need the viewer's relationship (follower: full; else the header;
+      // blocked either way: left out). Public ones are returned as they are: batch readers
+      // (feed hydration) apply block rules in their own rules step, and asking graph for
+      // every author of every page would add a hop to the read path.
+      const ask = profiles.filter((p) => p.private && needsRelation(p, who)).map((p) => p.userId);
+      if (ask.length) {
+        const { relationships } = await ctx.graph().batchGetRelationships({ userIds: ask });
+        const rel = new Map(relationships.map((r) => [r.userId, r]));
+        profiles = profiles.flatMap((p) => {
+          if (!ask.includes(p.userId)) return [p];
+          // No answer for an id: show the header only (never more than a non-follower sees).
+          const shown = presentProfile(p, rel.get(p.userId) ?? { following: false, blocking: false, blockedBy: false });
+          return shown ? [shown] : [];
+        });
+      }
       return { profiles };
     },
 
@@ -305,6 +342,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
           );
         }
       }
+      if (mask.changes.avatarMediaId) await requireOwnAvatar(me, mask.changes.avatarMediaId);
       const updated = await rt.tx(async (tx) => {
         const current = await profileById(tx, me, true);
         if (!current) throw errors.notFound(ErrorReason.ACCOUNT_NOT_FOUND, "account no longer exists");
