@@ -29,7 +29,14 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly audience: string;
   /** Allowed CORS origins, or ["*"]. */
   readonly corsOrigins: readonly string[];
-  /** Proxies in front of the edge that append to X-Forwarded-For (0: trust none). */
+  /**
+   * Proxies in front of the edge that append to X-Forwarded-For. 0 (default): trust
+   * none, the client IP is the TCP peer; right behind an L4 load balancer (deploy/k8s:
+   * a LoadBalancer Service with `externalTrafficPolicy: Local`, so kube-proxy keeps the
+   * client's address), where any X-Forwarded-For is the client's own invention. Set N
+   * only when exactly N L7 proxies (an ingress, a CDN) each append the address they saw,
+   * and clients cannot reach the edge around them.
+   */
   readonly trustedProxies: number;
   /** Redis key prefix for the edge's own keys (rate limits). */
   readonly redisKeyPrefix: string;
