@@ -71,3 +71,10 @@ test("services are headless and callers resolve their pods by DNS, so balancing 
   // The public edge keeps its load balancer.
   expect(docs("edge.yaml").find((d) => d.kind === "Service").spec.type).toBe("LoadBalancer");
 });
+
+test("behind the L4 load balancer the edge trusts no X-Forwarded-For and sees client addresses", () => {
+  const edgeEnv = docs("edge.yaml").find((d) => d.kind === "Deployment").spec.template.spec.containers[0].env as Array<{ name: string }>;
+  expect(edgeEnv.map((v) => v.name)).not.toContain("OASIS_EDGE_TRUSTED_PROXIES");
+  expect(loadEdgeConfig({}).trustedProxies).toBe(0);
+  expect(docs("edge.yaml").find((d) => d.kind === "Service").spec.externalTrafficPolicy).toBe("Local");
+});
