@@ -43,7 +43,7 @@ beforeAll(async () => {
       OASIS_EDGE_TRUSTED_PROXIES: "1",
       // Rotation timing scaled down (defaults 30 s / 40 s / 10 s), same order.
       OASIS_EDGE_JWKS_COOLDOWN_MS: "2000",
-      OASIS_IDENTITY_KEY_PUBLISH_DELAY_MS: "3000",
+      OASIS_IDENTITY_KEY_PUBLISH_DELAY_MS: "10000",
       OASIS_IDENTITY_KEY_RELOAD_MS: "500",
     },
   });

@@ -181,7 +181,8 @@ export class KeyRing {
 
   /**
    * The key to sign with: among keys not yet retired that this KEK opens (newest
-   * first), the newest published for `publishDelayMs`, else the newest (first start).
+   * first), the newest published for `publishDelayMs`, else the oldest (the one that
+   * has been signing; on first start, or after a KEK change, the only one).
    */
   private async firstUsable(rows: SigningKeyRow[]): Promise<{ kid: string; key: CryptoKey } | undefined> {
     const now = Date.now();
@@ -191,7 +192,7 @@ export class KeyRing {
       const plain = openKey(this.opts.kek, r.kid, r.privateJwk);
       if (plain) open.push({ row: r, plain });
     }
-    const pick = open.find((o) => o.row.createdAt.getTime() <= now - this.opts.publishDelayMs) ?? open[0];
+    const pick = open.find((o) => o.row.createdAt.getTime() <= now - this.opts.publishDelayMs) ?? open[open.length - 1];
     return pick && { kid: pick.row.kid, key: (await importJWK(JSON.parse(pick.plain) as JWK, alg)) as CryptoKey };
   }
 
