@@ -11,6 +11,7 @@
 import { ensureInfra } from "../scripts/infra.ts";
 import { startTwoIdentityReplicas, waitEjected } from "../tests/replicas.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
+import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const seconds = Number(process.argv[2] ?? 8);
@@ -18,7 +19,7 @@ await ensureInfra();
 console.log(machineLine());
 const env = await startTwoIdentityReplicas();
 try {
-  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", env.mesh.namespace);
+  await raiseEdgeLimits(env.edge, testAdminHandle);
   const post = (path: string, body: unknown, token?: string) =>
     fetch(`${env.edge}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
   const acct = (await (await post("/v1/accounts", { handle: "reed_88", email: "reed_88@bench.example", password: "correct horse battery" })).json()) as any;

@@ -20,6 +20,7 @@ import { readEdges } from "../demo/data.ts";
 import { formatResult, runLoad } from "./lib/h2load.ts";
 import { machineLine } from "./lib/machine.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
+import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { metricValue } from "./lib/metrics.ts";
 import { Redis } from "ioredis";
 import { perRequest, snapshot } from "./lib/cpu.ts";
@@ -34,7 +35,7 @@ try {
   const created = await identity.createAccount({ handle: `reed_${member}`, email: `${member}@reed.example`, password: "correct horse battery" });
   const userId = created.account!.userId;
   const rpcPath = "/oasis.identity.v1.IdentityService/GetProfile";
-  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", mesh.namespace);
+  await raiseEdgeLimits(mesh.url("edge"), testAdminHandle);
 
   const pids = { identity: mesh.supervisor.pid("identity"), edge: mesh.supervisor.pid("edge") };
   const cpu0 = snapshot(pids);

@@ -26,6 +26,7 @@ import { ensureInfra } from "../scripts/infra.ts";
 import { imagePath, photoNames } from "../demo/data.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
+import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { formatResult, runLoad } from "./lib/h2load.ts";
 import { closedLoop } from "./lib/load-clients.ts";
 import { machineLine } from "./lib/machine.ts";
@@ -72,7 +73,7 @@ console.log(machineLine());
 const dataDir = mkdtempSync(join(tmpdir(), "oasis-bench-media-"));
 const mesh = await startTestMesh({ services: ["identity", "media"], edge: true, env: { OASIS_MEDIA_DATA_DIR: dataDir } });
 try {
-  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", mesh.namespace);
+  await raiseEdgeLimits(mesh.url("edge"), testAdminHandle);
   const acct = await testClient(IdentityService, mesh.url("identity")).createAccount({ handle: "bench_media", email: "m@bench.example", password: "correct horse battery" });
   const media = testClient(MediaService, mesh.url("media"), acct.account!.userId);
   const images = photoNames.map((n) => readFileSync(imagePath(n)));

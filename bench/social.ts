@@ -35,6 +35,7 @@ import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
+import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { idTimeMs } from "../kit/ids.ts";
 import { counterSeries } from "./lib/histogram.ts";
 import { machineLine } from "./lib/machine.ts";
@@ -70,7 +71,7 @@ async function again<T>(fn: () => Promise<T>): Promise<T> {
 try {
   const t0 = performance.now();
   // Before any edge call: 962 sign-ins from one IP would hit the per-IP auth limit.
-  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", bed.mesh.namespace);
+  await raiseEdgeLimits(bed.mesh.url("edge"), testAdminHandle);
   let edges = readEdges();
   // OASIS_BENCH_MEMBERS=N keeps the first N members (and the follows among them): a quick
   // run for profiling, not the benchmark.

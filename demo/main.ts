@@ -4,15 +4,18 @@
  * summary and the URLs, and keeps running until Ctrl-C. `--exit` stops after loading.
  */
 import { startMesh } from "../scripts/mesh.ts";
-import { sharedConfig } from "../kit/config.ts";
-import { bulkImportLimits, setEdgeLimits } from "../edge/limits-admin.ts";
+import { randomBytes } from "node:crypto";
+import { bulkImportLimits, createEdgeAdmin, setEdgeLimits } from "../edge/limits-admin.ts";
 import { DemoLoader } from "./loader.ts";
 import { demoPassword } from "./users.ts";
 
 const exitAfterLoad = process.argv.includes("--exit");
 const t0 = performance.now();
+// The loader raises the edge's limits through the admin RPC, as an operator would: it
+// needs an admin, so each run names a fresh one (no admin password is written down).
+const loaderAdmin = `loader_${randomBytes(5).toString("hex")}`;
+process.env.OASIS_ADMIN_HANDLES = [process.env.OASIS_ADMIN_HANDLES, loaderAdmin].filter(Boolean).join(",");
 const mesh = await startMesh();
-const shared = sharedConfig(process.env);
 // Ctrl-C (or a parent's SIGTERM) at any time, during the load too, stops the mesh
 // processes before exiting: without this, a signal mid-load left them running.
 let stopping = false;
@@ -29,8 +32,10 @@ try {
   // The loader is one client importing a whole community from one IP: it would hit the
   // per-IP limits meant for phones (30 sign-ups a minute). As an operator would for a
   // bulk import, lift them for the load and restore the defaults afterwards.
-  await setEdgeLimits(shared.redisUrl, shared.namespace, bulkImportLimits);
-  const report = await new DemoLoader(mesh.edgeUrl).run().finally(() => setEdgeLimits(shared.redisUrl, shared.namespace, null, false));
+  // The override has a TTL (an hour), so a killed load cannot leave the limits raised.
+  const admin = await createEdgeAdmin(mesh.edgeUrl, loaderAdmin);
+  await setEdgeLimits(mesh.edgeUrl, admin, bulkImportLimits);
+  const report = await new DemoLoader(mesh.edgeUrl).run().finally(() => setEdgeLimits(mesh.edgeUrl, admin, null, { wait: false }));
   console.log("\n=== Oasis demo loaded ===");
   console.log(`users: ${report.users}   follows: ${report.follows}   posts: ${report.posts}   photos: ${report.photos} (${(report.mediaBytes / 1e6).toFixed(1)} MB)   likes: ${report.likes}   comments: ${report.comments}`);
   for (const s of report.steps) console.log(`  ${s.step.padEnd(12)} ${String(s.count).padStart(6)} in ${s.seconds.toFixed(1).padStart(6)} s (${s.rate.toFixed(0)}/s)`);

@@ -205,10 +205,14 @@ function edge(): Obj[] {
       spec: {
         replicas: 2,
         selector: { matchLabels: labels },
-        template: { metadata: { labels, annotations: scrape(edgePort) }, spec: { terminationGracePeriodSeconds: 30, containers: [container("edge", "edge/main.ts", edgePort, { env: [{ name: "OASIS_EDGE_PORT", value: String(edgePort) }, { name: "OASIS_EDGE_TRUSTED_PROXIES", value: "1" }, ...upstreams] })] } },
+        template: { metadata: { labels, annotations: scrape(edgePort) }, spec: { terminationGracePeriodSeconds: 30, containers: [container("edge", "edge/main.ts", edgePort, { env: [{ name: "OASIS_EDGE_PORT", value: String(edgePort) }, ...upstreams] })] } },
       },
     },
-    { apiVersion: "v1", kind: "Service", metadata: { name: "edge", labels }, spec: { type: "LoadBalancer", selector: labels, ports: [{ name: "http", port: 80, targetPort: edgePort }] } },
+// An L4 LoadBalancer adds no X-Forwarded-For, so the edge trusts no proxy
+    // (OASIS_EDGE_TRUSTED_PROXIES unset = 0: a client's own header is ignored), and
+    // externalTrafficPolicy Local keeps the client's address as the TCP peer (no SNAT by
+    // kube-proxy), which the rate limits and the sign-in throttle key on.
+    { apiVersion: "v1", kind: "Service", metadata: { name: "edge", labels }, spec: { type: "LoadBalancer", externalTrafficPolicy: "Local", selector: labels, ports: [{ name: "http", port: 80, targetPort: edgePort }] } },
     {
       apiVersion: "autoscaling/v2",
       kind: "HorizontalPodAutoscaler",

@@ -62,7 +62,7 @@ export function createEdgeApp(
     config,
     redis,
     registry: new MethodRegistry(services, Object.keys(config.upstreams)),
-    verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience }),
+    verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience, jwksCooldownMs: config.jwksCooldownMs }),
     upstreams: new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses")),
     limiter: new RateLimiter({ redis, onCall: () => redisCalls.inc() }),
   };

@@ -1,7 +1,8 @@
 /**
  * Bearer tokens at the edge: EdDSA JWTs issued by identity, verified with identity's
  * public keys (JWKS, fetched and cached by jose). The edge never calls identity per
- * request. Verified tokens are remembered until they expire (bounded LRU), which turns
+ * request; whether the token's session was revoked is asked of Redis in the same call
+ * as the rate limits (rate-limit.ts). Verified tokens are remembered until they expire (bounded LRU), which turns
  * the ~60 us signature check into a map lookup for the app's repeated calls.
  */
 import { createRemoteJWKSet, jwtVerify } from "jose";
@@ -9,8 +10,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 
 export interface VerifiedUser {
   readonly userId: bigint;
+  /** The session (`sid` claim) the token belongs to: what revocation names. */
   readonly sessionId: string;
   readonly expiresAtMs: number;
+  /** Roles granted by identity (`roles` claim), e.g. "admin". */
+  readonly roles: readonly string[];
 }
 
 export interface TokenVerifier {
@@ -27,10 +31,12 @@ export interface VerifierOptions {
   readonly audience: string;
   /** Verified tokens kept. 50k * ~400 bytes = ~20 MB at most. */
   readonly cacheSize?: number;
+  /** Least time between JWKS fetches for unknown key ids, ms (identity's key publish delay must exceed it). */
+  readonly jwksCooldownMs?: number;
 }
 
 export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
-  const jwks = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 300_000 });
+  const jwks = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: opts.jwksCooldownMs ?? 30_000, cacheMaxAge: 300_000 });
   const cache = new Map<string, VerifiedUser>();
   const cacheSize = opts.cacheSize ?? 50_000;
   const reject = (why: string) => new ConnectError(`invalid bearer token: ${why}`, Code.Unauthenticated);
@@ -55,7 +61,8 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
       if (typeof payload.sub !== "string" || !/^[1-9][0-9]{0,18}$/.test(payload.sub) || typeof payload.exp !== "number") {
         throw reject("missing subject");
       }
-      const user = { userId: BigInt(payload.sub), sessionId: String(payload.sid ?? ""), expiresAtMs: payload.exp * 1000 };
+      const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === "string") : [];
+      const user = { userId: BigInt(payload.sub), sessionId: String(payload.sid ?? ""), expiresAtMs: payload.exp * 1000, roles };
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(token, user);
       return user;

@@ -3,7 +3,8 @@
  * OASIS_EDGE_PORT [8080], OASIS_EDGE_MAX_BODY_BYTES [1048576] (JSON bodies),
  * OASIS_EDGE_TIMEOUT_MS [10000] (upstream deadline when the client sets none),
  * OASIS_EDGE_MAX_TIMEOUT_MS [30000] (cap on client-requested deadlines),
- * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json],
+ * OASIS_JWKS_URL [<first identity URL>/.well-known/jwks.json], OASIS_EDGE_JWKS_COOLDOWN_MS
+ * [30000] (least time between JWKS refetches for an unknown key id),
  * OASIS_EDGE_UPSTREAMS [all mesh services] (comma list), OASIS_EDGE_CORS_ORIGINS [*],
  * OASIS_EDGE_TRUSTED_PROXIES [0] (proxies appending to X-Forwarded-For),
  * OASIS_EDGE_METRICS_PORT [9080] (admin port: /metrics, probes), plus the shared
@@ -13,6 +14,7 @@
 import { metricsPortOffset, processSecurity, sharedConfig, type Env } from "#kit/config.ts";
 import type { MeshIdentity } from "#kit/mesh-keys.ts";
 import { targetHttpUrl } from "#kit/discovery.ts";
+import { edgeKeyPrefix } from "#kit/edge-keys.ts";
 import { edgePort } from "../mesh.config.ts";
 
 export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
@@ -30,11 +32,20 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly maxTimeoutMs: number;
   /** Where identity publishes its public signing keys. */
   readonly jwksUrl: string;
+  /** Least time between JWKS refetches for unknown key ids, ms. */
+  readonly jwksCooldownMs: number;
   readonly issuer: string;
   readonly audience: string;
   /** Allowed CORS origins, or ["*"]. */
   readonly corsOrigins: readonly string[];
-  /** Proxies in front of the edge that append to X-Forwarded-For (0: trust none). */
+  /**
+   * Proxies in front of the edge that append to X-Forwarded-For. 0 (default): trust
+   * none, the client IP is the TCP peer; right behind an L4 load balancer (deploy/k8s:
+   * a LoadBalancer Service with `externalTrafficPolicy: Local`, so kube-proxy keeps the
+   * client's address), where any X-Forwarded-For is the client's own invention. Set N
+   * only when exactly N L7 proxies (an ingress, a CDN) each append the address they saw,
+   * and clients cannot reach the edge around them.
+   */
   readonly trustedProxies: number;
   /** Redis key prefix for the edge's own keys (rate limits). */
   readonly redisKeyPrefix: string;
@@ -68,10 +79,11 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     defaultTimeoutMs: int(env, "OASIS_EDGE_TIMEOUT_MS", 10_000),
     maxTimeoutMs: int(env, "OASIS_EDGE_MAX_TIMEOUT_MS", 30_000),
     jwksUrl: env.OASIS_JWKS_URL ?? `${targetHttpUrl(all.upstreams.identity?.[0] ?? "http://127.0.0.1:7001")}/.well-known/jwks.json`,
+    jwksCooldownMs: int(env, "OASIS_EDGE_JWKS_COOLDOWN_MS", 30_000),
     issuer: "oasis.identity",
     audience: "oasis",
     corsOrigins: (env.OASIS_EDGE_CORS_ORIGINS ?? "*").split(",").map((s) => s.trim()).filter(Boolean),
     trustedProxies: int(env, "OASIS_EDGE_TRUSTED_PROXIES", 0),
-    redisKeyPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:edge:`,
+    redisKeyPrefix: edgeKeyPrefix(all.namespace),
   });
 }

@@ -52,9 +52,10 @@ export async function decodeConnectRequest(req: Request, url: URL, routed: Route
 }
 
 /** Throws unless a caller (null: no token) may call a method of `access` through the edge. */
-export function requireAccess(access: Access, userId: bigint | null): void {
+export function requireAccess(access: Access, user: { readonly roles: readonly string[] } | null): void {
   if (access === Access.PUBLIC) return;
-  if (userId === null) throw new ConnectError("this call needs `Authorization: Bearer <access token>`", Code.Unauthenticated);
+  if (user === null) throw new ConnectError("this call needs `Authorization: Bearer <access token>`", Code.Unauthenticated);
+  if (access === Access.ADMIN && !user.roles.includes("admin")) throw new ConnectError("this call needs an admin", Code.PermissionDenied);
 }
 
 /** Encodes a successful unary response in the request's encoding. */

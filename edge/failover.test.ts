@@ -5,7 +5,8 @@
  * the dead replica; the edge ejects it within 2 s, and takes it back once it is up again.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { setEdgeLimits } from "./limits-admin.ts";
+import { testAdminHandle } from "#kit/testing/mesh.ts";
+import { createEdgeAdmin, setEdgeLimits } from "./limits-admin.ts";
 import { startTwoIdentityReplicas, waitEjected, type TwoReplicas } from "../tests/replicas.ts";
 
 let env: TwoReplicas;
@@ -20,7 +21,7 @@ beforeAll(async () => {
   userId = ((await res.json()) as any).account.userId;
   token = ((await (await post("/v1/sessions", { login: "reed_77", password: "correct horse battery" })).json()) as any).accessToken;
   // The writers below send far more than one person's write limit (300/min).
-  await setEdgeLimits(env.mesh.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", env.mesh.namespace, {
+  await setEdgeLimits(env.edge, await createEdgeAdmin(env.edge, testAdminHandle), {
     write: { perUser: { limit: 1_000_000, periodSeconds: 60 } },
   });
 });

@@ -10,11 +10,23 @@
  * requests at once and then one every P/L. Both keys are checked before either is
  * charged, so a request refused by one limit costs nothing against the other.
  *
- * Limits per route class are read from Redis (`oasis:edge:rate-limits`, a JSON object, so an
- * operator can change them at run time: `SET oasis:edge:rate-limits '{...}'`) every few
- * seconds, falling back to the defaults below.
+ * The same Lua call first checks the token's session against the revocation list
+ * (`revoked:<session id>`, written by identity, see kit/edge-keys.ts), so refusing a
+ * revoked session's tokens costs no extra round trip.
+ *
+ * Limits per route class can be overridden at run time only through identity's admin
+ * RPC SetEdgeRateLimits, which writes `oasis:edge:rate-limits` (JSON) with a TTL; every
+ * edge reloads it every few seconds. An override without a TTL (written by hand) is
+ * ignored, so a forgotten override always ends.
+ *
+ * When Redis does not answer: the auth class (sign-up, sign-in: the target of
+ * credential stuffing) fails closed with 503; the other classes fail open, and so does
+ * the revocation check, because a limiter outage must not become an app outage (their
+ * abuse is bounded by the access token lifetime and the services' own limits).
  */
 import type { Redis } from "ioredis";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { rateLimitOverridesKey, revokedSessionKey } from "#kit/edge-keys.ts";
 
 /** One limit: `limit` requests per `periodSeconds`, bursting up to `limit`. */
 export interface Limit {
@@ -28,7 +40,7 @@ export interface ClassLimits {
   readonly perIp?: Limit;
 }
 
-export type RouteClass = "auth" | "read" | "write" | "upload";
+export type RouteClass = "auth" | "read" | "write" | "upload" | "stream";
 
 /**
  * Defaults, per class. auth: sign-up/sign-in per IP (credential stuffing: OWASP suggests
@@ -40,6 +52,9 @@ export const defaultLimits: Readonly<Record<RouteClass, ClassLimits>> = {
   read: { perUser: { limit: 1200, periodSeconds: 60 }, perIp: { limit: 6000, periodSeconds: 60 } },
   write: { perUser: { limit: 300, periodSeconds: 60 }, perIp: { limit: 3000, periodSeconds: 60 } },
   upload: { perUser: { limit: 60, periodSeconds: 60 }, perIp: { limit: 300, periodSeconds: 60 } },
+  // Opening a server stream (notifications): an app opens one per screen and reconnects
+  // after network changes; 30 a minute leaves room for that and stops reconnect storms.
+  stream: { perUser: { limit: 30, periodSeconds: 60 }, perIp: { limit: 300, periodSeconds: 60 } },
 };
 
 export interface Decision {
@@ -53,19 +68,22 @@ export interface Decision {
   readonly retryAfterSeconds: number;
 }
 
-// KEYS: 1..n limiter keys. ARGV: per key (emission ms, burst ms); cost 1.
-// Returns per key {allowed(0/1), remaining, retry_after_ms, reset_ms} flattened.
+// KEYS[1]: the session's revocation key (checked when ARGV[1] == '1');
+// KEYS 2..n+1: limiter keys. ARGV after the first: per key (emission ms, burst ms); cost 1.
+// Returns {-1} for a revoked session, else {allowed(0/1)} followed by per key
+// {allowed(0/1), remaining, retry_after_ms, reset_ms} flattened.
 const gcraScript = `
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = #KEYS
+local n = #KEYS - 1
 local results = {}
 local allowed = 1
 local tats = {}
 for i = 1, n do
-  local emission = tonumber(ARGV[2 * i - 1])
-  local tolerance = tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  local emission = tonumber(ARGV[2 * i])
+  local tolerance = tonumber(ARGV[2 * i + 1])
+  local tat = tonumber(redis.call('GET', KEYS[i + 1]) or now)
   if tat < now then tat = now end
   local new_tat = tat + emission
   local allow_at = new_tat - tolerance
@@ -80,12 +98,23 @@ end
 local out = {allowed}
 for i = 1, n do
   if allowed == 1 then
-    redis.call('SET', KEYS[i], tats[i], 'PX', math.max(1, math.ceil(tats[i] - now)))
+    redis.call('SET', KEYS[i + 1], tats[i], 'PX', math.max(1, math.ceil(tats[i] - now)))
   end
   for j = 1, 4 do table.insert(out, results[i][j]) end
 end
 return out
 `;
+
+/** How long a request waits for the limiter before treating Redis as down, ms (a Lua call takes ~0.2 ms). */
+const limiterTimeoutMs = 500;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("rate limiter timed out")), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 export interface RateLimiterOptions {
   readonly redis: Redis;
@@ -121,21 +150,26 @@ export class RateLimiter {
 
   private async reload(): Promise<void> {
     try {
-      const raw = await this.opts.redis.get("rate-limits");
-      this.limits = { ...defaultLimits, ...(raw ? (JSON.parse(raw) as Partial<Record<RouteClass, ClassLimits>>) : {}) };
+      const out = await this.opts.redis.multi().get(rateLimitOverridesKey).pttl(rateLimitOverridesKey).exec();
+      const raw = out?.[0]?.[1] as string | null;
+      const ttlMs = Number(out?.[1]?.[1] ?? -2);
+      // Only overrides with a TTL count (SetEdgeRateLimits always sets one).
+      const overrides = raw && ttlMs > 0 ? (JSON.parse(raw) as Partial<Record<RouteClass, ClassLimits>>) : {};
+      this.limits = { ...defaultLimits, ...overrides };
     } catch {
       // Keep the last good limits when Redis or the JSON is bad.
     }
   }
 
   /**
-   * Charges one request of `routeClass` for the user (if any) and the client IP.
-   * Returns undefined when the class has no limits. Fails open (undefined) if Redis
-   * does not answer: a limiter outage must not become an app outage.
+   * Charges one request of `routeClass` for the user (if any) and the client IP, and
+   * checks whether `sessionId` (the bearer token's session, if any) was revoked, in one
+   * Redis call. `decision` is undefined when the class has no limits. When Redis does not
+   * answer, the auth class throws `unavailable` (fails closed); the others pass.
    */
-  async check(routeClass: RouteClass, userId: bigint | null, ip: string): Promise<Decision | undefined> {
-    const cls = this.limits[routeClass];
-    const keys: string[] = [];
+  async check(routeClass: RouteClass, userId: bigint | null, ip: string, sessionId?: string): Promise<{ revoked: boolean; decision?: Decision }> {
+    const cls = this.limits[routeClass] ?? {};
+    const keys: string[] = [revokedSessionKey(sessionId ?? "")];
     const args: number[] = [];
     const used: Limit[] = [];
     const add = (key: string, l: Limit | undefined) => {
@@ -147,18 +181,25 @@ export class RateLimiter {
     };
     if (userId !== null) add(`rl:${routeClass}:u:${userId}`, cls.perUser);
     add(`rl:${routeClass}:ip:${ip}`, cls.perIp);
-    if (keys.length === 0) return undefined;
+    if (used.length === 0 && !sessionId) return { revoked: false };
     let out: number[];
     this.opts.onCall?.();
     try {
-      out = (await (this.opts.redis as unknown as { oasisGcra(n: number, ...a: Array<string | number>): Promise<number[]> }).oasisGcra(
+      // Redis down: decide now instead of queueing behind ioredis's reconnects (seconds).
+      if (this.opts.redis.status !== "ready") throw new Error("redis not connected");
+      const call = (this.opts.redis as unknown as { oasisGcra(n: number, ...a: Array<string | number>): Promise<number[]> }).oasisGcra(
         keys.length,
         ...keys,
+        sessionId ? "1" : "0",
         ...args,
-      )) as number[];
+      );
+      out = await withTimeout(call, limiterTimeoutMs);
     } catch {
-      return undefined;
+      if (routeClass === "auth") throw new ConnectError("sign-in is unavailable: its rate limiter cannot be reached", Code.Unavailable);
+      return { revoked: false };
     }
+    if (out[0] === -1) return { revoked: true };
+    if (used.length === 0) return { revoked: false };
     const allowed = out[0] === 1;
     let binding = 0;
     for (let i = 1; i < used.length; i++) if (out[1 + i * 4 + 1]! < out[1 + binding * 4 + 1]!) binding = i;
@@ -166,11 +207,14 @@ export class RateLimiter {
     let retryMs = 0;
     for (let i = 0; i < used.length; i++) retryMs = Math.max(retryMs, at(i, 2));
     return {
-      allowed,
-      limit: used[binding]!.limit,
-      remaining: allowed ? at(binding, 1) : 0,
-      resetSeconds: Math.ceil(at(binding, 3) / 1000),
-      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(retryMs / 1000)),
+      revoked: false,
+      decision: {
+        allowed,
+        limit: used[binding]!.limit,
+        remaining: allowed ? at(binding, 1) : 0,
+        resetSeconds: Math.ceil(at(binding, 3) / 1000),
+        retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(retryMs / 1000)),
+      },
     };
   }
 }

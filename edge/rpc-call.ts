@@ -1,7 +1,7 @@
 /**
  * The steps every RPC through the edge takes, whatever its HTTP shape (Connect or
  * REST): authenticate the bearer token, check the method's access level, charge the
- * rate limits of its route class, decode the request (so bad input never reaches a
+ * rate limits of its route class and refuse a revoked session (one Redis call), decode the request (so bad input never reaches a
  * service), call the upstream within one capped deadline (cancelled if the client
  * goes away), and encode the answer.
  */
@@ -53,8 +53,9 @@ export async function runRpc(
   const deadlineMs = Date.now() + requestTimeoutMs(ctx.req, deps.config.defaultTimeoutMs, deps.config.maxTimeoutMs);
   try {
     const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
-    requireAccess(routed.access, user?.userId ?? null);
-    const decision = await deps.limiter.check(routeClass, user?.userId ?? null, ctx.clientIp);
+    requireAccess(routed.access, user);
+    const { revoked, decision } = await deps.limiter.check(routeClass, user?.userId ?? null, ctx.clientIp, user?.sessionId || undefined);
+    if (revoked) throw new ConnectError("invalid bearer token: the session was revoked", Code.Unauthenticated);
     if (decision) {
       limitHeaders = rateLimitHeaders(decision);
       if (!decision.allowed) {
@@ -64,6 +65,7 @@ export async function runRpc(
     const message = await decode();
     const answer = await deps.upstreams.unary(routed, message, {
       userId: user?.userId ?? null,
+      clientIp: ctx.clientIp,
       requestId: ctx.requestId,
       traceparent: ctx.traceparent,
       deadlineMs,

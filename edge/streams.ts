@@ -10,22 +10,54 @@
  *   `data:` event per message, with a comment line every 15 s so proxies keep it open.
  * Upstream it is a Connect stream over HTTP/2 (kit mesh transport), cancelled when the
  * client goes away.
+ *
+ * Before answering, a stream is admitted: the bearer token verified and its session not
+ * revoked, the "stream" rate limit charged (opening is limited like any request), and
+ * the user's concurrent streams capped (`maxStreamsPerUser`, counted in Redis across
+ * edges). An open stream ends with `unauthenticated` when its access token expires
+ * (the app reconnects with a fresh one) or when its session is revoked (identity
+ * announces revoked sessions on a Redis channel, kit/edge-keys.ts).
  */
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorToJson } from "@connectrpc/connect/protocol-connect";
 import { callerHeader, signCaller } from "#kit/auth.ts";
+import { revocationChannel } from "#kit/edge-keys.ts";
+import type { Redis } from "#kit/redis.ts";
 import { createMeshTransport, type BalancedTransport } from "#kit/client.ts";
 import type { EdgeDeps, EdgeRoute } from "./app.ts";
 import { readBody } from "./body.ts";
 import { requireAccess } from "./connect-handler.ts";
+import type { VerifiedUser } from "./auth.ts";
 import { errorReply } from "./http-errors.ts";
 import { decodeJson, encodeJson } from "./json-codec.ts";
 import type { RoutedMethod } from "./registry.ts";
 import type { RequestContext } from "./request-context.ts";
 
 const heartbeatMs = 15_000;
+
+/** Concurrent streams one user may hold across all edges: an app needs one per device. */
+export const maxStreamsPerUser = 5;
+
+// KEYS[1]: the user's open streams (sorted set, score = when the stream must end, ms).
+// ARGV: stream id, its end (ms since epoch), the cap. Drops entries past their end
+// (streams of a crashed edge), then admits if under the cap. Returns 1 or 0.
+const streamOpenScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.max(1000, tonumber(ARGV[2]) - now + 1000))
+return 1
+`;
+
+/** An admitted stream: its caller, and how to give its slot back. */
+interface Admission {
+  readonly user: VerifiedUser | null;
+  release(): void;
+}
 const encoder = new TextEncoder();
 
 function envelope(flags: number, json: string): Uint8Array {
@@ -49,10 +81,53 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
     return t;
   };
 
-  /** Opens the upstream stream for a verified caller; yields response messages. */
-  async function open(ctx: RequestContext, routed: RoutedMethod, request: Message, signal: AbortSignal) {
+  (deps.redis as unknown as { defineCommand(n: string, d: { numberOfKeys: number; lua: string }): void }).defineCommand("oasisStreamOpen", {
+    numberOfKeys: 1,
+    lua: streamOpenScript,
+  });
+  const onRevoked = new Map<string, Set<() => void>>();
+  let subscriber: Redis | undefined;
+  /** Subscribes (once per edge) to identity's revocation announcements. */
+  function watchRevocations(): void {
+    if (subscriber) return;
+    subscriber = deps.redis.duplicate();
+    void subscriber.subscribe(revocationChannel(deps.config.namespace)).catch(() => {});
+    subscriber.on("message", (_channel: string, sessionId: string) => {
+      for (const close of onRevoked.get(sessionId) ?? []) close();
+    });
+  }
+
+  /**
+   * Admits a stream before anything is answered: token, access, revocation and the
+   * "stream" rate limit (one Redis call), then the per-user cap. Throws ConnectErrors.
+   */
+  async function admit(ctx: RequestContext, routed: RoutedMethod): Promise<Admission> {
     const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
-    requireAccess(routed.access, user?.userId ?? null);
+    requireAccess(routed.access, user);
+    const { revoked, decision } = await deps.limiter.check("stream", user?.userId ?? null, ctx.clientIp, user?.sessionId || undefined);
+    if (revoked) throw new ConnectError("invalid bearer token: the session was revoked", Code.Unauthenticated);
+    if (decision && !decision.allowed) {
+      throw new ConnectError(`rate limit exceeded for opening streams; retry in ${decision.retryAfterSeconds} s`, Code.ResourceExhausted);
+    }
+    if (!user) return { user, release() {} };
+    const key = `streams:u:${user.userId}`;
+    const id = ctx.requestId + ":" + Math.random().toString(36).slice(2);
+    const redis = deps.redis as unknown as { oasisStreamOpen(key: string, id: string, endMs: number, cap: number): Promise<number>; zrem(k: string, m: string): Promise<number> };
+    const admitted = await redis.oasisStreamOpen(key, id, user.expiresAtMs, maxStreamsPerUser).catch(() => 1);
+    if (admitted !== 1) throw new ConnectError(`at most ${maxStreamsPerUser} open streams per user; close one first`, Code.ResourceExhausted);
+    let released = false;
+    return {
+      user,
+      release() {
+        if (released) return;
+        released = true;
+        void redis.zrem(key, id).catch(() => {});
+      },
+    };
+  }
+
+  /** Opens the upstream stream for an admitted caller; yields response messages. */
+  async function open(ctx: RequestContext, routed: RoutedMethod, request: Message, signal: AbortSignal, user: VerifiedUser | null) {
     const client = createClient(routed.method.parent, transport(routed.upstream)) as unknown as Record<
       string,
       (req: Message, opts: { headers: Record<string, string>; signal: AbortSignal }) => AsyncIterable<Message>
@@ -64,47 +139,71 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
     });
   }
 
-  /** A ReadableStream fed by an upstream stream; `frame` renders messages, `end` the close. */
+  /**
+   * A ReadableStream fed by an upstream stream; `frame` renders messages, `end` the
+   * close. Ends with `unauthenticated` at the token's expiry or its session's revocation.
+   */
   function relay(
     ctx: RequestContext,
     routed: RoutedMethod,
     request: Message,
+    admission: Admission,
     frame: (m: Message) => Uint8Array,
     end: (err?: ConnectError) => Uint8Array | undefined,
     heartbeat?: Uint8Array,
   ): ReadableStream<Uint8Array> {
     const abort = new AbortController();
+    const user = admission.user;
     let timer: ReturnType<typeof setInterval> | undefined;
+    let expiry: ReturnType<typeof setTimeout> | undefined;
+    const stopWith = (why: string) => () => abort.abort(new ConnectError(why, Code.Unauthenticated));
+    const revoked = stopWith("the session was revoked");
+    const cleanup = () => {
+      if (timer) clearInterval(timer);
+      if (expiry) clearTimeout(expiry);
+      if (user) onRevoked.get(user.sessionId)?.delete(revoked);
+      if (user && onRevoked.get(user.sessionId)?.size === 0) onRevoked.delete(user.sessionId);
+      admission.release();
+    };
+    if (user) {
+      expiry = setTimeout(stopWith("the access token expired; reconnect with a fresh one"), Math.max(0, user.expiresAtMs - Date.now()));
+      watchRevocations();
+      let set = onRevoked.get(user.sessionId);
+      if (!set) onRevoked.set(user.sessionId, (set = new Set()));
+      set.add(revoked);
+    }
     return new ReadableStream<Uint8Array>({
       start(controller) {
         // Not awaited: Bun sends the response headers only once start() has resolved.
         void pump(controller);
       },
       cancel() {
-        if (timer) clearInterval(timer);
+        cleanup();
         abort.abort();
       },
     });
 
     async function pump(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-        if (heartbeat) timer = setInterval(() => controller.enqueue(heartbeat), heartbeatMs);
-        try {
-          for await (const m of await open(ctx, routed, request, abort.signal)) controller.enqueue(frame(m));
-          const tail = end();
+      if (heartbeat) timer = setInterval(() => controller.enqueue(heartbeat), heartbeatMs);
+      try {
+        for await (const m of await open(ctx, routed, request, abort.signal, user)) controller.enqueue(frame(m));
+        const tail = end();
+        if (tail) controller.enqueue(tail);
+      } catch (err) {
+        // Aborted by us (expiry, revocation): tell the client why. By the client: nothing to say.
+        const reason = abort.signal.aborted ? abort.signal.reason : err;
+        if (!abort.signal.aborted || reason instanceof ConnectError) {
+          const tail = end(ConnectError.from(reason));
           if (tail) controller.enqueue(tail);
-        } catch (err) {
-          if (!abort.signal.aborted) {
-            const tail = end(ConnectError.from(err));
-            if (tail) controller.enqueue(tail);
-          }
-        } finally {
-          if (timer) clearInterval(timer);
-          try {
-            controller.close();
-          } catch {
-            // already closed by the client going away
-          }
         }
+      } finally {
+        cleanup();
+        try {
+          controller.close();
+        } catch {
+          // already closed by the client going away
+        }
+      }
     }
   }
 
@@ -120,10 +219,12 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
       if (body.byteLength < 5 || body[0] !== 0) throw new ConnectError("expected one enveloped request message", Code.InvalidArgument);
       const len = new DataView(body.buffer, body.byteOffset).getUint32(1);
       const request = decodeJson(routed.method.input as DescMessage, body.subarray(5, 5 + len));
+      const admission = await admit(ctx, routed);
       const stream = relay(
         ctx,
         routed,
         request,
+        admission,
         (m) => envelope(0, encodeJson(routed.method.output as DescMessage, m)),
         (err) => envelope(2, JSON.stringify(err ? { error: errorToJson(err, undefined) } : {})),
       );
@@ -140,13 +241,13 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
     if (!routed) return undefined;
     try {
       // Authenticate before answering 200: errors must still be plain JSON replies.
-      const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
-      requireAccess(routed.access, user?.userId ?? null);
       const request = decodeJson(routed.method.input as DescMessage, encoder.encode("{}"));
+      const admission = await admit(ctx, routed);
       const stream = relay(
         ctx,
         routed,
         request,
+        admission,
         (m) => encoder.encode(`data: ${encodeJson(routed.method.output as DescMessage, m)}\n\n`),
         (err) => (err ? encoder.encode(`event: error\ndata: ${JSON.stringify(errorToJson(err, undefined))}\n\n`) : undefined),
         encoder.encode(": keepalive\n\n"),

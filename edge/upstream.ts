@@ -8,6 +8,7 @@
  */
 import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { cachedCaller, callerHeader, signCaller } from "#kit/auth.ts";
+import { clientIpHeader } from "#kit/call-context.ts";
 import { isRetryable } from "#kit/client.ts";
 import { discoveredReplicaSet, type ReplicaDiscovery } from "#kit/discovery.ts";
 import { remainingMs, type ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
@@ -17,6 +18,8 @@ import type { RoutedMethod } from "./registry.ts";
 
 export interface CallMeta {
   readonly userId: bigint | null;
+  /** The end user's IP, forwarded in `oasis-client-ip` (sign-in throttle). */
+  readonly clientIp?: string;
   readonly requestId: string;
   readonly traceparent: string;
   /**
@@ -82,6 +85,7 @@ export class Upstreams {
       [callerHeader]: cachedCaller(this.config.mesh, { audience: routed.upstream, method: routed.path.slice(1) }, meta.userId),
       "x-request-id": meta.requestId,
       traceparent: meta.traceparent,
+      ...(meta.clientIp ? { [clientIpHeader]: meta.clientIp } : {}),
     };
     const bytes = await this.set(routed.upstream).run(isRetryable(routed.method, message), meta.signal, (client) =>
       client.unary(routed.path, body, headers, remainingMs(meta.deadlineMs), meta.signal),

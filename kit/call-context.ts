@@ -23,6 +23,13 @@ export interface Caller {
   readonly issuer?: string;
 }
 
+/**
+ * Header in which the edge forwards the end user's IP (as far as it trusts proxies) to
+ * the service it calls. A service reads it only on calls with a valid mesh credential,
+ * for per-IP decisions such as the sign-in throttle.
+ */
+export const clientIpHeader = "oasis-client-ip";
+
 export interface CallContext {
   readonly requestId: string;
   /** W3C trace id (32 hex chars) and this hop's span id (16 hex chars). */

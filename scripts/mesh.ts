@@ -12,6 +12,7 @@
  *
  * As a module, `startMesh()` is what the demo uses.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { mesh, edgePort } from "../mesh.config.ts";
@@ -42,12 +43,15 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   const supervisor = new Supervisor({ restart: true });
   // Every service of the mesh table that exists in services/ (a checkout may be mid-way).
   const services = mesh.filter((e) => existsSync(join(root, "services", e.name, "main.ts")));
-  const env = {
+  const env: Record<string, string | undefined> = {
     OASIS_DEV: "1",
     ...process.env,
     ...generateMeshKeys([...services.map((e) => e.name), "edge"]),
     OASIS_MESH_SERVICES: process.env.OASIS_MESH_SERVICES ?? services.map((e) => e.name).join(","),
   };
+  // Identity's key-encryption key: from the environment, else a fresh one per run (keys
+  // sealed by an earlier run's KEK are retired at start, and a new one signs).
+  env.OASIS_IDENTITY_KEK ??= randomBytes(32).toString("base64");
   const t0 = performance.now();
   await supervisor.startAll(
     services.map((e) => ({ name: e.name, entry: join(root, "services", e.name, "main.ts"), port: portOf(e.name, e.port), env })),

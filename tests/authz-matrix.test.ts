@@ -25,6 +25,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Access, audienceOf, callerHeader, callerTtlMs, methodAccess, methodPath, signCaller, type CallerWho } from "#kit/auth.ts";
 import { generateMeshKeys, meshIdentityFrom, meshKeyVar } from "#kit/mesh-keys.ts";
 import { testIdentity } from "#kit/testing/clients.ts";
+import { errorReason } from "#kit/errors.ts";
 import { startTestMesh, type TestMesh } from "#kit/testing/mesh.ts";
 import { edgeServices } from "../edge/services.ts";
 import { edgeOwnedPaths } from "../edge/registry.ts";
@@ -90,6 +91,14 @@ const expected: Record<string, { direct: readonly Outcome[]; edgeAnonymous: Outc
     edgeAnonymous: "not_routed",
     edgeUser: "not_routed",
   },
+  // Admins only: the kit requires a signed-in user (assertions carry no roles), the
+  // owning service refuses any user who is not an admin (NOT_ADMIN), and the edge checks
+  // the token's admin role. No matrix user is an admin.
+  [Access.ADMIN]: {
+    direct: ["unauthenticated", "unauthenticated", "permission_denied", "permission_denied", "unauthenticated", ...Object.values(refusedAll)],
+    edgeAnonymous: "unauthenticated",
+    edgeUser: "permission_denied",
+  },
 };
 expected[Access.UNSPECIFIED] = expected[Access.USER]!;
 
@@ -99,6 +108,7 @@ function outcomeOf(err: unknown): Outcome {
   const e = ConnectError.from(err);
   if (e.code === Code.Unauthenticated && /invalid mesh credential|requires a signed-in user/.test(e.rawMessage)) return "unauthenticated";
   if (e.code === Code.PermissionDenied && /internal to the mesh/.test(e.rawMessage)) return "permission_denied";
+  if (e.code === Code.PermissionDenied && errorReason(e) === "NOT_ADMIN") return "permission_denied";
   if (e.code === Code.Unavailable || e.code === Code.DeadlineExceeded || e.code === Code.Internal) throw e;
   return "allowed";
 }

@@ -14,6 +14,7 @@
  * up to 20.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -110,6 +111,22 @@ async function ok(method: string, path: string, body?: unknown, token?: string):
   return r.json;
 }
 
+/**
+ * The test's own admin (named in OASIS_ADMIN_HANDLES of the mesh it starts; a reused
+ * edge's mesh must name it too): created on first use, signed in afresh each time
+ * because an access token lives 15 minutes.
+ */
+const e2eAdminHandle = "e2e_admin";
+const e2eAdminPassword = randomBytes(18).toString("base64url");
+let e2eAdminCreated = false;
+async function adminToken(): Promise<string> {
+  if (!e2eAdminCreated) {
+    await ok("POST", "/v1/accounts", { handle: e2eAdminHandle, email: `${e2eAdminHandle}@admin.invalid`, password: e2eAdminPassword });
+    e2eAdminCreated = true;
+  }
+  return (await ok("POST", "/v1/sessions", { login: e2eAdminHandle, password: e2eAdminPassword })).accessToken;
+}
+
 async function signIn(handle: string): Promise<{ token: string; userId: string }> {
   const s = await ok("POST", "/v1/sessions", { login: handle, password: demoPassword });
   return { token: s.accessToken, userId: s.userId ?? (await ok("GET", `/v1/handles/${handle}`)).profile.userId };
@@ -129,7 +146,14 @@ beforeAll(async () => {
     edgeMetrics = `${u.protocol}//${u.hostname}:${Number(u.port) + 1000}`;
     return;
   }
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), OASIS_NAMESPACE: namespace, OASIS_LOG_LEVEL: "warn" };
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    OASIS_NAMESPACE: namespace,
+    OASIS_LOG_LEVEL: "warn",
+    OASIS_ADMIN_HANDLES: e2eAdminHandle,
+    // One KEK for both runs of the main job on the same data.
+    OASIS_IDENTITY_KEK: randomBytes(32).toString("base64"),
+  };
   for (const e of mesh) {
     env[`OASIS_${e.name.toUpperCase()}_PORT`] = String(await freePort());
     env[`OASIS_${e.name.toUpperCase()}_METRICS_PORT`] = String(await freePort());
@@ -235,7 +259,7 @@ describe("main job, end to end through the edge", () => {
     );
     console.log(`like notifications complete ${((performance.now() - t0) / 1000).toFixed(1)} s after the load; checking ${expected.size} owners' inboxes`);
     const handleOf = new Map((await sql<{ user_id: string; handle: string }>("identity", "SELECT user_id, handle FROM accounts")).map((a) => [a.user_id, a.handle]));
-    await setEdgeLimits(redisUrl, namespace, bulkImportLimits);
+    await setEdgeLimits(edge, await adminToken(), bulkImportLimits);
     try {
       await inParallel([...expected.entries()], 4, async ([owner, likedPosts]) => {
         const { token } = await signIn(handleOf.get(owner)!);
@@ -260,7 +284,7 @@ describe("main job, end to end through the edge", () => {
         expect(entries.every((e) => !e.read)).toBe(true);
       });
     } finally {
-      await setEdgeLimits(redisUrl, namespace, null, false);
+      await setEdgeLimits(edge, await adminToken(), null, { wait: false });
     }
   }, hookTimeoutMs);
 
@@ -407,12 +431,12 @@ describe("main job, end to end through the edge", () => {
     };
     if (reuseEdge) {
       const before = await counts();
-      await setEdgeLimits(redisUrl, namespace, bulkImportLimits);
+      await setEdgeLimits(edge, await adminToken(), bulkImportLimits);
       try {
         const report: LoadReport = await new DemoLoader(edge).run();
         expect(report.users).toBe(962);
       } finally {
-        await setEdgeLimits(redisUrl, namespace, null, false);
+        await setEdgeLimits(edge, await adminToken(), null, { wait: false });
       }
       expect(await counts()).toEqual(before);
       return;

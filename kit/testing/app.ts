@@ -8,11 +8,13 @@
  *     afterAll(() => svc.stop());
  */
 import "./keys.ts";
+import { randomBytes } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import type { BaseConfig, Env } from "../config.ts";
 import { testClient } from "./clients.ts";
 import type { App } from "../runtime.ts";
+import { testAdminHandle } from "./mesh.ts";
 import { cleanupNamespace, testNamespace } from "./namespace.ts";
 
 export interface TestApp<C extends BaseConfig> {
@@ -48,8 +50,10 @@ export async function startTestApp<C extends BaseConfig>(
 ): Promise<TestApp<C>> {
   const namespace = opts.namespace ?? testNamespace();
   const ownsNamespace = opts.namespace === undefined;
-  const probe = load({ ...process.env, ...opts.env, OASIS_NAMESPACE: namespace });
-  const env: Env = { ...process.env, ...opts.env, OASIS_NAMESPACE: namespace, [`OASIS_${probe.service.toUpperCase()}_PORT`]: "0" };
+  // Identity's key-encryption key and admin: generated per run, never a default.
+  const generated: Env = { OASIS_IDENTITY_KEK: randomBytes(32).toString("base64"), OASIS_ADMIN_HANDLES: testAdminHandle };
+  const probe = load({ ...process.env, ...generated, ...opts.env, OASIS_NAMESPACE: namespace });
+  const env: Env = { ...process.env, ...generated, ...opts.env, OASIS_NAMESPACE: namespace, [`OASIS_${probe.service.toUpperCase()}_PORT`]: "0" };
   const config = load(env);
   const app = await create(config);
   const port = await app.start();

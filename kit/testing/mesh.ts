@@ -4,6 +4,7 @@
  * everything afterwards.
  */
 import "./keys.ts";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Env } from "../config.ts";
 import { Supervisor } from "../supervisor.ts";
@@ -11,6 +12,9 @@ import { cleanupNamespace, testNamespace } from "./namespace.ts";
 import { freePort } from "./ports.ts";
 
 const root = join(import.meta.dir, "..", "..");
+
+/** The handle a test mesh names as its admin (OASIS_ADMIN_HANDLES); tests sign it up. */
+export const testAdminHandle = "oasis_admin";
 
 export interface TestMesh {
   readonly namespace: string;
@@ -47,6 +51,9 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
   const env: Env = {
     ...process.env,
     OASIS_LOG_LEVEL: process.env.OASIS_LOG_LEVEL ?? "warn",
+    // Identity's key-encryption key and first admin: generated per run, never a default.
+    OASIS_IDENTITY_KEK: randomBytes(32).toString("base64"),
+    OASIS_ADMIN_HANDLES: testAdminHandle,
     ...opts.env,
     OASIS_NAMESPACE: namespace,
     OASIS_MESH_SERVICES: opts.services.join(","),

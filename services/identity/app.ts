@@ -17,6 +17,7 @@ export const jwksPath = "/.well-known/jwks.json";
 export async function createIdentityApp(config: IdentityConfig): Promise<App> {
   const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true });
   const ctx = await createContext(rt);
+  rt.onStop(() => ctx.close());
   return serve(rt, {
     bindings: [bind(IdentityService, identityService(ctx))],
     httpFallback(req, res) {

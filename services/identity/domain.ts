@@ -5,7 +5,8 @@
  */
 import type { Caller } from "#kit/call-context.ts";
 import type { FieldViolation } from "#kit/errors.ts";
-import type { Profile, ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
+import { create } from "@bufbuild/protobuf";
+import { ProfileSchema, type Profile, type ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { ProfileChanges } from "./store.ts";
 
 /** Handles are unique case-insensitively: store and compare the lowercase form. */
@@ -70,4 +71,81 @@ export function duplicateFieldKeys(fields: readonly ProfileField[]): number[] {
  */
 export function canReadProfile(profile: Profile, caller: Caller): boolean {
   return !profile.private || caller.userId !== null || caller.service;
+}
+
+/** What graph says about the viewer and a profile's owner (graph's Relationship, the fields used). */
+export interface ViewerRelation {
+  readonly following: boolean;
+  readonly blocking: boolean;
+  readonly blockedBy: boolean;
+}
+
+/**
+ * Whose relationship to a profile decides what they see: signed-in users other than the
+ * owner. Services acting for themselves and owners see everything.
+ */
+export function needsRelation(profile: Profile, caller: Caller): boolean {
+  return !caller.service && caller.userId !== null && caller.userId !== profile.userId;
+}
+
+/**
+ * The profile as `relation`'s viewer may see it (the rules step of hydration):
+ * undefined when a block in either direction hides it (as if it did not exist); for a
+ * private account the viewer does not follow, only its header: user id, handle,
+ * display name, avatar (Instagram's private-account header; the bio and fields are
+ * for approved followers).
+ */
+export function presentProfile(profile: Profile, relation: ViewerRelation | undefined): Profile | undefined {
+  if (!relation) return profile;
+  if (relation.blocking || relation.blockedBy) return undefined;
+  if (!profile.private || relation.following) return profile;
+  return create(ProfileSchema, {
+    userId: profile.userId,
+    handle: profile.handle,
+    displayName: profile.displayName,
+    avatarMediaId: profile.avatarMediaId,
+    private: true,
+  });
+}
+
+/** Buckets an avatar may come from (media's bucket names). */
+export const avatarBuckets: readonly string[] = ["avatars", "post-images"];
+
+/**
+ * When a session's refresh token expires if refreshed at `now`: the sliding refresh
+ * lifetime, capped by the absolute session lifetime counted from `createdAt`.
+ */
+export function refreshExpiry(now: Date, createdAt: Date, c: { refreshTtlSeconds: number; sessionMaxSeconds: number }): Date {
+  return new Date(Math.min(now.getTime() + c.refreshTtlSeconds * 1000, createdAt.getTime() + c.sessionMaxSeconds * 1000));
+}
+
+/** Route classes of the edge's rate limits (edge/rate-limit.ts). */
+export const routeClasses = ["auth", "read", "write", "upload", "stream"] as const;
+
+interface LimitIn {
+  readonly limit: bigint;
+  readonly periodSeconds: number;
+}
+
+/** The JSON the edge reads from its override key: per class, perUser/perIp limits. */
+export type LimitOverrides = Record<string, { perUser?: { limit: number; periodSeconds: number }; perIp?: { limit: number; periodSeconds: number } }>;
+
+/**
+ * Turns SetEdgeRateLimits' request into the edge's override JSON; null means "remove
+ * the override". Each class at most once; a TTL is required with limits.
+ */
+export function overridesFromRequest(
+  limits: ReadonlyArray<{ routeClass: string; perUser?: LimitIn; perIp?: LimitIn }>,
+  ttlSeconds: number,
+): { ok: true; overrides: LimitOverrides | null } | { ok: false; violations: FieldViolation[] } {
+  if (limits.length === 0) return { ok: true, overrides: null };
+  const violations: FieldViolation[] = [];
+  if (ttlSeconds <= 0) violations.push({ field: "ttl_seconds", description: "must be 1-86400 when limits are given" });
+  const out: LimitOverrides = {};
+  limits.forEach((l, i) => {
+    if (out[l.routeClass]) violations.push({ field: `limits[${i}].route_class`, description: `"${l.routeClass}" appears twice` });
+    const conv = (x: LimitIn | undefined) => (x ? { limit: Number(x.limit), periodSeconds: x.periodSeconds } : undefined);
+    out[l.routeClass] = { ...(l.perUser ? { perUser: conv(l.perUser) } : {}), ...(l.perIp ? { perIp: conv(l.perIp) } : {}) };
+  });
+  return violations.length ? { ok: false, violations } : { ok: true, overrides: out };
 }

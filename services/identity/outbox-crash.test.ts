@@ -5,6 +5,7 @@
  * exactly once, and JetStream delivered each one exactly once (not only after the
  * consumer's dedup).
  */
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -35,8 +36,11 @@ let deliveries = 0;
 /** user id -> JetStream's delivery count of each message the consumer got, before dedup */
 const received = new Map<bigint, number[]>();
 
+/** Identity's key-encryption key for this run: the same for every restart. */
+const kek = randomBytes(32).toString("base64");
+
 function env(relay: "on" | "off") {
-  return { ...process.env, OASIS_NAMESPACE: ns, OASIS_IDENTITY_PORT: String(port), OASIS_OUTBOX_RELAY: relay, OASIS_LOG_LEVEL: "warn", OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "4096" };
+  return { ...process.env, OASIS_IDENTITY_KEK: kek, OASIS_NAMESPACE: ns, OASIS_IDENTITY_PORT: String(port), OASIS_OUTBOX_RELAY: relay, OASIS_LOG_LEVEL: "warn", OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "4096" };
 }
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {

@@ -4,19 +4,22 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { currentCall, anonymous } from "#kit/call-context.ts";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { anonymous, clientIpHeader, currentCall } from "#kit/call-context.ts";
 import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
+import { rateLimitOverridesKey } from "#kit/edge-keys.ts";
 import { isDuplicateKey } from "#kit/mysql.ts";
 import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import { ErrorReason } from "#gen/oasis/identity/v1/errors_pb.ts";
-import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
+import { AccountCreatedSchema, ProfileUpdatedSchema, SignUpEmailInUseSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import {
   CreateAccountRequestSchema,
   CreateAccountResponseSchema,
   IdentityService,
   type CreateSessionResponse,
 } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { createLoginThrottle } from "./login-throttle.ts";
+import { revokeSessions } from "./revocation.ts";
 import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { IdentityContext } from "./context.ts";
 import {
@@ -25,17 +28,25 @@ import {
   duplicateFieldKeys,
   normalizeEmail,
   normalizeHandle,
+  needsRelation,
   normalizeLogin,
+  overridesFromRequest,
+  presentProfile,
+  avatarBuckets,
+  refreshExpiry,
 } from "./domain.ts";
 import {
   credentialsByLogin,
   insertAccount,
   insertSession,
+  passwordHashOf,
   profileByHandle,
   profileById,
   revokeSessionRow,
+  revokeUserSessions,
   rotateSession,
   sessionForUpdate,
+  updatePasswordHash,
   updateProfileRow,
   userIdsAfter,
   wasRotatedOut,
@@ -50,19 +61,35 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
   const { rt, config, errors } = ctx;
   const hashOptions = { algorithm: "argon2id", memoryCost: config.passwordMemoryKib, timeCost: 2 } as const;
 
-  /** Reserves one login attempt for the account; throws LOGIN_THROTTLED past the limit. */
-  async function reserveLoginAttempt(userId: bigint): Promise<void> {
-    const key = `login_failures:${userId}`;
-    const attempts = await rt.redis.incr(key);
-    if (attempts === 1) await rt.redis.expire(key, config.loginWindowSeconds);
-    if (attempts > config.loginMaxFailures) {
-      const ttlSeconds = Math.max(1, await rt.redis.ttl(key));
-      throw errors.exhausted(ErrorReason.LOGIN_THROTTLED, "too many failed sign-in attempts; try again later", ttlSeconds * 1000);
+  const throttle = createLoginThrottle(rt.redis, config, (retryMs) =>
+    errors.exhausted(ErrorReason.LOGIN_THROTTLED, "too many failed sign-in attempts; try again later", retryMs),
+  );
+
+  /**
+   * The end user's IP as the edge saw it. Trusted only on calls with a valid mesh
+   * credential (the edge sets it); a call without one is throttled as one "direct" client.
+   */
+  function clientIp(handler: HandlerContext): string {
+    const ip = caller().fromMesh ? handler.requestHeader.get(clientIpHeader) : null;
+    return ip && ip.length <= 64 ? ip : "direct";
+  }
+
+  /** Roles of an account's tokens: "admin" for the handles named in OASIS_ADMIN_HANDLES. */
+  function rolesOf(handle: string): string[] {
+    return config.adminHandles.has(handle) ? ["admin"] : [];
+  }
+
+  /** Throws NOT_ADMIN unless the caller's account is an admin (the edge checked the token's role too). */
+  async function requireAdmin(): Promise<void> {
+    const me = caller().userId;
+    const profile = me === null ? undefined : (await ctx.profiles.get([me])).get(me);
+    if (!profile || !config.adminHandles.has(profile.handle)) {
+      throw errors.permissionDenied(ErrorReason.NOT_ADMIN, "only an admin may do this");
     }
   }
 
   async function issueSession(userId: bigint, handle: string, sessionId: bigint, refreshToken: string, refreshExpiresAt: Date) {
-    const access = await ctx.keys.sign({ userId, sessionId, handle }, config.accessTtlSeconds);
+    const access = await ctx.keys.sign({ userId, sessionId, handle, roles: rolesOf(handle) }, config.accessTtlSeconds);
     return {
       accessToken: access.token,
       refreshToken,
@@ -72,14 +99,46 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
     } satisfies Omit<CreateSessionResponse, "$typeName" | "expiresAt" | "refreshExpiresAt"> & Record<string, unknown>;
   }
 
-  function readable(profile: Profile | undefined, lookup: string): Profile {
-    if (!profile) throw errors.notFound(ErrorReason.ACCOUNT_NOT_FOUND, `no account ${lookup}`, { lookup });
-    if (!canReadProfile(profile, caller())) {
+  /** Starts a session for an authenticated user; returns its tokens. */
+  async function startSession(userId: bigint, handle: string) {
+    const sessionId = rt.ids.next();
+    const refresh = newRefreshToken(sessionId);
+    const now = new Date();
+    const refreshExpiresAt = refreshExpiry(now, now, config);
+    await rt.tx((tx) => insertSession(tx, { sessionId, userId, refreshHash: refresh.hash, expiresAt: refreshExpiresAt, now }));
+    return issueSession(userId, handle, sessionId, refresh.token, refreshExpiresAt);
+  }
+
+  /** Sessions whose access tokens may still be live had their refresh expire after this. */
+  const liveSince = () => new Date(Date.now() - config.accessTtlSeconds * 1000);
+
+  /** The profile as the caller may see it; NOT_FOUND when missing or hidden by a block. */
+  async function readable(profile: Profile | undefined, lookup: string): Promise<Profile> {
+    const notFound = () => errors.notFound(ErrorReason.ACCOUNT_NOT_FOUND, `no account ${lookup}`, { lookup });
+    if (!profile) throw notFound();
+    const who = caller();
+    if (!canReadProfile(profile, who)) {
       throw errors.unauthenticated(ErrorReason.PROFILE_PRIVATE, "this account is private; sign in to see it", {
         user_id: profile.userId,
       });
     }
-    return profile;
+    if (!needsRelation(profile, who)) return profile;
+    // As the viewer (the kit forwards the caller): fails closed if graph cannot answer.
+    const { relationship } = await ctx.graph().getRelationship({ userId: profile.userId });
+    const shown = presentProfile(profile, relationship);
+    if (!shown) throw notFound();
+    return shown;
+  }
+
+  /** Throws AVATAR_NOT_OWNED unless `mediaId` is the caller's upload in an avatar bucket. */
+  async function requireOwnAvatar(me: bigint, mediaId: bigint): Promise<void> {
+    const { media } = await ctx.media().batchGetMedia({ mediaIds: [mediaId] });
+    const m = media[0];
+    if (!m || m.ownerId !== me || !avatarBuckets.includes(m.bucket)) {
+      throw errors.invalid(ErrorReason.AVATAR_NOT_OWNED, [
+        { field: "profile.avatar_media_id", description: `must be an image you uploaded to ${avatarBuckets.join(" or ")}` },
+      ]);
+    }
   }
 
   return {
@@ -105,7 +164,11 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
               throw errors.alreadyExists(ErrorReason.HANDLE_TAKEN, `handle "${handle}" is taken`, { handle });
             }
             if (isDuplicateKey(err, "accounts_email")) {
-              throw errors.alreadyExists(ErrorReason.EMAIL_TAKEN, "e-mail address is already registered");
+              // Answer like a success, so sign-up tells nobody which addresses are
+              // registered; the owner hears of the attempt out of band.
+              const owner = await credentialsByLogin(tx, email);
+              if (owner) await rt.outbox.add(tx, SignUpEmailInUseSchema, { userId: owner.userId, email, attemptedHandle: handle });
+              return create(CreateAccountResponseSchema, { account: { userId, handle, email, createTime: timestampFromDate(now) } });
             }
             throw err;
           }
@@ -119,20 +182,17 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       return response;
     },
 
-    async createSession(req) {
-      const creds = await credentialsByLogin(rt.db, normalizeLogin(req.login));
-      if (creds) await reserveLoginAttempt(creds.userId);
-      const ok = creds
-        ? await Bun.password.verify(req.password, creds.passwordHash)
-        : (await Bun.password.verify(req.password, ctx.dummyHash), false);
+    async createSession(req, handler) {
+      const login = normalizeLogin(req.login);
+      const ip = clientIp(handler);
+      // Unknown logins take the same path as known ones: the throttle counts them, and
+      // the dummy hash costs what a real verification costs.
+      await throttle.reserve(login, ip);
+      const creds = await credentialsByLogin(rt.db, login);
+      const ok = await Bun.password.verify(req.password, creds?.passwordHash ?? ctx.dummyHash);
       if (!creds || !ok) throw errors.unauthenticated(ErrorReason.INVALID_CREDENTIALS, "wrong login or password");
-      await rt.redis.del(`login_failures:${creds.userId}`);
-      const sessionId = rt.ids.next();
-      const refresh = newRefreshToken(sessionId);
-      const now = new Date();
-      const refreshExpiresAt = new Date(now.getTime() + config.refreshTtlSeconds * 1000);
-      await rt.tx((tx) => insertSession(tx, { sessionId, userId: creds.userId, refreshHash: refresh.hash, expiresAt: refreshExpiresAt, now }));
-      return issueSession(creds.userId, creds.handle, sessionId, refresh.token, refreshExpiresAt);
+      await throttle.succeeded(login, ip);
+      return startSession(creds.userId, creds.handle);
     },
 
     async refreshSession(req) {
@@ -151,13 +211,15 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
           return { kind: "reused" as const };
         }
         const next = newRefreshToken(s.sessionId);
-        const expiresAt = new Date(now.getTime() + config.refreshTtlSeconds * 1000);
+        // Sliding, but never past the session's absolute lifetime.
+        const expiresAt = refreshExpiry(now, s.createdAt, config);
         await rotateSession(tx, { sessionId: s.sessionId, oldHash: s.refreshHash, newHash: next.hash, expiresAt, now });
         const profile = await profileById(tx, s.userId);
         return { kind: "ok" as const, userId: s.userId, handle: profile?.handle ?? "", token: next.token, expiresAt };
       });
       if (outcome.kind === "invalid") throw invalid();
       if (outcome.kind === "reused") {
+        await revokeSessions(ctx, [parsed.sessionId]);
         throw errors.unauthenticated(ErrorReason.REFRESH_TOKEN_REUSED, "refresh token was already used; the session is revoked, sign in again");
       }
       return issueSession(outcome.userId, outcome.handle, parsed.sessionId, outcome.token, outcome.expiresAt);
@@ -175,15 +237,67 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
           })
         : false;
       if (!known) throw errors.unauthenticated(ErrorReason.REFRESH_TOKEN_INVALID, "refresh token is not valid");
+      await revokeSessions(ctx, [parsed!.sessionId]);
       return {};
+    },
+
+    async revokeAllSessions() {
+      const me = caller().userId!;
+      const ids = await rt.tx((tx) => revokeUserSessions(tx, me, liveSince(), new Date()));
+      await revokeSessions(ctx, ids);
+      return { revokedCount: ids.length };
+    },
+
+    async changePassword(req, handler) {
+      const me = caller().userId!;
+      const login = `user:${me}`;
+      const ip = clientIp(handler);
+      await throttle.reserve(login, ip);
+      const current = await passwordHashOf(rt.db, me);
+      if (!current) throw errors.notFound(ErrorReason.ACCOUNT_NOT_FOUND, "account no longer exists");
+      if (!(await Bun.password.verify(req.currentPassword, current))) {
+        throw errors.unauthenticated(ErrorReason.WRONG_PASSWORD, "the current password is wrong");
+      }
+      await throttle.succeeded(login, ip);
+      const hash = await Bun.password.hash(req.newPassword, hashOptions);
+      const ids = await rt.tx(async (tx) => {
+        const now = new Date();
+        await passwordHashOf(tx, me, true);
+        await updatePasswordHash(tx, me, hash, now);
+        return revokeUserSessions(tx, me, liveSince(), now);
+      });
+      await revokeSessions(ctx, ids);
+      const profile = (await ctx.profiles.get([me])).get(me);
+      const session = await startSession(me, profile?.handle ?? "");
+      return { ...session, revokedCount: ids.length };
+    },
+
+    async rotateSigningKey() {
+      await requireAdmin();
+      const { kid, signsFrom } = await ctx.keys.rotate();
+      return { kid, signTime: timestampFromDate(signsFrom), publishedKids: ctx.keys.jwks().keys.map((k) => String(k.kid)) };
+    },
+
+    async setEdgeRateLimits(req) {
+      await requireAdmin();
+      const parsed = overridesFromRequest(req.limits, req.ttlSeconds);
+      if (!parsed.ok) throw errors.invalid(ErrorReason.UNSPECIFIED, parsed.violations);
+      if (parsed.overrides === null) {
+        await ctx.edgeRedis.del(rateLimitOverridesKey);
+        return {};
+      }
+      // Always with a TTL: a forgotten override (a killed bulk load) ends by itself.
+      await ctx.edgeRedis.set(rateLimitOverridesKey, JSON.stringify(parsed.overrides), "EX", req.ttlSeconds);
+      rt.log.warn({ overrides: parsed.overrides, ttl_seconds: req.ttlSeconds, by: String(caller().userId) }, "edge rate limits overridden");
+      return { expireTime: timestampFromDate(new Date(Date.now() + req.ttlSeconds * 1000)) };
     },
 
     async getProfile(req) {
       const l = req.lookup;
       const profile =
         l.case === "userId"
-          ? readable((await ctx.profiles.get([l.value])).get(l.value), String(l.value))
-          : readable(await profileByHandle(rt.db, normalizeHandle(l.value ?? "")), String(l.value));
+          ? await readable((await ctx.profiles.get([l.value])).get(l.value), String(l.value))
+          : await readable(await profileByHandle(rt.db, normalizeHandle(l.value ?? "")), String(l.value));
       return { profile };
     },
 
@@ -191,7 +305,22 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       const order = [...new Set(req.userIds)];
       const found = await ctx.profiles.get(order);
       const who = caller();
-      const profiles = order.map((id) => found.get(id)).filter((p): p is Profile => !!p && canReadProfile(p, who));
+      let profiles = order.map((id) => found.get(id)).filter((p): p is Profile => !!p && canReadProfile(p, who));
+      // Private profiles need the viewer's relationship (follower: full; else the header;
+      // blocked either way: left out). Public ones are returned as they are: batch readers
+      // (feed hydration) apply block rules in their own rules step, and asking graph for
+      // every author of every page would add a hop to the read path.
+      const ask = profiles.filter((p) => p.private && needsRelation(p, who)).map((p) => p.userId);
+      if (ask.length) {
+        const { relationships } = await ctx.graph().batchGetRelationships({ userIds: ask });
+        const rel = new Map(relationships.map((r) => [r.userId, r]));
+        profiles = profiles.flatMap((p) => {
+          if (!ask.includes(p.userId)) return [p];
+          // No answer for an id: show the header only (never more than a non-follower sees).
+          const shown = presentProfile(p, rel.get(p.userId) ?? { following: false, blocking: false, blockedBy: false });
+          return shown ? [shown] : [];
+        });
+      }
       return { profiles };
     },
 
@@ -215,6 +344,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
           );
         }
       }
+      if (mask.changes.avatarMediaId) await requireOwnAvatar(me, mask.changes.avatarMediaId);
       const updated = await rt.tx(async (tx) => {
         const current = await profileById(tx, me, true);
         if (!current) throw errors.notFound(ErrorReason.ACCOUNT_NOT_FOUND, "account no longer exists");

@@ -127,6 +127,7 @@ export interface SessionRow {
   readonly sessionId: bigint;
   readonly userId: bigint;
   readonly refreshHash: Buffer;
+  readonly createdAt: Date;
   readonly expiresAt: Date;
   readonly revokedAt: Date | null;
 }
@@ -141,13 +142,13 @@ export async function insertSession(db: Queryable, s: { sessionId: bigint; userI
 
 /** Reads a session, locking it for the rest of the transaction. */
 export async function sessionForUpdate(db: Queryable, sessionId: bigint): Promise<SessionRow | undefined> {
-  const rows = await select<{ session_id: string; user_id: string; refresh_hash: Buffer; expires_at: Date; revoked_at: Date | null }>(
+  const rows = await select<{ session_id: string; user_id: string; refresh_hash: Buffer; created_at: Date; expires_at: Date; revoked_at: Date | null }>(
     db,
-    "SELECT session_id, user_id, refresh_hash, expires_at, revoked_at FROM sessions WHERE session_id = ? FOR UPDATE",
+    "SELECT session_id, user_id, refresh_hash, created_at, expires_at, revoked_at FROM sessions WHERE session_id = ? FOR UPDATE",
     [sessionId],
   );
   const r = rows[0];
-  return r && { sessionId: BigInt(r.session_id), userId: BigInt(r.user_id), refreshHash: r.refresh_hash, expiresAt: r.expires_at, revokedAt: r.revoked_at };
+  return r && { sessionId: BigInt(r.session_id), userId: BigInt(r.user_id), refreshHash: r.refresh_hash, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at };
 }
 
 /** Replaces the session's refresh hash, remembering the old one. */
@@ -173,25 +174,64 @@ export async function wasRotatedOut(db: Queryable, sessionId: bigint, hash: Buff
 
 export interface SigningKeyRow {
   readonly kid: string;
+  /** Sealed private JWK (tokens.ts), or plain JSON in rows from before sealing. */
   readonly privateJwk: string;
   readonly publicJwk: string;
   readonly createdAt: Date;
+  readonly retiredAt: Date | null;
 }
 
-/** Keys not retired, newest first. */
-export async function activeSigningKeys(db: Queryable): Promise<SigningKeyRow[]> {
-  const rows = await select<{ kid: string; private_jwk: string; public_jwk: string; created_at: Date }>(
+/** Active keys and keys retired after `retiredAfter`, newest first. */
+export async function publishedSigningKeys(db: Queryable, retiredAfter: Date): Promise<SigningKeyRow[]> {
+  const rows = await select<{ kid: string; private_jwk: string; public_jwk: string; created_at: Date; retired_at: Date | null }>(
     db,
-    "SELECT kid, private_jwk, public_jwk, created_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC",
+    "SELECT kid, private_jwk, public_jwk, created_at, retired_at FROM signing_keys WHERE retired_at IS NULL OR retired_at > ? ORDER BY created_at DESC, kid",
+    [retiredAfter],
   );
-  return rows.map((r) => ({ kid: r.kid, privateJwk: r.private_jwk, publicJwk: r.public_jwk, createdAt: r.created_at }));
+  return rows.map((r) => ({ kid: r.kid, privateJwk: r.private_jwk, publicJwk: r.public_jwk, createdAt: r.created_at, retiredAt: r.retired_at }));
 }
 
 export async function insertSigningKey(db: Queryable, k: SigningKeyRow): Promise<void> {
-  await write(db, "INSERT INTO signing_keys (kid, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?)", [
+  await write(db, "INSERT INTO signing_keys (kid, private_jwk, public_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)", [
     k.kid,
     k.privateJwk,
     k.publicJwk,
     k.createdAt,
+    k.retiredAt,
   ]);
+}
+
+/** Retires every active key except `keepKid`. */
+export async function retireSigningKeys(db: Queryable, keepKid: string, now: Date): Promise<void> {
+  await write(db, "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL AND kid <> ?", [now, keepKid]);
+}
+
+/** Replaces a plain private JWK with its sealed form. */
+export async function sealSigningKeyRow(db: Queryable, kid: string, sealed: string): Promise<void> {
+  await write(db, "UPDATE signing_keys SET private_jwk = ? WHERE kid = ? AND private_jwk LIKE '{%'", [sealed, kid]);
+}
+
+/**
+ * Revokes every session of `userId` that may still have live access tokens (not
+ * revoked, refresh not expired before `liveSince`); returns their ids.
+ */
+export async function revokeUserSessions(db: Queryable, userId: bigint, liveSince: Date, now: Date): Promise<bigint[]> {
+  const rows = await select<{ session_id: string }>(
+    db,
+    "SELECT session_id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? FOR UPDATE",
+    [userId, liveSince],
+  );
+  const ids = rows.map((r) => BigInt(r.session_id));
+  if (ids.length) await write(db, "UPDATE sessions SET revoked_at = ? WHERE session_id IN (?)", [now, ids]);
+  return ids;
+}
+
+/** The password hash of an account, locked for the transaction when `forUpdate`. */
+export async function passwordHashOf(db: Queryable, userId: bigint, forUpdate = false): Promise<string | undefined> {
+  const rows = await select<{ password_hash: string }>(db, `SELECT password_hash FROM accounts WHERE user_id = ?${forUpdate ? " FOR UPDATE" : ""}`, [userId]);
+  return rows[0]?.password_hash;
+}
+
+export async function updatePasswordHash(db: Queryable, userId: bigint, hash: string, now: Date): Promise<void> {
+  await write(db, "UPDATE accounts SET password_hash = ?, updated_at = ? WHERE user_id = ?", [hash, now, userId]);
 }

@@ -13,6 +13,7 @@ import { nanos } from "@nats-io/transport-node";
 import { PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { NotificationKind, type Notification } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
+import { maxStreamsPerUser } from "../../edge/streams.ts";
 import { connectBus, eventDomain, eventSubject, natsHeaders, streamName, type Bus } from "#kit/bus.ts";
 import { createLogger } from "#kit/logger.ts";
 import { connectPool, select } from "#kit/mysql.ts";
@@ -383,5 +384,52 @@ describe("live stream through the edge", () => {
     expect(msg.notification.summary).toMatch(/liked your post$/);
     expect(Number(msg.unreadCount)).toBeGreaterThan(0);
     await r2.cancel();
+  });
+
+  test(`at most ${maxStreamsPerUser} concurrent streams per user; revoking the session ends them with the reason`, async () => {
+    const edge = bed.mesh.url("edge");
+    const token = await bed.token(loners[10]!);
+    /** Opens the SSE stream; resolves once its first event (the badge) arrived. */
+    async function openStream() {
+      const abort = new AbortController();
+      const res = await fetch(`${edge}/v1/notifications:stream`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" }, signal: abort.signal });
+      const close = () => abort.abort();
+      if (res.status !== 200) return { status: res.status, close, rest: async () => "" };
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let seen = "";
+      while (!seen.includes("\n\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += decoder.decode(value);
+      }
+      return {
+        status: res.status,
+        close,
+        /** Everything until the server ends the stream. */
+        async rest() {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return seen;
+            seen += decoder.decode(value);
+          }
+        },
+      };
+    }
+    const open = [];
+    for (let i = 0; i < maxStreamsPerUser; i++) open.push(await openStream());
+    expect(open.map((o) => o.status)).toEqual(Array(maxStreamsPerUser).fill(200));
+    expect((await openStream()).status).toBe(429);
+    // Closing one gives its slot back (the edge notices the client went away).
+    open.pop()!.close();
+    const again = await until(openStream, (o) => o.status === 200 || (o.close(), false), 15_000, 200);
+    expect(again.status).toBe(200);
+    open.push(again);
+    // Sign out everywhere: every open stream of the session ends, saying why.
+    expect((await bed.edgeCall("/oasis.identity.v1.IdentityService/RevokeAllSessions", {}, token)).status).toBe(200);
+    const ends = await Promise.all(open.map((o) => o.rest()));
+    for (const text of ends) expect(text).toContain("event: error");
+    for (const text of ends) expect(text).toContain("revoked");
+    expect((await openStream()).status).toBe(401);
   });
 });

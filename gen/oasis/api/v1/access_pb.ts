@@ -11,7 +11,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file oasis/api/v1/access.proto.
  */
 export const file_oasis_api_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("ChlvYXNpcy9hcGkvdjEvYWNjZXNzLnByb3RvEgxvYXNpcy5hcGkudjEqWQoGQWNjZXNzEhYKEkFDQ0VTU19VTlNQRUNJRklFRBAAEg8KC0FDQ0VTU19VU0VSEAESEQoNQUNDRVNTX1BVQkxJQxACEhMKD0FDQ0VTU19JTlRFUk5BTBADOk4KBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKA4yFC5vYXNpcy5hcGkudjEuQWNjZXNzUgZhY2Nlc3NiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChlvYXNpcy9hcGkvdjEvYWNjZXNzLnByb3RvEgxvYXNpcy5hcGkudjEqawoGQWNjZXNzEhYKEkFDQ0VTU19VTlNQRUNJRklFRBAAEg8KC0FDQ0VTU19VU0VSEAESEQoNQUNDRVNTX1BVQkxJQxACEhMKD0FDQ0VTU19JTlRFUk5BTBADEhAKDEFDQ0VTU19BRE1JThAEOk4KBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKA4yFC5vYXNpcy5hcGkudjEuQWNjZXNzUgZhY2Nlc3NiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Access says who may call an RPC. The edge reads it from the descriptors to decide
@@ -49,6 +49,15 @@ export enum Access {
    * @generated from enum value: ACCESS_INTERNAL = 3;
    */
   INTERNAL = 3,
+
+  /**
+   * An operator: a signed-in caller whose access token carries the "admin" role
+   * (identity grants it to the handles in OASIS_ADMIN_HANDLES). The edge checks the
+   * role; the serving service checks it again against its own record of admins.
+   *
+   * @generated from enum value: ACCESS_ADMIN = 4;
+   */
+  ADMIN = 4,
 }
 
 /**

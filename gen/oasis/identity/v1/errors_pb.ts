@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file oasis/identity/v1/errors.proto.
  */
 export const file_oasis_identity_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vYXNpcy9pZGVudGl0eS92MS9lcnJvcnMucHJvdG8SEW9hc2lzLmlkZW50aXR5LnYxKrUDCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlFUlJPUl9SRUFTT05fSEFORExFX1RBS0VOEAESHAoYRVJST1JfUkVBU09OX0VNQUlMX1RBS0VOEAISIgoeRVJST1JfUkVBU09OX0FDQ09VTlRfTk9UX0ZPVU5EEAMSJAogRVJST1JfUkVBU09OX0lOVkFMSURfQ1JFREVOVElBTFMQBBIgChxFUlJPUl9SRUFTT05fTE9HSU5fVEhST1RUTEVEEAUSJgoiRVJST1JfUkVBU09OX1JFRlJFU0hfVE9LRU5fSU5WQUxJRBAGEiUKIUVSUk9SX1JFQVNPTl9SRUZSRVNIX1RPS0VOX1JFVVNFRBAHEiAKHEVSUk9SX1JFQVNPTl9QUk9GSUxFX1BSSVZBVEUQCBIiCh5FUlJPUl9SRUFTT05fTk9UX1BST0ZJTEVfT1dORVIQCRIkCiBFUlJPUl9SRUFTT05fRklFTERfTk9UX1VQREFUQUJMRRAKEiQKIEVSUk9SX1JFQVNPTl9EVVBMSUNBVEVfRklFTERfS0VZEAtiBnByb3RvMw");
+  fileDesc("Ch5vYXNpcy9pZGVudGl0eS92MS9lcnJvcnMucHJvdG8SEW9hc2lzLmlkZW50aXR5LnYxKpUECgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlFUlJPUl9SRUFTT05fSEFORExFX1RBS0VOEAESHAoYRVJST1JfUkVBU09OX0VNQUlMX1RBS0VOEAISIgoeRVJST1JfUkVBU09OX0FDQ09VTlRfTk9UX0ZPVU5EEAMSJAogRVJST1JfUkVBU09OX0lOVkFMSURfQ1JFREVOVElBTFMQBBIgChxFUlJPUl9SRUFTT05fTE9HSU5fVEhST1RUTEVEEAUSJgoiRVJST1JfUkVBU09OX1JFRlJFU0hfVE9LRU5fSU5WQUxJRBAGEiUKIUVSUk9SX1JFQVNPTl9SRUZSRVNIX1RPS0VOX1JFVVNFRBAHEiAKHEVSUk9SX1JFQVNPTl9QUk9GSUxFX1BSSVZBVEUQCBIiCh5FUlJPUl9SRUFTT05fTk9UX1BST0ZJTEVfT1dORVIQCRIkCiBFUlJPUl9SRUFTT05fRklFTERfTk9UX1VQREFUQUJMRRAKEiQKIEVSUk9SX1JFQVNPTl9EVVBMSUNBVEVfRklFTERfS0VZEAsSHwobRVJST1JfUkVBU09OX1dST05HX1BBU1NXT1JEEAwSGgoWRVJST1JfUkVBU09OX05PVF9BRE1JThANEiEKHUVSUk9SX1JFQVNPTl9BVkFUQVJfTk9UX09XTkVEEA5iBnByb3RvMw");
 
 /**
  * Why an identity call failed: the `reason` of the google.rpc.ErrorInfo detail
@@ -33,7 +33,9 @@ export enum ErrorReason {
   HANDLE_TAKEN = 1,
 
   /**
-   * CreateAccount: the e-mail address is taken. ALREADY_EXISTS.
+   * No longer returned: a sign-up with a registered e-mail answers like a success
+   * (so it tells nobody which addresses are registered) and identity publishes
+   * SignUpEmailInUse for the owner of the address instead.
    *
    * @generated from enum value: ERROR_REASON_EMAIL_TAKEN = 2;
    */
@@ -54,7 +56,9 @@ export enum ErrorReason {
   INVALID_CREDENTIALS = 4,
 
   /**
-   * CreateSession: too many failed logins for this account; see RetryInfo. RESOURCE_EXHAUSTED.
+   * CreateSession: too many failed sign-ins for this login from this client IP, or from
+   * this IP for any login; see RetryInfo. Unknown logins are throttled exactly like
+   * known ones. RESOURCE_EXHAUSTED.
    *
    * @generated from enum value: ERROR_REASON_LOGIN_THROTTLED = 5;
    */
@@ -101,6 +105,28 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_DUPLICATE_FIELD_KEY = 11;
    */
   DUPLICATE_FIELD_KEY = 11,
+
+  /**
+   * ChangePassword: the current password is wrong. UNAUTHENTICATED.
+   *
+   * @generated from enum value: ERROR_REASON_WRONG_PASSWORD = 12;
+   */
+  WRONG_PASSWORD = 12,
+
+  /**
+   * An admin method was called by a caller that is not an admin. PERMISSION_DENIED.
+   *
+   * @generated from enum value: ERROR_REASON_NOT_ADMIN = 13;
+   */
+  NOT_ADMIN = 13,
+
+  /**
+   * UpdateProfile: avatar_media_id is not an image the caller uploaded to the avatar
+   * or post-images bucket. INVALID_ARGUMENT.
+   *
+   * @generated from enum value: ERROR_REASON_AVATAR_NOT_OWNED = 14;
+   */
+  AVATAR_NOT_OWNED = 14,
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/identity/v1/events.proto.
  */
 export const file_oasis_identity_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vYXNpcy9pZGVudGl0eS92MS9ldmVudHMucHJvdG8SEW9hc2lzLmlkZW50aXR5LnYxIl4KDkFjY291bnRDcmVhdGVkEg8KB3VzZXJfaWQYASABKAMSDgoGaGFuZGxlGAIgASgJEisKB3Byb2ZpbGUYAyABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIm4KDlByb2ZpbGVVcGRhdGVkEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza2IGcHJvdG8z", [file_google_protobuf_field_mask, file_oasis_identity_v1_profile]);
+  fileDesc("Ch5vYXNpcy9pZGVudGl0eS92MS9ldmVudHMucHJvdG8SEW9hc2lzLmlkZW50aXR5LnYxIl4KDkFjY291bnRDcmVhdGVkEg8KB3VzZXJfaWQYASABKAMSDgoGaGFuZGxlGAIgASgJEisKB3Byb2ZpbGUYAyABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIm4KDlByb2ZpbGVVcGRhdGVkEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJMChBTaWduVXBFbWFpbEluVXNlEg8KB3VzZXJfaWQYASABKAMSDQoFZW1haWwYAiABKAkSGAoQYXR0ZW1wdGVkX2hhbmRsZRgDIAEoCWIGcHJvdG8z", [file_google_protobuf_field_mask, file_oasis_identity_v1_profile]);
 
 /**
  * Published on oasis.identity.v1.account_created when an account is created.
@@ -78,4 +78,42 @@ export type ProfileUpdated = Message<"oasis.identity.v1.ProfileUpdated"> & {
  */
 export const ProfileUpdatedSchema: GenMessage<ProfileUpdated> = /*@__PURE__*/
   messageDesc(file_oasis_identity_v1_events, 1);
+
+/**
+ * Published on oasis.identity.v1.sign_up_email_in_use when someone signs up with an
+ * e-mail address that is already registered. CreateAccount answers that caller like a
+ * success, so the address's owner is told out of band (a mailer consumes this event:
+ * "someone tried to register with your address; sign in or reset your password").
+ *
+ * @generated from message oasis.identity.v1.SignUpEmailInUse
+ */
+export type SignUpEmailInUse = Message<"oasis.identity.v1.SignUpEmailInUse"> & {
+  /**
+   * The account that owns the address.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * The address, lowercase.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * The handle the attempt asked for.
+   *
+   * @generated from field: string attempted_handle = 3;
+   */
+  attemptedHandle: string;
+};
+
+/**
+ * Describes the message oasis.identity.v1.SignUpEmailInUse.
+ * Use `create(SignUpEmailInUseSchema)` to create a new message.
+ */
+export const SignUpEmailInUseSchema: GenMessage<SignUpEmailInUse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_events, 2);
 

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/identity/v1/identity_service.proto.
  */
 export const file_oasis_identity_v1_identity_service: GenFile = /*@__PURE__*/
-  fileDesc("CihvYXNpcy9pZGVudGl0eS92MS9pZGVudGl0eV9zZXJ2aWNlLnByb3RvEhFvYXNpcy5pZGVudGl0eS52MSLPAQoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSKwoGaGFuZGxlGAEgASgJQhu6SBhyFjIUXltBLVphLXowLTlfXXszLDMwfSQSGQoFZW1haWwYAiABKAlCCrpIB3IFGP4BYAESHAoIcGFzc3dvcmQYAyABKAlCCrpIB3IFEAgYgAESHQoMZGlzcGxheV9uYW1lGAQgASgJQge6SARyAhhAEjIKCnJlcXVlc3RfaWQYBSABKAlCHrpIG3IZMhdeW0EtWmEtejAtOS5fOi1dezAsNjR9JCJEChVDcmVhdGVBY2NvdW50UmVzcG9uc2USKwoHYWNjb3VudBgBIAEoCzIaLm9hc2lzLmlkZW50aXR5LnYxLkFjY291bnQiTwoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSGQoFbG9naW4YASABKAlCCrpIB3IFEAEY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAEYgAEivQEKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgDEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnJlZnJlc2hfZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQivgEKFlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSDwoHdXNlcl9pZBgDIAEoAxIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKFFJldm9rZVNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIm8KEUdldFByb2ZpbGVSZXF1ZXN0EhoKB3VzZXJfaWQYASABKANCB7pIBCICIABIABItCgZoYW5kbGUYAiABKAlCG7pIGHIWMhReW0EtWmEtejAtOV9dezMsMzB9JEgAQg8KBmxvb2t1cBIFukgCCAEiQQoSR2V0UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIj4KF0JhdGNoR2V0UHJvZmlsZXNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygDQhG6SA6SAQsIARDoByIEIgIgACJIChhCYXRjaEdldFByb2ZpbGVzUmVzcG9uc2USLAoIcHJvZmlsZXMYASADKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIk4KEkxpc3RVc2VySWRzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiQAoTTGlzdFVzZXJJZHNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoAxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkihAEKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0EjMKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlQga6SAPIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiRAoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlMtAICg9JZGVudGl0eVNlcnZpY2USfwoNQ3JlYXRlQWNjb3VudBInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvYWNjb3VudHMSfwoNQ3JlYXRlU2Vzc2lvbhInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvc2Vzc2lvbnMSigEKDlJlZnJlc2hTZXNzaW9uEigub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZSIjyPMYAoLT5JMCGToBKiIUL3YxL3Nlc3Npb25zOnJlZnJlc2gShgEKDVJldm9rZVNlc3Npb24SJy5vYXNpcy5pZGVudGl0eS52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZVNlc3Npb25SZXNwb25zZSIiyPMYAoLT5JMCGDoBKiITL3YxL3Nlc3Npb25zOnJldm9rZRKVAQoKR2V0UHJvZmlsZRIkLm9hc2lzLmlkZW50aXR5LnYxLkdldFByb2ZpbGVSZXF1ZXN0GiUub2FzaXMuaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlc3BvbnNlIjqQAgHI8xgCgtPkkwItWhYSFC92MS9oYW5kbGVzL3toYW5kbGV9EhMvdjEvdXNlcnMve3VzZXJfaWR9Eo4BChBCYXRjaEdldFByb2ZpbGVzEioub2FzaXMuaWRlbnRpdHkudjEuQmF0Y2hHZXRQcm9maWxlc1JlcXVlc3QaKy5vYXNpcy5pZGVudGl0eS52MS5CYXRjaEdldFByb2ZpbGVzUmVzcG9uc2UiIZACAcjzGAKC0+STAhQSEi92MS91c2VyczpiYXRjaEdldBJlCgtMaXN0VXNlcklkcxIlLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVxdWVzdBomLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVzcG9uc2UiB5ACAcjzGAMSlAEKDVVwZGF0ZVByb2ZpbGUSJy5vYXNpcy5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZSIwyPMYAYLT5JMCJjoHcHJvZmlsZTIbL3YxL3VzZXJzL3twcm9maWxlLnVzZXJfaWR9YgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_identity_v1_profile]);
+  fileDesc("CihvYXNpcy9pZGVudGl0eS92MS9pZGVudGl0eV9zZXJ2aWNlLnByb3RvEhFvYXNpcy5pZGVudGl0eS52MSLPAQoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSKwoGaGFuZGxlGAEgASgJQhu6SBhyFjIUXltBLVphLXowLTlfXXszLDMwfSQSGQoFZW1haWwYAiABKAlCCrpIB3IFGP4BYAESHAoIcGFzc3dvcmQYAyABKAlCCrpIB3IFEAgYgAESHQoMZGlzcGxheV9uYW1lGAQgASgJQge6SARyAhhAEjIKCnJlcXVlc3RfaWQYBSABKAlCHrpIG3IZMhdeW0EtWmEtejAtOS5fOi1dezAsNjR9JCJEChVDcmVhdGVBY2NvdW50UmVzcG9uc2USKwoHYWNjb3VudBgBIAEoCzIaLm9hc2lzLmlkZW50aXR5LnYxLkFjY291bnQiTwoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSGQoFbG9naW4YASABKAlCCrpIB3IFEAEY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAEYgAEivQEKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgDEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnJlZnJlc2hfZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQivgEKFlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSDwoHdXNlcl9pZBgDIAEoAxIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKFFJldm9rZVNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIm8KEUdldFByb2ZpbGVSZXF1ZXN0EhoKB3VzZXJfaWQYASABKANCB7pIBCICIABIABItCgZoYW5kbGUYAiABKAlCG7pIGHIWMhReW0EtWmEtejAtOV9dezMsMzB9JEgAQg8KBmxvb2t1cBIFukgCCAEiQQoSR2V0UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIj4KF0JhdGNoR2V0UHJvZmlsZXNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygDQhG6SA6SAQsIARDoByIEIgIgACJIChhCYXRjaEdldFByb2ZpbGVzUmVzcG9uc2USLAoIcHJvZmlsZXMYASADKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIk4KEkxpc3RVc2VySWRzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiQAoTTGlzdFVzZXJJZHNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoAxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkihAEKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0EjMKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlQga6SAPIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiRAoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIhoKGFJldm9rZUFsbFNlc3Npb25zUmVxdWVzdCIyChlSZXZva2VBbGxTZXNzaW9uc1Jlc3BvbnNlEhUKDXJldm9rZWRfY291bnQYASABKAUiXwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB3IFEAEYgAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAIGIABItUBChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEg8KB3VzZXJfaWQYAyABKAMSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoScmVmcmVzaF9leHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZXZva2VkX2NvdW50GAYgASgFIhkKF1JvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0Im4KGFJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRILCgNraWQYASABKAkSLQoJc2lnbl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5wdWJsaXNoZWRfa2lkcxgCIAMoCSJOCglSYXRlTGltaXQSHAoFbGltaXQYASABKANCDbpICiIIGICU69wDKAESIwoOcGVyaW9kX3NlY29uZHMYAiABKAVCC7pICBoGGICjBSgBIq8BChBSb3V0ZUNsYXNzTGltaXRzEj0KC3JvdXRlX2NsYXNzGAEgASgJQii6SCVyI1IEYXV0aFIEcmVhZFIFd3JpdGVSBnVwbG9hZFIGc3RyZWFtEi4KCHBlcl91c2VyGAIgASgLMhwub2FzaXMuaWRlbnRpdHkudjEuUmF0ZUxpbWl0EiwKBnBlcl9pcBgDIAEoCzIcLm9hc2lzLmlkZW50aXR5LnYxLlJhdGVMaW1pdCJ7ChhTZXRFZGdlUmF0ZUxpbWl0c1JlcXVlc3QSPQoGbGltaXRzGAEgAygLMiMub2FzaXMuaWRlbnRpdHkudjEuUm91dGVDbGFzc0xpbWl0c0IIukgFkgECEAUSIAoLdHRsX3NlY29uZHMYAiABKAVCC7pICBoGGICjBSgAIkwKGVNldEVkZ2VSYXRlTGltaXRzUmVzcG9uc2USLwoLZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMqUNCg9JZGVudGl0eVNlcnZpY2USfwoNQ3JlYXRlQWNjb3VudBInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvYWNjb3VudHMSfwoNQ3JlYXRlU2Vzc2lvbhInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvc2Vzc2lvbnMSigEKDlJlZnJlc2hTZXNzaW9uEigub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZSIjyPMYAoLT5JMCGToBKiIUL3YxL3Nlc3Npb25zOnJlZnJlc2gShgEKDVJldm9rZVNlc3Npb24SJy5vYXNpcy5pZGVudGl0eS52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZVNlc3Npb25SZXNwb25zZSIiyPMYAoLT5JMCGDoBKiITL3YxL3Nlc3Npb25zOnJldm9rZRKVAQoKR2V0UHJvZmlsZRIkLm9hc2lzLmlkZW50aXR5LnYxLkdldFByb2ZpbGVSZXF1ZXN0GiUub2FzaXMuaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlc3BvbnNlIjqQAgHI8xgCgtPkkwItWhYSFC92MS9oYW5kbGVzL3toYW5kbGV9EhMvdjEvdXNlcnMve3VzZXJfaWR9Eo4BChBCYXRjaEdldFByb2ZpbGVzEioub2FzaXMuaWRlbnRpdHkudjEuQmF0Y2hHZXRQcm9maWxlc1JlcXVlc3QaKy5vYXNpcy5pZGVudGl0eS52MS5CYXRjaEdldFByb2ZpbGVzUmVzcG9uc2UiIZACAcjzGAKC0+STAhQSEi92MS91c2VyczpiYXRjaEdldBJlCgtMaXN0VXNlcklkcxIlLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVxdWVzdBomLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVzcG9uc2UiB5ACAcjzGAMSlAEKDVVwZGF0ZVByb2ZpbGUSJy5vYXNpcy5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZSIwyPMYAYLT5JMCJjoHcHJvZmlsZTIbL3YxL3VzZXJzL3twcm9maWxlLnVzZXJfaWR9EpUBChFSZXZva2VBbGxTZXNzaW9ucxIrLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZUFsbFNlc3Npb25zUmVxdWVzdBosLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZUFsbFNlc3Npb25zUmVzcG9uc2UiJcjzGAGC0+STAhs6ASoiFi92MS9zZXNzaW9uczpyZXZva2VBbGwSkAEKDkNoYW5nZVBhc3N3b3JkEigub2FzaXMuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIpyPMYAYLT5JMCHzoBKiIaL3YxL2FjY291bnQ6Y2hhbmdlUGFzc3dvcmQSkgEKEFJvdGF0ZVNpZ25pbmdLZXkSKi5vYXNpcy5pZGVudGl0eS52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBorLm9hc2lzLmlkZW50aXR5LnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZSIlyPMYBILT5JMCGzoBKiIWL3YxL3NpZ25pbmdLZXlzOnJvdGF0ZRKSAQoRU2V0RWRnZVJhdGVMaW1pdHMSKy5vYXNpcy5pZGVudGl0eS52MS5TZXRFZGdlUmF0ZUxpbWl0c1JlcXVlc3QaLC5vYXNpcy5pZGVudGl0eS52MS5TZXRFZGdlUmF0ZUxpbWl0c1Jlc3BvbnNlIiLI8xgEgtPkkwIYOgEqIhMvdjEvZWRnZS9yYXRlTGltaXRzYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_identity_v1_profile]);
 
 /**
  * Request for CreateAccount.
@@ -479,6 +479,291 @@ export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*
   messageDesc(file_oasis_identity_v1_identity_service, 15);
 
 /**
+ * Request for RevokeAllSessions.
+ *
+ * @generated from message oasis.identity.v1.RevokeAllSessionsRequest
+ */
+export type RevokeAllSessionsRequest = Message<"oasis.identity.v1.RevokeAllSessionsRequest"> & {
+};
+
+/**
+ * Describes the message oasis.identity.v1.RevokeAllSessionsRequest.
+ * Use `create(RevokeAllSessionsRequestSchema)` to create a new message.
+ */
+export const RevokeAllSessionsRequestSchema: GenMessage<RevokeAllSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 16);
+
+/**
+ * Response of RevokeAllSessions.
+ *
+ * @generated from message oasis.identity.v1.RevokeAllSessionsResponse
+ */
+export type RevokeAllSessionsResponse = Message<"oasis.identity.v1.RevokeAllSessionsResponse"> & {
+  /**
+   * How many sessions were still live and are now revoked.
+   *
+   * @generated from field: int32 revoked_count = 1;
+   */
+  revokedCount: number;
+};
+
+/**
+ * Describes the message oasis.identity.v1.RevokeAllSessionsResponse.
+ * Use `create(RevokeAllSessionsResponseSchema)` to create a new message.
+ */
+export const RevokeAllSessionsResponseSchema: GenMessage<RevokeAllSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 17);
+
+/**
+ * Request for ChangePassword.
+ *
+ * @generated from message oasis.identity.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"oasis.identity.v1.ChangePasswordRequest"> & {
+  /**
+   * The password in use now.
+   *
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * The new password: 8-128 characters, as at sign-up.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message oasis.identity.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 18);
+
+/**
+ * Response of ChangePassword: the tokens of the caller's new session.
+ *
+ * @generated from message oasis.identity.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"oasis.identity.v1.ChangePasswordResponse"> & {
+  /**
+   * New access token.
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * New refresh token.
+   *
+   * @generated from field: string refresh_token = 2;
+   */
+  refreshToken: string;
+
+  /**
+   * The signed-in user.
+   *
+   * @generated from field: int64 user_id = 3;
+   */
+  userId: bigint;
+
+  /**
+   * When the access token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * When the refresh token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp refresh_expires_at = 5;
+   */
+  refreshExpiresAt?: Timestamp | undefined;
+
+  /**
+   * How many earlier sessions were revoked.
+   *
+   * @generated from field: int32 revoked_count = 6;
+   */
+  revokedCount: number;
+};
+
+/**
+ * Describes the message oasis.identity.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 19);
+
+/**
+ * Request for RotateSigningKey.
+ *
+ * @generated from message oasis.identity.v1.RotateSigningKeyRequest
+ */
+export type RotateSigningKeyRequest = Message<"oasis.identity.v1.RotateSigningKeyRequest"> & {
+};
+
+/**
+ * Describes the message oasis.identity.v1.RotateSigningKeyRequest.
+ * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
+ */
+export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 20);
+
+/**
+ * Response of RotateSigningKey.
+ *
+ * @generated from message oasis.identity.v1.RotateSigningKeyResponse
+ */
+export type RotateSigningKeyResponse = Message<"oasis.identity.v1.RotateSigningKeyResponse"> & {
+  /**
+   * Key id (JWT `kid`) of the new signing key.
+   *
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * When the new key starts signing (and the old ones retire).
+   *
+   * @generated from field: google.protobuf.Timestamp sign_time = 3;
+   */
+  signTime?: Timestamp | undefined;
+
+  /**
+   * Key ids still published in the JWKS, newest first (the new key and retired keys
+   * whose tokens may still be live).
+   *
+   * @generated from field: repeated string published_kids = 2;
+   */
+  publishedKids: string[];
+};
+
+/**
+ * Describes the message oasis.identity.v1.RotateSigningKeyResponse.
+ * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
+ */
+export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 21);
+
+/**
+ * One rate limit: `limit` requests per `period_seconds`, bursting up to `limit`.
+ *
+ * @generated from message oasis.identity.v1.RateLimit
+ */
+export type RateLimit = Message<"oasis.identity.v1.RateLimit"> & {
+  /**
+   * Requests per period, 1 to 10^9.
+   *
+   * @generated from field: int64 limit = 1;
+   */
+  limit: bigint;
+
+  /**
+   * The period, 1 s to a day.
+   *
+   * @generated from field: int32 period_seconds = 2;
+   */
+  periodSeconds: number;
+};
+
+/**
+ * Describes the message oasis.identity.v1.RateLimit.
+ * Use `create(RateLimitSchema)` to create a new message.
+ */
+export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 22);
+
+/**
+ * The limits of one route class of the edge.
+ *
+ * @generated from message oasis.identity.v1.RouteClassLimits
+ */
+export type RouteClassLimits = Message<"oasis.identity.v1.RouteClassLimits"> & {
+  /**
+   * auth (public methods with effects: sign-up, sign-in), read, write, upload or
+   * stream (opening a server stream).
+   *
+   * @generated from field: string route_class = 1;
+   */
+  routeClass: string;
+
+  /**
+   * Per signed-in user; unset: not limited per user.
+   *
+   * @generated from field: oasis.identity.v1.RateLimit per_user = 2;
+   */
+  perUser?: RateLimit | undefined;
+
+  /**
+   * Per client IP; unset: not limited per IP.
+   *
+   * @generated from field: oasis.identity.v1.RateLimit per_ip = 3;
+   */
+  perIp?: RateLimit | undefined;
+};
+
+/**
+ * Describes the message oasis.identity.v1.RouteClassLimits.
+ * Use `create(RouteClassLimitsSchema)` to create a new message.
+ */
+export const RouteClassLimitsSchema: GenMessage<RouteClassLimits> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 23);
+
+/**
+ * Request for SetEdgeRateLimits.
+ *
+ * @generated from message oasis.identity.v1.SetEdgeRateLimitsRequest
+ */
+export type SetEdgeRateLimitsRequest = Message<"oasis.identity.v1.SetEdgeRateLimitsRequest"> & {
+  /**
+   * Route classes to override (each at most once); classes not named keep their
+   * defaults. Empty: remove the override.
+   *
+   * @generated from field: repeated oasis.identity.v1.RouteClassLimits limits = 1;
+   */
+  limits: RouteClassLimits[];
+
+  /**
+   * How long the override lasts, 1 s to a day; required unless `limits` is empty.
+   *
+   * @generated from field: int32 ttl_seconds = 2;
+   */
+  ttlSeconds: number;
+};
+
+/**
+ * Describes the message oasis.identity.v1.SetEdgeRateLimitsRequest.
+ * Use `create(SetEdgeRateLimitsRequestSchema)` to create a new message.
+ */
+export const SetEdgeRateLimitsRequestSchema: GenMessage<SetEdgeRateLimitsRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 24);
+
+/**
+ * Response of SetEdgeRateLimits.
+ *
+ * @generated from message oasis.identity.v1.SetEdgeRateLimitsResponse
+ */
+export type SetEdgeRateLimitsResponse = Message<"oasis.identity.v1.SetEdgeRateLimitsResponse"> & {
+  /**
+   * When the override ends (unset when it was removed).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 1;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message oasis.identity.v1.SetEdgeRateLimitsResponse.
+ * Use `create(SetEdgeRateLimitsResponseSchema)` to create a new message.
+ */
+export const SetEdgeRateLimitsResponseSchema: GenMessage<SetEdgeRateLimitsResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 25);
+
+/**
  * Accounts, sign-in sessions and profiles. Issues the access tokens (EdDSA JWTs) that
  * the edge verifies with the public keys published at /.well-known/jwks.json.
  *
@@ -486,9 +771,12 @@ export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*
  */
 export const IdentityService: GenService<{
   /**
-   * Creates an account and its profile. Idempotent by request_id.
-   * Errors: ALREADY_EXISTS (HANDLE_TAKEN, EMAIL_TAKEN); INVALID_ARGUMENT with field
-   * violations for a bad handle, e-mail or password.
+   * Creates an account and its profile. Idempotent by request_id. A sign-up with an
+   * e-mail address that is already registered answers exactly like a success (an
+   * account id that names no account) and creates nothing; the address's owner is told
+   * out of band (event SignUpEmailInUse), so sign-up tells nobody which addresses are
+   * registered. Errors: ALREADY_EXISTS (HANDLE_TAKEN; handles are public anyway);
+   * INVALID_ARGUMENT with field violations for a bad handle, e-mail or password.
    *
    * @generated from rpc oasis.identity.v1.IdentityService.CreateAccount
    */
@@ -499,8 +787,11 @@ export const IdentityService: GenService<{
   },
   /**
    * Signs in with handle or e-mail and password: a 15-minute access token and a
-   * 30-day refresh token. Failed attempts per account are limited (5 per 15 minutes,
-   * OWASP authentication guidance). Errors: UNAUTHENTICATED (INVALID_CREDENTIALS),
+   * 30-day refresh token. Failed attempts are limited per (login, client IP) (5 per
+   * 15 minutes) and per client IP (50 per 15 minutes), never per account alone, so
+   * nobody can lock an owner out from another address (OWASP authentication cheat
+   * sheet, "account lockout"). Unknown logins get the same statuses, bodies and
+   * password-hash work as known ones. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS),
    * RESOURCE_EXHAUSTED (LOGIN_THROTTLED, with RetryInfo).
    *
    * @generated from rpc oasis.identity.v1.IdentityService.CreateSession
@@ -524,8 +815,9 @@ export const IdentityService: GenService<{
     output: typeof RefreshSessionResponseSchema;
   },
   /**
-   * Signs out: revokes the session of a refresh token. Access tokens already issued
-   * stay valid until they expire (at most 15 minutes). Idempotent.
+   * Signs out: revokes the session of a refresh token. The edge refuses the session's
+   * access tokens within a second (revocation list in Redis, kept for the access
+   * token lifetime). Idempotent.
    *
    * @generated from rpc oasis.identity.v1.IdentityService.RevokeSession
    */
@@ -535,9 +827,11 @@ export const IdentityService: GenService<{
     output: typeof RevokeSessionResponseSchema;
   },
   /**
-   * Reads a profile by user id or handle. Public accounts need no token; a private
-   * account's profile needs a signed-in caller. Errors: NOT_FOUND
-   * (ACCOUNT_NOT_FOUND), UNAUTHENTICATED (PROFILE_PRIVATE).
+   * Reads a profile by user id or handle. Public accounts need no token. A private
+   * account shows callers other than itself and its followers only a minimal profile
+   * (user id, handle, display name, avatar). A block in either direction hides the
+   * profile as if it did not exist. Errors: NOT_FOUND (ACCOUNT_NOT_FOUND),
+   * UNAUTHENTICATED (PROFILE_PRIVATE: a private account and no signed-in caller).
    *
    * @generated from rpc oasis.identity.v1.IdentityService.GetProfile
    */
@@ -549,7 +843,8 @@ export const IdentityService: GenService<{
   /**
    * Reads up to 1000 profiles in one call, for hydrating feeds and lists. Unknown ids
    * are left out of the result (not an error); private profiles are returned to
-   * signed-in callers only.
+   * signed-in callers only, and as minimal profiles (see GetProfile) to those who do
+   * not follow them; profiles blocked either way are left out.
    *
    * @generated from rpc oasis.identity.v1.IdentityService.BatchGetProfiles
    */
@@ -571,8 +866,10 @@ export const IdentityService: GenService<{
   },
   /**
    * Changes the caller's own profile. Only the fields named in update_mask change:
-   * display_name, bio, avatar_media_id, fields, private. Errors: PERMISSION_DENIED
-   * (NOT_PROFILE_OWNER), INVALID_ARGUMENT (FIELD_NOT_UPDATABLE, DUPLICATE_FIELD_KEY).
+   * display_name, bio, avatar_media_id, fields, private. avatar_media_id must be an
+   * image the caller uploaded to the avatar or post-images bucket (checked with
+   * media's BatchGetMedia), or 0. Errors: PERMISSION_DENIED (NOT_PROFILE_OWNER),
+   * INVALID_ARGUMENT (FIELD_NOT_UPDATABLE, DUPLICATE_FIELD_KEY, AVATAR_NOT_OWNED).
    *
    * @generated from rpc oasis.identity.v1.IdentityService.UpdateProfile
    */
@@ -580,6 +877,61 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof UpdateProfileRequestSchema;
     output: typeof UpdateProfileResponseSchema;
+  },
+  /**
+   * Signs out everywhere: revokes every session of the caller, including the one of
+   * the token used for this call. The edge refuses their access tokens within a
+   * second. Idempotent.
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.RevokeAllSessions
+   */
+  revokeAllSessions: {
+    methodKind: "unary";
+    input: typeof RevokeAllSessionsRequestSchema;
+    output: typeof RevokeAllSessionsResponseSchema;
+  },
+  /**
+   * Changes the caller's password and revokes every existing session (the edge refuses
+   * their access tokens within a second); the caller continues in the fresh session
+   * returned. Failed attempts count against the sign-in throttle of (user, client IP).
+   * Errors: UNAUTHENTICATED (WRONG_PASSWORD), RESOURCE_EXHAUSTED (LOGIN_THROTTLED),
+   * INVALID_ARGUMENT for a new password outside 8-128 characters.
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * Admin: rotates the key that signs access tokens. The new Ed25519 key is published
+   * in the JWKS at once and signs from sign_time on (40 s later: edges refetch the JWKS
+   * for an unknown key at most every 30 s, so none meets a key it cannot fetch). The
+   * old key is retired then but stays in the JWKS until the last token it signed has
+   * expired (access token lifetime plus the key reload period): live tokens keep working.
+   * Errors: PERMISSION_DENIED (NOT_ADMIN).
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.RotateSigningKey
+   */
+  rotateSigningKey: {
+    methodKind: "unary";
+    input: typeof RotateSigningKeyRequestSchema;
+    output: typeof RotateSigningKeyResponseSchema;
+  },
+  /**
+   * Admin: overrides the edge's rate limits of some route classes for ttl_seconds
+   * (at most a day), after which the defaults apply again by themselves; an empty
+   * `limits` list removes the override now. Edges pick a change up within 5 s. Bulk
+   * importers (the demo loader) raise their limits this way. Errors:
+   * PERMISSION_DENIED (NOT_ADMIN), INVALID_ARGUMENT for an unknown route class.
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.SetEdgeRateLimits
+   */
+  setEdgeRateLimits: {
+    methodKind: "unary";
+    input: typeof SetEdgeRateLimitsRequestSchema;
+    output: typeof SetEdgeRateLimitsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_oasis_identity_v1_identity_service, 0);
