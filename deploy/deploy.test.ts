@@ -192,6 +192,6 @@ test("Prometheus scrapes /metrics on each process's admin port; probes stay on t
 test("behind the L4 load balancer the edge trusts no X-Forwarded-For and sees client addresses", () => {
   const edgeEnv = docs("edge.yaml").find((d) => d.kind === "Deployment").spec.template.spec.containers[0].env as Array<{ name: string }>;
   expect(edgeEnv.map((v) => v.name)).not.toContain("OASIS_EDGE_TRUSTED_PROXIES");
-  expect(loadEdgeConfig({}).trustedProxies).toBe(0);
+  expect(loadEdgeConfig({ OASIS_DEV: "1" }).trustedProxies).toBe(0);
   expect(docs("edge.yaml").find((d) => d.kind === "Service").spec.externalTrafficPolicy).toBe("Local");
 });

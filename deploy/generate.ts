@@ -42,7 +42,7 @@ function upstreamUrl(name: string, port: number): string {
  * against the code by deploy/deploy.test.ts). A new service adds its line.
  */
 export const upstreamsOf: Record<string, readonly string[]> = {
-  identity: [],
+  identity: ["graph", "media"],
   graph: ["identity"],
   media: [],
   post: ["graph", "identity", "media"],
