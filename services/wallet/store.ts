@@ -302,12 +302,14 @@ export class MysqlLedgerStore implements LedgerStore {
       // so each expired hold is voided by exactly one transaction.
       const due = await select<{ transfer_id: string }>(
         tx,
-        "SELECT transfer_id FROM open_holds WHERE expires_at <= ? ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED",
+        "SELECT transfer_id FROM open_holds WHERE expires_at <= ? ORDER BY expires_at, transfer_id LIMIT ? FOR UPDATE SKIP LOCKED",
         [now, limit],
       );
       if (!due.length) return [];
       const holds = await select<TransferRow>(tx, "SELECT * FROM transfers WHERE id IN (?)", [due.map((d) => d.transfer_id)]);
-      const list = holds.map(toTransfer);
+      // Voided in the order they fell due (history rows follow it).
+      const byId = new Map(holds.map((r) => [r.id, toTransfer(r)]));
+      const list = due.map((d) => byId.get(d.transfer_id)!);
       // All accounts of the batch in id order first, then each hold.
       await this.lockAccounts(tx, list.flatMap((h) => [h.debitAccountId, h.creditAccountId]));
       for (const h of list) await this.resolveLocked(tx, h, "void", now, true);
