@@ -83,9 +83,14 @@ const toAccount = (r: AccountRow): Account => ({
   creditsPending: BigInt(r.credits_pending),
 });
 
+/** Connections already switched to READ COMMITTED. */
+const readCommitted = new WeakSet<object>();
+
 const retryable = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */]);
 
 export class MysqlLedgerStore implements LedgerStore {
+  private readonly known = new Set<bigint>();
+
   constructor(
     private readonly db: Pool,
     /** Time-ordered unique ids for history rows (the kit's snowflakes). */
@@ -100,7 +105,12 @@ export class MysqlLedgerStore implements LedgerStore {
     for (let attempt = 1; ; attempt++) {
       const conn = await this.db.getConnection();
       try {
-        await conn.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        // Once per connection (a round trip saved on every transfer); the audit's
+        // snapshot sets its own level for its one transaction.
+        if (!readCommitted.has(conn.connection)) {
+          await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+          readCommitted.add(conn.connection);
+        }
         await conn.beginTransaction();
         const out = await fn(conn);
         await conn.commit();
@@ -118,7 +128,8 @@ export class MysqlLedgerStore implements LedgerStore {
 
   /** User accounts are opened on first use, outside the transfer's transaction (see below). */
   private async ensureAccounts(ids: readonly bigint[]): Promise<void> {
-    const users = ids.filter((id) => id !== mintAccountId);
+    // Accounts are never deleted: ids seen once need no query again.
+    const users = ids.filter((id) => id !== mintAccountId && !this.known.has(id));
     if (!users.length) return;
     const have = await select<{ id: string }>(this.db, "SELECT id FROM accounts WHERE id IN (?)", [users]);
     const missing = users.filter((id) => !have.some((h) => BigInt(h.id) === id));
@@ -128,6 +139,8 @@ export class MysqlLedgerStore implements LedgerStore {
     for (const id of missing) {
       await this.db.query("INSERT IGNORE INTO accounts (id, must_not_go_negative, created_at) VALUES (?, 1, CURRENT_TIMESTAMP(3))", [id]);
     }
+    if (this.known.size > 1_000_000) this.known.clear();
+    for (const id of users) this.known.add(id);
   }
 
   private async lockAccounts(tx: Tx, ids: readonly bigint[]): Promise<Map<bigint, Account>> {
@@ -158,11 +171,18 @@ export class MysqlLedgerStore implements LedgerStore {
     ]);
   }
 
-  private async bump(tx: Tx, id: bigint, d: { debitsPosted?: bigint; creditsPosted?: bigint; debitsPending?: bigint; creditsPending?: bigint }): Promise<void> {
+  /**
+   * Moves the sums of a transfer's two accounts in one statement: the debit account's
+   * debits and the credit account's credits, `posted` and `pending` drops each (negative
+   * to release a pending amount).
+   */
+  private async move(tx: Tx, debitId: bigint, creditId: bigint, posted: bigint, pending: bigint): Promise<void> {
     await tx.query(
-      `UPDATE accounts SET debits_posted = debits_posted + ?, credits_posted = credits_posted + ?,
-         debits_pending = debits_pending + ?, credits_pending = credits_pending + ? WHERE id = ?`,
-      [d.debitsPosted ?? 0n, d.creditsPosted ?? 0n, d.debitsPending ?? 0n, d.creditsPending ?? 0n, id],
+      `UPDATE accounts SET
+         debits_posted = debits_posted + IF(id = ?, ?, 0), debits_pending = debits_pending + IF(id = ?, ?, 0),
+         credits_posted = credits_posted + IF(id = ?, ?, 0), credits_pending = credits_pending + IF(id = ?, ?, 0)
+       WHERE id IN (?, ?)`,
+      [debitId, posted, debitId, pending, creditId, posted, creditId, pending, debitId, creditId],
     );
   }
 
@@ -223,13 +243,11 @@ export class MysqlLedgerStore implements LedgerStore {
     };
     await this.insertTransfer(tx, transfer);
     if (req.pending) {
-      await this.bump(tx, req.debitAccountId, { debitsPending: amount });
-      await this.bump(tx, req.creditAccountId, { creditsPending: amount });
+      await this.move(tx, req.debitAccountId, req.creditAccountId, 0n, amount);
       await tx.query("INSERT INTO open_holds (transfer_id, expires_at) VALUES (?, ?)", [transfer.id, transfer.expiresAt]);
       await this.events.holdCreated(tx, transfer);
     } else {
-      await this.bump(tx, req.debitAccountId, { debitsPosted: amount });
-      await this.bump(tx, req.creditAccountId, { creditsPosted: amount });
+      await this.move(tx, req.debitAccountId, req.creditAccountId, amount, 0n);
       await this.events.posted(tx, transfer);
     }
     // Given counts on the payer's side, earned on the payee's (one row per code and day).
@@ -263,12 +281,10 @@ export class MysqlLedgerStore implements LedgerStore {
     });
     const a = hold.amount;
     if (action === "post") {
-      await this.bump(tx, hold.debitAccountId, { debitsPending: -a, debitsPosted: a });
-      await this.bump(tx, hold.creditAccountId, { creditsPending: -a, creditsPosted: a });
+      await this.move(tx, hold.debitAccountId, hold.creditAccountId, a, -a);
       await this.events.posted(tx, hold);
     } else {
-      await this.bump(tx, hold.debitAccountId, { debitsPending: -a });
-      await this.bump(tx, hold.creditAccountId, { creditsPending: -a });
+      await this.move(tx, hold.debitAccountId, hold.creditAccountId, 0n, -a);
       await this.events.holdVoided(tx, hold, expired);
     }
     await tx.query("DELETE FROM open_holds WHERE transfer_id = ?", [hold.id]);
