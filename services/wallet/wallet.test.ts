@@ -13,6 +13,8 @@ import { databaseName } from "#kit/config.ts";
 import { testClient, type TestCaller } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { inParallel } from "#kit/parallel.ts";
+import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
+import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { TransferCode, TransferState } from "#gen/oasis/wallet/v1/wallet_pb.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
@@ -33,7 +35,7 @@ async function refusal(p: Promise<unknown>): Promise<{ code: Code; reason?: stri
 }
 
 beforeAll(async () => {
-  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction", "wallet"], {
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction", "notification", "wallet"], {
     env: {
       OASIS_WALLET_LIKE_DROPS: "1",
       OASIS_WALLET_LIKE_DAILY_CAP: "2",
@@ -92,6 +94,12 @@ describe("giving", () => {
     expect((await balance(f)).balance).toBe(130n);
     const top = (await wallet(f).listWalletEntries({ pageSize: 1 })).entries[0]!;
     expect([top.otherUserId, top.amount, top.memo, top.code]).toEqual([e, 30n, "for the tea", TransferCode.GIFT]);
+    // The payee is told: "reed_315 gave you 30 drops: for the tea".
+    const inbox = await until(
+      async () => (await testClient(NotificationService, bed.mesh.url("notification"), f).listNotifications({ pageSize: 10 })).notifications,
+      (list) => list.some((n) => n.kind === NotificationKind.DROPS),
+    );
+    expect(inbox.filter((n) => n.kind === NotificationKind.DROPS).map((n) => [n.actorIds, n.summary])).toEqual([[[e], "reed_315 gave you 30 drops: for the tea"]]);
 
     expect(await refusal(wallet(e).transfer({ toUserId: f, amount: 71n, requestId: "too-much" }))).toEqual({ code: Code.FailedPrecondition, reason: "INSUFFICIENT_DROPS", fields: [] });
     expect(await refusal(wallet(e).transfer({ toUserId: e, amount: 1n, requestId: "self" }))).toEqual({ code: Code.InvalidArgument, reason: "SELF_TRANSFER", fields: ["to_user_id"] });
