@@ -2,7 +2,7 @@
  * The mesh: every process Oasis runs, its port and its Protobuf package. This table is
  * deployment data, not domain logic: the kit reads it to resolve upstream URLs, the mesh
  * runner to start processes, the edge to route, and deploy/ mirrors it for Kubernetes.
- * Ports follow DESIGN.md section 2.
+ * Ports follow DESIGN.md section 2 (the first map); docs/architecture.md lists them.
  */
 export interface MeshEntry {
   /** Service name; also its folder under services/ and its database suffix. */

@@ -2,7 +2,7 @@
  * NATS JetStream, the mesh's event bus (NATS.js v3: @nats-io/transport-node and
  * @nats-io/jetstream).
  *
- * Naming (DESIGN.md section 3): an event message `oasis.post.v1.PostCreated` travels on
+ * Naming (docs/architecture.md section 5): an event message `oasis.post.v1.PostCreated` travels on
  * subject `oasis.post.v1.post_created`, in stream `OASIS_POST` (subjects
  * `oasis.post.>`). Poison and exhausted messages are parked on `oasis.dlq.>` (stream
  * `OASIS_DLQ`). A namespace (tests) prefixes subjects with `<ns>.` and stream names with

@@ -1,7 +1,9 @@
 /**
  * Live delivery across replicas: after an inbox write commits, the consumer publishes
- * the notification id on the NATS core subject `oasis.notification.live.<user>` (plain
- * pub/sub: a live stream is best effort, the inbox is the record). Every replica serving
+ * the notification id on the NATS core subject `oasis.live.notification.<user>` (plain
+ * pub/sub: a live stream is best effort, the inbox is the record). The subject is outside
+ * `oasis.notification.>`, which the service's JetStream stream captures: under it every
+ * live publish was also stored for the stream's 7 days. Every replica serving
  * a StreamNotifications call for that user is subscribed and pushes it.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -13,7 +15,7 @@ export class LiveUpdates {
   ) {}
 
   private subject(userId: bigint): string {
-    return `${this.namespace ? `${this.namespace}.` : ""}oasis.notification.live.${userId}`;
+    return `${this.namespace ? `${this.namespace}.` : ""}oasis.live.notification.${userId}`;
   }
 
   publish(userId: bigint, notificationId: bigint): void {
