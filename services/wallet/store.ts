@@ -186,15 +186,6 @@ export class MysqlLedgerStore implements LedgerStore {
     );
   }
 
-  private async sumOn(tx: Tx, accountId: bigint, day: string, codes: readonly number[]): Promise<bigint> {
-    const [r] = await select<{ s: string | null }>(tx, "SELECT SUM(amount) AS s FROM daily_totals WHERE account_id = ? AND day = ? AND code IN (?)", [
-      accountId,
-      day,
-      codes,
-    ]);
-    return BigInt(r?.s ?? 0);
-  }
-
   async createTransfer(req: TransferRequest, now: Date): Promise<TransferOutcome> {
     await this.ensureAccounts([req.debitAccountId, req.creditAccountId]);
     try {
@@ -212,20 +203,38 @@ export class MysqlLedgerStore implements LedgerStore {
   }
 
   private async createLocked(tx: Tx, req: TransferRequest, now: Date): Promise<TransferOutcome> {
-    const accounts = await this.lockAccounts(tx, [req.debitAccountId, req.creditAccountId]);
-    const existing = await this.lockedTransfer(tx, req.id);
-    if (existing) return { kind: "exists", transfer: existing, differs: req.dailyEarnCap === undefined ? firstDifference(existing, req) : undefined };
+    // The accounts locked, each with its drops of the day under the codes that limit this
+    // transfer (given: the gift/tip/hold codes; earned: this rule's code): daily totals
+    // change only under their account's lock, so one statement reads both.
+    const codes = req.dailyEarnCap !== undefined ? [req.code] : giveCodes;
+    const locked = await select<AccountRow & { today: string | null }>(
+      tx,
+      `SELECT a.*, (SELECT SUM(d.amount) FROM daily_totals d WHERE d.account_id = a.id AND d.day = ? AND d.code IN (?)) AS today
+       FROM accounts a WHERE a.id IN (?) ORDER BY a.id FOR UPDATE`,
+      [req.day, codes, [req.debitAccountId, req.creditAccountId].sort((a, b) => (a < b ? -1 : 1))],
+    );
+    const accounts = new Map(locked.map((r) => [BigInt(r.id), toAccount(r)]));
+    const today = new Map(locked.map((r) => [BigInt(r.id), BigInt(r.today ?? 0)]));
+    // A transfer with this id has the same debit account, so with that account locked it
+    // is committed or not begun. The success path needs no lookup: the INSERT's primary
+    // key refuses a duplicate (createTransfer then reports what is stored). A refusal
+    // looks first, so a retry of a transfer that went through is never refused.
+    const refuse = async (outcome: TransferOutcome): Promise<TransferOutcome> => {
+      const existing = await this.lockedTransfer(tx, req.id);
+      if (!existing) return outcome;
+      return { kind: "exists", transfer: existing, differs: req.dailyEarnCap === undefined ? firstDifference(existing, req) : undefined };
+    };
     const debit = accounts.get(req.debitAccountId)!;
     let amount = req.amount;
     if (req.dailyEarnCap !== undefined) {
-      const earned = await this.sumOn(tx, req.creditAccountId, req.day, [req.code]);
+      const earned = today.get(req.creditAccountId)!;
       if (earned + amount > req.dailyEarnCap) amount = req.dailyEarnCap - earned;
-      if (amount <= 0n) return { kind: "capped" };
+      if (amount <= 0n) return refuse({ kind: "capped" });
     }
-    if (debit.mustNotGoNegative && availableOf(debit) < amount) return { kind: "insufficient", available: availableOf(debit) };
+    if (debit.mustNotGoNegative && availableOf(debit) < amount) return refuse({ kind: "insufficient", available: availableOf(debit) });
     if (req.dailyGivingLimit !== undefined) {
-      const given = await this.sumOn(tx, req.debitAccountId, req.day, giveCodes);
-      if (given + amount > req.dailyGivingLimit) return { kind: "limit", givenToday: given };
+      const given = today.get(req.debitAccountId)!;
+      if (given + amount > req.dailyGivingLimit) return refuse({ kind: "limit", givenToday: given });
     }
     const transfer: Transfer = {
       id: req.id,
@@ -341,9 +350,16 @@ export class MysqlLedgerStore implements LedgerStore {
     return new Map(rows.map((r) => [BigInt(r.id), toAccount(r)]));
   }
 
-  async dailyTotals(accountId: bigint, day: string): Promise<Map<number, bigint>> {
-    const rows = await select<{ code: number; amount: string }>(this.db, "SELECT code, amount FROM daily_totals WHERE account_id = ? AND day = ?", [accountId, day]);
-    return new Map(rows.map((r) => [r.code, BigInt(r.amount)]));
+  async walletOf(accountId: bigint, day: string): Promise<{ account: Account; earned: bigint; given: bigint } | undefined> {
+    const [row] = await select<AccountRow & { earned: string | null; given: string | null }>(
+      this.db,
+      `SELECT a.*,
+         (SELECT SUM(amount) FROM daily_totals d WHERE d.account_id = a.id AND d.day = ? AND d.code IN (?)) AS earned,
+         (SELECT SUM(amount) FROM daily_totals d WHERE d.account_id = a.id AND d.day = ? AND d.code IN (?)) AS given
+       FROM accounts a WHERE a.id = ?`,
+      [day, earnCodes, day, giveCodes, accountId],
+    );
+    return row && { account: toAccount(row), earned: BigInt(row.earned ?? 0), given: BigInt(row.given ?? 0) };
   }
 
   async entries(accountId: bigint, limit: number, beforeSeq?: bigint): Promise<Entry[]> {

@@ -132,8 +132,11 @@ export interface LedgerStore {
   expireHolds(now: Date, limit: number): Promise<Transfer[]>;
   /** Accounts by id (absent ones left out). */
   accounts(ids: readonly bigint[]): Promise<Map<bigint, Account>>;
-  /** Drops per code on `day` for an account. */
-  dailyTotals(accountId: bigint, day: string): Promise<Map<number, bigint>>;
+  /**
+   * An account and its drops earned and given on `day`, read in one statement (one
+   * snapshot: a transfer is in all three or in none); undefined if it has no account.
+   */
+  walletOf(accountId: bigint, day: string): Promise<{ account: Account; earned: bigint; given: bigint } | undefined>;
   /** An account's history, newest first, before `beforeSeq` if given. */
   entries(accountId: bigint, limit: number, beforeSeq?: bigint): Promise<Entry[]>;
   /** A transfer by id. */

@@ -1,5 +1,5 @@
-/** Reading a wallet: balances from the account, today's earned and given from daily totals. */
-import { balanceOf, earnCodes, giveCodes, utcDay, type LedgerStore } from "./ledger.ts";
+/** Reading a wallet: balances from the account, today's earned and given from its daily totals. */
+import { balanceOf, utcDay, type LedgerStore } from "./ledger.ts";
 
 export interface WalletView {
   readonly userId: bigint;
@@ -11,16 +11,14 @@ export interface WalletView {
   readonly givenToday: bigint;
 }
 
-/** The user's wallet now; zeros for a user who never had drops. */
+/** The user's wallet now (one consistent read); zeros for a user who never had drops. */
 export async function walletOf(store: LedgerStore, userId: bigint, now: Date): Promise<WalletView> {
-  const [accounts, totals] = await Promise.all([store.accounts([userId]), store.dailyTotals(userId, utcDay(now))]);
-  const a = accounts.get(userId);
-  const sum = (codes: readonly number[]) => codes.reduce((s, c) => s + (totals.get(c) ?? 0n), 0n);
+  const w = await store.walletOf(userId, utcDay(now));
   return {
     userId,
-    balance: a ? balanceOf(a) : 0n,
-    pending: a?.debitsPending ?? 0n,
-    earnedToday: sum(earnCodes),
-    givenToday: sum(giveCodes),
+    balance: w ? balanceOf(w.account) : 0n,
+    pending: w?.account.debitsPending ?? 0n,
+    earnedToday: w?.earned ?? 0n,
+    givenToday: w?.given ?? 0n,
   };
 }
