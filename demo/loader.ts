@@ -8,7 +8,8 @@
  * follows (each friendship both ways) -> approvals (private accounts accept their
  * requests) -> photos (real images, two thirds of the users) -> posts (photo posts with
  * real captions, hashtags and mentions; the others refer to a friend's post) -> likes
- * (each user likes up to five friends' posts) -> comments (one each).
+ * (each user likes up to five friends' posts) -> comments (one each) -> tips (each user
+ * gives a friend's photo post 1-5 of the drops they earned).
  */
 import { readFileSync } from "node:fs";
 import { imagePath, photoNames } from "./data.ts";
@@ -21,6 +22,7 @@ const identity = "oasis.identity.v1.IdentityService";
 const graph = "oasis.graph.v1.GraphService";
 const post = "oasis.post.v1.PostService";
 const interaction = "oasis.interaction.v1.InteractionService";
+const wallet = "oasis.wallet.v1.WalletService";
 
 export interface StepReport {
   readonly step: string;
@@ -37,6 +39,9 @@ export interface LoadReport {
   readonly mediaBytes: number;
   readonly likes: number;
   readonly comments: number;
+  /** Tips given and their drops. */
+  readonly tips: number;
+  readonly dropsGiven: number;
   readonly steps: StepReport[];
   readonly seconds: number;
   /** Handle of a user to log in as. */
@@ -73,6 +78,8 @@ export class DemoLoader {
   private photos = 0;
   private likes = 0;
   private comments = 0;
+  private tips = 0;
+  private dropsGiven = 0;
 
   constructor(edgeUrl: string, opts: LoaderOptions = {}) {
     this.edge = new EdgeClient(edgeUrl, 120_000);
@@ -137,6 +144,7 @@ export class DemoLoader {
     );
     await this.step("likes", users, (u) => this.like(u));
     await this.step("comments", users, (u) => this.comment(u));
+    await this.step("tips", users, (u) => this.tip(u));
     return {
       users: users.length,
       follows: follows.length,
@@ -145,6 +153,8 @@ export class DemoLoader {
       mediaBytes: this.mediaBytes,
       likes: this.likes,
       comments: this.comments,
+      tips: this.tips,
+      dropsGiven: this.dropsGiven,
       steps: this.steps,
       seconds: (performance.now() - started) / 1000,
       sampleHandle: byN.get(users[0]!.n)!.handle,
@@ -251,6 +261,21 @@ export class DemoLoader {
       this.comments++;
     } catch (err) {
       if (!(err instanceof EdgeError && err.status === 404)) throw err;
+    }
+  }
+
+  /** Tips the first friend's photo post it can see with 1-5 drops (of the welcome grant). */
+  private async tip(u: DemoUser): Promise<void> {
+    const f = this.photoPostsOfFriends(u.n)[0];
+    if (f === undefined) return;
+    try {
+      const res = await this.call(wallet, "TipPost", { postId: this.postIds.get(f), amount: String(1 + (u.n % 5)), requestId: `demo-tip-${u.n}` }, this.token(u.n));
+      this.tips++;
+      this.dropsGiven += Number(res.transfer.amount);
+    } catch (err) {
+      // 404: a followers-only post not visible to this friend; failed_precondition: the
+      // welcome grant (from account_created, asynchronous) has not arrived yet.
+      if (!(err instanceof EdgeError && (err.status === 404 || err.code === "failed_precondition"))) throw err;
     }
   }
 }

@@ -6,6 +6,8 @@
 import { startMesh } from "../scripts/mesh.ts";
 import { randomBytes } from "node:crypto";
 import { bulkImportLimits, createEdgeAdmin, setEdgeLimits } from "../edge/limits-admin.ts";
+import { createMeshClient } from "../kit/client.ts";
+import { WalletService } from "../gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { DemoLoader } from "./loader.ts";
 import { demoPassword } from "./users.ts";
 
@@ -38,6 +40,13 @@ try {
   const report = await new DemoLoader(mesh.edgeUrl).run().finally(() => setEdgeLimits(mesh.edgeUrl, admin, null, { wait: false }));
   console.log("\n=== Oasis demo loaded ===");
   console.log(`users: ${report.users}   follows: ${report.follows}   posts: ${report.posts}   photos: ${report.photos} (${(report.mediaBytes / 1e6).toFixed(1)} MB)   likes: ${report.likes}   comments: ${report.comments}`);
+  // The ledger's own audit (internal RPC, called with the run's operator mesh key).
+  const audit = await createMeshClient(WalletService, [mesh.url("wallet")], { meshSecret: mesh.operator, audience: "wallet" }).auditLedger({});
+  const sound = audit.debitsPosted === audit.creditsPosted && audit.debitsPending === audit.creditsPending && !audit.driftedAccountIds.length && !audit.negativeAccountIds.length;
+  console.log(
+    `drops: ${audit.issued} issued (earned)   ${report.dropsGiven} given in ${report.tips} tips   conservation: debits ${audit.debitsPosted} = credits ${audit.creditsPosted}, ` +
+      `${audit.driftedAccountIds.length} drifted, ${audit.negativeAccountIds.length} negative: ${sound ? "ok" : "FAILED"}`,
+  );
   for (const s of report.steps) console.log(`  ${s.step.padEnd(12)} ${String(s.count).padStart(6)} in ${s.seconds.toFixed(1).padStart(6)} s (${s.rate.toFixed(0)}/s)`);
   console.log(`load time: ${report.seconds.toFixed(1)} s; total with mesh start: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`\nedge:    ${mesh.edgeUrl}`);

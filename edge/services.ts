@@ -11,6 +11,7 @@ import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import { InteractionService } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
+import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
 
 export const edgeServices: readonly DescService[] = [
   IdentityService,
@@ -21,4 +22,5 @@ export const edgeServices: readonly DescService[] = [
   InteractionService,
   NotificationService,
   SearchService,
+  WalletService,
 ];

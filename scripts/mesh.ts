@@ -17,7 +17,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { mesh, edgePort } from "../mesh.config.ts";
 import { metricsPortOffset } from "../kit/config.ts";
-import { generateMeshKeys } from "../kit/mesh-keys.ts";
+import { generateMeshKeys, meshIdentityFrom, type MeshIdentity } from "../kit/mesh-keys.ts";
 import { Supervisor } from "../kit/supervisor.ts";
 import { ensureInfra } from "./infra.ts";
 
@@ -29,6 +29,14 @@ export interface RunningMesh {
   /** The edge's admin URL, serving /metrics. */
   readonly edgeMetricsUrl: string;
   readonly services: readonly string[];
+  /**
+   * The run's operator identity: a mesh key of its own (`operator`, known to every
+   * process like a service's), for tools of this run that call internal or service-only
+   * methods, e.g. the demo's ledger audit. Never the edge's or a service's key.
+   */
+  readonly operator: MeshIdentity;
+  /** A service's URL in this run. */
+  url(service: string): string;
   stop(): Promise<void>;
 }
 
@@ -46,7 +54,7 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   const env: Record<string, string | undefined> = {
     OASIS_DEV: "1",
     ...process.env,
-    ...generateMeshKeys([...services.map((e) => e.name), "edge"]),
+    ...generateMeshKeys([...services.map((e) => e.name), "edge", "operator"]),
     OASIS_MESH_SERVICES: process.env.OASIS_MESH_SERVICES ?? services.map((e) => e.name).join(","),
   };
   // Identity's key-encryption key: from the environment, else a fresh one per run (keys
@@ -64,6 +72,8 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
     edgeUrl: `http://127.0.0.1:${port}`,
     edgeMetricsUrl: `http://127.0.0.1:${process.env.OASIS_EDGE_METRICS_PORT ?? port + metricsPortOffset}`,
     services: services.map((e) => e.name),
+    operator: meshIdentityFrom(env, "operator"),
+    url: (name) => `http://127.0.0.1:${portOf(name, mesh.find((e) => e.name === name)!.port)}`,
     stop: () => supervisor.stopAll(["edge", ...services.map((e) => e.name).reverse()]),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Counters in Redis, ordered by version. Each post's key `pc:<id>` holds
- * "v:likes:comments:refers", where v is the version of post_counts they came from (one
+ * "v:likes:comments:refers:drops" (copies written before drops were counted lack the
+ * last part and read as 0 drops), where v is the version of post_counts they came from (one
  * string per post, so a page of 100 posts is a single MGET). Writers set it
  * after commit with the values and version their transaction produced; readers that
  * miss load from MySQL and set it the same way. A set only applies when its version is
@@ -13,26 +14,26 @@ import type { Redis } from "#kit/redis.ts";
 import { countsOf, type Counts } from "./store.ts";
 import type { Queryable } from "#kit/mysql.ts";
 
-// KEYS[1] counter key; ARGV likes, comments, refers, v, ttl seconds, and optionally
-// "same" to also replace a copy of the same version (the reconcile job's repair of
-// drift that kept its version; a newer copy still wins).
+// KEYS[1] counter key; ARGV likes, comments, refers, v, ttl seconds, "same" or "" (to
+// also replace a copy of the same version: the reconcile job's repair of drift that
+// kept its version; a newer copy still wins), drops received.
 const setIfNewer = `
 local cur = redis.call('GET', KEYS[1])
 local curv = -1
 if cur then curv = tonumber(string.match(cur, '^(%d+)')) end
 local v = tonumber(ARGV[4])
 if v > curv or (ARGV[6] == 'same' and v == curv) then
-  redis.call('SET', KEYS[1], ARGV[4] .. ':' .. ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3], 'EX', tonumber(ARGV[5]))
+  redis.call('SET', KEYS[1], ARGV[4] .. ':' .. ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[7], 'EX', tonumber(ARGV[5]))
   return 1
 end
 return 0
 `;
 
-type CounterRedis = Redis & { oasisSetCounts(key: string, l: string, c: string, r: string, v: string, ttl: number, same?: "same"): Promise<number> };
+type CounterRedis = Redis & { oasisSetCounts(key: string, l: string, c: string, r: string, v: string, ttl: number, same: "same" | "", d: string): Promise<number> };
 
 function parse(value: string): Counts {
-  const [v, l, c, r] = value.split(":");
-  return { v: BigInt(v!), likes: BigInt(l!), comments: BigInt(c!), refers: BigInt(r!) };
+  const [v, l, c, r, d] = value.split(":");
+  return { v: BigInt(v!), likes: BigInt(l!), comments: BigInt(c!), refers: BigInt(r!), dropsReceived: BigInt(d ?? 0) };
 }
 
 const ttlSeconds = 7 * 24 * 3600;
@@ -51,7 +52,7 @@ export class Counters {
   /** Records committed counters (after the transaction that produced them). */
   async publish(postId: bigint, c: Counts): Promise<void> {
     const pipe = this.redis.pipeline();
-    (pipe as unknown as CounterRedis).oasisSetCounts(`pc:${postId}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds);
+    (pipe as unknown as CounterRedis).oasisSetCounts(`pc:${postId}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds, "", String(c.dropsReceived));
     pipe.sadd("dirty", String(postId));
     await pipe.exec();
   }
@@ -66,17 +67,17 @@ export class Counters {
       const v = values[i];
       if (!v) missing.push(id);
       else {
-        const { likes, comments, refers } = parse(v);
-        out.set(id, { likes, comments, refers });
+        const { likes, comments, refers, dropsReceived } = parse(v);
+        out.set(id, { likes, comments, refers, dropsReceived });
       }
     });
     if (missing.length) {
       const stored = await countsOf(this.db, missing);
       const fill = this.redis.pipeline();
       for (const id of missing) {
-        const c = stored.get(id) ?? { likes: 0n, comments: 0n, refers: 0n, v: 0n };
+        const c = stored.get(id) ?? { likes: 0n, comments: 0n, refers: 0n, dropsReceived: 0n, v: 0n };
         out.set(id, c);
-        (fill as unknown as CounterRedis).oasisSetCounts(`pc:${id}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds);
+        (fill as unknown as CounterRedis).oasisSetCounts(`pc:${id}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds, "", String(c.dropsReceived));
       }
       await fill.exec();
     }
@@ -106,7 +107,7 @@ export class Counters {
    * is newer than `c`; true if it was replaced.
    */
   async repair(postId: bigint, c: Counts): Promise<boolean> {
-    return (await this.redis.oasisSetCounts(`pc:${postId}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds, "same")) === 1;
+    return (await this.redis.oasisSetCounts(`pc:${postId}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds, "same", String(c.dropsReceived))) === 1;
   }
 
   /** Where the reconcile sweep stopped: the last post id it checked (0: at the start). */

@@ -6,7 +6,9 @@
 import { applyOnce, on } from "#kit/consumer.ts";
 import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import type { InteractionContext } from "./context.ts";
-import { bumpCount, deleteRefer, insertRefer, markPostDeleted, upsertPostMeta, type Counts } from "./store.ts";
+import { TransferPostedSchema } from "#gen/oasis/wallet/v1/events_pb.ts";
+import { TransferCode } from "#gen/oasis/wallet/v1/wallet_pb.ts";
+import { addTip, bumpCount, deleteRefer, insertRefer, markPostDeleted, upsertPostMeta, type Counts } from "./store.ts";
 
 export function postConsumer(ctx: InteractionContext) {
   const name = "interaction-posts";
@@ -39,6 +41,25 @@ export function postConsumer(ctx: InteractionContext) {
           await ctx.counters.publish(e.referPostId, counts);
           await ctx.viewerStates.invalidate(e.authorId);
         }
+      }),
+    ],
+  };
+}
+
+/**
+ * Wallet's tips: each posted tip (transfer_posted with code TIP) adds its drops to the
+ * post's drops_received, once per transfer (the tips table's key), so PostView shows
+ * them with the other counters and the feed needs no extra hop.
+ */
+export function walletConsumer(ctx: InteractionContext) {
+  return {
+    name: "interaction-tips",
+    handlers: [
+      on(TransferPostedSchema, async (e) => {
+        const t = e.transfer!;
+        if (t.code !== TransferCode.TIP || t.postId === 0n) return;
+        const counts = await ctx.rt.tx((tx) => addTip(tx, t.transferId, t.postId, t.amount));
+        if (counts) await ctx.counters.publish(t.postId, counts);
       }),
     ],
   };

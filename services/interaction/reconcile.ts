@@ -9,8 +9,8 @@ import type { InteractionContext } from "./context.ts";
 import { countedPostsAfter, countsOf, recount, setCounts, type Counts } from "./store.ts";
 
 type Values = Omit<Counts, "v">;
-const same = (a: Values, b: Values) => a.likes === b.likes && a.comments === b.comments && a.refers === b.refers;
-const none: Counts = { likes: 0n, comments: 0n, refers: 0n, v: 0n };
+const same = (a: Values, b: Values) => a.likes === b.likes && a.comments === b.comments && a.refers === b.refers && a.dropsReceived === b.dropsReceived;
+const none: Counts = { likes: 0n, comments: 0n, refers: 0n, dropsReceived: 0n, v: 0n };
 
 /**
  * Rechecks `postIds`. MySQL first, in one transaction per 500 posts that locks their

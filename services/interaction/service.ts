@@ -79,7 +79,7 @@ export function interactionService(ctx: InteractionContext): ServiceImpl<typeof 
   }
 
   function countsMessage(postId: bigint, c: Omit<Counts, "v">) {
-    return create(PostCountsSchema, { postId, likes: c.likes, comments: c.comments, refers: c.refers });
+    return create(PostCountsSchema, { postId, likes: c.likes, comments: c.comments, refers: c.refers, dropsReceived: c.dropsReceived });
   }
 
   async function afterCountChange(postId: bigint, counts: Counts | undefined, user: bigint): Promise<void> {

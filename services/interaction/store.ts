@@ -9,6 +9,8 @@ export interface Counts {
   readonly likes: bigint;
   readonly comments: bigint;
   readonly refers: bigint;
+  /** Drops tipped to the post (sum of its tips rows), drops. */
+  readonly dropsReceived: bigint;
   /** Version: increases with every change. */
   readonly v: bigint;
 }
@@ -34,24 +36,30 @@ export async function bumpCount(db: Queryable, postId: bigint, field: CountField
  */
 export async function countsOf(db: Queryable, ids: readonly bigint[], forUpdate = false): Promise<Map<bigint, Counts>> {
   if (ids.length === 0) return new Map();
-  const rows = await select<{ post_id: string; likes: string; comments: string; refers: string; v: string }>(
+  const rows = await select<{ post_id: string; likes: string; comments: string; refers: string; drops_received: string; v: string }>(
     db,
-    `SELECT post_id, likes, comments, refers, v FROM post_counts WHERE post_id IN (?)${forUpdate ? " FOR UPDATE" : ""}`,
+    `SELECT post_id, likes, comments, refers, drops_received, v FROM post_counts WHERE post_id IN (?)${forUpdate ? " FOR UPDATE" : ""}`,
     [ids],
   );
-  return new Map(rows.map((r) => [BigInt(r.post_id), { likes: BigInt(r.likes), comments: BigInt(r.comments), refers: BigInt(r.refers), v: BigInt(r.v) }]));
+  return new Map(
+    rows.map((r) => [
+      BigInt(r.post_id),
+      { likes: BigInt(r.likes), comments: BigInt(r.comments), refers: BigInt(r.refers), dropsReceived: BigInt(r.drops_received), v: BigInt(r.v) },
+    ]),
+  );
 }
 
 /** Counters recounted from the rows they count (the reconcile job's truth). */
 export async function recount(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, Omit<Counts, "v">>> {
-  const out = new Map<bigint, Omit<Counts, "v">>(ids.map((id) => [id, { likes: 0n, comments: 0n, refers: 0n }]));
+  const out = new Map<bigint, Omit<Counts, "v">>(ids.map((id) => [id, { likes: 0n, comments: 0n, refers: 0n, dropsReceived: 0n }]));
   if (ids.length === 0) return out;
   const rows = await select<{ post_id: string; k: string; n: string }>(
     db,
     `SELECT post_id, 'likes' AS k, COUNT(*) AS n FROM likes WHERE post_id IN (?) GROUP BY post_id
      UNION ALL SELECT c.post_id, 'comments', COUNT(*) FROM comments c WHERE c.post_id IN (?) AND c.deleted_at IS NULL GROUP BY c.post_id
-     UNION ALL SELECT post_id, 'refers', COUNT(*) FROM refers WHERE post_id IN (?) GROUP BY post_id`,
-    [ids, ids, ids],
+     UNION ALL SELECT post_id, 'refers', COUNT(*) FROM refers WHERE post_id IN (?) GROUP BY post_id
+     UNION ALL SELECT post_id, 'dropsReceived', SUM(amount) FROM tips WHERE post_id IN (?) GROUP BY post_id`,
+    [ids, ids, ids, ids],
   );
   for (const r of rows) {
     const cur = out.get(BigInt(r.post_id))!;
@@ -70,9 +78,25 @@ export async function countedPostsAfter(db: Queryable, afterId: bigint, limit: n
 export async function setCounts(db: Queryable, postId: bigint, c: Omit<Counts, "v">): Promise<Counts> {
   await write(
     db,
-    `INSERT INTO post_counts (post_id, likes, comments, refers, v) VALUES (?, ?, ?, ?, 1)
-     ON DUPLICATE KEY UPDATE likes = VALUES(likes), comments = VALUES(comments), refers = VALUES(refers), v = v + 1`,
-    [postId, c.likes, c.comments, c.refers],
+    `INSERT INTO post_counts (post_id, likes, comments, refers, drops_received, v) VALUES (?, ?, ?, ?, ?, 1)
+     ON DUPLICATE KEY UPDATE likes = VALUES(likes), comments = VALUES(comments), refers = VALUES(refers),
+       drops_received = VALUES(drops_received), v = v + 1`,
+    [postId, c.likes, c.comments, c.refers, c.dropsReceived],
+  );
+  return (await countsOf(db, [postId])).get(postId)!;
+}
+
+/**
+ * Counts a tip once: records its transfer and adds its drops to the post's counter.
+ * Returns the counters afterwards, or undefined if the tip was already counted.
+ */
+export async function addTip(db: Queryable, transferId: bigint, postId: bigint, amount: bigint): Promise<Counts | undefined> {
+  if (!(await write(db, "INSERT IGNORE INTO tips (transfer_id, post_id, amount) VALUES (?, ?, ?)", [transferId, postId, amount]))) return undefined;
+  await write(
+    db,
+    `INSERT INTO post_counts (post_id, drops_received, v) VALUES (?, ?, 1)
+     ON DUPLICATE KEY UPDATE drops_received = drops_received + VALUES(drops_received), v = v + 1`,
+    [postId, amount],
   );
   return (await countsOf(db, [postId])).get(postId)!;
 }

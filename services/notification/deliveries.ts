@@ -49,7 +49,7 @@ export function snippet(text: string): string {
 }
 
 /** Summary text: "reed_7 and 12 others liked your post". */
-export function summarize(kind: NotificationKind, handles: readonly string[], actorCount: number): string {
+export function summarize(kind: NotificationKind, handles: readonly string[], actorCount: number, text = ""): string {
   const who = handles[0] ?? "someone";
   const others = actorCount - 1;
   const subject = others <= 0 ? who : others === 1 && handles[1] ? `${who} and ${handles[1]}` : `${who} and ${others} others`;
@@ -68,6 +68,8 @@ export function summarize(kind: NotificationKind, handles: readonly string[], ac
       return `${subject} mentioned you`;
     case NotificationKind.REFER:
       return `${subject} shared your post`;
+    case NotificationKind.DROPS:
+      return `${who} gave you ${text || "drops"}`;
     default:
       return subject;
   }

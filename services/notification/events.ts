@@ -14,7 +14,7 @@ import type { NotificationContext } from "./context.ts";
 import { authorOf, maySee, snippet, wanted } from "./deliveries.ts";
 import { deliver, type Delivery } from "./store.ts";
 
-async function record(ctx: NotificationContext, consumer: string, meta: EventMeta, candidates: Delivery[]): Promise<void> {
+export async function record(ctx: NotificationContext, consumer: string, meta: EventMeta, candidates: Delivery[]): Promise<void> {
   const deliveries = await wanted(ctx, candidates);
   const changed: Array<[bigint, bigint]> = [];
   await applyOnce(ctx.rt.db, consumer, meta.eventId, async (tx) => {

@@ -25,7 +25,7 @@ export function notificationService(ctx: NotificationContext): ServiceImpl<typeo
       for (const p of (await ctx.identity.batchGetProfiles({ userIds: actors })).profiles) handles.set(p.userId, p.handle);
     }
     for (const n of list) {
-      n.summary = summarize(n.kind, n.actorIds.map((a) => handles.get(a) ?? "someone"), Number(n.actorCount));
+      n.summary = summarize(n.kind, n.actorIds.map((a) => handles.get(a) ?? "someone"), Number(n.actorCount), n.text);
     }
     return list;
   }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/interaction/v1/interaction.proto.
  */
 export const file_oasis_interaction_v1_interaction: GenFile = /*@__PURE__*/
-  fileDesc("CiZvYXNpcy9pbnRlcmFjdGlvbi92MS9pbnRlcmFjdGlvbi5wcm90bxIUb2FzaXMuaW50ZXJhY3Rpb24udjEiTgoKUG9zdENvdW50cxIPCgdwb3N0X2lkGAEgASgDEg0KBWxpa2VzGAIgASgDEhAKCGNvbW1lbnRzGAMgASgDEg4KBnJlZmVycxgEIAEoAyI/CgtWaWV3ZXJTdGF0ZRIPCgdwb3N0X2lkGAEgASgDEg0KBWxpa2VkGAIgASgIEhAKCHJlZmVycmVkGAMgASgIIvkBCgdDb21tZW50EhIKCmNvbW1lbnRfaWQYASABKAMSDwoHcG9zdF9pZBgCIAEoAxIRCglhdXRob3JfaWQYAyABKAMSDAoEdGV4dBgEIAEoCRIZChFwYXJlbnRfY29tbWVudF9pZBgFIAEoAxIYChBtZW50aW9uX3VzZXJfaWRzGAYgAygDEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KB3JlcGxpZXMYCCADKAsyHS5vYXNpcy5pbnRlcmFjdGlvbi52MS5Db21tZW50EhMKC3JlcGx5X2NvdW50GAkgASgFIkgKBUxpa2VyEg8KB3VzZXJfaWQYASABKAMSLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiZvYXNpcy9pbnRlcmFjdGlvbi92MS9pbnRlcmFjdGlvbi5wcm90bxIUb2FzaXMuaW50ZXJhY3Rpb24udjEiZgoKUG9zdENvdW50cxIPCgdwb3N0X2lkGAEgASgDEg0KBWxpa2VzGAIgASgDEhAKCGNvbW1lbnRzGAMgASgDEg4KBnJlZmVycxgEIAEoAxIWCg5kcm9wc19yZWNlaXZlZBgFIAEoAyI/CgtWaWV3ZXJTdGF0ZRIPCgdwb3N0X2lkGAEgASgDEg0KBWxpa2VkGAIgASgIEhAKCHJlZmVycmVkGAMgASgIIvkBCgdDb21tZW50EhIKCmNvbW1lbnRfaWQYASABKAMSDwoHcG9zdF9pZBgCIAEoAxIRCglhdXRob3JfaWQYAyABKAMSDAoEdGV4dBgEIAEoCRIZChFwYXJlbnRfY29tbWVudF9pZBgFIAEoAxIYChBtZW50aW9uX3VzZXJfaWRzGAYgAygDEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KB3JlcGxpZXMYCCADKAsyHS5vYXNpcy5pbnRlcmFjdGlvbi52MS5Db21tZW50EhMKC3JlcGx5X2NvdW50GAkgASgFIkgKBUxpa2VyEg8KB3VzZXJfaWQYASABKAMSLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * How many likes, comments and refers (reposts/quotes) a post has. Exact.
@@ -47,6 +47,13 @@ export type PostCounts = Message<"oasis.interaction.v1.PostCounts"> & {
    * @generated from field: int64 refers = 4;
    */
   refers: bigint;
+
+  /**
+   * Drops tipped to it (wallet's TipPost and posted tip holds), drops.
+   *
+   * @generated from field: int64 drops_received = 5;
+   */
+  dropsReceived: bigint;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/notification/v1/notification.proto.
  */
 export const file_oasis_notification_v1_notification: GenFile = /*@__PURE__*/
-  fileDesc("CihvYXNpcy9ub3RpZmljYXRpb24vdjEvbm90aWZpY2F0aW9uLnByb3RvEhVvYXNpcy5ub3RpZmljYXRpb24udjEiuAIKDE5vdGlmaWNhdGlvbhIXCg9ub3RpZmljYXRpb25faWQYASABKAMSNQoEa2luZBgCIAEoDjInLm9hc2lzLm5vdGlmaWNhdGlvbi52MS5Ob3RpZmljYXRpb25LaW5kEhEKCWFjdG9yX2lkcxgDIAMoAxITCgthY3Rvcl9jb3VudBgEIAEoAxIPCgdwb3N0X2lkGAUgASgDEhIKCmNvbW1lbnRfaWQYBiABKAMSDAoEdGV4dBgHIAEoCRIMCgRyZWFkGAggASgIEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3N1bW1hcnkYCyABKAkqjQIKEE5vdGlmaWNhdGlvbktpbmQSIQodTk9USUZJQ0FUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIcChhOT1RJRklDQVRJT05fS0lORF9GT0xMT1cQARIkCiBOT1RJRklDQVRJT05fS0lORF9GT0xMT1dfUkVRVUVTVBACEhoKFk5PVElGSUNBVElPTl9LSU5EX0xJS0UQAxIdChlOT1RJRklDQVRJT05fS0lORF9DT01NRU5UEAQSGwoXTk9USUZJQ0FUSU9OX0tJTkRfUkVQTFkQBRIdChlOT1RJRklDQVRJT05fS0lORF9NRU5USU9OEAYSGwoXTk9USUZJQ0FUSU9OX0tJTkRfUkVGRVIQB2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CihvYXNpcy9ub3RpZmljYXRpb24vdjEvbm90aWZpY2F0aW9uLnByb3RvEhVvYXNpcy5ub3RpZmljYXRpb24udjEiuAIKDE5vdGlmaWNhdGlvbhIXCg9ub3RpZmljYXRpb25faWQYASABKAMSNQoEa2luZBgCIAEoDjInLm9hc2lzLm5vdGlmaWNhdGlvbi52MS5Ob3RpZmljYXRpb25LaW5kEhEKCWFjdG9yX2lkcxgDIAMoAxITCgthY3Rvcl9jb3VudBgEIAEoAxIPCgdwb3N0X2lkGAUgASgDEhIKCmNvbW1lbnRfaWQYBiABKAMSDAoEdGV4dBgHIAEoCRIMCgRyZWFkGAggASgIEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3N1bW1hcnkYCyABKAkqqgIKEE5vdGlmaWNhdGlvbktpbmQSIQodTk9USUZJQ0FUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIcChhOT1RJRklDQVRJT05fS0lORF9GT0xMT1cQARIkCiBOT1RJRklDQVRJT05fS0lORF9GT0xMT1dfUkVRVUVTVBACEhoKFk5PVElGSUNBVElPTl9LSU5EX0xJS0UQAxIdChlOT1RJRklDQVRJT05fS0lORF9DT01NRU5UEAQSGwoXTk9USUZJQ0FUSU9OX0tJTkRfUkVQTFkQBRIdChlOT1RJRklDQVRJT05fS0lORF9NRU5USU9OEAYSGwoXTk9USUZJQ0FUSU9OX0tJTkRfUkVGRVIQBxIbChdOT1RJRklDQVRJT05fS0lORF9EUk9QUxAUYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * One entry of a user's inbox; similar events are grouped into one entry while it is
@@ -167,6 +167,14 @@ export enum NotificationKind {
    * @generated from enum value: NOTIFICATION_KIND_REFER = 7;
    */
   REFER = 7,
+
+  /**
+   * Someone gave you drops (wallet: a gift, a tip on your post, a posted hold); `text`
+   * holds the amount and the payer's note, e.g. "12 drops: for the tea". Not grouped.
+   *
+   * @generated from enum value: NOTIFICATION_KIND_DROPS = 20;
+   */
+  DROPS = 20,
 }
 
 /**

@@ -1,0 +1,45 @@
+/**
+ * The giving use cases' view of the mesh: blocks from graph (GetRelationship as the
+ * payer), a payee's existence from identity, a post's author from post (GetPost as the
+ * payer, so a post the payer may not see cannot be tipped).
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { anonymous, currentCall } from "#kit/call-context.ts";
+import type { WalletContext } from "../context.ts";
+import type { GivingDeps } from "../domain/giving.ts";
+
+/** The signed-in caller (every giving and reading RPC is ACCESS_USER). */
+export const callerId = (): bigint => (currentCall()?.caller ?? anonymous).userId!;
+
+const notFound = (err: unknown) => ConnectError.from(err).code === Code.NotFound;
+
+export function givingDeps(ctx: WalletContext): GivingDeps {
+  const cfg = ctx.rt.config;
+  return {
+    store: ctx.store,
+    dailyGivingLimit: cfg.dailyGivingLimit,
+    defaultHoldSeconds: cfg.defaultHoldSeconds,
+    now: () => new Date(),
+    async blockedBetween(_payer, payee) {
+      const r = (await ctx.graph.getRelationship({ userId: payee })).relationship;
+      return !!r && (r.blocking || r.blockedBy);
+    },
+    async userExists(userId) {
+      try {
+        await ctx.identity.getProfile({ lookup: { case: "userId", value: userId } });
+        return true;
+      } catch (err) {
+        if (notFound(err)) return false;
+        throw err;
+      }
+    },
+    async postAuthor(postId) {
+      try {
+        return (await ctx.post.getPost({ postId })).post?.authorId;
+      } catch (err) {
+        if (notFound(err)) return undefined;
+        throw err;
+      }
+    },
+  };
+}
