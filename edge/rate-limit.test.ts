@@ -144,7 +144,7 @@ test("without Redis, sign-in fails closed (503) while reads fail open", async ()
     name: "edge-no-redis",
     entry: join(import.meta.dir, "main.ts"),
     port,
-    env: { ...mesh.env, OASIS_EDGE_PORT: String(port), OASIS_REDIS_URL: deadRedis },
+    env: { ...mesh.env, OASIS_EDGE_PORT: String(port), OASIS_EDGE_METRICS_PORT: String(await freePort()), OASIS_REDIS_URL: deadRedis },
   });
   const edge = `http://127.0.0.1:${port}`;
   const signIn = await fetch(`${edge}/v1/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ login: handle, password: "correct horse battery" }) });
