@@ -6,6 +6,7 @@
  *
  * As a module, `startMesh()` is what the demo uses.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { mesh, edgePort } from "../mesh.config.ts";
@@ -32,7 +33,12 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   const supervisor = new Supervisor({ restart: true });
   // Every service of the mesh table that exists in services/ (a checkout may be mid-way).
   const services = mesh.filter((e) => existsSync(join(root, "services", e.name, "main.ts")));
-  const env = { ...process.env, OASIS_MESH_SERVICES: process.env.OASIS_MESH_SERVICES ?? services.map((e) => e.name).join(",") };
+  const env = {
+    ...process.env,
+    OASIS_MESH_SERVICES: process.env.OASIS_MESH_SERVICES ?? services.map((e) => e.name).join(","),
+    // Signed private media URLs (chat images): a fresh key per run unless one is given.
+    OASIS_MEDIA_URL_KEY: process.env.OASIS_MEDIA_URL_KEY || randomBytes(32).toString("base64url"),
+  };
   const t0 = performance.now();
   await supervisor.startAll(
     services.map((e) => ({ name: e.name, entry: join(root, "services", e.name, "main.ts"), port: portOf(e.name, e.port), env })),

@@ -3,6 +3,7 @@
  * ports in a fresh namespace, exactly as the `mesh` command runs them, and removes
  * everything afterwards.
  */
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Env } from "../config.ts";
 import { Supervisor } from "../supervisor.ts";
@@ -40,6 +41,8 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
   const env: Env = {
     ...process.env,
     OASIS_LOG_LEVEL: process.env.OASIS_LOG_LEVEL ?? "warn",
+    // A fresh key per test mesh for signed private media URLs (no default exists).
+    OASIS_MEDIA_URL_KEY: randomBytes(32).toString("base64url"),
     ...opts.env,
     OASIS_NAMESPACE: namespace,
     OASIS_MESH_SERVICES: opts.services.join(","),
