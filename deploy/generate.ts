@@ -147,7 +147,7 @@ write(
   "base/kustomization.yaml",
   yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", namespace: "oasis", resources: baseFiles, secretGenerator: [{ name: "oasis-secrets", envs: ["secrets.env"] }] }]),
 );
-write("base/secrets.env", "# Replace before deploying; never commit real secrets.\nOASIS_MESH_SECRET=change-me\n");
+write("base/secrets.env", "# Replace before deploying; never commit real secrets.\nOASIS_MESH_SECRET=change-me\n# Signed chat-image URLs (e.g. openssl rand -base64 32); empty: private media is never served.\nOASIS_MEDIA_URL_KEY=\n");
 write(
   "overlays/dev/kustomization.yaml",
   yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["../../base"], replicas: [...mesh.filter((e) => e.name !== "media").map((e) => ({ name: e.name, count: 1 })), { name: "edge", count: 1 }] }]),
@@ -159,7 +159,7 @@ write(
       apiVersion: "kustomize.config.k8s.io/v1beta1",
       kind: "Kustomization",
       resources: ["../../base"],
-      replicas: [{ name: "edge", count: 6 }, { name: "feed", count: 6 }, { name: "post", count: 4 }, { name: "graph", count: 4 }, { name: "interaction", count: 4 }, { name: "identity", count: 3 }, { name: "notification", count: 3 }],
+      replicas: [{ name: "edge", count: 6 }, { name: "feed", count: 6 }, { name: "post", count: 4 }, { name: "graph", count: 4 }, { name: "interaction", count: 4 }, { name: "identity", count: 3 }, { name: "notification", count: 3 }, { name: "chat", count: 3 }],
     },
   ]),
 );

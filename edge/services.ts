@@ -10,6 +10,7 @@ import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import { InteractionService } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
+import { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 
 export const edgeServices: readonly DescService[] = [
   IdentityService,
@@ -19,4 +20,5 @@ export const edgeServices: readonly DescService[] = [
   FeedService,
   InteractionService,
   NotificationService,
+  ChatService,
 ];
