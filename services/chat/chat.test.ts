@@ -1,5 +1,5 @@
 /**
- * Chat end to end on a real mesh (identity, graph, media, chat, edge) in its own
+ * Chat end to end on a real mesh (identity, graph, media, post, chat, notification, edge) in its own
  * namespace: requests and 1:1 dedup, the authorization matrix (a non-member reads,
  * sends to and reacts in no convo, directly or through the edge), blocks both ways,
  * "followers only", text and reaction limits, private chat images behind signed URLs,
@@ -23,6 +23,8 @@ import { AllowIncoming, MemberStatus, type LogEntry } from "#gen/oasis/chat/v1/c
 import { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
+import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { imagePath, readEdges, readFortunes } from "../../demo/data.ts";
 import { createReedAccounts } from "../../tests/reed-accounts.ts";
 import { chatStore } from "./store.ts";
@@ -83,7 +85,7 @@ async function sse(tok: string) {
 
 beforeAll(async () => {
   mesh = await startTestMesh({
-    services: ["identity", "graph", "media", "chat"],
+    services: ["identity", "graph", "media", "post", "chat", "notification"],
     edge: true,
     env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "1024", OASIS_CHAT_MESSAGES_PER_MINUTE: "1000000", OASIS_CHAT_CONVOS_PER_DAY: "1000000" },
   });
@@ -190,6 +192,25 @@ describe("convos and rules", () => {
     expect((await chat(b).listMessages({ convoId })).messages.map((x) => x.messageId)).not.toContain(m.messageId);
     expect((await chat(a).listMessages({ convoId })).messages.map((x) => x.messageId)).toContain(m.messageId);
   });
+});
+
+test("message_sent becomes a \"new message\" notification, except in a muted convo", async () => {
+  const [a, b, c] = [ids[11]!, ids[12]!, ids[13]!];
+  const ab = (await chat(a).createConvo({ memberIds: [b] })).convo!.convoId;
+  const ac = (await chat(a).createConvo({ memberIds: [c] })).convo!.convoId;
+  await chat(c).muteConvo({ convoId: ac });
+  await chat(a).sendMessage({ convoId: ac, text: "muted" });
+  await chat(a).sendMessage({ convoId: ab, text: lines[11]! });
+  const inbox = (u: bigint) => testClient(NotificationService, mesh.url("notification"), u).listNotifications({});
+  const got = await until(() => inbox(b), (r) => r.notifications.some((n) => n.kind === NotificationKind.MESSAGE));
+  const n = got.notifications.find((x) => x.kind === NotificationKind.MESSAGE)!;
+  expect([n.actorIds, n.summary.endsWith("sent you a message")]).toEqual([[a], true]);
+  // Unmuted, the next message notifies c; had the muted one notified, it would have opened
+  // the group (same actor) and its text would still be "muted".
+  await chat(c).unmuteConvo({ convoId: ac });
+  await chat(a).sendMessage({ convoId: ac, text: lines[12]! });
+  const forC = await until(() => inbox(c), (r) => r.notifications.some((x) => x.kind === NotificationKind.MESSAGE));
+  expect(forC.notifications.filter((x) => x.kind === NotificationKind.MESSAGE).map((x) => x.text)).toEqual([lines[12]!.slice(0, 139) + (lines[12]!.length > 140 ? "…" : "")]);
 });
 
 describe("chat images", () => {

@@ -68,6 +68,8 @@ export function summarize(kind: NotificationKind, handles: readonly string[], ac
       return `${subject} mentioned you`;
     case NotificationKind.REFER:
       return `${subject} shared your post`;
+    case NotificationKind.MESSAGE:
+      return `${subject} sent you a message`;
     default:
       return subject;
   }
