@@ -32,7 +32,7 @@ try {
   await setEdgeLimits(shared.redisUrl, shared.namespace, bulkImportLimits);
   const report = await new DemoLoader(mesh.edgeUrl).run().finally(() => setEdgeLimits(shared.redisUrl, shared.namespace, null, false));
   console.log("\n=== Oasis demo loaded ===");
-  console.log(`users: ${report.users}   follows: ${report.follows}   posts: ${report.posts}   photos: ${report.photos} (${(report.mediaBytes / 1e6).toFixed(1)} MB)   likes: ${report.likes}   comments: ${report.comments}`);
+  console.log(`users: ${report.users}   follows: ${report.follows}   posts: ${report.posts}   photos: ${report.photos} (${(report.mediaBytes / 1e6).toFixed(1)} MB)   likes: ${report.likes}   comments: ${report.comments}   convos: ${report.convos}   messages: ${report.messages}`);
   for (const s of report.steps) console.log(`  ${s.step.padEnd(12)} ${String(s.count).padStart(6)} in ${s.seconds.toFixed(1).padStart(6)} s (${s.rate.toFixed(0)}/s)`);
   console.log(`load time: ${report.seconds.toFixed(1)} s; total with mesh start: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`\nedge:    ${mesh.edgeUrl}`);
