@@ -9,7 +9,9 @@
  * through GetLog with no gap and no duplicate).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { baseConfig } from "#kit/config.ts";
 import { errorReason } from "#kit/errors.ts";
@@ -30,6 +32,7 @@ import { createReedAccounts } from "../../tests/reed-accounts.ts";
 import { chatStore } from "./store.ts";
 
 let mesh: TestMesh;
+const mediaDir = mkdtempSync(join(tmpdir(), "oasis-chat-media-"));
 let chatDb: Pool;
 const members = [...new Set(readEdges().flat())].slice(100, 172);
 const ids: bigint[] = [];
@@ -87,7 +90,7 @@ beforeAll(async () => {
   mesh = await startTestMesh({
     services: ["identity", "graph", "media", "post", "chat", "notification"],
     edge: true,
-    env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "1024", OASIS_CHAT_MESSAGES_PER_MINUTE: "1000000", OASIS_CHAT_CONVOS_PER_DAY: "1000000" },
+    env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "1024", OASIS_MEDIA_DATA_DIR: mediaDir, OASIS_CHAT_MESSAGES_PER_MINUTE: "1000000", OASIS_CHAT_CONVOS_PER_DAY: "1000000" },
   });
   ids.push(...(await createReedAccounts((as) => identity(as), members)));
   const cfg = baseConfig("chat", mesh.env);
@@ -97,6 +100,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await chatDb?.end();
   await mesh?.stop();
+  rmSync(mediaDir, { recursive: true, force: true });
 }, 60_000);
 
 describe("convos and rules", () => {
