@@ -2,7 +2,8 @@
  * CreateConvo: a new convo, or the pair's existing 1:1 convo (returned, and brought back
  * if the caller had left it). New convos check blocks (BLOCKED), the recipients' chat
  * settings (RECIPIENT_DISALLOWS) and the caller's daily limit (RATE_LIMITED); members who
- * do not follow the caller get it as a REQUEST. Groups are idempotent by request_id.
+ * do not follow the caller get it as a REQUEST; members must exist (BAD_MEMBERS, one
+ * identity batch). Groups are idempotent by request_id.
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -64,6 +65,9 @@ export function createConvo(ctx: ChatContext): Pick<ServiceImpl<typeof ChatServi
       const print = fingerprint(CreateConvoRequestSchema, req);
       const replay = await storedResponse(rt.db, key, print, CreateConvoResponseSchema);
       if (replay) return view(replay.convo!.convoId, me);
+      const known = new Set((await ctx.identity.batchGetProfiles({ userIds: [...others] })).profiles.map((p) => p.userId));
+      const unknown = others.find((id) => !known.has(id));
+      if (unknown !== undefined) throw errors.invalid(ErrorReason.BAD_MEMBERS, [{ field: "member_ids", description: `user ${unknown} does not exist` }]);
       const rels = await requireNoBlocks(ctx, others);
       const settings = await store.allowIncoming(rt.db, others);
       for (const id of others) {
