@@ -123,6 +123,21 @@ describe("convos and rules", () => {
     expect((await chat(c).getConvo({ convoId: ac.convoId })).convo!.status).toBe(MemberStatus.ACCEPTED);
   });
 
+  test("leaving a 1:1 convo hides it; the other member writing brings it back as a request", async () => {
+    const [a, c] = [ids[0]!, ids[2]!];
+    const convoId = (await chat(a).createConvo({ memberIds: [c] })).convo!.convoId;
+    await chat(a).sendMessage({ convoId, text: lines[13]! });
+    await chat(c).leaveConvo({ convoId });
+    await chat(c).leaveConvo({ convoId });
+    expect((await chat(c).listConvos({})).convos.map((x) => x.convoId)).not.toContain(convoId);
+    expect((await failure(chat(c).listMessages({ convoId }))).reason).toBe("NOT_A_MEMBER");
+    const m = (await chat(a).sendMessage({ convoId, text: lines[14]! })).message!;
+    const back = (await chat(c).getConvo({ convoId })).convo!;
+    expect([back.status, back.unreadCount, back.lastMessage?.messageId]).toEqual([MemberStatus.REQUEST, 1n, m.messageId]);
+    const log = (await chat(c).getLog({ limit: 1000 })).entries.filter((e) => e.convoId === convoId).map((e) => e.event.case);
+    expect(log.slice(-3)).toEqual(["leftUserId", "convoCreated", "messageCreated"]);
+  });
+
   test("a non-member can read, send to or react in no convo (directly and through the edge)", async () => {
     const [a, b, outsider] = [ids[0]!, ids[1]!, ids[3]!];
     const convoId = (await chat(a).createConvo({ memberIds: [b] })).convo!.convoId;

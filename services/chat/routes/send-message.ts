@@ -85,8 +85,8 @@ export function sendMessage(ctx: ChatContext): Pick<ServiceImpl<typeof ChatServi
           const locked = await store.members(tx, req.convoId, true);
           const mine = locked.find((m) => m.userId === me);
           if (!mine?.active) throw errors.notFound(ErrorReason.NOT_A_MEMBER, `no convo ${req.convoId} of yours`, { convo_id: req.convoId });
-          const latest = await store.latestMessageId(tx, req.convoId);
           const active = new Set(locked.filter((m) => m.active).map((m) => m.userId));
+          const latest = !convo.isGroup && active.size < locked.length ? await store.latestMessageId(tx, req.convoId) : 0n;
           for (const m of locked) {
             if (m.active || convo.isGroup) continue;
             await store.updateMember(tx, req.convoId, m.userId, { active: true, status: MemberStatus.REQUEST, readMessageId: latest, unreadCount: 0 });
