@@ -18,6 +18,6 @@ test("valid until exp; altered path, exp or sig, another key, or no key fail", (
   const sig = new URLSearchParams(url.split("?")[1]).get("sig")!;
   expect(check(url.replace(sig, (sig[0] === "A" ? "B" : "A") + sig.slice(1)), 999)).toBe(false);
   expect(check(url, 999, "another key")).toBe(false);
-  expect(check(url, 999, undefined)).toBe(false);
+  expect(verifySignedPath(undefined, "/media/42/feed", new URLSearchParams(url.split("?")[1]), 999)).toBe(false);
   expect(check("/media/42/feed", 999)).toBe(false);
 });
