@@ -8,6 +8,7 @@
  *
  * Run: bun bench/chat.ts [messages per sender, default 10]
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
@@ -74,6 +75,7 @@ try {
   const pids = { chat: bed.mesh.supervisor.pid("chat"), edge: bed.mesh.supervisor.pid("edge"), graph: bed.mesh.supervisor.pid("graph") };
   const total = senders * perSender;
   let errors = 0;
+  const errorCodes = new Map<string, number>();
   const c0 = snapshot(pids);
   const started = performance.now();
   await Promise.all(
@@ -84,8 +86,10 @@ try {
         sentAt.set(tag, performance.now());
         try {
           await client.sendMessage({ convoId: convos[i]!, text: `[${tag}] ${lines[(i * perSender + k) % lines.length]}`, requestId: `bench-${tag}` });
-        } catch {
+        } catch (err) {
           errors++;
+          const code = Code[ConnectError.from(err).code] ?? "unknown";
+          errorCodes.set(code, (errorCodes.get(code) ?? 0) + 1);
         }
       }
     }),
@@ -97,7 +101,7 @@ try {
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
   console.log(`chat delivery, 2 cores shared by load generator and mesh: ${senders} concurrent senders -> ${receivers} receivers on live SSE streams through the edge`);
-  console.log(`  sent ${total} messages in ${sendSeconds.toFixed(1)} s = ${(total / sendSeconds).toFixed(0)} messages/s (errors ${errors})`);
+  console.log(`  sent ${total} messages in ${sendSeconds.toFixed(1)} s = ${(total / sendSeconds).toFixed(0)} messages/s (errors ${errors}${errors ? `: ${[...errorCodes].map(([c, n]) => `${c} ${n}`).join(", ")}` : ""})`);
   console.log(`  delivered ${latencies.length} in ${deliverSeconds.toFixed(1)} s; send -> arrival p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms`);
   console.log(`  CPU per message: ${perRequest(c0, c1, total)}`);
   for (const close of streams) await close();
