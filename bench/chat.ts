@@ -49,12 +49,13 @@ try {
     streams.push(() => reader.cancel());
     let text = "";
     let first = true;
+    const decoder = new TextDecoder();
     void (async () => {
       for (;;) {
         const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
         if (done) return;
         const now = performance.now();
-        text += new TextDecoder().decode(value);
+        text += decoder.decode(value, { stream: true });
         const parts = text.split("\n\n");
         text = parts.pop()!;
         for (const p of parts) {
