@@ -305,6 +305,29 @@ describe("live and catch-up through the edge", () => {
     await s2.close();
   });
 
+  test("a live stream delivers every entry once, in cursor order, while four senders write at once", async () => {
+    const rx = ids[3]!;
+    const senders = [ids[1]!, ids[2]!, ids[6]!, ids[7]!];
+    const convos = await Promise.all(senders.map(async (s) => (await chat(s).createConvo({ memberIds: [rx] })).convo!.convoId));
+    const ac = new AbortController();
+    const got: bigint[] = [];
+    let start: bigint | undefined;
+    void (async () => {
+      for await (const m of chat(rx).streamConvoEvents({}, { signal: ac.signal, timeoutMs: 0 })) {
+        if (m.entry) got.push(BigInt(m.entry.cursor));
+        else start = BigInt(m.cursor);
+      }
+    })().catch(() => {});
+    await until(async () => start, (x) => x !== undefined);
+    await Promise.all(senders.map(async (s, j) => {
+      for (let k = 0; k < 25; k++) await chat(s).sendMessage({ convoId: convos[j]!, text: lines[(j * 25 + k) % lines.length]! });
+    }));
+    await until(async () => got.length, (n) => n >= 100);
+    ac.abort();
+    expect(got).toEqual(got.map((_, i) => start! + 1n + BigInt(i)));
+    expect(got.length).toBe(100);
+  });
+
   test("REST: send, read, react and catch up from a cursor", async () => {
     const [tg, th] = [await token(7), await token(8)];
     const [g, h] = [ids[7]!, ids[8]!];
