@@ -21,6 +21,7 @@ export const mesh: readonly MeshEntry[] = [
   { name: "feed", port: 7005, protoPackage: "oasis.feed.v1" },
   { name: "interaction", port: 7006, protoPackage: "oasis.interaction.v1" },
   { name: "notification", port: 7007, protoPackage: "oasis.notification.v1" },
+  { name: "chat", port: 7008, protoPackage: "oasis.chat.v1" },
   { name: "wallet", port: 7009, protoPackage: "oasis.wallet.v1" },
   { name: "search", port: 7010, protoPackage: "oasis.search.v1" },
 ];

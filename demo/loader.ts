@@ -9,10 +9,11 @@
  * requests) -> photos (real images, two thirds of the users) -> posts (photo posts with
  * real captions, hashtags and mentions; the others refer to a friend's post) -> likes
  * (each user likes up to five friends' posts) -> comments (one each) -> tips (each user
- * gives a friend's photo post 1-5 of the drops they earned).
+ * gives a friend's photo post 1-5 of the drops they earned) -> chats (mutual fans
+ * exchange Song poems and English fortunes, some with a photo in chat-images).
  */
 import { readFileSync } from "node:fs";
-import { imagePath, photoNames } from "./data.ts";
+import { imagePath, photoNames, readFortunes } from "./data.ts";
 import { captionFor, commentFor } from "./content.ts";
 import { EdgeClient, EdgeError, inParallel } from "./edge-client.ts";
 import { Progress } from "./progress.ts";
@@ -23,6 +24,10 @@ const graph = "oasis.graph.v1.GraphService";
 const post = "oasis.post.v1.PostService";
 const interaction = "oasis.interaction.v1.InteractionService";
 const wallet = "oasis.wallet.v1.WalletService";
+const chat = "oasis.chat.v1.ChatService";
+
+/** Chat lines: Song poems and English love fortunes, short enough for one message. */
+const chatLines = [...readFortunes("zh-song100.fortune"), ...readFortunes("en-love.fortune")].filter((l) => l.length <= 500);
 
 export interface StepReport {
   readonly step: string;
@@ -42,6 +47,8 @@ export interface LoadReport {
   /** Tips given and their drops. */
   readonly tips: number;
   readonly dropsGiven: number;
+  readonly convos: number;
+  readonly messages: number;
   readonly steps: StepReport[];
   readonly seconds: number;
   /** Handle of a user to log in as. */
@@ -80,16 +87,18 @@ export class DemoLoader {
   private comments = 0;
   private tips = 0;
   private dropsGiven = 0;
+  private convos = 0;
+  private messages = 0;
 
   constructor(edgeUrl: string, opts: LoaderOptions = {}) {
     this.edge = new EdgeClient(edgeUrl, 120_000);
     this.concurrency = opts.concurrency ?? 16;
   }
 
-  private async step<T>(label: string, items: readonly T[], work: (item: T) => Promise<number | void>): Promise<void> {
+  private async step<T>(label: string, items: readonly T[], work: (item: T, i: number) => Promise<number | void>): Promise<void> {
     const p = new Progress(label, items.length);
-    await inParallel(items, this.concurrency, async (item) => {
-      await work(item);
+    await inParallel(items, this.concurrency, async (item, i) => {
+      await work(item, i);
       p.tick();
     });
     const r = p.finish();
@@ -145,6 +154,7 @@ export class DemoLoader {
     await this.step("likes", users, (u) => this.like(u));
     await this.step("comments", users, (u) => this.comment(u));
     await this.step("tips", users, (u) => this.tip(u));
+    await this.step("chats", chatPairs(edges), ([a, b], i) => this.converse(a, b, i));
     return {
       users: users.length,
       follows: follows.length,
@@ -155,6 +165,8 @@ export class DemoLoader {
       comments: this.comments,
       tips: this.tips,
       dropsGiven: this.dropsGiven,
+      convos: this.convos,
+      messages: this.messages,
       steps: this.steps,
       seconds: (performance.now() - started) / 1000,
       sampleHandle: byN.get(users[0]!.n)!.handle,
@@ -278,4 +290,43 @@ export class DemoLoader {
       if (!(err instanceof EdgeError && (err.status === 404 || err.code === "failed_precondition"))) throw err;
     }
   }
+  /**
+   * One convo between mutual fans `a` and `b`: four lines, alternating, the first with a
+   * photo in every fifth convo. Request ids make a second run send nothing new.
+   */
+  private async converse(a: number, b: number, i: number): Promise<void> {
+    const convo = (await this.call(chat, "CreateConvo", { memberIds: [this.userIds.get(b)] }, this.token(a))).convo;
+    this.convos++;
+    for (let k = 0; k < 4; k++) {
+      const from = k % 2 === 0 ? a : b;
+      const mediaIds: string[] = [];
+      if (k === 0 && i % 5 === 0) {
+        const name = photoNames[i % photoNames.length]!;
+        const bytes = new Uint8Array(readFileSync(imagePath(name)));
+        const up = await this.edge.upload("chat-images", bytes, name.endsWith(".png") ? "image/png" : "image/jpeg", this.token(from), `demo-chat-photo-${a}-${b}`);
+        mediaIds.push(up.media.id);
+      }
+      const text = chatLines[(i * 4 + k) % chatLines.length]!;
+      await this.call(chat, "SendMessage", { convoId: convo.convoId, text, mediaIds, requestId: `demo-chat-${a}-${b}-${k}` }, this.token(from));
+      this.messages++;
+    }
+  }
+}
+
+/**
+ * Friend pairs that chat: the first 120 friendships in file order where neither side
+ * already has two chats, so no sender nears chat's limits (30 messages a minute, 20 new
+ * convos a day).
+ */
+function chatPairs(edges: ReadonlyArray<[number, number]>): Array<[number, number]> {
+  const count = new Map<number, number>();
+  const out: Array<[number, number]> = [];
+  for (const [u, v] of edges) {
+    if ((count.get(u) ?? 0) >= 2 || (count.get(v) ?? 0) >= 2) continue;
+    count.set(u, (count.get(u) ?? 0) + 1);
+    count.set(v, (count.get(v) ?? 0) + 1);
+    out.push([u, v]);
+    if (out.length === 120) break;
+  }
+  return out;
 }

@@ -39,7 +39,7 @@ try {
   await setEdgeLimits(mesh.edgeUrl, admin, bulkImportLimits);
   const report = await new DemoLoader(mesh.edgeUrl).run().finally(() => setEdgeLimits(mesh.edgeUrl, admin, null, { wait: false }));
   console.log("\n=== Oasis demo loaded ===");
-  console.log(`users: ${report.users}   follows: ${report.follows}   posts: ${report.posts}   photos: ${report.photos} (${(report.mediaBytes / 1e6).toFixed(1)} MB)   likes: ${report.likes}   comments: ${report.comments}`);
+  console.log(`users: ${report.users}   follows: ${report.follows}   posts: ${report.posts}   photos: ${report.photos} (${(report.mediaBytes / 1e6).toFixed(1)} MB)   likes: ${report.likes}   comments: ${report.comments}   convos: ${report.convos}   messages: ${report.messages}`);
   // The ledger's own audit (internal RPC, called with the run's operator mesh key).
   const audit = await createMeshClient(WalletService, [mesh.url("wallet")], { meshSecret: mesh.operator, audience: "wallet" }).auditLedger({});
   const sound = audit.debitsPosted === audit.creditsPosted && audit.debitsPending === audit.creditsPending && !audit.driftedAccountIds.length && !audit.negativeAccountIds.length;

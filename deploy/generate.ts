@@ -49,6 +49,7 @@ export const upstreamsOf: Record<string, readonly string[]> = {
   feed: ["graph", "identity", "interaction", "post"],
   interaction: ["identity", "post"],
   notification: ["graph", "identity", "post"],
+  chat: ["graph", "identity", "media"],
   wallet: ["graph", "identity", "post"],
   search: ["graph", "identity", "interaction", "post"],
 };
@@ -373,7 +374,7 @@ write(
       apiVersion: "kustomize.config.k8s.io/v1beta1",
       kind: "Kustomization",
       resources: ["../../base"],
-      replicas: [{ name: "edge", count: 6 }, { name: "feed", count: 6 }, { name: "post", count: 4 }, { name: "graph", count: 4 }, { name: "interaction", count: 4 }, { name: "identity", count: 3 }, { name: "notification", count: 3 }, { name: "wallet", count: 2 }],
+      replicas: [{ name: "edge", count: 6 }, { name: "feed", count: 6 }, { name: "post", count: 4 }, { name: "graph", count: 4 }, { name: "interaction", count: 4 }, { name: "identity", count: 3 }, { name: "notification", count: 3 }, { name: "wallet", count: 2 }, { name: "chat", count: 3 }],
     },
   ]),
 );

@@ -8,6 +8,7 @@
  *   `{media: {id, width, height, blurhash, variants: {thumb, feed, orig}, ...}}`.
  * - `GET|HEAD /media/{id}/{variant}`: the bytes, from the media service, with its
  *   Content-Type, ETag, immutable Cache-Control, Range and 304 handling passed through.
+ *   The query string goes along: private buckets' bytes need its signature (`exp`, `sig`).
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -81,7 +82,7 @@ export function mediaRoutes(deps: EdgeDeps): EdgeRoute[] {
       if (v) forward[h] = v;
     }
     try {
-      const res = await deps.upstreams.get("media", ctx.req.method, ctx.url.pathname, forward, deps.config.defaultTimeoutMs);
+      const res = await deps.upstreams.get("media", ctx.req.method, ctx.url.pathname + ctx.url.search, forward, deps.config.defaultTimeoutMs);
       const headers: Record<string, string> = {};
       for (const h of passHeaders) {
         const v = res.headers[h];

@@ -12,6 +12,7 @@ import { InteractionService } from "#gen/oasis/interaction/v1/interaction_servic
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
+import { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 
 export const edgeServices: readonly DescService[] = [
   IdentityService,
@@ -23,4 +24,5 @@ export const edgeServices: readonly DescService[] = [
   NotificationService,
   SearchService,
   WalletService,
+  ChatService,
 ];

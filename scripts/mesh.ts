@@ -60,6 +60,8 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   // Identity's key-encryption key: from the environment, else a fresh one per run (keys
   // sealed by an earlier run's KEK are retired at start, and a new one signs).
   env.OASIS_IDENTITY_KEK ??= randomBytes(32).toString("base64");
+  // Signed private media URLs (chat images): a fresh key per run unless one is given.
+  env.OASIS_MEDIA_URL_KEY ||= randomBytes(32).toString("base64url");
   const t0 = performance.now();
   await supervisor.startAll(
     services.map((e) => ({ name: e.name, entry: join(root, "services", e.name, "main.ts"), port: portOf(e.name, e.port), env })),

@@ -54,6 +54,8 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     // Identity's key-encryption key and first admin: generated per run, never a default.
     OASIS_IDENTITY_KEK: randomBytes(32).toString("base64"),
     OASIS_ADMIN_HANDLES: testAdminHandle,
+    // A fresh key per test mesh for signed private media URLs (no default exists).
+    OASIS_MEDIA_URL_KEY: randomBytes(32).toString("base64url"),
     ...opts.env,
     OASIS_NAMESPACE: namespace,
     OASIS_MESH_SERVICES: opts.services.join(","),

@@ -6,7 +6,9 @@
  * [600000] (how often sealed volumes are checked for compaction) and
  * OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO [0.3] (a sealed volume is rewritten once at least this
  * share of its needle bytes is deleted: rewriting costs a full copy of the live bytes, so
- * a little garbage is cheaper to keep).
+ * a little garbage is cheaper to keep). OASIS_MEDIA_URL_KEY (no default): HMAC key of the
+ * signed URLs that open private buckets' bytes (kit/signed-url.ts, policy.ts); without
+ * it private bytes are never served.
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
@@ -19,6 +21,8 @@ export interface MediaConfig extends BaseConfig {
   readonly compactIntervalMs: number;
   /** 0..1; see OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO. */
   readonly compactMinDeletedRatio: number;
+  /** Key for signed URLs of private buckets; undefined: private bytes are refused. */
+  readonly urlKey: string | undefined;
 }
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -33,6 +37,7 @@ export function loadMediaConfig(env: Env = process.env): MediaConfig {
     publicPrefix: env.OASIS_MEDIA_PUBLIC_PREFIX ?? "/media",
     compactIntervalMs: Number(env.OASIS_MEDIA_COMPACT_INTERVAL_MS ?? 600_000),
     compactMinDeletedRatio: ratioFrom(env, "OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO", 0.3),
+    urlKey: env.OASIS_MEDIA_URL_KEY || undefined,
   });
 }
 

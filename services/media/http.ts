@@ -4,11 +4,15 @@
  * bytes from one pread in the volume store. Responses are immutable (an id never changes
  * its bytes), carry an ETag (the needle key), answer If-None-Match with 304 and a
  * single `Range: bytes=` with 206 (RFC 9110 section 14). Unknown, deleted or
- * wrong-variant ids are 404.
+ * wrong-variant ids are 404. A private bucket's bytes (policy.ts) need a valid signed URL
+ * (`?exp=...&sig=...`, kit/signed-url.ts): missing, expired or altered is 403, and they are
+ * `Cache-Control: private, no-store` so no shared cache keeps them.
  */
 import type { HttpFallback, NodeServerResponse } from "#kit/server.ts";
 import { sendHttp } from "#kit/server.ts";
+import { verifySignedPath } from "#kit/signed-url.ts";
 import type { MediaContext } from "./context.ts";
+import { privateBuckets } from "./policy.ts";
 import { CorruptNeedleError } from "./volume/volume-store.ts";
 
 const pathPattern = /^\/media\/([1-9][0-9]{0,18})\/(thumb|feed|orig)$/;
@@ -34,7 +38,8 @@ export function parseRange(header: string, size: number): { start: number; end: 
 export function mediaHttp(ctx: MediaContext): HttpFallback {
   const notFound = (res: NodeServerResponse) => sendHttp(res, 404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
   return (req, res) => {
-    const m = pathPattern.exec((req.url ?? "").split("?")[0]!);
+    const [path, query = ""] = (req.url ?? "").split("?", 2) as [string, string?];
+    const m = pathPattern.exec(path);
     if (!m) return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
       sendHttp(res, 405, { allow: "GET, HEAD" }, "");
@@ -47,10 +52,14 @@ export function mediaHttp(ctx: MediaContext): HttpFallback {
         const record = (await ctx.directory.get([id])).get(id);
         const v = record && !record.deleted ? record.variants.find((x) => x.name === variantName) : undefined;
         if (!v) return notFound(res);
+        const isPrivate = privateBuckets.has(record!.bucket);
+        if (isPrivate && !verifySignedPath(ctx.rt.config.urlKey, path, new URLSearchParams(query))) {
+          return sendHttp(res, 403, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }, "forbidden\n");
+        }
         const etag = `"${v.needleKey.toString(16)}"`;
         const common = {
           etag,
-          "cache-control": "public, max-age=31536000, immutable",
+          "cache-control": isPrivate ? "private, no-store" : "public, max-age=31536000, immutable",
           "accept-ranges": "bytes",
           "content-type": v.contentType,
         };

@@ -14,6 +14,13 @@ export interface PolicyViolation {
   readonly description: string;
 }
 
+/**
+ * Buckets whose bytes are private: served only with a valid signed URL (kit/signed-url.ts,
+ * made by the service that decides who may see them, e.g. chat for its members) and
+ * never stored by shared caches (`Cache-Control: private, no-store`).
+ */
+export const privateBuckets: ReadonlySet<string> = new Set(["chat-images"]);
+
 /** Checks the size before decoding anything (cheap, and bounds decoder work). */
 export function checkSize(policy: BucketPolicy, sizeBytes: number): PolicyViolation | undefined {
   if (sizeBytes > Number(policy.maxBytes)) {

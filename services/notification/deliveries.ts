@@ -70,6 +70,8 @@ export function summarize(kind: NotificationKind, handles: readonly string[], ac
       return `${subject} shared your post`;
     case NotificationKind.DROPS:
       return `${who} gave you ${text || "drops"}`;
+    case NotificationKind.MESSAGE:
+      return `${subject} sent you a message`;
     default:
       return subject;
   }

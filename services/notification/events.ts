@@ -1,11 +1,13 @@
 /**
  * The events that fill inboxes: follows and follow requests (graph), likes, comments
- * and replies (interaction), mentions and refer-tos (post). Each event is turned into
+ * and replies (interaction), mentions and refer-tos (post), chat messages (chat: only the
+ * event's notify_user_ids, so never for a muted convo). Each event is turned into
  * deliveries, filtered by the recipients' wishes, and written in one transaction that
  * also records the event id (kit applyOnce), so a redelivered event never notifies twice.
  * After commit, live streams are told.
  */
 import { applyOnce, on, type EventMeta } from "#kit/consumer.ts";
+import { MessageSentSchema } from "#gen/oasis/chat/v1/events_pb.ts";
 import { FollowCreatedSchema, FollowRequestedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { CommentCreatedSchema, PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
@@ -87,6 +89,22 @@ export function consumers(ctx: NotificationContext) {
             out.push({ recipientId: author, actorId: p.authorId, kind: NotificationKind.REFER, groupKey: `refer:${p.referPostId}`, postId: p.referPostId, commentId: 0n, text });
           }
           if (out.length) await record(ctx, "notification-post", meta, out);
+        }),
+      ],
+    },
+    {
+      name: "notification-chat",
+      concurrency: ctx.rt.config.consumerConcurrency,
+      handlers: [
+        on(MessageSentSchema, (e, meta) => {
+          const m = e.message!;
+          const text = snippet(m.text || "📷");
+          return record(
+            ctx,
+            "notification-chat",
+            meta,
+            e.notifyUserIds.map((r) => ({ ...base, recipientId: r, actorId: m.senderId, kind: NotificationKind.MESSAGE, groupKey: `message:${m.convoId}`, text })),
+          );
         }),
       ],
     },
