@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { testAdminHandle } from "#kit/testing/mesh.ts";
+import { until } from "#kit/testing/until.ts";
 import { createEdgeAdmin, setEdgeLimits } from "./limits-admin.ts";
 import { startTwoIdentityReplicas, waitEjected, type TwoReplicas } from "../tests/replicas.ts";
 
@@ -27,28 +28,40 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
+/** Calls of `method` a replica has answered with OK since it started (its admin port's /metrics). */
+async function handledOk(replicaMetrics: string, method: string): Promise<number> {
+  const metrics = await (await fetch(`${replicaMetrics}/metrics`)).text();
+  return metrics
+    .split("\n")
+    .filter((l) => l.startsWith("grpc_server_handled_total{") && l.includes(`grpc_method="${method}"`) && l.includes('grpc_code="ok"'))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
 test("kill -9 of one replica under load: no failed reads, ejected within 2 s", async () => {
   let ok = 0;
-  let failed = 0;
+  const failed: string[] = [];
   let running = true;
   const workers = Array.from({ length: 16 }, async () => {
     while (running) {
       const res = await fetch(`${env.edge}/v1/users/${userId}`).catch(() => undefined);
       if (res?.status === 200) ok++;
-      else failed++;
-      await res?.arrayBuffer();
+      else failed.push(`${res?.status ?? "no answer"} ${await res?.text().catch(() => "")}`);
+      await res?.arrayBuffer().catch(() => {});
     }
   });
-  await Bun.sleep(1_000);
+  // Kill only once both replicas are serving the load, so the kill hits requests.
+  const servedByVictim = await until(() => handledOk(env.replicaMetrics[1], "GetProfile"), (n) => n >= 50);
+  expect(servedByVictim).toBeGreaterThanOrEqual(50);
   const before = ok;
   const killedAt = performance.now();
   env.mesh.supervisor.kill9("identity-2");
   const ejectMs = await waitEjected(env.edgeMetrics, env.replicas[1], killedAt);
-  await Bun.sleep(1_000);
+  // Keep the load on until the survivor has carried a good share of it alone.
+  await until(async () => ok - before, (n) => n > 200, 30_000, 50);
   running = false;
   await Promise.all(workers);
-  console.log(`failover: ${ok} ok (${ok - before} after the kill), ${failed} failed, ejected after ${ejectMs.toFixed(0)} ms`);
-  expect(failed).toBe(0);
+  console.log(`failover: ${ok} ok (${ok - before} after the kill), ${failed.length} failed, ejected after ${ejectMs.toFixed(0)} ms`);
+  expect(failed).toEqual([]); // status and body of each failure, if any
   expect(ok - before).toBeGreaterThan(100);
   expect(ejectMs).toBeLessThan(2_000);
 });
@@ -60,12 +73,7 @@ test("the killed replica, restarted, is re-admitted and serves requests again", 
   expect(admitMs).toBeLessThan(10_000);
   for (let i = 0; i < 40; i++) expect((await fetch(`${env.edge}/v1/users/${userId}`)).status).toBe(200);
   // The restarted process counts from zero: any GetProfile it handled came after the restart.
-  const metrics = await (await fetch(`${env.replicaMetrics[1]}/metrics`)).text();
-  const served = metrics
-    .split("\n")
-    .filter((l) => l.startsWith("grpc_server_handled_total{") && l.includes('grpc_method="GetProfile"') && l.includes('grpc_code="ok"'))
-    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-  expect(served).toBeGreaterThan(0);
+  expect(await handledOk(env.replicaMetrics[1], "GetProfile")).toBeGreaterThan(0);
 });
 
 test("writes without a request_id under a kill: only those in flight on the dead replica fail", async () => {
@@ -86,12 +94,15 @@ test("writes without a request_id under a kill: only those in flight on the dead
       await res?.arrayBuffer();
     }
   });
-  await Bun.sleep(1_000);
+  // The victim must be taking writes when it dies: otherwise "only writes in flight on
+  // it fail" would hold trivially. (It was restarted above, so its count starts at 0.)
+  const writesOnVictim = await until(() => handledOk(env.replicaMetrics[1], "UpdateProfile"), (n) => n >= 20);
+  expect(writesOnVictim).toBeGreaterThanOrEqual(20);
   const before = written;
   const killedAt = performance.now();
   env.mesh.supervisor.kill9("identity-2");
   const ejectMs = await waitEjected(env.edgeMetrics, env.replicas[1], killedAt);
-  await Bun.sleep(1_000);
+  await until(async () => written - before, (n) => n >= 50, 30_000, 50);
   running = false;
   await Promise.all(writing);
   console.log(`failover (writes): ${written} ok (${written - before} after the kill), ${failures.length} failed, ejected after ${ejectMs.toFixed(0)} ms`);
@@ -99,6 +110,6 @@ test("writes without a request_id under a kill: only those in flight on the dead
   // Each writer has one write in flight at a time, so at most `writers` were in flight on
   // the killed replica; those may fail (503 unavailable, not resent), nothing else may.
   expect(failures.length).toBeLessThanOrEqual(writers);
-  expect(failures.every((s) => s === 503)).toBe(true);
-  expect(written - before).toBeGreaterThan(0);
+  expect(failures.filter((s) => s !== 503)).toEqual([]);
+  expect(written - before).toBeGreaterThanOrEqual(50);
 });

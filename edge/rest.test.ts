@@ -98,7 +98,14 @@ describe("the app's first session, in REST", () => {
     expect(inbox.json.notifications.map((n: any) => n.summary).sort()).toEqual(
       ["reed_901 commented on your post", "reed_901 followed you", "reed_901 liked your post"].sort(),
     );
-    expect((await rest("POST", "/v1/notifications:markRead", {}, ta)).json.unreadCount ?? "0").toBe("0");
+    // A MarkReadResponse: unread_count 0 is proto3 JSON's default, so the body is `{}`; an
+    // error body (code, message) must not pass for it.
+    const marked = await rest("POST", "/v1/notifications:markRead", {}, ta);
+    expect(marked.status).toBe(200);
+    expect(marked.json).toEqual({});
+    const after = await rest("GET", "/v1/notifications:unreadCount", undefined, ta);
+    expect(after.status).toBe(200);
+    expect(after.json).toEqual({}); // GetUnreadCountResponse with count 0
   });
 
   test("REST errors: 404, 401 and field violations as JSON", async () => {

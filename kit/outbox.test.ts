@@ -12,6 +12,7 @@ import { createLogger } from "./logger.ts";
 import { dropDatabase, openDatabase, select, withTransaction, type Pool } from "./mysql.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
 import { cleanupNamespace, testNamespace } from "./testing/namespace.ts";
+import { until as pollFor } from "./testing/until.ts";
 import { toBinary } from "@bufbuild/protobuf";
 import { readEdges } from "../demo/data.ts";
 
@@ -24,6 +25,8 @@ let bus: Bus;
 let outbox: Outbox;
 const consumers: RunningConsumer[] = [];
 const members = [...new Set(readEdges().flat())];
+/** Messages JetStream holds in the test's identity stream (each event once, after dedup). */
+const storedEvents = async () => (await bus.jsm.streams.info(domainStreamConfig(ns, "identity").name)).state.messages;
 
 async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -66,7 +69,10 @@ test("an event leaves only if its transaction commits, and arrives exactly once"
   }).catch(() => {});
   expect(await outbox.flush()).toBe(1);
   await until(() => seen.length >= 1);
-  await Bun.sleep(300);
+  // Instead of sleeping to see whether more arrives: the outbox holds only the committed
+  // row, now sent, and the stream holds one message, so nothing else can be delivered.
+  expect(await select<{ id: string; sent: number }>(db, "SELECT id, sent_at IS NOT NULL AS sent FROM outbox")).toEqual([{ id: String(committed), sent: 1 }]);
+  expect(await storedEvents()).toBe(1);
   expect(seen.map((s) => s.event.handle)).toEqual(["reed_a"]);
   expect(seen[0]!.meta.eventId).toBe(committed);
 });
@@ -83,6 +89,7 @@ test("a relay crash after publishing but before marking sent does not duplicate 
     }),
   );
   const id = await withTransaction(db, (tx) => outbox.add(tx, AccountCreatedSchema, { userId: BigInt(members[2]!), handle: "reed_b" }));
+  const storedBefore = await storedEvents();
   // What a relay does before it dies: publish the row (same subject, same Nats-Msg-Id)...
   const h = natsHeaders();
   h.set("Oasis-Event-Type", AccountCreatedSchema.typeName);
@@ -94,7 +101,9 @@ test("a relay crash after publishing but before marking sent does not duplicate 
   // ...and never marks it sent. The restarted relay publishes it again:
   expect(await outbox.flush()).toBe(1);
   await until(() => seen.length >= 1);
-  await Bun.sleep(300);
+  // JetStream dropped the second publish (same Nats-Msg-Id): it holds the event once, so
+  // no second delivery can follow; no sleep needed to see none comes.
+  expect(await storedEvents()).toBe(storedBefore + 1);
   expect(seen).toEqual([id]);
 });
 
@@ -132,13 +141,12 @@ test("a handler that keeps failing is retried with backoff, then dead-lettered",
   await outbox.flush();
   const dlq = streamName(ns, "dlq");
   await until(() => attempts.length >= 3);
-  let dead;
-  const end = Date.now() + 5_000;
-  while (Date.now() < end) {
-    dead = await bus.jsm.streams.getMessage(dlq, { last_by_subj: `${ns}.oasis.dlq.kit-test-dlq.${eventSubject(ns, AccountCreatedSchema)}` }).catch(() => undefined);
-    if (dead) break;
-    await Bun.sleep(50);
-  }
+  const dead = await pollFor(
+    () => bus.jsm.streams.getMessage(dlq, { last_by_subj: `${ns}.oasis.dlq.kit-test-dlq.${eventSubject(ns, AccountCreatedSchema)}` }).catch(() => undefined),
+    (m) => m !== undefined,
+    5_000,
+    50,
+  );
   expect(attempts).toEqual([1, 2, 3]);
   expect(dead?.header.get("Oasis-Dlq-Reason")).toBe("downstream is broken");
 });

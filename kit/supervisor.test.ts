@@ -69,7 +69,14 @@ test("kill -9: restarted with backoff 0.5 s, then 1 s on the next crash", async 
 });
 
 test("a process stopped on purpose is not restarted", async () => {
+  const logged = lines.length;
   await supervisor.stop("child");
-  await Bun.sleep(1_500);
+  // The supervisor decides on exit, before stop() returns: no restart was scheduled.
+  expect(lines.slice(logged).filter((l) => /restarting in/.test(l))).toEqual([]);
+  // And none comes. This wait is the thing under test (an absence), so it must outlast
+  // the backoff a wrongful restart would use: after the two crashes above that is
+  // 500 ms x 2^2 = 2 s from the exit (the old 1.5 s wait could not have seen it).
+  await Bun.sleep(2_000 + 1_000);
   expect(await servingPid().then(() => "answered", () => "refused")).toBe("refused");
+  expect(lines.slice(logged).filter((l) => / up$/.test(l))).toEqual([]);
 });

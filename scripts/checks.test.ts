@@ -1,11 +1,12 @@
 /**
  * Contract and build checks, run with the tests so CI fails on them: buf lint
- * (STANDARD + comment rules), gen/ (as committed, in CI) is exactly what buf generates
- * from proto/, no breaking change against the previous state of main, and the
+ * (STANDARD + comment rules), gen/ as committed is exactly what buf generates
+ * from proto/, no breaking change against main before this change (merge-base on a
+ * branch, the previous commit on main), and the
  * TypeScript compiles.
  */
 import { expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -35,37 +36,32 @@ test("buf lint passes (STANDARD plus comment rules)", async () => {
 });
 
 /**
- * What gen/ must equal. `npm ci` runs `buf generate` in postinstall, so in CI (a fresh
- * clone, CI=true) the working tree's gen/ was just rewritten and comparing with it would
- * prove nothing: there the reference is what is committed at HEAD. Locally it is the
- * working tree, so a regenerated but not yet committed gen/ passes before the commit.
+ * What gen/ must equal: what is committed at HEAD, in every mode. `npm ci` runs
+ * `buf generate` in postinstall, so the working tree's gen/ may have just been rewritten
+ * and comparing with it would prove nothing. A regenerated gen/ passes once committed
+ * (commit proto/ and gen/ together). This extracts HEAD's gen/ under `into`/gen.
  */
-const againstCommitted = process.env.CI === "true";
-
-async function committedFiles(dir: string): Promise<string[]> {
-  const r = await run(["git", "ls-tree", "-r", "--name-only", "HEAD", "--", dir]);
+async function extractCommittedGen(into: string): Promise<string> {
+  mkdirSync(into, { recursive: true });
+  const r = await run(["sh", "-c", `git archive HEAD gen | tar -x -C ${into}`]);
+  expect(r.out).toBe("");
   expect(r.code).toBe(0);
-  return r.out.split("\n").filter(Boolean).map((f) => relative("gen", f)).sort();
-}
-
-async function referenceText(file: string): Promise<string> {
-  if (!againstCommitted) return readFileSync(join(root, "gen", file), "utf8");
-  const r = await run(["git", "show", `HEAD:gen/${file}`]);
-  expect(r.code).toBe(0);
-  return r.out;
+  return join(into, "gen");
 }
 
 test("gen/ is exactly what buf generates from proto/", async () => {
   const tmp = mkdtempSync(join(tmpdir(), "oasis-gen-"));
   try {
-    const r = await run([bin("buf"), "generate", "--output", tmp]);
+    const r = await run([bin("buf"), "generate", "--output", join(tmp, "fresh")]);
     expect(r.code).toBe(0);
-    const fresh = files(join(tmp, "gen", "oasis")).map((f) => relative(join(tmp, "gen"), f)).sort();
-    const reference = againstCommitted
-      ? await committedFiles("gen/oasis")
-      : files(join(root, "gen", "oasis")).map((f) => relative(join(root, "gen"), f)).sort();
-    expect(reference).toEqual(fresh);
-    for (const f of fresh) expect(await referenceText(f)).toBe(readFileSync(join(tmp, "gen", f), "utf8"));
+    const committed = await extractCommittedGen(join(tmp, "committed"));
+    const list = (dir: string) => files(join(dir, "oasis")).map((f) => relative(dir, f)).sort();
+    const fresh = list(join(tmp, "fresh", "gen"));
+    expect(fresh.length).toBeGreaterThan(0);
+    expect(list(committed)).toEqual(fresh);
+    for (const f of fresh) {
+      expect({ file: f, text: readFileSync(join(committed, f), "utf8") }).toEqual({ file: f, text: readFileSync(join(tmp, "fresh", "gen", f), "utf8") });
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -76,34 +72,88 @@ test("gen/openapi.json is what scripts/openapi.ts builds from the contracts", as
   try {
     const r = await run([process.execPath, join(root, "scripts", "openapi.ts"), join(tmp, "openapi.json")]);
     expect(r.code).toBe(0);
-    expect(await referenceText("openapi.json")).toBe(readFileSync(join(tmp, "openapi.json"), "utf8"));
+    const committed = await extractCommittedGen(join(tmp, "committed"));
+    expect(readFileSync(join(committed, "openapi.json"), "utf8")).toBe(readFileSync(join(tmp, "openapi.json"), "utf8"));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 });
 
-test("no breaking change in proto/ against the previous commit of main", async () => {
-  const rev = await run(["git", "rev-parse", "--verify", "--quiet", "main~1"]);
-  if (rev.code !== 0) return; // a clone without history has nothing to compare with
-  // The old tree has no proto/vendor (it is never committed): export it and add today's
-  // vendored protos, then compare against an image built from that.
+/**
+ * The commit whose contracts today's must stay compatible with: on a branch, where it
+ * left main (the merge-base), so everything the branch changed is compared; on main
+ * itself (CI's fresh clone), main before its last commit (HEAD's first parent, the state
+ * before a merge). A clone without that history (e.g. `--depth 1`) fails here rather
+ * than passing with nothing compared.
+ */
+async function compatibilityBase(): Promise<string> {
+  const head = (await run(["git", "rev-parse", "--verify", "HEAD"])).out.trim();
+  let main = "";
+  for (const ref of ["main", "origin/main"]) {
+    const r = await run(["git", "rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
+    if (r.code === 0) {
+      main = ref;
+      break;
+    }
+  }
+  if (!main) throw new Error("no main or origin/main in this clone: the breaking check has nothing to compare with");
+  const mergeBase = await run(["git", "merge-base", "HEAD", main]);
+  if (mergeBase.code !== 0) throw new Error(`no merge-base of HEAD and ${main} (a shallow clone? git fetch --unshallow): ${mergeBase.out}`);
+  if (mergeBase.out.trim() !== head) return mergeBase.out.trim();
+  const parent = await run(["git", "rev-parse", "--verify", "--quiet", "HEAD^1"]);
+  if (parent.code !== 0) throw new Error("HEAD has no parent commit here (a shallow clone? git fetch --unshallow): the breaking check has nothing to compare with");
+  return parent.out.trim();
+}
+
+/**
+ * `buf breaking` (FILE rules, our files only) of the contracts in `nowDir` against those
+ * committed at `base`. The old tree has no proto/vendor (it is never committed): it is
+ * exported and given today's vendored protos; both are built as single images (the
+ * workspace has two modules).
+ */
+async function breakingAgainst(base: string, nowDir: string): Promise<{ code: number; out: string }> {
   const tmp = mkdtempSync(join(tmpdir(), "oasis-breaking-"));
   try {
-    const archive = await run(["sh", "-c", `git archive ${rev.out.trim()} buf.yaml proto | tar -x -C ${tmp}`]);
+    const archive = await run(["sh", "-c", `git archive ${base} buf.yaml proto | tar -x -C ${tmp}`]);
     expect(archive.code).toBe(0);
     cpSync(join(root, "proto", "vendor"), join(tmp, "proto", "vendor"), { recursive: true });
-    // Compared as two single images (the workspace has two modules) with the FILE rules,
-    // on our files only.
     const old = await run([bin("buf"), "build", tmp, "--path", join(tmp, "proto", "oasis"), "-o", join(tmp, "old.binpb")]);
     expect(old.out).toBe("");
-    const now = await run([bin("buf"), "build", root, "--path", join(root, "proto", "oasis"), "-o", join(tmp, "new.binpb")]);
+    const now = await run([bin("buf"), "build", nowDir, "--path", join(nowDir, "proto", "oasis"), "-o", join(tmp, "new.binpb")]);
     expect(now.out).toBe("");
     const config = JSON.stringify({ version: "v2", breaking: { use: ["FILE"] } });
-    const r = await run([bin("buf"), "breaking", join(tmp, "new.binpb"), "--against", join(tmp, "old.binpb"), "--config", config, "--path", "oasis"]);
-    expect(r.out).toBe("");
-    expect(r.code).toBe(0);
+    return await run([bin("buf"), "breaking", join(tmp, "new.binpb"), "--against", join(tmp, "old.binpb"), "--config", config, "--path", "oasis"]);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+test("no breaking change in proto/ against main before this change", async () => {
+  const base = await compatibilityBase();
+  expect(base).toMatch(/^[0-9a-f]{40}$/);
+  const r = await breakingAgainst(base, root);
+  expect(r.out).toBe("");
+  expect(r.code).toBe(0);
+});
+
+test("the breaking check catches a removed field", async () => {
+  // The same comparison on a copy of today's contracts with one field deleted must fail,
+  // so the check above cannot pass by comparing nothing.
+  const base = await compatibilityBase();
+  const copy = mkdtempSync(join(tmpdir(), "oasis-breaking-now-"));
+  try {
+    cpSync(join(root, "buf.yaml"), join(copy, "buf.yaml"));
+    cpSync(join(root, "proto"), join(copy, "proto"), { recursive: true });
+    const file = join(copy, "proto", "oasis", "media", "v1", "media.proto");
+    const text = readFileSync(file, "utf8");
+    const cut = text.replace(/^\s*int32 max_width = \d+;$/m, "");
+    expect(cut).not.toBe(text);
+    writeFileSync(file, cut);
+    const r = await breakingAgainst(base, copy);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain("max_width");
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
   }
 });
 

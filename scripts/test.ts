@@ -1,8 +1,9 @@
 /**
  * The test command (`npm test`, and what .ci/run runs): starts MariaDB, Redis and NATS
  * if they are down, runs every test with `bun test` (contract checks included:
- * scripts/checks.test.ts), and ends with the plain line `N passed, N failed` taken
- * from bun's own `N pass` / `N fail` summary. Exit status is bun's.
+ * scripts/checks.test.ts), and ends with the plain line `N passed, N failed, N skipped`
+ * (and `, N todo` when there are any) taken from bun's own `N pass` / `N fail` /
+ * `N skip` / `N todo` summary, so a skipped test is never hidden. Exit status is bun's.
  *
  * Extra arguments go to bun test, e.g. `npm test -- services/identity`.
  */
@@ -26,8 +27,13 @@ async function relay(stream: ReadableStream<Uint8Array>, to: NodeJS.WriteStream)
 }
 await Promise.all([relay(proc.stdout, process.stdout), relay(proc.stderr, process.stderr)]);
 const code = await proc.exited;
-const passed = /(\d+) pass\b/.exec(tail)?.[1] ?? "0";
-const failed = /(\d+) fail\b/.exec(tail)?.[1] ?? (code === 0 ? "0" : "1");
+// bun prints each count on its own line (" 12 pass", " 1 skip", " 2 todo", " 0 fail"),
+// and leaves out the skip and todo lines when they are zero.
+const count = (word: string) => new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(tail)?.[1];
+const passed = count("pass") ?? "0";
+const failed = count("fail") ?? (code === 0 ? "0" : "1");
+const skipped = count("skip") ?? "0";
+const todo = count("todo");
 console.log(`\ntests took ${((performance.now() - started) / 1000).toFixed(1)} s`);
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped${todo && todo !== "0" ? `, ${todo} todo` : ""}`);
 process.exit(code);

@@ -1,7 +1,8 @@
 /**
  * Media through the edge, on the real images: uploads (raw and multipart), variants
  * (exact sizes), EXIF stripping, orientation, bad input, body limits, policies changed at
- * run time (size, animation, watermark), idempotency, and serving (ETag, 304, Range, 404 for unknown and deleted ids).
+ * run time (size, animation, watermark), idempotency, decompression bombs refused from the
+ * header, and serving (ETag, 304, Range, 404 for unknown and deleted ids).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import http from "node:http";
@@ -10,7 +11,8 @@ import sharp from "sharp";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { dataDir, imagePath, photoNames } from "../../demo/data.ts";
-import { startMediaTestbed, type MediaTestbed } from "./testing.ts";
+import { inspect, processImage } from "./pipeline.ts";
+import { pngBomb, startMediaTestbed, type MediaTestbed } from "./testing.ts";
 
 let bed: MediaTestbed;
 let alice: { userId: string; token: string };
@@ -210,6 +212,68 @@ describe("uploads", () => {
     const a = await bed.upload(alice.token, bytes, { contentType: "image/jpeg", idempotencyKey: "rocket-1" });
     const b = await bed.upload(alice.token, bytes, { contentType: "image/jpeg", idempotencyKey: "rocket-1" });
     expect(b.json.media.id).toBe(a.json.media.id);
+  });
+});
+
+/** A process's resident and peak resident memory, in bytes, from /proc/<pid>/status. */
+function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)![1]) * 1024;
+  return { rss: kib("VmRSS"), peak: kib("VmHWM") };
+}
+
+describe("decompression bombs", () => {
+  test("a 16000x16000 PNG bomb is a 400 from its header, and media's memory barely moves", async () => {
+    const bomb = await pngBomb(16000, 16000);
+    expect(bomb.byteLength).toBeLessThan(1024 * 1024); // 768 MB of pixels in under 1 MiB
+    const pid = bed.mesh.supervisor.pid("media")!;
+    const before = memoryOf(pid);
+    const started = performance.now();
+    const res = await bed.upload(alice.token, bomb, { contentType: "image/png" });
+    const elapsedMs = performance.now() - started;
+    const after = memoryOf(pid);
+    expect(res.status).toBe(400);
+    expect(res.json.code).toBe("invalid_argument");
+    const info = res.json.details.find((d: any) => d.type === "google.rpc.ErrorInfo").debug;
+    expect(info.reason).toBe("BAD_DIMENSIONS");
+    expect(info.metadata.rule).toBe("max_width/max_height");
+    const bad = res.json.details.find((d: any) => d.type === "google.rpc.BadRequest").debug;
+    expect(bad.fieldViolations[0].field).toBe("data");
+    expect(bad.fieldViolations[0].description).toContain("16000x16000");
+    // Decoding it would take 768 MB: the peak (VmHWM) would jump by that much.
+    expect(after.peak - before.peak).toBeLessThan(100 * 1024 * 1024);
+    expect(after.rss - before.rss).toBeLessThan(100 * 1024 * 1024);
+    console.log(
+      `bomb: ${(bomb.byteLength / 1024).toFixed(0)} KiB, 16000x16000 -> ${res.status} through the edge in ${elapsedMs.toFixed(0)} ms; ` +
+        `media (pid ${pid}) RSS ${(before.rss / 2 ** 20).toFixed(0)} -> ${(after.rss / 2 ** 20).toFixed(0)} MiB, peak ${(before.peak / 2 ** 20).toFixed(0)} -> ${(after.peak / 2 ** 20).toFixed(0)} MiB`,
+    );
+  });
+
+  test("the decoder refuses an image over its pixel ceiling even without the policy check", async () => {
+    const bomb = await sharp({ create: { width: 9000, height: 9000, channels: 3, background: "black" } }).png({ compressionLevel: 9 }).toBuffer();
+    const info = await inspect(bomb);
+    if ("kind" in info) throw new Error(`inspect: ${info.detail}`);
+    expect([info.width, info.height, info.frames]).toEqual([9000, 9000, 1]);
+    const out = await processImage(bomb, info, "", 8000 * 8000);
+    expect(out).toMatchObject({ kind: "corrupt" });
+    expect((out as { detail: string }).detail).toContain("pixel limit");
+  });
+
+  test("frames count against the pixel budget: an animation is refused with max_pixels", async () => {
+    // no_time_for_that_tiny.gif is 24 frames of 14x25 = 8,400 pixels; each frame fits
+    // 60x60, all of them do not fit one 60x60 image's 3,600.
+    const gif = readFileSync(imagePath("no_time_for_that_tiny.gif"));
+    const media = testClient(MediaService, bed.mesh.url("media"), "service");
+    const post = (await media.listBucketPolicies({})).policies.find((p) => p.bucket === "post-images")!;
+    try {
+      await media.updateBucketPolicy({ policy: { ...post, maxWidth: 60, maxHeight: 60 } });
+      const refused = await bed.upload(alice.token, gif, { contentType: "image/gif" });
+      expect(refused.status).toBe(400);
+      const info = refused.json.details.find((d: any) => d.type === "google.rpc.ErrorInfo").debug;
+      expect([info.reason, info.metadata.rule]).toEqual(["BAD_DIMENSIONS", "max_pixels"]);
+    } finally {
+      await media.updateBucketPolicy({ policy: post });
+    }
   });
 });
 

@@ -33,7 +33,10 @@ export function checkSize(policy: BucketPolicy, sizeBytes: number): PolicyViolat
   return undefined;
 }
 
-/** Checks type, dimensions and animation. */
+/**
+ * Checks type, dimensions, frames and animation on the header's numbers (`inspect`), so
+ * an image too large to decode is refused before any pixel is decoded.
+ */
 export function checkImage(policy: BucketPolicy, img: Inspection): PolicyViolation | undefined {
   if (!policy.allowedContentTypes.includes(img.contentType)) {
     return {
@@ -54,6 +57,16 @@ export function checkImage(policy: BucketPolicy, img: Inspection): PolicyViolati
       reason: ErrorReason.BAD_DIMENSIONS,
       rule: "max_width/max_height",
       description: `${img.width}x${img.height} is larger than ${policy.maxWidth}x${policy.maxHeight}`,
+    };
+  }
+  // Frames multiply the decoded size: 400 frames of 1000x1000 decode like one 20000x20000
+  // still. All frames together get the pixel budget of one still image of the bucket's
+  // largest size.
+  if (img.width * img.height * img.frames > policy.maxWidth * policy.maxHeight) {
+    return {
+      reason: ErrorReason.BAD_DIMENSIONS,
+      rule: "max_pixels",
+      description: `${img.frames} frames of ${img.width}x${img.height} are more pixels than one ${policy.maxWidth}x${policy.maxHeight} image`,
     };
   }
   if (img.animated && !policy.allowAnimated) {

@@ -53,7 +53,9 @@ export function mediaService(ctx: MediaContext): ServiceImpl<typeof MediaService
       const bad = checkImage(policy, info);
       if (bad) throw violation(bad);
 
-      const processed = await processImage(req.data, info, policy.watermarkText);
+      // Only now, with the header's size inside the policy, are pixels decoded (once).
+      const processed = await processImage(req.data, info, policy.watermarkText, policy.maxWidth * policy.maxHeight);
+      if ("kind" in processed) throw violation({ reason: ErrorReason.CORRUPT_IMAGE, rule: "decodable", description: processed.detail });
       const record: MediaRecord = {
         id: randomId(),
         ownerId: owner,

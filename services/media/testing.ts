@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32, createDeflate } from "node:zlib";
 import { startTestMesh, type TestMesh } from "#kit/testing/mesh.ts";
 
 export interface MediaTestbed {
@@ -52,4 +53,37 @@ export async function startMediaTestbed(opts: { restart?: boolean; env?: Record<
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A decompression bomb: a valid RGB PNG of `width` x `height` black pixels whose IDAT is
+ * zlib at level 9 over all-zero rows (filter byte 0 + 3 bytes a pixel), so 16000x16000
+ * is about 730 KiB on disk and 768 MB once decoded. Built by streaming one zero row
+ * through the deflater, never holding the decoded size in memory. PNG layout: RFC 2083
+ * (signature, IHDR, IDAT, IEND; each chunk length + type + data + CRC-32).
+ */
+export async function pngBomb(width: number, height: number): Promise<Buffer> {
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.byteLength);
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body) >>> 0);
+    return Buffer.concat([head, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type RGB; compression, filter and interlace stay 0
+  const deflater = createDeflate({ level: 9 });
+  const parts: Buffer[] = [];
+  deflater.on("data", (b: Buffer) => parts.push(b));
+  const ended = new Promise((resolve, reject) => deflater.on("end", resolve).on("error", reject));
+  const row = Buffer.alloc(1 + width * 3);
+  for (let y = 0; y < height; y++) if (!deflater.write(row)) await new Promise((resolve) => deflater.once("drain", resolve));
+  deflater.end();
+  await ended;
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk("IHDR", ihdr), chunk("IDAT", Buffer.concat(parts)), chunk("IEND", Buffer.alloc(0))]);
 }

@@ -23,11 +23,13 @@ export class LiveUpdates {
   }
 
   /**
-   * Subscribes now (so nothing published after this call is missed) and returns the
+   * Subscribes, and resolves once the NATS server has the subscription (a flush round
+   * trip), so nothing published after it resolves is missed; then yields the
    * notification ids for `userId` as they arrive, until `signal` aborts.
    */
-  updates(userId: bigint, signal: AbortSignal): AsyncIterable<bigint> {
+  async updates(userId: bigint, signal: AbortSignal): Promise<AsyncIterable<bigint>> {
     const sub = this.nc.subscribe(this.subject(userId));
+    await this.nc.flush();
     const stop = () => sub.unsubscribe();
     signal.addEventListener("abort", stop, { once: true });
     return (async function* () {

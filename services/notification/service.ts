@@ -57,7 +57,8 @@ export function notificationService(ctx: NotificationContext): ServiceImpl<typeo
     async *streamNotifications(_req, handlerCtx) {
       const call = currentCall(handlerCtx);
       const user = me(handlerCtx);
-      const updates = ctx.live.updates(user, handlerCtx.signal);
+      // Subscribed before the first message: a client that got it misses nothing after.
+      const updates = await ctx.live.updates(user, handlerCtx.signal);
       yield { unreadCount: await unreadCount(db, user) };
       for await (const id of updates) {
         const [n] = await byNotificationIds(db, user, [id]);

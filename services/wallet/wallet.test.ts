@@ -229,7 +229,7 @@ test("the audit proves the ledger and reports drift on /metrics without fixing i
   const bad = await wallet("service").auditLedger({});
   expect(bad.driftedAccountIds).toEqual([victim]);
   expect(bad.creditsPosted - bad.debitsPosted).toBe(1n);
-  const metrics = await (await fetch(`${bed.mesh.url("wallet")}/metrics`)).text();
+  const metrics = await (await fetch(`${bed.mesh.metricsUrl("wallet")}/metrics`)).text();
   expect(metrics).toMatch(/wallet_ledger_drifted_accounts\{[^}]*\} 1/);
   expect(metrics).toMatch(/wallet_ledger_imbalance_drops\{[^}]*phase="posted"[^}]*\} -1/);
   // Not fixed: the audit only reports.
