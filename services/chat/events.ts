@@ -1,7 +1,7 @@
 /**
  * Live delivery across replicas: after a transaction that appended log entries commits,
- * each entry is published on the NATS core subject `oasis.chat.live.<user>` (plain
- * pub/sub; the log is the record). Every replica serving a StreamConvoEvents call for
+ * each entry is published on the kit's live channel `oasis.live.chat.<user>` (kit/live.ts:
+ * plain pub/sub; the log is the record). Every replica serving a StreamConvoEvents call for
  * that user is subscribed; a stream that sees a cursor jump (a lost or reordered
  * notice) reads the missing entries from the log, so live delivery has no gap either.
  * Domain events (events.proto) leave through the outbox in the same transactions.
@@ -9,34 +9,25 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { LogEntrySchema, type LogEntry } from "#gen/oasis/chat/v1/chat_pb.ts";
+import { LiveChannel } from "#kit/live.ts";
 
 export class LiveLog {
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly namespace: string,
-  ) {}
+  private readonly channel: LiveChannel;
 
-  private subject(userId: bigint): string {
-    return `${this.namespace ? `${this.namespace}.` : ""}oasis.chat.live.${userId}`;
+  constructor(nc: NatsConnection, namespace: string) {
+    this.channel = new LiveChannel(nc, namespace, "chat");
   }
 
   /** Tells live streams about committed entries. */
   publish(entries: ReadonlyArray<{ userId: bigint; entry: LogEntry }>): void {
-    for (const { userId, entry } of entries) this.nc.publish(this.subject(userId), toBinary(LogEntrySchema, entry));
+    for (const { userId, entry } of entries) this.channel.publish(userId, toBinary(LogEntrySchema, entry));
   }
 
   /** Subscribes now and yields `userId`'s entries as they are published, until `signal` aborts. */
   entries(userId: bigint, signal: AbortSignal): AsyncIterable<LogEntry> {
-    const sub = this.nc.subscribe(this.subject(userId));
-    const stop = () => sub.unsubscribe();
-    signal.addEventListener("abort", stop, { once: true });
+    const updates = this.channel.updates(userId, signal); // subscribed here, not at the first read
     return (async function* () {
-      try {
-        for await (const m of sub) yield fromBinary(LogEntrySchema, m.data);
-      } finally {
-        signal.removeEventListener("abort", stop);
-        sub.unsubscribe();
-      }
+      for await (const data of updates) yield fromBinary(LogEntrySchema, data);
     })();
   }
 }

@@ -1,44 +1,33 @@
 /**
  * Live delivery across replicas: after an inbox write commits, the consumer publishes
- * the notification id on the NATS core subject `oasis.live.notification.<user>` (plain
- * pub/sub: a live stream is best effort, the inbox is the record). The subject is outside
- * `oasis.notification.>`, which the service's JetStream stream captures: under it every
- * live publish was also stored for the stream's 7 days. Every replica serving
- * a StreamNotifications call for that user is subscribed and pushes it.
+ * the notification id on the kit's live channel `oasis.live.notification.<user>`
+ * (kit/live.ts: plain pub/sub, the inbox is the record). Every replica serving a
+ * StreamNotifications call for that user is subscribed and pushes it.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import { LiveChannel } from "#kit/live.ts";
+
+const decoder = new TextDecoder();
 
 export class LiveUpdates {
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly namespace: string,
-  ) {}
+  private readonly channel: LiveChannel;
 
-  private subject(userId: bigint): string {
-    return `${this.namespace ? `${this.namespace}.` : ""}oasis.live.notification.${userId}`;
+  constructor(nc: NatsConnection, namespace: string) {
+    this.channel = new LiveChannel(nc, namespace, "notification");
   }
 
   publish(userId: bigint, notificationId: bigint): void {
-    this.nc.publish(this.subject(userId), notificationId.toString());
+    this.channel.publish(userId, notificationId.toString());
   }
 
   /**
-   * Subscribes, and resolves once the NATS server has the subscription (a flush round
-   * trip), so nothing published after it resolves is missed; then yields the
+   * Subscribes now (so nothing published after this call is missed) and returns the
    * notification ids for `userId` as they arrive, until `signal` aborts.
    */
-  async updates(userId: bigint, signal: AbortSignal): Promise<AsyncIterable<bigint>> {
-    const sub = this.nc.subscribe(this.subject(userId));
-    await this.nc.flush();
-    const stop = () => sub.unsubscribe();
-    signal.addEventListener("abort", stop, { once: true });
+  updates(userId: bigint, signal: AbortSignal): AsyncIterable<bigint> {
+    const updates = this.channel.updates(userId, signal); // subscribed here, not at the first read
     return (async function* () {
-      try {
-        for await (const m of sub) yield BigInt(m.string());
-      } finally {
-        signal.removeEventListener("abort", stop);
-        sub.unsubscribe();
-      }
+      for await (const data of updates) yield BigInt(decoder.decode(data));
     })();
   }
 }
