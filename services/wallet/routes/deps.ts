@@ -1,10 +1,11 @@
 /**
  * The giving use cases' view of the mesh: blocks from graph (GetRelationship as the
- * payer), a payee's existence from identity, a post's author from post (GetPost as the
- * payer, so a post the payer may not see cannot be tipped).
+ * payer), a payee's existence from identity (as the service), a post's author from post
+ * (GetPost as the payer, so a post the payer may not see cannot be tipped).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { anonymous, currentCall } from "#kit/call-context.ts";
+import { asService } from "#kit/client.ts";
 import type { WalletContext } from "../context.ts";
 import type { GivingDeps } from "../domain/giving.ts";
 
@@ -26,7 +27,9 @@ export function givingDeps(ctx: WalletContext): GivingDeps {
     },
     async userExists(userId) {
       try {
-        await ctx.identity.getProfile({ lookup: { case: "userId", value: userId } });
+        // As the service: whether the account exists, not what the payer may see of it
+        // (a block hides a profile both ways, and a block must answer BLOCKED, below).
+        await ctx.identity.getProfile({ lookup: { case: "userId", value: userId } }, asService());
         return true;
       } catch (err) {
         if (notFound(err)) return false;
