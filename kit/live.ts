@@ -32,11 +32,13 @@ export class LiveChannel {
   }
 
   /**
-   * Subscribes now (nothing published after this call is missed) and yields `userId`'s
+   * Subscribes, and resolves once the NATS server has the subscription (a flush round
+   * trip), so nothing published after it resolves is missed; then yields `userId`'s
    * updates as they arrive, until `signal` aborts.
    */
-  updates(userId: bigint, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  async updates(userId: bigint, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     const sub = this.nc.subscribe(this.subject(userId));
+    await this.nc.flush();
     const stop = () => sub.unsubscribe();
     signal.addEventListener("abort", stop, { once: true });
     return (async function* () {

@@ -23,9 +23,12 @@ export class LiveLog {
     for (const { userId, entry } of entries) this.channel.publish(userId, toBinary(LogEntrySchema, entry));
   }
 
-  /** Subscribes now and yields `userId`'s entries as they are published, until `signal` aborts. */
-  entries(userId: bigint, signal: AbortSignal): AsyncIterable<LogEntry> {
-    const updates = this.channel.updates(userId, signal); // subscribed here, not at the first read
+  /**
+   * Subscribes, resolving once the NATS server has the subscription, and yields
+   * `userId`'s entries as they are published, until `signal` aborts.
+   */
+  async entries(userId: bigint, signal: AbortSignal): Promise<AsyncIterable<LogEntry>> {
+    const updates = await this.channel.updates(userId, signal);
     return (async function* () {
       for await (const data of updates) yield fromBinary(LogEntrySchema, data);
     })();

@@ -21,11 +21,12 @@ export class LiveUpdates {
   }
 
   /**
-   * Subscribes now (so nothing published after this call is missed) and returns the
-   * notification ids for `userId` as they arrive, until `signal` aborts.
+   * Subscribes, and resolves once the NATS server has the subscription, so nothing
+   * published after it resolves is missed; then yields the notification ids for
+   * `userId` as they arrive, until `signal` aborts.
    */
-  updates(userId: bigint, signal: AbortSignal): AsyncIterable<bigint> {
-    const updates = this.channel.updates(userId, signal); // subscribed here, not at the first read
+  async updates(userId: bigint, signal: AbortSignal): Promise<AsyncIterable<bigint>> {
+    const updates = await this.channel.updates(userId, signal);
     return (async function* () {
       for await (const data of updates) yield BigInt(decoder.decode(data));
     })();

@@ -27,7 +27,7 @@ export function streamConvoEvents(ctx: ChatContext): Pick<ServiceImpl<typeof Cha
       const me = callerId(handlerCtx);
       const given = req.cursor ? parseCursor(req.cursor) : undefined;
       if (req.cursor && given === undefined) throw errors.invalid(ErrorReason.BAD_CURSOR, [{ field: "cursor", description: "is not a cursor from GetLog or StreamConvoEvents" }]);
-      const live = ctx.live.entries(me, handlerCtx.signal);
+      const live = await ctx.live.entries(me, handlerCtx.signal);
       let last = given ?? (await ctx.store.logHead(db(), me));
       yield { cursor: String(last) };
       const since = async function* (): AsyncGenerator<LogEntry> {
