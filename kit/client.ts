@@ -15,6 +15,8 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import {
+  Code,
+  ConnectError,
   createClient,
   createContextKey,
   createContextValues,
@@ -187,4 +189,20 @@ export function createMeshTransport(urls: readonly string[], opts: MeshClientOpt
 /** A typed client for `service` over its replicas. */
 export function createMeshClient<S extends DescService>(service: S, urls: readonly string[], opts: MeshClientOptions): Client<S> {
   return createClient(service, createMeshTransport(urls, opts));
+}
+
+/**
+ * Awaits a call to an upstream the caller can do without (e.g. counts on a page):
+ * `empty` when there is no client (`p` undefined) or the upstream is unavailable, does
+ * not implement the method, or misses the deadline; any other error is thrown.
+ */
+export async function optionalCall<T>(p: Promise<T> | undefined, empty: T): Promise<T> {
+  if (!p) return empty;
+  try {
+    return await p;
+  } catch (err) {
+    const code = ConnectError.from(err).code;
+    if (code === Code.Unavailable || code === Code.Unimplemented || code === Code.DeadlineExceeded) return empty;
+    throw err;
+  }
 }

@@ -146,15 +146,31 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Pool> {
 
 const retryableErrnos = new Set([1213 /* ER_LOCK_DEADLOCK */, 1205 /* ER_LOCK_WAIT_TIMEOUT */]);
 
+/** Connections already switched to READ COMMITTED (a session setting: once per connection). */
+const readCommittedConnections = new WeakSet<object>();
+
+export interface TransactionOptions {
+  /**
+   * Run at READ COMMITTED instead of InnoDB's REPEATABLE READ: no gap locks, for writers
+   * that lock the rows they change explicitly (`FOR UPDATE`) and want no others. Set
+   * once per pooled connection, so it costs one round trip per connection, not per call.
+   */
+  readonly readCommitted?: boolean;
+}
+
 /**
  * Runs `fn` in a transaction and commits; rolls back on any error. Deadlocks and lock
  * wait timeouts are retried up to 3 times (InnoDB picks a victim; retrying is the
  * documented remedy), so `fn` must only touch the database.
  */
-export async function withTransaction<T>(pool: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(pool: Pool, fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const conn = await pool.getConnection();
     try {
+      if (opts.readCommitted && !readCommittedConnections.has(conn.connection)) {
+        await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        readCommittedConnections.add(conn.connection);
+      }
       await conn.beginTransaction();
       const out = await fn(conn);
       await conn.commit();

@@ -34,8 +34,7 @@
  * late by seconds, and by at most `countsTtl` if interaction lags more than that.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { asService } from "#kit/client.ts";
+import { asService, optionalCall } from "#kit/client.ts";
 import { VersionedCache } from "#kit/cache.ts";
 import type { Caller } from "#kit/call-context.ts";
 import type { Redis } from "#kit/redis.ts";
@@ -54,17 +53,6 @@ export const countsTtl = 300;
 const tombstone = Buffer.from([1]);
 const live = (post: Post) => Buffer.concat([Buffer.from([0]), Buffer.from(toBinary(PostSchema, post))]);
 
-/** Interaction may be absent or restarting: feeds still render, without counts. */
-async function optional<T>(p: Promise<T> | undefined, empty: T): Promise<T> {
-  if (!p) return empty;
-  try {
-    return await p;
-  } catch (err) {
-    const code = ConnectError.from(err).code;
-    if (code === Code.Unavailable || code === Code.Unimplemented || code === Code.DeadlineExceeded) return empty;
-    throw err;
-  }
-}
 
 export class ReadModel {
   private readonly posts: VersionedCache;
@@ -111,7 +99,7 @@ export class ReadModel {
   async getCounts(ctx: FeedContext, ids: readonly bigint[]): Promise<PostCounts[]> {
     if (ids.length === 0 || !ctx.interaction) return [];
     const got = await this.counters.getMany(ids.map(String), async (missing) => {
-      const found = await optional(ctx.interaction?.batchGetCounts({ postIds: missing.map(BigInt) }).then((r) => r.counts), []);
+      const found = await optionalCall(ctx.interaction?.batchGetCounts({ postIds: missing.map(BigInt) }).then((r) => r.counts), []);
       return new Map(found.map((c) => [String(c.postId), Buffer.from(toBinary(PostCountsSchema, c))]));
     });
     return [...got.values()].map((v) => fromBinary(PostCountsSchema, v));
@@ -139,7 +127,7 @@ export class ReadModel {
     const key = (id: bigint | string) => `${me}:${id}`;
     const got = await this.states.getMany(rest.map(key), async (missing) => {
       const postIds = missing.map((k) => BigInt(k.slice(k.indexOf(":") + 1)));
-      const found = await optional(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []);
+      const found = await optionalCall(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []);
       return new Map(found.map((s) => [key(s.postId), Buffer.from(toBinary(ViewerStateSchema, s))]));
     });
     for (const v of got.values()) out.push(fromBinary(ViewerStateSchema, v));

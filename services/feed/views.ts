@@ -14,14 +14,13 @@
  * No step calls a service per post.
  */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Caller } from "#kit/call-context.ts";
 import { PostViewSchema, ReferredPostSchema, type PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
 import type { Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { PostCounts, ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
-import { asService } from "#kit/client.ts";
+import { asService, optionalCall } from "#kit/client.ts";
 import { canSee } from "../../shared-rules/post-visibility.ts";
 import type { FeedContext } from "./context.ts";
 
@@ -34,17 +33,6 @@ interface Hydrated {
   readonly states: Map<bigint, ViewerState>;
 }
 
-/** Interaction may be absent or restarting: feeds still render, without counts. */
-async function optional<T>(p: Promise<T> | undefined, empty: T): Promise<T> {
-  if (!p) return empty;
-  try {
-    return await p;
-  } catch (err) {
-    const code = ConnectError.from(err).code;
-    if (code === Code.Unavailable || code === Code.Unimplemented || code === Code.DeadlineExceeded) return empty;
-    throw err;
-  }
-}
 
 /**
  * Hydration from the feed's read model (read-model.ts): posts, then referred posts,
@@ -83,8 +71,8 @@ async function hydrateFromServices(ctx: FeedContext, viewer: Caller, ids: readon
   const postIds = posts.map((p) => p.postId);
   const [referredList, countsList, statesList] = await Promise.all([
     referIds.length ? ctx.post.batchGetPosts({ postIds: referIds }, self).then((r) => r.posts) : [],
-    postIds.length ? optional(ctx.interaction?.batchGetCounts({ postIds }).then((r) => r.counts), []) : [],
-    postIds.length && viewer.userId !== null ? optional(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []) : [],
+    postIds.length ? optionalCall(ctx.interaction?.batchGetCounts({ postIds }).then((r) => r.counts), []) : [],
+    postIds.length && viewer.userId !== null ? optionalCall(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []) : [],
   ]);
   const authorIds = [...new Set([...posts, ...referredList].map((p) => p.authorId))];
   const [profiles, rels] = await Promise.all([

@@ -7,7 +7,7 @@
  * as the transfer; a crash at any point leaves all of them or none.
  */
 import type { Pool } from "mysql2/promise";
-import { isDuplicateKey, select, type Tx } from "#kit/mysql.ts";
+import { isDuplicateKey, select, withTransaction, type Tx } from "#kit/mysql.ts";
 import {
   Kind,
   State,
@@ -83,11 +83,6 @@ const toAccount = (r: AccountRow): Account => ({
   creditsPending: BigInt(r.credits_pending),
 });
 
-/** Connections already switched to READ COMMITTED. */
-const readCommitted = new WeakSet<object>();
-
-const retryable = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */]);
-
 export class MysqlLedgerStore implements LedgerStore {
   private readonly known = new Set<bigint>();
 
@@ -100,30 +95,13 @@ export class MysqlLedgerStore implements LedgerStore {
     private readonly afterCommit: () => void = () => {},
   ) {}
 
-  /** One READ COMMITTED transaction; deadlocks and lock timeouts are retried (3 tries). */
-  private async tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const conn = await this.db.getConnection();
-      try {
-        // Once per connection (a round trip saved on every transfer); the audit's
-        // snapshot sets its own level for its one transaction.
-        if (!readCommitted.has(conn.connection)) {
-          await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
-          readCommitted.add(conn.connection);
-        }
-        await conn.beginTransaction();
-        const out = await fn(conn);
-        await conn.commit();
-        return out;
-      } catch (err) {
-        await conn.rollback().catch(() => {});
-        const errno = (err as { errno?: number }).errno;
-        if (errno !== undefined && retryable.has(errno) && attempt < 3) continue;
-        throw err;
-      } finally {
-        conn.release();
-      }
-    }
+  /**
+   * One READ COMMITTED transaction (the kit's, set once per connection: a round trip
+   * saved on every transfer; the audit's snapshot sets its own level); deadlocks and
+   * lock timeouts are retried (3 tries).
+   */
+  private tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return withTransaction(this.db, fn, { readCommitted: true });
   }
 
   /** User accounts are opened on first use, outside the transfer's transaction (see below). */

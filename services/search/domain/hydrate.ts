@@ -8,22 +8,11 @@
  * 3. present: PostView / UserResult in the engine's order.
  */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { optionalCall } from "#kit/client.ts";
 import { PostViewSchema, ReferredPostSchema, type PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
 import { UserResultSchema, type UserResult } from "#gen/oasis/search/v1/search_pb.ts";
 import type { SearchContext } from "../context.ts";
 
-/** Interaction may be absent or restarting: results still render, without counts. */
-async function optional<T>(p: Promise<T> | undefined, empty: T): Promise<T> {
-  if (!p) return empty;
-  try {
-    return await p;
-  } catch (err) {
-    const code = ConnectError.from(err).code;
-    if (code === Code.Unavailable || code === Code.Unimplemented || code === Code.DeadlineExceeded) return empty;
-    throw err;
-  }
-}
 
 /** PostViews of `ids` (in order) that `viewer` may see and has not muted or blocked. */
 export async function postViews(ctx: SearchContext, viewer: bigint | null, ids: readonly bigint[]): Promise<PostView[]> {
@@ -34,8 +23,8 @@ export async function postViews(ctx: SearchContext, viewer: bigint | null, ids: 
   const postIds = posts.map((p) => p.postId);
   const [referred, counts, states] = await Promise.all([
     referIds.length ? ctx.post.batchGetPosts({ postIds: referIds }).then((r) => r.posts) : [],
-    postIds.length ? optional(ctx.interaction?.batchGetCounts({ postIds }).then((r) => r.counts), []) : [],
-    postIds.length && viewer !== null ? optional(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []) : [],
+    postIds.length ? optionalCall(ctx.interaction?.batchGetCounts({ postIds }).then((r) => r.counts), []) : [],
+    postIds.length && viewer !== null ? optionalCall(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []) : [],
   ]);
   const authorIds = [...new Set([...posts, ...referred].map((p) => p.authorId))];
   const [profiles, rels] = await Promise.all([
