@@ -84,8 +84,18 @@ export class H2ConnectClient {
     }
   }
 
-  /** Calls one unary method; resolves to the response bytes or throws a ConnectError. */
-  unary(path: string, body: Uint8Array, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+  /**
+   * Calls one unary method; resolves to the response bytes or throws a ConnectError.
+   * `onHeaders` hears the response headers of an answer (success or error) as they arrive.
+   */
+  unary(
+    path: string,
+    body: Uint8Array,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    onHeaders?: (h: http2.IncomingHttpHeaders) => void,
+  ): Promise<Uint8Array> {
     this.lastUse = Date.now();
     return new Promise<Uint8Array>((resolve, reject) => {
       let session: http2.ClientHttp2Session;
@@ -143,6 +153,7 @@ export class H2ConnectClient {
       stream.on("response", (h) => {
         responseHeaders = h;
         status = Number(h[":status"]);
+        onHeaders?.(h);
       });
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", () => finish());

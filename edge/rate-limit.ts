@@ -27,6 +27,7 @@
 import type { Redis } from "ioredis";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { rateLimitOverridesKey, revokedSessionKey } from "#kit/edge-keys.ts";
+import { rateLimitFields } from "#kit/rate-limit-headers.ts";
 
 /** One limit: `limit` requests per `periodSeconds`, bursting up to `limit`. */
 export interface Limit {
@@ -219,13 +220,12 @@ export class RateLimiter {
   }
 }
 
-/** RateLimit-* response headers (draft-ietf-httpapi-ratelimit-headers) and Retry-After. */
+/**
+ * RateLimit-Limit/-Remaining/-Reset response headers (draft-ietf-httpapi-ratelimit-headers,
+ * names in kit/rate-limit-headers.ts) and, on a refusal, Retry-After in seconds.
+ */
 export function rateLimitHeaders(d: Decision): Record<string, string> {
-  const h: Record<string, string> = {
-    "ratelimit-limit": String(d.limit),
-    "ratelimit-remaining": String(d.remaining),
-    "ratelimit-reset": String(d.resetSeconds),
-  };
+  const h = rateLimitFields(d);
   if (!d.allowed) h["retry-after"] = String(d.retryAfterSeconds);
   return h;
 }

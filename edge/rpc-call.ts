@@ -4,11 +4,20 @@
  * rate limits of its route class and refuse a revoked session (one Redis call), decode the request (so bad input never reaches a
  * service), call the upstream within one capped deadline (cancelled if the client
  * goes away), and encode the answer.
+ *
+ * RateLimit headers: the edge reports its own limit of the route class; when the
+ * upstream enforces a limit of its own and reports it in RateLimit-* response headers
+ * (e.g. chat's messages per minute), the app gets the tighter of the two (fewer
+ * remaining; on a tie the later reset, kit/rate-limit-headers.ts tighterLimit), on
+ * success and on refusal. One limit, not both: the draft's separate fields carry one
+ * limit, and the one with fewer requests left is the one the client must pace itself
+ * by. The Retry-After of an upstream's refusal comes from its RetryInfo (http-errors.ts).
  */
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Message } from "@bufbuild/protobuf";
 import { Access } from "#kit/auth.ts";
+import { rateLimitFields, tighterLimit, type RateLimitState } from "#kit/rate-limit-headers.ts";
 import type { TokenVerifier } from "./auth.ts";
 import { requestTimeoutMs, requireAccess } from "./connect-handler.ts";
 import type { EdgeConfig } from "./config.ts";
@@ -49,6 +58,10 @@ export async function runRpc(
   routeClass: RouteClass = routeClassOf(routed),
 ): Promise<Reply> {
   let limitHeaders: Record<string, string> = {};
+  let edgeLimit: RateLimitState | undefined;
+  let upstreamLimit: RateLimitState | undefined;
+  // The edge's headers unless the upstream reported a tighter limit of its own.
+  const headers = () => (upstreamLimit && (!edgeLimit || tighterLimit(upstreamLimit, edgeLimit) === upstreamLimit) ? rateLimitFields(upstreamLimit) : limitHeaders);
   // The client's deadline covers the whole edge request, so it starts counting here.
   const deadlineMs = Date.now() + requestTimeoutMs(ctx.req, deps.config.defaultTimeoutMs, deps.config.maxTimeoutMs);
   try {
@@ -58,6 +71,7 @@ export async function runRpc(
     if (revoked) throw new ConnectError("invalid bearer token: the session was revoked", Code.Unauthenticated);
     if (decision) {
       limitHeaders = rateLimitHeaders(decision);
+      edgeLimit = decision;
       if (!decision.allowed) {
         throw new ConnectError(`rate limit exceeded for ${routeClass} requests; retry in ${decision.retryAfterSeconds} s`, Code.ResourceExhausted);
       }
@@ -70,9 +84,10 @@ export async function runRpc(
       traceparent: ctx.traceparent,
       deadlineMs,
       signal: ctx.req.signal,
+      onRateLimit: (s) => (upstreamLimit = s),
     });
-    return encode(answer, limitHeaders);
+    return encode(answer, headers());
   } catch (err) {
-    return errorReply(err, limitHeaders);
+    return errorReply(err, headers());
   }
 }

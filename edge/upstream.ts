@@ -10,6 +10,7 @@ import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/
 import { cachedCaller, callerHeader, signCaller } from "#kit/auth.ts";
 import { clientIpHeader } from "#kit/call-context.ts";
 import { isRetryable } from "#kit/client.ts";
+import { rateLimitLimitHeader, readRateLimit, type RateLimitState } from "#kit/rate-limit-headers.ts";
 import { discoveredReplicaSet, type ReplicaDiscovery } from "#kit/discovery.ts";
 import { remainingMs, type ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
 import { H2ConnectClient, neverSent } from "./connect-client.ts";
@@ -31,6 +32,12 @@ export interface CallMeta {
   readonly deadlineMs: number;
   /** The incoming request's signal: a client that goes away cancels the upstream call. */
   readonly signal?: AbortSignal;
+  /**
+   * Hears a limit the upstream enforces itself and reported in RateLimit-* response
+   * headers (kit/rate-limit-headers.ts), on success or refusal; called only when the
+   * upstream sent them (the last attempt's count when a call was retried).
+   */
+  readonly onRateLimit?: (s: RateLimitState) => void;
 }
 
 export class Upstreams {
@@ -87,8 +94,17 @@ export class Upstreams {
       traceparent: meta.traceparent,
       ...(meta.clientIp ? { [clientIpHeader]: meta.clientIp } : {}),
     };
+    const report = meta.onRateLimit;
+    // One property lookup per answer; parsed only when the upstream reported a limit.
+    const onHeaders = report
+      ? (h: Record<string, string | string[] | undefined>) => {
+          if (h[rateLimitLimitHeader] === undefined) return;
+          const s = readRateLimit((name) => h[name]);
+          if (s) report(s);
+        }
+      : undefined;
     const bytes = await this.set(routed.upstream).run(isRetryable(routed.method, message), meta.signal, (client) =>
-      client.unary(routed.path, body, headers, remainingMs(meta.deadlineMs), meta.signal),
+      client.unary(routed.path, body, headers, remainingMs(meta.deadlineMs), meta.signal, onHeaders),
       neverSent,
     );
     return fromBinary(routed.method.output as DescMessage, bytes);

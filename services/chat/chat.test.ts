@@ -473,16 +473,23 @@ describe("storms", () => {
   }, 240_000);
 });
 
-test("rate limits: the 31st message within a minute is RESOURCE_EXHAUSTED with RetryInfo", async () => {
+test("rate limits: Remaining counts down; the 31st message within a minute is RESOURCE_EXHAUSTED with RetryInfo and the RateLimit fields", async () => {
   const { takeRate } = await import("./domain/rate-limit.ts");
   const { Redis } = await import("ioredis");
   const redis = new Redis(mesh.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", { keyPrefix: `${mesh.namespace}:ratetest:` });
   try {
-    for (let i = 0; i < 30; i++) await takeRate(redis, "messages", 1n, 30, 60_000, 1_000_000_000);
-    const err = await failure(takeRate(redis, "messages", 1n, 30, 60_000, 1_000_000_000));
+    // 1_000_000_000 ms is 40 s into its minute window: 20 s to the window's end.
+    const states = [];
+    for (let i = 0; i < 30; i++) states.push(await takeRate(redis, "messages", 1n, 30, 60_000, 1_000_000_000));
+    expect(states.map((s) => s.remaining)).toEqual(Array.from({ length: 30 }, (_, i) => 29 - i));
+    expect(new Set(states.map((s) => `${s.limit}/${s.resetSeconds}`))).toEqual(new Set(["30/20"]));
+    const refusal = takeRate(redis, "messages", 1n, 30, 60_000, 1_000_000_000);
+    const err = await failure(refusal);
     expect(err).toEqual({ code: Code.ResourceExhausted, reason: "RATE_LIMITED" });
+    const meta = ConnectError.from(await refusal.catch((e) => e)).metadata;
+    expect([meta.get("ratelimit-limit"), meta.get("ratelimit-remaining"), meta.get("ratelimit-reset")]).toEqual(["30", "0", "20"]);
     // A new window starts afresh.
-    await takeRate(redis, "messages", 1n, 30, 60_000, 1_000_060_000);
+    expect((await takeRate(redis, "messages", 1n, 30, 60_000, 1_000_060_000)).remaining).toBe(29);
   } finally {
     redis.disconnect();
   }

@@ -3,11 +3,13 @@
  * if the caller had left it). New convos check blocks (BLOCKED), the recipients' chat
  * settings (RECIPIENT_DISALLOWS) and the caller's daily limit (RATE_LIMITED); members who
  * do not follow the caller get it as a REQUEST; members must exist (BAD_MEMBERS, one
- * identity batch). Groups are idempotent by request_id.
+ * identity batch). Groups are idempotent by request_id. A new convo reports the daily
+ * limit in RateLimit-* response headers (also on a refusal; kit/rate-limit-headers.ts).
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
+import { setRateLimitHeaders } from "#kit/rate-limit-headers.ts";
 import { MemberStatus } from "#gen/oasis/chat/v1/chat_pb.ts";
 import { ChatService, CreateConvoRequestSchema, CreateConvoResponseSchema } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 import { ErrorReason } from "#gen/oasis/chat/v1/errors_pb.ts";
@@ -50,7 +52,7 @@ export function createConvo(ctx: ChatContext): Pick<ServiceImpl<typeof ChatServi
   }
 
   return {
-    async createConvo(req) {
+    async createConvo(req, handler) {
       const me = callerId();
       const others = req.memberIds;
       if (others.includes(me)) {
@@ -75,7 +77,7 @@ export function createConvo(ctx: ChatContext): Pick<ServiceImpl<typeof ChatServi
           throw errors.permissionDenied(ErrorReason.RECIPIENT_DISALLOWS, "a member does not take new convos from you", { user_id: id });
         }
       }
-      await takeRate(rt.redis, "convos", me, rt.config.convosPerDay, dayMs);
+      setRateLimitHeaders(handler.responseHeader, await takeRate(rt.redis, "convos", me, rt.config.convosPerDay, dayMs));
       const convo = { convoId: rt.ids.next(), isGroup, createdBy: me, createdAt: new Date() };
       const members = [{ userId: me, status: MemberStatus.ACCEPTED }, ...others.map((id) => ({ userId: id, status: initialStatus(rels.get(id)) }))];
       const ids = members.map((m) => m.userId).sort((a, b) => (a < b ? -1 : 1));

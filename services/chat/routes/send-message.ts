@@ -6,12 +6,15 @@
  * message, bumps the others' unread counters, appends to every member's log and adds
  * message_sent to the outbox, under the (sender, request_id) idempotency key: a retry
  * after a crash or a lost reply returns the stored message and stores nothing.
+ * The sender's per-minute limit is reported in RateLimit-* response headers (also on a
+ * refusal; kit/rate-limit-headers.ts), which the edge passes on to the app.
  * A 1:1 convo the other member left comes back to them as a request; a sender whose
  * status was REQUEST accepts the convo by writing.
  */
 import { clone, create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
+import { setRateLimitHeaders } from "#kit/rate-limit-headers.ts";
 import { MemberStatus, MessageSchema } from "#gen/oasis/chat/v1/chat_pb.ts";
 import { ChatService, SendMessageRequestSchema, SendMessageResponseSchema } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 import { ErrorReason } from "#gen/oasis/chat/v1/errors_pb.ts";
@@ -47,7 +50,7 @@ export function sendMessage(ctx: ChatContext): Pick<ServiceImpl<typeof ChatServi
   }
 
   return {
-    async sendMessage(req) {
+    async sendMessage(req, handler) {
       const me = callerId();
       const key = { scope: "SendMessage", callerId: me, requestId: req.requestId };
       const print = fingerprint(SendMessageRequestSchema, req);
@@ -64,7 +67,7 @@ export function sendMessage(ctx: ChatContext): Pick<ServiceImpl<typeof ChatServi
       const convo = (await store.convo(rt.db, req.convoId))!;
       // In a 1:1 convo the other member counts even after leaving (writing brings them back).
       const others = members.filter((m) => m.userId !== me && (m.active || !convo.isGroup));
-      await takeRate(rt.redis, "messages", me, rt.config.messagesPerMinute, 60_000);
+      setRateLimitHeaders(handler.responseHeader, await takeRate(rt.redis, "messages", me, rt.config.messagesPerMinute, 60_000));
       const rels = await requireNoBlocks(ctx, others.map((m) => m.userId));
       const returning = others.filter((m) => !m.active);
       if (returning.length) {
