@@ -1,6 +1,8 @@
 /**
  * Wallet's configuration. Env (optional; amounts in drops):
  * - OASIS_WALLET_WELCOME_DROPS [100]: the welcome grant at sign-up (once per user).
+ * - OASIS_WALLET_SIGNIN_DROPS [5]: the first sign-in of a UTC day (identity's
+ *   session_created; once per user and day, later sign-ins that day earn nothing).
  * - OASIS_WALLET_POST_DROPS [5], OASIS_WALLET_POST_DAILY_CAP [25]: per post published.
  * - OASIS_WALLET_LIKE_DROPS [1], OASIS_WALLET_LIKE_DAILY_CAP [50]: per like received
  *   (once per liker and post; self-likes earn nothing).
@@ -37,6 +39,7 @@ export function loadWalletConfig(env: Env = process.env): WalletConfig {
     ...baseConfig("wallet", env),
     rules: Object.freeze({
       welcome: { amount: drops("WELCOME_DROPS", 100), dailyCap: drops("WELCOME_DROPS", 100) },
+      signIn: { amount: drops("SIGNIN_DROPS", 5), dailyCap: drops("SIGNIN_DROPS", 5) },
       post: { amount: drops("POST_DROPS", 5), dailyCap: drops("POST_DAILY_CAP", 25) },
       like: { amount: drops("LIKE_DROPS", 1), dailyCap: drops("LIKE_DAILY_CAP", 50) },
       comment: { amount: drops("COMMENT_DROPS", 2), dailyCap: drops("COMMENT_DAILY_CAP", 40) },

@@ -1,18 +1,25 @@
 /**
  * Wallet through the real mesh (identity, graph, media, post, interaction, wallet and the
- * edge as processes): earning from real events with daily caps, giving and its
+ * edge as processes): earning from real events with daily caps (the day's first sign-in
+ * once, however often it is signed in or redelivered), giving and its
  * refusals, idempotency (replay, reuse with another body, 16 concurrent duplicates),
  * tips counted on the post, holds posted, voided and expired, the edge's REST routes,
  * and the audit reporting drift it does not fix.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { fromBinary } from "@bufbuild/protobuf";
+import { decodeJwt } from "jose";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { connectPool, select, type Pool } from "#kit/mysql.ts";
+import { connectBus, eventSubject, natsHeaders, streamName, type Bus } from "#kit/bus.ts";
+import { createLogger } from "#kit/logger.ts";
+import { eventHeaders } from "#kit/outbox.ts";
 import { databaseName } from "#kit/config.ts";
 import { testClient, type TestCaller } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { inParallel } from "#kit/parallel.ts";
+import { SessionCreatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
@@ -21,6 +28,7 @@ import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testb
 
 let bed: SocialTestbed;
 let db: Pool;
+let bus: Bus;
 let users: bigint[];
 const wallet = (as: TestCaller) => testClient(WalletService, bed.mesh.url("wallet"), as);
 const balance = async (u: bigint) => (await wallet(u).getWallet({})).wallet!;
@@ -46,12 +54,14 @@ beforeAll(async () => {
     },
   });
   db = connectPool(process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", databaseName("wallet", bed.mesh.namespace));
+  bus = await connectBus({ url: process.env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222", namespace: bed.mesh.namespace, name: "wallet-test", log: createLogger("wallet-test", "silent") });
   users = await bed.users([311, 312, 313, 314, 315, 316]);
   // The welcome grant arrives with account_created.
   for (const u of users) expect((await until(() => balance(u), (w) => w.balance === 100n)).balance).toBe(100n);
 }, 180_000);
 afterAll(async () => {
   await db?.end();
+  await bus?.close();
   await bed?.stop();
 });
 
@@ -81,6 +91,50 @@ describe("earning", () => {
       [TransferCode.EARN_WELCOME, 100n],
     ]);
     expect(entries.every((e) => e.otherUserId === 0n && e.state === TransferState.POSTED)).toBe(true);
+  }, 60_000);
+});
+
+/** Waits until wallet's identity consumer has acknowledged everything up to stream sequence `seq`. */
+async function identityHandled(seq: number): Promise<void> {
+  const ns = bed.mesh.namespace;
+  const floor = () => bus.jsm.consumers.info(streamName(ns, "identity"), `${ns}-wallet-identity`).then((i) => i.ack_floor.stream_seq);
+  expect(await until(floor, (f) => f >= seq, 30_000)).toBeGreaterThanOrEqual(seq);
+}
+
+/** The session_created of the session an access token names, once it is the newest on identity's stream. */
+async function sessionCreatedOf(accessToken: string) {
+  const sid = BigInt(decodeJwt(accessToken).sid as string);
+  const ns = bed.mesh.namespace;
+  const last = () => bus.jsm.streams.getMessage(streamName(ns, "identity"), { last_by_subj: eventSubject(ns, SessionCreatedSchema) }).catch(() => undefined);
+  return (await until(last, (m) => !!m && fromBinary(SessionCreatedSchema, m.data).sessionId === sid, 30_000))!;
+}
+
+describe("earning on sign-in", () => {
+  test("the day's first sign-in earns once: a second sign-in and a redelivered session_created earn nothing more", async () => {
+    const [u] = (await bed.users([317])) as [bigint];
+    await until(() => balance(u), (w) => w.balance === 100n);
+    const signIn = () => bed.identity().createSession({ login: "reed_317", password: "correct horse battery" });
+    await signIn();
+    expect((await until(() => balance(u), (w) => w.balance === 105n)).earnedToday).toBe(105n);
+    const { accessToken } = await signIn();
+    // The second sign-in's event has been handled (not merely not yet arrived).
+    const second = await sessionCreatedOf(accessToken);
+    expect(fromBinary(SessionCreatedSchema, second.data).userId).toBe(u);
+    await identityHandled(second.seq);
+    expect((await balance(u)).balance).toBe(105n);
+    // Redelivered: the same event under a new message id (past JetStream's duplicate
+    // window, as a relay replay or a consumer reset would bring it).
+    const h = natsHeaders();
+    h.set(eventHeaders.type, SessionCreatedSchema.typeName);
+    h.set(eventHeaders.occurredAt, String(Date.now()));
+    const again = await bus.js.publish(eventSubject(bed.mesh.namespace, SessionCreatedSchema), second.data, { msgID: "4242", headers: h });
+    await identityHandled(again.seq);
+    expect(await balance(u)).toMatchObject({ balance: 105n, earnedToday: 105n });
+    const entries = (await wallet(u).listWalletEntries({ pageSize: 10 })).entries;
+    expect(entries.map((e) => [e.code, e.amount])).toEqual([
+      [TransferCode.EARN_SIGN_IN, 5n],
+      [TransferCode.EARN_WELCOME, 100n],
+    ]);
   }, 60_000);
 });
 
@@ -183,6 +237,11 @@ describe("giving", () => {
 test("edge REST: /v1/wallet, /v1/wallet/entries, :transfer and :tip reach the ledger and back", async () => {
   const [a, b] = users as [bigint, bigint];
   const tb = await bed.token(312);
+  // The sign-in earns b the day's sign-in drops (once): settled before balances are compared.
+  await until(
+    async () => (await wallet(b).listWalletEntries({ pageSize: 50 })).entries,
+    (list) => list.some((e) => e.code === TransferCode.EARN_SIGN_IN),
+  );
   const rest = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${bed.mesh.url("edge")}${path}`, {
       method,
