@@ -10,6 +10,9 @@
  *   received from someone else.
  * - OASIS_WALLET_DAILY_GIVING_LIMIT [1000]: drops a user may give per UTC day.
  * - OASIS_WALLET_HOLD_SECONDS [3600]: a hold's timeout when the request gives none.
+ * - OASIS_WALLET_TIP_HOLD_SECONDS [60]: a tip's hold timeout: how long a tip whose
+ *   author could not be confirmed active (a crash, identity down) keeps the drops
+ *   reserved before it voids by itself.
  * - OASIS_WALLET_EXPIRE_MS [1000]: how often expired holds are voided.
  * - OASIS_WALLET_AUDIT_MS [60000]: how often the ledger audit runs.
  * Daily giving is bounded so a stolen session cannot drain a wallet at once; earning caps
@@ -23,6 +26,7 @@ export interface WalletConfig extends BaseConfig {
   readonly rules: EarnRules;
   readonly dailyGivingLimit: bigint;
   readonly defaultHoldSeconds: number;
+  readonly tipHoldSeconds: number;
   readonly expireMs: number;
   readonly auditMs: number;
 }
@@ -46,6 +50,7 @@ export function loadWalletConfig(env: Env = process.env): WalletConfig {
     }),
     dailyGivingLimit: drops("DAILY_GIVING_LIMIT", 1000),
     defaultHoldSeconds: Math.max(1, nonNegative(env, "OASIS_WALLET_HOLD_SECONDS", 3600)),
+    tipHoldSeconds: Math.max(1, nonNegative(env, "OASIS_WALLET_TIP_HOLD_SECONDS", 60)),
     expireMs: Math.max(1, nonNegative(env, "OASIS_WALLET_EXPIRE_MS", 1000)),
     auditMs: Math.max(1, nonNegative(env, "OASIS_WALLET_AUDIT_MS", 60_000)),
   });

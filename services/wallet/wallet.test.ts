@@ -25,6 +25,12 @@ import { NotificationService } from "#gen/oasis/notification/v1/notification_ser
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { TransferCode, TransferState } from "#gen/oasis/wallet/v1/wallet_pb.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { createIdGenerator } from "#kit/ids.ts";
+import { earn } from "./domain/earning.ts";
+import { WalletError } from "./domain/errors.ts";
+import { tip, type GivingDeps } from "./domain/giving.ts";
+import { Code as LedgerCode, Kind } from "./domain/ledger.ts";
+import { MysqlLedgerStore } from "./store.ts";
 
 let bed: SocialTestbed;
 let db: Pool;
@@ -194,7 +200,14 @@ describe("giving", () => {
     const post = (await bed.post(a).createPost({ mediaIds: [await bed.photo(a, 1)], caption: "tip jar", requestId: "tip-post" })).post!;
     const before = (await until(() => balance(a), (w) => w.earnedToday >= 110n)).balance;
     const tip = (await wallet(b).tipPost({ postId: post.postId, amount: 12n, requestId: "tip-1" })).transfer!;
-    expect([tip.toUserId, tip.postId, tip.code]).toEqual([a, post.postId, TransferCode.TIP]);
+    expect([tip.toUserId, tip.postId, tip.code, tip.state]).toEqual([a, post.postId, TransferCode.TIP, TransferState.POSTED]);
+    // Two-phase: the hold (the tip's id) and its post, nothing left pending.
+    const lines = (await wallet(b).listWalletEntries({ pageSize: 50 })).entries.filter((e) => e.transferId === tip.transferId || e.holdId === tip.transferId);
+    expect(lines.map((e) => [e.state, e.amount, e.holdId])).toEqual([
+      [TransferState.POSTED, -12n, tip.transferId],
+      [TransferState.PENDING, -12n, 0n],
+    ]);
+    expect((await balance(b)).pending).toBe(0n);
     await wallet(b).tipPost({ postId: post.postId, amount: 12n, requestId: "tip-1" }); // a retry counts once
     await wallet(b).tipPost({ postId: post.postId, amount: 3n, requestId: "tip-2" });
     expect((await balance(a)).balance).toBe(before + 15n);
@@ -234,6 +247,83 @@ describe("giving", () => {
   }, 60_000);
 });
 
+describe("a tip held until its author is confirmed active", () => {
+  // The use case on the service's own ledger (its expiry job runs every 200 ms);
+  // identity's answer is the stubbed dependency. Account ids far below
+  // the mesh's snowflake user ids.
+  const ids = createIdGenerator(900);
+  const none = async () => {};
+  const store = () => new MysqlLedgerStore(db, () => ids.next(), { posted: none, holdCreated: none, holdVoided: none });
+  const payer = 8_000_000_001n;
+  const author = 8_000_000_002n;
+  const postId = 8_000_000_100n;
+  const deps = (authorActive: GivingDeps["authorActive"], tipHoldSeconds = 60): GivingDeps => ({
+    store: store(),
+    dailyGivingLimit: 1000n,
+    defaultHoldSeconds: 3600,
+    tipHoldSeconds,
+    now: () => new Date(),
+    blockedBetween: async () => false,
+    userExists: async () => true,
+    authorActive,
+    postAuthor: async (p) => (p === postId ? author : undefined),
+  });
+  const sums = async () => {
+    const [row] = await select<{ b: string; p: string }>(db, "SELECT credits_posted - debits_posted AS b, debits_pending AS p FROM accounts WHERE id = ?", [payer]);
+    return { balance: BigInt(row!.b), pending: BigInt(row!.p) };
+  };
+  const authorBalance = async () => BigInt((await select<{ b: string }>(db, "SELECT credits_posted - debits_posted AS b FROM accounts WHERE id = ?", [author]))[0]?.b ?? 0);
+  const failure = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (err) {
+      if (err instanceof WalletError) return err;
+      throw err;
+    }
+    throw new Error("expected a refusal");
+  };
+  const identityDown = async (): Promise<boolean> => {
+    throw new Error("identity unavailable");
+  };
+
+  test("an inactive author's tip is voided: nothing moves, AUTHOR_INACTIVE, and a retry says the same", async () => {
+    await earn(store(), { welcome: { amount: 50n, dailyCap: 50n } } as never, { userId: payer, code: LedgerCode.earnWelcome, key: [payer], postId: 0n, at: new Date() });
+    expect(await sums()).toEqual({ balance: 50n, pending: 0n });
+    const gone = deps(async () => false);
+    const err = await failure(tip(gone, { payerId: payer, postId, amount: 10n, requestId: "gone-1" }));
+    expect([err.failure, err.metadata.user_id]).toEqual(["author_inactive", author]);
+    expect(await sums()).toEqual({ balance: 50n, pending: 0n });
+    expect(await authorBalance()).toBe(0n);
+    const hold = (await store().transfer(err.metadata.hold_id as bigint))!;
+    expect([hold.kind, hold.code, hold.postId]).toEqual([Kind.pending, LedgerCode.tip, postId]);
+    const [voids] = await select<{ n: number }>(db, "SELECT COUNT(*) AS n FROM transfers WHERE pending_id = ? AND kind = ?", [hold.id, Kind.void]);
+    expect(Number(voids!.n)).toBe(1);
+    expect((await failure(tip(gone, { payerId: payer, postId, amount: 10n, requestId: "gone-1" }))).failure).toBe("author_inactive");
+  }, 30_000);
+
+  test("a tip interrupted before confirmation stays held: a retry resumes and posts it; unretried, its timeout voids it by itself", async () => {
+    // identity cannot answer: the call fails with the drops reserved, not paid.
+    expect(await failure(tip(deps(identityDown), { payerId: payer, postId, amount: 7n, requestId: "resume-1" })).catch((e) => e.message)).toBe("identity unavailable");
+    expect(await sums()).toEqual({ balance: 50n, pending: 7n });
+    const paid = await tip(deps(async () => true), { payerId: payer, postId, amount: 7n, requestId: "resume-1" });
+    expect(paid.creditAccountId).toBe(author);
+    expect(await sums()).toEqual({ balance: 43n, pending: 0n });
+    expect(await authorBalance()).toBe(7n);
+    // A retry after the author left replays the paid tip.
+    expect((await tip(deps(async () => false), { payerId: payer, postId, amount: 7n, requestId: "resume-1" })).id).toBe(paid.id);
+
+    // Held 1 s this time.
+    expect(await failure(tip(deps(identityDown, 1), { payerId: payer, postId, amount: 5n, requestId: "lapse-1" })).catch((e) => e.message)).toBe("identity unavailable");
+    expect(await sums()).toEqual({ balance: 43n, pending: 5n });
+    // The service's expiry job voids it once the hold lapses.
+    expect(await until(sums, (x) => x.pending === 0n, 30_000)).toEqual({ balance: 43n, pending: 0n });
+    expect(await authorBalance()).toBe(7n);
+    const late = await failure(tip(deps(async () => true, 1), { payerId: payer, postId, amount: 5n, requestId: "lapse-1" }));
+    expect(late.failure).toBe("hold_not_pending");
+    expect(await sums()).toEqual({ balance: 43n, pending: 0n });
+  }, 60_000);
+});
+
 test("edge REST: /v1/wallet, /v1/wallet/entries, :transfer and :tip reach the ledger and back", async () => {
   const [a, b] = users as [bigint, bigint];
   const tb = await bed.token(312);
@@ -260,10 +350,11 @@ test("edge REST: /v1/wallet, /v1/wallet/entries, :transfer and :tip reach the le
   const tipped = await rest("POST", `/v1/posts/${post.postId}:tip`, { amount: "1", requestId: "rest-2" });
   expect(tipped.status).toBe(200);
   expect(tipped.json.transfer.code).toBe("TRANSFER_CODE_TIP");
-  const entries = await rest("GET", "/v1/wallet/entries?pageSize=2");
-  expect(entries.json.entries.map((e: any) => [e.amount, e.code])).toEqual([
-    ["-1", "TRANSFER_CODE_TIP"],
-    ["-2", "TRANSFER_CODE_GIFT"],
+  const entries = await rest("GET", "/v1/wallet/entries?pageSize=3");
+  expect(entries.json.entries.map((e: any) => [e.amount, e.code, e.state])).toEqual([
+    ["-1", "TRANSFER_CODE_TIP", "TRANSFER_STATE_POSTED"],
+    ["-1", "TRANSFER_CODE_TIP", "TRANSFER_STATE_PENDING"],
+    ["-2", "TRANSFER_CODE_GIFT", "TRANSFER_STATE_POSTED"],
   ]);
   const next = await rest("GET", `/v1/wallet/entries?pageSize=2&pageToken=${entries.json.nextPageToken}`);
   expect(next.json.entries.length).toBeGreaterThan(0);
