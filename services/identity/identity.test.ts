@@ -13,7 +13,14 @@ import { databaseName } from "#kit/config.ts";
 import { edgeKeyPrefix, revokedSessionKey } from "#kit/edge-keys.ts";
 import { testAdminHandle } from "#kit/testing/mesh.ts";
 import { RetryInfoSchema } from "#gen/google/rpc/error_details_pb.ts";
-import { ProfileUpdatedSchema, SignUpEmailInUseSchema, type ProfileUpdated, type SignUpEmailInUse } from "#gen/oasis/identity/v1/events_pb.ts";
+import {
+  ProfileUpdatedSchema,
+  SessionCreatedSchema,
+  SignUpEmailInUseSchema,
+  type ProfileUpdated,
+  type SessionCreated,
+  type SignUpEmailInUse,
+} from "#gen/oasis/identity/v1/events_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { connectBus } from "#kit/bus.ts";
 import { on, startConsumer } from "#kit/consumer.ts";
@@ -147,6 +154,41 @@ describe("sessions", () => {
     const ttl = Number(byHandle.expiresAt!.seconds) - Math.floor(Date.now() / 1000);
     expect(ttl).toBeGreaterThan(800);
     expect(ttl).toBeLessThanOrEqual(900);
+  });
+
+  test("each sign-in publishes one session_created with its session; a refresh or a failed sign-in publishes none", async () => {
+    const log = createLogger("identity-test", "silent");
+    const bus = await connectBus({ url: svc.config.natsUrl, namespace: svc.namespace, name: "identity-test-sessions", log });
+    const seen: SessionCreated[] = [];
+    const consumer = await startConsumer({
+      bus,
+      log,
+      name: "identity-test-session-created",
+      deliver: "new",
+      handlers: [on(SessionCreatedSchema, async (event) => void seen.push(event))],
+    });
+    try {
+      const c = svc.client(IdentityService);
+      const before = Date.now();
+      const s1 = await c.createSession({ login: handleOf(n), password });
+      const s2 = await c.createSession({ login: `s${n}@reed.example`, password });
+      await c.refreshSession({ refreshToken: s1.refreshToken });
+      await failure(c.createSession({ login: handleOf(n), password: `${password}!` }));
+      const s3 = await c.createSession({ login: handleOf(n), password });
+      const sids = [s1, s2, s3].map((s) => BigInt(decodeJwt(s.accessToken).sid as string));
+      // Events leave the outbox in commit order: had the refresh or the failed sign-in
+      // published one, it would arrive before s3's.
+      const all = await until(
+        async () => seen.filter((e) => e.userId === userId),
+        (list) => list.some((e) => e.sessionId === sids[2]),
+        30_000,
+      );
+      expect(all.map((e) => e.sessionId)).toEqual(sids);
+      for (const e of all) expect(timestampMs(e.createTime!)).toBeGreaterThanOrEqual(before - 1000);
+    } finally {
+      await consumer.stop();
+      await bus.close();
+    }
   });
 
   test("refresh rotates; replaying an old refresh token revokes the session", async () => {

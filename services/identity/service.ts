@@ -11,7 +11,7 @@ import { rateLimitOverridesKey } from "#kit/edge-keys.ts";
 import { isDuplicateKey } from "#kit/mysql.ts";
 import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import { ErrorReason } from "#gen/oasis/identity/v1/errors_pb.ts";
-import { AccountCreatedSchema, ProfileUpdatedSchema, SignUpEmailInUseSchema } from "#gen/oasis/identity/v1/events_pb.ts";
+import { AccountCreatedSchema, ProfileUpdatedSchema, SessionCreatedSchema, SignUpEmailInUseSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import {
   CreateAccountRequestSchema,
   CreateAccountResponseSchema,
@@ -99,13 +99,20 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
     } satisfies Omit<CreateSessionResponse, "$typeName" | "expiresAt" | "refreshExpiresAt"> & Record<string, unknown>;
   }
 
-  /** Starts a session for an authenticated user; returns its tokens. */
+  /**
+   * Starts a session for an authenticated user; returns its tokens. The session row and
+   * its session_created event commit together (outbox), so consumers (wallet's daily
+   * sign-in drops) see each session exactly once.
+   */
   async function startSession(userId: bigint, handle: string) {
     const sessionId = rt.ids.next();
     const refresh = newRefreshToken(sessionId);
     const now = new Date();
     const refreshExpiresAt = refreshExpiry(now, now, config);
-    await rt.tx((tx) => insertSession(tx, { sessionId, userId, refreshHash: refresh.hash, expiresAt: refreshExpiresAt, now }));
+    await rt.tx(async (tx) => {
+      await insertSession(tx, { sessionId, userId, refreshHash: refresh.hash, expiresAt: refreshExpiresAt, now });
+      await rt.outbox.add(tx, SessionCreatedSchema, { userId, sessionId, createTime: timestampFromDate(now) });
+    });
     return issueSession(userId, handle, sessionId, refresh.token, refreshExpiresAt);
   }
 

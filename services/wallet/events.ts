@@ -1,22 +1,22 @@
 /**
  * What wallet publishes (through the outbox, in the ledger's transaction) and consumes:
- * account_created pays the welcome grant, post_created pays the author, post_liked and
- * comment_created pay the post's author. Earnings are idempotent by their derived
- * transfer id, so redelivered events earn nothing twice (no processed_events row needed).
- * Identity publishes no sign-in event, so there is no daily sign-in rule yet.
+ * account_created pays the welcome grant, session_created the day's first sign-in,
+ * post_created pays the author, post_liked and comment_created pay the post's author.
+ * Earnings are idempotent by their derived transfer id, so redelivered events earn
+ * nothing twice (no processed_events row needed).
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { on } from "#kit/consumer.ts";
 import type { Outbox } from "#kit/outbox.ts";
-import { AccountCreatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
+import { AccountCreatedSchema, SessionCreatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import { CommentCreatedSchema, PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { PostCreatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { HoldCreatedSchema, HoldVoidedSchema, TransferPostedSchema } from "#gen/oasis/wallet/v1/events_pb.ts";
 import { TransferSchema, type Transfer as TransferMessage } from "#gen/oasis/wallet/v1/wallet_pb.ts";
 import type { WalletContext } from "./context.ts";
 import { earn } from "./domain/earning.ts";
-import { Code, mintAccountId, State, type Transfer, type TransferState } from "./domain/ledger.ts";
+import { Code, mintAccountId, State, utcDay, type Transfer, type TransferState } from "./domain/ledger.ts";
 import type { LedgerEvents } from "./store.ts";
 
 /** A ledger transfer as the API shows it (the mint is user 0). */
@@ -52,6 +52,12 @@ export function identityConsumer(ctx: WalletContext) {
     handlers: [
       on(AccountCreatedSchema, async (e, meta) => {
         await earn(ctx.store, ctx.rules, { userId: e.userId, code: Code.earnWelcome, key: [e.userId], postId: 0n, at: at(meta.occurredAtMs) });
+      }),
+      on(SessionCreatedSchema, async (e, meta) => {
+        // Keyed by (user, UTC day of the sign-in): the day's later sign-ins and a
+        // redelivery derive the same transfer id and earn nothing more.
+        const when = e.createTime ? timestampDate(e.createTime) : at(meta.occurredAtMs);
+        await earn(ctx.store, ctx.rules, { userId: e.userId, code: Code.earnSignIn, key: [e.userId, utcDay(when)], postId: 0n, at: when });
       }),
     ],
   };

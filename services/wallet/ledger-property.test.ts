@@ -30,6 +30,7 @@ const lanes = 8;
 
 const rules: EarnRules = {
   welcome: { amount: 100n, dailyCap: 100n },
+  signIn: { amount: 4n, dailyCap: 4n },
   post: { amount: 5n, dailyCap: 12n },
   like: { amount: 3n, dailyCap: 7n },
   comment: { amount: 2n, dailyCap: 40n },
@@ -160,7 +161,9 @@ const deps: GivingDeps = {
   },
   dailyGivingLimit,
   defaultHoldSeconds: 600,
+  tipHoldSeconds: 60,
   now,
+  authorActive: async () => true,
   blockedBetween: async (a, b) => blocked.has(`${a}|${b}`) || blocked.has(`${b}|${a}`),
   userExists: async (id) => id < 1_000_000_000n,
   postAuthor: async (postId) => posts.get(postId),
@@ -289,8 +292,17 @@ async function checkAccounts(ids: readonly bigint[]): Promise<void> {
         }
         const fullKey = code === Code.earnWelcome ? key : [user, ...key];
         const id = deriveTransferId("earn", code, ...fullKey);
-        const cap = (code === Code.earnWelcome ? rules.welcome : code === Code.earnPost ? rules.post : code === Code.earnLike ? rules.like : rules.comment).dailyCap;
-        const amount = (code === Code.earnWelcome ? rules.welcome : code === Code.earnPost ? rules.post : code === Code.earnLike ? rules.like : rules.comment).amount;
+        const rule =
+          code === Code.earnWelcome
+            ? rules.welcome
+            : code === Code.earnSignIn
+              ? rules.signIn
+              : code === Code.earnPost
+                ? rules.post
+                : code === Code.earnLike
+                  ? rules.like
+                  : rules.comment;
+        const { dailyCap: cap, amount } = rule;
         const want = modelCreate({ id, debitAccountId: mintAccountId, creditAccountId: user, amount, code, memo: "", postId, timeoutSeconds: 0 }, false, now(), { cap });
         const out = await earn(store, rules, { userId: user, code, key: fullKey, postId, at: now() });
         const got: Outcome = out.kind === "capped" ? { capped: true } : out.kind === "created" || out.kind === "exists" ? { ok: out.transfer.id, amount: out.transfer.amount } : { fail: out.kind };

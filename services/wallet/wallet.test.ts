@@ -1,26 +1,40 @@
 /**
  * Wallet through the real mesh (identity, graph, media, post, interaction, wallet and the
- * edge as processes): earning from real events with daily caps, giving and its
+ * edge as processes): earning from real events with daily caps (the day's first sign-in
+ * once, however often it is signed in or redelivered), giving and its
  * refusals, idempotency (replay, reuse with another body, 16 concurrent duplicates),
  * tips counted on the post, holds posted, voided and expired, the edge's REST routes,
  * and the audit reporting drift it does not fix.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { fromBinary } from "@bufbuild/protobuf";
+import { decodeJwt } from "jose";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { connectPool, select, type Pool } from "#kit/mysql.ts";
+import { connectBus, eventSubject, natsHeaders, streamName, type Bus } from "#kit/bus.ts";
+import { createLogger } from "#kit/logger.ts";
+import { eventHeaders } from "#kit/outbox.ts";
 import { databaseName } from "#kit/config.ts";
 import { testClient, type TestCaller } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { inParallel } from "#kit/parallel.ts";
+import { SessionCreatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { TransferCode, TransferState } from "#gen/oasis/wallet/v1/wallet_pb.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { createIdGenerator } from "#kit/ids.ts";
+import { earn } from "./domain/earning.ts";
+import { WalletError } from "./domain/errors.ts";
+import { tip, type GivingDeps } from "./domain/giving.ts";
+import { Code as LedgerCode, Kind } from "./domain/ledger.ts";
+import { MysqlLedgerStore } from "./store.ts";
 
 let bed: SocialTestbed;
 let db: Pool;
+let bus: Bus;
 let users: bigint[];
 const wallet = (as: TestCaller) => testClient(WalletService, bed.mesh.url("wallet"), as);
 const balance = async (u: bigint) => (await wallet(u).getWallet({})).wallet!;
@@ -46,12 +60,14 @@ beforeAll(async () => {
     },
   });
   db = connectPool(process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", databaseName("wallet", bed.mesh.namespace));
+  bus = await connectBus({ url: process.env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222", namespace: bed.mesh.namespace, name: "wallet-test", log: createLogger("wallet-test", "silent") });
   users = await bed.users([311, 312, 313, 314, 315, 316]);
   // The welcome grant arrives with account_created.
   for (const u of users) expect((await until(() => balance(u), (w) => w.balance === 100n)).balance).toBe(100n);
 }, 180_000);
 afterAll(async () => {
   await db?.end();
+  await bus?.close();
   await bed?.stop();
 });
 
@@ -81,6 +97,50 @@ describe("earning", () => {
       [TransferCode.EARN_WELCOME, 100n],
     ]);
     expect(entries.every((e) => e.otherUserId === 0n && e.state === TransferState.POSTED)).toBe(true);
+  }, 60_000);
+});
+
+/** Waits until wallet's identity consumer has acknowledged everything up to stream sequence `seq`. */
+async function identityHandled(seq: number): Promise<void> {
+  const ns = bed.mesh.namespace;
+  const floor = () => bus.jsm.consumers.info(streamName(ns, "identity"), `${ns}-wallet-identity`).then((i) => i.ack_floor.stream_seq);
+  expect(await until(floor, (f) => f >= seq, 30_000)).toBeGreaterThanOrEqual(seq);
+}
+
+/** The session_created of the session an access token names, once it is the newest on identity's stream. */
+async function sessionCreatedOf(accessToken: string) {
+  const sid = BigInt(decodeJwt(accessToken).sid as string);
+  const ns = bed.mesh.namespace;
+  const last = () => bus.jsm.streams.getMessage(streamName(ns, "identity"), { last_by_subj: eventSubject(ns, SessionCreatedSchema) }).catch(() => undefined);
+  return (await until(last, (m) => !!m && fromBinary(SessionCreatedSchema, m.data).sessionId === sid, 30_000))!;
+}
+
+describe("earning on sign-in", () => {
+  test("the day's first sign-in earns once: a second sign-in and a redelivered session_created earn nothing more", async () => {
+    const [u] = (await bed.users([317])) as [bigint];
+    await until(() => balance(u), (w) => w.balance === 100n);
+    const signIn = () => bed.identity().createSession({ login: "reed_317", password: "correct horse battery" });
+    await signIn();
+    expect((await until(() => balance(u), (w) => w.balance === 105n)).earnedToday).toBe(105n);
+    const { accessToken } = await signIn();
+    // The second sign-in's event has been handled (not merely not yet arrived).
+    const second = await sessionCreatedOf(accessToken);
+    expect(fromBinary(SessionCreatedSchema, second.data).userId).toBe(u);
+    await identityHandled(second.seq);
+    expect((await balance(u)).balance).toBe(105n);
+    // Redelivered: the same event under a new message id (past JetStream's duplicate
+    // window, as a relay replay or a consumer reset would bring it).
+    const h = natsHeaders();
+    h.set(eventHeaders.type, SessionCreatedSchema.typeName);
+    h.set(eventHeaders.occurredAt, String(Date.now()));
+    const again = await bus.js.publish(eventSubject(bed.mesh.namespace, SessionCreatedSchema), second.data, { msgID: "4242", headers: h });
+    await identityHandled(again.seq);
+    expect(await balance(u)).toMatchObject({ balance: 105n, earnedToday: 105n });
+    const entries = (await wallet(u).listWalletEntries({ pageSize: 10 })).entries;
+    expect(entries.map((e) => [e.code, e.amount])).toEqual([
+      [TransferCode.EARN_SIGN_IN, 5n],
+      [TransferCode.EARN_WELCOME, 100n],
+    ]);
   }, 60_000);
 });
 
@@ -140,7 +200,14 @@ describe("giving", () => {
     const post = (await bed.post(a).createPost({ mediaIds: [await bed.photo(a, 1)], caption: "tip jar", requestId: "tip-post" })).post!;
     const before = (await until(() => balance(a), (w) => w.earnedToday >= 110n)).balance;
     const tip = (await wallet(b).tipPost({ postId: post.postId, amount: 12n, requestId: "tip-1" })).transfer!;
-    expect([tip.toUserId, tip.postId, tip.code]).toEqual([a, post.postId, TransferCode.TIP]);
+    expect([tip.toUserId, tip.postId, tip.code, tip.state]).toEqual([a, post.postId, TransferCode.TIP, TransferState.POSTED]);
+    // Two-phase: the hold (the tip's id) and its post, nothing left pending.
+    const lines = (await wallet(b).listWalletEntries({ pageSize: 50 })).entries.filter((e) => e.transferId === tip.transferId || e.holdId === tip.transferId);
+    expect(lines.map((e) => [e.state, e.amount, e.holdId])).toEqual([
+      [TransferState.POSTED, -12n, tip.transferId],
+      [TransferState.PENDING, -12n, 0n],
+    ]);
+    expect((await balance(b)).pending).toBe(0n);
     await wallet(b).tipPost({ postId: post.postId, amount: 12n, requestId: "tip-1" }); // a retry counts once
     await wallet(b).tipPost({ postId: post.postId, amount: 3n, requestId: "tip-2" });
     expect((await balance(a)).balance).toBe(before + 15n);
@@ -180,9 +247,91 @@ describe("giving", () => {
   }, 60_000);
 });
 
+describe("a tip held until its author is confirmed active", () => {
+  // The use case on the service's own ledger (its expiry job runs every 200 ms);
+  // identity's answer is the stubbed dependency. Account ids far below
+  // the mesh's snowflake user ids.
+  const ids = createIdGenerator(900);
+  const none = async () => {};
+  const store = () => new MysqlLedgerStore(db, () => ids.next(), { posted: none, holdCreated: none, holdVoided: none });
+  const payer = 8_000_000_001n;
+  const author = 8_000_000_002n;
+  const postId = 8_000_000_100n;
+  const deps = (authorActive: GivingDeps["authorActive"], tipHoldSeconds = 60): GivingDeps => ({
+    store: store(),
+    dailyGivingLimit: 1000n,
+    defaultHoldSeconds: 3600,
+    tipHoldSeconds,
+    now: () => new Date(),
+    blockedBetween: async () => false,
+    userExists: async () => true,
+    authorActive,
+    postAuthor: async (p) => (p === postId ? author : undefined),
+  });
+  const sums = async () => {
+    const [row] = await select<{ b: string; p: string }>(db, "SELECT credits_posted - debits_posted AS b, debits_pending AS p FROM accounts WHERE id = ?", [payer]);
+    return { balance: BigInt(row!.b), pending: BigInt(row!.p) };
+  };
+  const authorBalance = async () => BigInt((await select<{ b: string }>(db, "SELECT credits_posted - debits_posted AS b FROM accounts WHERE id = ?", [author]))[0]?.b ?? 0);
+  const failure = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (err) {
+      if (err instanceof WalletError) return err;
+      throw err;
+    }
+    throw new Error("expected a refusal");
+  };
+  const identityDown = async (): Promise<boolean> => {
+    throw new Error("identity unavailable");
+  };
+
+  test("an inactive author's tip is voided: nothing moves, AUTHOR_INACTIVE, and a retry says the same", async () => {
+    await earn(store(), { welcome: { amount: 50n, dailyCap: 50n } } as never, { userId: payer, code: LedgerCode.earnWelcome, key: [payer], postId: 0n, at: new Date() });
+    expect(await sums()).toEqual({ balance: 50n, pending: 0n });
+    const gone = deps(async () => false);
+    const err = await failure(tip(gone, { payerId: payer, postId, amount: 10n, requestId: "gone-1" }));
+    expect([err.failure, err.metadata.user_id]).toEqual(["author_inactive", author]);
+    expect(await sums()).toEqual({ balance: 50n, pending: 0n });
+    expect(await authorBalance()).toBe(0n);
+    const hold = (await store().transfer(err.metadata.hold_id as bigint))!;
+    expect([hold.kind, hold.code, hold.postId]).toEqual([Kind.pending, LedgerCode.tip, postId]);
+    const [voids] = await select<{ n: number }>(db, "SELECT COUNT(*) AS n FROM transfers WHERE pending_id = ? AND kind = ?", [hold.id, Kind.void]);
+    expect(Number(voids!.n)).toBe(1);
+    expect((await failure(tip(gone, { payerId: payer, postId, amount: 10n, requestId: "gone-1" }))).failure).toBe("author_inactive");
+  }, 30_000);
+
+  test("a tip interrupted before confirmation stays held: a retry resumes and posts it; unretried, its timeout voids it by itself", async () => {
+    // identity cannot answer: the call fails with the drops reserved, not paid.
+    expect(await failure(tip(deps(identityDown), { payerId: payer, postId, amount: 7n, requestId: "resume-1" })).catch((e) => e.message)).toBe("identity unavailable");
+    expect(await sums()).toEqual({ balance: 50n, pending: 7n });
+    const paid = await tip(deps(async () => true), { payerId: payer, postId, amount: 7n, requestId: "resume-1" });
+    expect(paid.creditAccountId).toBe(author);
+    expect(await sums()).toEqual({ balance: 43n, pending: 0n });
+    expect(await authorBalance()).toBe(7n);
+    // A retry after the author left replays the paid tip.
+    expect((await tip(deps(async () => false), { payerId: payer, postId, amount: 7n, requestId: "resume-1" })).id).toBe(paid.id);
+
+    // Held 1 s this time.
+    expect(await failure(tip(deps(identityDown, 1), { payerId: payer, postId, amount: 5n, requestId: "lapse-1" })).catch((e) => e.message)).toBe("identity unavailable");
+    expect(await sums()).toEqual({ balance: 43n, pending: 5n });
+    // The service's expiry job voids it once the hold lapses.
+    expect(await until(sums, (x) => x.pending === 0n, 30_000)).toEqual({ balance: 43n, pending: 0n });
+    expect(await authorBalance()).toBe(7n);
+    const late = await failure(tip(deps(async () => true, 1), { payerId: payer, postId, amount: 5n, requestId: "lapse-1" }));
+    expect(late.failure).toBe("hold_not_pending");
+    expect(await sums()).toEqual({ balance: 43n, pending: 0n });
+  }, 60_000);
+});
+
 test("edge REST: /v1/wallet, /v1/wallet/entries, :transfer and :tip reach the ledger and back", async () => {
   const [a, b] = users as [bigint, bigint];
   const tb = await bed.token(312);
+  // The sign-in earns b the day's sign-in drops (once): settled before balances are compared.
+  await until(
+    async () => (await wallet(b).listWalletEntries({ pageSize: 50 })).entries,
+    (list) => list.some((e) => e.code === TransferCode.EARN_SIGN_IN),
+  );
   const rest = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${bed.mesh.url("edge")}${path}`, {
       method,
@@ -201,10 +350,11 @@ test("edge REST: /v1/wallet, /v1/wallet/entries, :transfer and :tip reach the le
   const tipped = await rest("POST", `/v1/posts/${post.postId}:tip`, { amount: "1", requestId: "rest-2" });
   expect(tipped.status).toBe(200);
   expect(tipped.json.transfer.code).toBe("TRANSFER_CODE_TIP");
-  const entries = await rest("GET", "/v1/wallet/entries?pageSize=2");
-  expect(entries.json.entries.map((e: any) => [e.amount, e.code])).toEqual([
-    ["-1", "TRANSFER_CODE_TIP"],
-    ["-2", "TRANSFER_CODE_GIFT"],
+  const entries = await rest("GET", "/v1/wallet/entries?pageSize=3");
+  expect(entries.json.entries.map((e: any) => [e.amount, e.code, e.state])).toEqual([
+    ["-1", "TRANSFER_CODE_TIP", "TRANSFER_STATE_POSTED"],
+    ["-1", "TRANSFER_CODE_TIP", "TRANSFER_STATE_PENDING"],
+    ["-2", "TRANSFER_CODE_GIFT", "TRANSFER_STATE_POSTED"],
   ]);
   const next = await rest("GET", `/v1/wallet/entries?pageSize=2&pageToken=${entries.json.nextPageToken}`);
   expect(next.json.entries.length).toBeGreaterThan(0);

@@ -2,8 +2,9 @@
  * Earning drops from what people do (events other services publish): each rule pays a
  * configured amount from the mint, up to a daily cap per user and rule (UTC day of the
  * event, so a redelivery on another day counts in the same day). The transfer id is
- * derived from what earned it (the user for the welcome grant, the like's post and
- * liker, the comment, the post), so an event delivered twice earns once.
+ * derived from what earned it (the user for the welcome grant, the user and UTC day for
+ * the daily sign-in, the like's post and liker, the comment, the post), so an event
+ * delivered twice earns once.
  */
 import { Code, deriveTransferId, mintAccountId, utcDay, type LedgerStore, type TransferCode, type TransferOutcome } from "./ledger.ts";
 
@@ -16,6 +17,8 @@ export interface EarnRule {
 
 export interface EarnRules {
   readonly welcome: EarnRule;
+  /** The first sign-in of a UTC day (the cap is the amount: once a day). */
+  readonly signIn: EarnRule;
   readonly post: EarnRule;
   readonly like: EarnRule;
   readonly comment: EarnRule;
@@ -32,7 +35,15 @@ export interface Earning {
 }
 
 const ruleOf = (rules: EarnRules, code: TransferCode): EarnRule =>
-  code === Code.earnWelcome ? rules.welcome : code === Code.earnPost ? rules.post : code === Code.earnLike ? rules.like : rules.comment;
+  code === Code.earnWelcome
+    ? rules.welcome
+    : code === Code.earnSignIn
+      ? rules.signIn
+      : code === Code.earnPost
+        ? rules.post
+        : code === Code.earnLike
+          ? rules.like
+          : rules.comment;
 
 /** Pays an earning once; "capped" when the user reached the day's cap for the rule. */
 export async function earn(store: LedgerStore, rules: EarnRules, e: Earning): Promise<TransferOutcome> {

@@ -12,7 +12,8 @@ export type WalletFailure =
   | "post_not_found"
   | "hold_not_found"
   | "hold_not_pending"
-  | "user_not_found";
+  | "user_not_found"
+  | "author_inactive";
 
 export class WalletError extends Error {
   constructor(

@@ -1,6 +1,7 @@
 /**
- * Giving drops: Transfer (a gift), TipPost (to a post's author) and holds (two-phase:
- * CreateHold reserves, PostHold or VoidHold or the timeout resolves). Rules, in order:
+ * Giving drops: Transfer (a gift), TipPost (to a post's author, held until the author
+ * is confirmed active) and holds (two-phase: CreateHold reserves, PostHold or VoidHold
+ * or the timeout resolves). Rules, in order:
  * a retry of a committed request replays it (before any other check, so a later block
  * or a deleted post cannot change a result already given); no self-transfers; the payee
  * must exist and neither user may block the other; then the ledger checks the payer's
@@ -9,6 +10,7 @@
 import { WalletError } from "./errors.ts";
 import {
   Code,
+  State,
   deriveTransferId,
   firstDifference,
   utcDay,
@@ -25,11 +27,19 @@ export interface GivingDeps {
   readonly dailyGivingLimit: bigint;
   /** A hold's timeout when the request gives none, seconds. */
   readonly defaultHoldSeconds: number;
+  /** A tip's hold timeout, seconds: how long an unconfirmed tip keeps its drops reserved. */
+  readonly tipHoldSeconds: number;
   readonly now: () => Date;
   /** True if either user blocks the other (graph). */
   blockedBetween(a: bigint, b: bigint): Promise<boolean>;
   /** True if the user has an account (identity). */
   userExists(userId: bigint): Promise<boolean>;
+  /**
+   * True if the user is active, so a tip to them may be posted. Today: the account
+   * exists (identity, as the service). The hook for issue 20: a suspended or deleted
+   * account answers false here and its pending tips are voided.
+   */
+  authorActive(userId: bigint): Promise<boolean>;
   /** The author of a post `viewer` may see, or undefined (post). */
   postAuthor(postId: bigint, viewer: bigint): Promise<bigint | undefined>;
 }
@@ -47,6 +57,8 @@ export interface GiveInput {
   readonly postId: bigint;
   /** Hold: seconds, 0 = default. */
   readonly timeoutSeconds: number;
+  /** Reserve as a hold even if the code is not HOLD (a tip held until confirmed). */
+  readonly held?: boolean;
 }
 
 /** The transfer id of a giving request: one key space per payer across all giving RPCs. */
@@ -63,7 +75,7 @@ function reused(existing: Transfer, differs: string): WalletError {
  */
 export async function give(deps: GivingDeps, input: GiveInput): Promise<Transfer> {
   const id = givingTransferId(input.payerId, input.requestId);
-  const pending = input.code === Code.hold;
+  const pending = input.code === Code.hold || input.held === true;
   const timeoutSeconds = pending ? input.timeoutSeconds || deps.defaultHoldSeconds : 0;
   const now = deps.now();
   const request = (payeeId: bigint): TransferRequest => ({
@@ -113,6 +125,42 @@ export async function give(deps: GivingDeps, input: GiveInput): Promise<Transfer
     case "capped":
       throw new Error("giving is never capped");
   }
+}
+
+/**
+ * A tip held until its author is confirmed active (the issue's first hold): reserves the
+ * drops as a hold with code TIP (give, with every giving check), asks whether the post's
+ * author is active, then posts the hold, or voids it and throws author_inactive. Nothing
+ * is paid to an author who is gone, and a tip interrupted between the two phases (a
+ * crash, identity unavailable) is no half-payment: its hold stays pending until a retry
+ * with the same request_id resumes it here or `tipHoldSeconds` pass and the expiry job
+ * voids it. A retry of a resolved tip replays it (posted), or throws hold_not_pending
+ * (voided by its timeout) or author_inactive (voided for its author). Returns the hold.
+ */
+export async function tip(deps: GivingDeps, input: { payerId: bigint; postId: bigint; amount: bigint; requestId: string }): Promise<Transfer> {
+  const hold = await give(deps, {
+    payerId: input.payerId,
+    payeeId: 0n,
+    amount: input.amount,
+    memo: "",
+    requestId: input.requestId,
+    code: Code.tip,
+    postId: input.postId,
+    timeoutSeconds: deps.tipHoldSeconds,
+    held: true,
+  });
+  const active = await deps.authorActive(hold.creditAccountId);
+  const out = await deps.store.resolveHold(hold.id, input.payerId, active ? "post" : "void", deps.now());
+  if (out.kind === "not_found") throw new Error(`tip ${hold.id} has no hold`);
+  // Posted now or before (a retry after the author left still replays the paid tip).
+  if (out.state === State.posted) return hold;
+  if (!active) {
+    throw new WalletError("author_inactive", `the post's author is no longer active; the tip was voided`, { user_id: hold.creditAccountId, hold_id: hold.id });
+  }
+  throw new WalletError("hold_not_pending", `the tip's hold timed out before it was confirmed`, {
+    hold_id: hold.id,
+    state: out.state === "expired" ? "EXPIRED" : "VOIDED",
+  });
 }
 
 /**

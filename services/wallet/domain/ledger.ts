@@ -18,9 +18,10 @@ export const Code = {
   gift: 5,
   tip: 6,
   hold: 7,
+  earnSignIn: 8,
 } as const;
 export type TransferCode = (typeof Code)[keyof typeof Code];
-export const earnCodes: readonly TransferCode[] = [Code.earnWelcome, Code.earnPost, Code.earnLike, Code.earnComment];
+export const earnCodes: readonly TransferCode[] = [Code.earnWelcome, Code.earnPost, Code.earnLike, Code.earnComment, Code.earnSignIn];
 export const giveCodes: readonly TransferCode[] = [Code.gift, Code.tip, Code.hold];
 
 /** 0 single-phase (posted at once), 1 pending (hold), 2 post of a hold, 3 void of a hold. */

@@ -1,6 +1,7 @@
 /**
  * The giving use cases' view of the mesh: blocks from graph (GetRelationship as the
- * payer), a payee's existence from identity (as the service), a post's author from post
+ * payer), a payee's existence and a tipped author's activity from identity (as the
+ * service), a post's author from post
  * (GetPost as the payer, so a post the payer may not see cannot be tipped).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -16,15 +17,19 @@ const notFound = (err: unknown) => ConnectError.from(err).code === Code.NotFound
 
 export function givingDeps(ctx: WalletContext): GivingDeps {
   const cfg = ctx.rt.config;
-  return {
+  const deps: GivingDeps = {
     store: ctx.store,
     dailyGivingLimit: cfg.dailyGivingLimit,
     defaultHoldSeconds: cfg.defaultHoldSeconds,
+    tipHoldSeconds: cfg.tipHoldSeconds,
     now: () => new Date(),
     async blockedBetween(_payer, payee) {
       const r = (await ctx.graph.getRelationship({ userId: payee })).relationship;
       return !!r && (r.blocking || r.blockedBy);
     },
+    // Active = the account exists, asked as the service (a block must not hide it).
+    // Issue 20 (suspension) adds "and is not suspended" here.
+    authorActive: (userId) => deps.userExists(userId),
     async userExists(userId) {
       try {
         // As the service: whether the account exists, not what the payer may see of it
@@ -45,4 +50,5 @@ export function givingDeps(ctx: WalletContext): GivingDeps {
       }
     },
   };
+  return deps;
 }

@@ -14,6 +14,7 @@ const mapping: Record<WalletFailure, [Code, ErrorReason]> = {
   hold_not_found: [Code.NotFound, ErrorReason.HOLD_NOT_FOUND],
   hold_not_pending: [Code.FailedPrecondition, ErrorReason.HOLD_NOT_PENDING],
   user_not_found: [Code.NotFound, ErrorReason.USER_NOT_FOUND],
+  author_inactive: [Code.FailedPrecondition, ErrorReason.AUTHOR_INACTIVE],
 };
 
 /** Runs a use case; a WalletError becomes its ConnectError, anything else passes. */

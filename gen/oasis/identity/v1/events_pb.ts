@@ -4,8 +4,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Profile } from "./profile_pb.ts";
 import { file_oasis_identity_v1_profile } from "./profile_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/identity/v1/events.proto.
  */
 export const file_oasis_identity_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vYXNpcy9pZGVudGl0eS92MS9ldmVudHMucHJvdG8SEW9hc2lzLmlkZW50aXR5LnYxIl4KDkFjY291bnRDcmVhdGVkEg8KB3VzZXJfaWQYASABKAMSDgoGaGFuZGxlGAIgASgJEisKB3Byb2ZpbGUYAyABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIm4KDlByb2ZpbGVVcGRhdGVkEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJMChBTaWduVXBFbWFpbEluVXNlEg8KB3VzZXJfaWQYASABKAMSDQoFZW1haWwYAiABKAkSGAoQYXR0ZW1wdGVkX2hhbmRsZRgDIAEoCWIGcHJvdG8z", [file_google_protobuf_field_mask, file_oasis_identity_v1_profile]);
+  fileDesc("Ch5vYXNpcy9pZGVudGl0eS92MS9ldmVudHMucHJvdG8SEW9hc2lzLmlkZW50aXR5LnYxIl4KDkFjY291bnRDcmVhdGVkEg8KB3VzZXJfaWQYASABKAMSDgoGaGFuZGxlGAIgASgJEisKB3Byb2ZpbGUYAyABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIm4KDlByb2ZpbGVVcGRhdGVkEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJMChBTaWduVXBFbWFpbEluVXNlEg8KB3VzZXJfaWQYASABKAMSDQoFZW1haWwYAiABKAkSGAoQYXR0ZW1wdGVkX2hhbmRsZRgDIAEoCSJmCg5TZXNzaW9uQ3JlYXRlZBIPCgd1c2VyX2lkGAEgASgDEhIKCnNlc3Npb25faWQYAiABKAMSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_oasis_identity_v1_profile]);
 
 /**
  * Published on oasis.identity.v1.account_created when an account is created.
@@ -116,4 +116,43 @@ export type SignUpEmailInUse = Message<"oasis.identity.v1.SignUpEmailInUse"> & {
  */
 export const SignUpEmailInUseSchema: GenMessage<SignUpEmailInUse> = /*@__PURE__*/
   messageDesc(file_oasis_identity_v1_events, 2);
+
+/**
+ * Published on oasis.identity.v1.session_created when a session starts: a sign-in
+ * (CreateSession) or the fresh session ChangePassword issues. RefreshSession publishes
+ * nothing (it continues a session). Written in the transaction that inserts the session
+ * row, so every session has exactly one event and no event names a session that was
+ * not created. Carries no token or credential.
+ *
+ * @generated from message oasis.identity.v1.SessionCreated
+ */
+export type SessionCreated = Message<"oasis.identity.v1.SessionCreated"> & {
+  /**
+   * The account signed in.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * The new session's id.
+   *
+   * @generated from field: int64 session_id = 2;
+   */
+  sessionId: bigint;
+
+  /**
+   * When the session was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 3;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message oasis.identity.v1.SessionCreated.
+ * Use `create(SessionCreatedSchema)` to create a new message.
+ */
+export const SessionCreatedSchema: GenMessage<SessionCreated> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_events, 3);
 

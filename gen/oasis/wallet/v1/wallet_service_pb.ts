@@ -214,7 +214,7 @@ export const TipPostRequestSchema: GenMessage<TipPostRequest> = /*@__PURE__*/
  */
 export type TipPostResponse = Message<"oasis.wallet.v1.TipPostResponse"> & {
   /**
-   * The tip (POSTED).
+   * The tip (POSTED: its hold posted; the entries show the hold and its post).
    *
    * @generated from field: oasis.wallet.v1.Transfer transfer = 1;
    */
@@ -517,8 +517,15 @@ export const WalletService: GenService<{
   },
   /**
    * Tips the author of a post the caller can see; the post's `drops_received` grows by
-   * `amount`. Idempotent by request_id. Errors as Transfer, plus NOT_FOUND
-   * (POST_NOT_FOUND).
+   * `amount`. Two-phase: the drops are first reserved as a hold (a PENDING transfer with
+   * code TIP, whose transfer_id is the tip's), then the author is confirmed active and
+   * the hold posted, in this call. An inactive author voids it: FAILED_PRECONDITION
+   * (AUTHOR_INACTIVE), nothing moved. If the call fails between the two (a crash, or
+   * identity cannot answer), the hold stays PENDING: a retry with the same request_id
+   * resumes it, and otherwise its timeout (OASIS_WALLET_TIP_HOLD_SECONDS) voids it by
+   * itself. A retry of a finished tip replays it (POSTED), or answers
+   * FAILED_PRECONDITION (HOLD_NOT_PENDING, `state`) if its hold timed out. Idempotent by
+   * request_id. Errors as Transfer, plus NOT_FOUND (POST_NOT_FOUND).
    *
    * @generated from rpc oasis.wallet.v1.WalletService.TipPost
    */
