@@ -30,7 +30,7 @@ import { createIdGenerator } from "#kit/ids.ts";
 import { connectPool, ensureDatabase } from "#kit/mysql.ts";
 import { parseHashtags } from "#kit/text.ts";
 import { testClient } from "#kit/testing/clients.ts";
-import { startTestMesh } from "#kit/testing/mesh.ts";
+import { startTestMesh, testAdminHandle } from "#kit/testing/mesh.ts";
 import { inParallel } from "#kit/parallel.ts";
 import { fortuneFiles, readFortunes } from "../demo/data.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
@@ -124,7 +124,7 @@ const mesh = await startTestMesh({
 });
 const benchDb = `${databaseName("bench", mesh.namespace)}`;
 try {
-  await raiseEdgeLimits(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", mesh.namespace);
+  await raiseEdgeLimits(mesh.url("edge"), testAdminHandle);
   const identity = testClient(IdentityService, mesh.url("identity"));
   const authors: bigint[] = [];
   await inParallel(
