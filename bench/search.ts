@@ -37,52 +37,25 @@ import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { analyze } from "../services/search/domain/analyze.ts";
 import { EmbeddedEngine } from "../services/search/store.ts";
+import { closedLoop as closedLoopOf, type LoopResult } from "./lib/load-clients.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const total = Number(process.argv[2] ?? 100_000);
 const concurrency = 50;
 const mysqlUrl = process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 
-interface Latency {
-  count: number;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  errors: number;
-  empty: number;
-}
 
-/** `n` calls of `work` from `concurrency` workers; latency percentiles in ms. */
-async function closedLoop(n: number, work: (i: number) => Promise<number>): Promise<Latency> {
-  const ms: number[] = [];
-  let next = 0;
-  let errors = 0;
+/** `n` searches from `concurrency` workers (bench/lib's closed loop); `work` returns the hit count. */
+async function closedLoop(n: number, work: (i: number) => Promise<number>): Promise<LoopResult & { empty: number }> {
   let empty = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++;
-        const t = performance.now();
-        try {
-          if ((await work(i)) === 0) empty++;
-        } catch {
-          errors++;
-        }
-        ms.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  ms.sort((a, b) => a - b);
-  const pct = (p: number) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))]!;
-  return { count: n, seconds, rps: n / seconds, p50: pct(50), p95: pct(95), p99: pct(99), errors, empty };
+  const r = await closedLoopOf(n, concurrency, async (i) => {
+    if ((await work(i)) === 0) empty++;
+  });
+  return { ...r, empty };
 }
 
-const fmt = (l: Latency) =>
-  `${l.count} queries in ${l.seconds.toFixed(1)} s: ${l.rps.toFixed(0)}/s, p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors, ${l.empty} with no result`;
+const fmt = (l: LoopResult & { empty: number }) =>
+  `${l.count} queries in ${l.seconds.toFixed(1)} s: ${l.rate.toFixed(0)}/s, p50 ${l.p50Ms.toFixed(1)} ms, p95 ${l.p95Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms, ${l.errors} errors, ${l.empty} with no result`;
 
 await ensureInfra();
 console.log(machineLine());
@@ -213,8 +186,8 @@ try {
   console.log(`MariaDB LIKE, same words:           ${fmt(viaLike)}`);
 
   console.log(
-    `ratios: LIKE p95 / edge p95 = ${(viaLike.p95 / viaEdge.p95).toFixed(1)}x, edge req/s / LIKE req/s = ${(viaEdge.rps / viaLike.rps).toFixed(1)}x; ` +
-      `goal p95 < 50 ms through the edge: ${viaEdge.p95 < 50 ? "met" : "NOT met"} (${viaEdge.p95.toFixed(1)} ms)`,
+    `ratios: LIKE p95 / edge p95 = ${(viaLike.p95Ms / viaEdge.p95Ms).toFixed(1)}x, edge req/s / LIKE req/s = ${(viaEdge.rate / viaLike.rate).toFixed(1)}x; ` +
+      `goal p95 < 50 ms through the edge: ${viaEdge.p95Ms < 50 ? "met" : "NOT met"} (${viaEdge.p95Ms.toFixed(1)} ms)`,
   );
   console.log(`at end: ${load()}`);
   await engine.close();

@@ -8,6 +8,7 @@ export interface LoopResult {
   readonly seconds: number;
   readonly rate: number;
   readonly p50Ms: number;
+  readonly p95Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
 }
@@ -34,5 +35,5 @@ export async function closedLoop(n: number, concurrency: number, work: (i: numbe
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-  return { count: n, seconds, rate: n / seconds, p50Ms: pct(50), p99Ms: pct(99), errors };
+  return { count: n, seconds, rate: n / seconds, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99), errors };
 }
