@@ -58,6 +58,14 @@ export function currentCall(handler?: HandlerContext): CallContext | undefined {
   return store.getStore() ?? handler?.values.get(callContextKey);
 }
 
+/**
+ * Who is calling in the current RPC (the verified caller; `anonymous` outside a call or
+ * when none was asserted). `handler` finds it in a streaming handler's context too.
+ */
+export function currentCaller(handler?: HandlerContext): Caller {
+  return currentCall(handler)?.caller ?? anonymous;
+}
+
 /** Runs `fn` with `ctx` as the current call context. */
 export function runInCall<T>(ctx: CallContext, fn: () => T): T {
   return store.run(ctx, fn);

@@ -5,7 +5,7 @@
  * `page_size` items or the timeline ends; the page token is the last post id returned.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { anonymous, currentCall, type Caller } from "#kit/call-context.ts";
+import { currentCaller, type Caller } from "#kit/call-context.ts";
 import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import type { PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
 import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
@@ -13,7 +13,7 @@ import { ensureUserTimeline, rebuildHome } from "./builders.ts";
 import type { FeedContext } from "./context.ts";
 import { views } from "./views.ts";
 
-const caller = () => currentCall()?.caller ?? anonymous;
+const caller = () => currentCaller();
 
 /** Extra skeleton ids read per page, for posts the rules drop. */
 const overfetch = 1.5;

@@ -6,7 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, type ServiceImpl } from "@connectrpc/connect";
-import { anonymous, currentCall } from "#kit/call-context.ts";
+import { currentCaller } from "#kit/call-context.ts";
 import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import type { Queryable, Tx } from "#kit/mysql.ts";
 import { idTimeMs } from "#kit/ids.ts";
@@ -46,7 +46,7 @@ import {
   type RelationFlag,
 } from "./store.ts";
 
-const caller = () => currentCall()?.caller ?? anonymous;
+const caller = () => currentCaller();
 
 export function graphService(ctx: GraphContext): ServiceImpl<typeof GraphService> {
   const { rt, errors } = ctx;

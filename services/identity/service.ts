@@ -5,7 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { anonymous, clientIpHeader, currentCall } from "#kit/call-context.ts";
+import { clientIpHeader, currentCaller } from "#kit/call-context.ts";
 import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
 import { rateLimitOverridesKey } from "#kit/edge-keys.ts";
 import { isDuplicateKey } from "#kit/mysql.ts";
@@ -54,7 +54,7 @@ import {
 import { newRefreshToken, parseRefreshToken, sameHash } from "./tokens.ts";
 
 function caller() {
-  return currentCall()?.caller ?? anonymous;
+  return currentCaller();
 }
 
 export function identityService(ctx: IdentityContext): ServiceImpl<typeof IdentityService> {

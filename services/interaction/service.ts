@@ -8,7 +8,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { anonymous, currentCall } from "#kit/call-context.ts";
+import { currentCaller } from "#kit/call-context.ts";
 import { asService } from "#kit/client.ts";
 import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
 import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
@@ -35,7 +35,7 @@ import {
   type Counts,
 } from "./store.ts";
 
-const caller = () => currentCall()?.caller ?? anonymous;
+const caller = () => currentCaller();
 
 /** A comment's length limit, in characters as people count them. */
 export const maxCommentChars = 1000;

@@ -7,7 +7,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, type ServiceImpl } from "@connectrpc/connect";
-import { anonymous, currentCall } from "#kit/call-context.ts";
+import { currentCaller } from "#kit/call-context.ts";
 import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
 import { ErrorReason } from "#gen/oasis/media/v1/errors_pb.ts";
 import { MediaDeletedSchema, MediaUploadedSchema } from "#gen/oasis/media/v1/events_pb.ts";
@@ -17,7 +17,7 @@ import { inspect, processImage } from "./pipeline.ts";
 import { checkImage, checkSize } from "./policy.ts";
 import { insertMedia, markDeleted, toMedia, upsertBucket, type MediaRecord } from "./store.ts";
 
-const caller = () => currentCall()?.caller ?? anonymous;
+const caller = () => currentCaller();
 
 export function mediaService(ctx: MediaContext): ServiceImpl<typeof MediaService> {
   const { rt, errors } = ctx;

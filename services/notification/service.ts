@@ -4,7 +4,7 @@
  * stream (live.ts), which sends each new or updated entry of the caller as it commits.
  */
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { anonymous, currentCall, runInCall } from "#kit/call-context.ts";
+import { currentCall, currentCaller, runInCall } from "#kit/call-context.ts";
 import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import type { Notification } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
@@ -12,7 +12,7 @@ import type { NotificationContext } from "./context.ts";
 import { summarize } from "./deliveries.ts";
 import { byNotificationIds, inbox, markRead, unreadCount } from "./store.ts";
 
-const me = (handler?: HandlerContext) => (currentCall(handler)?.caller ?? anonymous).userId!;
+const me = (handler?: HandlerContext) => currentCaller(handler).userId!;
 
 export function notificationService(ctx: NotificationContext): ServiceImpl<typeof NotificationService> {
   const db = ctx.rt.db;

@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { anonymous, currentCall } from "#kit/call-context.ts";
+import { currentCaller } from "#kit/call-context.ts";
 import { asService } from "#kit/client.ts";
 import type { FieldViolation } from "#kit/errors.ts";
 import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
@@ -20,7 +20,7 @@ import type { PostContext } from "./context.ts";
 import { captionLength, maxCaptionChars, parseCaptionHashtags as parseHashtags, parseCaptionMentions as parseMentions } from "./domain.ts";
 import { addRevision, authorPostIds, insertPost, markDeleted, postsByIds, replaceHashtags, revisions, updateBody } from "./store.ts";
 
-const caller = () => currentCall()?.caller ?? anonymous;
+const caller = () => currentCaller();
 
 export function postService(ctx: PostContext): ServiceImpl<typeof PostService> {
   const { rt, errors } = ctx;

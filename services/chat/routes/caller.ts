@@ -1,5 +1,5 @@
 /** The signed-in caller of the current RPC (every chat RPC is ACCESS_USER). */
 import type { HandlerContext } from "@connectrpc/connect";
-import { anonymous, currentCall } from "#kit/call-context.ts";
+import { currentCaller } from "#kit/call-context.ts";
 
-export const callerId = (handler?: HandlerContext): bigint => (currentCall(handler)?.caller ?? anonymous).userId!;
+export const callerId = (handler?: HandlerContext): bigint => currentCaller(handler).userId!;

@@ -1,6 +1,6 @@
 /** SearchPosts: engine hits (exact before typo matches, newest first) -> PostViews the caller may see. */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { anonymous, currentCall } from "#kit/call-context.ts";
+import { currentCaller } from "#kit/call-context.ts";
 import { invalidArgument } from "#kit/errors.ts";
 import { pageSize } from "#kit/page-token.ts";
 import type { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
@@ -20,7 +20,7 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
       if (afterMs !== undefined && beforeMs !== undefined && afterMs >= beforeMs) {
         throw invalidArgument([{ field: "after", description: "must be before `before`" }]);
       }
-      const viewer = (currentCall()?.caller ?? anonymous).userId;
+      const viewer = currentCaller().userId;
       const authorId = req.authorId || undefined;
       const { items, nextPageToken } = await page({
         scope: `posts:${req.query}:${req.authorId}:${afterMs ?? ""}:${beforeMs ?? ""}`,

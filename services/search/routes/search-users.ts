@@ -1,6 +1,6 @@
 /** SearchUsers: engine hits (handle equal, handle prefix, other fields) -> profiles with the caller's relationship. */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { anonymous, currentCall } from "#kit/call-context.ts";
+import { currentCaller } from "#kit/call-context.ts";
 import { pageSize } from "#kit/page-token.ts";
 import type { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import type { SearchContext } from "../context.ts";
@@ -12,7 +12,7 @@ export function searchUsers(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
   return {
     async searchUsers(req) {
       const query = parsedQuery(req.query);
-      const viewer = (currentCall()?.caller ?? anonymous).userId;
+      const viewer = currentCaller().userId;
       const { items, nextPageToken } = await page({
         scope: `users:${req.query}`,
         token: req.pageToken,

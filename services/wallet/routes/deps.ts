@@ -5,13 +5,13 @@
  * (GetPost as the payer, so a post the payer may not see cannot be tipped).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { anonymous, currentCall } from "#kit/call-context.ts";
+import { currentCaller } from "#kit/call-context.ts";
 import { asService } from "#kit/client.ts";
 import type { WalletContext } from "../context.ts";
 import type { GivingDeps } from "../domain/giving.ts";
 
 /** The signed-in caller (every giving and reading RPC is ACCESS_USER). */
-export const callerId = (): bigint => (currentCall()?.caller ?? anonymous).userId!;
+export const callerId = (): bigint => currentCaller().userId!;
 
 const notFound = (err: unknown) => ConnectError.from(err).code === Code.NotFound;
 
