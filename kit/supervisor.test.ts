@@ -2,7 +2,7 @@
  * The mesh supervisor (kit/supervisor.ts) with a real child process: after `kill -9` it
  * restarts the process and waits for it to be ready again, backing off 0.5 s, then 1 s
  * on a second crash of a process that had not run for a minute; a stopped process is
- * not restarted.
+ * not restarted; a process that never gets ready fails with its last output.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -79,4 +79,25 @@ test("a process stopped on purpose is not restarted", async () => {
   await Bun.sleep(2_000 + 1_000);
   expect(await servingPid().then(() => "answered", () => "refused")).toBe("refused");
   expect(lines.slice(logged).filter((l) => / up$/.test(l))).toEqual([]);
+});
+
+test("a process that never gets ready fails its start with what the probe saw and its last output", async () => {
+  const stuck = join(dir, "stuck.ts");
+  writeFileSync(
+    stuck,
+    `Bun.serve({ port: Number(process.env.CHILD_PORT), hostname: "127.0.0.1", fetch: () => new Response("waiting for the database", { status: 503 }) });\n` +
+      `console.log("connecting to the database");\n`,
+  );
+  const quiet = new Supervisor({ output: null, restart: false, readyTimeoutMs: 1_500 });
+  const p = await freePort();
+  try {
+    const err = await quiet.start({ name: "stuck", entry: stuck, port: p, env: { ...process.env, CHILD_PORT: String(p) } }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    const msg = (err as Error).message;
+    expect(msg).toContain(`port ${p} not ready after 1500 ms (last probe: 503 waiting for the database)`);
+    expect(msg).toContain("stuck (pid ");
+    expect(msg).toContain("  | connecting to the database");
+  } finally {
+    await quiet.stopAll();
+  }
 });

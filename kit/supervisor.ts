@@ -33,7 +33,12 @@ interface Managed {
   stopping: boolean;
   restarts: number;
   startedAt: number;
+  /** The process's last output lines, kept even when output is discarded, for errors. */
+  tail: string[];
 }
+
+/** How many output lines a failed start quotes. */
+const tailLines = 30;
 
 /**
  * Extra Bun flags for every process, from `OASIS_BUN_FLAGS` (space-separated), e.g.
@@ -60,20 +65,31 @@ function pump(stream: ReadableStream<Uint8Array> | undefined, onLine: (line: str
   })().catch(() => {});
 }
 
-/** Polls http://127.0.0.1:<port>/readyz until 200 or timeout. */
-export async function waitReady(port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+/**
+ * Polls http://127.0.0.1:<port>/readyz until 200 or timeout. The error of a failed wait
+ * says what the last probe saw (connection refused, a timeout, or a status and body) and
+ * ends with `context()` (the supervisor passes the process's last output lines).
+ */
+export async function waitReady(
+  port: number,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+  context: () => string = () => "",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = "no probe answered";
   while (Date.now() < deadline) {
-    if (!isAlive()) throw new Error(`process on port ${port} exited before it was ready`);
+    if (!isAlive()) throw new Error(`process on port ${port} exited before it was ready${context()}`);
     try {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_000) });
       if (res.status === 200) return;
-    } catch {
-      // not listening yet
+      last = `last probe: ${res.status} ${(await res.text()).trim().slice(0, 200)}`;
+    } catch (err) {
+      last = `last probe: ${(err as Error).name}: ${(err as Error).message}`;
     }
     await Bun.sleep(100);
   }
-  throw new Error(`port ${port} not ready after ${timeoutMs} ms`);
+  throw new Error(`port ${port} not ready after ${timeoutMs} ms (${last})${context()}`);
 }
 
 export class Supervisor {
@@ -108,8 +124,13 @@ export class Supervisor {
     });
     m.proc = proc;
     m.startedAt = Date.now();
-    pump(proc.stdout as ReadableStream<Uint8Array>, (l) => this.write(m.spec.name, l));
-    pump(proc.stderr as ReadableStream<Uint8Array>, (l) => this.write(m.spec.name, l));
+    const onLine = (l: string) => {
+      m.tail.push(l);
+      if (m.tail.length > tailLines) m.tail.shift();
+      this.write(m.spec.name, l);
+    };
+    pump(proc.stdout as ReadableStream<Uint8Array>, onLine);
+    pump(proc.stderr as ReadableStream<Uint8Array>, onLine);
     void proc.exited.then((code) => {
       if (m.proc !== proc || m.stopping || !this.opts.restart) return;
       // Backoff 0.5 s doubling to 10 s; a process that ran a minute starts fresh.
@@ -124,10 +145,10 @@ export class Supervisor {
 
   /** Starts a process and waits until it is ready. */
   async start(spec: ProcessSpec): Promise<void> {
-    const m: Managed = { spec, stopping: false, restarts: 0, startedAt: 0 };
+    const m: Managed = { spec, stopping: false, restarts: 0, startedAt: 0, tail: [] };
     this.procs.set(spec.name, m);
     this.spawn(m);
-    await waitReady(spec.port, this.opts.readyTimeoutMs, () => this.opts.restart || m.proc?.exitCode === null);
+    await waitReady(spec.port, this.opts.readyTimeoutMs, () => this.opts.restart || m.proc?.exitCode === null, () => this.context(m));
   }
 
   /** Starts several processes in parallel. */
@@ -149,9 +170,16 @@ export class Supervisor {
     const m = this.procs.get(name);
     if (!m) throw new Error(`unknown process ${name}`);
     m.stopping = false;
-    if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null) return waitReady(m.spec.port, this.opts.readyTimeoutMs);
+    if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null)
+      return waitReady(m.spec.port, this.opts.readyTimeoutMs, undefined, () => this.context(m));
     this.spawn(m);
-    await waitReady(m.spec.port, this.opts.readyTimeoutMs);
+    await waitReady(m.spec.port, this.opts.readyTimeoutMs, undefined, () => this.context(m));
+  }
+
+  /** The name and last output lines of a process, for a failed start's error. */
+  private context(m: Managed): string {
+    const lines = m.tail.length ? m.tail.map((l) => `  | ${l}`).join("\n") : "  | (no output)";
+    return `\n${m.spec.name} (pid ${m.proc?.pid ?? "?"}), its last output:\n${lines}`;
   }
 
   /** SIGTERM, then SIGKILL after the grace period. */
