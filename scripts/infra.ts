@@ -6,6 +6,7 @@
  */
 import net from "node:net";
 import { existsSync } from "node:fs";
+import mysql from "mysql2/promise";
 import { sharedConfig } from "../kit/config.ts";
 
 interface Dependency {
@@ -75,6 +76,35 @@ export async function ensureInfra(log: (line: string) => void = console.log): Pr
       await Bun.sleep(250);
     }
     log(`${dep.name} is up`);
+  }
+  await ensureConnectionRoom(log);
+}
+
+/**
+ * Connections a local MariaDB must allow: a whole mesh is 12 processes with pools of
+ * up to 10 (kit/mysql.ts) plus outbox relays, and a test may run two meshes while the
+ * one before it is still closing. Debian's default is 151, which a demo mesh beside a
+ * test mesh used up ("Too many connections").
+ */
+export const mysqlMaxConnections = 1000;
+
+/**
+ * Raises a local MariaDB's max_connections to `mysqlMaxConnections` when it is lower
+ * (SET GLOBAL, which lasts until the server restarts, when this runs again). A remote
+ * database is left as its operator set it.
+ */
+async function ensureConnectionRoom(log: (line: string) => void): Promise<void> {
+  const url = sharedConfig(process.env).mysqlUrl;
+  if (!local(new URL(url).hostname)) return;
+  const conn = await mysql.createConnection({ uri: url, connectTimeout: 10_000 });
+  try {
+    const [rows] = await conn.query("SELECT @@GLOBAL.max_connections AS n");
+    const current = Number((rows as { n: number }[])[0]!.n);
+    if (current >= mysqlMaxConnections) return;
+    await conn.query(`SET GLOBAL max_connections = ${mysqlMaxConnections}`);
+    log(`MariaDB max_connections raised from ${current} to ${mysqlMaxConnections} (until it restarts)`);
+  } finally {
+    await conn.end();
   }
 }
 
