@@ -1,6 +1,7 @@
 /**
  * The demo loader: fills a running mesh with the Reed98 community through the edge's
- * public API only (Connect JSON and the media upload route), as the app would. Every
+ * public API only, through the typed client package @oasis/client (clients/ts: Connect
+ * calls, the media upload route, token refresh), as the app would. Every
  * create carries a request id or Idempotency-Key derived from the demo data, so a second
  * run changes nothing.
  *
@@ -15,16 +16,11 @@
 import { readFileSync } from "node:fs";
 import { imagePath, photoNames, readFortunes } from "./data.ts";
 import { captionFor, commentFor } from "./content.ts";
-import { EdgeClient, EdgeError, inParallel } from "./edge-client.ts";
+import { Code, ConnectError, createOasisClient, type OasisClient } from "@oasis/client";
+import { Visibility } from "@oasis/client/gen/oasis/post/v1/post_pb.ts";
+import { inParallel } from "../kit/parallel.ts";
 import { Progress } from "./progress.ts";
 import { demoGraph, demoPassword, type DemoUser } from "./users.ts";
-
-const identity = "oasis.identity.v1.IdentityService";
-const graph = "oasis.graph.v1.GraphService";
-const post = "oasis.post.v1.PostService";
-const interaction = "oasis.interaction.v1.InteractionService";
-const wallet = "oasis.wallet.v1.WalletService";
-const chat = "oasis.chat.v1.ChatService";
 
 /** Chat lines: Song poems and English love fortunes, short enough for one message. */
 const chatLines = [...readFortunes("zh-song100.fortune"), ...readFortunes("en-love.fortune")].filter((l) => l.length <= 500);
@@ -70,15 +66,23 @@ function postsPhoto(n: number): boolean {
 }
 
 function retryable(err: unknown): boolean {
-  return err instanceof EdgeError && (err.status === 429 || err.status === 503 || err.status === 504);
+  return err instanceof ConnectError && (err.code === Code.ResourceExhausted || err.code === Code.Unavailable || err.code === Code.DeadlineExceeded);
+}
+
+/** Whether `err` is a ConnectError with one of `codes`. */
+function isCode(err: unknown, ...codes: Code[]): boolean {
+  return err instanceof ConnectError && codes.includes(err.code);
 }
 
 export class DemoLoader {
-  private readonly edge: EdgeClient;
+  /** Signed out, for sign-up and sign-in. */
+  private readonly anonymous: OasisClient;
+  private readonly edgeUrl: string;
   private readonly concurrency: number;
-  readonly userIds = new Map<number, string>();
-  readonly tokens = new Map<number, string>();
-  readonly postIds = new Map<number, string>();
+  readonly userIds = new Map<number, bigint>();
+  /** Each member's signed-in client (@oasis/client refreshes its token as needed). */
+  readonly clients = new Map<number, OasisClient>();
+  readonly postIds = new Map<number, bigint>();
   private readonly steps: StepReport[] = [];
   private readonly friends = new Map<number, number[]>();
   private mediaBytes = 0;
@@ -91,7 +95,8 @@ export class DemoLoader {
   private messages = 0;
 
   constructor(edgeUrl: string, opts: LoaderOptions = {}) {
-    this.edge = new EdgeClient(edgeUrl, 120_000);
+    this.edgeUrl = edgeUrl;
+    this.anonymous = createOasisClient({ baseUrl: edgeUrl, timeoutMs: 120_000 });
     this.concurrency = opts.concurrency ?? 16;
   }
 
@@ -110,10 +115,10 @@ export class DemoLoader {
    * (504) after a pause. Safe: every write the loader makes is idempotent (request ids,
    * Idempotency-Keys, or naturally, like Follow and LikePost).
    */
-  private async call<T = any>(service: string, method: string, body: unknown, token?: string): Promise<T> {
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.edge.call<T>(service, method, body, token);
+        return await fn();
       } catch (err) {
         if (!retryable(err) || attempt >= 20) throw err;
         await Bun.sleep(250 * (attempt + 1));
@@ -141,7 +146,7 @@ export class DemoLoader {
       (u) => this.approveAll(u),
     );
     const photoPosters = users.filter((u) => postsPhoto(u.n));
-    const media = new Map<number, string>();
+    const media = new Map<number, bigint>();
     await this.step("photos", photoPosters, async (u) => {
       media.set(u.n, await this.upload(u));
     });
@@ -178,89 +183,87 @@ export class DemoLoader {
     return (this.friends.get(n) ?? []).filter((f) => postsPhoto(f) && this.postIds.has(f));
   }
 
-  private token(n: number): string {
-    return this.tokens.get(n)!;
+  /** Member `n`'s signed-in client. */
+  private as(n: number): OasisClient {
+    return this.clients.get(n)!;
   }
 
   private async createAccount(u: DemoUser): Promise<void> {
-    const res = await this.call(identity, "CreateAccount", {
-      handle: u.handle,
-      email: u.email,
-      password: demoPassword,
-      displayName: u.displayName,
-      requestId: `demo-account-${u.n}`,
-    });
-    this.userIds.set(u.n, res.account.userId);
+    const res = await this.call(() =>
+      this.anonymous.identity.createAccount({
+        handle: u.handle,
+        email: u.email,
+        password: demoPassword,
+        displayName: u.displayName,
+        requestId: `demo-account-${u.n}`,
+      }),
+    );
+    this.userIds.set(u.n, res.account!.userId);
   }
 
   private async signIn(u: DemoUser): Promise<void> {
-    const res = await this.call(identity, "CreateSession", { login: u.handle, password: demoPassword });
-    this.tokens.set(u.n, res.accessToken);
+    const client = createOasisClient({ baseUrl: this.edgeUrl, timeoutMs: 120_000 });
+    await this.call(() => client.signIn(u.handle, demoPassword));
+    this.clients.set(u.n, client);
   }
 
   private async updateProfile(u: DemoUser): Promise<void> {
-    await this.call(identity, "UpdateProfile", { profile: { userId: this.userIds.get(u.n), bio: u.bio, private: u.private }, updateMask: "bio,private" }, this.token(u.n));
+    await this.call(() => this.as(u.n).identity.updateProfile({ profile: { userId: this.userIds.get(u.n)!, bio: u.bio, private: u.private }, updateMask: { paths: ["bio", "private"] } }));
   }
 
   private async follow(a: number, b: number): Promise<void> {
-    await this.call(graph, "Follow", { userId: this.userIds.get(b) }, this.token(a));
+    await this.call(() => this.as(a).graph.follow({ userId: this.userIds.get(b)! }));
   }
 
   private async approveAll(u: DemoUser): Promise<void> {
     for (;;) {
-      const res = await this.call(graph, "ListFollowRequests", { pageSize: 1000 }, this.token(u.n));
-      const pending = (res.requests ?? []) as Array<{ userId: string }>;
-      if (pending.length === 0) return;
-      for (const r of pending) await this.call(graph, "ApproveFollowRequest", { userId: r.userId }, this.token(u.n));
+      const res = await this.call(() => this.as(u.n).graph.listFollowRequests({ pageSize: 1000 }));
+      if (res.requests.length === 0) return;
+      for (const r of res.requests) await this.call(() => this.as(u.n).graph.approveFollowRequest({ userId: r.userId }));
     }
   }
 
-  private async upload(u: DemoUser): Promise<string> {
+  private async upload(u: DemoUser): Promise<bigint> {
     const name = photoNames[u.n % photoNames.length]!;
     const bytes = new Uint8Array(readFileSync(imagePath(name)));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.edge.upload("post-images", bytes, name.endsWith(".png") ? "image/png" : "image/jpeg", this.token(u.n), `demo-photo-${u.n}`);
-        this.mediaBytes += bytes.byteLength;
-        this.photos++;
-        return res.media.id;
-      } catch (err) {
-        if (!retryable(err) || attempt >= 20) throw err;
-        await Bun.sleep(250 * (attempt + 1));
-      }
-    }
+    const res = await this.call(() => this.as(u.n).upload("post-images", bytes, name.endsWith(".png") ? "image/png" : "image/jpeg", `demo-photo-${u.n}`));
+    this.mediaBytes += bytes.byteLength;
+    this.photos++;
+    return res.media!.id;
   }
 
-  private async createPost(u: DemoUser, mediaId: string): Promise<void> {
+  private async createPost(u: DemoUser, mediaId: bigint): Promise<void> {
     const friend = this.friends.get(u.n)?.[0];
-    const res = await this.call(
-      post,
-      "CreatePost",
-      { mediaIds: [mediaId], caption: captionFor(u.n, friend), visibility: u.n % 17 === 5 ? "VISIBILITY_FOLLOWERS" : "VISIBILITY_PUBLIC", requestId: `demo-post-${u.n}` },
-      this.token(u.n),
+    const res = await this.call(() =>
+      this.as(u.n).post.createPost({
+        mediaIds: [mediaId],
+        caption: captionFor(u.n, friend),
+        visibility: u.n % 17 === 5 ? Visibility.FOLLOWERS : Visibility.PUBLIC,
+        requestId: `demo-post-${u.n}`,
+      }),
     );
-    this.postIds.set(u.n, res.post.postId);
+    this.postIds.set(u.n, res.post!.postId);
   }
 
   private async referPost(u: DemoUser): Promise<void> {
     const target = this.photoPostsOfFriends(u.n)[0];
     if (target === undefined) return;
     try {
-      const res = await this.call(post, "CreatePost", { referPostId: this.postIds.get(target), caption: commentFor(u.n), requestId: `demo-post-${u.n}` }, this.token(u.n));
-      this.postIds.set(u.n, res.post.postId);
+      const res = await this.call(() => this.as(u.n).post.createPost({ referPostId: this.postIds.get(target)!, caption: commentFor(u.n), requestId: `demo-post-${u.n}` }));
+      this.postIds.set(u.n, res.post!.postId);
     } catch (err) {
-      // A friend's followers-only post behind a private account may not be visible yet.
-      if (!(err instanceof EdgeError && err.status === 400)) throw err;
+      // A friend's followers-only post behind a private account may not be visible yet (400).
+      if (!isCode(err, Code.InvalidArgument, Code.FailedPrecondition, Code.OutOfRange)) throw err;
     }
   }
 
   private async like(u: DemoUser): Promise<void> {
     for (const f of this.photoPostsOfFriends(u.n).slice(0, 5)) {
       try {
-        await this.call(interaction, "LikePost", { postId: this.postIds.get(f) }, this.token(u.n));
+        await this.call(() => this.as(u.n).interaction.likePost({ postId: this.postIds.get(f)! }));
         this.likes++;
       } catch (err) {
-        if (!(err instanceof EdgeError && err.status === 404)) throw err;
+        if (!isCode(err, Code.NotFound)) throw err;
       }
     }
   }
@@ -269,10 +272,10 @@ export class DemoLoader {
     const f = this.photoPostsOfFriends(u.n)[1];
     if (f === undefined) return;
     try {
-      await this.call(interaction, "CreateComment", { postId: this.postIds.get(f), text: commentFor(u.n + 1), requestId: `demo-comment-${u.n}` }, this.token(u.n));
+      await this.call(() => this.as(u.n).interaction.createComment({ postId: this.postIds.get(f)!, text: commentFor(u.n + 1), requestId: `demo-comment-${u.n}` }));
       this.comments++;
     } catch (err) {
-      if (!(err instanceof EdgeError && err.status === 404)) throw err;
+      if (!isCode(err, Code.NotFound)) throw err;
     }
   }
 
@@ -281,13 +284,13 @@ export class DemoLoader {
     const f = this.photoPostsOfFriends(u.n)[0];
     if (f === undefined) return;
     try {
-      const res = await this.call(wallet, "TipPost", { postId: this.postIds.get(f), amount: String(1 + (u.n % 5)), requestId: `demo-tip-${u.n}` }, this.token(u.n));
+      const res = await this.call(() => this.as(u.n).wallet.tipPost({ postId: this.postIds.get(f)!, amount: BigInt(1 + (u.n % 5)), requestId: `demo-tip-${u.n}` }));
       this.tips++;
-      this.dropsGiven += Number(res.transfer.amount);
+      this.dropsGiven += Number(res.transfer!.amount);
     } catch (err) {
       // 404: a followers-only post not visible to this friend; failed_precondition: the
       // welcome grant (from account_created, asynchronous) has not arrived yet.
-      if (!(err instanceof EdgeError && (err.status === 404 || err.code === "failed_precondition"))) throw err;
+      if (!isCode(err, Code.NotFound, Code.FailedPrecondition)) throw err;
     }
   }
   /**
@@ -295,19 +298,19 @@ export class DemoLoader {
    * photo in every fifth convo. Request ids make a second run send nothing new.
    */
   private async converse(a: number, b: number, i: number): Promise<void> {
-    const convo = (await this.call(chat, "CreateConvo", { memberIds: [this.userIds.get(b)] }, this.token(a))).convo;
+    const convo = (await this.call(() => this.as(a).chat.createConvo({ memberIds: [this.userIds.get(b)!] }))).convo!;
     this.convos++;
     for (let k = 0; k < 4; k++) {
       const from = k % 2 === 0 ? a : b;
-      const mediaIds: string[] = [];
+      const mediaIds: bigint[] = [];
       if (k === 0 && i % 5 === 0) {
         const name = photoNames[i % photoNames.length]!;
         const bytes = new Uint8Array(readFileSync(imagePath(name)));
-        const up = await this.edge.upload("chat-images", bytes, name.endsWith(".png") ? "image/png" : "image/jpeg", this.token(from), `demo-chat-photo-${a}-${b}`);
-        mediaIds.push(up.media.id);
+        const up = await this.call(() => this.as(from).upload("chat-images", bytes, name.endsWith(".png") ? "image/png" : "image/jpeg", `demo-chat-photo-${a}-${b}`));
+        mediaIds.push(up.media!.id);
       }
       const text = chatLines[(i * 4 + k) % chatLines.length]!;
-      await this.call(chat, "SendMessage", { convoId: convo.convoId, text, mediaIds, requestId: `demo-chat-${a}-${b}-${k}` }, this.token(from));
+      await this.call(() => this.as(from).chat.sendMessage({ convoId: convo.convoId, text, mediaIds, requestId: `demo-chat-${a}-${b}-${k}` }));
       this.messages++;
     }
   }

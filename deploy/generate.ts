@@ -6,7 +6,16 @@
  * owns its Haystack volumes) and a headless Service (callers resolve its pods by DNS,
  * `dns:///<name>:<port>`); the edge with a LoadBalancer Service; shared config, HPAs and PodDisruptionBudgets. Liveness uses the gRPC health
  * protocol (kubelet's grpc probe), readiness /readyz over HTTP/1.1 (same port).
- * overlays/dev: one replica each. overlays/prod: more replicas and resources.
+ * overlays/dev: one replica each (HPAs from 1, PDBs allow one eviction, so node drains
+ * pass). overlays/prod: more replicas, the HPAs' minimum raised to match.
+ *
+ * Hardening (deploy/deploy.test.ts checks it and validates every built overlay against
+ * the Kubernetes JSON schemas): each Oasis process runs as its own ServiceAccount
+ * (`oasis-<name>`, no API token mounted), as uid 1000 with a read-only root filesystem,
+ * no privilege escalation, every capability dropped and the runtime's seccomp profile;
+ * /tmp is an emptyDir. A startupProbe gives a process 60 s (migrations) before liveness
+ * counts; pods spread over zones and nodes. The stores run as uid 999 without
+ * capabilities (their images' entrypoints skip the root-only steps then).
  *
  * Trust (docs/design-notes.md note 17, deploy/README.md): no secret value is in these
  * files. Each process reads its own Secret `oasis-<name>` (its mesh key and its store
@@ -16,8 +25,14 @@
  * port, a service's port only from the edge and the services that call it
  * (`callers` below), its admin port (/metrics) only from the monitoring namespace; each
  * process may reach DNS, the stores, and the services it calls.
- * overlays/canary: a canary edge and feed, with a Gateway API HTTPRoute weighting 90/10
- * (grayscale releases by weighted routing).
+ * overlays/canary: a canary edge (pods labelled `track: canary`; the stable edge's
+ * Deployment, Service and PDB select `track: stable`, so neither counts the other's
+ * pods) behind the Gateway `public` and an HTTPRoute weighting 90/10 (grayscale
+ * releases by weighted routing). The Gateway is the only way in there: the edge Service
+ * becomes a ClusterIP and both edges trust the one proxy hop (X-Forwarded-For).
+ *
+ * Adding a service: its entry in mesh.config.ts and its line in `upstreamsOf`;
+ * `prodReplicas` if prod needs more than two.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +42,46 @@ const out = join(import.meta.dir, "k8s");
 const image = "registry.example.com/oasis:1.0.0";
 
 type Obj = Record<string, unknown>;
+
+/** The uid and gid of the image's user (`bun` in the oven/bun image, deploy/Dockerfile). */
+const appUid = 1000;
+/** The stores' images' own users (mysql, redis: uid 999). */
+const storeUid = 999;
+
+/** Pod-level security for a process running as `uid`. */
+const podSecurity = (uid: number) => ({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: "RuntimeDefault" } });
+
+/** Container-level security: no escalation, no capabilities, read-only root where the image allows it. */
+const containerSecurity = (readOnlyRoot: boolean) => ({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: readOnlyRoot, capabilities: { drop: ["ALL"] } });
+
+/** Spread replicas over zones, then nodes; never blocks scheduling (one-zone clusters). */
+function spread(labels: Record<string, string>): Obj[] {
+  return ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((topologyKey) => ({ maxSkew: 1, topologyKey, whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels } }));
+}
+
+/** The ServiceAccount of process `name`: its own identity, no API token (no process calls the Kubernetes API). */
+function serviceAccount(name: string): Obj {
+  return { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `oasis-${name}`, labels: { app: "oasis", component: name } }, automountServiceAccountToken: false };
+}
+
+/** The pod spec of Oasis process `name`: its ServiceAccount, security, spread and a writable /tmp. */
+function podSpec(name: string, labels: Record<string, string>, containers: Obj[]): Obj {
+  return {
+    serviceAccountName: `oasis-${name}`,
+    automountServiceAccountToken: false,
+    securityContext: podSecurity(appUid),
+    topologySpreadConstraints: spread(labels),
+    terminationGracePeriodSeconds: 30,
+    containers,
+    volumes: [{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }],
+  };
+}
+
+/**
+ * Replicas in prod where two are not enough; the HPA's minimum is raised to the same
+ * number so the autoscaler never scales below it.
+ */
+const prodReplicas: Record<string, number> = { edge: 6, feed: 6, post: 4, graph: 4, interaction: 4, identity: 3, notification: 3, wallet: 2, chat: 3 };
 
 /**
  * How callers name a service: `dns:///` over its headless Service, so the edge and mesh
@@ -81,12 +136,16 @@ function container(name: string, entry: string, port: number, extra: Obj = {}): 
     // Its own Secret only: its mesh key and store credentials, never another process's.
     envFrom: [{ configMapRef: { name: "oasis-config" } }, { configMapRef: { name: "oasis-mesh-public-keys" } }, { secretRef: { name: `oasis-${name}` } }],
     env: [{ name: `OASIS_${name.toUpperCase()}_PORT`, value: String(port) }],
+    // Liveness and readiness start only once this passes: up to 30 x 2 s for migrations.
+    startupProbe: name === "edge" ? { httpGet: { path: "/healthz", port }, periodSeconds: 2, failureThreshold: 30 } : { grpc: { port }, periodSeconds: 2, failureThreshold: 30 },
     readinessProbe: { httpGet: { path: "/readyz", port }, periodSeconds: 5, failureThreshold: 2 },
     livenessProbe: name === "edge" ? { httpGet: { path: "/healthz", port }, periodSeconds: 10 } : { grpc: { port }, periodSeconds: 10 },
     resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+    securityContext: containerSecurity(true),
     // Kubernetes sends SIGTERM and waits terminationGracePeriodSeconds: services drain
     // in-flight calls (kit/server.ts) well within it.
     ...extra,
+    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...((extra.volumeMounts as Obj[] | undefined) ?? [])],
   };
 }
 
@@ -101,7 +160,7 @@ function workload(name: string, port: number): Obj[] {
     selector: { matchLabels: labels },
     template: {
       metadata: { labels, annotations: scrape(port) },
-      spec: { terminationGracePeriodSeconds: 30, containers: [container(name, `services/${name}/main.ts`, port)] },
+      spec: podSpec(name, labels, [container(name, `services/${name}/main.ts`, port)]),
     },
   };
   // Headless: the name resolves to every ready pod, which callers balance over themselves.
@@ -111,7 +170,8 @@ function workload(name: string, port: number): Obj[] {
     metadata: { name, labels },
     spec: { clusterIP: "None", selector: labels, ports: [{ name: "rpc", port, targetPort: port, appProtocol: "kubernetes.io/h2c" }] },
   };
-  const pdb = { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name }, spec: { minAvailable: 1, selector: { matchLabels: labels } } };
+  // One pod at a time may be evicted: with one replica (dev) a drain still proceeds.
+  const pdb = { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } };
   if (name === "media") {
     const sts = {
       apiVersion: "apps/v1",
@@ -123,17 +183,16 @@ function workload(name: string, port: number): Obj[] {
         replicas: 1,
         template: {
           ...spec.template,
-          spec: {
-            ...spec.template.spec,
-            containers: [container(name, `services/${name}/main.ts`, port, { volumeMounts: [{ name: "volumes", mountPath: "/data/media" }], env: [{ name: "OASIS_MEDIA_PORT", value: String(port) }, { name: "OASIS_MEDIA_DATA_DIR", value: "/data/media" }] })],
-          },
+          spec: podSpec(name, labels, [
+            container(name, `services/${name}/main.ts`, port, { volumeMounts: [{ name: "volumes", mountPath: "/data/media" }], env: [{ name: "OASIS_MEDIA_PORT", value: String(port) }, { name: "OASIS_MEDIA_DATA_DIR", value: "/data/media" }] }),
+          ]),
         },
         volumeClaimTemplates: [{ metadata: { name: "volumes" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "200Gi" } } } }],
       },
     };
-    return [sts, service];
+    return [serviceAccount(name), sts, service, pdb];
   }
-  if (name === "search") spec.template.spec.containers = [container(name, `services/${name}/main.ts`, port, { env: [{ name: "OASIS_SEARCH_PORT", value: String(port) }, ...meiliEnv] })];
+  if (name === "search") spec.template.spec = podSpec(name, labels, [container(name, `services/${name}/main.ts`, port, { env: [{ name: "OASIS_SEARCH_PORT", value: String(port) }, ...meiliEnv] })]);
   const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name, labels }, spec: { replicas: 2, ...spec } };
   const hpa = {
     apiVersion: "autoscaling/v2",
@@ -141,7 +200,7 @@ function workload(name: string, port: number): Obj[] {
     metadata: { name },
     spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name }, minReplicas: 2, maxReplicas: 20, metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 65 } } }] },
   };
-  return [deployment, service, hpa, pdb];
+  return [serviceAccount(name), deployment, service, hpa, pdb];
 }
 
 /**
@@ -170,9 +229,12 @@ function meilisearch(): Obj[] {
         template: {
           metadata: { labels },
           spec: {
+            automountServiceAccountToken: false,
+            securityContext: podSecurity(appUid),
             containers: [
               {
                 name: "meilisearch",
+                securityContext: containerSecurity(false),
                 image: "getmeili/meilisearch:v1.18.0",
                 ports: [{ name: "http", containerPort: 7700 }],
                 env: [
@@ -196,20 +258,30 @@ function meilisearch(): Obj[] {
   ];
 }
 
-function edge(): Obj[] {
-  const labels = { app: "oasis", component: "edge" };
+/** The edge's pod labels on a release track: "stable" (base) or "canary" (overlays/canary). */
+const edgeLabels = (track: "stable" | "canary") => ({ app: "oasis", component: "edge", track });
+
+/** The edge's Deployment on `track`, running `image`. */
+function edgeDeployment(name: string, track: "stable" | "canary", replicas: number, img = image): Obj {
+  const labels = edgeLabels(track);
   const upstreams = mesh.map((e) => ({ name: `OASIS_${e.name.toUpperCase()}_URL`, value: upstreamUrl(e.name, e.port) }));
-  return [
-    {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "edge", labels },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: labels },
-        template: { metadata: { labels, annotations: scrape(edgePort) }, spec: { terminationGracePeriodSeconds: 30, containers: [container("edge", "edge/main.ts", edgePort, { env: [{ name: "OASIS_EDGE_PORT", value: String(edgePort) }, ...upstreams] })] } },
-      },
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, labels },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels, annotations: scrape(edgePort) }, spec: podSpec("edge", labels, [container("edge", "edge/main.ts", edgePort, { image: img, env: [{ name: "OASIS_EDGE_PORT", value: String(edgePort) }, ...upstreams] })]) },
     },
+  };
+}
+
+function edge(): Obj[] {
+  const labels = edgeLabels("stable");
+  return [
+    serviceAccount("edge"),
+    edgeDeployment("edge", "stable", 2),
 // An L4 LoadBalancer adds no X-Forwarded-For, so the edge trusts no proxy
     // (OASIS_EDGE_TRUSTED_PROXIES unset = 0: a client's own header is ignored), and
     // externalTrafficPolicy Local keeps the client's address as the TCP peer (no SNAT by
@@ -221,7 +293,7 @@ function edge(): Obj[] {
       metadata: { name: "edge" },
       spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "edge" }, minReplicas: 2, maxReplicas: 30, metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 60 } } }] },
     },
-    { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name: "edge" }, spec: { minAvailable: 1, selector: { matchLabels: labels } } },
+    { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name: "edge" }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
   ];
 }
 
@@ -257,7 +329,10 @@ function storeManifests(): Obj[] {
       serviceName: name,
       replicas: 1,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image, ports: [{ containerPort: port }], ...c }] } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { automountServiceAccountToken: false, securityContext: podSecurity(storeUid), containers: [{ name, image, ports: [{ containerPort: port }], securityContext: containerSecurity(false), ...c }] },
+      },
       volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage } } } }],
     },
   });
@@ -363,39 +438,66 @@ write(
   // (deploy/README.md), never generated from a committed file.
   yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", namespace: "oasis", resources: baseFiles }]),
 );
+/** An overlay's kustomization; its own resources (canary.yaml) land in the namespace too. */
+const kustomization = (body: Obj): Obj => ({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", namespace: "oasis", ...body });
+/** A JSON 6902 patch of the objects `target` selects. */
+const patch = (target: Obj, ops: Obj[]): Obj => ({ target, patch: JSON.stringify(ops) });
+/** The Deployments (each service but media, and the edge): the ones with an HPA. */
+const scaled = [...mesh.filter((e) => e.name !== "media").map((e) => e.name), "edge"];
+
 write(
   "overlays/dev/kustomization.yaml",
-  yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["../../base"], replicas: [...mesh.filter((e) => e.name !== "media").map((e) => ({ name: e.name, count: 1 })), { name: "edge", count: 1 }] }]),
+  yaml([
+    kustomization({
+      resources: ["../../base"],
+      replicas: scaled.map((name) => ({ name, count: 1 })),
+      // The autoscalers may go down to the one replica dev runs.
+      patches: [patch({ kind: "HorizontalPodAutoscaler" }, [{ op: "replace", path: "/spec/minReplicas", value: 1 }])],
+    }),
+  ]),
 );
 write(
   "overlays/prod/kustomization.yaml",
   yaml([
-    {
-      apiVersion: "kustomize.config.k8s.io/v1beta1",
-      kind: "Kustomization",
+    kustomization({
       resources: ["../../base"],
-      replicas: [{ name: "edge", count: 6 }, { name: "feed", count: 6 }, { name: "post", count: 4 }, { name: "graph", count: 4 }, { name: "interaction", count: 4 }, { name: "identity", count: 3 }, { name: "notification", count: 3 }, { name: "wallet", count: 2 }, { name: "chat", count: 3 }],
-    },
+      replicas: Object.entries(prodReplicas).map(([name, count]) => ({ name, count })),
+      patches: Object.entries(prodReplicas).map(([name, count]) => patch({ kind: "HorizontalPodAutoscaler", name }, [{ op: "replace", path: "/spec/minReplicas", value: count }])),
+    }),
   ]),
 );
+const edgeEnvPatch = (name: string) => patch({ kind: "Deployment", name }, [{ op: "add", path: "/spec/template/spec/containers/0/env/-", value: { name: "OASIS_EDGE_TRUSTED_PROXIES", value: "1" } }]);
 write(
   "overlays/canary/kustomization.yaml",
-  yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["../../base", "canary.yaml"] }]),
+  yaml([
+    kustomization({
+      resources: ["../../base", "canary.yaml"],
+      patches: [
+        // Only the Gateway reaches the edges: no LoadBalancer of their own, and the
+        // Gateway's one hop of X-Forwarded-For is trusted for the client address.
+        patch({ kind: "Service", name: "edge" }, [
+          { op: "replace", path: "/spec/type", value: "ClusterIP" },
+          { op: "remove", path: "/spec/externalTrafficPolicy" },
+        ]),
+        edgeEnvPatch("edge"),
+        edgeEnvPatch("edge-canary"),
+      ],
+    }),
+  ]),
 );
+/** The GatewayClass of the cluster's Gateway controller (deploy/README.md). */
+const gatewayClass = "oasis-public";
 write(
   "overlays/canary/canary.yaml",
   yaml([
+    edgeDeployment("edge-canary", "canary", 1, "registry.example.com/oasis:1.1.0-rc1"),
+    { apiVersion: "v1", kind: "Service", metadata: { name: "edge-canary", labels: edgeLabels("canary") }, spec: { selector: edgeLabels("canary"), ports: [{ name: "http", port: 80, targetPort: edgePort }] } },
     {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "edge-canary", labels: { app: "oasis", component: "edge", track: "canary" } },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: "oasis", component: "edge", track: "canary" } },
-        template: { metadata: { labels: { app: "oasis", component: "edge", track: "canary" } }, spec: { containers: [container("edge", "edge/main.ts", edgePort, { image: "registry.example.com/oasis:1.1.0-rc1" })] } },
-      },
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "public" },
+      spec: { gatewayClassName: gatewayClass, listeners: [{ name: "http", protocol: "HTTP", port: 80, allowedRoutes: { namespaces: { from: "Same" } } }] },
     },
-    { apiVersion: "v1", kind: "Service", metadata: { name: "edge-canary" }, spec: { selector: { app: "oasis", component: "edge", track: "canary" }, ports: [{ name: "http", port: 80, targetPort: edgePort }] } },
     {
       apiVersion: "gateway.networking.k8s.io/v1",
       kind: "HTTPRoute",

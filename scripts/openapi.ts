@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createFileRegistry, fromBinary, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { buildOpenApi } from "../edge/openapi/build.ts";
+import { counted } from "../edge/openapi/validate-rules.ts";
 import { edgeServices } from "../edge/services.ts";
 import { RouteTable } from "../edge/transcode/route-table.ts";
 
@@ -26,7 +27,7 @@ try {
   const services = edgeServices.map((s) => registry.getService(s.typeName)).filter((s): s is DescService => !!s);
   const doc = buildOpenApi(services, new RouteTable(services), [registry.getMessage("oasis.media.v1.UploadMediaResponse")!]);
   writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
-  console.log(`wrote ${out}: ${Object.keys((doc as { paths: object }).paths).length} paths`);
+  console.log(`wrote ${out}: ${Object.keys((doc as { paths: object }).paths).length} paths; protovalidate rules: ${counted.rules} seen, ${counted.keywords} JSON Schema keywords`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

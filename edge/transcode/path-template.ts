@@ -199,12 +199,13 @@ export function shapeKey(t: PathTemplate): string {
 }
 
 /** The template in OpenAPI path syntax: `/v1/users/{user_id}:follow`. Multi-segment variables keep their name. */
-export function openApiPath(t: PathTemplate): string {
+export function openApiPath(t: PathTemplate, names: readonly string[] = t.variables.map((v) => v.path.join("."))): string {
   const out: string[] = [];
   for (let k = 0; k < t.parts.length; ) {
-    const v = t.variables.find((x) => x.start === k);
+    const i = t.variables.findIndex((x) => x.start === k);
+    const v = t.variables[i];
     if (v) {
-      out.push(`{${v.path.join(".")}}`);
+      out.push(`{${names[i]}}`);
       k += v.length === -1 ? t.parts.length - k : v.length;
       continue;
     }

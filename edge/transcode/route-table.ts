@@ -19,6 +19,8 @@ export interface HttpRoute {
   readonly body: string;
   /** "" (the whole response) or a top-level field name. */
   readonly responseBody: string;
+  /** 0 for the method's `google.api.http` rule, k for its k-th additional binding. */
+  readonly binding: number;
 }
 
 export type RouteMatch =
@@ -57,10 +59,10 @@ export class RouteTable {
       for (const m of s.methods) {
         const rule = getOption(m, http);
         if (!rule || rule.pattern.case === undefined) continue;
-        for (const b of bindings(rule)) {
+        for (const [binding, b] of bindings(rule).entries()) {
           const vp = verbAndPath(b);
           if (!vp) continue;
-          const route: HttpRoute = { method: m, httpMethod: vp[0], template: parseTemplate(vp[1]), body: b.body, responseBody: b.responseBody };
+          const route: HttpRoute = { method: m, httpMethod: vp[0], template: parseTemplate(vp[1]), body: b.body, responseBody: b.responseBody, binding };
           const key = `${route.httpMethod} ${shapeKey(route.template)}`;
           const clash = seen.get(key);
           if (clash) throw new Error(`${route.httpMethod} ${vp[1]} of ${m.parent.typeName}.${m.name} conflicts with ${clash.method.parent.typeName}.${clash.method.name}`);
