@@ -2,6 +2,9 @@
  * The edge: the only door the app uses. Bun.serve (HTTP/1.1 and h2c on one port; the
  * fastest HTTP server on Bun) takes JSON from the app and calls services over the mesh.
  *
+ * Kill switches (kit/kill-switches.ts) are watched from NATS and applied to every RPC
+ * (kill-switch-gate.ts).
+ *
  * Per request: CORS preflight; request id and trace context; route: probes, Connect
  * paths (`/<package>.<Service>/<Method>`), then the routes other modules add (REST,
  * media); the RPC steps in rpc-call.ts; then the common response steps: request id and
@@ -14,6 +17,8 @@ import { Counter, Gauge } from "prom-client";
 import { Health } from "#gen/grpc/health/v1/health_pb.ts";
 import { createLogger } from "#kit/logger.ts";
 import { createRedis, type Redis } from "#kit/redis.ts";
+import { connectBus, type Bus } from "#kit/bus.ts";
+import { noSwitches, openKillSwitches, type KillSwitches } from "#kit/kill-switches.ts";
 import { createTokenVerifier } from "./auth.ts";
 import { compressBody } from "./compress.ts";
 import type { EdgeConfig } from "./config.ts";
@@ -58,9 +63,13 @@ export function createEdgeApp(
   const log = createLogger("edge", config.logLevel);
   const redisCalls = new Counter({ name: "edge_redis_calls_total", help: "Redis round trips made by the edge (rate limiting).", registers: [] });
   const redis = createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log });
+  // The kill switches, watched from NATS once started (none before: nothing is served then).
+  let bus: Bus | undefined;
+  let killSwitches: KillSwitches | undefined;
   const deps: EdgeDeps = {
     config,
     redis,
+    switches: () => killSwitches?.state() ?? noSwitches,
     registry: new MethodRegistry(services, Object.keys(config.upstreams)),
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience, jwksCooldownMs: config.jwksCooldownMs }),
     upstreams: new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses")),
@@ -167,6 +176,8 @@ export function createEdgeApp(
           return new Response("not found\n", { status: 404 });
         },
       });
+      bus = await connectBus({ url: config.natsUrl, namespace: config.namespace, name: "edge", log });
+      killSwitches = await openKillSwitches(bus, log);
       await deps.limiter.start();
       await deps.upstreams.startDiscovery();
       await checkUpstreams();
@@ -205,6 +216,8 @@ export function createEdgeApp(
       await admin?.stop(true);
       deps.upstreams.close();
       redis.disconnect();
+      await killSwitches?.close();
+      await bus?.close();
     },
   };
 }

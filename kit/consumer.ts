@@ -17,7 +17,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JsMsg } from "@nats
 import { nanos } from "@nats-io/transport-node";
 import type { Pool } from "mysql2/promise";
 import { serviceCaller, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
-import { domainStreamConfig, dlqSubject, ensureStream, eventDomain, eventSubject, natsHeaders, type Bus } from "./bus.ts";
+import { domainStreamConfig, dlqSubject, ensureStream, eventDomain, eventSubject, natsHeaders, type Bus, type MsgHdrs } from "./bus.ts";
 import type { Logger } from "./logger.ts";
 import { isDuplicateKey, withTransaction, type Tx } from "./mysql.ts";
 import { eventHeaders } from "./outbox.ts";
@@ -63,8 +63,29 @@ export interface ConsumerOptions {
 
 export interface RunningConsumer {
   readonly name: string;
+  /** The stream it reads, e.g. `OASIS_POST`. */
+  readonly stream: string;
+  /** Its durable name in JetStream (the name, namespace-prefixed in tests). */
+  readonly durable: string;
+  /**
+   * Runs a dead letter of this consumer through its handler again (kit/admin-service.ts
+   * ReplayDeadLetters), in a call context of its own. Resolves when the handler
+   * succeeded; throws its error, or why the letter cannot be handled (unknown
+   * subject, undecodable, no event id). The caller removes the letter on success.
+   */
+  replay(letter: { subject: string; data: Uint8Array; headers?: MsgHdrs }): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Headers a dead letter carries besides the event's own (kit/admin-service.ts reads them). */
+export const dlqHeaders = {
+  reason: "Oasis-Dlq-Reason",
+  consumer: "Oasis-Dlq-Consumer",
+  /** The subject the event was published on. */
+  subject: "Oasis-Dlq-Subject",
+  /** The event's id (its Nats-Msg-Id when published; the letter gets an id of its own). */
+  eventId: "Oasis-Dlq-Event-Id",
+} as const;
 
 /** Backoff before attempt n+1: base * 4^(n-1), capped at 60 s, +-20% jitter. */
 export function backoffMs(deliveryCount: number, baseMs: number): number {
@@ -113,8 +134,10 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   async function deadLetter(msg: JsMsg, reason: string): Promise<void> {
     const h = natsHeaders();
     for (const [k, v] of msg.headers ?? []) h.set(k, v.join(","));
-    h.set("Oasis-Dlq-Reason", reason.slice(0, 1000));
-    h.set("Oasis-Dlq-Consumer", opts.name);
+    h.set(dlqHeaders.reason, reason.slice(0, 1000));
+    h.set(dlqHeaders.consumer, opts.name);
+    h.set(dlqHeaders.subject, msg.subject);
+    h.set(dlqHeaders.eventId, msg.headers?.get("Nats-Msg-Id") ?? "");
     await opts.bus.js.publish(dlqSubject(ns, opts.name, msg.subject), msg.data, {
       headers: h,
       msgID: `${opts.name}:${msg.headers?.get("Nats-Msg-Id") ?? msg.seq}`,
@@ -123,17 +146,35 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     log.error({ subject: msg.subject, seq: msg.seq, reason }, "dead-lettered");
   }
 
+  /** Decodes an event of this consumer; throws why it cannot be. Undefined: no handler for the subject. */
+  function decode(subject: string, data: Uint8Array, eventIdHeader: string) {
+    const handler = bySubject.get(subject);
+    if (!handler) return undefined;
+    if (!/^[0-9]{1,20}$/.test(eventIdHeader)) throw new Error("missing or bad Nats-Msg-Id");
+    return { handler, event: fromBinary(handler.schema, data) };
+  }
+
+  /** Runs the handler in a call context continuing the event's trace. */
+  function run(handler: EventHandler, event: unknown, meta: EventMeta, headers: MsgHdrs | undefined): Promise<void> {
+    const parent = parseTraceparent(headers?.get(eventHeaders.traceparent));
+    const ctx = {
+      requestId: headers?.get(eventHeaders.requestId) || newRequestId(),
+      traceId: parent?.traceId ?? newTraceId(),
+      spanId: newSpanId(),
+      caller: serviceCaller,
+    };
+    return runInCall(ctx, () => handler.handle(event as never, meta));
+  }
+
   async function handleOne(msg: JsMsg): Promise<void> {
-    const handler = bySubject.get(msg.subject);
-    if (!handler) {
+    if (!bySubject.has(msg.subject)) {
       msg.ack();
       return;
     }
     const idHeader = msg.headers?.get("Nats-Msg-Id") ?? "";
-    let event;
+    let decoded;
     try {
-      if (!/^[0-9]{1,20}$/.test(idHeader)) throw new Error("missing or bad Nats-Msg-Id");
-      event = fromBinary(handler.schema, msg.data);
+      decoded = decode(msg.subject, msg.data, idHeader)!;
     } catch (err) {
       await deadLetter(msg, `undecodable: ${(err as Error).message}`);
       return;
@@ -144,15 +185,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       occurredAtMs: Number(msg.headers?.get(eventHeaders.occurredAt) || 0) || msg.info.timestampNanos / 1e6,
       deliveryCount: msg.info.deliveryCount,
     };
-    const parent = parseTraceparent(msg.headers?.get(eventHeaders.traceparent));
-    const ctx = {
-      requestId: msg.headers?.get(eventHeaders.requestId) || newRequestId(),
-      traceId: parent?.traceId ?? newTraceId(),
-      spanId: newSpanId(),
-      caller: serviceCaller,
-    };
     try {
-      await runInCall(ctx, () => handler.handle(event, meta));
+      await run(decoded.handler, decoded.event, meta, msg.headers);
       msg.ack();
     } catch (err) {
       if (meta.deliveryCount >= maxDeliver) {
@@ -179,6 +213,22 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   return {
     name: opts.name,
+    stream: stream.name,
+    durable,
+    async replay(letter) {
+      const eventId = letter.headers?.get(dlqHeaders.eventId) ?? "";
+      const decoded = decode(letter.subject, letter.data, eventId);
+      if (!decoded) throw new Error(`consumer ${opts.name} has no handler for ${letter.subject}`);
+      const meta: EventMeta = {
+        eventId: BigInt(eventId),
+        subject: letter.subject,
+        occurredAtMs: Number(letter.headers?.get(eventHeaders.occurredAt) || 0) || Date.now(),
+        // Past the last regular attempt: the handler sees a late delivery.
+        deliveryCount: maxDeliver + 1,
+      };
+      await run(decoded.handler, decoded.event, meta, letter.headers);
+      log.info({ subject: letter.subject, event_id: eventId }, "dead letter replayed");
+    },
     async stop() {
       await messages.close();
       await loop.catch(() => {});

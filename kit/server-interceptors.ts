@@ -3,6 +3,8 @@
  * interceptors, handlers and outgoing calls can rely on kit/call-context.ts.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { methodDisabled, noSwitches, type KillSwitchState } from "./kill-switches.ts";
 import { methodAccess, checkAccess, callerHeader, createCallerVerifier, type MeshIdentity } from "./auth.ts";
 import { anonymous, callContextKey, currentCall, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
 
@@ -60,6 +62,32 @@ export function accessInterceptor(opts: { openReflection?: boolean } = {}): Inte
       throw new ConnectError(`${name} answers mesh callers only`, Code.PermissionDenied);
     }
     checkAccess(methodAccess(req.method), caller, name);
+    return next(req);
+  };
+}
+
+/** Methods kill switches never refuse: the operators' own (kit/admin-service.ts). */
+const neverSwitchedOff = "oasis.admin.v1.AdminService";
+
+/**
+ * Applies the kill switches (kit/kill-switches.ts) to every call: a disabled method or
+ * service is refused for everyone (UNAVAILABLE); in read-only mode a method with side
+ * effects (not `NO_SIDE_EFFECTS`) is refused when it acts for a signed-in user
+ * (UNAVAILABLE), so sign-in and services' own event handling go on; a frozen user's
+ * calls with side effects are refused (PERMISSION_DENIED). Uploads, shedding and
+ * fan-out are switched where they happen (the edge's route classes, feed's fan-out).
+ */
+export function killSwitchInterceptor(state: () => KillSwitchState): Interceptor {
+  return (next) => async (req) => {
+    const s = state();
+    if (s === noSwitches || req.service.typeName === neverSwitchedOff) return next(req);
+    const name = `${req.service.typeName}/${req.method.name}`;
+    if (methodDisabled(s, name)) throw new ConnectError(`${name} is switched off by an operator`, Code.Unavailable);
+    const user = (currentCall()?.caller ?? anonymous).userId;
+    if (user !== null && req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) {
+      if (s.frozenUsers.has(user.toString())) throw new ConnectError("this account's writes are frozen by an operator", Code.PermissionDenied);
+      if (s.readOnly) throw new ConnectError("Oasis is in read-only mode: writes are refused for now", Code.Unavailable);
+    }
     return next(req);
   };
 }
