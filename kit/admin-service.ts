@@ -57,8 +57,14 @@ function switchMessage(r: KillSwitchRecord): Omit<KillSwitch, "$typeName"> & { $
   return { kind: kindOf(r.kind), target: r.target, share: r.on ? r.share : 0, actor: r.actor, reason: r.reason, updateTime: timestampFromMs(r.atMs) } as never;
 }
 
+/** PERMISSION_DENIED (NOT_ADMIN): AdminService answers the operator identity only. */
+export function notAdmin(): ConnectError {
+  return errors.permissionDenied(ErrorReason.NOT_ADMIN, "only the operator identity may call AdminService");
+}
+
+/** Checked by the kit's access interceptor already (before validation); again here. */
 function requireOperator(): void {
-  if (!isOperator(currentCaller())) throw errors.permissionDenied(ErrorReason.NOT_ADMIN, "only the operator identity may call AdminService");
+  if (!isOperator(currentCaller())) throw notAdmin();
 }
 
 /** Page size from a request: 0 means `fallback`. */

@@ -93,6 +93,29 @@ export function backoffMs(deliveryCount: number, baseMs: number): number {
   return Math.round(raw * (0.8 + Math.random() * 0.4));
 }
 
+/**
+ * Parks an event on `oasis.dlq.<consumer>.<subject>` with its own headers plus why, the
+ * consumer, the original subject and the event id (dlqHeaders). Deduplicated per
+ * (consumer, event): a letter published twice is kept once.
+ */
+export async function publishDeadLetter(
+  bus: Pick<Bus, "js" | "namespace">,
+  consumer: string,
+  msg: { subject: string; data: Uint8Array; headers?: MsgHdrs; seq: number },
+  reason: string,
+): Promise<void> {
+  const h = natsHeaders();
+  for (const [k, v] of msg.headers ?? []) h.set(k, v.join(","));
+  h.set(dlqHeaders.reason, reason.slice(0, 1000));
+  h.set(dlqHeaders.consumer, consumer);
+  h.set(dlqHeaders.subject, msg.subject);
+  h.set(dlqHeaders.eventId, msg.headers?.get("Nats-Msg-Id") ?? "");
+  await bus.js.publish(dlqSubject(bus.namespace, consumer, msg.subject), msg.data, {
+    headers: h,
+    msgID: `${consumer}:${msg.headers?.get("Nats-Msg-Id") ?? msg.seq}`,
+  });
+}
+
 /** Creates (or updates) the durable consumer and starts handling messages. */
 export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
   if (opts.handlers.length === 0) throw new Error(`consumer ${opts.name} has no handlers`);
@@ -132,16 +155,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   const log = opts.log.child({ consumer: opts.name });
 
   async function deadLetter(msg: JsMsg, reason: string): Promise<void> {
-    const h = natsHeaders();
-    for (const [k, v] of msg.headers ?? []) h.set(k, v.join(","));
-    h.set(dlqHeaders.reason, reason.slice(0, 1000));
-    h.set(dlqHeaders.consumer, opts.name);
-    h.set(dlqHeaders.subject, msg.subject);
-    h.set(dlqHeaders.eventId, msg.headers?.get("Nats-Msg-Id") ?? "");
-    await opts.bus.js.publish(dlqSubject(ns, opts.name, msg.subject), msg.data, {
-      headers: h,
-      msgID: `${opts.name}:${msg.headers?.get("Nats-Msg-Id") ?? msg.seq}`,
-    });
+    await publishDeadLetter(opts.bus, opts.name, { subject: msg.subject, data: msg.data, headers: msg.headers, seq: msg.seq }, reason);
     msg.ack();
     log.error({ subject: msg.subject, seq: msg.seq, reason }, "dead-lettered");
   }

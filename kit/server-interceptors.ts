@@ -5,7 +5,8 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { methodDisabled, noSwitches, type KillSwitchState } from "./kill-switches.ts";
-import { methodAccess, checkAccess, callerHeader, createCallerVerifier, type MeshIdentity } from "./auth.ts";
+import { methodAccess, checkAccess, callerHeader, createCallerVerifier, isOperator, type MeshIdentity } from "./auth.ts";
+import { notAdmin } from "./admin-service.ts";
 import { anonymous, callContextKey, currentCall, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
 
 /** Accepted request ids: what common proxies generate (UUIDs, base64url), bounded. */
@@ -62,6 +63,9 @@ export function accessInterceptor(opts: { openReflection?: boolean } = {}): Inte
       throw new ConnectError(`${name} answers mesh callers only`, Code.PermissionDenied);
     }
     checkAccess(methodAccess(req.method), caller, name);
+    // The kit's AdminService keeps no list of admin users: the operator identity only,
+    // refused before validation so no request shape tells a caller anything.
+    if (req.service.typeName === neverSwitchedOff && !isOperator(caller)) throw notAdmin();
     return next(req);
   };
 }

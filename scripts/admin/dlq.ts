@@ -17,7 +17,8 @@ could not decode). Kept 30 days.
 
   dlq list [--consumer NAME] [--limit N] [--page-token T]
                          oldest first (default 100); --consumer e.g. feed-fanout
-  dlq inspect <sequence> headers, the reason, and the payload as JSON
+  dlq inspect <sequence> headers, the reason, and the payload as JSON (asked of the
+                         service running its consumer, which knows the event type)
   dlq replay <sequence>... [--all] [--consumer NAME]
                          runs each letter through its consumer's handler again, in
                          the service that runs it; removes the ones handled. --all
@@ -55,7 +56,13 @@ export const command: AdminCommand = {
     }
     if (verb === "inspect") {
       if (!rest[0]) throw new UsageError("inspect needs a sequence");
-      const res = await any.getDeadLetter({ sequence: BigInt(rest[0]) });
+      const sequence = BigInt(rest[0]);
+      let res = await any.getDeadLetter({ sequence });
+      // The service running the letter's consumer knows its event type: ask it for the JSON.
+      if (!res.payloadJson) {
+        const owner = (await consumersByService(op, services)).find((s) => s.consumers.some((c) => c.name === res.deadLetter!.consumer));
+        if (owner) res = await op.client(AdminService, owner.service).getDeadLetter({ sequence });
+      }
       output(opts, toJson(GetDeadLetterResponseSchema, res), () => {
         const d = res.deadLetter!;
         return [

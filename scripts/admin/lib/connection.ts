@@ -36,9 +36,13 @@ export function operatorEnv(env: Env = process.env): Env {
   );
 }
 
-/** The services of mesh.config.ts deployed in this checkout. */
-export function serviceNames(): string[] {
-  return mesh.filter((e) => existsSync(join(root, "services", e.name, "main.ts"))).map((e) => e.name);
+/**
+ * The services to ask: OASIS_MESH_SERVICES (comma list) when set, as for the services
+ * themselves, else those of mesh.config.ts deployed in this checkout.
+ */
+export function serviceNames(env: Env = process.env): string[] {
+  const listed = env.OASIS_MESH_SERVICES?.split(",").map((s) => s.trim()).filter(Boolean);
+  return mesh.filter((e) => (listed ? listed.includes(e.name) : existsSync(join(root, "services", e.name, "main.ts")))).map((e) => e.name);
 }
 
 /** A connection to the mesh as the operator. */
