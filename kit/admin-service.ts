@@ -98,11 +98,6 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
     return m;
   }
 
-  /** Dead letters of `consumer` now in the stream. */
-  async function deadLetterCount(consumer: string): Promise<number> {
-    const info = await deps.bus.jsm.streams.info(dlqStream, { subjects_filter: `${dlqPrefix}${consumer}.>` });
-    return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-  }
 
   return {
     async listKillSwitches() {
@@ -210,9 +205,16 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
 
     async listConsumers() {
       requireOperator();
-      return { consumers: await Promise.all(deps.consumers().map((c) => consumerStatus(deps.bus, c, deadLetterCount))) };
+      return { consumers: await Promise.all(deps.consumers().map((c) => consumerStatus(deps.bus, c))) };
     },
   };
+}
+
+/** Dead letters of `consumer` now in the DLQ stream. */
+export async function deadLetterCount(bus: Bus, consumer: string): Promise<number> {
+  const prefix = `${bus.namespace ? `${bus.namespace}.` : ""}oasis.dlq.`;
+  const info = await bus.jsm.streams.info(dlqStreamConfig(bus.namespace).name, { subjects_filter: `${prefix}${consumer}.>` });
+  return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
 }
 
 /**
@@ -220,11 +222,7 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
  * unacknowledged, redelivered, and the age of the oldest undelivered message (the
  * stream message after the consumer's delivered sequence that matches its filter).
  */
-export async function consumerStatus(
-  bus: Bus,
-  c: RunningConsumer,
-  deadLetterCount: (consumer: string) => Promise<number>,
-): Promise<Omit<ConsumerStatus, "$typeName">> {
+export async function consumerStatus(bus: Bus, c: RunningConsumer): Promise<Omit<ConsumerStatus, "$typeName">> {
   const info = await bus.jsm.consumers.info(c.stream, c.durable);
   let lagSeconds = 0;
   if (info.num_pending > 0) {
@@ -240,6 +238,6 @@ export async function consumerStatus(
     ackPending: BigInt(info.num_ack_pending),
     redelivered: BigInt(info.num_redelivered),
     lagSeconds,
-    deadLetters: BigInt(await deadLetterCount(c.name)),
+    deadLetters: BigInt(await deadLetterCount(bus, c.name)),
   };
 }

@@ -19,6 +19,7 @@ import type { Pool } from "mysql2/promise";
 import { serviceCaller, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
 import { domainStreamConfig, dlqSubject, ensureStream, eventDomain, eventSubject, natsHeaders, type Bus, type MsgHdrs } from "./bus.ts";
 import type { Logger } from "./logger.ts";
+import type { ConsumerCounters } from "./metrics.ts";
 import { isDuplicateKey, withTransaction, type Tx } from "./mysql.ts";
 import { eventHeaders } from "./outbox.ts";
 
@@ -59,6 +60,8 @@ export interface ConsumerOptions {
   readonly deliver?: "all" | "new";
   /** Base of the exponential backoff between attempts, ms. Default 500. */
   readonly backoffBaseMs?: number;
+  /** Redelivery and dead-letter counters (kit/metrics.ts); serve() passes the process's. */
+  readonly counters?: ConsumerCounters;
 }
 
 export interface RunningConsumer {
@@ -157,6 +160,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   async function deadLetter(msg: JsMsg, reason: string): Promise<void> {
     await publishDeadLetter(opts.bus, opts.name, { subject: msg.subject, data: msg.data, headers: msg.headers, seq: msg.seq }, reason);
     msg.ack();
+    opts.counters?.deadLettered(opts.name);
     log.error({ subject: msg.subject, seq: msg.seq, reason }, "dead-lettered");
   }
 
@@ -181,6 +185,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   }
 
   async function handleOne(msg: JsMsg): Promise<void> {
+    if (msg.info.deliveryCount > 1) opts.counters?.redelivered(opts.name);
     if (!bySubject.has(msg.subject)) {
       msg.ack();
       return;

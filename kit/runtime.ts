@@ -26,9 +26,9 @@ import { openDatabase, withTransaction, type Tx } from "./mysql.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
 import { createRedis, type Redis } from "./redis.ts";
 import { AdminService } from "#gen/oasis/admin/v1/admin_service_pb.ts";
-import { adminService } from "./admin-service.ts";
+import { adminService, consumerStatus } from "./admin-service.ts";
 import { bind, createRpcServer, type HttpFallback, type RpcServer, type ServiceBinding } from "./server.ts";
-import { createRegistry } from "./metrics.ts";
+import { consumerCounters, consumerGauges, createRegistry, type ConsumerGaugeSource } from "./metrics.ts";
 import { Counter, type Registry } from "prom-client";
 import { pruneKitTables } from "./retention.ts";
 import { openKillSwitches, type KillSwitches } from "./kill-switches.ts";
@@ -98,7 +98,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   let outbox: Outbox | undefined;
   if (bus && db) {
     await ensureStream(bus.jsm, domainStreamConfig(config.namespace, config.service), log);
-    outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log });
+    outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log, registry: metrics });
     if (config.outboxRelay) outbox.start();
   }
   const clientOpts: MeshClientOptions = { meshSecret: config.mesh, httpVersion: config.meshHttpVersion, dnsRefreshMs: config.dnsRefreshMs, ...opts.clients };
@@ -239,6 +239,19 @@ function hasBus(rt: Runtime): boolean {
 
 export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions): App {
   const running: RunningConsumer[] = [];
+  const counters = opts.consumers?.length ? consumerCounters(rt.metrics) : undefined;
+  if (opts.consumers?.length) {
+    consumerGauges(rt.metrics, async () => {
+      const out = new Map<string, ConsumerGaugeSource>();
+      await Promise.all(
+        running.map(async (c) => {
+          const s = await consumerStatus(rt.bus, c).catch(() => undefined);
+          if (s) out.set(c.name, { pending: Number(s.pending), ackPending: Number(s.ackPending), lagSeconds: s.lagSeconds, deadLetters: Number(s.deadLetters) });
+        }),
+      );
+      return out;
+    });
+  }
   // Every process with the bus serves AdminService (kill switches, dead letters, its
   // consumers' lag) to the operator.
   const admin = hasBus(rt)
@@ -275,7 +288,7 @@ export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions):
     runtime: rt,
     server,
     async start() {
-      for (const c of opts.consumers ?? []) running.push(await startConsumer({ ...c, bus: rt.bus, log: rt.log }));
+      for (const c of opts.consumers ?? []) running.push(await startConsumer({ counters, ...c, bus: rt.bus, log: rt.log }));
       return server.start();
     },
     stop() {

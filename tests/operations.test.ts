@@ -321,6 +321,21 @@ test("dead letters: listed, inspected, a poison one stays, a missing fan-out is 
   const after = ((await ok("dlq", "list", "--consumer", "feed-fanout")).deadLetters ?? []) as any[];
   expect(after.map((l) => l.sequence)).toEqual([poison.sequence]);
   expect((await admin("dlq", "inspect", lost.sequence)).code).toBe(1);
+
+  // The same facts in Prometheus: feed's consumer gauges and counters, post's outbox backlog.
+  const scrape = async (service: string) => (await fetch(`${bed.mesh.metricsUrl(service)}/metrics`)).text();
+  const value = (text: string, series: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(series));
+    return line === undefined ? undefined : Number(line.split(" ").at(-1));
+  };
+  const feedMetrics = await scrape("feed");
+  expect(value(feedMetrics, 'events_dead_letters{consumer="feed-fanout"')).toBe(1);
+  expect(value(feedMetrics, 'events_dead_lettered_total{consumer="feed-fanout"')).toBeGreaterThanOrEqual(1);
+  expect(value(feedMetrics, 'events_consumer_pending_messages{consumer="feed-fanout"')).toBe(0);
+  expect(value(feedMetrics, 'events_consumer_lag_seconds{consumer="feed-fanout"')).toBe(0);
+  const postMetrics = await scrape("post");
+  expect(value(postMetrics, "outbox_backlog_events")).toBeGreaterThanOrEqual(0);
+  expect(value(postMetrics, "outbox_oldest_unsent_age_seconds")).toBeLessThan(60);
 }, 120_000);
 
 test("bucket policies and usage errors through the CLI", async () => {
