@@ -8,7 +8,8 @@
  * Per request: CORS preflight; request id and trace context; route: probes, Connect
  * paths (`/<package>.<Service>/<Method>`), then the routes other modules add (REST,
  * media); the RPC steps in rpc-call.ts; then the common response steps: request id and
- * CORS headers, compression of JSON bodies, metrics by route.
+ * CORS headers, compression of JSON bodies, metrics by route, the access log line
+ * (access-log.ts).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
@@ -21,6 +22,7 @@ import { connectBus, type Bus } from "#kit/bus.ts";
 import { noSwitches, openKillSwitches, type KillSwitches } from "#kit/kill-switches.ts";
 import { createTokenVerifier } from "./auth.ts";
 import { compressBody } from "./compress.ts";
+import { createAccessLog } from "./access-log.ts";
 import type { EdgeConfig } from "./config.ts";
 import { connectReply, decodeConnectRequest } from "./connect-handler.ts";
 import { Cors } from "./cors.ts";
@@ -77,6 +79,7 @@ export function createEdgeApp(
   };
   const routes = extraRoutes(deps);
   const cors = new Cors(config.corsOrigins);
+  const accessLog = createAccessLog(log, { ratePerSecond: config.accessLogRate, sampleShare: config.accessLogSample });
   const metrics = createEdgeMetrics();
   metrics.registry.registerMetric(redisCalls);
   new Gauge({
@@ -203,7 +206,19 @@ export function createEdgeApp(
             log.error({ err, request_id: ctx.requestId }, "unexpected edge error");
             out = { reply: errorReply(new ConnectError("internal error", Code.Internal)), route: "error" };
           }
-          metrics.observe(out.route, req.method, out.reply.status, (performance.now() - start) / 1000);
+          const ms = performance.now() - start;
+          metrics.observe(out.route, req.method, out.reply.status, ms / 1000);
+          // Probes (load balancers, kubelets) are not requests anyone needs a line for.
+          if (out.route !== "/healthz" && out.route !== "/readyz") accessLog.write({
+            route: out.route,
+            method: req.method,
+            status: out.reply.status,
+            durationMs: ms,
+            user: ctx.facts.user,
+            requestId: ctx.requestId,
+            traceId: ctx.traceparent.split("-")[1] ?? "",
+            upstream: ctx.facts.upstream,
+          });
           return respond(ctx, out.reply);
         },
       });

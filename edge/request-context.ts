@@ -11,6 +11,8 @@ export interface RequestContext {
   readonly requestId: string;
   readonly traceparent: string;
   readonly clientIp: string;
+  /** What the steps learn for the access log (access-log.ts): the user, the upstream called. */
+  readonly facts: { user: bigint | null; upstream: string | null };
 }
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -35,5 +37,6 @@ export function requestContext(req: Request, peerIp: string, trustedProxies: num
     requestId: given && requestIdPattern.test(given) ? given : newRequestId(),
     traceparent: formatTraceparent(parent?.traceId ?? newTraceId(), newSpanId()),
     clientIp,
+    facts: { user: null, upstream: null },
   };
 }

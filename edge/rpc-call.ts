@@ -69,11 +69,13 @@ export async function runRpc(
   const headers = () => (upstreamLimit && (!edgeLimit || tighterLimit(upstreamLimit, edgeLimit) === upstreamLimit) ? rateLimitFields(upstreamLimit) : limitHeaders);
   // The client's deadline covers the whole edge request, so it starts counting here.
   const deadlineMs = Date.now() + requestTimeoutMs(ctx.req, deps.config.defaultTimeoutMs, deps.config.maxTimeoutMs);
+  ctx.facts.upstream = routed.upstream;
   const switches = deps.switches();
   const shed = shedRefusal(switches, routeClass);
   if (shed) return errorReply(shed.error, shed.headers);
   try {
     const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
+    ctx.facts.user = user?.userId ?? null;
     requireAccess(routed.access, user);
     const off = switchRefusal(switches, `${routed.method.parent.typeName}/${routed.method.name}`, routeClass, user?.userId ?? null);
     if (off) return errorReply(off.error, off.headers);

@@ -106,7 +106,9 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
     const switches = deps.switches();
     const shed = shedRefusal(switches, "stream");
     if (shed) throw shed.error;
+    ctx.facts.upstream = routed.upstream;
     const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
+    ctx.facts.user = user?.userId ?? null;
     requireAccess(routed.access, user);
     const off = switchRefusal(switches, `${routed.method.parent.typeName}/${routed.method.name}`, "stream", user?.userId ?? null);
     if (off) throw off.error;

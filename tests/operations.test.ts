@@ -15,10 +15,12 @@
  * of Redis, as if the handler never ran) is dead-lettered as the consumer would, and
  * its replay through the CLI puts the post back and removes the letter.
  *
- * Also: consumer lag, rate-limit overrides and bucket policies through the CLI.
+ * Also: consumer lag, rate-limit overrides, bucket policies and a search reindex
+ * through the CLI.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import Redis from "ioredis";
@@ -30,6 +32,7 @@ import { startSocialTestbed, type SocialTestbed } from "./social-testbed.ts";
 import { imagePath } from "../demo/data.ts";
 
 const root = join(import.meta.dir, "..");
+const searchDir = mkdtempSync(join(tmpdir(), "oasis-ops-search-"));
 let bed: SocialTestbed;
 let bus: Bus;
 let redis: Redis;
@@ -139,7 +142,7 @@ async function flip(phase: string, args: string[], effect: (edge: string) => Pro
 }
 
 beforeAll(async () => {
-  bed = await startSocialTestbed(["identity", "graph", "post", "feed", "media"]);
+  bed = await startSocialTestbed(["identity", "graph", "post", "feed", "media", "search"], { env: { OASIS_SEARCH_DATA_DIR: searchDir, OASIS_MEILI_URL: "" } });
   edges.push(bed.mesh.url("edge"));
   const [port, metricsPort] = [await freePort(), await freePort()];
   await bed.mesh.supervisor.start({
@@ -168,6 +171,7 @@ afterAll(async () => {
   redis?.disconnect();
   await bus?.close();
   await bed?.stop();
+  rmSync(searchDir, { recursive: true, force: true });
 });
 
 test("every kill switch flipped under the DSB mix shows at both edges within 1 s, and clears", async () => {
@@ -350,3 +354,15 @@ test("bucket policies and usage errors through the CLI", async () => {
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain("BAD_SWITCH_TARGET");
 });
+
+test("a search reindex through the CLI rebuilds from the owners and reports what it indexed", async () => {
+  expect((await admin("reindex", "status")).code).toBe(1); // none yet: NOT_FOUND
+  expect((await createPost(edges[0]!, 0, "indexed by the rebuild")).status).toBe(200);
+  const done = await ok("reindex", "start", "--wait");
+  expect(done.reindex.running ?? false).toBe(false);
+  expect(done.reindex.error ?? "").toBe("");
+  expect(Number(done.reindex.users)).toBe(ids.length);
+  expect(Number(done.reindex.posts)).toBeGreaterThanOrEqual(1);
+  const hits = await (await call(edges[0]!, "GET", "/v1/search/users?query=reed_1")).json();
+  expect(hits.users.map((u: any) => u.profile.handle)).toContain("reed_1");
+}, 120_000);

@@ -1,13 +1,12 @@
 /**
- * StartReindex and GetReindex: the operator's rebuild of every index (../reindex.ts),
+ * StartReindex and GetReindex (ACCESS_INTERNAL: mesh identities only, the operator's
+ * included): the rebuild of every index (../reindex.ts),
  * run in this process in the background. Its record lives in Redis (`reindex:last`, 7
  * days) so any replica answers GetReindex; the generation marker `rebuild` (set while
  * a rebuild runs, events.ts) tells a second StartReindex that one already runs.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { isOperator } from "#kit/auth.ts";
-import { currentCaller } from "#kit/call-context.ts";
 import { ErrorReason } from "#gen/oasis/search/v1/errors_pb.ts";
 import type { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import type { SearchContext } from "../context.ts";
@@ -37,10 +36,6 @@ const message = (r: Record) => ({
   error: r.error ?? "",
 });
 
-function requireOperator(): void {
-  if (!isOperator(currentCaller())) throw errors.permissionDenied(ErrorReason.NOT_ADMIN, "only the operator identity may reindex");
-}
-
 export function reindexRoutes(ctx: SearchContext): Pick<ServiceImpl<typeof SearchService>, "startReindex" | "getReindex"> {
   const redis = ctx.rt.redis;
   const save = (r: Record) => redis.set(lastReindexKey, JSON.stringify(r), "EX", recordTtlSeconds);
@@ -50,7 +45,6 @@ export function reindexRoutes(ctx: SearchContext): Pick<ServiceImpl<typeof Searc
   };
   return {
     async startReindex() {
-      requireOperator();
       const last = await load();
       if (last?.running && (await redis.exists(rebuildKey))) return { reindex: message(last), started: false };
       const rec: Record = { running: true, startMs: Date.now() };
@@ -64,7 +58,6 @@ export function reindexRoutes(ctx: SearchContext): Pick<ServiceImpl<typeof Searc
       return { reindex: message(rec), started: true };
     },
     async getReindex() {
-      requireOperator();
       const last = await load();
       if (!last) throw errors.notFound(ErrorReason.NO_REINDEX, "no reindex ran in the last 7 days");
       return { reindex: message(last) };

@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file oasis/search/v1/errors.proto.
  */
 export const file_oasis_search_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChxvYXNpcy9zZWFyY2gvdjEvZXJyb3JzLnByb3RvEg9vYXNpcy5zZWFyY2gudjEqpwEKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGEVSUk9SX1JFQVNPTl9RVUVSWV9FTVBUWRABEiMKH0VSUk9SX1JFQVNPTl9FTkdJTkVfVU5BVkFJTEFCTEUQAhIaChZFUlJPUl9SRUFTT05fTk9UX0FETUlOEAMSGwoXRVJST1JfUkVBU09OX05PX1JFSU5ERVgQBGIGcHJvdG8z");
+  fileDesc("ChxvYXNpcy9zZWFyY2gvdjEvZXJyb3JzLnByb3RvEg9vYXNpcy5zZWFyY2gudjEqiwEKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGEVSUk9SX1JFQVNPTl9RVUVSWV9FTVBUWRABEiMKH0VSUk9SX1JFQVNPTl9FTkdJTkVfVU5BVkFJTEFCTEUQAhIbChdFUlJPUl9SRUFTT05fTk9fUkVJTkRFWBADYgZwcm90bzM");
 
 /**
  * Why a search call failed: the `reason` of the google.rpc.ErrorInfo detail (without the
@@ -41,18 +41,11 @@ export enum ErrorReason {
   ENGINE_UNAVAILABLE = 2,
 
   /**
-   * Only the operator identity may call this. PERMISSION_DENIED.
-   *
-   * @generated from enum value: ERROR_REASON_NOT_ADMIN = 3;
-   */
-  NOT_ADMIN = 3,
-
-  /**
    * No reindex ran in the last 7 days. NOT_FOUND.
    *
-   * @generated from enum value: ERROR_REASON_NO_REINDEX = 4;
+   * @generated from enum value: ERROR_REASON_NO_REINDEX = 3;
    */
-  NO_REINDEX = 4,
+  NO_REINDEX = 3,
 }
 
 /**
