@@ -23,6 +23,7 @@ import { noSwitches, openKillSwitches, type KillSwitches } from "#kit/kill-switc
 import { createTokenVerifier } from "./auth.ts";
 import { compressBody } from "./compress.ts";
 import { createAccessLog } from "./access-log.ts";
+import { endSpan, initTracing, SpanKind, startSpan, traceparentOf } from "#kit/tracing.ts";
 import type { EdgeConfig } from "./config.ts";
 import { connectReply, decodeConnectRequest } from "./connect-handler.ts";
 import { Cors } from "./cors.ts";
@@ -63,6 +64,7 @@ export function createEdgeApp(
   services: readonly DescService[] = edgeServices,
 ): EdgeApp {
   const log = createLogger("edge", config.logLevel);
+  const stopTracing = initTracing("edge", config);
   const redisCalls = new Counter({ name: "edge_redis_calls_total", help: "Redis round trips made by the edge (rate limiting).", registers: [] });
   const redis = createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log });
   // The kill switches, watched from NATS once started (none before: nothing is served then).
@@ -198,7 +200,8 @@ export function createEdgeApp(
           if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
             return cors.preflight(req.headers.get("origin"));
           }
-          const ctx = requestContext(req, srv.requestIP(req)?.address ?? "unknown", config.trustedProxies);
+          const span = startSpan(req.method, SpanKind.SERVER, req.headers.get("traceparent"), { "http.request.method": req.method });
+          const ctx = requestContext(req, srv.requestIP(req)?.address ?? "unknown", config.trustedProxies, traceparentOf(span));
           let out: { reply: Reply; route: string };
           try {
             out = await route(ctx);
@@ -207,6 +210,10 @@ export function createEdgeApp(
             out = { reply: errorReply(new ConnectError("internal error", Code.Internal)), route: "error" };
           }
           const ms = performance.now() - start;
+          // REST routes are labelled "POST /v1/posts" already; Connect paths are not.
+          span.updateName(out.route.startsWith(`${req.method} `) ? out.route : `${req.method} ${out.route}`);
+          span.setAttributes({ "http.route": out.route, "http.response.status_code": out.reply.status, "oasis.request_id": ctx.requestId });
+          endSpan(span, out.reply.status >= 500 ? new Error(`HTTP ${out.reply.status}`) : undefined);
           metrics.observe(out.route, req.method, out.reply.status, ms / 1000);
           // Probes (load balancers, kubelets) are not requests anyone needs a line for.
           if (out.route !== "/healthz" && out.route !== "/readyz") accessLog.write({
@@ -233,6 +240,7 @@ export function createEdgeApp(
       redis.disconnect();
       await killSwitches?.close();
       await bus?.close();
+      await stopTracing();
     },
   };
 }

@@ -20,6 +20,7 @@ import { serviceCaller, newRequestId, newSpanId, newTraceId, parseTraceparent, r
 import { domainStreamConfig, dlqSubject, ensureStream, eventDomain, eventSubject, natsHeaders, type Bus, type MsgHdrs } from "./bus.ts";
 import type { Logger } from "./logger.ts";
 import type { ConsumerCounters } from "./metrics.ts";
+import { endSpan, SpanKind, startSpan, traceparentOf, withSpan } from "./tracing.ts";
 import { isDuplicateKey, withTransaction, type Tx } from "./mysql.ts";
 import { eventHeaders } from "./outbox.ts";
 
@@ -172,16 +173,30 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     return { handler, event: fromBinary(handler.schema, data) };
   }
 
-  /** Runs the handler in a call context continuing the event's trace. */
-  function run(handler: EventHandler, event: unknown, meta: EventMeta, headers: MsgHdrs | undefined): Promise<void> {
-    const parent = parseTraceparent(headers?.get(eventHeaders.traceparent));
+  /** Runs the handler in a call context continuing the event's trace, in a consumer span. */
+  async function run(handler: EventHandler, event: unknown, meta: EventMeta, headers: MsgHdrs | undefined): Promise<void> {
+    const traceparent = headers?.get(eventHeaders.traceparent);
+    const parent = parseTraceparent(traceparent);
+    const span = startSpan(`${opts.name} process`, SpanKind.CONSUMER, traceparent, {
+      "messaging.system": "nats",
+      "messaging.destination.name": meta.subject,
+      "messaging.message.id": String(meta.eventId),
+      "messaging.consumer.group.name": opts.name,
+      "oasis.delivery_count": meta.deliveryCount,
+    });
     const ctx = {
       requestId: headers?.get(eventHeaders.requestId) || newRequestId(),
       traceId: parent?.traceId ?? newTraceId(),
-      spanId: newSpanId(),
+      spanId: traceparentOf(span) ? span.spanContext().spanId : newSpanId(),
       caller: serviceCaller,
     };
-    return runInCall(ctx, () => handler.handle(event as never, meta));
+    try {
+      await withSpan(span, () => runInCall(ctx, () => handler.handle(event as never, meta)));
+      endSpan(span);
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
   }
 
   async function handleOne(msg: JsMsg): Promise<void> {

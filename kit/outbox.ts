@@ -25,6 +25,7 @@ import type { Logger } from "./logger.ts";
 import type { Tx } from "./mysql.ts";
 import { Gauge, type Registry } from "prom-client";
 import { idTimeMs } from "./ids.ts";
+import { SpanKind, startSpan, traceparentOf, tracingOn } from "./tracing.ts";
 
 /** Event metadata carried in NATS headers (payload stays the bare event message). */
 export const eventHeaders = {
@@ -181,10 +182,14 @@ export function createOutbox(opts: OutboxOptions): Outbox {
         [eventHeaders.type]: schema.typeName,
         [eventHeaders.occurredAt]: String(Date.now()),
       };
+      // A producer span for the event (OTel messaging: "create"), child of the handler's
+      // span; consumers' spans name it as their parent through the stored traceparent.
+      const span = tracingOn() ? startSpan(`${eventSubject(opts.namespace, schema)} create`, SpanKind.PRODUCER, undefined, { "messaging.system": "nats", "messaging.message.id": String(id) }) : undefined;
       if (call) {
         headers[eventHeaders.requestId] = call.requestId;
-        headers[eventHeaders.traceparent] = formatTraceparent(call.traceId, newSpanId());
+        headers[eventHeaders.traceparent] = (span && traceparentOf(span)) ?? formatTraceparent(call.traceId, newSpanId());
       }
+      span?.end();
       const payload = toBinary(schema, create(schema, message));
       await tx.query("INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", [
         id,

@@ -32,6 +32,7 @@ import { consumerCounters, consumerGauges, createRegistry, type ConsumerGaugeSou
 import { Counter, type Registry } from "prom-client";
 import { pruneKitTables } from "./retention.ts";
 import { openKillSwitches, type KillSwitches } from "./kill-switches.ts";
+import { initTracing } from "./tracing.ts";
 
 export interface RuntimeOptions {
   /** The service's SQL migrations folder; omit for services without MySQL. */
@@ -79,6 +80,7 @@ function missing(what: string): never {
 
 export async function openRuntime<C extends BaseConfig>(config: C, opts: RuntimeOptions = {}): Promise<Runtime<C>> {
   const log = createLogger(config.service, config.logLevel);
+  const stopTracing = initTracing(config.service, config);
   const metrics = createRegistry(config.service);
   const stops: Array<() => Promise<void> | void> = [];
   let workerId = config.workerId;
@@ -106,6 +108,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   const timers: Array<ReturnType<typeof setInterval>> = [];
 
   // Close in reverse order of opening.
+  stops.push(stopTracing);
   stops.push(async () => {
     await db?.end();
   });

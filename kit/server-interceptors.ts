@@ -5,6 +5,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { methodDisabled, noSwitches, type KillSwitchState } from "./kill-switches.ts";
+import { endSpan, SpanKind, startSpan, traceparentOf, withSpan } from "./tracing.ts";
 import { methodAccess, checkAccess, callerHeader, createCallerVerifier, isOperator, type MeshIdentity } from "./auth.ts";
 import { notAdmin } from "./admin-service.ts";
 import { anonymous, callContextKey, currentCall, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
@@ -31,19 +32,31 @@ export function callContextInterceptor(identity: MeshIdentity): Interceptor {
       (err as ConnectError).metadata.set("x-request-id", requestId);
       throw err;
     }
-    const ctx = { requestId, traceId: parent?.traceId ?? newTraceId(), spanId: newSpanId(), caller };
-    req.contextValues.set(callContextKey, ctx);
-    return runInCall(ctx, async () => {
-      try {
-        const res = await next(req);
-        res.header.set("x-request-id", requestId);
-        return res;
-      } catch (err) {
-        const ce = ConnectError.from(err);
-        ce.metadata.set("x-request-id", requestId);
-        throw ce;
-      }
+    const span = startSpan(`${req.service.typeName}/${req.method.name}`, SpanKind.SERVER, req.header.get("traceparent"), {
+      "rpc.system": "grpc",
+      "rpc.service": req.service.typeName,
+      "rpc.method": req.method.name,
+      "oasis.request_id": requestId,
     });
+    const traced = traceparentOf(span);
+    const ctx = { requestId, traceId: parent?.traceId ?? newTraceId(), spanId: traced ? span.spanContext().spanId : newSpanId(), caller };
+    req.contextValues.set(callContextKey, ctx);
+    return withSpan(span, () =>
+      runInCall(ctx, async () => {
+        try {
+          const res = await next(req);
+          res.header.set("x-request-id", requestId);
+          endSpan(span);
+          return res;
+        } catch (err) {
+          const ce = ConnectError.from(err);
+          ce.metadata.set("x-request-id", requestId);
+          span.setAttribute("rpc.grpc.status_code", ce.code);
+          endSpan(span, ce);
+          throw ce;
+        }
+      }),
+    );
   };
 }
 

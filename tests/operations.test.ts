@@ -78,23 +78,36 @@ const homeFeed = (edge: string, who: number) => call(edge, "GET", "/v1/feeds/hom
 const png = readFileSync(imagePath("coffee.png"));
 
 /**
- * Polls `probe` on every edge until it holds at all of them; returns the ms until the
- * start of the last edge's successful probe. Fails when that is later than
- * `deadlineMs` (the switches' promise).
+ * Probes every edge until `probe` holds at each; returns the ms from the call to the
+ * start of the earliest probe that saw it at the slowest edge. Fails when that is later
+ * than `deadlineMs` (the switches' promise).
  */
 async function within(deadlineMs: number, probe: (edge: string) => Promise<boolean>): Promise<number> {
   const t0 = performance.now();
-  const seenAt = new Map<string, number>();
-  for (;;) {
-    for (const e of edges.filter((x) => !seenAt.has(x))) {
-      const started = performance.now() - t0;
-      if (await probe(e)) seenAt.set(e, started);
-    }
-    if (seenAt.size === edges.length) break;
-    if (performance.now() - t0 > deadlineMs) throw new Error(`not applied at ${edges.filter((x) => !seenAt.has(x)).join(", ")} within ${deadlineMs} ms`);
-  }
-  // An edge counts from the start of the probe that saw the effect.
-  const worst = Math.max(...seenAt.values());
+  const perEdge = await Promise.all(
+    edges.map(async (edge) => {
+      // Probes start every 25 ms (at most 8 in flight), not one after another: a slow
+      // answer saying "not yet" must not delay the probe that would see the change.
+      let seen: number | undefined;
+      const inFlight = new Set<Promise<void>>();
+      while (seen === undefined) {
+        const started = performance.now() - t0;
+        if (started > deadlineMs + 5_000) break;
+        const p = probe(edge).then((ok) => {
+          if (ok && (seen === undefined || started < seen)) seen = started;
+        });
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+        if (inFlight.size >= 8) await Promise.race(inFlight);
+        else await Promise.race([Promise.race(inFlight), Bun.sleep(25)]);
+      }
+      await Promise.all(inFlight);
+      return { edge, seen };
+    }),
+  );
+  const missing = perEdge.filter((e) => e.seen === undefined).map((e) => e.edge);
+  if (missing.length) throw new Error(`not applied at ${missing.join(", ")}`);
+  const worst = Math.max(...perEdge.map((e) => e.seen!));
   if (worst > deadlineMs) throw new Error(`applied only after ${worst.toFixed(0)} ms`);
   return worst;
 }
