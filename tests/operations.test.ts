@@ -57,6 +57,13 @@ async function admin(...args: string[]): Promise<{ code: number; json: any; stde
   return { code, json, stderr: err };
 }
 
+/** Runs `bun run admin <args>` for its text output (printed by the tests that show it). */
+async function adminText(...args: string[]): Promise<string> {
+  const proc = Bun.spawn([process.execPath, join(root, "scripts", "admin.ts"), ...args], { env: bed.mesh.env, stdout: "pipe", stderr: "pipe" });
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return `$ bun run admin ${args.join(" ")}\n${out}${err}`;
+}
+
 /** `admin` that must succeed. */
 async function ok(...args: string[]): Promise<any> {
   const r = await admin(...args);
@@ -288,6 +295,7 @@ test("every kill switch flipped under the DSB mix shows at both edges within 1 s
   expect(history.every((c) => c.switch.actor?.startsWith("operator:") && c.switch.reason?.startsWith("test:") && c.switch.updateTime)).toBe(true);
   expect(history.filter((c) => c.on).length).toBe(history.filter((c) => !c.on).length + 1); // shed set twice, cleared once
   expect((await ok("switches", "list")).switches ?? []).toEqual([]);
+  console.log(await adminText("switches", "history", "--limit", "6"));
 }, 240_000);
 
 test("dead letters: listed, inspected, a poison one stays, a missing fan-out is replayed and removed", async () => {
@@ -332,9 +340,12 @@ test("dead letters: listed, inspected, a poison one stays, a missing fan-out is 
   const consumersBefore = await ok("consumers", "--service", "feed");
   const fanout = consumersBefore[0].consumers.find((c: any) => c.name === "feed-fanout");
   expect(Number(fanout.deadLetters)).toBe(2);
+  console.log(await adminText("dlq", "list", "--consumer", "feed-fanout"));
+  console.log(await adminText("consumers", "--service", "feed"));
   const replay = await ok("dlq", "replay", lost.sequence);
   expect(replay.results).toEqual([{ sequence: lost.sequence, consumer: "feed-fanout", service: "feed", replayed: true, error: "" }]);
   expect(await redis.zscore(home, postId)).not.toBeNull();
+  console.log(await adminText("dlq", "list", "--consumer", "feed-fanout"));
   const after = ((await ok("dlq", "list", "--consumer", "feed-fanout")).deadLetters ?? []) as any[];
   expect(after.map((l) => l.sequence)).toEqual([poison.sequence]);
   expect((await admin("dlq", "inspect", lost.sequence)).code).toBe(1);
