@@ -366,7 +366,10 @@ test("dead letters: listed, inspected, a poison one stays, a missing fan-out is 
   expect(value(postMetrics, "outbox_oldest_unsent_age_seconds")).toBeLessThan(60);
 }, 120_000);
 
-test("bucket policies and usage errors through the CLI", async () => {
+test("bucket policies, a signing-key rotation and usage errors through the CLI", async () => {
+  const rotated = await ok("signing-key", "rotate");
+  expect(rotated.kid.length).toBeGreaterThan(0);
+  expect(rotated.publishedKids).toContain(rotated.kid);
   const before = (await ok("buckets", "list")).policies as any[];
   expect(before.some((p) => p.bucket === "post-images")).toBe(true);
   const updated = await ok("buckets", "set", "post-images", "--watermark", "oasis test");
