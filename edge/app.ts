@@ -2,10 +2,14 @@
  * The edge: the only door the app uses. Bun.serve (HTTP/1.1 and h2c on one port; the
  * fastest HTTP server on Bun) takes JSON from the app and calls services over the mesh.
  *
+ * Kill switches (kit/kill-switches.ts) are watched from NATS and applied to every RPC
+ * (kill-switch-gate.ts).
+ *
  * Per request: CORS preflight; request id and trace context; route: probes, Connect
  * paths (`/<package>.<Service>/<Method>`), then the routes other modules add (REST,
  * media); the RPC steps in rpc-call.ts; then the common response steps: request id and
- * CORS headers, compression of JSON bodies, metrics by route.
+ * CORS headers, compression of JSON bodies, metrics by route, the access log line
+ * (access-log.ts).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
@@ -14,8 +18,12 @@ import { Counter, Gauge } from "prom-client";
 import { Health } from "#gen/grpc/health/v1/health_pb.ts";
 import { createLogger } from "#kit/logger.ts";
 import { createRedis, type Redis } from "#kit/redis.ts";
+import { connectBus, type Bus } from "#kit/bus.ts";
+import { noSwitches, openKillSwitches, type KillSwitches } from "#kit/kill-switches.ts";
 import { createTokenVerifier } from "./auth.ts";
 import { compressBody } from "./compress.ts";
+import { createAccessLog } from "./access-log.ts";
+import { endSpan, initTracing, SpanKind, startSpan, traceparentOf } from "#kit/tracing.ts";
 import type { EdgeConfig } from "./config.ts";
 import { connectReply, decodeConnectRequest } from "./connect-handler.ts";
 import { Cors } from "./cors.ts";
@@ -56,11 +64,16 @@ export function createEdgeApp(
   services: readonly DescService[] = edgeServices,
 ): EdgeApp {
   const log = createLogger("edge", config.logLevel);
+  const stopTracing = initTracing("edge", config);
   const redisCalls = new Counter({ name: "edge_redis_calls_total", help: "Redis round trips made by the edge (rate limiting).", registers: [] });
   const redis = createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log });
+  // The kill switches, watched from NATS once started (none before: nothing is served then).
+  let bus: Bus | undefined;
+  let killSwitches: KillSwitches | undefined;
   const deps: EdgeDeps = {
     config,
     redis,
+    switches: () => killSwitches?.state() ?? noSwitches,
     registry: new MethodRegistry(services, Object.keys(config.upstreams)),
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience, jwksCooldownMs: config.jwksCooldownMs }),
     upstreams: new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses")),
@@ -68,6 +81,7 @@ export function createEdgeApp(
   };
   const routes = extraRoutes(deps);
   const cors = new Cors(config.corsOrigins);
+  const accessLog = createAccessLog(log, { ratePerSecond: config.accessLogRate, sampleShare: config.accessLogSample });
   const metrics = createEdgeMetrics();
   metrics.registry.registerMetric(redisCalls);
   new Gauge({
@@ -167,6 +181,8 @@ export function createEdgeApp(
           return new Response("not found\n", { status: 404 });
         },
       });
+      bus = await connectBus({ url: config.natsUrl, namespace: config.namespace, name: "edge", log });
+      killSwitches = await openKillSwitches(bus, log);
       await deps.limiter.start();
       await deps.upstreams.startDiscovery();
       await checkUpstreams();
@@ -184,7 +200,8 @@ export function createEdgeApp(
           if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
             return cors.preflight(req.headers.get("origin"));
           }
-          const ctx = requestContext(req, srv.requestIP(req)?.address ?? "unknown", config.trustedProxies);
+          const span = startSpan(req.method, SpanKind.SERVER, req.headers.get("traceparent"), { "http.request.method": req.method });
+          const ctx = requestContext(req, srv.requestIP(req)?.address ?? "unknown", config.trustedProxies, traceparentOf(span));
           let out: { reply: Reply; route: string };
           try {
             out = await route(ctx);
@@ -192,7 +209,23 @@ export function createEdgeApp(
             log.error({ err, request_id: ctx.requestId }, "unexpected edge error");
             out = { reply: errorReply(new ConnectError("internal error", Code.Internal)), route: "error" };
           }
-          metrics.observe(out.route, req.method, out.reply.status, (performance.now() - start) / 1000);
+          const ms = performance.now() - start;
+          // REST routes are labelled "POST /v1/posts" already; Connect paths are not.
+          span.updateName(out.route.startsWith(`${req.method} `) ? out.route : `${req.method} ${out.route}`);
+          span.setAttributes({ "http.route": out.route, "http.response.status_code": out.reply.status, "oasis.request_id": ctx.requestId });
+          endSpan(span, out.reply.status >= 500 ? new Error(`HTTP ${out.reply.status}`) : undefined);
+          metrics.observe(out.route, req.method, out.reply.status, ms / 1000);
+          // Probes (load balancers, kubelets) are not requests anyone needs a line for.
+          if (out.route !== "/healthz" && out.route !== "/readyz") accessLog.write({
+            route: out.route,
+            method: req.method,
+            status: out.reply.status,
+            durationMs: ms,
+            user: ctx.facts.user,
+            requestId: ctx.requestId,
+            traceId: ctx.traceparent.split("-")[1] ?? "",
+            upstream: ctx.facts.upstream,
+          });
           return respond(ctx, out.reply);
         },
       });
@@ -205,6 +238,9 @@ export function createEdgeApp(
       await admin?.stop(true);
       deps.upstreams.close();
       redis.disconnect();
+      await killSwitches?.close();
+      await bus?.close();
+      await stopTracing();
     },
   };
 }

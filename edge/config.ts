@@ -7,7 +7,9 @@
  * [30000] (least time between JWKS refetches for an unknown key id),
  * OASIS_EDGE_UPSTREAMS [all mesh services] (comma list), OASIS_EDGE_CORS_ORIGINS [*],
  * OASIS_EDGE_TRUSTED_PROXIES [0] (proxies appending to X-Forwarded-For),
- * OASIS_EDGE_METRICS_PORT [9080] (admin port: /metrics, probes), plus the shared
+ * OASIS_EDGE_METRICS_PORT [9080] (admin port: /metrics, probes),
+ * OASIS_EDGE_ACCESS_LOG_RATE [50] (access log lines per second before sampling),
+ * OASIS_EDGE_ACCESS_LOG_SAMPLE [0.01] (share of requests logged above that), plus the shared
  * variables of kit/config.ts (upstream URLs, Redis, OASIS_HOST, OASIS_DEV) and the edge's
  * mesh key OASIS_MESH_KEY_EDGE with OASIS_MESH_PUBLIC_KEYS (kit/mesh-keys.ts).
  */
@@ -47,6 +49,10 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
    * and clients cannot reach the edge around them.
    */
   readonly trustedProxies: number;
+  /** Access log lines per second logged in full (access-log.ts). */
+  readonly accessLogRate: number;
+  /** Share (0-1) of the requests above `accessLogRate` that are logged. */
+  readonly accessLogSample: number;
   /** Redis key prefix for the edge's own keys (rate limits). */
   readonly redisKeyPrefix: string;
 }
@@ -56,6 +62,14 @@ function int(env: Env, key: string, fallback: number): number {
   if (v === undefined || v === "") return fallback;
   const n = Number(v);
   if (!Number.isInteger(n)) throw new Error(`${key} must be an integer`);
+  return n;
+}
+
+function share(env: Env, key: string, fallback: number): number {
+  const v = env[key];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new Error(`${key} must be a number from 0 to 1`);
   return n;
 }
 
@@ -85,5 +99,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     corsOrigins: (env.OASIS_EDGE_CORS_ORIGINS ?? "*").split(",").map((s) => s.trim()).filter(Boolean),
     trustedProxies: int(env, "OASIS_EDGE_TRUSTED_PROXIES", 0),
     redisKeyPrefix: edgeKeyPrefix(all.namespace),
+    accessLogRate: int(env, "OASIS_EDGE_ACCESS_LOG_RATE", 50),
+    accessLogSample: share(env, "OASIS_EDGE_ACCESS_LOG_SAMPLE", 0.01),
   });
 }

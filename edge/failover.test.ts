@@ -33,7 +33,7 @@ async function handledOk(replicaMetrics: string, method: string): Promise<number
   const metrics = await (await fetch(`${replicaMetrics}/metrics`)).text();
   return metrics
     .split("\n")
-    .filter((l) => l.startsWith("grpc_server_handled_total{") && l.includes(`grpc_method="${method}"`) && l.includes('grpc_code="ok"'))
+    .filter((l) => l.startsWith("grpc_server_handled_total{") && l.includes(`grpc_method="${method}"`) && l.includes('grpc_code="OK"'))
     .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 }
 

@@ -76,6 +76,7 @@ export function mediaRoutes(deps: EdgeDeps): EdgeRoute[] {
     if (ctx.req.method !== "GET" && ctx.req.method !== "HEAD") {
       return { reply: errorReply(new ConnectError("method not allowed", Code.Unimplemented), { allow: "GET, HEAD" }, 405), route };
     }
+    ctx.facts.upstream = "media";
     const forward: Record<string, string> = {};
     for (const h of ["range", "if-none-match"]) {
       const v = ctx.req.headers.get(h);

@@ -11,15 +11,18 @@ export interface RequestContext {
   readonly requestId: string;
   readonly traceparent: string;
   readonly clientIp: string;
+  /** What the steps learn for the access log (access-log.ts): the user, the upstream called. */
+  readonly facts: { user: bigint | null; upstream: string | null };
 }
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
  * `peerIp` is the TCP peer; `trustedProxies` how many proxies in front of the edge
- * append to X-Forwarded-For (0: ignore the header, it is client-controlled).
+ * append to X-Forwarded-For (0: ignore the header, it is client-controlled);
+ * `traceparent` the one upstream calls carry (the request's span), if traced.
  */
-export function requestContext(req: Request, peerIp: string, trustedProxies: number): RequestContext {
+export function requestContext(req: Request, peerIp: string, trustedProxies: number, traceparent?: string): RequestContext {
   const given = req.headers.get("x-request-id");
   const parent = parseTraceparent(req.headers.get("traceparent"));
   let clientIp = peerIp;
@@ -33,7 +36,9 @@ export function requestContext(req: Request, peerIp: string, trustedProxies: num
     req,
     url: new URL(req.url),
     requestId: given && requestIdPattern.test(given) ? given : newRequestId(),
-    traceparent: formatTraceparent(parent?.traceId ?? newTraceId(), newSpanId()),
+    // The edge's request span when tracing is on (kit/tracing.ts), else a fresh child id.
+    traceparent: traceparent ?? formatTraceparent(parent?.traceId ?? newTraceId(), newSpanId()),
     clientIp,
+    facts: { user: null, upstream: null },
   };
 }

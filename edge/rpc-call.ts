@@ -1,6 +1,7 @@
 /**
  * The steps every RPC through the edge takes, whatever its HTTP shape (Connect or
- * REST): authenticate the bearer token, check the method's access level, charge the
+ * REST): shed load and apply the kill switches (kill-switch-gate.ts), authenticate the
+ * bearer token, check the method's access level, charge the
  * rate limits of its route class and refuse a revoked session (one Redis call), decode the request (so bad input never reaches a
  * service), call the upstream within one capped deadline (cancelled if the client
  * goes away), and encode the answer.
@@ -27,9 +28,13 @@ import type { RoutedMethod } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import type { RequestContext } from "./request-context.ts";
 import type { Upstreams } from "./upstream.ts";
+import type { KillSwitchState } from "#kit/kill-switches.ts";
+import { shedRefusal, switchRefusal } from "./kill-switch-gate.ts";
 
 export interface RpcDeps {
   readonly config: EdgeConfig;
+  /** The kill switches now (kit/kill-switches.ts), applied by kill-switch-gate.ts. */
+  readonly switches: () => KillSwitchState;
   readonly verifier: TokenVerifier;
   readonly limiter: RateLimiter;
   readonly upstreams: Upstreams;
@@ -64,9 +69,16 @@ export async function runRpc(
   const headers = () => (upstreamLimit && (!edgeLimit || tighterLimit(upstreamLimit, edgeLimit) === upstreamLimit) ? rateLimitFields(upstreamLimit) : limitHeaders);
   // The client's deadline covers the whole edge request, so it starts counting here.
   const deadlineMs = Date.now() + requestTimeoutMs(ctx.req, deps.config.defaultTimeoutMs, deps.config.maxTimeoutMs);
+  ctx.facts.upstream = routed.upstream;
+  const switches = deps.switches();
+  const shed = shedRefusal(switches, routeClass);
+  if (shed) return errorReply(shed.error, shed.headers);
   try {
     const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
+    ctx.facts.user = user?.userId ?? null;
     requireAccess(routed.access, user);
+    const off = switchRefusal(switches, `${routed.method.parent.typeName}/${routed.method.name}`, routeClass, user?.userId ?? null);
+    if (off) return errorReply(off.error, off.headers);
     const { revoked, decision } = await deps.limiter.check(routeClass, user?.userId ?? null, ctx.clientIp, user?.sessionId || undefined);
     if (revoked) throw new ConnectError("invalid bearer token: the session was revoked", Code.Unauthenticated);
     if (decision) {

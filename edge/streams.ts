@@ -34,6 +34,7 @@ import { errorReply } from "./http-errors.ts";
 import { decodeJson, encodeJson } from "./json-codec.ts";
 import type { RoutedMethod } from "./registry.ts";
 import type { RequestContext } from "./request-context.ts";
+import { shedRefusal, switchRefusal } from "./kill-switch-gate.ts";
 
 const heartbeatMs = 15_000;
 
@@ -98,12 +99,19 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
   }
 
   /**
-   * Admits a stream before anything is answered: token, access, revocation and the
+   * Admits a stream before anything is answered: the kill switches, token, access, revocation and the
    * "stream" rate limit (one Redis call), then the per-user cap. Throws ConnectErrors.
    */
   async function admit(ctx: RequestContext, routed: RoutedMethod): Promise<Admission> {
+    const switches = deps.switches();
+    const shed = shedRefusal(switches, "stream");
+    if (shed) throw shed.error;
+    ctx.facts.upstream = routed.upstream;
     const user = await deps.verifier.verify(ctx.req.headers.get("authorization"));
+    ctx.facts.user = user?.userId ?? null;
     requireAccess(routed.access, user);
+    const off = switchRefusal(switches, `${routed.method.parent.typeName}/${routed.method.name}`, "stream", user?.userId ?? null);
+    if (off) throw off.error;
     const { revoked, decision } = await deps.limiter.check("stream", user?.userId ?? null, ctx.clientIp, user?.sessionId || undefined);
     if (revoked) throw new ConnectError("invalid bearer token: the session was revoked", Code.Unauthenticated);
     if (decision && !decision.allowed) {

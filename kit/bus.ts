@@ -188,7 +188,9 @@ export async function connectBus(opts: BusOptions): Promise<Bus> {
 export async function deleteNamespaceStreams(jsm: JetStreamManager, namespace: string): Promise<void> {
   if (!namespace) throw new Error("refusing to delete streams without a namespace");
   const prefix = `${namespace.toUpperCase()}_`;
+  // KV buckets of the namespace (kit/kill-switches.ts) are streams named KV_<ns>_<bucket>.
+  const kvPrefix = `KV_${namespace}_`;
   for await (const name of jsm.streams.names()) {
-    if (name.startsWith(prefix)) await jsm.streams.delete(name).catch(() => {});
+    if (name.startsWith(prefix) || name.startsWith(kvPrefix)) await jsm.streams.delete(name).catch(() => {});
   }
 }

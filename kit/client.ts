@@ -31,6 +31,7 @@ import { createConnectTransport as createFetchTransport } from "@connectrpc/conn
 import { audienceOf, cachedCaller, callerHeader, type CallerWho, type MeshIdentity } from "./auth.ts";
 import { currentCall, formatTraceparent, newRequestId, newSpanId, newTraceId } from "./call-context.ts";
 import { discoveredReplicaSet } from "./discovery.ts";
+import { endSpan, SpanKind, startSpan, traceparentOf, tracingOn } from "./tracing.ts";
 import { remainingMs, type ReplicaState } from "./replicas.ts";
 
 export type { ReplicaState };
@@ -82,8 +83,21 @@ export function propagationInterceptor(identity: MeshIdentity, audience?: string
       req.header.set(callerHeader, cachedCaller(identity, { audience: aud, method: `${req.service.typeName}/${req.method.name}` }, who));
     }
     if (!req.header.has("x-request-id")) req.header.set("x-request-id", call?.requestId ?? newRequestId());
-    if (!req.header.has("traceparent")) req.header.set("traceparent", formatTraceparent(call?.traceId ?? newTraceId(), newSpanId()));
-    return next(req);
+    if (req.header.has("traceparent") || !tracingOn()) {
+      if (!req.header.has("traceparent")) req.header.set("traceparent", formatTraceparent(call?.traceId ?? newTraceId(), newSpanId()));
+      return next(req);
+    }
+    // A client span, child of the active one (the handler's server span, a consumer's span).
+    const span = startSpan(`${req.service.typeName}/${req.method.name}`, SpanKind.CLIENT, undefined, { "rpc.system": "grpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name });
+    req.header.set("traceparent", traceparentOf(span)!);
+    try {
+      const res = await next(req);
+      endSpan(span);
+      return res;
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
   };
 }
 

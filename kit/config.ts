@@ -78,6 +78,10 @@ export interface BaseConfig {
   readonly upstreams: Readonly<Record<string, readonly string[]>>;
   /** How often `dns:///` upstreams are resolved again, ms. */
   readonly dnsRefreshMs: number;
+  /** OTLP/HTTP endpoint for traces (OASIS_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT); "" for none. */
+  readonly otlpEndpoint: string;
+  /** Span export interval, ms (OASIS_OTLP_DELAY_MS, default 5000). */
+  readonly otlpDelayMs: number;
   /** How often the kit's tables are pruned, ms; 0 turns pruning off. */
   readonly retentionIntervalMs: number;
   /** What the pruning keeps (kit/retention.ts). */
@@ -132,6 +136,10 @@ export function sharedConfig(env: Env) {
     meshHttpVersion: (env.OASIS_MESH_HTTP === "1.1" ? "1.1" : "2") as "1.1" | "2",
     upstreams: upstreamsFrom(env),
     dnsRefreshMs: intFrom(env, "OASIS_DNS_REFRESH_MS", 5_000),
+    /** OTLP/HTTP endpoint for traces (kit/tracing.ts); "" leaves tracing off. */
+    otlpEndpoint: env.OASIS_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "",
+    /** How often spans are exported, ms. */
+    otlpDelayMs: intFrom(env, "OASIS_OTLP_DELAY_MS", 5_000),
   };
 }
 

@@ -17,8 +17,10 @@ import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JsMsg } from "@nats
 import { nanos } from "@nats-io/transport-node";
 import type { Pool } from "mysql2/promise";
 import { serviceCaller, newRequestId, newSpanId, newTraceId, parseTraceparent, runInCall } from "./call-context.ts";
-import { domainStreamConfig, dlqSubject, ensureStream, eventDomain, eventSubject, natsHeaders, type Bus } from "./bus.ts";
+import { domainStreamConfig, dlqSubject, ensureStream, eventDomain, eventSubject, natsHeaders, type Bus, type MsgHdrs } from "./bus.ts";
 import type { Logger } from "./logger.ts";
+import type { ConsumerCounters } from "./metrics.ts";
+import { endSpan, SpanKind, startSpan, traceparentOf, withSpan } from "./tracing.ts";
 import { isDuplicateKey, withTransaction, type Tx } from "./mysql.ts";
 import { eventHeaders } from "./outbox.ts";
 
@@ -59,17 +61,63 @@ export interface ConsumerOptions {
   readonly deliver?: "all" | "new";
   /** Base of the exponential backoff between attempts, ms. Default 500. */
   readonly backoffBaseMs?: number;
+  /** Redelivery and dead-letter counters (kit/metrics.ts); serve() passes the process's. */
+  readonly counters?: ConsumerCounters;
 }
 
 export interface RunningConsumer {
   readonly name: string;
+  /** The stream it reads, e.g. `OASIS_POST`. */
+  readonly stream: string;
+  /** Its durable name in JetStream (the name, namespace-prefixed in tests). */
+  readonly durable: string;
+  /**
+   * Runs a dead letter of this consumer through its handler again (kit/admin-service.ts
+   * ReplayDeadLetters), in a call context of its own. Resolves when the handler
+   * succeeded; throws its error, or why the letter cannot be handled (unknown
+   * subject, undecodable, no event id). The caller removes the letter on success.
+   */
+  replay(letter: { subject: string; data: Uint8Array; headers?: MsgHdrs }): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Headers a dead letter carries besides the event's own (kit/admin-service.ts reads them). */
+export const dlqHeaders = {
+  reason: "Oasis-Dlq-Reason",
+  consumer: "Oasis-Dlq-Consumer",
+  /** The subject the event was published on. */
+  subject: "Oasis-Dlq-Subject",
+  /** The event's id (its Nats-Msg-Id when published; the letter gets an id of its own). */
+  eventId: "Oasis-Dlq-Event-Id",
+} as const;
 
 /** Backoff before attempt n+1: base * 4^(n-1), capped at 60 s, +-20% jitter. */
 export function backoffMs(deliveryCount: number, baseMs: number): number {
   const raw = Math.min(60_000, baseMs * 4 ** Math.max(0, deliveryCount - 1));
   return Math.round(raw * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * Parks an event on `oasis.dlq.<consumer>.<subject>` with its own headers plus why, the
+ * consumer, the original subject and the event id (dlqHeaders). Deduplicated per
+ * (consumer, event): a letter published twice is kept once.
+ */
+export async function publishDeadLetter(
+  bus: Pick<Bus, "js" | "namespace">,
+  consumer: string,
+  msg: { subject: string; data: Uint8Array; headers?: MsgHdrs; seq: number },
+  reason: string,
+): Promise<void> {
+  const h = natsHeaders();
+  for (const [k, v] of msg.headers ?? []) h.set(k, v.join(","));
+  h.set(dlqHeaders.reason, reason.slice(0, 1000));
+  h.set(dlqHeaders.consumer, consumer);
+  h.set(dlqHeaders.subject, msg.subject);
+  h.set(dlqHeaders.eventId, msg.headers?.get("Nats-Msg-Id") ?? "");
+  await bus.js.publish(dlqSubject(bus.namespace, consumer, msg.subject), msg.data, {
+    headers: h,
+    msgID: `${consumer}:${msg.headers?.get("Nats-Msg-Id") ?? msg.seq}`,
+  });
 }
 
 /** Creates (or updates) the durable consumer and starts handling messages. */
@@ -111,29 +159,56 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   const log = opts.log.child({ consumer: opts.name });
 
   async function deadLetter(msg: JsMsg, reason: string): Promise<void> {
-    const h = natsHeaders();
-    for (const [k, v] of msg.headers ?? []) h.set(k, v.join(","));
-    h.set("Oasis-Dlq-Reason", reason.slice(0, 1000));
-    h.set("Oasis-Dlq-Consumer", opts.name);
-    await opts.bus.js.publish(dlqSubject(ns, opts.name, msg.subject), msg.data, {
-      headers: h,
-      msgID: `${opts.name}:${msg.headers?.get("Nats-Msg-Id") ?? msg.seq}`,
-    });
+    await publishDeadLetter(opts.bus, opts.name, { subject: msg.subject, data: msg.data, headers: msg.headers, seq: msg.seq }, reason);
     msg.ack();
+    opts.counters?.deadLettered(opts.name);
     log.error({ subject: msg.subject, seq: msg.seq, reason }, "dead-lettered");
   }
 
+  /** Decodes an event of this consumer; throws why it cannot be. Undefined: no handler for the subject. */
+  function decode(subject: string, data: Uint8Array, eventIdHeader: string) {
+    const handler = bySubject.get(subject);
+    if (!handler) return undefined;
+    if (!/^[0-9]{1,20}$/.test(eventIdHeader)) throw new Error("missing or bad Nats-Msg-Id");
+    return { handler, event: fromBinary(handler.schema, data) };
+  }
+
+  /** Runs the handler in a call context continuing the event's trace, in a consumer span. */
+  async function run(handler: EventHandler, event: unknown, meta: EventMeta, headers: MsgHdrs | undefined): Promise<void> {
+    const traceparent = headers?.get(eventHeaders.traceparent);
+    const parent = parseTraceparent(traceparent);
+    const span = startSpan(`${opts.name} process`, SpanKind.CONSUMER, traceparent, {
+      "messaging.system": "nats",
+      "messaging.destination.name": meta.subject,
+      "messaging.message.id": String(meta.eventId),
+      "messaging.consumer.group.name": opts.name,
+      "oasis.delivery_count": meta.deliveryCount,
+    });
+    const ctx = {
+      requestId: headers?.get(eventHeaders.requestId) || newRequestId(),
+      traceId: parent?.traceId ?? newTraceId(),
+      spanId: traceparentOf(span) ? span.spanContext().spanId : newSpanId(),
+      caller: serviceCaller,
+    };
+    try {
+      await withSpan(span, () => runInCall(ctx, () => handler.handle(event as never, meta)));
+      endSpan(span);
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+  }
+
   async function handleOne(msg: JsMsg): Promise<void> {
-    const handler = bySubject.get(msg.subject);
-    if (!handler) {
+    if (msg.info.deliveryCount > 1) opts.counters?.redelivered(opts.name);
+    if (!bySubject.has(msg.subject)) {
       msg.ack();
       return;
     }
     const idHeader = msg.headers?.get("Nats-Msg-Id") ?? "";
-    let event;
+    let decoded;
     try {
-      if (!/^[0-9]{1,20}$/.test(idHeader)) throw new Error("missing or bad Nats-Msg-Id");
-      event = fromBinary(handler.schema, msg.data);
+      decoded = decode(msg.subject, msg.data, idHeader)!;
     } catch (err) {
       await deadLetter(msg, `undecodable: ${(err as Error).message}`);
       return;
@@ -144,15 +219,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       occurredAtMs: Number(msg.headers?.get(eventHeaders.occurredAt) || 0) || msg.info.timestampNanos / 1e6,
       deliveryCount: msg.info.deliveryCount,
     };
-    const parent = parseTraceparent(msg.headers?.get(eventHeaders.traceparent));
-    const ctx = {
-      requestId: msg.headers?.get(eventHeaders.requestId) || newRequestId(),
-      traceId: parent?.traceId ?? newTraceId(),
-      spanId: newSpanId(),
-      caller: serviceCaller,
-    };
     try {
-      await runInCall(ctx, () => handler.handle(event, meta));
+      await run(decoded.handler, decoded.event, meta, msg.headers);
       msg.ack();
     } catch (err) {
       if (meta.deliveryCount >= maxDeliver) {
@@ -179,6 +247,22 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   return {
     name: opts.name,
+    stream: stream.name,
+    durable,
+    async replay(letter) {
+      const eventId = letter.headers?.get(dlqHeaders.eventId) ?? "";
+      const decoded = decode(letter.subject, letter.data, eventId);
+      if (!decoded) throw new Error(`consumer ${opts.name} has no handler for ${letter.subject}`);
+      const meta: EventMeta = {
+        eventId: BigInt(eventId),
+        subject: letter.subject,
+        occurredAtMs: Number(letter.headers?.get(eventHeaders.occurredAt) || 0) || Date.now(),
+        // Past the last regular attempt: the handler sees a late delivery.
+        deliveryCount: maxDeliver + 1,
+      };
+      await run(decoded.handler, decoded.event, meta, letter.headers);
+      log.info({ subject: letter.subject, event_id: eventId }, "dead letter replayed");
+    },
     async stop() {
       await messages.close();
       await loop.catch(() => {});

@@ -23,6 +23,9 @@ import { eventSubject, natsHeaders } from "./bus.ts";
 import type { IdGenerator } from "./ids.ts";
 import type { Logger } from "./logger.ts";
 import type { Tx } from "./mysql.ts";
+import { Gauge, type Registry } from "prom-client";
+import { idTimeMs } from "./ids.ts";
+import { SpanKind, startSpan, traceparentOf, tracingOn } from "./tracing.ts";
 
 /** Event metadata carried in NATS headers (payload stays the bare event message). */
 export const eventHeaders = {
@@ -55,6 +58,12 @@ export interface OutboxOptions {
   readonly batchSize?: number;
   /** Fallback poll interval, ms. */
   readonly pollMs?: number;
+  /**
+   * Registry for the backlog gauges (`outbox_backlog_events`,
+   * `outbox_oldest_unsent_age_seconds`), read from MySQL when scraped (one index range
+   * read of the unsent rows); omitted: none.
+   */
+  readonly registry?: Registry;
 }
 
 interface OutboxRow {
@@ -71,6 +80,32 @@ export function createOutbox(opts: OutboxOptions): Outbox {
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let kicked = false;
+  if (opts.registry) {
+    let last: Promise<{ n: number; oldest: string | null }> | undefined;
+    // One query per scrape, shared by both gauges.
+    const backlog = () =>
+      (last ??= opts.pool
+        .query("SELECT COUNT(*) AS n, MIN(id) AS oldest FROM outbox WHERE sent_at IS NULL")
+        .then(([rows]) => (rows as Array<{ n: number; oldest: string | null }>)[0]!)
+        .finally(() => setTimeout(() => (last = undefined), 0)));
+    new Gauge({
+      name: "outbox_backlog_events",
+      help: "Events written to the outbox and not yet published to JetStream.",
+      registers: [opts.registry],
+      async collect() {
+        this.set(Number((await backlog()).n));
+      },
+    });
+    new Gauge({
+      name: "outbox_oldest_unsent_age_seconds",
+      help: "Age of the oldest unpublished outbox event, seconds (from its time-ordered id); 0 when none.",
+      registers: [opts.registry],
+      async collect() {
+        const { oldest } = await backlog();
+        this.set(oldest === null ? 0 : Math.max(0, (Date.now() - idTimeMs(BigInt(oldest))) / 1000));
+      },
+    });
+  }
 
   async function relayOnce(): Promise<number> {
     // The poll usually finds nothing: one index-only read instead of a locking
@@ -147,10 +182,14 @@ export function createOutbox(opts: OutboxOptions): Outbox {
         [eventHeaders.type]: schema.typeName,
         [eventHeaders.occurredAt]: String(Date.now()),
       };
+      // A producer span for the event (OTel messaging: "create"), child of the handler's
+      // span; consumers' spans name it as their parent through the stored traceparent.
+      const span = tracingOn() ? startSpan(`${eventSubject(opts.namespace, schema)} create`, SpanKind.PRODUCER, undefined, { "messaging.system": "nats", "messaging.message.id": String(id) }) : undefined;
       if (call) {
         headers[eventHeaders.requestId] = call.requestId;
-        headers[eventHeaders.traceparent] = formatTraceparent(call.traceId, newSpanId());
+        headers[eventHeaders.traceparent] = (span && traceparentOf(span)) ?? formatTraceparent(call.traceId, newSpanId());
       }
+      span?.end();
       const payload = toBinary(schema, create(schema, message));
       await tx.query("INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", [
         id,

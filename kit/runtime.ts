@@ -25,10 +25,14 @@ import { createLogger, type Logger } from "./logger.ts";
 import { openDatabase, withTransaction, type Tx } from "./mysql.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
 import { createRedis, type Redis } from "./redis.ts";
-import { createRpcServer, type HttpFallback, type RpcServer, type ServiceBinding } from "./server.ts";
-import { createRegistry } from "./metrics.ts";
+import { AdminService } from "#gen/oasis/admin/v1/admin_service_pb.ts";
+import { adminService, consumerStatus } from "./admin-service.ts";
+import { bind, createRpcServer, type HttpFallback, type RpcServer, type ServiceBinding } from "./server.ts";
+import { consumerCounters, consumerGauges, createRegistry, type ConsumerGaugeSource } from "./metrics.ts";
 import { Counter, type Registry } from "prom-client";
 import { pruneKitTables } from "./retention.ts";
+import { openKillSwitches, type KillSwitches } from "./kill-switches.ts";
+import { initTracing } from "./tracing.ts";
 
 export interface RuntimeOptions {
   /** The service's SQL migrations folder; omit for services without MySQL. */
@@ -51,6 +55,11 @@ export interface Runtime<C extends BaseConfig = BaseConfig> {
   readonly redis: Redis;
   readonly bus: Bus;
   readonly outbox: Outbox;
+  /**
+   * The kill switches as this process applies them (kit/kill-switches.ts), watched
+   * from NATS. Throws if the service did not ask for the bus.
+   */
+  readonly killSwitches: KillSwitches;
   /** Runs `fn` in a MySQL transaction; wakes the outbox relay after commit. */
   tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** A client for another service of the mesh, over all its configured replicas. */
@@ -71,6 +80,7 @@ function missing(what: string): never {
 
 export async function openRuntime<C extends BaseConfig>(config: C, opts: RuntimeOptions = {}): Promise<Runtime<C>> {
   const log = createLogger(config.service, config.logLevel);
+  const stopTracing = initTracing(config.service, config);
   const metrics = createRegistry(config.service);
   const stops: Array<() => Promise<void> | void> = [];
   let workerId = config.workerId;
@@ -86,10 +96,11 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
     : undefined;
   const redis = opts.redis ? createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log }) : undefined;
   const bus = opts.bus ? await connectBus({ url: config.natsUrl, namespace: config.namespace, name: config.service, log }) : undefined;
+  const killSwitches = bus ? await openKillSwitches(bus, log) : undefined;
   let outbox: Outbox | undefined;
   if (bus && db) {
     await ensureStream(bus.jsm, domainStreamConfig(config.namespace, config.service), log);
-    outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log });
+    outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log, registry: metrics });
     if (config.outboxRelay) outbox.start();
   }
   const clientOpts: MeshClientOptions = { meshSecret: config.mesh, httpVersion: config.meshHttpVersion, dnsRefreshMs: config.dnsRefreshMs, ...opts.clients };
@@ -97,6 +108,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   const timers: Array<ReturnType<typeof setInterval>> = [];
 
   // Close in reverse order of opening.
+  stops.push(stopTracing);
   stops.push(async () => {
     await db?.end();
   });
@@ -105,6 +117,9 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   });
   stops.push(async () => {
     await bus?.close();
+  });
+  stops.push(async () => {
+    await killSwitches?.close();
   });
   stops.push(async () => {
     await outbox?.stop();
@@ -129,6 +144,9 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
     },
     get outbox() {
       return outbox ?? missing("the bus and MySQL (outbox)");
+    },
+    get killSwitches() {
+      return killSwitches ?? missing("the bus (kill switches)");
     },
     async tx(fn) {
       const out = await withTransaction(db ?? missing("MySQL"), fn);
@@ -214,7 +232,45 @@ export interface App {
   stop(): Promise<void>;
 }
 
+function hasBus(rt: Runtime): boolean {
+  try {
+    return rt.bus !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions): App {
+  const running: RunningConsumer[] = [];
+  const counters = opts.consumers?.length ? consumerCounters(rt.metrics) : undefined;
+  if (opts.consumers?.length) {
+    consumerGauges(rt.metrics, async () => {
+      const out = new Map<string, ConsumerGaugeSource>();
+      await Promise.all(
+        running.map(async (c) => {
+          const s = await consumerStatus(rt.bus, c).catch(() => undefined);
+          if (s) out.set(c.name, { pending: Number(s.pending), ackPending: Number(s.ackPending), lagSeconds: s.lagSeconds, deadLetters: Number(s.deadLetters) });
+        }),
+      );
+      return out;
+    });
+  }
+  // Every process with the bus serves AdminService (kill switches, dead letters, its
+  // consumers' lag) to the operator.
+  const admin = hasBus(rt)
+    ? [
+        bind(
+          AdminService,
+          adminService({
+            bus: rt.bus,
+            killSwitches: rt.killSwitches,
+            consumers: () => running,
+            eventTypes: (opts.consumers ?? []).flatMap((c) => c.handlers.map((h) => h.schema)),
+            log: rt.log,
+          }),
+        ),
+      ]
+    : [];
   const server = createRpcServer({
     name: rt.config.service,
     host: rt.config.host,
@@ -222,20 +278,20 @@ export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions):
     log: rt.log,
     mesh: rt.config.mesh,
     metricsPort: rt.config.metricsPort,
-    bindings: opts.bindings,
+    bindings: [...opts.bindings, ...admin],
     httpFallback: opts.httpFallback,
     readMaxBytes: opts.readMaxBytes,
     registry: rt.metrics,
+    killSwitches: hasBus(rt) ? () => rt.killSwitches.state() : undefined,
     drainTimeoutMs: rt.config.drainTimeoutMs,
     ready: async () => (await rt.databaseReady()) && (opts.ready ? opts.ready() : true),
   });
-  const running: RunningConsumer[] = [];
   let stopped: Promise<void> | undefined;
   return {
     runtime: rt,
     server,
     async start() {
-      for (const c of opts.consumers ?? []) running.push(await startConsumer({ ...c, bus: rt.bus, log: rt.log }));
+      for (const c of opts.consumers ?? []) running.push(await startConsumer({ counters, ...c, bus: rt.bus, log: rt.log }));
       return server.start();
     },
     stop() {

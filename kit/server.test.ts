@@ -85,12 +85,25 @@ test("a plain Error with SQL in it reaches the client as `internal` with a gener
   const logged = logLines.map((l) => JSON.parse(l)).find((l) => l.msg === "unexpected error");
   expect(logged.err.message).toBe(sql);
   expect(logged.request_id).toBe("kit-test-req-1");
-  expect(await handled("internal")).toBe(1);
+  expect(await handled("Internal")).toBe(1);
 });
 
 test("calls refused for a forged mesh credential are counted too", async () => {
-  const before = await handled("unauthenticated");
+  const before = await handled("Unauthenticated");
   const err = await failure(client("v1.42.9999999999999.AAAA").getProfile({ lookup: { case: "handle", value: "reed_1" } }));
   expect(err.code).toBe(Code.Unauthenticated);
-  expect(await handled("unauthenticated")).toBe(before + 1);
+  expect(await handled("Unauthenticated")).toBe(before + 1);
+});
+
+test("RPC metrics are go-grpc-prometheus's: started and handled by grpc_type, codes as OK/NotFound, the histogram without the code", async () => {
+  const text = await server.metrics.registry.metrics();
+  const started = text.split("\n").find((l) => l.startsWith("grpc_server_started_total{") && l.includes('grpc_method="GetProfile"'));
+  expect(started).toContain('grpc_type="unary"');
+  expect(started).toContain('grpc_service="oasis.identity.v1.IdentityService"');
+  expect(Number(started!.split(" ").at(-1))).toBeGreaterThanOrEqual(2);
+  expect(text).toMatch(/grpc_server_handled_total\{grpc_type="unary",grpc_service="oasis.identity.v1.IdentityService",grpc_method="GetProfile",grpc_code="Unauthenticated"/);
+  const bucket = text.split("\n").find((l) => l.startsWith("grpc_server_handling_seconds_bucket{"));
+  expect(bucket).toContain('grpc_type="unary"');
+  expect(bucket).not.toContain("grpc_code");
+  expect(text).not.toMatch(/grpc_code="(ok|not_found|internal|unauthenticated)"/);
 });

@@ -16,7 +16,8 @@
  * serve gRPC; that is why services use node:http2 at all.)
  *
  * Interceptor order, outermost first: metrics -> call context (request id, trace,
- * caller) -> error mapping -> access check -> protovalidate -> extra -> handler.
+ * caller) -> error mapping -> access check -> kill switches -> protovalidate -> extra
+ * -> handler.
  *
  * Shutdown drains: health turns NOT_SERVING (readyz 503, Watch streams see it), the
  * listener closes, unary calls in flight get up to `drainTimeoutMs` to finish, then
@@ -35,7 +36,8 @@ export type NodeServerRequest = NodeHandlerArgs[0];
 export type NodeServerResponse = NodeHandlerArgs[1];
 import { Health } from "#gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection } from "#gen/grpc/reflection/v1/reflection_pb.ts";
-import { callContextInterceptor, accessInterceptor } from "./server-interceptors.ts";
+import { callContextInterceptor, accessInterceptor, killSwitchInterceptor } from "./server-interceptors.ts";
+import type { KillSwitchState } from "./kill-switches.ts";
 import { errorInterceptor } from "./errors.ts";
 import { HealthState, ServingStatus, healthService } from "./health.ts";
 import type { Logger } from "./logger.ts";
@@ -81,6 +83,8 @@ export interface RpcServerOptions {
    */
   readonly metricsPort?: number;
   readonly bindings: readonly ServiceBinding[];
+  /** The kill switches to apply (kit/kill-switches.ts); omitted: none (test upstreams). */
+  readonly killSwitches?: () => KillSwitchState;
   /** Extra server interceptors, innermost (after validation). */
   readonly interceptors?: readonly Interceptor[];
   /** Checked by /readyz besides health; e.g. "database answers". */
@@ -137,6 +141,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     callContextInterceptor(opts.mesh),
     errorInterceptor(opts.log),
     accessInterceptor({ openReflection: opts.mesh.dev }),
+    ...(opts.killSwitches ? [killSwitchInterceptor(opts.killSwitches)] : []),
     validationInterceptor,
     ...(opts.interceptors ?? []),
   ];

@@ -13,13 +13,14 @@
  * As a module, `startMesh()` is what the demo uses.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mesh, edgePort } from "../mesh.config.ts";
 import { metricsPortOffset } from "../kit/config.ts";
 import { generateMeshKeys, meshIdentityFrom, type MeshIdentity } from "../kit/mesh-keys.ts";
 import { Supervisor } from "../kit/supervisor.ts";
 import { ensureInfra } from "./infra.ts";
+import { operatorEnvFile } from "./admin/lib/connection.ts";
 
 const root = join(import.meta.dir, "..");
 
@@ -68,6 +69,19 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   );
   const port = portOf("edge", edgePort);
   await supervisor.start({ name: "edge", entry: join(root, "edge", "main.ts"), port, env });
+  // The operator's key for `bun run admin` in another terminal: written for this run
+  // only (owner-readable), removed when the mesh stops.
+  mkdirSync(join(operatorEnvFile, ".."), { recursive: true });
+  writeFileSync(
+    operatorEnvFile,
+    JSON.stringify({
+      OASIS_MESH_KEY_OPERATOR: env.OASIS_MESH_KEY_OPERATOR,
+      OASIS_MESH_PUBLIC_KEYS: env.OASIS_MESH_PUBLIC_KEYS,
+      OASIS_NAMESPACE: env.OASIS_NAMESPACE ?? "",
+    }),
+    { mode: 0o600 },
+  );
+  chmodSync(operatorEnvFile, 0o600);
   say(`mesh ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${services.map((e) => e.name).join(", ")} + edge`);
   return {
     supervisor,
@@ -76,7 +90,10 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
     services: services.map((e) => e.name),
     operator: meshIdentityFrom(env, "operator"),
     url: (name) => `http://127.0.0.1:${portOf(name, mesh.find((e) => e.name === name)!.port)}`,
-    stop: () => supervisor.stopAll(["edge", ...services.map((e) => e.name).reverse()]),
+    stop: async () => {
+      await supervisor.stopAll(["edge", ...services.map((e) => e.name).reverse()]);
+      rmSync(operatorEnvFile, { force: true });
+    },
   };
 }
 

@@ -22,7 +22,8 @@ import { join } from "node:path";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { Access, audienceOf, callerHeader, callerTtlMs, methodAccess, methodPath, signCaller, type CallerWho } from "#kit/auth.ts";
+import { Access, audienceOf, callerHeader, callerTtlMs, methodAccess, methodPath, operatorName, signCaller, type CallerWho } from "#kit/auth.ts";
+import { AdminService } from "#gen/oasis/admin/v1/admin_service_pb.ts";
 import { generateMeshKeys, meshIdentityFrom, meshKeyVar } from "#kit/mesh-keys.ts";
 import { testIdentity } from "#kit/testing/clients.ts";
 import { errorReason } from "#kit/errors.ts";
@@ -60,6 +61,7 @@ const cases: readonly CallerCase[] = [
   { name: "user via the edge", sign: (aud, m) => asEdge(aud, m, userA) },
   { name: "user forwarded by a service", sign: (aud, m) => asService(otherService(aud), aud, m, userA) },
   { name: "service acting for itself", sign: (aud, m) => asService(otherService(aud), aud, m, "service") },
+  { name: "the operator acting for itself", sign: (aud, m) => asService(operatorName, aud, m, "service") },
   { name: "forged (another key set's edge)", sign: (aud, m) => signCaller(stranger, { audience: aud, method: methodPath(m) }, userA) },
   { name: "expired", sign: (aud, m) => asEdge(aud, m, userA, Date.now() - 2 * callerTtlMs) },
   { name: "long-lived (10 min)", sign: (aud, m) => asEdge(aud, m, userA, Date.now() + 10 * 60_000) },
@@ -77,25 +79,25 @@ const refusedAll = { forged: "unauthenticated", expired: "unauthenticated", long
 /** Per access level, the outcome for each caller case (same order as `cases`), and through the edge. */
 const expected: Record<string, { direct: readonly Outcome[]; edgeAnonymous: Outcome | "not_routed"; edgeUser: Outcome | "not_routed" }> = {
   [Access.PUBLIC]: {
-    direct: ["allowed", "allowed", "allowed", "allowed", "allowed", ...Object.values(refusedAll)],
+    direct: ["allowed", "allowed", "allowed", "allowed", "allowed", "allowed", ...Object.values(refusedAll)],
     edgeAnonymous: "allowed",
     edgeUser: "allowed",
   },
   [Access.USER]: {
-    direct: ["unauthenticated", "unauthenticated", "allowed", "allowed", "unauthenticated", ...Object.values(refusedAll)],
+    direct: ["unauthenticated", "unauthenticated", "allowed", "allowed", "unauthenticated", "unauthenticated", ...Object.values(refusedAll)],
     edgeAnonymous: "unauthenticated",
     edgeUser: "allowed",
   },
   [Access.INTERNAL]: {
-    direct: ["permission_denied", "permission_denied", "permission_denied", "permission_denied", "allowed", ...Object.values(refusedAll)],
+    direct: ["permission_denied", "permission_denied", "permission_denied", "permission_denied", "allowed", "allowed", ...Object.values(refusedAll)],
     edgeAnonymous: "not_routed",
     edgeUser: "not_routed",
   },
-  // Admins only: the kit requires a signed-in user (assertions carry no roles), the
-  // owning service refuses any user who is not an admin (NOT_ADMIN), and the edge checks
-  // the token's admin role. No matrix user is an admin.
+  // Admins only: the operator identity (kit/auth.ts), or a signed-in user (assertions
+  // carry no roles) whom the owning service then refuses unless an admin (NOT_ADMIN); the
+  // edge checks the token's admin role. No matrix user is an admin.
   [Access.ADMIN]: {
-    direct: ["unauthenticated", "unauthenticated", "permission_denied", "permission_denied", "unauthenticated", ...Object.values(refusedAll)],
+    direct: ["unauthenticated", "unauthenticated", "permission_denied", "permission_denied", "unauthenticated", "allowed", ...Object.values(refusedAll)],
     edgeAnonymous: "unauthenticated",
     edgeUser: "permission_denied",
   },
@@ -205,6 +207,29 @@ test("every method, every caller, on every service port: the access level decide
   console.log(`authorization matrix on service ports: ${seen.length} calls (${services.length} services, ${cases.length} callers each), ${wrong.length} wrong`);
   expect(wrong).toEqual([]);
   expect(seen.length).toBe(services.reduce((n, s) => n + s.methods.length, 0) * cases.length);
+});
+
+test("AdminService, which the kit serves on every service's port: the operator identity only", async () => {
+  const wrong: string[] = [];
+  let calls = 0;
+  for (const audience of deployed) {
+    await Promise.all(
+      AdminService.methods.map(async (m) => {
+        expect(methodAccess(m)).toBe(Access.ADMIN);
+        const want = expected[Access.ADMIN]!;
+        for (const [i, c] of cases.entries()) {
+          const got = await direct(audience, m, c.sign(audience, m, AdminService.methods));
+          calls++;
+          if (got !== want.direct[i]) wrong.push(`${audience} ${m.name} ${c.name}: got ${got}, want ${want.direct[i]}`);
+        }
+      }),
+    );
+    // Never routed by the edge: it is not one of the edge's contracts.
+    expect(await viaEdge(AdminService.methods[0]!, token)).toBe("not_routed");
+  }
+  console.log(`authorization matrix of AdminService: ${calls} calls, ${wrong.length} wrong`);
+  expect(calls).toBe(deployed.length * AdminService.methods.length * cases.length);
+  expect(wrong).toEqual([]);
 });
 
 test("through the edge: anonymous and signed-in calls get what the access level says; internal methods are not routed", async () => {

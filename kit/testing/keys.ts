@@ -1,5 +1,6 @@
 /**
- * Fresh mesh keys for this run (kit/mesh-keys.ts), for every mesh process and the edge,
+ * Fresh mesh keys for this run (kit/mesh-keys.ts), for every mesh process, the edge and
+ * the operator (kit/auth.ts `operatorName`, the admin CLI's identity),
  * put into process.env on import unless they are there already, so every process a test
  * or benchmark starts inherits them. The test process holds them all: it plays the
  * deployer, and signs as the edge (or as a service) when it calls a service directly.
@@ -7,4 +8,4 @@
 import { generateMeshKeys } from "../mesh-keys.ts";
 import { mesh } from "../../mesh.config.ts";
 
-Object.assign(process.env, generateMeshKeys([...mesh.map((e) => e.name), "edge"], process.env));
+Object.assign(process.env, generateMeshKeys([...mesh.map((e) => e.name), "edge", "operator"], process.env));

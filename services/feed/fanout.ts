@@ -3,7 +3,9 @@
  * - post_created: onto the author's timeline, then onto the home timelines of followers
  *   who read their feed in the last `activeMs`, a page of `fanoutBatch` (1,000) followers
  *   at a time. Authors with more than `fanoutThreshold` followers are only marked as
- *   "celebrities"; readers merge their posts at read time.
+ *   "celebrities"; readers merge their posts at read time. While the kill switch
+ *   `fanout_pull` is on (kit/kill-switches.ts), every author is treated so; the first
+ *   post after it cleared pushes the author's latest `backfill` posts and ends the merge.
  * - post_deleted: off the author's timeline and every follower's home timeline.
  * - follow_created: the followee's latest posts are copied into the follower's home.
  * - follow_removed (unfollow, block): the followee's posts leave the follower's home.
@@ -49,13 +51,25 @@ export function postConsumer(ctx: FeedContext, lag: Histogram) {
       on(PostCreatedSchema, async (e, meta) => {
         const post = e.post!;
         await ctx.timelines.pushUser(post.authorId, [post.postId]);
+        // Kill switch "fanout_pull": the author is merged at read time, as celebrities are.
+        if (ctx.rt.killSwitches.state().fanoutPullOnRead) {
+          await ctx.timelines.addCeleb(post.authorId);
+          lag.observe((Date.now() - meta.occurredAtMs) / 1000);
+          return;
+        }
+        let pushed = [post.postId];
         await forEachFollowerPage(ctx, post.authorId, async (ids, total) => {
           if (total > BigInt(cfg.fanoutThreshold)) {
             await ctx.timelines.addCeleb(post.authorId);
             return false;
           }
+          // Merged at read time until now (a fan-out degradation ended): push the author's
+          // latest posts once, so none of those is lost when the merge stops.
+          if (pushed.length === 1 && (await ctx.timelines.removeCeleb(post.authorId))) {
+            pushed = [...new Set([post.postId, ...(await ctx.timelines.page("ut", post.authorId, undefined, cfg.backfill)).ids])];
+          }
           const active = await ctx.timelines.activeSince(ids, Date.now() - cfg.activeMs);
-          await ctx.timelines.pushHome(active, [post.postId]);
+          await ctx.timelines.pushHome(active, pushed);
         });
         lag.observe((Date.now() - meta.occurredAtMs) / 1000);
       }),

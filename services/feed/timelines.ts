@@ -155,4 +155,9 @@ export class Timelines {
   async addCeleb(author: bigint): Promise<void> {
     await this.redis.sadd("celebs", String(author));
   }
+
+  /** Takes an author off the read-time merge list; true if it was on it. */
+  async removeCeleb(author: bigint): Promise<boolean> {
+    return (await this.redis.srem("celebs", String(author))) === 1;
+  }
 }

@@ -84,7 +84,7 @@ test("/healthz and /readyz answer plain HTTP/1.1 on the service port and the adm
   }
   expect((await fetch(`${svc.url}/metrics`)).status).toBe(404);
   const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
-  expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetProfile"[^}]*grpc_code="ok"[^}]*\} [1-9]/);
+  expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetProfile"[^}]*grpc_code="OK"[^}]*\} [1-9]/);
   expect(metrics).toContain("grpc_server_handling_seconds_bucket");
 });
 

@@ -9,7 +9,7 @@
  * front cache them forever.
  */
 import { join } from "node:path";
-import { Gauge } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { openRuntime, serve, type App } from "#kit/runtime.ts";
 import { bind } from "#kit/server.ts";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
@@ -40,12 +40,16 @@ export async function createMediaApp(config: MediaConfig): Promise<MediaApp> {
   });
   const registry = rt.metrics;
   const removed = scanMetrics(registry);
-  new Gauge({
+  // A counter (it only grows): at each scrape it advances by the store's reads since the last.
+  let readsCounted = 0;
+  new Counter({
     name: "media_volume_reads_total",
     help: "Positioned reads made by the volume store (one per served image).",
     registers: [registry],
     collect() {
-      this.set(volumes.reads);
+      const now = volumes.reads;
+      this.inc(Math.max(0, now - readsCounted));
+      readsCounted = now;
     },
   });
   new Gauge({

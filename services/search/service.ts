@@ -6,7 +6,8 @@ import { listTrendingHashtags } from "./routes/list-trending-hashtags.ts";
 import { searchHashtags } from "./routes/search-hashtags.ts";
 import { searchPosts } from "./routes/search-posts.ts";
 import { searchUsers } from "./routes/search-users.ts";
+import { reindexRoutes } from "./routes/reindex.ts";
 
 export function searchService(ctx: SearchContext): ServiceImpl<typeof SearchService> {
-  return { ...searchUsers(ctx), ...searchPosts(ctx), ...searchHashtags(ctx), ...listTrendingHashtags(ctx) };
+  return { ...searchUsers(ctx), ...searchPosts(ctx), ...searchHashtags(ctx), ...listTrendingHashtags(ctx), ...reindexRoutes(ctx) };
 }
