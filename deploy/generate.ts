@@ -392,8 +392,9 @@ function networkPolicies(): Obj[] {
       policyTypes: ["Ingress", "Egress"],
       // The internet (through the load balancer) on the edge's port; Prometheus on its admin port.
       ingress: [{ ports: [{ protocol: "TCP", port: edgePort }] }, monitoring(edgePort)],
-      // Every service's port (it routes to all), Redis (rate limits, worker ids), DNS.
-      egress: [dns, ...mesh.map((e) => toService(e.name)), ...toStores(["redis"])],
+      // Every service's port (it routes to all), Redis (rate limits, worker ids), NATS
+      // (the kill switches' KV bucket it watches, kit/kill-switches.ts), DNS.
+      egress: [dns, ...mesh.map((e) => toService(e.name)), ...toStores(["redis", "nats"])],
     }),
   );
   for (const e of mesh) {
