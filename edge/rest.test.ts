@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Access, methodAccess } from "#kit/auth.ts";
 import { edgeOwnedPaths } from "./registry.ts";
 import { imagePath } from "../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../tests/social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../testbeds/social.ts";
 import { edgeServices } from "./services.ts";
 import { RouteTable } from "./transcode/route-table.ts";
 

@@ -28,7 +28,7 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { imagePath, readEdges, readFortunes } from "../../demo/data.ts";
-import { createReedAccounts } from "../../tests/reed-accounts.ts";
+import { createReedAccounts } from "../../testbeds/reed-accounts.ts";
 import { chatStore } from "./store.ts";
 
 // The shared 2-core box can be slow; a timed-out test kills the mesh for every later one.

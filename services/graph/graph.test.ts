@@ -15,7 +15,7 @@ import { createLogger } from "#kit/logger.ts";
 import { createRedis, deleteKeysWithPrefix } from "#kit/redis.ts";
 import { until } from "#kit/testing/until.ts";
 import { readEdges } from "../../demo/data.ts";
-import { startGraphTestbed, type GraphTestbed } from "./testing.ts";
+import { startGraphTestbed, type GraphTestbed } from "../../testbeds/graph.ts";
 
 let bed: GraphTestbed;
 let ids: bigint[];

@@ -10,8 +10,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
-import { openInteractionStores, type InteractionStores } from "./testing.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+import { openInteractionStores, type InteractionStores } from "../../testbeds/interaction.ts";
 
 let bed: SocialTestbed;
 let stores: InteractionStores;

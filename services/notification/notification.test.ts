@@ -21,7 +21,7 @@ import { eventHeaders } from "#kit/outbox.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 
 let bed: SocialTestbed;
 const edges = readEdges();

@@ -11,7 +11,7 @@ import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { until } from "#kit/testing/until.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 
 let bed: SocialTestbed;
 let [alice, bob, carol, dave]: bigint[] = [];

@@ -24,7 +24,7 @@ import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts"
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { TransferCode, TransferState } from "#gen/oasis/wallet/v1/wallet_pb.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 import { createIdGenerator } from "#kit/ids.ts";
 import { earn } from "./domain/earning.ts";
 import { WalletError } from "./domain/errors.ts";
