@@ -35,7 +35,16 @@ type Obj = Record<string, unknown>;
  * HTTP/2 connection to one pod, no per-pod balancing or ejection.
  */
 function upstreamUrl(name: string, port: number): string {
-  return `dns:///${name}:${port}`;
+  return `dns:///${k8sName(name)}:${port}`;
+}
+
+/**
+ * A mesh name as Kubernetes names it: objects, labels and DNS names allow no "_"
+ * (RFC 1123), so `demo_echo` runs as `demo-echo`; env names, folders and databases keep
+ * the mesh name.
+ */
+export function k8sName(name: string): string {
+  return name.replaceAll("_", "-");
 }
 /**
  * Which services each service calls (its `rt.client(..., "<name>")` upstreams; checked
@@ -69,7 +78,8 @@ const monitoringNamespace = "monitoring";
 
 const yaml = (docs: Obj[]) => docs.map((d) => JSON.stringify(d, null, 2)).join("\n---\n") + "\n";
 
-function container(name: string, entry: string, port: number, extra: Obj = {}): Obj {
+function container(meshName: string, entry: string, port: number, extra: Obj = {}): Obj {
+  const name = k8sName(meshName);
   return {
     name,
     image,
@@ -80,7 +90,7 @@ function container(name: string, entry: string, port: number, extra: Obj = {}): 
     ],
     // Its own Secret only: its mesh key and store credentials, never another process's.
     envFrom: [{ configMapRef: { name: "oasis-config" } }, { configMapRef: { name: "oasis-mesh-public-keys" } }, { secretRef: { name: `oasis-${name}` } }],
-    env: [{ name: `OASIS_${name.toUpperCase()}_PORT`, value: String(port) }],
+    env: [{ name: `OASIS_${meshName.toUpperCase()}_PORT`, value: String(port) }],
     readinessProbe: { httpGet: { path: "/readyz", port }, periodSeconds: 5, failureThreshold: 2 },
     livenessProbe: name === "edge" ? { httpGet: { path: "/healthz", port }, periodSeconds: 10 } : { grpc: { port }, periodSeconds: 10 },
     resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
@@ -95,13 +105,14 @@ function scrape(port: number): Record<string, string> {
   return { "prometheus.io/scrape": "true", "prometheus.io/port": String(metricsPortOf(port)), "prometheus.io/path": "/metrics" };
 }
 
-function workload(name: string, port: number): Obj[] {
+function workload(meshName: string, port: number): Obj[] {
+  const name = k8sName(meshName);
   const labels = { app: "oasis", component: name };
   const spec = {
     selector: { matchLabels: labels },
     template: {
       metadata: { labels, annotations: scrape(port) },
-      spec: { terminationGracePeriodSeconds: 30, containers: [container(name, `services/${name}/main.ts`, port)] },
+      spec: { terminationGracePeriodSeconds: 30, containers: [container(meshName, `services/${meshName}/main.ts`, port)] },
     },
   };
   // Headless: the name resolves to every ready pod, which callers balance over themselves.
@@ -125,7 +136,7 @@ function workload(name: string, port: number): Obj[] {
           ...spec.template,
           spec: {
             ...spec.template.spec,
-            containers: [container(name, `services/${name}/main.ts`, port, { volumeMounts: [{ name: "volumes", mountPath: "/data/media" }], env: [{ name: "OASIS_MEDIA_PORT", value: String(port) }, { name: "OASIS_MEDIA_DATA_DIR", value: "/data/media" }] })],
+            containers: [container(meshName, `services/${meshName}/main.ts`, port, { volumeMounts: [{ name: "volumes", mountPath: "/data/media" }], env: [{ name: "OASIS_MEDIA_PORT", value: String(port) }, { name: "OASIS_MEDIA_DATA_DIR", value: "/data/media" }] })],
           },
         },
         volumeClaimTemplates: [{ metadata: { name: "volumes" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "200Gi" } } } }],
@@ -133,7 +144,7 @@ function workload(name: string, port: number): Obj[] {
     };
     return [sts, service];
   }
-  if (name === "search") spec.template.spec.containers = [container(name, `services/${name}/main.ts`, port, { env: [{ name: "OASIS_SEARCH_PORT", value: String(port) }, ...meiliEnv] })];
+  if (name === "search") spec.template.spec.containers = [container(meshName, `services/${meshName}/main.ts`, port, { env: [{ name: "OASIS_SEARCH_PORT", value: String(port) }, ...meiliEnv] })];
   const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name, labels }, spec: { replicas: 2, ...spec } };
   const hpa = {
     apiVersion: "autoscaling/v2",
@@ -286,11 +297,11 @@ function storeManifests(): Obj[] {
 }
 
 const dns = { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] };
-const component = (name: string) => ({ podSelector: { matchLabels: { app: "oasis", component: name } } });
+const component = (name: string) => ({ podSelector: { matchLabels: { app: "oasis", component: k8sName(name) } } });
 
 /** Default deny, then what each process may receive and reach. */
 function networkPolicies(): Obj[] {
-  const policy = (name: string, spec: Obj): Obj => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name }, spec });
+  const policy = (name: string, spec: Obj): Obj => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: k8sName(name) }, spec });
   const monitoring = (port: number) => ({
     from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": monitoringNamespace } } }],
     ports: [{ protocol: "TCP", port: metricsPortOf(port) }],
@@ -325,7 +336,7 @@ function networkPolicies(): Obj[] {
     const callers = mesh.filter((c) => (upstreamsOf[c.name] ?? []).includes(e.name)).map((c) => component(c.name));
     out.push(
       policy(e.name, {
-        podSelector: { matchLabels: { app: "oasis", component: e.name } },
+        podSelector: { matchLabels: { app: "oasis", component: k8sName(e.name) } },
         policyTypes: ["Ingress", "Egress"],
         ingress: [{ from: [component("edge"), ...callers], ports: [{ protocol: "TCP", port: e.port }] }, monitoring(e.port)],
         egress: [dns, ...(upstreamsOf[e.name] ?? []).map(toService), ...toStores(stores.map((s) => s.name)), ...(e.name === "search" ? [toMeili] : [])],
@@ -365,7 +376,7 @@ write(
 );
 write(
   "overlays/dev/kustomization.yaml",
-  yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["../../base"], replicas: [...mesh.filter((e) => e.name !== "media").map((e) => ({ name: e.name, count: 1 })), { name: "edge", count: 1 }] }]),
+  yaml([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["../../base"], replicas: [...mesh.filter((e) => e.name !== "media").map((e) => ({ name: k8sName(e.name), count: 1 })), { name: "edge", count: 1 }] }]),
 );
 write(
   "overlays/prod/kustomization.yaml",
