@@ -120,7 +120,7 @@ test("no secret value is committed: no Secret objects, no secret files, no passw
     expect(w.spec.template.spec.containers[0].envFrom).toEqual([
       { configMapRef: { name: "oasis-config" } },
       { configMapRef: { name: "oasis-mesh-public-keys" } },
-      { secretRef: { name: `oasis-${name}` } },
+      { secretRef: { name: `oasis-${k8sName(name)}` } },
     ]);
   }
 });

@@ -34,5 +34,5 @@ for (const n of names) writeFileSync(`${out}/${n}.env`, `${meshKeyVar(n)}=${keys
 console.log(`wrote ${names.length} keys to ${out}; create them in the cluster (namespace oasis):\n`);
 console.log(`kubectl -n oasis create configmap oasis-mesh-public-keys --from-env-file=${out}/public-keys.env`);
 for (const n of names) {
-  console.log(`kubectl -n oasis create secret generic oasis-${n} --from-env-file=${out}/${n}.env  # plus its store URLs, deploy/README.md`);
+  console.log(`kubectl -n oasis create secret generic oasis-${n.replaceAll("_", "-")} --from-env-file=${out}/${n}.env  # plus its store URLs, deploy/README.md`);
 }
