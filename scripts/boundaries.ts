@@ -41,7 +41,7 @@ export const DOMAIN_WORDS = [
 
 /** Which services may import each module of shared-rules/ (and no one else may). */
 export const SHARED_RULES: Readonly<Record<string, readonly string[]>> = {
-  "shared-rules/post-visibility.ts": ["post", "feed"],
+  "shared-rules/post-visibility.ts": ["post", "feed", "notification"],
 };
 
 export interface Violation {

@@ -53,7 +53,7 @@ test("shared rules are reached only by the services the allow-list names", async
   expect(checkFile("services/feed/views.ts", src)).toEqual([]);
   const v = checkFile("services/chat/planted.ts", src);
   expect(v.map((x) => x.rule)).toEqual(["shared-rule"]);
-  expect(v[0]!.message).toContain("allowed only to post, feed");
+  expect(v[0]!.message).toContain("allowed only to post, feed, notification");
   expect(checkFile("services/chat/planted.ts", `import { x } from "../../shared-rules/unlisted.ts";\n`).map((x) => x.rule)).toEqual(["shared-rule"]);
 });
 
