@@ -18,7 +18,7 @@ import { asService } from "#kit/client.ts";
 import { on } from "#kit/consumer.ts";
 import { FollowCreatedSchema, FollowRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
-import { ensureUserTimeline } from "./builders.ts";
+import { ensureUserTimeline } from "./domain/builders.ts";
 import type { FeedContext } from "./context.ts";
 
 /** Calls `each` with pages of `fanoutBatch` follower ids and the follower total; `false` stops. */

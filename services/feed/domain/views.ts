@@ -21,8 +21,8 @@ import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { PostCounts, ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { asService, optionalCall } from "#kit/client.ts";
-import { canSee } from "../../shared-rules/post-visibility.ts";
-import type { FeedContext } from "./context.ts";
+import { canSee } from "../../../shared-rules/post-visibility.ts";
+import type { FeedContext } from "../context.ts";
 
 interface Hydrated {
   readonly posts: Post[];

@@ -4,7 +4,7 @@
  * follow (Twitter's and Mastodon's "rebuild from followees" for returning users).
  */
 import { asService } from "#kit/client.ts";
-import type { FeedContext } from "./context.ts";
+import type { FeedContext } from "../context.ts";
 
 /** Makes sure `author`'s timeline is built; returns nothing. */
 export async function ensureUserTimeline(ctx: FeedContext, author: bigint): Promise<void> {
