@@ -84,7 +84,6 @@ function targets(n: Names): Record<string, string> {
     "service/domain/errors.ts.tmpl": `${svc}/domain/errors.ts`,
     "service/domain/rules.ts.tmpl": `${svc}/domain/rules.ts`,
     "service/domain/entries.ts.tmpl": `${svc}/domain/entries.ts`,
-    "service/routes/caller.ts.tmpl": `${svc}/routes/caller.ts`,
     "service/routes/create-entry.ts.tmpl": `${svc}/routes/create-entry.ts`,
     "service/routes/get-entry.ts.tmpl": `${svc}/routes/get-entry.ts`,
     "service/service.test.ts.tmpl": `${svc}/${n.name}.test.ts`,
@@ -152,7 +151,7 @@ export function registerInDocs(source: string, n: Names, port: number): string {
 - **Consumes / calls**: nothing.
 
 `;
-  const next = /\n## 3\. /.exec(source);
+  const next = /\n### Still to come\n/.exec(source) ?? /\n## 3\. /.exec(source);
   if (!next) return `${source.trimEnd()}\n\n${section}`;
   return `${source.slice(0, next.index + 1)}${section}${source.slice(next.index + 1)}`;
 }

@@ -20,7 +20,7 @@ import { withLog } from "../domain/log.ts";
 import { convoOf } from "../domain/present.ts";
 import { takeRate } from "../domain/rate-limit.ts";
 import { allowsIncoming, initialStatus } from "../domain/rules.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 import { convoViews } from "./convo-view.ts";
 
 const dayMs = 86_400_000;

@@ -8,7 +8,7 @@ import type { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { GraphContext } from "../context.ts";
 import { ErrorReason } from "#gen/oasis/graph/v1/errors_pb.ts";
 import { relationship, writeFollow } from "../domain/relations.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function approveFollowRequest(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "approveFollowRequest"> {
   return {

@@ -4,7 +4,7 @@ import type { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { GraphContext } from "../context.ts";
 import { relationsOf } from "../domain/relations.ts";
 import { toRelationship } from "../domain/rules.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function batchGetRelationships(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "batchGetRelationships"> {
   return {

@@ -8,7 +8,7 @@ import type { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { GraphContext } from "../context.ts";
 import { BlockCreatedSchema, FollowRemovedReason } from "#gen/oasis/graph/v1/events_pb.ts";
 import { notSelf, relationship, requireAccount, writeUnfollow } from "../domain/relations.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function block(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "block"> {
   return {

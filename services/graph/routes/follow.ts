@@ -12,7 +12,7 @@ import { FollowRequestedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { FollowState } from "#gen/oasis/graph/v1/graph_pb.ts";
 import { notSelf, requireAccount, writeFollow } from "../domain/relations.ts";
 import { toRelationship } from "../domain/rules.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function follow(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "follow"> {
   return {

@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import { PendingFollowerSchema } from "#gen/oasis/graph/v1/graph_pb.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function listFollowRequests(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "listFollowRequests"> {
   return {

@@ -4,7 +4,7 @@ import type { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { GraphContext } from "../context.ts";
 import { MuteCreatedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { notSelf, relationship, requireAccount } from "../domain/relations.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function mute(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "mute"> {
   return {

@@ -2,7 +2,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { GraphContext } from "../context.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function rejectFollowRequest(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "rejectFollowRequest"> {
   return {

@@ -4,7 +4,7 @@ import type { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { GraphContext } from "../context.ts";
 import { MuteRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { notSelf, relationship } from "../domain/relations.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function unmute(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "unmute"> {
   return {

@@ -4,7 +4,7 @@ import type { InteractionService } from "#gen/oasis/interaction/v1/interaction_s
 import type { InteractionContext } from "../context.ts";
 import { create } from "@bufbuild/protobuf";
 import { ViewerStateSchema } from "#gen/oasis/interaction/v1/interaction_pb.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function batchGetViewerState(ctx: InteractionContext): Pick<ServiceImpl<typeof InteractionService>, "batchGetViewerState"> {
   return {

@@ -3,7 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { InteractionService } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
 import type { InteractionContext } from "../context.ts";
 import { createComment as create } from "../domain/comments.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function createComment(ctx: InteractionContext): Pick<ServiceImpl<typeof InteractionService>, "createComment"> {
   return {

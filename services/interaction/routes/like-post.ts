@@ -3,7 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { InteractionService } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
 import type { InteractionContext } from "../context.ts";
 import { like } from "../domain/likes.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 import { countsMessage } from "./present.ts";
 
 export function likePost(ctx: InteractionContext): Pick<ServiceImpl<typeof InteractionService>, "likePost"> {

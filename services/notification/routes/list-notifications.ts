@@ -4,7 +4,7 @@ import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import type { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import type { NotificationContext } from "../context.ts";
 import { withSummaries } from "../domain/summaries.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function listNotifications(ctx: NotificationContext): Pick<ServiceImpl<typeof NotificationService>, "listNotifications"> {
   return {

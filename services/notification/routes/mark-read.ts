@@ -2,7 +2,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import type { NotificationContext } from "../context.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function markRead(ctx: NotificationContext): Pick<ServiceImpl<typeof NotificationService>, "markRead"> {
   return {

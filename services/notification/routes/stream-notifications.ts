@@ -7,7 +7,7 @@ import { currentCall, runInCall } from "#kit/call-context.ts";
 import type { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import type { NotificationContext } from "../context.ts";
 import { withSummaries } from "../domain/summaries.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function streamNotifications(ctx: NotificationContext): Pick<ServiceImpl<typeof NotificationService>, "streamNotifications"> {
   const { store } = ctx;
