@@ -25,7 +25,7 @@ import type { FeedContext } from "./context.ts";
 async function forEachFollowerPage(ctx: FeedContext, author: bigint, each: (ids: bigint[], total: bigint) => Promise<boolean | void>): Promise<void> {
   let pageToken = "";
   do {
-    const page = await ctx.graph.listFollowerIds({ userId: author, pageSize: ctx.rt.config.fanoutBatch, pageToken }, asService(ctx.rt.config.meshSecret));
+    const page = await ctx.graph.listFollowerIds({ userId: author, pageSize: ctx.rt.config.fanoutBatch, pageToken }, asService());
     if ((await each(page.userIds, page.total)) === false) return;
     pageToken = page.nextPageToken;
   } while (pageToken);

@@ -65,7 +65,7 @@ async function hydrateFromReadModel(ctx: FeedContext, viewer: Caller, ids: reado
 
 /** Hydration from the services, each one batch call (OASIS_FEED_READ_MODEL=0). */
 async function hydrateFromServices(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<Hydrated> {
-  const self = asService(ctx.rt.config.meshSecret);
+  const self = asService();
   const posts = ids.length ? (await ctx.post.batchGetPosts({ postIds: [...ids] }, self)).posts : [];
   const referIds = [...new Set(posts.map((p) => p.referPostId).filter((id) => id !== 0n))];
   const postIds = posts.map((p) => p.postId);

@@ -29,7 +29,7 @@ export async function wanted(ctx: NotificationContext, deliveries: readonly Deli
   for (const d of candidates) actorsOf.set(d.recipientId, (actorsOf.get(d.recipientId) ?? new Set()).add(d.actorId));
   const rels = new Map<bigint, Map<bigint, Relationship>>();
   await inParallel([...actorsOf], relationshipConcurrency, async ([recipient, actors]) => {
-    const r = await ctx.graph.batchGetRelationships({ userIds: [...actors] }, asUser(undefined, recipient));
+    const r = await ctx.graph.batchGetRelationships({ userIds: [...actors] }, asUser(recipient));
     rels.set(recipient, new Map(r.relationships.map((x) => [x.userId, x])));
   });
   return candidates.filter((d) => {
@@ -60,7 +60,7 @@ export async function visibleTo(ctx: NotificationContext, postOrId: Post | bigin
   if (!post) return new Set();
   const [profiles, rels] = await Promise.all([
     ctx.identity.batchGetProfiles({ userIds: [post.authorId] }, asService()),
-    ctx.graph.batchGetRelationships({ userIds: ids }, asUser(undefined, post.authorId)),
+    ctx.graph.batchGetRelationships({ userIds: ids }, asUser(post.authorId)),
   ]);
   const authorPrivate = profiles.profiles.find((p) => p.userId === post.authorId)?.private ?? true;
   const fromAuthor = new Map(rels.relationships.map((r) => [r.userId, r]));
