@@ -5,7 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { asService } from "#kit/client.ts";
-import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
+import { idempotentCreate } from "#kit/idempotency.ts";
 import { graphemeLength, parseMentions } from "#kit/text.ts";
 import { ErrorReason } from "#gen/oasis/interaction/v1/errors_pb.ts";
 import { CommentCreatedSchema, CommentDeletedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
@@ -54,9 +54,8 @@ async function mentionedUsers(ctx: InteractionContext, text: string): Promise<bi
  */
 export async function createComment(ctx: InteractionContext, authorId: bigint, req: CreateCommentRequest): Promise<CreateCommentResponse> {
   const { rt, store, errors } = ctx;
-  const key = { scope: "CreateComment", callerId: authorId, requestId: req.requestId };
-  const print = fingerprint(CreateCommentRequestSchema, req);
-  const replay = await storedResponse(rt.db, key, print, CreateCommentResponseSchema);
+  const once = idempotentCreate({ scope: "CreateComment", callerId: authorId, requestId: req.requestId }, CreateCommentRequestSchema, req, CreateCommentResponseSchema);
+  const replay = await once.replay(rt.db);
   if (replay) return replay;
   const n = graphemeLength(req.text);
   if (n > maxCommentChars) {
@@ -77,7 +76,7 @@ export async function createComment(ctx: InteractionContext, authorId: bigint, r
   const mentioned = await mentionedUsers(ctx, req.text);
   let counts: Counts | undefined;
   const { response } = await rt.tx((tx) =>
-    idempotent(tx, key, print, CreateCommentResponseSchema, async () => {
+    once.run(tx, async () => {
       const row = { commentId: rt.ids.next(), postId: post.postId, authorId, parentCommentId: parentId, text: req.text, mentionUserIds: mentioned, createdAt: new Date() };
       await store.insertComment(tx, row);
       counts = await store.bumpCount(tx, post.postId, "comments", 1);

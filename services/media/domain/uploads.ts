@@ -6,7 +6,7 @@
  * orphan scan (scan.ts).
  */
 import { create } from "@bufbuild/protobuf";
-import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
+import { idempotentCreate } from "#kit/idempotency.ts";
 import { ErrorReason } from "#gen/oasis/media/v1/errors_pb.ts";
 import { MediaDeletedSchema, MediaUploadedSchema } from "#gen/oasis/media/v1/events_pb.ts";
 import { UploadMediaRequestSchema, UploadMediaResponseSchema, type UploadMediaRequest, type UploadMediaResponse } from "#gen/oasis/media/v1/media_service_pb.ts";
@@ -25,9 +25,8 @@ export async function upload(ctx: MediaContext, ownerId: bigint, req: UploadMedi
   const { rt, errors, store } = ctx;
   const violation = (v: { reason: ErrorReason; rule: string; description: string }) =>
     errors.invalid(v.reason, [{ field: "data", description: `${v.description} (${v.rule})`, reason: v.rule }], { rule: v.rule });
-  const key = { scope: "UploadMedia", callerId: ownerId, requestId: req.requestId };
-  const print = fingerprint(UploadMediaRequestSchema, req);
-  const replay = await storedResponse(rt.db, key, print, UploadMediaResponseSchema);
+  const once = idempotentCreate({ scope: "UploadMedia", callerId: ownerId, requestId: req.requestId }, UploadMediaRequestSchema, req, UploadMediaResponseSchema);
+  const replay = await once.replay(rt.db);
   if (replay) return replay;
 
   const policy = await ctx.policies.get(req.bucket);
@@ -80,7 +79,7 @@ export async function upload(ctx: MediaContext, ownerId: bigint, req: UploadMedi
     await Promise.all(record.variants.map((v, i) => ctx.volumes.write(v.needleKey, v.cookie, processed.variants[i]!.bytes)));
     // 2) Then the row: the moment it commits, the media exists.
     const { response, replayed } = await rt.tx((tx) =>
-      idempotent(tx, key, print, UploadMediaResponseSchema, async () => {
+      once.run(tx, async () => {
         await store.insertMedia(tx, record);
         const media = toMedia(record, rt.config.publicPrefix);
         await rt.outbox.add(tx, MediaUploadedSchema, { media });
