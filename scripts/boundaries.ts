@@ -25,6 +25,8 @@
  *    every place people write), so they are not on the list either.
  * 7. `shared-rule`: a module of shared-rules/ is imported only by the services the
  *    allow-list names for it, and imports only kit/ and gen/.
+ * 8. `domain-imports-store`: a service's domain (`domain.ts`, `domain/`) does not import
+ *    its `store.ts`: the store implements the domain's interface, not the reverse.
  *
  * `bun scripts/boundaries.ts` prints the violations and exits 1 when there are any;
  * tests/boundaries.test.ts runs it on the tree and on planted violations.
@@ -137,6 +139,9 @@ export function checkFile(path: string, source: string): Violation[] {
     }
     if (path.startsWith("kit/") && !(target.startsWith("kit/") || target === "mesh.config.ts" || (target.startsWith("gen/") && !target.startsWith("gen/oasis/")) || target.startsWith("gen/oasis/api/"))) {
       if (!fromTest) add("kit-imports-domain", spec, `${path} (kit) imports ${target}: the kit knows no service and no domain contract`);
+    }
+    if (fromService && /^services\/[^/]+\/domain(\.ts$|\/)/.test(path) && target === `services/${fromService}/store.ts`) {
+      add("domain-imports-store", spec, `${path} (domain) imports ${target}: declare what the domain needs in domain/model.ts and let store.ts implement it`);
     }
     if (target.startsWith("shared-rules/")) {
       const allowed = SHARED_RULES[target];

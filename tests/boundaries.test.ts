@@ -57,6 +57,12 @@ test("shared rules are reached only by the services the allow-list names", async
   expect(checkFile("services/chat/planted.ts", `import { x } from "../../shared-rules/unlisted.ts";\n`).map((x) => x.rule)).toEqual(["shared-rule"]);
 });
 
+test("a service's domain importing its store is a violation; the store importing the domain is the direction", () => {
+  const v = checkFile("services/graph/domain/rules.ts", `import type { RelationFlag } from "../store.ts";\nexport type F = RelationFlag;\n`);
+  expect(v.map((x) => x.rule)).toEqual(["domain-imports-store"]);
+  expect(checkFile("services/graph/store.ts", `import type { GraphStore } from "./domain/model.ts";\nexport type S = GraphStore;\n`)).toEqual([]);
+});
+
 test("tests may use testbeds and their own service; type-only and dynamic imports count too", () => {
   expect(checkFile("services/graph/graph.test.ts", `import { startGraphTestbed } from "../../testbeds/graph.ts";\n`)).toEqual([]);
   expect(checkFile("services/feed/x.ts", `import type { P } from "../post/domain.ts";\nexport type Q = P;\n`).map((v) => v.rule)).toEqual(["cross-service"]);
