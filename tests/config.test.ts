@@ -26,7 +26,7 @@ test.each([
   ["wallet", (e: Record<string, string>) => loadWalletConfig(e), "OASIS_WALLET_EXPIRE_MS", "0", "an integer >= 1"],
   ["chat", (e: Record<string, string>) => loadChatConfig(e), "OASIS_CHAT_MESSAGES_PER_MINUTE", "lots", "an integer >= 1"],
   ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_TIMEOUT_MS", "10s", "an integer"],
-])("%s refuses %s", (_name, load, variable, value, requirement) => {
+])("%s refuses a bad value, naming the variable", (_name, load, variable, value, requirement) => {
   expect(() => load({ ...base, [variable]: value })).toThrow(`${variable} must be ${requirement}, got "${value}"`);
   expect(() => load(base)).not.toThrow();
 });
