@@ -19,7 +19,7 @@ import { startSocialTestbed, type SocialTestbed } from "./social.ts";
 import { loadSearchConfig } from "../services/search/config.ts";
 import { createEngine } from "../services/search/context.ts";
 
-const root = join(import.meta.dir, "..", "..");
+const root = join(import.meta.dir, "..");
 
 export function searchContract(env: Record<string, string>): void {
   let bed: SocialTestbed;
