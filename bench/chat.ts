@@ -14,7 +14,7 @@ import { testClient } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { readEdges, readFortunes } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
-import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
+import { inParallel, startSocialTestbed } from "../testbeds/social.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 import { machineLine } from "./lib/machine.ts";
 

@@ -9,7 +9,7 @@
  * Run: bun bench/failover.ts [seconds, default 8]
  */
 import { ensureInfra } from "../scripts/infra.ts";
-import { startTwoIdentityReplicas, waitEjected } from "../tests/replicas.ts";
+import { startTwoIdentityReplicas, waitEjected } from "../testbeds/replicas.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { machineLine } from "./lib/machine.ts";

@@ -27,7 +27,7 @@ import { testIdentity } from "#kit/testing/clients.ts";
 import { freePort } from "#kit/testing/ports.ts";
 import { readEdges } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
-import { startSocialTestbed } from "../tests/social-testbed.ts";
+import { startSocialTestbed } from "../testbeds/social.ts";
 import { cpuSeconds } from "./lib/cpu.ts";
 import { formatResult, runLoad } from "./lib/h2load.ts";
 import { machineLine } from "./lib/machine.ts";

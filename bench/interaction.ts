@@ -10,7 +10,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { BatchGetCountsRequestSchema } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
 import { readEdges, readFortunes } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
-import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
+import { inParallel, startSocialTestbed } from "../testbeds/social.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 import { formatResult, runLoad } from "./lib/h2load.ts";
 import { closedLoop } from "./lib/load-clients.ts";

@@ -17,7 +17,7 @@ import { BucketPolicySchema } from "#gen/oasis/media/v1/media_pb.ts";
 import { imagePath, photoNames } from "../demo/data.ts";
 import { inspect, processImage } from "../services/media/pipeline.ts";
 import { checkImage } from "../services/media/policy.ts";
-import { pngBomb } from "../services/media/testing.ts";
+import { pngBomb } from "../testbeds/media.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const rounds = Number(process.argv[2] ?? 5);

@@ -32,7 +32,7 @@ import { execSync } from "node:child_process";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { readEdges, fortuneFiles, readFortunes } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
-import { inParallel, startSocialTestbed } from "../tests/social-testbed.ts";
+import { inParallel, startSocialTestbed } from "../testbeds/social.ts";
 import { perRequest, snapshot } from "./lib/cpu.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { testAdminHandle } from "../kit/testing/mesh.ts";

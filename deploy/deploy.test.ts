@@ -14,7 +14,7 @@ import { loadEdgeConfig } from "../edge/config.ts";
 import { sharedConfig } from "../kit/config.ts";
 import { parseDnsTarget } from "../kit/discovery.ts";
 import { edgePort, mesh } from "../mesh.config.ts";
-import { metricsPortOf, stores, upstreamsOf } from "./generate.ts";
+import { k8sName, metricsPortOf, stores, upstreamsOf } from "./generate.ts";
 
 const base = join(import.meta.dir, "k8s", "base");
 const docs = (file: string) => readFileSync(join(base, file), "utf8").split("\n---\n").map((d) => JSON.parse(d) as any);
@@ -52,7 +52,7 @@ test("every service has a workload and a Service on its port, with probes there"
   expect(media.spec.volumeClaimTemplates[0].metadata.name).toBe("volumes");
   const edge = docs("edge.yaml").find((d) => d.kind === "Deployment").spec.template.spec.containers[0];
   expect(edge.ports[0].containerPort).toBe(edgePort);
-  for (const e of mesh) expect(edge.env).toContainEqual({ name: `OASIS_${e.name.toUpperCase()}_URL`, value: `dns:///${e.name}:${e.port}` });
+  for (const e of mesh) expect(edge.env).toContainEqual({ name: `OASIS_${e.name.toUpperCase()}_URL`, value: `dns:///${k8sName(e.name)}:${e.port}` });
 });
 
 test("services are headless and callers resolve their pods by DNS, so balancing sees every replica", () => {
@@ -65,7 +65,7 @@ test("services are headless and callers resolve their pods by DNS, so balancing 
   const config = docs("config.yaml").find((d) => d.kind === "ConfigMap").data as Record<string, string>;
   const cfg = sharedConfig({ ...config, ...Object.fromEntries(edgeEnv.map((v) => [v.name, v.value])) });
   for (const e of mesh) {
-    expect(cfg.upstreams[e.name]!.map(parseDnsTarget)).toEqual([{ host: e.name, port: e.port }]);
+    expect(cfg.upstreams[e.name]!.map(parseDnsTarget)).toEqual([{ host: k8sName(e.name), port: e.port }]);
   }
   // The edge's JWKS URL, derived from identity's target, is a plain HTTP URL.
   // The edge's key and the public keys come from its Secret and ConfigMap (here: this run's).
@@ -120,7 +120,7 @@ test("no secret value is committed: no Secret objects, no secret files, no passw
     expect(w.spec.template.spec.containers[0].envFrom).toEqual([
       { configMapRef: { name: "oasis-config" } },
       { configMapRef: { name: "oasis-mesh-public-keys" } },
-      { secretRef: { name: `oasis-${name}` } },
+      { secretRef: { name: `oasis-${k8sName(name)}` } },
     ]);
   }
 });
@@ -141,10 +141,10 @@ test("NetworkPolicies: default deny; the edge's port open, a service's port only
   for (const st of stores) {
     expect(byName.get(st.name).ingress).toEqual([{ from: [{ podSelector: { matchLabels: { app: "oasis" } } }], ports: [{ protocol: "TCP", port: st.port }] }]);
   }
-  const comp = (n: string) => ({ podSelector: { matchLabels: { app: "oasis", component: n } } });
+  const comp = (n: string) => ({ podSelector: { matchLabels: { app: "oasis", component: k8sName(n) } } });
   const monitoring = (port: number) => ({ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ protocol: "TCP", port: metricsPortOf(port) }] });
   for (const e of mesh) {
-    const p = byName.get(e.name);
+    const p = byName.get(k8sName(e.name));
     expect({ service: e.name, policy: p !== undefined }).toEqual({ service: e.name, policy: true });
     expect(p.podSelector).toEqual(comp(e.name).podSelector);
     expect(p.policyTypes).toEqual(["Ingress", "Egress"]);
@@ -153,7 +153,7 @@ test("NetworkPolicies: default deny; the edge's port open, a service's port only
     // Egress: DNS, the services it calls (on their ports), the stores.
     const to = p.egress.map((r: any) => r.to[0].podSelector?.matchLabels);
     expect(to.slice(1)).toEqual([
-      ...upstreamsOf[e.name]!.map((u) => ({ app: "oasis", component: u })),
+      ...upstreamsOf[e.name]!.map((u) => ({ app: "oasis", component: k8sName(u) })),
       ...stores.map((s) => ({ app: s.name })),
       // search also reaches Meilisearch (its production engine), and nothing else does.
       ...(e.name === "search" ? [{ app: "oasis", component: "meilisearch" }] : []),
@@ -162,7 +162,7 @@ test("NetworkPolicies: default deny; the edge's port open, a service's port only
   expect(byName.get("meilisearch").ingress).toEqual([{ from: [comp("search")], ports: [{ protocol: "TCP", port: 7700 }] }]);
   const edge = byName.get("edge");
   expect(edge.ingress).toEqual([{ ports: [{ protocol: "TCP", port: edgePort }] }, monitoring(edgePort)]);
-  expect(edge.egress.map((r: any) => r.to[0].podSelector?.matchLabels).slice(1)).toEqual([...mesh.map((e) => ({ app: "oasis", component: e.name })), { app: "redis" }]);
+  expect(edge.egress.map((r: any) => r.to[0].podSelector?.matchLabels).slice(1)).toEqual([...mesh.map((e) => ({ app: "oasis", component: k8sName(e.name) })), { app: "redis" }]);
 });
 
 test("upstreamsOf (what the NetworkPolicies open) lists exactly the services each service's code calls", () => {

@@ -90,7 +90,16 @@ const prodReplicas: Record<string, number> = { edge: 6, feed: 6, post: 4, graph:
  * HTTP/2 connection to one pod, no per-pod balancing or ejection.
  */
 function upstreamUrl(name: string, port: number): string {
-  return `dns:///${name}:${port}`;
+  return `dns:///${k8sName(name)}:${port}`;
+}
+
+/**
+ * A mesh name as Kubernetes names it: objects, labels and DNS names allow no "_"
+ * (RFC 1123), so `demo_echo` runs as `demo-echo`; env names, folders and databases keep
+ * the mesh name.
+ */
+export function k8sName(name: string): string {
+  return name.replaceAll("_", "-");
 }
 /**
  * Which services each service calls (its `rt.client(..., "<name>")` upstreams; checked
@@ -124,7 +133,8 @@ const monitoringNamespace = "monitoring";
 
 const yaml = (docs: Obj[]) => docs.map((d) => JSON.stringify(d, null, 2)).join("\n---\n") + "\n";
 
-function container(name: string, entry: string, port: number, extra: Obj = {}): Obj {
+function container(meshName: string, entry: string, port: number, extra: Obj = {}): Obj {
+  const name = k8sName(meshName);
   return {
     name,
     image,
@@ -135,7 +145,7 @@ function container(name: string, entry: string, port: number, extra: Obj = {}): 
     ],
     // Its own Secret only: its mesh key and store credentials, never another process's.
     envFrom: [{ configMapRef: { name: "oasis-config" } }, { configMapRef: { name: "oasis-mesh-public-keys" } }, { secretRef: { name: `oasis-${name}` } }],
-    env: [{ name: `OASIS_${name.toUpperCase()}_PORT`, value: String(port) }],
+    env: [{ name: `OASIS_${meshName.toUpperCase()}_PORT`, value: String(port) }],
     // Liveness and readiness start only once this passes: up to 30 x 2 s for migrations.
     startupProbe: name === "edge" ? { httpGet: { path: "/healthz", port }, periodSeconds: 2, failureThreshold: 30 } : { grpc: { port }, periodSeconds: 2, failureThreshold: 30 },
     readinessProbe: { httpGet: { path: "/readyz", port }, periodSeconds: 5, failureThreshold: 2 },
@@ -154,13 +164,14 @@ function scrape(port: number): Record<string, string> {
   return { "prometheus.io/scrape": "true", "prometheus.io/port": String(metricsPortOf(port)), "prometheus.io/path": "/metrics" };
 }
 
-function workload(name: string, port: number): Obj[] {
+function workload(meshName: string, port: number): Obj[] {
+  const name = k8sName(meshName);
   const labels = { app: "oasis", component: name };
   const spec = {
     selector: { matchLabels: labels },
     template: {
       metadata: { labels, annotations: scrape(port) },
-      spec: podSpec(name, labels, [container(name, `services/${name}/main.ts`, port)]),
+      spec: podSpec(name, labels, [container(meshName, `services/${meshName}/main.ts`, port)]),
     },
   };
   // Headless: the name resolves to every ready pod, which callers balance over themselves.
@@ -184,7 +195,7 @@ function workload(name: string, port: number): Obj[] {
         template: {
           ...spec.template,
           spec: podSpec(name, labels, [
-            container(name, `services/${name}/main.ts`, port, { volumeMounts: [{ name: "volumes", mountPath: "/data/media" }], env: [{ name: "OASIS_MEDIA_PORT", value: String(port) }, { name: "OASIS_MEDIA_DATA_DIR", value: "/data/media" }] }),
+            container(meshName, `services/${meshName}/main.ts`, port, { volumeMounts: [{ name: "volumes", mountPath: "/data/media" }], env: [{ name: "OASIS_MEDIA_PORT", value: String(port) }, { name: "OASIS_MEDIA_DATA_DIR", value: "/data/media" }] }),
           ]),
         },
         volumeClaimTemplates: [{ metadata: { name: "volumes" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "200Gi" } } } }],
@@ -192,7 +203,7 @@ function workload(name: string, port: number): Obj[] {
     };
     return [serviceAccount(name), sts, service, pdb];
   }
-  if (name === "search") spec.template.spec = podSpec(name, labels, [container(name, `services/${name}/main.ts`, port, { env: [{ name: "OASIS_SEARCH_PORT", value: String(port) }, ...meiliEnv] })]);
+  if (name === "search") spec.template.spec = podSpec(name, labels, [container(meshName, `services/${meshName}/main.ts`, port, { env: [{ name: "OASIS_SEARCH_PORT", value: String(port) }, ...meiliEnv] })]);
   const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name, labels }, spec: { replicas: 2, ...spec } };
   const hpa = {
     apiVersion: "autoscaling/v2",
@@ -361,11 +372,11 @@ function storeManifests(): Obj[] {
 }
 
 const dns = { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] };
-const component = (name: string) => ({ podSelector: { matchLabels: { app: "oasis", component: name } } });
+const component = (name: string) => ({ podSelector: { matchLabels: { app: "oasis", component: k8sName(name) } } });
 
 /** Default deny, then what each process may receive and reach. */
 function networkPolicies(): Obj[] {
-  const policy = (name: string, spec: Obj): Obj => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name }, spec });
+  const policy = (name: string, spec: Obj): Obj => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: k8sName(name) }, spec });
   const monitoring = (port: number) => ({
     from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": monitoringNamespace } } }],
     ports: [{ protocol: "TCP", port: metricsPortOf(port) }],
@@ -401,7 +412,7 @@ function networkPolicies(): Obj[] {
     const callers = mesh.filter((c) => (upstreamsOf[c.name] ?? []).includes(e.name)).map((c) => component(c.name));
     out.push(
       policy(e.name, {
-        podSelector: { matchLabels: { app: "oasis", component: e.name } },
+        podSelector: { matchLabels: { app: "oasis", component: k8sName(e.name) } },
         policyTypes: ["Ingress", "Egress"],
         ingress: [{ from: [component("edge"), ...callers], ports: [{ protocol: "TCP", port: e.port }] }, monitoring(e.port)],
         egress: [dns, ...(upstreamsOf[e.name] ?? []).map(toService), ...toStores(stores.map((s) => s.name)), ...(e.name === "search" ? [toMeili] : [])],
@@ -444,7 +455,7 @@ const kustomization = (body: Obj): Obj => ({ apiVersion: "kustomize.config.k8s.i
 /** A JSON 6902 patch of the objects `target` selects. */
 const patch = (target: Obj, ops: Obj[]): Obj => ({ target, patch: JSON.stringify(ops) });
 /** The Deployments (each service but media, and the edge): the ones with an HPA. */
-const scaled = [...mesh.filter((e) => e.name !== "media").map((e) => e.name), "edge"];
+const scaled = [...mesh.filter((e) => e.name !== "media").map((e) => k8sName(e.name)), "edge"];
 
 write(
   "overlays/dev/kustomization.yaml",

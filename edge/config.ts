@@ -14,6 +14,7 @@
  * mesh key OASIS_MESH_KEY_EDGE with OASIS_MESH_PUBLIC_KEYS (kit/mesh-keys.ts).
  */
 import { metricsPortOffset, processSecurity, sharedConfig, type Env } from "#kit/config.ts";
+import { intEnv } from "#kit/env.ts";
 import type { MeshIdentity } from "#kit/mesh-keys.ts";
 import { targetHttpUrl } from "#kit/discovery.ts";
 import { edgeKeyPrefix } from "#kit/edge-keys.ts";
@@ -57,13 +58,7 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly redisKeyPrefix: string;
 }
 
-function int(env: Env, key: string, fallback: number): number {
-  const v = env[key];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`${key} must be an integer`);
-  return n;
-}
+const int = intEnv;
 
 function share(env: Env, key: string, fallback: number): number {
   const v = env[key];

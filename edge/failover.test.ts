@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { testAdminHandle } from "#kit/testing/mesh.ts";
 import { until } from "#kit/testing/until.ts";
 import { createEdgeAdmin, setEdgeLimits } from "./limits-admin.ts";
-import { startTwoIdentityReplicas, waitEjected, type TwoReplicas } from "../tests/replicas.ts";
+import { startTwoIdentityReplicas, waitEjected, type TwoReplicas } from "../testbeds/replicas.ts";
 
 let env: TwoReplicas;
 let userId = "";

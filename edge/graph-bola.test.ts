@@ -15,7 +15,7 @@ import { FollowState } from "#gen/oasis/graph/v1/graph_pb.ts";
 import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { Access, methodAccess } from "#kit/auth.ts";
 import { readEdges } from "../demo/data.ts";
-import { startGraphTestbed, type GraphTestbed } from "../services/graph/testing.ts";
+import { startGraphTestbed, type GraphTestbed } from "../testbeds/graph.ts";
 import { RouteTable } from "./transcode/route-table.ts";
 
 let bed: GraphTestbed;

@@ -10,21 +10,14 @@ import { join } from "node:path";
 import { Access, methodAccess } from "#kit/auth.ts";
 import { edgeOwnedPaths } from "./registry.ts";
 import { imagePath } from "../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../tests/social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../testbeds/social.ts";
 import { edgeServices } from "./services.ts";
 import { RouteTable } from "./transcode/route-table.ts";
+import { restClient } from "#kit/testing/rest.ts";
 
 let bed: SocialTestbed;
 
-async function rest(method: string, path: string, body?: unknown, token?: string) {
-  const res = await fetch(`${bed.mesh.url("edge")}${path}`, {
-    method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : undefined };
-}
+const rest = restClient(() => bed.mesh.url("edge"));
 
 beforeAll(async () => {
   bed = await startSocialTestbed(["identity", "graph", "media", "post", "feed", "interaction", "notification"]);

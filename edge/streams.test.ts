@@ -6,11 +6,8 @@
  * (Rate limit, per-user cap and revocation: services/notification/notification.test.ts.)
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { SignJWT, importJWK, type JWK } from "jose";
-import mysql from "mysql2/promise";
-import { databaseName, sharedConfig } from "#kit/config.ts";
-import { openKey } from "../services/identity/tokens.ts";
-import { startSocialTestbed, type SocialTestbed } from "../tests/social-testbed.ts";
+import { mintAccessToken } from "../testbeds/identity-tokens.ts";
+import { startSocialTestbed, type SocialTestbed } from "../testbeds/social.ts";
 import { readEdges } from "../demo/data.ts";
 
 let bed: SocialTestbed;
@@ -24,27 +21,8 @@ beforeAll(async () => {
 afterAll(() => bed?.stop());
 
 /** An access token for `userId` that expires in `seconds`, signed with identity's current key. */
-async function shortLivedToken(seconds: number): Promise<string> {
-  const conn = await mysql.createConnection({ uri: sharedConfig(bed.mesh.env).mysqlUrl, database: databaseName("identity", bed.mesh.namespace) });
-  try {
-    const [rows] = (await conn.query("SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1")) as [
-      Array<{ kid: string; private_jwk: string }>,
-      unknown,
-    ];
-    const { kid, private_jwk } = rows[0]!;
-    const jwk = JSON.parse(openKey(Buffer.from(bed.mesh.env.OASIS_IDENTITY_KEK!, "base64"), kid, private_jwk)!) as JWK;
-    const now = Math.floor(Date.now() / 1000);
-    return await new SignJWT({ sid: "1", handle: `reed_${member}` })
-      .setProtectedHeader({ alg: "EdDSA", kid, typ: "JWT" })
-      .setSubject(String(userId))
-      .setIssuer("oasis.identity")
-      .setAudience("oasis")
-      .setIssuedAt(now)
-      .setExpirationTime(now + seconds)
-      .sign(await importJWK(jwk, "EdDSA"));
-  } finally {
-    await conn.end();
-  }
+function shortLivedToken(seconds: number): Promise<string> {
+  return mintAccessToken(bed.mesh, userId, `reed_${member}`, seconds);
 }
 
 test("an SSE stream ends with an error event when its access token expires", async () => {

@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
-import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 
 /** Who is calling, as established by kit/auth.ts. */
 export interface Caller {
@@ -64,6 +64,16 @@ export function currentCall(handler?: HandlerContext): CallContext | undefined {
  */
 export function currentCaller(handler?: HandlerContext): Caller {
   return currentCall(handler)?.caller ?? anonymous;
+}
+
+/**
+ * The signed-in user of the current RPC, for ACCESS_USER methods (the kit's access check
+ * lets no call without one reach them). UNAUTHENTICATED if there is none all the same.
+ */
+export function currentUserId(handler?: HandlerContext): bigint {
+  const id = currentCaller(handler).userId;
+  if (id === null) throw new ConnectError("this method requires a signed-in user", Code.Unauthenticated);
+  return id;
 }
 
 /** Runs `fn` with `ctx` as the current call context. */

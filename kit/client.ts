@@ -118,11 +118,14 @@ export function asService(_identity?: unknown): CallOptions {
 /**
  * Call options for one call made on behalf of `userId` by a service acting for itself
  * (e.g. "what may this recipient see?" while delivering a notification): the callee
- * applies that user's permissions, never more. The first argument is unused (kept so
- * `asUser(rt.config.meshSecret, id)` call sites compile).
+ * applies that user's permissions, never more. `asUser(id)`; the older two-argument
+ * form `asUser(rt.config.meshSecret, id)` still compiles and ignores the first.
  */
-export function asUser(_identity: unknown, userId: bigint): CallOptions {
-  return actAs(userId);
+export function asUser(userId: bigint): CallOptions;
+/** @deprecated the identity argument is ignored: use `asUser(userId)`. */
+export function asUser(identity: unknown, userId: bigint): CallOptions;
+export function asUser(a: unknown, b?: bigint): CallOptions {
+  return actAs(b === undefined ? (a as bigint) : b);
 }
 
 /** True when repeating the call cannot duplicate an effect. */

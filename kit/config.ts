@@ -30,10 +30,11 @@
  *   dedup records OASIS_PROCESSED_EVENTS_RETENTION_SECONDS [691200].
  */
 import { mesh, meshEntry } from "../mesh.config.ts";
+import { enumEnv, intEnv, type Env } from "./env.ts";
 import { defaultRetention, type RetentionPolicy } from "./retention.ts";
 import { devModeFrom, meshIdentityFrom, type MeshIdentity } from "./mesh-keys.ts";
 
-export type Env = Record<string, string | undefined>;
+export type { Env };
 
 export interface BaseConfig {
   /** Service name (mesh.config.ts), e.g. "identity". */
@@ -95,14 +96,6 @@ function envKey(name: string, suffix: string): string {
   return `OASIS_${name.toUpperCase()}_${suffix}`;
 }
 
-function intFrom(env: Env, key: string, fallback: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n)) throw new Error(`${key} must be an integer, got "${raw}"`);
-  return n;
-}
-
 /**
  * Upstream URLs for every deployed mesh entry, from OASIS_<NAME>_URL or the local
  * default port. OASIS_MESH_SERVICES (comma list) says which services are deployed (a
@@ -114,7 +107,7 @@ export function upstreamsFrom(env: Env): Record<string, string[]> {
   for (const entry of mesh) {
     if (deployed && !deployed.includes(entry.name)) continue;
     const raw = env[envKey(entry.name, "URL")];
-    const port = intFrom(env, envKey(entry.name, "PORT"), entry.port);
+    const port = intEnv(env, envKey(entry.name, "PORT"), entry.port);
     out[entry.name] = raw ? raw.split(",").map((u) => u.trim()).filter(Boolean) : [`http://127.0.0.1:${port}`];
   }
   return out;
@@ -129,17 +122,17 @@ export function sharedConfig(env: Env) {
     redisUrl: env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379",
     natsUrl: env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222",
     namespace,
-    workerId: env.OASIS_WORKER_ID ? intFrom(env, "OASIS_WORKER_ID", 0) : undefined,
+    workerId: env.OASIS_WORKER_ID ? intEnv(env, "OASIS_WORKER_ID", 0) : undefined,
     logLevel: env.OASIS_LOG_LEVEL ?? "info",
-    drainTimeoutMs: intFrom(env, "OASIS_DRAIN_TIMEOUT_MS", 10_000),
+    drainTimeoutMs: intEnv(env, "OASIS_DRAIN_TIMEOUT_MS", 10_000),
     outboxRelay: env.OASIS_OUTBOX_RELAY !== "off",
-    meshHttpVersion: (env.OASIS_MESH_HTTP === "1.1" ? "1.1" : "2") as "1.1" | "2",
+    meshHttpVersion: enumEnv(env, "OASIS_MESH_HTTP", ["1.1", "2"], "2"),
     upstreams: upstreamsFrom(env),
-    dnsRefreshMs: intFrom(env, "OASIS_DNS_REFRESH_MS", 5_000),
+    dnsRefreshMs: intEnv(env, "OASIS_DNS_REFRESH_MS", 5_000),
     /** OTLP/HTTP endpoint for traces (kit/tracing.ts); "" leaves tracing off. */
     otlpEndpoint: env.OASIS_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "",
     /** How often spans are exported, ms. */
-    otlpDelayMs: intFrom(env, "OASIS_OTLP_DELAY_MS", 5_000),
+    otlpDelayMs: intEnv(env, "OASIS_OTLP_DELAY_MS", 5_000),
   };
 }
 
@@ -170,20 +163,20 @@ export function baseConfig(name: string, env: Env = process.env): BaseConfig {
   const entry = meshEntry(name);
   const shared = sharedConfig(env);
   const ns = shared.namespace;
-  const port = intFrom(env, envKey(name, "PORT"), entry.port);
+  const port = intEnv(env, envKey(name, "PORT"), entry.port);
   return Object.freeze({
     ...shared,
     ...processSecurity(name, env),
     service: name,
     port,
-    metricsPort: intFrom(env, envKey(name, "METRICS_PORT"), port === 0 ? 0 : port + metricsPortOffset),
+    metricsPort: intEnv(env, envKey(name, "METRICS_PORT"), port === 0 ? 0 : port + metricsPortOffset),
     database: databaseName(name, ns),
     redisKeyPrefix: `${ns ? `${ns}:` : ""}oasis:${name}:`,
-    retentionIntervalMs: intFrom(env, "OASIS_RETENTION_INTERVAL_MS", 3_600_000),
+    retentionIntervalMs: intEnv(env, "OASIS_RETENTION_INTERVAL_MS", 3_600_000),
     retention: Object.freeze({
-      outboxSentSeconds: intFrom(env, "OASIS_OUTBOX_RETENTION_SECONDS", defaultRetention.outboxSentSeconds),
-      requestLogSeconds: intFrom(env, "OASIS_REQUEST_LOG_RETENTION_SECONDS", defaultRetention.requestLogSeconds),
-      processedEventsSeconds: intFrom(env, "OASIS_PROCESSED_EVENTS_RETENTION_SECONDS", defaultRetention.processedEventsSeconds),
+      outboxSentSeconds: intEnv(env, "OASIS_OUTBOX_RETENTION_SECONDS", defaultRetention.outboxSentSeconds),
+      requestLogSeconds: intEnv(env, "OASIS_REQUEST_LOG_RETENTION_SECONDS", defaultRetention.requestLogSeconds),
+      processedEventsSeconds: intEnv(env, "OASIS_PROCESSED_EVENTS_RETENTION_SECONDS", defaultRetention.processedEventsSeconds),
     }),
   });
 }

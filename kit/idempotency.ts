@@ -92,3 +92,37 @@ export async function idempotent<D extends DescMessage>(
   ]);
   return { response, replayed: false };
 }
+
+/** One create call's idempotency (AIP-155): its key and fingerprint, and the two steps every create takes. */
+export interface IdempotentCreate<D extends DescMessage> {
+  readonly key: IdempotencyKey;
+  readonly fingerprint: Buffer;
+  /**
+   * The response a committed earlier call with this key stored, if any (cheap and
+   * non-locking: lets a retry skip the work before the transaction); a different
+   * request under the key is `invalid_argument` on request_id.
+   */
+  replay(db: Queryable): Promise<MessageShape<D> | undefined>;
+  /** `idempotent` for this key: runs `produce` at most once per key inside `tx`. */
+  run(tx: Tx, produce: () => Promise<MessageShape<D>>): Promise<{ response: MessageShape<D>; replayed: boolean }>;
+}
+
+/**
+ * The idempotency of a create: `key` (scope, caller, request_id; "" disables it), and
+ * `request` as fingerprinted (pass a copy without secrets, e.g. a password, when the
+ * request holds one: request_log must never store it).
+ */
+export function idempotentCreate<Q extends DescMessage, D extends DescMessage>(
+  key: IdempotencyKey,
+  requestSchema: Q,
+  request: MessageShape<Q>,
+  responseSchema: D,
+): IdempotentCreate<D> {
+  const print = fingerprint(requestSchema, request as Message);
+  return {
+    key,
+    fingerprint: print,
+    replay: (db) => storedResponse(db, key, print, responseSchema),
+    run: (tx, produce) => idempotent(tx, key, print, responseSchema, produce),
+  };
+}

@@ -100,7 +100,7 @@ export function parsePublicKeys(value: string | undefined): Map<string, Buffer[]
   for (const item of (value ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
     const eq = item.indexOf("=");
     const name = item.slice(0, eq);
-    if (eq <= 0 || !/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw new Error(`OASIS_MESH_PUBLIC_KEYS: "${item.slice(0, 40)}" is not name=key`);
+    if (eq <= 0 || !/^[a-z][a-z0-9_-]{0,31}$/.test(name)) throw new Error(`OASIS_MESH_PUBLIC_KEYS: "${item.slice(0, 40)}" is not name=key`);
     out.set(name, [...(out.get(name) ?? []), decode32(item.slice(eq + 1), `OASIS_MESH_PUBLIC_KEYS ${name}`)]);
   }
   return out;

@@ -15,6 +15,7 @@ import { cleanupNamespace, testNamespace } from "./testing/namespace.ts";
 import { until as pollFor } from "./testing/until.ts";
 import { toBinary } from "@bufbuild/protobuf";
 import { readEdges } from "../demo/data.ts";
+import { untilTrue } from "./testing/until.ts";
 
 const ns = testNamespace();
 const database = `oasis_${ns}_kit`;
@@ -27,14 +28,6 @@ const consumers: RunningConsumer[] = [];
 const members = [...new Set(readEdges().flat())];
 /** Messages JetStream holds in the test's identity stream (each event once, after dedup). */
 const storedEvents = async () => (await bus.jsm.streams.info(domainStreamConfig(ns, "identity").name)).state.messages;
-
-async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await Bun.sleep(20);
-  }
-}
 
 beforeAll(async () => {
   db = await openDatabase({ url, database, log });
@@ -68,7 +61,7 @@ test("an event leaves only if its transaction commits, and arrives exactly once"
     throw new Error("roll back");
   }).catch(() => {});
   expect(await outbox.flush()).toBe(1);
-  await until(() => seen.length >= 1);
+  await untilTrue(() => seen.length >= 1, 10_000, 20);
   // Instead of sleeping to see whether more arrives: the outbox holds only the committed
   // row, now sent, and the stream holds one message, so nothing else can be delivered.
   expect(await select<{ id: string; sent: number }>(db, "SELECT id, sent_at IS NOT NULL AS sent FROM outbox")).toEqual([{ id: String(committed), sent: 1 }]);
@@ -100,7 +93,7 @@ test("a relay crash after publishing but before marking sent does not duplicate 
   expect(first.duplicate).toBe(false);
   // ...and never marks it sent. The restarted relay publishes it again:
   expect(await outbox.flush()).toBe(1);
-  await until(() => seen.length >= 1);
+  await untilTrue(() => seen.length >= 1, 10_000, 20);
   // JetStream dropped the second publish (same Nats-Msg-Id): it holds the event once, so
   // no second delivery can follow; no sleep needed to see none comes.
   expect(await storedEvents()).toBe(storedBefore + 1);
@@ -140,7 +133,7 @@ test("a handler that keeps failing is retried with backoff, then dead-lettered",
   await withTransaction(db, (tx) => outbox.add(tx, AccountCreatedSchema, { userId: BigInt(members[3]!), handle: "reed_c" }));
   await outbox.flush();
   const dlq = streamName(ns, "dlq");
-  await until(() => attempts.length >= 3);
+  await untilTrue(() => attempts.length >= 3, 10_000, 20);
   const dead = await pollFor(
     () => bus.jsm.streams.getMessage(dlq, { last_by_subj: `${ns}.oasis.dlq.kit-test-dlq.${eventSubject(ns, AccountCreatedSchema)}` }).catch(() => undefined),
     (m) => m !== undefined,

@@ -6,13 +6,14 @@
  * a forged mesh credential before any handler runs.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { callerHeader, signCaller } from "./auth.ts";
 import { testIdentity } from "./testing/clients.ts";
 import { createLogger } from "./logger.ts";
 import { bind, createRpcServer, type RpcServer } from "./server.ts";
+import { failure } from "./testing/errors.ts";
 
 const sql = "Duplicate entry 'reed_1' for key 'uq_handle': INSERT INTO accounts (id, handle, password_hash) VALUES (?, ?, ?)";
 const logLines: string[] = [];
@@ -55,15 +56,6 @@ function client(caller: string) {
     ],
   });
   return createClient(IdentityService, transport);
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("the call succeeded");
 }
 
 async function handled(code: string): Promise<number> {

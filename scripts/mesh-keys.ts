@@ -37,7 +37,7 @@ for (const n of names) writeFileSync(`${out}/${n}.env`, `${meshKeyVar(n)}=${keys
 console.log(`wrote ${names.length} keys to ${out}; create them in the cluster (namespace oasis):\n`);
 console.log(`kubectl -n oasis create configmap oasis-mesh-public-keys --from-env-file=${out}/public-keys.env`);
 for (const n of processes) {
-  console.log(`kubectl -n oasis create secret generic oasis-${n} --from-env-file=${out}/${n}.env  # plus its store URLs, deploy/README.md`);
+  console.log(`kubectl -n oasis create secret generic oasis-${n.replaceAll("_", "-")} --from-env-file=${out}/${n}.env  # plus its store URLs, deploy/README.md`);
 }
 console.log(`\nThe operator key (${out}/operator.env) is for \`bun run admin\`: keep it with the operators, with public-keys.env:`);
 console.log(`  set -a; . ${out}/operator.env; . ${out}/public-keys.env; set +a; OASIS_<SERVICE>_URL=... bun run admin --help`);

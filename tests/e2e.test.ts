@@ -29,6 +29,7 @@ import { databaseName, sharedConfig } from "../kit/config.ts";
 import { inParallel } from "../kit/parallel.ts";
 import { until } from "../kit/testing/until.ts";
 import mysql from "mysql2/promise";
+import { restClient } from "#kit/testing/rest.ts";
 
 const root = join(import.meta.dir, "..");
 // For working on this test: OASIS_E2E_EDGE_URL=<edge of a running `npm run demo`> skips
@@ -93,20 +94,7 @@ async function storedRecords(): Promise<Record<string, string>> {
   return out;
 }
 
-interface Reply {
-  status: number;
-  json: any;
-}
-
-async function rest(method: string, path: string, body?: unknown, token?: string): Promise<Reply> {
-  const res = await fetch(`${edge}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: res.status, json: await res.json().catch(() => null) };
-}
+const rest = restClient(() => edge);
 
 async function ok(method: string, path: string, body?: unknown, token?: string): Promise<any> {
   const r = await rest(method, path, body, token);

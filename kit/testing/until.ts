@@ -12,3 +12,15 @@ export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, time
     await Bun.sleep(intervalMs);
   }
 }
+
+/**
+ * Waits until `cond` holds, checking every `intervalMs`; throws "timed out waiting for
+ * <what>" after `timeoutMs`. For conditions with nothing to report but yes or no.
+ */
+export async function untilTrue(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000, intervalMs = 50, what = "the condition"): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(intervalMs);
+  }
+}

@@ -28,8 +28,9 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { imagePath, readEdges, readFortunes } from "../../demo/data.ts";
-import { createReedAccounts } from "../../tests/reed-accounts.ts";
+import { createReedAccounts } from "../../testbeds/reed-accounts.ts";
 import { chatStore } from "./store.ts";
+import { failureReason as failure } from "#kit/testing/errors.ts";
 
 // The shared 2-core box can be slow; a timed-out test kills the mesh for every later one.
 setDefaultTimeout(60_000);
@@ -44,15 +45,6 @@ const lines = [...readFortunes("zh-tang300.fortune").slice(0, 40), ...readFortun
 const chat = (as: TestCaller) => testClient(ChatService, mesh.url("chat"), as);
 const graph = (as: TestCaller) => testClient(GraphService, mesh.url("graph"), as);
 const identity = (as?: TestCaller) => testClient(IdentityService, mesh.url("identity"), as);
-
-async function failure(p: Promise<unknown>): Promise<{ code: Code; reason: string | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    return { code: ConnectError.from(err).code, reason: errorReason(err) };
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function token(i: number): Promise<string> {
   const r = await identity().createSession({ login: `reed_${members[i]}`, password: "correct horse battery" });

@@ -7,6 +7,7 @@
  *   limits (the issue's numbers; Instagram publishes none). Tests and benches raise them.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { positiveIntEnv, stringEnv } from "#kit/env.ts";
 
 export interface ChatConfig extends BaseConfig {
   readonly mediaUrlKey: string | undefined;
@@ -15,16 +16,12 @@ export interface ChatConfig extends BaseConfig {
   readonly convosPerDay: number;
 }
 
-function positive(env: Env, key: string, fallback: number): number {
-  const n = Number(env[key] ?? fallback);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${key} must be a positive integer`);
-  return n;
-}
+const positive = positiveIntEnv;
 
 export function loadChatConfig(env: Env = process.env): ChatConfig {
   return Object.freeze({
     ...baseConfig("chat", env),
-    mediaUrlKey: env.OASIS_MEDIA_URL_KEY || undefined,
+    mediaUrlKey: stringEnv(env, "OASIS_MEDIA_URL_KEY"),
     mediaUrlTtlSeconds: positive(env, "OASIS_CHAT_MEDIA_URL_TTL_SECONDS", 3600),
     messagesPerMinute: positive(env, "OASIS_CHAT_MESSAGES_PER_MINUTE", 30),
     convosPerDay: positive(env, "OASIS_CHAT_CONVOS_PER_DAY", 20),

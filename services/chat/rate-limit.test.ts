@@ -12,7 +12,7 @@ import { startTestMesh, type TestMesh } from "#kit/testing/mesh.ts";
 import { until } from "#kit/testing/until.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { createReedAccounts } from "../../tests/reed-accounts.ts";
+import { createReedAccounts } from "../../testbeds/reed-accounts.ts";
 
 setDefaultTimeout(60_000);
 

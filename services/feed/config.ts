@@ -12,6 +12,7 @@
  *   graph page, one Redis script); tests make it small so a post spans several batches.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
 
 export interface FeedConfig extends BaseConfig {
   readonly fanoutThreshold: number;
@@ -28,16 +29,16 @@ export interface FeedConfig extends BaseConfig {
 }
 
 export function loadFeedConfig(env: Env = process.env): FeedConfig {
-  const num = (k: string, d: number) => Number(env[k] ?? d);
+  const num = (k: string, d: number) => positiveIntEnv(env, k, d);
   return Object.freeze({
     ...baseConfig("feed", env),
-    fanoutThreshold: num("OASIS_FEED_FANOUT_THRESHOLD", 10_000),
+    fanoutThreshold: nonNegativeIntEnv(env, "OASIS_FEED_FANOUT_THRESHOLD", 10_000),
     homeCap: num("OASIS_FEED_HOME_CAP", 800),
     userCap: num("OASIS_FEED_USER_CAP", 800),
     activeMs: num("OASIS_FEED_ACTIVE_DAYS", 7) * 24 * 3600 * 1000,
-    backfill: num("OASIS_FEED_BACKFILL", 20),
+    backfill: nonNegativeIntEnv(env, "OASIS_FEED_BACKFILL", 20),
     fanoutBatch: num("OASIS_FEED_FANOUT_BATCH", 1000),
     fanoutConcurrency: num("OASIS_FEED_FANOUT_CONCURRENCY", 4),
-    readModel: (env.OASIS_FEED_READ_MODEL ?? "1") !== "0",
+    readModel: boolEnv(env, "OASIS_FEED_READ_MODEL", true),
   });
 }

@@ -10,8 +10,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
-import { feedRedis, type FeedRedis } from "./testing.ts";
+import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+import { feedRedis, type FeedRedis } from "../../testbeds/feed.ts";
 
 let bed: SocialTestbed;
 let keys: FeedRedis;

@@ -20,14 +20,14 @@ import { asService } from "#kit/client.ts";
 import { on } from "#kit/consumer.ts";
 import { FollowCreatedSchema, FollowRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
-import { ensureUserTimeline } from "./builders.ts";
+import { ensureUserTimeline } from "./domain/builders.ts";
 import type { FeedContext } from "./context.ts";
 
 /** Calls `each` with pages of `fanoutBatch` follower ids and the follower total; `false` stops. */
 async function forEachFollowerPage(ctx: FeedContext, author: bigint, each: (ids: bigint[], total: bigint) => Promise<boolean | void>): Promise<void> {
   let pageToken = "";
   do {
-    const page = await ctx.graph.listFollowerIds({ userId: author, pageSize: ctx.rt.config.fanoutBatch, pageToken }, asService(ctx.rt.config.meshSecret));
+    const page = await ctx.graph.listFollowerIds({ userId: author, pageSize: ctx.rt.config.fanoutBatch, pageToken }, asService());
     if ((await each(page.userIds, page.total)) === false) return;
     pageToken = page.nextPageToken;
   } while (pageToken);

@@ -14,8 +14,8 @@ import { errorReason } from "#kit/errors.ts";
 import { until } from "#kit/testing/until.ts";
 import { counterSeries } from "../../bench/lib/histogram.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
-import { feedRedis, type FeedRedis } from "./testing.ts";
+import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+import { feedRedis, type FeedRedis } from "../../testbeds/feed.ts";
 
 let bed: SocialTestbed;
 let keys: FeedRedis;

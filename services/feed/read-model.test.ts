@@ -9,8 +9,8 @@ import type { PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
 import { until } from "#kit/testing/until.ts";
 import { counterSeries } from "../../bench/lib/histogram.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
-import { feedRedis, type FeedRedis } from "./testing.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+import { feedRedis, type FeedRedis } from "../../testbeds/feed.ts";
 
 let bed: SocialTestbed;
 let keys: FeedRedis;

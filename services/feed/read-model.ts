@@ -71,7 +71,7 @@ export class ReadModel {
   async getPosts(ctx: FeedContext, ids: readonly bigint[]): Promise<Post[]> {
     if (ids.length === 0) return [];
     const got = await this.posts.getMany(ids.map(String), async (missing) => {
-      const found = (await ctx.post.batchGetPosts({ postIds: missing.map(BigInt) }, asService(ctx.rt.config.meshSecret))).posts;
+      const found = (await ctx.post.batchGetPosts({ postIds: missing.map(BigInt) }, asService())).posts;
       const out = new Map(found.map((p) => [String(p.postId), live(p)]));
       // Asked as a service, only deleted or unknown posts are left out: remember that.
       for (const k of missing) if (!out.has(k)) out.set(k, tombstone);
@@ -89,7 +89,7 @@ export class ReadModel {
   async getProfiles(ctx: FeedContext, ids: readonly bigint[]): Promise<Profile[]> {
     if (ids.length === 0) return [];
     const got = await this.authors.getMany(ids.map(String), async (missing) => {
-      const found = (await ctx.identity.batchGetProfiles({ userIds: missing.map(BigInt) }, asService(ctx.rt.config.meshSecret))).profiles;
+      const found = (await ctx.identity.batchGetProfiles({ userIds: missing.map(BigInt) }, asService())).profiles;
       return new Map(found.map((p) => [String(p.userId), Buffer.from(toBinary(ProfileSchema, p))]));
     });
     return [...got.values()].map((v) => fromBinary(ProfileSchema, v));

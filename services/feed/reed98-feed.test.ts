@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { until } from "#kit/testing/until.ts";
 import { readEdges, fortuneFiles, readFortunes } from "../../demo/data.ts";
-import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 
 let bed: SocialTestbed;
 const edges = readEdges();

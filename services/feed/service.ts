@@ -1,90 +1,17 @@
 /**
- * FeedService handlers: skeleton (ids from a timeline, keyset-paged by post id) ->
- * views.ts (hydrate, rules, present). Posts the viewer may not see are dropped after
- * the skeleton, so a page is refilled from further down the timeline until it has
- * `page_size` items or the timeline ends; the page token is the last post id returned.
+ * FeedService: the route modules merged (one file per RPC under routes/). Feed has no
+ * database and so no store.ts: every timeline can be rebuilt from post and graph
+ * (timelines.ts and read-model.ts are its Redis).
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { currentCaller, type Caller } from "#kit/call-context.ts";
-import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
-import type { PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
-import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
-import { ensureUserTimeline, rebuildHome } from "./builders.ts";
+import type { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import type { FeedContext } from "./context.ts";
-import { views } from "./views.ts";
-
-const caller = () => currentCaller();
-
-/** Extra skeleton ids read per page, for posts the rules drop. */
-const overfetch = 1.5;
+import { getHomeFeed } from "./routes/get-home-feed.ts";
+import { getUserFeed } from "./routes/get-user-feed.ts";
 
 export function feedService(ctx: FeedContext): ServiceImpl<typeof FeedService> {
-  const cfg = ctx.rt.config;
-
-  async function page(
-    viewer: Caller,
-    kind: "ht" | "ut",
-    owner: bigint,
-    size: number,
-    token: string,
-    merge: (before: bigint | undefined, n: number) => Promise<bigint[]>,
-  ) {
-    const scope = `${kind}:${owner}`;
-    const limit = pageSize(size, 20, 100);
-    let before = decodePageToken(scope, token)?.[0] as bigint | undefined;
-    const items: PostView[] = [];
-    // A visible post examined but not returned: a next page exists without asking Redis.
-    let leftover = false;
-    for (let round = 0; round < 5 && items.length < limit; round++) {
-      const want = Math.ceil((limit - items.length) * overfetch) + 2;
-      const ids = await skeleton(before, want);
-      if (ids.length === 0) break;
-      for (const v of await views(ctx, viewer, ids)) {
-        if (items.length === limit) {
-          leftover = true;
-          break;
-        }
-        items.push(v);
-      }
-      // Continue below what was examined; if the page filled, below the last item.
-      before = items.length === limit ? items.at(-1)!.post!.postId : ids.at(-1);
-      if (ids.length < want) break; // the timeline ended
-    }
-    const last = items.at(-1);
-    // A next page exists if the timeline goes on below the last item returned.
-    const more = items.length === limit && last !== undefined && (leftover || (await skeleton(last.post!.postId, 1)).length > 0);
-    return { items, nextPageToken: more ? encodePageToken(scope, [last!.post!.postId]) : "" };
-
-    /** The timeline's ids below `below`, merged with the read-time sources, newest first. */
-    async function skeleton(below: bigint | undefined, n: number): Promise<bigint[]> {
-      const [own, extra] = await Promise.all([ctx.timelines.page(kind, owner, below, n), merge(below, n)]);
-      return [...new Set([...own.ids, ...extra])].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)).slice(0, n);
-    }
-  }
-
   return {
-    async getHomeFeed(req) {
-      const viewer = caller();
-      const me = viewer.userId!;
-      const { lastSeenMs, built, celebs } = await ctx.timelines.openHome(me);
-      // Missing, or not pushed to while the reader was away: rebuild from followees.
-      // Authors above the fan-out threshold (`celebs`) are merged in at read time below.
-      if (!built || lastSeenMs < Date.now() - cfg.activeMs) await rebuildHome(ctx, me);
-      let followed: bigint[] = [];
-      if (celebs.length) {
-        const rels = await ctx.graph.batchGetRelationships({ userIds: celebs });
-        followed = rels.relationships.filter((r) => r.following).map((r) => r.userId);
-        await Promise.all(followed.map((a) => ensureUserTimeline(ctx, a)));
-      }
-      return page(viewer, "ht", me, req.pageSize, req.pageToken, async (before, n) => {
-        const lists = await Promise.all(followed.map((a) => ctx.timelines.page("ut", a, before, n)));
-        return lists.flatMap((l) => l.ids);
-      });
-    },
-
-    async getUserFeed(req) {
-      await ensureUserTimeline(ctx, req.userId);
-      return page(caller(), "ut", req.userId, req.pageSize, req.pageToken, async () => []);
-    },
+    ...getHomeFeed(ctx),
+    ...getUserFeed(ctx),
   };
 }

@@ -4,6 +4,7 @@
  * this are paged from MySQL instead of cached whole in Redis.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { positiveIntEnv } from "#kit/env.ts";
 
 export interface GraphConfig extends BaseConfig {
   /** Largest follower set kept whole in Redis (members). */
@@ -13,6 +14,6 @@ export interface GraphConfig extends BaseConfig {
 export function loadGraphConfig(env: Env = process.env): GraphConfig {
   return Object.freeze({
     ...baseConfig("graph", env),
-    followerCacheMax: Number(env.OASIS_GRAPH_FOLLOWER_CACHE_MAX ?? 100_000),
+    followerCacheMax: positiveIntEnv(env, "OASIS_GRAPH_FOLLOWER_CACHE_MAX", 100_000),
   });
 }

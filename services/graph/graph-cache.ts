@@ -13,7 +13,8 @@
 import { VersionedCache } from "#kit/cache.ts";
 import type { Pool } from "#kit/mysql.ts";
 import type { Redis } from "#kit/redis.ts";
-import { countsByIds, edgeList, smallRelations, type RelationFlag } from "./store.ts";
+import type { RelationFlag } from "./domain/model.ts";
+import { countsByIds, edgeList, smallRelations } from "./store.ts";
 
 export interface Counts {
   readonly followers: bigint;

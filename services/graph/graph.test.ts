@@ -5,7 +5,7 @@
  * when cold, and the events the outbox publishes. Users are Reed98 members.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { FollowState } from "#gen/oasis/graph/v1/graph_pb.ts";
 import { FollowCreatedSchema, FollowRemovedReason, FollowRemovedSchema, BlockCreatedSchema, MuteCreatedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { connectBus, type Bus } from "#kit/bus.ts";
@@ -15,21 +15,13 @@ import { createLogger } from "#kit/logger.ts";
 import { createRedis, deleteKeysWithPrefix } from "#kit/redis.ts";
 import { until } from "#kit/testing/until.ts";
 import { readEdges } from "../../demo/data.ts";
-import { startGraphTestbed, type GraphTestbed } from "./testing.ts";
+import { startGraphTestbed, type GraphTestbed } from "../../testbeds/graph.ts";
+import { failure } from "#kit/testing/errors.ts";
 
 let bed: GraphTestbed;
 let ids: bigint[];
 // Twenty-one real members; member index 5 gets a private account.
 const members = [...new Set(readEdges().flat())].slice(20, 41);
-
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected failure");
-}
 
 /** Graph events seen on the bus, by event id (a redelivery is not a second event). */
 const events = new Map<bigint, { type: string; from: bigint; to: bigint; detail: string }>();

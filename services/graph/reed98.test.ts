@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { inParallel } from "#kit/parallel.ts";
 import { readEdges } from "../../demo/data.ts";
 import { recount } from "./store.ts";
-import { startGraphTestbed, type GraphTestbed } from "./testing.ts";
+import { startGraphTestbed, type GraphTestbed } from "../../testbeds/graph.ts";
 
 let bed: GraphTestbed;
 const edges = readEdges();

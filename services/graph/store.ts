@@ -1,16 +1,12 @@
 /**
- * Graph's SQL (database `oasis_graph`). Writes report whether a row really changed, so
+ * Graph's SQL (database `oasis_graph`): implements domain/model.ts GraphStore. Writes report whether a row really changed, so
  * callers adjust counts and emit events only for real changes: that is what keeps counts
  * exact and events free of duplicates under concurrent, repeated calls.
  */
 import { select, write, type Queryable } from "#kit/mysql.ts";
+import type { EdgeRow, GraphStore, RelationFlag } from "./domain/model.ts";
 
-export interface EdgeRow {
-  readonly userId: bigint;
-  /** The edge's time-ordered id (keyset cursor). */
-  readonly id: bigint;
-  readonly createdAt: Date;
-}
+export type { EdgeRow, RelationFlag };
 
 type Raw = { user_id: string; id: string; created_at: Date };
 const toEdge = (r: Raw): EdgeRow => ({ userId: BigInt(r.user_id), id: BigInt(r.id), createdAt: r.created_at });
@@ -97,8 +93,6 @@ export async function deleteMute(db: Queryable, muterId: bigint, mutedId: bigint
 }
 
 /** Relationship flags of `viewer` towards each of `ids`, in one round trip. */
-export type RelationFlag = "following" | "followedBy" | "requested" | "requestedBy" | "blocking" | "blockedBy" | "muting";
-
 export async function relationFlags(db: Queryable, viewer: bigint, ids: readonly bigint[]): Promise<Map<bigint, Set<RelationFlag>>> {
   const out = new Map<bigint, Set<RelationFlag>>();
   if (ids.length === 0) return out;
@@ -256,3 +250,31 @@ export async function recount(db: Queryable, userId: bigint): Promise<{ follower
   );
   return { followers: BigInt(row!.followers), following: BigInt(row!.following) };
 }
+
+/** The store as domain/model.ts declares it. */
+export const graphStore: GraphStore = {
+  upsertAccount,
+  accountsByIds,
+  insertFollow,
+  deleteFollow,
+  addToCounts,
+  isFollowing,
+  insertRequest,
+  deleteRequest,
+  insertBlock,
+  deleteBlock,
+  blockedEitherWayForUpdate,
+  insertMute,
+  deleteMute,
+  relationFlags,
+  edgeList,
+  smallRelations,
+  pairFlags,
+  edgePage,
+  mutualPage,
+  requestsPage,
+  followerIds,
+  followingIds,
+  countsByIds,
+  recount,
+};

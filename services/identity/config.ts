@@ -9,6 +9,7 @@
  * OASIS_IDENTITY_KEK (required: 32 random bytes, base64; `openssl rand -base64 32`).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
 
 export interface IdentityConfig extends BaseConfig {
   /** Access token lifetime. 15 minutes; revocation reaches the edge within a second anyway. */
@@ -43,10 +44,7 @@ export interface IdentityConfig extends BaseConfig {
   readonly audience: string;
 }
 
-function int(env: Env, key: string, fallback: number): number {
-  const v = env[key];
-  return v ? Number.parseInt(v, 10) : fallback;
-}
+const int = positiveIntEnv;
 
 /** The key-encryption key; there is deliberately no default (tests and `npm run mesh` generate one). */
 function kekFrom(env: Env): Buffer {
@@ -70,7 +68,7 @@ export function loadIdentityConfig(env: Env = process.env): IdentityConfig {
     kek: kekFrom(env),
     adminHandles: new Set((env.OASIS_ADMIN_HANDLES ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean)),
     keyReloadMs: int(env, "OASIS_IDENTITY_KEY_RELOAD_MS", 10_000),
-    keyPublishDelayMs: int(env, "OASIS_IDENTITY_KEY_PUBLISH_DELAY_MS", 40_000),
+    keyPublishDelayMs: nonNegativeIntEnv(env, "OASIS_IDENTITY_KEY_PUBLISH_DELAY_MS", 40_000),
     issuer: "oasis.identity",
     audience: "oasis",
   });

@@ -7,7 +7,15 @@ import type { Caller } from "#kit/call-context.ts";
 import type { FieldViolation } from "#kit/errors.ts";
 import { create } from "@bufbuild/protobuf";
 import { ProfileSchema, type Profile, type ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
-import type { ProfileChanges } from "./store.ts";
+
+/** The profile columns an update sets (absent: unchanged); store.ts writes them. */
+export interface ProfileChanges {
+  displayName?: string;
+  bio?: string;
+  avatarMediaId?: bigint;
+  fields?: ProfileField[];
+  private?: boolean;
+}
 
 /** Handles are unique case-insensitively: store and compare the lowercase form. */
 export function normalizeHandle(handle: string): string {

@@ -3,7 +3,7 @@
  * own namespace. Users are Reed98 graph members; bios are real quotations.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Redis } from "ioredis";
@@ -33,20 +33,12 @@ import { readEdges, readFortunes } from "../../demo/data.ts";
 import { createIdentityApp, jwksPath } from "./app.ts";
 import { loadIdentityConfig, type IdentityConfig } from "./config.ts";
 import { openKey, sealKey } from "./tokens.ts";
+import { failure } from "#kit/testing/errors.ts";
 
 let svc: TestApp<IdentityConfig>;
 const quotes = readFortunes("en-people.fortune");
 // The first Reed98 members in file order: real ids from the real graph.
 const members = [...new Set(readEdges().flat())].slice(0, 12);
-
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 beforeAll(async () => {
   svc = await startTestApp(createIdentityApp, loadIdentityConfig, {

@@ -21,6 +21,7 @@ import { cleanupNamespace, testNamespace } from "#kit/testing/namespace.ts";
 import { freePort } from "#kit/testing/ports.ts";
 import { until as pollFor } from "#kit/testing/until.ts";
 import { readEdges } from "../../demo/data.ts";
+import { untilTrue } from "#kit/testing/until.ts";
 
 const ns = testNamespace();
 const log = createLogger("crash-test", "silent");
@@ -43,14 +44,6 @@ const kek = randomBytes(32).toString("base64");
 
 function env(relay: "on" | "off") {
   return { ...process.env, OASIS_IDENTITY_KEK: kek, OASIS_NAMESPACE: ns, OASIS_IDENTITY_PORT: String(port), OASIS_OUTBOX_RELAY: relay, OASIS_LOG_LEVEL: "warn", OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "4096" };
-}
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, intervalMs = 50): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error("timed out");
-    await Bun.sleep(intervalMs);
-  }
 }
 
 /** Identity's database (the outbox lives there); opened once identity has migrated it. */
@@ -113,9 +106,9 @@ test("kill -9 after the account is written but before its event is published: it
   expect(applied.has(userId)).toBe(false);
 
   await supervisor.start({ name: "identity", entry, port, env: env("on") });
-  await until(() => applied.get(userId) === 1);
+  await untilTrue(() => applied.get(userId) === 1, 20_000);
   // Nothing is left to publish (so no later copy can come), and the one copy was applied once.
-  await until(async () => (await unsentEvents()) === 0);
+  await untilTrue(async () => (await unsentEvents()) === 0, 20_000);
   expect(await unsentEvents()).toBe(0);
   expect(applied.get(userId)).toBe(1);
   // Exactly one message reached the consumer, on its first delivery: JetStream itself
@@ -174,8 +167,8 @@ test("kill -9 during a burst of sign-ups, in the commit-to-publish window: every
 
   const accounts = (await select<{ user_id: string }>(identityDb!, "SELECT user_id FROM accounts")).map((r) => BigInt(r.user_id));
   expect(accounts.length).toBe(1 + burst.length);
-  await until(() => accounts.every((id) => applied.has(id)), 30_000);
-  await until(async () => (await unsentEvents()) === 0);
+  await untilTrue(() => accounts.every((id) => applied.has(id)), 30_000);
+  await untilTrue(async () => (await unsentEvents()) === 0, 20_000);
   expect(await unsentEvents()).toBe(0);
   for (const id of accounts) expect(applied.get(id)).toBe(1);
   expect(applied.size).toBe(accounts.length);

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { imagePath, photoNames, readEdges, readFortunes } from "../../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 
 let bed: SocialTestbed;
 // Real Reed98 members; the bio is a real quotation.

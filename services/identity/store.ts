@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { select, write, type Queryable } from "#kit/mysql.ts";
 import { ProfileSchema, type Profile, type ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
+import type { ProfileChanges } from "./domain.ts";
 
 interface AccountRow {
   user_id: string;
@@ -103,13 +104,7 @@ export async function credentialsByLogin(db: Queryable, login: string): Promise<
   return r && { userId: BigInt(r.user_id), handle: r.handle, passwordHash: r.password_hash };
 }
 
-export interface ProfileChanges {
-  displayName?: string;
-  bio?: string;
-  avatarMediaId?: bigint;
-  fields?: ProfileField[];
-  private?: boolean;
-}
+export type { ProfileChanges };
 
 /** Writes the given profile columns and bumps updated_at. */
 export async function updateProfileRow(db: Queryable, userId: bigint, c: ProfileChanges, now: Date): Promise<void> {

@@ -8,17 +8,14 @@
  *   fix in MySQL) is therefore found even on posts nobody interacts with any more.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { positiveIntEnv } from "#kit/env.ts";
 
 export interface InteractionConfig extends BaseConfig {
   readonly reconcileMs: number;
   readonly reconcileSweepBatch: number;
 }
 
-function positiveInteger(env: Env, name: string, fallback: number): number {
-  const n = Number(env[name] ?? fallback);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
-}
+const positiveInteger = positiveIntEnv;
 
 export function loadInteractionConfig(env: Env = process.env): InteractionConfig {
   return Object.freeze({

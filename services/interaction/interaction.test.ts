@@ -6,27 +6,19 @@
  * drifted in Redis (the periodic sweep: reconcile.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
-import { openInteractionStores, type InteractionStores } from "./testing.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+import { openInteractionStores, type InteractionStores } from "../../testbeds/interaction.ts";
+import { failure } from "#kit/testing/errors.ts";
 
 let bed: SocialTestbed;
 let stores: InteractionStores;
 let users: bigint[];
 const members = [...new Set(readEdges().flat())].slice(500, 570);
 const quotes = readFortunes("en-love.fortune");
-
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected failure");
-}
 
 async function newPost(author: bigint, i: number, visibility = Visibility.PUBLIC): Promise<bigint> {
   return (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, i)], caption: quotes[i % quotes.length]!.slice(0, 500), visibility })).post!.postId;

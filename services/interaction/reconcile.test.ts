@@ -9,8 +9,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { write } from "#kit/mysql.ts";
 import { until } from "#kit/testing/until.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
-import { openInteractionStores, type InteractionStores } from "./testing.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+import { openInteractionStores, type InteractionStores } from "../../testbeds/interaction.ts";
 
 let bed: SocialTestbed;
 let stores: InteractionStores;

@@ -1,21 +1,13 @@
 /**
- * Interaction's SQL (database `oasis_interaction`). Writers report whether a row
+ * Interaction's SQL (database `oasis_interaction`): implements domain/model.ts
+ * InteractionStore. Writers report whether a row
  * changed; counters move in the same transaction and return their new values with
  * their version, which the Redis copy uses to order updates.
  */
 import { select, write, type Queryable } from "#kit/mysql.ts";
+import type { CommentRow, CountField, Counts, InteractionStore, LikerRow } from "./domain/model.ts";
 
-export interface Counts {
-  readonly likes: bigint;
-  readonly comments: bigint;
-  readonly refers: bigint;
-  /** Drops tipped to the post (sum of its tips rows), drops. */
-  readonly dropsReceived: bigint;
-  /** Version: increases with every change. */
-  readonly v: bigint;
-}
-
-export type CountField = "likes" | "comments" | "refers";
+export type { CommentRow, CountField, Counts };
 
 /** Adds `delta` to one counter; returns all counters afterwards (row locked until commit). */
 export async function bumpCount(db: Queryable, postId: bigint, field: CountField, delta: 1 | -1): Promise<Counts> {
@@ -109,7 +101,7 @@ export async function deleteLike(db: Queryable, postId: bigint, userId: bigint):
   return (await write(db, "DELETE FROM likes WHERE post_id = ? AND user_id = ?", [postId, userId])) === 1;
 }
 
-export async function likersPage(db: Queryable, postId: bigint, beforeId: bigint | undefined, limit: number) {
+export async function likersPage(db: Queryable, postId: bigint, beforeId: bigint | undefined, limit: number): Promise<LikerRow[]> {
   const rows = await select<{ user_id: string; id: string; created_at: Date }>(
     db,
     `SELECT user_id, id, created_at FROM likes WHERE post_id = ? ${beforeId !== undefined ? "AND id < ?" : ""} ORDER BY id DESC LIMIT ?`,
@@ -128,17 +120,6 @@ export async function likedBy(db: Queryable, userId: bigint, limit: number): Pro
 export async function referredBy(db: Queryable, userId: bigint, limit: number): Promise<bigint[]> {
   const rows = await select<{ post_id: string }>(db, "SELECT post_id FROM refers WHERE user_id = ? ORDER BY post_id DESC LIMIT ?", [userId, limit]);
   return rows.map((r) => BigInt(r.post_id));
-}
-
-export interface CommentRow {
-  readonly commentId: bigint;
-  readonly postId: bigint;
-  readonly authorId: bigint;
-  readonly parentCommentId: bigint;
-  readonly text: string;
-  readonly mentionUserIds: bigint[];
-  readonly createdAt: Date;
-  readonly deleted: boolean;
 }
 
 type RawComment = { comment_id: string; post_id: string; author_id: string; parent_comment_id: string; text: string; mention_user_ids: string | string[]; created_at: Date; deleted_at: Date | null };
@@ -214,3 +195,34 @@ export async function insertRefer(db: Queryable, postId: bigint, referrerPostId:
 export async function deleteRefer(db: Queryable, postId: bigint, referrerPostId: bigint): Promise<boolean> {
   return (await write(db, "DELETE FROM refers WHERE post_id = ? AND referrer_post_id = ?", [postId, referrerPostId])) === 1;
 }
+
+/** The post's author as recorded in posts_meta (0 when the post was never seen). */
+export async function postAuthor(db: Queryable, postId: bigint): Promise<bigint> {
+  const rows = await select<{ author_id: string }>(db, "SELECT author_id FROM posts_meta WHERE post_id = ?", [postId]);
+  return rows[0] ? BigInt(rows[0].author_id) : 0n;
+}
+
+/** The store as domain/model.ts declares it. */
+export const interactionStore: InteractionStore = {
+  bumpCount,
+  countsOf,
+  recount,
+  countedPostsAfter,
+  setCounts,
+  addTip,
+  insertLike,
+  deleteLike,
+  likersPage,
+  likedBy,
+  referredBy,
+  insertComment,
+  commentById,
+  markCommentDeleted,
+  commentsPage,
+  repliesOf,
+  upsertPostMeta,
+  markPostDeleted,
+  insertRefer,
+  deleteRefer,
+  postAuthor,
+};

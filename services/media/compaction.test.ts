@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { metricValue } from "../../bench/lib/metrics.ts";
 import { imagePath } from "../../demo/data.ts";
-import { startMediaTestbed, type MediaTestbed } from "./testing.ts";
+import { startMediaTestbed, type MediaTestbed } from "../../testbeds/media.ts";
 
 let bed: MediaTestbed;
 const images = ["chelsea.png", "coffee.png", "rocket.jpg", "brick.png", "grass.png"].map((n) => readFileSync(imagePath(n)));

@@ -12,6 +12,7 @@
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { numberEnv, positiveIntEnv, stringEnv } from "#kit/env.ts";
 
 export interface MediaConfig extends BaseConfig {
   readonly dataDir: string;
@@ -32,19 +33,11 @@ export function loadMediaConfig(env: Env = process.env): MediaConfig {
   return Object.freeze({
     ...base,
     dataDir: env.OASIS_MEDIA_DATA_DIR ?? join(repoRoot, ".data", "media", base.namespace || "default"),
-    maxVolumeBytes: Number(env.OASIS_MEDIA_MAX_VOLUME_BYTES ?? 1024 ** 3),
-    scanIntervalMs: Number(env.OASIS_MEDIA_SCAN_INTERVAL_MS ?? 600_000),
+    maxVolumeBytes: positiveIntEnv(env, "OASIS_MEDIA_MAX_VOLUME_BYTES", 1024 ** 3),
+    scanIntervalMs: positiveIntEnv(env, "OASIS_MEDIA_SCAN_INTERVAL_MS", 600_000),
     publicPrefix: env.OASIS_MEDIA_PUBLIC_PREFIX ?? "/media",
-    compactIntervalMs: Number(env.OASIS_MEDIA_COMPACT_INTERVAL_MS ?? 600_000),
-    compactMinDeletedRatio: ratioFrom(env, "OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO", 0.3),
-    urlKey: env.OASIS_MEDIA_URL_KEY || undefined,
+    compactIntervalMs: positiveIntEnv(env, "OASIS_MEDIA_COMPACT_INTERVAL_MS", 600_000),
+    compactMinDeletedRatio: numberEnv(env, "OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO", 0.3, { min: 0, max: 1 }),
+    urlKey: stringEnv(env, "OASIS_MEDIA_URL_KEY"),
   });
-}
-
-function ratioFrom(env: Env, key: string, fallback: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!(n >= 0 && n <= 1)) throw new Error(`${key} must be a number from 0 to 1, got "${raw}"`);
-  return n;
 }

@@ -9,7 +9,8 @@ import type { Runtime } from "#kit/runtime.ts";
 import { ErrorReasonSchema, type ErrorReason } from "#gen/oasis/media/v1/errors_pb.ts";
 import type { BucketPolicy } from "#gen/oasis/media/v1/media_pb.ts";
 import type { MediaConfig } from "./config.ts";
-import { allBuckets, mediaByIds, type MediaRecord } from "./store.ts";
+import type { MediaStore } from "./domain/model.ts";
+import { allBuckets, mediaByIds, mediaStore, type MediaRecord } from "./store.ts";
 import type { VolumeStore } from "./volume/volume-store.ts";
 
 /** Media records read recently, by id; deleted ones stay as tombstones so they 404 fast. */
@@ -77,6 +78,7 @@ export class PolicyCache {
 
 export interface MediaContext {
   readonly rt: Runtime<MediaConfig>;
+  readonly store: MediaStore;
   readonly volumes: VolumeStore;
   readonly directory: MediaDirectory;
   readonly policies: PolicyCache;
@@ -88,6 +90,7 @@ export interface MediaContext {
 export function createContext(rt: Runtime<MediaConfig>, volumes: VolumeStore): MediaContext {
   return {
     rt,
+    store: mediaStore,
     volumes,
     directory: new MediaDirectory(rt),
     policies: new PolicyCache(rt),

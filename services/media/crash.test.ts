@@ -14,7 +14,7 @@ import { databaseName } from "#kit/config.ts";
 import { connectPool, select, type Pool } from "#kit/mysql.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { imagePath } from "../../demo/data.ts";
-import { startMediaTestbed, type MediaTestbed } from "./testing.ts";
+import { startMediaTestbed, type MediaTestbed } from "../../testbeds/media.ts";
 
 let bed: MediaTestbed;
 let db: Pool | undefined;

@@ -12,7 +12,7 @@ import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { dataDir, imagePath, photoNames } from "../../demo/data.ts";
 import { inspect, processImage } from "./pipeline.ts";
-import { pngBomb, startMediaTestbed, type MediaTestbed } from "./testing.ts";
+import { pngBomb, startMediaTestbed, type MediaTestbed } from "../../testbeds/media.ts";
 
 let bed: MediaTestbed;
 let alice: { userId: string; token: string };

@@ -1,11 +1,15 @@
 /**
  * Media's SQL (database `oasis_media`): bucket policies, media rows and where each
- * variant's bytes live (needle key and cookie in the volume store).
+ * variant's bytes live (needle key and cookie in the volume store). Implements
+ * domain/model.ts MediaStore.
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { select, write, type Queryable } from "#kit/mysql.ts";
-import { BucketPolicySchema, MediaSchema, MediaVariantSchema, type BucketPolicy, type Media } from "#gen/oasis/media/v1/media_pb.ts";
+import { BucketPolicySchema, type BucketPolicy } from "#gen/oasis/media/v1/media_pb.ts";
+import type { MediaRecord, MediaStore, VariantLocation } from "./domain/model.ts";
+
+export type { MediaRecord, VariantLocation };
+export { toMedia } from "./domain/present.ts";
 
 interface BucketRow {
   name: string;
@@ -49,34 +53,6 @@ export async function upsertBucket(db: Queryable, p: BucketPolicy): Promise<void
        updated_at = VALUES(updated_at)`,
     [p.bucket, JSON.stringify(p.allowedContentTypes), p.maxBytes, p.minWidth, p.minHeight, p.maxWidth, p.maxHeight, p.maxCountPerPost, p.allowAnimated ? 1 : 0, p.watermarkText],
   );
-}
-
-/** Where one variant's bytes are. */
-export interface VariantLocation {
-  readonly name: string;
-  readonly needleKey: bigint;
-  readonly cookie: number;
-  readonly contentType: string;
-  readonly width: number;
-  readonly height: number;
-  readonly sizeBytes: number;
-}
-
-/** A media row with its variants, as stored. */
-export interface MediaRecord {
-  readonly id: bigint;
-  readonly ownerId: bigint;
-  readonly bucket: string;
-  readonly contentType: string;
-  readonly width: number;
-  readonly height: number;
-  readonly sizeBytes: number;
-  readonly blurhash: string;
-  readonly contentHash: string;
-  readonly animated: boolean;
-  readonly createdAt: Date;
-  readonly deleted: boolean;
-  readonly variants: VariantLocation[];
 }
 
 export async function insertMedia(db: Queryable, m: MediaRecord): Promise<void> {
@@ -170,25 +146,5 @@ export async function purgeMedia(db: Queryable, ids: readonly bigint[]): Promise
   await write(db, "DELETE FROM media WHERE id IN (?)", [ids]);
 }
 
-/** The public Media message for a record; URLs are `<prefix>/<id>/<variant>`. */
-export function toMedia(r: MediaRecord, publicPrefix: string): Media {
-  return create(MediaSchema, {
-    id: r.id,
-    ownerId: r.ownerId,
-    bucket: r.bucket,
-    contentType: r.contentType,
-    width: r.width,
-    height: r.height,
-    sizeBytes: BigInt(r.sizeBytes),
-    blurhash: r.blurhash,
-    contentHash: r.contentHash,
-    animated: r.animated,
-    createTime: timestampFromDate(r.createdAt),
-    variants: Object.fromEntries(
-      r.variants.map((v) => [
-        v.name,
-        create(MediaVariantSchema, { url: `${publicPrefix}/${r.id}/${v.name}`, width: v.width, height: v.height, sizeBytes: BigInt(v.sizeBytes), contentType: v.contentType }),
-      ]),
-    ),
-  });
-}
+/** The store as domain/model.ts declares it. */
+export const mediaStore: MediaStore = { allBuckets, upsertBucket, insertMedia, mediaByIds, markDeleted, deletedNeedles, allNeedleKeys, purgeMedia };

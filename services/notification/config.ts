@@ -7,13 +7,15 @@
  * group key and applyOnce make the loser retry, so the result is the same as serial.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { positiveIntEnv } from "#kit/env.ts";
 
 export interface NotificationConfig extends BaseConfig {
   readonly consumerConcurrency: number;
 }
 
 export function loadNotificationConfig(env: Env = process.env): NotificationConfig {
-  const concurrency = Number(env.OASIS_NOTIFICATION_CONSUMER_CONCURRENCY ?? 8);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("OASIS_NOTIFICATION_CONSUMER_CONCURRENCY must be a positive integer");
-  return { ...baseConfig("notification", env), consumerConcurrency: concurrency };
+  return Object.freeze({
+    ...baseConfig("notification", env),
+    consumerConcurrency: positiveIntEnv(env, "OASIS_NOTIFICATION_CONSUMER_CONCURRENCY", 8),
+  });
 }

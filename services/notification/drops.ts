@@ -9,7 +9,7 @@ import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts"
 import { TransferPostedSchema } from "#gen/oasis/wallet/v1/events_pb.ts";
 import { TransferCode } from "#gen/oasis/wallet/v1/wallet_pb.ts";
 import type { NotificationContext } from "./context.ts";
-import { snippet } from "./deliveries.ts";
+import { snippet } from "./domain/rules.ts";
 import { record } from "./events.ts";
 
 export function dropsConsumer(ctx: NotificationContext) {

@@ -13,15 +13,17 @@ import { CommentCreatedSchema, PostLikedSchema } from "#gen/oasis/interaction/v1
 import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { PostCreatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import type { NotificationContext } from "./context.ts";
-import { authorOf, maySee, snippet, wanted } from "./deliveries.ts";
-import { deliver, type Delivery } from "./store.ts";
+import { authorOf, visibleTo, wanted } from "./domain/deliveries.ts";
+import type { Delivery } from "./domain/model.ts";
+import { snippet } from "./domain/rules.ts";
 
+/** Filters `candidates` (domain/deliveries.ts wanted) and stores them once per event; tells live streams after commit. */
 export async function record(ctx: NotificationContext, consumer: string, meta: EventMeta, candidates: Delivery[]): Promise<void> {
   const deliveries = await wanted(ctx, candidates);
   const changed: Array<[bigint, bigint]> = [];
   await applyOnce(ctx.rt.db, consumer, meta.eventId, async (tx) => {
     for (const d of deliveries) {
-      const id = await deliver(tx, d, () => ctx.rt.ids.next());
+      const id = await ctx.store.deliver(tx, d, () => ctx.rt.ids.next());
       if (id !== undefined) changed.push([d.recipientId, id]);
     }
   });
@@ -62,8 +64,9 @@ export function consumers(ctx: NotificationContext) {
           if (e.parentAuthorId) {
             out.push({ recipientId: e.parentAuthorId, actorId: c.authorId, kind: NotificationKind.REPLY, groupKey: `reply:${c.parentCommentId}`, postId: c.postId, commentId: c.commentId, text });
           }
+          const seeing = await visibleTo(ctx, c.postId, c.mentionUserIds);
           for (const m of c.mentionUserIds) {
-            if (await maySee(ctx, m, c.postId)) {
+            if (seeing.has(m)) {
               out.push({ recipientId: m, actorId: c.authorId, kind: NotificationKind.MENTION, groupKey: `mention:c:${c.commentId}`, postId: c.postId, commentId: c.commentId, text });
             }
           }
@@ -79,8 +82,9 @@ export function consumers(ctx: NotificationContext) {
           const p = e.post!;
           const text = snippet(p.caption);
           const out: Delivery[] = [];
+          const seeing = await visibleTo(ctx, p.postId, p.mentions.map((m) => m.userId));
           for (const m of p.mentions) {
-            if (await maySee(ctx, m.userId, p.postId)) {
+            if (seeing.has(m.userId)) {
               out.push({ recipientId: m.userId, actorId: p.authorId, kind: NotificationKind.MENTION, groupKey: `mention:p:${p.postId}`, postId: p.postId, commentId: 0n, text });
             }
           }

@@ -13,6 +13,7 @@ import { nanos } from "@nats-io/transport-node";
 import { PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { NotificationKind, type Notification } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
+import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { maxStreamsPerUser } from "../../edge/streams.ts";
 import { connectBus, eventDomain, eventSubject, natsHeaders, streamName, type Bus } from "#kit/bus.ts";
 import { createLogger } from "#kit/logger.ts";
@@ -21,7 +22,7 @@ import { eventHeaders } from "#kit/outbox.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 
 let bed: SocialTestbed;
 const edges = readEdges();
@@ -235,6 +236,27 @@ describe("every kind", () => {
     const asked = await one(priv, NotificationKind.FOLLOW_REQUEST, () => true);
     expect([asked.actorIds, asked.summary]).toEqual([[requester], `reed_${requesterN} asked to follow you`]);
     expect((await fetchInbox(priv)).some((n) => n.kind === NotificationKind.FOLLOW)).toBe(false);
+  });
+});
+
+describe("mentions follow the post's visibility", () => {
+  test("a followers-only caption mentions its author's follower, not a user who does not follow", async () => {
+    // loners[11] writes; loners[3] (a referrer above, no follows) follows; privateLoner does not.
+    const [authorN, followerN] = [loners[11]!, loners[3]!];
+    const [author, follower, stranger] = [authorN, followerN, privateLoner].map((n) => idOf.get(n)!) as [bigint, bigint, bigint];
+    await bed.graph(follower).follow({ userId: author });
+    const post = (
+      await bed.post(author).createPost({
+        mediaIds: [await bed.photo(author, 94)],
+        caption: `for friends: @reed_${followerN} and @reed_${privateLoner}`,
+        visibility: Visibility.FOLLOWERS,
+      })
+    ).post!;
+    const seen = await until(() => fetchInbox(follower), (l) => l.some((n) => n.kind === NotificationKind.MENTION && n.postId === post.postId));
+    expect(seen.filter((n) => n.kind === NotificationKind.MENTION && n.postId === post.postId)).toHaveLength(1);
+    // Both mentions are judged in the one transaction that stored the follower's: the
+    // stranger's absence is final once the follower has it.
+    expect((await fetchInbox(stranger)).some((n) => n.postId === post.postId)).toBe(false);
   });
 });
 

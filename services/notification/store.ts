@@ -1,22 +1,14 @@
 /**
- * Notification's SQL (database `oasis_notification`): grouped inbox entries.
+ * Notification's SQL (database `oasis_notification`): grouped inbox entries; implements
+ * domain/model.ts NotificationStore.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { select, write, type Queryable } from "#kit/mysql.ts";
-import { NotificationSchema, type Notification, type NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
+import { NotificationSchema, type Notification } from "#gen/oasis/notification/v1/notification_pb.ts";
+import type { Delivery, NotificationStore } from "./domain/model.ts";
 
-/** One thing to tell one user. */
-export interface Delivery {
-  readonly recipientId: bigint;
-  readonly actorId: bigint;
-  readonly kind: NotificationKind;
-  /** Entries with the same key merge while unread ("like:<post>", "follow"...). */
-  readonly groupKey: string;
-  readonly postId: bigint;
-  readonly commentId: bigint;
-  readonly text: string;
-}
+export type { Delivery };
 
 type Raw = {
   id: string;
@@ -108,3 +100,6 @@ export async function markRead(db: Queryable, recipientId: bigint, upTo: bigint)
     upTo > 0n ? [recipientId, upTo] : [recipientId],
   );
 }
+
+/** The store as domain/model.ts declares it. */
+export const notificationStore: NotificationStore = { deliver, inbox, byNotificationIds, unreadCount, markRead };

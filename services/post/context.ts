@@ -1,4 +1,4 @@
-/** Post's long-lived state: runtime, clients of identity/graph/media, the reader, errors. */
+/** Post's long-lived state: runtime, the store, clients of identity/graph/media, the reader, errors. */
 import type { Client } from "@connectrpc/connect";
 import { domainErrors, type DomainErrors } from "#kit/errors.ts";
 import type { Runtime } from "#kit/runtime.ts";
@@ -7,10 +7,13 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
 import { ErrorReasonSchema, type ErrorReason } from "#gen/oasis/post/v1/errors_pb.ts";
 import type { PostConfig } from "./config.ts";
+import type { PostStore } from "./domain/model.ts";
 import { PostReader } from "./reader.ts";
+import { postStore } from "./store.ts";
 
 export interface PostContext {
   readonly rt: Runtime<PostConfig>;
+  readonly store: PostStore;
   readonly identity: Client<typeof IdentityService>;
   readonly media: Client<typeof MediaService>;
   readonly reader: PostReader;
@@ -21,6 +24,7 @@ export function createContext(rt: Runtime<PostConfig>): PostContext {
   const identity = rt.client(IdentityService, "identity");
   return {
     rt,
+    store: postStore,
     identity,
     media: rt.client(MediaService, "media"),
     reader: new PostReader(rt.db, rt.redis, identity, rt.client(GraphService, "graph"), rt.config.meshSecret),

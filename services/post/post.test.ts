@@ -5,27 +5,19 @@
  * GetPost, BatchGetPosts, ListUserPosts or a refer-to.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "#gen/google/rpc/error_details_pb.ts";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { until } from "#kit/testing/until.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+import { failure } from "#kit/testing/errors.ts";
 
 let bed: SocialTestbed;
 let [alice, bob, carol, dave]: bigint[] = [];
 const members = [...new Set(readEdges().flat())].slice(200, 204);
 const poem = readFortunes("zh-tang300.fortune")[3]!;
-
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected failure");
-}
 
 beforeAll(async () => {
   bed = await startSocialTestbed(["identity", "graph", "media", "post"]);

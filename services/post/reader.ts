@@ -15,7 +15,7 @@ import type { Redis } from "#kit/redis.ts";
 import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
-import { canSee, type ViewerRelation } from "./domain.ts";
+import { canSee, type ViewerRelation } from "./domain/rules.ts";
 import { postsByIds, type StoredPost } from "./store.ts";
 
 const privacyMemoMs = 10_000;
@@ -61,7 +61,7 @@ export class PostReader {
       else ask.push(a);
     }
     if (ask.length) {
-      const res = await this.identity.batchGetProfiles({ userIds: ask }, asService(this.meshSecret));
+      const res = await this.identity.batchGetProfiles({ userIds: ask }, asService());
       if (this.privacy.size > 100_000) this.privacy.clear();
       for (const p of res.profiles) {
         out.set(p.userId, p.private);

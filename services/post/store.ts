@@ -1,15 +1,13 @@
 /**
- * Post's SQL (database `oasis_post`). A post row holds the serialized Post; edits keep
- * the earlier captions in post_revisions.
+ * Post's SQL (database `oasis_post`): implements domain/model.ts PostStore. A post row
+ * holds the serialized Post; edits keep the earlier captions in post_revisions.
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { select, write, type Queryable } from "#kit/mysql.ts";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import type { PostStore, StoredPost } from "./domain/model.ts";
 
-export interface StoredPost {
-  readonly post: Post;
-  readonly deleted: boolean;
-}
+export type { StoredPost };
 
 export async function insertPost(db: Queryable, post: Post): Promise<void> {
   await write(db, "INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP(3))", [
@@ -71,3 +69,6 @@ export async function replaceHashtags(db: Queryable, postId: bigint, tags: reado
   await write(db, "DELETE FROM post_hashtags WHERE post_id = ?", [postId]);
   if (tags.length) await write(db, "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", [tags.map((t) => [t, postId])]);
 }
+
+/** The store as domain/model.ts declares it. */
+export const postStore: PostStore = { insertPost, postsByIds, updateBody, markDeleted, addRevision, revisions, authorPostIds, replaceHashtags };

@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { stringEnv } from "#kit/env.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
 
@@ -23,8 +24,8 @@ export function loadSearchConfig(env: Env = process.env): SearchConfig {
   const base = baseConfig("search", env);
   return Object.freeze({
     ...base,
-    meiliUrl: env.OASIS_MEILI_URL || undefined,
-    meiliKey: env.OASIS_MEILI_KEY || undefined,
+    meiliUrl: stringEnv(env, "OASIS_MEILI_URL"),
+    meiliKey: stringEnv(env, "OASIS_MEILI_KEY"),
     dataDir: env.OASIS_SEARCH_DATA_DIR ?? join(repoRoot, ".data", "search", base.namespace || "default"),
     indexPrefix: env.OASIS_SEARCH_INDEX_PREFIX ?? `oasis_${base.namespace ? `${base.namespace}_` : ""}`,
   });

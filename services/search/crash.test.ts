@@ -14,7 +14,7 @@ import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { readFortunes } from "../../demo/data.ts";
-import { inParallel, startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 import { EmbeddedEngine } from "./store.ts";
 
 let bed: SocialTestbed;

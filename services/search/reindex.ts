@@ -28,7 +28,7 @@ import type { Runtime } from "#kit/runtime.ts";
 /** Rebuilds all indexes; returns the counts written. */
 export async function reindex(rt: Runtime<SearchConfig>): Promise<{ users: number; posts: number; ms: number }> {
   const t0 = Date.now();
-  const self = asService(rt.config.meshSecret);
+  const self = asService();
   const identity = rt.client(IdentityService, "identity");
   const post = rt.client(PostService, "post");
   const engine = createEngine(rt.config);

@@ -1,9 +1,9 @@
 /**
- * The search contract (contract.ts) on each engine: embedded always; Meilisearch when
+ * The search contract (testbeds/search-contract.ts) on each engine: embedded always; Meilisearch when
  * OASIS_MEILI_URL names a server, and reported as skipped otherwise.
  */
 import { describe } from "bun:test";
-import { searchContract } from "./contract.ts";
+import { searchContract } from "../../testbeds/search-contract.ts";
 
 describe("embedded engine", () => searchContract({ OASIS_MEILI_URL: "" }));
 

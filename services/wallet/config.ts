@@ -20,6 +20,7 @@
  * for the seeds' app, not measured.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
+import { nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
 import type { EarnRules } from "./domain/earning.ts";
 
 export interface WalletConfig extends BaseConfig {
@@ -31,11 +32,7 @@ export interface WalletConfig extends BaseConfig {
   readonly auditMs: number;
 }
 
-function nonNegative(env: Env, name: string, fallback: number): number {
-  const n = Number(env[name] ?? fallback);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
-  return n;
-}
+const nonNegative = nonNegativeIntEnv;
 
 export function loadWalletConfig(env: Env = process.env): WalletConfig {
   const drops = (name: string, fallback: number) => BigInt(nonNegative(env, `OASIS_WALLET_${name}`, fallback));
@@ -49,9 +46,9 @@ export function loadWalletConfig(env: Env = process.env): WalletConfig {
       comment: { amount: drops("COMMENT_DROPS", 2), dailyCap: drops("COMMENT_DAILY_CAP", 40) },
     }),
     dailyGivingLimit: drops("DAILY_GIVING_LIMIT", 1000),
-    defaultHoldSeconds: Math.max(1, nonNegative(env, "OASIS_WALLET_HOLD_SECONDS", 3600)),
-    tipHoldSeconds: Math.max(1, nonNegative(env, "OASIS_WALLET_TIP_HOLD_SECONDS", 60)),
-    expireMs: Math.max(1, nonNegative(env, "OASIS_WALLET_EXPIRE_MS", 1000)),
-    auditMs: Math.max(1, nonNegative(env, "OASIS_WALLET_AUDIT_MS", 60_000)),
+    defaultHoldSeconds: positiveIntEnv(env, "OASIS_WALLET_HOLD_SECONDS", 3600),
+    tipHoldSeconds: positiveIntEnv(env, "OASIS_WALLET_TIP_HOLD_SECONDS", 60),
+    expireMs: positiveIntEnv(env, "OASIS_WALLET_EXPIRE_MS", 1000),
+    auditMs: positiveIntEnv(env, "OASIS_WALLET_AUDIT_MS", 60_000),
   });
 }

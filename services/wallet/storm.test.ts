@@ -18,7 +18,7 @@ import { startTestMesh, type TestMesh } from "#kit/testing/mesh.ts";
 import { until } from "#kit/testing/until.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
-import { createReedAccounts } from "../../tests/reed-accounts.ts";
+import { createReedAccounts } from "../../testbeds/reed-accounts.ts";
 
 const stormMs = Number(process.env.OASIS_WALLET_STORM_SECONDS ?? 30) * 1000;
 const clients = 64;

@@ -24,13 +24,14 @@ import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts"
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { TransferCode, TransferState } from "#gen/oasis/wallet/v1/wallet_pb.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 import { createIdGenerator } from "#kit/ids.ts";
 import { earn } from "./domain/earning.ts";
 import { WalletError } from "./domain/errors.ts";
 import { tip, type GivingDeps } from "./domain/giving.ts";
 import { Code as LedgerCode, Kind } from "./domain/ledger.ts";
 import { MysqlLedgerStore } from "./store.ts";
+import { restClient } from "#kit/testing/rest.ts";
 
 let bed: SocialTestbed;
 let db: Pool;
@@ -332,14 +333,7 @@ test("edge REST: /v1/wallet, /v1/wallet/entries, :transfer and :tip reach the le
     async () => (await wallet(b).listWalletEntries({ pageSize: 50 })).entries,
     (list) => list.some((e) => e.code === TransferCode.EARN_SIGN_IN),
   );
-  const rest = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${bed.mesh.url("edge")}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${tb}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, json: (await res.json()) as any };
-  };
+  const rest = (method: string, path: string, body?: unknown) => restClient(bed.mesh.url("edge"))(method, path, body, tb);
   const before = await rest("GET", "/v1/wallet");
   expect(before.status).toBe(200);
   expect(before.json.wallet.userId).toBe(String(b));

@@ -6,7 +6,7 @@ import { ConvoAcceptedSchema } from "#gen/oasis/chat/v1/events_pb.ts";
 import type { ChatContext } from "../context.ts";
 import { requireMember } from "../domain/access.ts";
 import { withLog } from "../domain/log.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function acceptConvo(ctx: ChatContext): Pick<ServiceImpl<typeof ChatService>, "acceptConvo"> {
   return {

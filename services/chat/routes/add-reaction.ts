@@ -14,7 +14,7 @@ import { errors } from "../domain/errors.ts";
 import { withLog } from "../domain/log.ts";
 import { messageOf, signMessage } from "../domain/present.ts";
 import { maxReactionsPerMessage, validReaction } from "../domain/rules.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 /** Adds or removes the caller's reaction; returns the message with its reactions. */
 export async function changeReaction(ctx: ChatContext, convoId: bigint, messageId: bigint, value: string, add: boolean): Promise<Message> {

@@ -8,7 +8,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { fingerprint, idempotent, storedResponse } from "#kit/idempotency.ts";
+import { idempotentCreate } from "#kit/idempotency.ts";
 import { setRateLimitHeaders } from "#kit/rate-limit-headers.ts";
 import { MemberStatus } from "#gen/oasis/chat/v1/chat_pb.ts";
 import { ChatService, CreateConvoRequestSchema, CreateConvoResponseSchema } from "#gen/oasis/chat/v1/chat_service_pb.ts";
@@ -20,7 +20,7 @@ import { withLog } from "../domain/log.ts";
 import { convoOf } from "../domain/present.ts";
 import { takeRate } from "../domain/rate-limit.ts";
 import { allowsIncoming, initialStatus } from "../domain/rules.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 import { convoViews } from "./convo-view.ts";
 
 const dayMs = 86_400_000;
@@ -63,9 +63,8 @@ export function createConvo(ctx: ChatContext): Pick<ServiceImpl<typeof ChatServi
         const found = await store.pairConvo(rt.db, me, others[0]!);
         if (found) return existing(found, me, others[0]!);
       }
-      const key = { scope: "CreateConvo", callerId: me, requestId: isGroup ? req.requestId : "" };
-      const print = fingerprint(CreateConvoRequestSchema, req);
-      const replay = await storedResponse(rt.db, key, print, CreateConvoResponseSchema);
+      const once = idempotentCreate({ scope: "CreateConvo", callerId: me, requestId: isGroup ? req.requestId : "" }, CreateConvoRequestSchema, req, CreateConvoResponseSchema);
+      const replay = await once.replay(rt.db);
       if (replay) return view(replay.convo!.convoId, me);
       const known = new Set((await ctx.identity.batchGetProfiles({ userIds: [...others] })).profiles.map((p) => p.userId));
       const unknown = others.find((id) => !known.has(id));
@@ -82,7 +81,7 @@ export function createConvo(ctx: ChatContext): Pick<ServiceImpl<typeof ChatServi
       const members = [{ userId: me, status: MemberStatus.ACCEPTED }, ...others.map((id) => ({ userId: id, status: initialStatus(rels.get(id)) }))];
       const ids = members.map((m) => m.userId).sort((a, b) => (a < b ? -1 : 1));
       const made = await withLog(ctx, async (tx, log) => {
-        const { response } = await idempotent(tx, key, print, CreateConvoResponseSchema, async () => {
+        const { response } = await once.run(tx, async () => {
           if (!(await store.insertConvo(tx, convo, members))) return create(CreateConvoResponseSchema, {});
           for (const m of members) {
             const row = { convoId: convo.convoId, userId: m.userId, status: m.status, muted: false, active: true, readMessageId: 0n, unreadCount: 0, activityId: convo.convoId, lastMessageId: 0n };

@@ -4,7 +4,7 @@ import type { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 import { ErrorReason } from "#gen/oasis/chat/v1/errors_pb.ts";
 import type { ChatContext } from "../context.ts";
 import { errors } from "../domain/errors.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 import { convoViews } from "./convo-view.ts";
 
 export function getConvo(ctx: ChatContext): Pick<ServiceImpl<typeof ChatService>, "getConvo"> {

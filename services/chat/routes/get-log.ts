@@ -6,7 +6,7 @@ import type { ChatContext } from "../context.ts";
 import { errors } from "../domain/errors.ts";
 import { parseCursor } from "../domain/log.ts";
 import { signEntry } from "../domain/present.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function getLog(ctx: ChatContext): Pick<ServiceImpl<typeof ChatService>, "getLog"> {
   const signer = { key: ctx.rt.config.mediaUrlKey, ttlSeconds: ctx.rt.config.mediaUrlTtlSeconds };

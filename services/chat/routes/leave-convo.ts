@@ -9,7 +9,7 @@ import { ConvoLeftSchema } from "#gen/oasis/chat/v1/events_pb.ts";
 import type { ChatContext } from "../context.ts";
 import { errors } from "../domain/errors.ts";
 import { withLog } from "../domain/log.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function leaveConvo(ctx: ChatContext): Pick<ServiceImpl<typeof ChatService>, "leaveConvo"> {
   return {

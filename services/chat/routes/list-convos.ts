@@ -7,7 +7,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { decodePageToken, encodePageToken, pageSize } from "#kit/page-token.ts";
 import type { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 import type { ChatContext } from "../context.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 import { convoViews } from "./convo-view.ts";
 
 export function listConvos(ctx: ChatContext): Pick<ServiceImpl<typeof ChatService>, "listConvos"> {

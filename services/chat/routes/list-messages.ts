@@ -5,7 +5,7 @@ import type { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 import type { ChatContext } from "../context.ts";
 import { requireMember } from "../domain/access.ts";
 import { messageOf, signMessage } from "../domain/present.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function listMessages(ctx: ChatContext): Pick<ServiceImpl<typeof ChatService>, "listMessages"> {
   const signer = { key: ctx.rt.config.mediaUrlKey, ttlSeconds: ctx.rt.config.mediaUrlTtlSeconds };

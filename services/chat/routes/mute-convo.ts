@@ -3,7 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
 import type { ChatContext } from "../context.ts";
 import { requireMember } from "../domain/access.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 /** Sets the caller's mute flag on a convo they are in. */
 export async function setMuted(ctx: ChatContext, convoId: bigint, muted: boolean): Promise<void> {

@@ -27,7 +27,7 @@ import type { StoredImage } from "../domain/model.ts";
 import { convoOf, messageOf, signMessage } from "../domain/present.ts";
 import { takeRate } from "../domain/rate-limit.ts";
 import { allowsIncoming, maxTextGraphemes, textTooLong } from "../domain/rules.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 /** The bucket chat images must be uploaded to (a private bucket in media's policy). */
 export const chatBucket = "chat-images";

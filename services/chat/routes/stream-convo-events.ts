@@ -14,7 +14,7 @@ import type { ChatContext } from "../context.ts";
 import { errors } from "../domain/errors.ts";
 import { parseCursor } from "../domain/log.ts";
 import { signEntry } from "../domain/present.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 
 /** How long a stream waits for a notice before it reads the log anyway, ms. */
 const pollMs = 5_000;

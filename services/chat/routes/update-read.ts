@@ -11,7 +11,7 @@ import type { ChatContext } from "../context.ts";
 import { requireMember } from "../domain/access.ts";
 import { errors } from "../domain/errors.ts";
 import { withLog } from "../domain/log.ts";
-import { callerId } from "./caller.ts";
+import { currentUserId as callerId } from "#kit/call-context.ts";
 import { convoViews } from "./convo-view.ts";
 
 export function updateRead(ctx: ChatContext): Pick<ServiceImpl<typeof ChatService>, "updateRead"> {

@@ -23,4 +23,4 @@ export const parseCaptionHashtags = (caption: string): string[] => parseHashtags
 export const parseCaptionMentions = (caption: string): string[] => parseMentions(caption, maxMentions);
 
 // Who may see a post is a rule the feed applies too: it lives in one declared shared module.
-export { canSee, type ViewerRelation } from "../../shared-rules/post-visibility.ts";
+export { canSee, type ViewerRelation } from "../../../shared-rules/post-visibility.ts";

@@ -21,8 +21,8 @@ import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { PostCounts, ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { asService, optionalCall } from "#kit/client.ts";
-import { canSee } from "../../shared-rules/post-visibility.ts";
-import type { FeedContext } from "./context.ts";
+import { canSee } from "../../../shared-rules/post-visibility.ts";
+import type { FeedContext } from "../context.ts";
 
 interface Hydrated {
   readonly posts: Post[];
@@ -65,7 +65,7 @@ async function hydrateFromReadModel(ctx: FeedContext, viewer: Caller, ids: reado
 
 /** Hydration from the services, each one batch call (OASIS_FEED_READ_MODEL=0). */
 async function hydrateFromServices(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<Hydrated> {
-  const self = asService(ctx.rt.config.meshSecret);
+  const self = asService();
   const posts = ids.length ? (await ctx.post.batchGetPosts({ postIds: [...ids] }, self)).posts : [];
   const referIds = [...new Set(posts.map((p) => p.referPostId).filter((id) => id !== 0n))];
   const postIds = posts.map((p) => p.postId);

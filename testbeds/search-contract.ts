@@ -14,12 +14,12 @@ import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
-import { readFortunes } from "../../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
-import { loadSearchConfig } from "./config.ts";
-import { createEngine } from "./context.ts";
+import { readFortunes } from "../demo/data.ts";
+import { startSocialTestbed, type SocialTestbed } from "./social.ts";
+import { loadSearchConfig } from "../services/search/config.ts";
+import { createEngine } from "../services/search/context.ts";
 
-const root = join(import.meta.dir, "..", "..");
+const root = join(import.meta.dir, "..");
 
 export function searchContract(env: Record<string, string>): void {
   let bed: SocialTestbed;

@@ -10,7 +10,7 @@ import type { Client } from "@connectrpc/connect";
 import { baseConfig } from "#kit/config.ts";
 import { connectPool, type Pool } from "#kit/mysql.ts";
 import { testClient, type TestCaller } from "#kit/testing/clients.ts";
-import { createReedAccounts } from "../../tests/reed-accounts.ts";
+import { createReedAccounts } from "./reed-accounts.ts";
 import { startTestMesh, type TestMesh } from "#kit/testing/mesh.ts";
 
 export interface GraphTestbed {

@@ -5,7 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { Caller } from "#kit/call-context.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
-import type { RelationFlag } from "./store.ts";
+import type { RelationFlag } from "./model.ts";
 
 /** A user cannot follow, block or mute themself. */
 export function isSelf(viewer: bigint, target: bigint): boolean {

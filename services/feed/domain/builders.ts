@@ -4,12 +4,12 @@
  * follow (Twitter's and Mastodon's "rebuild from followees" for returning users).
  */
 import { asService } from "#kit/client.ts";
-import type { FeedContext } from "./context.ts";
+import type { FeedContext } from "../context.ts";
 
 /** Makes sure `author`'s timeline is built; returns nothing. */
 export async function ensureUserTimeline(ctx: FeedContext, author: bigint): Promise<void> {
   if (await ctx.timelines.isUserBuilt(author)) return;
-  const res = await ctx.post.listAuthorPostIds({ authorId: author, pageSize: ctx.rt.config.userCap }, asService(ctx.rt.config.meshSecret));
+  const res = await ctx.post.listAuthorPostIds({ authorId: author, pageSize: ctx.rt.config.userCap }, asService());
   await ctx.timelines.writeUser(author, res.postIds);
 }
 
@@ -18,7 +18,7 @@ export async function followees(ctx: FeedContext, reader: bigint): Promise<bigin
   const out: bigint[] = [];
   let pageToken = "";
   do {
-    const page = await ctx.graph.listFollowingIds({ userId: reader, pageSize: 10_000, pageToken }, asService(ctx.rt.config.meshSecret));
+    const page = await ctx.graph.listFollowingIds({ userId: reader, pageSize: 10_000, pageToken }, asService());
     out.push(...page.userIds);
     pageToken = page.nextPageToken;
   } while (pageToken);

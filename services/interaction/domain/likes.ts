@@ -1,0 +1,46 @@
+/**
+ * Likes: the like row, the post's counter and the post_liked/post_unliked event change
+ * in one transaction, only when the row really changed; Redis gets the committed
+ * counters afterwards and the liker's viewer state is dropped.
+ */
+import { PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
+import type { InteractionContext } from "../context.ts";
+import type { Counts } from "./model.ts";
+import { visiblePost } from "./posts.ts";
+
+async function afterCountChange(ctx: InteractionContext, postId: bigint, counts: Counts | undefined, user: bigint): Promise<void> {
+  if (counts) await ctx.counters.publish(postId, counts);
+  await ctx.viewerStates.invalidate(user);
+}
+
+/** The post's counters now (after a write that changed nothing, from the counter cache). */
+async function currentCounts(ctx: InteractionContext, postId: bigint, changed: Counts | undefined): Promise<Omit<Counts, "v">> {
+  return changed ?? (await ctx.counters.get([postId])).get(postId)!;
+}
+
+/** `userId` likes the post (idempotent). Errors: those of visiblePost. Returns the post id and its counters. */
+export async function like(ctx: InteractionContext, userId: bigint, postId: bigint): Promise<{ postId: bigint; counts: Omit<Counts, "v"> }> {
+  const { rt, store } = ctx;
+  const post = await visiblePost(ctx, postId);
+  const counts = await rt.tx(async (tx) => {
+    if (!(await store.insertLike(tx, post.postId, userId, rt.ids.next()))) return undefined;
+    const c = await store.bumpCount(tx, post.postId, "likes", 1);
+    await rt.outbox.add(tx, PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId });
+    return c;
+  });
+  await afterCountChange(ctx, post.postId, counts, userId);
+  return { postId: post.postId, counts: await currentCounts(ctx, post.postId, counts) };
+}
+
+/** `userId` no longer likes the post (idempotent; no visibility check: anyone may take a like back). */
+export async function unlike(ctx: InteractionContext, userId: bigint, postId: bigint): Promise<Omit<Counts, "v">> {
+  const { rt, store } = ctx;
+  const counts = await rt.tx(async (tx) => {
+    if (!(await store.deleteLike(tx, postId, userId))) return undefined;
+    const c = await store.bumpCount(tx, postId, "likes", -1);
+    await rt.outbox.add(tx, PostUnlikedSchema, { postId, postAuthorId: await store.postAuthor(tx, postId), userId });
+    return c;
+  });
+  await afterCountChange(ctx, postId, counts, userId);
+  return currentCounts(ctx, postId, counts);
+}

@@ -1,0 +1,63 @@
+/**
+ * Interaction's entities and the store's interface (store.ts implements it over MySQL).
+ * Writers report whether a row changed; counters move in the same transaction.
+ */
+import type { Queryable } from "#kit/mysql.ts";
+
+export interface Counts {
+  readonly likes: bigint;
+  readonly comments: bigint;
+  readonly refers: bigint;
+  /** Drops tipped to the post (sum of its tips rows), drops. */
+  readonly dropsReceived: bigint;
+  /** Version: increases with every change. */
+  readonly v: bigint;
+}
+
+export type CountField = "likes" | "comments" | "refers";
+
+export interface CommentRow {
+  readonly commentId: bigint;
+  readonly postId: bigint;
+  readonly authorId: bigint;
+  readonly parentCommentId: bigint;
+  readonly text: string;
+  readonly mentionUserIds: bigint[];
+  readonly createdAt: Date;
+  readonly deleted: boolean;
+}
+
+/** One like as listed. */
+export interface LikerRow {
+  readonly userId: bigint;
+  /** The like's time-ordered id (keyset cursor). */
+  readonly id: bigint;
+  readonly createdAt: Date;
+}
+
+/** What interaction's use cases need of the database; every method runs on `db` (a pool or a transaction). */
+export interface InteractionStore {
+  /** Adds `delta` to one counter; returns all counters afterwards (row locked until commit). */
+  bumpCount(db: Queryable, postId: bigint, field: CountField, delta: 1 | -1): Promise<Counts>;
+  countsOf(db: Queryable, ids: readonly bigint[], forUpdate?: boolean): Promise<Map<bigint, Counts>>;
+  recount(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, Omit<Counts, "v">>>;
+  countedPostsAfter(db: Queryable, afterId: bigint, limit: number): Promise<bigint[]>;
+  setCounts(db: Queryable, postId: bigint, c: Omit<Counts, "v">): Promise<Counts>;
+  addTip(db: Queryable, transferId: bigint, postId: bigint, amount: bigint): Promise<Counts | undefined>;
+  insertLike(db: Queryable, postId: bigint, userId: bigint, id: bigint): Promise<boolean>;
+  deleteLike(db: Queryable, postId: bigint, userId: bigint): Promise<boolean>;
+  likersPage(db: Queryable, postId: bigint, beforeId: bigint | undefined, limit: number): Promise<LikerRow[]>;
+  likedBy(db: Queryable, userId: bigint, limit: number): Promise<bigint[]>;
+  referredBy(db: Queryable, userId: bigint, limit: number): Promise<bigint[]>;
+  insertComment(db: Queryable, c: Omit<CommentRow, "deleted">): Promise<void>;
+  commentById(db: Queryable, id: bigint, forUpdate?: boolean): Promise<CommentRow | undefined>;
+  markCommentDeleted(db: Queryable, id: bigint): Promise<boolean>;
+  commentsPage(db: Queryable, postId: bigint, parent: bigint, afterId: bigint, limit: number): Promise<CommentRow[]>;
+  repliesOf(db: Queryable, parents: readonly bigint[], perParent: number): Promise<{ replies: CommentRow[]; counts: Map<bigint, number> }>;
+  upsertPostMeta(db: Queryable, postId: bigint, authorId: bigint): Promise<void>;
+  markPostDeleted(db: Queryable, postId: bigint, authorId: bigint): Promise<void>;
+  insertRefer(db: Queryable, postId: bigint, referrerPostId: bigint, userId: bigint): Promise<boolean>;
+  deleteRefer(db: Queryable, postId: bigint, referrerPostId: bigint): Promise<boolean>;
+  /** The post's author as recorded in posts_meta (0 when the post was never seen). */
+  postAuthor(db: Queryable, postId: bigint): Promise<bigint>;
+}

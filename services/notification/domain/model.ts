@@ -1,0 +1,30 @@
+/** Notification's entities and the store's interface (store.ts implements it over MySQL). */
+import type { Queryable } from "#kit/mysql.ts";
+import type { Notification, NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
+
+/** One thing to tell one user. */
+export interface Delivery {
+  readonly recipientId: bigint;
+  readonly actorId: bigint;
+  readonly kind: NotificationKind;
+  /** Entries with the same key merge while unread ("like:<post>", "follow"...). */
+  readonly groupKey: string;
+  readonly postId: bigint;
+  readonly commentId: bigint;
+  readonly text: string;
+}
+
+/** What notification's use cases need of the database; every method runs on `db` (a pool or a transaction). */
+export interface NotificationStore {
+  /**
+   * Records a delivery: joins the open group or opens one. Returns the new notification id
+   * when something changed (a new entry, or a new actor in a group), else undefined.
+   */
+  deliver(db: Queryable, d: Delivery, nextId: () => bigint): Promise<bigint | undefined>;
+  /** The recipient's entries, newest first, below `before` (keyset). */
+  inbox(db: Queryable, recipientId: bigint, before: bigint | undefined, limit: number): Promise<Notification[]>;
+  byNotificationIds(db: Queryable, recipientId: bigint, ids: readonly bigint[]): Promise<Notification[]>;
+  unreadCount(db: Queryable, recipientId: bigint): Promise<bigint>;
+  /** Marks the recipient's entries up to `upTo` read (0: all). */
+  markRead(db: Queryable, recipientId: bigint, upTo: bigint): Promise<void>;
+}

@@ -1,0 +1,23 @@
+/** Post's entities and the store's interface (store.ts implements it over MySQL). */
+import type { Queryable } from "#kit/mysql.ts";
+import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
+
+/** A post row: the serialized Post and whether it was deleted. */
+export interface StoredPost {
+  readonly post: Post;
+  readonly deleted: boolean;
+}
+
+/** What post's use cases need of the database; every method runs on `db` (a pool or a transaction). */
+export interface PostStore {
+  insertPost(db: Queryable, post: Post): Promise<void>;
+  /** Rows by id, deleted ones included; `forUpdate` locks them until commit. */
+  postsByIds(db: Queryable, ids: readonly bigint[], forUpdate?: boolean): Promise<Map<bigint, StoredPost>>;
+  updateBody(db: Queryable, post: Post): Promise<void>;
+  markDeleted(db: Queryable, postId: bigint): Promise<boolean>;
+  addRevision(db: Queryable, postId: bigint, revision: number, caption: string, createdAt: Date): Promise<void>;
+  revisions(db: Queryable, postId: bigint): Promise<Array<{ revision: number; caption: string; createdAt: Date }>>;
+  /** An author's live post ids, newest first, below `beforeId`. */
+  authorPostIds(db: Queryable, authorId: bigint, beforeId: bigint | undefined, limit: number): Promise<bigint[]>;
+  replaceHashtags(db: Queryable, postId: bigint, tags: readonly string[]): Promise<void>;
+}

@@ -1,0 +1,177 @@
+/**
+ * Post's use cases. Creates check every media id with the media service (the caller's
+ * own, live, post-images, no more than the bucket's max_count_per_post) and resolve
+ * @mentions with identity before one transaction writes the post, its hashtags and the
+ * post_created event. Every read goes through the reader's visibility filter.
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { currentCaller } from "#kit/call-context.ts";
+import { asService } from "#kit/client.ts";
+import type { FieldViolation } from "#kit/errors.ts";
+import { idempotentCreate } from "#kit/idempotency.ts";
+import { ErrorReason } from "#gen/oasis/post/v1/errors_pb.ts";
+import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import { MentionSchema, PostSchema, Visibility, type Mention, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import { CreatePostRequestSchema, CreatePostResponseSchema, type CreatePostRequest, type CreatePostResponse } from "#gen/oasis/post/v1/post_service_pb.ts";
+import type { PostContext } from "../context.ts";
+import { captionLength, maxCaptionChars, parseCaptionHashtags as parseHashtags, parseCaptionMentions as parseMentions } from "./rules.ts";
+
+/** INVALID_ARGUMENT CAPTION_TOO_LONG on `field` when the caption is over maxCaptionChars. */
+function checkCaption(ctx: PostContext, caption: string, field: string): void {
+  const n = captionLength(caption);
+  if (n > maxCaptionChars) {
+    throw ctx.errors.invalid(ErrorReason.CAPTION_TOO_LONG, [{ field, description: `is ${n} characters; at most ${maxCaptionChars}` }], { max_chars: maxCaptionChars });
+  }
+}
+
+/** Existing users among the caption's @handles (unknown handles are plain text). */
+async function resolveMentions(ctx: PostContext, caption: string): Promise<Mention[]> {
+  const handles = parseMentions(caption);
+  const found = await Promise.all(
+    handles.map((h) =>
+      ctx.identity.getProfile({ lookup: { case: "handle", value: h } }, asService()).then(
+        (r) => create(MentionSchema, { userId: r.profile!.userId, handle: h }),
+        (err) => {
+          if (ConnectError.from(err).code === Code.NotFound) return undefined;
+          throw err;
+        },
+      ),
+    ),
+  );
+  return found.filter((m): m is Mention => !!m);
+}
+
+/**
+ * The post-images bucket's max_count_per_post, asked of media on every create so an
+ * operator's UpdateBucketPolicy applies at once (the call runs alongside the media
+ * lookup, so it adds no latency). The proto's max_items (9) stays the absolute cap; a
+ * missing bucket or a 0 leaves only that cap.
+ */
+async function maxMediaPerPost(ctx: PostContext): Promise<number | undefined> {
+  const { policies } = await ctx.media.listBucketPolicies({}, asService());
+  return policies.find((p) => p.bucket === "post-images")?.maxCountPerPost || undefined;
+}
+
+/** The post if the current caller may see it. NOT_FOUND POST_NOT_FOUND otherwise. */
+export async function getVisible(ctx: PostContext, postId: bigint): Promise<Post> {
+  const [post] = await ctx.reader.visibleByIds(currentCaller(), [postId]);
+  if (!post) throw ctx.errors.notFound(ErrorReason.POST_NOT_FOUND, `no post ${postId}`, { post_id: postId });
+  return post;
+}
+
+/**
+ * `author`'s new post (idempotent by request_id). Errors: INVALID_ARGUMENT with
+ * CAPTION_TOO_LONG, MEDIA_REQUIRED (no image and no refer_post_id), MEDIA_NOT_USABLE
+ * (absent, another user's, another bucket's, over max_count_per_post),
+ * REFERRED_POST_UNAVAILABLE.
+ */
+export async function createPost(ctx: PostContext, author: bigint, req: CreatePostRequest): Promise<CreatePostResponse> {
+  const { rt, errors } = ctx;
+  const once = idempotentCreate({ scope: "CreatePost", callerId: author, requestId: req.requestId }, CreatePostRequestSchema, req, CreatePostResponseSchema);
+  const replay = await once.replay(rt.db);
+  if (replay) return replay;
+
+  checkCaption(ctx, req.caption, "caption");
+  if (req.mediaIds.length === 0 && req.referPostId === 0n) {
+    throw errors.invalid(ErrorReason.MEDIA_REQUIRED, [{ field: "media_ids", description: "a post needs at least one image unless it refers to another post" }]);
+  }
+  const [media, mentions, referred, maxMedia] = await Promise.all([
+    req.mediaIds.length ? ctx.media.batchGetMedia({ mediaIds: req.mediaIds }, asService()).then((r) => r.media) : [],
+    resolveMentions(ctx, req.caption),
+    req.referPostId ? ctx.reader.visibleByIds(currentCaller(), [req.referPostId]) : [],
+    req.mediaIds.length > 1 ? maxMediaPerPost(ctx) : undefined,
+  ]);
+  if (maxMedia !== undefined && req.mediaIds.length > maxMedia) {
+    const rule = "max_count_per_post";
+    throw errors.invalid(
+      ErrorReason.MEDIA_NOT_USABLE,
+      [{ field: "media_ids", description: `has ${req.mediaIds.length} images; bucket post-images allows at most ${maxMedia} per post (${rule})`, reason: rule }],
+      { rule, max_count_per_post: maxMedia },
+    );
+  }
+  const byId = new Map(media.map((m) => [m.id, m]));
+  const bad: FieldViolation[] = [];
+  req.mediaIds.forEach((id, i) => {
+    const m = byId.get(id);
+    if (!m) bad.push({ field: `media_ids[${i}]`, description: `media ${id} does not exist` });
+    else if (m.ownerId !== author) bad.push({ field: `media_ids[${i}]`, description: `media ${id} is not yours` });
+    else if (m.bucket !== "post-images") bad.push({ field: `media_ids[${i}]`, description: `media ${id} was uploaded to ${m.bucket}, not post-images` });
+  });
+  if (bad.length) throw errors.invalid(ErrorReason.MEDIA_NOT_USABLE, bad);
+  if (req.referPostId && referred.length === 0) {
+    throw errors.invalid(ErrorReason.REFERRED_POST_UNAVAILABLE, [{ field: "refer_post_id", description: `post ${req.referPostId} does not exist or is not visible to you` }]);
+  }
+  const { response } = await rt.tx((tx) =>
+    once.run(tx, async () => {
+      const now = timestampNow();
+      const post = create(PostSchema, {
+        postId: rt.ids.next(),
+        authorId: author,
+        caption: req.caption,
+        media: req.mediaIds.map((id) => byId.get(id)!),
+        hashtags: parseHashtags(req.caption),
+        mentions,
+        referPostId: req.referPostId,
+        visibility: req.visibility === Visibility.UNSPECIFIED ? Visibility.PUBLIC : req.visibility,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await ctx.store.insertPost(tx, post);
+      await rt.outbox.add(tx, PostCreatedSchema, { post });
+      return create(CreatePostResponseSchema, { post });
+    }),
+  );
+  return response;
+}
+
+/**
+ * `me` edits their post's caption (the first edit also stores the original as revision
+ * 1). Errors: INVALID_ARGUMENT CAPTION_TOO_LONG on post.caption, NOT_FOUND
+ * POST_NOT_FOUND, PERMISSION_DENIED NOT_POST_AUTHOR.
+ */
+export async function updateCaption(ctx: PostContext, me: bigint, next: Post): Promise<Post> {
+  const { rt, errors, store } = ctx;
+  checkCaption(ctx, next.caption, "post.caption");
+  const mentions = await resolveMentions(ctx, next.caption);
+  const updated = await rt.tx(async (tx) => {
+    const stored = (await store.postsByIds(tx, [next.postId], true)).get(next.postId);
+    if (!stored || stored.deleted) throw errors.notFound(ErrorReason.POST_NOT_FOUND, `no post ${next.postId}`, { post_id: next.postId });
+    const post = stored.post;
+    if (post.authorId !== me) throw errors.permissionDenied(ErrorReason.NOT_POST_AUTHOR, "only the author may edit a post", { post_id: post.postId });
+    if (post.editCount === 0) await store.addRevision(tx, post.postId, 1, post.caption, new Date(Number(post.createdAt!.seconds) * 1000));
+    const after = create(PostSchema, {
+      ...post,
+      caption: next.caption,
+      hashtags: parseHashtags(next.caption),
+      mentions,
+      updatedAt: timestampNow(),
+      editCount: post.editCount + 1,
+    });
+    await store.addRevision(tx, post.postId, after.editCount + 1, after.caption, new Date());
+    await store.updateBody(tx, after);
+    await store.replaceHashtags(tx, post.postId, after.hashtags);
+    await rt.outbox.add(tx, PostUpdatedSchema, { post: after });
+    return after;
+  });
+  await ctx.reader.invalidate([updated.postId]);
+  return updated;
+}
+
+/** `me` deletes their post (idempotent once deleted). Errors: NOT_FOUND POST_NOT_FOUND, PERMISSION_DENIED NOT_POST_AUTHOR. */
+export async function deletePost(ctx: PostContext, me: bigint, postId: bigint): Promise<void> {
+  const { rt, errors, store } = ctx;
+  const result = await rt.tx(async (tx) => {
+    const stored = (await store.postsByIds(tx, [postId], true)).get(postId);
+    if (!stored) return "missing" as const;
+    if (stored.post.authorId !== me) return "forbidden" as const;
+    if (await store.markDeleted(tx, postId)) {
+      await rt.outbox.add(tx, PostDeletedSchema, { postId, authorId: me, referPostId: stored.post.referPostId });
+    }
+    return "ok" as const;
+  });
+  if (result === "missing") throw errors.notFound(ErrorReason.POST_NOT_FOUND, `no post ${postId}`, { post_id: postId });
+  if (result === "forbidden") throw errors.permissionDenied(ErrorReason.NOT_POST_AUTHOR, "only the author may delete a post", { post_id: postId });
+  await ctx.reader.invalidate([postId]);
+}
