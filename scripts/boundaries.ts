@@ -17,7 +17,8 @@
  *    testbeds/ for testbeds that know the domain (they may start and reach into any
  *    service), kit/testing/ for the domain-free rest.
  * 5. `kit-imports-domain`: kit/ imports kit/, mesh.config.ts and of gen/ only the
- *    shared contracts (gen/oasis/api/, google/, grpc/): no service's contract.
+ *    shared contracts (gen/oasis/api/, gen/oasis/admin/ (the AdminService every process
+ *    serves, kit/admin-service.ts), google/, grpc/): no service's contract.
  * 6. `kit-domain-word`: kit's code (tests aside) has no identifier made of a domain word
  *    (DOMAIN_WORDS; comments and strings are not code). Words as generic as "message",
  *    "identity" (the mesh identity) or "block" are left out: the kit uses them in their
@@ -82,7 +83,9 @@ export function resolveImport(from: string, spec: string): string | undefined {
  * requires) and the type-only imports and re-exports it erases, which still couple
  * the files (read from the source with comments removed).
  */
-export function importsOf(source: string): string[] {
+export function importsOf(text: string): string[] {
+  // A shebang line (scripts/admin.ts, a package bin) is not TypeScript to the transpiler.
+  const source = text.startsWith("#!") ? text.replace(/^#![^\n]*/, "") : text;
   const specs = new Set(transpiler.scanImports(source).map((i) => i.path));
   const code = source.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/(^|[^:\\])\/\/.*$/gm, "$1");
   for (const m of code.matchAll(/(?:^|[;\n])\s*(?:import|export)\b[^;"'`]*?\bfrom\s*["']([^"']+)["']/g)) specs.add(m[1]!);
@@ -137,7 +140,7 @@ export function checkFile(path: string, source: string): Violation[] {
     if (production && !(isProductionRoot(target) && !isTestCode(target)) && !target.startsWith("gen/")) {
       add("production-imports-test", spec, `${path} is production code and imports ${target}, which is test code or tooling`);
     }
-    if (path.startsWith("kit/") && !(target.startsWith("kit/") || target === "mesh.config.ts" || (target.startsWith("gen/") && !target.startsWith("gen/oasis/")) || target.startsWith("gen/oasis/api/"))) {
+    if (path.startsWith("kit/") && !(target.startsWith("kit/") || target === "mesh.config.ts" || (target.startsWith("gen/") && !target.startsWith("gen/oasis/")) || target.startsWith("gen/oasis/api/") || target.startsWith("gen/oasis/admin/"))) {
       if (!fromTest) add("kit-imports-domain", spec, `${path} (kit) imports ${target}: the kit knows no service and no domain contract`);
     }
     if (fromService && /^services\/[^/]+\/domain(\.ts$|\/)/.test(path) && target === `services/${fromService}/store.ts`) {
