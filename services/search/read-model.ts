@@ -1,0 +1,175 @@
+/**
+ * Search's results read model (design note 26): what a result needs to be presented, in
+ * search's own Redis, kept by the events search already consumes, so a search is the
+ * engine query, Redis pipelines and at most one batch call (graph, for a signed-in
+ * viewer's relationships, which a block or mute must change at once) instead of calls
+ * to post, identity, graph and interaction per page.
+ *
+ * Keys (prefix `srm:`; every one repairs itself: a miss is loaded from its owner, as a
+ * service, and stored):
+ * - `srm:post:<id>`  hash {v, b}: the post as BatchGetPosts returns it to a service (b,
+ *                    Protobuf) at version v = update time in microseconds; a deleted or
+ *                    unknown post is a tombstone (v = "dead", b empty) that nothing
+ *                    overwrites. Written by post_created / post_updated / post_deleted
+ *                    and by reindex.
+ * - `srm:user:<id>`  hash {v, b}: the profile at v = update time (create time) in us.
+ *                    Written by account_created / profile_updated and by reindex.
+ *   Writes are compare-and-set on v in one Lua call (an older or equal-but-late write
+ *   loses), so a redelivered or reordered event, or a read that loaded an older row
+ *   while an event wrote a newer one, never leaves the older state behind.
+ * - `srm:counts:<id>`, `srm:state:<viewer>:<id>` counters and the viewer's liked/referred
+ *                    state, loaded from interaction (when the mesh has it) and cached
+ *                    `countsTtl` seconds (kit/cache.ts VersionedCache); interaction's
+ *                    post_liked / post_unliked / comment_* events and refer-tos drop them,
+ *                    so the next search reloads them.
+ * Snapshots expire after a day without an event (memory bound; the next read reloads).
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { asService, optionalCall } from "#kit/client.ts";
+import { VersionedCache } from "#kit/cache.ts";
+import type { Redis } from "#kit/redis.ts";
+import { ProfileSchema, type Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
+import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
+import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import type { SearchContext } from "./context.ts";
+
+const day = 86_400;
+/** Seconds counters and viewer state stay cached without an event (their staleness bound). */
+export const countsTtl = 300;
+const dead = "dead";
+
+// KEYS: snapshot keys; ARGV[1] TTL seconds, then (version, bytes) per key. A version
+// "dead" is a tombstone, final; otherwise the write happens if no newer version is
+// stored. Returns how many keys were written.
+const putIfNewer = `
+local ttl = tonumber(ARGV[1])
+local n = 0
+for i = 1, #KEYS do
+  local v, b = ARGV[2 * i], ARGV[2 * i + 1]
+  local cur = redis.call('HGET', KEYS[i], 'v')
+  if cur ~= 'dead' and (v == 'dead' or not cur or tonumber(cur) <= tonumber(v)) then
+    redis.call('HSET', KEYS[i], 'v', v, 'b', b)
+    redis.call('EXPIRE', KEYS[i], ttl)
+    n = n + 1
+  end
+end
+return n
+`;
+
+type RmRedis = Redis & { oasisSearchRmPut(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number> };
+
+const micros = (t: { seconds: bigint; nanos: number } | undefined) => (t ? t.seconds * 1_000_000n + BigInt(Math.floor(t.nanos / 1000)) : 0n);
+/** A post's version: its update time (creation time until edited), us. */
+export const postVersion = (p: Post) => String(micros(p.updatedAt) || micros(p.createdAt));
+/** A profile's version: its update time (create time if never updated), us. */
+export const profileVersion = (p: Profile) => String(micros(p.updateTime) || micros(p.createTime));
+
+type Entry = readonly [key: string, version: string, bytes: Uint8Array];
+
+export class SearchReadModel {
+  private readonly redis: RmRedis;
+  private readonly counters: VersionedCache;
+  private readonly states: VersionedCache;
+
+  constructor(redis: Redis) {
+    if (!("oasisSearchRmPut" in redis)) redis.defineCommand("oasisSearchRmPut", { lua: putIfNewer });
+    this.redis = redis as RmRedis;
+    this.counters = new VersionedCache(redis, "srm:counts", countsTtl);
+    this.states = new VersionedCache(redis, "srm:state", countsTtl);
+  }
+
+  private async put(entries: readonly Entry[]): Promise<void> {
+    if (!entries.length) return;
+    await this.redis.oasisSearchRmPut(entries.length, ...entries.map((e) => e[0]), day, ...entries.flatMap((e) => [e[1], Buffer.from(e[2])]));
+  }
+
+  /** Snapshot bytes of `keys` in one round trip: bytes, empty for a tombstone, null when absent. */
+  private async read(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    const pipe = this.redis.pipeline();
+    for (const k of keys) pipe.hgetBuffer(k, "b");
+    const res = (await pipe.exec()) ?? [];
+    return keys.map((_, i) => (res[i]?.[0] ? null : ((res[i]?.[1] as Buffer | null) ?? null)));
+  }
+
+  /** post_created / post_updated / reindex: the post as it now is (kept if newer). */
+  putPosts(posts: readonly Post[]): Promise<void> {
+    return this.put(posts.map((p) => [`srm:post:${p.postId}`, postVersion(p), toBinary(PostSchema, p)] as const));
+  }
+
+  /** post_deleted: a tombstone, final. */
+  deletePost(postId: bigint): Promise<void> {
+    return this.put([[`srm:post:${postId}`, dead, new Uint8Array()]]);
+  }
+
+  /** account_created / profile_updated / reindex. */
+  putProfiles(profiles: readonly Profile[]): Promise<void> {
+    return this.put(profiles.map((p) => [`srm:user:${p.userId}`, profileVersion(p), toBinary(ProfileSchema, p)] as const));
+  }
+
+  /** Live posts of `ids` by id (deleted and unknown ones absent); misses loaded from post as a service. */
+  async getPosts(ctx: SearchContext, ids: readonly bigint[]): Promise<Map<bigint, Post>> {
+    const out = new Map<bigint, Post>();
+    if (!ids.length) return out;
+    const got = await this.read(ids.map((id) => `srm:post:${id}`));
+    const missing: bigint[] = [];
+    ids.forEach((id, i) => {
+      const b = got[i];
+      if (b === null || b === undefined) missing.push(id);
+      else if (b.length) out.set(id, fromBinary(PostSchema, b));
+    });
+    if (!missing.length) return out;
+    const found = (await ctx.post.batchGetPosts({ postIds: missing }, asService())).posts;
+    for (const p of found) out.set(p.postId, p);
+    // Asked as a service, only deleted or unknown posts are left out: remember that.
+    const foundIds = new Set(found.map((p) => p.postId));
+    await Promise.all([this.putPosts(found), ...missing.filter((id) => !foundIds.has(id)).map((id) => this.deletePost(id))]).catch(() => {});
+    return out;
+  }
+
+  /** Profiles of `ids` that exist, by id; misses loaded from identity as a service. */
+  async getProfiles(ctx: SearchContext, ids: readonly bigint[]): Promise<Map<bigint, Profile>> {
+    const out = new Map<bigint, Profile>();
+    if (!ids.length) return out;
+    const got = await this.read(ids.map((id) => `srm:user:${id}`));
+    const missing: bigint[] = [];
+    ids.forEach((id, i) => {
+      const b = got[i];
+      if (b) out.set(id, fromBinary(ProfileSchema, b));
+      else missing.push(id);
+    });
+    if (!missing.length) return out;
+    const found = (await ctx.identity.batchGetProfiles({ userIds: missing }, asService())).profiles;
+    for (const p of found) out.set(p.userId, p);
+    await this.putProfiles(found).catch(() => {});
+    return out;
+  }
+
+  /** Counters of `ids` (none when interaction is absent or down; nothing cached then). */
+  async getCounts(ctx: SearchContext, ids: readonly bigint[]): Promise<Map<bigint, PostCounts>> {
+    if (!ids.length || !ctx.interaction) return new Map();
+    const got = await this.counters.getMany(ids.map(String), async (missing) => {
+      const found = await optionalCall(ctx.interaction?.batchGetCounts({ postIds: missing.map(BigInt) }).then((r) => r.counts), []);
+      return new Map(found.map((c) => [String(c.postId), Buffer.from(toBinary(PostCountsSchema, c))]));
+    });
+    return new Map([...got.values()].map((v) => fromBinary(PostCountsSchema, v)).map((c) => [c.postId, c]));
+  }
+
+  /** What `viewer` did to each of `ids` (liked, referred), asked of interaction as the viewer on a miss. */
+  async getStates(ctx: SearchContext, viewer: bigint | null, ids: readonly bigint[]): Promise<Map<bigint, ViewerState>> {
+    if (!ids.length || !ctx.interaction || viewer === null) return new Map();
+    const key = (id: bigint | string) => `${viewer}:${id}`;
+    const got = await this.states.getMany(ids.map(key), async (missing) => {
+      const postIds = missing.map((k) => BigInt(k.slice(k.indexOf(":") + 1)));
+      const found = await optionalCall(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []);
+      return new Map(found.map((s) => [key(s.postId), Buffer.from(toBinary(ViewerStateSchema, s))]));
+    });
+    return new Map([...got.values()].map((v) => fromBinary(ViewerStateSchema, v)).map((s) => [s.postId, s]));
+  }
+
+  /** A like, comment or refer-to changed `postId`'s counters (and, with `user`, that user's state). */
+  async touched(postId: bigint, user?: bigint): Promise<void> {
+    await this.counters.invalidate([String(postId)]);
+    if (user !== undefined) await this.states.invalidate([`${user}:${postId}`]);
+  }
+}
+
