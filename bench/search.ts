@@ -39,6 +39,7 @@ import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { analyze } from "../services/search/domain/analyze.ts";
 import { EmbeddedEngine } from "../services/search/store.ts";
+import { cpuSeconds, perRequest, snapshot } from "./lib/cpu.ts";
 import { closedLoop as closedLoopOf, type LoopResult } from "./lib/load-clients.ts";
 import { machineLine } from "./lib/machine.ts";
 
@@ -184,8 +185,12 @@ try {
       await mesh.supervisor.restart("search");
       await closedLoop(words.length, (i) => search(words[i % words.length]!));
       await closedLoop(typos.length, (i) => search(typos[i % typos.length]!));
+      const pids = Object.fromEntries(["edge", "search", "post", "identity", "graph"].map((s) => [s, mesh.supervisor.pid(s)]));
+      const c0 = { ...snapshot(pids), bench: cpuSeconds(process.pid) };
       const viaEdge = await closedLoop(3000, (i) => search(words[i % words.length]!));
+      const c1 = { ...snapshot(pids), bench: cpuSeconds(process.pid) };
       console.log(`round ${round}, read model ${mode.toUpperCase()}: edge, words (CJK, English, prefixes): ${fmt(viaEdge)}`);
+      console.log(`  CPU per search: ${perRequest(c0, c1, viaEdge.count)}`);
       const withTypos = await closedLoop(1000, (i) => search(typos[i % typos.length]!));
       console.log(`round ${round}, read model ${mode.toUpperCase()}: edge, English words with one typo:   ${fmt(withTypos)}`);
       runs[mode].push({ words: viaEdge, typos: withTypos });
