@@ -7,13 +7,14 @@
  *
  * Keys (prefix `srm:`; every one repairs itself: a miss is loaded from its owner, as a
  * service, and stored):
- * - `srm:post:<id>`  hash {v, b}: the post as BatchGetPosts returns it to a service (b,
- *                    Protobuf) at version v = update time in microseconds; a deleted or
- *                    unknown post is a tombstone (v = "dead", b empty) that nothing
- *                    overwrites. Written by post_created / post_updated / post_deleted
- *                    and by reindex.
- * - `srm:user:<id>`  hash {v, b}: the profile at v = update time (create time) in us.
+ * - `srm:post:<id>`  `<v>|<author id>|<Post bytes>`: the post as BatchGetPosts returns it
+ *                    to a service, at version v = update time in microseconds; a deleted
+ *                    or unknown post is a tombstone (`dead||`) that nothing overwrites.
+ *                    Written by post_created / post_updated / post_deleted and reindex.
+ * - `srm:user:<id>`  `<v>||<Profile bytes>`, v = update time (create time) in us.
  *                    Written by account_created / profile_updated and by reindex.
+ *   A page's posts and their authors' profiles are read in one Lua call (the author id
+ *   in the post's value names the profile key; one Redis, not a cluster).
  *   Writes are compare-and-set on v in one Lua call (an older or equal-but-late write
  *   loses), so a redelivered or reordered event, or a read that loaded an older row
  *   while an event wrote a newer one, never leaves the older state behind.
@@ -45,25 +46,59 @@ const dead = "dead";
 /** Decoded snapshots kept per process (least recently read dropped first). */
 const decodedCap = 50_000;
 
-// KEYS: snapshot keys; ARGV[1] TTL seconds, then (version, bytes) per key. A version
-// "dead" is a tombstone, final; otherwise the write happens if no newer version is
-// stored. Returns how many keys were written.
+// A snapshot is one string: `<version>|<owner>|<Protobuf bytes>` (owner: a post's author
+// id, empty for a profile); a tombstone is `dead||`, final.
+// KEYS: snapshot keys; ARGV[1] TTL seconds, then (version, value) per key. Writes a
+// value unless the key holds a tombstone or a newer version. Returns how many were written.
 const putIfNewer = `
 local ttl = tonumber(ARGV[1])
 local n = 0
 for i = 1, #KEYS do
-  local v, b = ARGV[2 * i], ARGV[2 * i + 1]
-  local cur = redis.call('HGET', KEYS[i], 'v')
-  if cur ~= 'dead' and (v == 'dead' or not cur or tonumber(cur) <= tonumber(v)) then
-    redis.call('HSET', KEYS[i], 'v', v, 'b', b)
-    redis.call('EXPIRE', KEYS[i], ttl)
+  local v, val = ARGV[2 * i], ARGV[2 * i + 1]
+  local cur = redis.call('GET', KEYS[i])
+  local cv = cur and string.match(cur, '^([^|]*)|')
+  if cv ~= 'dead' and (v == 'dead' or not cv or tonumber(cv) <= tonumber(v)) then
+    redis.call('SET', KEYS[i], val, 'EX', ttl)
     n = n + 1
   end
 end
 return n
 `;
 
-type RmRedis = Redis & { oasisSearchRmPut(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number> };
+// KEYS: post snapshot keys; ARGV[1]: the full key prefix of profile snapshots. Returns the
+// post values in order (nil when absent), then (author id, profile value or nil) for each
+// distinct author of the live ones: a page's posts and authors in one round trip.
+const getWithOwners = `
+local res, seen, owners = {}, {}, {}
+for i = 1, #KEYS do
+  local val = redis.call('GET', KEYS[i])
+  res[i] = val
+  if val then
+    local owner = string.match(val, '^[^|]*|([^|]*)|')
+    if owner and owner ~= '' and not seen[owner] then
+      seen[owner] = true
+      owners[#owners + 1] = owner
+    end
+  end
+end
+for _, o in ipairs(owners) do
+  res[#res + 1] = o
+  res[#res + 1] = redis.call('GET', ARGV[1] .. o)
+end
+return res
+`;
+
+type RmRedis = Redis & {
+  oasisSearchRmPut(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number>;
+  oasisSearchRmGetBuffer(numKeys: number, ...args: string[]): Promise<Array<Buffer | null>>;
+};
+
+/** A snapshot value split: version, owner (author id or ""), message bytes. */
+function split(val: Buffer): { v: string; owner: string; b: Buffer } {
+  const i = val.indexOf(0x7c);
+  const j = val.indexOf(0x7c, i + 1);
+  return { v: val.toString("latin1", 0, i), owner: val.toString("latin1", i + 1, j), b: val.subarray(j + 1) };
+}
 
 const micros = (t: { seconds: bigint; nanos: number } | undefined) => (t ? t.seconds * 1_000_000n + BigInt(Math.floor(t.nanos / 1000)) : 0n);
 /** A post's version: its update time (creation time until edited), us. */
@@ -91,7 +126,7 @@ class Decoded<T> {
   }
 }
 
-type Entry = readonly [key: string, version: string, bytes: Uint8Array];
+type Entry = readonly [key: string, version: string, owner: string, bytes: Uint8Array];
 
 export class SearchReadModel {
   private readonly redis: RmRedis;
@@ -101,7 +136,10 @@ export class SearchReadModel {
   private readonly decodedProfiles = new Decoded((b) => fromBinary(ProfileSchema, b));
 
   constructor(redis: Redis) {
-    if (!("oasisSearchRmPut" in redis)) redis.defineCommand("oasisSearchRmPut", { lua: putIfNewer });
+    if (!("oasisSearchRmPut" in redis)) {
+      redis.defineCommand("oasisSearchRmPut", { lua: putIfNewer });
+      redis.defineCommand("oasisSearchRmGet", { lua: getWithOwners });
+    }
     this.redis = redis as RmRedis;
     this.counters = new VersionedCache(redis, "srm:counts", countsTtl);
     this.states = new VersionedCache(redis, "srm:state", countsTtl);
@@ -109,65 +147,73 @@ export class SearchReadModel {
 
   private async put(entries: readonly Entry[]): Promise<void> {
     if (!entries.length) return;
-    await this.redis.oasisSearchRmPut(entries.length, ...entries.map((e) => e[0]), day, ...entries.flatMap((e) => [e[1], Buffer.from(e[2])]));
-  }
-
-  /** Snapshots of `keys` in one round trip: version and bytes (empty for a tombstone), null when absent. */
-  private async read(keys: readonly string[]): Promise<Array<{ v: string; b: Buffer } | null>> {
-    const pipe = this.redis.pipeline();
-    for (const k of keys) pipe.hmgetBuffer(k, "v", "b");
-    const res = (await pipe.exec()) ?? [];
-    return keys.map((_, i) => {
-      const [v, b] = (res[i]?.[0] ? [] : (res[i]?.[1] as Array<Buffer | null>)) ?? [];
-      return v && b ? { v: v.toString(), b } : null;
-    });
+    const value = (e: Entry) => Buffer.concat([Buffer.from(`${e[1]}|${e[2]}|`, "latin1"), e[3]]);
+    await this.redis.oasisSearchRmPut(entries.length, ...entries.map((e) => e[0]), day, ...entries.flatMap((e) => [e[1], value(e)]));
   }
 
   /** post_created / post_updated / reindex: the post as it now is (kept if newer). */
   putPosts(posts: readonly Post[]): Promise<void> {
-    return this.put(posts.map((p) => [`srm:post:${p.postId}`, postVersion(p), toBinary(PostSchema, p)] as const));
+    return this.put(posts.map((p) => [`srm:post:${p.postId}`, postVersion(p), String(p.authorId), toBinary(PostSchema, p)] as const));
   }
 
   /** post_deleted: a tombstone, final. */
   deletePost(postId: bigint): Promise<void> {
-    return this.put([[`srm:post:${postId}`, dead, new Uint8Array()]]);
+    return this.put([[`srm:post:${postId}`, dead, "", new Uint8Array()]]);
   }
 
   /** account_created / profile_updated / reindex. */
   putProfiles(profiles: readonly Profile[]): Promise<void> {
-    return this.put(profiles.map((p) => [`srm:user:${p.userId}`, profileVersion(p), toBinary(ProfileSchema, p)] as const));
+    return this.put(profiles.map((p) => [`srm:user:${p.userId}`, profileVersion(p), "", toBinary(ProfileSchema, p)] as const));
   }
 
-  /** Live posts of `ids` by id (deleted and unknown ones absent); misses loaded from post as a service. */
-  async getPosts(ctx: SearchContext, ids: readonly bigint[]): Promise<Map<bigint, Post>> {
-    const out = new Map<bigint, Post>();
-    if (!ids.length) return out;
-    const got = await this.read(ids.map((id) => `srm:post:${id}`));
+  /**
+   * Live posts of `ids` and their authors' profiles, by id (deleted and unknown posts
+   * absent), in one Redis call; misses are loaded from post and identity as a service
+   * and stored.
+   */
+  async getPostsWithAuthors(ctx: SearchContext, ids: readonly bigint[]): Promise<{ posts: Map<bigint, Post>; authors: Map<bigint, Profile> }> {
+    const posts = new Map<bigint, Post>();
+    const authors = new Map<bigint, Profile>();
+    if (!ids.length) return { posts, authors };
+    const prefix = `${this.redis.options.keyPrefix ?? ""}srm:user:`;
+    const res = await this.redis.oasisSearchRmGetBuffer(ids.length, ...ids.map((id) => `srm:post:${id}`), prefix);
     const missing: bigint[] = [];
     ids.forEach((id, i) => {
-      const s = got[i];
-      if (!s) missing.push(id);
-      else if (s.v !== dead) out.set(id, this.decodedPosts.get(`${id}`, s.v, s.b));
+      const val = res[i];
+      if (!val) return void missing.push(id);
+      const s = split(val);
+      if (s.v !== dead) posts.set(id, this.decodedPosts.get(`${id}`, s.v, s.b));
     });
-    if (!missing.length) return out;
-    const found = (await ctx.post.batchGetPosts({ postIds: missing }, asService())).posts;
-    for (const p of found) out.set(p.postId, p);
-    // Asked as a service, only deleted or unknown posts are left out: remember that.
-    const foundIds = new Set(found.map((p) => p.postId));
-    await Promise.all([this.putPosts(found), ...missing.filter((id) => !foundIds.has(id)).map((id) => this.deletePost(id))]).catch(() => {});
-    return out;
+    for (let i = ids.length; i + 1 < res.length; i += 2) {
+      const id = BigInt(res[i]!.toString());
+      const val = res[i + 1];
+      if (!val) continue;
+      const s = split(val);
+      authors.set(id, this.decodedProfiles.get(`${id}`, s.v, s.b));
+    }
+    if (missing.length) {
+      const found = (await ctx.post.batchGetPosts({ postIds: missing }, asService())).posts;
+      for (const p of found) posts.set(p.postId, p);
+      // Asked as a service, only deleted or unknown posts are left out: remember that.
+      const foundIds = new Set(found.map((p) => p.postId));
+      await Promise.all([this.putPosts(found), ...missing.filter((id) => !foundIds.has(id)).map((id) => this.deletePost(id))]).catch(() => {});
+    }
+    const noProfile = [...new Set([...posts.values()].map((p) => p.authorId))].filter((a) => !authors.has(a));
+    for (const [id, p] of await this.getProfiles(ctx, noProfile)) authors.set(id, p);
+    return { posts, authors };
   }
 
-  /** Profiles of `ids` that exist, by id; misses loaded from identity as a service. */
+  /** Profiles of `ids` that exist, by id, in one Redis call; misses loaded from identity as a service. */
   async getProfiles(ctx: SearchContext, ids: readonly bigint[]): Promise<Map<bigint, Profile>> {
     const out = new Map<bigint, Profile>();
     if (!ids.length) return out;
-    const got = await this.read(ids.map((id) => `srm:user:${id}`));
+    const got = await this.redis.mgetBuffer(...ids.map((id) => `srm:user:${id}`));
     const missing: bigint[] = [];
     ids.forEach((id, i) => {
-      const s = got[i];
-      if (s && s.v !== dead) out.set(id, this.decodedProfiles.get(`${id}`, s.v, s.b));
-      else missing.push(id);
+      const val = got[i];
+      if (!val) return void missing.push(id);
+      const s = split(val);
+      out.set(id, this.decodedProfiles.get(`${id}`, s.v, s.b));
     });
     if (!missing.length) return out;
     const found = (await ctx.identity.batchGetProfiles({ userIds: missing }, asService())).profiles;

@@ -39,15 +39,18 @@ export async function postViewsFromReadModel(ctx: SearchContext, viewer: Caller,
   if (!ids.length) return [];
   const rm = ctx.readModel;
   const me = viewer.userId;
-  const posts = await rm.getPosts(ctx, ids);
+  const { posts, authors } = await rm.getPostsWithAuthors(ctx, ids);
   const live = [...posts.values()];
   const referIds = [...new Set(live.map((p) => p.referPostId).filter((id) => id !== 0n))];
   const postIds = live.map((p) => p.postId);
-  // The graph call for the authors starts at once and runs beside the Redis reads.
-  const relsP = relationships(ctx, viewer, live.map((p) => p.authorId));
-  const [referred, counts, states] = await Promise.all([rm.getPosts(ctx, referIds), rm.getCounts(ctx, postIds), rm.getStates(ctx, me, postIds)]);
-  const authorIds = [...new Set([...live, ...referred.values()].map((p) => p.authorId))];
-  const [authors, rels] = await Promise.all([rm.getProfiles(ctx, authorIds), relsP]);
+  const [refs, counts, states, rels] = await Promise.all([
+    rm.getPostsWithAuthors(ctx, referIds),
+    rm.getCounts(ctx, postIds),
+    rm.getStates(ctx, me, postIds),
+    relationships(ctx, viewer, live.map((p) => p.authorId)),
+  ]);
+  const referred = refs.posts;
+  for (const [id, p] of refs.authors) authors.set(id, p);
   const more = [...referred.values()].map((p) => p.authorId).filter((a) => a !== me && !rels.has(a));
   if (more.length) for (const [k, v] of await relationships(ctx, viewer, more)) rels.set(k, v);
   const allowed = (post: Post) => {
