@@ -27,6 +27,7 @@ import {
   deleteLike,
   insertComment,
   insertLike,
+  likeBatched,
   likersPage,
   markCommentDeleted,
   repliesOf,
@@ -91,12 +92,16 @@ export function interactionService(ctx: InteractionContext): ServiceImpl<typeof 
     async likePost(req) {
       const me = caller().userId!;
       const post = await visiblePost(req.postId);
-      const counts = await rt.tx(async (tx) => {
-        if (!(await insertLike(tx, post.postId, me, rt.ids.next()))) return undefined;
-        const c = await bumpCount(tx, post.postId, "likes", 1);
-        await rt.outbox.add(tx, PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId: me });
-        return c;
-      });
+      const counts = rt.config.batchedWrites
+        ? await rt.batchTx((tx) =>
+            likeBatched(tx, post.postId, me, rt.ids.next(), rt.outbox.statement(PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId: me }, "@oasis_created = 1")),
+          )
+        : await rt.tx(async (tx) => {
+            if (!(await insertLike(tx, post.postId, me, rt.ids.next()))) return undefined;
+            const c = await bumpCount(tx, post.postId, "likes", 1);
+            await rt.outbox.add(tx, PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId: me });
+            return c;
+          });
       await afterCountChange(post.postId, counts, me);
       return { counts: countsMessage(post.postId, counts ?? (await ctx.counters.get([post.postId])).get(post.postId)!) };
     },
