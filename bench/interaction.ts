@@ -6,7 +6,7 @@
  * like) and BatchGetCounts for
  * 100 posts, req/s and p99, direct (Connect binary, h2c).
  *
- * Run: bun bench/interaction.ts [seconds for the read run, default 10]
+ * Run: bun bench/interaction.ts [seconds for the read run, default 10] [likes, default 5000]
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BatchGetCountsRequestSchema } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
@@ -19,6 +19,8 @@ import { closedLoop } from "./lib/load-clients.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const seconds = Number(process.argv[2] ?? 10);
+/** Likes in all four runs (default 5,000). */
+const likeCount = Number(process.argv[3] ?? 5000);
 await ensureInfra();
 console.log(machineLine());
 const bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"]);
@@ -34,7 +36,7 @@ try {
   // Likes in four runs, interaction restarted between them with its batched write path
   // off (statement by statement) and on (one round trip), interleaved off, on, off, on.
   // Each like is a new (user, post) pair across all runs.
-  const n = 5000;
+  const n = likeCount;
   const perRun = Math.ceil(n / 4);
   const ab: Record<"off" | "on", Array<{ rate: number; p50: number; cpu: Record<string, number> }>> = { off: [], on: [] };
   for (let part = 0; part < 4; part++) {

@@ -44,7 +44,7 @@ const day = 86_400;
 export const countsTtl = 300;
 const dead = "dead";
 /** Decoded snapshots kept per process (least recently read dropped first). */
-const decodedCap = 50_000;
+const decodedCap = 20_000;
 
 // A snapshot is one string: `<version>|<owner>|<Protobuf bytes>` (owner: a post's author
 // id, empty for a profile); a tombstone is `dead||`, final.
