@@ -1,12 +1,14 @@
 /**
  * Graph benchmark on the real Reed98 graph, in one run on this machine:
- * - follows/s loading all 37,624 follows (each friendship both ways) through GraphService;
+ * - follows/s loading all 37,624 follows (each friendship both ways) through GraphService,
+ *   in four quarters with graph's batched write path off, on, off, on (graph restarted
+ *   between them): the ratio and CPU per follow of each;
  * - BatchGetRelationships (1 viewer x 100 users) req/s and p99, direct (Connect binary, h2c);
  * - ListFollowers (page of 1000) req/s and p99, direct, on a user with >= 1000 followers
  *   (the Reed98 maximum degree is lower, so extra followers are added first).
  * Prints CPU per request for graph, identity and MariaDB.
  *
- * Run: bun bench/graph.ts [seconds per read run, default 10]
+ * Run: bun bench/graph.ts [seconds per read run, default 10] [follows, default all]
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { execSync } from "node:child_process";
@@ -24,6 +26,8 @@ import { closedLoop } from "./lib/load-clients.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const seconds = Number(process.argv[2] ?? 10);
+/** Follows to load (default all 37,624; fewer for a quick A/B on a busy machine). */
+const followLimit = Number(process.argv[3] ?? Infinity);
 await ensureInfra();
 console.log(machineLine());
 const mesh = await startTestMesh({ services: ["identity", "graph"], env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "1024" } });
@@ -39,17 +43,38 @@ try {
     const r = await identity.createAccount({ handle: `reed_${n}`, email: `reed_${n}@bench.example`, password: "correct horse battery" });
     ids.set(n, r.account!.userId);
   });
-  const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
-  const c0 = snapshot(pids);
-  const load = await closedLoop(follows.length, 64, (i) => {
-    const [from, to] = follows[i]!;
-    return testClient(GraphService, mesh.url("graph"), ids.get(from)!).follow({ userId: ids.get(to)! });
-  });
-  const c1 = snapshot(pids);
+  const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>).slice(0, followLimit);
+  // Four quarters of the load, graph restarted between them with its batched write path
+  // off (statement by statement) and on (two round trips), interleaved off, on, off, on
+  // so the machine's other load falls on both alike.
+  const quarter = Math.ceil(follows.length / 4);
+  const ab: Record<"off" | "on", Array<{ rate: number; p50: number; p99: number; cpu: Record<string, number> }>> = { off: [], on: [] };
+  for (let part = 0; part < 4; part++) {
+    const mode = part % 2 === 0 ? "off" : "on";
+    mesh.env.OASIS_GRAPH_BATCHED_WRITES = mode === "on" ? "1" : "0";
+    await mesh.supervisor.stop("graph");
+    await mesh.supervisor.restart("graph");
+    pids.graph = mesh.supervisor.pid("graph");
+    const slice = follows.slice(part * quarter, (part + 1) * quarter);
+    const c0 = snapshot(pids);
+    const load = await closedLoop(slice.length, 64, (i) => {
+      const [from, to] = slice[i]!;
+      return testClient(GraphService, mesh.url("graph"), ids.get(from)!).follow({ userId: ids.get(to)! });
+    });
+    const c1 = snapshot(pids);
+    console.log(
+      `Reed98 load, quarter ${part + 1}, batched writes ${mode.toUpperCase()}: ${load.count} follows in ${load.seconds.toFixed(1)} s = ${load.rate.toFixed(0)} follows/s (64 clients), p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms, errors ${load.errors}`,
+    );
+    console.log(`  CPU per follow: ${perRequest(c0, c1, load.count)}`);
+    ab[mode].push({ rate: load.rate, p50: load.p50Ms, p99: load.p99Ms, cpu: Object.fromEntries(Object.keys(c0).map((k) => [k, ((c1[k]! - c0[k]!) * 1e6) / load.count])) });
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const cpuOf = (m: "off" | "on", k: string) => mean(ab[m].map((r) => r.cpu[k]!));
   console.log(
-    `Reed98 load: ${load.count} follows in ${load.seconds.toFixed(1)} s = ${load.rate.toFixed(0)} follows/s (64 clients), p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms, errors ${load.errors}`,
+    `batched writes ON vs OFF (mean of two quarters each): ${mean(ab.off.map((r) => r.rate)).toFixed(0)} -> ${mean(ab.on.map((r) => r.rate)).toFixed(0)} follows/s ` +
+      `(${(mean(ab.on.map((r) => r.rate)) / mean(ab.off.map((r) => r.rate))).toFixed(2)}x), p50 ${mean(ab.off.map((r) => r.p50)).toFixed(1)} -> ${mean(ab.on.map((r) => r.p50)).toFixed(1)} ms; ` +
+      `CPU per follow: ${Object.keys(pids).map((k) => `${k} ${cpuOf("off", k).toFixed(0)} -> ${cpuOf("on", k).toFixed(0)} us`).join(", ")}`,
   );
-  console.log(`  CPU per follow: ${perRequest(c0, c1, load.count)}`);
 
   // Reads. The viewer is the best-connected member; 100 users it may or may not follow.
   const degree = new Map<number, number>();

@@ -43,6 +43,12 @@ export interface DatabaseOptions {
   readonly migrationsDir?: string;
   /** Pool size. Default 10: enough for a 2-core pod; MariaDB's default max is 151. */
   readonly connectionLimit?: number;
+  /**
+   * Lets one query carry several statements (needed by `withBatchedTransaction`).
+   * Parameters are still bound client-side with `?` placeholders; never concatenate
+   * input into SQL text (with this on, an injection could run a whole statement).
+   */
+  readonly multipleStatements?: boolean;
   readonly log: Logger;
 }
 
@@ -95,8 +101,9 @@ export async function dropDatabase(url: string, database: string): Promise<void>
   }
 }
 
-function poolOptions(opts: { url: string; database: string; connectionLimit?: number }) {
+function poolOptions(opts: { url: string; database: string; connectionLimit?: number; multipleStatements?: boolean }) {
   return {
+    multipleStatements: opts.multipleStatements ?? false,
     uri: opts.url,
     database: opts.database,
     connectionLimit: opts.connectionLimit ?? 10,
@@ -177,6 +184,66 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: Tx) => Promise<T>,
       return out;
     } catch (err) {
       await conn.rollback().catch(() => {});
+      const errno = (err as { errno?: number }).errno;
+      if (errno !== undefined && retryableErrnos.has(errno) && attempt < 3) continue;
+      throw err;
+    } finally {
+      conn.release();
+    }
+  }
+}
+
+/** One statement of a batch: SQL text with `?` placeholders and its parameters. */
+export interface Statement {
+  readonly sql: string;
+  readonly params?: readonly unknown[];
+}
+
+/** A transaction whose statements go to the server in batches, one round trip each. */
+export interface BatchedTx {
+  /**
+   * Sends `statements` in one round trip (the first batch also starts the transaction;
+   * `commit` appends COMMIT) and returns each statement's result in order (rows for a
+   * SELECT, a header with affectedRows for a write).
+   */
+  run(statements: readonly Statement[], opts?: { commit?: boolean }): Promise<unknown[]>;
+}
+
+/**
+ * A transaction in as few round trips as its logic allows: `fn` sends batches of
+ * statements (`BatchedTx.run`), typically one that reads what the decision needs (with
+ * the locks) and one that writes and commits, where `withTransaction` pays a round trip
+ * for BEGIN, each statement and COMMIT. A statement can depend on an earlier one of its
+ * batch through session variables (e.g. `SET @n := ROW_COUNT()` after an INSERT IGNORE
+ * and `... WHERE @n = 1` after it). If `fn` returns without committing, or throws, the
+ * transaction is rolled back; deadlocks and lock wait timeouts are retried up to 3 times
+ * like `withTransaction`, so `fn` must only touch the database. The pool must allow multiple statements
+ * (DatabaseOptions.multipleStatements).
+ */
+export async function withBatchedTransaction<T>(pool: Pool, fn: (tx: BatchedTx) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const conn = await pool.getConnection();
+    let started = false;
+    let committed = false;
+    try {
+      const tx: BatchedTx = {
+        async run(statements, opts = {}) {
+          if (committed) throw new Error("batched transaction already committed");
+          const lead = started ? 0 : 1;
+          const all = [...(started ? [] : [{ sql: "START TRANSACTION" }]), ...statements, ...(opts.commit ? [{ sql: "COMMIT" }] : [])];
+          started = true;
+          const [results] = await conn.query(all.map((s) => s.sql).join(";\n"), all.flatMap((s) => s.params ?? []));
+          if (opts.commit) committed = true;
+          // One statement answers with its result, several with an array of them.
+          const list = all.length === 1 ? [results] : (results as unknown[]);
+          return list.slice(lead, lead + statements.length);
+        },
+      };
+      const out = await fn(tx);
+      if (started && !committed) await conn.query("ROLLBACK");
+      return out;
+    } catch (err) {
+      if (started && !committed) await conn.query("ROLLBACK").catch(() => {});
       const errno = (err as { errno?: number }).errno;
       if (errno !== undefined && retryableErrnos.has(errno) && attempt < 3) continue;
       throw err;

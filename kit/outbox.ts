@@ -22,7 +22,7 @@ import { currentCall, formatTraceparent, newSpanId } from "./call-context.ts";
 import { eventSubject, natsHeaders } from "./bus.ts";
 import type { IdGenerator } from "./ids.ts";
 import type { Logger } from "./logger.ts";
-import type { Tx } from "./mysql.ts";
+import type { Statement, Tx } from "./mysql.ts";
 import { Gauge, type Registry } from "prom-client";
 import { idTimeMs } from "./ids.ts";
 import { SpanKind, startSpan, traceparentOf, tracingOn } from "./tracing.ts";
@@ -38,6 +38,13 @@ export const eventHeaders = {
 export interface Outbox {
   /** Writes an event in `tx`; returns its id. Published after commit. */
   add<D extends DescMessage>(tx: Tx, schema: D, message: MessageInitShape<D>): Promise<bigint>;
+  /**
+   * The INSERT of an event as a statement for a batched transaction (kit/mysql.ts
+   * withBatchedTransaction), inserted only if the SQL condition `when` holds at that
+   * point of the batch (e.g. `@created = 1`; a constant of the caller's code, never
+   * input). Published after commit, like `add`.
+   */
+  statement<D extends DescMessage>(schema: D, message: MessageInitShape<D>, when?: string): Statement;
   /** Wakes the relay now (after a commit that added events). */
   kick(): void;
   /** Starts the relay loop. */
@@ -174,30 +181,35 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     }
   }
 
+  /** An event's outbox row: id, subject, payload, headers (with the current call's request id and trace). */
+  function outboxRow<D extends DescMessage>(schema: D, message: MessageInitShape<D>): [bigint, string, Buffer, string] {
+    const id = opts.ids.next();
+    const call = currentCall();
+    const headers: Record<string, string> = {
+      [eventHeaders.type]: schema.typeName,
+      [eventHeaders.occurredAt]: String(Date.now()),
+    };
+    // A producer span for the event (OTel messaging: "create"), child of the handler's
+    // span; consumers' spans name it as their parent through the stored traceparent.
+    const span = tracingOn() ? startSpan(`${eventSubject(opts.namespace, schema)} create`, SpanKind.PRODUCER, undefined, { "messaging.system": "nats", "messaging.message.id": String(id) }) : undefined;
+    if (call) {
+      headers[eventHeaders.requestId] = call.requestId;
+      headers[eventHeaders.traceparent] = (span && traceparentOf(span)) ?? formatTraceparent(call.traceId, newSpanId());
+    }
+    span?.end();
+    return [id, eventSubject(opts.namespace, schema), Buffer.from(toBinary(schema, create(schema, message))), JSON.stringify(headers)];
+  }
+
   return {
     async add(tx, schema, message) {
-      const id = opts.ids.next();
-      const call = currentCall();
-      const headers: Record<string, string> = {
-        [eventHeaders.type]: schema.typeName,
-        [eventHeaders.occurredAt]: String(Date.now()),
-      };
-      // A producer span for the event (OTel messaging: "create"), child of the handler's
-      // span; consumers' spans name it as their parent through the stored traceparent.
-      const span = tracingOn() ? startSpan(`${eventSubject(opts.namespace, schema)} create`, SpanKind.PRODUCER, undefined, { "messaging.system": "nats", "messaging.message.id": String(id) }) : undefined;
-      if (call) {
-        headers[eventHeaders.requestId] = call.requestId;
-        headers[eventHeaders.traceparent] = (span && traceparentOf(span)) ?? formatTraceparent(call.traceId, newSpanId());
-      }
-      span?.end();
-      const payload = toBinary(schema, create(schema, message));
-      await tx.query("INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", [
-        id,
-        eventSubject(opts.namespace, schema),
-        Buffer.from(payload),
-        JSON.stringify(headers),
-      ]);
-      return id;
+      const row = outboxRow(schema, message);
+      await tx.query("INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", row);
+      return row[0];
+    },
+    statement(schema, message, when) {
+      const row = outboxRow(schema, message);
+      if (when === undefined) return { sql: "INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", params: row };
+      return { sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ?, ? FROM DUAL WHERE ${when}`, params: row };
     },
     kick() {
       kicked = true;

@@ -22,7 +22,7 @@ import { startConsumer, type ConsumerOptions, type RunningConsumer } from "./con
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
 import { leaseWorkerId } from "./worker-id.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { openDatabase, withTransaction, type Tx } from "./mysql.ts";
+import { openDatabase, withBatchedTransaction, withTransaction, type BatchedTx, type Tx } from "./mysql.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
 import { createRedis, type Redis } from "./redis.ts";
 import { AdminService } from "#gen/oasis/admin/v1/admin_service_pb.ts";
@@ -38,6 +38,8 @@ export interface RuntimeOptions {
   /** The service's SQL migrations folder; omit for services without MySQL. */
   readonly migrationsDir?: string;
   readonly mysql?: boolean;
+  /** The pool allows several statements per query, for `batchTx` (kit/mysql.ts). */
+  readonly multipleStatements?: boolean;
   readonly redis?: boolean;
   readonly bus?: boolean;
   /** Client options override (timeouts, HTTP version). */
@@ -62,6 +64,12 @@ export interface Runtime<C extends BaseConfig = BaseConfig> {
   readonly killSwitches: KillSwitches;
   /** Runs `fn` in a MySQL transaction; wakes the outbox relay after commit. */
   tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` as a transaction of statement batches, one round trip each
+   * (kit/mysql.ts withBatchedTransaction; needs RuntimeOptions.multipleStatements);
+   * wakes the outbox relay after commit.
+   */
+  batchTx<T>(fn: (tx: BatchedTx) => Promise<T>): Promise<T>;
   /** A client for another service of the mesh, over all its configured replicas. */
   client<S extends DescService>(service: S, upstream: string): Client<S>;
   /** Registers cleanup to run at stop, after the server drained (LIFO). */
@@ -92,7 +100,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   const ids = createIdGenerator(workerId);
   const useMysql = opts.mysql ?? opts.migrationsDir !== undefined;
   const db = useMysql
-    ? await openDatabase({ url: config.mysqlUrl, database: config.database, migrationsDir: opts.migrationsDir, log })
+    ? await openDatabase({ url: config.mysqlUrl, database: config.database, migrationsDir: opts.migrationsDir, multipleStatements: opts.multipleStatements, log })
     : undefined;
   const redis = opts.redis ? createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log }) : undefined;
   const bus = opts.bus ? await connectBus({ url: config.natsUrl, namespace: config.namespace, name: config.service, log }) : undefined;
@@ -150,6 +158,12 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
     },
     async tx(fn) {
       const out = await withTransaction(db ?? missing("MySQL"), fn);
+      outbox?.kick();
+      return out;
+    },
+    async batchTx(fn) {
+      if (!opts.multipleStatements) throw new Error("batchTx needs RuntimeOptions.multipleStatements");
+      const out = await withBatchedTransaction(db ?? missing("MySQL"), fn);
       outbox?.kick();
       return out;
     },

@@ -183,4 +183,24 @@ export function searchContract(env: Record<string, string>): void {
     expect(trending.json.hashtags.length).toBeGreaterThan(0);
     expect((await get("/v1/search/posts?query=")).status).toBe(400);
   });
+
+  test("profile changes reach results at once: a private account's posts leave non-followers' results, its profile is a header to them", async () => {
+    const [frank] = (await bed.users([906])) as [bigint];
+    photo.set(frank, await bed.photo(frank, 0));
+    await bed.graph(bob).follow({ userId: frank });
+    const id = await post(frank, "a heron over the marsh at dusk");
+    await until(() => found("heron", carol), (r) => r.includes(id), 5_000);
+    await bed.identity(frank).updateProfile({ profile: { userId: frank, bio: "marsh walker", private: true }, updateMask: { paths: ["bio", "private"] } });
+    await until(() => found("heron", carol), (r) => !r.includes(id), 5_000);
+    expect(await found("heron", null)).toEqual([]);
+    expect(await found("heron", bob)).toEqual([id]);
+    // The handle itself ranks first (others within one typo follow).
+    const frankAs = async (as: bigint | null) => {
+      const r = await until(() => search(as).searchUsers({ query: "reed_906" }), (r) => r.users[0]?.profile?.userId !== frank || r.users[0]!.profile!.private, 5_000);
+      return r.users.filter((u) => u.profile!.userId === frank).map((u) => [u.profile!.private, u.profile!.bio]);
+    };
+    expect(await frankAs(carol)).toEqual([[true, ""]]);
+    expect(await frankAs(bob)).toEqual([[true, "marsh walker"]]);
+    expect(await frankAs(null)).toEqual([]);
+  });
 }

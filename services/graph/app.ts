@@ -12,7 +12,7 @@ import { identityConsumer } from "./events.ts";
 import { graphService } from "./service.ts";
 
 export async function createGraphApp(config: GraphConfig): Promise<App> {
-  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true });
+  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true, multipleStatements: true });
   const ctx = createContext(rt);
   return serve(rt, {
     bindings: [bind(GraphService, graphService(ctx))],

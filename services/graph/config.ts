@@ -2,18 +2,24 @@
  * Graph's configuration: the kit's base settings plus cache sizes.
  * Env (optional): OASIS_GRAPH_FOLLOWER_CACHE_MAX [100000] - follower id sets larger than
  * this are paged from MySQL instead of cached whole in Redis.
+ * OASIS_GRAPH_BATCHED_WRITES [1] - a follow of a public account is one transaction in
+ * two round trips (store.ts followBatched); 0 runs it statement by statement (the A/B
+ * switch of bench/graph.ts).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
-import { positiveIntEnv } from "#kit/env.ts";
+import { boolEnv, positiveIntEnv } from "#kit/env.ts";
 
 export interface GraphConfig extends BaseConfig {
   /** Largest follower set kept whole in Redis (members). */
   readonly followerCacheMax: number;
+  /** Follows of public accounts use store.ts followBatched (two round trips). */
+  readonly batchedWrites: boolean;
 }
 
 export function loadGraphConfig(env: Env = process.env): GraphConfig {
   return Object.freeze({
     ...baseConfig("graph", env),
     followerCacheMax: positiveIntEnv(env, "OASIS_GRAPH_FOLLOWER_CACHE_MAX", 100_000),
+    batchedWrites: boolEnv(env, "OASIS_GRAPH_BATCHED_WRITES", true),
   });
 }

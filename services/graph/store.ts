@@ -3,7 +3,7 @@
  * callers adjust counts and emit events only for real changes: that is what keeps counts
  * exact and events free of duplicates under concurrent, repeated calls.
  */
-import { select, write, type Queryable } from "#kit/mysql.ts";
+import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
 import type { EdgeRow, GraphStore, RelationFlag } from "./domain/model.ts";
 
 export type { EdgeRow, RelationFlag };
@@ -147,19 +147,66 @@ export async function smallRelations(db: Queryable, userId: bigint): Promise<Map
  * apart from the follow the caller just handled, in one statement.
  */
 export async function pairFlags(db: Queryable, viewer: bigint, target: bigint): Promise<Set<RelationFlag>> {
-  const [r] = await select<Record<string, number>>(
-    db,
-    `SELECT
+  const [r] = await select<Record<string, number>>(db, pairFlagsSql, pairFlagsParams(viewer, target));
+  return flagSet(r!);
+}
+
+const pairFlagsSql = `SELECT
        EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS following,
        EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS followedBy,
        EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requested,
        EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requestedBy,
        EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blocking,
        EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blockedBy,
-       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS muting`,
-    [viewer, target, target, viewer, viewer, target, target, viewer, viewer, target, target, viewer, viewer, target],
+       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS muting`;
+const pairFlagsParams = (viewer: bigint, target: bigint) => [viewer, target, target, viewer, viewer, target, target, viewer, viewer, target, target, viewer, viewer, target];
+const flagSet = (r: Record<string, number>) => new Set(Object.entries(r).filter(([, v]) => Number(v) === 1).map(([k]) => k as RelationFlag));
+
+/**
+ * Follower -> followee (a public account) in two round trips of one transaction
+ * (kit/mysql.ts withBatchedTransaction), where `blockedEitherWayForUpdate`,
+ * `insertFollow`, `addToCounts`, `pairFlags` and the outbox insert take six plus BEGIN
+ * and COMMIT, with the same effect:
+ * 1. lock the block rows between the two (as blockedEitherWayForUpdate) and read the
+ *    pair's flags; blocked: nothing is written (the caller's function returns and the
+ *    transaction rolls back);
+ * 2. INSERT IGNORE the edge, and only if it was new (ROW_COUNT() = 1, kept in a session
+ *    variable) add to both counts and insert `event(mutual)`'s outbox row; COMMIT.
+ * A repeated follow finds the edge and changes nothing (no count, no event).
+ * Returns the pair's flags after the follow (the read of step 1 plus `following`).
+ */
+export async function followBatched(
+  tx: BatchedTx,
+  followerId: bigint,
+  followeeId: bigint,
+  id: bigint,
+  now: Date,
+  event: (mutual: boolean) => Statement,
+): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }> {
+  const [locked, flagRows] = (await tx.run([
+    { sql: "SELECT 1 FROM blocks WHERE (blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?) FOR UPDATE", params: [followerId, followeeId, followeeId, followerId] },
+    { sql: pairFlagsSql, params: pairFlagsParams(followerId, followeeId) },
+  ])) as [unknown[], Array<Record<string, number>>];
+  if (locked.length > 0) return { blocked: true };
+  const flags = flagSet(flagRows[0]!);
+  const results = await tx.run(
+    [
+      { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) VALUES (?, ?, ?, ?)", params: [followerId, followeeId, id, now] },
+      { sql: "SET @oasis_created := ROW_COUNT()" },
+      {
+        sql: `INSERT INTO counts (user_id, followers, following)
+              SELECT ?, 1, 0 FROM DUAL WHERE @oasis_created = 1 UNION ALL SELECT ?, 0, 1 FROM DUAL WHERE @oasis_created = 1
+              ON DUPLICATE KEY UPDATE followers = counts.followers + VALUES(followers), following = counts.following + VALUES(following)`,
+        params: [followeeId, followerId],
+      },
+      event(flags.has("followedBy")),
+      { sql: "SELECT @oasis_created AS created" },
+    ],
+    { commit: true },
   );
-  return new Set(Object.entries(r!).filter(([, v]) => Number(v) === 1).map(([k]) => k as RelationFlag));
+  const created = Number((results[4] as Array<{ created: number | string }>)[0]!.created) === 1;
+  flags.add("following");
+  return { blocked: false, created, flags };
 }
 
 /**
@@ -277,4 +324,5 @@ export const graphStore: GraphStore = {
   followingIds,
   countsByIds,
   recount,
+  followBatched,
 };

@@ -3,10 +3,8 @@
  * which profile fields an update may touch, who may read a private profile, and how the
  * login throttle counts.
  */
-import type { Caller } from "#kit/call-context.ts";
 import type { FieldViolation } from "#kit/errors.ts";
-import { create } from "@bufbuild/protobuf";
-import { ProfileSchema, type Profile, type ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
+import type { Profile, ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
 
 /** The profile columns an update sets (absent: unchanged); store.ts writes them. */
 export interface ProfileChanges {
@@ -73,48 +71,7 @@ export function duplicateFieldKeys(fields: readonly ProfileField[]): number[] {
   return dups;
 }
 
-/**
- * Private profiles are shown to signed-in users only (Instagram's model: header
- * visible, posts not), and to services acting for themselves (fan-out, hydration jobs).
- */
-export function canReadProfile(profile: Profile, caller: Caller): boolean {
-  return !profile.private || caller.userId !== null || caller.service;
-}
-
-/** What graph says about the viewer and a profile's owner (graph's Relationship, the fields used). */
-export interface ViewerRelation {
-  readonly following: boolean;
-  readonly blocking: boolean;
-  readonly blockedBy: boolean;
-}
-
-/**
- * Whose relationship to a profile decides what they see: signed-in users other than the
- * owner. Services acting for themselves and owners see everything.
- */
-export function needsRelation(profile: Profile, caller: Caller): boolean {
-  return !caller.service && caller.userId !== null && caller.userId !== profile.userId;
-}
-
-/**
- * The profile as `relation`'s viewer may see it (the rules step of hydration):
- * undefined when a block in either direction hides it (as if it did not exist); for a
- * private account the viewer does not follow, only its header: user id, handle,
- * display name, avatar (Instagram's private-account header; the bio and fields are
- * for approved followers).
- */
-export function presentProfile(profile: Profile, relation: ViewerRelation | undefined): Profile | undefined {
-  if (!relation) return profile;
-  if (relation.blocking || relation.blockedBy) return undefined;
-  if (!profile.private || relation.following) return profile;
-  return create(ProfileSchema, {
-    userId: profile.userId,
-    handle: profile.handle,
-    displayName: profile.displayName,
-    avatarMediaId: profile.avatarMediaId,
-    private: true,
-  });
-}
+export { canReadProfile, needsRelation, presentProfile, type ViewerRelation } from "../../shared-rules/profile-visibility.ts";
 
 /** Buckets an avatar may come from (media's bucket names). */
 export const avatarBuckets: readonly string[] = ["avatars", "post-images"];

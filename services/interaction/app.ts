@@ -14,7 +14,7 @@ import { reconcileTick } from "./reconcile.ts";
 import { interactionService } from "./service.ts";
 
 export async function createInteractionApp(config: InteractionConfig): Promise<App> {
-  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true });
+  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true, multipleStatements: true });
   const ctx = createContext(rt);
   rt.every("reconcile-counts", config.reconcileMs, async () => {
     await reconcileTick(ctx, config.reconcileSweepBatch);

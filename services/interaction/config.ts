@@ -6,13 +6,18 @@
  *   over at the end. Every post is rechecked within ceil(posts / batch) runs: with the
  *   defaults, 2.9M posts a day. Drift that no change touches (a bad Redis node, a manual
  *   fix in MySQL) is therefore found even on posts nobody interacts with any more.
+ * - OASIS_INTERACTION_BATCHED_WRITES [1]: a like is one transaction in one round trip
+ *   (store.ts likeBatched); 0 runs it statement by statement (the A/B switch of
+ *   bench/interaction.ts).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
-import { positiveIntEnv } from "#kit/env.ts";
+import { boolEnv, positiveIntEnv } from "#kit/env.ts";
 
 export interface InteractionConfig extends BaseConfig {
   readonly reconcileMs: number;
   readonly reconcileSweepBatch: number;
+  /** Likes use store.ts likeBatched (one round trip). */
+  readonly batchedWrites: boolean;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -22,5 +27,6 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     ...baseConfig("interaction", env),
     reconcileMs: positiveInteger(env, "OASIS_INTERACTION_RECONCILE_MS", 60_000),
     reconcileSweepBatch: positiveInteger(env, "OASIS_INTERACTION_RECONCILE_SWEEP_BATCH", 2_000),
+    batchedWrites: boolEnv(env, "OASIS_INTERACTION_BATCHED_WRITES", true),
   });
 }

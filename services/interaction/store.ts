@@ -4,7 +4,7 @@
  * changed; counters move in the same transaction and return their new values with
  * their version, which the Redis copy uses to order updates.
  */
-import { select, write, type Queryable } from "#kit/mysql.ts";
+import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
 import type { CommentRow, CountField, Counts, InteractionStore, LikerRow } from "./domain/model.ts";
 
 export type { CommentRow, CountField, Counts };
@@ -39,6 +39,35 @@ export async function countsOf(db: Queryable, ids: readonly bigint[], forUpdate 
       { likes: BigInt(r.likes), comments: BigInt(r.comments), refers: BigInt(r.refers), dropsReceived: BigInt(r.drops_received), v: BigInt(r.v) },
     ]),
   );
+}
+
+/**
+ * A like in one round trip of one transaction (kit/mysql.ts withBatchedTransaction),
+ * where insertLike, bumpCount and the outbox insert take five plus BEGIN and COMMIT,
+ * with the same effect: INSERT IGNORE the like; only if it was new (ROW_COUNT() = 1,
+ * kept in a session variable) add one to the post's likes (and its version) and insert
+ * `event`'s outbox row (built with the condition `@oasis_created = 1`); read the
+ * counters; COMMIT. A repeated like changes nothing. Returns the counters after the
+ * like if it was new, undefined if the user had already liked the post.
+ */
+export async function likeBatched(tx: BatchedTx, postId: bigint, userId: bigint, id: bigint, event: Statement): Promise<Counts | undefined> {
+  const results = await tx.run(
+    [
+      { sql: "INSERT IGNORE INTO likes (post_id, user_id, id, created_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3))", params: [postId, userId, id] },
+      { sql: "SET @oasis_created := ROW_COUNT()" },
+      {
+        sql: `INSERT INTO post_counts (post_id, likes, v) SELECT ?, 1, 1 FROM DUAL WHERE @oasis_created = 1
+              ON DUPLICATE KEY UPDATE likes = GREATEST(0, post_counts.likes + VALUES(likes)), v = post_counts.v + 1`,
+        params: [postId],
+      },
+      event,
+      { sql: "SELECT @oasis_created AS created, likes, comments, refers, drops_received, v FROM post_counts WHERE post_id = ?", params: [postId] },
+    ],
+    { commit: true },
+  );
+  const [r] = results[4] as Array<{ created: number | string; likes: string; comments: string; refers: string; drops_received: string; v: string }>;
+  if (!r || Number(r.created) !== 1) return undefined;
+  return { likes: BigInt(r.likes), comments: BigInt(r.comments), refers: BigInt(r.refers), dropsReceived: BigInt(r.drops_received), v: BigInt(r.v) };
 }
 
 /** Counters recounted from the rows they count (the reconcile job's truth). */
@@ -205,6 +234,7 @@ export async function postAuthor(db: Queryable, postId: bigint): Promise<bigint>
 /** The store as domain/model.ts declares it. */
 export const interactionStore: InteractionStore = {
   bumpCount,
+  likeBatched,
   countsOf,
   recount,
   countedPostsAfter,

@@ -1,14 +1,16 @@
 /**
  * Builds the search process: runtime (Redis for the reindex marker and worker id, the
  * bus for events; no MySQL: every index is rebuilt from the owners), the engine chosen
- * by config, SearchService, and the indexing consumers of identity and post events.
+ * by config, the results read model in Redis, SearchService, and the consumers of
+ * identity and post events (indexing and read model) and, with interaction in the mesh,
+ * of interaction events (the read model's counters).
  */
 import { openRuntime, serve, type App } from "#kit/runtime.ts";
 import { bind } from "#kit/server.ts";
 import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import type { SearchConfig } from "./config.ts";
 import { createContext, createEngine } from "./context.ts";
-import { identityConsumer, postConsumer, writers } from "./events.ts";
+import { identityConsumer, interactionConsumer, postConsumer, writers } from "./events.ts";
 import { searchService } from "./service.ts";
 
 export async function createSearchApp(config: SearchConfig): Promise<App> {
@@ -20,6 +22,6 @@ export async function createSearchApp(config: SearchConfig): Promise<App> {
   const w = writers(ctx);
   return serve(rt, {
     bindings: [bind(SearchService, searchService(ctx))],
-    consumers: [identityConsumer(ctx, w), postConsumer(ctx, w)],
+    consumers: [identityConsumer(ctx, w), postConsumer(ctx, w), ...(ctx.interaction ? [interactionConsumer(ctx)] : [])],
   });
 }

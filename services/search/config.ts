@@ -6,6 +6,9 @@
  * - OASIS_SEARCH_DATA_DIR [.data/search/<namespace>]: the embedded engine's files.
  * - OASIS_SEARCH_INDEX_PREFIX [oasis_<namespace>_]: Meilisearch index uid prefix, so
  *   test namespaces never share indexes.
+ * - OASIS_SEARCH_READ_MODEL [1]: results are presented from search's read model
+ *   (read-model.ts); 0 hydrates them from post, identity, graph and interaction on
+ *   every search (the A/B switch of bench/search.ts).
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
@@ -18,6 +21,8 @@ export interface SearchConfig extends BaseConfig {
   readonly meiliKey: string | undefined;
   readonly dataDir: string;
   readonly indexPrefix: string;
+  /** Results are presented from the read model (read-model.ts), not hydrated from the services. */
+  readonly readModel: boolean;
 }
 
 export function loadSearchConfig(env: Env = process.env): SearchConfig {
@@ -27,6 +32,7 @@ export function loadSearchConfig(env: Env = process.env): SearchConfig {
     meiliUrl: stringEnv(env, "OASIS_MEILI_URL"),
     meiliKey: stringEnv(env, "OASIS_MEILI_KEY"),
     dataDir: env.OASIS_SEARCH_DATA_DIR ?? join(repoRoot, ".data", "search", base.namespace || "default"),
+    readModel: (env.OASIS_SEARCH_READ_MODEL ?? "1") !== "0",
     indexPrefix: env.OASIS_SEARCH_INDEX_PREFIX ?? `oasis_${base.namespace ? `${base.namespace}_` : ""}`,
   });
 }

@@ -8,11 +8,14 @@ import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import type { SearchConfig } from "./config.ts";
 import type { SearchEngine } from "./domain/engine.ts";
 import { MeiliEngine } from "./meili.ts";
+import { SearchReadModel } from "./read-model.ts";
 import { EmbeddedEngine } from "./store.ts";
 
 export interface SearchContext {
   readonly rt: Runtime<SearchConfig>;
   readonly engine: SearchEngine;
+  /** What results need to be presented (read-model.ts), in search's Redis. */
+  readonly readModel: SearchReadModel;
   readonly post: Client<typeof PostService>;
   readonly graph: Client<typeof GraphService>;
   readonly identity: Client<typeof IdentityService>;
@@ -30,6 +33,7 @@ export function createContext(rt: Runtime<SearchConfig>, engine: SearchEngine): 
   return {
     rt,
     engine,
+    readModel: new SearchReadModel(rt.redis!),
     post: rt.client(PostService, "post"),
     graph: rt.client(GraphService, "graph"),
     identity: rt.client(IdentityService, "identity"),

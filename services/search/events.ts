@@ -7,10 +7,16 @@
  * While `reindex` builds a new generation (its name in Redis key `rebuild`), every event
  * is also applied there, so nothing that happens during the rebuild is missing after the
  * swap. Blocks, mutes, follows and private accounts are not indexed: hydration applies
- * them at query time, from the owners.
+ * them at query time.
+ *
+ * The same events keep the results read model (read-model.ts): the post or profile
+ * snapshot is written (compare-and-set on its version, so also exactly-once in effect)
+ * before the engine, so a result the engine returns has its snapshot ready. When the
+ * mesh has interaction, its events drop cached counters and viewer state.
  */
 import { on } from "#kit/consumer.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
+import { CommentCreatedSchema, CommentDeletedSchema, PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import type { SearchContext } from "./context.ts";
 import type { IndexWriter, Rebuild } from "./domain/engine.ts";
@@ -44,8 +50,14 @@ export function identityConsumer(ctx: SearchContext, w = writers(ctx)) {
   return {
     name: "search-users",
     handlers: [
-      on(AccountCreatedSchema, (e) => w.apply((x) => x.upsertUser(userDoc(e.profile!)))),
-      on(ProfileUpdatedSchema, (e) => w.apply((x) => x.upsertUser(userDoc(e.profile!)))),
+      on(AccountCreatedSchema, async (e) => {
+        await ctx.readModel.putProfiles([e.profile!]);
+        await w.apply((x) => x.upsertUser(userDoc(e.profile!)));
+      }),
+      on(ProfileUpdatedSchema, async (e) => {
+        await ctx.readModel.putProfiles([e.profile!]);
+        await w.apply((x) => x.upsertUser(userDoc(e.profile!)));
+      }),
     ],
   };
 }
@@ -54,9 +66,39 @@ export function postConsumer(ctx: SearchContext, w = writers(ctx)) {
   return {
     name: "search-posts",
     handlers: [
-      on(PostCreatedSchema, (e) => w.apply((x) => x.upsertPost(postDoc(e.post!)))),
-      on(PostUpdatedSchema, (e) => w.apply((x) => x.upsertPost(postDoc(e.post!)))),
-      on(PostDeletedSchema, (e) => w.apply((x) => x.deletePost(e.postId))),
+      on(PostCreatedSchema, async (e) => {
+        await ctx.readModel.putPosts([e.post!]);
+        await w.apply((x) => x.upsertPost(postDoc(e.post!)));
+        // A refer-to changes the referred post's refer count and its author's state.
+        if (e.post!.referPostId !== 0n) await ctx.readModel.touched(e.post!.referPostId, e.post!.authorId);
+      }),
+      on(PostUpdatedSchema, async (e) => {
+        await ctx.readModel.putPosts([e.post!]);
+        await w.apply((x) => x.upsertPost(postDoc(e.post!)));
+      }),
+      on(PostDeletedSchema, async (e) => {
+        await ctx.readModel.deletePost(e.postId);
+        await w.apply((x) => x.deletePost(e.postId));
+        if (e.referPostId !== 0n) await ctx.readModel.touched(e.referPostId, e.authorId);
+      }),
     ],
+  };
+}
+
+/**
+ * Interaction's events drop the read model's cached counters and the actor's viewer
+ * state (the next search reloads them); only when the mesh has interaction. Dropping a
+ * key twice changes nothing: redelivery is harmless.
+ */
+export function interactionConsumer(ctx: SearchContext) {
+  const rm = ctx.readModel;
+  return {
+    name: "search-read-model-interaction",
+    handlers: [
+      on(PostLikedSchema, (e) => rm.touched(e.postId, e.userId)),
+      on(PostUnlikedSchema, (e) => rm.touched(e.postId, e.userId)),
+      on(CommentCreatedSchema, (e) => rm.touched(e.comment!.postId)),
+      on(CommentDeletedSchema, (e) => rm.touched(e.postId)),
+    ] as never,
   };
 }

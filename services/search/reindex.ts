@@ -12,6 +12,8 @@
  *    not overwritten by an older read.
  * 3. Commit: swap the generation in (embedded: rename CURRENT; Meilisearch: swapIndexes),
  *    then clear the marker. Queries use the old generation until the swap.
+ * The profiles and posts read are also written to the results read model
+ * (read-model.ts; versioned, so never over a newer snapshot an event wrote).
  * Prints what it indexed and how long it took. Hidden flags (moderation) are not read
  * back yet: issue 20 will own them.
  */
@@ -23,6 +25,7 @@ import { loadSearchConfig, type SearchConfig } from "./config.ts";
 import { createEngine } from "./context.ts";
 import { postDoc, userDoc } from "./domain/docs.ts";
 import { rebuildKey } from "./events.ts";
+import { SearchReadModel } from "./read-model.ts";
 import type { Runtime } from "#kit/runtime.ts";
 
 /** Rebuilds all indexes; returns the counts written. */
@@ -32,6 +35,7 @@ export async function reindex(rt: Runtime<SearchConfig>): Promise<{ users: numbe
   const identity = rt.client(IdentityService, "identity");
   const post = rt.client(PostService, "post");
   const engine = createEngine(rt.config);
+  const readModel = new SearchReadModel(rt.redis);
   await engine.open();
   const next = await engine.rebuild();
   await rt.redis.set(rebuildKey, next.generation, "EX", 24 * 3600);
@@ -44,6 +48,7 @@ export async function reindex(rt: Runtime<SearchConfig>): Promise<{ users: numbe
       pageToken = page.nextPageToken;
       if (!page.userIds.length) continue;
       const profiles = (await identity.batchGetProfiles({ userIds: page.userIds }, self)).profiles;
+      await readModel.putProfiles(profiles);
       for (const p of profiles) users += (await next.upsertUser(userDoc(p))) ? 1 : 0;
       for (const author of page.userIds) {
         let postToken = "";
@@ -51,7 +56,9 @@ export async function reindex(rt: Runtime<SearchConfig>): Promise<{ users: numbe
           const ids = await post.listAuthorPostIds({ authorId: author, pageSize: 500, pageToken: postToken }, self);
           postToken = ids.nextPageToken;
           if (!ids.postIds.length) continue;
-          for (const p of (await post.batchGetPosts({ postIds: ids.postIds }, self)).posts) posts += (await next.upsertPost(postDoc(p))) ? 1 : 0;
+          const found = (await post.batchGetPosts({ postIds: ids.postIds }, self)).posts;
+          await readModel.putPosts(found);
+          for (const p of found) posts += (await next.upsertPost(postDoc(p))) ? 1 : 0;
         } while (postToken);
       }
     } while (pageToken);

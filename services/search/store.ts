@@ -152,16 +152,17 @@ class Index implements IndexWriter {
     });
   }
 
-  private vocabs = new Map<string, { atMs: number; version: string; byFirst: Map<string, string[]> }>();
+  /** Per index: its vocabulary, and the variants already computed against that vocabulary (same lifetime). */
+  private vocabs = new Map<string, { atMs: number; version: string; byFirst: Map<string, string[]>; variants: Map<string, string[]> }>();
   /** Bumped by this connection's writes (data_version only sees other connections'). */
   private localWrites = 0;
 
   /** Index terms of 4+ letters by first letter, as of at most vocabRefreshMs ago. */
-  private vocabulary(users: boolean): Map<string, string[]> {
+  private vocabulary(users: boolean): { byFirst: Map<string, string[]>; variants: Map<string, string[]> } {
     const key = users ? "users" : "posts";
     const cached = this.vocabs.get(key);
     const version = `${(this.db.query("PRAGMA data_version").get() as { data_version: bigint }).data_version}:${this.localWrites}`;
-    if (cached && (cached.version === version || Date.now() - cached.atMs < vocabRefreshMs)) return cached.byFirst;
+    if (cached && (cached.version === version || Date.now() - cached.atMs < vocabRefreshMs)) return cached;
     const byFirst = new Map<string, string[]>();
     for (const { term } of (users ? this.st.userVocab! : this.st.vocab!).all() as Array<{ term: string }>) {
       if (term.length < 4) continue; // a 5-letter word is at most 1 edit from a 4-letter term
@@ -170,8 +171,9 @@ class Index implements IndexWriter {
       if (!list) byFirst.set(first, (list = []));
       list.push(term);
     }
-    this.vocabs.set(key, { atMs: Date.now(), version, byFirst });
-    return byFirst;
+    const entry = { atMs: Date.now(), version, byFirst, variants: new Map<string, string[]>() };
+    this.vocabs.set(key, entry);
+    return entry;
   }
 
   /** Index terms within the allowed typos of `word` (same first letter), closest first. */
@@ -179,13 +181,21 @@ class Index implements IndexWriter {
     const max = typosAllowed([...word].length);
     if (max === 0) return [];
     const first = String.fromCodePoint(word.codePointAt(0)!);
+    // The scan costs more than the FTS query itself; a word's variants hold as long as
+    // the vocabulary they were computed from (at most vocabRefreshMs).
+    const vocab = this.vocabulary(users);
+    const memo = vocab.variants.get(word);
+    if (memo) return memo;
     const found: Array<[string, number]> = [];
-    for (const term of this.vocabulary(users).get(first) ?? []) {
+    for (const term of vocab.byFirst.get(first) ?? []) {
       if (term === word) continue;
       const d = editDistance(word, term, max);
       if (d <= max) found.push([term, d]);
     }
-    return found.sort((a, b) => a[1] - b[1]).slice(0, maxVariants).map(([t]) => t);
+    const out = found.sort((a, b) => a[1] - b[1]).slice(0, maxVariants).map(([t]) => t);
+    if (vocab.variants.size >= 10_000) vocab.variants.clear();
+    vocab.variants.set(word, out);
+    return out;
   }
 
   /** FTS5 MATCH expressions: every term exact (last one also as a prefix), and with typo variants. */

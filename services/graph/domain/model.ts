@@ -3,7 +3,7 @@
  * Writes report whether a row really changed, so use cases adjust counts and emit
  * events only for real changes.
  */
-import type { Queryable } from "#kit/mysql.ts";
+import type { BatchedTx, Queryable, Statement } from "#kit/mysql.ts";
 
 /** A relation of a viewer towards another user, as stored. */
 export type RelationFlag = "following" | "followedBy" | "requested" | "requestedBy" | "blocking" | "blockedBy" | "muting";
@@ -49,4 +49,18 @@ export interface GraphStore {
   followingIds(db: Queryable, userId: bigint, afterId: bigint, limit: number): Promise<bigint[]>;
   countsByIds(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, CountPair>>;
   recount(db: Queryable, userId: bigint): Promise<CountPair>;
+  /**
+   * Follower -> followee (a public account) in two round trips of one batched
+   * transaction: locks the block rows, reads the pair's flags, then inserts the edge and,
+   * only when it is new, the counts and `event(mutual)`'s outbox row. Blocked: nothing is
+   * written. Returns the flags after the follow.
+   */
+  followBatched(
+    tx: BatchedTx,
+    followerId: bigint,
+    followeeId: bigint,
+    id: bigint,
+    now: Date,
+    event: (mutual: boolean) => Statement,
+  ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
 }

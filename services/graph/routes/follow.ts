@@ -8,10 +8,11 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { GraphContext } from "../context.ts";
 import { ErrorReason } from "#gen/oasis/graph/v1/errors_pb.ts";
-import { FollowRequestedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
+import { FollowCreatedSchema, FollowRequestedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { FollowState } from "#gen/oasis/graph/v1/graph_pb.ts";
 import { notSelf, requireAccount, writeFollow } from "../domain/relations.ts";
 import { toRelationship } from "../domain/rules.ts";
+import type { RelationFlag } from "../domain/model.ts";
 import { currentUserId as callerId } from "#kit/call-context.ts";
 
 export function follow(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>, "follow"> {
@@ -22,7 +23,7 @@ export function follow(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>
       const target = req.userId;
       notSelf(ctx, viewer, target);
       const targetPrivate = await requireAccount(ctx, target);
-      const outcome = await rt.tx(async (tx) => {
+      const outcome = !targetPrivate && rt.config.batchedWrites ? await followPublic(ctx, viewer, target) : await rt.tx(async (tx) => {
         if (await store.blockedEitherWayForUpdate(tx, viewer, target)) return undefined;
         if (targetPrivate && !(await store.isFollowing(tx, viewer, target))) {
           if (await store.insertRequest(tx, viewer, target, rt.ids.next(), new Date())) {
@@ -37,4 +38,20 @@ export function follow(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>
       return { state: outcome.state, relationship: toRelationship(target, outcome.flags) };
     },
   };
+}
+
+/**
+ * A follow of a public account in one transaction of two round trips (store
+ * followBatched, with the follow_created outbox row written only when the edge is new);
+ * undefined if either user blocks the other. OASIS_GRAPH_BATCHED_WRITES=0 takes the
+ * statement-by-statement path instead (bench/graph.ts compares them).
+ */
+async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): Promise<{ state: FollowState; flags: Set<RelationFlag> } | undefined> {
+  const { rt, store } = ctx;
+  const r = await rt.batchTx((tx) =>
+    store.followBatched(tx, viewer, target, rt.ids.next(), new Date(), (mutual) =>
+      rt.outbox.statement(FollowCreatedSchema, { followerId: viewer, followeeId: target, mutual }, "@oasis_created = 1"),
+    ),
+  );
+  return r.blocked ? undefined : { state: FollowState.FOLLOWING, flags: r.flags };
 }

@@ -22,12 +22,18 @@ async function currentCounts(ctx: InteractionContext, postId: bigint, changed: C
 export async function like(ctx: InteractionContext, userId: bigint, postId: bigint): Promise<{ postId: bigint; counts: Omit<Counts, "v"> }> {
   const { rt, store } = ctx;
   const post = await visiblePost(ctx, postId);
-  const counts = await rt.tx(async (tx) => {
-    if (!(await store.insertLike(tx, post.postId, userId, rt.ids.next()))) return undefined;
-    const c = await store.bumpCount(tx, post.postId, "likes", 1);
-    await rt.outbox.add(tx, PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId });
-    return c;
-  });
+  // One round trip (store.likeBatched); OASIS_INTERACTION_BATCHED_WRITES=0 takes the
+  // statement-by-statement path (bench/interaction.ts compares them).
+  const counts = rt.config.batchedWrites
+    ? await rt.batchTx((tx) =>
+        store.likeBatched(tx, post.postId, userId, rt.ids.next(), rt.outbox.statement(PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId }, "@oasis_created = 1")),
+      )
+    : await rt.tx(async (tx) => {
+        if (!(await store.insertLike(tx, post.postId, userId, rt.ids.next()))) return undefined;
+        const c = await store.bumpCount(tx, post.postId, "likes", 1);
+        await rt.outbox.add(tx, PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId });
+        return c;
+      });
   await afterCountChange(ctx, post.postId, counts, userId);
   return { postId: post.postId, counts: await currentCounts(ctx, post.postId, counts) };
 }

@@ -2,7 +2,7 @@
  * Interaction's entities and the store's interface (store.ts implements it over MySQL).
  * Writers report whether a row changed; counters move in the same transaction.
  */
-import type { Queryable } from "#kit/mysql.ts";
+import type { BatchedTx, Queryable, Statement } from "#kit/mysql.ts";
 
 export interface Counts {
   readonly likes: bigint;
@@ -60,4 +60,9 @@ export interface InteractionStore {
   deleteRefer(db: Queryable, postId: bigint, referrerPostId: bigint): Promise<boolean>;
   /** The post's author as recorded in posts_meta (0 when the post was never seen). */
   postAuthor(db: Queryable, postId: bigint): Promise<bigint>;
+  /**
+   * A like in one round trip: the like row, and only when it is new the counter and the
+   * `event` outbox row, then COMMIT. Counters after the like, or undefined if it existed.
+   */
+  likeBatched(tx: BatchedTx, postId: bigint, userId: bigint, id: bigint, event: Statement): Promise<Counts | undefined>;
 }

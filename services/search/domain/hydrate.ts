@@ -1,21 +1,121 @@
 /**
- * From engine ids to results for the viewer, in bsky AppView's steps, one batch call per
- * source and never one per item:
- * 1. hydrate: posts through post's BatchGetPosts as the viewer, so the post service
- *    applies its own visibility rule (followers-only, private authors, blocks, deleted);
- *    then the authors' profiles, the viewer's relationships, counters and viewer state;
- * 2. rules: drop authors the viewer mutes or blocks (search shows nothing from them);
+ * From engine ids to results for the viewer, in bsky AppView's steps, one batch per
+ * source and never one call per item:
+ * 1. hydrate: from search's read model (read-model.ts: post and profile snapshots,
+ *    counters and viewer state, Redis pipelines); the viewer's relationships to the
+ *    authors are the one call, to graph, and only for a signed-in viewer, because a block
+ *    or mute must hide posts at once. With OASIS_SEARCH_READ_MODEL=0, from the services
+ *    instead (post's BatchGetPosts as the viewer, then identity, graph, interaction).
+ * 2. rules: the post service's own visibility rule (shared-rules/post-visibility.ts
+ *    canSee: followers-only, private authors, blocks) and identity's profile rule
+ *    (shared-rules/profile-visibility.ts), then authors the viewer mutes or blocks are
+ *    dropped (search shows nothing from them). Deleted posts are tombstones in the read
+ *    model and gone from the engine; hidden (taken-down) posts never leave the engine.
  * 3. present: PostView / UserResult in the engine's order.
  */
 import { create } from "@bufbuild/protobuf";
 import { optionalCall } from "#kit/client.ts";
+import type { Caller } from "#kit/call-context.ts";
 import { PostViewSchema, ReferredPostSchema, type PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
+import type { Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
+import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { UserResultSchema, type UserResult } from "#gen/oasis/search/v1/search_pb.ts";
+import { canSee } from "../../../shared-rules/post-visibility.ts";
+import { canReadProfile, needsRelation, presentProfile } from "../../../shared-rules/profile-visibility.ts";
 import type { SearchContext } from "../context.ts";
 
+const stranger = { following: false, followedBy: false, blocking: false, blockedBy: false };
 
-/** PostViews of `ids` (in order) that `viewer` may see and has not muted or blocked. */
-export async function postViews(ctx: SearchContext, viewer: bigint | null, ids: readonly bigint[]): Promise<PostView[]> {
+/** The viewer's relationships to `ids` (the viewer left out), one graph call; none for anonymous callers. */
+async function relationships(ctx: SearchContext, viewer: Caller, ids: Iterable<bigint>): Promise<Map<bigint, Relationship>> {
+  const others = [...new Set(ids)].filter((id) => id !== viewer.userId);
+  if (viewer.userId === null || viewer.service || !others.length) return new Map();
+  const rels = (await ctx.graph.batchGetRelationships({ userIds: others })).relationships;
+  return new Map(rels.map((r) => [r.userId, r]));
+}
+
+/** PostViews of `ids` (in order) that `viewer` may see and has not muted or blocked, from the read model. */
+export async function postViewsFromReadModel(ctx: SearchContext, viewer: Caller, ids: readonly bigint[]): Promise<PostView[]> {
+  if (!ids.length) return [];
+  const rm = ctx.readModel;
+  const me = viewer.userId;
+  const { posts, authors } = await rm.getPostsWithAuthors(ctx, ids);
+  const live = [...posts.values()];
+  const referIds = [...new Set(live.map((p) => p.referPostId).filter((id) => id !== 0n))];
+  const postIds = live.map((p) => p.postId);
+  const [refs, counts, states, rels] = await Promise.all([
+    rm.getPostsWithAuthors(ctx, referIds),
+    rm.getCounts(ctx, postIds),
+    rm.getStates(ctx, me, postIds),
+    relationships(ctx, viewer, live.map((p) => p.authorId)),
+  ]);
+  const referred = refs.posts;
+  for (const [id, p] of refs.authors) authors.set(id, p);
+  const more = [...referred.values()].map((p) => p.authorId).filter((a) => a !== me && !rels.has(a));
+  if (more.length) for (const [k, v] of await relationships(ctx, viewer, more)) rels.set(k, v);
+  const allowed = (post: Post) => {
+    if (post.authorId === me) return true;
+    const rel = rels.get(post.authorId);
+    if (rel?.muting) return false;
+    return canSee(post, viewer, authors.get(post.authorId)?.private ?? true, rel ?? (me !== null ? stranger : undefined));
+  };
+  const author = (id: bigint) => {
+    const p = authors.get(id);
+    if (!p || !canReadProfile(p, viewer)) return undefined;
+    return needsRelation(p, viewer) ? presentProfile(p, rels.get(id) ?? stranger) : p;
+  };
+  const out: PostView[] = [];
+  for (const id of ids) {
+    const post = posts.get(id);
+    if (!post || !allowed(post)) continue;
+    let refer;
+    if (post.referPostId !== 0n) {
+      const r = referred.get(post.referPostId);
+      const ok = r && allowed(r);
+      refer = create(ReferredPostSchema, ok ? { available: true, post: r, author: author(r.authorId) } : { available: false });
+    }
+    out.push(
+      create(PostViewSchema, {
+        post,
+        author: author(post.authorId),
+        counts: counts.get(post.postId) ?? { postId: post.postId },
+        viewer: states.get(post.postId),
+        relationship: rels.get(post.authorId),
+        refer,
+      }),
+    );
+  }
+  return out;
+}
+
+/** UserResults of `ids` (in order) as identity would show them to `viewer`, from the read model; blocked either way dropped. */
+export async function userResultsFromReadModel(ctx: SearchContext, viewer: Caller, ids: readonly bigint[]): Promise<UserResult[]> {
+  if (!ids.length) return [];
+  const [profiles, rels] = await Promise.all([ctx.readModel.getProfiles(ctx, ids), relationships(ctx, viewer, ids)]);
+  const out: UserResult[] = [];
+  for (const id of ids) {
+    const p = profiles.get(id);
+    if (!p || !canReadProfile(p, viewer)) continue;
+    const rel = rels.get(id);
+    if (rel?.blocking || rel?.blockedBy) continue;
+    const profile = needsRelation(p, viewer) ? presentProfile(p, rel ?? stranger) : p;
+    if (profile) out.push(create(UserResultSchema, { profile, relationship: rel }));
+  }
+  return out;
+}
+
+/** Results for `viewer`: from the read model (default) or from the services (OASIS_SEARCH_READ_MODEL=0). */
+export function postViews(ctx: SearchContext, viewer: Caller, ids: readonly bigint[]): Promise<PostView[]> {
+  return ctx.rt.config.readModel ? postViewsFromReadModel(ctx, viewer, ids) : postViewsFromServices(ctx, viewer.userId, ids);
+}
+
+/** Users for `viewer`: from the read model (default) or from the services (OASIS_SEARCH_READ_MODEL=0). */
+export function userResults(ctx: SearchContext, viewer: Caller, ids: readonly bigint[]): Promise<UserResult[]> {
+  return ctx.rt.config.readModel ? userResultsFromReadModel(ctx, viewer, ids) : userResultsFromServices(ctx, viewer.userId, ids);
+}
+
+/** PostViews from the services, each one batch call (the hydration before the read model). */
+async function postViewsFromServices(ctx: SearchContext, viewer: bigint | null, ids: readonly bigint[]): Promise<PostView[]> {
   if (!ids.length) return [];
   const posts = (await ctx.post.batchGetPosts({ postIds: [...ids] })).posts;
   const byId = new Map(posts.map((p) => [p.postId, p]));
@@ -64,8 +164,8 @@ export async function postViews(ctx: SearchContext, viewer: bigint | null, ids: 
   return out;
 }
 
-/** UserResults of `ids` (in order) with the viewer's relationship; users blocking or blocked by the viewer are dropped. */
-export async function userResults(ctx: SearchContext, viewer: bigint | null, ids: readonly bigint[]): Promise<UserResult[]> {
+/** UserResults from the services (identity as the viewer, graph). */
+async function userResultsFromServices(ctx: SearchContext, viewer: bigint | null, ids: readonly bigint[]): Promise<UserResult[]> {
   if (!ids.length) return [];
   const others = ids.filter((id) => id !== viewer);
   const [profiles, rels] = await Promise.all([

@@ -28,15 +28,22 @@ export async function page<T>(opts: {
   for (let round = 0; round < maxRounds && items.length < opts.limit; round++) {
     const want = Math.ceil((opts.limit - items.length) * overfetch) + 1;
     const hits = await opts.fetch(cursor, want);
-    const shown = hits.length ? new Map((await opts.present(hits.map((h) => h.id))).map((r) => [r.id, r.item])) : new Map<bigint, T>();
-    for (const hit of hits) {
-      const item = shown.get(hit.id);
-      if (item !== undefined && items.length === opts.limit) {
-        leftover = true;
-        break;
+    // Present the hits in chunks of what the page still needs plus one (the one tells
+    // whether a next page exists): hydrating hits the page will not use costs more than
+    // the engine query that found them.
+    for (let i = 0; i < hits.length && !leftover; ) {
+      const chunk = hits.slice(i, i + opts.limit - items.length + 1);
+      i += chunk.length;
+      const shown = new Map((await opts.present(chunk.map((h) => h.id))).map((r) => [r.id, r.item]));
+      for (const hit of chunk) {
+        const item = shown.get(hit.id);
+        if (item !== undefined && items.length === opts.limit) {
+          leftover = true;
+          break;
+        }
+        if (item !== undefined) items.push(item);
+        cursor = hit.cursor;
       }
-      if (item !== undefined) items.push(item);
-      cursor = hit.cursor;
     }
     if (hits.length < want && !leftover) {
       exhausted = true;

@@ -20,7 +20,7 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
       if (afterMs !== undefined && beforeMs !== undefined && afterMs >= beforeMs) {
         throw invalidArgument([{ field: "after", description: "must be before `before`" }]);
       }
-      const viewer = currentCaller().userId;
+      const viewer = currentCaller();
       const authorId = req.authorId || undefined;
       const { items, nextPageToken } = await page({
         scope: `posts:${req.query}:${req.authorId}:${afterMs ?? ""}:${beforeMs ?? ""}`,

@@ -12,7 +12,7 @@ export function searchUsers(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
   return {
     async searchUsers(req) {
       const query = parsedQuery(req.query);
-      const viewer = currentCaller().userId;
+      const viewer = currentCaller();
       const { items, nextPageToken } = await page({
         scope: `users:${req.query}`,
         token: req.pageToken,
