@@ -20,6 +20,7 @@ import {
 } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { createLoginThrottle } from "./login-throttle.ts";
 import { revokeSessions } from "./revocation.ts";
+import { requireAdmin as requireAdminRole, roleRoutes, rolesOf } from "./roles.ts";
 import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { IdentityContext } from "./context.ts";
 import {
@@ -74,22 +75,11 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
     return ip && ip.length <= 64 ? ip : "direct";
   }
 
-  /** Roles of an account's tokens: "admin" for the handles named in OASIS_ADMIN_HANDLES. */
-  function rolesOf(handle: string): string[] {
-    return config.adminHandles.has(handle) ? ["admin"] : [];
-  }
-
   /** Throws NOT_ADMIN unless the caller's account is an admin (the edge checked the token's role too). */
-  async function requireAdmin(): Promise<void> {
-    const me = caller().userId;
-    const profile = me === null ? undefined : (await ctx.profiles.get([me])).get(me);
-    if (!profile || !config.adminHandles.has(profile.handle)) {
-      throw errors.permissionDenied(ErrorReason.NOT_ADMIN, "only an admin may do this");
-    }
-  }
+  const requireAdmin = () => requireAdminRole(ctx);
 
   async function issueSession(userId: bigint, handle: string, sessionId: bigint, refreshToken: string, refreshExpiresAt: Date) {
-    const access = await ctx.keys.sign({ userId, sessionId, handle, roles: rolesOf(handle) }, config.accessTtlSeconds);
+    const access = await ctx.keys.sign({ userId, sessionId, handle, roles: await rolesOf(ctx, userId, handle) }, config.accessTtlSeconds);
     return {
       accessToken: access.token,
       refreshToken,
@@ -149,6 +139,8 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
   }
 
   return {
+    ...roleRoutes(ctx),
+
     async createAccount(req) {
       const handle = normalizeHandle(req.handle);
       const email = normalizeEmail(req.email);

@@ -17,7 +17,161 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/identity/v1/identity_service.proto.
  */
 export const file_oasis_identity_v1_identity_service: GenFile = /*@__PURE__*/
-  fileDesc("CihvYXNpcy9pZGVudGl0eS92MS9pZGVudGl0eV9zZXJ2aWNlLnByb3RvEhFvYXNpcy5pZGVudGl0eS52MSLPAQoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSKwoGaGFuZGxlGAEgASgJQhu6SBhyFjIUXltBLVphLXowLTlfXXszLDMwfSQSGQoFZW1haWwYAiABKAlCCrpIB3IFGP4BYAESHAoIcGFzc3dvcmQYAyABKAlCCrpIB3IFEAgYgAESHQoMZGlzcGxheV9uYW1lGAQgASgJQge6SARyAhhAEjIKCnJlcXVlc3RfaWQYBSABKAlCHrpIG3IZMhdeW0EtWmEtejAtOS5fOi1dezAsNjR9JCJEChVDcmVhdGVBY2NvdW50UmVzcG9uc2USKwoHYWNjb3VudBgBIAEoCzIaLm9hc2lzLmlkZW50aXR5LnYxLkFjY291bnQiTwoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSGQoFbG9naW4YASABKAlCCrpIB3IFEAEY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAEYgAEivQEKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgDEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnJlZnJlc2hfZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQivgEKFlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSDwoHdXNlcl9pZBgDIAEoAxIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKFFJldm9rZVNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIm8KEUdldFByb2ZpbGVSZXF1ZXN0EhoKB3VzZXJfaWQYASABKANCB7pIBCICIABIABItCgZoYW5kbGUYAiABKAlCG7pIGHIWMhReW0EtWmEtejAtOV9dezMsMzB9JEgAQg8KBmxvb2t1cBIFukgCCAEiQQoSR2V0UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIj4KF0JhdGNoR2V0UHJvZmlsZXNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygDQhG6SA6SAQsIARDoByIEIgIgACJIChhCYXRjaEdldFByb2ZpbGVzUmVzcG9uc2USLAoIcHJvZmlsZXMYASADKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIk4KEkxpc3RVc2VySWRzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiQAoTTGlzdFVzZXJJZHNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoAxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkihAEKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0EjMKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlQga6SAPIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiRAoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIhoKGFJldm9rZUFsbFNlc3Npb25zUmVxdWVzdCIyChlSZXZva2VBbGxTZXNzaW9uc1Jlc3BvbnNlEhUKDXJldm9rZWRfY291bnQYASABKAUiXwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB3IFEAEYgAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAIGIABItUBChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEg8KB3VzZXJfaWQYAyABKAMSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoScmVmcmVzaF9leHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZXZva2VkX2NvdW50GAYgASgFIhkKF1JvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0Im4KGFJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRILCgNraWQYASABKAkSLQoJc2lnbl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5wdWJsaXNoZWRfa2lkcxgCIAMoCSJOCglSYXRlTGltaXQSHAoFbGltaXQYASABKANCDbpICiIIGICU69wDKAESIwoOcGVyaW9kX3NlY29uZHMYAiABKAVCC7pICBoGGICjBSgBIq8BChBSb3V0ZUNsYXNzTGltaXRzEj0KC3JvdXRlX2NsYXNzGAEgASgJQii6SCVyI1IEYXV0aFIEcmVhZFIFd3JpdGVSBnVwbG9hZFIGc3RyZWFtEi4KCHBlcl91c2VyGAIgASgLMhwub2FzaXMuaWRlbnRpdHkudjEuUmF0ZUxpbWl0EiwKBnBlcl9pcBgDIAEoCzIcLm9hc2lzLmlkZW50aXR5LnYxLlJhdGVMaW1pdCJ7ChhTZXRFZGdlUmF0ZUxpbWl0c1JlcXVlc3QSPQoGbGltaXRzGAEgAygLMiMub2FzaXMuaWRlbnRpdHkudjEuUm91dGVDbGFzc0xpbWl0c0IIukgFkgECEAUSIAoLdHRsX3NlY29uZHMYAiABKAVCC7pICBoGGICjBSgAIkwKGVNldEVkZ2VSYXRlTGltaXRzUmVzcG9uc2USLwoLZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMqUNCg9JZGVudGl0eVNlcnZpY2USfwoNQ3JlYXRlQWNjb3VudBInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvYWNjb3VudHMSfwoNQ3JlYXRlU2Vzc2lvbhInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvc2Vzc2lvbnMSigEKDlJlZnJlc2hTZXNzaW9uEigub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZSIjyPMYAoLT5JMCGToBKiIUL3YxL3Nlc3Npb25zOnJlZnJlc2gShgEKDVJldm9rZVNlc3Npb24SJy5vYXNpcy5pZGVudGl0eS52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZVNlc3Npb25SZXNwb25zZSIiyPMYAoLT5JMCGDoBKiITL3YxL3Nlc3Npb25zOnJldm9rZRKVAQoKR2V0UHJvZmlsZRIkLm9hc2lzLmlkZW50aXR5LnYxLkdldFByb2ZpbGVSZXF1ZXN0GiUub2FzaXMuaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlc3BvbnNlIjqQAgHI8xgCgtPkkwItWhYSFC92MS9oYW5kbGVzL3toYW5kbGV9EhMvdjEvdXNlcnMve3VzZXJfaWR9Eo4BChBCYXRjaEdldFByb2ZpbGVzEioub2FzaXMuaWRlbnRpdHkudjEuQmF0Y2hHZXRQcm9maWxlc1JlcXVlc3QaKy5vYXNpcy5pZGVudGl0eS52MS5CYXRjaEdldFByb2ZpbGVzUmVzcG9uc2UiIZACAcjzGAKC0+STAhQSEi92MS91c2VyczpiYXRjaEdldBJlCgtMaXN0VXNlcklkcxIlLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVxdWVzdBomLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVzcG9uc2UiB5ACAcjzGAMSlAEKDVVwZGF0ZVByb2ZpbGUSJy5vYXNpcy5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZSIwyPMYAYLT5JMCJjoHcHJvZmlsZTIbL3YxL3VzZXJzL3twcm9maWxlLnVzZXJfaWR9EpUBChFSZXZva2VBbGxTZXNzaW9ucxIrLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZUFsbFNlc3Npb25zUmVxdWVzdBosLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZUFsbFNlc3Npb25zUmVzcG9uc2UiJcjzGAGC0+STAhs6ASoiFi92MS9zZXNzaW9uczpyZXZva2VBbGwSkAEKDkNoYW5nZVBhc3N3b3JkEigub2FzaXMuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIpyPMYAYLT5JMCHzoBKiIaL3YxL2FjY291bnQ6Y2hhbmdlUGFzc3dvcmQSkgEKEFJvdGF0ZVNpZ25pbmdLZXkSKi5vYXNpcy5pZGVudGl0eS52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBorLm9hc2lzLmlkZW50aXR5LnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZSIlyPMYBILT5JMCGzoBKiIWL3YxL3NpZ25pbmdLZXlzOnJvdGF0ZRKSAQoRU2V0RWRnZVJhdGVMaW1pdHMSKy5vYXNpcy5pZGVudGl0eS52MS5TZXRFZGdlUmF0ZUxpbWl0c1JlcXVlc3QaLC5vYXNpcy5pZGVudGl0eS52MS5TZXRFZGdlUmF0ZUxpbWl0c1Jlc3BvbnNlIiLI8xgEgtPkkwIYOgEqIhMvdjEvZWRnZS9yYXRlTGltaXRzYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_identity_v1_profile]);
+  fileDesc("CihvYXNpcy9pZGVudGl0eS92MS9pZGVudGl0eV9zZXJ2aWNlLnByb3RvEhFvYXNpcy5pZGVudGl0eS52MSJmChBHcmFudFJvbGVSZXF1ZXN0EisKBmhhbmRsZRgBIAEoCUIbukgYchYyFF5bQS1aYS16MC05X117MywzMH0kEiUKBHJvbGUYAiABKAlCF7pIFHISUgltb2RlcmF0b3JSBWFkbWluIjMKEUdyYW50Um9sZVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAMSDQoFcm9sZXMYAiADKAkiZwoRUmV2b2tlUm9sZVJlcXVlc3QSKwoGaGFuZGxlGAEgASgJQhu6SBhyFjIUXltBLVphLXowLTlfXXszLDMwfSQSJQoEcm9sZRgCIAEoCUIXukgUchJSCW1vZGVyYXRvclIFYWRtaW4iNAoSUmV2b2tlUm9sZVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAMSDQoFcm9sZXMYAiADKAkiKwoPR2V0Um9sZXNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiIQoQR2V0Um9sZXNSZXNwb25zZRINCgVyb2xlcxgBIAMoCSLPAQoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSKwoGaGFuZGxlGAEgASgJQhu6SBhyFjIUXltBLVphLXowLTlfXXszLDMwfSQSGQoFZW1haWwYAiABKAlCCrpIB3IFGP4BYAESHAoIcGFzc3dvcmQYAyABKAlCCrpIB3IFEAgYgAESHQoMZGlzcGxheV9uYW1lGAQgASgJQge6SARyAhhAEjIKCnJlcXVlc3RfaWQYBSABKAlCHrpIG3IZMhdeW0EtWmEtejAtOS5fOi1dezAsNjR9JCJEChVDcmVhdGVBY2NvdW50UmVzcG9uc2USKwoHYWNjb3VudBgBIAEoCzIaLm9hc2lzLmlkZW50aXR5LnYxLkFjY291bnQiTwoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSGQoFbG9naW4YASABKAlCCrpIB3IFEAEY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAEYgAEivQEKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgDEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnJlZnJlc2hfZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQivgEKFlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSDwoHdXNlcl9pZBgDIAEoAxIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKFFJldm9rZVNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIm8KEUdldFByb2ZpbGVSZXF1ZXN0EhoKB3VzZXJfaWQYASABKANCB7pIBCICIABIABItCgZoYW5kbGUYAiABKAlCG7pIGHIWMhReW0EtWmEtejAtOV9dezMsMzB9JEgAQg8KBmxvb2t1cBIFukgCCAEiQQoSR2V0UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIj4KF0JhdGNoR2V0UHJvZmlsZXNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygDQhG6SA6SAQsIARDoByIEIgIgACJIChhCYXRjaEdldFByb2ZpbGVzUmVzcG9uc2USLAoIcHJvZmlsZXMYASADKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIk4KEkxpc3RVc2VySWRzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiQAoTTGlzdFVzZXJJZHNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoAxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkihAEKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0EjMKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlQga6SAPIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiRAoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIhoKGFJldm9rZUFsbFNlc3Npb25zUmVxdWVzdCIyChlSZXZva2VBbGxTZXNzaW9uc1Jlc3BvbnNlEhUKDXJldm9rZWRfY291bnQYASABKAUiXwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB3IFEAEYgAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAIGIABItUBChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEg8KB3VzZXJfaWQYAyABKAMSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoScmVmcmVzaF9leHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZXZva2VkX2NvdW50GAYgASgFIhkKF1JvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0Im4KGFJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRILCgNraWQYASABKAkSLQoJc2lnbl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5wdWJsaXNoZWRfa2lkcxgCIAMoCSJOCglSYXRlTGltaXQSHAoFbGltaXQYASABKANCDbpICiIIGICU69wDKAESIwoOcGVyaW9kX3NlY29uZHMYAiABKAVCC7pICBoGGICjBSgBIq8BChBSb3V0ZUNsYXNzTGltaXRzEj0KC3JvdXRlX2NsYXNzGAEgASgJQii6SCVyI1IEYXV0aFIEcmVhZFIFd3JpdGVSBnVwbG9hZFIGc3RyZWFtEi4KCHBlcl91c2VyGAIgASgLMhwub2FzaXMuaWRlbnRpdHkudjEuUmF0ZUxpbWl0EiwKBnBlcl9pcBgDIAEoCzIcLm9hc2lzLmlkZW50aXR5LnYxLlJhdGVMaW1pdCJ7ChhTZXRFZGdlUmF0ZUxpbWl0c1JlcXVlc3QSPQoGbGltaXRzGAEgAygLMiMub2FzaXMuaWRlbnRpdHkudjEuUm91dGVDbGFzc0xpbWl0c0IIukgFkgECEAUSIAoLdHRsX3NlY29uZHMYAiABKAVCC7pICBoGGICjBSgAIkwKGVNldEVkZ2VSYXRlTGltaXRzUmVzcG9uc2USLwoLZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMv0PCg9JZGVudGl0eVNlcnZpY2USfwoNQ3JlYXRlQWNjb3VudBInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvYWNjb3VudHMSfwoNQ3JlYXRlU2Vzc2lvbhInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvc2Vzc2lvbnMSigEKDlJlZnJlc2hTZXNzaW9uEigub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZSIjyPMYAoLT5JMCGToBKiIUL3YxL3Nlc3Npb25zOnJlZnJlc2gShgEKDVJldm9rZVNlc3Npb24SJy5vYXNpcy5pZGVudGl0eS52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZVNlc3Npb25SZXNwb25zZSIiyPMYAoLT5JMCGDoBKiITL3YxL3Nlc3Npb25zOnJldm9rZRKVAQoKR2V0UHJvZmlsZRIkLm9hc2lzLmlkZW50aXR5LnYxLkdldFByb2ZpbGVSZXF1ZXN0GiUub2FzaXMuaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlc3BvbnNlIjqQAgHI8xgCgtPkkwItWhYSFC92MS9oYW5kbGVzL3toYW5kbGV9EhMvdjEvdXNlcnMve3VzZXJfaWR9Eo4BChBCYXRjaEdldFByb2ZpbGVzEioub2FzaXMuaWRlbnRpdHkudjEuQmF0Y2hHZXRQcm9maWxlc1JlcXVlc3QaKy5vYXNpcy5pZGVudGl0eS52MS5CYXRjaEdldFByb2ZpbGVzUmVzcG9uc2UiIZACAcjzGAKC0+STAhQSEi92MS91c2VyczpiYXRjaEdldBJlCgtMaXN0VXNlcklkcxIlLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVxdWVzdBomLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVzcG9uc2UiB5ACAcjzGAMSlAEKDVVwZGF0ZVByb2ZpbGUSJy5vYXNpcy5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZSIwyPMYAYLT5JMCJjoHcHJvZmlsZTIbL3YxL3VzZXJzL3twcm9maWxlLnVzZXJfaWR9EpUBChFSZXZva2VBbGxTZXNzaW9ucxIrLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZUFsbFNlc3Npb25zUmVxdWVzdBosLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZUFsbFNlc3Npb25zUmVzcG9uc2UiJcjzGAGC0+STAhs6ASoiFi92MS9zZXNzaW9uczpyZXZva2VBbGwSkAEKDkNoYW5nZVBhc3N3b3JkEigub2FzaXMuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIpyPMYAYLT5JMCHzoBKiIaL3YxL2FjY291bnQ6Y2hhbmdlUGFzc3dvcmQSkgEKEFJvdGF0ZVNpZ25pbmdLZXkSKi5vYXNpcy5pZGVudGl0eS52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBorLm9hc2lzLmlkZW50aXR5LnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZSIlyPMYBILT5JMCGzoBKiIWL3YxL3NpZ25pbmdLZXlzOnJvdGF0ZRKSAQoRU2V0RWRnZVJhdGVMaW1pdHMSKy5vYXNpcy5pZGVudGl0eS52MS5TZXRFZGdlUmF0ZUxpbWl0c1JlcXVlc3QaLC5vYXNpcy5pZGVudGl0eS52MS5TZXRFZGdlUmF0ZUxpbWl0c1Jlc3BvbnNlIiLI8xgEgtPkkwIYOgEqIhMvdjEvZWRnZS9yYXRlTGltaXRzEnkKCUdyYW50Um9sZRIjLm9hc2lzLmlkZW50aXR5LnYxLkdyYW50Um9sZVJlcXVlc3QaJC5vYXNpcy5pZGVudGl0eS52MS5HcmFudFJvbGVSZXNwb25zZSIhkAICyPMYBILT5JMCFDoBKiIPL3YxL3JvbGVzOmdyYW50En0KClJldm9rZVJvbGUSJC5vYXNpcy5pZGVudGl0eS52MS5SZXZva2VSb2xlUmVxdWVzdBolLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZVJvbGVSZXNwb25zZSIikAICyPMYBILT5JMCFToBKiIQL3YxL3JvbGVzOnJldm9rZRJcCghHZXRSb2xlcxIiLm9hc2lzLmlkZW50aXR5LnYxLkdldFJvbGVzUmVxdWVzdBojLm9hc2lzLmlkZW50aXR5LnYxLkdldFJvbGVzUmVzcG9uc2UiB5ACAcjzGANiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_identity_v1_profile]);
+
+/**
+ * Request for GrantRole.
+ *
+ * @generated from message oasis.identity.v1.GrantRoleRequest
+ */
+export type GrantRoleRequest = Message<"oasis.identity.v1.GrantRoleRequest"> & {
+  /**
+   * The account, by handle (case-insensitive).
+   *
+   * @generated from field: string handle = 1;
+   */
+  handle: string;
+
+  /**
+   * "moderator" or "admin".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message oasis.identity.v1.GrantRoleRequest.
+ * Use `create(GrantRoleRequestSchema)` to create a new message.
+ */
+export const GrantRoleRequestSchema: GenMessage<GrantRoleRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 0);
+
+/**
+ * Response of GrantRole.
+ *
+ * @generated from message oasis.identity.v1.GrantRoleResponse
+ */
+export type GrantRoleResponse = Message<"oasis.identity.v1.GrantRoleResponse"> & {
+  /**
+   * The account.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * Its roles after the grant, sorted.
+   *
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message oasis.identity.v1.GrantRoleResponse.
+ * Use `create(GrantRoleResponseSchema)` to create a new message.
+ */
+export const GrantRoleResponseSchema: GenMessage<GrantRoleResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 1);
+
+/**
+ * Request for RevokeRole.
+ *
+ * @generated from message oasis.identity.v1.RevokeRoleRequest
+ */
+export type RevokeRoleRequest = Message<"oasis.identity.v1.RevokeRoleRequest"> & {
+  /**
+   * The account, by handle (case-insensitive).
+   *
+   * @generated from field: string handle = 1;
+   */
+  handle: string;
+
+  /**
+   * "moderator" or "admin".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message oasis.identity.v1.RevokeRoleRequest.
+ * Use `create(RevokeRoleRequestSchema)` to create a new message.
+ */
+export const RevokeRoleRequestSchema: GenMessage<RevokeRoleRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 2);
+
+/**
+ * Response of RevokeRole.
+ *
+ * @generated from message oasis.identity.v1.RevokeRoleResponse
+ */
+export type RevokeRoleResponse = Message<"oasis.identity.v1.RevokeRoleResponse"> & {
+  /**
+   * The account.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * Its roles after the revocation, sorted.
+   *
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message oasis.identity.v1.RevokeRoleResponse.
+ * Use `create(RevokeRoleResponseSchema)` to create a new message.
+ */
+export const RevokeRoleResponseSchema: GenMessage<RevokeRoleResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 3);
+
+/**
+ * Request for GetRoles.
+ *
+ * @generated from message oasis.identity.v1.GetRolesRequest
+ */
+export type GetRolesRequest = Message<"oasis.identity.v1.GetRolesRequest"> & {
+  /**
+   * The account.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+};
+
+/**
+ * Describes the message oasis.identity.v1.GetRolesRequest.
+ * Use `create(GetRolesRequestSchema)` to create a new message.
+ */
+export const GetRolesRequestSchema: GenMessage<GetRolesRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 4);
+
+/**
+ * Response of GetRoles.
+ *
+ * @generated from message oasis.identity.v1.GetRolesResponse
+ */
+export type GetRolesResponse = Message<"oasis.identity.v1.GetRolesResponse"> & {
+  /**
+   * Its roles, sorted; empty for most accounts.
+   *
+   * @generated from field: repeated string roles = 1;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message oasis.identity.v1.GetRolesResponse.
+ * Use `create(GetRolesResponseSchema)` to create a new message.
+ */
+export const GetRolesResponseSchema: GenMessage<GetRolesResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 5);
 
 /**
  * Request for CreateAccount.
@@ -67,7 +221,7 @@ export type CreateAccountRequest = Message<"oasis.identity.v1.CreateAccountReque
  * Use `create(CreateAccountRequestSchema)` to create a new message.
  */
 export const CreateAccountRequestSchema: GenMessage<CreateAccountRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 0);
+  messageDesc(file_oasis_identity_v1_identity_service, 6);
 
 /**
  * Response of CreateAccount.
@@ -88,7 +242,7 @@ export type CreateAccountResponse = Message<"oasis.identity.v1.CreateAccountResp
  * Use `create(CreateAccountResponseSchema)` to create a new message.
  */
 export const CreateAccountResponseSchema: GenMessage<CreateAccountResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 1);
+  messageDesc(file_oasis_identity_v1_identity_service, 7);
 
 /**
  * Request for CreateSession.
@@ -116,7 +270,7 @@ export type CreateSessionRequest = Message<"oasis.identity.v1.CreateSessionReque
  * Use `create(CreateSessionRequestSchema)` to create a new message.
  */
 export const CreateSessionRequestSchema: GenMessage<CreateSessionRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 2);
+  messageDesc(file_oasis_identity_v1_identity_service, 8);
 
 /**
  * Tokens of a session. Returned by CreateSession.
@@ -165,7 +319,7 @@ export type CreateSessionResponse = Message<"oasis.identity.v1.CreateSessionResp
  * Use `create(CreateSessionResponseSchema)` to create a new message.
  */
 export const CreateSessionResponseSchema: GenMessage<CreateSessionResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 3);
+  messageDesc(file_oasis_identity_v1_identity_service, 9);
 
 /**
  * Request for RefreshSession.
@@ -186,7 +340,7 @@ export type RefreshSessionRequest = Message<"oasis.identity.v1.RefreshSessionReq
  * Use `create(RefreshSessionRequestSchema)` to create a new message.
  */
 export const RefreshSessionRequestSchema: GenMessage<RefreshSessionRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 4);
+  messageDesc(file_oasis_identity_v1_identity_service, 10);
 
 /**
  * New tokens of a session. Returned by RefreshSession.
@@ -235,7 +389,7 @@ export type RefreshSessionResponse = Message<"oasis.identity.v1.RefreshSessionRe
  * Use `create(RefreshSessionResponseSchema)` to create a new message.
  */
 export const RefreshSessionResponseSchema: GenMessage<RefreshSessionResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 5);
+  messageDesc(file_oasis_identity_v1_identity_service, 11);
 
 /**
  * Request for RevokeSession.
@@ -256,7 +410,7 @@ export type RevokeSessionRequest = Message<"oasis.identity.v1.RevokeSessionReque
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 6);
+  messageDesc(file_oasis_identity_v1_identity_service, 12);
 
 /**
  * Response of RevokeSession.
@@ -271,7 +425,7 @@ export type RevokeSessionResponse = Message<"oasis.identity.v1.RevokeSessionResp
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 7);
+  messageDesc(file_oasis_identity_v1_identity_service, 13);
 
 /**
  * Request for GetProfile: one of user_id or handle.
@@ -308,7 +462,7 @@ export type GetProfileRequest = Message<"oasis.identity.v1.GetProfileRequest"> &
  * Use `create(GetProfileRequestSchema)` to create a new message.
  */
 export const GetProfileRequestSchema: GenMessage<GetProfileRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 8);
+  messageDesc(file_oasis_identity_v1_identity_service, 14);
 
 /**
  * Response of GetProfile.
@@ -329,7 +483,7 @@ export type GetProfileResponse = Message<"oasis.identity.v1.GetProfileResponse">
  * Use `create(GetProfileResponseSchema)` to create a new message.
  */
 export const GetProfileResponseSchema: GenMessage<GetProfileResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 9);
+  messageDesc(file_oasis_identity_v1_identity_service, 15);
 
 /**
  * Request for BatchGetProfiles.
@@ -350,7 +504,7 @@ export type BatchGetProfilesRequest = Message<"oasis.identity.v1.BatchGetProfile
  * Use `create(BatchGetProfilesRequestSchema)` to create a new message.
  */
 export const BatchGetProfilesRequestSchema: GenMessage<BatchGetProfilesRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 10);
+  messageDesc(file_oasis_identity_v1_identity_service, 16);
 
 /**
  * Response of BatchGetProfiles.
@@ -371,7 +525,7 @@ export type BatchGetProfilesResponse = Message<"oasis.identity.v1.BatchGetProfil
  * Use `create(BatchGetProfilesResponseSchema)` to create a new message.
  */
 export const BatchGetProfilesResponseSchema: GenMessage<BatchGetProfilesResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 11);
+  messageDesc(file_oasis_identity_v1_identity_service, 17);
 
 /**
  * Request for ListUserIds.
@@ -399,7 +553,7 @@ export type ListUserIdsRequest = Message<"oasis.identity.v1.ListUserIdsRequest">
  * Use `create(ListUserIdsRequestSchema)` to create a new message.
  */
 export const ListUserIdsRequestSchema: GenMessage<ListUserIdsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 12);
+  messageDesc(file_oasis_identity_v1_identity_service, 18);
 
 /**
  * Response of ListUserIds.
@@ -427,7 +581,7 @@ export type ListUserIdsResponse = Message<"oasis.identity.v1.ListUserIdsResponse
  * Use `create(ListUserIdsResponseSchema)` to create a new message.
  */
 export const ListUserIdsResponseSchema: GenMessage<ListUserIdsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 13);
+  messageDesc(file_oasis_identity_v1_identity_service, 19);
 
 /**
  * Request for UpdateProfile.
@@ -455,7 +609,7 @@ export type UpdateProfileRequest = Message<"oasis.identity.v1.UpdateProfileReque
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 14);
+  messageDesc(file_oasis_identity_v1_identity_service, 20);
 
 /**
  * Response of UpdateProfile.
@@ -476,7 +630,7 @@ export type UpdateProfileResponse = Message<"oasis.identity.v1.UpdateProfileResp
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 15);
+  messageDesc(file_oasis_identity_v1_identity_service, 21);
 
 /**
  * Request for RevokeAllSessions.
@@ -491,7 +645,7 @@ export type RevokeAllSessionsRequest = Message<"oasis.identity.v1.RevokeAllSessi
  * Use `create(RevokeAllSessionsRequestSchema)` to create a new message.
  */
 export const RevokeAllSessionsRequestSchema: GenMessage<RevokeAllSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 16);
+  messageDesc(file_oasis_identity_v1_identity_service, 22);
 
 /**
  * Response of RevokeAllSessions.
@@ -512,7 +666,7 @@ export type RevokeAllSessionsResponse = Message<"oasis.identity.v1.RevokeAllSess
  * Use `create(RevokeAllSessionsResponseSchema)` to create a new message.
  */
 export const RevokeAllSessionsResponseSchema: GenMessage<RevokeAllSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 17);
+  messageDesc(file_oasis_identity_v1_identity_service, 23);
 
 /**
  * Request for ChangePassword.
@@ -540,7 +694,7 @@ export type ChangePasswordRequest = Message<"oasis.identity.v1.ChangePasswordReq
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 18);
+  messageDesc(file_oasis_identity_v1_identity_service, 24);
 
 /**
  * Response of ChangePassword: the tokens of the caller's new session.
@@ -596,7 +750,7 @@ export type ChangePasswordResponse = Message<"oasis.identity.v1.ChangePasswordRe
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 19);
+  messageDesc(file_oasis_identity_v1_identity_service, 25);
 
 /**
  * Request for RotateSigningKey.
@@ -611,7 +765,7 @@ export type RotateSigningKeyRequest = Message<"oasis.identity.v1.RotateSigningKe
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 20);
+  messageDesc(file_oasis_identity_v1_identity_service, 26);
 
 /**
  * Response of RotateSigningKey.
@@ -647,7 +801,7 @@ export type RotateSigningKeyResponse = Message<"oasis.identity.v1.RotateSigningK
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 21);
+  messageDesc(file_oasis_identity_v1_identity_service, 27);
 
 /**
  * One rate limit: `limit` requests per `period_seconds`, bursting up to `limit`.
@@ -675,7 +829,7 @@ export type RateLimit = Message<"oasis.identity.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 22);
+  messageDesc(file_oasis_identity_v1_identity_service, 28);
 
 /**
  * The limits of one route class of the edge.
@@ -711,7 +865,7 @@ export type RouteClassLimits = Message<"oasis.identity.v1.RouteClassLimits"> & {
  * Use `create(RouteClassLimitsSchema)` to create a new message.
  */
 export const RouteClassLimitsSchema: GenMessage<RouteClassLimits> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 23);
+  messageDesc(file_oasis_identity_v1_identity_service, 29);
 
 /**
  * Request for SetEdgeRateLimits.
@@ -740,7 +894,7 @@ export type SetEdgeRateLimitsRequest = Message<"oasis.identity.v1.SetEdgeRateLim
  * Use `create(SetEdgeRateLimitsRequestSchema)` to create a new message.
  */
 export const SetEdgeRateLimitsRequestSchema: GenMessage<SetEdgeRateLimitsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 24);
+  messageDesc(file_oasis_identity_v1_identity_service, 30);
 
 /**
  * Response of SetEdgeRateLimits.
@@ -761,7 +915,7 @@ export type SetEdgeRateLimitsResponse = Message<"oasis.identity.v1.SetEdgeRateLi
  * Use `create(SetEdgeRateLimitsResponseSchema)` to create a new message.
  */
 export const SetEdgeRateLimitsResponseSchema: GenMessage<SetEdgeRateLimitsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 25);
+  messageDesc(file_oasis_identity_v1_identity_service, 31);
 
 /**
  * Accounts, sign-in sessions and profiles. Issues the access tokens (EdDSA JWTs) that
@@ -932,6 +1086,44 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof SetEdgeRateLimitsRequestSchema;
     output: typeof SetEdgeRateLimitsResponseSchema;
+  },
+  /**
+   * Admin: grants a role ("moderator" or "admin") to the account `handle`. Its next
+   * access token carries the role; services that check roles (GetRoles) see it at once.
+   * Idempotent. Errors: PERMISSION_DENIED (NOT_ADMIN), NOT_FOUND (ACCOUNT_NOT_FOUND).
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.GrantRole
+   */
+  grantRole: {
+    methodKind: "unary";
+    input: typeof GrantRoleRequestSchema;
+    output: typeof GrantRoleResponseSchema;
+  },
+  /**
+   * Admin: takes a granted role back (the admins named in OASIS_ADMIN_HANDLES keep
+   * theirs). Services that check roles refuse the account at once; tokens issued before
+   * still name the role until they expire (15 minutes), which the services' own check
+   * makes harmless. Idempotent. Errors: PERMISSION_DENIED (NOT_ADMIN), NOT_FOUND
+   * (ACCOUNT_NOT_FOUND).
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.RevokeRole
+   */
+  revokeRole: {
+    methodKind: "unary";
+    input: typeof RevokeRoleRequestSchema;
+    output: typeof RevokeRoleResponseSchema;
+  },
+  /**
+   * Internal: an account's roles now (granted ones plus "admin" for the handles in
+   * OASIS_ADMIN_HANDLES), for services that enforce ACCESS_MODERATOR/ACCESS_ADMIN
+   * themselves. Unknown accounts have none.
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.GetRoles
+   */
+  getRoles: {
+    methodKind: "unary";
+    input: typeof GetRolesRequestSchema;
+    output: typeof GetRolesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_oasis_identity_v1_identity_service, 0);
