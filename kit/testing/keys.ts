@@ -7,4 +7,4 @@
 import { generateMeshKeys } from "../mesh-keys.ts";
 import { mesh } from "../../mesh.config.ts";
 
-Object.assign(process.env, generateMeshKeys([...mesh.map((e) => e.name), "edge"], process.env));
+Object.assign(process.env, generateMeshKeys([...mesh.map((e) => e.name), "edge", "operator"], process.env));

@@ -21,6 +21,7 @@ import {
 import { createLoginThrottle } from "./login-throttle.ts";
 import { revokeSessions } from "./revocation.ts";
 import { requireAdmin as requireAdminRole, roleRoutes, rolesOf } from "./roles.ts";
+import { requireNotSuspended } from "./suspension.ts";
 import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { IdentityContext } from "./context.ts";
 import {
@@ -191,6 +192,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       const ok = await Bun.password.verify(req.password, creds?.passwordHash ?? ctx.dummyHash);
       if (!creds || !ok) throw errors.unauthenticated(ErrorReason.INVALID_CREDENTIALS, "wrong login or password");
       await throttle.succeeded(login, ip);
+      await requireNotSuspended(ctx, rt.db, creds.userId);
       return startSession(creds.userId, creds.handle);
     },
 
@@ -217,6 +219,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
         return { kind: "ok" as const, userId: s.userId, handle: profile?.handle ?? "", token: next.token, expiresAt };
       });
       if (outcome.kind === "invalid") throw invalid();
+      if (outcome.kind === "ok") await requireNotSuspended(ctx, rt.db, outcome.userId);
       if (outcome.kind === "reused") {
         await revokeSessions(ctx, [parsed.sessionId]);
         throw errors.unauthenticated(ErrorReason.REFRESH_TOKEN_REUSED, "refresh token was already used; the session is revoked, sign in again");

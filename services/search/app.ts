@@ -9,6 +9,7 @@ import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import type { SearchConfig } from "./config.ts";
 import { createContext, createEngine } from "./context.ts";
 import { identityConsumer, postConsumer, writers } from "./events.ts";
+import { moderationConsumer } from "./moderation-events.ts";
 import { searchService } from "./service.ts";
 
 export async function createSearchApp(config: SearchConfig): Promise<App> {
@@ -20,6 +21,6 @@ export async function createSearchApp(config: SearchConfig): Promise<App> {
   const w = writers(ctx);
   return serve(rt, {
     bindings: [bind(SearchService, searchService(ctx))],
-    consumers: [identityConsumer(ctx, w), postConsumer(ctx, w)],
+    consumers: [identityConsumer(ctx, w), postConsumer(ctx, w), moderationConsumer(ctx, w)],
   });
 }

@@ -1,0 +1,142 @@
+/**
+ * Actions reach every read path, on a real mesh (identity, graph, media, post,
+ * interaction, feed, search, moderation, edge): a takedown disappears from a follower's
+ * home feed, the author's user feed, GetPost and search, and REVERSE brings it back
+ * everywhere; a suspension refuses sign-in and the account's existing tokens at the edge,
+ * and lifts itself after its duration. The operation log tells the story. Times from the
+ * action's answer to the last read path agreeing are printed (one run), not asserted.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { baseConfig } from "#kit/config.ts";
+import { errorReason } from "#kit/errors.ts";
+import { connectPool, select, type Pool } from "#kit/mysql.ts";
+import { testAdminHandle } from "#kit/testing/mesh.ts";
+import { testClient } from "#kit/testing/clients.ts";
+import { until } from "#kit/testing/until.ts";
+import { ActionType, ReasonType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
+import { ModerationService } from "#gen/oasis/moderation/v1/moderation_service_pb.ts";
+import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
+import { readEdges } from "../../demo/data.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
+
+setDefaultTimeout(60_000);
+
+let bed: SocialTestbed;
+let db: Pool;
+const searchDir = mkdtempSync(join(tmpdir(), "oasis-moderation-search-"));
+const members = [...new Set(readEdges().flat())].slice(300, 306);
+let ids: bigint[] = [];
+let admin: bigint;
+const moderation = (as: bigint) => testClient(ModerationService, bed.mesh.url("moderation"), as);
+const search = (as: bigint) => testClient(SearchService, bed.mesh.url("search"), as);
+
+beforeAll(async () => {
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction", "feed", "search", "moderation"], {
+    env: { OASIS_SEARCH_DATA_DIR: searchDir, OASIS_MEILI_URL: "" },
+  });
+  ids = await bed.users(members);
+  admin = (await bed.identity().createAccount({ handle: testAdminHandle, email: "admin@reed.example", password: "correct horse battery" })).account!.userId;
+  await bed.identity(admin).grantRole({ handle: `reed_${members[3]}`, role: "moderator" });
+  await bed.identity(admin).grantRole({ handle: `reed_${members[4]}`, role: "moderator" });
+  const cfg = baseConfig("moderation", bed.mesh.env);
+  db = connectPool(cfg.mysqlUrl, cfg.database, 2);
+}, 180_000);
+
+afterAll(async () => {
+  await db?.end();
+  await bed?.stop();
+  rmSync(searchDir, { recursive: true, force: true });
+}, 60_000);
+
+async function claimFor(reviewer: bigint, ticketId: bigint, queue: string): Promise<string> {
+  const c = await until(
+    () => moderation(reviewer).claimNextReview({ queue }),
+    (r) => r.ticket?.ticketId === ticketId,
+    10_000,
+  );
+  return c.leaseToken;
+}
+
+describe("takedown", () => {
+  test("gone from the follower's home feed, the user feed, GetPost and search; REVERSE brings it back", async () => {
+    const [author, follower, reporter, reviewer] = [ids[0]!, ids[1]!, ids[2]!, ids[3]!];
+    await bed.graph(follower).follow({ userId: author });
+    const caption = "moderation lighthouse keeper watches the harbour";
+    const postId = (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, 0)], caption })).post!.postId;
+
+    type Seen = { home: boolean; user: boolean; get: boolean; search: boolean };
+    const seen = async (): Promise<Seen> => {
+      const [home, user, get, found] = await Promise.all([
+        bed.feed(follower).getHomeFeed({ pageSize: 50 }),
+        bed.feed(follower).getUserFeed({ userId: author, pageSize: 50 }),
+        bed.post(follower).getPost({ postId }).then(
+          () => true,
+          (err) => (ConnectError.from(err).code === Code.NotFound ? false : Promise.reject(err)),
+        ),
+        search(follower).searchPosts({ query: "lighthouse harbour" }),
+      ]);
+      return {
+        home: home.items.some((i) => i.post?.postId === postId),
+        user: user.items.some((i) => i.post?.postId === postId),
+        get,
+        search: found.posts.some((p) => p.post?.postId === postId),
+      };
+    };
+    const everywhere = { home: true, user: true, get: true, search: true };
+    const nowhere = { home: false, user: false, get: false, search: false };
+    expect(await until(seen, (s) => JSON.stringify(s) === JSON.stringify(everywhere), 20_000)).toEqual(everywhere);
+
+    const report = await moderation(reporter).createReport({ subject: { type: SubjectType.POST, id: postId }, reasonType: ReasonType.VIOLATION });
+    const ticketId = report.report!.ticketId;
+    const lease = await claimFor(reviewer, ticketId, "post:en");
+    let t0 = performance.now();
+    const down = await moderation(reviewer).takeAction({ ticketId, leaseToken: lease, action: ActionType.TAKEDOWN, reason: "violates the rules" });
+    expect(await until(seen, (s) => JSON.stringify(s) === JSON.stringify(nowhere), 10_000)).toEqual(nowhere);
+    const goneMs = performance.now() - t0;
+    // The author does not see it either.
+    expect(ConnectError.from(await bed.post(author).getPost({ postId }).catch((e) => e)).code).toBe(Code.NotFound);
+
+    t0 = performance.now();
+    await moderation(ids[4]!).takeAction({ ticketId, action: ActionType.REVERSE, reversesActionId: down.action!.actionId, reason: "on second look, fine" });
+    expect(await until(seen, (s) => JSON.stringify(s) === JSON.stringify(everywhere), 10_000)).toEqual(everywhere);
+    const backMs = performance.now() - t0;
+    console.log(`takedown: gone from home feed, user feed, GetPost and search ${goneMs.toFixed(0)} ms after TakeAction; back ${backMs.toFixed(0)} ms after REVERSE`);
+
+    const log = await select<{ kind: string; actor_id: string }>(db, "SELECT kind, actor_id FROM operations WHERE ticket_id = ? ORDER BY op_id", [ticketId]);
+    expect(log.map((l) => `${l.kind}:${l.actor_id}`)).toEqual([`report:${reporter}`, `claim:${reviewer}`, `action:${reviewer}`, `reverse:${ids[4]}`]);
+  });
+});
+
+describe("suspension", () => {
+  test("sign-in refused, existing tokens refused at the edge, lifted after its duration", async () => {
+    const [target, reporter, reviewer] = [ids[5]!, ids[2]!, ids[3]!];
+    const token = await bed.token(members[5]!);
+    const me = () => bed.edgeCall("/oasis.graph.v1.GraphService/GetCounts", { userId: String(target) }, token);
+    expect((await me()).status).toBe(200);
+
+    const report = await moderation(reporter).createReport({ subject: { type: SubjectType.USER, id: target }, reasonType: ReasonType.SPAM });
+    const ticketId = report.report!.ticketId;
+    const lease = await claimFor(reviewer, ticketId, "user");
+    const t0 = performance.now();
+    await moderation(reviewer).takeAction({ ticketId, leaseToken: lease, action: ActionType.SUSPEND_ACCOUNT, reason: "spam", duration: { seconds: 4n } });
+    expect((await until(me, (r) => r.status === 401, 10_000)).status).toBe(401);
+    const refusedMs = performance.now() - t0;
+    const signIn = await bed.identity().createSession({ login: `reed_${members[5]}`, password: "correct horse battery" }).catch((e) => e);
+    expect({ code: ConnectError.from(signIn).code, reason: errorReason(signIn) }).toEqual({ code: Code.PermissionDenied, reason: "ACCOUNT_SUSPENDED" });
+
+    // The timer reverses it when the 4 s are up; sign-in works again.
+    const back = await until(
+      () => bed.identity().createSession({ login: `reed_${members[5]}`, password: "correct horse battery" }).then(() => "ok", (e) => errorReason(e) ?? "error"),
+      (r) => r === "ok",
+      20_000,
+    );
+    expect(back).toBe("ok");
+    const log = await select<{ kind: string; actor_id: string }>(db, "SELECT kind, actor_id FROM operations WHERE ticket_id = ? ORDER BY op_id", [ticketId]);
+    expect(log.map((l) => `${l.kind}:${l.actor_id}`)).toEqual([`report:${reporter}`, `claim:${reviewer}`, `action:${reviewer}`, "reverse:0"]);
+    console.log(`suspension: the account's token refused at the edge ${refusedMs.toFixed(0)} ms after TakeAction`);
+  });
+});
