@@ -111,6 +111,48 @@ describe("takedown", () => {
   });
 });
 
+describe("appeal", () => {
+  test("the owner appeals once; the reviewer who acted cannot handle it; another overturns it; the log and the reviewer report tell the story", async () => {
+    const [author, reporter, first, second] = [ids[0]!, ids[2]!, ids[3]!, ids[4]!];
+    const postId = (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, 1)], caption: "an appeal about the harbour lights" })).post!.postId;
+    const ticketId = (await moderation(reporter).createReport({ subject: { type: SubjectType.POST, id: postId }, reasonType: ReasonType.SEXUAL })).report!.ticketId;
+    const lease = await claimFor(first, ticketId, "post");
+    const down = (await moderation(first).takeAction({ ticketId, leaseToken: lease, action: ActionType.TAKEDOWN, reason: "nudity" })).action!;
+    await until(() => bed.post(author).getPost({ postId }).then(() => "seen", () => "gone"), (r) => r === "gone", 10_000);
+
+    const notOwner = await moderation(reporter).createAppeal({ actionId: down.actionId, text: "not mine but still" }).catch((e) => errorReason(e));
+    expect(notOwner).toBe("ACTION_NOT_FOUND");
+    const appeal = await moderation(author).createAppeal({ actionId: down.actionId, text: "it is a photo of a lighthouse" });
+    expect(appeal.ticketId).toBe(ticketId);
+    expect(await moderation(author).createAppeal({ actionId: down.actionId, text: "again" }).catch((e) => errorReason(e))).toBe("APPEAL_EXISTS");
+
+    // The reviewer who acted never gets it from the appeals queue, and cannot decide it.
+    expect((await moderation(first).claimNextReview({ queue: "appeals" })).ticket).toBeUndefined();
+    const same = await moderation(first).takeAction({ ticketId, action: ActionType.REVERSE, reversesActionId: down.actionId }).catch((e) => errorReason(e));
+    expect(same).toBe("SAME_REVIEWER");
+    const lease2 = await claimFor(second, ticketId, "appeals");
+    expect(lease2.length).toBeGreaterThan(10);
+    await moderation(second).takeAction({ ticketId, action: ActionType.REVERSE, reversesActionId: down.actionId, reason: "appeal upheld: a lighthouse" });
+    await until(() => bed.post(author).getPost({ postId }).then(() => "seen", () => "gone"), (r) => r === "seen", 10_000);
+
+    const ops = await moderation(second).listOperations({ ticketId });
+    expect(ops.operations.map((o) => `${o.kind}:${o.actorId}`).reverse()).toEqual([
+      `report:${reporter}`,
+      `claim:${first}`,
+      `action:${first}`,
+      `appeal:${author}`,
+      `claim:${second}`,
+      `reverse:${second}`,
+    ]);
+    const reportOfFirst = await moderation(second).getReviewerReport({ reviewerId: first });
+    expect(reportOfFirst.appealsDecided).toBe(1);
+    expect(reportOfFirst.overturnRate).toBe(1);
+    expect(reportOfFirst.actions).toBeGreaterThanOrEqual(1);
+    expect(reportOfFirst.handledPerHour).toBeCloseTo(reportOfFirst.actions / 24, 6);
+    expect(Number(reportOfFirst.medianTimeToActionMs)).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe("suspension", () => {
   test("sign-in refused, existing tokens refused at the edge, lifted after its duration", async () => {
     const [target, reporter, reviewer] = [ids[5]!, ids[2]!, ids[3]!];

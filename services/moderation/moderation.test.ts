@@ -185,6 +185,32 @@ describe("roles", () => {
   });
 });
 
+describe("admin CLI", () => {
+  test("`bun run admin roles grant <handle> moderator` grants as the configured admin, through the operator's mesh key", async () => {
+    const handle = `reed_${members[2]}`;
+    const run = async (...args: string[]) => {
+      const proc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "scripts", "admin.ts"), "roles", ...args, "--json"], {
+        env: { ...mesh.env, OASIS_LOG_LEVEL: "warn" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      return { code, out: out.trim(), err: err.trim() };
+    };
+    const granted = await run("grant", handle, "moderator");
+    expect(granted).toEqual({ code: 0, out: JSON.stringify({ handle, user_id: String(ids[2]), roles: ["moderator"] }), err: "" });
+    expect((await identity().createSession({ login: handle, password: "correct horse battery" }).then((s) => decodeJwt(s.accessToken).roles)) as string[]).toEqual(["moderator"]);
+    expect((await run("revoke", handle, "moderator")).out).toBe(JSON.stringify({ handle, user_id: String(ids[2]), roles: [] }));
+    const bad = await run("grant", handle, "overlord");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("role must be one of moderator, admin");
+    // Acting for a non-admin is refused by identity like any caller.
+    const notAdmin = await run("grant", handle, "moderator", "--as", `reed_${members[1]}`);
+    expect(notAdmin.code).toBe(1);
+    expect(notAdmin.err).toContain("only an admin may do this");
+  });
+});
+
 describe("workbench", () => {
   test("20 reviewers over 1,000 tickets, some leases left to expire: each handled exactly once, never two holders, none lost", async () => {
     const reviewers = ids.slice(6, 26);

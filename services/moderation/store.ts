@@ -33,6 +33,8 @@ type TicketRaw = {
   content_media: string | string[];
   content_gone: number;
   created_at: Date;
+  appeal_action_id: string;
+  appeal_reviewer_id: string;
 };
 type ReportRaw = { report_id: string; ticket_id: string; reporter_id: string; reason_type: number; reason_text: string; created_at: Date };
 type ActionRaw = {
@@ -52,7 +54,7 @@ type ActionRaw = {
 };
 
 const ticketColumns =
-  "ticket_id, subject_type, subject_id, parent_id, owner_id, content_type, language, state, escalated, priority, report_count, round, holder_id, lease_token, lease_expires_at, (lease_expires_at IS NOT NULL AND lease_expires_at > NOW(3)) AS lease_live, content_text, content_media, content_gone, created_at";
+  "ticket_id, subject_type, subject_id, parent_id, owner_id, content_type, language, state, escalated, priority, report_count, round, holder_id, lease_token, lease_expires_at, (lease_expires_at IS NOT NULL AND lease_expires_at > NOW(3)) AS lease_live, content_text, content_media, content_gone, created_at, appeal_action_id, appeal_reviewer_id";
 
 const toTicket = (r: TicketRaw): TicketRow => {
   const media = typeof r.content_media === "string" ? (JSON.parse(r.content_media) as string[]) : r.content_media;
@@ -73,6 +75,8 @@ const toTicket = (r: TicketRaw): TicketRow => {
     leaseLive: Number(r.lease_live) === 1,
     content: { ownerId: BigInt(r.owner_id), text: r.content_text, mediaIds: media.map((m) => BigInt(m)), language: r.language, gone: r.content_gone === 1 },
     createdAt: r.created_at,
+    appealActionId: BigInt(r.appeal_action_id),
+    appealReviewerId: BigInt(r.appeal_reviewer_id),
   };
 };
 const toReport = (r: ReportRaw): ReportRow => ({
@@ -107,6 +111,12 @@ function claimable(q: QueueFilter): { where: string; params: unknown[] } {
   const waiting = q.escalated ? ReviewState.ESCALATED : ReviewState.OPEN;
   let where = "(state = ? OR (state = ? AND lease_expires_at <= NOW(3))) AND escalated = ?";
   const params: unknown[] = [waiting, ReviewState.IN_REVIEW, q.escalated ? 1 : 0];
+  if (q.appeals) {
+    where += " AND appeal_action_id <> 0 AND appeal_reviewer_id <> ?";
+    params.push(q.excludeReviewer ?? 0n);
+  } else {
+    where += " AND appeal_action_id = 0";
+  }
   if (q.contentType) {
     where += " AND content_type = ?";
     params.push(q.contentType);
@@ -222,7 +232,7 @@ export const moderationStore: ModerationStore = {
   },
 
   async settle(tx, ticketId, state, escalated) {
-    await write(tx, "UPDATE tickets SET state = ?, escalated = ?, holder_id = 0, lease_token = NULL, lease_expires_at = NULL WHERE ticket_id = ?", [
+    await write(tx, "UPDATE tickets SET state = ?, escalated = ?, holder_id = 0, lease_token = NULL, lease_expires_at = NULL, appeal_action_id = 0, appeal_reviewer_id = 0 WHERE ticket_id = ?", [
       state,
       escalated ? 1 : 0,
       ticketId,
@@ -267,6 +277,61 @@ export const moderationStore: ModerationStore = {
       op.actionId,
       op.detail,
     ]);
+  },
+
+  async insertAppeal(tx, a) {
+    await write(tx, "INSERT INTO appeals (appeal_id, action_id, ticket_id, appellant_id, text, created_at) VALUES (?, ?, ?, ?, ?, NOW(3))", [
+      a.appealId,
+      a.action.actionId,
+      a.action.ticketId,
+      a.appellantId,
+      a.text,
+    ]);
+    await write(
+      tx,
+      `UPDATE tickets SET state = ?, escalated = 0, holder_id = 0, lease_token = NULL, lease_expires_at = NULL, appeal_action_id = ?, appeal_reviewer_id = ?
+       WHERE ticket_id = ?`,
+      [ReviewState.OPEN, a.action.actionId, a.action.reviewerId, a.action.ticketId],
+    );
+  },
+
+  async decideAppeal(tx, actionId, decidedActionId, overturned) {
+    await write(tx, "UPDATE appeals SET decided_action_id = ?, overturned = ? WHERE action_id = ? AND decided_action_id = 0", [decidedActionId, overturned ? 1 : 0, actionId]);
+  },
+
+  async operations(db, f) {
+    let where = "1 = 1";
+    const params: unknown[] = [];
+    if (f.ticketId) (where += " AND ticket_id = ?"), params.push(f.ticketId);
+    if (f.actorId) (where += " AND actor_id = ?"), params.push(f.actorId);
+    if (f.kind) (where += " AND kind = ?"), params.push(f.kind);
+    if (f.beforeOpId !== undefined) (where += " AND op_id < ?"), params.push(f.beforeOpId);
+    const rows = await select<{ op_id: string; at: Date; actor_id: string; kind: string; ticket_id: string; action_id: string; detail: string }>(
+      db,
+      `SELECT op_id, at, actor_id, kind, ticket_id, action_id, detail FROM operations WHERE ${where} ORDER BY op_id DESC LIMIT ?`,
+      [...params, f.limit],
+    );
+    return rows.map((r) => ({ opId: BigInt(r.op_id), at: r.at, actorId: BigInt(r.actor_id), kind: r.kind, ticketId: BigInt(r.ticket_id), actionId: BigInt(r.action_id), detail: r.detail }));
+  },
+
+  async actionTimes(db, reviewerId, start, end) {
+    const rows = await select<{ acted: Date; claimed: Date | null }>(
+      db,
+      `SELECT a.at AS acted, (SELECT MAX(c.at) FROM operations c WHERE c.kind = 'claim' AND c.actor_id = a.actor_id AND c.ticket_id = a.ticket_id AND c.op_id < a.op_id) AS claimed
+       FROM operations a WHERE a.actor_id = ? AND a.kind IN ('action', 'reverse') AND a.at >= ? AND a.at < ?`,
+      [reviewerId, start, end],
+    );
+    return rows.map((r) => ({ actedAt: r.acted, claimedAt: r.claimed }));
+  },
+
+  async appealOutcomes(db, reviewerId) {
+    const rows = await select<{ decided: number; overturned: string | null }>(
+      db,
+      `SELECT COUNT(*) AS decided, SUM(ap.overturned) AS overturned FROM appeals ap JOIN actions ac ON ac.action_id = ap.action_id
+       WHERE ac.reviewer_id = ? AND ap.decided_action_id <> 0`,
+      [reviewerId],
+    );
+    return { decided: Number(rows[0]!.decided), overturned: Number(rows[0]!.overturned ?? 0) };
   },
 };
 

@@ -40,8 +40,12 @@ export async function recordAction(ctx: ModerationContext, tx: Tx, a: NewAction)
     expiresAt: a.durationMs ? new Date(Date.now() + a.durationMs) : null,
     reversesActionId: a.reverses?.actionId ?? 0n,
   });
+  // An appeal is settled by upholding (ACKNOWLEDGE) or overturning (REVERSE of the appealed action).
+  const settlesAppeal = t.appealActionId !== 0n && (a.type === ActionType.ACKNOWLEDGE || a.reverses?.actionId === t.appealActionId);
+  if (settlesAppeal) await ctx.store.decideAppeal(tx, t.appealActionId, action.actionId, a.type === ActionType.REVERSE);
   if (a.reverses) {
     await ctx.store.markReversed(tx, a.reverses.actionId, action.actionId);
+    if (settlesAppeal) await ctx.store.settle(tx, t.ticketId, ReviewState.CLOSED, false);
   } else {
     const next = ticketAfter(a.type);
     await ctx.store.settle(tx, t.ticketId, next.state, next.escalated);

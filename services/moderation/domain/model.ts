@@ -36,6 +36,9 @@ export interface TicketRow {
   readonly leaseLive: boolean;
   readonly content: Content;
   readonly createdAt: Date;
+  /** A pending appeal: the appealed action, and its reviewer (who may not handle it). 0 when none. */
+  readonly appealActionId: bigint;
+  readonly appealReviewerId: bigint;
 }
 
 export interface ReportRow {
@@ -75,6 +78,9 @@ export interface OperationRow {
 /** Which tickets a claim may take: by content type and language, or the escalated queue. */
 export interface QueueFilter {
   readonly escalated: boolean;
+  /** The appeals queue; `excludeReviewer` is the claimer (never their own action's appeal). */
+  readonly appeals?: boolean;
+  readonly excludeReviewer?: bigint;
   readonly contentType?: string;
   readonly language?: string;
 }
@@ -104,4 +110,14 @@ export interface ModerationStore {
   dueActions(db: Queryable, limit: number): Promise<ActionRow[]>;
   reporterIds(db: Queryable, ticketId: bigint, round: number): Promise<bigint[]>;
   appendOperation(tx: Tx, op: Omit<OperationRow, "at">): Promise<void>;
+  /** Inserts the appeal (duplicate key on a second one) and puts the ticket in the appeals queue. */
+  insertAppeal(tx: Tx, a: { appealId: bigint; action: ActionRow; appellantId: bigint; text: string }): Promise<void>;
+  /** Settles the pending appeal of `actionId`. */
+  decideAppeal(tx: Tx, actionId: bigint, decidedActionId: bigint, overturned: boolean): Promise<void>;
+  /** Newest first, below `beforeOpId` when given. */
+  operations(db: Queryable, f: { ticketId: bigint; actorId: bigint; kind: string; beforeOpId?: bigint; limit: number }): Promise<OperationRow[]>;
+  /** (claimed, acted) times of `reviewerId`'s actions in [start, end). */
+  actionTimes(db: Queryable, reviewerId: bigint, start: Date, end: Date): Promise<Array<{ claimedAt: Date | null; actedAt: Date }>>;
+  /** Decided appeals of `reviewerId`'s actions, and how many overturned them. */
+  appealOutcomes(db: Queryable, reviewerId: bigint): Promise<{ decided: number; overturned: number }>;
 }

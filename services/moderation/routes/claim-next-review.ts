@@ -18,7 +18,7 @@ export function claimNextReview(ctx: ModerationContext): Pick<ServiceImpl<typeof
   return {
     async claimNextReview(req) {
       const me = await requireModerator(ctx.roles);
-      const queue = parseQueue(req.queue);
+      const queue = parseQueue(req.queue, me);
       if (queue.escalated && !(await isAdmin(ctx.roles, me))) throw errors.permissionDenied(ErrorReason.NOT_ADMIN, "the escalated queue is for admins");
       const leaseSeconds = req.leaseSeconds || ctx.rt.config.leaseSeconds;
       const token = newLeaseToken();

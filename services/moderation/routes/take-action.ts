@@ -37,6 +37,9 @@ export function takeAction(ctx: ModerationContext): Pick<ServiceImpl<typeof Mode
         idempotent(tx, key, fingerprint(TakeActionRequestSchema, req), TakeActionResponseSchema, async () => {
           const ticket = await ctx.store.ticket(tx, req.ticketId, true);
           if (!ticket) throw errors.notFound(ErrorReason.TICKET_NOT_FOUND, `no ticket ${req.ticketId}`, { ticket_id: req.ticketId });
+          if (ticket.appealActionId !== 0n && ticket.appealReviewerId === me) {
+            throw errors.permissionDenied(ErrorReason.SAME_REVIEWER, "another reviewer must handle the appeal of your action", { ticket_id: ticket.ticketId });
+          }
           let action;
           if (req.action === ActionType.REVERSE) {
             const target = await ctx.store.action(tx, req.reversesActionId, true);

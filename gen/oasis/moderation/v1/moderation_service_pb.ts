@@ -17,7 +17,287 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/moderation/v1/moderation_service.proto.
  */
 export const file_oasis_moderation_v1_moderation_service: GenFile = /*@__PURE__*/
-  fileDesc("CixvYXNpcy9tb2RlcmF0aW9uL3YxL21vZGVyYXRpb25fc2VydmljZS5wcm90bxITb2FzaXMubW9kZXJhdGlvbi52MSKtAQoTQ3JlYXRlUmVwb3J0UmVxdWVzdBI1CgdzdWJqZWN0GAEgASgLMhwub2FzaXMubW9kZXJhdGlvbi52MS5TdWJqZWN0Qga6SAPIAQESQAoLcmVhc29uX3R5cGUYAiABKA4yHy5vYXNpcy5tb2RlcmF0aW9uLnYxLlJlYXNvblR5cGVCCrpIB4IBBBABIAASHQoLcmVhc29uX3RleHQYAyABKAlCCLpIBXIDGNAPImIKFENyZWF0ZVJlcG9ydFJlc3BvbnNlEisKBnJlcG9ydBgBIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuUmVwb3J0Eh0KFXNoYXJlZF93aXRoX3Jldmlld2VycxgCIAEoCCIuChBHZXRUaWNrZXRSZXF1ZXN0EhoKCXRpY2tldF9pZBgBIAEoA0IHukgEIgIgACJAChFHZXRUaWNrZXRSZXNwb25zZRIrCgZ0aWNrZXQYASABKAsyGy5vYXNpcy5tb2RlcmF0aW9uLnYxLlRpY2tldCJTChZDbGFpbU5leHRSZXZpZXdSZXF1ZXN0EhYKBXF1ZXVlGAEgASgJQge6SARyAhgoEiEKDWxlYXNlX3NlY29uZHMYAiABKAVCCrpIBxoFGJAcKAAiWwoXQ2xhaW1OZXh0UmV2aWV3UmVzcG9uc2USKwoGdGlja2V0GAEgASgLMhsub2FzaXMubW9kZXJhdGlvbi52MS5UaWNrZXQSEwoLbGVhc2VfdG9rZW4YAiABKAkicAoRUmVuZXdMZWFzZVJlcXVlc3QSGgoJdGlja2V0X2lkGAEgASgDQge6SAQiAiAAEhwKC2xlYXNlX3Rva2VuGAIgASgJQge6SARyAhABEiEKDWxlYXNlX3NlY29uZHMYAyABKAVCCrpIBxoFGJAcKAAiSwoSUmVuZXdMZWFzZVJlc3BvbnNlEjUKEWxlYXNlX2V4cGlyZV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChRSZWxlYXNlUmV2aWV3UmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICIAASHAoLbGVhc2VfdG9rZW4YAiABKAlCB7pIBHICEAEiFwoVUmVsZWFzZVJldmlld1Jlc3BvbnNlIoECChFUYWtlQWN0aW9uUmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICIAASEwoLbGVhc2VfdG9rZW4YAiABKAkSOwoGYWN0aW9uGAMgASgOMh8ub2FzaXMubW9kZXJhdGlvbi52MS5BY3Rpb25UeXBlQgq6SAeCAQQQASAAEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY0A8SKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoScmV2ZXJzZXNfYWN0aW9uX2lkGAYgASgDEhsKCnJlcXVlc3RfaWQYByABKAlCB7pIBHICGEAibgoSVGFrZUFjdGlvblJlc3BvbnNlEisKBmFjdGlvbhgBIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuQWN0aW9uEisKBnRpY2tldBgCIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuVGlja2V0MuUGChFNb2RlcmF0aW9uU2VydmljZRJ/CgxDcmVhdGVSZXBvcnQSKC5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlcXVlc3QaKS5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlc3BvbnNlIhrI8xgBgtPkkwIQOgEqIgsvdjEvcmVwb3J0cxKCAQoJR2V0VGlja2V0EiUub2FzaXMubW9kZXJhdGlvbi52MS5HZXRUaWNrZXRSZXF1ZXN0GiYub2FzaXMubW9kZXJhdGlvbi52MS5HZXRUaWNrZXRSZXNwb25zZSImkAIByPMYBYLT5JMCGRIXL3YxL3RpY2tldHMve3RpY2tldF9pZH0SjgEKD0NsYWltTmV4dFJldmlldxIrLm9hc2lzLm1vZGVyYXRpb24udjEuQ2xhaW1OZXh0UmV2aWV3UmVxdWVzdBosLm9hc2lzLm1vZGVyYXRpb24udjEuQ2xhaW1OZXh0UmV2aWV3UmVzcG9uc2UiIMjzGAWC0+STAhY6ASoiES92MS9yZXZpZXdzOmNsYWltEpABCgpSZW5ld0xlYXNlEiYub2FzaXMubW9kZXJhdGlvbi52MS5SZW5ld0xlYXNlUmVxdWVzdBonLm9hc2lzLm1vZGVyYXRpb24udjEuUmVuZXdMZWFzZVJlc3BvbnNlIjHI8xgFgtPkkwInOgEqIiIvdjEvdGlja2V0cy97dGlja2V0X2lkfTpyZW5ld0xlYXNlEpkBCg1SZWxlYXNlUmV2aWV3Eikub2FzaXMubW9kZXJhdGlvbi52MS5SZWxlYXNlUmV2aWV3UmVxdWVzdBoqLm9hc2lzLm1vZGVyYXRpb24udjEuUmVsZWFzZVJldmlld1Jlc3BvbnNlIjGQAgLI8xgFgtPkkwIkOgEqIh8vdjEvdGlja2V0cy97dGlja2V0X2lkfTpyZWxlYXNlEokBCgpUYWtlQWN0aW9uEiYub2FzaXMubW9kZXJhdGlvbi52MS5UYWtlQWN0aW9uUmVxdWVzdBonLm9hc2lzLm1vZGVyYXRpb24udjEuVGFrZUFjdGlvblJlc3BvbnNlIirI8xgFgtPkkwIgOgEqIhsvdjEvdGlja2V0cy97dGlja2V0X2lkfTphY3RiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_moderation_v1_moderation]);
+  fileDesc("CixvYXNpcy9tb2RlcmF0aW9uL3YxL21vZGVyYXRpb25fc2VydmljZS5wcm90bxITb2FzaXMubW9kZXJhdGlvbi52MSJLChNDcmVhdGVBcHBlYWxSZXF1ZXN0EhoKCWFjdGlvbl9pZBgBIAEoA0IHukgEIgIgABIYCgR0ZXh0GAIgASgJQgq6SAdyBRABGNAPIjwKFENyZWF0ZUFwcGVhbFJlc3BvbnNlEhEKCWFwcGVhbF9pZBgBIAEoAxIRCgl0aWNrZXRfaWQYAiABKAMinwEKFUxpc3RPcGVyYXRpb25zUmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICKAASGQoIYWN0b3JfaWQYAiABKANCB7pIBCICKAASFQoEa2luZBgDIAEoCUIHukgEcgIYEBIaCglwYWdlX3NpemUYBCABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgFIAEoCUIIukgFcgMYgAQioQEKCU9wZXJhdGlvbhIUCgxvcGVyYXRpb25faWQYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIYWN0b3JfaWQYAyABKAMSDAoEa2luZBgEIAEoCRIRCgl0aWNrZXRfaWQYBSABKAMSEQoJYWN0aW9uX2lkGAYgASgDEg4KBmRldGFpbBgHIAEoCSJlChZMaXN0T3BlcmF0aW9uc1Jlc3BvbnNlEjIKCm9wZXJhdGlvbnMYASADKAsyHi5vYXNpcy5tb2RlcmF0aW9uLnYxLk9wZXJhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkilgEKGEdldFJldmlld2VyUmVwb3J0UmVxdWVzdBIcCgtyZXZpZXdlcl9pZBgBIAEoA0IHukgEIgIgABIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKGUdldFJldmlld2VyUmVwb3J0UmVzcG9uc2USDwoHYWN0aW9ucxgBIAEoBRIYChBoYW5kbGVkX3Blcl9ob3VyGAIgASgBEiAKGG1lZGlhbl90aW1lX3RvX2FjdGlvbl9tcxgDIAEoAxIVCg1vdmVydHVybl9yYXRlGAQgASgBEhcKD2FwcGVhbHNfZGVjaWRlZBgFIAEoBSKtAQoTQ3JlYXRlUmVwb3J0UmVxdWVzdBI1CgdzdWJqZWN0GAEgASgLMhwub2FzaXMubW9kZXJhdGlvbi52MS5TdWJqZWN0Qga6SAPIAQESQAoLcmVhc29uX3R5cGUYAiABKA4yHy5vYXNpcy5tb2RlcmF0aW9uLnYxLlJlYXNvblR5cGVCCrpIB4IBBBABIAASHQoLcmVhc29uX3RleHQYAyABKAlCCLpIBXIDGNAPImIKFENyZWF0ZVJlcG9ydFJlc3BvbnNlEisKBnJlcG9ydBgBIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuUmVwb3J0Eh0KFXNoYXJlZF93aXRoX3Jldmlld2VycxgCIAEoCCIuChBHZXRUaWNrZXRSZXF1ZXN0EhoKCXRpY2tldF9pZBgBIAEoA0IHukgEIgIgACJAChFHZXRUaWNrZXRSZXNwb25zZRIrCgZ0aWNrZXQYASABKAsyGy5vYXNpcy5tb2RlcmF0aW9uLnYxLlRpY2tldCJTChZDbGFpbU5leHRSZXZpZXdSZXF1ZXN0EhYKBXF1ZXVlGAEgASgJQge6SARyAhgoEiEKDWxlYXNlX3NlY29uZHMYAiABKAVCCrpIBxoFGJAcKAAiWwoXQ2xhaW1OZXh0UmV2aWV3UmVzcG9uc2USKwoGdGlja2V0GAEgASgLMhsub2FzaXMubW9kZXJhdGlvbi52MS5UaWNrZXQSEwoLbGVhc2VfdG9rZW4YAiABKAkicAoRUmVuZXdMZWFzZVJlcXVlc3QSGgoJdGlja2V0X2lkGAEgASgDQge6SAQiAiAAEhwKC2xlYXNlX3Rva2VuGAIgASgJQge6SARyAhABEiEKDWxlYXNlX3NlY29uZHMYAyABKAVCCrpIBxoFGJAcKAAiSwoSUmVuZXdMZWFzZVJlc3BvbnNlEjUKEWxlYXNlX2V4cGlyZV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChRSZWxlYXNlUmV2aWV3UmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICIAASHAoLbGVhc2VfdG9rZW4YAiABKAlCB7pIBHICEAEiFwoVUmVsZWFzZVJldmlld1Jlc3BvbnNlIoECChFUYWtlQWN0aW9uUmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICIAASEwoLbGVhc2VfdG9rZW4YAiABKAkSOwoGYWN0aW9uGAMgASgOMh8ub2FzaXMubW9kZXJhdGlvbi52MS5BY3Rpb25UeXBlQgq6SAeCAQQQASAAEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY0A8SKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoScmV2ZXJzZXNfYWN0aW9uX2lkGAYgASgDEhsKCnJlcXVlc3RfaWQYByABKAlCB7pIBHICGEAibgoSVGFrZUFjdGlvblJlc3BvbnNlEisKBmFjdGlvbhgBIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuQWN0aW9uEisKBnRpY2tldBgCIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuVGlja2V0MpkKChFNb2RlcmF0aW9uU2VydmljZRJ/CgxDcmVhdGVSZXBvcnQSKC5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlcXVlc3QaKS5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlc3BvbnNlIhrI8xgBgtPkkwIQOgEqIgsvdjEvcmVwb3J0cxKCAQoJR2V0VGlja2V0EiUub2FzaXMubW9kZXJhdGlvbi52MS5HZXRUaWNrZXRSZXF1ZXN0GiYub2FzaXMubW9kZXJhdGlvbi52MS5HZXRUaWNrZXRSZXNwb25zZSImkAIByPMYBYLT5JMCGRIXL3YxL3RpY2tldHMve3RpY2tldF9pZH0SjgEKD0NsYWltTmV4dFJldmlldxIrLm9hc2lzLm1vZGVyYXRpb24udjEuQ2xhaW1OZXh0UmV2aWV3UmVxdWVzdBosLm9hc2lzLm1vZGVyYXRpb24udjEuQ2xhaW1OZXh0UmV2aWV3UmVzcG9uc2UiIMjzGAWC0+STAhY6ASoiES92MS9yZXZpZXdzOmNsYWltEpABCgpSZW5ld0xlYXNlEiYub2FzaXMubW9kZXJhdGlvbi52MS5SZW5ld0xlYXNlUmVxdWVzdBonLm9hc2lzLm1vZGVyYXRpb24udjEuUmVuZXdMZWFzZVJlc3BvbnNlIjHI8xgFgtPkkwInOgEqIiIvdjEvdGlja2V0cy97dGlja2V0X2lkfTpyZW5ld0xlYXNlEpkBCg1SZWxlYXNlUmV2aWV3Eikub2FzaXMubW9kZXJhdGlvbi52MS5SZWxlYXNlUmV2aWV3UmVxdWVzdBoqLm9hc2lzLm1vZGVyYXRpb24udjEuUmVsZWFzZVJldmlld1Jlc3BvbnNlIjGQAgLI8xgFgtPkkwIkOgEqIh8vdjEvdGlja2V0cy97dGlja2V0X2lkfTpyZWxlYXNlEokBCgpUYWtlQWN0aW9uEiYub2FzaXMubW9kZXJhdGlvbi52MS5UYWtlQWN0aW9uUmVxdWVzdBonLm9hc2lzLm1vZGVyYXRpb24udjEuVGFrZUFjdGlvblJlc3BvbnNlIirI8xgFgtPkkwIgOgEqIhsvdjEvdGlja2V0cy97dGlja2V0X2lkfTphY3QSfwoMQ3JlYXRlQXBwZWFsEigub2FzaXMubW9kZXJhdGlvbi52MS5DcmVhdGVBcHBlYWxSZXF1ZXN0Gikub2FzaXMubW9kZXJhdGlvbi52MS5DcmVhdGVBcHBlYWxSZXNwb25zZSIayPMYAYLT5JMCEDoBKiILL3YxL2FwcGVhbHMSiAEKDkxpc3RPcGVyYXRpb25zEioub2FzaXMubW9kZXJhdGlvbi52MS5MaXN0T3BlcmF0aW9uc1JlcXVlc3QaKy5vYXNpcy5tb2RlcmF0aW9uLnYxLkxpc3RPcGVyYXRpb25zUmVzcG9uc2UiHZACAcjzGAWC0+STAhASDi92MS9vcGVyYXRpb25zEqUBChFHZXRSZXZpZXdlclJlcG9ydBItLm9hc2lzLm1vZGVyYXRpb24udjEuR2V0UmV2aWV3ZXJSZXBvcnRSZXF1ZXN0Gi4ub2FzaXMubW9kZXJhdGlvbi52MS5HZXRSZXZpZXdlclJlcG9ydFJlc3BvbnNlIjGQAgHI8xgFgtPkkwIkEiIvdjEvcmV2aWV3ZXJzL3tyZXZpZXdlcl9pZH0vcmVwb3J0YgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_moderation_v1_moderation]);
+
+/**
+ * Request for CreateAppeal.
+ *
+ * @generated from message oasis.moderation.v1.CreateAppealRequest
+ */
+export type CreateAppealRequest = Message<"oasis.moderation.v1.CreateAppealRequest"> & {
+  /**
+   * The action appealed.
+   *
+   * @generated from field: int64 action_id = 1;
+   */
+  actionId: bigint;
+
+  /**
+   * Why it was wrong, up to 2,000 characters.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.CreateAppealRequest.
+ * Use `create(CreateAppealRequestSchema)` to create a new message.
+ */
+export const CreateAppealRequestSchema: GenMessage<CreateAppealRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 0);
+
+/**
+ * Response of CreateAppeal.
+ *
+ * @generated from message oasis.moderation.v1.CreateAppealResponse
+ */
+export type CreateAppealResponse = Message<"oasis.moderation.v1.CreateAppealResponse"> & {
+  /**
+   * The appeal's id.
+   *
+   * @generated from field: int64 appeal_id = 1;
+   */
+  appealId: bigint;
+
+  /**
+   * The ticket, now in the appeals queue.
+   *
+   * @generated from field: int64 ticket_id = 2;
+   */
+  ticketId: bigint;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.CreateAppealResponse.
+ * Use `create(CreateAppealResponseSchema)` to create a new message.
+ */
+export const CreateAppealResponseSchema: GenMessage<CreateAppealResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 1);
+
+/**
+ * Request for ListOperations.
+ *
+ * @generated from message oasis.moderation.v1.ListOperationsRequest
+ */
+export type ListOperationsRequest = Message<"oasis.moderation.v1.ListOperationsRequest"> & {
+  /**
+   * Only this ticket's (0: all).
+   *
+   * @generated from field: int64 ticket_id = 1;
+   */
+  ticketId: bigint;
+
+  /**
+   * Only this actor's (0: all; the timer is actor 0 and not filterable).
+   *
+   * @generated from field: int64 actor_id = 2;
+   */
+  actorId: bigint;
+
+  /**
+   * Only this kind: report, claim, release, action, reverse, appeal ("": all).
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * Page size: default 50, at most 500.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.ListOperationsRequest.
+ * Use `create(ListOperationsRequestSchema)` to create a new message.
+ */
+export const ListOperationsRequestSchema: GenMessage<ListOperationsRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 2);
+
+/**
+ * One operation log entry.
+ *
+ * @generated from message oasis.moderation.v1.Operation
+ */
+export type Operation = Message<"oasis.moderation.v1.Operation"> & {
+  /**
+   * Snowflake id (orders the log).
+   *
+   * @generated from field: int64 operation_id = 1;
+   */
+  operationId: bigint;
+
+  /**
+   * When (database clock).
+   *
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * Who: a user id, or 0 for moderation's timer.
+   *
+   * @generated from field: int64 actor_id = 3;
+   */
+  actorId: bigint;
+
+  /**
+   * report, claim, release, action, reverse, appeal.
+   *
+   * @generated from field: string kind = 4;
+   */
+  kind: string;
+
+  /**
+   * The ticket.
+   *
+   * @generated from field: int64 ticket_id = 5;
+   */
+  ticketId: bigint;
+
+  /**
+   * The action recorded or appealed, 0 when none.
+   *
+   * @generated from field: int64 action_id = 6;
+   */
+  actionId: bigint;
+
+  /**
+   * Details as JSON (reason, action type, lease length...).
+   *
+   * @generated from field: string detail = 7;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.Operation.
+ * Use `create(OperationSchema)` to create a new message.
+ */
+export const OperationSchema: GenMessage<Operation> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 3);
+
+/**
+ * Response of ListOperations.
+ *
+ * @generated from message oasis.moderation.v1.ListOperationsResponse
+ */
+export type ListOperationsResponse = Message<"oasis.moderation.v1.ListOperationsResponse"> & {
+  /**
+   * Entries, newest first.
+   *
+   * @generated from field: repeated oasis.moderation.v1.Operation operations = 1;
+   */
+  operations: Operation[];
+
+  /**
+   * Token for the next (older) page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.ListOperationsResponse.
+ * Use `create(ListOperationsResponseSchema)` to create a new message.
+ */
+export const ListOperationsResponseSchema: GenMessage<ListOperationsResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 4);
+
+/**
+ * Request for GetReviewerReport.
+ *
+ * @generated from message oasis.moderation.v1.GetReviewerReportRequest
+ */
+export type GetReviewerReportRequest = Message<"oasis.moderation.v1.GetReviewerReportRequest"> & {
+  /**
+   * The reviewer.
+   *
+   * @generated from field: int64 reviewer_id = 1;
+   */
+  reviewerId: bigint;
+
+  /**
+   * Window start (default: 24 hours before end).
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Window end (default: now).
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.GetReviewerReportRequest.
+ * Use `create(GetReviewerReportRequestSchema)` to create a new message.
+ */
+export const GetReviewerReportRequestSchema: GenMessage<GetReviewerReportRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 5);
+
+/**
+ * Response of GetReviewerReport.
+ *
+ * @generated from message oasis.moderation.v1.GetReviewerReportResponse
+ */
+export type GetReviewerReportResponse = Message<"oasis.moderation.v1.GetReviewerReportResponse"> & {
+  /**
+   * Actions taken in the window (REVERSE included).
+   *
+   * @generated from field: int32 actions = 1;
+   */
+  actions: number;
+
+  /**
+   * Actions per hour of the window.
+   *
+   * @generated from field: double handled_per_hour = 2;
+   */
+  handledPerHour: number;
+
+  /**
+   * Median time from the reviewer's claim of a ticket to their action on it, ms.
+   *
+   * @generated from field: int64 median_time_to_action_ms = 3;
+   */
+  medianTimeToActionMs: bigint;
+
+  /**
+   * Of the reviewer's actions (ever) that were appealed and decided, the share reversed (0-1).
+   *
+   * @generated from field: double overturn_rate = 4;
+   */
+  overturnRate: number;
+
+  /**
+   * Appealed and decided actions of the reviewer (the rate's denominator).
+   *
+   * @generated from field: int32 appeals_decided = 5;
+   */
+  appealsDecided: number;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.GetReviewerReportResponse.
+ * Use `create(GetReviewerReportResponseSchema)` to create a new message.
+ */
+export const GetReviewerReportResponseSchema: GenMessage<GetReviewerReportResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 6);
 
 /**
  * Request for CreateReport.
@@ -52,7 +332,7 @@ export type CreateReportRequest = Message<"oasis.moderation.v1.CreateReportReque
  * Use `create(CreateReportRequestSchema)` to create a new message.
  */
 export const CreateReportRequestSchema: GenMessage<CreateReportRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 0);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 7);
 
 /**
  * Response of CreateReport.
@@ -80,7 +360,7 @@ export type CreateReportResponse = Message<"oasis.moderation.v1.CreateReportResp
  * Use `create(CreateReportResponseSchema)` to create a new message.
  */
 export const CreateReportResponseSchema: GenMessage<CreateReportResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 1);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 8);
 
 /**
  * Request for GetTicket.
@@ -101,7 +381,7 @@ export type GetTicketRequest = Message<"oasis.moderation.v1.GetTicketRequest"> &
  * Use `create(GetTicketRequestSchema)` to create a new message.
  */
 export const GetTicketRequestSchema: GenMessage<GetTicketRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 2);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 9);
 
 /**
  * Response of GetTicket.
@@ -122,7 +402,7 @@ export type GetTicketResponse = Message<"oasis.moderation.v1.GetTicketResponse">
  * Use `create(GetTicketResponseSchema)` to create a new message.
  */
 export const GetTicketResponseSchema: GenMessage<GetTicketResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 3);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 10);
 
 /**
  * Request for ClaimNextReview.
@@ -151,7 +431,7 @@ export type ClaimNextReviewRequest = Message<"oasis.moderation.v1.ClaimNextRevie
  * Use `create(ClaimNextReviewRequestSchema)` to create a new message.
  */
 export const ClaimNextReviewRequestSchema: GenMessage<ClaimNextReviewRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 4);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 11);
 
 /**
  * Response of ClaimNextReview.
@@ -180,7 +460,7 @@ export type ClaimNextReviewResponse = Message<"oasis.moderation.v1.ClaimNextRevi
  * Use `create(ClaimNextReviewResponseSchema)` to create a new message.
  */
 export const ClaimNextReviewResponseSchema: GenMessage<ClaimNextReviewResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 5);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 12);
 
 /**
  * Request for RenewLease.
@@ -215,7 +495,7 @@ export type RenewLeaseRequest = Message<"oasis.moderation.v1.RenewLeaseRequest">
  * Use `create(RenewLeaseRequestSchema)` to create a new message.
  */
 export const RenewLeaseRequestSchema: GenMessage<RenewLeaseRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 6);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 13);
 
 /**
  * Response of RenewLease.
@@ -236,7 +516,7 @@ export type RenewLeaseResponse = Message<"oasis.moderation.v1.RenewLeaseResponse
  * Use `create(RenewLeaseResponseSchema)` to create a new message.
  */
 export const RenewLeaseResponseSchema: GenMessage<RenewLeaseResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 7);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 14);
 
 /**
  * Request for ReleaseReview.
@@ -264,7 +544,7 @@ export type ReleaseReviewRequest = Message<"oasis.moderation.v1.ReleaseReviewReq
  * Use `create(ReleaseReviewRequestSchema)` to create a new message.
  */
 export const ReleaseReviewRequestSchema: GenMessage<ReleaseReviewRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 8);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 15);
 
 /**
  * Response of ReleaseReview.
@@ -279,7 +559,7 @@ export type ReleaseReviewResponse = Message<"oasis.moderation.v1.ReleaseReviewRe
  * Use `create(ReleaseReviewResponseSchema)` to create a new message.
  */
 export const ReleaseReviewResponseSchema: GenMessage<ReleaseReviewResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 9);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 16);
 
 /**
  * Request for TakeAction.
@@ -342,7 +622,7 @@ export type TakeActionRequest = Message<"oasis.moderation.v1.TakeActionRequest">
  * Use `create(TakeActionRequestSchema)` to create a new message.
  */
 export const TakeActionRequestSchema: GenMessage<TakeActionRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 10);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 17);
 
 /**
  * Response of TakeAction.
@@ -370,7 +650,7 @@ export type TakeActionResponse = Message<"oasis.moderation.v1.TakeActionResponse
  * Use `create(TakeActionResponseSchema)` to create a new message.
  */
 export const TakeActionResponseSchema: GenMessage<TakeActionResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 11);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 18);
 
 /**
  * Moderation (after Bluesky's Ozone and Mastodon's admin reports): users report posts,
@@ -455,6 +735,43 @@ export const ModerationService: GenService<{
     methodKind: "unary";
     input: typeof TakeActionRequestSchema;
     output: typeof TakeActionResponseSchema;
+  },
+  /**
+   * The owner of acted-on content appeals an action (one appeal per action). The ticket
+   * goes to the `appeals` queue, where any reviewer but the one who acted may claim it;
+   * upholding (ACKNOWLEDGE) or overturning (REVERSE of the appealed action) is an action
+   * too. Errors: ACTION_NOT_FOUND, NOT_SUBJECT_OWNER, APPEAL_EXISTS.
+   *
+   * @generated from rpc oasis.moderation.v1.ModerationService.CreateAppeal
+   */
+  createAppeal: {
+    methodKind: "unary";
+    input: typeof CreateAppealRequestSchema;
+    output: typeof CreateAppealResponseSchema;
+  },
+  /**
+   * Moderator: the operation log (append-only: reports, claims, releases, actions,
+   * reversals, appeals), newest first, filtered by ticket, actor or kind. page_size
+   * default 50, at most 500. Errors: NOT_MODERATOR.
+   *
+   * @generated from rpc oasis.moderation.v1.ModerationService.ListOperations
+   */
+  listOperations: {
+    methodKind: "unary";
+    input: typeof ListOperationsRequestSchema;
+    output: typeof ListOperationsResponseSchema;
+  },
+  /**
+   * Moderator: a reviewer's work over a window, from the operation log: tickets handled
+   * per hour, median time from claim to action, and the share of their appealed actions
+   * overturned. Errors: NOT_MODERATOR.
+   *
+   * @generated from rpc oasis.moderation.v1.ModerationService.GetReviewerReport
+   */
+  getReviewerReport: {
+    methodKind: "unary";
+    input: typeof GetReviewerReportRequestSchema;
+    output: typeof GetReviewerReportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_oasis_moderation_v1_moderation_service, 0);
