@@ -25,7 +25,7 @@ import { createLogger, type Logger } from "./logger.ts";
 import { openDatabase, withTransaction, type Tx } from "./mysql.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
 import { createRedis, type Redis } from "./redis.ts";
-import { createRpcServer, type HttpFallback, type RpcServer, type ServiceBinding } from "./server.ts";
+import { createRpcServer, type HttpFallback, type RpcServer, type RpcServerOptions, type ServiceBinding } from "./server.ts";
 import { createRegistry } from "./metrics.ts";
 import { Counter, type Registry } from "prom-client";
 import { pruneKitTables } from "./retention.ts";
@@ -200,6 +200,8 @@ export interface ServeOptions {
   readonly bindings: readonly ServiceBinding[];
   readonly consumers?: readonly Omit<ConsumerOptions, "bus" | "log">[];
   readonly httpFallback?: HttpFallback;
+  /** The service's role check for ACCESS_ADMIN/ACCESS_MODERATOR methods (kit/server.ts). */
+  readonly authorize?: RpcServerOptions["authorize"];
   /** Extra readiness check for /readyz. */
   readonly ready?: () => Promise<boolean>;
   readonly readMaxBytes?: number;
@@ -224,6 +226,7 @@ export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions):
     metricsPort: rt.config.metricsPort,
     bindings: opts.bindings,
     httpFallback: opts.httpFallback,
+    authorize: opts.authorize,
     readMaxBytes: opts.readMaxBytes,
     registry: rt.metrics,
     drainTimeoutMs: rt.config.drainTimeoutMs,

@@ -21,6 +21,8 @@ import { ActionType, ReasonType, SubjectType } from "#gen/oasis/moderation/v1/mo
 import { ModerationService } from "#gen/oasis/moderation/v1/moderation_service_pb.ts";
 import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import { readEdges } from "../../demo/data.ts";
+import { seedModeration } from "../../demo/moderation.ts";
+import { demoGraph, demoPassword } from "../../demo/users.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../tests/social-testbed.ts";
 
 setDefaultTimeout(60_000);
@@ -180,5 +182,25 @@ describe("suspension", () => {
     const log = await select<{ kind: string; actor_id: string }>(db, "SELECT kind, actor_id FROM operations WHERE ticket_id = ? ORDER BY op_id", [ticketId]);
     expect(log.map((l) => `${l.kind}:${l.actor_id}`)).toEqual([`report:${reporter}`, `claim:${reviewer}`, `action:${reviewer}`, "reverse:0"]);
     console.log(`suspension: the account's token refused at the edge ${refusedMs.toFixed(0)} ms after TakeAction`);
+  });
+});
+
+describe("demo", () => {
+  test("the demo's moderation step: a moderator with a generated password, and Reed98 members' reports from their home feeds", async () => {
+    const demoUsers = demoGraph().users.slice(0, 3);
+    expect(demoUsers.some((u) => members.includes(u.n))).toBe(false);
+    const demoIds: bigint[] = [];
+    for (const u of demoUsers) demoIds.push((await bed.identity().createAccount({ handle: u.handle, email: u.email, password: demoPassword })).account!.userId);
+    // The first has an empty home feed (reports nothing); the others follow the author of the posts above.
+    for (const id of demoIds.slice(1)) await bed.graph(id).follow({ userId: ids[0]! });
+    for (const id of demoIds.slice(1)) await until(() => bed.feed(id).getHomeFeed({ pageSize: 10 }), (r) => r.items.length >= 2, 20_000);
+    const adminToken = (await bed.identity().createSession({ login: testAdminHandle, password: "correct horse battery" })).accessToken;
+    const seeded = await seedModeration(bed.mesh.url("edge"), adminToken, 2, 2);
+    expect({ reports: seeded.reports, tickets: seeded.tickets, handle: seeded.handle }).toEqual({ reports: 4, tickets: 2, handle: "moderator" });
+    expect(seeded.password.length).toBe(16);
+    const mod = await bed.identity().createSession({ login: "moderator", password: seeded.password });
+    const claimed = await bed.edgeCall("/oasis.moderation.v1.ModerationService/ClaimNextReview", { queue: "post" }, mod.accessToken);
+    expect(claimed.status).toBe(200);
+    expect(claimed.json.ticket.reportCount).toBe(2);
   });
 });

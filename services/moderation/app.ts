@@ -9,7 +9,11 @@ import { bind } from "#kit/server.ts";
 import { ModerationService } from "#gen/oasis/moderation/v1/moderation_service_pb.ts";
 import type { ModerationConfig } from "./config.ts";
 import { createContext } from "./context.ts";
+import { Access } from "#kit/auth.ts";
+import { ErrorReason } from "#gen/oasis/moderation/v1/errors_pb.ts";
 import { liftExpired } from "./domain/actions.ts";
+import { errors } from "./domain/errors.ts";
+import { isAdmin, requireModerator } from "./domain/roles.ts";
 import { moderationService } from "./service.ts";
 
 export async function createModerationApp(config: ModerationConfig): Promise<App> {
@@ -19,5 +23,12 @@ export async function createModerationApp(config: ModerationConfig): Promise<App
     const lifted = await liftExpired(ctx);
     if (lifted) rt.log.info({ lifted }, "timed actions lifted");
   });
-  return serve(rt, { bindings: [bind(ModerationService, moderationService(ctx))] });
+  return serve(rt, {
+    bindings: [bind(ModerationService, moderationService(ctx))],
+    // Role-gated methods refuse a caller without the role before the request is validated.
+    authorize: async (level) => {
+      const me = await requireModerator(ctx.roles);
+      if (level === Access.ADMIN && !(await isAdmin(ctx.roles, me))) throw errors.permissionDenied(ErrorReason.NOT_ADMIN, "only an admin may do this");
+    },
+  });
 }
