@@ -18,7 +18,7 @@ import { testAdminHandle } from "#kit/testing/mesh.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { until } from "#kit/testing/until.ts";
 import { ActionType, ReasonType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
-import { ModerationService } from "#gen/oasis/moderation/v1/moderation_service_pb.ts";
+import { ModerationService, RuleEffect } from "#gen/oasis/moderation/v1/moderation_service_pb.ts";
 import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import { readEdges } from "../../demo/data.ts";
 import { seedModeration } from "../../demo/moderation.ts";
@@ -182,6 +182,40 @@ describe("suspension", () => {
     const log = await select<{ kind: string; actor_id: string }>(db, "SELECT kind, actor_id FROM operations WHERE ticket_id = ? ORDER BY op_id", [ticketId]);
     expect(log.map((l) => `${l.kind}:${l.actor_id}`)).toEqual([`report:${reporter}`, `claim:${reviewer}`, `action:${reviewer}`, "reverse:0"]);
     console.log(`suspension: the account's token refused at the edge ${refusedMs.toFixed(0)} ms after TakeAction`);
+  });
+});
+
+describe("keyword rules", () => {
+  test("admins change the rules at run time; a zh keyword hides a post pending review, an en one raises a comment's priority", async () => {
+    const [author, reviewer] = [ids[1]!, ids[4]!];
+    expect(await moderation(reviewer).createKeywordRule({ keyword: "广告", effect: RuleEffect.AUTO_HIDE }).catch((e) => errorReason(e))).toBe("NOT_ADMIN");
+    const hide = (await moderation(admin).createKeywordRule({ keyword: "广告", effect: RuleEffect.AUTO_HIDE, raisePoints: 50 })).rule!;
+    const raise = (await moderation(admin).createKeywordRule({ keyword: "Crypto", effect: RuleEffect.RAISE_PRIORITY, raisePoints: 100 })).rule!;
+    expect((await moderation(reviewer).listKeywordRules({})).rules.map((r) => r.keyword)).toEqual(["广告", "Crypto"]);
+    // A rule applies to everything made after it (the consumer reloads for newer events).
+
+    const postId = (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, 2)], caption: "春季免费广告位，欢迎联系" })).post!.postId;
+    await until(() => bed.post(ids[2]!).getPost({ postId }).then(() => "seen", () => "gone"), (r) => r === "gone", 10_000);
+    const [ticket] = await select<{ ticket_id: string; state: number; priority: number }>(db, "SELECT ticket_id, state, priority FROM tickets WHERE subject_type = ? AND subject_id = ?", [SubjectType.POST, postId]);
+    expect({ state: ticket!.state, priority: ticket!.priority, language: "zh" }).toEqual({ state: 1, priority: 60, language: "zh" });
+    // Pending review: a reviewer claims it from the zh queue and brings the post back.
+    const ticketId = BigInt(ticket!.ticket_id);
+    const lease = await claimFor(reviewer, ticketId, "post:zh");
+    const hidden = await select<{ action_id: string }>(db, "SELECT action_id FROM actions WHERE ticket_id = ? AND action_type = ? AND reviewer_id = 0", [ticketId, ActionType.TAKEDOWN]);
+    await moderation(reviewer).takeAction({ ticketId, leaseToken: lease, action: ActionType.REVERSE, reversesActionId: BigInt(hidden[0]!.action_id), reason: "a poem, not an advert" });
+    await until(() => bed.post(ids[2]!).getPost({ postId }).then(() => "seen", () => "gone"), (r) => r === "seen", 10_000);
+
+    const comment = (await bed.interaction(ids[2]!).createComment({ postId, text: "buy CRYPTO now" })).comment!;
+    const [ct] = await until(
+      () => select<{ priority: number; content_type: string }>(db, "SELECT priority, content_type FROM tickets WHERE subject_type = ? AND subject_id = ?", [SubjectType.COMMENT, comment.commentId]),
+      (rows) => rows.length === 1,
+      10_000,
+    );
+    expect(ct).toEqual({ priority: 110, content_type: "comment" });
+
+    await moderation(admin).deleteKeywordRule({ ruleId: hide.ruleId });
+    await moderation(admin).deleteKeywordRule({ ruleId: raise.ruleId });
+    expect((await moderation(reviewer).listKeywordRules({})).rules).toEqual([]);
   });
 });
 

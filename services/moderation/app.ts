@@ -1,7 +1,8 @@
 /**
  * Builds the moderation process: runtime (MySQL `oasis_moderation`, the bus for the
- * outbox), ModerationService, and a job each second that reverses actions whose
- * duration ended (a timed suspension or takedown lifts itself).
+ * outbox), ModerationService, the keyword rules' consumers of new content (events.ts),
+ * and a job each second that reverses actions whose duration ended (a timed suspension
+ * or takedown lifts itself).
  */
 import { join } from "node:path";
 import { openRuntime, serve, type App } from "#kit/runtime.ts";
@@ -14,6 +15,7 @@ import { ErrorReason } from "#gen/oasis/moderation/v1/errors_pb.ts";
 import { liftExpired } from "./domain/actions.ts";
 import { errors } from "./domain/errors.ts";
 import { isAdmin, requireModerator } from "./domain/roles.ts";
+import { ruleConsumers } from "./events.ts";
 import { moderationService } from "./service.ts";
 
 export async function createModerationApp(config: ModerationConfig): Promise<App> {
@@ -25,6 +27,7 @@ export async function createModerationApp(config: ModerationConfig): Promise<App
   });
   return serve(rt, {
     bindings: [bind(ModerationService, moderationService(ctx))],
+    consumers: ruleConsumers(ctx),
     // Role-gated methods refuse a caller without the role before the request is validated.
     authorize: async (level) => {
       const me = await requireModerator(ctx.roles);

@@ -8,6 +8,7 @@ import { createReport } from "./routes/create-report.ts";
 import { getReviewerReport } from "./routes/get-reviewer-report.ts";
 import { listOperations } from "./routes/list-operations.ts";
 import { getTicket } from "./routes/get-ticket.ts";
+import { keywordRules } from "./routes/keyword-rules.ts";
 import { releaseReview } from "./routes/release-review.ts";
 import { renewLease } from "./routes/renew-lease.ts";
 import { takeAction } from "./routes/take-action.ts";
@@ -23,5 +24,6 @@ export function moderationService(ctx: ModerationContext): ServiceImpl<typeof Mo
     ...createAppeal(ctx),
     ...listOperations(ctx),
     ...getReviewerReport(ctx),
+    ...keywordRules(ctx),
   };
 }

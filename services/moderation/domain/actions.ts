@@ -19,6 +19,8 @@ export interface NewAction {
   readonly durationMs?: number;
   /** For REVERSE: the standing action undone. */
   readonly reverses?: ActionRow;
+  /** Leave the ticket's state alone (the rules' auto-label and auto-hide: still pending review). */
+  readonly keepOpen?: boolean;
 }
 
 /** What the ticket becomes after an action: ESCALATE sends it up, anything else closes it. */
@@ -46,7 +48,7 @@ export async function recordAction(ctx: ModerationContext, tx: Tx, a: NewAction)
   if (a.reverses) {
     await ctx.store.markReversed(tx, a.reverses.actionId, action.actionId);
     if (settlesAppeal) await ctx.store.settle(tx, t.ticketId, ReviewState.CLOSED, false);
-  } else {
+  } else if (!a.keepOpen) {
     const next = ticketAfter(a.type);
     await ctx.store.settle(tx, t.ticketId, next.state, next.escalated);
   }

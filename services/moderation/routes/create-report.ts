@@ -1,8 +1,7 @@
 /**
- * CreateReport: fetch the subject as the reporter sees it (its adapter), then in one
- * transaction join the subject's ticket (new, reopened after CLOSED, or the open one),
- * record the report once per reporter and round, append to the operation log and
- * publish report_created through the outbox.
+ * CreateReport: fetch the subject as the reporter sees it (its adapter), then file the
+ * report in one transaction (domain/tickets.ts: join or open the subject's ticket, once
+ * per reporter and round, logged, report_created through the outbox).
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -10,15 +9,15 @@ import { currentCaller } from "#kit/call-context.ts";
 import { asService, optionalCall } from "#kit/client.ts";
 import { isDuplicateKey } from "#kit/mysql.ts";
 import { ErrorReason } from "#gen/oasis/moderation/v1/errors_pb.ts";
-import { ReportCreatedSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
-import { ReviewState, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
+import { SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
 import type { ModerationService } from "#gen/oasis/moderation/v1/moderation_service_pb.ts";
 import { adapters } from "../adapters/index.ts";
 import type { ModerationContext } from "../context.ts";
 import { errors } from "../domain/errors.ts";
-import type { ReportRow, SubjectRef } from "../domain/model.ts";
+import type { SubjectRef } from "../domain/model.ts";
 import { reachWeight, reportWeight } from "../domain/priority.ts";
 import { reportView } from "../domain/present.ts";
+import { fileReport } from "../domain/tickets.ts";
 
 export function createReport(ctx: ModerationContext): Pick<ServiceImpl<typeof ModerationService>, "createReport"> {
   return {
@@ -43,37 +42,16 @@ export function createReport(ctx: ModerationContext): Pick<ServiceImpl<typeof Mo
 
       const attempt = () =>
         ctx.rt.tx(async (tx) => {
-          let ticket = await ctx.store.ticketBySubject(tx, subject);
-          let opened = false;
-          if (!ticket) {
-            const ticketId = ctx.rt.ids.next();
-            await ctx.store.insertTicket(tx, { ticketId, subject, content, contentType: adapter.contentType, priority: weight + reach });
-            opened = true;
-          } else if (ticket.state === ReviewState.CLOSED) {
-            await ctx.store.reopenTicket(tx, ticket.ticketId, content, weight + reach);
-            opened = true;
-          }
-          ticket = (await ctx.store.ticketBySubject(tx, subject))!;
-          const prior = opened ? undefined : await ctx.store.reportBy(tx, ticket.ticketId, ticket.round, me);
-          if (prior) return { report: prior, ticketId: ticket.ticketId };
-          if (!opened) await ctx.store.addToTicket(tx, ticket.ticketId, weight);
-          const report: ReportRow = await ctx.store.insertReport(tx, {
-            reportId: ctx.rt.ids.next(),
-            ticketId: ticket.ticketId,
-            round: ticket.round,
+          const { report, ticket } = await fileReport(ctx, tx, {
+            subject,
+            content,
+            contentType: adapter.contentType,
+            points: weight,
+            openPoints: reach,
             reporterId: me,
             reasonType: req.reasonType,
             reasonText: req.reasonText,
           });
-          await ctx.store.appendOperation(tx, {
-            opId: ctx.rt.ids.next(),
-            actorId: me,
-            kind: "report",
-            ticketId: ticket.ticketId,
-            actionId: 0n,
-            detail: JSON.stringify({ reason_type: req.reasonType, reason_text: req.reasonText, reopened: opened && ticket.round > 1 }),
-          });
-          await ctx.rt.outbox.add(tx, ReportCreatedSchema, { report: reportView(report, subject) });
           return { report, ticketId: ticket.ticketId };
         });
       let out;

@@ -2,8 +2,8 @@
 // @generated from file oasis/moderation/v1/moderation_service.proto (package oasis.moderation.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.ts";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
@@ -17,7 +17,192 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/moderation/v1/moderation_service.proto.
  */
 export const file_oasis_moderation_v1_moderation_service: GenFile = /*@__PURE__*/
-  fileDesc("CixvYXNpcy9tb2RlcmF0aW9uL3YxL21vZGVyYXRpb25fc2VydmljZS5wcm90bxITb2FzaXMubW9kZXJhdGlvbi52MSJLChNDcmVhdGVBcHBlYWxSZXF1ZXN0EhoKCWFjdGlvbl9pZBgBIAEoA0IHukgEIgIgABIYCgR0ZXh0GAIgASgJQgq6SAdyBRABGNAPIjwKFENyZWF0ZUFwcGVhbFJlc3BvbnNlEhEKCWFwcGVhbF9pZBgBIAEoAxIRCgl0aWNrZXRfaWQYAiABKAMinwEKFUxpc3RPcGVyYXRpb25zUmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICKAASGQoIYWN0b3JfaWQYAiABKANCB7pIBCICKAASFQoEa2luZBgDIAEoCUIHukgEcgIYEBIaCglwYWdlX3NpemUYBCABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgFIAEoCUIIukgFcgMYgAQioQEKCU9wZXJhdGlvbhIUCgxvcGVyYXRpb25faWQYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIYWN0b3JfaWQYAyABKAMSDAoEa2luZBgEIAEoCRIRCgl0aWNrZXRfaWQYBSABKAMSEQoJYWN0aW9uX2lkGAYgASgDEg4KBmRldGFpbBgHIAEoCSJlChZMaXN0T3BlcmF0aW9uc1Jlc3BvbnNlEjIKCm9wZXJhdGlvbnMYASADKAsyHi5vYXNpcy5tb2RlcmF0aW9uLnYxLk9wZXJhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkilgEKGEdldFJldmlld2VyUmVwb3J0UmVxdWVzdBIcCgtyZXZpZXdlcl9pZBgBIAEoA0IHukgEIgIgABIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKGUdldFJldmlld2VyUmVwb3J0UmVzcG9uc2USDwoHYWN0aW9ucxgBIAEoBRIYChBoYW5kbGVkX3Blcl9ob3VyGAIgASgBEiAKGG1lZGlhbl90aW1lX3RvX2FjdGlvbl9tcxgDIAEoAxIVCg1vdmVydHVybl9yYXRlGAQgASgBEhcKD2FwcGVhbHNfZGVjaWRlZBgFIAEoBSKtAQoTQ3JlYXRlUmVwb3J0UmVxdWVzdBI1CgdzdWJqZWN0GAEgASgLMhwub2FzaXMubW9kZXJhdGlvbi52MS5TdWJqZWN0Qga6SAPIAQESQAoLcmVhc29uX3R5cGUYAiABKA4yHy5vYXNpcy5tb2RlcmF0aW9uLnYxLlJlYXNvblR5cGVCCrpIB4IBBBABIAASHQoLcmVhc29uX3RleHQYAyABKAlCCLpIBXIDGNAPImIKFENyZWF0ZVJlcG9ydFJlc3BvbnNlEisKBnJlcG9ydBgBIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuUmVwb3J0Eh0KFXNoYXJlZF93aXRoX3Jldmlld2VycxgCIAEoCCIuChBHZXRUaWNrZXRSZXF1ZXN0EhoKCXRpY2tldF9pZBgBIAEoA0IHukgEIgIgACJAChFHZXRUaWNrZXRSZXNwb25zZRIrCgZ0aWNrZXQYASABKAsyGy5vYXNpcy5tb2RlcmF0aW9uLnYxLlRpY2tldCJTChZDbGFpbU5leHRSZXZpZXdSZXF1ZXN0EhYKBXF1ZXVlGAEgASgJQge6SARyAhgoEiEKDWxlYXNlX3NlY29uZHMYAiABKAVCCrpIBxoFGJAcKAAiWwoXQ2xhaW1OZXh0UmV2aWV3UmVzcG9uc2USKwoGdGlja2V0GAEgASgLMhsub2FzaXMubW9kZXJhdGlvbi52MS5UaWNrZXQSEwoLbGVhc2VfdG9rZW4YAiABKAkicAoRUmVuZXdMZWFzZVJlcXVlc3QSGgoJdGlja2V0X2lkGAEgASgDQge6SAQiAiAAEhwKC2xlYXNlX3Rva2VuGAIgASgJQge6SARyAhABEiEKDWxlYXNlX3NlY29uZHMYAyABKAVCCrpIBxoFGJAcKAAiSwoSUmVuZXdMZWFzZVJlc3BvbnNlEjUKEWxlYXNlX2V4cGlyZV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChRSZWxlYXNlUmV2aWV3UmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICIAASHAoLbGVhc2VfdG9rZW4YAiABKAlCB7pIBHICEAEiFwoVUmVsZWFzZVJldmlld1Jlc3BvbnNlIoECChFUYWtlQWN0aW9uUmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICIAASEwoLbGVhc2VfdG9rZW4YAiABKAkSOwoGYWN0aW9uGAMgASgOMh8ub2FzaXMubW9kZXJhdGlvbi52MS5BY3Rpb25UeXBlQgq6SAeCAQQQASAAEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY0A8SKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoScmV2ZXJzZXNfYWN0aW9uX2lkGAYgASgDEhsKCnJlcXVlc3RfaWQYByABKAlCB7pIBHICGEAibgoSVGFrZUFjdGlvblJlc3BvbnNlEisKBmFjdGlvbhgBIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuQWN0aW9uEisKBnRpY2tldBgCIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuVGlja2V0MpkKChFNb2RlcmF0aW9uU2VydmljZRJ/CgxDcmVhdGVSZXBvcnQSKC5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlcXVlc3QaKS5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlc3BvbnNlIhrI8xgBgtPkkwIQOgEqIgsvdjEvcmVwb3J0cxKCAQoJR2V0VGlja2V0EiUub2FzaXMubW9kZXJhdGlvbi52MS5HZXRUaWNrZXRSZXF1ZXN0GiYub2FzaXMubW9kZXJhdGlvbi52MS5HZXRUaWNrZXRSZXNwb25zZSImkAIByPMYBYLT5JMCGRIXL3YxL3RpY2tldHMve3RpY2tldF9pZH0SjgEKD0NsYWltTmV4dFJldmlldxIrLm9hc2lzLm1vZGVyYXRpb24udjEuQ2xhaW1OZXh0UmV2aWV3UmVxdWVzdBosLm9hc2lzLm1vZGVyYXRpb24udjEuQ2xhaW1OZXh0UmV2aWV3UmVzcG9uc2UiIMjzGAWC0+STAhY6ASoiES92MS9yZXZpZXdzOmNsYWltEpABCgpSZW5ld0xlYXNlEiYub2FzaXMubW9kZXJhdGlvbi52MS5SZW5ld0xlYXNlUmVxdWVzdBonLm9hc2lzLm1vZGVyYXRpb24udjEuUmVuZXdMZWFzZVJlc3BvbnNlIjHI8xgFgtPkkwInOgEqIiIvdjEvdGlja2V0cy97dGlja2V0X2lkfTpyZW5ld0xlYXNlEpkBCg1SZWxlYXNlUmV2aWV3Eikub2FzaXMubW9kZXJhdGlvbi52MS5SZWxlYXNlUmV2aWV3UmVxdWVzdBoqLm9hc2lzLm1vZGVyYXRpb24udjEuUmVsZWFzZVJldmlld1Jlc3BvbnNlIjGQAgLI8xgFgtPkkwIkOgEqIh8vdjEvdGlja2V0cy97dGlja2V0X2lkfTpyZWxlYXNlEokBCgpUYWtlQWN0aW9uEiYub2FzaXMubW9kZXJhdGlvbi52MS5UYWtlQWN0aW9uUmVxdWVzdBonLm9hc2lzLm1vZGVyYXRpb24udjEuVGFrZUFjdGlvblJlc3BvbnNlIirI8xgFgtPkkwIgOgEqIhsvdjEvdGlja2V0cy97dGlja2V0X2lkfTphY3QSfwoMQ3JlYXRlQXBwZWFsEigub2FzaXMubW9kZXJhdGlvbi52MS5DcmVhdGVBcHBlYWxSZXF1ZXN0Gikub2FzaXMubW9kZXJhdGlvbi52MS5DcmVhdGVBcHBlYWxSZXNwb25zZSIayPMYAYLT5JMCEDoBKiILL3YxL2FwcGVhbHMSiAEKDkxpc3RPcGVyYXRpb25zEioub2FzaXMubW9kZXJhdGlvbi52MS5MaXN0T3BlcmF0aW9uc1JlcXVlc3QaKy5vYXNpcy5tb2RlcmF0aW9uLnYxLkxpc3RPcGVyYXRpb25zUmVzcG9uc2UiHZACAcjzGAWC0+STAhASDi92MS9vcGVyYXRpb25zEqUBChFHZXRSZXZpZXdlclJlcG9ydBItLm9hc2lzLm1vZGVyYXRpb24udjEuR2V0UmV2aWV3ZXJSZXBvcnRSZXF1ZXN0Gi4ub2FzaXMubW9kZXJhdGlvbi52MS5HZXRSZXZpZXdlclJlcG9ydFJlc3BvbnNlIjGQAgHI8xgFgtPkkwIkEiIvdjEvcmV2aWV3ZXJzL3tyZXZpZXdlcl9pZH0vcmVwb3J0YgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_moderation_v1_moderation]);
+  fileDesc("CixvYXNpcy9tb2RlcmF0aW9uL3YxL21vZGVyYXRpb25fc2VydmljZS5wcm90bxITb2FzaXMubW9kZXJhdGlvbi52MSK7AQoLS2V5d29yZFJ1bGUSDwoHcnVsZV9pZBgBIAEoAxIPCgdrZXl3b3JkGAIgASgJEi8KBmVmZmVjdBgDIAEoDjIfLm9hc2lzLm1vZGVyYXRpb24udjEuUnVsZUVmZmVjdBIUCgxyYWlzZV9wb2ludHMYBCABKAUSEgoKY3JlYXRlZF9ieRgFIAEoAxIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilQEKGENyZWF0ZUtleXdvcmRSdWxlUmVxdWVzdBIaCgdrZXl3b3JkGAEgASgJQgm6SAZyBBABGGQSOwoGZWZmZWN0GAIgASgOMh8ub2FzaXMubW9kZXJhdGlvbi52MS5SdWxlRWZmZWN0Qgq6SAeCAQQQASAAEiAKDHJhaXNlX3BvaW50cxgDIAEoBUIKukgHGgUY6AcoACJLChlDcmVhdGVLZXl3b3JkUnVsZVJlc3BvbnNlEi4KBHJ1bGUYASABKAsyIC5vYXNpcy5tb2RlcmF0aW9uLnYxLktleXdvcmRSdWxlIjQKGERlbGV0ZUtleXdvcmRSdWxlUmVxdWVzdBIYCgdydWxlX2lkGAEgASgDQge6SAQiAiAAIhsKGURlbGV0ZUtleXdvcmRSdWxlUmVzcG9uc2UiGQoXTGlzdEtleXdvcmRSdWxlc1JlcXVlc3QiSwoYTGlzdEtleXdvcmRSdWxlc1Jlc3BvbnNlEi8KBXJ1bGVzGAEgAygLMiAub2FzaXMubW9kZXJhdGlvbi52MS5LZXl3b3JkUnVsZSJLChNDcmVhdGVBcHBlYWxSZXF1ZXN0EhoKCWFjdGlvbl9pZBgBIAEoA0IHukgEIgIgABIYCgR0ZXh0GAIgASgJQgq6SAdyBRABGNAPIjwKFENyZWF0ZUFwcGVhbFJlc3BvbnNlEhEKCWFwcGVhbF9pZBgBIAEoAxIRCgl0aWNrZXRfaWQYAiABKAMinwEKFUxpc3RPcGVyYXRpb25zUmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICKAASGQoIYWN0b3JfaWQYAiABKANCB7pIBCICKAASFQoEa2luZBgDIAEoCUIHukgEcgIYEBIaCglwYWdlX3NpemUYBCABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgFIAEoCUIIukgFcgMYgAQioQEKCU9wZXJhdGlvbhIUCgxvcGVyYXRpb25faWQYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIYWN0b3JfaWQYAyABKAMSDAoEa2luZBgEIAEoCRIRCgl0aWNrZXRfaWQYBSABKAMSEQoJYWN0aW9uX2lkGAYgASgDEg4KBmRldGFpbBgHIAEoCSJlChZMaXN0T3BlcmF0aW9uc1Jlc3BvbnNlEjIKCm9wZXJhdGlvbnMYASADKAsyHi5vYXNpcy5tb2RlcmF0aW9uLnYxLk9wZXJhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkilgEKGEdldFJldmlld2VyUmVwb3J0UmVxdWVzdBIcCgtyZXZpZXdlcl9pZBgBIAEoA0IHukgEIgIgABIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKGUdldFJldmlld2VyUmVwb3J0UmVzcG9uc2USDwoHYWN0aW9ucxgBIAEoBRIYChBoYW5kbGVkX3Blcl9ob3VyGAIgASgBEiAKGG1lZGlhbl90aW1lX3RvX2FjdGlvbl9tcxgDIAEoAxIVCg1vdmVydHVybl9yYXRlGAQgASgBEhcKD2FwcGVhbHNfZGVjaWRlZBgFIAEoBSKtAQoTQ3JlYXRlUmVwb3J0UmVxdWVzdBI1CgdzdWJqZWN0GAEgASgLMhwub2FzaXMubW9kZXJhdGlvbi52MS5TdWJqZWN0Qga6SAPIAQESQAoLcmVhc29uX3R5cGUYAiABKA4yHy5vYXNpcy5tb2RlcmF0aW9uLnYxLlJlYXNvblR5cGVCCrpIB4IBBBABIAASHQoLcmVhc29uX3RleHQYAyABKAlCCLpIBXIDGNAPImIKFENyZWF0ZVJlcG9ydFJlc3BvbnNlEisKBnJlcG9ydBgBIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuUmVwb3J0Eh0KFXNoYXJlZF93aXRoX3Jldmlld2VycxgCIAEoCCIuChBHZXRUaWNrZXRSZXF1ZXN0EhoKCXRpY2tldF9pZBgBIAEoA0IHukgEIgIgACJAChFHZXRUaWNrZXRSZXNwb25zZRIrCgZ0aWNrZXQYASABKAsyGy5vYXNpcy5tb2RlcmF0aW9uLnYxLlRpY2tldCJTChZDbGFpbU5leHRSZXZpZXdSZXF1ZXN0EhYKBXF1ZXVlGAEgASgJQge6SARyAhgoEiEKDWxlYXNlX3NlY29uZHMYAiABKAVCCrpIBxoFGJAcKAAiWwoXQ2xhaW1OZXh0UmV2aWV3UmVzcG9uc2USKwoGdGlja2V0GAEgASgLMhsub2FzaXMubW9kZXJhdGlvbi52MS5UaWNrZXQSEwoLbGVhc2VfdG9rZW4YAiABKAkicAoRUmVuZXdMZWFzZVJlcXVlc3QSGgoJdGlja2V0X2lkGAEgASgDQge6SAQiAiAAEhwKC2xlYXNlX3Rva2VuGAIgASgJQge6SARyAhABEiEKDWxlYXNlX3NlY29uZHMYAyABKAVCCrpIBxoFGJAcKAAiSwoSUmVuZXdMZWFzZVJlc3BvbnNlEjUKEWxlYXNlX2V4cGlyZV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChRSZWxlYXNlUmV2aWV3UmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICIAASHAoLbGVhc2VfdG9rZW4YAiABKAlCB7pIBHICEAEiFwoVUmVsZWFzZVJldmlld1Jlc3BvbnNlIoECChFUYWtlQWN0aW9uUmVxdWVzdBIaCgl0aWNrZXRfaWQYASABKANCB7pIBCICIAASEwoLbGVhc2VfdG9rZW4YAiABKAkSOwoGYWN0aW9uGAMgASgOMh8ub2FzaXMubW9kZXJhdGlvbi52MS5BY3Rpb25UeXBlQgq6SAeCAQQQASAAEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY0A8SKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoScmV2ZXJzZXNfYWN0aW9uX2lkGAYgASgDEhsKCnJlcXVlc3RfaWQYByABKAlCB7pIBHICGEAibgoSVGFrZUFjdGlvblJlc3BvbnNlEisKBmFjdGlvbhgBIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuQWN0aW9uEisKBnRpY2tldBgCIAEoCzIbLm9hc2lzLm1vZGVyYXRpb24udjEuVGlja2V0KoABCgpSdWxlRWZmZWN0EhsKF1JVTEVfRUZGRUNUX1VOU1BFQ0lGSUVEEAASHgoaUlVMRV9FRkZFQ1RfUkFJU0VfUFJJT1JJVFkQARIaChZSVUxFX0VGRkVDVF9BVVRPX0xBQkVMEAISGQoVUlVMRV9FRkZFQ1RfQVVUT19ISURFEAMy4g0KEU1vZGVyYXRpb25TZXJ2aWNlEn8KDENyZWF0ZVJlcG9ydBIoLm9hc2lzLm1vZGVyYXRpb24udjEuQ3JlYXRlUmVwb3J0UmVxdWVzdBopLm9hc2lzLm1vZGVyYXRpb24udjEuQ3JlYXRlUmVwb3J0UmVzcG9uc2UiGsjzGAGC0+STAhA6ASoiCy92MS9yZXBvcnRzEoIBCglHZXRUaWNrZXQSJS5vYXNpcy5tb2RlcmF0aW9uLnYxLkdldFRpY2tldFJlcXVlc3QaJi5vYXNpcy5tb2RlcmF0aW9uLnYxLkdldFRpY2tldFJlc3BvbnNlIiaQAgHI8xgFgtPkkwIZEhcvdjEvdGlja2V0cy97dGlja2V0X2lkfRKOAQoPQ2xhaW1OZXh0UmV2aWV3Eisub2FzaXMubW9kZXJhdGlvbi52MS5DbGFpbU5leHRSZXZpZXdSZXF1ZXN0Giwub2FzaXMubW9kZXJhdGlvbi52MS5DbGFpbU5leHRSZXZpZXdSZXNwb25zZSIgyPMYBYLT5JMCFjoBKiIRL3YxL3Jldmlld3M6Y2xhaW0SkAEKClJlbmV3TGVhc2USJi5vYXNpcy5tb2RlcmF0aW9uLnYxLlJlbmV3TGVhc2VSZXF1ZXN0Gicub2FzaXMubW9kZXJhdGlvbi52MS5SZW5ld0xlYXNlUmVzcG9uc2UiMcjzGAWC0+STAic6ASoiIi92MS90aWNrZXRzL3t0aWNrZXRfaWR9OnJlbmV3TGVhc2USmQEKDVJlbGVhc2VSZXZpZXcSKS5vYXNpcy5tb2RlcmF0aW9uLnYxLlJlbGVhc2VSZXZpZXdSZXF1ZXN0Gioub2FzaXMubW9kZXJhdGlvbi52MS5SZWxlYXNlUmV2aWV3UmVzcG9uc2UiMZACAsjzGAWC0+STAiQ6ASoiHy92MS90aWNrZXRzL3t0aWNrZXRfaWR9OnJlbGVhc2USiQEKClRha2VBY3Rpb24SJi5vYXNpcy5tb2RlcmF0aW9uLnYxLlRha2VBY3Rpb25SZXF1ZXN0Gicub2FzaXMubW9kZXJhdGlvbi52MS5UYWtlQWN0aW9uUmVzcG9uc2UiKsjzGAWC0+STAiA6ASoiGy92MS90aWNrZXRzL3t0aWNrZXRfaWR9OmFjdBJ/CgxDcmVhdGVBcHBlYWwSKC5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZUFwcGVhbFJlcXVlc3QaKS5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZUFwcGVhbFJlc3BvbnNlIhrI8xgBgtPkkwIQOgEqIgsvdjEvYXBwZWFscxKIAQoOTGlzdE9wZXJhdGlvbnMSKi5vYXNpcy5tb2RlcmF0aW9uLnYxLkxpc3RPcGVyYXRpb25zUmVxdWVzdBorLm9hc2lzLm1vZGVyYXRpb24udjEuTGlzdE9wZXJhdGlvbnNSZXNwb25zZSIdkAIByPMYBYLT5JMCEBIOL3YxL29wZXJhdGlvbnMSpQEKEUdldFJldmlld2VyUmVwb3J0Ei0ub2FzaXMubW9kZXJhdGlvbi52MS5HZXRSZXZpZXdlclJlcG9ydFJlcXVlc3QaLi5vYXNpcy5tb2RlcmF0aW9uLnYxLkdldFJldmlld2VyUmVwb3J0UmVzcG9uc2UiMZACAcjzGAWC0+STAiQSIi92MS9yZXZpZXdlcnMve3Jldmlld2VyX2lkfS9yZXBvcnQSkwEKEUNyZWF0ZUtleXdvcmRSdWxlEi0ub2FzaXMubW9kZXJhdGlvbi52MS5DcmVhdGVLZXl3b3JkUnVsZVJlcXVlc3QaLi5vYXNpcy5tb2RlcmF0aW9uLnYxLkNyZWF0ZUtleXdvcmRSdWxlUmVzcG9uc2UiH8jzGASC0+STAhU6ASoiEC92MS9rZXl3b3JkUnVsZXMSnQEKEURlbGV0ZUtleXdvcmRSdWxlEi0ub2FzaXMubW9kZXJhdGlvbi52MS5EZWxldGVLZXl3b3JkUnVsZVJlcXVlc3QaLi5vYXNpcy5tb2RlcmF0aW9uLnYxLkRlbGV0ZUtleXdvcmRSdWxlUmVzcG9uc2UiKZACAsjzGASC0+STAhwqGi92MS9rZXl3b3JkUnVsZXMve3J1bGVfaWR9EpABChBMaXN0S2V5d29yZFJ1bGVzEiwub2FzaXMubW9kZXJhdGlvbi52MS5MaXN0S2V5d29yZFJ1bGVzUmVxdWVzdBotLm9hc2lzLm1vZGVyYXRpb24udjEuTGlzdEtleXdvcmRSdWxlc1Jlc3BvbnNlIh+QAgHI8xgFgtPkkwISEhAvdjEva2V5d29yZFJ1bGVzYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_moderation_v1_moderation]);
+
+/**
+ * A keyword rule.
+ *
+ * @generated from message oasis.moderation.v1.KeywordRule
+ */
+export type KeywordRule = Message<"oasis.moderation.v1.KeywordRule"> & {
+  /**
+   * Snowflake id.
+   *
+   * @generated from field: int64 rule_id = 1;
+   */
+  ruleId: bigint;
+
+  /**
+   * Matched case-insensitively as a substring after NFKC normalization (so Chinese,
+   * which has no spaces, matches inside a sentence), 1-100 characters.
+   *
+   * @generated from field: string keyword = 2;
+   */
+  keyword: string;
+
+  /**
+   * What a match does.
+   *
+   * @generated from field: oasis.moderation.v1.RuleEffect effect = 3;
+   */
+  effect: RuleEffect;
+
+  /**
+   * Priority added to the ticket per match, 0-1000.
+   *
+   * @generated from field: int32 raise_points = 4;
+   */
+  raisePoints: number;
+
+  /**
+   * Who added it.
+   *
+   * @generated from field: int64 created_by = 5;
+   */
+  createdBy: bigint;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 6;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.KeywordRule.
+ * Use `create(KeywordRuleSchema)` to create a new message.
+ */
+export const KeywordRuleSchema: GenMessage<KeywordRule> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 0);
+
+/**
+ * Request for CreateKeywordRule.
+ *
+ * @generated from message oasis.moderation.v1.CreateKeywordRuleRequest
+ */
+export type CreateKeywordRuleRequest = Message<"oasis.moderation.v1.CreateKeywordRuleRequest"> & {
+  /**
+   * The keyword, 1-100 characters.
+   *
+   * @generated from field: string keyword = 1;
+   */
+  keyword: string;
+
+  /**
+   * What a match does.
+   *
+   * @generated from field: oasis.moderation.v1.RuleEffect effect = 2;
+   */
+  effect: RuleEffect;
+
+  /**
+   * Priority added per match, 0-1000.
+   *
+   * @generated from field: int32 raise_points = 3;
+   */
+  raisePoints: number;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.CreateKeywordRuleRequest.
+ * Use `create(CreateKeywordRuleRequestSchema)` to create a new message.
+ */
+export const CreateKeywordRuleRequestSchema: GenMessage<CreateKeywordRuleRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 1);
+
+/**
+ * Response of CreateKeywordRule.
+ *
+ * @generated from message oasis.moderation.v1.CreateKeywordRuleResponse
+ */
+export type CreateKeywordRuleResponse = Message<"oasis.moderation.v1.CreateKeywordRuleResponse"> & {
+  /**
+   * The rule.
+   *
+   * @generated from field: oasis.moderation.v1.KeywordRule rule = 1;
+   */
+  rule?: KeywordRule | undefined;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.CreateKeywordRuleResponse.
+ * Use `create(CreateKeywordRuleResponseSchema)` to create a new message.
+ */
+export const CreateKeywordRuleResponseSchema: GenMessage<CreateKeywordRuleResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 2);
+
+/**
+ * Request for DeleteKeywordRule.
+ *
+ * @generated from message oasis.moderation.v1.DeleteKeywordRuleRequest
+ */
+export type DeleteKeywordRuleRequest = Message<"oasis.moderation.v1.DeleteKeywordRuleRequest"> & {
+  /**
+   * The rule.
+   *
+   * @generated from field: int64 rule_id = 1;
+   */
+  ruleId: bigint;
+};
+
+/**
+ * Describes the message oasis.moderation.v1.DeleteKeywordRuleRequest.
+ * Use `create(DeleteKeywordRuleRequestSchema)` to create a new message.
+ */
+export const DeleteKeywordRuleRequestSchema: GenMessage<DeleteKeywordRuleRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 3);
+
+/**
+ * Response of DeleteKeywordRule.
+ *
+ * @generated from message oasis.moderation.v1.DeleteKeywordRuleResponse
+ */
+export type DeleteKeywordRuleResponse = Message<"oasis.moderation.v1.DeleteKeywordRuleResponse"> & {
+};
+
+/**
+ * Describes the message oasis.moderation.v1.DeleteKeywordRuleResponse.
+ * Use `create(DeleteKeywordRuleResponseSchema)` to create a new message.
+ */
+export const DeleteKeywordRuleResponseSchema: GenMessage<DeleteKeywordRuleResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 4);
+
+/**
+ * Request for ListKeywordRules.
+ *
+ * @generated from message oasis.moderation.v1.ListKeywordRulesRequest
+ */
+export type ListKeywordRulesRequest = Message<"oasis.moderation.v1.ListKeywordRulesRequest"> & {
+};
+
+/**
+ * Describes the message oasis.moderation.v1.ListKeywordRulesRequest.
+ * Use `create(ListKeywordRulesRequestSchema)` to create a new message.
+ */
+export const ListKeywordRulesRequestSchema: GenMessage<ListKeywordRulesRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 5);
+
+/**
+ * Response of ListKeywordRules.
+ *
+ * @generated from message oasis.moderation.v1.ListKeywordRulesResponse
+ */
+export type ListKeywordRulesResponse = Message<"oasis.moderation.v1.ListKeywordRulesResponse"> & {
+  /**
+   * All rules, oldest first.
+   *
+   * @generated from field: repeated oasis.moderation.v1.KeywordRule rules = 1;
+   */
+  rules: KeywordRule[];
+};
+
+/**
+ * Describes the message oasis.moderation.v1.ListKeywordRulesResponse.
+ * Use `create(ListKeywordRulesResponseSchema)` to create a new message.
+ */
+export const ListKeywordRulesResponseSchema: GenMessage<ListKeywordRulesResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_moderation_v1_moderation_service, 6);
 
 /**
  * Request for CreateAppeal.
@@ -45,7 +230,7 @@ export type CreateAppealRequest = Message<"oasis.moderation.v1.CreateAppealReque
  * Use `create(CreateAppealRequestSchema)` to create a new message.
  */
 export const CreateAppealRequestSchema: GenMessage<CreateAppealRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 0);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 7);
 
 /**
  * Response of CreateAppeal.
@@ -73,7 +258,7 @@ export type CreateAppealResponse = Message<"oasis.moderation.v1.CreateAppealResp
  * Use `create(CreateAppealResponseSchema)` to create a new message.
  */
 export const CreateAppealResponseSchema: GenMessage<CreateAppealResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 1);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 8);
 
 /**
  * Request for ListOperations.
@@ -96,7 +281,7 @@ export type ListOperationsRequest = Message<"oasis.moderation.v1.ListOperationsR
   actorId: bigint;
 
   /**
-   * Only this kind: report, claim, release, action, reverse, appeal ("": all).
+   * Only this kind: report, claim, release, action, reverse, appeal, rule ("": all).
    *
    * @generated from field: string kind = 3;
    */
@@ -122,7 +307,7 @@ export type ListOperationsRequest = Message<"oasis.moderation.v1.ListOperationsR
  * Use `create(ListOperationsRequestSchema)` to create a new message.
  */
 export const ListOperationsRequestSchema: GenMessage<ListOperationsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 2);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 9);
 
 /**
  * One operation log entry.
@@ -152,7 +337,8 @@ export type Operation = Message<"oasis.moderation.v1.Operation"> & {
   actorId: bigint;
 
   /**
-   * report, claim, release, action, reverse, appeal.
+   * report, claim, release, action, reverse, appeal, rule (a keyword rule added or
+   * removed; ticket 0).
    *
    * @generated from field: string kind = 4;
    */
@@ -185,7 +371,7 @@ export type Operation = Message<"oasis.moderation.v1.Operation"> & {
  * Use `create(OperationSchema)` to create a new message.
  */
 export const OperationSchema: GenMessage<Operation> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 3);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 10);
 
 /**
  * Response of ListOperations.
@@ -213,7 +399,7 @@ export type ListOperationsResponse = Message<"oasis.moderation.v1.ListOperations
  * Use `create(ListOperationsResponseSchema)` to create a new message.
  */
 export const ListOperationsResponseSchema: GenMessage<ListOperationsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 4);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 11);
 
 /**
  * Request for GetReviewerReport.
@@ -248,7 +434,7 @@ export type GetReviewerReportRequest = Message<"oasis.moderation.v1.GetReviewerR
  * Use `create(GetReviewerReportRequestSchema)` to create a new message.
  */
 export const GetReviewerReportRequestSchema: GenMessage<GetReviewerReportRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 5);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 12);
 
 /**
  * Response of GetReviewerReport.
@@ -297,7 +483,7 @@ export type GetReviewerReportResponse = Message<"oasis.moderation.v1.GetReviewer
  * Use `create(GetReviewerReportResponseSchema)` to create a new message.
  */
 export const GetReviewerReportResponseSchema: GenMessage<GetReviewerReportResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 6);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 13);
 
 /**
  * Request for CreateReport.
@@ -332,7 +518,7 @@ export type CreateReportRequest = Message<"oasis.moderation.v1.CreateReportReque
  * Use `create(CreateReportRequestSchema)` to create a new message.
  */
 export const CreateReportRequestSchema: GenMessage<CreateReportRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 7);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 14);
 
 /**
  * Response of CreateReport.
@@ -360,7 +546,7 @@ export type CreateReportResponse = Message<"oasis.moderation.v1.CreateReportResp
  * Use `create(CreateReportResponseSchema)` to create a new message.
  */
 export const CreateReportResponseSchema: GenMessage<CreateReportResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 8);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 15);
 
 /**
  * Request for GetTicket.
@@ -381,7 +567,7 @@ export type GetTicketRequest = Message<"oasis.moderation.v1.GetTicketRequest"> &
  * Use `create(GetTicketRequestSchema)` to create a new message.
  */
 export const GetTicketRequestSchema: GenMessage<GetTicketRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 9);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 16);
 
 /**
  * Response of GetTicket.
@@ -402,7 +588,7 @@ export type GetTicketResponse = Message<"oasis.moderation.v1.GetTicketResponse">
  * Use `create(GetTicketResponseSchema)` to create a new message.
  */
 export const GetTicketResponseSchema: GenMessage<GetTicketResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 10);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 17);
 
 /**
  * Request for ClaimNextReview.
@@ -431,7 +617,7 @@ export type ClaimNextReviewRequest = Message<"oasis.moderation.v1.ClaimNextRevie
  * Use `create(ClaimNextReviewRequestSchema)` to create a new message.
  */
 export const ClaimNextReviewRequestSchema: GenMessage<ClaimNextReviewRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 11);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 18);
 
 /**
  * Response of ClaimNextReview.
@@ -460,7 +646,7 @@ export type ClaimNextReviewResponse = Message<"oasis.moderation.v1.ClaimNextRevi
  * Use `create(ClaimNextReviewResponseSchema)` to create a new message.
  */
 export const ClaimNextReviewResponseSchema: GenMessage<ClaimNextReviewResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 12);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 19);
 
 /**
  * Request for RenewLease.
@@ -495,7 +681,7 @@ export type RenewLeaseRequest = Message<"oasis.moderation.v1.RenewLeaseRequest">
  * Use `create(RenewLeaseRequestSchema)` to create a new message.
  */
 export const RenewLeaseRequestSchema: GenMessage<RenewLeaseRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 13);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 20);
 
 /**
  * Response of RenewLease.
@@ -516,7 +702,7 @@ export type RenewLeaseResponse = Message<"oasis.moderation.v1.RenewLeaseResponse
  * Use `create(RenewLeaseResponseSchema)` to create a new message.
  */
 export const RenewLeaseResponseSchema: GenMessage<RenewLeaseResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 14);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 21);
 
 /**
  * Request for ReleaseReview.
@@ -544,7 +730,7 @@ export type ReleaseReviewRequest = Message<"oasis.moderation.v1.ReleaseReviewReq
  * Use `create(ReleaseReviewRequestSchema)` to create a new message.
  */
 export const ReleaseReviewRequestSchema: GenMessage<ReleaseReviewRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 15);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 22);
 
 /**
  * Response of ReleaseReview.
@@ -559,7 +745,7 @@ export type ReleaseReviewResponse = Message<"oasis.moderation.v1.ReleaseReviewRe
  * Use `create(ReleaseReviewResponseSchema)` to create a new message.
  */
 export const ReleaseReviewResponseSchema: GenMessage<ReleaseReviewResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 16);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 23);
 
 /**
  * Request for TakeAction.
@@ -622,7 +808,7 @@ export type TakeActionRequest = Message<"oasis.moderation.v1.TakeActionRequest">
  * Use `create(TakeActionRequestSchema)` to create a new message.
  */
 export const TakeActionRequestSchema: GenMessage<TakeActionRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 17);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 24);
 
 /**
  * Response of TakeAction.
@@ -650,7 +836,50 @@ export type TakeActionResponse = Message<"oasis.moderation.v1.TakeActionResponse
  * Use `create(TakeActionResponseSchema)` to create a new message.
  */
 export const TakeActionResponseSchema: GenMessage<TakeActionResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_moderation_v1_moderation_service, 18);
+  messageDesc(file_oasis_moderation_v1_moderation_service, 25);
+
+/**
+ * What a keyword rule does to content that contains its keyword. Every match also opens
+ * (or joins) the subject's ticket as a report by the rules (reporter 0).
+ *
+ * @generated from enum oasis.moderation.v1.RuleEffect
+ */
+export enum RuleEffect {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: RULE_EFFECT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Only raises the ticket's priority by raise_points.
+   *
+   * @generated from enum value: RULE_EFFECT_RAISE_PRIORITY = 1;
+   */
+  RAISE_PRIORITY = 1,
+
+  /**
+   * Labels the post sensitive at once (LABEL_SENSITIVE by the rules); the ticket stays open.
+   *
+   * @generated from enum value: RULE_EFFECT_AUTO_LABEL = 2;
+   */
+  AUTO_LABEL = 2,
+
+  /**
+   * Takes the post down at once pending review (TAKEDOWN by the rules); the ticket stays
+   * open, and a reviewer's REVERSE brings the post back.
+   *
+   * @generated from enum value: RULE_EFFECT_AUTO_HIDE = 3;
+   */
+  AUTO_HIDE = 3,
+}
+
+/**
+ * Describes the enum oasis.moderation.v1.RuleEffect.
+ */
+export const RuleEffectSchema: GenEnum<RuleEffect> = /*@__PURE__*/
+  enumDesc(file_oasis_moderation_v1_moderation_service, 0);
 
 /**
  * Moderation (after Bluesky's Ozone and Mastodon's admin reports): users report posts,
@@ -772,6 +1001,37 @@ export const ModerationService: GenService<{
     methodKind: "unary";
     input: typeof GetReviewerReportRequestSchema;
     output: typeof GetReviewerReportResponseSchema;
+  },
+  /**
+   * Admin: adds a keyword rule, matched against captions, comments and chat messages
+   * made after it (their events). Errors: NOT_ADMIN.
+   *
+   * @generated from rpc oasis.moderation.v1.ModerationService.CreateKeywordRule
+   */
+  createKeywordRule: {
+    methodKind: "unary";
+    input: typeof CreateKeywordRuleRequestSchema;
+    output: typeof CreateKeywordRuleResponseSchema;
+  },
+  /**
+   * Admin: removes a keyword rule. Idempotent. Errors: NOT_ADMIN.
+   *
+   * @generated from rpc oasis.moderation.v1.ModerationService.DeleteKeywordRule
+   */
+  deleteKeywordRule: {
+    methodKind: "unary";
+    input: typeof DeleteKeywordRuleRequestSchema;
+    output: typeof DeleteKeywordRuleResponseSchema;
+  },
+  /**
+   * Moderator: the keyword rules, oldest first. Errors: NOT_MODERATOR.
+   *
+   * @generated from rpc oasis.moderation.v1.ModerationService.ListKeywordRules
+   */
+  listKeywordRules: {
+    methodKind: "unary";
+    input: typeof ListKeywordRulesRequestSchema;
+    output: typeof ListKeywordRulesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_oasis_moderation_v1_moderation_service, 0);
