@@ -20,6 +20,8 @@ import { until } from "#kit/testing/until.ts";
 import { ActionType, ReasonType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
 import { ModerationService, RuleEffect } from "#gen/oasis/moderation/v1/moderation_service_pb.ts";
 import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
+import { NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
+import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
 import { readEdges } from "../../demo/data.ts";
 import { seedModeration } from "../../demo/moderation.ts";
 import { demoGraph, demoPassword } from "../../demo/users.ts";
@@ -35,9 +37,13 @@ let ids: bigint[] = [];
 let admin: bigint;
 const moderation = (as: bigint) => testClient(ModerationService, bed.mesh.url("moderation"), as);
 const search = (as: bigint) => testClient(SearchService, bed.mesh.url("search"), as);
+const inbox = (as: bigint, kind: NotificationKind) =>
+  testClient(NotificationService, bed.mesh.url("notification"), as)
+    .listNotifications({ pageSize: 50 })
+    .then((r) => r.notifications.filter((n) => n.kind === kind).map((n) => n.summary));
 
 beforeAll(async () => {
-  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction", "feed", "search", "moderation"], {
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction", "feed", "search", "notification", "moderation"], {
     env: { OASIS_SEARCH_DATA_DIR: searchDir, OASIS_MEILI_URL: "" },
   });
   ids = await bed.users(members);
@@ -106,6 +112,15 @@ describe("takedown", () => {
     await moderation(ids[4]!).takeAction({ ticketId, action: ActionType.REVERSE, reversesActionId: down.action!.actionId, reason: "on second look, fine" });
     expect(await until(seen, (s) => JSON.stringify(s) === JSON.stringify(everywhere), 10_000)).toEqual(everywhere);
     const backMs = performance.now() - t0;
+    // The owner heard of the takedown (how to appeal) and its reversal; the reporter, the outcome.
+    const owner = await until(() => inbox(author, NotificationKind.MODERATION_ACTION), (l) => l.length === 2, 10_000);
+    expect(owner).toEqual([
+      "Your post: the earlier decision (it was taken down) was reversed. on second look, fine",
+      `Your post was taken down: violates the rules. You can appeal: POST /v1/appeals with action_id ${down.action!.actionId}.`,
+    ]);
+    expect(await until(() => inbox(reporter, NotificationKind.REPORT_OUTCOME), (l) => l.length === 1, 10_000)).toEqual([
+      "We reviewed what you reported and took action. Thank you.",
+    ]);
     console.log(`takedown: gone from home feed, user feed, GetPost and search ${goneMs.toFixed(0)} ms after TakeAction; back ${backMs.toFixed(0)} ms after REVERSE`);
 
     const log = await select<{ kind: string; actor_id: string }>(db, "SELECT kind, actor_id FROM operations WHERE ticket_id = ? ORDER BY op_id", [ticketId]);

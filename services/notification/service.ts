@@ -19,7 +19,8 @@ export function notificationService(ctx: NotificationContext): ServiceImpl<typeo
 
   /** Fills in `summary` from the actors' handles. */
   async function withSummaries(list: Notification[]): Promise<Notification[]> {
-    const actors = [...new Set(list.flatMap((n) => n.actorIds))];
+    // Moderation's entries have no actor (0): nobody to look up.
+    const actors = [...new Set(list.flatMap((n) => n.actorIds))].filter((a) => a > 0n);
     const handles = new Map<bigint, string>();
     if (actors.length) {
       for (const p of (await ctx.identity.batchGetProfiles({ userIds: actors })).profiles) handles.set(p.userId, p.handle);
