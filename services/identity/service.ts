@@ -21,7 +21,7 @@ import {
 import { createLoginThrottle } from "./login-throttle.ts";
 import { revokeSessions } from "./revocation.ts";
 import { requireAdmin as requireAdminRole, roleRoutes, rolesOf } from "./roles.ts";
-import { requireNotSuspended } from "./suspension.ts";
+import { requireNotSuspended, statusRoutes } from "./suspension.ts";
 import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { IdentityContext } from "./context.ts";
 import {
@@ -141,6 +141,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
 
   return {
     ...roleRoutes(ctx),
+    ...statusRoutes(ctx),
 
     async createAccount(req) {
       const handle = normalizeHandle(req.handle);

@@ -6,6 +6,8 @@
  * or by moderation's timer when a duration ends, lifts it. Applied once per event.
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { applyOnce, on } from "#kit/consumer.ts";
 import { select, write, type Queryable } from "#kit/mysql.ts";
 import { ErrorReason } from "#gen/oasis/identity/v1/errors_pb.ts";
@@ -15,10 +17,25 @@ import type { IdentityContext } from "./context.ts";
 import { revokeSessions } from "./revocation.ts";
 import { revokeUserSessions } from "./store.ts";
 
+/** Whether a suspension of `userId` stands. */
+export async function isSuspended(db: Queryable, userId: bigint): Promise<boolean> {
+  const rows = await select<{ n: number }>(db, "SELECT COUNT(*) AS n FROM suspensions WHERE user_id = ?", [userId]);
+  return Number(rows[0]!.n) > 0;
+}
+
+/** GetAccountStatus (internal): exists and suspended. */
+export function statusRoutes(ctx: IdentityContext): Pick<ServiceImpl<typeof IdentityService>, "getAccountStatus"> {
+  return {
+    async getAccountStatus(req) {
+      const exists = (await ctx.profiles.get([req.userId])).has(req.userId);
+      return { exists, suspended: exists && (await isSuspended(ctx.rt.db, req.userId)) };
+    },
+  };
+}
+
 /** Throws PERMISSION_DENIED ACCOUNT_SUSPENDED while a suspension of `userId` stands. */
 export async function requireNotSuspended(ctx: IdentityContext, db: Queryable, userId: bigint): Promise<void> {
-  const rows = await select<{ n: number }>(db, "SELECT COUNT(*) AS n FROM suspensions WHERE user_id = ?", [userId]);
-  if (Number(rows[0]!.n) > 0) throw ctx.errors.permissionDenied(ErrorReason.ACCOUNT_SUSPENDED, "this account is suspended", { user_id: userId });
+  if (await isSuspended(db, userId)) throw ctx.errors.permissionDenied(ErrorReason.ACCOUNT_SUSPENDED, "this account is suspended", { user_id: userId });
 }
 
 export function suspensionConsumer(ctx: IdentityContext) {

@@ -186,6 +186,8 @@ describe("suspension", () => {
     const refusedMs = performance.now() - t0;
     const signIn = await bed.identity().createSession({ login: `reed_${members[5]}`, password: "correct horse battery" }).catch((e) => e);
     expect({ code: ConnectError.from(signIn).code, reason: errorReason(signIn) }).toEqual({ code: Code.PermissionDenied, reason: "ACCOUNT_SUSPENDED" });
+    // What wallet asks before a tip to this author is posted (authorActive).
+    expect(await bed.identity("service").getAccountStatus({ userId: target })).toMatchObject({ exists: true, suspended: true });
 
     // The timer reverses it when the 4 s are up; sign-in works again.
     const back = await until(
@@ -194,6 +196,7 @@ describe("suspension", () => {
       20_000,
     );
     expect(back).toBe("ok");
+    expect(await bed.identity("service").getAccountStatus({ userId: target })).toMatchObject({ exists: true, suspended: false });
     const log = await select<{ kind: string; actor_id: string }>(db, "SELECT kind, actor_id FROM operations WHERE ticket_id = ? ORDER BY op_id", [ticketId]);
     expect(log.map((l) => `${l.kind}:${l.actor_id}`)).toEqual([`report:${reporter}`, `claim:${reviewer}`, `action:${reviewer}`, "reverse:0"]);
     console.log(`suspension: the account's token refused at the edge ${refusedMs.toFixed(0)} ms after TakeAction`);
