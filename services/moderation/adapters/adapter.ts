@@ -5,7 +5,7 @@
  *   evidence outlives a deletion and a chat message is shared only by a member's report.
  * - `actions` lists what may be done to it; applying and reversing is the owning
  *   service's job, on the `oasis.moderation.v1.action_taken` event (post hides or labels
- *   posts, interaction hides comments, identity suspends accounts): the adapter names
+ *   posts, search hides them, identity suspends accounts): the adapter names
  *   the owner so the design stays one event, many consumers.
  * A new content type is one file here and one consumer in its owning service.
  */

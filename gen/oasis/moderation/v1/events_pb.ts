@@ -16,9 +16,9 @@ export const file_oasis_moderation_v1_events: GenFile = /*@__PURE__*/
 
 /**
  * Published on oasis.moderation.v1.action_taken after an action commits. The owning
- * service of the subject applies it (post: TAKEDOWN/LABEL_SENSITIVE of posts;
- * interaction: TAKEDOWN of comments; identity: SUSPEND_ACCOUNT); a REVERSE carries the
- * undone action in `reversed`. Notification tells the owner and the reporters.
+ * service of the subject applies it (post: TAKEDOWN/LABEL_SENSITIVE of posts, search:
+ * hides taken-down posts; identity: SUSPEND_ACCOUNT); a REVERSE carries the undone
+ * action in `reversed`. Notification tells the owner and the reporters.
  *
  * @generated from message oasis.moderation.v1.ActionTaken
  */

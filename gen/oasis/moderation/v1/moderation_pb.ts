@@ -518,7 +518,7 @@ export enum ActionType {
   UNSPECIFIED = 0,
 
   /**
-   * The post or comment disappears from every read path.
+   * The post disappears from every read path (comments: not yet; see design note 23).
    *
    * @generated from enum value: ACTION_TYPE_TAKEDOWN = 1;
    */
