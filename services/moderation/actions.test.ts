@@ -1,8 +1,9 @@
 /**
  * Actions reach every read path, on a real mesh (identity, graph, media, post,
- * interaction, feed, search, moderation, edge): a takedown disappears from a follower's
- * home feed, the author's user feed, GetPost and search, and REVERSE brings it back
- * everywhere; a suspension refuses sign-in and the account's existing tokens at the edge,
+ * interaction, feed, search, notification, moderation, edge): a takedown disappears from
+ * a follower's home feed, the author's user feed, GetPost and search, and REVERSE brings
+ * it back everywhere (owner and reporter notified); a label reaches PostView; an appeal
+ * goes to another reviewer; keyword rules act on new content; a suspension refuses sign-in and the account's existing tokens at the edge,
  * and lifts itself after its duration. The operation log tells the story. Times from the
  * action's answer to the last read path agreeing are printed (one run), not asserted.
  */
@@ -125,6 +126,23 @@ describe("takedown", () => {
 
     const log = await select<{ kind: string; actor_id: string }>(db, "SELECT kind, actor_id FROM operations WHERE ticket_id = ? ORDER BY op_id", [ticketId]);
     expect(log.map((l) => `${l.kind}:${l.actor_id}`)).toEqual([`report:${reporter}`, `claim:${reviewer}`, `action:${reviewer}`, `reverse:${ids[4]}`]);
+  });
+});
+
+describe("label", () => {
+  test("LABEL_SENSITIVE: the post stays, and PostView carries the label in feeds and GetPost", async () => {
+    const [author, follower, reporter, reviewer] = [ids[0]!, ids[1]!, ids[2]!, ids[3]!];
+    const postId = (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, 3)], caption: "a label for the harbour at night" })).post!.postId;
+    const ticketId = (await moderation(reporter).createReport({ subject: { type: SubjectType.POST, id: postId }, reasonType: ReasonType.SEXUAL })).report!.ticketId;
+    const lease = await claimFor(reviewer, ticketId, "post");
+    await moderation(reviewer).takeAction({ ticketId, leaseToken: lease, action: ActionType.LABEL_SENSITIVE, reason: "blur it" });
+    const item = await until(
+      () => bed.feed(follower).getHomeFeed({ pageSize: 50 }).then((r) => r.items.find((i) => i.post?.postId === postId)),
+      (i) => i?.post?.labels.includes("sensitive") === true,
+      10_000,
+    );
+    expect(item!.post!.labels).toEqual(["sensitive"]);
+    expect((await bed.post(follower).getPost({ postId })).post!.labels).toEqual(["sensitive"]);
   });
 });
 
