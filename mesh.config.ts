@@ -24,6 +24,7 @@ export const mesh: readonly MeshEntry[] = [
   { name: "chat", port: 7008, protoPackage: "oasis.chat.v1" },
   { name: "wallet", port: 7009, protoPackage: "oasis.wallet.v1" },
   { name: "search", port: 7010, protoPackage: "oasis.search.v1" },
+  { name: "moderation", port: 7011, protoPackage: "oasis.moderation.v1" },
 ];
 
 /** The edge listens here by default (`OASIS_EDGE_PORT` overrides). */

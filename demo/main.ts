@@ -9,6 +9,7 @@ import { bulkImportLimits, createEdgeAdmin, setEdgeLimits } from "../edge/limits
 import { createMeshClient } from "../kit/client.ts";
 import { WalletService } from "../gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { DemoLoader } from "./loader.ts";
+import { seedModeration } from "./moderation.ts";
 import { demoPassword } from "./users.ts";
 
 const exitAfterLoad = process.argv.includes("--exit");
@@ -38,6 +39,7 @@ try {
   const admin = await createEdgeAdmin(mesh.edgeUrl, loaderAdmin);
   await setEdgeLimits(mesh.edgeUrl, admin, bulkImportLimits);
   const report = await new DemoLoader(mesh.edgeUrl).run().finally(() => setEdgeLimits(mesh.edgeUrl, admin, null, { wait: false }));
+  const moderation = await seedModeration(mesh.edgeUrl, await admin.token());
   console.log("\n=== Oasis demo loaded ===");
   console.log(`users: ${report.users}   follows: ${report.follows}   posts: ${report.posts}   photos: ${report.photos} (${(report.mediaBytes / 1e6).toFixed(1)} MB)   likes: ${report.likes}   comments: ${report.comments}   convos: ${report.convos}   messages: ${report.messages}`);
   // The ledger's own audit (internal RPC, called with the run's operator mesh key).
@@ -54,6 +56,8 @@ try {
   console.log(`metrics: ${mesh.edgeMetricsUrl}/metrics`);
   console.log(`log in:  curl -s ${mesh.edgeUrl}/v1/sessions -H 'content-type: application/json' -d '{"login":"${report.sampleHandle}","password":"${demoPassword}"}'`);
   console.log(`then:    curl -s '${mesh.edgeUrl}/v1/feeds/home?page_size=3' -H "authorization: Bearer <accessToken>"`);
+  console.log(`moderation: ${moderation.reports} reports on ${moderation.tickets} tickets; reviewer "${moderation.handle}", password (this run only): ${moderation.password}`);
+  console.log(`review:  curl -s ${mesh.edgeUrl}/v1/reviews:claim -H "authorization: Bearer <moderator's accessToken>" -H 'content-type: application/json' -d '{"queue":"post"}'`);
 } catch (err) {
   console.error("demo load failed:", err);
   code = 1;

@@ -116,6 +116,7 @@ export const upstreamsOf: Record<string, readonly string[]> = {
   chat: ["graph", "identity", "media"],
   wallet: ["graph", "identity", "post"],
   search: ["graph", "identity", "interaction", "post"],
+  moderation: ["chat", "graph", "identity", "interaction", "post"],
 };
 
 /** The admin (metrics) port of a process: its port + 1000 (kit/config.ts metricsPortOffset). */

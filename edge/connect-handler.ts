@@ -56,6 +56,9 @@ export function requireAccess(access: Access, user: { readonly roles: readonly s
   if (access === Access.PUBLIC) return;
   if (user === null) throw new ConnectError("this call needs `Authorization: Bearer <access token>`", Code.Unauthenticated);
   if (access === Access.ADMIN && !user.roles.includes("admin")) throw new ConnectError("this call needs an admin", Code.PermissionDenied);
+  if (access === Access.MODERATOR && !user.roles.includes("moderator") && !user.roles.includes("admin")) {
+    throw new ConnectError("this call needs a moderator", Code.PermissionDenied);
+  }
 }
 
 /** Encodes a successful unary response in the request's encoding. */

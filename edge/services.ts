@@ -13,6 +13,7 @@ import { NotificationService } from "#gen/oasis/notification/v1/notification_ser
 import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { ChatService } from "#gen/oasis/chat/v1/chat_service_pb.ts";
+import { ModerationService } from "#gen/oasis/moderation/v1/moderation_service_pb.ts";
 
 export const edgeServices: readonly DescService[] = [
   IdentityService,
@@ -25,4 +26,5 @@ export const edgeServices: readonly DescService[] = [
   SearchService,
   WalletService,
   ChatService,
+  ModerationService,
 ];

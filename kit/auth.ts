@@ -224,12 +224,13 @@ export function checkAccess(level: Access, caller: Caller, methodName: string): 
   if (level === Access.INTERNAL && !caller.service) {
     throw new ConnectError(`${methodName} is internal to the mesh: only services acting for themselves may call it`, Code.PermissionDenied);
   }
-  // ACCESS_ADMIN: the operator identity, or a signed-in user: the assertion carries no
-  // roles, so the kit only requires one; the service serving the method checks that user
-  // against its admin list (identity: OASIS_ADMIN_HANDLES), and the edge checks the
-  // token's "admin" role.
+  // ACCESS_ADMIN and ACCESS_MODERATOR: the operator identity (ACCESS_ADMIN), or a
+  // signed-in user: the assertion carries no roles, so the kit only requires one; the
+  // service serving the method checks that user's roles (identity's own record, or
+  // identity.GetRoles; the `authorize` hook of kit/server.ts), and the edge checks the
+  // token's roles.
   if (level === Access.ADMIN && isOperator(caller)) return;
-  if ((level === Access.USER || level === Access.UNSPECIFIED || level === Access.ADMIN) && caller.userId === null) {
+  if ((level === Access.USER || level === Access.UNSPECIFIED || level === Access.ADMIN || level === Access.MODERATOR) && caller.userId === null) {
     throw new ConnectError(`${methodName} requires a signed-in user`, Code.Unauthenticated);
   }
 }

@@ -27,7 +27,7 @@ import { createOutbox, type Outbox } from "./outbox.ts";
 import { createRedis, type Redis } from "./redis.ts";
 import { AdminService } from "#gen/oasis/admin/v1/admin_service_pb.ts";
 import { adminService, consumerStatus } from "./admin-service.ts";
-import { bind, createRpcServer, type HttpFallback, type RpcServer, type ServiceBinding } from "./server.ts";
+import { bind, createRpcServer, type HttpFallback, type RpcServer, type RpcServerOptions, type ServiceBinding } from "./server.ts";
 import { consumerCounters, consumerGauges, createRegistry, type ConsumerGaugeSource } from "./metrics.ts";
 import { Counter, type Registry } from "prom-client";
 import { pruneKitTables } from "./retention.ts";
@@ -232,6 +232,8 @@ export interface ServeOptions {
   readonly bindings: readonly ServiceBinding[];
   readonly consumers?: readonly Omit<ConsumerOptions, "bus" | "log">[];
   readonly httpFallback?: HttpFallback;
+  /** The service's role check for ACCESS_ADMIN/ACCESS_MODERATOR methods (kit/server.ts). */
+  readonly authorize?: RpcServerOptions["authorize"];
   /** Extra readiness check for /readyz. */
   readonly ready?: () => Promise<boolean>;
   readonly readMaxBytes?: number;
@@ -294,6 +296,7 @@ export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions):
     metricsPort: rt.config.metricsPort,
     bindings: [...opts.bindings, ...admin],
     httpFallback: opts.httpFallback,
+    authorize: opts.authorize,
     readMaxBytes: opts.readMaxBytes,
     registry: rt.metrics,
     killSwitches: hasBus(rt) ? () => rt.killSwitches.state() : undefined,

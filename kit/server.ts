@@ -16,7 +16,8 @@
  * serve gRPC; that is why services use node:http2 at all.)
  *
  * Interceptor order, outermost first: metrics -> call context (request id, trace,
- * caller) -> error mapping -> access check -> kill switches -> protovalidate -> extra
+ * caller) -> error mapping -> access check -> the service's role check (`authorize`, for
+ * ACCESS_ADMIN/ACCESS_MODERATOR methods) -> kill switches -> protovalidate -> extra
  * -> handler.
  *
  * Shutdown drains: health turns NOT_SERVING (readyz 503, Watch streams see it), the
@@ -26,7 +27,8 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { Access, methodAccess } from "./auth.ts";
 import { type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 
@@ -87,6 +89,13 @@ export interface RpcServerOptions {
   readonly killSwitches?: () => KillSwitchState;
   /** Extra server interceptors, innermost (after validation). */
   readonly interceptors?: readonly Interceptor[];
+  /**
+   * The service's own check of a role-gated method (ACCESS_ADMIN, ACCESS_MODERATOR),
+   * run after the kit's access check and before validation, so a caller without the
+   * role is refused whatever the request holds (the assertion carries no roles; the
+   * service knows where they are kept). Throws to refuse.
+   */
+  readonly authorize?: (level: Access, method: DescMethod) => Promise<void>;
   /** Checked by /readyz besides health; e.g. "database answers". */
   readonly ready?: () => Promise<boolean>;
   readonly httpFallback?: HttpFallback;
@@ -141,6 +150,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     callContextInterceptor(opts.mesh),
     errorInterceptor(opts.log),
     accessInterceptor({ openReflection: opts.mesh.dev }),
+    ...(opts.authorize ? [roleInterceptor(opts.authorize)] : []),
     ...(opts.killSwitches ? [killSwitchInterceptor(opts.killSwitches)] : []),
     validationInterceptor,
     ...(opts.interceptors ?? []),
@@ -282,5 +292,14 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       })();
       return stopping;
     },
+  };
+}
+
+/** Runs `authorize` for methods whose access level needs a role. */
+function roleInterceptor(authorize: (level: Access, method: DescMethod) => Promise<void>): Interceptor {
+  return (next) => async (req) => {
+    const level = methodAccess(req.method);
+    if (level === Access.ADMIN || level === Access.MODERATOR) await authorize(level, req.method);
+    return next(req);
   };
 }

@@ -101,6 +101,13 @@ const expected: Record<string, { direct: readonly Outcome[]; edgeAnonymous: Outc
     edgeAnonymous: "unauthenticated",
     edgeUser: "permission_denied",
   },
+  // Moderators (and admins) only: like ACCESS_ADMIN, the owning service asks identity for
+  // the user's roles (NOT_MODERATOR) and the edge checks the token's. No matrix user is one.
+  [Access.MODERATOR]: {
+    direct: ["unauthenticated", "unauthenticated", "permission_denied", "permission_denied", "unauthenticated", ...Object.values(refusedAll)],
+    edgeAnonymous: "unauthenticated",
+    edgeUser: "permission_denied",
+  },
 };
 expected[Access.UNSPECIFIED] = expected[Access.USER]!;
 
@@ -110,7 +117,7 @@ function outcomeOf(err: unknown): Outcome {
   const e = ConnectError.from(err);
   if (e.code === Code.Unauthenticated && /invalid mesh credential|requires a signed-in user/.test(e.rawMessage)) return "unauthenticated";
   if (e.code === Code.PermissionDenied && /internal to the mesh/.test(e.rawMessage)) return "permission_denied";
-  if (e.code === Code.PermissionDenied && errorReason(e) === "NOT_ADMIN") return "permission_denied";
+  if (e.code === Code.PermissionDenied && (errorReason(e) === "NOT_ADMIN" || errorReason(e) === "NOT_MODERATOR")) return "permission_denied";
   if (e.code === Code.Unavailable || e.code === Code.DeadlineExceeded || e.code === Code.Internal) throw e;
   return "allowed";
 }

@@ -10,6 +10,8 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import type { IdentityConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { identityService } from "./service.ts";
+import { suspensionConsumer } from "./suspension.ts";
+import { requireAdmin } from "./roles.ts";
 
 /** Path of the JWKS document (RFC 8414 / OpenID discovery convention). */
 export const jwksPath = "/.well-known/jwks.json";
@@ -20,6 +22,9 @@ export async function createIdentityApp(config: IdentityConfig): Promise<App> {
   rt.onStop(() => ctx.close());
   return serve(rt, {
     bindings: [bind(IdentityService, identityService(ctx))],
+    consumers: [suspensionConsumer(ctx)],
+    // Admin methods refuse a non-admin before the request is validated.
+    authorize: async () => void (await requireAdmin(ctx)),
     httpFallback(req, res) {
       if ((req.url ?? "").split("?")[0] !== jwksPath) return false;
       // Verifiers may cache keys for 5 minutes; a new key is published before it signs.

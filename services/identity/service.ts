@@ -21,6 +21,8 @@ import {
 } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { createLoginThrottle } from "./login-throttle.ts";
 import { revokeSessions } from "./revocation.ts";
+import { requireAdmin as requireAdminRole, roleRoutes, rolesOf } from "./roles.ts";
+import { requireNotSuspended, statusRoutes } from "./suspension.ts";
 import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import type { IdentityContext } from "./context.ts";
 import {
@@ -75,26 +77,11 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
     return ip && ip.length <= 64 ? ip : "direct";
   }
 
-  /** Roles of an account's tokens: "admin" for the handles named in OASIS_ADMIN_HANDLES. */
-  function rolesOf(handle: string): string[] {
-    return config.adminHandles.has(handle) ? ["admin"] : [];
-  }
-
-  /**
-   * Throws NOT_ADMIN unless the caller is the operator identity (kit/auth.ts) or its
-   * account is an admin (the edge checked the token's role too).
-   */
-  async function requireAdmin(): Promise<void> {
-    if (isOperator(caller())) return;
-    const me = caller().userId;
-    const profile = me === null ? undefined : (await ctx.profiles.get([me])).get(me);
-    if (!profile || !config.adminHandles.has(profile.handle)) {
-      throw errors.permissionDenied(ErrorReason.NOT_ADMIN, "only an admin may do this");
-    }
-  }
+  /** Throws NOT_ADMIN unless the caller's account is an admin (the edge checked the token's role too). */
+  const requireAdmin = () => requireAdminRole(ctx);
 
   async function issueSession(userId: bigint, handle: string, sessionId: bigint, refreshToken: string, refreshExpiresAt: Date) {
-    const access = await ctx.keys.sign({ userId, sessionId, handle, roles: rolesOf(handle) }, config.accessTtlSeconds);
+    const access = await ctx.keys.sign({ userId, sessionId, handle, roles: await rolesOf(ctx, userId, handle) }, config.accessTtlSeconds);
     return {
       accessToken: access.token,
       refreshToken,
@@ -154,6 +141,9 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
   }
 
   return {
+    ...roleRoutes(ctx),
+    ...statusRoutes(ctx),
+
     async createAccount(req) {
       const handle = normalizeHandle(req.handle);
       const email = normalizeEmail(req.email);
@@ -204,6 +194,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       const ok = await Bun.password.verify(req.password, creds?.passwordHash ?? ctx.dummyHash);
       if (!creds || !ok) throw errors.unauthenticated(ErrorReason.INVALID_CREDENTIALS, "wrong login or password");
       await throttle.succeeded(login, ip);
+      await requireNotSuspended(ctx, rt.db, creds.userId);
       return startSession(creds.userId, creds.handle);
     },
 
@@ -230,6 +221,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
         return { kind: "ok" as const, userId: s.userId, handle: profile?.handle ?? "", token: next.token, expiresAt };
       });
       if (outcome.kind === "invalid") throw invalid();
+      if (outcome.kind === "ok") await requireNotSuspended(ctx, rt.db, outcome.userId);
       if (outcome.kind === "reused") {
         await revokeSessions(ctx, [parsed.sessionId]);
         throw errors.unauthenticated(ErrorReason.REFRESH_TOKEN_REUSED, "refresh token was already used; the session is revoked, sign in again");

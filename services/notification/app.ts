@@ -9,11 +9,12 @@ import { NotificationService } from "#gen/oasis/notification/v1/notification_ser
 import type { NotificationConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { dropsConsumer } from "./drops.ts";
+import { moderationConsumer } from "./moderation.ts";
 import { consumers } from "./events.ts";
 import { notificationService } from "./service.ts";
 
 export async function createNotificationApp(config: NotificationConfig): Promise<App> {
   const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), bus: true });
   const ctx = createContext(rt);
-  return serve(rt, { bindings: [bind(NotificationService, notificationService(ctx))], consumers: [...consumers(ctx), dropsConsumer(ctx)] });
+  return serve(rt, { bindings: [bind(NotificationService, notificationService(ctx))], consumers: [...consumers(ctx), dropsConsumer(ctx), moderationConsumer(ctx)] });
 }

@@ -11,6 +11,7 @@ import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import type { SearchConfig } from "./config.ts";
 import { createContext, createEngine } from "./context.ts";
 import { identityConsumer, interactionConsumer, postConsumer, writers } from "./events.ts";
+import { moderationConsumer } from "./moderation-events.ts";
 import { searchService } from "./service.ts";
 
 export async function createSearchApp(config: SearchConfig): Promise<App> {
@@ -22,6 +23,6 @@ export async function createSearchApp(config: SearchConfig): Promise<App> {
   const w = writers(ctx);
   return serve(rt, {
     bindings: [bind(SearchService, searchService(ctx))],
-    consumers: [identityConsumer(ctx, w), postConsumer(ctx, w), ...(ctx.interaction ? [interactionConsumer(ctx)] : [])],
+    consumers: [identityConsumer(ctx, w), postConsumer(ctx, w), moderationConsumer(ctx, w), ...(ctx.interaction ? [interactionConsumer(ctx)] : [])],
   });
 }

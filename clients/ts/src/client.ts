@@ -25,6 +25,7 @@ import { FeedService } from "./gen/oasis/feed/v1/feed_service_pb.ts";
 import { GraphService } from "./gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "./gen/oasis/identity/v1/identity_service_pb.ts";
 import { InteractionService } from "./gen/oasis/interaction/v1/interaction_service_pb.ts";
+import { ModerationService } from "./gen/oasis/moderation/v1/moderation_service_pb.ts";
 import { MediaService, UploadMediaResponseSchema, type UploadMediaResponse } from "./gen/oasis/media/v1/media_service_pb.ts";
 import { NotificationService } from "./gen/oasis/notification/v1/notification_service_pb.ts";
 import { PostService } from "./gen/oasis/post/v1/post_service_pb.ts";
@@ -43,6 +44,7 @@ export const services = {
   search: SearchService,
   wallet: WalletService,
   chat: ChatService,
+  moderation: ModerationService,
 } as const satisfies Record<string, DescService>;
 
 export type ServiceClients = { readonly [K in keyof typeof services]: Client<(typeof services)[K]> };

@@ -31,6 +31,9 @@ export function summarize(kind: NotificationKind, handles: readonly string[], ac
       return `${who} gave you ${text || "drops"}`;
     case NotificationKind.MESSAGE:
       return `${subject} sent you a message`;
+    case NotificationKind.MODERATION_ACTION:
+    case NotificationKind.REPORT_OUTCOME:
+      return text;
     default:
       return subject;
   }

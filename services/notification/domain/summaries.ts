@@ -5,7 +5,8 @@ import { summarize } from "./rules.ts";
 
 /** Fills in `summary` of each entry from its actors' handles: one identity batch for the whole list. */
 export async function withSummaries(ctx: NotificationContext, list: Notification[]): Promise<Notification[]> {
-  const actors = [...new Set(list.flatMap((n) => n.actorIds))];
+  // Moderation's entries have no actor (0): nobody to look up.
+  const actors = [...new Set(list.flatMap((n) => n.actorIds))].filter((a) => a > 0n);
   const handles = new Map<bigint, string>();
   if (actors.length) {
     for (const p of (await ctx.identity.batchGetProfiles({ userIds: actors })).profiles) handles.set(p.userId, p.handle);

@@ -1,7 +1,7 @@
 /**
  * The giving use cases' view of the mesh: blocks from graph (GetRelationship as the
- * payer), a payee's existence and a tipped author's activity from identity (as the
- * service), a post's author from post
+ * payer), a payee's existence and a tipped author's activity (exists, not suspended:
+ * GetAccountStatus) from identity (as the service), a post's author from post
  * (GetPost as the payer, so a post the payer may not see cannot be tipped).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -27,9 +27,12 @@ export function givingDeps(ctx: WalletContext): GivingDeps {
       const r = (await ctx.graph.getRelationship({ userId: payee })).relationship;
       return !!r && (r.blocking || r.blockedBy);
     },
-    // Active = the account exists, asked as the service (a block must not hide it).
-    // Issue 20 (suspension) adds "and is not suspended" here.
-    authorActive: (userId) => deps.userExists(userId),
+    // Active = the account exists and moderation has not suspended it, asked as the
+    // service (a block must not hide it).
+    async authorActive(userId) {
+      const s = await ctx.identity.getAccountStatus({ userId }, asService());
+      return s.exists && !s.suspended;
+    },
     async userExists(userId) {
       try {
         // As the service: whether the account exists, not what the payer may see of it

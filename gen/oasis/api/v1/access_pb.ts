@@ -11,7 +11,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file oasis/api/v1/access.proto.
  */
 export const file_oasis_api_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("ChlvYXNpcy9hcGkvdjEvYWNjZXNzLnByb3RvEgxvYXNpcy5hcGkudjEqawoGQWNjZXNzEhYKEkFDQ0VTU19VTlNQRUNJRklFRBAAEg8KC0FDQ0VTU19VU0VSEAESEQoNQUNDRVNTX1BVQkxJQxACEhMKD0FDQ0VTU19JTlRFUk5BTBADEhAKDEFDQ0VTU19BRE1JThAEOk4KBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKA4yFC5vYXNpcy5hcGkudjEuQWNjZXNzUgZhY2Nlc3NiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChlvYXNpcy9hcGkvdjEvYWNjZXNzLnByb3RvEgxvYXNpcy5hcGkudjEqgQEKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIPCgtBQ0NFU1NfVVNFUhABEhEKDUFDQ0VTU19QVUJMSUMQAhITCg9BQ0NFU1NfSU5URVJOQUwQAxIQCgxBQ0NFU1NfQURNSU4QBBIUChBBQ0NFU1NfTU9ERVJBVE9SEAU6TgoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuY4DIAEoDjIULm9hc2lzLmFwaS52MS5BY2Nlc3NSBmFjY2Vzc2IGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * Access says who may call an RPC. The edge reads it from the descriptors to decide
@@ -58,6 +58,15 @@ export enum Access {
    * @generated from enum value: ACCESS_ADMIN = 4;
    */
   ADMIN = 4,
+
+  /**
+   * A reviewer: a signed-in caller whose access token carries the "moderator" or the
+   * "admin" role (identity's GrantRole). The edge checks the token's roles; the serving
+   * service checks them again with identity (GetRoles), so a revoked role bites at once.
+   *
+   * @generated from enum value: ACCESS_MODERATOR = 5;
+   */
+  MODERATOR = 5,
 }
 
 /**

@@ -17,7 +17,210 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/identity/v1/identity_service.proto.
  */
 export const file_oasis_identity_v1_identity_service: GenFile = /*@__PURE__*/
-  fileDesc("CihvYXNpcy9pZGVudGl0eS92MS9pZGVudGl0eV9zZXJ2aWNlLnByb3RvEhFvYXNpcy5pZGVudGl0eS52MSLPAQoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSKwoGaGFuZGxlGAEgASgJQhu6SBhyFjIUXltBLVphLXowLTlfXXszLDMwfSQSGQoFZW1haWwYAiABKAlCCrpIB3IFGP4BYAESHAoIcGFzc3dvcmQYAyABKAlCCrpIB3IFEAgYgAESHQoMZGlzcGxheV9uYW1lGAQgASgJQge6SARyAhhAEjIKCnJlcXVlc3RfaWQYBSABKAlCHrpIG3IZMhdeW0EtWmEtejAtOS5fOi1dezAsNjR9JCJEChVDcmVhdGVBY2NvdW50UmVzcG9uc2USKwoHYWNjb3VudBgBIAEoCzIaLm9hc2lzLmlkZW50aXR5LnYxLkFjY291bnQiTwoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSGQoFbG9naW4YASABKAlCCrpIB3IFEAEY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAEYgAEivQEKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgDEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnJlZnJlc2hfZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQivgEKFlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSDwoHdXNlcl9pZBgDIAEoAxIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKFFJldm9rZVNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIm8KEUdldFByb2ZpbGVSZXF1ZXN0EhoKB3VzZXJfaWQYASABKANCB7pIBCICIABIABItCgZoYW5kbGUYAiABKAlCG7pIGHIWMhReW0EtWmEtejAtOV9dezMsMzB9JEgAQg8KBmxvb2t1cBIFukgCCAEiQQoSR2V0UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIj4KF0JhdGNoR2V0UHJvZmlsZXNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygDQhG6SA6SAQsIARDoByIEIgIgACJIChhCYXRjaEdldFByb2ZpbGVzUmVzcG9uc2USLAoIcHJvZmlsZXMYASADKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIk4KEkxpc3RVc2VySWRzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiQAoTTGlzdFVzZXJJZHNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoAxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkihAEKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0EjMKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlQga6SAPIAQESNwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQga6SAPIAQEiRAoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5vYXNpcy5pZGVudGl0eS52MS5Qcm9maWxlIhoKGFJldm9rZUFsbFNlc3Npb25zUmVxdWVzdCIyChlSZXZva2VBbGxTZXNzaW9uc1Jlc3BvbnNlEhUKDXJldm9rZWRfY291bnQYASABKAUiXwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB3IFEAEYgAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAIGIABItUBChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEg8KB3VzZXJfaWQYAyABKAMSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoScmVmcmVzaF9leHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZXZva2VkX2NvdW50GAYgASgFIhkKF1JvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0Im4KGFJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRILCgNraWQYASABKAkSLQoJc2lnbl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5wdWJsaXNoZWRfa2lkcxgCIAMoCSJOCglSYXRlTGltaXQSHAoFbGltaXQYASABKANCDbpICiIIGICU69wDKAESIwoOcGVyaW9kX3NlY29uZHMYAiABKAVCC7pICBoGGICjBSgBIq8BChBSb3V0ZUNsYXNzTGltaXRzEj0KC3JvdXRlX2NsYXNzGAEgASgJQii6SCVyI1IEYXV0aFIEcmVhZFIFd3JpdGVSBnVwbG9hZFIGc3RyZWFtEi4KCHBlcl91c2VyGAIgASgLMhwub2FzaXMuaWRlbnRpdHkudjEuUmF0ZUxpbWl0EiwKBnBlcl9pcBgDIAEoCzIcLm9hc2lzLmlkZW50aXR5LnYxLlJhdGVMaW1pdCJ7ChhTZXRFZGdlUmF0ZUxpbWl0c1JlcXVlc3QSPQoGbGltaXRzGAEgAygLMiMub2FzaXMuaWRlbnRpdHkudjEuUm91dGVDbGFzc0xpbWl0c0IIukgFkgECEAUSIAoLdHRsX3NlY29uZHMYAiABKAVCC7pICBoGGICjBSgAIkwKGVNldEVkZ2VSYXRlTGltaXRzUmVzcG9uc2USLwoLZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMqUNCg9JZGVudGl0eVNlcnZpY2USfwoNQ3JlYXRlQWNjb3VudBInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvYWNjb3VudHMSfwoNQ3JlYXRlU2Vzc2lvbhInLm9hc2lzLmlkZW50aXR5LnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlIhvI8xgCgtPkkwIROgEqIgwvdjEvc2Vzc2lvbnMSigEKDlJlZnJlc2hTZXNzaW9uEigub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZSIjyPMYAoLT5JMCGToBKiIUL3YxL3Nlc3Npb25zOnJlZnJlc2gShgEKDVJldm9rZVNlc3Npb24SJy5vYXNpcy5pZGVudGl0eS52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZVNlc3Npb25SZXNwb25zZSIiyPMYAoLT5JMCGDoBKiITL3YxL3Nlc3Npb25zOnJldm9rZRKVAQoKR2V0UHJvZmlsZRIkLm9hc2lzLmlkZW50aXR5LnYxLkdldFByb2ZpbGVSZXF1ZXN0GiUub2FzaXMuaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlc3BvbnNlIjqQAgHI8xgCgtPkkwItWhYSFC92MS9oYW5kbGVzL3toYW5kbGV9EhMvdjEvdXNlcnMve3VzZXJfaWR9Eo4BChBCYXRjaEdldFByb2ZpbGVzEioub2FzaXMuaWRlbnRpdHkudjEuQmF0Y2hHZXRQcm9maWxlc1JlcXVlc3QaKy5vYXNpcy5pZGVudGl0eS52MS5CYXRjaEdldFByb2ZpbGVzUmVzcG9uc2UiIZACAcjzGAKC0+STAhQSEi92MS91c2VyczpiYXRjaEdldBJlCgtMaXN0VXNlcklkcxIlLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVxdWVzdBomLm9hc2lzLmlkZW50aXR5LnYxLkxpc3RVc2VySWRzUmVzcG9uc2UiB5ACAcjzGAMSlAEKDVVwZGF0ZVByb2ZpbGUSJy5vYXNpcy5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBooLm9hc2lzLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZSIwyPMYAYLT5JMCJjoHcHJvZmlsZTIbL3YxL3VzZXJzL3twcm9maWxlLnVzZXJfaWR9EpUBChFSZXZva2VBbGxTZXNzaW9ucxIrLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZUFsbFNlc3Npb25zUmVxdWVzdBosLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZUFsbFNlc3Npb25zUmVzcG9uc2UiJcjzGAGC0+STAhs6ASoiFi92MS9zZXNzaW9uczpyZXZva2VBbGwSkAEKDkNoYW5nZVBhc3N3b3JkEigub2FzaXMuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0Gikub2FzaXMuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIpyPMYAYLT5JMCHzoBKiIaL3YxL2FjY291bnQ6Y2hhbmdlUGFzc3dvcmQSkgEKEFJvdGF0ZVNpZ25pbmdLZXkSKi5vYXNpcy5pZGVudGl0eS52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBorLm9hc2lzLmlkZW50aXR5LnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZSIlyPMYBILT5JMCGzoBKiIWL3YxL3NpZ25pbmdLZXlzOnJvdGF0ZRKSAQoRU2V0RWRnZVJhdGVMaW1pdHMSKy5vYXNpcy5pZGVudGl0eS52MS5TZXRFZGdlUmF0ZUxpbWl0c1JlcXVlc3QaLC5vYXNpcy5pZGVudGl0eS52MS5TZXRFZGdlUmF0ZUxpbWl0c1Jlc3BvbnNlIiLI8xgEgtPkkwIYOgEqIhMvdjEvZWRnZS9yYXRlTGltaXRzYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_identity_v1_profile]);
+  fileDesc("CihvYXNpcy9pZGVudGl0eS92MS9pZGVudGl0eV9zZXJ2aWNlLnByb3RvEhFvYXNpcy5pZGVudGl0eS52MSIzChdHZXRBY2NvdW50U3RhdHVzUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIj0KGEdldEFjY291bnRTdGF0dXNSZXNwb25zZRIOCgZleGlzdHMYASABKAgSEQoJc3VzcGVuZGVkGAIgASgIImYKEEdyYW50Um9sZVJlcXVlc3QSKwoGaGFuZGxlGAEgASgJQhu6SBhyFjIUXltBLVphLXowLTlfXXszLDMwfSQSJQoEcm9sZRgCIAEoCUIXukgUchJSCW1vZGVyYXRvclIFYWRtaW4iMwoRR3JhbnRSb2xlUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoAxINCgVyb2xlcxgCIAMoCSJnChFSZXZva2VSb2xlUmVxdWVzdBIrCgZoYW5kbGUYASABKAlCG7pIGHIWMhReW0EtWmEtejAtOV9dezMsMzB9JBIlCgRyb2xlGAIgASgJQhe6SBRyElIJbW9kZXJhdG9yUgVhZG1pbiI0ChJSZXZva2VSb2xlUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoAxINCgVyb2xlcxgCIAMoCSIrCg9HZXRSb2xlc1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACIhChBHZXRSb2xlc1Jlc3BvbnNlEg0KBXJvbGVzGAEgAygJIs8BChRDcmVhdGVBY2NvdW50UmVxdWVzdBIrCgZoYW5kbGUYASABKAlCG7pIGHIWMhReW0EtWmEtejAtOV9dezMsMzB9JBIZCgVlbWFpbBgCIAEoCUIKukgHcgUY/gFgARIcCghwYXNzd29yZBgDIAEoCUIKukgHcgUQCBiAARIdCgxkaXNwbGF5X25hbWUYBCABKAlCB7pIBHICGEASMgoKcmVxdWVzdF9pZBgFIAEoCUIeukgbchkyF15bQS1aYS16MC05Ll86LV17MCw2NH0kIkQKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIrCgdhY2NvdW50GAEgASgLMhoub2FzaXMuaWRlbnRpdHkudjEuQWNjb3VudCJPChRDcmVhdGVTZXNzaW9uUmVxdWVzdBIZCgVsb2dpbhgBIAEoCUIKukgHcgUQARj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQARiAASK9AQoVQ3JlYXRlU2Vzc2lvblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEg8KB3VzZXJfaWQYAyABKAMSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoScmVmcmVzaF9leHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI6ChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSIQoNcmVmcmVzaF90b2tlbhgBIAEoCUIKukgHcgUQARiABCK+AQoWUmVmcmVzaFNlc3Npb25SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgDEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnJlZnJlc2hfZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOQoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSIQoNcmVmcmVzaF90b2tlbhgBIAEoCUIKukgHcgUQARiABCIXChVSZXZva2VTZXNzaW9uUmVzcG9uc2UibwoRR2V0UHJvZmlsZVJlcXVlc3QSGgoHdXNlcl9pZBgBIAEoA0IHukgEIgIgAEgAEi0KBmhhbmRsZRgCIAEoCUIbukgYchYyFF5bQS1aYS16MC05X117MywzMH0kSABCDwoGbG9va3VwEgW6SAIIASJBChJHZXRQcm9maWxlUmVzcG9uc2USKwoHcHJvZmlsZRgBIAEoCzIaLm9hc2lzLmlkZW50aXR5LnYxLlByb2ZpbGUiPgoXQmF0Y2hHZXRQcm9maWxlc1JlcXVlc3QSIwoIdXNlcl9pZHMYASADKANCEbpIDpIBCwgBEOgHIgQiAiAAIkgKGEJhdGNoR2V0UHJvZmlsZXNSZXNwb25zZRIsCghwcm9maWxlcxgBIAMoCzIaLm9hc2lzLmlkZW50aXR5LnYxLlByb2ZpbGUiTgoSTGlzdFVzZXJJZHNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiABCJAChNMaXN0VXNlcklkc1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygDEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKEAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSMwoHcHJvZmlsZRgBIAEoCzIaLm9hc2lzLmlkZW50aXR5LnYxLlByb2ZpbGVCBrpIA8gBARI3Cgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCBrpIA8gBASJEChVVcGRhdGVQcm9maWxlUmVzcG9uc2USKwoHcHJvZmlsZRgBIAEoCzIaLm9hc2lzLmlkZW50aXR5LnYxLlByb2ZpbGUiGgoYUmV2b2tlQWxsU2Vzc2lvbnNSZXF1ZXN0IjIKGVJldm9rZUFsbFNlc3Npb25zUmVzcG9uc2USFQoNcmV2b2tlZF9jb3VudBgBIAEoBSJfChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSJAoQY3VycmVudF9wYXNzd29yZBgBIAEoCUIKukgHcgUQARiAARIgCgxuZXdfcGFzc3dvcmQYAiABKAlCCrpIB3IFEAgYgAEi1QEKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSDwoHdXNlcl9pZBgDIAEoAxIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJldm9rZWRfY291bnQYBiABKAUiGQoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QibgoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEgsKA2tpZBgBIAEoCRItCglzaWduX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnB1Ymxpc2hlZF9raWRzGAIgAygJIk4KCVJhdGVMaW1pdBIcCgVsaW1pdBgBIAEoA0INukgKIggYgJTr3AMoARIjCg5wZXJpb2Rfc2Vjb25kcxgCIAEoBUILukgIGgYYgKMFKAEirwEKEFJvdXRlQ2xhc3NMaW1pdHMSPQoLcm91dGVfY2xhc3MYASABKAlCKLpIJXIjUgRhdXRoUgRyZWFkUgV3cml0ZVIGdXBsb2FkUgZzdHJlYW0SLgoIcGVyX3VzZXIYAiABKAsyHC5vYXNpcy5pZGVudGl0eS52MS5SYXRlTGltaXQSLAoGcGVyX2lwGAMgASgLMhwub2FzaXMuaWRlbnRpdHkudjEuUmF0ZUxpbWl0InsKGFNldEVkZ2VSYXRlTGltaXRzUmVxdWVzdBI9CgZsaW1pdHMYASADKAsyIy5vYXNpcy5pZGVudGl0eS52MS5Sb3V0ZUNsYXNzTGltaXRzQgi6SAWSAQIQBRIgCgt0dGxfc2Vjb25kcxgCIAEoBUILukgIGgYYgKMFKAAiTAoZU2V0RWRnZVJhdGVMaW1pdHNSZXNwb25zZRIvCgtleHBpcmVfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAy8xAKD0lkZW50aXR5U2VydmljZRJ/Cg1DcmVhdGVBY2NvdW50Eicub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlQWNjb3VudFJlcXVlc3QaKC5vYXNpcy5pZGVudGl0eS52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2UiG8jzGAKC0+STAhE6ASoiDC92MS9hY2NvdW50cxJ/Cg1DcmVhdGVTZXNzaW9uEicub2FzaXMuaWRlbnRpdHkudjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaKC5vYXNpcy5pZGVudGl0eS52MS5DcmVhdGVTZXNzaW9uUmVzcG9uc2UiG8jzGAKC0+STAhE6ASoiDC92MS9zZXNzaW9ucxKKAQoOUmVmcmVzaFNlc3Npb24SKC5vYXNpcy5pZGVudGl0eS52MS5SZWZyZXNoU2Vzc2lvblJlcXVlc3QaKS5vYXNpcy5pZGVudGl0eS52MS5SZWZyZXNoU2Vzc2lvblJlc3BvbnNlIiPI8xgCgtPkkwIZOgEqIhQvdjEvc2Vzc2lvbnM6cmVmcmVzaBKGAQoNUmV2b2tlU2Vzc2lvbhInLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIiLI8xgCgtPkkwIYOgEqIhMvdjEvc2Vzc2lvbnM6cmV2b2tlEpUBCgpHZXRQcm9maWxlEiQub2FzaXMuaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlcXVlc3QaJS5vYXNpcy5pZGVudGl0eS52MS5HZXRQcm9maWxlUmVzcG9uc2UiOpACAcjzGAKC0+STAi1aFhIUL3YxL2hhbmRsZXMve2hhbmRsZX0SEy92MS91c2Vycy97dXNlcl9pZH0SjgEKEEJhdGNoR2V0UHJvZmlsZXMSKi5vYXNpcy5pZGVudGl0eS52MS5CYXRjaEdldFByb2ZpbGVzUmVxdWVzdBorLm9hc2lzLmlkZW50aXR5LnYxLkJhdGNoR2V0UHJvZmlsZXNSZXNwb25zZSIhkAIByPMYAoLT5JMCFBISL3YxL3VzZXJzOmJhdGNoR2V0EmUKC0xpc3RVc2VySWRzEiUub2FzaXMuaWRlbnRpdHkudjEuTGlzdFVzZXJJZHNSZXF1ZXN0GiYub2FzaXMuaWRlbnRpdHkudjEuTGlzdFVzZXJJZHNSZXNwb25zZSIHkAIByPMYAxKUAQoNVXBkYXRlUHJvZmlsZRInLm9hc2lzLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gigub2FzaXMuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlIjDI8xgBgtPkkwImOgdwcm9maWxlMhsvdjEvdXNlcnMve3Byb2ZpbGUudXNlcl9pZH0SlQEKEVJldm9rZUFsbFNlc3Npb25zEisub2FzaXMuaWRlbnRpdHkudjEuUmV2b2tlQWxsU2Vzc2lvbnNSZXF1ZXN0Giwub2FzaXMuaWRlbnRpdHkudjEuUmV2b2tlQWxsU2Vzc2lvbnNSZXNwb25zZSIlyPMYAYLT5JMCGzoBKiIWL3YxL3Nlc3Npb25zOnJldm9rZUFsbBKQAQoOQ2hhbmdlUGFzc3dvcmQSKC5vYXNpcy5pZGVudGl0eS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaKS5vYXNpcy5pZGVudGl0eS52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIinI8xgBgtPkkwIfOgEqIhovdjEvYWNjb3VudDpjaGFuZ2VQYXNzd29yZBKSAQoQUm90YXRlU2lnbmluZ0tleRIqLm9hc2lzLmlkZW50aXR5LnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0Gisub2FzaXMuaWRlbnRpdHkudjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlIiXI8xgEgtPkkwIbOgEqIhYvdjEvc2lnbmluZ0tleXM6cm90YXRlEpIBChFTZXRFZGdlUmF0ZUxpbWl0cxIrLm9hc2lzLmlkZW50aXR5LnYxLlNldEVkZ2VSYXRlTGltaXRzUmVxdWVzdBosLm9hc2lzLmlkZW50aXR5LnYxLlNldEVkZ2VSYXRlTGltaXRzUmVzcG9uc2UiIsjzGASC0+STAhg6ASoiEy92MS9lZGdlL3JhdGVMaW1pdHMSeQoJR3JhbnRSb2xlEiMub2FzaXMuaWRlbnRpdHkudjEuR3JhbnRSb2xlUmVxdWVzdBokLm9hc2lzLmlkZW50aXR5LnYxLkdyYW50Um9sZVJlc3BvbnNlIiGQAgLI8xgEgtPkkwIUOgEqIg8vdjEvcm9sZXM6Z3JhbnQSfQoKUmV2b2tlUm9sZRIkLm9hc2lzLmlkZW50aXR5LnYxLlJldm9rZVJvbGVSZXF1ZXN0GiUub2FzaXMuaWRlbnRpdHkudjEuUmV2b2tlUm9sZVJlc3BvbnNlIiKQAgLI8xgEgtPkkwIVOgEqIhAvdjEvcm9sZXM6cmV2b2tlElwKCEdldFJvbGVzEiIub2FzaXMuaWRlbnRpdHkudjEuR2V0Um9sZXNSZXF1ZXN0GiMub2FzaXMuaWRlbnRpdHkudjEuR2V0Um9sZXNSZXNwb25zZSIHkAIByPMYAxJ0ChBHZXRBY2NvdW50U3RhdHVzEioub2FzaXMuaWRlbnRpdHkudjEuR2V0QWNjb3VudFN0YXR1c1JlcXVlc3QaKy5vYXNpcy5pZGVudGl0eS52MS5HZXRBY2NvdW50U3RhdHVzUmVzcG9uc2UiB5ACAcjzGANiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_identity_v1_profile]);
+
+/**
+ * Request for GetAccountStatus.
+ *
+ * @generated from message oasis.identity.v1.GetAccountStatusRequest
+ */
+export type GetAccountStatusRequest = Message<"oasis.identity.v1.GetAccountStatusRequest"> & {
+  /**
+   * The account.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+};
+
+/**
+ * Describes the message oasis.identity.v1.GetAccountStatusRequest.
+ * Use `create(GetAccountStatusRequestSchema)` to create a new message.
+ */
+export const GetAccountStatusRequestSchema: GenMessage<GetAccountStatusRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 0);
+
+/**
+ * Response of GetAccountStatus.
+ *
+ * @generated from message oasis.identity.v1.GetAccountStatusResponse
+ */
+export type GetAccountStatusResponse = Message<"oasis.identity.v1.GetAccountStatusResponse"> & {
+  /**
+   * The account exists.
+   *
+   * @generated from field: bool exists = 1;
+   */
+  exists: boolean;
+
+  /**
+   * A moderation suspension stands (sign-in refused).
+   *
+   * @generated from field: bool suspended = 2;
+   */
+  suspended: boolean;
+};
+
+/**
+ * Describes the message oasis.identity.v1.GetAccountStatusResponse.
+ * Use `create(GetAccountStatusResponseSchema)` to create a new message.
+ */
+export const GetAccountStatusResponseSchema: GenMessage<GetAccountStatusResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 1);
+
+/**
+ * Request for GrantRole.
+ *
+ * @generated from message oasis.identity.v1.GrantRoleRequest
+ */
+export type GrantRoleRequest = Message<"oasis.identity.v1.GrantRoleRequest"> & {
+  /**
+   * The account, by handle (case-insensitive).
+   *
+   * @generated from field: string handle = 1;
+   */
+  handle: string;
+
+  /**
+   * "moderator" or "admin".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message oasis.identity.v1.GrantRoleRequest.
+ * Use `create(GrantRoleRequestSchema)` to create a new message.
+ */
+export const GrantRoleRequestSchema: GenMessage<GrantRoleRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 2);
+
+/**
+ * Response of GrantRole.
+ *
+ * @generated from message oasis.identity.v1.GrantRoleResponse
+ */
+export type GrantRoleResponse = Message<"oasis.identity.v1.GrantRoleResponse"> & {
+  /**
+   * The account.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * Its roles after the grant, sorted.
+   *
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message oasis.identity.v1.GrantRoleResponse.
+ * Use `create(GrantRoleResponseSchema)` to create a new message.
+ */
+export const GrantRoleResponseSchema: GenMessage<GrantRoleResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 3);
+
+/**
+ * Request for RevokeRole.
+ *
+ * @generated from message oasis.identity.v1.RevokeRoleRequest
+ */
+export type RevokeRoleRequest = Message<"oasis.identity.v1.RevokeRoleRequest"> & {
+  /**
+   * The account, by handle (case-insensitive).
+   *
+   * @generated from field: string handle = 1;
+   */
+  handle: string;
+
+  /**
+   * "moderator" or "admin".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message oasis.identity.v1.RevokeRoleRequest.
+ * Use `create(RevokeRoleRequestSchema)` to create a new message.
+ */
+export const RevokeRoleRequestSchema: GenMessage<RevokeRoleRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 4);
+
+/**
+ * Response of RevokeRole.
+ *
+ * @generated from message oasis.identity.v1.RevokeRoleResponse
+ */
+export type RevokeRoleResponse = Message<"oasis.identity.v1.RevokeRoleResponse"> & {
+  /**
+   * The account.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+
+  /**
+   * Its roles after the revocation, sorted.
+   *
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message oasis.identity.v1.RevokeRoleResponse.
+ * Use `create(RevokeRoleResponseSchema)` to create a new message.
+ */
+export const RevokeRoleResponseSchema: GenMessage<RevokeRoleResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 5);
+
+/**
+ * Request for GetRoles.
+ *
+ * @generated from message oasis.identity.v1.GetRolesRequest
+ */
+export type GetRolesRequest = Message<"oasis.identity.v1.GetRolesRequest"> & {
+  /**
+   * The account.
+   *
+   * @generated from field: int64 user_id = 1;
+   */
+  userId: bigint;
+};
+
+/**
+ * Describes the message oasis.identity.v1.GetRolesRequest.
+ * Use `create(GetRolesRequestSchema)` to create a new message.
+ */
+export const GetRolesRequestSchema: GenMessage<GetRolesRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 6);
+
+/**
+ * Response of GetRoles.
+ *
+ * @generated from message oasis.identity.v1.GetRolesResponse
+ */
+export type GetRolesResponse = Message<"oasis.identity.v1.GetRolesResponse"> & {
+  /**
+   * Its roles, sorted; empty for most accounts.
+   *
+   * @generated from field: repeated string roles = 1;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message oasis.identity.v1.GetRolesResponse.
+ * Use `create(GetRolesResponseSchema)` to create a new message.
+ */
+export const GetRolesResponseSchema: GenMessage<GetRolesResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_identity_v1_identity_service, 7);
 
 /**
  * Request for CreateAccount.
@@ -67,7 +270,7 @@ export type CreateAccountRequest = Message<"oasis.identity.v1.CreateAccountReque
  * Use `create(CreateAccountRequestSchema)` to create a new message.
  */
 export const CreateAccountRequestSchema: GenMessage<CreateAccountRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 0);
+  messageDesc(file_oasis_identity_v1_identity_service, 8);
 
 /**
  * Response of CreateAccount.
@@ -88,7 +291,7 @@ export type CreateAccountResponse = Message<"oasis.identity.v1.CreateAccountResp
  * Use `create(CreateAccountResponseSchema)` to create a new message.
  */
 export const CreateAccountResponseSchema: GenMessage<CreateAccountResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 1);
+  messageDesc(file_oasis_identity_v1_identity_service, 9);
 
 /**
  * Request for CreateSession.
@@ -116,7 +319,7 @@ export type CreateSessionRequest = Message<"oasis.identity.v1.CreateSessionReque
  * Use `create(CreateSessionRequestSchema)` to create a new message.
  */
 export const CreateSessionRequestSchema: GenMessage<CreateSessionRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 2);
+  messageDesc(file_oasis_identity_v1_identity_service, 10);
 
 /**
  * Tokens of a session. Returned by CreateSession.
@@ -165,7 +368,7 @@ export type CreateSessionResponse = Message<"oasis.identity.v1.CreateSessionResp
  * Use `create(CreateSessionResponseSchema)` to create a new message.
  */
 export const CreateSessionResponseSchema: GenMessage<CreateSessionResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 3);
+  messageDesc(file_oasis_identity_v1_identity_service, 11);
 
 /**
  * Request for RefreshSession.
@@ -186,7 +389,7 @@ export type RefreshSessionRequest = Message<"oasis.identity.v1.RefreshSessionReq
  * Use `create(RefreshSessionRequestSchema)` to create a new message.
  */
 export const RefreshSessionRequestSchema: GenMessage<RefreshSessionRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 4);
+  messageDesc(file_oasis_identity_v1_identity_service, 12);
 
 /**
  * New tokens of a session. Returned by RefreshSession.
@@ -235,7 +438,7 @@ export type RefreshSessionResponse = Message<"oasis.identity.v1.RefreshSessionRe
  * Use `create(RefreshSessionResponseSchema)` to create a new message.
  */
 export const RefreshSessionResponseSchema: GenMessage<RefreshSessionResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 5);
+  messageDesc(file_oasis_identity_v1_identity_service, 13);
 
 /**
  * Request for RevokeSession.
@@ -256,7 +459,7 @@ export type RevokeSessionRequest = Message<"oasis.identity.v1.RevokeSessionReque
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 6);
+  messageDesc(file_oasis_identity_v1_identity_service, 14);
 
 /**
  * Response of RevokeSession.
@@ -271,7 +474,7 @@ export type RevokeSessionResponse = Message<"oasis.identity.v1.RevokeSessionResp
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 7);
+  messageDesc(file_oasis_identity_v1_identity_service, 15);
 
 /**
  * Request for GetProfile: one of user_id or handle.
@@ -308,7 +511,7 @@ export type GetProfileRequest = Message<"oasis.identity.v1.GetProfileRequest"> &
  * Use `create(GetProfileRequestSchema)` to create a new message.
  */
 export const GetProfileRequestSchema: GenMessage<GetProfileRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 8);
+  messageDesc(file_oasis_identity_v1_identity_service, 16);
 
 /**
  * Response of GetProfile.
@@ -329,7 +532,7 @@ export type GetProfileResponse = Message<"oasis.identity.v1.GetProfileResponse">
  * Use `create(GetProfileResponseSchema)` to create a new message.
  */
 export const GetProfileResponseSchema: GenMessage<GetProfileResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 9);
+  messageDesc(file_oasis_identity_v1_identity_service, 17);
 
 /**
  * Request for BatchGetProfiles.
@@ -350,7 +553,7 @@ export type BatchGetProfilesRequest = Message<"oasis.identity.v1.BatchGetProfile
  * Use `create(BatchGetProfilesRequestSchema)` to create a new message.
  */
 export const BatchGetProfilesRequestSchema: GenMessage<BatchGetProfilesRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 10);
+  messageDesc(file_oasis_identity_v1_identity_service, 18);
 
 /**
  * Response of BatchGetProfiles.
@@ -371,7 +574,7 @@ export type BatchGetProfilesResponse = Message<"oasis.identity.v1.BatchGetProfil
  * Use `create(BatchGetProfilesResponseSchema)` to create a new message.
  */
 export const BatchGetProfilesResponseSchema: GenMessage<BatchGetProfilesResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 11);
+  messageDesc(file_oasis_identity_v1_identity_service, 19);
 
 /**
  * Request for ListUserIds.
@@ -399,7 +602,7 @@ export type ListUserIdsRequest = Message<"oasis.identity.v1.ListUserIdsRequest">
  * Use `create(ListUserIdsRequestSchema)` to create a new message.
  */
 export const ListUserIdsRequestSchema: GenMessage<ListUserIdsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 12);
+  messageDesc(file_oasis_identity_v1_identity_service, 20);
 
 /**
  * Response of ListUserIds.
@@ -427,7 +630,7 @@ export type ListUserIdsResponse = Message<"oasis.identity.v1.ListUserIdsResponse
  * Use `create(ListUserIdsResponseSchema)` to create a new message.
  */
 export const ListUserIdsResponseSchema: GenMessage<ListUserIdsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 13);
+  messageDesc(file_oasis_identity_v1_identity_service, 21);
 
 /**
  * Request for UpdateProfile.
@@ -455,7 +658,7 @@ export type UpdateProfileRequest = Message<"oasis.identity.v1.UpdateProfileReque
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 14);
+  messageDesc(file_oasis_identity_v1_identity_service, 22);
 
 /**
  * Response of UpdateProfile.
@@ -476,7 +679,7 @@ export type UpdateProfileResponse = Message<"oasis.identity.v1.UpdateProfileResp
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 15);
+  messageDesc(file_oasis_identity_v1_identity_service, 23);
 
 /**
  * Request for RevokeAllSessions.
@@ -491,7 +694,7 @@ export type RevokeAllSessionsRequest = Message<"oasis.identity.v1.RevokeAllSessi
  * Use `create(RevokeAllSessionsRequestSchema)` to create a new message.
  */
 export const RevokeAllSessionsRequestSchema: GenMessage<RevokeAllSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 16);
+  messageDesc(file_oasis_identity_v1_identity_service, 24);
 
 /**
  * Response of RevokeAllSessions.
@@ -512,7 +715,7 @@ export type RevokeAllSessionsResponse = Message<"oasis.identity.v1.RevokeAllSess
  * Use `create(RevokeAllSessionsResponseSchema)` to create a new message.
  */
 export const RevokeAllSessionsResponseSchema: GenMessage<RevokeAllSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 17);
+  messageDesc(file_oasis_identity_v1_identity_service, 25);
 
 /**
  * Request for ChangePassword.
@@ -540,7 +743,7 @@ export type ChangePasswordRequest = Message<"oasis.identity.v1.ChangePasswordReq
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 18);
+  messageDesc(file_oasis_identity_v1_identity_service, 26);
 
 /**
  * Response of ChangePassword: the tokens of the caller's new session.
@@ -596,7 +799,7 @@ export type ChangePasswordResponse = Message<"oasis.identity.v1.ChangePasswordRe
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 19);
+  messageDesc(file_oasis_identity_v1_identity_service, 27);
 
 /**
  * Request for RotateSigningKey.
@@ -611,7 +814,7 @@ export type RotateSigningKeyRequest = Message<"oasis.identity.v1.RotateSigningKe
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 20);
+  messageDesc(file_oasis_identity_v1_identity_service, 28);
 
 /**
  * Response of RotateSigningKey.
@@ -647,7 +850,7 @@ export type RotateSigningKeyResponse = Message<"oasis.identity.v1.RotateSigningK
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 21);
+  messageDesc(file_oasis_identity_v1_identity_service, 29);
 
 /**
  * One rate limit: `limit` requests per `period_seconds`, bursting up to `limit`.
@@ -675,7 +878,7 @@ export type RateLimit = Message<"oasis.identity.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 22);
+  messageDesc(file_oasis_identity_v1_identity_service, 30);
 
 /**
  * The limits of one route class of the edge.
@@ -711,7 +914,7 @@ export type RouteClassLimits = Message<"oasis.identity.v1.RouteClassLimits"> & {
  * Use `create(RouteClassLimitsSchema)` to create a new message.
  */
 export const RouteClassLimitsSchema: GenMessage<RouteClassLimits> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 23);
+  messageDesc(file_oasis_identity_v1_identity_service, 31);
 
 /**
  * Request for SetEdgeRateLimits.
@@ -740,7 +943,7 @@ export type SetEdgeRateLimitsRequest = Message<"oasis.identity.v1.SetEdgeRateLim
  * Use `create(SetEdgeRateLimitsRequestSchema)` to create a new message.
  */
 export const SetEdgeRateLimitsRequestSchema: GenMessage<SetEdgeRateLimitsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 24);
+  messageDesc(file_oasis_identity_v1_identity_service, 32);
 
 /**
  * Response of SetEdgeRateLimits.
@@ -761,7 +964,7 @@ export type SetEdgeRateLimitsResponse = Message<"oasis.identity.v1.SetEdgeRateLi
  * Use `create(SetEdgeRateLimitsResponseSchema)` to create a new message.
  */
 export const SetEdgeRateLimitsResponseSchema: GenMessage<SetEdgeRateLimitsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_identity_v1_identity_service, 25);
+  messageDesc(file_oasis_identity_v1_identity_service, 33);
 
 /**
  * Accounts, sign-in sessions and profiles. Issues the access tokens (EdDSA JWTs) that
@@ -932,6 +1135,55 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof SetEdgeRateLimitsRequestSchema;
     output: typeof SetEdgeRateLimitsResponseSchema;
+  },
+  /**
+   * Admin: grants a role ("moderator" or "admin") to the account `handle`. Its next
+   * access token carries the role; services that check roles (GetRoles) see it at once.
+   * Idempotent. Errors: PERMISSION_DENIED (NOT_ADMIN), NOT_FOUND (ACCOUNT_NOT_FOUND).
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.GrantRole
+   */
+  grantRole: {
+    methodKind: "unary";
+    input: typeof GrantRoleRequestSchema;
+    output: typeof GrantRoleResponseSchema;
+  },
+  /**
+   * Admin: takes a granted role back (the admins named in OASIS_ADMIN_HANDLES keep
+   * theirs). Services that check roles refuse the account at once; tokens issued before
+   * still name the role until they expire (15 minutes), which the services' own check
+   * makes harmless. Idempotent. Errors: PERMISSION_DENIED (NOT_ADMIN), NOT_FOUND
+   * (ACCOUNT_NOT_FOUND).
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.RevokeRole
+   */
+  revokeRole: {
+    methodKind: "unary";
+    input: typeof RevokeRoleRequestSchema;
+    output: typeof RevokeRoleResponseSchema;
+  },
+  /**
+   * Internal: an account's roles now (granted ones plus "admin" for the handles in
+   * OASIS_ADMIN_HANDLES), for services that enforce ACCESS_MODERATOR/ACCESS_ADMIN
+   * themselves. Unknown accounts have none.
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.GetRoles
+   */
+  getRoles: {
+    methodKind: "unary";
+    input: typeof GetRolesRequestSchema;
+    output: typeof GetRolesResponseSchema;
+  },
+  /**
+   * Internal: whether an account exists and whether moderation suspended it (wallet
+   * holds a tip to a suspended author). Unknown accounts: exists false.
+   *
+   * @generated from rpc oasis.identity.v1.IdentityService.GetAccountStatus
+   */
+  getAccountStatus: {
+    methodKind: "unary";
+    input: typeof GetAccountStatusRequestSchema;
+    output: typeof GetAccountStatusResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_oasis_identity_v1_identity_service, 0);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/post/v1/post.proto.
  */
 export const file_oasis_post_v1_post: GenFile = /*@__PURE__*/
-  fileDesc("ChhvYXNpcy9wb3N0L3YxL3Bvc3QucHJvdG8SDW9hc2lzLnBvc3QudjEiKgoHTWVudGlvbhIPCgd1c2VyX2lkGAEgASgDEg4KBmhhbmRsZRgCIAEoCSLXAgoEUG9zdBIPCgdwb3N0X2lkGAEgASgDEhEKCWF1dGhvcl9pZBgCIAEoAxIPCgdjYXB0aW9uGAMgASgJEiQKBW1lZGlhGAQgAygLMhUub2FzaXMubWVkaWEudjEuTWVkaWESEAoIaGFzaHRhZ3MYBSADKAkSKAoIbWVudGlvbnMYBiADKAsyFi5vYXNpcy5wb3N0LnYxLk1lbnRpb24SFQoNcmVmZXJfcG9zdF9pZBgHIAEoAxItCgp2aXNpYmlsaXR5GAggASgOMhkub2FzaXMucG9zdC52MS5WaXNpYmlsaXR5Ei4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmVkaXRfY291bnQYCyABKAUiYQoMUG9zdFJldmlzaW9uEhAKCHJldmlzaW9uGAEgASgFEg8KB2NhcHRpb24YAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqdQoKVmlzaWJpbGl0eRIaChZWSVNJQklMSVRZX1VOU1BFQ0lGSUVEEAASFQoRVklTSUJJTElUWV9QVUJMSUMQARIYChRWSVNJQklMSVRZX0ZPTExPV0VSUxACEhoKFlZJU0lCSUxJVFlfTVVUVUFMX0ZBTlMQA2IGcHJvdG8z", [file_google_protobuf_timestamp, file_oasis_media_v1_media]);
+  fileDesc("ChhvYXNpcy9wb3N0L3YxL3Bvc3QucHJvdG8SDW9hc2lzLnBvc3QudjEiKgoHTWVudGlvbhIPCgd1c2VyX2lkGAEgASgDEg4KBmhhbmRsZRgCIAEoCSL7AgoEUG9zdBIPCgdwb3N0X2lkGAEgASgDEhEKCWF1dGhvcl9pZBgCIAEoAxIPCgdjYXB0aW9uGAMgASgJEiQKBW1lZGlhGAQgAygLMhUub2FzaXMubWVkaWEudjEuTWVkaWESEAoIaGFzaHRhZ3MYBSADKAkSKAoIbWVudGlvbnMYBiADKAsyFi5vYXNpcy5wb3N0LnYxLk1lbnRpb24SFQoNcmVmZXJfcG9zdF9pZBgHIAEoAxItCgp2aXNpYmlsaXR5GAggASgOMhkub2FzaXMucG9zdC52MS5WaXNpYmlsaXR5Ei4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmVkaXRfY291bnQYCyABKAUSEgoKdGFrZW5fZG93bhgMIAEoCBIOCgZsYWJlbHMYDSADKAkiYQoMUG9zdFJldmlzaW9uEhAKCHJldmlzaW9uGAEgASgFEg8KB2NhcHRpb24YAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqdQoKVmlzaWJpbGl0eRIaChZWSVNJQklMSVRZX1VOU1BFQ0lGSUVEEAASFQoRVklTSUJJTElUWV9QVUJMSUMQARIYChRWSVNJQklMSVRZX0ZPTExPV0VSUxACEhoKFlZJU0lCSUxJVFlfTVVUVUFMX0ZBTlMQA2IGcHJvdG8z", [file_google_protobuf_timestamp, file_oasis_media_v1_media]);
 
 /**
  * A user mentioned in a caption with @handle.
@@ -126,6 +126,21 @@ export type Post = Message<"oasis.post.v1.Post"> & {
    * @generated from field: int32 edit_count = 11;
    */
   editCount: number;
+
+  /**
+   * Taken down by moderation (oasis.moderation.v1 TAKEDOWN, until reversed): users never
+   * see it; only services reading as themselves do, and drop it from what they show.
+   *
+   * @generated from field: bool taken_down = 12;
+   */
+  takenDown: boolean;
+
+  /**
+   * Moderation labels, e.g. "sensitive" (LABEL_SENSITIVE): apps blur labelled posts.
+   *
+   * @generated from field: repeated string labels = 13;
+   */
+  labels: string[];
 };
 
 /**

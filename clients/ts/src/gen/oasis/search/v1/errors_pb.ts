@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file oasis/search/v1/errors.proto.
  */
 export const file_oasis_search_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChxvYXNpcy9zZWFyY2gvdjEvZXJyb3JzLnByb3RvEg9vYXNpcy5zZWFyY2gudjEqbgoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASHAoYRVJST1JfUkVBU09OX1FVRVJZX0VNUFRZEAESIwofRVJST1JfUkVBU09OX0VOR0lORV9VTkFWQUlMQUJMRRACYgZwcm90bzM");
+  fileDesc("ChxvYXNpcy9zZWFyY2gvdjEvZXJyb3JzLnByb3RvEg9vYXNpcy5zZWFyY2gudjEqiwEKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGEVSUk9SX1JFQVNPTl9RVUVSWV9FTVBUWRABEiMKH0VSUk9SX1JFQVNPTl9FTkdJTkVfVU5BVkFJTEFCTEUQAhIbChdFUlJPUl9SRUFTT05fTk9fUkVJTkRFWBADYgZwcm90bzM");
 
 /**
  * Why a search call failed: the `reason` of the google.rpc.ErrorInfo detail (without the
@@ -39,6 +39,13 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_ENGINE_UNAVAILABLE = 2;
    */
   ENGINE_UNAVAILABLE = 2,
+
+  /**
+   * No reindex ran in the last 7 days. NOT_FOUND.
+   *
+   * @generated from enum value: ERROR_REASON_NO_REINDEX = 3;
+   */
+  NO_REINDEX = 3,
 }
 
 /**

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/search/v1/search_service.proto.
  */
 export const file_oasis_search_v1_search_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRvYXNpcy9zZWFyY2gvdjEvc2VhcmNoX3NlcnZpY2UucHJvdG8SD29hc2lzLnNlYXJjaC52MSJoChJTZWFyY2hVc2Vyc1JlcXVlc3QSGAoFcXVlcnkYASABKAlCCbpIBnIEEAEYZBIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWgoTU2VhcmNoVXNlcnNSZXNwb25zZRIqCgV1c2VycxgBIAMoCzIbLm9hc2lzLnNlYXJjaC52MS5Vc2VyUmVzdWx0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLcAQoSU2VhcmNoUG9zdHNSZXF1ZXN0EhkKBXF1ZXJ5GAEgASgJQgq6SAdyBRABGMgBEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBIaCglhdXRob3JfaWQYBCABKANCB7pIBCICKAASKQoFYWZ0ZXIYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBmJlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVgoTU2VhcmNoUG9zdHNSZXNwb25zZRImCgVwb3N0cxgBIAMoCzIXLm9hc2lzLmZlZWQudjEuUG9zdFZpZXcSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk0KFVNlYXJjaEhhc2h0YWdzUmVxdWVzdBIYCgVxdWVyeRgBIAEoCUIJukgGcgQQARhkEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoACJEChZTZWFyY2hIYXNodGFnc1Jlc3BvbnNlEioKCGhhc2h0YWdzGAEgAygLMhgub2FzaXMuc2VhcmNoLnYxLkhhc2h0YWciOQobTGlzdFRyZW5kaW5nSGFzaHRhZ3NSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoACJKChxMaXN0VHJlbmRpbmdIYXNodGFnc1Jlc3BvbnNlEioKCGhhc2h0YWdzGAEgAygLMhgub2FzaXMuc2VhcmNoLnYxLkhhc2h0YWcyqQQKDVNlYXJjaFNlcnZpY2USeQoLU2VhcmNoVXNlcnMSIy5vYXNpcy5zZWFyY2gudjEuU2VhcmNoVXNlcnNSZXF1ZXN0GiQub2FzaXMuc2VhcmNoLnYxLlNlYXJjaFVzZXJzUmVzcG9uc2UiH5ACAcjzGAKC0+STAhISEC92MS9zZWFyY2gvdXNlcnMSeQoLU2VhcmNoUG9zdHMSIy5vYXNpcy5zZWFyY2gudjEuU2VhcmNoUG9zdHNSZXF1ZXN0GiQub2FzaXMuc2VhcmNoLnYxLlNlYXJjaFBvc3RzUmVzcG9uc2UiH5ACAcjzGAKC0+STAhISEC92MS9zZWFyY2gvcG9zdHMShQEKDlNlYXJjaEhhc2h0YWdzEiYub2FzaXMuc2VhcmNoLnYxLlNlYXJjaEhhc2h0YWdzUmVxdWVzdBonLm9hc2lzLnNlYXJjaC52MS5TZWFyY2hIYXNodGFnc1Jlc3BvbnNlIiKQAgHI8xgCgtPkkwIVEhMvdjEvc2VhcmNoL2hhc2h0YWdzEpkBChRMaXN0VHJlbmRpbmdIYXNodGFncxIsLm9hc2lzLnNlYXJjaC52MS5MaXN0VHJlbmRpbmdIYXNodGFnc1JlcXVlc3QaLS5vYXNpcy5zZWFyY2gudjEuTGlzdFRyZW5kaW5nSGFzaHRhZ3NSZXNwb25zZSIkkAIByPMYAoLT5JMCFxIVL3YxL2hhc2h0YWdzOnRyZW5kaW5nYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_feed_v1_feed, file_oasis_search_v1_search]);
+  fileDesc("CiRvYXNpcy9zZWFyY2gvdjEvc2VhcmNoX3NlcnZpY2UucHJvdG8SD29hc2lzLnNlYXJjaC52MSJoChJTZWFyY2hVc2Vyc1JlcXVlc3QSGAoFcXVlcnkYASABKAlCCbpIBnIEEAEYZBIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWgoTU2VhcmNoVXNlcnNSZXNwb25zZRIqCgV1c2VycxgBIAMoCzIbLm9hc2lzLnNlYXJjaC52MS5Vc2VyUmVzdWx0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLcAQoSU2VhcmNoUG9zdHNSZXF1ZXN0EhkKBXF1ZXJ5GAEgASgJQgq6SAdyBRABGMgBEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBIaCglhdXRob3JfaWQYBCABKANCB7pIBCICKAASKQoFYWZ0ZXIYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBmJlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVgoTU2VhcmNoUG9zdHNSZXNwb25zZRImCgVwb3N0cxgBIAMoCzIXLm9hc2lzLmZlZWQudjEuUG9zdFZpZXcSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk0KFVNlYXJjaEhhc2h0YWdzUmVxdWVzdBIYCgVxdWVyeRgBIAEoCUIJukgGcgQQARhkEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoACJEChZTZWFyY2hIYXNodGFnc1Jlc3BvbnNlEioKCGhhc2h0YWdzGAEgAygLMhgub2FzaXMuc2VhcmNoLnYxLkhhc2h0YWciOQobTGlzdFRyZW5kaW5nSGFzaHRhZ3NSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoACJKChxMaXN0VHJlbmRpbmdIYXNodGFnc1Jlc3BvbnNlEioKCGhhc2h0YWdzGAEgAygLMhgub2FzaXMuc2VhcmNoLnYxLkhhc2h0YWcipQEKB1JlaW5kZXgSDwoHcnVubmluZxgBIAEoCBIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdXNlcnMYBCABKAMSDQoFcG9zdHMYBSABKAMSDQoFZXJyb3IYBiABKAkiFQoTU3RhcnRSZWluZGV4UmVxdWVzdCJSChRTdGFydFJlaW5kZXhSZXNwb25zZRIpCgdyZWluZGV4GAEgASgLMhgub2FzaXMuc2VhcmNoLnYxLlJlaW5kZXgSDwoHc3RhcnRlZBgCIAEoCCITChFHZXRSZWluZGV4UmVxdWVzdCI/ChJHZXRSZWluZGV4UmVzcG9uc2USKQoHcmVpbmRleBgBIAEoCzIYLm9hc2lzLnNlYXJjaC52MS5SZWluZGV4MuwFCg1TZWFyY2hTZXJ2aWNlEnkKC1NlYXJjaFVzZXJzEiMub2FzaXMuc2VhcmNoLnYxLlNlYXJjaFVzZXJzUmVxdWVzdBokLm9hc2lzLnNlYXJjaC52MS5TZWFyY2hVc2Vyc1Jlc3BvbnNlIh+QAgHI8xgCgtPkkwISEhAvdjEvc2VhcmNoL3VzZXJzEnkKC1NlYXJjaFBvc3RzEiMub2FzaXMuc2VhcmNoLnYxLlNlYXJjaFBvc3RzUmVxdWVzdBokLm9hc2lzLnNlYXJjaC52MS5TZWFyY2hQb3N0c1Jlc3BvbnNlIh+QAgHI8xgCgtPkkwISEhAvdjEvc2VhcmNoL3Bvc3RzEoUBCg5TZWFyY2hIYXNodGFncxImLm9hc2lzLnNlYXJjaC52MS5TZWFyY2hIYXNodGFnc1JlcXVlc3QaJy5vYXNpcy5zZWFyY2gudjEuU2VhcmNoSGFzaHRhZ3NSZXNwb25zZSIikAIByPMYAoLT5JMCFRITL3YxL3NlYXJjaC9oYXNodGFncxKZAQoUTGlzdFRyZW5kaW5nSGFzaHRhZ3MSLC5vYXNpcy5zZWFyY2gudjEuTGlzdFRyZW5kaW5nSGFzaHRhZ3NSZXF1ZXN0Gi0ub2FzaXMuc2VhcmNoLnYxLkxpc3RUcmVuZGluZ0hhc2h0YWdzUmVzcG9uc2UiJJACAcjzGAKC0+STAhcSFS92MS9oYXNodGFnczp0cmVuZGluZxJhCgxTdGFydFJlaW5kZXgSJC5vYXNpcy5zZWFyY2gudjEuU3RhcnRSZWluZGV4UmVxdWVzdBolLm9hc2lzLnNlYXJjaC52MS5TdGFydFJlaW5kZXhSZXNwb25zZSIEyPMYAxJeCgpHZXRSZWluZGV4EiIub2FzaXMuc2VhcmNoLnYxLkdldFJlaW5kZXhSZXF1ZXN0GiMub2FzaXMuc2VhcmNoLnYxLkdldFJlaW5kZXhSZXNwb25zZSIHkAIByPMYA2IGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_oasis_api_v1_access, file_oasis_feed_v1_feed, file_oasis_search_v1_search]);
 
 /**
  * Request for SearchUsers.
@@ -262,6 +262,141 @@ export const ListTrendingHashtagsResponseSchema: GenMessage<ListTrendingHashtags
   messageDesc(file_oasis_search_v1_search_service, 7);
 
 /**
+ * A rebuild of every index (StartReindex), as recorded in Redis for 7 days.
+ *
+ * @generated from message oasis.search.v1.Reindex
+ */
+export type Reindex = Message<"oasis.search.v1.Reindex"> & {
+  /**
+   * True while it runs.
+   *
+   * @generated from field: bool running = 1;
+   */
+  running: boolean;
+
+  /**
+   * When it started.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * When it ended; unset while running.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Users indexed (set when it succeeded).
+   *
+   * @generated from field: int64 users = 4;
+   */
+  users: bigint;
+
+  /**
+   * Posts indexed (set when it succeeded).
+   *
+   * @generated from field: int64 posts = 5;
+   */
+  posts: bigint;
+
+  /**
+   * Why it failed; empty when it succeeded or runs.
+   *
+   * @generated from field: string error = 6;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message oasis.search.v1.Reindex.
+ * Use `create(ReindexSchema)` to create a new message.
+ */
+export const ReindexSchema: GenMessage<Reindex> = /*@__PURE__*/
+  messageDesc(file_oasis_search_v1_search_service, 8);
+
+/**
+ * Request for StartReindex.
+ *
+ * @generated from message oasis.search.v1.StartReindexRequest
+ */
+export type StartReindexRequest = Message<"oasis.search.v1.StartReindexRequest"> & {
+};
+
+/**
+ * Describes the message oasis.search.v1.StartReindexRequest.
+ * Use `create(StartReindexRequestSchema)` to create a new message.
+ */
+export const StartReindexRequestSchema: GenMessage<StartReindexRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_search_v1_search_service, 9);
+
+/**
+ * Response of StartReindex.
+ *
+ * @generated from message oasis.search.v1.StartReindexResponse
+ */
+export type StartReindexResponse = Message<"oasis.search.v1.StartReindexResponse"> & {
+  /**
+   * The reindex started, or the one already running.
+   *
+   * @generated from field: oasis.search.v1.Reindex reindex = 1;
+   */
+  reindex?: Reindex | undefined;
+
+  /**
+   * False when one was already running and this call started nothing.
+   *
+   * @generated from field: bool started = 2;
+   */
+  started: boolean;
+};
+
+/**
+ * Describes the message oasis.search.v1.StartReindexResponse.
+ * Use `create(StartReindexResponseSchema)` to create a new message.
+ */
+export const StartReindexResponseSchema: GenMessage<StartReindexResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_search_v1_search_service, 10);
+
+/**
+ * Request for GetReindex.
+ *
+ * @generated from message oasis.search.v1.GetReindexRequest
+ */
+export type GetReindexRequest = Message<"oasis.search.v1.GetReindexRequest"> & {
+};
+
+/**
+ * Describes the message oasis.search.v1.GetReindexRequest.
+ * Use `create(GetReindexRequestSchema)` to create a new message.
+ */
+export const GetReindexRequestSchema: GenMessage<GetReindexRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_search_v1_search_service, 11);
+
+/**
+ * Response of GetReindex.
+ *
+ * @generated from message oasis.search.v1.GetReindexResponse
+ */
+export type GetReindexResponse = Message<"oasis.search.v1.GetReindexResponse"> & {
+  /**
+   * The latest reindex.
+   *
+   * @generated from field: oasis.search.v1.Reindex reindex = 1;
+   */
+  reindex?: Reindex | undefined;
+};
+
+/**
+ * Describes the message oasis.search.v1.GetReindexResponse.
+ * Use `create(GetReindexResponseSchema)` to create a new message.
+ */
+export const GetReindexResponseSchema: GenMessage<GetReindexResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_search_v1_search_service, 12);
+
+/**
  * Search over people, posts and hashtags, in Chinese and English. Indexes are fed by
  * identity and post events (idempotent upserts, versioned by the source) and kept on
  * Meilisearch when OASIS_MEILI_URL is set, otherwise on the embedded engine (SQLite FTS5
@@ -320,6 +455,30 @@ export const SearchService: GenService<{
     methodKind: "unary";
     input: typeof ListTrendingHashtagsRequestSchema;
     output: typeof ListTrendingHashtagsResponseSchema;
+  },
+  /**
+   * Operators, inside the mesh (`bun run admin reindex`, as media's UpdateBucketPolicy):
+   * rebuilds every index from the owning services in the background while queries keep
+   * answering (services/search/reindex.ts), and returns at once. While one runs,
+   * another call returns it instead of starting a second (idempotent).
+   *
+   * @generated from rpc oasis.search.v1.SearchService.StartReindex
+   */
+  startReindex: {
+    methodKind: "unary";
+    input: typeof StartReindexRequestSchema;
+    output: typeof StartReindexResponseSchema;
+  },
+  /**
+   * Operators, inside the mesh: the latest reindex, running or finished. Errors:
+   * NOT_FOUND (NO_REINDEX) when none has run in the last 7 days.
+   *
+   * @generated from rpc oasis.search.v1.SearchService.GetReindex
+   */
+  getReindex: {
+    methodKind: "unary";
+    input: typeof GetReindexRequestSchema;
+    output: typeof GetReindexResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_oasis_search_v1_search_service, 0);

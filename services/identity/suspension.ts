@@ -1,0 +1,76 @@
+/**
+ * Suspensions from moderation (oasis.moderation.v1.action_taken, SUSPEND_ACCOUNT on a
+ * USER subject): the account cannot sign in or refresh (ACCOUNT_SUSPENDED), and every
+ * live session is revoked, which puts its access tokens on the edge's revocation list
+ * (revocation.ts): the edge refuses them on their next request. A REVERSE, by a reviewer
+ * or by moderation's timer when a duration ends, lifts it. Applied once per event.
+ */
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { applyOnce, on } from "#kit/consumer.ts";
+import { select, write, type Queryable } from "#kit/mysql.ts";
+import { ErrorReason } from "#gen/oasis/identity/v1/errors_pb.ts";
+import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
+import { ActionType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
+import type { IdentityContext } from "./context.ts";
+import { revokeSessions } from "./revocation.ts";
+import { revokeUserSessions } from "./store.ts";
+
+/** Whether a suspension of `userId` stands. */
+export async function isSuspended(db: Queryable, userId: bigint): Promise<boolean> {
+  const rows = await select<{ n: number }>(db, "SELECT COUNT(*) AS n FROM suspensions WHERE user_id = ?", [userId]);
+  return Number(rows[0]!.n) > 0;
+}
+
+/** GetAccountStatus (internal): exists and suspended. */
+export function statusRoutes(ctx: IdentityContext): Pick<ServiceImpl<typeof IdentityService>, "getAccountStatus"> {
+  return {
+    async getAccountStatus(req) {
+      const exists = (await ctx.profiles.get([req.userId])).has(req.userId);
+      return { exists, suspended: exists && (await isSuspended(ctx.rt.db, req.userId)) };
+    },
+  };
+}
+
+/** Throws PERMISSION_DENIED ACCOUNT_SUSPENDED while a suspension of `userId` stands. */
+export async function requireNotSuspended(ctx: IdentityContext, db: Queryable, userId: bigint): Promise<void> {
+  if (await isSuspended(db, userId)) throw ctx.errors.permissionDenied(ErrorReason.ACCOUNT_SUSPENDED, "this account is suspended", { user_id: userId });
+}
+
+export function suspensionConsumer(ctx: IdentityContext) {
+  const { rt } = ctx;
+  return {
+    name: "identity-suspensions",
+    handlers: [
+      on(ActionTakenSchema, async (e, meta) => {
+        const undo = e.action?.type === ActionType.REVERSE;
+        const action = undo ? e.reversed : e.action;
+        if (action?.type !== ActionType.SUSPEND_ACCOUNT || action.subject?.type !== SubjectType.USER) return;
+        const userId = action.subject.id;
+        let revoked: bigint[] = [];
+        await applyOnce(rt.db, "identity-suspensions", meta.eventId, async (tx) => {
+          if (undo) {
+            await write(tx, "DELETE FROM suspensions WHERE user_id = ? AND action_id = ?", [userId, action.actionId]);
+            return;
+          }
+          const until = action.expireTime ? timestampDate(action.expireTime) : null;
+          await write(tx, "INSERT IGNORE INTO suspensions (user_id, action_id, until, created_at) VALUES (?, ?, ?, NOW(3))", [userId, action.actionId, until]);
+          // Sessions whose refresh may still mint tokens, and whose access tokens may live.
+          const now = new Date();
+          revoked = await revokeUserSessions(tx, userId, new Date(now.getTime() - ctx.config.accessTtlSeconds * 1000), now);
+        });
+        // After the commit; a redelivery (row already applied) revokes nothing new, and a
+        // failure here fails the handler, whose retry finds the rows revoked: so the edge
+        // list is written from the rows, not only from this attempt.
+        if (!undo) {
+          const live = await select<{ session_id: string }>(rt.db, "SELECT session_id FROM sessions WHERE user_id = ? AND revoked_at IS NOT NULL AND revoked_at > NOW(3) - INTERVAL ? SECOND", [
+            userId,
+            ctx.config.accessTtlSeconds + 60,
+          ]);
+          await revokeSessions(ctx, [...new Set([...revoked, ...live.map((r) => BigInt(r.session_id))])]);
+        }
+      }),
+    ],
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * Moderation's takedowns in the index (oasis.moderation.v1.action_taken): a TAKEDOWN of
+ * a post sets its `hidden` flag (every query filters `hidden = false`), a REVERSE of one
+ * clears it. Setting a flag to a value is idempotent, so redelivery changes nothing.
+ */
+import { on } from "#kit/consumer.ts";
+import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
+import { ActionType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
+import type { SearchContext } from "./context.ts";
+import { writers } from "./events.ts";
+
+export function moderationConsumer(ctx: SearchContext, w = writers(ctx)) {
+  return {
+    name: "search-moderation",
+    handlers: [
+      on(ActionTakenSchema, async (e) => {
+        const undo = e.action?.type === ActionType.REVERSE;
+        const action = undo ? e.reversed : e.action;
+        if (action?.type !== ActionType.TAKEDOWN || action.subject?.type !== SubjectType.POST) return;
+        await w.apply((x) => x.setPostHidden(action.subject!.id, !undo));
+      }),
+    ],
+  };
+}
