@@ -89,6 +89,7 @@ export class OasisClient implements ServiceClients {
   readonly search!: Client<typeof SearchService>;
   readonly wallet!: Client<typeof WalletService>;
   readonly chat!: Client<typeof ChatService>;
+  readonly moderation!: Client<typeof ModerationService>;
 
   #session: Session | undefined;
   #refreshing: Promise<Session> | undefined;
