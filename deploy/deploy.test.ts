@@ -162,7 +162,7 @@ test("NetworkPolicies: default deny; the edge's port open, a service's port only
   expect(byName.get("meilisearch").ingress).toEqual([{ from: [comp("search")], ports: [{ protocol: "TCP", port: 7700 }] }]);
   const edge = byName.get("edge");
   expect(edge.ingress).toEqual([{ ports: [{ protocol: "TCP", port: edgePort }] }, monitoring(edgePort)]);
-  expect(edge.egress.map((r: any) => r.to[0].podSelector?.matchLabels).slice(1)).toEqual([...mesh.map((e) => ({ app: "oasis", component: k8sName(e.name) })), { app: "redis" }]);
+  expect(edge.egress.map((r: any) => r.to[0].podSelector?.matchLabels).slice(1)).toEqual([...mesh.map((e) => ({ app: "oasis", component: k8sName(e.name) })), { app: "redis" }, { app: "nats" }]);
 });
 
 test("upstreamsOf (what the NetworkPolicies open) lists exactly the services each service's code calls", () => {

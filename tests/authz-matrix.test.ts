@@ -104,7 +104,9 @@ const expected: Record<string, { direct: readonly Outcome[]; edgeAnonymous: Outc
   // Moderators (and admins) only: like ACCESS_ADMIN, the owning service asks identity for
   // the user's roles (NOT_MODERATOR) and the edge checks the token's. No matrix user is one.
   [Access.MODERATOR]: {
-    direct: ["unauthenticated", "unauthenticated", "permission_denied", "permission_denied", "unauthenticated", ...Object.values(refusedAll)],
+    // The operator passes ACCESS_ADMIN only (kit/auth.ts): acting for itself it is no
+    // signed-in user, so a moderator method refuses it as unauthenticated.
+    direct: ["unauthenticated", "unauthenticated", "permission_denied", "permission_denied", "unauthenticated", "unauthenticated", ...Object.values(refusedAll)],
     edgeAnonymous: "unauthenticated",
     edgeUser: "permission_denied",
   },
