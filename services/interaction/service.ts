@@ -24,6 +24,7 @@ import {
   bumpCount,
   commentById,
   commentsPage,
+  countsOf,
   deleteLike,
   insertComment,
   insertLike,
@@ -129,7 +130,7 @@ export function interactionService(ctx: InteractionContext): ServiceImpl<typeof 
       let parentAuthor = 0n;
       if (req.parentCommentId) {
         const parent = await commentById(rt.db, req.parentCommentId);
-        if (!parent || parent.deleted) throw errors.notFound(ErrorReason.COMMENT_NOT_FOUND, `no comment ${req.parentCommentId}`);
+        if (!parent || parent.deleted || parent.takenDown) throw errors.notFound(ErrorReason.COMMENT_NOT_FOUND, `no comment ${req.parentCommentId}`);
         if (parent.postId !== post.postId) {
           throw errors.invalid(ErrorReason.PARENT_MISMATCH, [{ field: "parent_comment_id", description: "belongs to another post" }]);
         }
@@ -174,8 +175,10 @@ export function interactionService(ctx: InteractionContext): ServiceImpl<typeof 
         }
       }
       const counts = await rt.tx(async (tx) => {
+        // Locked first: a comment taken down by moderation is already out of the count.
+        const shown = !(await commentById(tx, c.commentId, true))?.takenDown;
         if (!(await markCommentDeleted(tx, c.commentId))) return undefined;
-        const after = await bumpCount(tx, c.postId, "comments", -1);
+        const after = shown ? await bumpCount(tx, c.postId, "comments", -1) : (await countsOf(tx, [c.postId])).get(c.postId)!;
         await rt.outbox.add(tx, CommentDeletedSchema, { commentId: c.commentId, postId: c.postId, authorId: c.authorId });
         return after;
       });
