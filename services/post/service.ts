@@ -18,7 +18,7 @@ import { MentionSchema, PostRevisionSchema, PostSchema, Visibility, type Mention
 import { CreatePostRequestSchema, CreatePostResponseSchema, PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import type { PostContext } from "./context.ts";
 import { captionLength, maxCaptionChars, parseCaptionHashtags as parseHashtags, parseCaptionMentions as parseMentions } from "./domain.ts";
-import { addRevision, authorPostIds, insertPost, markDeleted, postsByIds, replaceHashtags, revisions, updateBody } from "./store.ts";
+import { addRevision, authorPostIds, insertPost, isSuspended, markDeleted, postsByIds, replaceHashtags, revisions, updateBody, userPostCount } from "./store.ts";
 
 const caller = () => currentCaller();
 
@@ -119,6 +119,8 @@ export function postService(ctx: PostContext): ServiceImpl<typeof PostService> {
             visibility: req.visibility === Visibility.UNSPECIFIED ? Visibility.PUBLIC : req.visibility,
             createdAt: now,
             updatedAt: now,
+            // Locking read: a suspension being applied waits for this post, then flags it too.
+            authorSuspended: await isSuspended(tx, author, true),
           });
           await insertPost(tx, post);
           await rt.outbox.add(tx, PostCreatedSchema, { post });
@@ -206,7 +208,7 @@ export function postService(ctx: PostContext): ServiceImpl<typeof PostService> {
       }
       const last = posts.at(-1);
       const more = posts.length === limit && last !== undefined;
-      return { posts, nextPageToken: more ? encodePageToken(scope, [last.postId]) : "" };
+      return { posts, nextPageToken: more ? encodePageToken(scope, [last.postId]) : "", totalSize: await userPostCount(rt.db, req.userId) };
     },
 
     async listPostRevisions(req) {
