@@ -6,7 +6,7 @@
  */
 import { on } from "#kit/consumer.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
-import { CommentCreatedSchema, CommentDeletedSchema, PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
+import { CommentCreatedSchema, CommentDeletedSchema, CommentModeratedSchema, PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import type { ReadModel } from "./read-model.ts";
 
@@ -53,6 +53,7 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean) {
         }),
         on(CommentCreatedSchema, async (e) => rm.touched(e.comment!.postId)),
         on(CommentDeletedSchema, async (e) => rm.touched(e.postId)),
+        on(CommentModeratedSchema, async (e) => rm.touched(e.postId)),
       ] as never,
     });
   }

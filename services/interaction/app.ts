@@ -1,6 +1,6 @@
 /**
  * Builds the interaction process: runtime (MySQL `oasis_interaction`, Redis, bus +
- * outbox), InteractionService, the post-event and wallet tip consumers and the reconcile job (recently
+ * outbox), InteractionService, the post-event, wallet tip and moderation (comment takedown) consumers and the reconcile job (recently
  * changed posts plus a sweep through all of them, reconcile.ts).
  */
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { InteractionService } from "#gen/oasis/interaction/v1/interaction_servic
 import type { InteractionConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { postConsumer, walletConsumer } from "./events.ts";
+import { moderationConsumer } from "./moderation-events.ts";
 import { reconcileTick } from "./reconcile.ts";
 import { interactionService } from "./service.ts";
 
@@ -19,5 +20,5 @@ export async function createInteractionApp(config: InteractionConfig): Promise<A
   rt.every("reconcile-counts", config.reconcileMs, async () => {
     await reconcileTick(ctx, config.reconcileSweepBatch);
   });
-  return serve(rt, { bindings: [bind(InteractionService, interactionService(ctx))], consumers: [postConsumer(ctx), walletConsumer(ctx)] });
+  return serve(rt, { bindings: [bind(InteractionService, interactionService(ctx))], consumers: [postConsumer(ctx), walletConsumer(ctx), moderationConsumer(ctx)] });
 }

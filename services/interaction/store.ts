@@ -77,7 +77,7 @@ export async function recount(db: Queryable, ids: readonly bigint[]): Promise<Ma
   const rows = await select<{ post_id: string; k: string; n: string }>(
     db,
     `SELECT post_id, 'likes' AS k, COUNT(*) AS n FROM likes WHERE post_id IN (?) GROUP BY post_id
-     UNION ALL SELECT c.post_id, 'comments', COUNT(*) FROM comments c WHERE c.post_id IN (?) AND c.deleted_at IS NULL GROUP BY c.post_id
+     UNION ALL SELECT c.post_id, 'comments', COUNT(*) FROM comments c WHERE c.post_id IN (?) AND c.deleted_at IS NULL AND c.taken_down = 0 GROUP BY c.post_id
      UNION ALL SELECT post_id, 'refers', COUNT(*) FROM refers WHERE post_id IN (?) GROUP BY post_id
      UNION ALL SELECT post_id, 'dropsReceived', SUM(amount) FROM tips WHERE post_id IN (?) GROUP BY post_id`,
     [ids, ids, ids, ids],
@@ -151,7 +151,7 @@ export async function referredBy(db: Queryable, userId: bigint, limit: number): 
   return rows.map((r) => BigInt(r.post_id));
 }
 
-type RawComment = { comment_id: string; post_id: string; author_id: string; parent_comment_id: string; text: string; mention_user_ids: string | string[]; created_at: Date; deleted_at: Date | null };
+type RawComment = { comment_id: string; post_id: string; author_id: string; parent_comment_id: string; text: string; mention_user_ids: string | string[]; created_at: Date; deleted_at: Date | null; taken_down?: number };
 const toComment = (r: RawComment): CommentRow => ({
   commentId: BigInt(r.comment_id),
   postId: BigInt(r.post_id),
@@ -161,6 +161,7 @@ const toComment = (r: RawComment): CommentRow => ({
   mentionUserIds: (typeof r.mention_user_ids === "string" ? (JSON.parse(r.mention_user_ids) as string[]) : r.mention_user_ids).map(BigInt),
   createdAt: r.created_at,
   deleted: r.deleted_at !== null,
+  takenDown: Number(r.taken_down ?? 0) === 1,
 });
 
 export async function insertComment(db: Queryable, c: Omit<CommentRow, "deleted">): Promise<void> {
@@ -176,6 +177,14 @@ export async function commentById(db: Queryable, id: bigint, forUpdate = false):
   return r && toComment(r);
 }
 
+/**
+ * Sets a comment's taken_down flag (moderation); true when it changed. The caller moves
+ * the comment counter only when it changed on a comment the author has not deleted.
+ */
+export async function setCommentTakenDown(db: Queryable, id: bigint, takenDown: boolean): Promise<boolean> {
+  return (await write(db, "UPDATE comments SET taken_down = ? WHERE comment_id = ? AND taken_down = ?", [takenDown ? 1 : 0, id, takenDown ? 0 : 1])) === 1;
+}
+
 export async function markCommentDeleted(db: Queryable, id: bigint): Promise<boolean> {
   return (await write(db, "UPDATE comments SET deleted_at = CURRENT_TIMESTAMP(3) WHERE comment_id = ? AND deleted_at IS NULL", [id])) === 1;
 }
@@ -184,7 +193,7 @@ export async function markCommentDeleted(db: Queryable, id: bigint): Promise<boo
 export async function commentsPage(db: Queryable, postId: bigint, parent: bigint, afterId: bigint, limit: number): Promise<CommentRow[]> {
   const rows = await select<RawComment>(
     db,
-    "SELECT * FROM comments WHERE post_id = ? AND parent_comment_id = ? AND comment_id > ? AND deleted_at IS NULL ORDER BY comment_id LIMIT ?",
+    "SELECT * FROM comments WHERE post_id = ? AND parent_comment_id = ? AND comment_id > ? AND deleted_at IS NULL AND taken_down = 0 ORDER BY comment_id LIMIT ?",
     [postId, parent, afterId, limit],
   );
   return rows.map(toComment);
@@ -197,13 +206,13 @@ export async function repliesOf(db: Queryable, parents: readonly bigint[], perPa
     db,
     `SELECT * FROM (
        SELECT c.*, ROW_NUMBER() OVER (PARTITION BY parent_comment_id ORDER BY comment_id) AS rn
-       FROM comments c WHERE parent_comment_id IN (?) AND deleted_at IS NULL
+       FROM comments c WHERE parent_comment_id IN (?) AND deleted_at IS NULL AND taken_down = 0
      ) x WHERE rn <= ?`,
     [parents, perParent],
   );
   const counts = await select<{ p: string; n: string }>(
     db,
-    "SELECT parent_comment_id AS p, COUNT(*) AS n FROM comments WHERE parent_comment_id IN (?) AND deleted_at IS NULL GROUP BY parent_comment_id",
+    "SELECT parent_comment_id AS p, COUNT(*) AS n FROM comments WHERE parent_comment_id IN (?) AND deleted_at IS NULL AND taken_down = 0 GROUP BY parent_comment_id",
     [parents],
   );
   return { replies: rows.map(toComment), counts: new Map(counts.map((c) => [BigInt(c.p), Number(c.n)])) };

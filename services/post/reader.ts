@@ -74,13 +74,14 @@ export class PostReader {
 
   /**
    * The live posts among `posts` that `viewer` may see, in the same order. A post taken
-   * down by moderation is seen by no user (its author included); services reading as
-   * themselves get it with `taken_down` set and drop it from what they show.
+   * down by moderation, or whose author is suspended, is seen by no user (its author
+   * included); services reading as themselves get it with `taken_down` or
+   * `author_suspended` set and drop it from what they show.
    */
   async visible(viewer: Caller, all: readonly Post[]): Promise<Post[]> {
     if (all.length === 0) return [];
     if (viewer.service) return [...all];
-    const posts = all.filter((p) => !p.takenDown);
+    const posts = all.filter((p) => !p.takenDown && !p.authorSuspended);
     const authors = [...new Set(posts.map((p) => p.authorId))].filter((a) => a !== viewer.userId);
     const [privacy, rels] = await Promise.all([
       authors.length ? this.authorsPrivacy(authors) : new Map<bigint, boolean>(),

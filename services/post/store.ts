@@ -32,9 +32,9 @@ export async function postsByIds(db: Queryable, ids: readonly bigint[], forUpdat
   return new Map(rows.map((r) => [BigInt(r.post_id), { post: fromBinary(PostSchema, r.body), deleted: r.deleted_at !== null }]));
 }
 
-/** Replaces a post's body (caption edit). */
+/** Replaces a post's body (caption edit, moderation) and the taken_down column beside it. */
 export async function updateBody(db: Queryable, post: Post): Promise<void> {
-  await write(db, "UPDATE posts SET body = ? WHERE post_id = ?", [Buffer.from(toBinary(PostSchema, post)), post.postId]);
+  await write(db, "UPDATE posts SET body = ?, taken_down = ? WHERE post_id = ?", [Buffer.from(toBinary(PostSchema, post)), post.takenDown ? 1 : 0, post.postId]);
 }
 
 export async function markDeleted(db: Queryable, postId: bigint): Promise<boolean> {
@@ -70,5 +70,34 @@ export async function replaceHashtags(db: Queryable, postId: bigint, tags: reado
   if (tags.length) await write(db, "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", [tags.map((t) => [t, postId])]);
 }
 
+/** Most posts a user's post count counts (a bound on the COUNT's work); more shows as this. */
+export const maxCountedPosts = 100_000;
+
+/**
+ * A user's post count as a profile shows it: live posts (any visibility) not taken down
+ * by moderation, or 0 while the account is suspended. At most maxCountedPosts.
+ */
+export async function userPostCount(db: Queryable, userId: bigint): Promise<bigint> {
+  if (await isSuspended(db, userId)) return 0n;
+  const [r] = await select<{ n: string }>(
+    db,
+    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM posts WHERE author_id = ? AND deleted_at IS NULL AND taken_down = 0 LIMIT ?) x",
+    [userId, maxCountedPosts],
+  );
+  return BigInt(r?.n ?? 0);
+}
+
+/** Whether any SUSPEND_ACCOUNT action is in force on the user (`lock`: lock their rows until commit). */
+export async function isSuspended(db: Queryable, userId: bigint, lock = false): Promise<boolean> {
+  const rows = await select<{ action_id: string }>(db, `SELECT action_id FROM suspensions WHERE user_id = ?${lock ? " FOR UPDATE" : ""}`, [userId]);
+  return rows.length > 0;
+}
+
+/** Records (or, `lifted`, removes) one suspension action of a user; true when that changed a row. */
+export async function setSuspension(db: Queryable, userId: bigint, actionId: bigint, lifted: boolean): Promise<boolean> {
+  const sql = lifted ? "DELETE FROM suspensions WHERE user_id = ? AND action_id = ?" : "INSERT IGNORE INTO suspensions (user_id, action_id) VALUES (?, ?)";
+  return (await write(db, sql, [userId, actionId])) === 1;
+}
+
 /** The store as domain/model.ts declares it. */
-export const postStore: PostStore = { insertPost, postsByIds, updateBody, markDeleted, addRevision, revisions, authorPostIds, replaceHashtags };
+export const postStore: PostStore = { insertPost, postsByIds, updateBody, markDeleted, addRevision, revisions, authorPostIds, replaceHashtags, userPostCount, isSuspended };

@@ -94,8 +94,9 @@ async function hydrateFromServices(ctx: FeedContext, viewer: Caller, ids: readon
  * profile counts as private, as there), minus posts of authors the viewer mutes.
  */
 function allowed(h: Hydrated, post: Post, viewer: Caller): boolean {
-  // Taken down by moderation: gone for everyone, its author included (post's rule too).
-  if (post.takenDown) return false;
+  // Taken down by moderation, or its author suspended: gone for everyone, its author
+  // included (post's rule too).
+  if (post.takenDown || post.authorSuspended) return false;
   if (post.authorId === viewer.userId) return true;
   const rel = h.relationships.get(post.authorId);
   if (rel?.muting) return false;

@@ -66,7 +66,7 @@ export async function createComment(ctx: InteractionContext, authorId: bigint, r
   let parentAuthor = 0n;
   if (req.parentCommentId) {
     const parent = await store.commentById(rt.db, req.parentCommentId);
-    if (!parent || parent.deleted) throw errors.notFound(ErrorReason.COMMENT_NOT_FOUND, `no comment ${req.parentCommentId}`);
+    if (!parent || parent.deleted || parent.takenDown) throw errors.notFound(ErrorReason.COMMENT_NOT_FOUND, `no comment ${req.parentCommentId}`);
     if (parent.postId !== post.postId) {
       throw errors.invalid(ErrorReason.PARENT_MISMATCH, [{ field: "parent_comment_id", description: "belongs to another post" }]);
     }
@@ -101,8 +101,10 @@ export async function deleteComment(ctx: InteractionContext, userId: bigint, com
     throw errors.permissionDenied(ErrorReason.NOT_ALLOWED, "only the comment's author or the post's owner may delete it", { comment_id: c.commentId });
   }
   const counts = await rt.tx(async (tx) => {
+    // Locked first: a comment taken down by moderation is already out of the count.
+    const shown = !(await store.commentById(tx, c.commentId, true))?.takenDown;
     if (!(await store.markCommentDeleted(tx, c.commentId))) return undefined;
-    const after = await store.bumpCount(tx, c.postId, "comments", -1);
+    const after = shown ? await store.bumpCount(tx, c.postId, "comments", -1) : (await store.countsOf(tx, [c.postId])).get(c.postId)!;
     await rt.outbox.add(tx, CommentDeletedSchema, { commentId: c.commentId, postId: c.postId, authorId: c.authorId });
     return after;
   });

@@ -25,6 +25,8 @@ export interface CommentRow {
   readonly mentionUserIds: bigint[];
   readonly createdAt: Date;
   readonly deleted: boolean;
+  /** Taken down by moderation (until reversed): hidden like a deleted comment. */
+  readonly takenDown?: boolean;
 }
 
 /** One like as listed. */

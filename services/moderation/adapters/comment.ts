@@ -1,10 +1,10 @@
 /**
  * Comments: found in the post's comment list as the reporter sees it (interaction has
  * no get-by-id; the scan stops after 10 pages of 100, enough for any comment a person
- * could have scrolled to). Reviewers may WARN the author or act on the account (a USER
- * ticket); TAKEDOWN joins `actions` once interaction consumes action_taken and hides
- * the comment (not built yet: until then TakeAction answers ACTION_NOT_APPLICABLE rather
- * than record a takedown nothing applies).
+ * could have scrolled to). TAKEDOWN is applied by interaction (its moderation consumer
+ * hides the comment from ListComments and replies and takes it out of the post's comment
+ * count; REVERSE brings it back); reviewers may also WARN the author or act on the
+ * account (a USER ticket).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Comment } from "#gen/oasis/interaction/v1/interaction_pb.ts";
@@ -26,7 +26,7 @@ export const commentAdapter: ContentAdapter = {
   type: SubjectType.COMMENT,
   contentType: "comment",
   owner: "interaction",
-  actions: new Set<ActionType>(),
+  actions: new Set([ActionType.TAKEDOWN]),
   async fetch(ctx, subject) {
     if (subject.parentId <= 0n) return undefined;
     let pageToken = "";

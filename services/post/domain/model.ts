@@ -20,4 +20,8 @@ export interface PostStore {
   /** An author's live post ids, newest first, below `beforeId`. */
   authorPostIds(db: Queryable, authorId: bigint, beforeId: bigint | undefined, limit: number): Promise<bigint[]>;
   replaceHashtags(db: Queryable, postId: bigint, tags: readonly string[]): Promise<void>;
+  /** A user's post count as shown: live posts not taken down, 0 while suspended. */
+  userPostCount(db: Queryable, userId: bigint): Promise<bigint>;
+  /** Whether a suspension is in force on the user (`lock`: lock their rows until commit). */
+  isSuspended(db: Queryable, userId: bigint, lock?: boolean): Promise<boolean>;
 }

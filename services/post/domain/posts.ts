@@ -117,6 +117,8 @@ export async function createPost(ctx: PostContext, author: bigint, req: CreatePo
         visibility: req.visibility === Visibility.UNSPECIFIED ? Visibility.PUBLIC : req.visibility,
         createdAt: now,
         updatedAt: now,
+        // Locking read: a suspension being applied waits for this post, then flags it too.
+        authorSuspended: await ctx.store.isSuspended(tx, author, true),
       });
       await ctx.store.insertPost(tx, post);
       await rt.outbox.add(tx, PostCreatedSchema, { post });

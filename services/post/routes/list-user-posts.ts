@@ -28,7 +28,7 @@ export function listUserPosts(ctx: PostContext): Pick<ServiceImpl<typeof PostSer
       }
       const last = posts.at(-1);
       const more = posts.length === limit && last !== undefined;
-      return { posts, nextPageToken: more ? encodePageToken(scope, [last.postId]) : "" };
+      return { posts, nextPageToken: more ? encodePageToken(scope, [last.postId]) : "", totalSize: await ctx.store.userPostCount(ctx.rt.db, req.userId) };
     },
   };
 }

@@ -54,9 +54,10 @@ export async function postViewsFromReadModel(ctx: SearchContext, viewer: Caller,
   const more = [...referred.values()].map((p) => p.authorId).filter((a) => a !== me && !rels.has(a));
   if (more.length) for (const [k, v] of await relationships(ctx, viewer, more)) rels.set(k, v);
   const allowed = (post: Post) => {
-    // Taken down by moderation (post_updated carries the flag into the read model): gone
-    // for everyone, a refer-to of it shows as unavailable, as in the feed.
-    if (post.takenDown) return false;
+    // Taken down by moderation, or its author suspended (post_updated carries the flags
+    // into the read model): gone for everyone, a refer-to of it shows as unavailable, as
+    // in the feed.
+    if (post.takenDown || post.authorSuspended) return false;
     if (post.authorId === me) return true;
     const rel = rels.get(post.authorId);
     if (rel?.muting) return false;

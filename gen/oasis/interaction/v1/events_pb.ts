@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/interaction/v1/events.proto.
  */
 export const file_oasis_interaction_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiFvYXNpcy9pbnRlcmFjdGlvbi92MS9ldmVudHMucHJvdG8SFG9hc2lzLmludGVyYWN0aW9uLnYxIkUKCVBvc3RMaWtlZBIPCgdwb3N0X2lkGAEgASgDEhYKDnBvc3RfYXV0aG9yX2lkGAIgASgDEg8KB3VzZXJfaWQYAyABKAMiRwoLUG9zdFVubGlrZWQSDwoHcG9zdF9pZBgBIAEoAxIWCg5wb3N0X2F1dGhvcl9pZBgCIAEoAxIPCgd1c2VyX2lkGAMgASgDInIKDkNvbW1lbnRDcmVhdGVkEi4KB2NvbW1lbnQYASABKAsyHS5vYXNpcy5pbnRlcmFjdGlvbi52MS5Db21tZW50EhYKDnBvc3RfYXV0aG9yX2lkGAIgASgDEhgKEHBhcmVudF9hdXRob3JfaWQYAyABKAMiSAoOQ29tbWVudERlbGV0ZWQSEgoKY29tbWVudF9pZBgBIAEoAxIPCgdwb3N0X2lkGAIgASgDEhEKCWF1dGhvcl9pZBgDIAEoA2IGcHJvdG8z", [file_oasis_interaction_v1_interaction]);
+  fileDesc("CiFvYXNpcy9pbnRlcmFjdGlvbi92MS9ldmVudHMucHJvdG8SFG9hc2lzLmludGVyYWN0aW9uLnYxIkUKCVBvc3RMaWtlZBIPCgdwb3N0X2lkGAEgASgDEhYKDnBvc3RfYXV0aG9yX2lkGAIgASgDEg8KB3VzZXJfaWQYAyABKAMiRwoLUG9zdFVubGlrZWQSDwoHcG9zdF9pZBgBIAEoAxIWCg5wb3N0X2F1dGhvcl9pZBgCIAEoAxIPCgd1c2VyX2lkGAMgASgDInIKDkNvbW1lbnRDcmVhdGVkEi4KB2NvbW1lbnQYASABKAsyHS5vYXNpcy5pbnRlcmFjdGlvbi52MS5Db21tZW50EhYKDnBvc3RfYXV0aG9yX2lkGAIgASgDEhgKEHBhcmVudF9hdXRob3JfaWQYAyABKAMiSAoOQ29tbWVudERlbGV0ZWQSEgoKY29tbWVudF9pZBgBIAEoAxIPCgdwb3N0X2lkGAIgASgDEhEKCWF1dGhvcl9pZBgDIAEoAyJeChBDb21tZW50TW9kZXJhdGVkEhIKCmNvbW1lbnRfaWQYASABKAMSDwoHcG9zdF9pZBgCIAEoAxIRCglhdXRob3JfaWQYAyABKAMSEgoKdGFrZW5fZG93bhgEIAEoCGIGcHJvdG8z", [file_oasis_interaction_v1_interaction]);
 
 /**
  * Published on oasis.interaction.v1.post_liked.
@@ -153,4 +153,47 @@ export type CommentDeleted = Message<"oasis.interaction.v1.CommentDeleted"> & {
  */
 export const CommentDeletedSchema: GenMessage<CommentDeleted> = /*@__PURE__*/
   messageDesc(file_oasis_interaction_v1_events, 3);
+
+/**
+ * Published on oasis.interaction.v1.comment_moderated when moderation's TAKEDOWN of a
+ * comment (or its REVERSE) was applied: the post's comment count changed.
+ *
+ * @generated from message oasis.interaction.v1.CommentModerated
+ */
+export type CommentModerated = Message<"oasis.interaction.v1.CommentModerated"> & {
+  /**
+   * The comment.
+   *
+   * @generated from field: int64 comment_id = 1;
+   */
+  commentId: bigint;
+
+  /**
+   * Its post.
+   *
+   * @generated from field: int64 post_id = 2;
+   */
+  postId: bigint;
+
+  /**
+   * Its author.
+   *
+   * @generated from field: int64 author_id = 3;
+   */
+  authorId: bigint;
+
+  /**
+   * True after a takedown (hidden, not counted), false after its reversal.
+   *
+   * @generated from field: bool taken_down = 4;
+   */
+  takenDown: boolean;
+};
+
+/**
+ * Describes the message oasis.interaction.v1.CommentModerated.
+ * Use `create(CommentModeratedSchema)` to create a new message.
+ */
+export const CommentModeratedSchema: GenMessage<CommentModerated> = /*@__PURE__*/
+  messageDesc(file_oasis_interaction_v1_events, 4);
 

@@ -518,7 +518,8 @@ export enum ActionType {
   UNSPECIFIED = 0,
 
   /**
-   * The post disappears from every read path (comments: not yet; see design note 23).
+   * The post or comment disappears from every read path (feeds, GetPost, search, comment
+   * lists, counts); REVERSE brings it back.
    *
    * @generated from enum value: ACTION_TYPE_TAKEDOWN = 1;
    */
