@@ -46,6 +46,7 @@ export const DOMAIN_WORDS = [
 export const SHARED_RULES: Readonly<Record<string, readonly string[]>> = {
   "shared-rules/post-visibility.ts": ["post", "feed", "notification", "search"],
   "shared-rules/profile-visibility.ts": ["identity", "search"],
+  "shared-rules/moderation-action.ts": ["identity", "post", "interaction", "search"],
 };
 
 export interface Violation {

@@ -12,6 +12,7 @@ import { applyOnce, on } from "#kit/consumer.ts";
 import { select, write, type Queryable } from "#kit/mysql.ts";
 import { ErrorReason } from "#gen/oasis/identity/v1/errors_pb.ts";
 import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
+import { appliedAction } from "../../shared-rules/moderation-action.ts";
 import { ActionType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
 import type { IdentityContext } from "./context.ts";
 import { revokeSessions } from "./revocation.ts";
@@ -44,10 +45,10 @@ export function suspensionConsumer(ctx: IdentityContext) {
     name: "identity-suspensions",
     handlers: [
       on(ActionTakenSchema, async (e, meta) => {
-        const undo = e.action?.type === ActionType.REVERSE;
-        const action = undo ? e.reversed : e.action;
-        if (action?.type !== ActionType.SUSPEND_ACCOUNT || action.subject?.type !== SubjectType.USER) return;
-        const userId = action.subject.id;
+        const applied = appliedAction(e, [ActionType.SUSPEND_ACCOUNT], SubjectType.USER);
+        if (!applied) return;
+        const { action, undo } = applied;
+        const userId = applied.subjectId;
         let revoked: bigint[] = [];
         await applyOnce(rt.db, "identity-suspensions", meta.eventId, async (tx) => {
           if (undo) {

@@ -11,6 +11,7 @@
 import { applyOnce, on } from "#kit/consumer.ts";
 import { CommentModeratedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
+import { appliedAction } from "../../shared-rules/moderation-action.ts";
 import { ActionType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
 import type { InteractionContext } from "./context.ts";
 import { bumpCount, commentById, setCommentTakenDown, type Counts } from "./store.ts";
@@ -21,10 +22,10 @@ export function moderationConsumer(ctx: InteractionContext) {
     name,
     handlers: [
       on(ActionTakenSchema, async (e, meta) => {
-        const undo = e.action?.type === ActionType.REVERSE;
-        const action = undo ? e.reversed : e.action;
-        if (action?.type !== ActionType.TAKEDOWN || action.subject?.type !== SubjectType.COMMENT) return;
-        const commentId = action.subject.id;
+        const applied = appliedAction(e, [ActionType.TAKEDOWN], SubjectType.COMMENT);
+        if (!applied) return;
+        const { undo } = applied;
+        const commentId = applied.subjectId;
         let changed: { postId: bigint; counts: Counts } | undefined;
         await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
           const c = await commentById(tx, commentId, true);

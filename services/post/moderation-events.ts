@@ -8,6 +8,7 @@
 import { create } from "@bufbuild/protobuf";
 import { applyOnce, on } from "#kit/consumer.ts";
 import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
+import { appliedAction } from "../../shared-rules/moderation-action.ts";
 import { ActionType, SubjectType, type Action } from "#gen/oasis/moderation/v1/moderation_pb.ts";
 import { PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
@@ -35,10 +36,10 @@ export function moderationConsumer(ctx: PostContext) {
     name: "post-moderation",
     handlers: [
       on(ActionTakenSchema, async (e, meta) => {
-        const undo = e.action?.type === ActionType.REVERSE;
-        const action = undo ? e.reversed : e.action;
-        if (!action || action.subject?.type !== SubjectType.POST) return;
-        const postId = action.subject.id;
+        const applied = appliedAction(e, [ActionType.TAKEDOWN, ActionType.LABEL_SENSITIVE], SubjectType.POST);
+        if (!applied) return;
+        const { action, undo } = applied;
+        const postId = applied.subjectId;
         await applyOnce(rt.db, "post-moderation", meta.eventId, async (tx) => {
           const stored = (await postsByIds(tx, [postId], true)).get(postId);
           if (!stored || stored.deleted) return;

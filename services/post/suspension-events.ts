@@ -12,6 +12,7 @@
 import { create } from "@bufbuild/protobuf";
 import { applyOnce, on } from "#kit/consumer.ts";
 import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
+import { appliedAction } from "../../shared-rules/moderation-action.ts";
 import { ActionType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
 import { PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { PostSchema } from "#gen/oasis/post/v1/post_pb.ts";
@@ -28,10 +29,10 @@ export function suspensionConsumer(ctx: PostContext) {
     name,
     handlers: [
       on(ActionTakenSchema, async (e, meta) => {
-        const undo = e.action?.type === ActionType.REVERSE;
-        const action = undo ? e.reversed : e.action;
-        if (action?.type !== ActionType.SUSPEND_ACCOUNT || action.subject?.type !== SubjectType.USER) return;
-        const userId = action.subject.id;
+        const applied = appliedAction(e, [ActionType.SUSPEND_ACCOUNT], SubjectType.USER);
+        if (!applied) return;
+        const { action, undo } = applied;
+        const userId = applied.subjectId;
         const changed: bigint[] = [];
         await applyOnce(rt.db, name, meta.eventId, async (tx) => {
           const before = await isSuspended(tx, userId, true);

@@ -5,6 +5,7 @@
  */
 import { on } from "#kit/consumer.ts";
 import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
+import { appliedAction } from "../../shared-rules/moderation-action.ts";
 import { ActionType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
 import type { SearchContext } from "./context.ts";
 import { writers } from "./events.ts";
@@ -14,10 +15,10 @@ export function moderationConsumer(ctx: SearchContext, w = writers(ctx)) {
     name: "search-moderation",
     handlers: [
       on(ActionTakenSchema, async (e) => {
-        const undo = e.action?.type === ActionType.REVERSE;
-        const action = undo ? e.reversed : e.action;
-        if (action?.type !== ActionType.TAKEDOWN || action.subject?.type !== SubjectType.POST) return;
-        await w.apply((x) => x.setPostHidden(action.subject!.id, !undo));
+        const applied = appliedAction(e, [ActionType.TAKEDOWN], SubjectType.POST);
+        if (!applied) return;
+        const { undo } = applied;
+        await w.apply((x) => x.setPostHidden(applied.subjectId, !undo));
       }),
     ],
   };
