@@ -56,7 +56,11 @@ try {
   console.log(`metrics: ${mesh.edgeMetricsUrl}/metrics`);
   console.log(`log in:  curl -s ${mesh.edgeUrl}/v1/sessions -H 'content-type: application/json' -d '{"login":"${report.sampleHandle}","password":"${demoPassword}"}'`);
   console.log(`then:    curl -s '${mesh.edgeUrl}/v1/feeds/home?page_size=3' -H "authorization: Bearer <accessToken>"`);
-  console.log(`moderation: ${moderation.reports} reports on ${moderation.tickets} tickets; reviewer "${moderation.handle}", password (this run only): ${moderation.password}`);
+  console.log(
+    `moderation: ${moderation.reports} reports on ${moderation.tickets} tickets; reviewer "${moderation.handle}", password: ${
+      moderation.password ?? "(set by the run that created it; this checkout's .data/ lost it)"
+    }`,
+  );
   console.log(`review:  curl -s ${mesh.edgeUrl}/v1/reviews:claim -H "authorization: Bearer <moderator's accessToken>" -H 'content-type: application/json' -d '{"queue":"post"}'`);
 } catch (err) {
   console.error("demo load failed:", err);

@@ -265,10 +265,15 @@ describe("demo", () => {
     for (const id of demoIds.slice(1)) await bed.graph(id).follow({ userId: ids[0]! });
     for (const id of demoIds.slice(1)) await until(() => bed.feed(id).getHomeFeed({ pageSize: 10 }), (r) => r.items.length >= 2, 20_000);
     const adminToken = (await bed.identity().createSession({ login: testAdminHandle, password: "correct horse battery" })).accessToken;
-    const seeded = await seedModeration(bed.mesh.url("edge"), adminToken, 2, 2);
+    const state = join(mkdtempSync(join(tmpdir(), "oasis-demo-moderator-")), "moderator.json");
+    const seeded = await seedModeration(bed.mesh.url("edge"), adminToken, 2, 2, state);
     expect({ reports: seeded.reports, tickets: seeded.tickets, handle: seeded.handle }).toEqual({ reports: 4, tickets: 2, handle: "moderator" });
-    expect(seeded.password.length).toBe(16);
-    const mod = await bed.identity().createSession({ login: "moderator", password: seeded.password });
+    expect(seeded.password?.length).toBe(16);
+    // A second run of the demo signs the same moderator in (its password kept in .data/).
+    const again = await seedModeration(bed.mesh.url("edge"), adminToken, 2, 2, state);
+    expect({ handle: again.handle, password: again.password, tickets: again.tickets }).toEqual({ handle: "moderator", password: seeded.password, tickets: 2 });
+    rmSync(state);
+    const mod = await bed.identity().createSession({ login: "moderator", password: seeded.password! });
     const claimed = await bed.edgeCall("/oasis.moderation.v1.ModerationService/ClaimNextReview", { queue: "post" }, mod.accessToken);
     expect(claimed.status).toBe(200);
     expect(claimed.json.ticket.reportCount).toBe(2);

@@ -106,21 +106,26 @@ export const postVersion = (p: Post) => String(micros(p.updatedAt) || micros(p.c
 /** A profile's version: its update time (create time if never updated), us. */
 export const profileVersion = (p: Profile) => String(micros(p.updateTime) || micros(p.createTime));
 
-/** Decoded messages by key, with the version they were decoded at; insertion order is recency. */
+/**
+ * Decoded messages by key, with the version and bytes they were decoded from; insertion
+ * order is recency. A hit needs the same bytes, not only the same version: moderation
+ * flips a post's flags (taken_down, author_suspended) without changing its update time,
+ * and comparing bytes (a memcmp) is still far cheaper than decoding them again.
+ */
 class Decoded<T> {
-  private readonly map = new Map<string, { v: string; msg: T }>();
+  private readonly map = new Map<string, { v: string; bytes: Buffer; msg: T }>();
   constructor(private readonly decode: (b: Uint8Array) => T) {}
 
   get(key: string, v: string, b: Uint8Array): T {
     const hit = this.map.get(key);
-    if (hit && hit.v === v) {
+    if (hit && hit.v === v && hit.bytes.equals(b)) {
       this.map.delete(key);
       this.map.set(key, hit);
       return hit.msg;
     }
     const msg = this.decode(b);
     this.map.delete(key);
-    this.map.set(key, { v, msg });
+    this.map.set(key, { v, bytes: Buffer.from(b), msg });
     if (this.map.size > decodedCap) this.map.delete(this.map.keys().next().value!);
     return msg;
   }
