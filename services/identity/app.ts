@@ -10,8 +10,8 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import type { IdentityConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { identityService } from "./service.ts";
+import { requireAdmin } from "./domain/roles.ts";
 import { suspensionConsumer } from "./suspension.ts";
-import { requireAdmin } from "./roles.ts";
 
 /** Path of the JWKS document (RFC 8414 / OpenID discovery convention). */
 export const jwksPath = "/.well-known/jwks.json";

@@ -6,8 +6,10 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { select, write, type Queryable } from "#kit/mysql.ts";
-import { ProfileSchema, type Profile, type ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
-import type { ProfileChanges } from "./domain.ts";
+import { ProfileSchema, type Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
+import type { Credentials, IdentityStore, NewAccount, ProfileChanges, SessionRow } from "./domain/model.ts";
+
+export type { Credentials, NewAccount, ProfileChanges, SessionRow };
 
 interface AccountRow {
   user_id: string;
@@ -38,15 +40,6 @@ function toProfile(r: AccountRow): Profile {
     createTime: timestampFromDate(r.created_at),
     updateTime: timestampFromDate(r.updated_at),
   });
-}
-
-export interface NewAccount {
-  readonly userId: bigint;
-  readonly handle: string;
-  readonly email: string;
-  readonly passwordHash: string;
-  readonly displayName: string;
-  readonly now: Date;
 }
 
 /** Inserts an account; duplicate handle/email surface as ER_DUP_ENTRY on key accounts_handle/accounts_email. */
@@ -86,12 +79,6 @@ export async function userIdsAfter(db: Queryable, afterId: bigint, limit: number
   return rows.map((r) => BigInt(r.user_id));
 }
 
-export interface Credentials {
-  readonly userId: bigint;
-  readonly handle: string;
-  readonly passwordHash: string;
-}
-
 /** Looks an account up by lowercase handle or e-mail. */
 export async function credentialsByLogin(db: Queryable, login: string): Promise<Credentials | undefined> {
   const column = login.includes("@") ? "email" : "handle";
@@ -104,8 +91,6 @@ export async function credentialsByLogin(db: Queryable, login: string): Promise<
   return r && { userId: BigInt(r.user_id), handle: r.handle, passwordHash: r.password_hash };
 }
 
-export type { ProfileChanges };
-
 /** Writes the given profile columns and bumps updated_at. */
 export async function updateProfileRow(db: Queryable, userId: bigint, c: ProfileChanges, now: Date): Promise<void> {
   const sets: string[] = ["updated_at = ?"];
@@ -116,15 +101,6 @@ export async function updateProfileRow(db: Queryable, userId: bigint, c: Profile
   if (c.fields !== undefined) sets.push("fields = ?"), params.push(JSON.stringify(c.fields.map((f) => ({ key: f.key, value: f.value }))));
   if (c.private !== undefined) sets.push("private = ?"), params.push(c.private ? 1 : 0);
   await write(db, `UPDATE accounts SET ${sets.join(", ")} WHERE user_id = ?`, [...params, userId]);
-}
-
-export interface SessionRow {
-  readonly sessionId: bigint;
-  readonly userId: bigint;
-  readonly refreshHash: Buffer;
-  readonly createdAt: Date;
-  readonly expiresAt: Date;
-  readonly revokedAt: Date | null;
 }
 
 export async function insertSession(db: Queryable, s: { sessionId: bigint; userId: bigint; refreshHash: Buffer; expiresAt: Date; now: Date }): Promise<void> {
@@ -230,3 +206,46 @@ export async function passwordHashOf(db: Queryable, userId: bigint, forUpdate = 
 export async function updatePasswordHash(db: Queryable, userId: bigint, hash: string, now: Date): Promise<void> {
   await write(db, "UPDATE accounts SET password_hash = ?, updated_at = ? WHERE user_id = ?", [hash, now, userId]);
 }
+
+/** The granted roles of `userId`, sorted. */
+export async function grantedRoles(db: Queryable, userId: bigint): Promise<string[]> {
+  const rows = await select<{ role: string }>(db, "SELECT role FROM roles WHERE user_id = ? ORDER BY role", [userId]);
+  return rows.map((r) => r.role);
+}
+
+/** Grants `role` to `userId` (INSERT IGNORE: a held role stays as granted first). */
+export async function grantRole(db: Queryable, userId: bigint, role: string, grantedBy: bigint, now: Date): Promise<void> {
+  await write(db, "INSERT IGNORE INTO roles (user_id, role, granted_by, granted_at) VALUES (?, ?, ?, ?)", [userId, role, grantedBy, now]);
+}
+
+export async function revokeRole(db: Queryable, userId: bigint, role: string): Promise<void> {
+  await write(db, "DELETE FROM roles WHERE user_id = ? AND role = ?", [userId, role]);
+}
+
+/** Whether a suspension of `userId` stands. */
+export async function isSuspended(db: Queryable, userId: bigint): Promise<boolean> {
+  const rows = await select<{ n: number }>(db, "SELECT COUNT(*) AS n FROM suspensions WHERE user_id = ?", [userId]);
+  return Number(rows[0]!.n) > 0;
+}
+
+export const identityStore: IdentityStore = {
+  insertAccount,
+  profileById,
+  profileByHandle,
+  profilesByIds,
+  userIdsAfter,
+  credentialsByLogin,
+  updateProfileRow,
+  insertSession,
+  sessionForUpdate,
+  rotateSession,
+  revokeSessionRow,
+  wasRotatedOut,
+  revokeUserSessions,
+  passwordHashOf,
+  updatePasswordHash,
+  grantedRoles,
+  grantRole,
+  revokeRole,
+  isSuspended,
+};

@@ -4,41 +4,18 @@
  * live session is revoked, which puts its access tokens on the edge's revocation list
  * (revocation.ts): the edge refuses them on their next request. A REVERSE, by a reviewer
  * or by moderation's timer when a duration ends, lifts it. Applied once per event.
+ * (The sign-in check is domain/suspension.ts; GetAccountStatus is routes/get-account-status.ts.)
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
-import type { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { applyOnce, on } from "#kit/consumer.ts";
-import { select, write, type Queryable } from "#kit/mysql.ts";
-import { ErrorReason } from "#gen/oasis/identity/v1/errors_pb.ts";
+import { select, write } from "#kit/mysql.ts";
 import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
 import { appliedAction } from "../../shared-rules/moderation-action.ts";
 import { ActionType, SubjectType } from "#gen/oasis/moderation/v1/moderation_pb.ts";
 import type { IdentityContext } from "./context.ts";
 import { revokeSessions } from "./revocation.ts";
-import { revokeUserSessions } from "./store.ts";
 
-/** Whether a suspension of `userId` stands. */
-export async function isSuspended(db: Queryable, userId: bigint): Promise<boolean> {
-  const rows = await select<{ n: number }>(db, "SELECT COUNT(*) AS n FROM suspensions WHERE user_id = ?", [userId]);
-  return Number(rows[0]!.n) > 0;
-}
-
-/** GetAccountStatus (internal): exists and suspended. */
-export function statusRoutes(ctx: IdentityContext): Pick<ServiceImpl<typeof IdentityService>, "getAccountStatus"> {
-  return {
-    async getAccountStatus(req) {
-      const exists = (await ctx.profiles.get([req.userId])).has(req.userId);
-      return { exists, suspended: exists && (await isSuspended(ctx.rt.db, req.userId)) };
-    },
-  };
-}
-
-/** Throws PERMISSION_DENIED ACCOUNT_SUSPENDED while a suspension of `userId` stands. */
-export async function requireNotSuspended(ctx: IdentityContext, db: Queryable, userId: bigint): Promise<void> {
-  if (await isSuspended(db, userId)) throw ctx.errors.permissionDenied(ErrorReason.ACCOUNT_SUSPENDED, "this account is suspended", { user_id: userId });
-}
-
+/** The consumer of moderation's action_taken (durable "identity-suspensions"). */
 export function suspensionConsumer(ctx: IdentityContext) {
   const { rt } = ctx;
   return {
@@ -59,7 +36,7 @@ export function suspensionConsumer(ctx: IdentityContext) {
           await write(tx, "INSERT IGNORE INTO suspensions (user_id, action_id, until, created_at) VALUES (?, ?, ?, NOW(3))", [userId, action.actionId, until]);
           // Sessions whose refresh may still mint tokens, and whose access tokens may live.
           const now = new Date();
-          revoked = await revokeUserSessions(tx, userId, new Date(now.getTime() - ctx.config.accessTtlSeconds * 1000), now);
+          revoked = await ctx.store.revokeUserSessions(tx, userId, new Date(now.getTime() - ctx.config.accessTtlSeconds * 1000), now);
         });
         // After the commit; a redelivery (row already applied) revokes nothing new, and a
         // failure here fails the handler, whose retry finds the rows revoked: so the edge

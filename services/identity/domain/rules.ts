@@ -5,15 +5,9 @@
  */
 import type { FieldViolation } from "#kit/errors.ts";
 import type { Profile, ProfileField } from "#gen/oasis/identity/v1/profile_pb.ts";
+import type { ProfileChanges } from "./model.ts";
 
-/** The profile columns an update sets (absent: unchanged); store.ts writes them. */
-export interface ProfileChanges {
-  displayName?: string;
-  bio?: string;
-  avatarMediaId?: bigint;
-  fields?: ProfileField[];
-  private?: boolean;
-}
+export type { ProfileChanges };
 
 /** Handles are unique case-insensitively: store and compare the lowercase form. */
 export function normalizeHandle(handle: string): string {
@@ -71,7 +65,7 @@ export function duplicateFieldKeys(fields: readonly ProfileField[]): number[] {
   return dups;
 }
 
-export { canReadProfile, needsRelation, presentProfile, type ViewerRelation } from "../../shared-rules/profile-visibility.ts";
+export { canReadProfile, needsRelation, presentProfile, type ViewerRelation } from "../../../shared-rules/profile-visibility.ts";
 
 /** Buckets an avatar may come from (media's bucket names). */
 export const avatarBuckets: readonly string[] = ["avatars", "post-images"];
