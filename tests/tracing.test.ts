@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { Server } from "bun";
-import { startSocialTestbed, type SocialTestbed } from "./social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../testbeds/social.ts";
 
 interface CollectedSpan {
   traceId: string;
