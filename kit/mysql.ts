@@ -7,6 +7,13 @@
  * Conventions: BIGINT columns come back as strings (`bigNumberStrings`), because ids
  * are 64-bit and a JS number loses precision above 2^53; stores convert with BigInt().
  * Times are UTC (`timezone: "Z"`). Text is utf8mb4 so CJK and emoji round-trip.
+ *
+ * Traces (kit/tracing.ts, only while tracing is on): a CLIENT span per `select`/`write`
+ * query, per `withTransaction` transaction and per `withBatchedTransaction` batch, with
+ * `db.system` "mysql", `db.operation` (the statement's verb, TRANSACTION or BATCH) and
+ * `db.statement_count`; never the SQL parameters. A transaction's span is not made the
+ * active one, so spans started inside it (the outbox's producer span) keep their
+ * parent: the request's span.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +22,7 @@ import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import { Kysely, MysqlDialect, sql } from "kysely";
 import { Migrator, type Migration, type MigrationProvider } from "kysely/migration";
 import type { Logger } from "./logger.ts";
+import { endSpan, SpanKind, startSpan, tracingOn, type Span } from "./tracing.ts";
 
 export type { Pool, PoolConnection };
 /** A connection inside a transaction. */
@@ -22,16 +30,57 @@ export type Tx = PoolConnection;
 /** Anything that runs a query: the pool (autocommit) or a transaction's connection. */
 export type Queryable = Pool | PoolConnection;
 
+/** The verb of a statement (SELECT, INSERT, ...) for its span; never its parameters. */
+export function sqlVerb(sqlText: string): string {
+  return /^\s*([A-Za-z]+)/.exec(sqlText)?.[1]?.toUpperCase() ?? "QUERY";
+}
+
+/** A span for `statements` statements of `operation`, or undefined while tracing is off. */
+function sqlSpan(operation: string, statements: number): Span | undefined {
+  if (!tracingOn()) return undefined;
+  return startSpan(`mysql ${operation}`, SpanKind.CLIENT, undefined, { "db.system": "mysql", "db.operation": operation, "db.statement_count": statements });
+}
+
+/** Runs one query inside a span (when tracing is on). */
+async function spanned<T>(sqlText: string, run: () => Promise<T>): Promise<T> {
+  const span = sqlSpan(sqlVerb(sqlText), 1);
+  if (!span) return run();
+  try {
+    const out = await run();
+    endSpan(span);
+    return out;
+  } catch (err) {
+    endSpan(span, err);
+    throw err;
+  }
+}
+
 /** Runs a SELECT and returns its rows typed as `T`. */
 export async function select<T>(db: Queryable, sqlText: string, params: unknown[] = []): Promise<T[]> {
-  const [rows] = await db.query(sqlText, params);
+  const [rows] = await spanned(sqlText, () => db.query(sqlText, params));
   return rows as T[];
 }
 
 /** Runs a write and returns the number of affected rows. */
 export async function write(db: Queryable, sqlText: string, params: unknown[] = []): Promise<number> {
-  const [res] = await db.query(sqlText, params);
+  const [res] = await spanned(sqlText, () => db.query(sqlText, params));
   return (res as { affectedRows: number }).affectedRows;
+}
+
+/** `conn`, counting the queries made through it into `counter.n` (for a transaction's span). */
+function counting(conn: PoolConnection, counter: { n: number }): PoolConnection {
+  return new Proxy(conn, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (prop === "query" || prop === "execute") {
+        return (...args: unknown[]) => {
+          counter.n++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
 }
 
 const kitMigrationsDir = join(import.meta.dir, "migrations");
@@ -171,6 +220,22 @@ export interface TransactionOptions {
  * documented remedy), so `fn` must only touch the database.
  */
 export async function withTransaction<T>(pool: Pool, fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+  const span = sqlSpan("TRANSACTION", 0);
+  if (!span) return transaction(pool, fn, opts);
+  const counter = { n: 0 };
+  try {
+    const out = await transaction(pool, (tx) => fn(counting(tx, counter)), opts);
+    span.setAttribute("db.statement_count", counter.n);
+    endSpan(span);
+    return out;
+  } catch (err) {
+    span.setAttribute("db.statement_count", counter.n);
+    endSpan(span, err);
+    throw err;
+  }
+}
+
+async function transaction<T>(pool: Pool, fn: (tx: Tx) => Promise<T>, opts: TransactionOptions): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const conn = await pool.getConnection();
     try {
@@ -232,7 +297,16 @@ export async function withBatchedTransaction<T>(pool: Pool, fn: (tx: BatchedTx) 
           const lead = started ? 0 : 1;
           const all = [...(started ? [] : [{ sql: "START TRANSACTION" }]), ...statements, ...(opts.commit ? [{ sql: "COMMIT" }] : [])];
           started = true;
-          const [results] = await conn.query(all.map((s) => s.sql).join(";\n"), all.flatMap((s) => s.params ?? []));
+          const text = all.map((s) => s.sql).join(";\n");
+          const span = sqlSpan("BATCH", all.length);
+          let results: unknown;
+          try {
+            [results] = await conn.query(text, all.flatMap((s) => s.params ?? []));
+            if (span) endSpan(span);
+          } catch (err) {
+            if (span) endSpan(span, err);
+            throw err;
+          }
           if (opts.commit) committed = true;
           // One statement answers with its result, several with an array of them.
           const list = all.length === 1 ? [results] : (results as unknown[]);

@@ -2,9 +2,15 @@
  * Redis (ioredis) for one service: every key gets the service's prefix
  * (`oasis:<service>:`, namespaced in tests), so services sharing a Redis never touch
  * each other's keys and a test's keys can be deleted by prefix.
+ *
+ * Traces (kit/tracing.ts, only while tracing is on): a CLIENT span per `pipeline()` or
+ * `multi()` exec, named `redis PIPELINE` / `redis MULTI`, with `db.system` "redis",
+ * `db.operation` and `db.statement_count` (the commands queued); never keys or values.
+ * Single commands are not spanned (auto-pipelined, they are the bulk of the calls).
  */
-import { Redis } from "ioredis";
+import { Redis, type ChainableCommander } from "ioredis";
 import type { Logger } from "./logger.ts";
+import { endSpan, SpanKind, startSpan, tracingOn } from "./tracing.ts";
 
 export type { Redis };
 
@@ -24,7 +30,46 @@ export function createRedis(opts: RedisOptions): Redis {
     enableAutoPipelining: true,
   });
   redis.on("error", (err) => opts.log.warn({ err: err.message }, "redis error"));
+  return traceBatches(redis);
+}
+
+/**
+ * Wraps `redis.pipeline()` and `redis.multi()` so that, while tracing is on, each exec
+ * of the batch they return runs in a span; returns `redis`. Off, the batch is returned
+ * untouched: one `tracingOn()` check per batch.
+ */
+export function traceBatches(redis: Redis): Redis {
+  const pipeline = redis.pipeline.bind(redis);
+  const multi = redis.multi.bind(redis) as (...args: unknown[]) => ChainableCommander;
+  redis.pipeline = ((...args: Parameters<Redis["pipeline"]>) => spanExec(pipeline(...args), "PIPELINE")) as Redis["pipeline"];
+  redis.multi = ((...args: unknown[]) => {
+    const m = multi(...args);
+    // multi({ pipeline: false }) answers with a promise of "OK", not a batch.
+    return typeof (m as { exec?: unknown }).exec === "function" ? spanExec(m, "MULTI") : m;
+  }) as Redis["multi"];
   return redis;
+}
+
+function spanExec(batch: ChainableCommander, operation: "PIPELINE" | "MULTI"): ChainableCommander {
+  if (!tracingOn()) return batch;
+  const exec = batch.exec.bind(batch);
+  batch.exec = (async (...args: Parameters<ChainableCommander["exec"]>) => {
+    const span = startSpan(`redis ${operation}`, SpanKind.CLIENT, undefined, {
+      "db.system": "redis",
+      "db.operation": operation,
+      // The queue's length; a MULTI's holds the MULTI itself (EXEC is added by exec).
+      "db.statement_count": (batch as unknown as { length: number }).length - (operation === "MULTI" ? 1 : 0),
+    });
+    try {
+      const out = await exec(...args);
+      endSpan(span);
+      return out;
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+  }) as ChainableCommander["exec"];
+  return batch;
 }
 
 /** Deletes every key under `prefix` (tests). SCAN, not KEYS, so Redis keeps serving. */

@@ -20,6 +20,7 @@ import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentele
 import { parseTraceparent } from "./call-context.ts";
 
 export { SpanKind };
+export type { Span };
 
 let provider: TracerProvider | undefined;
 

@@ -15,12 +15,13 @@ import { command as consumers } from "./admin/consumers.ts";
 import { command as dlq } from "./admin/dlq.ts";
 import { command as rateLimits } from "./admin/rate-limits.ts";
 import { command as roles } from "./admin/roles.ts";
+import { command as reconcile } from "./admin/reconcile.ts";
 import { command as reindex } from "./admin/reindex.ts";
 import { command as signingKey } from "./admin/signing-key.ts";
 import { command as switches } from "./admin/switches.ts";
 
 /** The commands, in help order. A new command is a module in scripts/admin/ and a line here. */
-export const commands: readonly AdminCommand[] = [switches, dlq, consumers, rateLimits, roles, buckets, reindex, signingKey];
+export const commands: readonly AdminCommand[] = [switches, dlq, consumers, rateLimits, roles, buckets, reconcile, reindex, signingKey];
 
 export function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

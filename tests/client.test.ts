@@ -14,7 +14,7 @@ import { Visibility } from "@oasis/client/gen/oasis/post/v1/post_pb.ts";
 import { Code, ConnectError, createOasisClient, errorReason, items, pages, type Session } from "@oasis/client";
 import { until } from "#kit/testing/until.ts";
 import { imagePath, readEdges } from "../demo/data.ts";
-import { startSocialTestbed, type SocialTestbed } from "./social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../testbeds/social.ts";
 
 const password = "correct horse battery";
 let bed: SocialTestbed;

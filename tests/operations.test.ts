@@ -28,7 +28,7 @@ import { connectBus, streamName, type Bus } from "#kit/bus.ts";
 import { publishDeadLetter } from "#kit/consumer.ts";
 import { createLogger } from "#kit/logger.ts";
 import { freePort } from "#kit/testing/ports.ts";
-import { startSocialTestbed, type SocialTestbed } from "./social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../testbeds/social.ts";
 import { imagePath } from "../demo/data.ts";
 
 const root = join(import.meta.dir, "..");

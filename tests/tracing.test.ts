@@ -6,12 +6,15 @@
  * (child of the caller's span), post's CreatePost server span under it, the event's
  * producer span under that, feed's fan-out consumer span under the producer (across
  * NATS headers), and the fan-out's call to graph (client and server) under the
- * consumer, each from the process that did the work.
+ * consumer, each from the process that did the work. Also the stores' spans (kit/mysql.ts,
+ * kit/redis.ts): CreatePost's MySQL transaction under post's server span, and the
+ * fan-out's Redis pipeline (or MULTI) under feed's consumer span, each with db.system and
+ * its statement count.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { Server } from "bun";
-import { startSocialTestbed, type SocialTestbed } from "./social-testbed.ts";
+import { startSocialTestbed, type SocialTestbed } from "../testbeds/social.ts";
 
 interface CollectedSpan {
   traceId: string;
@@ -20,6 +23,8 @@ interface CollectedSpan {
   name: string;
   kind: number;
   service: string;
+  /** String and integer attributes. */
+  attrs: Record<string, string | number>;
 }
 
 const spans: CollectedSpan[] = [];
@@ -31,7 +36,10 @@ function collect(body: any): void {
   for (const rs of body.resourceSpans ?? []) {
     const service = rs.resource?.attributes?.find((a: any) => a.key === "service.name")?.value?.stringValue ?? "?";
     for (const ss of rs.scopeSpans ?? []) {
-      for (const s of ss.spans ?? []) spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? "", name: s.name, kind: s.kind, service });
+      for (const s of ss.spans ?? []) {
+        const attrs = Object.fromEntries((s.attributes ?? []).map((a: any) => [a.key, a.value?.stringValue ?? Number(a.value?.intValue)]));
+        spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? "", name: s.name, kind: s.kind, service, attrs });
+      }
     }
   }
 }
@@ -74,16 +82,17 @@ test("a post's spans form one tree from the edge through post and NATS to feed's
   expect(res.status).toBe(200);
 
   const mine = () => spans.filter((s) => s.traceId === traceId);
-  const wanted = ["POST /v1/posts", "oasis.post.v1.PostService/CreatePost", "feed-fanout process", "oasis.graph.v1.GraphService/ListFollowerIds"];
+  const wanted = ["POST /v1/posts", "oasis.post.v1.PostService/CreatePost", "feed-fanout process", "oasis.graph.v1.GraphService/ListFollowerIds", "mysql TRANSACTION"];
   const t0 = Date.now();
-  while (!wanted.every((n) => mine().some((s) => s.name === n)) || mine().filter((s) => s.name === "oasis.graph.v1.GraphService/ListFollowerIds").length < 2) {
+  const fanoutRedis = () => mine().some((s) => s.service === "feed" && s.attrs["db.system"] === "redis");
+  while (!wanted.every((n) => mine().some((s) => s.name === n)) || mine().filter((s) => s.name === "oasis.graph.v1.GraphService/ListFollowerIds").length < 2 || !fanoutRedis()) {
     if (Date.now() - t0 > 20_000) break;
     await Bun.sleep(50);
   }
   const tree = mine();
   const byId = new Map(tree.map((s) => [s.spanId, s]));
   const children = (id: string) => tree.filter((s) => s.parentSpanId === id);
-  const print = (s: CollectedSpan, depth: number): string[] => [`${"  ".repeat(depth)}${s.name} [${s.service}]`, ...children(s.spanId).flatMap((c) => print(c, depth + 1))];
+  const print = (s: CollectedSpan, depth: number): string[] => [`${"  ".repeat(depth)}${s.name} [${s.service}]${s.attrs["db.statement_count"] !== undefined ? ` (${s.attrs["db.statement_count"]} statements)` : ""}`, ...children(s.spanId).flatMap((c) => print(c, depth + 1))];
   const root = tree.find((s) => s.parentSpanId === callerSpan);
   console.log(`span tree of trace ${traceId}:\n${root ? print(root, 0).join("\n") : "(no root)"}`);
 
@@ -116,4 +125,17 @@ test("a post's spans form one tree from the edge through post and NATS to feed's
   const graphServer = tree.find((s) => s.name === "oasis.graph.v1.GraphService/ListFollowerIds" && s.service === "graph")!;
   expect(graphClient.parentSpanId).toBe(fanout.spanId);
   expect(graphServer.parentSpanId).toBe(graphClient.spanId);
+
+  // The stores' spans: post's transaction under CreatePost, feed's Redis batch under the fan-out.
+  const tx = tree.find((s) => s.name === "mysql TRANSACTION" && s.service === "post" && s.parentSpanId === createPost.spanId)!;
+  expect(tx).toBeDefined();
+  expect(tx.attrs["db.system"]).toBe("mysql");
+  expect(tx.attrs["db.operation"]).toBe("TRANSACTION");
+  expect(tx.attrs["db.statement_count"]).toBeGreaterThan(0);
+  const batches = tree.filter((s) => s.service === "feed" && s.attrs["db.system"] === "redis" && s.parentSpanId === fanout.spanId);
+  expect(batches.length).toBeGreaterThan(0);
+  for (const b of batches) {
+    expect(["redis PIPELINE", "redis MULTI"]).toContain(b.name);
+    expect(b.attrs["db.statement_count"]).toBeGreaterThan(0);
+  }
 }, 120_000);
