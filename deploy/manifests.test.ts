@@ -206,9 +206,9 @@ describe("image and engines", () => {
     expect(stages.length).toBe(2);
     const [buildStage, runtime] = stages as [string, string];
     expect(buildStage).toMatch(/^node:(\d+)-/);
-    expect(semver.satisfies(`${/^node:(\d+)-/.exec(buildStage)![1]}.99.0`, pkg().engines.node)).toBe(true);
+    expect(semver.satisfies(`${/^node:(\d+)-/.exec(buildStage)![1]!}.99.0`, pkg().engines.node)).toBe(true);
     expect(buildStage).toContain("npm prune --omit=dev");
-    expect(runtime).toMatch(new RegExp(`^oven/bun:${pkg().devDependencies.bun.replace(/\./g, "\\.")}-slim`));
+    expect(runtime).toMatch(new RegExp(`^oven/bun:${pkg().devDependencies.bun!.replace(/\./g, "\\.")}-slim`));
     expect(runtime).toContain("COPY --from=build /app/node_modules ./node_modules");
     expect(runtime).not.toMatch(/npm (ci|install)/);
     expect(runtime).toMatch(/^USER bun$/m);

@@ -379,7 +379,7 @@ describe("main job, end to end through the edge", () => {
       body: bytes,
     });
     expect(up.status).toBe(200);
-    const media = (await up.json()).media;
+    const media = ((await up.json()) as any).media;
     expect(Number(media.width)).toBeGreaterThan(0);
     const caption = `清晨一杯咖啡 #oasis_e2e with @reed_${[...myFriends][0]}`;
     const created = await ok("POST", "/v1/posts", { mediaIds: [media.id], caption, requestId: `e2e-post-${namespace}` }, mine.token);

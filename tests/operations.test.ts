@@ -261,14 +261,14 @@ test("every kill switch flipped under the DSB mix shows at both edges within 1 s
   load.phase = "fanout-pull";
   await ok("switches", "set", "fanout-pull", "--reason", "test: fanout-pull", "--actor", "ops-test");
   const t0 = performance.now();
-  const pulled = (await (await createPost(edges[0]!, author, "pulled on read")).json()).post.postId as string;
+  const pulled = ((await (await createPost(edges[0]!, author, "pulled on read")).json()) as any).post.postId as string;
   const home = `${bed.mesh.namespace}:oasis:feed:ht:${ids[follower]}`;
   while (!(await redis.sismember(celebs, String(ids[author])))) {
     if (performance.now() - t0 > 5_000) throw new Error("feed did not mark the author pull-on-read");
     await Bun.sleep(10);
   }
   expect(await redis.zscore(home, pulled)).toBeNull();
-  const seen = async () => ((await (await homeFeed(edges[1]!, follower)).json()).items ?? []).map((i: any) => i.post.postId as string);
+  const seen = async () => (((await (await homeFeed(edges[1]!, follower)).json()) as any).items ?? []).map((i: any) => i.post.postId as string);
   expect(await seen()).toContain(pulled);
   await ok("switches", "clear", "fanout-pull", "--reason", "test: done");
   let pushed = "";
@@ -276,7 +276,7 @@ test("every kill switch flipped under the DSB mix shows at both edges within 1 s
   // Posts made after the clear are fanned out again; the first one also pushes the merged one.
   while ((await redis.sismember(celebs, String(ids[author]))) || !pushed || (await redis.zscore(home, pushed)) === null) {
     if (performance.now() - t1 > 5_000) throw new Error("fan-out did not resume");
-    if (!pushed) pushed = (await (await createPost(edges[0]!, author, "pushed again")).json()).post.postId;
+    if (!pushed) pushed = ((await (await createPost(edges[0]!, author, "pushed again")).json()) as any).post.postId;
     await Bun.sleep(10);
   }
   expect(await redis.zscore(home, pulled)).not.toBeNull();
@@ -322,7 +322,7 @@ test("dead letters: listed, inspected, a poison one stays, a missing fan-out is 
   // consumer does after its last attempt, and replay it through the CLI.
   const follower = 3;
   expect((await homeFeed(edges[0]!, follower)).status).toBe(200); // an active reader
-  const postId = (await (await createPost(edges[0]!, 0, "lost in fan-out")).json()).post.postId as string;
+  const postId = ((await (await createPost(edges[0]!, 0, "lost in fan-out")).json()) as any).post.postId as string;
   const home = `${ns}:oasis:feed:ht:${ids[follower]}`;
   const t1 = Date.now();
   while ((await redis.zscore(home, postId)) === null) {
@@ -390,6 +390,6 @@ test("a search reindex through the CLI rebuilds from the owners and reports what
   expect(done.reindex.error ?? "").toBe("");
   expect(Number(done.reindex.users)).toBe(ids.length);
   expect(Number(done.reindex.posts)).toBeGreaterThanOrEqual(1);
-  const hits = await (await call(edges[0]!, "GET", "/v1/search/users?query=reed_1")).json();
+  const hits = (await (await call(edges[0]!, "GET", "/v1/search/users?query=reed_1")).json()) as any;
   expect(hits.users.map((u: any) => u.profile.handle)).toContain("reed_1");
 }, 120_000);
