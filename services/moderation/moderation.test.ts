@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { callerHeader, edgeName, signCaller } from "#kit/auth.ts";
 import { baseConfig } from "#kit/config.ts";
@@ -27,6 +27,7 @@ import { ModerationService } from "#gen/oasis/moderation/v1/moderation_service_p
 import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import { imagePath, readEdges, readFortunes } from "../../demo/data.ts";
 import { createReedAccounts } from "../../testbeds/reed-accounts.ts";
+import { failureReason as failure } from "#kit/testing/errors.ts";
 
 setDefaultTimeout(60_000);
 
@@ -60,15 +61,6 @@ function reviewerClient(userId: bigint) {
     ],
   });
   return createClient(ModerationService, transport);
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code: Code; reason: string | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    return { code: ConnectError.from(err).code, reason: errorReason(err) };
-  }
-  throw new Error("expected the call to fail");
 }
 
 beforeAll(async () => {
