@@ -19,8 +19,9 @@
  * - backlog age: an outbox event unsent for 2 min, or a consumer's oldest undelivered
  *   message older than 5 min (fan-out lag is what users see as "my post is missing").
  * - DLQ growth: any new dead letter in 15 min (ticket); more than 100 parked (page).
- * - drift: the ledger audit finds drifted or negative accounts, or debits != credits.
- *   (Counter drift of interaction's counts has no metric yet, so no alert.)
+ * - drift: the ledger audit finds drifted or negative accounts, or debits != credits
+ *   (page); interaction's reconcile job repaired post counters in the last hour (ticket:
+ *   users saw wrong counts for a while, and a write path lost an update).
  * - ejections: an edge skipping an upstream replica for 5 min (ticket), or half of an
  *   upstream's replicas (page).
  */
@@ -149,6 +150,15 @@ export function groups(): Group[] {
           expr: "max(wallet_ledger_negative_accounts) > 0",
           labels: { severity: "page" },
           annotations: { summary: "user accounts below zero", description: "{{ $value }} user accounts hold fewer than 0 drops at the last audit." },
+        },
+        {
+          alert: "CounterDrift",
+          expr: "sum(increase(interaction_counter_drift_total[1h])) > 0",
+          labels: { severity: "ticket" },
+          annotations: {
+            summary: "post counters drifted from their rows",
+            description: "interaction's reconcile job repaired {{ $value }} post counters in the last hour; some write path lost an update. `bun run admin reconcile counts` checks again.",
+          },
         },
       ],
     },
