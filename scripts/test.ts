@@ -5,13 +5,36 @@
  * (and `, N todo` when there are any) taken from bun's own `N pass` / `N fail` /
  * `N skip` / `N todo` summary, so a skipped test is never hidden. Exit status is bun's.
  *
+ * Test files run in parallel worker processes (`bun test --parallel`): as many as
+ * `OASIS_TEST_WORKERS` says, by default the machine's cores (os.availableParallelism()).
+ * Every file already has its own database, Redis prefix, NATS names and ports (claimed
+ * across processes, kit/testing/ports.ts), so files cannot see each other. Per-file times
+ * are kept in `.data/test-timings.json` (run state, not committed) and the slowest files
+ * start first.
+ *
  * Extra arguments go to bun test, e.g. `npm test -- services/identity`.
  */
+import { mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { ensureInfra } from "./infra.ts";
+
+/** Worker processes for test files: OASIS_TEST_WORKERS (a positive integer), else the core count. */
+function workers(): number {
+  const raw = process.env.OASIS_TEST_WORKERS;
+  if (raw === undefined || raw === "") return availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`OASIS_TEST_WORKERS must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
 
 await ensureInfra();
 const started = performance.now();
-const proc = Bun.spawn([process.execPath, "test", "--timeout=120000", ...process.argv.slice(2)], {
+const root = join(import.meta.dir, "..");
+mkdirSync(join(root, ".data"), { recursive: true });
+const n = workers();
+const parallel = n > 1 ? [`--parallel=${n}`, `--timings=${join(root, ".data", "test-timings.json")}`, "--update-timings"] : [];
+const proc = Bun.spawn([process.execPath, "test", "--timeout=120000", ...parallel, ...process.argv.slice(2)], {
   stdout: "pipe",
   stderr: "pipe",
   env: process.env,
