@@ -299,6 +299,10 @@ test("every kill switch flipped under the DSB mix shows at both edges within 1 s
 }, 240_000);
 
 test("dead letters: listed, inspected, a poison one stays, a missing fan-out is replayed and removed", async () => {
+  // The kill-switch test stops its load when it passes; when it failed midway the load is
+  // still creating posts, and the stream's last post_created would not be this test's.
+  load.running = false;
+  await loadDone;
   const ns = bed.mesh.namespace;
   const postSubject = `${ns}.oasis.post.v1.post_created`;
   // A poison message on the post stream: feed's real consumer dead-letters it.
