@@ -1,0 +1,178 @@
+/**
+ * Writes through the edge, as the app sends them: follows (`POST /v1/users/{id}:follow`)
+ * and likes (`POST /v1/posts/{id}:like`), each a closed loop of `clients` workers for
+ * `seconds`, every call a new (user, user) or (user, post) pair between `users` Reed98
+ * members with real tokens. The mesh runs what a follow and a like set off (feed and
+ * notification consume their events), so the CPU printed is the whole write's. Prints
+ * writes/s, p50/p99, errors and CPU ms per write of each process (Bun services, edge,
+ * MariaDB, Redis, NATS). Issue 16's goal: >= 1,000/s each.
+ *
+ * `OASIS_BENCH_AB="VAR=a,b"` runs the same load with VAR set to a, then b, then a, then b
+ * (the service VAR names, OASIS_<SERVICE>_..., restarted each time; every service when
+ * VAR names none), in this one run, and prints the ratio of writes/s and of CPU per write
+ * of b over a (mean of its two rounds), so the box's other load falls on both alike.
+ *
+ * Run: bun bench/writes.ts [seconds per phase, default 10] [clients, default 64] [users, default 400]
+ */
+import { execSync } from "node:child_process";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { raiseEdgeLimits } from "../edge/limits-admin.ts";
+import { readEdges, readFortunes } from "../demo/data.ts";
+import { testAdminHandle } from "../kit/testing/mesh.ts";
+import { ensureInfra } from "../scripts/infra.ts";
+import { inParallel, startSocialTestbed } from "../testbeds/social.ts";
+import { snapshot } from "./lib/cpu.ts";
+import { closedLoopFor, type LoopResult } from "./lib/load-clients.ts";
+import { machineLine } from "./lib/machine.ts";
+
+const seconds = Number(process.argv[2] ?? 10);
+const clients = Number(process.argv[3] ?? 64);
+const userCount = Number(process.argv[4] ?? 400);
+const services = ["identity", "graph", "media", "post", "interaction", "feed", "notification"];
+
+/** OASIS_BENCH_AB="VAR=a,b" -> { name: VAR, values: [a, b] }. */
+function abSpec(raw: string | undefined): { name: string; values: [string, string] } | undefined {
+  if (!raw) return undefined;
+  const m = /^([A-Z0-9_]+)=([^,]*),([^,]*)$/.exec(raw);
+  if (!m) throw new Error(`OASIS_BENCH_AB must look like VAR=a,b, got ${JSON.stringify(raw)}`);
+  return { name: m[1]!, values: [m[2]!, m[3]!] };
+}
+const ab = abSpec(process.env.OASIS_BENCH_AB);
+
+/** A deterministic shuffle (xorshift32), so two runs make the same pairs. */
+function shuffled<T>(xs: T[], seed = 0x9e3779b9): T[] {
+  let s = seed >>> 0 || 1;
+  for (let i = xs.length - 1; i > 0; i--) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    const j = (s >>> 0) % (i + 1);
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+async function again<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = ConnectError.from(err).code;
+      if (attempt >= 5 || ![Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted].includes(code)) throw err;
+      await Bun.sleep(1000 * attempt);
+    }
+  }
+}
+
+await ensureInfra();
+console.log(machineLine());
+const bed = await startSocialTestbed(services);
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => void bed.stop().then(() => process.exit(130)));
+try {
+  const t0 = performance.now();
+  await raiseEdgeLimits(bed.mesh.url("edge"), testAdminHandle);
+  const members = [...new Set(readEdges().flat())].sort((a, b) => a - b).slice(0, userCount);
+  const ids = await again(() => bed.users(members, { concurrency: 16 }));
+  const tokens: string[] = new Array(members.length);
+  await inParallel(members, 16, async (n, i) => {
+    tokens[i] = await again(() => bed.token(n));
+  });
+  // A tenth of the members (at least 20) post a real photo once: the likes' targets.
+  const quotes = readFortunes("en-people.fortune");
+  const posters = members.slice(0, Math.max(20, Math.ceil(members.length / 10)));
+  const posts: bigint[] = new Array(posters.length);
+  await inParallel(posters, 8, async (_n, i) => {
+    const media = await again(() => bed.photo(ids[i]!, i));
+    posts[i] = (await again(() => bed.post(ids[i]!).createPost({ mediaIds: [media], caption: quotes[i % quotes.length]!.slice(0, 300), requestId: `bench-writes-${i}` }))).post!.postId;
+  });
+  // Every ordered pair of distinct users, and every (user, post), each used once.
+  const followPairs = shuffled(members.flatMap((_a, i) => members.flatMap((_b, j) => (i === j ? [] : [[i, j] as const]))));
+  const likePairs = shuffled(members.flatMap((_u, i) => posts.map((_p, j) => [i, j] as const)));
+  console.log(`setup: ${members.length} users, ${posts.length} posts in ${((performance.now() - t0) / 1000).toFixed(0)} s; ${clients} clients, ${seconds} s per phase`);
+
+  const edge = bed.mesh.url("edge");
+  const call = async (path: string, token: string) => {
+    const res = await fetch(`${edge}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`${path}: ${res.status}`);
+  };
+  let nextFollow = 0;
+  let nextLike = 0;
+  const phases = {
+    follows: (i: number) => {
+      const [a, b] = followPairs[(nextFollow + i) % followPairs.length]!;
+      return call(`/v1/users/${ids[b]}:follow`, tokens[a]!);
+    },
+    likes: (i: number) => {
+      const [u, p] = likePairs[(nextLike + i) % likePairs.length]!;
+      return call(`/v1/posts/${posts[p]}:like`, tokens[u]!);
+    },
+  } as const;
+  type Phase = keyof typeof phases;
+
+  const pidsOf = (): Record<string, number | undefined> => {
+    const p: Record<string, number | undefined> = Object.fromEntries([...services, "edge"].map((s) => [s, bed.mesh.supervisor.pid(s)]));
+    for (const [k, bin] of [["mariadb", "mariadbd"], ["redis", "redis-server"], ["nats", "nats-server"]] as const) {
+      p[k] = Number(execSync(`pgrep -o ${bin}`).toString().trim()) || undefined;
+    }
+    return p;
+  };
+  const load = () => execSync("cat /proc/loadavg").toString().split(" ").slice(0, 3).join(" ");
+
+  /** One phase: writes/s, latency and CPU ms per write of each process. */
+  const run = async (phase: Phase, label: string): Promise<LoopResult & { cpuMs: Record<string, number> }> => {
+    const pids = pidsOf();
+    const c0 = snapshot(pids);
+    const r = await closedLoopFor(seconds, clients, phases[phase]);
+    const c1 = snapshot(pids);
+    if (phase === "follows") nextFollow += r.count;
+    else nextLike += r.count;
+    const cpuMs = Object.fromEntries(Object.keys(c0).map((k) => [k, ((c1[k]! - c0[k]!) * 1000) / Math.max(1, r.count)]));
+    const total = Object.values(cpuMs).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+    console.log(
+      `${label} ${phase}: ${r.count} in ${r.seconds.toFixed(1)} s = ${r.rate.toFixed(0)}/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors} (load ${load()})`,
+    );
+    console.log(`  CPU ms per write: ${Object.entries(cpuMs).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}; all ${total.toFixed(2)}`);
+    return { ...r, cpuMs };
+  };
+
+  // Warm-up (JIT, pools, caches), not counted.
+  for (const phase of ["follows", "likes"] as const) await closedLoopFor(2, clients, phases[phase]).then((r) => (phase === "follows" ? (nextFollow += r.count) : (nextLike += r.count)));
+
+  if (!ab) {
+    for (const phase of ["follows", "likes"] as const) await run(phase, "");
+  } else {
+    const own = ab.name.match(/^OASIS_([A-Z]+)_/)?.[1]?.toLowerCase();
+    const restartable = own && services.includes(own) ? [own] : [...services];
+    const results: Record<string, Record<Phase, Array<LoopResult & { cpuMs: Record<string, number> }>>> = {};
+    for (const v of ab.values) results[v] = { follows: [], likes: [] };
+    for (let round = 1; round <= 2; round++) {
+      for (const value of ab.values) {
+        bed.mesh.env[ab.name] = value;
+        for (const s of restartable) await bed.mesh.supervisor.stop(s);
+        for (const s of restartable) await bed.mesh.supervisor.restart(s);
+        for (const phase of ["follows", "likes"] as const) {
+          await closedLoopFor(2, clients, phases[phase]).then((r) => (phase === "follows" ? (nextFollow += r.count) : (nextLike += r.count)));
+          results[value]![phase].push(await run(phase, `round ${round}, ${ab.name}=${value}`));
+        }
+      }
+    }
+    const [a, b] = ab.values;
+    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    for (const phase of ["follows", "likes"] as const) {
+      const ra = results[a]![phase];
+      const rb = results[b]![phase];
+      const rate = (rs: typeof ra) => mean(rs.map((r) => r.rate));
+      const cpu = (rs: typeof ra, k: string) => mean(rs.map((r) => r.cpuMs[k]!));
+      const keys = Object.keys(ra[0]!.cpuMs);
+      const all = (rs: typeof ra) => keys.reduce((s, k) => s + (Number.isFinite(cpu(rs, k)) ? cpu(rs, k) : 0), 0);
+      console.log(
+        `RATIO ${phase} ${ab.name}=${b} / ${a} (mean of two rounds each): ${rate(ra).toFixed(0)} -> ${rate(rb).toFixed(0)}/s (${(rate(rb) / rate(ra)).toFixed(2)}x), ` +
+          `p50 ${mean(ra.map((r) => r.p50Ms)).toFixed(1)} -> ${mean(rb.map((r) => r.p50Ms)).toFixed(1)} ms, p99 ${mean(ra.map((r) => r.p99Ms)).toFixed(1)} -> ${mean(rb.map((r) => r.p99Ms)).toFixed(1)} ms; ` +
+          `CPU ms per write: ${keys.map((k) => `${k} ${cpu(ra, k).toFixed(2)} -> ${cpu(rb, k).toFixed(2)}`).join(", ")}; all ${all(ra).toFixed(2)} -> ${all(rb).toFixed(2)}`,
+      );
+    }
+  }
+} finally {
+  await bed.stop();
+}
