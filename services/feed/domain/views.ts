@@ -5,34 +5,19 @@
  *    posts (read as the feed itself, deleted ones already dropped), then in
  *    parallel the referred posts, counters and the viewer's state, then the author
  *    profiles and the viewer's relationships to the authors;
- * 2. rules: visibility (the post service's own rule, shared-rules/post-visibility.ts canSee, fed
- *    with the profiles' private flag and the relationships hydration fetched anyway:
+ * 2. rules (rules.ts): visibility (the post service's own rule,
+ *    shared-rules/post-visibility.ts canSee, fed with the profiles' private flag and the relationships hydration fetched anyway:
  *    asking the post service to filter as the viewer made it fetch the same
  *    relationships again, one more graph call per page), then the viewer's mutes;
  * 3. present: PostView in skeleton order, a referred post that is gone or hidden shown as
  *    unavailable, never as an error.
  * No step calls a service per post.
  */
-import { create } from "@bufbuild/protobuf";
 import type { Caller } from "#kit/call-context.ts";
-import { PostViewSchema, ReferredPostSchema, type PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
-import type { Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
-import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
-import type { PostCounts, ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
-import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
+import type { PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
 import { asService, optionalCall } from "#kit/client.ts";
-import { canSee } from "../../../shared-rules/post-visibility.ts";
 import type { FeedContext } from "../context.ts";
-
-interface Hydrated {
-  readonly posts: Post[];
-  readonly referred: Map<bigint, Post>;
-  readonly authors: Map<bigint, Profile>;
-  readonly relationships: Map<bigint, Relationship>;
-  readonly counts: Map<bigint, PostCounts>;
-  readonly states: Map<bigint, ViewerState>;
-}
-
+import { present, type Hydrated } from "./rules.ts";
 
 /**
  * Hydration from the feed's read model (read-model.ts): posts, then referred posts,
@@ -89,42 +74,8 @@ async function hydrateFromServices(ctx: FeedContext, viewer: Caller, ids: readon
   };
 }
 
-/**
- * Feed rules: what the post service would let the viewer see (an author without a
- * profile counts as private, as there), minus posts of authors the viewer mutes.
- */
-function allowed(h: Hydrated, post: Post, viewer: Caller): boolean {
-  // Taken down by moderation, or its author suspended: gone for everyone, its author
-  // included (post's rule too).
-  if (post.takenDown || post.authorSuspended) return false;
-  if (post.authorId === viewer.userId) return true;
-  const rel = h.relationships.get(post.authorId);
-  if (rel?.muting) return false;
-  return canSee(post, viewer, h.authors.get(post.authorId)?.private ?? true, rel);
-}
-
 /** PostViews for `ids` (in order), dropping what the viewer may not or should not see. */
 export async function views(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<PostView[]> {
   const h = ctx.rt.config.readModel ? await hydrateFromReadModel(ctx, viewer, ids) : await hydrateFromServices(ctx, viewer, ids);
-  const out: PostView[] = [];
-  for (const post of h.posts) {
-    if (!allowed(h, post, viewer)) continue;
-    let refer;
-    if (post.referPostId !== 0n) {
-      const r = h.referred.get(post.referPostId);
-      const ok = r && allowed(h, r, viewer);
-      refer = create(ReferredPostSchema, ok ? { available: true, post: r, author: h.authors.get(r.authorId) } : { available: false });
-    }
-    out.push(
-      create(PostViewSchema, {
-        post,
-        author: h.authors.get(post.authorId),
-        counts: h.counts.get(post.postId) ?? { postId: post.postId },
-        viewer: h.states.get(post.postId),
-        relationship: h.relationships.get(post.authorId),
-        refer,
-      }),
-    );
-  }
-  return out;
+  return present(h, viewer);
 }
