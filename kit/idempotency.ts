@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { fromBinary, toBinary, type DescMessage, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { invalidArgument } from "./errors.ts";
-import { isDuplicateKey, type Queryable, type Tx } from "./mysql.ts";
+import { isDuplicateKey, type BatchedTx, type Queryable, type Statement, type Tx } from "./mysql.ts";
 
 export interface IdempotencyKey {
   /** What kind of create, e.g. "CreatePost". */
@@ -93,6 +93,63 @@ export async function idempotent<D extends DescMessage>(
   return { response, replayed: false };
 }
 
+/** What a batched create writes, given what its reads found: the statements and the response they produce. */
+export interface BatchedWrites<D extends DescMessage> {
+  readonly statements: readonly Statement[];
+  readonly response: MessageShape<D>;
+}
+
+/**
+ * `idempotent` in two round trips of a batched transaction (kit/mysql.ts
+ * withBatchedTransaction), where `idempotent` inside `withTransaction` pays one for
+ * BEGIN, the key's insert, each of the caller's statements, the response's store and
+ * COMMIT. The first round trip claims the key (INSERT IGNORE of the placeholder, then a
+ * share-locking read of the key's row, so a concurrent call with the key waits until
+ * the first commits or rolls back) and runs `reads` (the caller's reads, with their
+ * locks). If the key was already used, its stored response is returned (`replayed`)
+ * and the transaction rolls back; a different request under the key is
+ * `invalid_argument` on request_id. Otherwise `produce` turns the reads' results (one
+ * per statement, in order: rows for a SELECT) into the writes and the response, and the
+ * second round trip runs the writes, stores the response and commits. Any error rolls
+ * everything back, the key's claim included, so a retry does the work afresh. An empty
+ * request_id skips the key; with no reads either, the writes are the only round trip.
+ */
+export async function idempotentBatched<D extends DescMessage>(
+  tx: BatchedTx,
+  key: IdempotencyKey,
+  requestFingerprint: Buffer,
+  responseSchema: D,
+  reads: readonly Statement[],
+  produce: (readResults: unknown[]) => Promise<BatchedWrites<D>> | BatchedWrites<D>,
+): Promise<{ response: MessageShape<D>; replayed: boolean }> {
+  const pk = [key.scope, key.callerId ?? 0n, key.requestId];
+  const claim: Statement[] = key.requestId
+    ? [
+        { sql: "INSERT IGNORE INTO request_log (scope, caller_id, request_id, fingerprint, response) VALUES (?, ?, ?, ?, '')", params: [...pk, requestFingerprint] },
+        { sql: "SET @oasis_key_new := ROW_COUNT()" },
+        // A locking read sees the latest committed row, not the transaction's snapshot.
+        { sql: "SELECT @oasis_key_new AS fresh, fingerprint, response FROM request_log WHERE scope = ? AND caller_id = ? AND request_id = ? LOCK IN SHARE MODE", params: pk },
+      ]
+    : [];
+  const first = claim.length + reads.length ? await tx.run([...claim, ...reads]) : [];
+  if (claim.length) {
+    const row = (first[2] as Array<{ fresh: number | string; fingerprint: Buffer; response: Buffer }>)[0];
+    if (!row) throw new Error(`request_log row of ${key.scope} vanished inside its transaction`);
+    if (Number(row.fresh) !== 1) {
+      if (!row.fingerprint.equals(requestFingerprint)) {
+        throw invalidArgument([{ field: "request_id", description: "was already used for a different request" }]);
+      }
+      return { response: fromBinary(responseSchema, row.response), replayed: true };
+    }
+  }
+  const { statements, response } = await produce(first.slice(claim.length));
+  const store: Statement[] = key.requestId
+    ? [{ sql: "UPDATE request_log SET response = ? WHERE scope = ? AND caller_id = ? AND request_id = ?", params: [Buffer.from(toBinary(responseSchema, response)), ...pk] }]
+    : [];
+  await tx.run([...statements, ...store], { commit: true });
+  return { response, replayed: false };
+}
+
 /** One create call's idempotency (AIP-155): its key and fingerprint, and the two steps every create takes. */
 export interface IdempotentCreate<D extends DescMessage> {
   readonly key: IdempotencyKey;
@@ -105,6 +162,12 @@ export interface IdempotentCreate<D extends DescMessage> {
   replay(db: Queryable): Promise<MessageShape<D> | undefined>;
   /** `idempotent` for this key: runs `produce` at most once per key inside `tx`. */
   run(tx: Tx, produce: () => Promise<MessageShape<D>>): Promise<{ response: MessageShape<D>; replayed: boolean }>;
+  /** `idempotentBatched` for this key: the key, `reads` and the writes `produce` returns in two round trips of `tx`. */
+  runBatched(
+    tx: BatchedTx,
+    reads: readonly Statement[],
+    produce: (readResults: unknown[]) => Promise<BatchedWrites<D>> | BatchedWrites<D>,
+  ): Promise<{ response: MessageShape<D>; replayed: boolean }>;
 }
 
 /**
@@ -124,5 +187,6 @@ export function idempotentCreate<Q extends DescMessage, D extends DescMessage>(
     fingerprint: print,
     replay: (db) => storedResponse(db, key, print, responseSchema),
     run: (tx, produce) => idempotent(tx, key, print, responseSchema, produce),
+    runBatched: (tx, reads, produce) => idempotentBatched(tx, key, print, responseSchema, reads, produce),
   };
 }

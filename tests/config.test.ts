@@ -12,6 +12,7 @@ import { loadIdentityConfig } from "../services/identity/config.ts";
 import { loadInteractionConfig } from "../services/interaction/config.ts";
 import { loadMediaConfig } from "../services/media/config.ts";
 import { loadNotificationConfig } from "../services/notification/config.ts";
+import { loadPostConfig } from "../services/post/config.ts";
 import { loadWalletConfig } from "../services/wallet/config.ts";
 
 const base = { OASIS_DEV: "1", OASIS_IDENTITY_KEK: Buffer.alloc(32, 7).toString("base64") };
@@ -22,6 +23,7 @@ test.each([
   ["identity", (e: Record<string, string>) => loadIdentityConfig(e), "OASIS_IDENTITY_ACCESS_TTL_SECONDS", "12abc", "an integer >= 1"],
   ["interaction", (e: Record<string, string>) => loadInteractionConfig(e), "OASIS_INTERACTION_RECONCILE_MS", "-5", "an integer >= 1"],
   ["media", (e: Record<string, string>) => loadMediaConfig(e), "OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO", "2", "a number from 0 to 1"],
+  ["post", (e: Record<string, string>) => loadPostConfig(e), "OASIS_POST_BATCHED_WRITES", "sometimes", "one of 1, true, on, yes, 0, false, off, no"],
   ["notification", (e: Record<string, string>) => loadNotificationConfig(e), "OASIS_NOTIFICATION_CONSUMER_CONCURRENCY", "0", "an integer >= 1"],
   ["wallet", (e: Record<string, string>) => loadWalletConfig(e), "OASIS_WALLET_EXPIRE_MS", "0", "an integer >= 1"],
   ["chat", (e: Record<string, string>) => loadChatConfig(e), "OASIS_CHAT_MESSAGES_PER_MINUTE", "lots", "an integer >= 1"],

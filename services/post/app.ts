@@ -10,7 +10,7 @@ import { suspensionConsumer } from "./suspension-events.ts";
 import { postService } from "./service.ts";
 
 export async function createPostApp(config: PostConfig): Promise<App> {
-  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true });
+  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true, multipleStatements: true });
   const ctx = createContext(rt);
   return serve(rt, { bindings: [bind(PostService, postService(ctx))], consumers: [moderationConsumer(ctx), suspensionConsumer(ctx)] });
 }

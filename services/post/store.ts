@@ -3,22 +3,21 @@
  * holds the serialized Post; edits keep the earlier captions in post_revisions.
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { select, write, type Queryable } from "#kit/mysql.ts";
+import { select, write, type Queryable, type Statement } from "#kit/mysql.ts";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import type { PostStore, StoredPost } from "./domain/model.ts";
 
 export type { StoredPost };
 
 export async function insertPost(db: Queryable, post: Post): Promise<void> {
-  await write(db, "INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP(3))", [
-    post.postId,
-    post.authorId,
-    post.referPostId,
-    Buffer.from(toBinary(PostSchema, post)),
-  ]);
-  if (post.hashtags.length) {
-    await write(db, "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", [post.hashtags.map((t) => [t, post.postId])]);
-  }
+  for (const s of insertPostStatements(post)) await write(db, s.sql, [...s.params!]);
+}
+
+/** insertPost as statements of a batched transaction: the post row, then its hashtags if any. */
+export function insertPostStatements(post: Post): Statement[] {
+  const row = { sql: "INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP(3))", params: [post.postId, post.authorId, post.referPostId, Buffer.from(toBinary(PostSchema, post))] };
+  if (post.hashtags.length === 0) return [row];
+  return [row, { sql: "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", params: [post.hashtags.map((t) => [t, post.postId])] }];
 }
 
 /** Posts by id, deleted ones flagged. */
@@ -93,6 +92,14 @@ export async function isSuspended(db: Queryable, userId: bigint, lock = false): 
   return rows.length > 0;
 }
 
+/**
+ * isSuspended(db, userId, true) as a statement of a batched transaction: its rows (one
+ * per suspension in force, locked until commit) say whether the user is suspended.
+ */
+export function suspendedForUpdateStatement(userId: bigint): Statement {
+  return { sql: "SELECT action_id FROM suspensions WHERE user_id = ? FOR UPDATE", params: [userId] };
+}
+
 /** Records (or, `lifted`, removes) one suspension action of a user; true when that changed a row. */
 export async function setSuspension(db: Queryable, userId: bigint, actionId: bigint, lifted: boolean): Promise<boolean> {
   const sql = lifted ? "DELETE FROM suspensions WHERE user_id = ? AND action_id = ?" : "INSERT IGNORE INTO suspensions (user_id, action_id) VALUES (?, ?)";
@@ -100,4 +107,4 @@ export async function setSuspension(db: Queryable, userId: bigint, actionId: big
 }
 
 /** The store as domain/model.ts declares it. */
-export const postStore: PostStore = { insertPost, postsByIds, updateBody, markDeleted, addRevision, revisions, authorPostIds, replaceHashtags, userPostCount, isSuspended };
+export const postStore: PostStore = { insertPost, insertPostStatements, suspendedForUpdateStatement, postsByIds, updateBody, markDeleted, addRevision, revisions, authorPostIds, replaceHashtags, userPostCount, isSuspended };

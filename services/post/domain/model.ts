@@ -1,5 +1,5 @@
 /** Post's entities and the store's interface (store.ts implements it over MySQL). */
-import type { Queryable } from "#kit/mysql.ts";
+import type { Queryable, Statement } from "#kit/mysql.ts";
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 
 /** A post row: the serialized Post and whether it was deleted. */
@@ -11,6 +11,10 @@ export interface StoredPost {
 /** What post's use cases need of the database; every method runs on `db` (a pool or a transaction). */
 export interface PostStore {
   insertPost(db: Queryable, post: Post): Promise<void>;
+  /** insertPost as statements of a batched transaction (kit/mysql.ts withBatchedTransaction). */
+  insertPostStatements(post: Post): Statement[];
+  /** The locking read of isSuspended(db, userId, true) as a batch statement: any row means suspended. */
+  suspendedForUpdateStatement(userId: bigint): Statement;
   /** Rows by id, deleted ones included; `forUpdate` locks them until commit. */
   postsByIds(db: Queryable, ids: readonly bigint[], forUpdate?: boolean): Promise<Map<bigint, StoredPost>>;
   updateBody(db: Queryable, post: Post): Promise<void>;

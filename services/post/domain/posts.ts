@@ -11,6 +11,7 @@ import { currentCaller } from "#kit/call-context.ts";
 import { asService } from "#kit/client.ts";
 import type { FieldViolation } from "#kit/errors.ts";
 import { idempotentCreate } from "#kit/idempotency.ts";
+import type { Media } from "#gen/oasis/media/v1/media_pb.ts";
 import { ErrorReason } from "#gen/oasis/post/v1/errors_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { MentionSchema, PostSchema, Visibility, type Mention, type Post } from "#gen/oasis/post/v1/post_pb.ts";
@@ -68,11 +69,79 @@ export async function getVisible(ctx: PostContext, postId: bigint): Promise<Post
  * REFERRED_POST_UNAVAILABLE.
  */
 export async function createPost(ctx: PostContext, author: bigint, req: CreatePostRequest): Promise<CreatePostResponse> {
-  const { rt, errors } = ctx;
+  const { rt, store } = ctx;
   const once = idempotentCreate({ scope: "CreatePost", callerId: author, requestId: req.requestId }, CreatePostRequestSchema, req, CreatePostResponseSchema);
-  const replay = await once.replay(rt.db);
-  if (replay) return replay;
+  const batched = rt.config.batchedWrites;
+  // The step-by-step path reads the key first. The batched one claims it in its first
+  // round trip and reads it alone only when the checks fail, so a retry of a create that
+  // succeeded still gets its answer if its media has gone since.
+  if (!batched) {
+    const replay = await once.replay(rt.db);
+    if (replay) return replay;
+  }
+  let checked: Checked;
+  try {
+    checked = await checkCreate(ctx, author, req);
+  } catch (err) {
+    const replay = batched ? await once.replay(rt.db) : undefined;
+    if (replay) return replay;
+    throw err;
+  }
+  const newPost = (authorSuspended: boolean) => {
+    const now = timestampNow();
+    return create(PostSchema, {
+      postId: rt.ids.next(),
+      authorId: author,
+      caption: req.caption,
+      media: req.mediaIds.map((id) => checked.media.get(id)!),
+      hashtags: parseHashtags(req.caption),
+      mentions: checked.mentions,
+      referPostId: req.referPostId,
+      visibility: req.visibility === Visibility.UNSPECIFIED ? Visibility.PUBLIC : req.visibility,
+      createdAt: now,
+      updatedAt: now,
+      authorSuspended,
+    });
+  };
+  if (batched) {
+    // Round trip 1: the key's claim and the locking read of the author's suspensions (a
+    // suspension being applied waits for this post, then flags it too). Round trip 2:
+    // the post, its hashtags, post_created's outbox row, the stored response, COMMIT.
+    const { response } = await rt.batchTx((tx) =>
+      once.runBatched(tx, [store.suspendedForUpdateStatement(author)], ([suspensions]) => {
+        const post = newPost((suspensions as unknown[]).length > 0);
+        return {
+          statements: [...store.insertPostStatements(post), rt.outbox.statement(PostCreatedSchema, { post })],
+          response: create(CreatePostResponseSchema, { post }),
+        };
+      }),
+    );
+    return response;
+  }
+  const { response } = await rt.tx((tx) =>
+    once.run(tx, async () => {
+      // Locking read: a suspension being applied waits for this post, then flags it too.
+      const post = newPost(await store.isSuspended(tx, author, true));
+      await store.insertPost(tx, post);
+      await rt.outbox.add(tx, PostCreatedSchema, { post });
+      return create(CreatePostResponseSchema, { post });
+    }),
+  );
+  return response;
+}
 
+/** What a create's checks found: the media by id and the caption's mentions. */
+interface Checked {
+  readonly media: Map<bigint, Media>;
+  readonly mentions: Mention[];
+}
+
+/**
+ * The checks of a create that need no transaction: the caption, the media (with media),
+ * the mentions (with identity) and the referred post. Throws the errors createPost lists.
+ */
+async function checkCreate(ctx: PostContext, author: bigint, req: CreatePostRequest): Promise<Checked> {
+  const { errors } = ctx;
   checkCaption(ctx, req.caption, "caption");
   if (req.mediaIds.length === 0 && req.referPostId === 0n) {
     throw errors.invalid(ErrorReason.MEDIA_REQUIRED, [{ field: "media_ids", description: "a post needs at least one image unless it refers to another post" }]);
@@ -103,29 +172,7 @@ export async function createPost(ctx: PostContext, author: bigint, req: CreatePo
   if (req.referPostId && referred.length === 0) {
     throw errors.invalid(ErrorReason.REFERRED_POST_UNAVAILABLE, [{ field: "refer_post_id", description: `post ${req.referPostId} does not exist or is not visible to you` }]);
   }
-  const { response } = await rt.tx((tx) =>
-    once.run(tx, async () => {
-      const now = timestampNow();
-      const post = create(PostSchema, {
-        postId: rt.ids.next(),
-        authorId: author,
-        caption: req.caption,
-        media: req.mediaIds.map((id) => byId.get(id)!),
-        hashtags: parseHashtags(req.caption),
-        mentions,
-        referPostId: req.referPostId,
-        visibility: req.visibility === Visibility.UNSPECIFIED ? Visibility.PUBLIC : req.visibility,
-        createdAt: now,
-        updatedAt: now,
-        // Locking read: a suspension being applied waits for this post, then flags it too.
-        authorSuspended: await ctx.store.isSuspended(tx, author, true),
-      });
-      await ctx.store.insertPost(tx, post);
-      await rt.outbox.add(tx, PostCreatedSchema, { post });
-      return create(CreatePostResponseSchema, { post });
-    }),
-  );
-  return response;
+  return { media: byId, mentions };
 }
 
 /**
