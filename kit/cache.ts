@@ -119,6 +119,19 @@ export class VersionedCache {
   }
 
   /**
+   * The cached values among `keys`, without loading or filling the missing ones (absent
+   * from the result): for a caller that has a cheaper way than `getMany`'s `load` to
+   * answer a small question when the cache is cold. A Redis error reads as all missing.
+   */
+  async peek(keys: readonly string[]): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    if (keys.length === 0) return out;
+    const cached = await this.redis.mgetBuffer(...keys.map((k) => this.valueKey(k))).catch(() => [] as Array<Buffer | null>);
+    keys.forEach((k, i) => cached[i] && out.set(k, cached[i]!));
+    return out;
+  }
+
+  /**
    * Stores new values (e.g. from an event that carries the whole new state) and fences
    * out readers that loaded older ones before, like `invalidate` but leaving a hit.
    */

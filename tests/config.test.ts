@@ -20,6 +20,7 @@ const base = { OASIS_DEV: "1", OASIS_IDENTITY_KEK: Buffer.alloc(32, 7).toString(
 test.each([
   ["feed", (e: Record<string, string>) => loadFeedConfig(e), "OASIS_FEED_HOME_CAP", "eight hundred", "an integer >= 1"],
   ["graph", (e: Record<string, string>) => loadGraphConfig(e), "OASIS_GRAPH_FOLLOWER_CACHE_MAX", "1e5x", "an integer >= 1"],
+  ["graph", (e: Record<string, string>) => loadGraphConfig(e), "OASIS_GRAPH_POINT_LOOKUP_MAX", "four", "an integer >= 0"],
   ["identity", (e: Record<string, string>) => loadIdentityConfig(e), "OASIS_IDENTITY_ACCESS_TTL_SECONDS", "12abc", "an integer >= 1"],
   ["interaction", (e: Record<string, string>) => loadInteractionConfig(e), "OASIS_INTERACTION_RECONCILE_MS", "-5", "an integer >= 1"],
   ["media", (e: Record<string, string>) => loadMediaConfig(e), "OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO", "2", "a number from 0 to 1"],

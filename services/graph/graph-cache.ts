@@ -130,6 +130,19 @@ export class GraphCache {
     return new EdgeList(unpack(buf));
   }
 
+  /**
+   * Both lists of `userId` if both are cached and neither is too long to cache, else
+   * undefined; never loads (VersionedCache.peek): a caller asking about a few users
+   * answers from MySQL directly instead of loading whole lists (domain/relations.ts).
+   */
+  async cachedLists(userId: bigint): Promise<{ following: EdgeList; followers: EdgeList } | undefined> {
+    const [fk, rk] = [`following:${userId}`, `followers:${userId}`];
+    const got = await this.lists.peek([fk, rk]);
+    const [following, followers] = [got.get(fk), got.get(rk)];
+    if (!following || !followers || following.equals(tooLarge) || followers.equals(tooLarge)) return undefined;
+    return { following: new EdgeList(unpack(following)), followers: new EdgeList(unpack(followers)) };
+  }
+
   /** The small relation sets of `userId` (requested, requested by, blocking, blocked by, muting). */
   async smallSets(userId: bigint): Promise<Map<RelationFlag, Set<bigint>>> {
     const key = String(userId);

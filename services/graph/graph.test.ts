@@ -20,8 +20,8 @@ import { failure } from "#kit/testing/errors.ts";
 
 let bed: GraphTestbed;
 let ids: bigint[];
-// Twenty-one real members; member index 5 gets a private account.
-const members = [...new Set(readEdges().flat())].slice(20, 41);
+// Twenty-six real members; member index 5 gets a private account.
+const members = [...new Set(readEdges().flat())].slice(20, 46);
 
 /** Graph events seen on the bus, by event id (a redelivery is not a second event). */
 const events = new Map<bigint, { type: string; from: bigint; to: bigint; detail: string }>();
@@ -247,6 +247,38 @@ describe("caches", () => {
       redis.disconnect();
     }
     expect(await read()).toEqual(warm);
+  });
+
+  test("a question about a few users, lists cold, is answered from MySQL without loading the lists, as the lists would answer", async () => {
+    const [p, q, r, s, t] = [ids[21]!, ids[22]!, ids[23]!, ids[24]!, ids[25]!];
+    await bed.graph(p).follow({ userId: q });
+    await bed.graph(r).follow({ userId: p });
+    await bed.graph(p).block({ userId: s });
+    await bed.graph(p).mute({ userId: t });
+    const redisUrl = bed.mesh.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
+    await deleteKeysWithPrefix(redisUrl, `${bed.graphRedisPrefix}list:`);
+    const shape = (rels: Array<{ userId: bigint; following: boolean; followedBy: boolean; blocking: boolean; muting: boolean }>) =>
+      rels.map((x) => [x.userId, x.following, x.followedBy, x.blocking, x.muting]);
+    // Four users (OASIS_GRAPH_POINT_LOOKUP_MAX's default): one SQL statement, lists left cold.
+    const few = shape((await bed.graph(p).batchGetRelationships({ userIds: [q, r, s, t] })).relationships);
+    const redis = createRedis({ url: redisUrl, keyPrefix: bed.graphRedisPrefix, log });
+    try {
+      expect(await redis.exists(`list:followers:${p}`, `list:following:${p}`)).toBe(0);
+      // Five: the lists are loaded (and cached), and they say the same about those four.
+      const five = shape((await bed.graph(p).batchGetRelationships({ userIds: [q, r, s, t, ids[0]!] })).relationships);
+      expect(await redis.exists(`list:followers:${p}`, `list:following:${p}`)).toBe(2);
+      expect(five.slice(0, 4)).toEqual(few);
+      // Now cached, the four are answered from the lists, the same again.
+      expect(shape((await bed.graph(p).batchGetRelationships({ userIds: [q, r, s, t] })).relationships)).toEqual(few);
+    } finally {
+      redis.disconnect();
+    }
+    expect(few).toEqual([
+      [q, true, false, false, false],
+      [r, false, true, false, false],
+      [s, false, false, true, false],
+      [t, false, false, false, true],
+    ]);
   });
 });
 

@@ -11,6 +11,7 @@ import { ErrorReason } from "#gen/oasis/graph/v1/errors_pb.ts";
 import { FollowCreatedSchema, FollowRemovedSchema, type FollowRemovedReason } from "#gen/oasis/graph/v1/events_pb.ts";
 import type { Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { GraphContext } from "../context.ts";
+import type { EdgeList } from "../graph-cache.ts";
 import type { RelationFlag } from "./model.ts";
 import { isSelf, listVisibility, toRelationship } from "./rules.ts";
 
@@ -28,15 +29,30 @@ export async function requireAccount(ctx: GraphContext, userId: bigint): Promise
 
 /**
  * The viewer's relation flags towards `ids`, from the cached lists and sets (no SQL),
- * or with one SQL statement when the viewer's lists are too long to cache.
+ * or with one SQL statement when the viewer's lists are too long to cache. A point
+ * lookup: for at most `pointLookupMax` ids (OASIS_GRAPH_POINT_LOOKUP_MAX) the lists are
+ * used only if already cached; when they are not, the one SQL statement answers for
+ * those pairs instead of loading the viewer's whole follower and following lists (every
+ * follow drops both users' lists, and the follow's consumers then ask about one pair).
  */
 export async function relationsOf(ctx: GraphContext, viewer: bigint, ids: readonly bigint[]): Promise<Map<bigint, Set<RelationFlag>>> {
+  if (ids.length === 0) return new Map();
+  if (ids.length <= ctx.rt.config.pointLookupMax) {
+    const lists = await ctx.cache.cachedLists(viewer);
+    if (!lists) return ctx.store.relationFlags(ctx.rt.db, viewer, ids);
+    return flagsFrom(lists.following, lists.followers, await ctx.cache.smallSets(viewer), ids);
+  }
   const [following, followers, small] = await Promise.all([
     ctx.cache.list("following", viewer),
     ctx.cache.list("followers", viewer),
     ctx.cache.smallSets(viewer),
   ]);
   if (!following || !followers) return ctx.store.relationFlags(ctx.rt.db, viewer, ids);
+  return flagsFrom(following, followers, small, ids);
+}
+
+/** Relation flags towards `ids` from a viewer's cached lists and small sets. */
+function flagsFrom(following: EdgeList, followers: EdgeList, small: Map<RelationFlag, Set<bigint>>, ids: readonly bigint[]): Map<bigint, Set<RelationFlag>> {
   const out = new Map<bigint, Set<RelationFlag>>();
   for (const id of ids) {
     const flags = new Set<RelationFlag>();

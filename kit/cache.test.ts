@@ -1,0 +1,23 @@
+/** kit/cache.ts against a real Redis: `peek` answers from the cache only (no load, no fill). */
+import { afterAll, expect, test } from "bun:test";
+import { VersionedCache } from "./cache.ts";
+import { createLogger } from "./logger.ts";
+import { createRedis, deleteKeysWithPrefix } from "./redis.ts";
+import { testNamespace } from "./testing/namespace.ts";
+
+const url = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
+const prefix = `${testNamespace()}:cachetest:`;
+const redis = createRedis({ url, keyPrefix: prefix, log: createLogger("cache-test", "silent") });
+afterAll(async () => {
+  redis.disconnect();
+  await deleteKeysWithPrefix(url, prefix);
+});
+
+test("peek returns the cached values only, and neither loads nor fills the rest", async () => {
+  const cache = new VersionedCache(redis, "peek", 60);
+  await cache.getMany(["a"], async () => new Map([["a", Buffer.from("A")]]));
+  const seen = await cache.peek(["a", "b"]);
+  expect([...seen].map(([k, v]) => [k, v.toString()])).toEqual([["a", "A"]]);
+  expect(await redis.exists("peek:b")).toBe(0);
+  expect((await cache.peek([])).size).toBe(0);
+});
