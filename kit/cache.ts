@@ -8,7 +8,7 @@
  * database and its SET only happens if the version is still the same (one Lua call).
  * Values are bytes (serialized Protobuf) or strings.
  */
-import type { Redis } from "./redis.ts";
+import type { Pipeline, Redis } from "./redis.ts";
 
 // KEYS[1] value key, KEYS[2] version key; ARGV[1] version seen before loading ("" = none),
 // ARGV[2] value, ARGV[3] TTL seconds. Sets the value only if no writer bumped the version.
@@ -139,6 +139,16 @@ export class VersionedCache {
     if (entries.size === 0) return;
     const keys = [...entries.keys()];
     await this.redis.oasisCachePut(keys.length * 2, ...keys.flatMap((k) => [this.valueKey(k), this.versionKey(k)]), this.ttlSeconds, ...entries.values());
+  }
+
+  /**
+   * As `invalidate`, queued on `pipeline` (kit/redis.ts Pipeline) to go out with the
+   * caller's other commands in one round trip; its error, if any, is the caller's to
+   * ignore, as `invalidate` ignores it.
+   */
+  invalidateIn(pipeline: Pipeline, keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    (pipeline.batch as unknown as CacheRedis).oasisCacheBump(keys.length * 2, ...keys.flatMap((k) => [this.valueKey(k), this.versionKey(k)]));
   }
 
   /** Forgets `keys` and fences out readers that loaded them before; call after commit. */

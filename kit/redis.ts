@@ -72,6 +72,37 @@ function spanExec(batch: ChainableCommander, operation: "PIPELINE" | "MULTI"): C
   return batch;
 }
 
+/**
+ * Commands from several modules sent to Redis in one round trip: each module queues its
+ * commands on `batch` (an ioredis pipeline: custom Lua commands defined with
+ * `defineCommand` are there too), then the caller sends them all with `exec`, e.g. a
+ * like's counter, the liker's viewer state and a cache invalidation
+ * (services/interaction/domain/likes.ts). Traced like any `pipeline()` (one span).
+ */
+export class Pipeline {
+  readonly batch: ChainableCommander;
+
+  constructor(redis: Redis) {
+    this.batch = redis.pipeline();
+  }
+
+  /** Commands queued so far. */
+  get length(): number {
+    return (this.batch as unknown as { length: number }).length;
+  }
+
+  /**
+   * Sends the queued commands; resolves to each command's error (null when it succeeded),
+   * in the order queued, so each module can keep its own error policy. Rejects only when
+   * the batch as a whole could not be sent (connection lost and retries spent).
+   */
+  async exec(): Promise<Array<Error | null>> {
+    if (this.length === 0) return [];
+    const results = (await this.batch.exec()) ?? [];
+    return results.map(([err]) => err);
+  }
+}
+
 /** Deletes every key under `prefix` (tests). SCAN, not KEYS, so Redis keeps serving. */
 export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<number> {
   if (!prefix) throw new Error("refusing to delete without a prefix");

@@ -10,7 +10,7 @@
  * eventually exact. Posts that changed are remembered in `dirty` for the reconcile job,
  * which also keeps its sweep position here (`reconcile:after`, shared by replicas).
  */
-import type { Redis } from "#kit/redis.ts";
+import { Pipeline, type Redis } from "#kit/redis.ts";
 import { countsOf, type Counts } from "./store.ts";
 import type { Queryable } from "#kit/mysql.ts";
 
@@ -51,10 +51,15 @@ export class Counters {
 
   /** Records committed counters (after the transaction that produced them). */
   async publish(postId: bigint, c: Counts): Promise<void> {
-    const pipe = this.redis.pipeline();
-    (pipe as unknown as CounterRedis).oasisSetCounts(`pc:${postId}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds, "", String(c.dropsReceived));
-    pipe.sadd("dirty", String(postId));
+    const pipe = new Pipeline(this.redis);
+    this.publishIn(pipe, postId, c);
     await pipe.exec();
+  }
+
+  /** As `publish`, queued on `pipeline` (two commands) to go out with the caller's others. */
+  publishIn(pipeline: Pipeline, postId: bigint, c: Counts): void {
+    (pipeline.batch as unknown as CounterRedis).oasisSetCounts(`pc:${postId}`, String(c.likes), String(c.comments), String(c.refers), String(c.v), ttlSeconds, "", String(c.dropsReceived));
+    pipeline.batch.sadd("dirty", String(postId));
   }
 
   /** Counters of `ids` (zeros for posts never counted): one round trip when all are cached. */

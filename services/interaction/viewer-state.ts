@@ -7,7 +7,7 @@
  */
 import { VersionedCache } from "#kit/cache.ts";
 import type { Pool } from "#kit/mysql.ts";
-import type { Redis } from "#kit/redis.ts";
+import type { Pipeline, Redis } from "#kit/redis.ts";
 import { select } from "#kit/mysql.ts";
 import { likedBy, referredBy } from "./store.ts";
 
@@ -67,5 +67,10 @@ export class ViewerStates {
   /** Forget a user's cached states; call after their like/unlike/refer committed. */
   invalidate(userId: bigint): Promise<void> {
     return this.cache.invalidate([`l:${userId}`, `r:${userId}`]);
+  }
+
+  /** As `invalidate`, queued on `pipeline` to go out with the caller's other commands. */
+  invalidateIn(pipeline: Pipeline, userId: bigint): void {
+    this.cache.invalidateIn(pipeline, [`l:${userId}`, `r:${userId}`]);
   }
 }

@@ -4,13 +4,22 @@
  * counters afterwards and the liker's viewer state is dropped.
  */
 import { PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
+import { Pipeline } from "#kit/redis.ts";
 import type { InteractionContext } from "../context.ts";
 import type { Counts } from "./model.ts";
 import { visiblePost } from "./posts.ts";
 
+/**
+ * After the commit: the committed counters to Redis and the liker's viewer state dropped,
+ * in one round trip (kit/redis.ts Pipeline). A failed command is ignored as before (the
+ * reconcile job repairs a counter; the viewer state's version fences stale fills);
+ * losing Redis altogether rejects.
+ */
 async function afterCountChange(ctx: InteractionContext, postId: bigint, counts: Counts | undefined, user: bigint): Promise<void> {
-  if (counts) await ctx.counters.publish(postId, counts);
-  await ctx.viewerStates.invalidate(user);
+  const pipe = new Pipeline(ctx.rt.redis);
+  if (counts) ctx.counters.publishIn(pipe, postId, counts);
+  ctx.viewerStates.invalidateIn(pipe, user);
+  await pipe.exec();
 }
 
 /** The post's counters now (after a write that changed nothing, from the counter cache). */
