@@ -13,6 +13,7 @@ import { loadInteractionConfig } from "../services/interaction/config.ts";
 import { loadMediaConfig } from "../services/media/config.ts";
 import { loadNotificationConfig } from "../services/notification/config.ts";
 import { loadPostConfig } from "../services/post/config.ts";
+import { loadSearchConfig } from "../services/search/config.ts";
 import { loadWalletConfig } from "../services/wallet/config.ts";
 
 const base = { OASIS_DEV: "1", OASIS_IDENTITY_KEK: Buffer.alloc(32, 7).toString("base64") };
@@ -29,6 +30,8 @@ test.each([
   ["wallet", (e: Record<string, string>) => loadWalletConfig(e), "OASIS_WALLET_EXPIRE_MS", "0", "an integer >= 1"],
   ["chat", (e: Record<string, string>) => loadChatConfig(e), "OASIS_CHAT_MESSAGES_PER_MINUTE", "lots", "an integer >= 1"],
   ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_TIMEOUT_MS", "10s", "an integer"],
+  ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_CACHE_ENTRIES", "-1", "an integer >= 0"],
+  ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_REFRESH_MS", "0", "an integer >= 1"],
 ])("%s refuses a bad value, naming the variable", (_name, load, variable, value, requirement) => {
   expect(() => load({ ...base, [variable]: value })).toThrow(`${variable} must be ${requirement}, got "${value}"`);
   expect(() => load(base)).not.toThrow();

@@ -9,10 +9,16 @@
  * - OASIS_SEARCH_READ_MODEL [1]: results are presented from search's read model
  *   (read-model.ts); 0 hydrates them from post, identity, graph and interaction on
  *   every search (the A/B switch of bench/search.ts).
+ * - OASIS_SEARCH_CACHE_ENTRIES [10000]: results kept by the request cache
+ *   (request-cache.ts); 0 turns it off.
+ * - OASIS_SEARCH_REFRESH_MS [250]: least time between two reads of the index and read
+ *   model generations the request cache checks entries against, ms (how long a change
+ *   may take to reach results, like Elasticsearch's refresh_interval; keep it well
+ *   under the 1 s freshness contract).
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
-import { stringEnv } from "#kit/env.ts";
+import { nonNegativeIntEnv, positiveIntEnv, stringEnv } from "#kit/env.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
 
@@ -23,6 +29,10 @@ export interface SearchConfig extends BaseConfig {
   readonly indexPrefix: string;
   /** Results are presented from the read model (read-model.ts), not hydrated from the services. */
   readonly readModel: boolean;
+  /** Request cache entries at most; 0: no request cache. */
+  readonly cacheEntries: number;
+  /** Least time between two reads of the generations, ms. */
+  readonly refreshMs: number;
 }
 
 export function loadSearchConfig(env: Env = process.env): SearchConfig {
@@ -33,6 +43,8 @@ export function loadSearchConfig(env: Env = process.env): SearchConfig {
     meiliKey: stringEnv(env, "OASIS_MEILI_KEY"),
     dataDir: env.OASIS_SEARCH_DATA_DIR ?? join(repoRoot, ".data", "search", base.namespace || "default"),
     readModel: (env.OASIS_SEARCH_READ_MODEL ?? "1") !== "0",
+    cacheEntries: nonNegativeIntEnv(env, "OASIS_SEARCH_CACHE_ENTRIES", 10_000),
+    refreshMs: positiveIntEnv(env, "OASIS_SEARCH_REFRESH_MS", 250),
     indexPrefix: env.OASIS_SEARCH_INDEX_PREFIX ?? `oasis_${base.namespace ? `${base.namespace}_` : ""}`,
   });
 }

@@ -9,6 +9,7 @@ import type { SearchConfig } from "./config.ts";
 import type { SearchEngine } from "./domain/engine.ts";
 import { MeiliEngine } from "./meili.ts";
 import { SearchReadModel } from "./read-model.ts";
+import { RequestCache } from "./request-cache.ts";
 import { EmbeddedEngine } from "./store.ts";
 
 export interface SearchContext {
@@ -16,6 +17,8 @@ export interface SearchContext {
   readonly engine: SearchEngine;
   /** What results need to be presented (read-model.ts), in search's Redis. */
   readonly readModel: SearchReadModel;
+  /** Results by query and generation (request-cache.ts); events bump its generations. */
+  readonly cache: RequestCache;
   readonly post: Client<typeof PostService>;
   readonly graph: Client<typeof GraphService>;
   readonly identity: Client<typeof IdentityService>;
@@ -34,6 +37,7 @@ export function createContext(rt: Runtime<SearchConfig>, engine: SearchEngine): 
     rt,
     engine,
     readModel: new SearchReadModel(rt.redis!),
+    cache: new RequestCache(rt.redis, () => engine.changeToken(), { entries: cfg.cacheEntries, refreshMs: cfg.refreshMs, registry: rt.metrics }),
     post: rt.client(PostService, "post"),
     graph: rt.client(GraphService, "graph"),
     identity: rt.client(IdentityService, "identity"),

@@ -13,6 +13,12 @@
  * snapshot is written (compare-and-set on its version, so also exactly-once in effect)
  * before the engine, so a result the engine returns has its snapshot ready. When the
  * mesh has interaction, its events drop cached counters and viewer state.
+ *
+ * After its writes each handler bumps the request cache's generations (request-cache.ts:
+ * `search:views` after a read-model change, `search:writes` after an index write), so
+ * cached results computed before the event are not served after it (within the cache's
+ * refresh interval on other replicas, at once on this one). A redelivered event bumps
+ * again: harmless, one more miss.
  */
 import { on } from "#kit/consumer.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
@@ -46,6 +52,12 @@ export function writers(ctx: SearchContext) {
   };
 }
 
+/** After an event changed both the read model and the index. */
+async function bumpBoth(ctx: SearchContext): Promise<void> {
+  await ctx.cache.bumpViews();
+  await ctx.cache.bumpWrites();
+}
+
 export function identityConsumer(ctx: SearchContext, w = writers(ctx)) {
   return {
     name: "search-users",
@@ -53,10 +65,12 @@ export function identityConsumer(ctx: SearchContext, w = writers(ctx)) {
       on(AccountCreatedSchema, async (e) => {
         await ctx.readModel.putProfiles([e.profile!]);
         await w.apply((x) => x.upsertUser(userDoc(e.profile!)));
+        await bumpBoth(ctx);
       }),
       on(ProfileUpdatedSchema, async (e) => {
         await ctx.readModel.putProfiles([e.profile!]);
         await w.apply((x) => x.upsertUser(userDoc(e.profile!)));
+        await bumpBoth(ctx);
       }),
     ],
   };
@@ -71,15 +85,18 @@ export function postConsumer(ctx: SearchContext, w = writers(ctx)) {
         await w.apply((x) => x.upsertPost(postDoc(e.post!)));
         // A refer-to changes the referred post's refer count and its author's state.
         if (e.post!.referPostId !== 0n) await ctx.readModel.touched(e.post!.referPostId, e.post!.authorId);
+        await bumpBoth(ctx);
       }),
       on(PostUpdatedSchema, async (e) => {
         await ctx.readModel.putPosts([e.post!]);
         await w.apply((x) => x.upsertPost(postDoc(e.post!)));
+        await bumpBoth(ctx);
       }),
       on(PostDeletedSchema, async (e) => {
         await ctx.readModel.deletePost(e.postId);
         await w.apply((x) => x.deletePost(e.postId));
         if (e.referPostId !== 0n) await ctx.readModel.touched(e.referPostId, e.authorId);
+        await bumpBoth(ctx);
       }),
     ],
   };
@@ -87,18 +104,23 @@ export function postConsumer(ctx: SearchContext, w = writers(ctx)) {
 
 /**
  * Interaction's events drop the read model's cached counters and the actor's viewer
- * state (the next search reloads them); only when the mesh has interaction. Dropping a
- * key twice changes nothing: redelivery is harmless.
+ * state (the next search reloads them) and bump `search:views` (cached results carry
+ * counters); only when the mesh has interaction. Dropping a key twice changes nothing:
+ * redelivery is harmless.
  */
 export function interactionConsumer(ctx: SearchContext) {
   const rm = ctx.readModel;
+  const touched = async (postId: bigint, user?: bigint) => {
+    await rm.touched(postId, user);
+    await ctx.cache.bumpViews();
+  };
   return {
     name: "search-read-model-interaction",
     handlers: [
-      on(PostLikedSchema, (e) => rm.touched(e.postId, e.userId)),
-      on(PostUnlikedSchema, (e) => rm.touched(e.postId, e.userId)),
-      on(CommentCreatedSchema, (e) => rm.touched(e.comment!.postId)),
-      on(CommentDeletedSchema, (e) => rm.touched(e.postId)),
+      on(PostLikedSchema, (e) => touched(e.postId, e.userId)),
+      on(PostUnlikedSchema, (e) => touched(e.postId, e.userId)),
+      on(CommentCreatedSchema, (e) => touched(e.comment!.postId)),
+      on(CommentDeletedSchema, (e) => touched(e.postId)),
     ] as never,
   };
 }

@@ -264,5 +264,10 @@ export class MeiliEngine implements SearchEngine {
   /** Swaps happen on the server: nothing to pick up. */
   follow(): void {}
 
+  /** None: Meilisearch's writes are seen through search:writes (request-cache.ts). */
+  changeToken(): string {
+    return "";
+  }
+
   async close(): Promise<void> {}
 }

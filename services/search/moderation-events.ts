@@ -2,6 +2,7 @@
  * Moderation's takedowns in the index (oasis.moderation.v1.action_taken): a TAKEDOWN of
  * a post sets its `hidden` flag (every query filters `hidden = false`), a REVERSE of one
  * clears it. Setting a flag to a value is idempotent, so redelivery changes nothing.
+ * Then `search:writes` is bumped so the request cache drops results computed before.
  */
 import { on } from "#kit/consumer.ts";
 import { ActionTakenSchema } from "#gen/oasis/moderation/v1/events_pb.ts";
@@ -19,6 +20,7 @@ export function moderationConsumer(ctx: SearchContext, w = writers(ctx)) {
         if (!applied) return;
         const { undo } = applied;
         await w.apply((x) => x.setPostHidden(applied.subjectId, !undo));
+        await ctx.cache.bumpWrites();
       }),
     ],
   };

@@ -11,7 +11,7 @@
  *    sees every live post). Writes are versioned, so a post the events wrote first is
  *    not overwritten by an older read.
  * 3. Commit: swap the generation in (embedded: rename CURRENT; Meilisearch: swapIndexes),
- *    then clear the marker. Queries use the old generation until the swap.
+ *    bump the request cache's generations (request-cache.ts), then clear the marker. Queries use the old generation until the swap.
  * The profiles and posts read are also written to the results read model
  * (read-model.ts; versioned, so never over a newer snapshot an event wrote).
  * Prints what it indexed and how long it took. Hidden flags (moderation) are not read
@@ -26,6 +26,7 @@ import { createEngine } from "./context.ts";
 import { postDoc, userDoc } from "./domain/docs.ts";
 import { rebuildKey } from "./events.ts";
 import { SearchReadModel } from "./read-model.ts";
+import { viewsKey, writesKey } from "./request-cache.ts";
 import type { Runtime } from "#kit/runtime.ts";
 
 /** Rebuilds all indexes; returns the counts written. */
@@ -63,6 +64,9 @@ export async function reindex(rt: Runtime<SearchConfig>): Promise<{ users: numbe
       }
     } while (pageToken);
     await next.commit();
+    // Cached results (request-cache.ts) were computed from the old generation and snapshots.
+    await rt.redis.incr(writesKey);
+    await rt.redis.incr(viewsKey);
   } catch (err) {
     await next.abort();
     throw err;

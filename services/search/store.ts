@@ -93,6 +93,7 @@ class Index implements IndexWriter {
       userFtsPut: q("INSERT INTO users_fts (rowid, handle, words, cjk) VALUES ($id, $handle, $words, $cjk)"),
       vocab: q("SELECT term FROM posts_vocab"),
       userVocab: q("SELECT term FROM users_vocab"),
+      dataVersion: q("PRAGMA data_version"),
     };
   }
 
@@ -157,11 +158,16 @@ class Index implements IndexWriter {
   /** Bumped by this connection's writes (data_version only sees other connections'). */
   private localWrites = 0;
 
+  /** Changes whenever this file's data may have: SQLite's data_version (other connections' commits) and this connection's writes. */
+  changeToken(): string {
+    return `${(this.st.dataVersion!.get() as { data_version: bigint }).data_version}:${this.localWrites}`;
+  }
+
   /** Index terms of 4+ letters by first letter, as of at most vocabRefreshMs ago. */
   private vocabulary(users: boolean): { byFirst: Map<string, string[]>; variants: Map<string, string[]> } {
     const key = users ? "users" : "posts";
     const cached = this.vocabs.get(key);
-    const version = `${(this.db.query("PRAGMA data_version").get() as { data_version: bigint }).data_version}:${this.localWrites}`;
+    const version = this.changeToken();
     if (cached && (cached.version === version || Date.now() - cached.atMs < vocabRefreshMs)) return cached;
     const byFirst = new Map<string, string[]>();
     for (const { term } of (users ? this.st.userVocab! : this.st.vocab!).all() as Array<{ term: string }>) {
@@ -355,6 +361,11 @@ export class EmbeddedEngine implements SearchEngine {
     const old = this.index;
     this.index = new Index(join(this.dataDir, name));
     old.close();
+  }
+
+  /** The live file's name and its change token: another file after a reindex, another token after any commit to it. */
+  changeToken(): string {
+    return `${this.index.path}:${this.index.changeToken()}`;
   }
 
   upsertPost(doc: PostDoc) {

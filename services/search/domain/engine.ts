@@ -122,6 +122,13 @@ export interface SearchEngine extends IndexWriter {
   trendingHashtags(nowMs: number, limit: number): Promise<HashtagCount[]>;
   /** Ids of every live (not deleted) post and every user, for checks and reindex reports. */
   allIds(): Promise<{ posts: bigint[]; users: bigint[] }>;
+  /**
+   * A token that changes whenever the index may have changed under this process, by any
+   * writer (embedded: the live file and SQLite's data_version); "" when the engine cannot
+   * tell (Meilisearch: the writers' search:writes bump tells, request-cache.ts). Cheap:
+   * read on every refresh of the request cache's generation.
+   */
+  changeToken(): string;
   /** Picks up a generation another process committed (embedded: re-reads CURRENT now). */
   follow(): void;
   /** Starts a new generation (reindex), or opens the one named (another process's rebuild). */

@@ -18,6 +18,8 @@ import { optionalCall } from "#kit/client.ts";
 import type { Caller } from "#kit/call-context.ts";
 import { PostViewSchema, ReferredPostSchema, type PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
 import type { Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
+import type { Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
+import type { PostCounts } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { UserResultSchema, type UserResult } from "#gen/oasis/search/v1/search_pb.ts";
 import { canSee } from "../../../shared-rules/post-visibility.ts";
@@ -34,23 +36,43 @@ async function relationships(ctx: SearchContext, viewer: Caller, ids: Iterable<b
   return new Map(rels.map((r) => [r.userId, r]));
 }
 
-/** PostViews of `ids` (in order) that `viewer` may see and has not muted or blocked, from the read model. */
-export async function postViewsFromReadModel(ctx: SearchContext, viewer: Caller, ids: readonly bigint[]): Promise<PostView[]> {
-  if (!ids.length) return [];
+/**
+ * What a page of posts needs before any viewer's rules, from the read model: the live
+ * posts of the ids, the posts they refer to, the authors of both and the counters. It
+ * depends on no viewer, so the request cache (request-cache.ts) may share it between
+ * viewers; nothing in it may be changed by a reader.
+ */
+export interface LoadedPosts {
+  readonly posts: ReadonlyMap<bigint, Post>;
+  readonly referred: ReadonlyMap<bigint, Post>;
+  readonly authors: ReadonlyMap<bigint, Profile>;
+  readonly counts: ReadonlyMap<bigint, PostCounts>;
+}
+
+/** Loads `ids` (step 1 without the viewer's part): two Lua calls and the counters, in parallel where they can be. */
+export async function loadPosts(ctx: SearchContext, ids: readonly bigint[]): Promise<LoadedPosts> {
   const rm = ctx.readModel;
-  const me = viewer.userId;
   const { posts, authors } = await rm.getPostsWithAuthors(ctx, ids);
   const live = [...posts.values()];
   const referIds = [...new Set(live.map((p) => p.referPostId).filter((id) => id !== 0n))];
-  const postIds = live.map((p) => p.postId);
-  const [refs, counts, states, rels] = await Promise.all([
-    rm.getPostsWithAuthors(ctx, referIds),
-    rm.getCounts(ctx, postIds),
-    rm.getStates(ctx, me, postIds),
+  const [refs, counts] = await Promise.all([rm.getPostsWithAuthors(ctx, referIds), rm.getCounts(ctx, live.map((p) => p.postId))]);
+  for (const [id, p] of refs.authors) authors.set(id, p);
+  return { posts, referred: refs.posts, authors, counts };
+}
+
+/**
+ * PostViews of `ids` (in order) that `viewer` may see and has not muted or blocked, from
+ * `loaded` (steps 1, the viewer's state and relationships, 2 and 3). Reads `loaded`, never
+ * changes it.
+ */
+export async function presentPosts(ctx: SearchContext, viewer: Caller, loaded: LoadedPosts, ids: readonly bigint[]): Promise<PostView[]> {
+  const { posts, referred, authors, counts } = loaded;
+  const me = viewer.userId;
+  const live = [...posts.values()];
+  const [states, rels] = await Promise.all([
+    ctx.readModel.getStates(ctx, me, live.map((p) => p.postId)),
     relationships(ctx, viewer, live.map((p) => p.authorId)),
   ]);
-  const referred = refs.posts;
-  for (const [id, p] of refs.authors) authors.set(id, p);
   const more = [...referred.values()].map((p) => p.authorId).filter((a) => a !== me && !rels.has(a));
   if (more.length) for (const [k, v] of await relationships(ctx, viewer, more)) rels.set(k, v);
   const allowed = (post: Post) => {
@@ -92,10 +114,20 @@ export async function postViewsFromReadModel(ctx: SearchContext, viewer: Caller,
   return out;
 }
 
-/** UserResults of `ids` (in order) as identity would show them to `viewer`, from the read model; blocked either way dropped. */
-export async function userResultsFromReadModel(ctx: SearchContext, viewer: Caller, ids: readonly bigint[]): Promise<UserResult[]> {
+/** PostViews of `ids` (in order) that `viewer` may see and has not muted or blocked, from the read model. */
+export async function postViewsFromReadModel(ctx: SearchContext, viewer: Caller, ids: readonly bigint[]): Promise<PostView[]> {
   if (!ids.length) return [];
-  const [profiles, rels] = await Promise.all([ctx.readModel.getProfiles(ctx, ids), relationships(ctx, viewer, ids)]);
+  return presentPosts(ctx, viewer, await loadPosts(ctx, ids), ids);
+}
+
+/** Profiles of `ids` from the read model: what user results need before the viewer's rules (shareable, read-only). */
+export function loadUsers(ctx: SearchContext, ids: readonly bigint[]): Promise<ReadonlyMap<bigint, Profile>> {
+  return ctx.readModel.getProfiles(ctx, ids);
+}
+
+/** UserResults of `ids` (in order) as identity would show them to `viewer`, from `profiles`; blocked either way dropped. */
+export async function presentUsers(ctx: SearchContext, viewer: Caller, profiles: ReadonlyMap<bigint, Profile>, ids: readonly bigint[]): Promise<UserResult[]> {
+  const rels = await relationships(ctx, viewer, ids);
   const out: UserResult[] = [];
   for (const id of ids) {
     const p = profiles.get(id);
@@ -106,6 +138,12 @@ export async function userResultsFromReadModel(ctx: SearchContext, viewer: Calle
     if (profile) out.push(create(UserResultSchema, { profile, relationship: rel }));
   }
   return out;
+}
+
+/** UserResults of `ids` (in order) as identity would show them to `viewer`, from the read model; blocked either way dropped. */
+export async function userResultsFromReadModel(ctx: SearchContext, viewer: Caller, ids: readonly bigint[]): Promise<UserResult[]> {
+  if (!ids.length) return [];
+  return presentUsers(ctx, viewer, await loadUsers(ctx, ids), ids);
 }
 
 /** Results for `viewer`: from the read model (default) or from the services (OASIS_SEARCH_READ_MODEL=0). */

@@ -1,19 +1,30 @@
-/** SearchPosts: engine hits (exact before typo matches, newest first) -> PostViews the caller may see. */
+/**
+ * SearchPosts: engine hits (exact before typo matches, newest first) -> PostViews the
+ * caller may see. Through the request cache (../request-cache.ts): an anonymous caller's
+ * whole page is cached (and pre-encoded, cached.ts); for a signed-in viewer the engine's
+ * hits and the loaded snapshots are, and the viewer's own state, relationships and the
+ * visibility rules are applied on every request after the cache.
+ */
+import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { currentCaller } from "#kit/call-context.ts";
 import { invalidArgument } from "#kit/errors.ts";
 import { pageSize } from "#kit/page-token.ts";
-import type { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
+import type { PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
+import { SearchPostsResponseSchema, type SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
 import type { SearchContext } from "../context.ts";
-import { postViews } from "../domain/hydrate.ts";
+import type { Cursor, Hit } from "../domain/engine.ts";
+import { loadPosts, postViews, presentPosts } from "../domain/hydrate.ts";
 import { page } from "../domain/paging.ts";
+import { answer, preEncode, queryKey, viewerClass } from "./cached.ts";
 import { parsedQuery } from "./query.ts";
 
 const ms = (t: { seconds: bigint; nanos: number } | undefined) => (t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : undefined);
 
 export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchService>, "searchPosts"> {
+  const cache = ctx.cache;
   return {
-    async searchPosts(req) {
+    async searchPosts(req, context) {
       const query = parsedQuery(req.query);
       const afterMs = ms(req.after);
       const beforeMs = ms(req.before);
@@ -22,13 +33,30 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
       }
       const viewer = currentCaller();
       const authorId = req.authorId || undefined;
-      const { items, nextPageToken } = await page({
-        scope: `posts:${req.query}:${req.authorId}:${afterMs ?? ""}:${beforeMs ?? ""}`,
-        token: req.pageToken,
-        limit: pageSize(req.pageSize, 20, 50),
-        fetch: (cursor, limit) => ctx.engine.searchPosts({ query, authorId, afterMs, beforeMs, cursor, limit }),
-        present: async (ids) => (await postViews(ctx, viewer, ids)).map((v) => ({ id: v.post!.postId, item: v })),
-      });
+      const limit = pageSize(req.pageSize, 20, 50);
+      const scope = `posts:${queryKey(query)}:${req.authorId}:${afterMs ?? ""}:${beforeMs ?? ""}`;
+      const key = `${scope}:${limit}:${req.pageToken}`;
+      const search = (cursor: Cursor | undefined, n: number) => ctx.engine.searchPosts({ query, authorId, afterMs, beforeMs, cursor, limit: n });
+      const run = (fetch: (c: Cursor | undefined, n: number) => Promise<Hit[]>, present: (ids: bigint[]) => Promise<PostView[]>) =>
+        page({ scope, token: req.pageToken, limit, fetch, present: async (ids) => (await present(ids)).map((v) => ({ id: v.post!.postId, item: v })) });
+      const cls = viewerClass(viewer);
+      if (cls === "anonymous" && cache.enabled) {
+        const cached = await cache.get(`anon:${key}`, async () => {
+          const { items, nextPageToken } = await run(search, (ids) => postViews(ctx, viewer, ids));
+          return preEncode(SearchPostsResponseSchema, create(SearchPostsResponseSchema, { posts: items, nextPageToken }));
+        });
+        return answer(SearchPostsResponseSchema, cached, context);
+      }
+      if (cls !== "user" || !cache.enabled) {
+        const { items, nextPageToken } = await run(search, (ids) => postViews(ctx, viewer, ids));
+        return { posts: items, nextPageToken };
+      }
+      // A signed-in viewer: the skeleton from the cache, the viewer's part fresh.
+      const fetch = (cursor: Cursor | undefined, n: number) => cache.get(`hits:${scope}:${JSON.stringify(cursor ?? [], (_k, v) => (typeof v === "bigint" ? `${v}` : v))}:${n}`, () => search(cursor, n));
+      const present = ctx.rt.config.readModel
+        ? async (ids: bigint[]) => presentPosts(ctx, viewer, await cache.get(`load:posts:${ids.join(",")}`, () => loadPosts(ctx, ids)), ids)
+        : (ids: bigint[]) => postViews(ctx, viewer, ids);
+      const { items, nextPageToken } = await run(fetch, present);
       return { posts: items, nextPageToken };
     },
   };

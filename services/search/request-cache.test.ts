@@ -1,0 +1,186 @@
+/**
+ * The request cache (request-cache.ts): on its own against real Redis (a generation
+ * bump, another replica's bump, the engine's token, sharing, the size bound, errors),
+ * then through the real mesh (identity, graph, media, post, search, edge): a cached
+ * page changes after a new post, a delete and an account made private, and a
+ * signed-in viewer's blocks, mutes and follows act on a page whose skeleton came from
+ * the cache. Hits are read from search's own counter, never timed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
+import { SearchService } from "#gen/oasis/search/v1/search_service_pb.ts";
+import { audienceOf, callerHeader, edgeName, signCaller } from "#kit/auth.ts";
+import { createLogger } from "#kit/logger.ts";
+import { createRedis, deleteKeysWithPrefix, type Redis } from "#kit/redis.ts";
+import { testClient, testIdentity } from "#kit/testing/clients.ts";
+import { testNamespace } from "#kit/testing/namespace.ts";
+import { until } from "#kit/testing/until.ts";
+import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+import { RequestCache } from "./request-cache.ts";
+
+const redisUrl = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+describe("RequestCache", () => {
+  const ns = testNamespace();
+  let redis: Redis;
+  beforeAll(() => {
+    redis = createRedis({ url: redisUrl, keyPrefix: `${ns}:`, log: createLogger("search-test", "silent") });
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await deleteKeysWithPrefix(redisUrl, `${ns}:`);
+  });
+
+  test("a value is computed once per generation; a bump here, a bump by another replica or a new engine token recomputes it", async () => {
+    let token = "a";
+    const cache = new RequestCache(redis, () => token, { entries: 100, refreshMs: 60_000 });
+    const other = new RequestCache(redis, () => "", { entries: 100, refreshMs: 1 });
+    let computed = 0;
+    const compute = async () => ++computed;
+    expect(await cache.get("k", compute)).toBe(1);
+    expect(await cache.get("k", compute)).toBe(1);
+    expect(cache.stats).toEqual({ hits: 1, shared: 0, misses: 1 });
+    await cache.bumpWrites(); // this process's own write: seen at once
+    expect(await cache.get("k", compute)).toBe(2);
+    await cache.bumpViews();
+    expect(await cache.get("k", compute)).toBe(3);
+    // Another replica sees the bump at its next read of the counters (refreshMs later).
+    const replica = new RequestCache(redis, () => token, { entries: 100, refreshMs: 1 });
+    const before = await replica.get("k", compute);
+    await cache.bumpWrites();
+    expect(await until(() => replica.get("k", compute), (v) => v !== before, 5_000)).toBe(before + 1);
+    // The engine's token is part of the generation (another process wrote the index).
+    token = "b";
+    expect(await until(() => replica.get("k", compute), (v) => v !== before + 1, 5_000)).toBe(before + 2);
+  });
+
+  test("concurrent misses share one computation; failures are not kept; at most `entries` are kept; 0 entries is off", async () => {
+    const cache = new RequestCache(redis, () => "", { entries: 2, refreshMs: 60_000 });
+    let computed = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = async () => {
+      computed++;
+      await gate;
+      return "v";
+    };
+    const all = Promise.all(Array.from({ length: 10 }, () => cache.get("same", slow)));
+    release();
+    expect(await all).toEqual(Array(10).fill("v"));
+    expect(computed).toBe(1);
+    expect(cache.stats.shared).toBe(9);
+
+    await expect(cache.get("bad", () => Promise.reject(new Error("engine down")))).rejects.toThrow("engine down");
+    expect(await cache.get("bad", async () => "ok")).toBe("ok");
+
+    await cache.get("a", async () => 1);
+    await cache.get("b", async () => 2);
+    expect(cache.size).toBe(2);
+    expect(await cache.get("same", async () => "recomputed")).toBe("recomputed"); // dropped as least recently used
+
+    const off = new RequestCache(redis, () => "", { entries: 0, refreshMs: 60_000 });
+    let n = 0;
+    await off.get("k", async () => ++n);
+    expect(await off.get("k", async () => ++n)).toBe(2);
+    expect(off.enabled).toBe(false);
+  });
+});
+
+describe("through the mesh", () => {
+  let bed: SocialTestbed;
+  let dir: string;
+  let alice: bigint, bob: bigint, carol: bigint, dave: bigint;
+  const photo = new Map<bigint, bigint>();
+  const search = (as: bigint | null) => testClient(SearchService, bed.mesh.url("search"), as);
+  const found = async (query: string, as: bigint | null) => (await search(as).searchPosts({ query, pageSize: 50 })).posts.map((v) => v.post!.postId).sort();
+  const post = async (user: bigint, caption: string, visibility = Visibility.PUBLIC) =>
+    (await bed.post(user).createPost({ mediaIds: [photo.get(user)!], caption, visibility })).post!.postId;
+  /** search_request_cache_total{result="hit"} on search's metrics port. */
+  const hits = async () => {
+    const text = await (await fetch(`${bed.mesh.metricsUrl("search")}/metrics`)).text();
+    return Number(/^search_request_cache_total\{result="hit"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "oasis-search-cache-"));
+    bed = await startSocialTestbed(["identity", "graph", "media", "post", "search"], { env: { OASIS_SEARCH_DATA_DIR: dir, OASIS_MEILI_URL: "" } });
+    [alice, bob, carol, dave] = (await bed.users([910, 911, 912, 913])) as [bigint, bigint, bigint, bigint];
+    for (const u of [alice, bob, carol, dave]) photo.set(u, await bed.photo(u, 0));
+    await bed.graph(bob).follow({ userId: alice });
+  }, 120_000);
+
+  afterAll(async () => {
+    await bed?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("an anonymous page is served from the cache until a new post, a delete or an account made private changes it", async () => {
+    const first = await post(alice, "a pangolin naps under the plum tree");
+    await until(() => found("pangolin", null), (r) => r.length === 1, 5_000);
+    const h0 = await hits();
+    expect(await found("pangolin", null)).toEqual([first]);
+    expect(await hits()).toBeGreaterThan(h0);
+
+    const second = await post(carol, "the pangolin wakes at dusk");
+    expect(await until(() => found("pangolin", null), (r) => r.length === 2, 5_000)).toEqual([first, second].sort());
+    await bed.post(carol).deletePost({ postId: second });
+    expect(await until(() => found("pangolin", null), (r) => r.length === 1, 5_000)).toEqual([first]);
+
+    await bed.identity(alice).updateProfile({ profile: { userId: alice, private: true }, updateMask: { paths: ["private"] } });
+    expect(await until(() => found("pangolin", null), (r) => r.length === 0, 5_000)).toEqual([]);
+    expect(await found("pangolin", bob)).toEqual([first]); // a follower still finds it
+    expect(await found("pangolin", carol)).toEqual([]);
+    await bed.identity(alice).updateProfile({ profile: { userId: alice, private: false }, updateMask: { paths: ["private"] } });
+    await until(() => found("pangolin", null), (r) => r.length === 1, 5_000);
+  });
+
+  test("a signed-in viewer's follows, blocks and mutes act on a page whose skeleton is cached", async () => {
+    const friends = await post(alice, "an okapi in the bamboo, for friends", Visibility.FOLLOWERS);
+    const open = await post(dave, "an okapi by the river");
+    await until(() => found("okapi", bob), (r) => r.length === 2, 5_000);
+    // Same query, same generation: the skeleton is shared, the rules are each viewer's.
+    const h0 = await hits();
+    expect(await found("okapi", carol)).toEqual([open]);
+    expect(await found("okapi", bob)).toEqual([friends, open].sort());
+    expect(await hits()).toBeGreaterThan(h0);
+    // Graph changes are no search event: nothing is invalidated, the rules still act at once.
+    await bed.graph(bob).mute({ userId: dave });
+    expect(await found("okapi", bob)).toEqual([friends]);
+    await bed.graph(alice).block({ userId: bob });
+    expect(await found("okapi", bob)).toEqual([]);
+    await bed.graph(carol).follow({ userId: alice });
+    expect(await found("okapi", carol)).toEqual([friends, open].sort());
+    expect(await found("okapi", null)).toEqual([open]);
+  });
+
+  test("a cached anonymous page reads the same as Connect binary (pre-encoded) and as Connect JSON", async () => {
+    const id = await post(dave, "a tapir crosses the stream");
+    await until(() => found("tapir", null), (r) => r.length === 1, 5_000);
+    const binary = await search(null).searchPosts({ query: "tapir" });
+    const json = createClient(
+      SearchService,
+      createConnectTransport({
+        baseUrl: bed.mesh.url("search"),
+        httpVersion: "2",
+        useBinaryFormat: false,
+        interceptors: [
+          (next) => async (req) => {
+            const audience = audienceOf(req.service.typeName)!;
+            req.header.set(callerHeader, signCaller(testIdentity(edgeName), { audience, method: `${req.service.typeName}/${req.method.name}` }, null));
+            return next(req);
+          },
+        ],
+      }),
+    );
+    const viaJson = await json.searchPosts({ query: "tapir" });
+    expect(binary.posts.map((v) => v.post!.postId)).toEqual([id]);
+    expect(viaJson.posts.map((v) => v.post!.postId)).toEqual([id]);
+    expect(viaJson.posts[0]!.author!.handle).toBe(binary.posts[0]!.author!.handle);
+    expect(binary.posts[0]!.post!.caption).toBe("a tapir crosses the stream");
+  });
+});
