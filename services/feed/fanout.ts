@@ -2,7 +2,8 @@
  * Fan-out on write (the consumers of post and graph events):
  * - post_created: onto the author's timeline, then onto the home timelines of followers
  *   who read their feed in the last `activeMs`, a page of `fanoutBatch` (1,000) followers
- *   at a time. Authors with more than `fanoutThreshold` followers are only marked as
+ *   at a time (one graph call and one Redis script a page: the script checks who is
+ *   active and pushes to them). Authors with more than `fanoutThreshold` followers are only marked as
  *   "celebrities"; readers merge their posts at read time. While the kill switch
  *   `fanout_pull` is on (kit/kill-switches.ts), every author is treated so; the first
  *   post after it cleared pushes the author's latest `backfill` posts and ends the merge.
@@ -68,8 +69,8 @@ export function postConsumer(ctx: FeedContext, lag: Histogram) {
           if (pushed.length === 1 && (await ctx.timelines.removeCeleb(post.authorId))) {
             pushed = [...new Set([post.postId, ...(await ctx.timelines.page("ut", post.authorId, undefined, cfg.backfill)).ids])];
           }
-          const active = await ctx.timelines.activeSince(ids, Date.now() - cfg.activeMs);
-          await ctx.timelines.pushHome(active, pushed);
+          // The active-reader check runs inside the push script: one Redis round trip a page.
+          await ctx.timelines.pushActiveHome(ids, Date.now() - cfg.activeMs, pushed);
         });
         lag.observe((Date.now() - meta.occurredAtMs) / 1000);
       }),

@@ -35,7 +35,36 @@ if new > 0 then redis.call('INCRBY', KEYS[1], new) end
 return new
 `;
 
-type TimelineRedis = Redis & { oasisPush(numKeys: number, ...args: Array<string | number>): Promise<number> };
+// The fan-out's push, with the active-reader check inside so a page of followers costs one
+// round trip. KEYS[1] a delivery counter, KEYS[2] the `active` sorted set, then pairs
+// (timeline, marker), one per reader. ARGV[1] cap, ARGV[2] the oldest last-read time that
+// counts as active (ms), ARGV[3 .. 2 + readers] the readers' ids (members of `active`),
+// then pairs (score, member). Like pushScript, for the readers whose last read is at or
+// after ARGV[2] only. Returns the new (timeline, member) pairs.
+const pushActiveScript = `
+local cap = tonumber(ARGV[1])
+local since = tonumber(ARGV[2])
+local readers = (#KEYS - 2) / 2
+local first = 3 + readers
+local new = 0
+for r = 1, readers do
+  local seen = redis.call('ZSCORE', KEYS[2], ARGV[2 + r])
+  if seen and tonumber(seen) >= since and redis.call('EXISTS', KEYS[2 + 2 * r]) == 1 then
+    local timeline = KEYS[1 + 2 * r]
+    for j = first, #ARGV, 2 do
+      new = new + redis.call('ZADD', timeline, ARGV[j], ARGV[j + 1])
+    end
+    redis.call('ZREMRANGEBYRANK', timeline, 0, -(cap + 1))
+  end
+end
+if new > 0 then redis.call('INCRBY', KEYS[1], new) end
+return new
+`;
+
+type TimelineRedis = Redis & {
+  oasisPush(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  oasisPushActive(numKeys: number, ...args: Array<string | number>): Promise<number>;
+};
 
 export interface Page {
   readonly ids: bigint[];
@@ -53,6 +82,7 @@ export class Timelines {
     private readonly homeTtlSeconds: number,
   ) {
     if (!("oasisPush" in redis)) redis.defineCommand("oasisPush", { lua: pushScript });
+    if (!("oasisPushActive" in redis)) redis.defineCommand("oasisPushActive", { lua: pushActiveScript });
     this.redis = redis as TimelineRedis;
   }
 
@@ -65,6 +95,16 @@ export class Timelines {
     if (readers.length === 0 || postIds.length === 0) return 0;
     const keys = ["delivered:home", ...readers.flatMap((r) => [`ht:${r}`, `hb:${r}`])];
     return this.redis.oasisPush(keys.length, ...keys, this.homeCap, ...Timelines.scored(postIds));
+  }
+
+  /**
+   * pushHome to those of `readers` who read their feed at or after `sinceMs` (the
+   * `active` set), checked in the same script: one round trip for a page of followers.
+   */
+  async pushActiveHome(readers: readonly bigint[], sinceMs: number, postIds: readonly bigint[]): Promise<number> {
+    if (readers.length === 0 || postIds.length === 0) return 0;
+    const keys = ["delivered:home", "active", ...readers.flatMap((r) => [`ht:${r}`, `hb:${r}`])];
+    return this.redis.oasisPushActive(keys.length, ...keys, this.homeCap, sinceMs, ...readers.map(String), ...Timelines.scored(postIds));
   }
 
   /** Adds posts to an author's timeline if it is built. */
@@ -143,13 +183,6 @@ export class Timelines {
     if (failed) throw failed[0];
     const prev = res[0]![1] as string | null;
     return { lastSeenMs: prev ? Number(prev) : 0, built: res[2]![1] === 1, celebs: (res[3]![1] as string[]).map(BigInt) };
-  }
-
-  /** Which of `readers` read their feed since `sinceMs`. */
-  async activeSince(readers: readonly bigint[], sinceMs: number): Promise<bigint[]> {
-    if (readers.length === 0) return [];
-    const scores = await this.redis.zmscore("active", ...readers.map(String));
-    return readers.filter((_, i) => scores[i] !== null && Number(scores[i]) >= sinceMs);
   }
 
   async addCeleb(author: bigint): Promise<void> {
