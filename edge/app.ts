@@ -34,6 +34,7 @@ import { MethodRegistry } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import { requestContext, type RequestContext } from "./request-context.ts";
 import { runRpc, type RpcDeps } from "./rpc-call.ts";
+import { JsonReuse } from "./json-reuse.ts";
 import { edgeServices } from "./services.ts";
 import { Upstreams } from "./upstream.ts";
 
@@ -78,6 +79,7 @@ export function createEdgeApp(
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience, jwksCooldownMs: config.jwksCooldownMs }),
     upstreams: new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses")),
     limiter: new RateLimiter({ redis, onCall: () => redisCalls.inc() }),
+    jsonReuse: new JsonReuse(config.jsonReuseEntries),
   };
   const routes = extraRoutes(deps);
   const cors = new Cors(config.corsOrigins);
@@ -139,7 +141,7 @@ export function createEdgeApp(
           encoding = call.encoding;
           return call.message;
         },
-        (message, headers) => connectReply({ routed, message, encoding }, message, headers),
+        (answer, headers) => connectReply({ routed, encoding }, answer, headers, deps.jsonReuse),
       );
       return { reply, route: routed.path };
     }

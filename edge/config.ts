@@ -9,7 +9,9 @@
  * OASIS_EDGE_TRUSTED_PROXIES [0] (proxies appending to X-Forwarded-For),
  * OASIS_EDGE_METRICS_PORT [9080] (admin port: /metrics, probes),
  * OASIS_EDGE_ACCESS_LOG_RATE [50] (access log lines per second before sampling),
- * OASIS_EDGE_ACCESS_LOG_SAMPLE [0.01] (share of requests logged above that), plus the shared
+ * OASIS_EDGE_ACCESS_LOG_SAMPLE [0.01] (share of requests logged above that),
+ * OASIS_EDGE_JSON_REUSE_ENTRIES [2000] (JSON renderings of read answers kept for identical
+ * answers, json-reuse.ts; 0: off), plus the shared
  * variables of kit/config.ts (upstream URLs, Redis, OASIS_HOST, OASIS_DEV) and the edge's
  * mesh key OASIS_MESH_KEY_EDGE with OASIS_MESH_PUBLIC_KEYS (kit/mesh-keys.ts).
  */
@@ -54,6 +56,8 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly accessLogRate: number;
   /** Share (0-1) of the requests above `accessLogRate` that are logged. */
   readonly accessLogSample: number;
+  /** JSON renderings of read answers kept for identical answers (json-reuse.ts); 0: none. */
+  readonly jsonReuseEntries: number;
   /** Redis key prefix for the edge's own keys (rate limits). */
   readonly redisKeyPrefix: string;
 }
@@ -96,5 +100,6 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     redisKeyPrefix: edgeKeyPrefix(all.namespace),
     accessLogRate: int(env, "OASIS_EDGE_ACCESS_LOG_RATE", 50),
     accessLogSample: share(env, "OASIS_EDGE_ACCESS_LOG_SAMPLE", 0.01),
+    jsonReuseEntries: int(env, "OASIS_EDGE_JSON_REUSE_ENTRIES", 2000, { min: 0 }),
   });
 }

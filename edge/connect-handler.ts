@@ -10,9 +10,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { Access } from "#kit/auth.ts";
 import { readBody } from "./body.ts";
-import { decodeBinary, decodeJson, encodeBinary, encodeJson } from "./json-codec.ts";
+import { decodeBinary, decodeJson, encodeJson } from "./json-codec.ts";
 import type { RoutedMethod } from "./registry.ts";
 import { jsonReply, type Reply } from "./reply.ts";
+import type { JsonReuse } from "./json-reuse.ts";
+import type { UpstreamAnswer } from "./rpc-call.ts";
 
 export type Encoding = "json" | "proto";
 
@@ -61,11 +63,14 @@ export function requireAccess(access: Access, user: { readonly roles: readonly s
   }
 }
 
-/** Encodes a successful unary response in the request's encoding. */
-export function connectReply(call: DecodedCall, message: Message, headers: Record<string, string>): Reply {
+/**
+ * Encodes a successful unary answer in the request's encoding: binary Protobuf as the
+ * upstream sent it, JSON rendered (or reused, json-reuse.ts) from its bytes.
+ */
+export function connectReply(call: Pick<DecodedCall, "routed" | "encoding">, answer: UpstreamAnswer, headers: Record<string, string>, reuse: JsonReuse): Reply {
   const output = call.routed.method.output as DescMessage;
-  if (call.encoding === "json") return jsonReply(200, encodeJson(output, message), headers);
-  return { status: 200, headers: { "content-type": "application/proto", ...headers }, body: encodeBinary(output, message) };
+  if (call.encoding === "json") return jsonReply(200, reuse.json(call.routed, "", answer.bytes, () => encodeJson(output, answer.message)), headers);
+  return { status: 200, headers: { "content-type": "application/proto", ...headers }, body: answer.bytes };
 }
 
 /** Deadline for the upstream call: the client's `connect-timeout-ms` (or `x-server-timeout`, seconds), capped. */

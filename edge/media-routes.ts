@@ -64,7 +64,7 @@ export function mediaRoutes(deps: EdgeDeps): EdgeRoute[] {
           requestId: (ctx.req.headers.get("idempotency-key") ?? "").slice(0, 64),
         });
       },
-      (message, headers) => jsonReply(200, encodeJson(routed.method.output, message), headers),
+      (answer, headers) => jsonReply(200, encodeJson(routed.method.output, answer.message), headers),
       "upload",
     );
     return { reply, route: "/v1/media" };

@@ -41,7 +41,7 @@ export function restRoutes(deps: EdgeDeps, table: RouteTable): EdgeRoute[] {
       ctx,
       routed,
       async () => buildRequest(route, vars, ctx.url.searchParams, route.body ? await readBody(ctx.req, deps.config.maxBodyBytes) : await readBody(ctx.req, 1024)),
-      (message, headers) => jsonReply(200, responseJson(route, message), headers),
+      (answer, headers) => jsonReply(200, deps.jsonReuse.json(routed, route.responseBody, answer.bytes, () => responseJson(route, answer.message)), headers),
     );
     return { reply, route: label };
   };

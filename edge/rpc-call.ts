@@ -16,7 +16,7 @@
  */
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Message } from "@bufbuild/protobuf";
+import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Access } from "#kit/auth.ts";
 import { rateLimitFields, tighterLimit, type RateLimitState } from "#kit/rate-limit-headers.ts";
 import type { TokenVerifier } from "./auth.ts";
@@ -28,6 +28,7 @@ import type { RoutedMethod } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import type { RequestContext } from "./request-context.ts";
 import type { Upstreams } from "./upstream.ts";
+import type { JsonReuse } from "./json-reuse.ts";
 import type { KillSwitchState } from "#kit/kill-switches.ts";
 import { shedRefusal, switchRefusal } from "./kill-switch-gate.ts";
 
@@ -38,6 +39,26 @@ export interface RpcDeps {
   readonly verifier: TokenVerifier;
   readonly limiter: RateLimiter;
   readonly upstreams: Upstreams;
+  /** Renderings of answers kept for identical answers (json-reuse.ts). */
+  readonly jsonReuse: JsonReuse;
+}
+
+/**
+ * An upstream's answer as it came (binary Protobuf), decoded only when a renderer asks
+ * for the message: a binary Connect reply forwards the bytes, and a JSON rendering kept
+ * by json-reuse.ts needs no decoding at all.
+ */
+export class UpstreamAnswer {
+  private decoded: Message | undefined;
+  constructor(
+    readonly routed: RoutedMethod,
+    readonly bytes: Uint8Array,
+  ) {}
+
+  /** The decoded message (decoded once, on first use). */
+  get message(): Message {
+    return (this.decoded ??= fromBinary(this.routed.method.output as DescMessage, this.bytes));
+  }
 }
 
 /**
@@ -52,14 +73,14 @@ export function routeClassOf(routed: RoutedMethod): RouteClass {
 
 /**
  * Runs one RPC. `decode` builds the request message (may read the body); `encode`
- * renders the response. Errors become JSON error replies.
+ * renders the answer. Errors become JSON error replies.
  */
 export async function runRpc(
   deps: RpcDeps,
   ctx: RequestContext,
   routed: RoutedMethod,
   decode: () => Promise<Message>,
-  encode: (message: Message, headers: Record<string, string>) => Reply,
+  encode: (answer: UpstreamAnswer, headers: Record<string, string>) => Reply,
   routeClass: RouteClass = routeClassOf(routed),
 ): Promise<Reply> {
   let limitHeaders: Record<string, string> = {};
@@ -89,7 +110,7 @@ export async function runRpc(
       }
     }
     const message = await decode();
-    const answer = await deps.upstreams.unary(routed, message, {
+    const bytes = await deps.upstreams.unaryBytes(routed, message, {
       userId: user?.userId ?? null,
       clientIp: ctx.clientIp,
       requestId: ctx.requestId,
@@ -98,7 +119,7 @@ export async function runRpc(
       signal: ctx.req.signal,
       onRateLimit: (s) => (upstreamLimit = s),
     });
-    return encode(answer, headers());
+    return encode(new UpstreamAnswer(routed, bytes), headers());
   } catch (err) {
     return errorReply(err, headers());
   }

@@ -85,8 +85,13 @@ export class Upstreams {
     for (const set of this.sets.values()) for (const c of set.clients()) c.close();
   }
 
-  /** Calls a unary method of the upstream that serves it. */
+  /** Calls a unary method of the upstream that serves it; resolves to the decoded answer. */
   async unary(routed: RoutedMethod, message: Message, meta: CallMeta): Promise<Message> {
+    return fromBinary(routed.method.output as DescMessage, await this.unaryBytes(routed, message, meta));
+  }
+
+  /** Calls a unary method of the upstream that serves it; resolves to the answer's bytes (binary Protobuf), not decoded. */
+  async unaryBytes(routed: RoutedMethod, message: Message, meta: CallMeta): Promise<Uint8Array> {
     const body = toBinary(routed.method.input as DescMessage, message as never);
     const headers = {
       [callerHeader]: cachedCaller(this.config.mesh, { audience: routed.upstream, method: routed.path.slice(1) }, meta.userId),
@@ -103,11 +108,10 @@ export class Upstreams {
           if (s) report(s);
         }
       : undefined;
-    const bytes = await this.set(routed.upstream).run(isRetryable(routed.method, message), meta.signal, (client) =>
+    return this.set(routed.upstream).run(isRetryable(routed.method, message), meta.signal, (client) =>
       client.unary(routed.path, body, headers, remainingMs(meta.deadlineMs), meta.signal, onHeaders),
       neverSent,
     );
-    return fromBinary(routed.method.output as DescMessage, bytes);
   }
 
   /** A plain HTTP GET/HEAD on a replica of `name` (media bytes), retried on another replica if never sent. */

@@ -30,6 +30,7 @@ test.each([
   ["wallet", (e: Record<string, string>) => loadWalletConfig(e), "OASIS_WALLET_EXPIRE_MS", "0", "an integer >= 1"],
   ["chat", (e: Record<string, string>) => loadChatConfig(e), "OASIS_CHAT_MESSAGES_PER_MINUTE", "lots", "an integer >= 1"],
   ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_TIMEOUT_MS", "10s", "an integer"],
+  ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_JSON_REUSE_ENTRIES", "-3", "an integer >= 0"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_CACHE_ENTRIES", "-1", "an integer >= 0"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_REFRESH_MS", "0", "an integer >= 1"],
 ])("%s refuses a bad value, naming the variable", (_name, load, variable, value, requirement) => {

@@ -16,6 +16,7 @@ export interface LoadResult {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p90Ms: number;
+  readonly p95Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
 }
@@ -97,6 +98,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       rps: latencies.length / seconds,
       p50Ms: percentile(latencies, 50),
       p90Ms: percentile(latencies, 90),
+      p95Ms: percentile(latencies, 95),
       p99Ms: percentile(latencies, 99),
       maxMs: latencies.at(-1) ?? 0,
     };
