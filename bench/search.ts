@@ -8,24 +8,35 @@
  * 2. Indexing: the same 100,000 posts into the embedded engine (the search service's own
  *    directory), directly through the engine, one transaction per post as the event
  *    consumer applies them: docs/s. (Through events it is this plus JetStream.)
- * 3. Queries at 50 concurrent searches through the edge (GET /v1/search/posts, anonymous,
- *    hydrated PostViews of page size 20): p50/p95/p99 and req/s, for words taken from
- *    the texts (2-character Chinese words, English words, English prefixes), and for
- *    the English words with one typo. Goal p95 < 50 ms. Twice each with search's
- *    results read model off (OASIS_SEARCH_READ_MODEL=0: hydrated from post and
- *    identity per search) and on, interleaved, search restarted between: the ratio.
+ * 3. Queries at 50 concurrent searches through the edge (GET /v1/search/posts,
+ *    anonymous, hydrated PostViews of page size 20), driven by h2load (C, 50 HTTP/1.1
+ *    connections, one search in flight on each, spread over the query words taken from
+ *    the texts: 2-character Chinese words, English words, English prefixes): req/s,
+ *    p50/p95/p99 and CPU per search of each process, in one run, for
+ *      A: no request cache (OASIS_SEARCH_CACHE_ENTRIES=0), no JSON reuse at the edge
+ *         (OASIS_EDGE_JSON_REUSE_ENTRIES=0);
+ *      B: search's request cache (services/search/request-cache.ts) with its
+ *         pre-encoded anonymous pages;
+ *      C: B plus the edge's JSON reuse (edge/json-reuse.ts),
+ *    search and the edge restarted between them; then C again with 20 posts a second
+ *    created through post (CreatePost, so events reach search and invalidate its cache
+ *    as in production), with the cache's hit rate (search_request_cache_total). Goal p95
+ *    < 50 ms. The workload is a few hundred distinct queries repeated, so the cache's
+ *    hit rate is the favourable case; the writes phase shows what invalidation costs.
  * 4. Baseline: the same words as `caption LIKE '%word%' ORDER BY post_id DESC LIMIT 20`
  *    on MariaDB over the same 100,000 captions (a table of the bench's own), 50
  *    concurrent through a pool of 20 connections. No typo tolerance, no ranking, no
  *    visibility or hydration: the lower bound of doing it without a search engine.
- * Prints the ratios. Run: bun bench/search.ts [posts, default 100000]
+ * Prints the ratios. Run: bun bench/search.ts [posts, default 100000] [seconds per phase, default 15]
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
+import { MediaService } from "#gen/oasis/media/v1/media_service_pb.ts";
+import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import { PostSchema, Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { databaseName } from "#kit/config.ts";
 import { createIdGenerator } from "#kit/ids.ts";
@@ -34,16 +45,18 @@ import { parseHashtags } from "#kit/text.ts";
 import { testClient } from "#kit/testing/clients.ts";
 import { startTestMesh, testAdminHandle } from "#kit/testing/mesh.ts";
 import { inParallel } from "#kit/parallel.ts";
-import { fortuneFiles, readFortunes } from "../demo/data.ts";
+import { fortuneFiles, imagePath, photoNames, readFortunes } from "../demo/data.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { analyze } from "../services/search/domain/analyze.ts";
 import { EmbeddedEngine } from "../services/search/store.ts";
-import { cpuSeconds, perRequest, snapshot } from "./lib/cpu.ts";
+import { snapshot } from "./lib/cpu.ts";
 import { closedLoop as closedLoopOf, type LoopResult } from "./lib/load-clients.ts";
+import { runLoad, type LoadResult } from "./lib/h2load.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const total = Number(process.argv[2] ?? 100_000);
+const seconds = Number(process.argv[3] ?? 15);
 const concurrency = 50;
 const mysqlUrl = process.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 
@@ -165,44 +178,109 @@ try {
   const at = (p: number) => alone[Math.floor((p / 100) * alone.length)]!.toFixed(1);
   console.log(`engine alone, one at a time, ${alone.length} queries (words and typos): p50 ${at(50)} ms, p95 ${at(95)} ms, p99 ${at(99)} ms`);
 
-  // 3. Through the edge.
+  // 3. Through the edge: A/B/C with h2load, then C under writes.
   const edge = mesh.url("edge");
+  const url = (q: string) => `${edge}/v1/search/posts?query=${encodeURIComponent(q)}`;
+  const urls = [...new Set(words)].map(url);
   const search = async (q: string) => {
-    const res = await fetch(`${edge}/v1/search/posts?query=${encodeURIComponent(q)}`);
+    const res = await fetch(url(q));
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     return ((await res.json()) as { posts?: unknown[] }).posts?.length ?? 0;
   };
-  // Read model off (hydrated from post, identity, graph on every search) and on (search's
-  // own Redis), search restarted between them, interleaved off, on, off, on so the box's
-  // other load falls on both alike. Each warm-up runs every word once: the read model
-  // has every post's snapshot after it (in production post_created writes it; the
-  // bench's posts went straight into MariaDB, so the first read of each loads it).
-  const runs: Record<"off" | "on", Array<{ words: LoopResult & { empty: number }; typos: LoopResult & { empty: number } }>> = { off: [], on: [] };
-  for (let round = 1; round <= 2; round++) {
-    for (const mode of ["off", "on"] as const) {
-      mesh.env.OASIS_SEARCH_READ_MODEL = mode === "on" ? "1" : "0";
-      await mesh.supervisor.stop("search");
-      await mesh.supervisor.restart("search");
-      await closedLoop(words.length, (i) => search(words[i % words.length]!));
-      await closedLoop(typos.length, (i) => search(typos[i % typos.length]!));
-      const pids = Object.fromEntries(["edge", "search", "post", "identity", "graph"].map((s) => [s, mesh.supervisor.pid(s)]));
-      const c0 = { ...snapshot(pids), bench: cpuSeconds(process.pid) };
-      const viaEdge = await closedLoop(3000, (i) => search(words[i % words.length]!));
-      const c1 = { ...snapshot(pids), bench: cpuSeconds(process.pid) };
-      console.log(`round ${round}, read model ${mode.toUpperCase()}: edge, words (CJK, English, prefixes): ${fmt(viaEdge)}`);
-      console.log(`  CPU per search: ${perRequest(c0, c1, viaEdge.count)}`);
-      const withTypos = await closedLoop(1000, (i) => search(typos[i % typos.length]!));
-      console.log(`round ${round}, read model ${mode.toUpperCase()}: edge, English words with one typo:   ${fmt(withTypos)}`);
-      runs[mode].push({ words: viaEdge, typos: withTypos });
+  // Every word once, so the read model holds every snapshot (in production post_created
+  // writes it; the bench's posts went straight into MariaDB, so the first read loads it).
+  const warm = await closedLoop(words.length, (i) => search(words[i % words.length]!));
+  console.log(`warm-up: ${fmt(warm)}`);
+  const cacheCounts = async () => {
+    const text = await (await fetch(`${mesh.metricsUrl("search")}/metrics`)).text();
+    const of = (r: string) => Number(new RegExp(`^search_request_cache_total\\{result="${r}"[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+    return { hit: of("hit"), shared: of("shared"), miss: of("miss") };
+  };
+  type Phase = { label: string; r: LoadResult; cpu: Record<string, number>; hitRate?: number; writes?: number };
+  const phases: Phase[] = [];
+  const procs = ["edge", "search", "post", "identity", "graph"];
+  const runPhase = async (label: string, env: Record<string, string>, writer?: () => Promise<number>): Promise<Phase> => {
+    for (const [k, v] of Object.entries(env)) mesh.env[k] = v;
+    for (const name of ["search", "edge"]) {
+      await mesh.supervisor.stop(name);
+      await mesh.supervisor.restart(name);
     }
+    const pids = Object.fromEntries(procs.map((n) => [n, mesh.supervisor.pid(n)]));
+    const c0 = snapshot(pids);
+    const k0 = await cacheCounts();
+    let stopWriter = () => {};
+    let written: Promise<number> = Promise.resolve(0);
+    if (writer) {
+      let on = true;
+      stopWriter = () => (on = false);
+      written = (async () => {
+        // 20 posts a second on the clock (open loop: a slow create does not delay the
+        // next one), at most 40 in flight.
+        let started = 0;
+        let done = 0;
+        const inflight = new Set<Promise<void>>();
+        const t0 = performance.now();
+        while (on) {
+          const due = t0 + started * 50 - performance.now();
+          if (due > 0) await Bun.sleep(due);
+          else if (inflight.size >= 40) await Promise.race(inflight);
+          else {
+            started++;
+            const p: Promise<void> = writer()
+              .then((n) => void (done += n), () => {})
+              .finally(() => inflight.delete(p));
+            inflight.add(p);
+          }
+        }
+        await Promise.all(inflight);
+        return done;
+      })();
+    }
+    const r = await runLoad({ label, url: urls[0]!, extraUrls: urls.slice(1), http: "h1", connections: concurrency, durationSeconds: seconds, warmupSeconds: 2 });
+    stopWriter();
+    const writes = await written;
+    const c1 = snapshot(pids);
+    const k1 = await cacheCounts();
+    const lookups = k1.hit + k1.shared + k1.miss - (k0.hit + k0.shared + k0.miss);
+    // h2load's warm-up is in the CPU counts but not in r.requests: per search over both.
+    const cpu = Object.fromEntries(procs.map((n) => [n, ((c1[n]! - c0[n]!) * 1e6) / (r.requests + r.rps * 2)]));
+    const phase = { label, r, cpu, hitRate: lookups > 0 ? (k1.hit + k1.shared - k0.hit - k0.shared) / lookups : undefined, writes: writer ? writes : undefined };
+    console.log(
+      `${label}: ${r.requests} searches in ${r.seconds.toFixed(1)} s = ${r.rps.toFixed(0)}/s, p50 ${r.p50Ms.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${r.errors} errors` +
+        (phase.hitRate !== undefined ? `; cache hit rate ${(phase.hitRate * 100).toFixed(0)}%` : "") +
+        (writer ? `; ${writes} posts created (${(writes / (r.seconds + 2)).toFixed(1)}/s)` : "") +
+        `; ${load()}`,
+    );
+    console.log(`  CPU per search: ${procs.map((n) => `${n} ${cpu[n]!.toFixed(0)} us`).join(", ")}`);
+    phases.push(phase);
+    return phase;
+  };
+  const A = await runPhase("A: no request cache, no JSON reuse", { OASIS_SEARCH_CACHE_ENTRIES: "0", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
+  const B = await runPhase("B: request cache", { OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
+  const C = await runPhase("C: request cache + edge JSON reuse", { OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "2000" });
+  // Writers: real posts through CreatePost (one photo per writer, reused), captions with the query words.
+  const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
+  const media = new Map<bigint, bigint>();
+  const image = readFileSync(imagePath(photoNames[0]!));
+  for (const a of authors.slice(0, 10)) {
+    media.set(a, (await testClient(MediaService, mesh.url("media"), a).uploadMedia({ bucket: "post-images", data: image, requestId: `bench-${a}` })).media!.id);
   }
-  const best = (mode: "off" | "on") => runs[mode].reduce((a, b) => (b.words.p95Ms < a.words.p95Ms ? b : a));
-  const viaEdge = best("on").words;
-  const before = best("off").words;
+  let w = 0;
+  const W = await runPhase("C under 20 posts/s", {}, async () => {
+    const author = authors[w % 10]!;
+    const caption = `${words[(w * 31) % words.length]} ${captions[(w * 7) % captions.length]!.slice(0, 300)}`;
+    w++;
+    await post(author).createPost({ mediaIds: [media.get(author)!], caption, requestId: `bench-write-${w}` });
+    return 1;
+  });
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
   console.log(
-    `read model ON vs OFF (better round of each): p50 ${before.p50Ms.toFixed(1)} -> ${viaEdge.p50Ms.toFixed(1)} ms, p95 ${before.p95Ms.toFixed(1)} -> ${viaEdge.p95Ms.toFixed(1)} ms ` +
-      `(${(before.p95Ms / viaEdge.p95Ms).toFixed(1)}x), p99 ${before.p99Ms.toFixed(1)} -> ${viaEdge.p99Ms.toFixed(1)} ms, req/s ${before.rate.toFixed(0)} -> ${viaEdge.rate.toFixed(0)} (${(viaEdge.rate / before.rate).toFixed(1)}x)`,
+    `A -> B -> C: ${A.r.rps.toFixed(0)} -> ${B.r.rps.toFixed(0)} -> ${C.r.rps.toFixed(0)} searches/s (${ratio(C.r.rps, A.r.rps)}), ` +
+      `p50 ${A.r.p50Ms.toFixed(0)} -> ${B.r.p50Ms.toFixed(0)} -> ${C.r.p50Ms.toFixed(0)} ms, p95 ${A.r.p95Ms.toFixed(0)} -> ${B.r.p95Ms.toFixed(0)} -> ${C.r.p95Ms.toFixed(0)} ms, ` +
+      `p99 ${A.r.p99Ms.toFixed(0)} -> ${B.r.p99Ms.toFixed(0)} -> ${C.r.p99Ms.toFixed(0)} ms; CPU per search edge ${A.cpu.edge!.toFixed(0)} -> ${C.cpu.edge!.toFixed(0)} us, search ${A.cpu.search!.toFixed(0)} -> ${C.cpu.search!.toFixed(0)} us`,
   );
+  console.log(`under writes: ${W.r.rps.toFixed(0)}/s, p95 ${W.r.p95Ms.toFixed(0)} ms, hit rate ${((W.hitRate ?? 0) * 100).toFixed(0)}%`);
+  const viaEdge = C.r;
 
   // 4. Baseline: LIKE on MariaDB.
   const like = async (q: string) => {
@@ -214,7 +292,7 @@ try {
   console.log(`MariaDB LIKE, same words:           ${fmt(viaLike)}`);
 
   console.log(
-    `ratios: LIKE p95 / edge p95 = ${(viaLike.p95Ms / viaEdge.p95Ms).toFixed(1)}x, edge req/s / LIKE req/s = ${(viaEdge.rate / viaLike.rate).toFixed(1)}x; ` +
+    `ratios: LIKE p95 / edge p95 = ${(viaLike.p95Ms / viaEdge.p95Ms).toFixed(1)}x, edge req/s / LIKE req/s = ${(viaEdge.rps / viaLike.rate).toFixed(1)}x; ` +
       `goal p95 < 50 ms through the edge: ${viaEdge.p95Ms < 50 ? "met" : "NOT met"} (${viaEdge.p95Ms.toFixed(1)} ms)`,
   );
   console.log(`at end: ${load()}`);
