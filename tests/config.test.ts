@@ -27,6 +27,7 @@ test.each([
   ["media", (e: Record<string, string>) => loadMediaConfig(e), "OASIS_MEDIA_COMPACT_MIN_DELETED_RATIO", "2", "a number from 0 to 1"],
   ["post", (e: Record<string, string>) => loadPostConfig(e), "OASIS_POST_BATCHED_WRITES", "sometimes", "one of 1, true, on, yes, 0, false, off, no"],
   ["notification", (e: Record<string, string>) => loadNotificationConfig(e), "OASIS_NOTIFICATION_CONSUMER_CONCURRENCY", "0", "an integer >= 1"],
+  ["notification", (e: Record<string, string>) => loadNotificationConfig(e), "OASIS_NOTIFICATION_BATCHED_WRITES", "maybe", "one of 1, true, on, yes, 0, false, off, no"],
   ["wallet", (e: Record<string, string>) => loadWalletConfig(e), "OASIS_WALLET_EXPIRE_MS", "0", "an integer >= 1"],
   ["chat", (e: Record<string, string>) => loadChatConfig(e), "OASIS_CHAT_MESSAGES_PER_MINUTE", "lots", "an integer >= 1"],
   ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_TIMEOUT_MS", "10s", "an integer"],

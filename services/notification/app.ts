@@ -14,7 +14,7 @@ import { consumers } from "./events.ts";
 import { notificationService } from "./service.ts";
 
 export async function createNotificationApp(config: NotificationConfig): Promise<App> {
-  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), bus: true });
+  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), bus: true, multipleStatements: true });
   const ctx = createContext(rt);
   return serve(rt, { bindings: [bind(NotificationService, notificationService(ctx))], consumers: [...consumers(ctx), dropsConsumer(ctx), moderationConsumer(ctx)] });
 }

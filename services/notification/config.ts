@@ -5,17 +5,24 @@
  * transaction), so one at a time left the inbox minutes behind a bulk follow import
  * (37,624 follows in the demo). Two events for the same group may race; the unique open
  * group key and applyOnce make the loser retry, so the result is the same as serial.
+ * OASIS_NOTIFICATION_BATCHED_WRITES [1]: an event's deliveries are stored in one
+ * transaction of two round trips (store.ts deliverBatched: the new entries in one
+ * multi-row INSERT); 0 stores them statement by statement (the A/B switch of
+ * bench/writes.ts).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
-import { positiveIntEnv } from "#kit/env.ts";
+import { boolEnv, positiveIntEnv } from "#kit/env.ts";
 
 export interface NotificationConfig extends BaseConfig {
   readonly consumerConcurrency: number;
+  /** An event's deliveries go to MySQL in two round trips (store.ts deliverBatched). */
+  readonly batchedWrites: boolean;
 }
 
 export function loadNotificationConfig(env: Env = process.env): NotificationConfig {
   return Object.freeze({
     ...baseConfig("notification", env),
     consumerConcurrency: positiveIntEnv(env, "OASIS_NOTIFICATION_CONSUMER_CONCURRENCY", 8),
+    batchedWrites: boolEnv(env, "OASIS_NOTIFICATION_BATCHED_WRITES", true),
   });
 }

@@ -6,7 +6,7 @@
  * also records the event id (kit applyOnce), so a redelivered event never notifies twice.
  * After commit, live streams are told.
  */
-import { applyOnce, on, type EventMeta } from "#kit/consumer.ts";
+import { applyOnce, applyOnceBatched, on, type EventMeta } from "#kit/consumer.ts";
 import { MessageSentSchema } from "#gen/oasis/chat/v1/events_pb.ts";
 import { FollowCreatedSchema, FollowRequestedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { CommentCreatedSchema, PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
@@ -17,10 +17,23 @@ import { authorOf, visibleTo, wanted } from "./domain/deliveries.ts";
 import type { Delivery } from "./domain/model.ts";
 import { snippet } from "./domain/rules.ts";
 
-/** Filters `candidates` (domain/deliveries.ts wanted) and stores them once per event; tells live streams after commit. */
+/**
+ * Filters `candidates` (domain/deliveries.ts wanted) and stores them once per event, in
+ * two round trips (store deliverBatched) unless OASIS_NOTIFICATION_BATCHED_WRITES=0 or
+ * two of them join the same group; tells live streams after commit.
+ */
 export async function record(ctx: NotificationContext, consumer: string, meta: EventMeta, candidates: Delivery[]): Promise<void> {
   const deliveries = await wanted(ctx, candidates);
   const changed: Array<[bigint, bigint]> = [];
+  const groups = new Set(deliveries.map((d) => `${d.recipientId}/${d.groupKey}`));
+  if (ctx.rt.config.batchedWrites && groups.size === deliveries.length) {
+    await applyOnceBatched(ctx.rt.db, consumer, meta.eventId, async (tx, claim) => {
+      changed.length = 0; // a retried transaction starts over
+      changed.push(...(await ctx.store.deliverBatched(tx, claim, deliveries, () => ctx.rt.ids.next())));
+    });
+    for (const [recipient, id] of changed) ctx.live.publish(recipient, id);
+    return;
+  }
   await applyOnce(ctx.rt.db, consumer, meta.eventId, async (tx) => {
     for (const d of deliveries) {
       const id = await ctx.store.deliver(tx, d, () => ctx.rt.ids.next());

@@ -4,7 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { select, write, type Queryable } from "#kit/mysql.ts";
+import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
 import { NotificationSchema, type Notification } from "#gen/oasis/notification/v1/notification_pb.ts";
 import type { Delivery, NotificationStore } from "./domain/model.ts";
 
@@ -73,6 +73,67 @@ export async function deliver(db: Queryable, d: Delivery, nextId: () => bigint):
   return seq;
 }
 
+/**
+ * `deliver` for all of an event's deliveries in two round trips of one batched
+ * transaction (kit/consumer.ts applyOnceBatched), where `deliver` takes three or four
+ * statements each plus BEGIN, the claim and COMMIT: (1) `claim` (the event id) and each
+ * delivery's open group, locked; (2) the new groups in one multi-row INSERT and their
+ * actors in another, and for each open group its actor (INSERT IGNORE) and, only when
+ * the actor is new to it (ROW_COUNT() in a session variable), its update; COMMIT. Two
+ * deliveries of one event to the same group are not batched: the caller uses `deliver`.
+ * Returns [recipient, new notification id] of each delivery that changed something.
+ */
+export async function deliverBatched(tx: BatchedTx, claim: Statement, ds: readonly Delivery[], nextId: () => bigint): Promise<Array<[bigint, bigint]>> {
+  const [, ...opens] = (await tx.run([
+    claim,
+    ...ds.map((d) => ({ sql: "SELECT id, actor_ids FROM notifications WHERE recipient_id = ? AND group_key = ? AND open_marker = 1 FOR UPDATE", params: [d.recipientId, d.groupKey] })),
+  ])) as [unknown, ...Array<Array<{ id: string; actor_ids: string | string[] }>>];
+  const changed: Array<[bigint, bigint]> = [];
+  const fresh: Array<{ d: Delivery; id: bigint; seq: bigint }> = [];
+  const joins: Statement[] = [];
+  const joined: Array<{ recipient: bigint; seq: bigint }> = [];
+  ds.forEach((d, i) => {
+    const open = opens[i]![0];
+    const seq = nextId();
+    if (!open) {
+      fresh.push({ d, id: nextId(), seq });
+      changed.push([d.recipientId, seq]);
+      return;
+    }
+    const n = `@oasis_new_actor_${joined.length}`;
+    const prev = (typeof open.actor_ids === "string" ? (JSON.parse(open.actor_ids) as string[]) : open.actor_ids).filter((a) => a !== String(d.actorId));
+    joins.push(
+      { sql: "INSERT IGNORE INTO notification_actors (id, actor_id) VALUES (?, ?)", params: [open.id, d.actorId] },
+      { sql: `SET ${n} := ROW_COUNT()` },
+      {
+        sql: `UPDATE notifications SET notification_id = ?, actor_ids = ?, actor_count = actor_count + 1, text = IF(? = '', text, ?),
+                comment_id = IF(? = 0, comment_id, ?), updated_at = CURRENT_TIMESTAMP(3) WHERE id = ? AND ${n} = 1`,
+        params: [seq, JSON.stringify([String(d.actorId), ...prev].slice(0, 3)), d.text, d.text.slice(0, 300), d.commentId, d.commentId, open.id],
+      },
+    );
+    joined.push({ recipient: d.recipientId, seq });
+  });
+  const writes: Statement[] = [];
+  if (fresh.length) {
+    writes.push(
+      {
+        sql: `INSERT INTO notifications (id, notification_id, recipient_id, kind, group_key, post_id, comment_id, actor_ids, actor_count, text, open_marker, created_at, updated_at)
+              VALUES ${fresh.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 1, CURRENT_TIMESTAMP(3), CURRENT_TIMESTAMP(3))").join(", ")}`,
+        params: fresh.flatMap(({ d, id, seq }) => [id, seq, d.recipientId, d.kind, d.groupKey, d.postId, d.commentId, JSON.stringify([String(d.actorId)]), d.text.slice(0, 300)]),
+      },
+      { sql: `INSERT INTO notification_actors (id, actor_id) VALUES ${fresh.map(() => "(?, ?)").join(", ")}`, params: fresh.flatMap(({ d, id }) => [id, d.actorId]) },
+    );
+  }
+  writes.push(...joins);
+  if (joined.length) writes.push({ sql: `SELECT ${joined.map((_, i) => `@oasis_new_actor_${i} AS n${i}`).join(", ")}` });
+  const results = await tx.run(writes, { commit: true });
+  if (joined.length) {
+    const row = (results.at(-1) as Array<Record<string, number | string>>)[0]!;
+    joined.forEach((j, i) => Number(row[`n${i}`]) === 1 && changed.push([j.recipient, j.seq]));
+  }
+  return changed;
+}
+
 /** A recipient's entries, newest activity first, below `before`. */
 export async function inbox(db: Queryable, recipientId: bigint, before: bigint | undefined, limit: number): Promise<Notification[]> {
   const rows = await select<Raw>(
@@ -102,4 +163,4 @@ export async function markRead(db: Queryable, recipientId: bigint, upTo: bigint)
 }
 
 /** The store as domain/model.ts declares it. */
-export const notificationStore: NotificationStore = { deliver, inbox, byNotificationIds, unreadCount, markRead };
+export const notificationStore: NotificationStore = { deliver, deliverBatched, inbox, byNotificationIds, unreadCount, markRead };

@@ -1,5 +1,5 @@
 /** Notification's entities and the store's interface (store.ts implements it over MySQL). */
-import type { Queryable } from "#kit/mysql.ts";
+import type { BatchedTx, Queryable, Statement } from "#kit/mysql.ts";
 import type { Notification, NotificationKind } from "#gen/oasis/notification/v1/notification_pb.ts";
 
 /** One thing to tell one user. */
@@ -21,6 +21,12 @@ export interface NotificationStore {
    * when something changed (a new entry, or a new actor in a group), else undefined.
    */
   deliver(db: Queryable, d: Delivery, nextId: () => bigint): Promise<bigint | undefined>;
+  /**
+   * `deliver` for an event's deliveries (to distinct groups) in two round trips of a
+   * batched transaction, `claim` (the event id) sent first; returns [recipient, new
+   * notification id] of each delivery that changed something.
+   */
+  deliverBatched(tx: BatchedTx, claim: Statement, ds: readonly Delivery[], nextId: () => bigint): Promise<Array<[bigint, bigint]>>;
   /** The recipient's entries, newest first, below `before` (keyset). */
   inbox(db: Queryable, recipientId: bigint, before: bigint | undefined, limit: number): Promise<Notification[]>;
   byNotificationIds(db: Queryable, recipientId: bigint, ids: readonly bigint[]): Promise<Notification[]>;
