@@ -45,7 +45,21 @@ end
 return 1
 `;
 
+// KEYS: pairs of (value key, version key). Like `bump`, and returns for each pair the new
+// version when the value was cached, else "" (the key is fenced but not reloaded).
+const fence = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  local had = redis.call('DEL', KEYS[i])
+  local v = redis.call('INCR', KEYS[i + 1])
+  redis.call('EXPIRE', KEYS[i + 1], 86400)
+  if had == 1 then out[#out + 1] = tostring(v) else out[#out + 1] = '' end
+end
+return out
+`;
+
 type CacheRedis = Redis & {
+  oasisCacheFence(numKeys: number, ...keys: string[]): Promise<string[]>;
   oasisCachePut(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number>;
   oasisCacheSet(valueKey: string, versionKey: string, seen: string, value: Buffer | string, ttl: number): Promise<number>;
   oasisCacheBump(numKeys: number, ...keys: string[]): Promise<number>;
@@ -65,6 +79,7 @@ export class VersionedCache {
       redis.defineCommand("oasisCacheBump", { lua: bump });
     }
     if (!("oasisCachePut" in redis)) redis.defineCommand("oasisCachePut", { lua: put });
+    if (!("oasisCacheFence" in redis)) redis.defineCommand("oasisCacheFence", { lua: fence });
     this.redis = redis as CacheRedis;
   }
 
@@ -149,6 +164,40 @@ export class VersionedCache {
   invalidateIn(pipeline: Pipeline, keys: readonly string[]): void {
     if (keys.length === 0) return;
     (pipeline.batch as unknown as CacheRedis).oasisCacheBump(keys.length * 2, ...keys.flatMap((k) => [this.valueKey(k), this.versionKey(k)]));
+  }
+
+  /**
+   * Values for `keys` loaded again from the source (`load`, which returns only what
+   * exists), stored unless a writer bumped a key's version while they were loading; for
+   * a reader that must see the source's state now and keeps the cache fresh in passing.
+   * With `onlyCached` (a writer: an event said the state changed but does not carry it),
+   * every key is first fenced (as `invalidate`: dropped, readers that loaded it before
+   * cannot store it), and only the keys that were cached are loaded again and stored:
+   * the entry is refreshed in place, no key is added. Redis errors: the values loaded,
+   * nothing stored.
+   */
+  async refresh(keys: readonly string[], load: (keys: string[]) => Promise<Map<string, Buffer>>, opts: { onlyCached?: boolean } = {}): Promise<Map<string, Buffer>> {
+    if (keys.length === 0) return new Map();
+    const seen = new Map<string, string>();
+    try {
+      if (opts.onlyCached) {
+        const versions = await this.redis.oasisCacheFence(keys.length * 2, ...keys.flatMap((k) => [this.valueKey(k), this.versionKey(k)]));
+        keys.forEach((k, i) => versions[i] && seen.set(k, versions[i]!));
+      } else {
+        const versions = await this.redis.mget(...keys.map((k) => this.versionKey(k)));
+        keys.forEach((k, i) => seen.set(k, versions[i] ?? ""));
+      }
+    } catch {
+      return opts.onlyCached ? new Map() : load([...keys]);
+    }
+    if (seen.size === 0) return new Map();
+    const loaded = await load([...seen.keys()]);
+    const pipe = this.redis.pipeline();
+    for (const [k, v] of loaded) {
+      if (seen.has(k)) (pipe as unknown as CacheRedis).oasisCacheSet(this.valueKey(k), this.versionKey(k), seen.get(k)!, v, this.ttlSeconds);
+    }
+    await pipe.exec().catch(() => {});
+    return loaded;
   }
 
   /** Forgets `keys` and fences out readers that loaded them before; call after commit. */
