@@ -89,6 +89,7 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
         [streamName(ns, "graph"), `${ns}-feed-graph`],
         [streamName(ns, "post"), `${ns}-feed-read-model-post`],
         [streamName(ns, "identity"), `${ns}-feed-read-model-identity`],
+        [streamName(ns, "graph"), `${ns}-feed-read-model-graph`],
       ], timeoutMs);
     },
     quiet(timeoutMs = 30_000) {

@@ -9,15 +9,17 @@ import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import type { FeedConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { fanoutMetrics, graphConsumer, postConsumer } from "./fanout.ts";
-import { readModelConsumers } from "./read-model-events.ts";
+import { graphReadModelConsumer, readModelConsumers } from "./read-model-events.ts";
 import { feedService } from "./service.ts";
 
 export async function createFeedApp(config: FeedConfig): Promise<App> {
   const rt = await openRuntime(config, { redis: true, bus: true });
   const ctx = createContext(rt);
+  // What the edge's page path must apply as the feed does (or that it must not serve).
+  await ctx.readModel.publishPagePath(config.activeMs, Math.ceil(config.activeMs / 1000), ctx.interaction !== undefined, config.readModel);
   return serve(rt, {
     bindings: [bind(FeedService, feedService(ctx))],
     // The read model is kept by its consumers even while reads bypass it (OASIS_FEED_READ_MODEL=0).
-    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx), ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined)],
+    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx), ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined), graphReadModelConsumer(ctx)],
   });
 }

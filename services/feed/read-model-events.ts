@@ -8,6 +8,8 @@ import { on } from "#kit/consumer.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import { CommentCreatedSchema, CommentDeletedSchema, CommentModeratedSchema, PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import { BlockCreatedSchema, BlockRemovedSchema, FollowCreatedSchema, FollowRemovedSchema, FollowRequestedSchema, MuteCreatedSchema, MuteRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
+import type { FeedContext } from "./context.ts";
 import type { ReadModel } from "./read-model.ts";
 
 /** Consumers for post, identity and (when the mesh has it) interaction events. */
@@ -58,4 +60,25 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean) {
     });
   }
   return consumers;
+}
+
+/**
+ * `feed-read-model-graph`: the relationships the page path reads (`rm:rel`), refreshed in
+ * place from graph when an event changes a pair. A follow, a follow request or a block
+ * changes how both users see each other; a mute only the muter's view.
+ */
+export function graphReadModelConsumer(ctx: FeedContext) {
+  const both = (a: bigint, b: bigint) => ctx.readModel.relationshipsChanged(ctx, [[a, b], [b, a]]);
+  return {
+    name: "feed-read-model-graph",
+    handlers: [
+      on(FollowCreatedSchema, async (e) => both(e.followerId, e.followeeId)),
+      on(FollowRemovedSchema, async (e) => both(e.followerId, e.followeeId)),
+      on(FollowRequestedSchema, async (e) => both(e.requesterId, e.targetId)),
+      on(BlockCreatedSchema, async (e) => both(e.blockerId, e.blockedId)),
+      on(BlockRemovedSchema, async (e) => both(e.blockerId, e.blockedId)),
+      on(MuteCreatedSchema, async (e) => ctx.readModel.relationshipsChanged(ctx, [[e.muterId, e.mutedId]])),
+      on(MuteRemovedSchema, async (e) => ctx.readModel.relationshipsChanged(ctx, [[e.muterId, e.mutedId]])),
+    ] as never,
+  };
 }

@@ -7,7 +7,10 @@
  * no event wrote the key meanwhile):
  * - `rm:post:<id>`    a post as PostService.BatchGetPosts returns it to a service (media and
  *                     refer_post_id included), or a tombstone once deleted; written by
- *                     post_created / post_updated / post_deleted.
+ *                     post_created / post_updated / post_deleted. A live post's bytes start
+ *                     with `\x02<author id>,<refer post id>;` so the page path's Lua
+ *                     (page-path/pieces.ts) finds the author and referred post without
+ *                     decoding Protobuf (`\x00` + bytes, the older form, is still read).
  * - `rm:author:<id>`  the author's profile; written by account_created / profile_updated.
  * - `rm:counts:<id>`  the post's counters; a new post starts at zero (post_created), likes
  *                     and comments drop it (post_liked, post_unliked, comment_created,
@@ -19,6 +22,15 @@
  *                     Kept by post_liked / post_unliked and refer-tos created / deleted
  *                     (SADD / SREM: a redelivered event changes nothing). The sets live two
  *                     hours longer than the marker, so a set never expires under it.
+ * - `rm:rel:<viewer>:<user>` the viewer's Relationship to the user as graph's
+ *                     BatchGetRelationships gave it: written by every page read (which asks
+ *                     graph anyway) and refreshed in place by the graph events that change
+ *                     it (follow, unfollow, block, mute and their undoing, follow requests;
+ *                     read-model-events.ts), kept `relTtl`. Only the page path reads it;
+ *                     the feed's own reads still ask graph every page.
+ * - `rm:page-path`    `<active ms> <home ttl s> <interaction 0|1>`: what the page path needs
+ *                     of the feed's configuration, written at start; absent while
+ *                     OASIS_FEED_READ_MODEL=0 (the page path then always falls back).
  * - `rm:state:<viewer>:<id>` what the viewer did to a post the read model did not see
  *                     from its creation (liked, referred), loaded from interaction; dropped
  *                     by the viewer's post_liked / post_unliked and their refer-tos.
@@ -34,14 +46,16 @@
  * late by seconds, and by at most `countsTtl` if interaction lags more than that.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { asService, optionalCall } from "#kit/client.ts";
+import { asService, asUser, optionalCall } from "#kit/client.ts";
 import { VersionedCache } from "#kit/cache.ts";
 import type { Caller } from "#kit/call-context.ts";
 import type { Redis } from "#kit/redis.ts";
 import { ProfileSchema, type Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { FeedContext } from "./context.ts";
+import { decodeStoredPost, encodeStoredPost, relTtl } from "./page-path/pieces.ts";
 
 const day = 86_400;
 /** When a refer-to's counter is dropped again, ms after the event (interaction counts it in its own consumer). */
@@ -50,17 +64,20 @@ export const referRecheckMs = [3_000, 15_000];
 const setsSlack = 7_200;
 /** Seconds counters and viewer state stay cached without an event (the staleness bound). */
 export const countsTtl = 300;
+/** The key (under the feed's prefix) of the page path's settings. */
+export const pagePathKey = "rm:page-path";
 const tombstone = Buffer.from([1]);
-const live = (post: Post) => Buffer.concat([Buffer.from([0]), Buffer.from(toBinary(PostSchema, post))]);
-
+const live = encodeStoredPost;
 
 export class ReadModel {
   private readonly posts: VersionedCache;
   private readonly authors: VersionedCache;
   private readonly counters: VersionedCache;
   private readonly states: VersionedCache;
+  private readonly rels: VersionedCache;
 
   constructor(private readonly redis: Redis) {
+    this.rels = new VersionedCache(redis, "rm:rel", relTtl);
     this.posts = new VersionedCache(redis, "rm:post", day);
     this.authors = new VersionedCache(redis, "rm:author", day);
     this.counters = new VersionedCache(redis, "rm:counts", countsTtl);
@@ -80,9 +97,53 @@ export class ReadModel {
     const out: Post[] = [];
     for (const id of ids) {
       const v = got.get(String(id));
-      if (v && v[0] === 0) out.push(fromBinary(PostSchema, v.subarray(1)));
+      const post = v && decodeStoredPost(v);
+      if (post) out.push(post);
     }
     return out;
+  }
+
+  /**
+   * How `viewer` (the current call's caller) relates to each of `ids`, asked of graph
+   * now (a mute or block hides posts on the next read) and kept as `rm:rel:<viewer>:<id>`
+   * for the page path, unless a graph event changed the pair meanwhile.
+   */
+  async getRelationships(ctx: FeedContext, viewer: bigint, ids: readonly bigint[]): Promise<Relationship[]> {
+    if (ids.length === 0) return [];
+    const got = await this.rels.refresh(ids.map((id) => `${viewer}:${id}`), async () => {
+      const found = (await ctx.graph.batchGetRelationships({ userIds: [...ids] })).relationships;
+      return new Map(found.map((r) => [`${viewer}:${r.userId}`, Buffer.from(toBinary(RelationshipSchema, r))]));
+    });
+    return [...got.values()].map((v) => fromBinary(RelationshipSchema, v));
+  }
+
+  /**
+   * A graph event changed how each (viewer, user) pair relates: the cached ones are
+   * asked of graph again (as the viewer) and stored, the others only fenced.
+   */
+  async relationshipsChanged(ctx: FeedContext, pairs: ReadonlyArray<readonly [bigint, bigint]>): Promise<void> {
+    await this.rels.refresh(
+      pairs.map(([viewer, user]) => `${viewer}:${user}`),
+      async (keys) => {
+        const out = new Map<string, Buffer>();
+        for (const key of keys) {
+          const [viewer, user] = key.split(":").map(BigInt) as [bigint, bigint];
+          const found = (await ctx.graph.batchGetRelationships({ userIds: [user] }, asUser(viewer))).relationships;
+          for (const r of found) out.set(`${viewer}:${r.userId}`, Buffer.from(toBinary(RelationshipSchema, r)));
+        }
+        return out;
+      },
+      { onlyCached: true },
+    );
+  }
+
+  /**
+   * Tells the page path (page-path/) the feed's settings it must apply the same way, or,
+   * with `enabled` false (OASIS_FEED_READ_MODEL=0), that it must not serve pages.
+   */
+  async publishPagePath(activeMs: number, homeTtlSeconds: number, interaction: boolean, enabled: boolean): Promise<void> {
+    if (enabled) await this.redis.set(pagePathKey, `${activeMs} ${homeTtlSeconds} ${interaction ? 1 : 0}`);
+    else await this.redis.del(pagePathKey);
   }
 
   /** Profiles of `ids` that exist. */

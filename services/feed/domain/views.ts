@@ -23,7 +23,8 @@ import { present, type Hydrated } from "./rules.ts";
  * Hydration from the feed's read model (read-model.ts): posts, then referred posts,
  * counters and viewer state, then authors, each one Redis pipeline (loading only what
  * is missing from its source); the relationships are the one call, to graph, in
- * parallel with the authors, because a mute or block must hide posts at once.
+ * parallel with the authors, because a mute or block must hide posts at once (and are
+ * kept as `rm:rel` in passing, for the edge's page path).
  */
 async function hydrateFromReadModel(ctx: FeedContext, viewer: Caller, ids: readonly bigint[]): Promise<Hydrated> {
   const rm = ctx.readModel;
@@ -34,7 +35,7 @@ async function hydrateFromReadModel(ctx: FeedContext, viewer: Caller, ids: reado
   const authorIds = [...new Set([...posts, ...referredList].map((p) => p.authorId))];
   const [profiles, rels] = await Promise.all([
     rm.getProfiles(ctx, authorIds),
-    authorIds.length && viewer.userId !== null ? ctx.graph.batchGetRelationships({ userIds: authorIds }).then((r) => r.relationships) : [],
+    viewer.userId !== null ? rm.getRelationships(ctx, viewer.userId, authorIds) : [],
   ]);
   // Identity hides private profiles from anonymous callers (canReadProfile); so does this.
   const readable = profiles.filter((p) => !p.private || viewer.userId !== null || viewer.service);

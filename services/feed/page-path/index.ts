@@ -1,0 +1,196 @@
+/**
+ * The page path: a home or user timeline page served straight from the feed's Redis by
+ * whoever holds a connection to it (the edge, edge/page-path.ts), in one Redis round trip
+ * (pieces.ts) and the feed's own rules and paging (domain/rules.ts, domain/paging.ts), so
+ * the page is the one GetHomeFeed / GetUserFeed would return. This module is the one of
+ * the feed the edge may import (scripts/boundaries.ts EDGE_IMPORTS).
+ *
+ * It serves only what it can serve exactly; anything else is a miss, and the caller asks
+ * the feed: an anonymous viewer; the feed's read model off; a home timeline not built or
+ * whose reader was away (the feed rebuilds it); the viewer follows an author merged at
+ * read time (celebrity), or their relationship is unknown; any post, referred post,
+ * profile, counter, viewer state or relationship missing from Redis (the feed loads and
+ * stores it); a relationship with a pending follow request (no event ends one that is
+ * rejected, so only graph knows); a page that needs more ids than the window read; a
+ * page token or size the feed would refuse (it says why).
+ *
+ * Relationships are the read model's `rm:rel`, kept by graph events: a mute or block
+ * reaches the page path when the feed has consumed its event (the feed's own read asks
+ * graph each time), except for the user who made it through the edge, whose pairs the
+ * edge drops at once (`relationshipChanged`): their next page asks the feed.
+ */
+import { create, fromBinary } from "@bufbuild/protobuf";
+import type { Redis } from "ioredis";
+import { VersionedCache } from "#kit/cache.ts";
+import { idTimeMs } from "#kit/ids.ts";
+import type { Caller } from "#kit/call-context.ts";
+import { GetHomeFeedResponseSchema, GetUserFeedResponseSchema, type GetHomeFeedRequest, type GetHomeFeedResponse, type GetUserFeedRequest, type GetUserFeedResponse } from "#gen/oasis/feed/v1/feed_service_pb.ts";
+import type { PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
+import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
+import { ProfileSchema, type Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
+import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
+import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
+import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
+import { present } from "../domain/rules.ts";
+import { decodeStoredPost, readPieces, relTtl, withPageScript, type Pieces } from "./pieces.ts";
+
+/** Why a page was not served here (the `reason` label of the edge's miss counter). */
+export type MissReason =
+  | "anonymous" | "request" | "off" | "unbuilt" | "away" | "celebrity" | "window"
+  | "post" | "legacy" | "author" | "relationship" | "requested" | "counts" | "state";
+
+export type PageAnswer<R> = { readonly served: true; readonly response: R } | { readonly served: false; readonly reason: MissReason | string };
+
+class Miss extends Error {
+  constructor(readonly reason: MissReason) {
+    super(reason);
+  }
+}
+
+type Ready = Extract<Pieces, { ok: true }>;
+
+export class FeedPagePath {
+  private readonly redis;
+  private readonly rels: VersionedCache;
+
+  /** `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's (`[<ns>:]oasis:feed:`). */
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.redis = withPageScript(redis);
+    this.rels = new VersionedCache(redis, `${prefix}rm:rel`, relTtl);
+  }
+
+  /**
+   * `viewer` changed how they relate to `user` (follow, block, mute, a follow request
+   * answered, or their undoing) and graph committed it: both pairs are dropped and
+   * fenced (a read that loaded them before cannot store them), so the next page either
+   * of them reads here asks the feed, which asks graph, until the event refreshes them.
+   */
+  async relationshipChanged(viewer: bigint, user: bigint): Promise<void> {
+    await this.rels.invalidate([`${viewer}:${user}`, `${user}:${viewer}`]);
+  }
+
+  /** GetHomeFeed for `viewer` (null: anonymous, a miss). */
+  async home(req: GetHomeFeedRequest, viewer: bigint | null): Promise<PageAnswer<GetHomeFeedResponse>> {
+    if (viewer === null) return { served: false, reason: "anonymous" };
+    const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken);
+    return page.served ? { served: true, response: create(GetHomeFeedResponseSchema, page.response) } : page;
+  }
+
+  /** GetUserFeed of `req.userId` for `viewer` (null: anonymous, a miss). */
+  async user(req: GetUserFeedRequest, viewer: bigint | null): Promise<PageAnswer<GetUserFeedResponse>> {
+    if (viewer === null) return { served: false, reason: "anonymous" };
+    const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken);
+    return page.served ? { served: true, response: create(GetUserFeedResponseSchema, page.response) } : page;
+  }
+
+  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string): Promise<PageAnswer<{ items: PostView[]; nextPageToken: string }>> {
+    let limit: number;
+    let before: bigint | undefined;
+    try {
+      limit = pageLimit(size);
+      before = cursorOf(kind, owner, token);
+    } catch {
+      return { served: false, reason: "request" };
+    }
+    const window = roundWant(limit);
+    const pieces = await readPieces(this.redis, {
+      prefix: this.prefix,
+      kind,
+      owner,
+      viewer,
+      before,
+      beforeMs: before === undefined ? undefined : idTimeMs(before),
+      window,
+      nowMs: Date.now(),
+    });
+    if (!pieces.ok) return { served: false, reason: pieces.reason };
+    try {
+      for (const [, rel] of pieces.celebs) {
+        // An author merged at read time the viewer follows: the feed merges their timeline.
+        if (rel.length === 0 || fromBinary(RelationshipSchema, rel).following) throw new Miss("celebrity");
+      }
+      const { items, more } = await collectPage(source(pieces, viewer, window), limit, before);
+      return { served: true, response: { items, nextPageToken: nextToken(kind, owner, items.at(-1)?.post!.postId, more) } };
+    } catch (err) {
+      if (err instanceof Miss) return { served: false, reason: err.reason };
+      throw err;
+    }
+  }
+}
+
+/** The page's ids and views from the pieces; anything they lack is a Miss. */
+function source(p: Ready, viewer: bigint, window: number) {
+  const ids = p.ids.map(BigInt);
+  const index = new Map(p.ids.map((id, i) => [id, i]));
+  // The script read one id past the window when the timeline goes on.
+  const ended = ids.length <= window;
+  const caller: Caller = { userId: viewer, service: false } as Caller;
+  const posts = new Map<string, Post | null>();
+  const post = (id: string, bytes: Buffer | undefined): Post | null => {
+    let got = posts.get(id);
+    if (got !== undefined) return got;
+    if (!bytes || bytes.length === 0) throw new Miss("post");
+    if (bytes[0] === 0) throw new Miss("legacy");
+    got = decodeStoredPost(bytes) ?? null;
+    posts.set(id, got);
+    return got;
+  };
+  const profiles = new Map<bigint, Profile>();
+  const rels = new Map<bigint, Relationship>();
+  const author = (id: bigint) => {
+    if (profiles.has(id)) return;
+    const key = String(id);
+    const profile = p.profiles.get(key);
+    if (!profile?.length) throw new Miss("author");
+    const rel = p.relationships.get(key);
+    if (!rel?.length) throw new Miss("relationship");
+    const r = fromBinary(RelationshipSchema, rel);
+    if (r.requested || r.requestedBy) throw new Miss("requested");
+    profiles.set(id, fromBinary(ProfileSchema, profile));
+    rels.set(id, r);
+  };
+  return {
+    skeleton(below: bigint | undefined, n: number): bigint[] {
+      const start = below === undefined ? 0 : ids.findIndex((id) => id < below);
+      if (start < 0) {
+        if (!ended) throw new Miss("window");
+        return [];
+      }
+      if (start + n > ids.length && !ended) throw new Miss("window");
+      return ids.slice(start, start + n);
+    },
+    views(batch: readonly bigint[]): PostView[] {
+      const live: Post[] = [];
+      const referred = new Map<bigint, Post>();
+      const counts = new Map<bigint, PostCounts>();
+      const states = new Map<bigint, ViewerState>();
+      for (const id of batch) {
+        const i = index.get(String(id))!;
+        const item = p.items[i];
+        if (!item) throw new Miss("window");
+        const got = post(String(id), item.post);
+        if (!got) continue;
+        live.push(got);
+        author(got.authorId);
+        if (got.referPostId !== 0n) {
+          const r = post(String(got.referPostId), p.referred.get(String(got.referPostId)));
+          if (r) {
+            referred.set(r.postId, r);
+            author(r.authorId);
+          }
+        }
+        if (!p.interaction) continue;
+        if (!item.counts.length) throw new Miss("counts");
+        counts.set(got.postId, fromBinary(PostCountsSchema, item.counts));
+        if (item.flags[0] === "1") states.set(got.postId, create(ViewerStateSchema, { postId: got.postId, liked: item.flags[1] === "1", referred: item.flags[2] === "1" }));
+        else if (item.state.length) states.set(got.postId, fromBinary(ViewerStateSchema, item.state));
+        else throw new Miss("state");
+      }
+      return present({ posts: live, referred, authors: profiles, relationships: rels, counts, states }, caller);
+    },
+    idOf: (v: PostView) => v.post!.postId,
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * The pieces of one timeline page, read from the feed's Redis in one Lua call: the
+ * timeline's ids below the cursor and, for the first `window` of them, the stored posts
+ * (read-model.ts `rm:post`), their referred posts, counters, what the viewer did to each,
+ * the authors' profiles and the viewer's relationships to them (`rm:rel`), plus, for a
+ * home timeline, the authors merged at read time and the viewer's relationships to them.
+ * The script applies nothing of the feed's rules: rules.ts decides on what it returns.
+ *
+ * For a home timeline the call also does what the feed's openHome does (timelines.ts):
+ * records the read in `active` and extends the timeline's life; it refuses (a miss) a
+ * timeline that is not built or whose reader was away longer than the active window,
+ * which the feed must rebuild first.
+ *
+ * Keys are built inside the script from `prefix` (the feed's key prefix), so the caller's
+ * connection must not add a prefix of its own.
+ */
+import type { Redis } from "ioredis";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+
+/** Seconds a relationship (`rm:rel`) stays cached without an event (the bound on a missed one). */
+export const relTtl = 3_600;
+
+/** `rm:post` bytes of a live post: `\x02<author id>,<refer post id>;` + Protobuf. */
+export function encodeStoredPost(post: Post): Buffer {
+  return Buffer.concat([Buffer.from(`\x02${post.authorId},${post.referPostId};`, "latin1"), Buffer.from(toBinary(PostSchema, post))]);
+}
+
+/**
+ * A post from `rm:post` bytes: undefined for a tombstone (`\x01`). Reads both live forms:
+ * `\x02<author>,<refer>;` + Protobuf (encodeStoredPost) and `\x00` + Protobuf (older).
+ */
+export function decodeStoredPost(v: Uint8Array): Post | undefined {
+  if (v[0] === 0) return fromBinary(PostSchema, v.subarray(1));
+  if (v[0] !== 2) return undefined;
+  return fromBinary(PostSchema, v.subarray(v.indexOf(0x3b) + 1));
+}
+
+// ARGV: prefix, kind ("ht" | "ut"), owner, viewer, before id ("" = top), before's
+// millisecond ("+inf" = top), window, now ms.
+// Returns {"miss", reason} or {"ok", settings, ids csv, celebs csv, n, then per hydrated id:
+// post, counts, flags ("<whole><liked><referred>"), state; refer ids csv, their posts;
+// author ids csv, per author: profile, relationship; per celeb: relationship}. A value
+// absent from Redis is "" (Lua arrays cannot hold nil).
+const pageScript = `
+local P, kind, owner, me, before, beforeMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local W, now = tonumber(ARGV[7]), tonumber(ARGV[8])
+local settings = redis.call('GET', P .. 'rm:page-path')
+if not settings then return {'miss', 'off'} end
+local activeMs, homeTtl = string.match(settings, '^(%d+) (%d+) ')
+if not activeMs then return {'miss', 'off'} end
+local celebs = {}
+if kind == 'ht' then
+  if redis.call('EXISTS', P .. 'hb:' .. me) == 0 then return {'miss', 'unbuilt'} end
+  local last = redis.call('ZSCORE', P .. 'active', me)
+  if not last or tonumber(last) < now - tonumber(activeMs) then return {'miss', 'away'} end
+  redis.call('ZADD', P .. 'active', now, me)
+  redis.call('EXPIRE', P .. 'hb:' .. me, tonumber(homeTtl))
+  redis.call('EXPIRE', P .. 'ht:' .. me, tonumber(homeTtl) + 3600)
+  celebs = redis.call('SMEMBERS', P .. 'celebs')
+elseif redis.call('EXISTS', P .. 'ub:' .. owner) == 0 then
+  return {'miss', 'unbuilt'}
+end
+local function below(id)
+  return before == '' or #id < #before or (#id == #before and id < before)
+end
+local raw = redis.call('ZRANGE', P .. kind .. ':' .. owner, beforeMs, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, W + 65)
+local ids = {}
+for _, id in ipairs(raw) do
+  if below(id) then
+    ids[#ids + 1] = id
+    if #ids == W + 1 then break end
+  end
+end
+local n = math.min(#ids, W)
+local out = {'ok', settings, table.concat(ids, ','), table.concat(celebs, ','), tostring(n)}
+local authors, authorList, refers, referList = {}, {}, {}, {}
+local function author(a)
+  if not authors[a] then authors[a] = true; authorList[#authorList + 1] = a end
+end
+for i = 1, n do
+  local id = ids[i]
+  local v = redis.call('GET', P .. 'rm:post:' .. id) or ''
+  out[#out + 1] = v
+  local a, r = string.match(v, '^\\2(%d+),(%d+);')
+  if a then
+    author(a)
+    if r ~= '0' and not refers[r] then refers[r] = true; referList[#referList + 1] = r end
+    out[#out + 1] = redis.call('GET', P .. 'rm:counts:' .. id) or ''
+    local whole = redis.call('EXISTS', P .. 'rm:whole:' .. id)
+    local liked = redis.call('SISMEMBER', P .. 'rm:likers:' .. id, me)
+    local referred = redis.call('EXISTS', P .. 'rm:ref:' .. me .. ':' .. id)
+    out[#out + 1] = whole .. liked .. referred
+    if whole == 1 then out[#out + 1] = '' else out[#out + 1] = redis.call('GET', P .. 'rm:state:' .. me .. ':' .. id) or '' end
+  else
+    out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = ''
+  end
+end
+out[#out + 1] = table.concat(referList, ',')
+for _, r in ipairs(referList) do
+  local v = redis.call('GET', P .. 'rm:post:' .. r) or ''
+  out[#out + 1] = v
+  local a = string.match(v, '^\\2(%d+),')
+  if a then author(a) end
+end
+out[#out + 1] = table.concat(authorList, ',')
+for _, a in ipairs(authorList) do
+  out[#out + 1] = redis.call('GET', P .. 'rm:author:' .. a) or ''
+  out[#out + 1] = redis.call('GET', P .. 'rm:rel:' .. me .. ':' .. a) or ''
+end
+for _, c in ipairs(celebs) do
+  out[#out + 1] = redis.call('GET', P .. 'rm:rel:' .. me .. ':' .. c) or ''
+end
+return out
+`;
+
+type PageRedis = Redis & { oasisFeedPageBuffer(...args: Array<string | number>): Promise<Buffer[]> };
+
+/** What the script returned for a hydrated id ("" parts: absent from Redis). */
+export interface RawItem {
+  readonly post: Buffer;
+  readonly counts: Buffer;
+  /** "<whole><liked><referred>" as 0/1, "" when the post is not live. */
+  readonly flags: string;
+  readonly state: Buffer;
+}
+
+export type Pieces =
+  | { readonly ok: false; readonly reason: string }
+  | {
+      readonly ok: true;
+      /** The counters and viewer state are the interaction service's (absent: none). */
+      readonly interaction: boolean;
+      /** Timeline ids below the cursor, newest first: `window` + 1 at most. */
+      readonly ids: readonly string[];
+      /** Of `ids`, the first `items.length` are hydrated. */
+      readonly items: readonly RawItem[];
+      readonly referred: ReadonlyMap<string, Buffer>;
+      readonly profiles: ReadonlyMap<string, Buffer>;
+      readonly relationships: ReadonlyMap<string, Buffer>;
+      /** Authors merged at read time (home), each with the viewer's relationship ("" unknown). */
+      readonly celebs: ReadonlyArray<readonly [string, Buffer]>;
+    };
+
+const csv = (b: Buffer | undefined) => {
+  const s = b?.toString("latin1") ?? "";
+  return s ? s.split(",") : [];
+};
+
+/** Loads the script into `redis` (once per connection object). */
+export function withPageScript(redis: Redis): PageRedis {
+  if (!("oasisFeedPage" in redis)) redis.defineCommand("oasisFeedPage", { numberOfKeys: 0, lua: pageScript });
+  return redis as PageRedis;
+}
+
+export interface PieceRequest {
+  /** The feed's key prefix, e.g. `oasis:feed:`. */
+  readonly prefix: string;
+  readonly kind: "ht" | "ut";
+  readonly owner: bigint;
+  readonly viewer: bigint;
+  readonly before: bigint | undefined;
+  /** The millisecond of `before` (kit/ids.ts idTimeMs). */
+  readonly beforeMs: number | undefined;
+  /** Ids to hydrate; one more id is read to know whether the timeline goes on. */
+  readonly window: number;
+  readonly nowMs: number;
+}
+
+/** One Redis round trip: the pieces of a page, or why the page path cannot serve it. */
+export async function readPieces(redis: PageRedis, q: PieceRequest): Promise<Pieces> {
+  const r = await redis.oasisFeedPageBuffer(q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs);
+  let i = 0;
+  const next = () => r[i++]!;
+  if (next().toString() !== "ok") return { ok: false, reason: next().toString() };
+  const settings = next().toString("latin1").split(" ");
+  const ids = csv(next());
+  const celebIds = csv(next());
+  const n = Number(next().toString());
+  const items: RawItem[] = [];
+  for (let k = 0; k < n; k++) items.push({ post: next(), counts: next(), flags: next().toString("latin1"), state: next() });
+  const referred = new Map<string, Buffer>();
+  for (const id of csv(next())) referred.set(id, next());
+  const profiles = new Map<string, Buffer>();
+  const relationships = new Map<string, Buffer>();
+  for (const a of csv(next())) {
+    profiles.set(a, next());
+    relationships.set(a, next());
+  }
+  const celebs = celebIds.map((c) => [c, next()] as const);
+  return { ok: true, interaction: settings[2] === "1", ids, items, referred, profiles, relationships, celebs };
+}
