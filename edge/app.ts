@@ -33,6 +33,7 @@ import { RateLimiter } from "./rate-limit.ts";
 import { MethodRegistry } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import { requestContext, type RequestContext } from "./request-context.ts";
+import { createPagePath } from "./page-path.ts";
 import { runRpc, type RpcDeps } from "./rpc-call.ts";
 import { JsonReuse } from "./json-reuse.ts";
 import { edgeServices } from "./services.ts";
@@ -71,8 +72,12 @@ export function createEdgeApp(
   // The kill switches, watched from NATS once started (none before: nothing is served then).
   let bus: Bus | undefined;
   let killSwitches: KillSwitches | undefined;
+  const metrics = createEdgeMetrics();
+  // Timeline pages from the feed's Redis (page-path.ts); the RPC goes to the feed on a miss.
+  const pagePath = config.pagePath ? createPagePath({ url: config.feedRedisUrl, prefix: config.feedRedisPrefix, log, registry: metrics.registry }) : undefined;
   const deps: EdgeDeps = {
     config,
+    pagePath,
     redis,
     switches: () => killSwitches?.state() ?? noSwitches,
     registry: new MethodRegistry(services, Object.keys(config.upstreams)),
@@ -84,7 +89,6 @@ export function createEdgeApp(
   const routes = extraRoutes(deps);
   const cors = new Cors(config.corsOrigins);
   const accessLog = createAccessLog(log, { ratePerSecond: config.accessLogRate, sampleShare: config.accessLogSample });
-  const metrics = createEdgeMetrics();
   metrics.registry.registerMetric(redisCalls);
   new Gauge({
     name: "edge_upstream_replica_ejected",
@@ -240,6 +244,7 @@ export function createEdgeApp(
       await admin?.stop(true);
       deps.upstreams.close();
       redis.disconnect();
+      pagePath?.close();
       await killSwitches?.close();
       await bus?.close();
       await stopTracing();

@@ -11,12 +11,15 @@
  * OASIS_EDGE_ACCESS_LOG_RATE [50] (access log lines per second before sampling),
  * OASIS_EDGE_ACCESS_LOG_SAMPLE [0.01] (share of requests logged above that),
  * OASIS_EDGE_JSON_REUSE_ENTRIES [2000] (JSON renderings of read answers kept for identical
- * answers, json-reuse.ts; 0: off), plus the shared
+ * answers, json-reuse.ts; 0: off),
+ * OASIS_EDGE_PAGE_PATH [1] (serve home and user timeline pages from the feed's Redis,
+ * page-path.ts; 0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
+ * feed's Redis, read by the page path), plus the shared
  * variables of kit/config.ts (upstream URLs, Redis, OASIS_HOST, OASIS_DEV) and the edge's
  * mesh key OASIS_MESH_KEY_EDGE with OASIS_MESH_PUBLIC_KEYS (kit/mesh-keys.ts).
  */
 import { metricsPortOffset, processSecurity, sharedConfig, type Env } from "#kit/config.ts";
-import { intEnv } from "#kit/env.ts";
+import { boolEnv, intEnv, stringEnv } from "#kit/env.ts";
 import type { MeshIdentity } from "#kit/mesh-keys.ts";
 import { targetHttpUrl } from "#kit/discovery.ts";
 import { edgeKeyPrefix } from "#kit/edge-keys.ts";
@@ -60,6 +63,11 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly jsonReuseEntries: number;
   /** Redis key prefix for the edge's own keys (rate limits). */
   readonly redisKeyPrefix: string;
+  /** Timeline pages are served from the feed's Redis when it can (page-path.ts). */
+  readonly pagePath: boolean;
+  /** The feed's Redis and key prefix, read by the page path. */
+  readonly feedRedisUrl: string;
+  readonly feedRedisPrefix: string;
 }
 
 const int = intEnv;
@@ -101,5 +109,8 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     accessLogRate: int(env, "OASIS_EDGE_ACCESS_LOG_RATE", 50),
     accessLogSample: share(env, "OASIS_EDGE_ACCESS_LOG_SAMPLE", 0.01),
     jsonReuseEntries: int(env, "OASIS_EDGE_JSON_REUSE_ENTRIES", 2000, { min: 0 }),
+    pagePath: boolEnv(env, "OASIS_EDGE_PAGE_PATH", true),
+    feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),
+    feedRedisPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:feed:`,
   });
 }

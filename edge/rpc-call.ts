@@ -4,7 +4,8 @@
  * bearer token, check the method's access level, charge the
  * rate limits of its route class and refuse a revoked session (one Redis call), decode the request (so bad input never reaches a
  * service), call the upstream within one capped deadline (cancelled if the client
- * goes away), and encode the answer.
+ * goes away) unless the page path (page-path.ts) serves a timeline page from the
+ * feed's Redis, and encode the answer.
  *
  * RateLimit headers: the edge reports its own limit of the route class; when the
  * upstream enforces a limit of its own and reports it in RateLimit-* response headers
@@ -16,7 +17,7 @@
  */
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Access } from "#kit/auth.ts";
 import { rateLimitFields, tighterLimit, type RateLimitState } from "#kit/rate-limit-headers.ts";
 import type { TokenVerifier } from "./auth.ts";
@@ -24,6 +25,7 @@ import { requestTimeoutMs, requireAccess } from "./connect-handler.ts";
 import type { EdgeConfig } from "./config.ts";
 import { errorReply } from "./http-errors.ts";
 import { rateLimitHeaders, type RateLimiter, type RouteClass } from "./rate-limit.ts";
+import type { PagePath } from "./page-path.ts";
 import type { RoutedMethod } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import type { RequestContext } from "./request-context.ts";
@@ -41,23 +43,41 @@ export interface RpcDeps {
   readonly upstreams: Upstreams;
   /** Renderings of answers kept for identical answers (json-reuse.ts). */
   readonly jsonReuse: JsonReuse;
+  /** Serves timeline pages from the feed's Redis (page-path.ts); absent or a miss: the upstream. */
+  readonly pagePath?: PagePath;
 }
 
 /**
  * An upstream's answer as it came (binary Protobuf), decoded only when a renderer asks
  * for the message: a binary Connect reply forwards the bytes, and a JSON rendering kept
- * by json-reuse.ts needs no decoding at all.
+ * by json-reuse.ts needs no decoding at all. An answer the edge made itself (the page
+ * path's) starts as a message and is encoded only if a renderer asks for the bytes.
  */
 export class UpstreamAnswer {
   private decoded: Message | undefined;
+  private encoded: Uint8Array | undefined;
   constructor(
     readonly routed: RoutedMethod,
-    readonly bytes: Uint8Array,
-  ) {}
+    bytes: Uint8Array | undefined,
+    message?: Message,
+  ) {
+    this.encoded = bytes;
+    this.decoded = message;
+  }
+
+  /** An answer made by the edge itself (page-path.ts). */
+  static ofMessage(routed: RoutedMethod, message: Message): UpstreamAnswer {
+    return new UpstreamAnswer(routed, undefined, message);
+  }
+
+  /** The answer's binary Protobuf (encoded once, on first use, for an answer made here). */
+  get bytes(): Uint8Array {
+    return (this.encoded ??= toBinary(this.routed.method.output as DescMessage, this.decoded!));
+  }
 
   /** The decoded message (decoded once, on first use). */
   get message(): Message {
-    return (this.decoded ??= fromBinary(this.routed.method.output as DescMessage, this.bytes));
+    return (this.decoded ??= fromBinary(this.routed.method.output as DescMessage, this.encoded!));
   }
 }
 
@@ -110,6 +130,11 @@ export async function runRpc(
       }
     }
     const message = await decode();
+    const page = await deps.pagePath?.serve(routed, message, user?.userId ?? null);
+    if (page) {
+      ctx.facts.upstream = "feed-redis";
+      return encode(UpstreamAnswer.ofMessage(routed, page), headers());
+    }
     const bytes = await deps.upstreams.unaryBytes(routed, message, {
       userId: user?.userId ?? null,
       clientIp: ctx.clientIp,
@@ -119,6 +144,7 @@ export async function runRpc(
       signal: ctx.req.signal,
       onRateLimit: (s) => (upstreamLimit = s),
     });
+    await deps.pagePath?.answered(routed, message, user?.userId ?? null);
     return encode(new UpstreamAnswer(routed, bytes), headers());
   } catch (err) {
     return errorReply(err, headers());

@@ -7,7 +7,8 @@
  *
  * The rules (docs/architecture.md section "Boundaries"):
  * 1. `cross-service`: a file under services/<a>/ imports nothing under services/<b>/.
- * 2. `edge-imports-service`: the edge imports no service (it knows them by contract, gen/).
+ * 2. `edge-imports-service`: the edge imports no service (it knows them by contract, gen/),
+ *    except the modules EDGE_IMPORTS names (the feed's page path, design note 28).
  * 3. `service-imports-edge`: a service's code imports nothing of the edge (its tests may
  *    read a limit the edge publishes, as notification's stream test does).
  * 4. `production-imports-test`: production code (services/, edge/, kit/, shared-rules/,
@@ -48,6 +49,13 @@ export const SHARED_RULES: Readonly<Record<string, readonly string[]>> = {
   "shared-rules/profile-visibility.ts": ["identity", "search"],
   "shared-rules/moderation-action.ts": ["identity", "post", "interaction", "search"],
 };
+
+/**
+ * The service modules the edge may import (and what they import, within their service):
+ * the feed's page path, which reads the feed's Redis with the feed's own rules so the edge
+ * serves timeline pages without a hop (edge/page-path.ts, design note 28).
+ */
+export const EDGE_IMPORTS: readonly string[] = ["services/feed/page-path/index.ts"];
 
 export interface Violation {
   readonly rule: string;
@@ -133,7 +141,7 @@ export function checkFile(path: string, source: string): Violation[] {
     if (fromService && toService && toService !== fromService) {
       add("cross-service", spec, `${path} (service ${fromService}) imports ${target} of service ${toService}: call it over the mesh, or move a shared rule to shared-rules/ and allow-list it`);
     }
-    if (path.startsWith("edge/") && toService) {
+    if (path.startsWith("edge/") && toService && !EDGE_IMPORTS.includes(target)) {
       add("edge-imports-service", spec, `${path} (edge) imports ${target} of service ${toService}: the edge knows services only by their contracts in gen/`);
     }
     if (fromService && !fromTest && target.startsWith("edge/")) {

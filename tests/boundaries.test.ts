@@ -68,3 +68,9 @@ test("tests may use testbeds and their own service; type-only and dynamic import
   expect(checkFile("services/feed/x.ts", `import type { P } from "../post/domain.ts";\nexport type Q = P;\n`).map((v) => v.rule)).toEqual(["cross-service"]);
   expect(checkFile("services/feed/x.ts", `export const m = () => import("../post/store.ts");\n`).map((v) => v.rule)).toEqual(["cross-service"]);
 });
+
+test("the edge may import the allow-listed feed page path (EDGE_IMPORTS), and no other feed module", () => {
+  expect(checkFile("edge/page-path.ts", `import { FeedPagePath } from "../services/feed/page-path/index.ts";\nexport const p = FeedPagePath;\n`)).toEqual([]);
+  const v = checkFile("edge/page-path.ts", `import { ReadModel } from "../services/feed/read-model.ts";\nexport const r = ReadModel;\n`);
+  expect(v.map((x) => x.rule)).toEqual(["edge-imports-service"]);
+});

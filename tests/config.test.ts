@@ -34,7 +34,15 @@ test.each([
   ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_JSON_REUSE_ENTRIES", "-3", "an integer >= 0"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_CACHE_ENTRIES", "-1", "an integer >= 0"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_REFRESH_MS", "0", "an integer >= 1"],
+  ["edge page path", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_PAGE_PATH", "maybe", "one of 1, true, on, yes, 0, false, off, no"],
 ])("%s refuses a bad value, naming the variable", (_name, load, variable, value, requirement) => {
   expect(() => load({ ...base, [variable]: value })).toThrow(`${variable} must be ${requirement}, got "${value}"`);
   expect(() => load(base)).not.toThrow();
+});
+
+test("the edge's page path is on by default and reads the shared Redis unless told otherwise", () => {
+  const on = loadEdgeConfig({ ...base, OASIS_REDIS_URL: "redis://r:6379", OASIS_NAMESPACE: "t1" });
+  expect([on.pagePath, on.feedRedisUrl, on.feedRedisPrefix]).toEqual([true, "redis://r:6379", "t1:oasis:feed:"]);
+  const off = loadEdgeConfig({ ...base, OASIS_EDGE_PAGE_PATH: "0", OASIS_EDGE_FEED_REDIS_URL: "redis://feed:6379" });
+  expect([off.pagePath, off.feedRedisUrl, off.feedRedisPrefix]).toEqual([false, "redis://feed:6379", "oasis:feed:"]);
 });

@@ -231,6 +231,8 @@ export function dashboard(name: string): Record<string, unknown> {
           panel("Requests by status", [{ expr: `sum by (status) (rate(edge_http_requests_total{${sel}}[5m]))`, legend: "{{status}}" }], "reqps", 12, 8),
           panel("Ejected upstream replicas", [{ expr: "sum by (upstream) (edge_upstream_replica_ejected)", legend: "{{upstream}}" }], "short", 0, 16),
           panel("Redis calls (rate limiting)", [{ expr: `rate(edge_redis_calls_total{${sel}}[5m])`, legend: "calls" }], "ops", 12, 16),
+          panel("Timeline pages by the page path (hit: from the feed's Redis)", [{ expr: `sum by (result) (rate(edge_page_path_total{${sel}}[5m]))`, legend: "{{result}}" }], "reqps", 0, 24),
+          panel("Page path misses by reason (asked the feed)", [{ expr: `sum by (reason) (rate(edge_page_path_misses_total{${sel}}[5m]))`, legend: "{{reason}}" }], "reqps", 12, 24),
         ]
       : [
           panel("RPCs by method", [{ expr: `sum by (grpc_method) (rate(grpc_server_handled_total{${sel}}[5m]))`, legend: "{{grpc_method}}" }], "reqps", 0, 0),

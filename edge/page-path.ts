@@ -1,0 +1,72 @@
+/**
+ * The page path (design note 28): GET home timeline and user timeline pages served by the
+ * edge from the feed's Redis, one Redis round trip and no mesh hop, with the feed's own
+ * rules and paging (services/feed/page-path/, the one feed module the edge may import:
+ * scripts/boundaries.ts EDGE_IMPORTS). Whatever it cannot serve exactly (an unknown
+ * relationship, a followed celebrity, an anonymous viewer, anything missing from the
+ * read model) is a miss and the RPC goes to the feed as before, which also fills what
+ * was missing. The response is the message the feed would return, encoded by the same
+ * code, so the app cannot tell the two apart. A relationship write through the edge
+ * (follow, block, mute, ...) drops the pair's cached relationship, so the one who made it
+ * sees it on their next page; others see it once the feed consumed graph's event.
+ *
+ * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
+ * OASIS_REDIS_URL] (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit, miss,
+ * error) and `edge_page_path_misses_total{reason}`.
+ */
+import type { Message } from "@bufbuild/protobuf";
+import { Counter, type Registry } from "prom-client";
+import type { Logger } from "#kit/logger.ts";
+import { createRedis, type Redis } from "#kit/redis.ts";
+import { FeedService, type GetHomeFeedRequest, type GetUserFeedRequest } from "#gen/oasis/feed/v1/feed_service_pb.ts";
+import { FeedPagePath } from "../services/feed/page-path/index.ts";
+import type { RoutedMethod } from "./registry.ts";
+
+const homePath = `/${FeedService.typeName}/${FeedService.method.getHomeFeed.name}`;
+const userPath = `/${FeedService.typeName}/${FeedService.method.getUserFeed.name}`;
+
+const relationshipWrites = new Set(["Follow", "Unfollow", "Block", "Unblock", "Mute", "Unmute", "ApproveFollowRequest", "RejectFollowRequest"].map((m) => `/oasis.graph.v1.GraphService/${m}`));
+
+export interface PagePath {
+  /** The response for `routed` if the page path served it; undefined: ask the upstream. Never throws. */
+  serve(routed: RoutedMethod, request: Message, viewer: bigint | null): Promise<Message | undefined>;
+  /**
+   * After an upstream answered `routed` successfully: a graph write by `viewer` drops the
+   * pair's cached relationships, so the viewer's next page reflects it (read your own
+   * mute). Never throws.
+   */
+  answered(routed: RoutedMethod, request: Message, viewer: bigint | null): Promise<void>;
+  close(): void;
+}
+
+/** Builds the page path on its own connection to the feed's Redis (`prefix`: the feed's key prefix). */
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry }): PagePath {
+  const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; miss: asked the feed; error: Redis failed, asked the feed).", labelNames: ["result"], registers: [opts.registry] });
+  const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
+  const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
+  const feed = new FeedPagePath(redis, opts.prefix);
+  return {
+    async serve(routed, request, viewer) {
+      if (routed.path !== homePath && routed.path !== userPath) return undefined;
+      try {
+        const answer = routed.path === homePath ? await feed.home(request as unknown as GetHomeFeedRequest, viewer) : await feed.user(request as unknown as GetUserFeedRequest, viewer);
+        if (answer.served) {
+          results.inc({ result: "hit" });
+          return answer.response;
+        }
+        results.inc({ result: "miss" });
+        misses.inc({ reason: answer.reason });
+      } catch (err) {
+        results.inc({ result: "error" });
+        opts.log.warn({ err: (err as Error).message }, "page path failed; asking the feed");
+      }
+      return undefined;
+    },
+    async answered(routed, request, viewer) {
+      if (viewer === null || !relationshipWrites.has(routed.path)) return;
+      const user = (request as unknown as { userId?: bigint }).userId;
+      if (typeof user === "bigint") await feed.relationshipChanged(viewer, user).catch(() => {});
+    },
+    close: () => redis.disconnect(),
+  };
+}

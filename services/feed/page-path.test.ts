@@ -1,0 +1,197 @@
+/**
+ * The edge's page path (edge/page-path.ts, services/feed/page-path/) on real processes
+ * with Reed98 data: the busiest Reed98 member and 40 of their friends (each friendship a
+ * follow both ways), posts of every visibility, a private account with approved and
+ * pending followers, a block, a mute, likes, refer-tos (of a post the viewer may not see
+ * too) and a deleted post. Every home and user timeline page, read through the edge by
+ * several viewers and followed page by page, is the same bytes with the page path off
+ * (the feed answers) and on (the edge answers from the feed's Redis, or asks the feed on
+ * a miss); most are served by the page path. A mute made afterwards reaches the page
+ * path through the feed's graph consumer.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
+import { until } from "#kit/testing/until.ts";
+import { testAdminHandle } from "#kit/testing/mesh.ts";
+import { counterSeries } from "../../bench/lib/histogram.ts";
+import { raiseEdgeLimits } from "../../edge/limits-admin.ts";
+import { readEdges, readFortunes } from "../../demo/data.ts";
+import { feedRedis, type FeedRedis } from "../../testbeds/feed.ts";
+import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
+
+let bed: SocialTestbed;
+let keys: FeedRedis;
+const edges = readEdges();
+const adj = new Map<number, Set<number>>();
+for (const [u, v] of edges) {
+  (adj.get(u) ?? adj.set(u, new Set()).get(u)!).add(v);
+  (adj.get(v) ?? adj.set(v, new Set()).get(v)!).add(u);
+}
+const [hub, hubFriends] = [...adj].sort((a, b) => b[1].size - a[1].size || a[0] - b[0])[0]!;
+const friends = [...hubFriends].sort((a, b) => a - b).slice(0, 40);
+const members = [hub, ...friends];
+const kept = new Set(members);
+const follows = edges.filter(([u, v]) => kept.has(u) && kept.has(v)).flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
+const captions = readFortunes("en-pets.fortune");
+const idOf = new Map<number, bigint>();
+const tokens = new Map<number, string>();
+// Roles among the friends.
+const [priv, blocker, muted, laterMuted, plain] = [friends[1]!, friends[2]!, friends[3]!, friends[4]!, friends[5]!];
+const viewers = [hub, priv, blocker, muted, plain, friends[20]!, friends[39]!];
+const authors = [hub, priv, blocker, muted, plain, friends[8]!, friends[12]!];
+
+beforeAll(async () => {
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "feed", "interaction"], { env: { OASIS_EDGE_PAGE_PATH: "0" } });
+  keys = feedRedis(bed.mesh);
+  // Sign-ins and reads from one IP: out of the edge's per-IP limits' reach.
+  await raiseEdgeLimits(bed.mesh.url("edge"), testAdminHandle);
+  const ids = await bed.users(members, { private: (n) => n === priv, concurrency: 8 });
+  members.forEach((n, i) => idOf.set(n, ids[i]!));
+  const id = (n: number) => idOf.get(n)!;
+  await inParallel(follows, 16, async ([a, b]) => {
+    await bed.graph(id(a)).follow({ userId: id(b) });
+  });
+  // The private account approves the hub only: its other followers stay requests.
+  await bed.graph(id(priv)).approveFollowRequest({ userId: id(hub) });
+  await bed.graph(id(blocker)).block({ userId: id(hub) });
+  await bed.graph(id(hub)).mute({ userId: id(muted) });
+  // Everyone reads their home feed once (fan-out reaches active readers only).
+  await inParallel(members, 8, async (n) => void (await bed.feed(id(n)).getHomeFeed({ pageSize: 1 })));
+  const visibilities = [Visibility.PUBLIC, Visibility.FOLLOWERS, Visibility.MUTUAL_FANS];
+  const firstPost = new Map<number, bigint>();
+  await inParallel(members, 6, async (n, i) => {
+    const user = id(n);
+    const media = await bed.photo(user, i);
+    const p = await bed.post(user).createPost({ mediaIds: [media], caption: captions[i % captions.length]!.slice(0, 500), visibility: visibilities[i % 3]! });
+    firstPost.set(n, p.post!.postId);
+    await bed.post(user).createPost({ mediaIds: [await bed.photo(user, i + 1)], caption: captions[(i + 7) % captions.length]!.slice(0, 500) });
+  });
+  // Refer-tos: of the hub's post by every fourth friend, of a followers-only post the
+  // referrer may see but others may not, of the private account's post by the hub.
+  await inParallel(friends.filter((_, i) => i % 4 === 0), 4, async (n) => {
+    await bed.post(id(n)).createPost({ referPostId: firstPost.get(hub)!, caption: `look ${n}` });
+  });
+  await bed.post(id(hub)).createPost({ referPostId: firstPost.get(priv)!, caption: "from a private friend" });
+  // Likes by the hub and by a plain member; a deleted post.
+  for (const n of friends.slice(6, 14)) await bed.interaction(id(hub)).likePost({ postId: firstPost.get(n)! }).catch(() => undefined);
+  for (const n of friends.slice(10, 16)) await bed.interaction(id(plain)).likePost({ postId: firstPost.get(n)! }).catch(() => undefined);
+  await bed.post(id(friends[7]!)).deletePost({ postId: firstPost.get(friends[7]!)! });
+  await inParallel(viewers, 4, async (n) => void tokens.set(n, await bed.token(n)));
+  await keys.quiet(60_000);
+}, 600_000);
+afterAll(async () => {
+  keys?.close();
+  await bed?.stop();
+});
+
+/** Every page of `path` (a timeline through the edge) as `viewer`, following page tokens: the bodies. */
+async function pages(path: string, viewer: number): Promise<string[]> {
+  const out: string[] = [];
+  let token = "";
+  do {
+    const res = await fetch(`${bed.mesh.url("edge")}${path}?page_size=4${token ? `&page_token=${token}` : ""}`, { headers: { authorization: `Bearer ${tokens.get(viewer)!}` } });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    out.push(body);
+    token = JSON.parse(body).nextPageToken ?? "";
+  } while (token && out.length < 30);
+  return out;
+}
+
+
+async function readAll(): Promise<Map<string, string[]>> {
+  const got = new Map<string, string[]>();
+  for (const v of viewers) {
+    got.set(`home ${v}`, await pages("/v1/feeds/home", v));
+    for (const a of authors) got.set(`user ${a} as ${v}`, await pages(`/v1/users/${idOf.get(a)}/feed`, v));
+  }
+  return got;
+}
+
+async function pagePathCounts(): Promise<{ hit: number; miss: number; error: number; reasons: Record<string, number> }> {
+  const results = await counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_total");
+  const misses = await counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_misses_total");
+  const of = (r: string) => results.get(`{result="${r}",service="edge"}`) ?? results.get(`{service="edge",result="${r}"}`) ?? 0;
+  const reasons: Record<string, number> = {};
+  for (const [labels, v] of misses) reasons[/reason="([^"]+)"/.exec(labels)![1]!] = v;
+  return { hit: of("hit"), miss: of("miss"), error: of("error"), reasons };
+}
+
+async function edgeWithPagePath(on: boolean): Promise<void> {
+  bed.mesh.env.OASIS_EDGE_PAGE_PATH = on ? "1" : "0";
+  await bed.mesh.supervisor.stop("edge");
+  await bed.mesh.supervisor.restart("edge");
+}
+
+test("every page is the same bytes from the page path as from the feed, and most are served by the page path", async () => {
+  const proxied = await readAll();
+  await keys.quiet(60_000);
+  await edgeWithPagePath(true);
+  const served = await readAll();
+  let compared = 0;
+  for (const [what, bodies] of proxied) {
+    expect({ what, bodies: served.get(what) }).toEqual({ what, bodies });
+    compared += bodies.length;
+  }
+  const c = await pagePathCounts();
+  console.log(`page path: ${compared} pages compared byte for byte; ${c.hit} served by the page path, ${c.miss} asked the feed (${JSON.stringify(c.reasons)}), ${c.error} errors`);
+  expect(c.hit + c.miss).toBe(compared);
+  expect(c.error).toBe(0);
+  expect(c.hit).toBeGreaterThan(compared / 2);
+  // Pages of several posts each, blocked and private cases among them.
+  expect(compared).toBeGreaterThan(60);
+  const hubHome = proxied.get(`home ${hub}`)!.flatMap((b) => JSON.parse(b).items ?? []);
+  expect(hubHome.length).toBeGreaterThan(20);
+  expect(hubHome.some((v: any) => v.viewer?.liked)).toBe(true);
+  expect(hubHome.some((v: any) => v.refer && !v.refer.available)).toBe(false);
+  expect(hubHome.map((v: any) => v.author.userId)).not.toContain(String(idOf.get(muted)));
+  expect(hubHome.map((v: any) => v.author.userId)).not.toContain(String(idOf.get(blocker)));
+  expect(proxied.get(`user ${blocker} as ${hub}`)!.flatMap((b) => JSON.parse(b).items ?? [])).toEqual([]);
+}, 300_000);
+
+async function directHomeAuthors(viewer: number): Promise<string[]> {
+  const out: string[] = [];
+  let pageToken = "";
+  do {
+    const page = await bed.feed(idOf.get(viewer)!).getHomeFeed({ pageSize: 4, pageToken });
+    out.push(...page.items.map((v) => String(v.author!.userId)));
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return out;
+}
+
+const edgeHomeAuthors = async (viewer: number) => (await pages("/v1/feeds/home", viewer)).flatMap((b) => (JSON.parse(b).items ?? []).map((v: any) => v.author.userId as string));
+
+test("a mute made elsewhere reaches the page path through the feed's graph consumer; one made through the edge, on the next read", async () => {
+  // Through graph directly: the feed's consumer refreshes the pair in place (the event
+  // is published a moment after the commit: read until the page path shows the mute).
+  expect(await edgeHomeAuthors(hub)).toContain(String(idOf.get(laterMuted)));
+  await bed.graph(idOf.get(hub)!).mute({ userId: idOf.get(laterMuted)! });
+  await until(() => edgeHomeAuthors(hub), (a) => !a.includes(String(idOf.get(laterMuted))));
+  await keys.idle();
+  const before = await pagePathCounts();
+  const after = await edgeHomeAuthors(hub);
+  expect(after).not.toContain(String(idOf.get(laterMuted)));
+  expect(after).toEqual(await directHomeAuthors(hub));
+  const mid = await pagePathCounts();
+  console.log(`after the mute: ${mid.hit - before.hit} served by the page path, misses ${JSON.stringify(before.reasons)} -> ${JSON.stringify(mid.reasons)}`);
+  // Served by the page path from the refreshed relationship, not asked of the feed.
+  expect(mid.reasons.relationship ?? 0).toBe(before.reasons.relationship ?? 0);
+  expect(mid.hit).toBeGreaterThan(before.hit);
+
+  // Through the edge, read at once: the edge dropped the pair, the feed answers.
+  const viewer = plain;
+  const author = (await edgeHomeAuthors(viewer))[0]!;
+  const res = await fetch(`${bed.mesh.url("edge")}/v1/users/${author}:mute`, { method: "POST", headers: { authorization: `Bearer ${tokens.get(viewer)!}`, "content-type": "application/json" }, body: "{}" });
+  expect(res.status).toBe(200);
+  expect(await edgeHomeAuthors(viewer)).not.toContain(author);
+  await keys.idle();
+  expect(await edgeHomeAuthors(viewer)).toEqual(await directHomeAuthors(viewer));
+}, 120_000);
+
+test("anonymous reads ask the feed", async () => {
+  const before = await pagePathCounts();
+  const anon = await fetch(`${bed.mesh.url("edge")}/v1/users/${idOf.get(hub)}/feed?page_size=4`);
+  expect(anon.status).toBe(200);
+  expect((await pagePathCounts()).reasons.anonymous).toBe((before.reasons.anonymous ?? 0) + 1);
+});
