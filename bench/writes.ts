@@ -11,6 +11,11 @@
  * (the service VAR names, OASIS_<SERVICE>_..., restarted each time; every service when
  * VAR names none), in this one run, and prints the ratio of writes/s and of CPU per write
  * of b over a (mean of its two rounds), so the box's other load falls on both alike.
+ * `OASIS_BENCH_AB="clients=16,64"` varies the bench's own client count instead (nothing
+ * restarted): what more writes in flight buy, as the demo loader's concurrency.
+ *
+ * `OASIS_BENCH_PHASES=follows` (or `likes`) runs only that phase, e.g. for a CPU profile
+ * of the follow path (`OASIS_BUN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`, README).
  *
  * Run: bun bench/writes.ts [seconds per phase, default 10] [clients, default 64] [users, default 400]
  */
@@ -33,8 +38,8 @@ const services = ["identity", "graph", "media", "post", "interaction", "feed", "
 /** OASIS_BENCH_AB="VAR=a,b" -> { name: VAR, values: [a, b] }. */
 function abSpec(raw: string | undefined): { name: string; values: [string, string] } | undefined {
   if (!raw) return undefined;
-  const m = /^([A-Z0-9_]+)=([^,]*),([^,]*)$/.exec(raw);
-  if (!m) throw new Error(`OASIS_BENCH_AB must look like VAR=a,b, got ${JSON.stringify(raw)}`);
+  const m = /^([A-Z0-9_]+|clients)=([^,]*),([^,]*)$/.exec(raw);
+  if (!m) throw new Error(`OASIS_BENCH_AB must look like VAR=a,b or clients=a,b, got ${JSON.stringify(raw)}`);
   return { name: m[1]!, values: [m[2]!, m[3]!] };
 }
 const ab = abSpec(process.env.OASIS_BENCH_AB);
@@ -109,6 +114,7 @@ try {
     },
   } as const;
   type Phase = keyof typeof phases;
+  const chosen = (process.env.OASIS_BENCH_PHASES ?? "follows,likes").split(",").filter((p): p is Phase => p in phases);
 
   const pidsOf = (): Record<string, number | undefined> => {
     const p: Record<string, number | undefined> = Object.fromEntries([...services, "edge"].map((s) => [s, bed.mesh.supervisor.pid(s)]));
@@ -120,10 +126,10 @@ try {
   const load = () => execSync("cat /proc/loadavg").toString().split(" ").slice(0, 3).join(" ");
 
   /** One phase: writes/s, latency and CPU ms per write of each process. */
-  const run = async (phase: Phase, label: string): Promise<LoopResult & { cpuMs: Record<string, number> }> => {
+  const run = async (phase: Phase, label: string, workers = clients): Promise<LoopResult & { cpuMs: Record<string, number> }> => {
     const pids = pidsOf();
     const c0 = snapshot(pids);
-    const r = await closedLoopFor(seconds, clients, phases[phase]);
+    const r = await closedLoopFor(seconds, workers, phases[phase]);
     const c1 = snapshot(pids);
     if (phase === "follows") nextFollow += r.count;
     else nextLike += r.count;
@@ -137,29 +143,30 @@ try {
   };
 
   // Warm-up (JIT, pools, caches), not counted.
-  for (const phase of ["follows", "likes"] as const) await closedLoopFor(2, clients, phases[phase]).then((r) => (phase === "follows" ? (nextFollow += r.count) : (nextLike += r.count)));
+  for (const phase of chosen) await closedLoopFor(2, clients, phases[phase]).then((r) => (phase === "follows" ? (nextFollow += r.count) : (nextLike += r.count)));
 
   if (!ab) {
-    for (const phase of ["follows", "likes"] as const) await run(phase, "");
+    for (const phase of chosen) await run(phase, "");
   } else {
     const own = ab.name.match(/^OASIS_([A-Z]+)_/)?.[1]?.toLowerCase();
-    const restartable = own && services.includes(own) ? [own] : [...services];
+    const restartable = ab.name === "clients" ? [] : own && services.includes(own) ? [own] : [...services];
     const results: Record<string, Record<Phase, Array<LoopResult & { cpuMs: Record<string, number> }>>> = {};
     for (const v of ab.values) results[v] = { follows: [], likes: [] };
     for (let round = 1; round <= 2; round++) {
       for (const value of ab.values) {
-        bed.mesh.env[ab.name] = value;
+        const workers = ab.name === "clients" ? Number(value) : clients;
+        if (ab.name !== "clients") bed.mesh.env[ab.name] = value;
         for (const s of restartable) await bed.mesh.supervisor.stop(s);
         for (const s of restartable) await bed.mesh.supervisor.restart(s);
-        for (const phase of ["follows", "likes"] as const) {
-          await closedLoopFor(2, clients, phases[phase]).then((r) => (phase === "follows" ? (nextFollow += r.count) : (nextLike += r.count)));
-          results[value]![phase].push(await run(phase, `round ${round}, ${ab.name}=${value}`));
+        for (const phase of chosen) {
+          await closedLoopFor(2, workers, phases[phase]).then((r) => (phase === "follows" ? (nextFollow += r.count) : (nextLike += r.count)));
+          results[value]![phase].push(await run(phase, `round ${round}, ${ab.name}=${value}`, workers));
         }
       }
     }
     const [a, b] = ab.values;
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-    for (const phase of ["follows", "likes"] as const) {
+    for (const phase of chosen) {
       const ra = results[a]![phase];
       const rb = results[b]![phase];
       const rate = (rs: typeof ra) => mean(rs.map((r) => r.rate));
