@@ -20,13 +20,20 @@
  * req/s and of CPU per request of the Bun processes and Redis (MariaDB and NATS may be
  * shared with other work on the box, so they are printed but not summed).
  *
+ * `OASIS_BENCH_PAGE_AB=1` first runs home reads only with the edge's page path off (every
+ * read goes to the feed) and on (the edge serves pages from the feed's Redis,
+ * edge/page-path.ts), interleaved (off, on, off, on; the edge restarted with
+ * OASIS_EDGE_PAGE_PATH each time), next to one floor home run, and prints per mode req/s,
+ * p50/p99, the ratio to the floor, CPU per request by process and the page path's hits
+ * and misses, then the ratios on / off.
+ *
  * DeathStarBench (Gan et al., ASPLOS 2019) reports about 2,300 req/s for this mix on a
  * 28-core server; issue 16's goal is >= 0.25 of the floor in the same run.
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
  * the open-loop search), OASIS_BENCH_OPEN_SECONDS (per rate step, default 8),
- * OASIS_BENCH_AB=1 (see above).
+ * OASIS_BENCH_AB=1, OASIS_BENCH_PAGE_AB=1 (see above).
  */
 import { execSync } from "node:child_process";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -245,9 +252,46 @@ try {
     await bed.mesh.supervisor.restart("feed");
   };
 
+  /** Restarts the edge with its page path on or off (same data, same run). */
+  const pagePath = async (on: boolean) => {
+    bed.mesh.env.OASIS_EDGE_PAGE_PATH = on ? "1" : "0";
+    await bed.mesh.supervisor.stop("edge");
+    await bed.mesh.supervisor.restart("edge");
+  };
+  const pagePathCounts = async () => {
+    const [results, misses] = await Promise.all([counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_total"), counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_misses_total")]);
+    const fmt = (m: Map<string, number>) => [...m].map(([l, v]) => `${l.replace(/,?service="edge",?/, "")} ${v}`).join(" ") || "none";
+    return `${fmt(results)}; misses ${fmt(misses)}`;
+  };
+
   // Warm both (JIT, connections, caches) before measuring.
   await closedMix(oasis, 3, concurrency);
   await closedMix(floorTarget, 3, concurrency);
+  if (process.env.OASIS_BENCH_PAGE_AB) {
+    const homeOnly = { home: 1 };
+    const runs: Record<"off" | "on", Array<MixResult & { meshUs: number }>> = { off: [], on: [] };
+    for (let round = 1; round <= 2; round++) {
+      for (const mode of ["off", "on"] as const) {
+        await pagePath(mode === "on");
+        await closedMix(oasis, 3, concurrency, homeOnly);
+        runs[mode].push(await runOasis(`Page A/B round ${round}: Oasis home feed only, edge page path ${mode.toUpperCase()}`, homeOnly));
+        // Counters restart with the edge: these are this round's.
+        console.log(`  page path: ${await pagePathCounts()}`);
+      }
+    }
+    const floorHome = await runFloor("Floor home feed only (for the page A/B ratio)", homeOnly);
+    const sum = (rs: Array<MixResult & { meshUs: number }>) => {
+      const n = rs.reduce((a, r) => a + r.total, 0);
+      const secs = rs.reduce((a, r) => a + r.seconds, 0);
+      const lat = rs.flatMap((r) => r.lat.home);
+      return { rps: n / secs, us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, p50: pct(lat, 50), p99: pct(lat, 99) };
+    };
+    const [a, b] = [sum(runs.off), sum(runs.on)];
+    for (const [mode, m] of [["off", a], ["on", b]] as const) {
+      console.log(`PAGE ${mode.toUpperCase().padEnd(3)} home: ${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, ratio to floor ${(m.rps / floorHome.rps).toFixed(3)} (${floorHome.rps.toFixed(0)} req/s), CPU per request (Bun + Redis) ${m.us.toFixed(0)} us`);
+    }
+    console.log(`RATIO page path on / off (home only, two interleaved rounds each): req/s ${(b.rps / a.rps).toFixed(2)}, p50 ${(b.p50 / a.p50).toFixed(2)}, CPU per request ${(b.us / a.us).toFixed(2)}; load ${execSync("uptime").toString().trim()}`);
+  }
   const ab = !!process.env.OASIS_BENCH_AB;
   // Read model off and on, interleaved (off, on, off, on) so the box's other load falls on both.
   const abRuns: Record<"off" | "on", Array<MixResult & { meshUs: number }>> = { off: [], on: [] };
