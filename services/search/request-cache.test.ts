@@ -183,4 +183,21 @@ describe("through the mesh", () => {
     expect(viaJson.posts[0]!.author!.handle).toBe(binary.posts[0]!.author!.handle);
     expect(binary.posts[0]!.post!.caption).toBe("a tapir crosses the stream");
   });
+
+  test("through the edge (JSON reuse on): an anonymous answer never reaches a signed-in viewer, and new posts still arrive", async () => {
+    const token = await bed.token(912); // carol, who follows alice since the test before
+    const rest = async (query: string, auth?: string) => {
+      const res = await fetch(`${bed.mesh.url("edge")}/v1/search/posts?query=${encodeURIComponent(query)}`, { headers: auth ? { authorization: `Bearer ${auth}` } : {} });
+      expect(res.status).toBe(200);
+      return (((await res.json()) as { posts?: Array<{ post: { postId: string } }> }).posts ?? []).map((v) => BigInt(v.post.postId)).sort();
+    };
+    const friends = await post(alice, "a narwhal sings, for friends", Visibility.FOLLOWERS);
+    const open = await post(dave, "a narwhal surfaces");
+    await until(() => rest("narwhal"), (r) => r.length === 1, 5_000);
+    // The anonymous page is cached (search) and its JSON kept (edge); carol asks the same request right after.
+    expect(await rest("narwhal")).toEqual([open]);
+    expect(await rest("narwhal", token)).toEqual([friends, open].sort());
+    const later = await post(dave, "the narwhal dives");
+    expect(await until(() => rest("narwhal"), (r) => r.length === 2, 5_000)).toEqual([open, later].sort());
+  });
 });
