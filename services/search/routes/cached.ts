@@ -29,9 +29,13 @@ export function viewerClass(c: Caller): ViewerClass {
   return c.userId === null ? "anonymous" : "user";
 }
 
+const keys = new WeakMap<Query, string>();
+
 /** A query as the engine sees it (words, CJK runs, tags, prefix flag): queries that parse alike share cache entries and page tokens. */
 export function queryKey(q: Query): string {
-  return JSON.stringify([q.words, q.cjk, q.tags, q.prefixLast ? 1 : 0]);
+  let key = keys.get(q);
+  if (key === undefined) keys.set(q, (key = JSON.stringify([q.words, q.cjk, q.tags, q.prefixLast ? 1 : 0])));
+  return key;
 }
 
 /** An answer kept for anonymous callers: the message, and its top-level fields encoded. */
