@@ -73,16 +73,20 @@ export function createEdgeApp(
   let bus: Bus | undefined;
   let killSwitches: KillSwitches | undefined;
   const metrics = createEdgeMetrics();
+  const registry = new MethodRegistry(services, Object.keys(config.upstreams));
+  const upstreams = new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses"));
   // Timeline pages from the feed's Redis (page-path.ts); the RPC goes to the feed on a miss.
-  const pagePath = config.pagePath ? createPagePath({ url: config.feedRedisUrl, prefix: config.feedRedisPrefix, log, registry: metrics.registry }) : undefined;
+  const pagePath = config.pagePath
+    ? createPagePath({ url: config.feedRedisUrl, prefix: config.feedRedisPrefix, log, registry: metrics.registry, upstreams, routes: registry })
+    : undefined;
   const deps: EdgeDeps = {
     config,
     pagePath,
     redis,
     switches: () => killSwitches?.state() ?? noSwitches,
-    registry: new MethodRegistry(services, Object.keys(config.upstreams)),
+    registry,
     verifier: createTokenVerifier({ jwksUrl: config.jwksUrl, issuer: config.issuer, audience: config.audience, jwksCooldownMs: config.jwksCooldownMs }),
-    upstreams: new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses")),
+    upstreams,
     limiter: new RateLimiter({ redis, onCall: () => redisCalls.inc() }),
     jsonReuse: new JsonReuse(config.jsonReuseEntries),
   };

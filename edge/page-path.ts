@@ -5,22 +5,27 @@
  * scripts/boundaries.ts EDGE_IMPORTS). Whatever it cannot serve exactly (an unknown
  * relationship, a followed celebrity, an anonymous viewer, anything missing from the
  * read model) is a miss and the RPC goes to the feed as before, which also fills what
- * was missing. The response is the message the feed would return, encoded by the same
+ * was missing. Relationships are the exception: the viewer's relationships to authors the
+ * read model does not know yet are asked of graph here (BatchGetRelationships as the
+ * viewer, one small hop), stored, and the page served (result "filled"). The response is the message the feed would return, encoded by the same
  * code, so the app cannot tell the two apart. A relationship write through the edge
  * (follow, block, mute, ...) drops the pair's cached relationship, so the one who made it
  * sees it on their next page; others see it once the feed consumed graph's event.
  *
  * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
- * OASIS_REDIS_URL] (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit, miss,
- * error) and `edge_page_path_misses_total{reason}`.
+ * OASIS_REDIS_URL] (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
+ * filled, miss, error) and `edge_page_path_misses_total{reason}`.
  */
 import type { Message } from "@bufbuild/protobuf";
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "#kit/logger.ts";
 import { createRedis, type Redis } from "#kit/redis.ts";
+import { create } from "@bufbuild/protobuf";
 import { FeedService, type GetHomeFeedRequest, type GetUserFeedRequest } from "#gen/oasis/feed/v1/feed_service_pb.ts";
-import { FeedPagePath } from "../services/feed/page-path/index.ts";
-import type { RoutedMethod } from "./registry.ts";
+import { BatchGetRelationshipsRequestSchema, GraphService, type BatchGetRelationshipsResponse } from "#gen/oasis/graph/v1/graph_service_pb.ts";
+import { FeedPagePath, type RelationshipSource } from "../services/feed/page-path/index.ts";
+import type { MethodRegistry, RoutedMethod } from "./registry.ts";
+import type { CallMeta, Upstreams } from "./upstream.ts";
 
 const homePath = `/${FeedService.typeName}/${FeedService.method.getHomeFeed.name}`;
 const userPath = `/${FeedService.typeName}/${FeedService.method.getUserFeed.name}`;
@@ -29,7 +34,7 @@ const relationshipWrites = new Set(["Follow", "Unfollow", "Block", "Unblock", "M
 
 export interface PagePath {
   /** The response for `routed` if the page path served it; undefined: ask the upstream. Never throws. */
-  serve(routed: RoutedMethod, request: Message, viewer: bigint | null): Promise<Message | undefined>;
+  serve(routed: RoutedMethod, request: Message, viewer: bigint | null, meta: CallMeta): Promise<Message | undefined>;
   /**
    * After an upstream answered `routed` successfully: a graph write by `viewer` drops the
    * pair's cached relationships, so the viewer's next page reflects it (read your own
@@ -40,18 +45,23 @@ export interface PagePath {
 }
 
 /** Builds the page path on its own connection to the feed's Redis (`prefix`: the feed's key prefix). */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry }): PagePath {
-  const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; miss: asked the feed; error: Redis failed, asked the feed).", labelNames: ["result"], registers: [opts.registry] });
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry }): PagePath {
+  const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
   const feed = new FeedPagePath(redis, opts.prefix);
+  // Relationships the read model lacks: asked of graph as the viewer, as the feed would.
+  const graphRoute = opts.routes.public(`/${GraphService.typeName}/${GraphService.method.batchGetRelationships.name}`);
+  const asker = (meta: CallMeta): RelationshipSource | undefined =>
+    graphRoute && (async (ids) => ((await opts.upstreams.unary(graphRoute, create(BatchGetRelationshipsRequestSchema, { userIds: ids }), meta)) as BatchGetRelationshipsResponse).relationships);
   return {
-    async serve(routed, request, viewer) {
+    async serve(routed, request, viewer, meta) {
       if (routed.path !== homePath && routed.path !== userPath) return undefined;
       try {
-        const answer = routed.path === homePath ? await feed.home(request as unknown as GetHomeFeedRequest, viewer) : await feed.user(request as unknown as GetUserFeedRequest, viewer);
+        const ask = asker(meta);
+        const answer = routed.path === homePath ? await feed.home(request as unknown as GetHomeFeedRequest, viewer, ask) : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask);
         if (answer.served) {
-          results.inc({ result: "hit" });
+          results.inc({ result: answer.filled ? "filled" : "hit" });
           return answer.response;
         }
         results.inc({ result: "miss" });

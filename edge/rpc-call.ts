@@ -29,7 +29,7 @@ import type { PagePath } from "./page-path.ts";
 import type { RoutedMethod } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import type { RequestContext } from "./request-context.ts";
-import type { Upstreams } from "./upstream.ts";
+import type { CallMeta, Upstreams } from "./upstream.ts";
 import type { JsonReuse } from "./json-reuse.ts";
 import type { KillSwitchState } from "#kit/kill-switches.ts";
 import { shedRefusal, switchRefusal } from "./kill-switch-gate.ts";
@@ -130,12 +130,7 @@ export async function runRpc(
       }
     }
     const message = await decode();
-    const page = await deps.pagePath?.serve(routed, message, user?.userId ?? null);
-    if (page) {
-      ctx.facts.upstream = "feed-redis";
-      return encode(UpstreamAnswer.ofMessage(routed, page), headers());
-    }
-    const bytes = await deps.upstreams.unaryBytes(routed, message, {
+    const meta: CallMeta = {
       userId: user?.userId ?? null,
       clientIp: ctx.clientIp,
       requestId: ctx.requestId,
@@ -143,7 +138,13 @@ export async function runRpc(
       deadlineMs,
       signal: ctx.req.signal,
       onRateLimit: (s) => (upstreamLimit = s),
-    });
+    };
+    const page = await deps.pagePath?.serve(routed, message, meta.userId, meta);
+    if (page) {
+      ctx.facts.upstream = "feed-redis";
+      return encode(UpstreamAnswer.ofMessage(routed, page), headers());
+    }
+    const bytes = await deps.upstreams.unaryBytes(routed, message, meta);
     await deps.pagePath?.answered(routed, message, user?.userId ?? null);
     return encode(new UpstreamAnswer(routed, bytes), headers());
   } catch (err) {

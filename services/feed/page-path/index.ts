@@ -8,7 +8,8 @@
  * It serves only what it can serve exactly; anything else is a miss, and the caller asks
  * the feed: an anonymous viewer; the feed's read model off; a home timeline not built or
  * whose reader was away (the feed rebuilds it); the viewer follows an author merged at
- * read time (celebrity), or their relationship is unknown; any post, referred post,
+ * read time (celebrity), or their relationship is unknown (unless the caller can ask
+ * graph: then it is asked, stored and the page served); any post, referred post,
  * profile, counter, viewer state or relationship missing from Redis (the feed loads and
  * stores it); a relationship with a pending follow request (no event ends one that is
  * rejected, so only graph knows); a page that needs more ids than the window read; a
@@ -19,7 +20,7 @@
  * graph each time), except for the user who made it through the edge, whose pairs the
  * edge drops at once (`relationshipChanged`): their next page asks the feed.
  */
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Redis } from "ioredis";
 import { VersionedCache } from "#kit/cache.ts";
 import { idTimeMs } from "#kit/ids.ts";
@@ -39,7 +40,14 @@ export type MissReason =
   | "anonymous" | "request" | "off" | "unbuilt" | "away" | "celebrity" | "window"
   | "post" | "legacy" | "author" | "relationship" | "requested" | "counts" | "state";
 
-export type PageAnswer<R> = { readonly served: true; readonly response: R } | { readonly served: false; readonly reason: MissReason | string };
+export type PageAnswer<R> = { readonly served: true; readonly response: R; readonly filled: boolean } | { readonly served: false; readonly reason: MissReason | string };
+
+/**
+ * Asks graph how the viewer relates to `ids` (BatchGetRelationships as the viewer), for
+ * the relationships the read model does not hold yet; the page path stores them
+ * (`rm:rel`, unless an event bumped a key meanwhile) and serves the page.
+ */
+export type RelationshipSource = (ids: bigint[]) => Promise<Relationship[]>;
 
 class Miss extends Error {
   constructor(readonly reason: MissReason) {
@@ -72,21 +80,32 @@ export class FeedPagePath {
     await this.rels.invalidate([`${viewer}:${user}`, `${user}:${viewer}`]);
   }
 
-  /** GetHomeFeed for `viewer` (null: anonymous, a miss). */
-  async home(req: GetHomeFeedRequest, viewer: bigint | null): Promise<PageAnswer<GetHomeFeedResponse>> {
+  /**
+   * GetHomeFeed for `viewer` (null: anonymous, a miss). With `ask`, relationships the
+   * read model lacks are asked of graph and stored, then the page is served (`filled`).
+   */
+  async home(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<GetHomeFeedResponse>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
-    const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken);
-    return page.served ? { served: true, response: create(GetHomeFeedResponseSchema, page.response) } : page;
+    const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask);
+    return page.served ? { served: true, filled: page.filled, response: create(GetHomeFeedResponseSchema, page.response) } : page;
   }
 
-  /** GetUserFeed of `req.userId` for `viewer` (null: anonymous, a miss). */
-  async user(req: GetUserFeedRequest, viewer: bigint | null): Promise<PageAnswer<GetUserFeedResponse>> {
+  /** GetUserFeed of `req.userId` for `viewer` (null: anonymous, a miss); `ask` as for `home`. */
+  async user(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<GetUserFeedResponse>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
-    const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken);
-    return page.served ? { served: true, response: create(GetUserFeedResponseSchema, page.response) } : page;
+    const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask);
+    return page.served ? { served: true, filled: page.filled, response: create(GetUserFeedResponseSchema, page.response) } : page;
   }
 
-  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string): Promise<PageAnswer<{ items: PostView[]; nextPageToken: string }>> {
+  /** Stores what `ask` says of `ids` as the viewer's relationships, unless an event bumped a key meanwhile. */
+  private async fill(viewer: bigint, ids: bigint[], ask: RelationshipSource): Promise<void> {
+    await this.rels.refresh(ids.map((id) => `${viewer}:${id}`), async () => {
+      const found = await ask(ids);
+      return new Map(found.map((r) => [`${viewer}:${r.userId}`, Buffer.from(toBinary(RelationshipSchema, r))]));
+    });
+  }
+
+  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipSource): Promise<PageAnswer<{ items: PostView[]; nextPageToken: string }>> {
     let limit: number;
     let before: bigint | undefined;
     try {
@@ -107,13 +126,21 @@ export class FeedPagePath {
       nowMs: Date.now(),
     });
     if (!pieces.ok) return { served: false, reason: pieces.reason };
+    // Relationships not known yet (a user timeline of someone the viewer never read): ask
+    // graph once, store them and read again, when the caller can ask.
+    const unknown = [...pieces.relationships].filter(([, rel]) => rel.length === 0).map(([id]) => BigInt(id));
+    if (unknown.length && ask) {
+      await this.fill(viewer, unknown, ask);
+      const again = await this.page(kind, owner, viewer, size, token);
+      return again.served ? { ...again, filled: true } : again;
+    }
     try {
       for (const [, rel] of pieces.celebs) {
         // An author merged at read time the viewer follows: the feed merges their timeline.
         if (rel.length === 0 || fromBinary(RelationshipSchema, rel).following) throw new Miss("celebrity");
       }
       const { items, more } = await collectPage(source(pieces, viewer, window), limit, before);
-      return { served: true, response: { items, nextPageToken: nextToken(kind, owner, items.at(-1)?.post!.postId, more) } };
+      return { served: true, filled: false, response: { items, nextPageToken: nextToken(kind, owner, items.at(-1)?.post!.postId, more) } };
     } catch (err) {
       if (err instanceof Miss) return { served: false, reason: err.reason };
       throw err;
