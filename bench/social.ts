@@ -25,7 +25,8 @@
  * edge/page-path.ts), interleaved (off, on, off, on; the edge restarted with
  * OASIS_EDGE_PAGE_PATH each time), next to one floor home run, and prints per mode req/s,
  * p50/p99, the ratio to the floor, CPU per request by process and the page path's hits
- * and misses, then the ratios on / off.
+ * and misses, then the ratios on / off. `OASIS_BENCH_PAGE_AB=mix` runs the DSB mix in each
+ * round too (user timelines and composes; the floor's mix once for its ratio).
  *
  * DeathStarBench (Gan et al., ASPLOS 2019) reports about 2,300 req/s for this mix on a
  * 28-core server; issue 16's goal is >= 0.25 of the floor in the same run.
@@ -268,29 +269,42 @@ try {
   await closedMix(oasis, 3, concurrency);
   await closedMix(floorTarget, 3, concurrency);
   if (process.env.OASIS_BENCH_PAGE_AB) {
-    const homeOnly = { home: 1 };
-    const runs: Record<"off" | "on", Array<MixResult & { meshUs: number }>> = { off: [], on: [] };
+    // "mix" also runs the DSB mix in each round (user timelines of random users, composes).
+    const shapes = process.env.OASIS_BENCH_PAGE_AB === "mix" ? (["home", "mix"] as const) : (["home"] as const);
+    const mixOf = { home: { home: 1 }, mix: undefined } as const;
+    type Run = MixResult & { meshUs: number };
+    const runs = new Map<string, Run[]>();
     for (let round = 1; round <= 2; round++) {
       for (const mode of ["off", "on"] as const) {
         await pagePath(mode === "on");
-        await closedMix(oasis, 3, concurrency, homeOnly);
-        runs[mode].push(await runOasis(`Page A/B round ${round}: Oasis home feed only, edge page path ${mode.toUpperCase()}`, homeOnly));
-        // Counters restart with the edge: these are this round's.
-        console.log(`  page path: ${await pagePathCounts()}`);
+        for (const shape of shapes) {
+          await closedMix(oasis, 3, concurrency, mixOf[shape]);
+          const label = shape === "home" ? "home feed only" : "DSB mix";
+          const r = await runOasis(`Page A/B round ${round}: Oasis ${label}, edge page path ${mode.toUpperCase()}`, mixOf[shape]);
+          runs.set(`${shape} ${mode}`, [...(runs.get(`${shape} ${mode}`) ?? []), r]);
+          // Counters restart with the edge: these are this mode's so far in this round.
+          console.log(`  page path: ${await pagePathCounts()}`);
+        }
       }
     }
-    const floorHome = await runFloor("Floor home feed only (for the page A/B ratio)", homeOnly);
-    const sum = (rs: Array<MixResult & { meshUs: number }>) => {
+    const floors = { home: await runFloor("Floor home feed only (for the page A/B ratio)", mixOf.home), mix: shapes.length > 1 ? await runFloor("Floor DSB mix (for the page A/B ratio)") : undefined };
+    const sum = (rs: Run[]) => {
       const n = rs.reduce((a, r) => a + r.total, 0);
       const secs = rs.reduce((a, r) => a + r.seconds, 0);
-      const lat = rs.flatMap((r) => r.lat.home);
-      return { rps: n / secs, us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, p50: pct(lat, 50), p99: pct(lat, 99) };
+      const of = (op: Op) => rs.flatMap((r) => r.lat[op]);
+      return { rps: n / secs, us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, all: rs.flatMap((r) => r.all), of };
     };
-    const [a, b] = [sum(runs.off), sum(runs.on)];
-    for (const [mode, m] of [["off", a], ["on", b]] as const) {
-      console.log(`PAGE ${mode.toUpperCase().padEnd(3)} home: ${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, ratio to floor ${(m.rps / floorHome.rps).toFixed(3)} (${floorHome.rps.toFixed(0)} req/s), CPU per request (Bun + Redis) ${m.us.toFixed(0)} us`);
+    for (const shape of shapes) {
+      const fl = floors[shape]!;
+      const [a, b] = [sum(runs.get(`${shape} off`)!), sum(runs.get(`${shape} on`)!)];
+      for (const [mode, m] of [["off", a], ["on", b]] as const) {
+        const ops = (shape === "home" ? ["home"] : ["home", "user", "compose"]) as Op[];
+        const per = ops.map((op) => `${op} p50 ${pct(m.of(op), 50).toFixed(1)} / p99 ${pct(m.of(op), 99).toFixed(1)} ms`).join(", ");
+        console.log(`PAGE ${mode.toUpperCase().padEnd(3)} ${shape}: ${m.rps.toFixed(0)} req/s, ${per}, ratio to floor ${(m.rps / fl.rps).toFixed(3)} (${fl.rps.toFixed(0)} req/s), CPU per request (Bun + Redis) ${m.us.toFixed(0)} us`);
+      }
+      console.log(`RATIO page path on / off (${shape}, two interleaved rounds each): req/s ${(b.rps / a.rps).toFixed(2)}, p50 ${(pct(b.all, 50) / pct(a.all, 50)).toFixed(2)}, CPU per request ${(b.us / a.us).toFixed(2)}`);
     }
-    console.log(`RATIO page path on / off (home only, two interleaved rounds each): req/s ${(b.rps / a.rps).toFixed(2)}, p50 ${(b.p50 / a.p50).toFixed(2)}, CPU per request ${(b.us / a.us).toFixed(2)}; load ${execSync("uptime").toString().trim()}`);
+    console.log(`load: ${execSync("uptime").toString().trim()}`);
   }
   const ab = !!process.env.OASIS_BENCH_AB;
   // Read model off and on, interleaved (off, on, off, on) so the box's other load falls on both.
