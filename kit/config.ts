@@ -23,6 +23,8 @@
  *   headless Kubernetes Service; kit/discovery.ts).
  * - OASIS_DNS_REFRESH_MS [5000]: how often `dns:///` upstreams are resolved again.
  * - OASIS_LOG_LEVEL [info], OASIS_DRAIN_TIMEOUT_MS [10000], OASIS_OUTBOX_RELAY [on],
+ *   OASIS_OUTBOX_CHAINED [1]: the relay publishes a batch in one round trip (kit/outbox.ts;
+ *   0: one publish and ack at a time, bench/social.ts's A/B),
  *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts).
  * - OASIS_RETENTION_INTERVAL_MS [3600000, 0 = off]: how often a service prunes the kit's
  *   tables (kit/retention.ts), keeping published outbox rows OASIS_OUTBOX_RETENTION_SECONDS
@@ -30,7 +32,7 @@
  *   dedup records OASIS_PROCESSED_EVENTS_RETENTION_SECONDS [691200].
  */
 import { mesh, meshEntry } from "../mesh.config.ts";
-import { enumEnv, intEnv, type Env } from "./env.ts";
+import { boolEnv, enumEnv, intEnv, type Env } from "./env.ts";
 import { defaultRetention, type RetentionPolicy } from "./retention.ts";
 import { devModeFrom, meshIdentityFrom, type MeshIdentity } from "./mesh-keys.ts";
 
@@ -73,6 +75,8 @@ export interface BaseConfig {
    * while a stream is being migrated; events accumulate and leave when it is back on).
    */
   readonly outboxRelay: boolean;
+  /** The outbox relay publishes a batch chained, in one round trip (OASIS_OUTBOX_CHAINED, kit/outbox.ts). */
+  readonly outboxChained: boolean;
   /** HTTP version of calls inside the mesh: "2" (h2c, default) or "1.1" (OASIS_MESH_HTTP). */
   readonly meshHttpVersion: "1.1" | "2";
   /** Upstream base URLs by service name (one or more replicas each, or `dns:///` targets). */
@@ -126,6 +130,7 @@ export function sharedConfig(env: Env) {
     logLevel: env.OASIS_LOG_LEVEL ?? "info",
     drainTimeoutMs: intEnv(env, "OASIS_DRAIN_TIMEOUT_MS", 10_000),
     outboxRelay: env.OASIS_OUTBOX_RELAY !== "off",
+    outboxChained: boolEnv(env, "OASIS_OUTBOX_CHAINED", true),
     meshHttpVersion: enumEnv(env, "OASIS_MESH_HTTP", ["1.1", "2"], "2"),
     upstreams: upstreamsFrom(env),
     dnsRefreshMs: intEnv(env, "OASIS_DNS_REFRESH_MS", 5_000),

@@ -16,6 +16,7 @@ import { until as pollFor } from "./testing/until.ts";
 import { toBinary } from "@bufbuild/protobuf";
 import { readEdges } from "../demo/data.ts";
 import { untilTrue } from "./testing/until.ts";
+import type { JetStreamClient, JetStreamPublishOptions } from "@nats-io/jetstream";
 
 const ns = testNamespace();
 const database = `oasis_${ns}_kit`;
@@ -98,6 +99,69 @@ test("a relay crash after publishing but before marking sent does not duplicate 
   // no second delivery can follow; no sleep needed to see none comes.
   expect(await storedEvents()).toBe(storedBefore + 1);
   expect(seen).toEqual([id]);
+});
+
+test("a batch leaves chained in one go, in order; a refused link makes the rest go one at a time, each event once", async () => {
+  const seen: bigint[] = [];
+  consumers.push(
+    await startConsumer({
+      bus,
+      log,
+      name: "kit-test-chain",
+      deliver: "new",
+      handlers: [on(AccountCreatedSchema, async (_e, meta) => void seen.push(meta.eventId))],
+    }),
+  );
+  // The relay's JetStream client, watched: which row each publish carried, chained to
+  // which; `fail` makes the publish of one row id fail once, before or after it reached
+  // the server (a refused link, or an ack lost on the way back).
+  const calls: Array<{ id: string; after?: string }> = [];
+  let fail: { id: string; reached: boolean } | undefined;
+  const js = {
+    async publish(subject: string, payload: Uint8Array, o: Partial<JetStreamPublishOptions>) {
+      calls.push({ id: o.msgID!, after: o.expect?.lastMsgID });
+      const f = fail;
+      if (f && f.id === o.msgID) {
+        const { reached } = f;
+        fail = undefined;
+        if (reached) await bus.js.publish(subject, payload, o);
+        throw new Error("publish failed (test)");
+      }
+      return bus.js.publish(subject, payload, o);
+    },
+  } as unknown as JetStreamClient;
+  const relay = createOutbox({ pool: db, js, ids: createIdGenerator(8), namespace: ns, log });
+  const addRows = (n: number) =>
+    withTransaction(db, async (tx) => {
+      const out: bigint[] = [];
+      for (let i = 0; i < n; i++) out.push(await relay.add(tx, AccountCreatedSchema, { userId: BigInt(members[10 + i]!), handle: `reed_chain_${i}` }));
+      return out;
+    });
+  const storedBefore = await storedEvents();
+
+  // In one go: every row after the first chained to the row before it.
+  const first = await addRows(12);
+  expect(await relay.flush()).toBe(12);
+  expect(calls).toEqual(first.map((id, i) => ({ id: String(id), after: i === 0 ? undefined : String(first[i - 1]) })));
+  await untilTrue(() => seen.length >= 12, 10_000, 20);
+  expect(seen).toEqual(first);
+
+  // A link refused before it reached JetStream, then one whose ack was lost after: the rows
+  // after it are refused (or stored) by the chain, and published again one at a time.
+  for (const reached of [false, true]) {
+    calls.length = 0;
+    seen.length = 0;
+    const rows = await addRows(8);
+    fail = { id: String(rows[3]), reached };
+    expect(await relay.flush()).toBe(8);
+    // 8 chained, then rows 3.. one at a time, unchained.
+    expect(calls.slice(8)).toEqual(rows.slice(3).map((id) => ({ id: String(id), after: undefined })));
+    await untilTrue(() => seen.length >= 8, 10_000, 20);
+    expect(seen).toEqual(rows);
+  }
+  // Each event once in the stream: nothing more can be delivered, no sleep needed.
+  expect(await storedEvents()).toBe(storedBefore + 12 + 8 + 8);
+  expect(await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")).toEqual([{ n: "0" }]);
 });
 
 test("applyOnce applies an event id once, even when delivered again", async () => {

@@ -14,6 +14,16 @@
  * The relay wakes on `kick()` (called after commits that added events) and otherwise
  * polls every `pollMs`, which also picks up rows left by a crashed replica. Replicas
  * serialize on the rows they lock (READ COMMITTED, FOR UPDATE), so events leave in order.
+ *
+ * A batch is published in one round trip, not one per row: every publish is sent at once,
+ * each after the first carrying `Nats-Expected-Last-Msg-Id` = the previous row's id, so
+ * JetStream stores a row only right after the one before it. Order therefore holds even
+ * though nothing waits between publishes: if a row is refused (a wrong last id because
+ * another publisher came between, a timeout, anything), every later row is refused too,
+ * and the relay publishes the rest again one at a time, waiting for each ack; the ones
+ * JetStream did store are dropped by its duplicate window (same Nats-Msg-Id).
+ * (A last message id, not a last sequence: a sequence can be matched by someone else's
+ * message, an id only by the row before.) `chained: false` publishes one at a time always.
  */
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -66,6 +76,11 @@ export interface OutboxOptions {
   /** Fallback poll interval, ms. */
   readonly pollMs?: number;
   /**
+   * Publish a batch in one round trip, chained by expected last message id (default
+   * true; false: one publish and ack at a time, the A/B of bench/social.ts).
+   */
+  readonly chained?: boolean;
+  /**
    * Registry for the backlog gauges (`outbox_backlog_events`,
    * `outbox_oldest_unsent_age_seconds`), read from MySQL when scraped (one index range
    * read of the unsent rows); omitted: none.
@@ -83,6 +98,7 @@ interface OutboxRow {
 export function createOutbox(opts: OutboxOptions): Outbox {
   const batchSize = opts.batchSize ?? 200;
   const pollMs = opts.pollMs ?? 250;
+  const chained = opts.chained ?? true;
   let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
@@ -114,6 +130,29 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     });
   }
 
+  /** Publishes one row and waits for its ack; `after`: only if the stream's last message is that id. */
+  function publish(row: OutboxRow, after?: string): Promise<unknown> {
+    const h = natsHeaders();
+    const stored = typeof row.headers === "string" ? (JSON.parse(row.headers) as Record<string, string>) : row.headers;
+    for (const [k, v] of Object.entries(stored)) h.set(k, v);
+    return opts.js.publish(row.subject, row.payload, { msgID: row.id, headers: h, timeout: 5_000, ...(after ? { expect: { lastMsgID: after } } : {}) });
+  }
+
+  /**
+   * Publishes `rows` in order: all at once, chained (see the top of this file), then from
+   * the first refused row on one at a time. Throws if a one-at-a-time publish fails.
+   */
+  async function publishInOrder(rows: readonly OutboxRow[]): Promise<void> {
+    let from = 0;
+    if (chained && rows.length > 1) {
+      const acks = await Promise.allSettled(rows.map((row, i) => publish(row, i === 0 ? undefined : rows[i - 1]!.id)));
+      from = acks.findIndex((a) => a.status === "rejected");
+      if (from === -1) return;
+      opts.log.debug({ err: (acks[from] as PromiseRejectedResult).reason, row: rows[from]!.id, rest: rows.length - from }, "chained outbox publish refused; publishing the rest one at a time");
+    }
+    for (const row of rows.slice(from)) await publish(row);
+  }
+
   async function relayOnce(): Promise<number> {
     // The poll usually finds nothing: one index-only read instead of a locking
     // transaction (four round trips) keeps an idle service's relay cheap.
@@ -133,14 +172,7 @@ export function createOutbox(opts: OutboxOptions): Outbox {
         await conn.commit();
         return 0;
       }
-      // Publish in order, one ack at a time per row; pipelining would let a later event
-      // overtake an earlier one if the first publish had to be retried.
-      for (const row of batch) {
-        const h = natsHeaders();
-        const stored = typeof row.headers === "string" ? (JSON.parse(row.headers) as Record<string, string>) : row.headers;
-        for (const [k, v] of Object.entries(stored)) h.set(k, v);
-        await opts.js.publish(row.subject, row.payload, { msgID: row.id, headers: h, timeout: 5_000 });
-      }
+      await publishInOrder(batch);
       await conn.query("UPDATE outbox SET sent_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)", [batch.map((r) => r.id)]);
       await conn.commit();
       return batch.length;
