@@ -59,7 +59,7 @@ describe("RequestCache", () => {
     expect(await until(() => replica.get("k", compute), (v) => v !== before + 1, 5_000)).toBe(before + 2);
   });
 
-  test("concurrent misses share one computation; failures are not kept; at most `entries` are kept; 0 entries is off", async () => {
+  test("concurrent misses share one computation; failures are not kept; at most `entries` and `maxBytes` are kept; 0 entries is off", async () => {
     const cache = new RequestCache(redis, () => "", { entries: 2, refreshMs: 60_000 });
     let computed = 0;
     let release!: () => void;
@@ -82,6 +82,13 @@ describe("RequestCache", () => {
     await cache.get("b", async () => 2);
     expect(cache.size).toBe(2);
     expect(await cache.get("same", async () => "recomputed")).toBe("recomputed"); // dropped as least recently used
+
+    // The byte bound, by the callers' estimates.
+    const small = new RequestCache(redis, () => "", { entries: 100, refreshMs: 60_000, maxBytes: 3_000 });
+    for (const k of ["p", "q", "r", "s"]) await small.get(k, async () => k, () => 1_000);
+    expect([small.size, small.bytes]).toEqual([3, 3_000]);
+    await small.get("huge", async () => "h", () => 5_000); // kept alone rather than not at all
+    expect([small.size, small.bytes]).toEqual([1, 5_000]);
 
     const off = new RequestCache(redis, () => "", { entries: 0, refreshMs: 60_000 });
     let n = 0;

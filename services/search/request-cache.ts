@@ -17,8 +17,10 @@
  * forces the next read). Between reads a hit costs no Redis call at all.
  *
  * Entries: at most `entries` (OASIS_SEARCH_CACHE_ENTRIES, default 10,000; 0 turns the
- * cache off), least recently used dropped first (a Map in insertion order: no LRU
- * library is a dependency), and none older than `maxAgeMs` whatever the generation
+ * cache off) and `maxBytes` (64 MiB, by the size callers estimate: an anonymous page is
+ * ~20 KB encoded, so 10,000 of them would not fit), least recently used dropped first
+ * (a Map in insertion order: no LRU library is a dependency), and none older than
+ * `maxAgeMs` whatever the generation
  * (what a page holds also comes from owners on a read-model miss and from interaction's
  * counters, which no generation covers). Concurrent misses of one key share one
  * computation (after each invalidation 50 clients asking the same query compute it
@@ -47,6 +49,8 @@ export interface RequestCacheOptions {
   readonly refreshMs: number;
   /** Oldest an entry may be whatever the generation, ms. Default 30 s. */
   readonly maxAgeMs?: number;
+  /** Sum of the entries' estimated sizes held at most, bytes. Default 64 MiB. */
+  readonly maxBytes?: number;
   /** Registry for `search_request_cache_total{result}` (hit, shared, miss). */
   readonly registry?: Registry;
 }
@@ -55,7 +59,12 @@ interface Entry {
   readonly gen: string;
   readonly atMs: number;
   readonly value: unknown;
+  /** Estimated bytes held. */
+  readonly size: number;
 }
+
+/** Size assumed for a value whose caller gives no estimate, bytes. */
+const defaultSize = 1024;
 
 /** Hit and miss counts since start (also exported as a Prometheus counter). */
 export interface CacheStats {
@@ -74,6 +83,8 @@ export class RequestCache {
   /** Bumps made by this process; a read that a bump overtook is not trusted for refreshMs. */
   private bumps = 0;
   private readonly maxAgeMs: number;
+  private readonly maxBytes: number;
+  private held = 0;
   /** The counter's three children, bound once (a labelled inc looks its labels up every time). */
   private readonly counted: Record<"hit" | "shared" | "miss", { inc(): void }> | undefined;
   readonly stats: CacheStats = { hits: 0, shared: 0, misses: 0 };
@@ -88,6 +99,7 @@ export class RequestCache {
     private readonly opts: RequestCacheOptions,
   ) {
     this.maxAgeMs = opts.maxAgeMs ?? 30_000;
+    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
     const counter = opts.registry
       ? new Counter({ name: "search_request_cache_total", help: "Search request cache lookups by result: hit, shared (joined a computation in flight), miss.", labelNames: ["result"], registers: [opts.registry] })
       : undefined;
@@ -129,8 +141,9 @@ export class RequestCache {
   /**
    * The value cached for `key` at the current generation, or `compute()`'s (kept, and
    * shared with concurrent callers of the same key). With the cache off, `compute()`.
+   * `sizeOf` estimates what a value holds, bytes (default 1 KiB).
    */
-  async get<T>(key: string, compute: () => Promise<T>): Promise<T> {
+  async get<T>(key: string, compute: () => Promise<T>, sizeOf?: (value: T) => number): Promise<T> {
     if (!this.enabled) return compute();
     const gen = await this.generation();
     const hit = this.map.get(key);
@@ -151,9 +164,11 @@ export class RequestCache {
     const p = compute().then(
       (value) => {
         this.pending.delete(pendingKey);
-        this.map.delete(key);
-        this.map.set(key, { gen, atMs: now, value });
-        if (this.map.size > this.opts.entries) this.map.delete(this.map.keys().next().value!);
+        this.drop(key);
+        const size = sizeOf ? sizeOf(value) : defaultSize;
+        this.map.set(key, { gen, atMs: now, value, size });
+        this.held += size;
+        while (this.map.size > this.opts.entries || (this.held > this.maxBytes && this.map.size > 1)) this.drop(this.map.keys().next().value!);
         return value;
       },
       (err) => {
@@ -163,6 +178,18 @@ export class RequestCache {
     );
     this.pending.set(pendingKey, p);
     return p;
+  }
+
+  /** Bytes held now (the entries' estimates). */
+  get bytes(): number {
+    return this.held;
+  }
+
+  private drop(key: string): void {
+    const e = this.map.get(key);
+    if (!e) return;
+    this.map.delete(key);
+    this.held -= e.size;
   }
 
   /** After an index write: bumps `search:writes` (every replica sees it within refreshMs; this one at once). */

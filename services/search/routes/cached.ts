@@ -56,6 +56,16 @@ export function preEncode<D extends DescMessage>(schema: D, message: MessageShap
   return { message, fields };
 }
 
+/**
+ * Size estimates for the request cache's byte bound, bytes: a pre-encoded answer holds
+ * its encoding and, about as much again, the message (for JSON callers); hits are a few
+ * numbers each; loaded snapshots are mostly the read model's decoded messages, shared
+ * with its own cache, so only the maps count.
+ */
+export const encodedSize = (p: PreEncoded<unknown>) => 2 * p.fields.reduce((n, f) => n + f.data.byteLength + 8, 0);
+export const hitsSize = (hits: readonly unknown[]) => 64 + 48 * hits.length;
+export const loadedSize = (ids: number) => 256 + 128 * ids;
+
 const binaryContentType = /^application\/(proto|grpc(-web)?(\+proto)?)(;|$)/;
 
 /** The answer for this call: the pre-encoded fields for a binary caller, else the message. */

@@ -16,7 +16,7 @@ import type { SearchContext } from "../context.ts";
 import type { Cursor, Hit } from "../domain/engine.ts";
 import { loadPosts, postViews, presentPosts } from "../domain/hydrate.ts";
 import { page } from "../domain/paging.ts";
-import { answer, preEncode, queryKey, viewerClass } from "./cached.ts";
+import { answer, encodedSize, hitsSize, loadedSize, preEncode, queryKey, viewerClass } from "./cached.ts";
 import { parsedQuery } from "./query.ts";
 
 const ms = (t: { seconds: bigint; nanos: number } | undefined) => (t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : undefined);
@@ -44,7 +44,7 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
         const cached = await cache.get(`anon:${key}`, async () => {
           const { items, nextPageToken } = await run(search, (ids) => postViews(ctx, viewer, ids));
           return preEncode(SearchPostsResponseSchema, create(SearchPostsResponseSchema, { posts: items, nextPageToken }));
-        });
+        }, encodedSize);
         return answer(SearchPostsResponseSchema, cached, context);
       }
       if (cls !== "user" || !cache.enabled) {
@@ -52,9 +52,9 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
         return { posts: items, nextPageToken };
       }
       // A signed-in viewer: the skeleton from the cache, the viewer's part fresh.
-      const fetch = (cursor: Cursor | undefined, n: number) => cache.get(`hits:${scope}:${JSON.stringify(cursor ?? [], (_k, v) => (typeof v === "bigint" ? `${v}` : v))}:${n}`, () => search(cursor, n));
+      const fetch = (cursor: Cursor | undefined, n: number) => cache.get(`hits:${scope}:${JSON.stringify(cursor ?? [], (_k, v) => (typeof v === "bigint" ? `${v}` : v))}:${n}`, () => search(cursor, n), hitsSize);
       const present = ctx.rt.config.readModel
-        ? async (ids: bigint[]) => presentPosts(ctx, viewer, await cache.get(`load:posts:${ids.join(",")}`, () => loadPosts(ctx, ids)), ids)
+        ? async (ids: bigint[]) => presentPosts(ctx, viewer, await cache.get(`load:posts:${ids.join(",")}`, () => loadPosts(ctx, ids), () => loadedSize(ids.length)), ids)
         : (ids: bigint[]) => postViews(ctx, viewer, ids);
       const { items, nextPageToken } = await run(fetch, present);
       return { posts: items, nextPageToken };

@@ -14,7 +14,7 @@ import type { SearchContext } from "../context.ts";
 import type { Cursor, Hit } from "../domain/engine.ts";
 import { loadUsers, presentUsers, userResults } from "../domain/hydrate.ts";
 import { page } from "../domain/paging.ts";
-import { answer, preEncode, queryKey, viewerClass } from "./cached.ts";
+import { answer, encodedSize, hitsSize, loadedSize, preEncode, queryKey, viewerClass } from "./cached.ts";
 import { parsedQuery } from "./query.ts";
 
 export function searchUsers(ctx: SearchContext): Pick<ServiceImpl<typeof SearchService>, "searchUsers"> {
@@ -34,16 +34,16 @@ export function searchUsers(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
         const cached = await cache.get(`anon:${key}`, async () => {
           const { items, nextPageToken } = await run(search, (ids) => userResults(ctx, viewer, ids));
           return preEncode(SearchUsersResponseSchema, create(SearchUsersResponseSchema, { users: items, nextPageToken }));
-        });
+        }, encodedSize);
         return answer(SearchUsersResponseSchema, cached, context);
       }
       if (cls !== "user" || !cache.enabled) {
         const { items, nextPageToken } = await run(search, (ids) => userResults(ctx, viewer, ids));
         return { users: items, nextPageToken };
       }
-      const fetch = (cursor: Cursor | undefined, n: number) => cache.get(`hits:${scope}:${JSON.stringify(cursor ?? [], (_k, v) => (typeof v === "bigint" ? `${v}` : v))}:${n}`, () => search(cursor, n));
+      const fetch = (cursor: Cursor | undefined, n: number) => cache.get(`hits:${scope}:${JSON.stringify(cursor ?? [], (_k, v) => (typeof v === "bigint" ? `${v}` : v))}:${n}`, () => search(cursor, n), hitsSize);
       const present = ctx.rt.config.readModel
-        ? async (ids: bigint[]) => presentUsers(ctx, viewer, await cache.get(`load:users:${ids.join(",")}`, () => loadUsers(ctx, ids)), ids)
+        ? async (ids: bigint[]) => presentUsers(ctx, viewer, await cache.get(`load:users:${ids.join(",")}`, () => loadUsers(ctx, ids), () => loadedSize(ids.length)), ids)
         : (ids: bigint[]) => userResults(ctx, viewer, ids);
       const { items, nextPageToken } = await run(fetch, present);
       return { users: items, nextPageToken };
