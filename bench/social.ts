@@ -31,10 +31,18 @@
  * DeathStarBench (Gan et al., ASPLOS 2019) reports about 2,300 req/s for this mix on a
  * 28-core server; issue 16's goal is >= 0.25 of the floor in the same run.
  *
+ * `OASIS_BENCH_COMPOSE=1` adds a compose phase after the mix (`only`: the compose phase
+ * alone, no mix, floor or open loop): composes only, through the edge, each with a fresh
+ * request_id as the app sends, with composes/s, CPU per compose and the fan-out lag
+ * (created -> in the last follower's home timeline). `OASIS_BENCH_COMPOSE_AB=<switch>`
+ * runs that phase with the switch off and on, interleaved, and prints the ratios:
+ * `batched` (OASIS_POST_BATCHED_WRITES: CreatePost in two round trips) or `relay`
+ * (OASIS_OUTBOX_CHAINED: the outbox relay publishes a batch in one round trip).
+ *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
  * the open-loop search), OASIS_BENCH_OPEN_SECONDS (per rate step, default 8),
- * OASIS_BENCH_AB=1, OASIS_BENCH_PAGE_AB=1 (see above).
+ * OASIS_BENCH_AB=1, OASIS_BENCH_PAGE_AB=1, OASIS_BENCH_COMPOSE, OASIS_BENCH_COMPOSE_AB (see above).
  */
 import { execSync } from "node:child_process";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -49,6 +57,14 @@ import { counterSeries } from "./lib/histogram.ts";
 import { machineLine } from "./lib/machine.ts";
 import { startFloor, type FloorServer } from "./lib/floor.ts";
 import { closedMix, openMix, pct, type MixTarget, type MixResult, type Op } from "./lib/mix.ts";
+
+/** OASIS_BENCH_COMPOSE_AB's switches: the variable set to 0 and 1, and the services restarted with it. */
+const composeSwitches: Record<string, { variable: string; services: string[] }> = {
+  batched: { variable: "OASIS_POST_BATCHED_WRITES", services: ["post"] },
+  relay: { variable: "OASIS_OUTBOX_CHAINED", services: ["post"] },
+};
+/** The 1, 5 and 15 minute load averages (the box is shared; print them with numbers). */
+const loadAverage = () => execSync("cat /proc/loadavg").toString().split(" ").slice(0, 3).join(" ");
 
 const seconds = Number(process.argv[2] ?? 30);
 const concurrency = Number(process.argv[3] ?? 64);
@@ -191,7 +207,9 @@ try {
   };
 
   /** One closed-loop Oasis run with CPU, RPC and fan-out lag accounting. */
-  const runOasis = async (label: string, mix?: Partial<Record<Op, number>>) => {
+  const runOasis = (label: string, mix?: Partial<Record<Op, number>>) => runOasisOn(oasis, label, mix);
+  /** runOasis against `target` (the edge, with its own request options). */
+  const runOasisOn = async (target: MixTarget, label: string, mix?: Partial<Record<Op, number>>) => {
     lags.length = 0;
     lagTimeouts = 0;
     probeReads = 0;
@@ -200,7 +218,7 @@ try {
     const r0 = await rpcCounts();
     const c0 = snapshot(pids);
     probing = true;
-    const r = await closedMix(oasis, seconds, concurrency, mix);
+    const r = await closedMix(target, seconds, concurrency, mix);
     probing = false;
     const c1 = snapshot(pids);
     const r1 = await rpcCounts();
@@ -235,7 +253,7 @@ try {
       const bound = window.find(([, c]) => c >= 0.99 * fanouts)?.[0] ?? Number.NaN;
       console.log(`  feed's fan-out histogram in the window: ${fanouts} fan-outs, p99 <= ${(bound * 1000).toFixed(0)} ms (bucket bound, commit -> last push)`);
     }
-    return { ...r, meshUs };
+    return { ...r, meshUs, lags: [...lags] };
   };
   const runFloor = async (label: string, mix?: Partial<Record<Op, number>>) => {
     const pids = floorPids();
@@ -306,45 +324,89 @@ try {
     }
     console.log(`load: ${execSync("uptime").toString().trim()}`);
   }
-  const ab = !!process.env.OASIS_BENCH_AB;
-  // Read model off and on, interleaved (off, on, off, on) so the box's other load falls on both.
-  const abRuns: Record<"off" | "on", Array<MixResult & { meshUs: number }>> = { off: [], on: [] };
-  if (ab) {
+  /**
+   * The compose phase: composes alone through the edge (each with a fresh request_id, as
+   * the app sends), composes/s, p50/p99, CPU per compose by process, mesh RPCs per compose
+   * and the fan-out lag of sampled composes, as runOasis measures them. With
+   * OASIS_BENCH_COMPOSE_AB=<switch> the phase runs with the switch off, on, off, on (the
+   * service restarted each time, same data, same run) and prints the ratios.
+   */
+  const composePhase = async () => {
+    const composer = { ...oasis, requestIds: true };
+    const runCompose = (label: string) => runOasisOn(composer, label, { compose: 1 });
+    const which = process.env.OASIS_BENCH_COMPOSE_AB;
+    if (!which) {
+      await closedMix(composer, 3, concurrency, { compose: 1 });
+      await runCompose(`Compose only via edge (${concurrency} clients, request ids)`);
+      return;
+    }
+    const sw = composeSwitches[which];
+    if (!sw) throw new Error(`OASIS_BENCH_COMPOSE_AB must be one of ${Object.keys(composeSwitches).join(", ")}, got ${JSON.stringify(which)}`);
+    const runs: Record<"0" | "1", Array<Awaited<ReturnType<typeof runCompose>>>> = { "0": [], "1": [] };
     for (let round = 1; round <= 2; round++) {
-      for (const mode of ["off", "on"] as const) {
-        await readModel(mode === "on");
-        await closedMix(oasis, 3, concurrency);
-        abRuns[mode].push(await runOasis(`A/B round ${round}: Oasis DSB mix via edge, feed read model ${mode.toUpperCase()}`));
+      for (const value of ["0", "1"] as const) {
+        bed.mesh.env[sw.variable] = value;
+        for (const svc of sw.services) await bed.mesh.supervisor.stop(svc);
+        for (const svc of sw.services) await bed.mesh.supervisor.restart(svc);
+        await closedMix(composer, 3, concurrency, { compose: 1 });
+        runs[value].push(await runCompose(`A/B round ${round}: compose only, ${sw.variable}=${value} (load ${loadAverage()})`));
+      }
+    }
+    const sum = (rs: (typeof runs)["0"]) => {
+      const n = rs.reduce((a, r) => a + r.total, 0);
+      return { rps: n / rs.reduce((a, r) => a + r.seconds, 0), us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, p99: pct(rs.flatMap((r) => r.all), 99), lags: rs.flatMap((r) => r.lags) };
+    };
+    const [off, on] = [sum(runs["0"]), sum(runs["1"])];
+    console.log(
+      `RATIO compose ${sw.variable}=1 / 0 (two interleaved rounds each): composes/s ${(on.rps / off.rps).toFixed(2)}x (${off.rps.toFixed(1)} -> ${on.rps.toFixed(1)}), ` +
+        `CPU per compose (Bun + Redis) ${(off.us / 1000).toFixed(1)} -> ${(on.us / 1000).toFixed(1)} ms, p99 ${off.p99.toFixed(0)} -> ${on.p99.toFixed(0)} ms, ` +
+        `fan-out lag p50 ${pct(off.lags, 50)} -> ${pct(on.lags, 50)} ms, p99 ${pct(off.lags, 99)} -> ${pct(on.lags, 99)} ms`,
+    );
+  };
+
+  const composeMode = process.env.OASIS_BENCH_COMPOSE;
+  if (composeMode !== "only") {
+    const ab = !!process.env.OASIS_BENCH_AB;
+    // Read model off and on, interleaved (off, on, off, on) so the box's other load falls on both.
+    const abRuns: Record<"off" | "on", Array<MixResult & { meshUs: number }>> = { off: [], on: [] };
+    if (ab) {
+      for (let round = 1; round <= 2; round++) {
+        for (const mode of ["off", "on"] as const) {
+          await readModel(mode === "on");
+          await closedMix(oasis, 3, concurrency);
+          abRuns[mode].push(await runOasis(`A/B round ${round}: Oasis DSB mix via edge, feed read model ${mode.toUpperCase()}`));
+        }
+      }
+    }
+    const on = await runOasis("Oasis DSB mix via edge (60% home, 30% user, 10% compose)");
+    const fl = await runFloor("Floor DSB mix (floor-server.ts, same requests, same load generator)");
+    const homeOnly = { home: 1 };
+    const oasisHome = await runOasis("Oasis home feed only", homeOnly);
+    const floorHome = await runFloor("Floor home feed only", homeOnly);
+    console.log(`RATIO Oasis / floor: DSB mix ${(on.rps / fl.rps).toFixed(3)} (${on.rps.toFixed(0)} / ${fl.rps.toFixed(0)} req/s), home feed only ${(oasisHome.rps / floorHome.rps).toFixed(3)} (${oasisHome.rps.toFixed(0)} / ${floorHome.rps.toFixed(0)} req/s); goal 0.25 and 0.4`);
+    if (ab) {
+      const sum = (rs: Array<MixResult & { meshUs: number }>) => {
+        const n = rs.reduce((a, r) => a + r.total, 0);
+        const secs = rs.reduce((a, r) => a + r.seconds, 0);
+        return { rps: n / secs, us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, p99: pct(rs.flatMap((r) => r.all), 99) };
+      };
+      const [a, b] = [sum(abRuns.off), sum(abRuns.on)];
+      console.log(
+        `RATIO read model on / off (DSB mix, two interleaved rounds each): req/s ${(b.rps / a.rps).toFixed(2)} (${b.rps.toFixed(0)} / ${a.rps.toFixed(0)}), CPU per request (Bun + Redis) ${(b.us / a.us).toFixed(2)} (${b.us.toFixed(0)} / ${a.us.toFixed(0)} us), p99 ${b.p99.toFixed(0)} / ${a.p99.toFixed(0)} ms`,
+      );
+    }
+
+    if (process.env.OASIS_BENCH_OPEN !== "0") {
+      const step = Number(process.env.OASIS_BENCH_OPEN_SECONDS ?? 8);
+      for (const [name, target, closed] of [["Oasis", oasis, on], ["Floor", floorTarget, fl]] as const) {
+        const best = await openMix(target, closed.rps, step, (rate, r) =>
+          console.log(`  open loop ${name} ${rate.toFixed(0).padStart(5)} req/s offered: ${r.rps.toFixed(0)} done/s, p50 ${pct(r.all, 50).toFixed(1)} ms, p99 ${pct(r.all, 99).toFixed(1)} ms, errors ${r.errors.home + r.errors.user + r.errors.compose}`),
+        );
+        console.log(`OPEN LOOP ${name}: highest fixed arrival rate with p99 < 100 ms: ${best.toFixed(0)} req/s (steps of ${step} s)`);
       }
     }
   }
-  const on = await runOasis("Oasis DSB mix via edge (60% home, 30% user, 10% compose)");
-  const fl = await runFloor("Floor DSB mix (floor-server.ts, same requests, same load generator)");
-  const homeOnly = { home: 1 };
-  const oasisHome = await runOasis("Oasis home feed only", homeOnly);
-  const floorHome = await runFloor("Floor home feed only", homeOnly);
-  console.log(`RATIO Oasis / floor: DSB mix ${(on.rps / fl.rps).toFixed(3)} (${on.rps.toFixed(0)} / ${fl.rps.toFixed(0)} req/s), home feed only ${(oasisHome.rps / floorHome.rps).toFixed(3)} (${oasisHome.rps.toFixed(0)} / ${floorHome.rps.toFixed(0)} req/s); goal 0.25 and 0.4`);
-  if (ab) {
-    const sum = (rs: Array<MixResult & { meshUs: number }>) => {
-      const n = rs.reduce((a, r) => a + r.total, 0);
-      const secs = rs.reduce((a, r) => a + r.seconds, 0);
-      return { rps: n / secs, us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, p99: pct(rs.flatMap((r) => r.all), 99) };
-    };
-    const [a, b] = [sum(abRuns.off), sum(abRuns.on)];
-    console.log(
-      `RATIO read model on / off (DSB mix, two interleaved rounds each): req/s ${(b.rps / a.rps).toFixed(2)} (${b.rps.toFixed(0)} / ${a.rps.toFixed(0)}), CPU per request (Bun + Redis) ${(b.us / a.us).toFixed(2)} (${b.us.toFixed(0)} / ${a.us.toFixed(0)} us), p99 ${b.p99.toFixed(0)} / ${a.p99.toFixed(0)} ms`,
-    );
-  }
-
-  if (process.env.OASIS_BENCH_OPEN !== "0") {
-    const step = Number(process.env.OASIS_BENCH_OPEN_SECONDS ?? 8);
-    for (const [name, target, closed] of [["Oasis", oasis, on], ["Floor", floorTarget, fl]] as const) {
-      const best = await openMix(target, closed.rps, step, (rate, r) =>
-        console.log(`  open loop ${name} ${rate.toFixed(0).padStart(5)} req/s offered: ${r.rps.toFixed(0)} done/s, p50 ${pct(r.all, 50).toFixed(1)} ms, p99 ${pct(r.all, 99).toFixed(1)} ms, errors ${r.errors.home + r.errors.user + r.errors.compose}`),
-      );
-      console.log(`OPEN LOOP ${name}: highest fixed arrival rate with p99 < 100 ms: ${best.toFixed(0)} req/s (steps of ${step} s)`);
-    }
-  }
+  if (composeMode) await composePhase();
 } finally {
   await floor?.stop();
   await bed.stop();

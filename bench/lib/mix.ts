@@ -29,6 +29,8 @@ export interface MixTarget {
   readonly users: readonly MixUser[];
   /** Called with the response text of each successful compose (fan-out lag probes). */
   onCompose?: (userIndex: number, text: string) => void;
+  /** Composes carry a fresh request_id each, as the app sends one (the DSB mix sends none). */
+  readonly requestIds?: boolean;
 }
 
 export interface MixResult {
@@ -51,6 +53,10 @@ export const dsbMix: Record<Op, number> = { home: 0.6, user: 0.3, compose: 0.1 }
  * measures the edge with compression.
  */
 const acceptEncoding = process.env.OASIS_BENCH_ACCEPT_ENCODING ?? "identity";
+
+/** Request ids unique across runs: this process's tag and a counter. */
+const requestTag = crypto.randomUUID().slice(0, 8);
+let requestSeq = 0;
 
 const captions = fortuneFiles()
   .flatMap((f) => readFortunes(f))
@@ -99,7 +105,11 @@ class Recorder {
       } else {
         composer = this.composers[i % this.composers.length]!;
         const u = t.users[composer]!;
-        const body = JSON.stringify({ mediaIds: u.media!.slice(0, 1 + (i % 4)), caption: captions[i % captions.length]!.slice(0, 2000) });
+        const body = JSON.stringify({
+          mediaIds: u.media!.slice(0, 1 + (i % 4)),
+          caption: captions[i % captions.length]!.slice(0, 2000),
+          ...(t.requestIds ? { requestId: `${requestTag}.${requestSeq++}` } : {}),
+        });
         res = await fetch(`${t.base}/v1/posts`, { method: "POST", headers: { ...auth, authorization: `Bearer ${u.token}`, "content-type": "application/json" }, body, signal });
       }
       text = await res.text();
