@@ -1,7 +1,8 @@
 /**
  * Fan-out on write (the consumers of post and graph events):
- * - post_created: onto the author's timeline, then onto the home timelines of followers
- *   who read their feed in the last `activeMs`, a page of `fanoutBatch` (1,000) followers
+ * - post_created: into the read model if its consumer has not put it there yet (so a
+ *   page read after the push finds it), onto the author's timeline, then onto the home
+ *   timelines of followers who read their feed in the last `activeMs`, a page of `fanoutBatch` (1,000) followers
  *   at a time (one graph call and one Redis script a page: the script checks who is
  *   active and pushes to them). Authors with more than `fanoutThreshold` followers are only marked as
  *   "celebrities"; readers merge their posts at read time. While the kill switch
@@ -51,6 +52,8 @@ export function postConsumer(ctx: FeedContext, lag: Histogram) {
     handlers: [
       on(PostCreatedSchema, async (e, meta) => {
         const post = e.post!;
+        // The read model holds the post before any timeline does (its own consumer may run later).
+        await ctx.readModel.seedNewPost(post);
         await ctx.timelines.pushUser(post.authorId, [post.postId]);
         // Kill switch "fanout_pull": the author is merged at read time, as celebrities are.
         if (ctx.rt.killSwitches.state().fanoutPullOnRead) {

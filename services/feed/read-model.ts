@@ -69,6 +69,25 @@ export const pagePathKey = "rm:page-path";
 const tombstone = Buffer.from([1]);
 const live = encodeStoredPost;
 
+// KEYS: the post's value and version keys, its counters' value and version keys, its
+// `rm:whole` marker. ARGV: the post's bytes, zero counters' bytes, the post TTL, the
+// counters' TTL. What post_created writes, only if the read model never held the post
+// (no version key: no event wrote it yet, so nothing newer can be overwritten); the
+// counters likewise only if nothing touched them. Returns 1 when it wrote.
+const seedScript = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 86400)
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('SET', KEYS[3], ARGV[2], 'EX', tonumber(ARGV[4]))
+  redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], 86400)
+end
+redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[3]))
+return 1
+`;
+
 export class ReadModel {
   private readonly posts: VersionedCache;
   private readonly authors: VersionedCache;
@@ -77,6 +96,7 @@ export class ReadModel {
   private readonly rels: VersionedCache;
 
   constructor(private readonly redis: Redis) {
+    if (!("oasisFeedSeedPost" in redis)) redis.defineCommand("oasisFeedSeedPost", { numberOfKeys: 5, lua: seedScript });
     this.rels = new VersionedCache(redis, "rm:rel", relTtl);
     this.posts = new VersionedCache(redis, "rm:post", day);
     this.authors = new VersionedCache(redis, "rm:author", day);
@@ -205,6 +225,20 @@ export class ReadModel {
       await this.counters.put(new Map([[String(post.postId), Buffer.from(toBinary(PostCountsSchema, create(PostCountsSchema, { postId: post.postId })))]]));
       await this.redis.set(`rm:whole:${post.postId}`, "1", "EX", day);
     }
+  }
+
+  /**
+   * What post_created writes (the post, zero counters, `rm:whole`), if no event wrote the
+   * post yet: the fan-out calls it before pushing the post onto timelines, so a page read
+   * right after the push finds the post in the read model whichever consumer runs first
+   * (the page path misses on a post it cannot find).
+   */
+  async seedNewPost(post: Post): Promise<void> {
+    const id = String(post.postId);
+    const zero = Buffer.from(toBinary(PostCountsSchema, create(PostCountsSchema, { postId: post.postId })));
+    await (this.redis as Redis & { oasisFeedSeedPost(...args: Array<string | Buffer | number>): Promise<number> }).oasisFeedSeedPost(
+      `rm:post:${id}`, `rm:post:v:${id}`, `rm:counts:${id}`, `rm:counts:v:${id}`, `rm:whole:${id}`, live(post), zero, day, countsTtl,
+    );
   }
 
   /** post_liked (`liked`) / post_unliked: the liker set of `postId`. */
