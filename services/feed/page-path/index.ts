@@ -18,7 +18,7 @@
  * Relationships are the read model's `rm:rel`, kept by graph events: a mute or block
  * reaches the page path when the feed has consumed its event (the feed's own read asks
  * graph each time), except for the user who made it through the edge, whose pairs the
- * edge drops at once (`relationshipChanged`): their next page asks the feed.
+ * edge drops at once (`relationshipChanged`): their next page asks graph again.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Redis } from "ioredis";
@@ -74,7 +74,7 @@ export class FeedPagePath {
    * `viewer` changed how they relate to `user` (follow, block, mute, a follow request
    * answered, or their undoing) and graph committed it: both pairs are dropped and
    * fenced (a read that loaded them before cannot store them), so the next page either
-   * of them reads here asks the feed, which asks graph, until the event refreshes them.
+   * of them reads here asks graph again (`ask`; without it, the feed, which asks graph).
    */
   async relationshipChanged(viewer: bigint, user: bigint): Promise<void> {
     await this.rels.invalidate([`${viewer}:${user}`, `${user}:${viewer}`]);
@@ -126,9 +126,10 @@ export class FeedPagePath {
       nowMs: Date.now(),
     });
     if (!pieces.ok) return { served: false, reason: pieces.reason };
-    // Relationships not known yet (a user timeline of someone the viewer never read): ask
-    // graph once, store them and read again, when the caller can ask.
-    const unknown = [...pieces.relationships].filter(([, rel]) => rel.length === 0).map(([id]) => BigInt(id));
+    // Relationships not known yet (a user timeline of someone the viewer never read, an
+    // author merged at read time): ask graph once, store them and read again, when the
+    // caller can ask.
+    const unknown = [...pieces.relationships, ...pieces.celebs].filter(([, rel]) => rel.length === 0).map(([id]) => BigInt(id));
     if (unknown.length && ask) {
       await this.fill(viewer, unknown, ask);
       const again = await this.page(kind, owner, viewer, size, token);
