@@ -17,8 +17,10 @@
  *         (OASIS_EDGE_JSON_REUSE_ENTRIES=0);
  *      B: search's request cache (services/search/request-cache.ts) with its
  *         pre-encoded anonymous pages;
- *      C: B plus the edge's JSON reuse (edge/json-reuse.ts),
- *    search and the edge restarted between them; then C again with 20 posts a second
+ *      C: B plus the edge's JSON reuse (edge/json-reuse.ts);
+ *      D: C plus the edge's search page path (edge/search-page-path.ts: an anonymous
+ *         page search stored in its Redis, answered by the edge while current),
+ *    search and the edge restarted between them; then D again with 20 posts a second
  *    created through post (CreatePost, so events reach search and invalidate its cache
  *    as in production), with the cache's hit rate (search_request_cache_total). Goal p95
  *    < 50 ms. The workload is a few hundred distinct queries repeated, so the cache's
@@ -178,7 +180,7 @@ try {
   const at = (p: number) => alone[Math.floor((p / 100) * alone.length)]!.toFixed(1);
   console.log(`engine alone, one at a time, ${alone.length} queries (words and typos): p50 ${at(50)} ms, p95 ${at(95)} ms, p99 ${at(99)} ms`);
 
-  // 3. Through the edge: A/B/C with h2load, then C under writes.
+  // 3. Through the edge: A/B/C/D with h2load, then D under writes.
   const edge = mesh.url("edge");
   const url = (q: string) => `${edge}/v1/search/posts?query=${encodeURIComponent(q)}`;
   const urls = [...new Set(words)].map(url);
@@ -196,6 +198,10 @@ try {
     const of = (r: string) => Number(new RegExp(`^search_request_cache_total\\{result="${r}"[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
     return { hit: of("hit"), shared: of("shared"), miss: of("miss") };
   };
+  const pageHits = async () => {
+    const text = await (await fetch(`${mesh.metricsUrl("edge")}/metrics`)).text();
+    return Number(/^edge_search_page_path_total\{result="hit"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
   type Phase = { label: string; r: LoadResult; cpu: Record<string, number>; hitRate?: number; writes?: number };
   const phases: Phase[] = [];
   const procs = ["edge", "search", "post", "identity", "graph"];
@@ -208,6 +214,7 @@ try {
     const pids = Object.fromEntries(procs.map((n) => [n, mesh.supervisor.pid(n)]));
     const c0 = snapshot(pids);
     const k0 = await cacheCounts();
+    const e0 = await pageHits();
     let stopWriter = () => {};
     let written: Promise<number> = Promise.resolve(0);
     if (writer) {
@@ -241,13 +248,17 @@ try {
     const writes = await written;
     const c1 = snapshot(pids);
     const k1 = await cacheCounts();
+    const served = (await pageHits()) - e0;
     const lookups = k1.hit + k1.shared + k1.miss - (k0.hit + k0.shared + k0.miss);
+    // Of the searches, those the edge's page path answered (the rest reached search: one lookup each).
+    const edgeShare = served > 0 ? served / (served + lookups) : 0;
     // h2load's warm-up is in the CPU counts but not in r.requests: per search over both.
     const cpu = Object.fromEntries(procs.map((n) => [n, ((c1[n]! - c0[n]!) * 1e6) / (r.requests + r.rps * 2)]));
     const phase = { label, r, cpu, hitRate: lookups > 0 ? (k1.hit + k1.shared - k0.hit - k0.shared) / lookups : undefined, writes: writer ? writes : undefined };
     console.log(
       `${label}: ${r.requests} searches in ${r.seconds.toFixed(1)} s = ${r.rps.toFixed(0)}/s, p50 ${r.p50Ms.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${r.errors} errors` +
         (phase.hitRate !== undefined ? `; cache hit rate ${(phase.hitRate * 100).toFixed(0)}%` : "") +
+        (edgeShare > 0 ? `; ${(edgeShare * 100).toFixed(0)}% answered by the edge's page path` : "") +
         (writer ? `; ${writes} posts created (${(writes / (r.seconds + 2)).toFixed(1)}/s)` : "") +
         `; ${load()}`,
     );
@@ -255,9 +266,11 @@ try {
     phases.push(phase);
     return phase;
   };
-  const A = await runPhase("A: no request cache, no JSON reuse", { OASIS_SEARCH_CACHE_ENTRIES: "0", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
-  const B = await runPhase("B: request cache", { OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
-  const C = await runPhase("C: request cache + edge JSON reuse", { OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "2000" });
+  const off = { OASIS_EDGE_SEARCH_PAGE_PATH: "0" };
+  const A = await runPhase("A: no request cache, no JSON reuse", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "0", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
+  const B = await runPhase("B: request cache", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
+  const C = await runPhase("C: request cache + edge JSON reuse", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "2000" });
+  const D = await runPhase("D: C + the edge's search page path", { OASIS_EDGE_SEARCH_PAGE_PATH: "1" });
   // Writers: real posts through CreatePost (one photo per writer, reused), captions with the query words.
   const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
   const media = new Map<bigint, bigint>();
@@ -266,7 +279,7 @@ try {
     media.set(a, (await testClient(MediaService, mesh.url("media"), a).uploadMedia({ bucket: "post-images", data: image, requestId: `bench-${a}` })).media!.id);
   }
   let w = 0;
-  const W = await runPhase("C under 20 posts/s", {}, async () => {
+  const W = await runPhase("D under 20 posts/s", {}, async () => {
     const author = authors[w % 10]!;
     const caption = `${words[(w * 31) % words.length]} ${captions[(w * 7) % captions.length]!.slice(0, 300)}`;
     w++;
@@ -274,13 +287,13 @@ try {
     return 1;
   });
   const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+  const row = (f: (p: Phase) => number) => [A, B, C, D].map((p) => f(p).toFixed(0)).join(" -> ");
   console.log(
-    `A -> B -> C: ${A.r.rps.toFixed(0)} -> ${B.r.rps.toFixed(0)} -> ${C.r.rps.toFixed(0)} searches/s (${ratio(C.r.rps, A.r.rps)}), ` +
-      `p50 ${A.r.p50Ms.toFixed(0)} -> ${B.r.p50Ms.toFixed(0)} -> ${C.r.p50Ms.toFixed(0)} ms, p95 ${A.r.p95Ms.toFixed(0)} -> ${B.r.p95Ms.toFixed(0)} -> ${C.r.p95Ms.toFixed(0)} ms, ` +
-      `p99 ${A.r.p99Ms.toFixed(0)} -> ${B.r.p99Ms.toFixed(0)} -> ${C.r.p99Ms.toFixed(0)} ms; CPU per search edge ${A.cpu.edge!.toFixed(0)} -> ${C.cpu.edge!.toFixed(0)} us, search ${A.cpu.search!.toFixed(0)} -> ${C.cpu.search!.toFixed(0)} us`,
+    `A -> B -> C -> D: ${row((p) => p.r.rps)} searches/s (${ratio(D.r.rps, A.r.rps)}), p50 ${row((p) => p.r.p50Ms)} ms, p95 ${row((p) => p.r.p95Ms)} ms, ` +
+      `p99 ${row((p) => p.r.p99Ms)} ms; CPU per search edge ${row((p) => p.cpu.edge!)} us, search ${row((p) => p.cpu.search!)} us`,
   );
   console.log(`under writes: ${W.r.rps.toFixed(0)}/s, p95 ${W.r.p95Ms.toFixed(0)} ms, hit rate ${((W.hitRate ?? 0) * 100).toFixed(0)}%`);
-  const viaEdge = C.r;
+  const viaEdge = D.r;
 
   // 4. Baseline: LIKE on MariaDB.
   const like = async (q: string) => {

@@ -34,6 +34,7 @@ import { MethodRegistry } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import { requestContext, type RequestContext } from "./request-context.ts";
 import { createPagePath } from "./page-path.ts";
+import { createSearchPagePath } from "./search-page-path.ts";
 import { runRpc, type RpcDeps } from "./rpc-call.ts";
 import { JsonReuse } from "./json-reuse.ts";
 import { edgeServices } from "./services.ts";
@@ -79,9 +80,14 @@ export function createEdgeApp(
   const pagePath = config.pagePath
     ? createPagePath({ url: config.feedRedisUrl, prefix: config.feedRedisPrefix, log, registry: metrics.registry, upstreams, routes: registry })
     : undefined;
+  // Anonymous searches from the pages search stored in its Redis (search-page-path.ts).
+  const searchPagePath = config.searchPagePath && config.upstreams.search?.length
+    ? createSearchPagePath({ url: config.searchRedisUrl, prefix: config.searchRedisPrefix, log, registry: metrics.registry })
+    : undefined;
   const deps: EdgeDeps = {
     config,
     pagePath,
+    searchPagePath,
     redis,
     switches: () => killSwitches?.state() ?? noSwitches,
     registry,
@@ -249,6 +255,7 @@ export function createEdgeApp(
       deps.upstreams.close();
       redis.disconnect();
       pagePath?.close();
+      searchPagePath?.close();
       await killSwitches?.close();
       await bus?.close();
       await stopTracing();

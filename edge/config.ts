@@ -14,7 +14,10 @@
  * answers, json-reuse.ts; 0: off),
  * OASIS_EDGE_PAGE_PATH [1] (serve home and user timeline pages from the feed's Redis,
  * page-path.ts; 0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
- * feed's Redis, read by the page path), plus the shared
+ * feed's Redis, read by the page path), OASIS_EDGE_SEARCH_PAGE_PATH [1] (answer anonymous
+ * searches from the pages search stored in its Redis while current, search-page-path.ts;
+ * 0: always ask search), OASIS_EDGE_SEARCH_REDIS_URL [OASIS_REDIS_URL] (search's Redis),
+ * plus the shared
  * variables of kit/config.ts (upstream URLs, Redis, OASIS_HOST, OASIS_DEV) and the edge's
  * mesh key OASIS_MESH_KEY_EDGE with OASIS_MESH_PUBLIC_KEYS (kit/mesh-keys.ts).
  */
@@ -68,6 +71,12 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   /** The feed's Redis and key prefix, read by the page path. */
   readonly feedRedisUrl: string;
   readonly feedRedisPrefix: string;
+  /** Anonymous searches are answered from pages search stored in its Redis when current (search-page-path.ts). */
+  readonly searchPagePath: boolean;
+  /** Search's Redis (its stored pages and generation counters). */
+  readonly searchRedisUrl: string;
+  /** Search's key prefix in it. */
+  readonly searchRedisPrefix: string;
 }
 
 const int = intEnv;
@@ -112,5 +121,8 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     pagePath: boolEnv(env, "OASIS_EDGE_PAGE_PATH", true),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),
     feedRedisPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:feed:`,
+    searchPagePath: boolEnv(env, "OASIS_EDGE_SEARCH_PAGE_PATH", true),
+    searchRedisUrl: stringEnv(env, "OASIS_EDGE_SEARCH_REDIS_URL", all.redisUrl),
+    searchRedisPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:search:`,
   });
 }

@@ -26,6 +26,7 @@ import type { EdgeConfig } from "./config.ts";
 import { errorReply } from "./http-errors.ts";
 import { rateLimitHeaders, type RateLimiter, type RouteClass } from "./rate-limit.ts";
 import type { PagePath } from "./page-path.ts";
+import type { SearchPagePath } from "./search-page-path.ts";
 import type { RoutedMethod } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import type { RequestContext } from "./request-context.ts";
@@ -45,6 +46,8 @@ export interface RpcDeps {
   readonly jsonReuse: JsonReuse;
   /** Serves timeline pages from the feed's Redis (page-path.ts); absent or a miss: the upstream. */
   readonly pagePath?: PagePath;
+  /** Answers anonymous searches from search's Redis (search-page-path.ts); absent or a miss: the upstream. */
+  readonly searchPagePath?: SearchPagePath;
 }
 
 /**
@@ -143,6 +146,11 @@ export async function runRpc(
     if (page) {
       ctx.facts.upstream = "feed-redis";
       return encode(UpstreamAnswer.ofMessage(routed, page), headers());
+    }
+    const stored = await deps.searchPagePath?.serve(routed, message, meta.userId);
+    if (stored) {
+      ctx.facts.upstream = "search-redis";
+      return encode(new UpstreamAnswer(routed, stored), headers());
     }
     const bytes = await deps.upstreams.unaryBytes(routed, message, meta);
     await deps.pagePath?.answered(routed, message, user?.userId ?? null);

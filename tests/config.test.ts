@@ -32,6 +32,7 @@ test.each([
   ["chat", (e: Record<string, string>) => loadChatConfig(e), "OASIS_CHAT_MESSAGES_PER_MINUTE", "lots", "an integer >= 1"],
   ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_TIMEOUT_MS", "10s", "an integer"],
   ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_JSON_REUSE_ENTRIES", "-3", "an integer >= 0"],
+  ["edge", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_SEARCH_PAGE_PATH", "sometimes", "one of 1, true, on, yes, 0, false, off, no"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_CACHE_ENTRIES", "-1", "an integer >= 0"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_REFRESH_MS", "0", "an integer >= 1"],
   ["edge page path", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_PAGE_PATH", "maybe", "one of 1, true, on, yes, 0, false, off, no"],

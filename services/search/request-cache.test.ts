@@ -191,7 +191,7 @@ describe("through the mesh", () => {
     expect(binary.posts[0]!.post!.caption).toBe("a tapir crosses the stream");
   });
 
-  test("through the edge (JSON reuse on): an anonymous answer never reaches a signed-in viewer, and new posts still arrive", async () => {
+  test("through the edge (search page path and JSON reuse on): an anonymous answer never reaches a signed-in viewer, and new posts still arrive", async () => {
     const token = await bed.token(912); // carol, who follows alice since the test before
     const rest = async (query: string, auth?: string) => {
       const res = await fetch(`${bed.mesh.url("edge")}/v1/search/posts?query=${encodeURIComponent(query)}`, { headers: auth ? { authorization: `Bearer ${auth}` } : {} });
@@ -201,7 +201,15 @@ describe("through the mesh", () => {
     const friends = await post(alice, "a narwhal sings, for friends", Visibility.FOLLOWERS);
     const open = await post(dave, "a narwhal surfaces");
     await until(() => rest("narwhal"), (r) => r.length === 1, 5_000);
-    // The anonymous page is cached (search) and its JSON kept (edge); carol asks the same request right after.
+    // The anonymous page is cached (search), stored for the edge's search page path and
+    // its JSON kept (edge); carol asks the same request right after.
+    const pageHits = async () => {
+      const text = await (await fetch(`${bed.mesh.metricsUrl("edge")}/metrics`)).text();
+      return Number(/^edge_search_page_path_total\{result="hit"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const h0 = await pageHits();
+    await until(async () => [await rest("narwhal"), await pageHits()] as const, ([r, h]) => r.length === 1 && h > h0, 5_000);
+    expect(await pageHits()).toBeGreaterThan(h0);
     expect(await rest("narwhal")).toEqual([open]);
     expect(await rest("narwhal", token)).toEqual([friends, open].sort());
     const later = await post(dave, "the narwhal dives");

@@ -66,6 +66,12 @@ interface Entry {
 /** Size assumed for a value whose caller gives no estimate, bytes. */
 const defaultSize = 1024;
 
+/** The Redis part of a generation (`<search:writes>:<search:views>`), as the edge compares it (page-path.ts). */
+export function countersOf(gen: string): string {
+  const [w, v] = gen.split(":");
+  return `${w}:${v}`;
+}
+
 /** Hit and miss counts since start (also exported as a Prometheus counter). */
 export interface CacheStats {
   hits: number;
@@ -141,10 +147,11 @@ export class RequestCache {
   /**
    * The value cached for `key` at the current generation, or `compute()`'s (kept, and
    * shared with concurrent callers of the same key). With the cache off, `compute()`.
+   * `compute` hears the generation it computes for (countersOf tells its Redis part).
    * `sizeOf` estimates what a value holds, bytes (default 1 KiB).
    */
-  async get<T>(key: string, compute: () => Promise<T>, sizeOf?: (value: T) => number): Promise<T> {
-    if (!this.enabled) return compute();
+  async get<T>(key: string, compute: (gen: string) => Promise<T>, sizeOf?: (value: T) => number): Promise<T> {
+    if (!this.enabled) return compute("");
     const gen = await this.generation();
     const hit = this.map.get(key);
     const now = performance.now();
@@ -161,7 +168,7 @@ export class RequestCache {
       return running as Promise<T>;
     }
     this.count("miss");
-    const p = compute().then(
+    const p = compute(gen).then(
       (value) => {
         this.pending.delete(pendingKey);
         this.drop(key);

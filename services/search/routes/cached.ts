@@ -42,6 +42,8 @@ export function queryKey(q: Query): string {
 export interface PreEncoded<T> {
   readonly message: T;
   readonly fields: readonly UnknownField[];
+  /** The whole encoding (what the fields were split from). */
+  readonly bytes: Uint8Array;
 }
 
 /** Encodes `message` once and splits the bytes into its top-level fields. */
@@ -53,7 +55,7 @@ export function preEncode<D extends DescMessage>(schema: D, message: MessageShap
     const [no, wireType] = reader.tag();
     fields.push({ no, wireType, data: reader.skip(wireType, no) });
   }
-  return { message, fields };
+  return { message, fields, bytes };
 }
 
 /**

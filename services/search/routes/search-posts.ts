@@ -1,7 +1,8 @@
 /**
  * SearchPosts: engine hits (exact before typo matches, newest first) -> PostViews the
  * caller may see. Through the request cache (../request-cache.ts): an anonymous caller's
- * whole page is cached (and pre-encoded, cached.ts); for a signed-in viewer the engine's
+ * whole page is cached (and pre-encoded, cached.ts, and stored for the edge's page path,
+ * ../page-path.ts); for a signed-in viewer the engine's
  * hits and the loaded snapshots are, and the viewer's own state, relationships and the
  * visibility rules are applied on every request after the cache.
  */
@@ -16,7 +17,9 @@ import type { SearchContext } from "../context.ts";
 import type { Cursor, Hit } from "../domain/engine.ts";
 import { loadPosts, postViews, presentPosts } from "../domain/hydrate.ts";
 import { page } from "../domain/paging.ts";
-import { answer, encodedSize, hitsSize, loadedSize, preEncode, queryKey, viewerClass } from "./cached.ts";
+import { pageRedisKey, pageTtlSeconds, pageValue, postsPageKey, postsScope } from "../page-path.ts";
+import { countersOf } from "../request-cache.ts";
+import { answer, encodedSize, hitsSize, loadedSize, preEncode, viewerClass } from "./cached.ts";
 import { parsedQuery } from "./query.ts";
 
 const ms = (t: { seconds: bigint; nanos: number } | undefined) => (t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : undefined);
@@ -34,17 +37,24 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
       const viewer = currentCaller();
       const authorId = req.authorId || undefined;
       const limit = pageSize(req.pageSize, 20, 50);
-      const scope = `posts:${queryKey(query)}:${req.authorId}:${afterMs ?? ""}:${beforeMs ?? ""}`;
-      const key = `${scope}:${limit}:${req.pageToken}`;
+      const scope = postsScope(query, req);
+      const key = postsPageKey(scope, limit, req.pageToken);
       const search = (cursor: Cursor | undefined, n: number) => ctx.engine.searchPosts({ query, authorId, afterMs, beforeMs, cursor, limit: n });
       const run = (fetch: (c: Cursor | undefined, n: number) => Promise<Hit[]>, present: (ids: bigint[]) => Promise<PostView[]>) =>
         page({ scope, token: req.pageToken, limit, fetch, present: async (ids) => (await present(ids)).map((v) => ({ id: v.post!.postId, item: v })) });
       const cls = viewerClass(viewer);
       if (cls === "anonymous" && cache.enabled) {
-        const cached = await cache.get(`anon:${key}`, async () => {
-          const { items, nextPageToken } = await run(search, (ids) => postViews(ctx, viewer, ids));
-          return preEncode(SearchPostsResponseSchema, create(SearchPostsResponseSchema, { posts: items, nextPageToken }));
-        }, encodedSize);
+        const cached = await cache.get(
+          `anon:${key}`,
+          async (gen) => {
+            const { items, nextPageToken } = await run(search, (ids) => postViews(ctx, viewer, ids));
+            const encoded = preEncode(SearchPostsResponseSchema, create(SearchPostsResponseSchema, { posts: items, nextPageToken }));
+            // For the edge's page path (../page-path.ts); best effort, the answer does not wait.
+            void ctx.rt.redis.set(pageRedisKey(key), pageValue(countersOf(gen), key, encoded.bytes), "EX", pageTtlSeconds).catch(() => {});
+            return encoded;
+          },
+          encodedSize,
+        );
         return answer(SearchPostsResponseSchema, cached, context);
       }
       if (cls !== "user" || !cache.enabled) {
