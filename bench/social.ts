@@ -36,8 +36,9 @@
  * request_id as the app sends, with composes/s, CPU per compose and the fan-out lag
  * (created -> in the last follower's home timeline). `OASIS_BENCH_COMPOSE_AB=<switch>`
  * runs that phase with the switch off and on, interleaved, and prints the ratios:
- * `batched` (OASIS_POST_BATCHED_WRITES: CreatePost in two round trips) or `relay`
- * (OASIS_OUTBOX_CHAINED: the outbox relay publishes a batch in one round trip).
+ * `batched` (OASIS_POST_BATCHED_WRITES 0 -> 1: CreatePost in two round trips), `relay`
+ * (OASIS_OUTBOX_CHAINED 0 -> 1: the outbox relay publishes a batch in one round trip) or
+ * `fanout` (OASIS_FEED_FANOUT_CONCURRENCY 4 -> 32: post_created events fanned out at once).
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
@@ -58,10 +59,11 @@ import { machineLine } from "./lib/machine.ts";
 import { startFloor, type FloorServer } from "./lib/floor.ts";
 import { closedMix, openMix, pct, type MixTarget, type MixResult, type Op } from "./lib/mix.ts";
 
-/** OASIS_BENCH_COMPOSE_AB's switches: the variable set to 0 and 1, and the services restarted with it. */
-const composeSwitches: Record<string, { variable: string; services: string[] }> = {
-  batched: { variable: "OASIS_POST_BATCHED_WRITES", services: ["post"] },
-  relay: { variable: "OASIS_OUTBOX_CHAINED", services: ["post"] },
+/** OASIS_BENCH_COMPOSE_AB's switches: the variable, its values before and after, and the services restarted with it. */
+const composeSwitches: Record<string, { variable: string; values: [string, string]; services: string[] }> = {
+  batched: { variable: "OASIS_POST_BATCHED_WRITES", values: ["0", "1"], services: ["post"] },
+  relay: { variable: "OASIS_OUTBOX_CHAINED", values: ["0", "1"], services: ["post"] },
+  fanout: { variable: "OASIS_FEED_FANOUT_CONCURRENCY", values: ["4", "32"], services: ["feed"] },
 };
 /** The 1, 5 and 15 minute load averages (the box is shared; print them with numbers). */
 const loadAverage = () => execSync("cat /proc/loadavg").toString().split(" ").slice(0, 3).join(" ");
@@ -170,9 +172,10 @@ try {
       const created = idTimeMs(postId);
       for (const stop = Date.now() + 10_000; Date.now() < stop; await Bun.sleep(5)) {
         const readAt = Date.now();
-        const page = await bed.feed(reader).getHomeFeed({ pageSize: 20 });
+        // A read the loaded box times out or cancels is only a missed look: read again.
+        const page = await bed.feed(reader).getHomeFeed({ pageSize: 20 }).catch(() => undefined);
         probeReads++;
-        if (page.items.some((v) => v.post!.postId === postId)) {
+        if (page?.items.some((v) => v.post!.postId === postId)) {
           lags.push(Math.max(0, readAt - created));
           return;
         }
@@ -196,6 +199,27 @@ try {
   // Server-side RPC counts before and after: how many mesh calls one app request costs.
   const rpcCounts = () => Promise.all(services.map((s) => counterSeries(bed.mesh.metricsUrl(s), "grpc_server_handled_total")));
   const lagBuckets = () => counterSeries(bed.mesh.metricsUrl("feed"), "feed_fanout_lag_seconds_bucket");
+  /** Waits (up to 30 s) until a service's metrics answer. */
+  const metricsUp = async (svc: string) => {
+    for (const stop = Date.now() + 30_000; Date.now() < stop; await Bun.sleep(100)) {
+      if (await fetch(`${bed.mesh.metricsUrl(svc)}/metrics`).then((r) => r.ok, () => false)) return;
+    }
+    throw new Error(`${svc}'s metrics did not answer in 30 s`);
+  };
+  const stageBuckets = () => counterSeries(bed.mesh.metricsUrl("feed"), "feed_fanout_stage_seconds_bucket");
+  /**
+   * Bucket bounds (ms) at quantiles `qs` of the observations a histogram's series (`le`
+   * label; only those whose labels contain `only`) gained between `before` and `after`,
+   * and how many they were.
+   */
+  const windowQuantiles = (before: Map<string, number>, after: Map<string, number>, qs: number[], only = "") => {
+    const window = [...after]
+      .filter(([labels]) => labels.includes(only))
+      .map(([labels, c]) => [/le="\+Inf"/.test(labels) ? Infinity : Number(/le="([^"]+)"/.exec(labels)![1]), c - (before.get(labels) ?? 0)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    const n = window.at(-1)?.[1] ?? 0;
+    return { n, ms: qs.map((q) => (window.find(([, c]) => c >= q * n)?.[0] ?? Number.NaN) * 1000) };
+  };
 
   const print = (label: string, r: MixResult) => {
     console.log(`${label}: ${r.total} requests in ${r.seconds.toFixed(1)} s = ${r.rps.toFixed(0)} req/s (${concurrency} clients in this process)`);
@@ -215,6 +239,7 @@ try {
     probeReads = 0;
     const pids = pidsOf();
     const h0 = await lagBuckets();
+    const s0 = await stageBuckets();
     const r0 = await rpcCounts();
     const c0 = snapshot(pids);
     probing = true;
@@ -224,6 +249,7 @@ try {
     const r1 = await rpcCounts();
     await probe;
     const h1 = await lagBuckets();
+    const s1 = await stageBuckets();
     print(label, r);
     console.log(`  CPU per request: ${perRequest(c0, c1, r.total)}`);
     // The Bun processes and Redis are this run's alone; MariaDB and NATS are shared with
@@ -245,13 +271,14 @@ try {
       console.log(
         `  fan-out lag (created -> in the last follower's home feed): p50 ${pct(lags, 50)} ms  p99 ${pct(lags, 99)} ms  (${lags.length} sampled composes, read every 5 ms: ${probeReads} feed reads, in the counts above; ${lagTimeouts} not seen in 10 s)`,
       );
-      // The feed's histogram over the measured window only (setup posts subtracted).
-      const window = [...h1]
-        .map(([labels, c]) => [labels === '{le="+Inf"}' ? Infinity : Number(/le="([^"]+)"/.exec(labels)![1]), c - (h0.get(labels) ?? 0)] as const)
-        .sort((a, b) => a[0] - b[0]);
-      const fanouts = window.at(-1)?.[1] ?? 0;
-      const bound = window.find(([, c]) => c >= 0.99 * fanouts)?.[0] ?? Number.NaN;
-      console.log(`  feed's fan-out histogram in the window: ${fanouts} fan-outs, p99 <= ${(bound * 1000).toFixed(0)} ms (bucket bound, commit -> last push)`);
+      // The feed's histograms over the measured window only (setup posts subtracted).
+      const whole = windowQuantiles(h0, h1, [0.5, 0.99]);
+      console.log(`  feed's fan-out histogram in the window: ${whole.n} fan-outs, p50 <= ${whole.ms[0]!.toFixed(0)} ms, p99 <= ${whole.ms[1]!.toFixed(0)} ms (bucket bounds, commit -> last push)`);
+      const stages = ["relay", "queue", "push"].map((stage) => {
+        const q = windowQuantiles(s0, s1, [0.5, 0.99], `stage="${stage}"`);
+        return `${stage} p50 <= ${q.ms[0]!.toFixed(0)} / p99 <= ${q.ms[1]!.toFixed(0)} ms`;
+      });
+      console.log(`  by stage (relay: commit -> in JetStream; queue: -> handler start; push: the handler): ${stages.join(", ")}`);
     }
     return { ...r, meshUs, lags: [...lags] };
   };
@@ -342,23 +369,25 @@ try {
     }
     const sw = composeSwitches[which];
     if (!sw) throw new Error(`OASIS_BENCH_COMPOSE_AB must be one of ${Object.keys(composeSwitches).join(", ")}, got ${JSON.stringify(which)}`);
-    const runs: Record<"0" | "1", Array<Awaited<ReturnType<typeof runCompose>>>> = { "0": [], "1": [] };
+    const runs = new Map<string, Array<Awaited<ReturnType<typeof runCompose>>>>(sw.values.map((v) => [v, []]));
     for (let round = 1; round <= 2; round++) {
-      for (const value of ["0", "1"] as const) {
+      for (const value of sw.values) {
         bed.mesh.env[sw.variable] = value;
         for (const svc of sw.services) await bed.mesh.supervisor.stop(svc);
         for (const svc of sw.services) await bed.mesh.supervisor.restart(svc);
+        // Ready is the service port's; the admin port (metrics) may come up a moment later.
+        for (const svc of sw.services) await metricsUp(svc);
         await closedMix(composer, 3, concurrency, { compose: 1 });
-        runs[value].push(await runCompose(`A/B round ${round}: compose only, ${sw.variable}=${value} (load ${loadAverage()})`));
+        runs.get(value)!.push(await runCompose(`A/B round ${round}: compose only, ${sw.variable}=${value} (load ${loadAverage()})`));
       }
     }
-    const sum = (rs: (typeof runs)["0"]) => {
+    const sum = (rs: Array<Awaited<ReturnType<typeof runCompose>>>) => {
       const n = rs.reduce((a, r) => a + r.total, 0);
       return { rps: n / rs.reduce((a, r) => a + r.seconds, 0), us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, p99: pct(rs.flatMap((r) => r.all), 99), lags: rs.flatMap((r) => r.lags) };
     };
-    const [off, on] = [sum(runs["0"]), sum(runs["1"])];
+    const [off, on] = sw.values.map((v) => sum(runs.get(v)!)) as [ReturnType<typeof sum>, ReturnType<typeof sum>];
     console.log(
-      `RATIO compose ${sw.variable}=1 / 0 (two interleaved rounds each): composes/s ${(on.rps / off.rps).toFixed(2)}x (${off.rps.toFixed(1)} -> ${on.rps.toFixed(1)}), ` +
+      `RATIO compose ${sw.variable}=${sw.values[1]} / ${sw.values[0]} (two interleaved rounds each): composes/s ${(on.rps / off.rps).toFixed(2)}x (${off.rps.toFixed(1)} -> ${on.rps.toFixed(1)}), ` +
         `CPU per compose (Bun + Redis) ${(off.us / 1000).toFixed(1)} -> ${(on.us / 1000).toFixed(1)} ms, p99 ${off.p99.toFixed(0)} -> ${on.p99.toFixed(0)} ms, ` +
         `fan-out lag p50 ${pct(off.lags, 50)} -> ${pct(on.lags, 50)} ms, p99 ${pct(off.lags, 99)} -> ${pct(on.lags, 99)} ms`,
     );

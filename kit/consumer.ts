@@ -30,6 +30,10 @@ export interface EventMeta {
   readonly subject: string;
   /** When the change happened (producer's clock), ms since epoch. */
   readonly occurredAtMs: number;
+  /** When JetStream stored the event (the server's clock), ms since epoch: the relay's part ends here. */
+  readonly storedAtMs: number;
+  /** When this delivery's handler started (after any wait for a free slot of `concurrency`), ms since epoch. */
+  readonly startedAtMs: number;
   /** 1 on first delivery. */
   readonly deliveryCount: number;
 }
@@ -213,10 +217,13 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       await deadLetter(msg, `undecodable: ${(err as Error).message}`);
       return;
     }
+    const storedAtMs = msg.info.timestampNanos / 1e6;
     const meta: EventMeta = {
       eventId: BigInt(idHeader),
       subject: msg.subject,
-      occurredAtMs: Number(msg.headers?.get(eventHeaders.occurredAt) || 0) || msg.info.timestampNanos / 1e6,
+      occurredAtMs: Number(msg.headers?.get(eventHeaders.occurredAt) || 0) || storedAtMs,
+      storedAtMs,
+      startedAtMs: Date.now(),
       deliveryCount: msg.info.deliveryCount,
     };
     try {
@@ -253,10 +260,13 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       const eventId = letter.headers?.get(dlqHeaders.eventId) ?? "";
       const decoded = decode(letter.subject, letter.data, eventId);
       if (!decoded) throw new Error(`consumer ${opts.name} has no handler for ${letter.subject}`);
+      const now = Date.now();
       const meta: EventMeta = {
         eventId: BigInt(eventId),
         subject: letter.subject,
-        occurredAtMs: Number(letter.headers?.get(eventHeaders.occurredAt) || 0) || Date.now(),
+        occurredAtMs: Number(letter.headers?.get(eventHeaders.occurredAt) || 0) || now,
+        storedAtMs: now,
+        startedAtMs: now,
         // Past the last regular attempt: the handler sees a late delivery.
         deliveryCount: maxDeliver + 1,
       };

@@ -10,6 +10,9 @@
  *   instead of the read model (read-model.ts); for A/B benchmarks and as a fallback.
  * - OASIS_FEED_FANOUT_BATCH [1000]: followers read from graph and pushed to per batch (one
  *   graph page, one Redis script); tests make it small so a post spans several batches.
+ * - OASIS_FEED_FANOUT_CONCURRENCY [32]: post_created events fanned out at once. Each waits
+ *   on graph and Redis most of its time, so at 4 a compose rate of ~30/s on a loaded 2-core
+ *   box queued events for seconds (bench/social.ts OASIS_BENCH_COMPOSE_AB=fanout).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -38,7 +41,7 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     activeMs: num("OASIS_FEED_ACTIVE_DAYS", 7) * 24 * 3600 * 1000,
     backfill: nonNegativeIntEnv(env, "OASIS_FEED_BACKFILL", 20),
     fanoutBatch: num("OASIS_FEED_FANOUT_BATCH", 1000),
-    fanoutConcurrency: num("OASIS_FEED_FANOUT_CONCURRENCY", 4),
+    fanoutConcurrency: num("OASIS_FEED_FANOUT_CONCURRENCY", 32),
     readModel: boolEnv(env, "OASIS_FEED_READ_MODEL", true),
   });
 }

@@ -19,7 +19,7 @@
 import { Histogram } from "prom-client";
 import type { Registry } from "prom-client";
 import { asService } from "#kit/client.ts";
-import { on } from "#kit/consumer.ts";
+import { on, type EventMeta } from "#kit/consumer.ts";
 import { FollowCreatedSchema, FollowRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { ensureUserTimeline } from "./domain/builders.ts";
@@ -35,47 +35,80 @@ async function forEachFollowerPage(ctx: FeedContext, author: bigint, each: (ids:
   } while (pageToken);
 }
 
-export function fanoutMetrics(registry: Registry) {
-  return new Histogram({
-    name: "feed_fanout_lag_seconds",
-    help: "From post_created (commit time) to the last follower's home timeline holding the post.",
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
+/** The fan-out's histograms: the whole lag, and its three stages. */
+export interface FanoutMetrics {
+  readonly lag: Histogram;
+  readonly stages: Histogram<"stage">;
 }
 
-export function postConsumer(ctx: FeedContext, lag: Histogram) {
+export function fanoutMetrics(registry: Registry): FanoutMetrics {
+  return {
+    lag: new Histogram({
+      name: "feed_fanout_lag_seconds",
+      help: "From post_created (commit time) to the last follower's home timeline holding the post.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    stages: new Histogram({
+      name: "feed_fanout_stage_seconds",
+      help:
+        "The fan-out lag by stage: relay (commit time to stored in JetStream: post's outbox relay), " +
+        "queue (stored to the fan-out handler's start: delivery and waiting for a free handler), push (the handler: follower pages and Redis).",
+      labelNames: ["stage"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+
+export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
   const cfg = ctx.rt.config;
+  /** Records a finished fan-out: its lag and each stage's part (seconds). */
+  const observe = (meta: EventMeta) => {
+    const now = Date.now();
+    metrics.lag.observe((now - meta.occurredAtMs) / 1000);
+    metrics.stages.observe({ stage: "relay" }, Math.max(0, meta.storedAtMs - meta.occurredAtMs) / 1000);
+    metrics.stages.observe({ stage: "queue" }, Math.max(0, meta.startedAtMs - meta.storedAtMs) / 1000);
+    metrics.stages.observe({ stage: "push" }, (now - meta.startedAtMs) / 1000);
+  };
   return {
     name: "feed-fanout",
     concurrency: cfg.fanoutConcurrency,
     handlers: [
       on(PostCreatedSchema, async (e, meta) => {
         const post = e.post!;
-        // The read model holds the post before any timeline does (its own consumer may run later).
-        await ctx.readModel.seedNewPost(post);
-        await ctx.timelines.pushUser(post.authorId, [post.postId]);
+        // The read model holds the post before any timeline does (its own consumer may run
+        // later): every push below waits for `seeded`.
+        const seeded = ctx.readModel.seedNewPost(post);
         // Kill switch "fanout_pull": the author is merged at read time, as celebrities are.
         if (ctx.rt.killSwitches.state().fanoutPullOnRead) {
+          await seeded;
+          await ctx.timelines.pushUser(post.authorId, [post.postId]);
           await ctx.timelines.addCeleb(post.authorId);
-          lag.observe((Date.now() - meta.occurredAtMs) / 1000);
+          observe(meta);
           return;
         }
+        // The seed, the author's timeline and whether the author is merged at read time go
+        // alongside the first follower page, not before it.
+        const early = seeded.then(() => Promise.all([ctx.timelines.pushUser(post.authorId, [post.postId]), ctx.timelines.isCeleb(post.authorId)]));
+        void early.catch(() => {}); // awaited below; if graph fails first, its error is the one thrown
         let pushed = [post.postId];
         await forEachFollowerPage(ctx, post.authorId, async (ids, total) => {
+          const [, merged] = await early;
           if (total > BigInt(cfg.fanoutThreshold)) {
             await ctx.timelines.addCeleb(post.authorId);
             return false;
           }
           // Merged at read time until now (a fan-out degradation ended): push the author's
           // latest posts once, so none of those is lost when the merge stops.
-          if (pushed.length === 1 && (await ctx.timelines.removeCeleb(post.authorId))) {
+          if (pushed.length === 1 && merged && (await ctx.timelines.removeCeleb(post.authorId))) {
             pushed = [...new Set([post.postId, ...(await ctx.timelines.page("ut", post.authorId, undefined, cfg.backfill)).ids])];
           }
           // The active-reader check runs inside the push script: one Redis round trip a page.
           await ctx.timelines.pushActiveHome(ids, Date.now() - cfg.activeMs, pushed);
         });
-        lag.observe((Date.now() - meta.occurredAtMs) / 1000);
+        await early;
+        observe(meta);
       }),
       on(PostDeletedSchema, async (e) => {
         await ctx.timelines.removeUser(e.authorId, [e.postId]);

@@ -189,6 +189,11 @@ export class Timelines {
     await this.redis.sadd("celebs", String(author));
   }
 
+  /** Whether an author is on the read-time merge list. */
+  async isCeleb(author: bigint): Promise<boolean> {
+    return (await this.redis.sismember("celebs", String(author))) === 1;
+  }
+
   /** Takes an author off the read-time merge list; true if it was on it. */
   async removeCeleb(author: bigint): Promise<boolean> {
     return (await this.redis.srem("celebs", String(author))) === 1;
