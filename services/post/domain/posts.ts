@@ -44,17 +44,6 @@ async function resolveMentions(ctx: PostContext, caption: string): Promise<Menti
   return found.filter((m): m is Mention => !!m);
 }
 
-/**
- * The post-images bucket's max_count_per_post, asked of media on every create so an
- * operator's UpdateBucketPolicy applies at once (the call runs alongside the media
- * lookup, so it adds no latency). The proto's max_items (9) stays the absolute cap; a
- * missing bucket or a 0 leaves only that cap.
- */
-async function maxMediaPerPost(ctx: PostContext): Promise<number | undefined> {
-  const { policies } = await ctx.media.listBucketPolicies({}, asService());
-  return policies.find((p) => p.bucket === "post-images")?.maxCountPerPost || undefined;
-}
-
 /** The post if the current caller may see it. NOT_FOUND POST_NOT_FOUND otherwise. */
 export async function getVisible(ctx: PostContext, postId: bigint): Promise<Post> {
   const [post] = await ctx.reader.visibleByIds(currentCaller(), [postId]);
@@ -146,12 +135,16 @@ async function checkCreate(ctx: PostContext, author: bigint, req: CreatePostRequ
   if (req.mediaIds.length === 0 && req.referPostId === 0n) {
     throw errors.invalid(ErrorReason.MEDIA_REQUIRED, [{ field: "media_ids", description: "a post needs at least one image unless it refers to another post" }]);
   }
-  const [media, mentions, referred, maxMedia] = await Promise.all([
-    req.mediaIds.length ? ctx.media.batchGetMedia({ mediaIds: req.mediaIds }, asService()).then((r) => r.media) : [],
+  // One call to media: the media and their buckets' policies. post-images' policy is the
+  // one read at this create, so an operator's UpdateBucketPolicy applies at once. The
+  // proto's max_items (9) stays the absolute cap; a missing policy or a 0 leaves only that.
+  const [found, mentions, referred] = await Promise.all([
+    req.mediaIds.length ? ctx.media.batchGetMedia({ mediaIds: req.mediaIds }, asService()) : { media: [], policies: [] },
     resolveMentions(ctx, req.caption),
     req.referPostId ? ctx.reader.visibleByIds(currentCaller(), [req.referPostId]) : [],
-    req.mediaIds.length > 1 ? maxMediaPerPost(ctx) : undefined,
   ]);
+  const media = found.media;
+  const maxMedia = req.mediaIds.length > 1 ? found.policies.find((p) => p.bucket === "post-images")?.maxCountPerPost || undefined : undefined;
   if (maxMedia !== undefined && req.mediaIds.length > maxMedia) {
     const rule = "max_count_per_post";
     throw errors.invalid(
