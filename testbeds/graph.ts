@@ -26,8 +26,9 @@ export interface GraphTestbed {
   stop(): Promise<void>;
 }
 
-export async function startGraphTestbed(opts: { edge?: boolean } = {}): Promise<GraphTestbed> {
-  const mesh = await startTestMesh({ services: ["identity", "graph"], edge: opts.edge, env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "1024" } });
+/** `env` adds to the mesh's environment (e.g. a graph setting under test). */
+export async function startGraphTestbed(opts: { edge?: boolean; env?: Record<string, string> } = {}): Promise<GraphTestbed> {
+  const mesh = await startTestMesh({ services: ["identity", "graph"], edge: opts.edge, env: { OASIS_IDENTITY_PASSWORD_MEMORY_KIB: "1024", ...opts.env } });
   const graphConfig = baseConfig("graph", mesh.env);
   let db: Pool | undefined;
   const bed: GraphTestbed = {

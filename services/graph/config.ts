@@ -5,11 +5,11 @@
  * OASIS_GRAPH_BATCHED_WRITES [1] - a follow of a public account is one transaction in
  * two round trips (store.ts followBatched); 0 runs it statement by statement (the A/B
  * switch of bench/graph.ts).
- * OASIS_GRAPH_POINT_LOOKUP_MAX [4] - relationship questions about at most this many users
+ * OASIS_GRAPH_POINT_LOOKUP_MAX [0] - relationship questions about at most this many users
  * are answered by one SQL statement for those pairs when the asker's follower and
  * following lists are not cached, instead of loading both lists whole
- * (domain/relations.ts relationsOf); 0 always loads the lists (the A/B switch of
- * bench/writes.ts).
+ * (domain/relations.ts relationsOf); 0 always loads the lists. Off by default: on a
+ * quiet box bench/writes.ts measured it slower (design note 30).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -28,6 +28,6 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     ...baseConfig("graph", env),
     followerCacheMax: positiveIntEnv(env, "OASIS_GRAPH_FOLLOWER_CACHE_MAX", 100_000),
     batchedWrites: boolEnv(env, "OASIS_GRAPH_BATCHED_WRITES", true),
-    pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 4),
+    pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
   });
 }

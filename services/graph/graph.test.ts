@@ -30,7 +30,8 @@ let consumer: RunningConsumer;
 const log = createLogger("graph-test", "silent");
 
 beforeAll(async () => {
-  bed = await startGraphTestbed();
+  // The point lookup is off by default (design note 30); on here, so both paths are tested.
+  bed = await startGraphTestbed({ env: { OASIS_GRAPH_POINT_LOOKUP_MAX: "4" } });
   ids = await bed.accounts(members, { private: (n) => n === members[5] });
   // Graph's events as any consumer gets them: JetStream, after the outbox relay.
   bus = await connectBus({ url: bed.mesh.env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222", namespace: bed.mesh.namespace, name: "graph-test", log });
@@ -259,7 +260,7 @@ describe("caches", () => {
     await deleteKeysWithPrefix(redisUrl, `${bed.graphRedisPrefix}list:`);
     const shape = (rels: Array<{ userId: bigint; following: boolean; followedBy: boolean; blocking: boolean; muting: boolean }>) =>
       rels.map((x) => [x.userId, x.following, x.followedBy, x.blocking, x.muting]);
-    // Four users (OASIS_GRAPH_POINT_LOOKUP_MAX's default): one SQL statement, lists left cold.
+    // Four users (OASIS_GRAPH_POINT_LOOKUP_MAX here): one SQL statement, lists left cold.
     const few = shape((await bed.graph(p).batchGetRelationships({ userIds: [q, r, s, t] })).relationships);
     const redis = createRedis({ url: redisUrl, keyPrefix: bed.graphRedisPrefix, log });
     try {
