@@ -46,7 +46,6 @@
  * OASIS_BENCH_AB=1, OASIS_BENCH_PAGE_AB=1, OASIS_BENCH_COMPOSE, OASIS_BENCH_COMPOSE_AB (see above).
  */
 import { execSync } from "node:child_process";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { readEdges, fortuneFiles, readFortunes } from "../demo/data.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../testbeds/social.ts";
@@ -58,6 +57,7 @@ import { counterSeries } from "./lib/histogram.ts";
 import { machineLine } from "./lib/machine.ts";
 import { startFloor, type FloorServer } from "./lib/floor.ts";
 import { closedMix, openMix, pct, type MixTarget, type MixResult, type Op } from "./lib/mix.ts";
+import { again } from "./lib/load-clients.ts";
 
 /** OASIS_BENCH_COMPOSE_AB's switches: the variable, its values before and after, and the services restarted with it. */
 const composeSwitches: Record<string, { variable: string; values: [string, string]; services: string[] }> = {
@@ -78,21 +78,6 @@ let floor: FloorServer | undefined;
 // Ctrl-C or a kill stops the mesh and the floor too (their processes and namespace).
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => void Promise.allSettled([floor?.stop(), bed.stop()]).then(() => process.exit(130)));
-}
-/**
- * Set-up calls again on Unavailable / DeadlineExceeded / ResourceExhausted (a loaded box
- * times calls out; every set-up write is idempotent: request ids, or follows by nature).
- */
-async function again<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = ConnectError.from(err).code;
-      if (attempt >= 5 || ![Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted].includes(code)) throw err;
-      await Bun.sleep(1000 * attempt);
-    }
-  }
 }
 try {
   const t0 = performance.now();

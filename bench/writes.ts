@@ -20,14 +20,13 @@
  * Run: bun bench/writes.ts [seconds per phase, default 10] [clients, default 64] [users, default 400]
  */
 import { execSync } from "node:child_process";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { readEdges, readFortunes } from "../demo/data.ts";
 import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../testbeds/social.ts";
 import { snapshot } from "./lib/cpu.ts";
-import { closedLoopFor, type LoopResult } from "./lib/load-clients.ts";
+import { again, closedLoopFor, type LoopResult } from "./lib/load-clients.ts";
 import { machineLine } from "./lib/machine.ts";
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -57,17 +56,6 @@ function shuffled<T>(xs: T[], seed = 0x9e3779b9): T[] {
   return xs;
 }
 
-async function again<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = ConnectError.from(err).code;
-      if (attempt >= 5 || ![Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted].includes(code)) throw err;
-      await Bun.sleep(1000 * attempt);
-    }
-  }
-}
 
 await ensureInfra();
 console.log(machineLine());
