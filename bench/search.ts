@@ -19,12 +19,17 @@
  *         pre-encoded anonymous pages;
  *      C: B plus the edge's JSON reuse (edge/json-reuse.ts);
  *      D: C plus the edge's search page path (edge/search-page-path.ts: an anonymous
- *         page search stored in its Redis, answered by the edge while current),
- *    search and the edge restarted between them; then D again with 20 posts a second
+ *         page search stored in its Redis, answered by the edge while current), with
+ *         its early refresh (OASIS_EDGE_SEARCH_EARLY_REFRESH) off and on, interleaved
+ *         off, on, off, on;
+ *    search and the edge restarted between them; then D with 20 posts a second
  *    created through post (CreatePost, so events reach search and invalidate its cache
- *    as in production), with the cache's hit rate (search_request_cache_total). Goal p95
- *    < 50 ms. The workload is a few hundred distinct queries repeated, so the cache's
- *    hit rate is the favourable case; the writes phase shows what invalidation costs.
+ *    as in production), every write ending every page or only the pages of the queries
+ *    it may match (OASIS_SEARCH_QUERY_INVALIDATION 0/1, interleaved off, on, off, on),
+ *    with the cache's hit rate (search_request_cache_total) and the share the edge
+ *    answered. Goal p95 < 50 ms (the last D phase). The workload is a few hundred
+ *    distinct queries repeated, so the cache's hit rate is the favourable case; the
+ *    writes phases show what invalidation costs.
  * 4. Baseline: the same words as `caption LIKE '%word%' ORDER BY post_id DESC LIMIT 20`
  *    on MariaDB over the same 100,000 captions (a table of the bench's own), 50
  *    concurrent through a pool of 20 connections. No typo tolerance, no ranking, no
@@ -202,7 +207,7 @@ try {
     const text = await (await fetch(`${mesh.metricsUrl("edge")}/metrics`)).text();
     return Number(/^edge_search_page_path_total\{result="hit"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
   };
-  type Phase = { label: string; r: LoadResult; cpu: Record<string, number>; hitRate?: number; writes?: number };
+  type Phase = { label: string; r: LoadResult; cpu: Record<string, number>; hitRate?: number; writes?: number; edgeShare?: number };
   const phases: Phase[] = [];
   const procs = ["edge", "search", "post", "identity", "graph"];
   const runPhase = async (label: string, env: Record<string, string>, writer?: () => Promise<number>): Promise<Phase> => {
@@ -254,7 +259,7 @@ try {
     const edgeShare = served > 0 ? served / (served + lookups) : 0;
     // h2load's warm-up is in the CPU counts but not in r.requests: per search over both.
     const cpu = Object.fromEntries(procs.map((n) => [n, ((c1[n]! - c0[n]!) * 1e6) / (r.requests + r.rps * 2)]));
-    const phase = { label, r, cpu, hitRate: lookups > 0 ? (k1.hit + k1.shared - k0.hit - k0.shared) / lookups : undefined, writes: writer ? writes : undefined };
+    const phase = { label, r, cpu, hitRate: lookups > 0 ? (k1.hit + k1.shared - k0.hit - k0.shared) / lookups : undefined, writes: writer ? writes : undefined, edgeShare };
     console.log(
       `${label}: ${r.requests} searches in ${r.seconds.toFixed(1)} s = ${r.rps.toFixed(0)}/s, p50 ${r.p50Ms.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${r.errors} errors` +
         (phase.hitRate !== undefined ? `; cache hit rate ${(phase.hitRate * 100).toFixed(0)}%` : "") +
@@ -270,7 +275,12 @@ try {
   const A = await runPhase("A: no request cache, no JSON reuse", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "0", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
   const B = await runPhase("B: request cache", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
   const C = await runPhase("C: request cache + edge JSON reuse", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "2000" });
-  const D = await runPhase("D: C + the edge's search page path", { OASIS_EDGE_SEARCH_PAGE_PATH: "1" });
+  // D: the page path, early refresh (edge/search-page-path.ts) off and on, interleaved.
+  const early = (on: boolean) => ({ OASIS_EDGE_SEARCH_PAGE_PATH: "1", OASIS_EDGE_SEARCH_EARLY_REFRESH: on ? "1" : "0", OASIS_SEARCH_QUERY_INVALIDATION: "1" });
+  const D0 = await runPhase("D: C + the edge's search page path, early refresh off", early(false));
+  const D1 = await runPhase("D: C + the edge's search page path, early refresh on", early(true));
+  const D0b = await runPhase("D: early refresh off (again)", early(false));
+  const D = await runPhase("D: early refresh on (again)", early(true));
   // Writers: real posts through CreatePost (one photo per writer, reused), captions with the query words.
   const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
   const media = new Map<bigint, bigint>();
@@ -279,20 +289,32 @@ try {
     media.set(a, (await testClient(MediaService, mesh.url("media"), a).uploadMedia({ bucket: "post-images", data: image, requestId: `bench-${a}` })).media!.id);
   }
   let w = 0;
-  const W = await runPhase("D under 20 posts/s", {}, async () => {
+  const writer = async () => {
     const author = authors[w % 10]!;
     const caption = `${words[(w * 31) % words.length]} ${captions[(w * 7) % captions.length]!.slice(0, 300)}`;
     w++;
     await post(author).createPost({ mediaIds: [media.get(author)!], caption, requestId: `bench-write-${w}` });
     return 1;
-  });
+  };
+  // Under writes: every post event ends every page (OASIS_SEARCH_QUERY_INVALIDATION=0) or
+  // only those of the queries the post may match (1), interleaved.
+  const perQuery = (on: boolean) => ({ ...early(true), OASIS_SEARCH_QUERY_INVALIDATION: on ? "1" : "0" });
+  const W0 = await runPhase("D under 20 posts/s, every write ends every page", perQuery(false), writer);
+  const W1 = await runPhase("D under 20 posts/s, per-query invalidation", perQuery(true), writer);
+  const W0b = await runPhase("D under 20 posts/s, every write ends every page (again)", perQuery(false), writer);
+  const W = await runPhase("D under 20 posts/s, per-query invalidation (again)", perQuery(true), writer);
   const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
   const row = (f: (p: Phase) => number) => [A, B, C, D].map((p) => f(p).toFixed(0)).join(" -> ");
   console.log(
     `A -> B -> C -> D: ${row((p) => p.r.rps)} searches/s (${ratio(D.r.rps, A.r.rps)}), p50 ${row((p) => p.r.p50Ms)} ms, p95 ${row((p) => p.r.p95Ms)} ms, ` +
       `p99 ${row((p) => p.r.p99Ms)} ms; CPU per search edge ${row((p) => p.cpu.edge!)} us, search ${row((p) => p.cpu.search!)} us`,
   );
-  console.log(`under writes: ${W.r.rps.toFixed(0)}/s, p95 ${W.r.p95Ms.toFixed(0)} ms, hit rate ${((W.hitRate ?? 0) * 100).toFixed(0)}%`);
+  const ab = (label: string, offs: Phase[], ons: Phase[]) =>
+    console.log(
+      `${label} off -> on (off, on, off, on): ${offs.map((p, i) => `${p.r.rps.toFixed(0)} -> ${ons[i]!.r.rps.toFixed(0)}/s, p50 ${p.r.p50Ms.toFixed(0)} -> ${ons[i]!.r.p50Ms.toFixed(0)} ms, p95 ${p.r.p95Ms.toFixed(0)} -> ${ons[i]!.r.p95Ms.toFixed(0)} ms, p99 ${p.r.p99Ms.toFixed(0)} -> ${ons[i]!.r.p99Ms.toFixed(0)} ms, edge share ${((p.edgeShare ?? 0) * 100).toFixed(0)} -> ${((ons[i]!.edgeShare ?? 0) * 100).toFixed(0)}%`).join("; ")}`,
+    );
+  ab("early refresh", [D0, D0b], [D1, D]);
+  ab("per-query invalidation under writes", [W0, W0b], [W1, W]);
   const viaEdge = D.r;
 
   // 4. Baseline: LIKE on MariaDB.

@@ -7,9 +7,17 @@
  * Redis failure, goes to search as before. Rate limits, kill switches and the access check
  * run before it as for every RPC (rpc-call.ts).
  *
+ * Early refresh (design note 32): a page found in its last `refreshBeforeMs` of life
+ * (stored pages live 30 s; search's own copy 20 s) is answered as usual, except that
+ * one request per page and `refreshGapMs` goes to search instead, which recomputes it
+ * and stores it again. Without it every popular page expired every 30 s, and all the
+ * requests for it in flight until search had stored it again missed together.
+ *
  * OASIS_EDGE_SEARCH_PAGE_PATH [1] (0: always ask search), OASIS_EDGE_SEARCH_REDIS_URL [the
- * shared OASIS_REDIS_URL] (edge/config.ts). Metric: `edge_search_page_path_total{result}`
- * (hit, miss, error).
+ * shared OASIS_REDIS_URL] (edge/config.ts), OASIS_EDGE_SEARCH_EARLY_REFRESH [1] (0: a page
+ * is served until it expires; read here, the A/B switch of bench/search.ts). Metric:
+ * `edge_search_page_path_total{result}` (hit, miss, refresh: let through to search to be
+ * recomputed, error).
  */
 import type { Message } from "@bufbuild/protobuf";
 import { Counter, type Registry } from "prom-client";
@@ -27,19 +35,44 @@ export interface SearchPagePath {
   close(): void;
 }
 
-/** Builds the search page path on its own connection to search's Redis (`prefix`: search's key prefix). */
-export function createSearchPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry }): SearchPagePath {
-  const results = new Counter({ name: "edge_search_page_path_total", help: "Anonymous searches the search page path tried, by result (hit: answered from search's Redis; miss: asked search; error: asked search after a failure).", labelNames: ["result"], registers: [opts.registry] });
-  const counted = { hit: results.labels("hit"), miss: results.labels("miss"), error: results.labels("error") };
+/** A page with less than this to live is recomputed early (one request goes to search), ms. */
+export const refreshBeforeMs = 10_000;
+/** Least time between two early refreshes of one page by this edge, ms. */
+export const refreshGapMs = 2_000;
+
+/**
+ * Builds the search page path on its own connection to search's Redis (`prefix`:
+ * search's key prefix; `env` for OASIS_EDGE_SEARCH_EARLY_REFRESH).
+ */
+export function createSearchPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; env?: Record<string, string | undefined> }): SearchPagePath {
+  const results = new Counter({ name: "edge_search_page_path_total", help: "Anonymous searches the search page path tried, by result (hit: answered from search's Redis; miss: asked search; refresh: asked search to recompute a page about to expire; error: asked search after a failure).", labelNames: ["result"], registers: [opts.registry] });
+  const counted = { hit: results.labels("hit"), miss: results.labels("miss"), refresh: results.labels("refresh"), error: results.labels("error") };
   const redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
   const reader = new SearchPageReader(redis, opts.prefix);
+  const earlyRefresh = ((opts.env ?? process.env).OASIS_EDGE_SEARCH_EARLY_REFRESH ?? "1") !== "0";
+  /** Page key -> when this edge last let a request through to refresh it (performance.now ms). */
+  const refreshed = new Map<string, number>();
   return {
     async serve(routed, request, viewer) {
       if (viewer !== null || routed.path !== postsPath) return undefined;
       try {
         const page = await reader.read(request as unknown as SearchPostsRequest);
-        counted[page ? "hit" : "miss"].inc();
-        return page;
+        if (!page) {
+          counted.miss.inc();
+          return undefined;
+        }
+        if (earlyRefresh && page.ttlMs >= 0 && page.ttlMs < refreshBeforeMs) {
+          const now = performance.now();
+          if (now - (refreshed.get(page.key) ?? Number.NEGATIVE_INFINITY) >= refreshGapMs) {
+            refreshed.delete(page.key);
+            refreshed.set(page.key, now);
+            if (refreshed.size > 10_000) refreshed.delete(refreshed.keys().next().value!);
+            counted.refresh.inc();
+            return undefined;
+          }
+        }
+        counted.hit.inc();
+        return page.bytes;
       } catch (err) {
         counted.error.inc();
         opts.log.warn({ err: (err as Error).message }, "search page path failed; asking search");

@@ -15,6 +15,9 @@
  *   model generations the request cache checks entries against, ms (how long a change
  *   may take to reach results, like Elasticsearch's refresh_interval; keep it well
  *   under the 1 s freshness contract).
+ * - OASIS_SEARCH_QUERY_INVALIDATION [1]: a new post (not a refer-to) ends only the cached
+ *   pages of the queries it may match (domain/query-match.ts, design note 32); 0: every
+ *   post event ends every page (the A/B switch of bench/search.ts). Embedded engine only.
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
@@ -33,6 +36,8 @@ export interface SearchConfig extends BaseConfig {
   readonly cacheEntries: number;
   /** Least time between two reads of the generations, ms. */
   readonly refreshMs: number;
+  /** A new post bumps only the queries it may match (embedded engine only). */
+  readonly queryInvalidation: boolean;
 }
 
 export function loadSearchConfig(env: Env = process.env): SearchConfig {
@@ -45,6 +50,7 @@ export function loadSearchConfig(env: Env = process.env): SearchConfig {
     readModel: (env.OASIS_SEARCH_READ_MODEL ?? "1") !== "0",
     cacheEntries: nonNegativeIntEnv(env, "OASIS_SEARCH_CACHE_ENTRIES", 10_000),
     refreshMs: positiveIntEnv(env, "OASIS_SEARCH_REFRESH_MS", 250),
+    queryInvalidation: (env.OASIS_SEARCH_QUERY_INVALIDATION ?? "1") !== "0",
     indexPrefix: env.OASIS_SEARCH_INDEX_PREFIX ?? `oasis_${base.namespace ? `${base.namespace}_` : ""}`,
   });
 }

@@ -37,7 +37,12 @@ export function createContext(rt: Runtime<SearchConfig>, engine: SearchEngine): 
     rt,
     engine,
     readModel: new SearchReadModel(rt.redis!),
-    cache: new RequestCache(rt.redis, () => engine.changeToken(), { entries: cfg.cacheEntries, refreshMs: cfg.refreshMs, registry: rt.metrics }),
+    cache: new RequestCache(rt.redis, () => engine.changeToken(), {
+      entries: cfg.cacheEntries,
+      refreshMs: cfg.refreshMs,
+      registry: rt.metrics,
+      externalToken: () => engine.externalChangeToken(),
+    }),
     post: rt.client(PostService, "post"),
     graph: rt.client(GraphService, "graph"),
     identity: rt.client(IdentityService, "identity"),

@@ -18,7 +18,11 @@
  * `search:views` after a read-model change, `search:writes` after an index write), so
  * cached results computed before the event are not served after it (within the cache's
  * refresh interval on other replicas, at once on this one). A redelivered event bumps
- * again: harmless, one more miss.
+ * again: harmless, one more miss. A new post that refers to no other post changes only
+ * the results of queries it matches, so with OASIS_SEARCH_QUERY_INVALIDATION (the
+ * default, embedded engine) it bumps only the counters of the live queries it may match
+ * (domain/query-match.ts; design note 32); edits, deletes and refer-tos still end every
+ * page (a post also shows inside the posts that refer to it, whatever they match).
  */
 import { on } from "#kit/consumer.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
@@ -27,6 +31,9 @@ import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oa
 import type { SearchContext } from "./context.ts";
 import type { IndexWriter, Rebuild } from "./domain/engine.ts";
 import { postDoc, userDoc } from "./domain/docs.ts";
+import { couldMatch, postTerms } from "./domain/query-match.ts";
+import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
+import { queryOfKey } from "./routes/cached.ts";
 
 /** Redis key naming the generation a reindex is building (absent otherwise). */
 export const rebuildKey = "rebuild";
@@ -58,6 +65,16 @@ async function bumpBoth(ctx: SearchContext): Promise<void> {
   await ctx.cache.bumpWrites();
 }
 
+/** After a new post: the queries it may match (per-query invalidation), or every page. */
+async function bumpForNewPost(ctx: SearchContext, post: Post): Promise<void> {
+  if (!ctx.rt.config.queryInvalidation || ctx.rt.config.meiliUrl || post.referPostId !== 0n) return bumpBoth(ctx);
+  const terms = postTerms(post.caption, post.hashtags);
+  await ctx.cache.bumpQueries((member) => {
+    const query = queryOfKey(member);
+    return query === undefined || couldMatch(query, terms);
+  });
+}
+
 export function identityConsumer(ctx: SearchContext, w = writers(ctx)) {
   return {
     name: "search-users",
@@ -85,7 +102,7 @@ export function postConsumer(ctx: SearchContext, w = writers(ctx)) {
         await w.apply((x) => x.upsertPost(postDoc(e.post!)));
         // A refer-to changes the referred post's refer count and its author's state.
         if (e.post!.referPostId !== 0n) await ctx.readModel.touched(e.post!.referPostId, e.post!.authorId);
-        await bumpBoth(ctx);
+        await bumpForNewPost(ctx, e.post!);
       }),
       on(PostUpdatedSchema, async (e) => {
         await ctx.readModel.putPosts([e.post!]);

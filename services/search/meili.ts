@@ -269,5 +269,9 @@ export class MeiliEngine implements SearchEngine {
     return "";
   }
 
+  externalChangeToken(): string {
+    return "";
+  }
+
   async close(): Promise<void> {}
 }

@@ -8,21 +8,35 @@
  * (routes/search-posts.ts), so the two cannot drift apart.
  *
  * Key `page:<hash of the request cache's key>` in search's Redis, value
- * `<search:writes>:<search:views>\n<request cache key>\n<SearchPostsResponse bytes>`,
- * 30 s (the request cache's age cap). The edge serves it only while both counters still
- * hold those values (read in the same Lua call, so it is exactly as fresh as Redis: a
- * bump by any consumer ends it at once) and the stored key equals the request's (a hash
- * collision is a miss). Writers that bypass events (the reindex command bumps; a hand
+ * `<search:writes>:<search:views>:<search:q:tag>\n<request cache key>\n<SearchPostsResponse bytes>`,
+ * 30 s (the request cache's age cap). The edge serves it only while the three counters
+ * still hold those values (read in the same Lua call, so it is exactly as fresh as Redis:
+ * a bump by any consumer ends it at once; `search:q:<tag>` is the query's own counter,
+ * bumped by a new post that may match it, design note 32) and the stored key equals the
+ * request's (a hash collision is a miss). The read also tells the page's remaining TTL,
+ * so the edge can have it recomputed before it expires (edge/search-page-path.ts). Writers that bypass events (the reindex command bumps; a hand
  * edit of the index file would not) are seen by search's own cache only.
  */
 import { pageSize } from "#kit/page-token.ts";
 import type { SearchPostsRequest } from "#gen/oasis/search/v1/search_service_pb.ts";
 import { parseQuery, type Query } from "./domain/analyze.ts";
 import { queryKey } from "./routes/cached.ts";
-import { viewsKey, writesKey } from "./request-cache.ts";
+import { queryGenKey, queryTag, viewsKey, writesKey, type QueryDep } from "./request-cache.ts";
 
 /** Seconds a stored page lives at most (the request cache's age cap). */
 export const pageTtlSeconds = 30;
+/**
+ * Oldest search's own cached copy of an anonymous page may be, ms: 10 s under the stored
+ * page's TTL, so a request the edge lets through to refresh a page in its last 10 s is
+ * recomputed (edge/search-page-path.ts), not answered from search's copy.
+ */
+export const pageMaxAgeMs = (pageTtlSeconds - 10) * 1000;
+
+/** The query a page depends on (its own counter, request-cache.ts QueryDep). */
+export function queryDep(query: Query): QueryDep {
+  const member = queryKey(query);
+  return { tag: queryTag(member), member };
+}
 
 const ms = (t: { seconds: bigint; nanos: number } | undefined) => (t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : undefined);
 
@@ -36,11 +50,11 @@ export function postsPageKey(scope: string, limit: number, pageToken: string): s
   return `${scope}:${limit}:${pageToken}`;
 }
 
-/** The key of `req` as the route computes it, or undefined for a request the route would refuse or that the edge should not try. */
-export function postsPageKeyOf(req: SearchPostsRequest): string | undefined {
+/** The key of `req` as the route computes it and its query's tag, or undefined for a request the route would refuse or that the edge should not try. */
+export function postsPageKeyOf(req: SearchPostsRequest): { key: string; tag: string } | undefined {
   const query = parseQuery(req.query);
   if (!query || req.pageSize < 0) return undefined;
-  return postsPageKey(postsScope(query, req), pageSize(req.pageSize, 20, 50), req.pageToken);
+  return { key: postsPageKey(postsScope(query, req), pageSize(req.pageSize, 20, 50), req.pageToken), tag: queryDep(query).tag };
 }
 
 /** Redis key (without search's prefix) of a stored page. */
@@ -53,16 +67,18 @@ export function pageValue(counters: string, key: string, bytes: Uint8Array): Buf
   return Buffer.concat([Buffer.from(`${counters}\n${key}\n`), bytes]);
 }
 
-// KEYS: writes counter, views counter, the page; ARGV[1]: the request's key. The answer
-// bytes if the page was stored at the counters' current values for this key, else nil.
+// KEYS: writes counter, views counter, the query's counter, the page; ARGV[1]: the
+// request's key. {answer bytes, remaining TTL in ms} if the page was stored at the
+// counters' current values for this key, else nil.
 const readPage = `
 local w = redis.call('GET', KEYS[1]) or '0'
 local v = redis.call('GET', KEYS[2]) or '0'
-local page = redis.call('GET', KEYS[3])
+local q = redis.call('GET', KEYS[3]) or '0'
+local page = redis.call('GET', KEYS[4])
 if not page then return nil end
-local head = w .. ':' .. v .. '\\n' .. ARGV[1] .. '\\n'
+local head = w .. ':' .. v .. ':' .. q .. '\\n' .. ARGV[1] .. '\\n'
 if string.sub(page, 1, #head) ~= head then return nil end
-return string.sub(page, #head + 1)
+return {string.sub(page, #head + 1), redis.call('PTTL', KEYS[4])}
 `;
 
 interface LuaRedis {
@@ -78,15 +94,24 @@ export class SearchPageReader {
     private readonly redis: LuaRedis,
     private readonly prefix: string,
   ) {
-    if (!("oasisSearchPageBuffer" in redis)) redis.defineCommand("oasisSearchPage", { numberOfKeys: 3, lua: readPage });
+    if (!("oasisSearchPage2Buffer" in redis)) redis.defineCommand("oasisSearchPage2", { numberOfKeys: 4, lua: readPage });
   }
 
-  /** The stored answer to `req` if it is current; undefined otherwise. Throws if Redis fails. */
-  async read(req: SearchPostsRequest): Promise<Uint8Array | undefined> {
-    const key = postsPageKeyOf(req);
-    if (key === undefined) return undefined;
+  /**
+   * The stored answer to `req` if it is current, with the page's request cache key and its
+   * remaining time to live (ms); undefined otherwise. Throws if Redis fails.
+   */
+  async read(req: SearchPostsRequest): Promise<{ bytes: Uint8Array; key: string; ttlMs: number } | undefined> {
+    const k = postsPageKeyOf(req);
+    if (k === undefined) return undefined;
     const p = this.prefix;
-    const got = await (this.redis as unknown as { oasisSearchPageBuffer(...a: string[]): Promise<Buffer | null> }).oasisSearchPageBuffer(p + writesKey, p + viewsKey, p + pageRedisKey(key), key);
-    return got ?? undefined;
+    const got = await (this.redis as unknown as { oasisSearchPage2Buffer(...a: string[]): Promise<[Buffer, number] | null> }).oasisSearchPage2Buffer(
+      p + writesKey,
+      p + viewsKey,
+      p + queryGenKey(k.tag),
+      p + pageRedisKey(k.key),
+      k.key,
+    );
+    return got ? { bytes: got[0], key: k.key, ttlMs: Number(got[1]) } : undefined;
   }
 }

@@ -21,7 +21,7 @@ import { testClient, testIdentity } from "#kit/testing/clients.ts";
 import { testNamespace } from "#kit/testing/namespace.ts";
 import { until } from "#kit/testing/until.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
-import { RequestCache } from "./request-cache.ts";
+import { RequestCache, liveKey, queryTag } from "./request-cache.ts";
 
 const redisUrl = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -96,6 +96,32 @@ describe("RequestCache", () => {
     expect(await off.get("k", async () => ++n)).toBe(2);
     expect(off.enabled).toBe(false);
   });
+
+  test("a value that depends on a query is recomputed after a bump of that query (here or by another replica), not of another; the query is registered first", async () => {
+    const dep = (member: string) => ({ tag: queryTag(member), member });
+    const moon = dep('[["moon"],[],[],0]');
+    const sun = dep('[["sun"],[],[],0]');
+    const cache = new RequestCache(redis, () => "local-writes-1", { entries: 100, refreshMs: 60_000, externalToken: () => "x" });
+    let n = 0;
+    const compute = async () => ++n;
+    expect(await cache.get("moon-page", compute, undefined, { dep: moon })).toBe(1);
+    expect(await cache.get("sun-page", compute, undefined, { dep: sun })).toBe(2);
+    expect(await cache.get("moon-page", compute, undefined, { dep: moon })).toBe(1);
+    expect(await redis.zscore(liveKey, moon.member)).not.toBeNull();
+    // A consumer's bump: only the members it accepts.
+    expect(await cache.bumpQueries((m) => m === moon.member)).toBe(1);
+    expect(await cache.get("moon-page", compute, undefined, { dep: moon })).toBe(3);
+    expect(await cache.get("sun-page", compute, undefined, { dep: sun })).toBe(2);
+    // Another replica's bump is seen at the next refresh.
+    const replica = new RequestCache(redis, () => "", { entries: 100, refreshMs: 1, externalToken: () => "x" });
+    const before = await replica.get("sun-page", compute, undefined, { dep: sun });
+    await cache.bumpQueries((m) => m === sun.member);
+    expect(await until(() => replica.get("sun-page", compute, undefined, { dep: sun }), (v) => v !== before, 5_000)).toBeGreaterThan(before);
+    // The global counters still end every page.
+    const moonNow = await cache.get("moon-page", compute, undefined, { dep: moon });
+    await cache.bumpWrites();
+    expect(await cache.get("moon-page", compute, undefined, { dep: moon })).toBeGreaterThan(moonNow);
+  });
 });
 
 describe("through the mesh", () => {
@@ -163,6 +189,21 @@ describe("through the mesh", () => {
     await bed.graph(carol).follow({ userId: alice });
     expect(await found("okapi", carol)).toEqual([friends, open].sort());
     expect(await found("okapi", null)).toEqual([open]);
+  });
+
+  test("a new post ends the cached pages of the queries it matches, not the others (per-query invalidation)", async () => {
+    const zebu = await post(dave, "a zebu grazes by the well");
+    await until(() => found("zebu", null), (r) => r.length === 1, 5_000);
+    await found("zebu", null); // cached now
+    const quokka = await post(carol, "a quokka smiles at the camera");
+    // The event was consumed once the new post is found: it bumped the quokka query only.
+    expect(await until(() => found("quokka", null), (r) => r.length === 1, 5_000)).toEqual([quokka]);
+    const h0 = await hits();
+    expect(await found("zebu", null)).toEqual([zebu]);
+    expect(await hits()).toBeGreaterThan(h0);
+    // And a post that matches a cached query still reaches it (the freshness contract).
+    const another = await post(carol, "another zebu drinks");
+    expect(await until(() => found("zebu", null), (r) => r.length === 2, 5_000)).toEqual([zebu, another].sort());
   });
 
   test("a cached anonymous page reads the same as Connect binary (pre-encoded) and as Connect JSON", async () => {

@@ -41,6 +41,39 @@ import type { Redis } from "#kit/redis.ts";
 export const writesKey = "search:writes";
 /** Redis counter bumped after every read-model change made by an event. */
 export const viewsKey = "search:views";
+/**
+ * Per-query invalidation (design note 32): a query's own counter, bumped when a new
+ * post could match it (events.ts). `tag` is queryTag of the query's key.
+ */
+export const queryGenKey = (tag: string) => `search:q:${tag}`;
+/**
+ * Sorted set of the queries whose pages may be cached (member: the query's key,
+ * routes/cached.ts queryKey; score: ms it was last registered). A process registers a
+ * query before it reads the query's counter for a computation, so a consumer that
+ * reads the set after its write and bumps the matching members never misses a page
+ * computed before that write.
+ */
+export const liveKey = "search:live";
+/** A registration older than this may be re-done, ms. */
+const reregisterMs = 10_000;
+/**
+ * Members registered within this are live for consumers, ms: a page lives at most 30 s
+ * after a computation whose registration was at most reregisterMs (plus a refresh) old.
+ */
+export const liveWindowMs = 60_000;
+
+/** The short name of a query key in Redis keys (its hash). */
+export function queryTag(member: string): string {
+  return Bun.hash(member).toString(36);
+}
+
+/** What a cached value depends on besides the global generation: one query's own counter. */
+export interface QueryDep {
+  /** queryTag(member). */
+  readonly tag: string;
+  /** The query's key (routes/cached.ts queryKey). */
+  readonly member: string;
+}
 
 export interface RequestCacheOptions {
   /** Entries kept at most; 0 disables the cache (every call computes). */
@@ -49,6 +82,12 @@ export interface RequestCacheOptions {
   readonly refreshMs: number;
   /** Oldest an entry may be whatever the generation, ms. Default 30 s. */
   readonly maxAgeMs?: number;
+  /**
+   * The engine's change token without this process's own writes (embedded: the live file
+   * and data_version), for entries with a QueryDep: their queries' counters tell this
+   * process's writes apart. Default: the full engine token.
+   */
+  readonly externalToken?: () => string;
   /** Sum of the entries' estimated sizes held at most, bytes. Default 64 MiB. */
   readonly maxBytes?: number;
   /** Registry for `search_request_cache_total{result}` (hit, shared, miss). */
@@ -66,10 +105,13 @@ interface Entry {
 /** Size assumed for a value whose caller gives no estimate, bytes. */
 const defaultSize = 1024;
 
-/** The Redis part of a generation (`<search:writes>:<search:views>`), as the edge compares it (page-path.ts). */
+/**
+ * The Redis part of a query's generation (`<search:writes>:<search:views>:<search:q:tag>`),
+ * as the edge compares it (page-path.ts).
+ */
 export function countersOf(gen: string): string {
-  const [w, v] = gen.split(":");
-  return `${w}:${v}`;
+  const [w, v, q] = gen.split(":");
+  return `${w}:${v}:${q}`;
 }
 
 /** Hit and miss counts since start (also exported as a Prometheus counter). */
@@ -84,6 +126,10 @@ export class RequestCache {
   private readonly map = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<unknown>>();
   private gen = "";
+  /** The counters' values of the last read, and the external token read with them. */
+  private counters = { w: "0", v: "0", ext: "" };
+  /** Queries this process computed for: their counter's value as last read, last use, last registration. */
+  private readonly queries = new Map<string, { member: string; q: string; usedMs: number; liveMs: number }>();
   private readAtMs = Number.NEGATIVE_INFINITY;
   private reading: Promise<string> | undefined;
   /** Bumps made by this process; a read that a bump overtook is not trusted for refreshMs. */
@@ -133,8 +179,26 @@ export class RequestCache {
       try {
         const started = performance.now();
         const bumps = this.bumps;
-        const [w, v] = await this.redis.mget(writesKey, viewsKey);
-        this.gen = `${w ?? 0}:${v ?? 0}:${this.engineToken()}`;
+        const now = Date.now();
+        // Queries unused for a window are forgotten (registered again when next used).
+        for (const [tag, e] of this.queries) if (now - e.usedMs > liveWindowMs) this.queries.delete(tag);
+        const tags = [...this.queries.keys()];
+        const stale = tags.filter((t) => now - this.queries.get(t)!.liveMs > reregisterMs);
+        const pipe = this.redis.pipeline();
+        // Registrations before the reads (one connection: in this order).
+        if (stale.length) pipe.zadd(liveKey, ...stale.flatMap((t) => [now, this.queries.get(t)!.member]));
+        pipe.mget(writesKey, viewsKey, ...tags.map(queryGenKey));
+        const res = await pipe.exec();
+        const [err, values] = res!.at(-1)!;
+        if (err) throw err;
+        const [w, v, ...qs] = values as Array<string | null>;
+        for (const t of stale) this.queries.get(t)!.liveMs = now;
+        tags.forEach((t, i) => {
+          const e = this.queries.get(t);
+          if (e) e.q = qs[i] ?? "0";
+        });
+        this.counters = { w: w ?? "0", v: v ?? "0", ext: (this.opts.externalToken ?? this.engineToken)() };
+        this.gen = `${this.counters.w}:${this.counters.v}:${this.engineToken()}`;
         if (bumps === this.bumps) this.readAtMs = started;
         return this.gen;
       } finally {
@@ -145,17 +209,40 @@ export class RequestCache {
   }
 
   /**
+   * The generation of a value that depends on `dep`'s query: the global counters, the
+   * query's own counter and the external engine token. A query not seen before is
+   * registered (liveKey) and its counter read first, in one round trip.
+   */
+  private async generationFor(dep: QueryDep): Promise<string> {
+    await this.generation();
+    let e = this.queries.get(dep.tag);
+    if (!e) {
+      const now = Date.now();
+      const res = await this.redis.pipeline().zadd(liveKey, now, dep.member).get(queryGenKey(dep.tag)).exec();
+      const [err, q] = res!.at(-1)!;
+      if (err) throw err;
+      e = this.queries.get(dep.tag) ?? { member: dep.member, q: (q as string | null) ?? "0", usedMs: now, liveMs: now };
+      this.queries.set(dep.tag, e);
+    }
+    e.usedMs = Date.now();
+    return `${this.counters.w}:${this.counters.v}:${e.q}:${this.counters.ext}`;
+  }
+
+  /**
    * The value cached for `key` at the current generation, or `compute()`'s (kept, and
    * shared with concurrent callers of the same key). With the cache off, `compute()`.
    * `compute` hears the generation it computes for (countersOf tells its Redis part).
-   * `sizeOf` estimates what a value holds, bytes (default 1 KiB).
+   * `sizeOf` estimates what a value holds, bytes (default 1 KiB). `opts.dep`: the value
+   * depends on one query (its counter is part of the generation, and the query is
+   * registered for consumers, see liveKey); `opts.maxAgeMs` caps this value's age below
+   * the cache's own cap.
    */
-  async get<T>(key: string, compute: (gen: string) => Promise<T>, sizeOf?: (value: T) => number): Promise<T> {
+  async get<T>(key: string, compute: (gen: string) => Promise<T>, sizeOf?: (value: T) => number, opts: { dep?: QueryDep; maxAgeMs?: number } = {}): Promise<T> {
     if (!this.enabled) return compute("");
-    const gen = await this.generation();
+    const gen = opts.dep ? await this.generationFor(opts.dep) : await this.generation();
     const hit = this.map.get(key);
     const now = performance.now();
-    if (hit && hit.gen === gen && now - hit.atMs < this.maxAgeMs) {
+    if (hit && hit.gen === gen && now - hit.atMs < Math.min(this.maxAgeMs, opts.maxAgeMs ?? Infinity)) {
       this.map.delete(key);
       this.map.set(key, hit);
       this.count("hit");
@@ -204,6 +291,26 @@ export class RequestCache {
     await this.redis.incr(writesKey);
     this.bumps++;
     this.readAtMs = Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * After a new post that changes no cached page but those of the queries it may match:
+   * bumps the counter of every live query (liveKey) `matches` accepts, in one pipeline,
+   * and forgets registrations older than ten windows. `matches` gets the query's key.
+   * Returns how many were bumped.
+   */
+  async bumpQueries(matches: (member: string) => boolean): Promise<number> {
+    const now = Date.now();
+    const members = await this.redis.zrangebyscore(liveKey, now - liveWindowMs, "+inf");
+    const hit = members.filter(matches);
+    const pipe = this.redis.pipeline();
+    for (const m of hit) pipe.incr(queryGenKey(queryTag(m)));
+    pipe.zremrangebyscore(liveKey, "-inf", now - 10 * liveWindowMs);
+    const res = await pipe.exec();
+    for (const [err] of res ?? []) if (err) throw err;
+    this.bumps++;
+    this.readAtMs = Number.NEGATIVE_INFINITY;
+    return hit.length;
   }
 
   /** After a read-model change made by an event: bumps `search:views`. */

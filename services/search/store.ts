@@ -160,7 +160,12 @@ class Index implements IndexWriter {
 
   /** Changes whenever this file's data may have: SQLite's data_version (other connections' commits) and this connection's writes. */
   changeToken(): string {
-    return `${(this.st.dataVersion!.get() as { data_version: bigint }).data_version}:${this.localWrites}`;
+    return `${this.dataVersion()}:${this.localWrites}`;
+  }
+
+  /** SQLite's data_version: changes with other connections' commits only. */
+  dataVersion(): string {
+    return String((this.st.dataVersion!.get() as { data_version: bigint }).data_version);
   }
 
   /** Index terms of 4+ letters by first letter, as of at most vocabRefreshMs ago. */
@@ -366,6 +371,10 @@ export class EmbeddedEngine implements SearchEngine {
   /** The live file's name and its change token: another file after a reindex, another token after any commit to it. */
   changeToken(): string {
     return `${this.index.path}:${this.index.changeToken()}`;
+  }
+
+  externalChangeToken(): string {
+    return `${this.index.path}:${this.index.dataVersion()}`;
   }
 
   upsertPost(doc: PostDoc) {

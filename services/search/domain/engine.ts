@@ -129,6 +129,12 @@ export interface SearchEngine extends IndexWriter {
    * read on every refresh of the request cache's generation.
    */
   changeToken(): string;
+  /**
+   * changeToken without this process's own writes (embedded: the live file and
+   * data_version; Meilisearch: ""): what entries whose queries' counters tell this
+   * process's writes apart check (request-cache.ts QueryDep).
+   */
+  externalChangeToken(): string;
   /** Picks up a generation another process committed (embedded: re-reads CURRENT now). */
   follow(): void;
   /** Starts a new generation (reindex), or opens the one named (another process's rebuild). */

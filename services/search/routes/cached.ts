@@ -38,6 +38,24 @@ export function queryKey(q: Query): string {
   return key;
 }
 
+const parsedKeys = new Map<string, Query | undefined>();
+
+/** The query a queryKey was made of (undefined if `key` is not one); kept for the keys seen last. */
+export function queryOfKey(key: string): Query | undefined {
+  let q = parsedKeys.get(key);
+  if (q === undefined && !parsedKeys.has(key)) {
+    try {
+      const [words, cjk, tags, prefix] = JSON.parse(key) as [string[], string[], string[], number];
+      q = Array.isArray(words) && Array.isArray(cjk) && Array.isArray(tags) ? { words, cjk, tags, prefixLast: prefix === 1 } : undefined;
+    } catch {
+      q = undefined;
+    }
+    if (parsedKeys.size >= 10_000) parsedKeys.delete(parsedKeys.keys().next().value!);
+    parsedKeys.set(key, q);
+  }
+  return q;
+}
+
 /** An answer kept for anonymous callers: the message, and its top-level fields encoded. */
 export interface PreEncoded<T> {
   readonly message: T;

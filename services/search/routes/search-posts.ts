@@ -17,7 +17,7 @@ import type { SearchContext } from "../context.ts";
 import type { Cursor, Hit } from "../domain/engine.ts";
 import { loadPosts, postViews, presentPosts } from "../domain/hydrate.ts";
 import { page } from "../domain/paging.ts";
-import { pageRedisKey, pageTtlSeconds, pageValue, postsPageKey, postsScope } from "../page-path.ts";
+import { pageMaxAgeMs, pageRedisKey, pageTtlSeconds, pageValue, postsPageKey, postsScope, queryDep } from "../page-path.ts";
 import { countersOf } from "../request-cache.ts";
 import { answer, encodedSize, hitsSize, loadedSize, preEncode, viewerClass } from "./cached.ts";
 import { parsedQuery } from "./query.ts";
@@ -39,6 +39,8 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
       const limit = pageSize(req.pageSize, 20, 50);
       const scope = postsScope(query, req);
       const key = postsPageKey(scope, limit, req.pageToken);
+      // The query's own counter is part of the generation (per-query invalidation, note 32).
+      const dep = queryDep(query);
       const search = (cursor: Cursor | undefined, n: number) => ctx.engine.searchPosts({ query, authorId, afterMs, beforeMs, cursor, limit: n });
       const run = (fetch: (c: Cursor | undefined, n: number) => Promise<Hit[]>, present: (ids: bigint[]) => Promise<PostView[]>) =>
         page({ scope, token: req.pageToken, limit, fetch, present: async (ids) => (await present(ids)).map((v) => ({ id: v.post!.postId, item: v })) });
@@ -54,6 +56,7 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
             return encoded;
           },
           encodedSize,
+          { dep, maxAgeMs: pageMaxAgeMs },
         );
         return answer(SearchPostsResponseSchema, cached, context);
       }
@@ -62,7 +65,7 @@ export function searchPosts(ctx: SearchContext): Pick<ServiceImpl<typeof SearchS
         return { posts: items, nextPageToken };
       }
       // A signed-in viewer: the skeleton from the cache, the viewer's part fresh.
-      const fetch = (cursor: Cursor | undefined, n: number) => cache.get(`hits:${scope}:${JSON.stringify(cursor ?? [], (_k, v) => (typeof v === "bigint" ? `${v}` : v))}:${n}`, () => search(cursor, n), hitsSize);
+      const fetch = (cursor: Cursor | undefined, n: number) => cache.get(`hits:${scope}:${JSON.stringify(cursor ?? [], (_k, v) => (typeof v === "bigint" ? `${v}` : v))}:${n}`, () => search(cursor, n), hitsSize, { dep });
       const present = ctx.rt.config.readModel
         ? async (ids: bigint[]) => presentPosts(ctx, viewer, await cache.get(`load:posts:${ids.join(",")}`, () => loadPosts(ctx, ids), () => loadedSize(ids.length)), ids)
         : (ids: bigint[]) => postViews(ctx, viewer, ids);
