@@ -22,6 +22,7 @@
 import type { Message } from "@bufbuild/protobuf";
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "#kit/logger.ts";
+import { boolEnv } from "#kit/env.ts";
 import { createRedis } from "#kit/redis.ts";
 import { SearchService, type SearchPostsRequest } from "#gen/oasis/search/v1/search_service_pb.ts";
 import { SearchPageReader } from "../services/search/page-path.ts";
@@ -49,7 +50,7 @@ export function createSearchPagePath(opts: { url: string; prefix: string; log: L
   const counted = { hit: results.labels("hit"), miss: results.labels("miss"), refresh: results.labels("refresh"), error: results.labels("error") };
   const redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
   const reader = new SearchPageReader(redis, opts.prefix);
-  const earlyRefresh = ((opts.env ?? process.env).OASIS_EDGE_SEARCH_EARLY_REFRESH ?? "1") !== "0";
+  const earlyRefresh = boolEnv(opts.env ?? process.env, "OASIS_EDGE_SEARCH_EARLY_REFRESH", true);
   /** Page key -> when this edge last let a request through to refresh it (performance.now ms). */
   const refreshed = new Map<string, number>();
   return {

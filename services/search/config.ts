@@ -21,7 +21,7 @@
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
-import { nonNegativeIntEnv, positiveIntEnv, stringEnv } from "#kit/env.ts";
+import { boolEnv, nonNegativeIntEnv, positiveIntEnv, stringEnv } from "#kit/env.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
 
@@ -50,7 +50,7 @@ export function loadSearchConfig(env: Env = process.env): SearchConfig {
     readModel: (env.OASIS_SEARCH_READ_MODEL ?? "1") !== "0",
     cacheEntries: nonNegativeIntEnv(env, "OASIS_SEARCH_CACHE_ENTRIES", 10_000),
     refreshMs: positiveIntEnv(env, "OASIS_SEARCH_REFRESH_MS", 250),
-    queryInvalidation: (env.OASIS_SEARCH_QUERY_INVALIDATION ?? "1") !== "0",
+    queryInvalidation: boolEnv(env, "OASIS_SEARCH_QUERY_INVALIDATION", true),
     indexPrefix: env.OASIS_SEARCH_INDEX_PREFIX ?? `oasis_${base.namespace ? `${base.namespace}_` : ""}`,
   });
 }
