@@ -65,6 +65,19 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   relay: { variable: "OASIS_OUTBOX_CHAINED", values: ["0", "1"], services: ["post"] },
   fanout: { variable: "OASIS_FEED_FANOUT_CONCURRENCY", values: ["4", "32"], services: ["feed"] },
 };
+/**
+ * The edge variants OASIS_BENCH_PAGE_AB compares: without `spec`, the page path off and
+ * on; else `spec`'s, `;`-separated, each a `,`-separated list of VAR=value set on the
+ * edge (with the page path on; a variable another variant names is left at its default), e.g. "OASIS_EDGE_PAGE_REUSE_ENTRIES=0;OASIS_EDGE_PAGE_REUSE_ENTRIES=20000".
+ */
+function edgeVariants(spec: string | undefined): Array<{ label: string; env: Record<string, string> }> {
+  if (!spec) return [{ label: "page path OFF", env: { OASIS_EDGE_PAGE_PATH: "0" } }, { label: "page path ON", env: { OASIS_EDGE_PAGE_PATH: "1" } }];
+  return spec.split(";").map((v) => v.trim()).filter(Boolean).map((v) => ({
+    label: `[${v}]`,
+    env: { OASIS_EDGE_PAGE_PATH: "1", ...Object.fromEntries(v.split(",").map((kv) => { const [k, val] = kv.split("="); if (!k || val === undefined) throw new Error(`OASIS_BENCH_EDGE_AB: "${kv}" is not VAR=value`); return [k.trim(), val.trim()]; })) },
+  }));
+}
+
 /** The 1, 5 and 15 minute load averages (the box is shared; print them with numbers). */
 const loadAverage = () => execSync("cat /proc/loadavg").toString().split(" ").slice(0, 3).join(" ");
 
@@ -241,6 +254,7 @@ try {
     // whatever else runs on the box, so they are left out of the sum.
     const own = [...services, "edge", "redis"];
     const meshUs = own.reduce((a, k) => a + (c1[k]! - c0[k]!), 0) * 1e6 / Math.max(1, r.total);
+    const edgeUs = ((c1.edge! - c0.edge!) * 1e6) / Math.max(1, r.total);
     console.log(`  CPU per request, Bun processes + Redis: ${meshUs.toFixed(0)} us`);
     const calls: Array<[string, number]> = [];
     r1.forEach((after, i) => {
@@ -265,7 +279,7 @@ try {
       });
       console.log(`  by stage (relay: commit -> in JetStream; queue: -> handler start; push: the handler): ${stages.join(", ")}`);
     }
-    return { ...r, meshUs, lags: [...lags] };
+    return { ...r, meshUs, edgeUs, lags: [...lags] };
   };
   const runFloor = async (label: string, mix?: Partial<Record<Op, number>>) => {
     const pids = floorPids();
@@ -283,11 +297,13 @@ try {
     await bed.mesh.supervisor.restart("feed");
   };
 
-  /** Restarts the edge with its page path on or off (same data, same run). */
-  const pagePath = async (on: boolean) => {
-    bed.mesh.env.OASIS_EDGE_PAGE_PATH = on ? "1" : "0";
+  /** Restarts the edge with `env` set, and `unset` (the other variants' variables) at their defaults (same data, same run). */
+  const edgeWith = async (env: Record<string, string>, unset: readonly string[] = []) => {
+    for (const k of unset) delete bed.mesh.env[k];
+    Object.assign(bed.mesh.env, env);
     await bed.mesh.supervisor.stop("edge");
     await bed.mesh.supervisor.restart("edge");
+    await metricsUp("edge");
   };
   const pagePathCounts = async () => {
     const [results, misses] = await Promise.all([counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_total"), counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_misses_total")]);
@@ -302,37 +318,42 @@ try {
     // "mix" also runs the DSB mix in each round (user timelines of random users, composes).
     const shapes = process.env.OASIS_BENCH_PAGE_AB === "mix" ? (["home", "mix"] as const) : (["home"] as const);
     const mixOf = { home: { home: 1 }, mix: undefined } as const;
-    type Run = MixResult & { meshUs: number };
+    // The edge's variants: page path off and on, or OASIS_BENCH_EDGE_AB's (page path on).
+    const variants = edgeVariants(process.env.OASIS_BENCH_EDGE_AB);
+    type Run = MixResult & { meshUs: number; edgeUs: number };
     const runs = new Map<string, Run[]>();
     for (let round = 1; round <= 2; round++) {
-      for (const mode of ["off", "on"] as const) {
-        await pagePath(mode === "on");
+      for (const v of variants) {
+        await edgeWith(v.env, [...new Set(variants.flatMap((x) => Object.keys(x.env)))]);
         for (const shape of shapes) {
           await closedMix(oasis, 3, concurrency, mixOf[shape]);
           const label = shape === "home" ? "home feed only" : "DSB mix";
-          const r = await runOasis(`Page A/B round ${round}: Oasis ${label}, edge page path ${mode.toUpperCase()}`, mixOf[shape]);
-          runs.set(`${shape} ${mode}`, [...(runs.get(`${shape} ${mode}`) ?? []), r]);
-          // Counters restart with the edge: these are this mode's so far in this round.
+          const r = await runOasis(`Page A/B round ${round}: Oasis ${label}, edge ${v.label} (load ${loadAverage()})`, mixOf[shape]);
+          runs.set(`${shape} ${v.label}`, [...(runs.get(`${shape} ${v.label}`) ?? []), r]);
+          // Counters restart with the edge: these are this variant's so far in this round.
           console.log(`  page path: ${await pagePathCounts()}`);
         }
       }
     }
-    const floors = { home: await runFloor("Floor home feed only (for the page A/B ratio)", mixOf.home), mix: shapes.length > 1 ? await runFloor("Floor DSB mix (for the page A/B ratio)") : undefined };
+    const floors = { home: await runFloor(`Floor home feed only (for the page A/B ratio; load ${loadAverage()})`, mixOf.home), mix: shapes.length > 1 ? await runFloor("Floor DSB mix (for the page A/B ratio)") : undefined };
     const sum = (rs: Run[]) => {
       const n = rs.reduce((a, r) => a + r.total, 0);
       const secs = rs.reduce((a, r) => a + r.seconds, 0);
       const of = (op: Op) => rs.flatMap((r) => r.lat[op]);
-      return { rps: n / secs, us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, all: rs.flatMap((r) => r.all), of };
+      return { rps: n / secs, us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n, edgeUs: rs.reduce((a, r) => a + r.edgeUs * r.total, 0) / n, all: rs.flatMap((r) => r.all), of };
     };
     for (const shape of shapes) {
       const fl = floors[shape]!;
-      const [a, b] = [sum(runs.get(`${shape} off`)!), sum(runs.get(`${shape} on`)!)];
-      for (const [mode, m] of [["off", a], ["on", b]] as const) {
+      const sums = variants.map((v) => [v.label, sum(runs.get(`${shape} ${v.label}`)!)] as const);
+      for (const [label, m] of sums) {
         const ops = (shape === "home" ? ["home"] : ["home", "user", "compose"]) as Op[];
         const per = ops.map((op) => `${op} p50 ${pct(m.of(op), 50).toFixed(1)} / p99 ${pct(m.of(op), 99).toFixed(1)} ms`).join(", ");
-        console.log(`PAGE ${mode.toUpperCase().padEnd(3)} ${shape}: ${m.rps.toFixed(0)} req/s, ${per}, ratio to floor ${(m.rps / fl.rps).toFixed(3)} (${fl.rps.toFixed(0)} req/s), CPU per request (Bun + Redis) ${m.us.toFixed(0)} us`);
+        console.log(`PAGE ${label} ${shape}: ${m.rps.toFixed(0)} req/s, ${per}, ratio to floor ${(m.rps / fl.rps).toFixed(3)} (${fl.rps.toFixed(0)} req/s), CPU per request (Bun + Redis) ${m.us.toFixed(0)} us, edge ${m.edgeUs.toFixed(0)} us`);
       }
-      console.log(`RATIO page path on / off (${shape}, two interleaved rounds each): req/s ${(b.rps / a.rps).toFixed(2)}, p50 ${(pct(b.all, 50) / pct(a.all, 50)).toFixed(2)}, CPU per request ${(b.us / a.us).toFixed(2)}`);
+      const [, a] = sums[0]!;
+      for (const [label, b] of sums.slice(1)) {
+        console.log(`RATIO ${label} / ${sums[0]![0]} (${shape}, two interleaved rounds each): req/s ${(b.rps / a.rps).toFixed(2)}, p50 ${(pct(b.all, 50) / pct(a.all, 50)).toFixed(2)}, CPU per request ${(b.us / a.us).toFixed(2)}, edge CPU per request ${(b.edgeUs / a.edgeUs).toFixed(2)}`);
+      }
     }
     console.log(`load: ${execSync("uptime").toString().trim()}`);
   }

@@ -11,7 +11,7 @@ export const compressMinBytes = 1024;
 
 /** Picks an encoding from Accept-Encoding: "br", "gzip" or undefined. */
 export function pickEncoding(acceptEncoding: string | null): "br" | "gzip" | undefined {
-  if (!acceptEncoding) return undefined;
+  if (!acceptEncoding || acceptEncoding === "identity") return undefined;
   const accepted = acceptEncoding
     .toLowerCase()
     .split(",")
@@ -25,9 +25,13 @@ export function pickEncoding(acceptEncoding: string | null): "br" | "gzip" | und
 
 /** Compresses `body` if worthwhile; returns the bytes and the encoding used. */
 export function compressBody(body: string | Uint8Array, acceptEncoding: string | null): { body: string | Uint8Array; encoding?: string } {
+  // The encoding first: most clients that accept none (wrk, curl) then cost no size count.
+  const enc = pickEncoding(acceptEncoding);
+  if (!enc) return { body };
+  // A string's UTF-8 size is at least its length: short ones need no count.
+  if (typeof body === "string" && body.length < compressMinBytes / 3) return { body };
   const size = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
   if (size < compressMinBytes) return { body };
-  const enc = pickEncoding(acceptEncoding);
   if (enc === "br") {
     const params = { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_LGWIN]: 18, [constants.BROTLI_PARAM_SIZE_HINT]: size };
     return { body: brotliCompressSync(body, { params }), encoding: "br" };

@@ -12,8 +12,12 @@
  * OASIS_EDGE_ACCESS_LOG_SAMPLE [0.01] (share of requests logged above that),
  * OASIS_EDGE_JSON_REUSE_ENTRIES [2000] (JSON renderings of read answers kept for identical
  * answers, json-reuse.ts; 0: off),
+ * OASIS_EDGE_REQUEST_MEMO_ENTRIES [10000] (request messages of bodiless REST requests kept by
+ * method, path and query, rest.ts; 0: built every time),
  * OASIS_EDGE_PAGE_PATH [1] (serve home and user timeline pages from the feed's Redis,
- * page-path.ts; 0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
+ * page-path.ts; 0: always ask the feed), OASIS_EDGE_PAGE_REUSE_ENTRIES [20000] (pages the page
+ * path keeps with the Lua reply they came from, answered again for the same request and
+ * reply, services/feed/page-path/reuse.ts; 0: off), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
  * feed's Redis, read by the page path), OASIS_EDGE_SEARCH_PAGE_PATH [1] (answer anonymous
  * searches from the pages search stored in its Redis while current, search-page-path.ts;
  * 0: always ask search), OASIS_EDGE_SEARCH_REDIS_URL [OASIS_REDIS_URL] (search's Redis),
@@ -68,6 +72,10 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly redisKeyPrefix: string;
   /** Timeline pages are served from the feed's Redis when it can (page-path.ts). */
   readonly pagePath: boolean;
+  /** Request messages of bodiless REST requests kept by method, path and query (rest.ts); 0: none. */
+  readonly requestMemoEntries: number;
+  /** Pages the page path keeps for the same request and Lua reply; 0: none. */
+  readonly pageReuseEntries: number;
   /** The feed's Redis and key prefix, read by the page path. */
   readonly feedRedisUrl: string;
   readonly feedRedisPrefix: string;
@@ -119,6 +127,8 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     accessLogSample: share(env, "OASIS_EDGE_ACCESS_LOG_SAMPLE", 0.01),
     jsonReuseEntries: int(env, "OASIS_EDGE_JSON_REUSE_ENTRIES", 2000, { min: 0 }),
     pagePath: boolEnv(env, "OASIS_EDGE_PAGE_PATH", true),
+    requestMemoEntries: int(env, "OASIS_EDGE_REQUEST_MEMO_ENTRIES", 10_000, { min: 0 }),
+    pageReuseEntries: int(env, "OASIS_EDGE_PAGE_REUSE_ENTRIES", 20_000, { min: 0 }),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),
     feedRedisPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:feed:`,
     searchPagePath: boolEnv(env, "OASIS_EDGE_SEARCH_PAGE_PATH", true),

@@ -23,7 +23,7 @@ import { createRedis, type Redis } from "#kit/redis.ts";
 import { create } from "@bufbuild/protobuf";
 import { FeedService, type GetHomeFeedRequest, type GetUserFeedRequest } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import { BatchGetRelationshipsRequestSchema, GraphService, type BatchGetRelationshipsResponse } from "#gen/oasis/graph/v1/graph_service_pb.ts";
-import { FeedPagePath, type RelationshipSource } from "../services/feed/page-path/index.ts";
+import { FeedPagePath, PageReuse, type RelationshipSource } from "../services/feed/page-path/index.ts";
 import type { MethodRegistry, RoutedMethod } from "./registry.ts";
 import type { CallMeta, Upstreams } from "./upstream.ts";
 
@@ -32,9 +32,12 @@ const userPath = `/${FeedService.typeName}/${FeedService.method.getUserFeed.name
 
 const relationshipWrites = new Set(["Follow", "Unfollow", "Block", "Unblock", "Mute", "Unmute", "ApproveFollowRequest", "RejectFollowRequest"].map((m) => `/oasis.graph.v1.GraphService/${m}`));
 
+/** A page the page path served: the response message, or its encoded bytes (pages kept for reuse). */
+export type ServedPage = { readonly message: Message; readonly bytes?: undefined } | { readonly message?: undefined; readonly bytes: Uint8Array };
+
 export interface PagePath {
   /** The response for `routed` if the page path served it; undefined: ask the upstream. Never throws. */
-  serve(routed: RoutedMethod, request: Message, viewer: bigint | null, meta: CallMeta): Promise<Message | undefined>;
+  serve(routed: RoutedMethod, request: Message, viewer: bigint | null, meta: CallMeta): Promise<ServedPage | undefined>;
   /**
    * After an upstream answered `routed` successfully: a graph write by `viewer` drops the
    * pair's cached relationships, so the viewer's next page reflects it (read your own
@@ -44,12 +47,32 @@ export interface PagePath {
   close(): void;
 }
 
-/** Builds the page path on its own connection to the feed's Redis (`prefix`: the feed's key prefix). */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry }): PagePath {
+/**
+ * Builds the page path on its own connection to the feed's Redis (`prefix`: the feed's
+ * key prefix). `reuseEntries` > 0 keeps that many pages with the Lua reply they came from
+ * and answers the same reply to the same request with the kept bytes
+ * (services/feed/page-path/reuse.ts); 0 computes every page.
+ */
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
-  const feed = new FeedPagePath(redis, opts.prefix);
+  const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
+  const feed = new FeedPagePath(redis, opts.prefix, reuse);
+  new Counter({
+    name: "edge_page_path_reused_total",
+    help: "Pages the page path served from the page kept for the same request and the same Lua reply (reuse), by result (hit, miss).",
+    labelNames: ["result"],
+    registers: [opts.registry],
+    collect() {
+      this.reset();
+      if (reuse) {
+        this.inc({ result: "hit" }, reuse.hits);
+        this.inc({ result: "miss" }, reuse.misses);
+      }
+    },
+  });
+  const counted = { hit: results.labels("hit"), filled: results.labels("filled"), miss: results.labels("miss"), error: results.labels("error") };
   // Relationships the read model lacks: asked of graph as the viewer, as the feed would.
   const graphRoute = opts.routes.public(`/${GraphService.typeName}/${GraphService.method.batchGetRelationships.name}`);
   const asker = (meta: CallMeta): RelationshipSource | undefined =>
@@ -59,15 +82,26 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
       if (routed.path !== homePath && routed.path !== userPath) return undefined;
       try {
         const ask = asker(meta);
-        const answer = routed.path === homePath ? await feed.home(request as unknown as GetHomeFeedRequest, viewer, ask) : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask);
-        if (answer.served) {
-          results.inc({ result: answer.filled ? "filled" : "hit" });
-          return answer.response;
+        const home = routed.path === homePath;
+        if (reuse) {
+          const answer = home ? await feed.homeBytes(request as unknown as GetHomeFeedRequest, viewer, ask) : await feed.userBytes(request as unknown as GetUserFeedRequest, viewer, ask);
+          if (answer.served) {
+            counted[answer.filled ? "filled" : "hit"].inc();
+            return { bytes: answer.response };
+          }
+          counted.miss.inc();
+          misses.inc({ reason: answer.reason });
+          return undefined;
         }
-        results.inc({ result: "miss" });
+        const answer = home ? await feed.home(request as unknown as GetHomeFeedRequest, viewer, ask) : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask);
+        if (answer.served) {
+          counted[answer.filled ? "filled" : "hit"].inc();
+          return { message: answer.response };
+        }
+        counted.miss.inc();
         misses.inc({ reason: answer.reason });
       } catch (err) {
-        results.inc({ result: "error" });
+        counted.error.inc();
         opts.log.warn({ err: (err as Error).message }, "page path failed; asking the feed");
       }
       return undefined;

@@ -24,6 +24,22 @@ export function responseJson(route: HttpRoute, message: Message): string {
 }
 
 export function restRoutes(deps: EdgeDeps, table: RouteTable): EdgeRoute[] {
+  // Request messages of bodiless requests by method, path and query (buildRequest is a
+  // function of those alone): the app repeats the same few GETs, and building one costs
+  // a reflective fromJson. Never mutated after building (the steps only read requests).
+  const memoMax = deps.config.requestMemoEntries;
+  const memo = new Map<string, Message>();
+  const build = (route: HttpRoute, vars: Map<string, string>, url: URL, body: Uint8Array): Message => {
+    if (memoMax === 0 || route.body !== "" || body.byteLength > 0) return buildRequest(route, vars, url.searchParams, body);
+    const key = `${route.httpMethod} ${url.pathname}${url.search}`;
+    let message = memo.get(key);
+    if (!message) {
+      message = buildRequest(route, vars, url.searchParams, body);
+      if (memo.size >= memoMax) memo.delete(memo.keys().next().value!);
+      memo.set(key, message);
+    }
+    return message;
+  };
   const rest: EdgeRoute = async (ctx) => {
     const m = table.match(ctx.req.method, ctx.url.pathname);
     if (m.kind === "not_found") return undefined;
@@ -40,7 +56,7 @@ export function restRoutes(deps: EdgeDeps, table: RouteTable): EdgeRoute[] {
       deps,
       ctx,
       routed,
-      async () => buildRequest(route, vars, ctx.url.searchParams, route.body ? await readBody(ctx.req, deps.config.maxBodyBytes) : await readBody(ctx.req, 1024)),
+      async () => build(route, vars, ctx.url, route.body ? await readBody(ctx.req, deps.config.maxBodyBytes) : await readBody(ctx.req, 1024)),
       (answer, headers) => jsonReply(200, deps.jsonReuse.json(routed, route.responseBody, answer.bytes, () => responseJson(route, answer.message)), headers),
     );
     return { reply, route: label };

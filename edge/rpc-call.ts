@@ -145,7 +145,7 @@ export async function runRpc(
     const page = await deps.pagePath?.serve(routed, message, meta.userId, meta);
     if (page) {
       ctx.facts.upstream = "feed-redis";
-      return encode(UpstreamAnswer.ofMessage(routed, page), headers());
+      return encode(page.bytes ? new UpstreamAnswer(routed, page.bytes) : UpstreamAnswer.ofMessage(routed, page.message), headers());
     }
     const stored = await deps.searchPagePath?.serve(routed, message, meta.userId);
     if (stored) {

@@ -108,13 +108,14 @@ async function readAll(): Promise<Map<string, string[]>> {
   return got;
 }
 
-async function pagePathCounts(): Promise<{ hit: number; filled: number; miss: number; error: number; reasons: Record<string, number> }> {
+async function pagePathCounts(): Promise<{ hit: number; filled: number; miss: number; error: number; reasons: Record<string, number>; reused: number }> {
   const results = await counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_total");
   const misses = await counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_misses_total");
-  const of = (r: string) => results.get(`{result="${r}",service="edge"}`) ?? results.get(`{service="edge",result="${r}"}`) ?? 0;
+  const reuse = await counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_reused_total");
+  const of = (m: Map<string, number>, r: string) => m.get(`{result="${r}",service="edge"}`) ?? m.get(`{service="edge",result="${r}"}`) ?? 0;
   const reasons: Record<string, number> = {};
   for (const [labels, v] of misses) reasons[/reason="([^"]+)"/.exec(labels)![1]!] = v;
-  return { hit: of("hit"), filled: of("filled"), miss: of("miss"), error: of("error"), reasons };
+  return { hit: of(results, "hit"), filled: of(results, "filled"), miss: of(results, "miss"), error: of(results, "error"), reasons, reused: of(reuse, "hit") };
 }
 
 async function edgeWithPagePath(on: boolean): Promise<void> {
@@ -135,6 +136,12 @@ test("every page is the same bytes from the page path as from the feed, and most
   }
   const c = await pagePathCounts();
   console.log(`page path: ${compared} pages compared byte for byte; ${c.hit} served by the page path, ${c.miss} asked the feed (${JSON.stringify(c.reasons)}), ${c.error} errors`);
+  // Read again: the pages kept with their Lua replies (reuse.ts) are the same bytes too.
+  const again = await readAll();
+  for (const [what, bodies] of proxied) expect({ what, bodies: again.get(what) }).toEqual({ what, bodies });
+  const reused = (await pagePathCounts()).reused - c.reused;
+  console.log(`read again: ${reused} of ${compared} pages answered from the pages kept with their replies`);
+  expect(reused).toBeGreaterThan(compared / 2);
   expect(c.hit + c.filled + c.miss).toBe(compared);
   expect(c.error).toBe(0);
   expect(c.hit).toBeGreaterThan(compared / 2);

@@ -20,7 +20,7 @@
  * graph each time), except for the user who made it through the edge, whose pairs the
  * edge drops at once (`relationshipChanged`): their next page asks graph again.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import type { Redis } from "ioredis";
 import { VersionedCache } from "#kit/cache.ts";
 import { idTimeMs } from "#kit/ids.ts";
@@ -33,7 +33,10 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
 import { present } from "../domain/rules.ts";
-import { decodeStoredPost, readPieces, relTtl, withPageScript, type Pieces } from "./pieces.ts";
+import { decodeStoredPost, parsePieces, readRawPieces, relTtl, withPageScript, type Pieces } from "./pieces.ts";
+import { PageReuse } from "./reuse.ts";
+
+export { PageReuse } from "./reuse.ts";
 
 /** Why a page was not served here (the `reason` label of the edge's miss counter). */
 export type MissReason =
@@ -57,14 +60,22 @@ class Miss extends Error {
 
 type Ready = Extract<Pieces, { ok: true }>;
 
+/** A page as the timeline's items and token (paging.ts), or its encoded response when `encode` was given. */
+type Page = { readonly served: true; readonly filled: boolean; readonly response?: { items: PostView[]; nextPageToken: string }; readonly bytes?: Uint8Array };
+
 export class FeedPagePath {
   private readonly redis;
   private readonly rels: VersionedCache;
 
-  /** `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's (`[<ns>:]oasis:feed:`). */
+  /**
+   * `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's
+   * (`[<ns>:]oasis:feed:`); `reuse`: pages kept by the Lua reply they came from, for
+   * `homeBytes` and `userBytes` (reuse.ts; absent: every page computed).
+   */
   constructor(
     redis: Redis,
     private readonly prefix: string,
+    readonly reuse?: PageReuse,
   ) {
     this.redis = withPageScript(redis);
     this.rels = new VersionedCache(redis, `${prefix}rm:rel`, relTtl);
@@ -87,14 +98,32 @@ export class FeedPagePath {
   async home(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<GetHomeFeedResponse>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
     const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask);
-    return page.served ? { served: true, filled: page.filled, response: create(GetHomeFeedResponseSchema, page.response) } : page;
+    return page.served ? { served: true, filled: page.filled, response: create(GetHomeFeedResponseSchema, page.response!) } : page;
   }
 
   /** GetUserFeed of `req.userId` for `viewer` (null: anonymous, a miss); `ask` as for `home`. */
   async user(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<GetUserFeedResponse>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
     const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask);
-    return page.served ? { served: true, filled: page.filled, response: create(GetUserFeedResponseSchema, page.response) } : page;
+    return page.served ? { served: true, filled: page.filled, response: create(GetUserFeedResponseSchema, page.response!) } : page;
+  }
+
+  /**
+   * `home`, answered as the encoded GetHomeFeedResponse: the same bytes `home`'s response
+   * encodes to, kept and answered again while the Lua reply for the same request is the
+   * same (`reuse`).
+   */
+  async homeBytes(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<Uint8Array>> {
+    if (viewer === null) return { served: false, reason: "anonymous" };
+    const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask, GetHomeFeedResponseSchema);
+    return page.served ? { served: true, filled: page.filled, response: page.bytes! } : page;
+  }
+
+  /** `user`, answered as the encoded GetUserFeedResponse (as `homeBytes`). */
+  async userBytes(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<Uint8Array>> {
+    if (viewer === null) return { served: false, reason: "anonymous" };
+    const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask, GetUserFeedResponseSchema);
+    return page.served ? { served: true, filled: page.filled, response: page.bytes! } : page;
   }
 
   /** Stores what `ask` says of `ids` as the viewer's relationships, unless an event bumped a key meanwhile. */
@@ -105,7 +134,8 @@ export class FeedPagePath {
     });
   }
 
-  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipSource): Promise<PageAnswer<{ items: PostView[]; nextPageToken: string }>> {
+  /** One page; with `encode`, answered as that response message's bytes (kept in `reuse`). */
+  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipSource, encode?: DescMessage): Promise<Page | Extract<PageAnswer<never>, { served: false }>> {
     let limit: number;
     let before: bigint | undefined;
     try {
@@ -115,7 +145,7 @@ export class FeedPagePath {
       return { served: false, reason: "request" };
     }
     const window = roundWant(limit);
-    const pieces = await readPieces(this.redis, {
+    const read = await readRawPieces(this.redis, {
       prefix: this.prefix,
       kind,
       owner,
@@ -125,14 +155,20 @@ export class FeedPagePath {
       window,
       nowMs: Date.now(),
     });
-    if (!pieces.ok) return { served: false, reason: pieces.reason };
+    if (!read.ok) return { served: false, reason: read.reason };
+    // Same request, same reply: the page kept from last time (only served pages are kept,
+    // so an equal reply has every piece, relationships included).
+    const key = encode && this.reuse ? `${kind}:${owner}:${viewer}:${limit}:${token}` : undefined;
+    const kept = key === undefined ? undefined : this.reuse!.get(key, read.raw);
+    if (kept) return { served: true, filled: false, bytes: kept };
+    const pieces = parsePieces(read.raw) as Ready;
     // Relationships not known yet (a user timeline of someone the viewer never read, an
     // author merged at read time): ask graph once, store them and read again, when the
     // caller can ask.
     const unknown = [...pieces.relationships, ...pieces.celebs].filter(([, rel]) => rel.length === 0).map(([id]) => BigInt(id));
     if (unknown.length && ask) {
       await this.fill(viewer, unknown, ask);
-      const again = await this.page(kind, owner, viewer, size, token);
+      const again = await this.page(kind, owner, viewer, size, token, undefined, encode);
       return again.served ? { ...again, filled: true } : again;
     }
     try {
@@ -141,7 +177,11 @@ export class FeedPagePath {
         if (rel.length === 0 || fromBinary(RelationshipSchema, rel).following) throw new Miss("celebrity");
       }
       const { items, more } = await collectPage(source(pieces, viewer, window), limit, before);
-      return { served: true, filled: false, response: { items, nextPageToken: nextToken(kind, owner, items.at(-1)?.post!.postId, more) } };
+      const response = { items, nextPageToken: nextToken(kind, owner, items.at(-1)?.post!.postId, more) };
+      if (!encode) return { served: true, filled: false, response };
+      const bytes = toBinary(encode, create(encode, response as never));
+      if (key !== undefined) this.reuse!.set(key, read.raw, bytes);
+      return { served: true, filled: false, bytes };
     } catch (err) {
       if (err instanceof Miss) return { served: false, reason: err.reason };
       throw err;

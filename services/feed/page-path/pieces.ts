@@ -38,10 +38,12 @@ export function decodeStoredPost(v: Uint8Array): Post | undefined {
 
 // ARGV: prefix, kind ("ht" | "ut"), owner, viewer, before id ("" = top), before's
 // millisecond ("+inf" = top), window, now ms.
-// Returns {"miss", reason} or {"ok", settings, ids csv, celebs csv, n, then per hydrated id:
-// post, counts, flags ("<whole><liked><referred>"), state; refer ids csv, their posts;
-// author ids csv, per author: profile, relationship; per celeb: relationship}. A value
-// absent from Redis is "" (Lua arrays cannot hold nil).
+// Returns {"miss", reason}, or the page's parts {"ok", settings, ids csv, celebs csv, n,
+// then per hydrated id: post, counts, flags ("<whole><liked><referred>"), state; refer ids
+// csv, their posts; author ids csv, per author: profile, relationship; per celeb:
+// relationship} as ONE string: "<length>,<length>,...;" then the parts back to back (one
+// bulk reply: the client decodes one value, not a hundred, and a reply can be compared
+// with another in one go). A value absent from Redis is "" (Lua arrays cannot hold nil).
 const pageScript = `
 local P, kind, owner, me, before, beforeMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local W, now = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -78,16 +80,28 @@ local authors, authorList, refers, referList = {}, {}, {}, {}
 local function author(a)
   if not authors[a] then authors[a] = true; authorList[#authorList + 1] = a end
 end
+-- One MGET per kind of key (a call per key costs more than the lookups it makes).
+local function mget(pre, list)
+  if #list == 0 then return {} end
+  local keys = {}
+  for k = 1, #list do keys[k] = P .. pre .. list[k] end
+  return redis.call('MGET', unpack(keys))
+end
+local hydrated = {}
+for i = 1, n do hydrated[i] = ids[i] end
+local posts = mget('rm:post:', hydrated)
+local counts = mget('rm:counts:', hydrated)
+local wholes = mget('rm:whole:', hydrated)
 for i = 1, n do
   local id = ids[i]
-  local v = redis.call('GET', P .. 'rm:post:' .. id) or ''
+  local v = posts[i] or ''
   out[#out + 1] = v
   local a, r = string.match(v, '^\\2(%d+),(%d+);')
   if a then
     author(a)
     if r ~= '0' and not refers[r] then refers[r] = true; referList[#referList + 1] = r end
-    out[#out + 1] = redis.call('GET', P .. 'rm:counts:' .. id) or ''
-    local whole = redis.call('EXISTS', P .. 'rm:whole:' .. id)
+    out[#out + 1] = counts[i] or ''
+    local whole = wholes[i] and 1 or 0
     local liked = redis.call('SISMEMBER', P .. 'rm:likers:' .. id, me)
     local referred = redis.call('EXISTS', P .. 'rm:ref:' .. me .. ':' .. id)
     out[#out + 1] = whole .. liked .. referred
@@ -97,24 +111,30 @@ for i = 1, n do
   end
 end
 out[#out + 1] = table.concat(referList, ',')
-for _, r in ipairs(referList) do
-  local v = redis.call('GET', P .. 'rm:post:' .. r) or ''
+local referred = mget('rm:post:', referList)
+for k = 1, #referList do
+  local v = referred[k] or ''
   out[#out + 1] = v
   local a = string.match(v, '^\\2(%d+),')
   if a then author(a) end
 end
 out[#out + 1] = table.concat(authorList, ',')
-for _, a in ipairs(authorList) do
-  out[#out + 1] = redis.call('GET', P .. 'rm:author:' .. a) or ''
-  out[#out + 1] = redis.call('GET', P .. 'rm:rel:' .. me .. ':' .. a) or ''
+local profiles = mget('rm:author:', authorList)
+local rels = mget('rm:rel:' .. me .. ':', authorList)
+for k = 1, #authorList do
+  out[#out + 1] = profiles[k] or ''
+  out[#out + 1] = rels[k] or ''
 end
-for _, c in ipairs(celebs) do
-  out[#out + 1] = redis.call('GET', P .. 'rm:rel:' .. me .. ':' .. c) or ''
+local celebRels = mget('rm:rel:' .. me .. ':', celebs)
+for k = 1, #celebs do
+  out[#out + 1] = celebRels[k] or ''
 end
-return out
+local lengths = {}
+for k = 1, #out do lengths[k] = #out[k] end
+return table.concat(lengths, ',') .. ';' .. table.concat(out)
 `;
 
-type PageRedis = Redis & { oasisFeedPageBuffer(...args: Array<string | number>): Promise<Buffer[]> };
+type PageRedis = Redis & { oasisFeedPageBuffer(...args: Array<string | number>): Promise<Buffer | Buffer[]> };
 
 /** What the script returned for a hydrated id ("" parts: absent from Redis). */
 export interface RawItem {
@@ -167,12 +187,46 @@ export interface PieceRequest {
   readonly nowMs: number;
 }
 
-/** One Redis round trip: the pieces of a page, or why the page path cannot serve it. */
-export async function readPieces(redis: PageRedis, q: PieceRequest): Promise<Pieces> {
+/** The script's reply for a page it can serve: its parts in one buffer (what reuse.ts compares). */
+export type RawPieces = { readonly ok: true; readonly raw: Buffer } | { readonly ok: false; readonly reason: string };
+
+/** One Redis round trip: the pieces of a page as the script returned them (parsePieces reads them), or why the page path cannot serve it. */
+export async function readRawPieces(redis: PageRedis, q: PieceRequest): Promise<RawPieces> {
   const r = await redis.oasisFeedPageBuffer(q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs);
+  if (Array.isArray(r)) return { ok: false, reason: r[1]!.toString() };
+  return { ok: true, raw: r };
+}
+
+/** The parts of a reply: "<length>,...;" then the parts back to back. */
+function splitParts(raw: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  let i = 0;
+  let n = 0;
+  const lengths: number[] = [];
+  for (; ; i++) {
+    const c = raw[i];
+    if (c === undefined) throw new Error("page script reply has no ';'");
+    if (c === 0x2c || c === 0x3b) {
+      lengths.push(n);
+      n = 0;
+      if (c === 0x3b) break;
+    } else n = n * 10 + (c - 0x30);
+  }
+  let at = i + 1;
+  for (const len of lengths) {
+    parts.push(raw.subarray(at, at + len));
+    at += len;
+  }
+  if (at !== raw.length) throw new Error("page script reply lengths do not add up");
+  return parts;
+}
+
+/** The pieces of a served reply (readRawPieces). */
+export function parsePieces(raw: Buffer): Pieces {
+  const r = splitParts(raw);
   let i = 0;
   const next = () => r[i++]!;
-  if (next().toString() !== "ok") return { ok: false, reason: next().toString() };
+  if (next().toString() !== "ok") throw new Error("page script reply does not start with ok");
   const settings = next().toString("latin1").split(" ");
   const ids = csv(next());
   const celebIds = csv(next());
@@ -189,4 +243,10 @@ export async function readPieces(redis: PageRedis, q: PieceRequest): Promise<Pie
   }
   const celebs = celebIds.map((c) => [c, next()] as const);
   return { ok: true, interaction: settings[2] === "1", ids, items, referred, profiles, relationships, celebs };
+}
+
+/** One Redis round trip: the pieces of a page, or why the page path cannot serve it. */
+export async function readPieces(redis: PageRedis, q: PieceRequest): Promise<Pieces> {
+  const r = await readRawPieces(redis, q);
+  return r.ok ? parsePieces(r.raw) : r;
 }
