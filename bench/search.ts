@@ -19,9 +19,9 @@
  *         pre-encoded anonymous pages;
  *      C: B plus the edge's JSON reuse (edge/json-reuse.ts);
  *      D: C plus the edge's search page path (edge/search-page-path.ts: an anonymous
- *         page search stored in its Redis, answered by the edge while current), with
- *         its early refresh (OASIS_EDGE_SEARCH_EARLY_REFRESH) off and on, interleaved
- *         off, on, off, on;
+ *         page search stored in its Redis, answered by the edge while current); then
+ *         with its early refresh (OASIS_EDGE_SEARCH_EARLY_REFRESH), then also with the
+ *         edge's copies (OASIS_EDGE_SEARCH_PAGE_COPIES), the three interleaved twice;
  *    search and the edge restarted between them; then D with 20 posts a second
  *    created through post (CreatePost, so events reach search and invalidate its cache
  *    as in production), every write ending every page or only the pages of the queries
@@ -275,12 +275,20 @@ try {
   const A = await runPhase("A: no request cache, no JSON reuse", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "0", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
   const B = await runPhase("B: request cache", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "0" });
   const C = await runPhase("C: request cache + edge JSON reuse", { ...off, OASIS_SEARCH_CACHE_ENTRIES: "10000", OASIS_EDGE_JSON_REUSE_ENTRIES: "2000" });
-  // D: the page path, early refresh (edge/search-page-path.ts) off and on, interleaved.
-  const early = (on: boolean) => ({ OASIS_EDGE_SEARCH_PAGE_PATH: "1", OASIS_EDGE_SEARCH_EARLY_REFRESH: on ? "1" : "0", OASIS_SEARCH_QUERY_INVALIDATION: "1" });
-  const D0 = await runPhase("D: C + the edge's search page path, early refresh off", early(false));
-  const D1 = await runPhase("D: C + the edge's search page path, early refresh on", early(true));
-  const D0b = await runPhase("D: early refresh off (again)", early(false));
-  const D = await runPhase("D: early refresh on (again)", early(true));
+  // D: the page path; its early refresh and the edge's copies (edge/search-page-path.ts)
+  // added one at a time, interleaved: none, refresh, refresh + copies, twice.
+  const dEnv = (refresh: boolean, copies: boolean) => ({
+    OASIS_EDGE_SEARCH_PAGE_PATH: "1",
+    OASIS_EDGE_SEARCH_EARLY_REFRESH: refresh ? "1" : "0",
+    OASIS_EDGE_SEARCH_PAGE_COPIES: copies ? "2000" : "0",
+    OASIS_SEARCH_QUERY_INVALIDATION: "1",
+  });
+  const D0 = await runPhase("D: C + the edge's search page path", dEnv(false, false));
+  const D1 = await runPhase("D + early refresh", dEnv(true, false));
+  const D2 = await runPhase("D + early refresh + edge copies", dEnv(true, true));
+  const D0b = await runPhase("D (again)", dEnv(false, false));
+  const D1b = await runPhase("D + early refresh (again)", dEnv(true, false));
+  const D = await runPhase("D + early refresh + edge copies (again)", dEnv(true, true));
   // Writers: real posts through CreatePost (one photo per writer, reused), captions with the query words.
   const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
   const media = new Map<bigint, bigint>();
@@ -298,7 +306,7 @@ try {
   };
   // Under writes: every post event ends every page (OASIS_SEARCH_QUERY_INVALIDATION=0) or
   // only those of the queries the post may match (1), interleaved.
-  const perQuery = (on: boolean) => ({ ...early(true), OASIS_SEARCH_QUERY_INVALIDATION: on ? "1" : "0" });
+  const perQuery = (on: boolean) => ({ ...dEnv(true, true), OASIS_SEARCH_QUERY_INVALIDATION: on ? "1" : "0" });
   const W0 = await runPhase("D under 20 posts/s, every write ends every page", perQuery(false), writer);
   const W1 = await runPhase("D under 20 posts/s, per-query invalidation", perQuery(true), writer);
   const W0b = await runPhase("D under 20 posts/s, every write ends every page (again)", perQuery(false), writer);
@@ -313,7 +321,8 @@ try {
     console.log(
       `${label} off -> on (off, on, off, on): ${offs.map((p, i) => `${p.r.rps.toFixed(0)} -> ${ons[i]!.r.rps.toFixed(0)}/s, p50 ${p.r.p50Ms.toFixed(0)} -> ${ons[i]!.r.p50Ms.toFixed(0)} ms, p95 ${p.r.p95Ms.toFixed(0)} -> ${ons[i]!.r.p95Ms.toFixed(0)} ms, p99 ${p.r.p99Ms.toFixed(0)} -> ${ons[i]!.r.p99Ms.toFixed(0)} ms, edge share ${((p.edgeShare ?? 0) * 100).toFixed(0)} -> ${((ons[i]!.edgeShare ?? 0) * 100).toFixed(0)}%`).join("; ")}`,
     );
-  ab("early refresh", [D0, D0b], [D1, D]);
+  ab("early refresh", [D0, D0b], [D1, D1b]);
+  ab("edge copies (with early refresh)", [D1, D1b], [D2, D]);
   ab("per-query invalidation under writes", [W0, W0b], [W1, W]);
   const viaEdge = D.r;
 

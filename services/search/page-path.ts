@@ -62,23 +62,34 @@ export function pageRedisKey(key: string): string {
   return `page:${Bun.hash(key).toString(36)}`;
 }
 
-/** The stored value: the counters part of the generation, the key, the encoded answer. */
+/**
+ * The stored value: the counters part of the generation, the key, a stamp naming this
+ * computation (its ms and a random part: an edge holding a copy with the same stamp
+ * is told so instead of getting the bytes again), the encoded answer.
+ */
 export function pageValue(counters: string, key: string, bytes: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`${counters}\n${key}\n`), bytes]);
+  const stamp = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
+  return Buffer.concat([Buffer.from(`${counters}\n${key}\n${stamp}\n`), bytes]);
 }
 
 // KEYS: writes counter, views counter, the query's counter, the page; ARGV[1]: the
-// request's key. {answer bytes, remaining TTL in ms} if the page was stored at the
-// counters' current values for this key, else nil.
+// request's key, ARGV[2]: the stamp of the copy the caller holds ("" if none). nil unless
+// the page was stored at the counters' current values for this key; else {remaining TTL
+// in ms, stamp} when the caller holds this very computation, {TTL, stamp, answer bytes}
+// otherwise.
 const readPage = `
 local w = redis.call('GET', KEYS[1]) or '0'
 local v = redis.call('GET', KEYS[2]) or '0'
 local q = redis.call('GET', KEYS[3]) or '0'
-local page = redis.call('GET', KEYS[4])
-if not page then return nil end
 local head = w .. ':' .. v .. ':' .. q .. '\\n' .. ARGV[1] .. '\\n'
-if string.sub(page, 1, #head) ~= head then return nil end
-return {string.sub(page, #head + 1), redis.call('PTTL', KEYS[4])}
+local start = redis.call('GETRANGE', KEYS[4], 0, #head + 63)
+if string.sub(start, 1, #head) ~= head then return nil end
+local nl = string.find(start, '\\n', #head + 1, true)
+if not nl then return nil end
+local stamp = string.sub(start, #head + 1, nl - 1)
+local ttl = redis.call('PTTL', KEYS[4])
+if stamp == ARGV[2] then return {ttl, stamp} end
+return {ttl, stamp, redis.call('GETRANGE', KEYS[4], nl, -1)}
 `;
 
 interface LuaRedis {
@@ -90,28 +101,46 @@ interface LuaRedis {
  * (`<namespace>:oasis:search:`).
  */
 export class SearchPageReader {
+  /** Request fields -> its page key and tag (parsing a query is most of a read's CPU); the oldest dropped first. */
+  private readonly keys = new Map<string, { key: string; tag: string } | undefined>();
+
   constructor(
     private readonly redis: LuaRedis,
     private readonly prefix: string,
   ) {
-    if (!("oasisSearchPage2Buffer" in redis)) redis.defineCommand("oasisSearchPage2", { numberOfKeys: 4, lua: readPage });
+    if (!("oasisSearchPage3Buffer" in redis)) redis.defineCommand("oasisSearchPage3", { numberOfKeys: 4, lua: readPage });
+  }
+
+  /** postsPageKeyOf(req), remembered for the last 10,000 distinct requests. */
+  keyOf(req: SearchPostsRequest): { key: string; tag: string } | undefined {
+    const id = `${req.query}\u0000${req.pageSize}\u0000${req.pageToken}\u0000${req.authorId}\u0000${ms(req.after) ?? ""}\u0000${ms(req.before) ?? ""}`;
+    let k = this.keys.get(id);
+    if (k === undefined && !this.keys.has(id)) {
+      k = postsPageKeyOf(req);
+      if (this.keys.size >= 10_000) this.keys.delete(this.keys.keys().next().value!);
+      this.keys.set(id, k);
+    }
+    return k;
   }
 
   /**
-   * The stored answer to `req` if it is current, with the page's request cache key and its
-   * remaining time to live (ms); undefined otherwise. Throws if Redis fails.
+   * The stored answer to `req` if it is current: its page key, remaining time to live
+   * (ms), stamp, and bytes unless `held` is the stamp of the copy the caller holds (then
+   * the caller's copy is current and `bytes` is undefined). Undefined when not current.
+   * Throws if Redis fails.
    */
-  async read(req: SearchPostsRequest): Promise<{ bytes: Uint8Array; key: string; ttlMs: number } | undefined> {
-    const k = postsPageKeyOf(req);
+  async read(req: SearchPostsRequest, held?: (key: string) => string | undefined): Promise<{ key: string; ttlMs: number; stamp: string; bytes: Uint8Array | undefined } | undefined> {
+    const k = this.keyOf(req);
     if (k === undefined) return undefined;
     const p = this.prefix;
-    const got = await (this.redis as unknown as { oasisSearchPage2Buffer(...a: string[]): Promise<[Buffer, number] | null> }).oasisSearchPage2Buffer(
+    const got = await (this.redis as unknown as { oasisSearchPage3Buffer(...a: string[]): Promise<[number, Buffer, Buffer?] | null> }).oasisSearchPage3Buffer(
       p + writesKey,
       p + viewsKey,
       p + queryGenKey(k.tag),
       p + pageRedisKey(k.key),
       k.key,
+      held?.(k.key) ?? "",
     );
-    return got ? { bytes: got[0], key: k.key, ttlMs: Number(got[1]) } : undefined;
+    return got ? { key: k.key, ttlMs: Number(got[0]), stamp: got[1].toString("latin1"), bytes: got[2] } : undefined;
   }
 }
