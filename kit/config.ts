@@ -77,6 +77,8 @@ export interface BaseConfig {
   readonly outboxRelay: boolean;
   /** The outbox relay publishes a batch chained, in one round trip (OASIS_OUTBOX_CHAINED, kit/outbox.ts). */
   readonly outboxChained: boolean;
+  /** mysql2 captures the caller's stack on every query (OASIS_MYSQL_STACKS, default off; kit/mysql.ts DatabaseOptions.stacks). */
+  readonly mysqlStacks: boolean;
   /** HTTP version of calls inside the mesh: "2" (h2c, default) or "1.1" (OASIS_MESH_HTTP). */
   readonly meshHttpVersion: "1.1" | "2";
   /** Upstream base URLs by service name (one or more replicas each, or `dns:///` targets). */
@@ -131,6 +133,12 @@ export function sharedConfig(env: Env) {
     drainTimeoutMs: intEnv(env, "OASIS_DRAIN_TIMEOUT_MS", 10_000),
     outboxRelay: env.OASIS_OUTBOX_RELAY !== "off",
     outboxChained: boolEnv(env, "OASIS_OUTBOX_CHAINED", true),
+    /**
+     * OASIS_MYSQL_STACKS [0]: mysql2's promise API captures a stack trace on every query,
+     * to show the caller in a failed query's error (kit/mysql.ts DatabaseOptions.stacks).
+     * Off by default: it was 5.6% of graph's CPU under follows (design note 32).
+     */
+    mysqlStacks: boolEnv(env, "OASIS_MYSQL_STACKS", false),
     meshHttpVersion: enumEnv(env, "OASIS_MESH_HTTP", ["1.1", "2"], "2"),
     upstreams: upstreamsFrom(env),
     dnsRefreshMs: intEnv(env, "OASIS_DNS_REFRESH_MS", 5_000),

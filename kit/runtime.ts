@@ -100,7 +100,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   const ids = createIdGenerator(workerId);
   const useMysql = opts.mysql ?? opts.migrationsDir !== undefined;
   const db = useMysql
-    ? await openDatabase({ url: config.mysqlUrl, database: config.database, migrationsDir: opts.migrationsDir, multipleStatements: opts.multipleStatements, log })
+    ? await openDatabase({ url: config.mysqlUrl, database: config.database, migrationsDir: opts.migrationsDir, multipleStatements: opts.multipleStatements, stacks: config.mysqlStacks, log })
     : undefined;
   const redis = opts.redis ? createRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log }) : undefined;
   const bus = opts.bus ? await connectBus({ url: config.natsUrl, namespace: config.namespace, name: config.service, log }) : undefined;

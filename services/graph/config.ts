@@ -10,6 +10,9 @@
  * following lists are not cached, instead of loading both lists whole
  * (domain/relations.ts relationsOf); 0 always loads the lists. Off by default: on a
  * quiet box bench/writes.ts measured it slower (design note 30).
+ * OASIS_GRAPH_AMEND_CACHE [1] - a new follow of a public account adds the edge to both
+ * users' cached lists and counts in place (graph-cache.ts followAdded) instead of
+ * dropping them; 0 drops them (the A/B switch of bench/writes.ts).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -21,6 +24,8 @@ export interface GraphConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** Relationship reads of at most this many users skip loading uncached lists. */
   readonly pointLookupMax: number;
+  /** A new follow amends the cached lists and counts instead of dropping them. */
+  readonly amendCache: boolean;
 }
 
 export function loadGraphConfig(env: Env = process.env): GraphConfig {
@@ -29,5 +34,6 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     followerCacheMax: positiveIntEnv(env, "OASIS_GRAPH_FOLLOWER_CACHE_MAX", 100_000),
     batchedWrites: boolEnv(env, "OASIS_GRAPH_BATCHED_WRITES", true),
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
+    amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
   });
 }

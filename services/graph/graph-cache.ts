@@ -8,7 +8,10 @@
  *   relationship checks read the same blobs. Lists longer than `listCacheMax` are
  *   served from MySQL instead (celebrities: for them the feed pulls at read time).
  * - `rel:<user>`: the small sets (requested, requested by, blocking, blocked by, muting).
- * Writers invalidate the entries of both users of an edge after their commit.
+ * Writers invalidate the entries of both users of an edge after their commit; a new
+ * follow instead amends both users' cached lists and counts in place (`followAdded`),
+ * so the reads that follow a follow (notification's and feed's relationship checks)
+ * find them cached instead of loading whole lists from MySQL again.
  */
 import { VersionedCache } from "#kit/cache.ts";
 import type { Pool } from "#kit/mysql.ts";
@@ -78,12 +81,78 @@ function unpack(buf: Buffer): BigInt64Array {
 /** An oversized list is cached as this marker: "go to MySQL". */
 const tooLarge = Buffer.from("L");
 
+// KEYS: for each of the follower's `following` list, the followee's `followers` list,
+// the follower's counts and the followee's counts: (value key, version key), 8 keys.
+// ARGV[1..4] the version of each entry seen before the follow's transaction ("" = none);
+// ARGV[5], ARGV[6] the 16-byte pair (edge id, user id) to add to each list; ARGV[7] the
+// edge id as 8 big-endian bytes; ARGV[8] the longest list kept (listCacheMax).
+// Each entry whose version is still the one seen is amended when cached (the pair put in
+// its place by descending edge id unless already there; the follower's `following` + 1,
+// the followee's `followers` + 1), else dropped; either way its version is bumped, so a
+// reader that loaded before the commit cannot store an older value afterwards. A list
+// cached as "too large" (L) stays so; one that would pass the limit is dropped.
+const followAddedLua = `
+local function older(v, off, be)
+  for j = 8, 1, -1 do
+    local a, b = string.byte(v, off + j), string.byte(be, 9 - j)
+    if a ~= b then return a < b end
+  end
+  return false
+end
+local function has(v, pair)
+  local from = 1
+  while true do
+    local at = string.find(v, pair, from, true)
+    if not at then return false end
+    if (at - 1) % 16 == 0 then return true end
+    from = at + 1
+  end
+end
+for i = 1, 4 do
+  local vk, verk = KEYS[2 * i - 1], KEYS[2 * i]
+  local cur = redis.call('GET', verk) or ''
+  local v = redis.call('GET', vk)
+  if cur ~= ARGV[i] then
+    if v then redis.call('DEL', vk) end
+  elseif v then
+    if i <= 2 then
+      if v ~= 'L' and not has(v, ARGV[4 + i]) then
+        if #v / 16 >= tonumber(ARGV[8]) then
+          redis.call('DEL', vk)
+        else
+          local n, at = #v / 16, 0
+          while at < n and not older(v, at * 16, ARGV[7]) do at = at + 1 end
+          redis.call('SET', vk, string.sub(v, 1, at * 16) .. ARGV[4 + i] .. string.sub(v, at * 16 + 1), 'KEEPTTL')
+        end
+      end
+    else
+      local f, g = string.match(v, '^(%d+),(%d+)$')
+      if f then
+        if i == 3 then g = tostring(tonumber(g) + 1) else f = tostring(tonumber(f) + 1) end
+        redis.call('SET', vk, f .. ',' .. g, 'KEEPTTL')
+      else
+        redis.call('DEL', vk)
+      end
+    end
+  end
+  redis.call('INCR', verk)
+  redis.call('EXPIRE', verk, 86400)
+end
+return 1
+`;
+
+/** What `GraphCache.followVersions` saw, for `followAdded`. */
+export type FollowVersions = readonly [string, string, string, string];
+
+type FollowRedis = Redis & { oasisGraphFollowAdded(...args: Array<string | Buffer | number>): Promise<number> };
+
 const smallFlags: RelationFlag[] = ["requested", "requestedBy", "blocking", "blockedBy", "muting"];
 
 export class GraphCache {
   private readonly counts: VersionedCache;
   private readonly lists: VersionedCache;
   private readonly small: VersionedCache;
+  private readonly redis: FollowRedis;
 
   constructor(
     redis: Redis,
@@ -93,6 +162,49 @@ export class GraphCache {
     this.counts = new VersionedCache(redis, "counts", 3600);
     this.lists = new VersionedCache(redis, "list", 3600);
     this.small = new VersionedCache(redis, "rel", 3600);
+    if (!("oasisGraphFollowAdded" in redis)) redis.defineCommand("oasisGraphFollowAdded", { numberOfKeys: 8, lua: followAddedLua });
+    this.redis = redis as FollowRedis;
+  }
+
+  /** The eight keys `followAdded` touches: value and version of each entry (kit/cache.ts naming). */
+  private followKeys(followerId: bigint, followeeId: bigint): string[] {
+    return [
+      "list:following:" + followerId,
+      "list:v:following:" + followerId,
+      "list:followers:" + followeeId,
+      "list:v:followers:" + followeeId,
+      "counts:" + followerId,
+      "counts:v:" + followerId,
+      "counts:" + followeeId,
+      "counts:v:" + followeeId,
+    ];
+  }
+
+  /**
+   * The versions of the entries a follow of `followeeId` by `followerId` changes, read
+   * before its transaction, for `followAdded` (one MGET). A Redis error reads as
+   * undefined: the caller then invalidates instead.
+   */
+  async followVersions(followerId: bigint, followeeId: bigint): Promise<FollowVersions | undefined> {
+    const keys = this.followKeys(followerId, followeeId);
+    const got = await this.redis.mget(keys[1]!, keys[3]!, keys[5]!, keys[7]!).catch(() => undefined);
+    return got && [got[0] ?? "", got[1] ?? "", got[2] ?? "", got[3] ?? ""];
+  }
+
+  /**
+   * After the commit that created the edge `edgeId` (follower -> followee): adds it to the
+   * follower's cached following list and the followee's cached followers list and
+   * counts one more on each side, in one Redis call, for each entry whose version is the
+   * one `seen` before the transaction; an entry some other writer changed meanwhile is
+   * dropped instead (as `invalidate`). The small sets do not change with a follow.
+   * Redis errors are ignored like `invalidate`'s (the TTL bounds what a lost update costs).
+   */
+  async followAdded(followerId: bigint, followeeId: bigint, edgeId: bigint, seen: FollowVersions): Promise<void> {
+    const be = Buffer.alloc(8);
+    be.writeBigInt64BE(edgeId);
+    await this.redis
+      .oasisGraphFollowAdded(...this.followKeys(followerId, followeeId), ...seen, pack([edgeId, followeeId]), pack([edgeId, followerId]), be, this.listCacheMax)
+      .catch(() => {});
   }
 
   /** Counts of `ids`; users with none get zeros. */

@@ -23,7 +23,12 @@ export function follow(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>
       const target = req.userId;
       notSelf(ctx, viewer, target);
       const targetPrivate = await requireAccount(ctx, target);
-      const outcome = !targetPrivate && rt.config.batchedWrites ? await followPublic(ctx, viewer, target) : await rt.tx(async (tx) => {
+      if (!targetPrivate && rt.config.batchedWrites) {
+        const outcome = await followPublic(ctx, viewer, target);
+        if (!outcome) throw ctx.errors.permissionDenied(ErrorReason.BLOCKED, "you cannot follow this user", { user_id: target });
+        return { state: outcome.state, relationship: toRelationship(target, outcome.flags) };
+      }
+      const outcome = await rt.tx(async (tx) => {
         if (await store.blockedEitherWayForUpdate(tx, viewer, target)) return undefined;
         if (targetPrivate && !(await store.isFollowing(tx, viewer, target))) {
           if (await store.insertRequest(tx, viewer, target, rt.ids.next(), new Date())) {
@@ -44,14 +49,28 @@ export function follow(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>
  * A follow of a public account in one transaction of two round trips (store
  * followBatched, with the follow_created outbox row written only when the edge is new);
  * undefined if either user blocks the other. OASIS_GRAPH_BATCHED_WRITES=0 takes the
- * statement-by-statement path instead (bench/graph.ts compares them).
+ * statement-by-statement path instead (bench/graph.ts compares them). After the commit,
+ * a new edge is added to both users' cached lists and counts in place
+ * (graph-cache.ts followAdded, with the versions read before the transaction), or,
+ * with OASIS_GRAPH_AMEND_CACHE=0, their cache entries are dropped; a repeated follow
+ * changed nothing and touches no cache.
  */
 async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): Promise<{ state: FollowState; flags: Set<RelationFlag> } | undefined> {
   const { rt, store } = ctx;
+  const edgeId = rt.ids.next();
+  const amend = rt.config.amendCache;
+  // Read before the transaction starts, so no writer's bump after our commit can be taken for the version we saw.
+  const seen = amend ? await ctx.cache.followVersions(viewer, target) : undefined;
   const r = await rt.batchTx((tx) =>
-    store.followBatched(tx, viewer, target, rt.ids.next(), new Date(), (mutual) =>
+    store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual) =>
       rt.outbox.statement(FollowCreatedSchema, { followerId: viewer, followeeId: target, mutual }, "@oasis_created = 1"),
     ),
   );
-  return r.blocked ? undefined : { state: FollowState.FOLLOWING, flags: r.flags };
+  if (r.blocked) return undefined;
+  if (!amend) await ctx.cache.invalidate([viewer, target]);
+  else if (r.created) {
+    if (seen) await ctx.cache.followAdded(viewer, target, edgeId, seen);
+    else await ctx.cache.invalidate([viewer, target]);
+  }
+  return { state: FollowState.FOLLOWING, flags: r.flags };
 }
