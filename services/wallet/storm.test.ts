@@ -1,6 +1,6 @@
 /**
  * A storm on the real wallet process: 64 clients move drops among 20 Reed98 accounts
- * for OASIS_WALLET_STORM_SECONDS (default 30) with transfers and holds (posted, voided,
+ * for OASIS_WALLET_STORM_SECONDS (default 15) with transfers and holds (posted, voided,
  * or left to time out), re-sending acknowledged requests at random and retrying every
  * request whose answer was lost until it gets a definitive one, while the wallet is
  * killed with SIGKILL 5 times and restarted. Afterwards: no negative balance, the total
@@ -20,7 +20,7 @@ import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { WalletService } from "#gen/oasis/wallet/v1/wallet_service_pb.ts";
 import { createReedAccounts } from "../../testbeds/reed-accounts.ts";
 
-const stormMs = Number(process.env.OASIS_WALLET_STORM_SECONDS ?? 30) * 1000;
+const stormMs = Number(process.env.OASIS_WALLET_STORM_SECONDS ?? 15) * 1000;
 const clients = 64;
 const kills = Number(process.env.OASIS_WALLET_STORM_KILLS ?? 5);
 const welcome = 1000n;
@@ -101,9 +101,9 @@ test(`storm: ${clients} clients, 20 accounts, ${stormMs / 1000} s, ${kills} kill
           if (again?.transfer?.transferId !== res.transfer!.transferId || again.transfer.amount !== amount) stats.replayMismatch++;
         }
       } else if (r < 0.85) {
-        // Half time out within 1-3 s (voided by the job, also across kills), half live 20 s
+        // Half time out within 1-3 s (voided by the job, also across kills), half live 10 s
         // so that their payers can post or void them. A retry sends the same body.
-        const timeoutSeconds = Math.random() < 0.5 ? 1 + Math.floor(Math.random() * 3) : 20;
+        const timeoutSeconds = Math.random() < 0.5 ? 1 + Math.floor(Math.random() * 3) : 10;
         const req = { toUserId: payee, amount, timeoutSeconds, requestId };
         const res = await settle(() => wallet.createHold(req, { timeoutMs: 10_000 }));
         if (!res) continue;
