@@ -60,6 +60,56 @@ export interface LoaderOptions {
    * OASIS_BENCH_AB="clients=16,64" measures it).
    */
   readonly followConcurrency?: number;
+  /**
+   * A slice of the demo (demoSlice()): only the requests the whole load makes whose actor
+   * and every input (the friends whose posts it likes, comments on, tips or refers to) are
+   * in the slice, each with the same request id and body as in the whole load. On a mesh
+   * that holds the whole demo, loading a slice must therefore change no stored record;
+   * the end-to-end test checks exactly that without replaying all 37,624 follows.
+   * Undefined: every member.
+   */
+  readonly members?: ReadonlySet<number>;
+}
+
+/**
+ * The first `seeds` members (in id order) and every member their requests need (their
+ * first friend, named in a caption, and their first five friends with a photo post), as
+ * a slice for LoaderOptions.members: each seed makes every request it makes in the
+ * whole load; the others make those whose inputs are in the slice too.
+ */
+export function demoSlice(seeds: number): Set<number> {
+  const { users, edges } = demoGraph();
+  const friends = friendLists(edges);
+  const out = new Set<number>();
+  for (const u of users.slice(0, seeds)) {
+    const f = friends.get(u.n) ?? [];
+    for (const n of [u.n, ...f.slice(0, 1), ...f.filter(postsPhoto).slice(0, 5)]) out.add(n);
+  }
+  return out;
+}
+
+/**
+ * The members of slice `members` whose post a load of that slice makes (and reports in
+ * LoadReport.posts): every photo poster, and each member who refers to a friend's post
+ * when that friend is in the slice too.
+ */
+export function sliceAuthors(members: ReadonlySet<number>): number[] {
+  const friends = friendLists(demoGraph().edges);
+  return [...members].filter((n) => {
+    if (postsPhoto(n)) return true;
+    const target = (friends.get(n) ?? []).filter(postsPhoto)[0];
+    return target !== undefined && members.has(target);
+  });
+}
+
+/** Each member's friends, in the graph file's order (the order every choice follows). */
+function friendLists(edges: ReadonlyArray<[number, number]>): Map<number, number[]> {
+  const friends = new Map<number, number[]>();
+  for (const [u, v] of edges) {
+    (friends.get(u) ?? friends.set(u, []).get(u)!).push(v);
+    (friends.get(v) ?? friends.set(v, []).get(v)!).push(u);
+  }
+  return friends;
 }
 
 /**
@@ -92,7 +142,8 @@ export class DemoLoader {
   readonly clients = new Map<number, OasisClient>();
   readonly postIds = new Map<number, bigint>();
   private readonly steps: StepReport[] = [];
-  private readonly friends = new Map<number, number[]>();
+  private friends = new Map<number, number[]>();
+  private readonly members: ReadonlySet<number> | undefined;
   private mediaBytes = 0;
   private photos = 0;
   private likes = 0;
@@ -107,6 +158,12 @@ export class DemoLoader {
     this.anonymous = createOasisClient({ baseUrl: edgeUrl, timeoutMs: 120_000 });
     this.concurrency = opts.concurrency ?? 16;
     this.followConcurrency = opts.followConcurrency ?? 64;
+    this.members = opts.members;
+  }
+
+  /** Whether member `n` is loaded (always, without a slice). */
+  private inSlice(n: number): boolean {
+    return !this.members || this.members.has(n);
   }
 
   private async step<T>(label: string, items: readonly T[], work: (item: T, i: number) => Promise<number | void>, concurrency = this.concurrency): Promise<void> {
@@ -137,11 +194,11 @@ export class DemoLoader {
 
   async run(): Promise<LoadReport> {
     const started = performance.now();
-    const { users, edges } = demoGraph();
-    for (const [u, v] of edges) {
-      (this.friends.get(u) ?? this.friends.set(u, []).get(u)!).push(v);
-      (this.friends.get(v) ?? this.friends.set(v, []).get(v)!).push(u);
-    }
+    const whole = demoGraph();
+    // Choices come from the whole graph even for a slice, so each request is the whole load's.
+    this.friends = friendLists(whole.edges);
+    const users = whole.users.filter((u) => this.inSlice(u.n));
+    const edges = whole.edges.filter(([u, v]) => this.inSlice(u) && this.inSlice(v));
     const byN = new Map(users.map((u) => [u.n, u]));
     const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
 
@@ -168,7 +225,11 @@ export class DemoLoader {
     await this.step("likes", users, (u) => this.like(u));
     await this.step("comments", users, (u) => this.comment(u));
     await this.step("tips", users, (u) => this.tip(u));
-    await this.step("chats", chatPairs(edges), ([a, b], i) => this.converse(a, b, i));
+    // Each pair keeps its index in the whole load's list (it picks the lines and photo).
+    const chats = chatPairs(whole.edges)
+      .map((pair, i) => [pair, i] as const)
+      .filter(([[a, b]]) => this.inSlice(a) && this.inSlice(b));
+    await this.step("chats", chats, ([[a, b], i]) => this.converse(a, b, i));
     return {
       users: users.length,
       follows: follows.length,
@@ -187,9 +248,16 @@ export class DemoLoader {
     };
   }
 
-  /** Friends of `n` whose photo post exists, in the graph file's order. */
-  private photoPostsOfFriends(n: number): number[] {
-    return (this.friends.get(n) ?? []).filter((f) => postsPhoto(f) && this.postIds.has(f));
+  /**
+   * The first `k` friends of `n` whose photo post exists, in the graph file's order. With
+   * a slice: undefined unless the whole load's first `k` photo posters among `n`'s
+   * friends are all in it, so that a request made from them is the whole load's.
+   */
+  private photoPostsOfFriends(n: number, k: number): number[] | undefined {
+    const posters = (this.friends.get(n) ?? []).filter(postsPhoto);
+    if (!this.members) return posters.filter((f) => this.postIds.has(f)).slice(0, k);
+    const first = posters.slice(0, k);
+    return first.every((f) => this.postIds.has(f)) ? first : undefined;
   }
 
   /** Member `n`'s signed-in client. */
@@ -228,7 +296,10 @@ export class DemoLoader {
     for (;;) {
       const res = await this.call(() => this.as(u.n).graph.listFollowRequests({ pageSize: 1000 }));
       if (res.requests.length === 0) return;
-      for (const r of res.requests) await this.call(() => this.as(u.n).graph.approveFollowRequest({ userId: r.userId }));
+      // Approvals are independent of each other: four in flight per member.
+      await inParallel(res.requests, 4, async (r) => {
+        await this.call(() => this.as(u.n).graph.approveFollowRequest({ userId: r.userId }));
+      });
     }
   }
 
@@ -255,7 +326,7 @@ export class DemoLoader {
   }
 
   private async referPost(u: DemoUser): Promise<void> {
-    const target = this.photoPostsOfFriends(u.n)[0];
+    const target = this.photoPostsOfFriends(u.n, 1)?.[0];
     if (target === undefined) return;
     try {
       const res = await this.call(() => this.as(u.n).post.createPost({ referPostId: this.postIds.get(target)!, caption: commentFor(u.n), requestId: `demo-post-${u.n}` }));
@@ -267,18 +338,21 @@ export class DemoLoader {
   }
 
   private async like(u: DemoUser): Promise<void> {
-    for (const f of this.photoPostsOfFriends(u.n).slice(0, 5)) {
-      try {
-        await this.call(() => this.as(u.n).interaction.likePost({ postId: this.postIds.get(f)! }));
-        this.likes++;
-      } catch (err) {
-        if (!isCode(err, Code.NotFound)) throw err;
-      }
-    }
+    // A member's likes are independent of each other: all in flight at once.
+    await Promise.all(
+      (this.photoPostsOfFriends(u.n, 5) ?? []).map(async (f) => {
+        try {
+          await this.call(() => this.as(u.n).interaction.likePost({ postId: this.postIds.get(f)! }));
+          this.likes++;
+        } catch (err) {
+          if (!isCode(err, Code.NotFound)) throw err;
+        }
+      }),
+    );
   }
 
   private async comment(u: DemoUser): Promise<void> {
-    const f = this.photoPostsOfFriends(u.n)[1];
+    const f = this.photoPostsOfFriends(u.n, 2)?.[1];
     if (f === undefined) return;
     try {
       await this.call(() => this.as(u.n).interaction.createComment({ postId: this.postIds.get(f)!, text: commentFor(u.n + 1), requestId: `demo-comment-${u.n}` }));
@@ -290,7 +364,7 @@ export class DemoLoader {
 
   /** Tips the first friend's photo post it can see with 1-5 drops (of the welcome grant). */
   private async tip(u: DemoUser): Promise<void> {
-    const f = this.photoPostsOfFriends(u.n)[0];
+    const f = this.photoPostsOfFriends(u.n, 1)?.[0];
     if (f === undefined) return;
     try {
       const res = await this.call(() => this.as(u.n).wallet.tipPost({ postId: this.postIds.get(f)!, amount: BigInt(1 + (u.n % 5)), requestId: `demo-tip-${u.n}` }));

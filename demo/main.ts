@@ -2,17 +2,22 @@
  * The main job: `npm run demo` starts MariaDB/Redis/NATS if needed, the whole mesh
  * (every service and the edge), loads the Reed98 demo through the edge, prints a
  * summary and the URLs, and keeps running until Ctrl-C. `--exit` stops after loading.
+ * OASIS_DEMO_SLICE=<n> (default 0: the whole demo) loads only demoSlice(n) (the first n
+ * members and the friends their requests need), each request as the whole load makes
+ * it: the end-to-end test reloads a slice to check that a second run changes nothing.
  */
 import { startMesh } from "../scripts/mesh.ts";
 import { randomBytes } from "node:crypto";
 import { bulkImportLimits, createEdgeAdmin, setEdgeLimits } from "../edge/limits-admin.ts";
 import { createMeshClient } from "../kit/client.ts";
 import { WalletService } from "../gen/oasis/wallet/v1/wallet_service_pb.ts";
-import { DemoLoader } from "./loader.ts";
+import { DemoLoader, demoSlice } from "./loader.ts";
+import { nonNegativeIntEnv } from "../kit/env.ts";
 import { seedModeration } from "./moderation.ts";
 import { demoPassword } from "./users.ts";
 
 const exitAfterLoad = process.argv.includes("--exit");
+const slice = nonNegativeIntEnv(process.env, "OASIS_DEMO_SLICE", 0);
 const t0 = performance.now();
 // The loader raises the edge's limits through the admin RPC, as an operator would: it
 // needs an admin, so each run names a fresh one (no admin password is written down).
@@ -38,7 +43,7 @@ try {
   // The override has a TTL (an hour), so a killed load cannot leave the limits raised.
   const admin = await createEdgeAdmin(mesh.edgeUrl, loaderAdmin);
   await setEdgeLimits(mesh.edgeUrl, admin, bulkImportLimits);
-  const report = await new DemoLoader(mesh.edgeUrl).run().finally(() => setEdgeLimits(mesh.edgeUrl, admin, null, { wait: false }));
+  const report = await new DemoLoader(mesh.edgeUrl, { members: slice ? demoSlice(slice) : undefined }).run().finally(() => setEdgeLimits(mesh.edgeUrl, admin, null, { wait: false }));
   const moderation = await seedModeration(mesh.edgeUrl, await admin.token());
   console.log("\n=== Oasis demo loaded ===");
   console.log(`users: ${report.users}   follows: ${report.follows}   posts: ${report.posts}   photos: ${report.photos} (${(report.mediaBytes / 1e6).toFixed(1)} MB)   likes: ${report.likes}   comments: ${report.comments}   convos: ${report.convos}   messages: ${report.messages}`);
