@@ -13,7 +13,8 @@
  * (idempotent request ids and Idempotency-Keys). The whole load runs once.
  *
  * The whole Reed98 load takes about five minutes on the 2-core machine; the hooks wait
- * up to 20. */
+ * up to 20.
+ */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";

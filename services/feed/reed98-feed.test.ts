@@ -1,9 +1,13 @@
 /**
- * The real Reed98 community (962 users, each friendship a follow both ways) where every
- * user posts once with a real photo and a real caption: each user's home feed then holds
- * exactly the posts of the users they follow, newest first, and paging through it returns
- * each post once. Half the users read their feed before the posts (fan-out fills it), the
- * other half only after (their feed is rebuilt from followees).
+ * A real Reed98 community (the first 481 of its 962 members by id and the 4,733
+ * friendships among them, each a follow both ways; degrees up to 91, so 179 home feeds
+ * span more than one 20-post page) where every user posts once with a real photo and a
+ * real caption: each user's home feed then holds exactly the posts of the users they
+ * follow, newest first, and paging through it returns each post once. Half the users
+ * read their feed before the posts (fan-out fills it), the other half only after (their
+ * feed is rebuilt from followees). The whole graph's 37,624 follows are loaded by
+ * services/graph/reed98.test.ts and by the demo in tests/e2e.test.ts; this property
+ * needs a community, not all of it, and half the members is a quarter of the follows.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { until } from "#kit/testing/until.ts";
@@ -11,19 +15,25 @@ import { readEdges, fortuneFiles, readFortunes } from "../../demo/data.ts";
 import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 
 let bed: SocialTestbed;
-const edges = readEdges();
-const members = [...new Set(edges.flat())].sort((a, b) => a - b);
+const everyone = [...new Set(readEdges().flat())].sort((a, b) => a - b);
+const members = everyone.slice(0, 481);
+const inside = new Set(members);
+const edges = readEdges().filter(([u, v]) => inside.has(u) && inside.has(v));
 const idOf = new Map<number, bigint>();
 const captions = fortuneFiles().flatMap((f) => readFortunes(f)).filter((t) => [...t].length < 2000);
 
 beforeAll(async () => {
   bed = await startSocialTestbed(["identity", "graph", "media", "post", "feed"]);
+  const t0 = performance.now();
   const ids = await bed.users(members, { concurrency: 16 });
   members.forEach((n, i) => idOf.set(n, ids[i]!));
+  const t1 = performance.now();
   const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
-  await inParallel(follows, 48, async ([a, b]) => {
+  expect(follows.length).toBe(9_466);
+  await inParallel(follows, 64, async ([a, b]) => {
     await bed.graph(idOf.get(a)!).follow({ userId: idOf.get(b)! });
   });
+  console.log(`reed98 feed: ${members.length} accounts in ${((t1 - t0) / 1000).toFixed(1)} s, ${follows.length} follows in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 }, 900_000);
 afterAll(() => bed?.stop());
 
@@ -40,7 +50,7 @@ test("every home feed holds exactly the followees' posts, newest first, each onc
     const res = await bed.post(user).createPost({ mediaIds: [media], caption: captions[i % captions.length]!, requestId: `reed98-post-${n}` });
     postOf.set(n, res.post!.postId);
   });
-  console.log(`reed98 feed: 962 photos uploaded and posted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`reed98 feed: ${members.length} photos uploaded and posted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const followees = new Map<number, Set<number>>();
   for (const [u, v] of edges) {
@@ -49,11 +59,14 @@ test("every home feed holds exactly the followees' posts, newest first, each onc
   }
   // Fan-out to the early readers runs after each post commits (feed's consumer of post
   // events): each feed is read until it is complete, or the deadline shows what it held.
+  const t1 = performance.now();
   let checked = 0;
   let pages = 0;
   let rereads = 0;
+  let multiPage = 0;
   await inParallel(members, 8, async (n) => {
-    const want = [...followees.get(n)!].map((f) => postOf.get(f)!).sort((a, b) => (a > b ? -1 : 1));
+    const want = [...(followees.get(n) ?? [])].map((f) => postOf.get(f)!).sort((a, b) => (a > b ? -1 : 1));
+    if (want.length > 20) multiPage++;
     const readAll = async () => {
       const got: bigint[] = [];
       let pageToken = "";
@@ -76,6 +89,7 @@ test("every home feed holds exactly the followees' posts, newest first, each onc
     expect(got).toEqual(want);
     checked++;
   });
-  expect(checked).toBe(962);
-  console.log(`reed98 feed: ${checked} home feeds exact, ${pages} pages read (${rereads} feeds re-read while fan-out ran)`);
+  expect(checked).toBe(481);
+  expect(multiPage).toBe(179); // feeds that must be paged through
+  console.log(`reed98 feed: ${checked} home feeds exact, ${pages} pages read (${rereads} feeds re-read while fan-out ran) in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 }, 900_000);
