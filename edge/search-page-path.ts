@@ -9,7 +9,7 @@
  *
  * Early refresh (design note 32): a page found in its last `refreshBeforeMs` of life
  * (stored pages live 30 s; search's own copy 20 s) is answered as usual, except that
- * one request per page and `refreshGapMs` goes to search instead, which recomputes it
+ * one request per page and `refreshGapMs` (once per window) goes to search instead, which recomputes it
  * and stores it again. Without it every popular page expired every 30 s, and all the
  * requests for it in flight until search had stored it again missed together.
  *
@@ -48,8 +48,12 @@ export interface SearchPagePath {
 export const refreshBeforeMs = 10_000;
 /** Bytes of copies held at most. */
 const maxCopyBytes = 64 * 1024 * 1024;
-/** Least time between two early refreshes of one page by this edge, ms. */
-export const refreshGapMs = 2_000;
+/**
+ * Least time between two early refreshes of one page by this edge, ms: the whole early
+ * window, so a page is let through once per life. (2 s let a page that search was slow to
+ * recompute through again and again: at load 50-60, 60% of D's searches went to search.)
+ */
+export const refreshGapMs = refreshBeforeMs;
 
 /**
  * Builds the search page path on its own connection to search's Redis (`prefix`:

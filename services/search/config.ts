@@ -18,6 +18,9 @@
  * - OASIS_SEARCH_QUERY_INVALIDATION [1]: a new post (not a refer-to) ends only the cached
  *   pages of the queries it may match (domain/query-match.ts, design note 32); 0: every
  *   post event ends every page (the A/B switch of bench/search.ts). Embedded engine only.
+ * - OASIS_SEARCH_TIER_WALKS [1]: a typo-tolerant post query reads exact matches, then
+ *   typo-only ones, each newest first up to the page (store.ts); 0: one query ranks
+ *   every match (bench/search.ts's "engine alone" A/B).
  */
 import { join } from "node:path";
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
@@ -38,6 +41,8 @@ export interface SearchConfig extends BaseConfig {
   readonly refreshMs: number;
   /** A new post bumps only the queries it may match (embedded engine only). */
   readonly queryInvalidation: boolean;
+  /** Typo-tolerant post queries walk the two tiers in turn (store.ts). */
+  readonly tierWalks: boolean;
 }
 
 export function loadSearchConfig(env: Env = process.env): SearchConfig {
@@ -51,6 +56,7 @@ export function loadSearchConfig(env: Env = process.env): SearchConfig {
     cacheEntries: nonNegativeIntEnv(env, "OASIS_SEARCH_CACHE_ENTRIES", 10_000),
     refreshMs: positiveIntEnv(env, "OASIS_SEARCH_REFRESH_MS", 250),
     queryInvalidation: boolEnv(env, "OASIS_SEARCH_QUERY_INVALIDATION", true),
+    tierWalks: boolEnv(env, "OASIS_SEARCH_TIER_WALKS", true),
     indexPrefix: env.OASIS_SEARCH_INDEX_PREFIX ?? `oasis_${base.namespace ? `${base.namespace}_` : ""}`,
   });
 }

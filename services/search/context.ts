@@ -28,7 +28,7 @@ export interface SearchContext {
 
 /** The engine the configuration asks for: Meilisearch when a URL is set, else embedded. */
 export function createEngine(cfg: SearchConfig): SearchEngine {
-  return cfg.meiliUrl ? new MeiliEngine(cfg.meiliUrl, cfg.meiliKey, cfg.indexPrefix) : new EmbeddedEngine(cfg.dataDir);
+  return cfg.meiliUrl ? new MeiliEngine(cfg.meiliUrl, cfg.meiliKey, cfg.indexPrefix) : new EmbeddedEngine(cfg.dataDir, undefined, cfg.tierWalks);
 }
 
 export function createContext(rt: Runtime<SearchConfig>, engine: SearchEngine): SearchContext {

@@ -16,6 +16,9 @@ import { parseQuery } from "./domain/analyze.ts";
 import { couldMatch, postTerms } from "./domain/query-match.ts";
 import { EmbeddedEngine } from "./store.ts";
 
+/** Posts of the ranking test, indexed before any query reads the (2 s cached) vocabulary of typo variants. */
+const base = 100_000n;
+const docs = ["the alligator sleeps", "an aligator swims", "alligator eggs", "the allegator waits", "alligators", "alligator again"];
 let dir: string;
 let engine: EmbeddedEngine;
 const captions: string[] = [];
@@ -29,6 +32,7 @@ beforeAll(async () => {
     const texts = readFortunes(f);
     for (let i = 0; i < texts.length && i < 150; i += 3) captions.push(`${texts[i]!.slice(0, 300)} #${tag}`);
   }
+  for (const [i, caption] of docs.entries()) await engine.upsertPost({ postId: base + BigInt(i), authorId: 2n, caption, hashtags: [], createdMs: 50_000 + i, visibility: 1, version: 0 });
   for (const [i, caption] of captions.entries()) {
     await engine.upsertPost({ postId: BigInt(i + 1), authorId: 1n, caption, hashtags: parseHashtags(caption), createdMs: 1_000 + i, visibility: 1, version: 0 });
   }
@@ -64,6 +68,7 @@ test("every post the engine finds for a query is one couldMatch accepts (words, 
   captions.push("a café au lait #Café"); // diacritics: FTS5 folds them, the matcher must too
   await engine.upsertPost({ postId: BigInt(captions.length), authorId: 1n, caption: captions.at(-1)!, hashtags: parseHashtags(captions.at(-1)!), createdMs: 9_999, visibility: 1, version: 0 });
   const terms = captions.map((c) => postTerms(c, parseHashtags(c)));
+  const termsOf = (id: bigint) => (id >= base ? postTerms(docs[Number(id - base)]!, []) : terms[Number(id) - 1]!);
   let found = 0;
   let accepted = 0;
   const missed: string[] = [];
@@ -71,7 +76,7 @@ test("every post the engine finds for a query is one couldMatch accepts (words, 
     const query = parseQuery(r)!;
     const hits = await engine.searchPosts({ query, limit: 10_000 });
     found += hits.length;
-    for (const h of hits) if (!couldMatch(query, terms[Number(h.id) - 1]!)) missed.push(`${JSON.stringify(r)} -> post ${h.id}`);
+    for (const h of hits) if (!couldMatch(query, termsOf(h.id))) missed.push(`${JSON.stringify(r)} -> post ${h.id}`);
     accepted += terms.filter((t) => couldMatch(query, t)).length;
   }
   expect(found).toBeGreaterThan(raw.length); // the queries do find posts
@@ -90,4 +95,32 @@ test("a post that shares nothing with a query is not matched", () => {
   expect(couldMatch(parseQuery("moon #day")!, t)).toBe(false);
   expect(couldMatch(parseQuery("明月")!, postTerms("床前明月光", []))).toBe(true);
   expect(couldMatch(parseQuery("明光")!, postTerms("床前明月光", []))).toBe(false);
+});
+
+test("the engine ranks exact matches before typo-only ones, each newest first, and pages through both tiers without duplicates (tier walks on and off)", async () => {
+  const query = parseQuery("alligator ")!; // a finished word: no prefix, one typo allowed
+  const all = (await engine.searchPosts({ query, limit: 1_000 })).map((h) => h.id).filter((id) => id >= base);
+  // Exact newest first, then the typos (one edit: aligator, allegator, alligators) newest first.
+  expect(all).toEqual([base + 5n, base + 2n, base + 0n, base + 4n, base + 3n, base + 1n]);
+  const paged: bigint[] = [];
+  let cursor;
+  for (let i = 0; i < 100; i++) {
+    const hits = await engine.searchPosts({ query, limit: 2, cursor });
+    if (!hits.length) break;
+    paged.push(...hits.map((h) => h.id));
+    cursor = hits.at(-1)!.cursor;
+  }
+  expect(paged.filter((id) => id >= base)).toEqual(all);
+  expect(new Set(paged).size).toBe(paged.length);
+  // The single ranking query (OASIS_SEARCH_TIER_WALKS=0) reads the same.
+  const single = new EmbeddedEngine(dir, 3_600_000, false);
+  await single.open();
+  try {
+    expect((await single.searchPosts({ query, limit: 1_000 })).map((h) => h.id).filter((id) => id >= base)).toEqual(all);
+    const page1 = await single.searchPosts({ query, limit: 3 });
+    const page2 = await engine.searchPosts({ query, limit: 1_000, cursor: page1.at(-1)!.cursor });
+    expect([...page1, ...page2].map((h) => h.id)).toEqual((await engine.searchPosts({ query, limit: 1_000 })).map((h) => h.id));
+  } finally {
+    await single.close();
+  }
 });
