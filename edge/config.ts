@@ -17,7 +17,9 @@
  * OASIS_EDGE_PAGE_PATH [1] (serve home and user timeline pages from the feed's Redis,
  * page-path.ts; 0: always ask the feed), OASIS_EDGE_PAGE_REUSE_ENTRIES [20000] (pages the page
  * path keeps with the Lua reply they came from, answered again for the same request and
- * reply, services/feed/page-path/reuse.ts; 0: off), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
+ * reply, services/feed/page-path/reuse.ts; 0: off), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT [1] (the
+ * rate limit of a signed-in timeline read runs in the page path's Lua call, one round trip,
+ * when the feed's Redis is the edge's; 0: its own call first), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
  * feed's Redis, read by the page path), OASIS_EDGE_SEARCH_PAGE_PATH [1] (answer anonymous
  * searches from the pages search stored in its Redis while current, search-page-path.ts;
  * 0: always ask search), OASIS_EDGE_SEARCH_REDIS_URL [OASIS_REDIS_URL] (search's Redis),
@@ -74,6 +76,8 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly pagePath: boolean;
   /** Request messages of bodiless REST requests kept by method, path and query (rest.ts); 0: none. */
   readonly requestMemoEntries: number;
+  /** The rate limit of a signed-in timeline read runs in the page's Lua call (when the feed's Redis is the edge's). */
+  readonly pageLimitInScript: boolean;
   /** Pages the page path keeps for the same request and Lua reply; 0: none. */
   readonly pageReuseEntries: number;
   /** The feed's Redis and key prefix, read by the page path. */
@@ -128,6 +132,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     jsonReuseEntries: int(env, "OASIS_EDGE_JSON_REUSE_ENTRIES", 2000, { min: 0 }),
     pagePath: boolEnv(env, "OASIS_EDGE_PAGE_PATH", true),
     requestMemoEntries: int(env, "OASIS_EDGE_REQUEST_MEMO_ENTRIES", 10_000, { min: 0 }),
+    pageLimitInScript: boolEnv(env, "OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT", true),
     pageReuseEntries: int(env, "OASIS_EDGE_PAGE_REUSE_ENTRIES", 20_000, { min: 0 }),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),
     feedRedisPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:feed:`,

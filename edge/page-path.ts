@@ -13,7 +13,7 @@
  * sees it on their next page; others see it once the feed consumed graph's event.
  *
  * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
- * OASIS_REDIS_URL] (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
+ * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
  * filled, miss, error) and `edge_page_path_misses_total{reason}`.
  */
 import type { Message } from "@bufbuild/protobuf";
@@ -23,7 +23,7 @@ import { createRedis, type Redis } from "#kit/redis.ts";
 import { create } from "@bufbuild/protobuf";
 import { FeedService, type GetHomeFeedRequest, type GetUserFeedRequest } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import { BatchGetRelationshipsRequestSchema, GraphService, type BatchGetRelationshipsResponse } from "#gen/oasis/graph/v1/graph_service_pb.ts";
-import { FeedPagePath, PageReuse, type RelationshipSource } from "../services/feed/page-path/index.ts";
+import { FeedPagePath, PageReuse, type PageGate, type RelationshipSource } from "../services/feed/page-path/index.ts";
 import type { MethodRegistry, RoutedMethod } from "./registry.ts";
 import type { CallMeta, Upstreams } from "./upstream.ts";
 
@@ -36,8 +36,14 @@ const relationshipWrites = new Set(["Follow", "Unfollow", "Block", "Unblock", "M
 export type ServedPage = { readonly message: Message; readonly bytes?: undefined } | { readonly message?: undefined; readonly bytes: Uint8Array };
 
 export interface PagePath {
-  /** The response for `routed` if the page path served it; undefined: ask the upstream. Never throws. */
-  serve(routed: RoutedMethod, request: Message, viewer: bigint | null, meta: CallMeta): Promise<ServedPage | undefined>;
+  /**
+   * The response for `routed` if the page path served it; undefined: ask the upstream.
+   * With `gate`, the gate's check (the edge's rate limit) runs in the same Lua call,
+   * before the page is read, and `gate.verdict` holds its reply when it ran. Never throws.
+   */
+  serve(routed: RoutedMethod, request: Message, viewer: bigint | null, meta: CallMeta, gate?: PageGate): Promise<ServedPage | undefined>;
+  /** Whether the rate limit of a signed-in read of `routed` goes in the page's Lua call (`limitInScript`). */
+  gates(routed: RoutedMethod, viewer: bigint | null): boolean;
   /**
    * After an upstream answered `routed` successfully: a graph write by `viewer` drops the
    * pair's cached relationships, so the viewer's next page reflects it (read your own
@@ -53,7 +59,7 @@ export interface PagePath {
  * and answers the same reply to the same request with the kept bytes
  * (services/feed/page-path/reuse.ts); 0 computes every page.
  */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number }): PagePath {
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; limitInScript?: boolean }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
@@ -78,26 +84,30 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
   const asker = (meta: CallMeta): RelationshipSource | undefined =>
     graphRoute && (async (ids) => ((await opts.upstreams.unary(graphRoute, create(BatchGetRelationshipsRequestSchema, { userIds: ids }), meta)) as BatchGetRelationshipsResponse).relationships);
   return {
-    async serve(routed, request, viewer, meta) {
+    gates: (routed, viewer) => opts.limitInScript === true && viewer !== null && (routed.path === homePath || routed.path === userPath),
+    async serve(routed, request, viewer, meta, gate) {
       if (routed.path !== homePath && routed.path !== userPath) return undefined;
       try {
         const ask = asker(meta);
         const home = routed.path === homePath;
         if (reuse) {
-          const answer = home ? await feed.homeBytes(request as unknown as GetHomeFeedRequest, viewer, ask) : await feed.userBytes(request as unknown as GetUserFeedRequest, viewer, ask);
+          const answer = home ? await feed.homeBytes(request as unknown as GetHomeFeedRequest, viewer, ask, gate) : await feed.userBytes(request as unknown as GetUserFeedRequest, viewer, ask, gate);
           if (answer.served) {
             counted[answer.filled ? "filled" : "hit"].inc();
             return { bytes: answer.response };
           }
+          // Refused by the rate limit (or a revoked session): not a miss, the caller answers.
+          if (answer.reason === "gate") return undefined;
           counted.miss.inc();
           misses.inc({ reason: answer.reason });
           return undefined;
         }
-        const answer = home ? await feed.home(request as unknown as GetHomeFeedRequest, viewer, ask) : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask);
+        const answer = home ? await feed.home(request as unknown as GetHomeFeedRequest, viewer, ask, gate) : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask, gate);
         if (answer.served) {
           counted[answer.filled ? "filled" : "hit"].inc();
           return { message: answer.response };
         }
+        if (answer.reason === "gate") return undefined;
         counted.miss.inc();
         misses.inc({ reason: answer.reason });
       } catch (err) {

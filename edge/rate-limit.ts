@@ -73,7 +73,7 @@ export interface Decision {
 // KEYS 2..n+1: limiter keys. ARGV after the first: per key (emission ms, burst ms); cost 1.
 // Returns {-1} for a revoked session, else {allowed(0/1)} followed by per key
 // {allowed(0/1), remaining, retry_after_ms, reset_ms} flattened.
-const gcraScript = `
+export const gcraScript = `
 if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -163,15 +163,15 @@ export class RateLimiter {
   }
 
   /**
-   * Charges one request of `routeClass` for the user (if any) and the client IP, and
-   * checks whether `sessionId` (the bearer token's session, if any) was revoked, in one
-   * Redis call. `decision` is undefined when the class has no limits. When Redis does not
-   * answer, the auth class throws `unavailable` (fails closed); the others pass.
+   * What a check of one request sends to Redis: the keys (the session's revocation key,
+   * then the limiter keys, without the connection's key prefix) and the arguments of the
+   * GCRA script, and the limits they stand for; undefined when there is nothing to
+   * check (no limits for the class and no session).
    */
-  async check(routeClass: RouteClass, userId: bigint | null, ip: string, sessionId?: string): Promise<{ revoked: boolean; decision?: Decision }> {
+  plan(routeClass: RouteClass, userId: bigint | null, ip: string, sessionId?: string): LimitPlan | undefined {
     const cls = this.limits[routeClass] ?? {};
     const keys: string[] = [revokedSessionKey(sessionId ?? "")];
-    const args: number[] = [];
+    const args: Array<string | number> = [sessionId ? "1" : "0"];
     const used: Limit[] = [];
     const add = (key: string, l: Limit | undefined) => {
       if (!l || l.limit <= 0) return;
@@ -182,42 +182,70 @@ export class RateLimiter {
     };
     if (userId !== null) add(`rl:${routeClass}:u:${userId}`, cls.perUser);
     add(`rl:${routeClass}:ip:${ip}`, cls.perIp);
-    if (used.length === 0 && !sessionId) return { revoked: false };
+    if (used.length === 0 && !sessionId) return undefined;
+    return { routeClass, keys, args, used };
+  }
+
+  /** The key prefix of the limiter's connection: what `plan`'s keys get when sent on another connection. */
+  get keyPrefix(): string {
+    return (this.opts.redis.options as { keyPrefix?: string }).keyPrefix ?? "";
+  }
+
+  /**
+   * Charges one request of `routeClass` for the user (if any) and the client IP, and
+   * checks whether `sessionId` (the bearer token's session, if any) was revoked, in one
+   * Redis call. `decision` is undefined when the class has no limits. When Redis does not
+   * answer, the auth class throws `unavailable` (fails closed); the others pass.
+   */
+  async check(routeClass: RouteClass, userId: bigint | null, ip: string, sessionId?: string): Promise<{ revoked: boolean; decision?: Decision }> {
+    const plan = this.plan(routeClass, userId, ip, sessionId);
+    if (!plan) return { revoked: false };
     let out: number[];
     this.opts.onCall?.();
     try {
       // Redis down: decide now instead of queueing behind ioredis's reconnects (seconds).
       if (this.opts.redis.status !== "ready") throw new Error("redis not connected");
-      const call = (this.opts.redis as unknown as { oasisGcra(n: number, ...a: Array<string | number>): Promise<number[]> }).oasisGcra(
-        keys.length,
-        ...keys,
-        sessionId ? "1" : "0",
-        ...args,
-      );
+      const call = (this.opts.redis as unknown as { oasisGcra(n: number, ...a: Array<string | number>): Promise<number[]> }).oasisGcra(plan.keys.length, ...plan.keys, ...plan.args);
       out = await withTimeout(call, limiterTimeoutMs);
     } catch {
       if (routeClass === "auth") throw new ConnectError("sign-in is unavailable: its rate limiter cannot be reached", Code.Unavailable);
       return { revoked: false };
     }
-    if (out[0] === -1) return { revoked: true };
-    if (used.length === 0) return { revoked: false };
-    const allowed = out[0] === 1;
-    let binding = 0;
-    for (let i = 1; i < used.length; i++) if (out[1 + i * 4 + 1]! < out[1 + binding * 4 + 1]!) binding = i;
-    const at = (i: number, j: number) => out[1 + i * 4 + j]!;
-    let retryMs = 0;
-    for (let i = 0; i < used.length; i++) retryMs = Math.max(retryMs, at(i, 2));
-    return {
-      revoked: false,
-      decision: {
-        allowed,
-        limit: used[binding]!.limit,
-        remaining: allowed ? at(binding, 1) : 0,
-        resetSeconds: Math.ceil(at(binding, 3) / 1000),
-        retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(retryMs / 1000)),
-      },
-    };
+    return verdictOf(plan, out);
   }
+}
+
+/** A check as sent to Redis (RateLimiter.plan). */
+export interface LimitPlan {
+  readonly routeClass: RouteClass;
+  /** KEYS: the revocation key, then one per limit (without a connection prefix). */
+  readonly keys: readonly string[];
+  /** ARGV: "1" when a session is checked, then emission and burst (ms) per limit. */
+  readonly args: ReadonlyArray<string | number>;
+  readonly used: readonly Limit[];
+}
+
+/** What the GCRA script's reply `out` says of `plan`. */
+export function verdictOf(plan: LimitPlan, out: readonly number[]): { revoked: boolean; decision?: Decision } {
+  const used = plan.used;
+  if (out[0] === -1) return { revoked: true };
+  if (used.length === 0) return { revoked: false };
+  const allowed = out[0] === 1;
+  let binding = 0;
+  for (let i = 1; i < used.length; i++) if (out[1 + i * 4 + 1]! < out[1 + binding * 4 + 1]!) binding = i;
+  const at = (i: number, j: number) => out[1 + i * 4 + j]!;
+  let retryMs = 0;
+  for (let i = 0; i < used.length; i++) retryMs = Math.max(retryMs, at(i, 2));
+  return {
+    revoked: false,
+    decision: {
+      allowed,
+      limit: used[binding]!.limit,
+      remaining: allowed ? at(binding, 1) : 0,
+      resetSeconds: Math.ceil(at(binding, 3) / 1000),
+      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(retryMs / 1000)),
+    },
+  };
 }
 
 /**

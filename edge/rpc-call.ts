@@ -24,7 +24,8 @@ import type { TokenVerifier } from "./auth.ts";
 import { requestTimeoutMs, requireAccess } from "./connect-handler.ts";
 import type { EdgeConfig } from "./config.ts";
 import { errorReply } from "./http-errors.ts";
-import { rateLimitHeaders, type RateLimiter, type RouteClass } from "./rate-limit.ts";
+import { gcraScript, rateLimitHeaders, verdictOf, type Decision, type RateLimiter, type RouteClass } from "./rate-limit.ts";
+import type { PageGate } from "../services/feed/page-path/index.ts";
 import type { PagePath } from "./page-path.ts";
 import type { SearchPagePath } from "./search-page-path.ts";
 import type { RoutedMethod } from "./registry.ts";
@@ -123,18 +124,32 @@ export async function runRpc(
     requireAccess(routed.access, user);
     const off = switchRefusal(switches, `${routed.method.parent.typeName}/${routed.method.name}`, routeClass, user?.userId ?? null);
     if (off) return errorReply(off.error, off.headers);
-    const { revoked, decision } = await deps.limiter.check(routeClass, user?.userId ?? null, ctx.clientIp, user?.sessionId || undefined);
-    if (revoked) throw new ConnectError("invalid bearer token: the session was revoked", Code.Unauthenticated);
-    if (decision) {
-      limitHeaders = rateLimitHeaders(decision);
-      edgeLimit = decision;
-      if (!decision.allowed) {
-        throw new ConnectError(`rate limit exceeded for ${routeClass} requests; retry in ${decision.retryAfterSeconds} s`, Code.ResourceExhausted);
+    const userId = user?.userId ?? null;
+    const sessionId = user?.sessionId || undefined;
+    const limited = ({ revoked, decision }: { revoked: boolean; decision?: Decision }) => {
+      if (revoked) throw new ConnectError("invalid bearer token: the session was revoked", Code.Unauthenticated);
+      if (decision) {
+        limitHeaders = rateLimitHeaders(decision);
+        edgeLimit = decision;
+        if (!decision.allowed) {
+          throw new ConnectError(`rate limit exceeded for ${routeClass} requests; retry in ${decision.retryAfterSeconds} s`, Code.ResourceExhausted);
+        }
       }
+    };
+    // A timeline page read by the page path: the rate limit and the revocation check go in
+    // the page's own Lua call (one round trip; the page is read only if they pass).
+    const plan = deps.pagePath?.gates(routed, userId) ? deps.limiter.plan(routeClass, userId, ctx.clientIp, sessionId) : undefined;
+    if (!plan) limited(await deps.limiter.check(routeClass, userId, ctx.clientIp, sessionId));
+    let message: Message;
+    try {
+      message = await decode();
+    } catch (err) {
+      // Bad input is charged like any request.
+      if (plan) limited(await deps.limiter.check(routeClass, userId, ctx.clientIp, sessionId));
+      throw err;
     }
-    const message = await decode();
     const meta: CallMeta = {
-      userId: user?.userId ?? null,
+      userId,
       clientIp: ctx.clientIp,
       requestId: ctx.requestId,
       traceparent: ctx.traceparent,
@@ -142,7 +157,10 @@ export async function runRpc(
       signal: ctx.req.signal,
       onRateLimit: (s) => (upstreamLimit = s),
     };
-    const page = await deps.pagePath?.serve(routed, message, meta.userId, meta);
+    const gate: PageGate | undefined = plan && { name: "gcra", lua: gcraScript, keys: plan.keys.map((k) => deps.limiter.keyPrefix + k), args: plan.args };
+    const page = await deps.pagePath?.serve(routed, message, meta.userId, meta, gate);
+    // The script did not run (a bad page token, Redis failing): checked the usual way.
+    if (plan) limited(gate!.verdict ? verdictOf(plan, gate!.verdict) : await deps.limiter.check(routeClass, userId, ctx.clientIp, sessionId));
     if (page) {
       ctx.facts.upstream = "feed-redis";
       return encode(page.bytes ? new UpstreamAnswer(routed, page.bytes) : UpstreamAnswer.ofMessage(routed, page.message), headers());

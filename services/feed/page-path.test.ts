@@ -14,13 +14,14 @@ import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { until } from "#kit/testing/until.ts";
 import { testAdminHandle } from "#kit/testing/mesh.ts";
 import { counterSeries } from "../../bench/lib/histogram.ts";
-import { raiseEdgeLimits } from "../../edge/limits-admin.ts";
+import { bulkImportLimits, createEdgeAdmin, setEdgeLimits, type EdgeAdmin } from "../../edge/limits-admin.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { feedRedis, type FeedRedis } from "../../testbeds/feed.ts";
 import { inParallel, startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 
 let bed: SocialTestbed;
 let keys: FeedRedis;
+let admin: EdgeAdmin;
 const edges = readEdges();
 const adj = new Map<number, Set<number>>();
 for (const [u, v] of edges) {
@@ -44,7 +45,8 @@ beforeAll(async () => {
   bed = await startSocialTestbed(["identity", "graph", "media", "post", "feed", "interaction"], { env: { OASIS_EDGE_PAGE_PATH: "0" } });
   keys = feedRedis(bed.mesh);
   // Sign-ins and reads from one IP: out of the edge's per-IP limits' reach.
-  await raiseEdgeLimits(bed.mesh.url("edge"), testAdminHandle);
+  admin = await createEdgeAdmin(bed.mesh.url("edge"), testAdminHandle);
+  await setEdgeLimits(bed.mesh.url("edge"), admin, bulkImportLimits);
   const ids = await bed.users(members, { private: (n) => n === priv, concurrency: 8 });
   members.forEach((n, i) => idOf.set(n, ids[i]!));
   const id = (n: number) => idOf.get(n)!;
@@ -219,3 +221,31 @@ test("anonymous reads ask the feed", async () => {
   expect(anon.status).toBe(200);
   expect((await pagePathCounts()).reasons.anonymous).toBe((before.reasons.anonymous ?? 0) + 1);
 });
+
+test("the rate limit and a revoked session hold on pages read with the limit in the page's Lua call", async () => {
+  const edge = bed.mesh.url("edge");
+  const viewer = friends[33]!;
+  const session = (await bed.edgeCall("/oasis.identity.v1.IdentityService/CreateSession", { login: `reed_${viewer}`, password: "correct horse battery" })).json;
+  const read = () => fetch(`${edge}/v1/feeds/home?page_size=4`, { headers: { authorization: `Bearer ${session.accessToken}` } });
+  await setEdgeLimits(edge, admin, { ...bulkImportLimits, read: { perUser: { limit: 3, periodSeconds: 60 }, perIp: bulkImportLimits.read.perIp } });
+  try {
+    const before = await pagePathCounts();
+    const answers = [await read(), await read(), await read(), await read()];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+    expect(answers[0]!.headers.get("ratelimit-limit")).toBe("3");
+    expect(answers[2]!.headers.get("ratelimit-remaining")).toBe("0");
+    expect(Number(answers[3]!.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await answers[3]!.json()) as { code: string }).code).toBe("resource_exhausted");
+    const after = await pagePathCounts();
+    // The three allowed reads went through the page path; the refused one read nothing.
+    expect(after.hit + after.filled + after.miss - (before.hit + before.filled + before.miss)).toBe(3);
+    expect(after.error).toBe(before.error);
+  } finally {
+    await setEdgeLimits(edge, admin, bulkImportLimits);
+  }
+  expect((await read()).status).toBe(200);
+  expect((await bed.edgeCall("/oasis.identity.v1.IdentityService/RevokeSession", { refreshToken: session.refreshToken })).status).toBe(200);
+  const refused = await read();
+  expect(refused.status).toBe(401);
+  expect(((await refused.json()) as { message: string }).message).toContain("revoked");
+}, 60_000);

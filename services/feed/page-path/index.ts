@@ -33,7 +33,9 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
 import { present } from "../domain/rules.ts";
-import { decodeStoredPost, parsePieces, readRawPieces, relTtl, withPageScript, type Pieces } from "./pieces.ts";
+import { decodeStoredPost, parsePieces, readRawPieces, relTtl, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
+
+export type { PageGate } from "./pieces.ts";
 import { PageReuse } from "./reuse.ts";
 
 export { PageReuse } from "./reuse.ts";
@@ -95,16 +97,16 @@ export class FeedPagePath {
    * GetHomeFeed for `viewer` (null: anonymous, a miss). With `ask`, relationships the
    * read model lacks are asked of graph and stored, then the page is served (`filled`).
    */
-  async home(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<GetHomeFeedResponse>> {
+  async home(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource, gate?: PageGate): Promise<PageAnswer<GetHomeFeedResponse>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
-    const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask);
+    const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask, undefined, gate);
     return page.served ? { served: true, filled: page.filled, response: create(GetHomeFeedResponseSchema, page.response!) } : page;
   }
 
   /** GetUserFeed of `req.userId` for `viewer` (null: anonymous, a miss); `ask` as for `home`. */
-  async user(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<GetUserFeedResponse>> {
+  async user(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource, gate?: PageGate): Promise<PageAnswer<GetUserFeedResponse>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
-    const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask);
+    const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask, undefined, gate);
     return page.served ? { served: true, filled: page.filled, response: create(GetUserFeedResponseSchema, page.response!) } : page;
   }
 
@@ -113,16 +115,16 @@ export class FeedPagePath {
    * encodes to, kept and answered again while the Lua reply for the same request is the
    * same (`reuse`).
    */
-  async homeBytes(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<Uint8Array>> {
+  async homeBytes(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource, gate?: PageGate): Promise<PageAnswer<Uint8Array>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
-    const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask, GetHomeFeedResponseSchema);
+    const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask, GetHomeFeedResponseSchema, gate);
     return page.served ? { served: true, filled: page.filled, response: page.bytes! } : page;
   }
 
   /** `user`, answered as the encoded GetUserFeedResponse (as `homeBytes`). */
-  async userBytes(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource): Promise<PageAnswer<Uint8Array>> {
+  async userBytes(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource, gate?: PageGate): Promise<PageAnswer<Uint8Array>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
-    const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask, GetUserFeedResponseSchema);
+    const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask, GetUserFeedResponseSchema, gate);
     return page.served ? { served: true, filled: page.filled, response: page.bytes! } : page;
   }
 
@@ -134,8 +136,12 @@ export class FeedPagePath {
     });
   }
 
-  /** One page; with `encode`, answered as that response message's bytes (kept in `reuse`). */
-  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipSource, encode?: DescMessage): Promise<Page | Extract<PageAnswer<never>, { served: false }>> {
+  /**
+   * One page; with `encode`, answered as that response message's bytes (kept in `reuse`);
+   * with `gate`, the gate's check runs first in the same Lua call (reason "gate" when it
+   * says no; the check is not repeated for a read again after filling relationships).
+   */
+  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipSource, encode?: DescMessage, gate?: PageGate): Promise<Page | Extract<PageAnswer<never>, { served: false }>> {
     let limit: number;
     let before: bigint | undefined;
     try {
@@ -154,7 +160,7 @@ export class FeedPagePath {
       beforeMs: before === undefined ? undefined : idTimeMs(before),
       window,
       nowMs: Date.now(),
-    });
+    }, gate);
     if (!read.ok) return { served: false, reason: read.reason };
     // Same request, same reply: the page kept from last time (only served pages are kept,
     // so an equal reply has every piece, relationships included).

@@ -44,7 +44,7 @@ export function decodeStoredPost(v: Uint8Array): Post | undefined {
 // relationship} as ONE string: "<length>,<length>,...;" then the parts back to back (one
 // bulk reply: the client decodes one value, not a hundred, and a reply can be compared
 // with another in one go). A value absent from Redis is "" (Lua arrays cannot hold nil).
-const pageScript = `
+export const pageScript = `
 local P, kind, owner, me, before, beforeMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local W, now = tonumber(ARGV[7]), tonumber(ARGV[8])
 local settings = redis.call('GET', P .. 'rm:page-path')
@@ -190,9 +190,58 @@ export interface PieceRequest {
 /** The script's reply for a page it can serve: its parts in one buffer (what reuse.ts compares). */
 export type RawPieces = { readonly ok: true; readonly raw: Buffer } | { readonly ok: false; readonly reason: string };
 
-/** One Redis round trip: the pieces of a page as the script returned them (parsePieces reads them), or why the page path cannot serve it. */
-export async function readRawPieces(redis: PageRedis, q: PieceRequest): Promise<RawPieces> {
-  const r = await redis.oasisFeedPageBuffer(q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs);
+/**
+ * A check the caller runs before the page in the same Lua call (the edge's rate limit and
+ * session revocation): `lua` is the body of a Lua function of (KEYS, ARGV) whose reply's
+ * first element is 1 to go on to the page; `keys` and `args` are its KEYS and ARGV (keys as
+ * stored: the page path's connection adds no prefix). The call sets `verdict` to the
+ * check's reply; unless it starts with 1 the page is not read (reason "gate").
+ */
+export interface PageGate {
+  /** A name for the combined command, one per distinct `lua`. */
+  readonly name: string;
+  readonly lua: string;
+  readonly keys: readonly string[];
+  readonly args: ReadonlyArray<string | number>;
+  verdict?: number[];
+}
+
+/** The check's function, then the page's, in one script (KEYS: the check's; ARGV: their count, the check's, the page's). */
+function gatedScript(gateLua: string): string {
+  return `local function gate(KEYS, ARGV)
+${gateLua}
+end
+local function page(ARGV)
+${pageScript}
+end
+local ng = tonumber(ARGV[1])
+local ga, pa = {}, {}
+for i = 2, ng + 1 do ga[#ga + 1] = ARGV[i] end
+for i = ng + 2, #ARGV do pa[#pa + 1] = ARGV[i] end
+local verdict = gate(KEYS, ga)
+if verdict[1] ~= 1 then return {verdict, ''} end
+return {verdict, page(pa)}
+`;
+}
+
+/** One Redis round trip: the pieces of a page as the script returned them (parsePieces reads them), or why the page path cannot serve it; with `gate`, the gate's check first, in the same call. */
+export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: PageGate): Promise<RawPieces> {
+  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs];
+  let r: Buffer | Buffer[];
+  if (gate) {
+    const command = `oasisFeedPage_${gate.name}`;
+    if (!(command in redis)) redis.defineCommand(command, { lua: gatedScript(gate.lua) });
+    const out = (await (redis as unknown as Record<string, (...a: Array<string | number>) => Promise<[number[], Buffer | Buffer[]]>>)[`${command}Buffer`]!(
+      gate.keys.length,
+      ...gate.keys,
+      gate.args.length,
+      ...gate.args,
+      ...args,
+    ));
+    gate.verdict = out[0];
+    if (out[0][0] !== 1) return { ok: false, reason: "gate" };
+    r = out[1];
+  } else r = await redis.oasisFeedPageBuffer(...args);
   if (Array.isArray(r)) return { ok: false, reason: r[1]!.toString() };
   return { ok: true, raw: r };
 }
