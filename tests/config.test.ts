@@ -36,6 +36,7 @@ test.each([
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_CACHE_ENTRIES", "-1", "an integer >= 0"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_REFRESH_MS", "0", "an integer >= 1"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_QUERY_INVALIDATION", "perhaps", "one of 1, true, on, yes, 0, false, off, no"],
+  ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_TIER_WALKS", "twice", "one of 1, true, on, yes, 0, false, off, no"],
   ["edge page path", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_PAGE_PATH", "maybe", "one of 1, true, on, yes, 0, false, off, no"],
 ])("%s refuses a bad value, naming the variable", (_name, load, variable, value, requirement) => {
   expect(() => load({ ...base, [variable]: value })).toThrow(`${variable} must be ${requirement}, got "${value}"`);

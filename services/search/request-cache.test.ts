@@ -117,6 +117,9 @@ describe("RequestCache", () => {
     const before = await replica.get("sun-page", compute, undefined, { dep: sun });
     await cache.bumpQueries((m) => m === sun.member);
     expect(await until(() => replica.get("sun-page", compute, undefined, { dep: sun }), (v) => v !== before, 5_000)).toBeGreaterThan(before);
+    // With more live queries than matching may afford, every page ends.
+    expect(await cache.bumpQueries(() => false, 1)).toBe(-1);
+    expect(await cache.get("sun-page", compute, undefined, { dep: sun })).toBeGreaterThan(before + 1);
     // The global counters still end every page.
     const moonNow = await cache.get("moon-page", compute, undefined, { dep: moon });
     await cache.bumpWrites();

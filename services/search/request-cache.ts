@@ -297,11 +297,17 @@ export class RequestCache {
    * After a new post that changes no cached page but those of the queries it may match:
    * bumps the counter of every live query (liveKey) `matches` accepts, in one pipeline,
    * and forgets registrations older than ten windows. `matches` gets the query's key.
-   * Returns how many were bumped.
+   * Returns how many were bumped. Matching costs a few us per live query, so with more
+   * than `maxLive` of them it bumps `search:writes` instead (every page ends) and
+   * returns -1.
    */
-  async bumpQueries(matches: (member: string) => boolean): Promise<number> {
+  async bumpQueries(matches: (member: string) => boolean, maxLive = 5_000): Promise<number> {
     const now = Date.now();
     const members = await this.redis.zrangebyscore(liveKey, now - liveWindowMs, "+inf");
+    if (members.length > maxLive) {
+      await this.bumpWrites();
+      return -1;
+    }
     const hit = members.filter(matches);
     const pipe = this.redis.pipeline();
     for (const m of hit) pipe.incr(queryGenKey(queryTag(m)));
