@@ -315,3 +315,23 @@ export async function applyOnceBatched(pool: Pool, consumer: string, eventId: bi
     throw err;
   }
 }
+
+/**
+ * `applyOnceBatched` for several events handled together (e.g. a consumer's group
+ * commit): `claim` records all their ids in one multi-row INSERT. Returns false, with
+ * nothing written, when any of them was already applied (the claim's duplicate key):
+ * the caller then applies them one by one (`applyOnce`/`applyOnceBatched`), which skips
+ * exactly the applied ones.
+ */
+export async function applyAllOnceBatched(pool: Pool, consumer: string, eventIds: readonly bigint[], fn: (tx: BatchedTx, claim: Statement) => Promise<void>): Promise<boolean> {
+  if (eventIds.length === 0) return true;
+  try {
+    await withBatchedTransaction(pool, (tx) =>
+      fn(tx, { sql: `INSERT INTO processed_events (consumer, event_id) VALUES ${eventIds.map(() => "(?, ?)").join(", ")}`, params: eventIds.flatMap((id) => [consumer, id]) }),
+    );
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
+}

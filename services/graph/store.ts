@@ -44,9 +44,10 @@ export async function deleteFollow(db: Queryable, followerId: bigint, followeeId
 export async function addToCounts(db: Queryable, followerId: bigint, followeeId: bigint, delta: 1 | -1): Promise<void> {
   await write(
     db,
-    `INSERT INTO counts (user_id, followers, following) VALUES (?, ?, 0), (?, 0, ?)
+    `INSERT INTO counts (user_id, followers, following) VALUES (?, ?, ?), (?, ?, ?)
      ON DUPLICATE KEY UPDATE followers = followers + VALUES(followers), following = following + VALUES(following)`,
-    [followeeId, delta, followerId, delta],
+    // Rows in ascending user id: two writers on the same pair lock them in one order.
+    followeeId < followerId ? [followeeId, delta, 0, followerId, 0, delta] : [followerId, 0, delta, followeeId, delta, 0],
   );
 }
 
@@ -194,10 +195,12 @@ export async function followBatched(
       { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) VALUES (?, ?, ?, ?)", params: [followerId, followeeId, id, now] },
       { sql: "SET @oasis_created := ROW_COUNT()" },
       {
+        // The two rows in ascending user id, so A -> B and B -> A at once (a friendship
+        // loaded both ways) lock them in the same order instead of deadlocking.
         sql: `INSERT INTO counts (user_id, followers, following)
-              SELECT ?, 1, 0 FROM DUAL WHERE @oasis_created = 1 UNION ALL SELECT ?, 0, 1 FROM DUAL WHERE @oasis_created = 1
+              SELECT ?, ?, ? FROM DUAL WHERE @oasis_created = 1 UNION ALL SELECT ?, ?, ? FROM DUAL WHERE @oasis_created = 1
               ON DUPLICATE KEY UPDATE followers = counts.followers + VALUES(followers), following = counts.following + VALUES(following)`,
-        params: [followeeId, followerId],
+        params: followeeId < followerId ? [followeeId, 1, 0, followerId, 0, 1] : [followerId, 0, 1, followeeId, 1, 0],
       },
       event(flags.has("followedBy")),
       { sql: "SELECT @oasis_created AS created" },

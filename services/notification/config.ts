@@ -9,14 +9,20 @@
  * transaction of two round trips (store.ts deliverBatched: the new entries in one
  * multi-row INSERT); 0 stores them statement by statement (the A/B switch of
  * bench/writes.ts).
+ * OASIS_NOTIFICATION_GROUP_COMMIT [64]: follow and like events handed in while a commit
+ * is under way are stored together, up to this many a commit (events.ts GroupCommit,
+ * store.ts deliverGroup), and the follow and like consumers take at least this many
+ * events at once; 0 stores each event alone.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
-import { boolEnv, positiveIntEnv } from "#kit/env.ts";
+import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
 
 export interface NotificationConfig extends BaseConfig {
   readonly consumerConcurrency: number;
   /** An event's deliveries go to MySQL in two round trips (store.ts deliverBatched). */
   readonly batchedWrites: boolean;
+  /** Most events of one group commit (events.ts GroupCommit); 0: each event alone. */
+  readonly groupCommit: number;
 }
 
 export function loadNotificationConfig(env: Env = process.env): NotificationConfig {
@@ -24,5 +30,6 @@ export function loadNotificationConfig(env: Env = process.env): NotificationConf
     ...baseConfig("notification", env),
     consumerConcurrency: positiveIntEnv(env, "OASIS_NOTIFICATION_CONSUMER_CONCURRENCY", 8),
     batchedWrites: boolEnv(env, "OASIS_NOTIFICATION_BATCHED_WRITES", true),
+    groupCommit: nonNegativeIntEnv(env, "OASIS_NOTIFICATION_GROUP_COMMIT", 64),
   });
 }

@@ -6,7 +6,7 @@
  * also records the event id (kit applyOnce), so a redelivered event never notifies twice.
  * After commit, live streams are told.
  */
-import { applyOnce, applyOnceBatched, on, type EventMeta } from "#kit/consumer.ts";
+import { applyAllOnceBatched, applyOnce, applyOnceBatched, on, type EventMeta } from "#kit/consumer.ts";
 import { MessageSentSchema } from "#gen/oasis/chat/v1/events_pb.ts";
 import { FollowCreatedSchema, FollowRequestedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { CommentCreatedSchema, PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
@@ -43,16 +43,110 @@ export async function record(ctx: NotificationContext, consumer: string, meta: E
   for (const [recipient, id] of changed) ctx.live.publish(recipient, id);
 }
 
+/** One event's candidate deliveries waiting for a group commit. */
+interface Pending {
+  readonly meta: EventMeta;
+  readonly candidates: Delivery[];
+  readonly done: { resolve(): void; reject(err: unknown): void };
+}
+
+/**
+ * Group commit for one consumer: the events its handlers hand in while a commit is under
+ * way are stored together in the next one (store.ts deliverGroup: two round trips for
+ * all of them, one BatchGetRelationships per distinct recipient across them, not per
+ * event), at most `max` events a commit and two commits at a time. Each handler's
+ * promise settles with its event's commit, so acks still follow the writes. Anything the
+ * batch cannot take (an event already applied, a failed commit) is redone event by event
+ * through `record`, which skips what was applied and fails only the event at fault.
+ * OASIS_NOTIFICATION_GROUP_COMMIT sets `max` (0: every event alone, as before).
+ */
+export class GroupCommit {
+  private pending: Pending[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly ctx: NotificationContext,
+    private readonly consumer: string,
+    private readonly max: number,
+  ) {}
+
+  /** Stores `candidates` (filtered as `record` does) for the event `meta`; resolves after its commit. */
+  add(meta: EventMeta, candidates: Delivery[]): Promise<void> {
+    if (this.max <= 0) return record(this.ctx, this.consumer, meta, candidates);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ meta, candidates, done: { resolve, reject } });
+      if (this.running < 2 || this.pending.length >= this.max) this.flushSoon();
+    });
+  }
+
+  private scheduled = false;
+
+  /** Flushes after the current tick, so the handlers started together go in one commit. */
+  private flushSoon(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending.splice(0, this.max);
+    this.running++;
+    try {
+      await this.commit(batch);
+    } finally {
+      this.running--;
+      if (this.pending.length) this.flushSoon();
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const { ctx } = this;
+    let stored = false;
+    const live: Array<[bigint, bigint]> = [];
+    try {
+      const keep = new Set(await wanted(ctx, batch.flatMap((p) => p.candidates)));
+      const deliveries = batch.flatMap((p) => p.candidates.filter((d) => keep.has(d)));
+      stored = await applyAllOnceBatched(
+        ctx.rt.db,
+        this.consumer,
+        batch.map((p) => p.meta.eventId),
+        async (tx, claim) => {
+          live.length = 0; // a retried transaction starts over
+          const ids = await ctx.store.deliverGroup(tx, claim, deliveries, () => ctx.rt.ids.next());
+          ids.forEach((id, i) => id !== undefined && live.push([deliveries[i]!.recipientId, id]));
+        },
+      );
+    } catch {
+      stored = false;
+    }
+    if (stored) {
+      for (const [recipient, id] of live) ctx.live.publish(recipient, id);
+      for (const p of batch) p.done.resolve();
+      return;
+    }
+    await Promise.all(batch.map((p) => record(ctx, this.consumer, p.meta, p.candidates).then(p.done.resolve, p.done.reject)));
+  }
+}
+
 const base = { postId: 0n, commentId: 0n, text: "" };
 
 export function consumers(ctx: NotificationContext) {
+  const { groupCommit, consumerConcurrency } = ctx.rt.config;
+  const graphCommit = new GroupCommit(ctx, "notification-graph", groupCommit);
+  const interactionCommit = new GroupCommit(ctx, "notification-interaction", groupCommit);
+  // With group commit, as many events in flight as a commit takes.
+  const concurrency = Math.max(consumerConcurrency, groupCommit);
   return [
     {
       name: "notification-graph",
-      concurrency: ctx.rt.config.consumerConcurrency,
+      concurrency,
       handlers: [
         on(FollowCreatedSchema, (e, meta) =>
-          record(ctx, "notification-graph", meta, [{ ...base, recipientId: e.followeeId, actorId: e.followerId, kind: NotificationKind.FOLLOW, groupKey: "follow" }]),
+          graphCommit.add(meta, [{ ...base, recipientId: e.followeeId, actorId: e.followerId, kind: NotificationKind.FOLLOW, groupKey: "follow" }]),
         ),
         on(FollowRequestedSchema, (e, meta) =>
           record(ctx, "notification-graph", meta, [{ ...base, recipientId: e.targetId, actorId: e.requesterId, kind: NotificationKind.FOLLOW_REQUEST, groupKey: "request" }]),
@@ -61,10 +155,10 @@ export function consumers(ctx: NotificationContext) {
     },
     {
       name: "notification-interaction",
-      concurrency: ctx.rt.config.consumerConcurrency,
+      concurrency,
       handlers: [
         on(PostLikedSchema, (e, meta) =>
-          record(ctx, "notification-interaction", meta, [
+          interactionCommit.add(meta, [
             { ...base, recipientId: e.postAuthorId, actorId: e.userId, kind: NotificationKind.LIKE, groupKey: `like:${e.postId}`, postId: e.postId },
           ]),
         ),

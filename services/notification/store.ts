@@ -134,6 +134,73 @@ export async function deliverBatched(tx: BatchedTx, claim: Statement, ds: readon
   return changed;
 }
 
+/**
+ * The deliveries of several events (kit/consumer.ts events handled together: events.ts
+ * GroupCommit) in two round trips of one batched transaction, whatever their number:
+ * (1) `claim` (one multi-row INSERT of every event id) and the open group of every
+ * distinct (recipient, group) among them, locked, one point lookup each in a fixed order; (2) in delivery order,
+ * a group's first delivery with no open group opens it (the entry and its actor), and
+ * every other delivery joins its group as `deliver` would: its actor (INSERT IGNORE) and,
+ * only when the actor is new to the group (ROW_COUNT() in a session variable), the
+ * entry's new notification id, count and latest actors (JSON_ARRAY_INSERT in SQL, so
+ * several joins of one group in one batch build on each other); COMMIT. So N likes of
+ * one post cost one row lock and one batch, not N transactions queued on that lock.
+ * Returns, per delivery, the new notification id when it changed something.
+ */
+export async function deliverGroup(tx: BatchedTx, claim: Statement, ds: readonly Delivery[], nextId: () => bigint): Promise<Array<bigint | undefined>> {
+  const groupOf = (d: Delivery) => `${d.recipientId}/${d.groupKey}`;
+  // One point lookup per group (the unique open-group key), in one order for every
+  // commit, so concurrent commits lock only their groups and in the same order.
+  const groups = [...new Map(ds.map((d) => [groupOf(d), d])).values()].sort((a, b) =>
+    a.recipientId !== b.recipientId ? (a.recipientId < b.recipientId ? -1 : 1) : a.groupKey < b.groupKey ? -1 : a.groupKey > b.groupKey ? 1 : 0,
+  );
+  const [, ...opens] = (await tx.run([
+    claim,
+    ...groups.map((d) => ({ sql: "SELECT id FROM notifications WHERE recipient_id = ? AND group_key = ? AND open_marker = 1 FOR UPDATE", params: [d.recipientId, d.groupKey] })),
+  ])) as [unknown, ...Array<Array<{ id: string }>>];
+  const openId = new Map<string, bigint>();
+  groups.forEach((d, i) => opens[i]![0] && openId.set(groupOf(d), BigInt(opens[i]![0]!.id)));
+  const out: Array<bigint | undefined> = new Array(ds.length).fill(undefined);
+  const writes: Statement[] = [];
+  const joins: Array<{ at: number; seq: bigint }> = [];
+  ds.forEach((d, at) => {
+    const seq = nextId();
+    const open = openId.get(groupOf(d));
+    if (open === undefined) {
+      const id = nextId();
+      openId.set(groupOf(d), id);
+      writes.push(
+        {
+          sql: `INSERT INTO notifications (id, notification_id, recipient_id, kind, group_key, post_id, comment_id, actor_ids, actor_count, text, open_marker, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 1, CURRENT_TIMESTAMP(3), CURRENT_TIMESTAMP(3))`,
+          params: [id, seq, d.recipientId, d.kind, d.groupKey, d.postId, d.commentId, JSON.stringify([String(d.actorId)]), d.text.slice(0, 300)],
+        },
+        { sql: "INSERT INTO notification_actors (id, actor_id) VALUES (?, ?)", params: [id, d.actorId] },
+      );
+      out[at] = seq;
+      return;
+    }
+    const n = `@oasis_new_actor_${joins.length}`;
+    writes.push(
+      { sql: "INSERT IGNORE INTO notification_actors (id, actor_id) VALUES (?, ?)", params: [open, d.actorId] },
+      { sql: `SET ${n} := ROW_COUNT()` },
+      {
+        sql: `UPDATE notifications SET notification_id = ?, actor_ids = JSON_REMOVE(JSON_ARRAY_INSERT(actor_ids, '$[0]', ?), '$[3]'), actor_count = actor_count + 1,
+                text = IF(? = '', text, ?), comment_id = IF(? = 0, comment_id, ?), updated_at = CURRENT_TIMESTAMP(3) WHERE id = ? AND ${n} = 1`,
+        params: [seq, String(d.actorId), d.text, d.text.slice(0, 300), d.commentId, d.commentId, open],
+      },
+    );
+    joins.push({ at, seq });
+  });
+  if (joins.length) writes.push({ sql: `SELECT ${joins.map((_, i) => `@oasis_new_actor_${i} AS n${i}`).join(", ")}` });
+  const results = await tx.run(writes, { commit: true });
+  if (joins.length) {
+    const row = (results.at(-1) as Array<Record<string, number | string>>)[0]!;
+    joins.forEach((j, i) => Number(row[`n${i}`]) === 1 && (out[j.at] = j.seq));
+  }
+  return out;
+}
+
 /** A recipient's entries, newest activity first, below `before`. */
 export async function inbox(db: Queryable, recipientId: bigint, before: bigint | undefined, limit: number): Promise<Notification[]> {
   const rows = await select<Raw>(
@@ -163,4 +230,4 @@ export async function markRead(db: Queryable, recipientId: bigint, upTo: bigint)
 }
 
 /** The store as domain/model.ts declares it. */
-export const notificationStore: NotificationStore = { deliver, deliverBatched, inbox, byNotificationIds, unreadCount, markRead };
+export const notificationStore: NotificationStore = { deliver, deliverBatched, deliverGroup, inbox, byNotificationIds, unreadCount, markRead };

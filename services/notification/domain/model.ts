@@ -27,6 +27,12 @@ export interface NotificationStore {
    * notification id] of each delivery that changed something.
    */
   deliverBatched(tx: BatchedTx, claim: Statement, ds: readonly Delivery[], nextId: () => bigint): Promise<Array<[bigint, bigint]>>;
+  /**
+   * The deliveries of several events in two round trips of a batched transaction,
+   * `claim` (all their event ids) sent first; groups may repeat. Returns, per delivery,
+   * the new notification id when it changed something.
+   */
+  deliverGroup(tx: BatchedTx, claim: Statement, ds: readonly Delivery[], nextId: () => bigint): Promise<Array<bigint | undefined>>;
   /** The recipient's entries, newest first, below `before` (keyset). */
   inbox(db: Queryable, recipientId: bigint, before: bigint | undefined, limit: number): Promise<Notification[]>;
   byNotificationIds(db: Queryable, recipientId: bigint, ids: readonly bigint[]): Promise<Notification[]>;
