@@ -189,9 +189,8 @@ export class RequestCache {
         if (stale.length) pipe.zadd(liveKey, ...stale.flatMap((t) => [now, this.queries.get(t)!.member]));
         pipe.mget(writesKey, viewsKey, ...tags.map(queryGenKey));
         const res = await pipe.exec();
-        const [err, values] = res!.at(-1)!;
-        if (err) throw err;
-        const [w, v, ...qs] = values as Array<string | null>;
+        for (const [err] of res!) if (err) throw err; // a registration that failed must not count
+        const [w, v, ...qs] = res!.at(-1)![1] as Array<string | null>;
         for (const t of stale) this.queries.get(t)!.liveMs = now;
         tags.forEach((t, i) => {
           const e = this.queries.get(t);
@@ -219,8 +218,8 @@ export class RequestCache {
     if (!e) {
       const now = Date.now();
       const res = await this.redis.pipeline().zadd(liveKey, now, dep.member).get(queryGenKey(dep.tag)).exec();
-      const [err, q] = res!.at(-1)!;
-      if (err) throw err;
+      for (const [err] of res!) if (err) throw err;
+      const q = res![1]![1];
       e = this.queries.get(dep.tag) ?? { member: dep.member, q: (q as string | null) ?? "0", usedMs: now, liveMs: now };
       this.queries.set(dep.tag, e);
     }
