@@ -1,6 +1,6 @@
 /**
  * Pages answered before, kept with the Lua reply they were computed from (design note
- * 32): a page is a function of the request (kind, owner, viewer, page size, token) and
+ * 33): a page is a function of the request (kind, owner, viewer, page size, token) and
  * of the pieces the Lua call returned (pieces.ts), and nothing else (rules.ts and
  * paging.ts are pure, the clock is not read), so when the same request gets the same
  * reply again, byte for byte, the answer is the encoded page kept from last time and
