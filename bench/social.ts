@@ -38,7 +38,9 @@
  * runs that phase with the switch off and on, interleaved, and prints the ratios:
  * `batched` (OASIS_POST_BATCHED_WRITES 0 -> 1: CreatePost in two round trips), `relay`
  * (OASIS_OUTBOX_CHAINED 0 -> 1: the outbox relay publishes a batch in one round trip) or
- * `fanout` (OASIS_FEED_FANOUT_CONCURRENCY 4 -> 32: post_created events fanned out at once).
+ * `fanout` (OASIS_FEED_FANOUT_CONCURRENCY 4 -> 32: post_created events fanned out at once)
+ * or `followers` (OASIS_FEED_FOLLOWER_CACHE 0 -> 1: the fan-out reads followers from the
+ * feed's Redis instead of graph).
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
@@ -65,6 +67,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   batched: { variable: "OASIS_POST_BATCHED_WRITES", values: ["0", "1"], services: ["post"] },
   relay: { variable: "OASIS_OUTBOX_CHAINED", values: ["0", "1"], services: ["post"] },
   fanout: { variable: "OASIS_FEED_FANOUT_CONCURRENCY", values: ["4", "32"], services: ["feed"] },
+  followers: { variable: "OASIS_FEED_FOLLOWER_CACHE", values: ["0", "1"], services: ["feed"] },
 };
 /**
  * The edge variants OASIS_BENCH_PAGE_AB compares: without `spec`, the page path off and

@@ -20,6 +20,10 @@ export interface FeedRedis {
   user(author: bigint): Promise<bigint[]>;
   /** For each post id, how many of `readers` hold it in their home timeline. */
   holders(readers: readonly bigint[], postIds: readonly bigint[]): Promise<number[]>;
+  /** `author`'s follower set as the fan-out reads it (services/feed/followers.ts), sorted; undefined when not built. */
+  followers(author: bigint): Promise<bigint[] | undefined>;
+  /** Drops `author`'s follower set (the next fan-out rebuilds it from graph). */
+  dropFollowers(author: bigint): Promise<void>;
   /** Authors marked as above the fan-out threshold. */
   celebs(): Promise<bigint[]>;
   /** Sets when `reader` last read their home feed (ms), as if they had read then. */
@@ -73,6 +77,13 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
     async readModelKeys() {
       return (await readModelKeys()).length;
     },
+    async followers(author) {
+      const [[, built], [, ids]] = (await redis.pipeline().exists(`fo:b:${author}`).zrange(`fo:${author}`, "0", "-1").exec()) as [[null, number], [null, string[]]];
+      return built === 1 ? ids.map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : undefined;
+    },
+    async dropFollowers(author) {
+      await redis.del(`fo:${author}`, `fo:b:${author}`);
+    },
     async celebs() {
       return (await redis.smembers("celebs")).map(BigInt);
     },
@@ -87,6 +98,7 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
       return waitIdle(async () => [
         [streamName(ns, "post"), `${ns}-feed-fanout`],
         [streamName(ns, "graph"), `${ns}-feed-graph`],
+        [streamName(ns, "graph"), `${ns}-feed-followers`],
         [streamName(ns, "post"), `${ns}-feed-read-model-post`],
         [streamName(ns, "identity"), `${ns}-feed-read-model-identity`],
         [streamName(ns, "graph"), `${ns}-feed-read-model-graph`],

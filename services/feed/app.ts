@@ -8,7 +8,7 @@ import { bind } from "#kit/server.ts";
 import { FeedService } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import type { FeedConfig } from "./config.ts";
 import { createContext } from "./context.ts";
-import { fanoutMetrics, graphConsumer, postConsumer } from "./fanout.ts";
+import { fanoutMetrics, followersConsumer, graphConsumer, postConsumer } from "./fanout.ts";
 import { graphReadModelConsumer, readModelConsumers } from "./read-model-events.ts";
 import { feedService } from "./service.ts";
 
@@ -20,6 +20,6 @@ export async function createFeedApp(config: FeedConfig): Promise<App> {
   return serve(rt, {
     bindings: [bind(FeedService, feedService(ctx))],
     // The read model is kept by its consumers even while reads bypass it (OASIS_FEED_READ_MODEL=0).
-    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx), ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined), graphReadModelConsumer(ctx)],
+    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx), followersConsumer(ctx), ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined), graphReadModelConsumer(ctx)],
   });
 }

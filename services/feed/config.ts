@@ -13,6 +13,12 @@
  * - OASIS_FEED_FANOUT_CONCURRENCY [32]: post_created events fanned out at once. Each waits
  *   on graph and Redis most of its time, so at 4 a compose rate of ~30/s on a loaded 2-core
  *   box queued events for seconds (bench/social.ts OASIS_BENCH_COMPOSE_AB=fanout).
+ * - OASIS_FEED_FOLLOWER_CACHE [1]: the fan-out reads the author's followers from the
+ *   feed's own Redis (followers.ts) instead of asking graph per post; 0 asks graph every
+ *   time (the sets are kept by their consumer either way). bench/social.ts
+ *   OASIS_BENCH_COMPOSE_AB=followers.
+ * - OASIS_FEED_FOLLOWERS_TTL [3600]: seconds a follower set is trusted before the next
+ *   fan-out rebuilds it from graph (bounds a missed follow event).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -27,6 +33,10 @@ export interface FeedConfig extends BaseConfig {
   readonly fanoutBatch: number;
   /** Fan-out messages handled at once (different posts in parallel). */
   readonly fanoutConcurrency: number;
+  /** Fan-out reads followers from the feed's Redis (followers.ts), not from graph. */
+  readonly followerCache: boolean;
+  /** Seconds a follower set is trusted before a rebuild from graph. */
+  readonly followersTtl: number;
   /** Pages are hydrated from the read model (read-model.ts), not from the services. */
   readonly readModel: boolean;
 }
@@ -42,6 +52,8 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     backfill: nonNegativeIntEnv(env, "OASIS_FEED_BACKFILL", 20),
     fanoutBatch: num("OASIS_FEED_FANOUT_BATCH", 1000),
     fanoutConcurrency: num("OASIS_FEED_FANOUT_CONCURRENCY", 32),
+    followerCache: boolEnv(env, "OASIS_FEED_FOLLOWER_CACHE", true),
+    followersTtl: num("OASIS_FEED_FOLLOWERS_TTL", 3600),
     readModel: boolEnv(env, "OASIS_FEED_READ_MODEL", true),
   });
 }

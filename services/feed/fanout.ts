@@ -3,8 +3,11 @@
  * - post_created: into the read model if its consumer has not put it there yet (so a
  *   page read after the push finds it), onto the author's timeline, then onto the home
  *   timelines of followers who read their feed in the last `activeMs`, a page of `fanoutBatch` (1,000) followers
- *   at a time (one graph call and one Redis script a page: the script checks who is
- *   active and pushes to them). Authors with more than `fanoutThreshold` followers are only marked as
+ *   at a time: one Redis script a page when the author's follower set is in the feed's
+ *   Redis (followers.ts, OASIS_FEED_FOLLOWER_CACHE), which reads the page of the set,
+ *   checks who is active and pushes to them; else one graph call and one Redis script a
+ *   page (the script checks who is active and pushes), and the pages read from graph
+ *   become the author's follower set. Authors with more than `fanoutThreshold` followers are only marked as
  *   "celebrities"; readers merge their posts at read time. While the kill switch
  *   `fanout_pull` is on (kit/kill-switches.ts), every author is treated so; the first
  *   post after it cleared pushes the author's latest `backfill` posts and ends the merge.
@@ -92,13 +95,39 @@ export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
         // alongside the first follower page, not before it.
         const early = seeded.then(() => Promise.all([ctx.timelines.pushUser(post.authorId, [post.postId]), ctx.timelines.isCeleb(post.authorId)]));
         void early.catch(() => {}); // awaited below; if graph fails first, its error is the one thrown
+        // The followers from the feed's own Redis (followers.ts): no graph call. Not while
+        // the author is merged at read time (the rare backfill below needs graph's path).
+        let version: string | undefined;
+        if (cfg.followerCache) {
+          const [, merged] = await early;
+          if (!merged) {
+            const since = Date.now() - cfg.activeMs;
+            for (let from = 0; ; from += cfg.fanoutBatch) {
+              const r = await ctx.followers.push(post.authorId, from, cfg.fanoutBatch, cfg.fanoutThreshold, cfg.homeCap, since, [post.postId]);
+              if (r.kind === "miss") {
+                version = r.version;
+                break;
+              }
+              if (r.kind === "celeb") await ctx.timelines.addCeleb(post.authorId);
+              if (r.kind === "celeb" || from + cfg.fanoutBatch >= r.followers) {
+                observe(meta);
+                return;
+              }
+            }
+          }
+        }
+        // From graph, a page at a time; a missing follower set is stored from the same pages.
         let pushed = [post.postId];
+        const all: bigint[] = [];
+        let complete = true;
         await forEachFollowerPage(ctx, post.authorId, async (ids, total) => {
           const [, merged] = await early;
           if (total > BigInt(cfg.fanoutThreshold)) {
             await ctx.timelines.addCeleb(post.authorId);
+            complete = false;
             return false;
           }
+          if (version !== undefined) all.push(...ids);
           // Merged at read time until now (a fan-out degradation ended): push the author's
           // latest posts once, so none of those is lost when the merge stops.
           if (pushed.length === 1 && merged && (await ctx.timelines.removeCeleb(post.authorId))) {
@@ -108,6 +137,7 @@ export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
           await ctx.timelines.pushActiveHome(ids, Date.now() - cfg.activeMs, pushed);
         });
         await early;
+        if (version !== undefined && complete) await ctx.followers.store(post.authorId, version, all);
         observe(meta);
       }),
       on(PostDeletedSchema, async (e) => {
@@ -116,6 +146,23 @@ export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
           await ctx.timelines.removeHome(ids, [e.postId]);
         });
       }),
+    ],
+  };
+}
+
+/**
+ * `feed-followers`: keeps the follower sets (followers.ts) by graph's follow events, in
+ * stream order (concurrency 1), from the events after the consumer was created (a set is
+ * only ever built after that). Runs whether or not the fan-out reads the sets
+ * (OASIS_FEED_FOLLOWER_CACHE), so turning it on never finds a set that missed events.
+ */
+export function followersConsumer(ctx: FeedContext) {
+  return {
+    name: "feed-followers",
+    deliver: "new" as const,
+    handlers: [
+      on(FollowCreatedSchema, async (e) => ctx.followers.changed(e.followeeId, e.followerId, true)),
+      on(FollowRemovedSchema, async (e) => ctx.followers.changed(e.followeeId, e.followerId, false)),
     ],
   };
 }
