@@ -34,13 +34,15 @@
  * `OASIS_BENCH_COMPOSE=1` adds a compose phase after the mix (`only`: the compose phase
  * alone, no mix, floor or open loop): composes only, through the edge, each with a fresh
  * request_id as the app sends, with composes/s, CPU per compose and the fan-out lag
- * (created -> in the last follower's home timeline). `OASIS_BENCH_COMPOSE_AB=<switch>`
- * runs that phase with the switch off and on, interleaved, and prints the ratios:
+ * (created -> in the last follower's home timeline). `OASIS_BENCH_COMPOSE_AB=<switch>[,<switch>...]`
+ * runs that phase with the switch off and on, interleaved, and prints the ratios (each
+ * switch in turn, left at its "on" value for the next):
  * `batched` (OASIS_POST_BATCHED_WRITES 0 -> 1: CreatePost in two round trips), `relay`
  * (OASIS_OUTBOX_CHAINED 0 -> 1: the outbox relay publishes a batch in one round trip) or
  * `fanout` (OASIS_FEED_FANOUT_CONCURRENCY 4 -> 32: post_created events fanned out at once)
- * or `followers` (OASIS_FEED_FOLLOWER_CACHE 0 -> 1: the fan-out reads followers from the
- * feed's Redis instead of graph).
+ * `followers` (OASIS_FEED_FOLLOWER_CACHE 0 -> 1: the fan-out reads followers from the
+ * feed's Redis instead of graph) or `outbox` (OASIS_OUTBOX_BATCHED 0 -> 1: post's relay
+ * pass in two MariaDB round trips instead of five).
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
@@ -68,6 +70,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   relay: { variable: "OASIS_OUTBOX_CHAINED", values: ["0", "1"], services: ["post"] },
   fanout: { variable: "OASIS_FEED_FANOUT_CONCURRENCY", values: ["4", "32"], services: ["feed"] },
   followers: { variable: "OASIS_FEED_FOLLOWER_CACHE", values: ["0", "1"], services: ["feed"] },
+  outbox: { variable: "OASIS_OUTBOX_BATCHED", values: ["0", "1"], services: ["post"] },
 };
 /**
  * The edge variants OASIS_BENCH_PAGE_AB compares: without `spec`, the page path off and
@@ -381,6 +384,12 @@ try {
       await runCompose(`Compose only via edge (${concurrency} clients, request ids)`);
       return;
     }
+    for (const name of which.split(",")) await composeAB(name);
+  };
+  /** One switch of OASIS_BENCH_COMPOSE_AB: off, on, off, on, then the ratios. */
+  const composeAB = async (which: string) => {
+    const composer = { ...oasis, requestIds: true };
+    const runCompose = (label: string) => runOasisOn(composer, label, { compose: 1 });
     const sw = composeSwitches[which];
     if (!sw) throw new Error(`OASIS_BENCH_COMPOSE_AB must be one of ${Object.keys(composeSwitches).join(", ")}, got ${JSON.stringify(which)}`);
     const runs = new Map<string, Array<Awaited<ReturnType<typeof runCompose>>>>(sw.values.map((v) => [v, []]));

@@ -24,7 +24,9 @@
  * - OASIS_DNS_REFRESH_MS [5000]: how often `dns:///` upstreams are resolved again.
  * - OASIS_LOG_LEVEL [info], OASIS_DRAIN_TIMEOUT_MS [10000], OASIS_OUTBOX_RELAY [on],
  *   OASIS_OUTBOX_CHAINED [1]: the relay publishes a batch in one round trip (kit/outbox.ts;
- *   0: one publish and ack at a time, bench/social.ts's A/B),
+ *   0: one publish and ack at a time, bench/social.ts's A/B), OASIS_OUTBOX_BATCHED [1]: in a
+ *   service whose pool allows several statements per query, a relay pass takes two MariaDB
+ *   round trips around the publish instead of five (kit/outbox.ts `batched`),
  *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts).
  * - OASIS_RETENTION_INTERVAL_MS [3600000, 0 = off]: how often a service prunes the kit's
  *   tables (kit/retention.ts), keeping published outbox rows OASIS_OUTBOX_RETENTION_SECONDS
@@ -79,6 +81,8 @@ export interface BaseConfig {
   readonly outboxChained: boolean;
   /** mysql2 captures the caller's stack on every query (OASIS_MYSQL_STACKS, default off; kit/mysql.ts DatabaseOptions.stacks). */
   readonly mysqlStacks: boolean;
+  /** The relay's pass in two round trips where the pool allows several statements (OASIS_OUTBOX_BATCHED, kit/outbox.ts). */
+  readonly outboxBatched: boolean;
   /** HTTP version of calls inside the mesh: "2" (h2c, default) or "1.1" (OASIS_MESH_HTTP). */
   readonly meshHttpVersion: "1.1" | "2";
   /** Upstream base URLs by service name (one or more replicas each, or `dns:///` targets). */
@@ -139,6 +143,7 @@ export function sharedConfig(env: Env) {
      * Off by default: it was 5.6% of graph's CPU under follows (design note 32).
      */
     mysqlStacks: boolEnv(env, "OASIS_MYSQL_STACKS", false),
+    outboxBatched: boolEnv(env, "OASIS_OUTBOX_BATCHED", true),
     meshHttpVersion: enumEnv(env, "OASIS_MESH_HTTP", ["1.1", "2"], "2"),
     upstreams: upstreamsFrom(env),
     dnsRefreshMs: intEnv(env, "OASIS_DNS_REFRESH_MS", 5_000),

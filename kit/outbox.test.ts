@@ -164,6 +164,60 @@ test("a batch leaves chained in one go, in order; a refused link makes the rest 
   expect(await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")).toEqual([{ n: "0" }]);
 });
 
+test("batched passes (two round trips): two relays at once publish every row once, in order; a failed publish leaves its rows unsent", async () => {
+  const seen: bigint[] = [];
+  consumers.push(
+    await startConsumer({
+      bus,
+      log,
+      name: "kit-test-batched",
+      deliver: "new",
+      handlers: [on(AccountCreatedSchema, async (_e, meta) => void seen.push(meta.eventId))],
+    }),
+  );
+  const pools = [await openDatabase({ url, database, log, multipleStatements: true }), await openDatabase({ url, database, log, multipleStatements: true })];
+  try {
+    const ids = createIdGenerator(9);
+    const relays = pools.map((pool) => createOutbox({ pool, js: bus.js, ids, namespace: ns, log, batched: true, batchSize: 7 }));
+    const storedBefore = await storedEvents();
+    const written: bigint[] = [];
+    for (let t = 0; t < 6; t++) {
+      written.push(
+        ...(await withTransaction(db, async (tx) => {
+          const out: bigint[] = [];
+          for (let i = 0; i < 10; i++) out.push(await relays[0]!.add(tx, AccountCreatedSchema, { userId: BigInt(members[40 + t * 10 + i]!), handle: `reed_batched_${t}_${i}` }));
+          return out;
+        })),
+      );
+    }
+    // Both relays at once, batches of 7: they serialize on the rows they lock.
+    const sent = await Promise.all(relays.map((r) => r.flush()));
+    expect(sent[0]! + sent[1]!).toBe(60);
+    await untilTrue(() => seen.length >= 60, 10_000, 20);
+    expect(seen).toEqual(written);
+    expect(await storedEvents()).toBe(storedBefore + 60);
+    expect(await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")).toEqual([{ n: "0" }]);
+
+    // A publish that fails: the pass rolls back and its rows stay unsent, then leave on the next pass.
+    const failing = createOutbox({
+      pool: pools[0]!,
+      js: { publish: async () => Promise.reject(new Error("publish failed (test)")) } as unknown as JetStreamClient,
+      ids,
+      namespace: ns,
+      log,
+      batched: true,
+    });
+    const more = await withTransaction(db, (tx) => failing.add(tx, AccountCreatedSchema, { userId: BigInt(members[100]!), handle: "reed_batched_retry" }));
+    await expect(failing.flush()).rejects.toThrow("publish failed (test)");
+    expect(await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")).toEqual([{ n: "1" }]);
+    expect(await relays[1]!.flush()).toBe(1);
+    await untilTrue(() => seen.length >= 61, 10_000, 20);
+    expect(seen.at(-1)).toBe(more);
+  } finally {
+    for (const p of pools) await p.end();
+  }
+});
+
 test("applyOnce applies an event id once, even when delivered again", async () => {
   await db.query("CREATE TABLE IF NOT EXISTS applied (event_id BIGINT NOT NULL, n INT NOT NULL)");
   const apply = (id: bigint) => applyOnce(db, "kit-test", id, (tx) => tx.query("INSERT INTO applied VALUES (?, 1)", [id]).then(() => {}));
