@@ -21,9 +21,9 @@
  * the key and the page's TTL are checked in Redis on every request as before.
  *
  * OASIS_EDGE_SEARCH_PAGE_PATH [1] (0: always ask search), OASIS_EDGE_SEARCH_REDIS_URL [the
- * shared OASIS_REDIS_URL] (edge/config.ts), OASIS_EDGE_SEARCH_EARLY_REFRESH [1] (0: a page
- * is served until it expires), OASIS_EDGE_SEARCH_PAGE_COPIES [2000] (0: no copies, every
- * answer comes through Redis); both read here, the A/B switches of bench/search.ts. Metric:
+ * shared OASIS_REDIS_URL] (edge/config.ts), OASIS_EDGE_SEARCH_EARLY_REFRESH [0] (1: on; 0: a
+ * page is served until it expires), OASIS_EDGE_SEARCH_PAGE_COPIES [0] (e.g. 2000; 0: no
+ * copies, every answer comes through Redis); both read here, the A/B switches of bench/search.ts. Metric:
  * `edge_search_page_path_total{result}` (hit, miss, refresh: let through to search to be
  * recomputed, error).
  */
@@ -66,8 +66,9 @@ export function createSearchPagePath(opts: { url: string; prefix: string; log: L
   const redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
   const reader = new SearchPageReader(redis, opts.prefix);
   const env = opts.env ?? process.env;
-  const earlyRefresh = boolEnv(env, "OASIS_EDGE_SEARCH_EARLY_REFRESH", true);
-  const maxCopies = nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_PAGE_COPIES", 2_000);
+  // Both off by default: neither paid in bench/search.ts at load 37-44 (design note 32).
+  const earlyRefresh = boolEnv(env, "OASIS_EDGE_SEARCH_EARLY_REFRESH", false);
+  const maxCopies = nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_PAGE_COPIES", 0);
   /** Page key -> the last answer read for it and its stamp; insertion order is age. */
   const copies = new Map<string, { stamp: string; bytes: Uint8Array }>();
   let copiedBytes = 0;
