@@ -1,6 +1,6 @@
 /**
  * Follower ids per author in the feed's own Redis, so a fan-out pushes a post without
- * asking graph who follows its author (design note 32). Graph stays the source: a set is
+ * asking graph who follows its author (design note 36). Graph stays the source: a set is
  * built from graph's ListFollowerIds by the first fan-out that finds it missing (the
  * pages that fan-out reads anyway) and kept by graph's follow_created / follow_removed
  * events (unfollow and block alike), which the `feed-followers` consumer applies in
