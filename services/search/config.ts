@@ -15,10 +15,10 @@
  *   model generations the request cache checks entries against, ms (how long a change
  *   may take to reach results, like Elasticsearch's refresh_interval; keep it well
  *   under the 1 s freshness contract).
- * - OASIS_SEARCH_QUERY_INVALIDATION [0]: 1: a new post (not a refer-to) ends only the
+ * - OASIS_SEARCH_QUERY_INVALIDATION [1]: a new post (not a refer-to) ends only the
  *   cached pages of the queries it may match (domain/query-match.ts, design note 32); 0:
- *   every post event ends every page (the A/B switch of bench/search.ts; off by default
- *   until a bench run shows it pays). Embedded engine only.
+ *   every post event ends every page (the A/B switch of bench/search.ts). Embedded
+ *   engine only.
  * - OASIS_SEARCH_TIER_WALKS [1]: a typo-tolerant post query reads exact matches, then
  *   typo-only ones, each newest first up to the page (store.ts); 0: one query ranks
  *   every match (bench/search.ts's "engine alone" A/B).
@@ -56,7 +56,7 @@ export function loadSearchConfig(env: Env = process.env): SearchConfig {
     readModel: (env.OASIS_SEARCH_READ_MODEL ?? "1") !== "0",
     cacheEntries: nonNegativeIntEnv(env, "OASIS_SEARCH_CACHE_ENTRIES", 10_000),
     refreshMs: positiveIntEnv(env, "OASIS_SEARCH_REFRESH_MS", 250),
-    queryInvalidation: boolEnv(env, "OASIS_SEARCH_QUERY_INVALIDATION", false),
+    queryInvalidation: boolEnv(env, "OASIS_SEARCH_QUERY_INVALIDATION", true),
     tierWalks: boolEnv(env, "OASIS_SEARCH_TIER_WALKS", true),
     indexPrefix: env.OASIS_SEARCH_INDEX_PREFIX ?? `oasis_${base.namespace ? `${base.namespace}_` : ""}`,
   });

@@ -19,7 +19,7 @@
  * cached results computed before the event are not served after it (within the cache's
  * refresh interval on other replicas, at once on this one). A redelivered event bumps
  * again: harmless, one more miss. A new post that refers to no other post changes only
- * the results of queries it matches, so with OASIS_SEARCH_QUERY_INVALIDATION=1 (off by
+ * the results of queries it matches, so with OASIS_SEARCH_QUERY_INVALIDATION (on by
  * default; embedded engine only) it bumps only the counters of the live queries it may match
  * (domain/query-match.ts; design note 32); edits, deletes and refer-tos still end every
  * page (a post also shows inside the posts that refer to it, whatever they match).

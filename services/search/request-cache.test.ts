@@ -144,7 +144,7 @@ describe("through the mesh", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "oasis-search-cache-"));
-    bed = await startSocialTestbed(["identity", "graph", "media", "post", "search"], { env: { OASIS_SEARCH_DATA_DIR: dir, OASIS_MEILI_URL: "", OASIS_SEARCH_QUERY_INVALIDATION: "1" } });
+    bed = await startSocialTestbed(["identity", "graph", "media", "post", "search"], { env: { OASIS_SEARCH_DATA_DIR: dir, OASIS_MEILI_URL: "" } });
     [alice, bob, carol, dave] = (await bed.users([910, 911, 912, 913])) as [bigint, bigint, bigint, bigint];
     for (const u of [alice, bob, carol, dave]) photo.set(u, await bed.photo(u, 0));
     await bed.graph(bob).follow({ userId: alice });
