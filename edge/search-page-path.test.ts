@@ -11,8 +11,7 @@ import { SearchPostsRequestSchema, SearchService } from "#gen/oasis/search/v1/se
 import { createLogger } from "#kit/logger.ts";
 import { createRedis, deleteKeysWithPrefix, type Redis } from "#kit/redis.ts";
 import { testNamespace } from "#kit/testing/namespace.ts";
-import { pageRedisKey, pageValue, postsPageKeyOf } from "../services/search/page-path.ts";
-import { queryGenKey } from "../services/search/request-cache.ts";
+import { pageRedisKey, pageValue, postsPageKeyOf, queryGenKey } from "../services/search/page-path.ts";
 import type { RoutedMethod } from "./registry.ts";
 import { createSearchPagePath } from "./search-page-path.ts";
 

@@ -23,6 +23,9 @@ import { parseQuery, type Query } from "./domain/analyze.ts";
 import { queryKey } from "./routes/cached.ts";
 import { queryGenKey, queryTag, viewsKey, writesKey, type QueryDep } from "./request-cache.ts";
 
+/** A query's own counter in search's Redis (request-cache.ts), for the edge's tests. */
+export { queryGenKey };
+
 /** Seconds a stored page lives at most (the request cache's age cap). */
 export const pageTtlSeconds = 30;
 /**
