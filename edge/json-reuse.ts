@@ -15,6 +15,7 @@
  * held, least recently used dropped first.
  */
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { LRUCache } from "lru-cache";
 import type { RoutedMethod } from "./registry.ts";
 
 /** Larger answers are rendered every time (few, and they would crowd the rest out). */
@@ -25,17 +26,21 @@ export const maxTotalBytes = 64 * 1024 * 1024;
 interface Entry {
   readonly bytes: Uint8Array;
   readonly json: string;
-  readonly size: number;
 }
 
 export class JsonReuse {
-  private readonly map = new Map<string, Entry>();
-  private held = 0;
+  /** Least recently used first out, by count and by bytes (lru-cache, not our own list). */
+  private readonly cache: LRUCache<string, Entry> | undefined;
   /** Lookups answered from a kept rendering, and renderings made. */
   hits = 0;
   misses = 0;
 
-  constructor(private readonly entries: number) {}
+  constructor(entries: number) {
+    this.cache =
+      entries > 0
+        ? new LRUCache<string, Entry>({ max: entries, maxSize: maxTotalBytes, sizeCalculation: (e) => e.bytes.byteLength + e.json.length * 2 })
+        : undefined;
+  }
 
   /**
    * The JSON of `bytes`, an answer of `routed` rendered as `variant` ("" for the whole
@@ -44,38 +49,24 @@ export class JsonReuse {
    * the bytes (and the variant).
    */
   json(routed: RoutedMethod, variant: string, bytes: Uint8Array, render: () => string): string {
-    if (this.entries === 0 || routed.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS || bytes.byteLength > maxAnswerBytes) {
+    if (!this.cache || routed.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS || bytes.byteLength > maxAnswerBytes) {
       return render();
     }
     const key = `${routed.path}\u0000${variant}\u0000${Bun.hash(bytes)}`;
-    const hit = this.map.get(key);
+    const hit = this.cache.get(key);
     if (hit && Buffer.from(hit.bytes.buffer, hit.bytes.byteOffset, hit.bytes.byteLength).equals(bytes)) {
-      this.map.delete(key);
-      this.map.set(key, hit);
       this.hits++;
       return hit.json;
     }
     this.misses++;
     const json = render();
-    if (hit) this.drop(key, hit);
     // A copy: the answer's buffer belongs to the connection that read it.
-    const entry = { bytes: bytes.slice(), json, size: bytes.byteLength + json.length * 2 };
-    this.map.set(key, entry);
-    this.held += entry.size;
-    while (this.map.size > this.entries || this.held > maxTotalBytes) {
-      const [k, e] = this.map.entries().next().value!;
-      this.drop(k, e);
-    }
+    this.cache.set(key, { bytes: bytes.slice(), json });
     return json;
   }
 
   /** Entries held now. */
   get size(): number {
-    return this.map.size;
-  }
-
-  private drop(key: string, e: Entry): void {
-    this.map.delete(key);
-    this.held -= e.size;
+    return this.cache?.size ?? 0;
   }
 }

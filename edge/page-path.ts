@@ -90,23 +90,19 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
       try {
         const ask = asker(meta);
         const home = routed.path === homePath;
-        if (reuse) {
-          const answer = home ? await feed.homeBytes(request as unknown as GetHomeFeedRequest, viewer, ask, gate) : await feed.userBytes(request as unknown as GetUserFeedRequest, viewer, ask, gate);
-          if (answer.served) {
-            counted[answer.filled ? "filled" : "hit"].inc();
-            return { bytes: answer.response };
-          }
-          // Refused by the rate limit (or a revoked session): not a miss, the caller answers.
-          if (answer.reason === "gate") return undefined;
-          counted.miss.inc();
-          misses.inc({ reason: answer.reason });
-          return undefined;
-        }
-        const answer = home ? await feed.home(request as unknown as GetHomeFeedRequest, viewer, ask, gate) : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask, gate);
+        // With reuse, the feed answers encoded bytes (kept pages); without, a message.
+        const answer = reuse
+          ? home
+            ? await feed.homeBytes(request as unknown as GetHomeFeedRequest, viewer, ask, gate)
+            : await feed.userBytes(request as unknown as GetUserFeedRequest, viewer, ask, gate)
+          : home
+            ? await feed.home(request as unknown as GetHomeFeedRequest, viewer, ask, gate)
+            : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask, gate);
         if (answer.served) {
           counted[answer.filled ? "filled" : "hit"].inc();
-          return { message: answer.response };
+          return answer.response instanceof Uint8Array ? { bytes: answer.response } : { message: answer.response };
         }
+        // Refused by the rate limit (or a revoked session): not a miss, the caller answers.
         if (answer.reason === "gate") return undefined;
         counted.miss.inc();
         misses.inc({ reason: answer.reason });

@@ -11,6 +11,7 @@
  * whole reply (never a hash alone). At most `entries` entries and `maxBytes` bytes held
  * (replies and pages), least recently used dropped first.
  */
+import { LRUCache } from "lru-cache";
 
 /** Bytes of replies and pages held at most. */
 export const maxReuseBytes = 64 * 1024 * 1024;
@@ -19,56 +20,44 @@ interface Entry {
   /** The reply (a copy: the reply's buffer may be the connection's). */
   readonly reply: Buffer;
   readonly page: Uint8Array;
-  readonly size: number;
 }
 
 export class PageReuse {
-  private readonly map = new Map<string, Entry>();
-  private held = 0;
+  /** Least recently used first out, by count and by bytes (lru-cache, not our own list). */
+  private readonly cache: LRUCache<string, Entry> | undefined;
   /** Pages answered from a kept one, and pages computed (counted by the caller's lookups). */
   hits = 0;
   misses = 0;
 
-  constructor(
-    private readonly entries: number,
-    private readonly maxBytes = maxReuseBytes,
-  ) {}
+  constructor(entries: number, maxBytes = maxReuseBytes) {
+    this.cache =
+      entries > 0
+        ? new LRUCache<string, Entry>({
+            max: entries,
+            maxSize: maxBytes,
+            sizeCalculation: (e, key) => e.reply.length + e.page.byteLength + key.length * 2,
+          })
+        : undefined;
+  }
 
   /** The page kept for `key` if it was computed from exactly `reply`; else undefined. */
   get(key: string, reply: Buffer): Uint8Array | undefined {
-    const e = this.map.get(key);
+    const e = this.cache?.get(key);
     if (!e || !e.reply.equals(reply)) {
       this.misses++;
       return undefined;
     }
-    this.map.delete(key);
-    this.map.set(key, e);
     this.hits++;
     return e.page;
   }
 
   /** Keeps `page`, computed for `key` from `reply` (replacing what `key` held). */
   set(key: string, reply: Buffer, page: Uint8Array): void {
-    if (this.entries <= 0) return;
-    const old = this.map.get(key);
-    if (old) this.drop(key, old);
-    const copy = Buffer.from(reply);
-    const entry: Entry = { reply: copy, page: page.slice(), size: copy.length + page.byteLength + key.length * 2 };
-    this.map.set(key, entry);
-    this.held += entry.size;
-    while (this.map.size > this.entries || this.held > this.maxBytes) {
-      const [k, e] = this.map.entries().next().value!;
-      this.drop(k, e);
-    }
+    this.cache?.set(key, { reply: Buffer.from(reply), page: page.slice() });
   }
 
   /** Entries held now. */
   get size(): number {
-    return this.map.size;
-  }
-
-  private drop(key: string, e: Entry): void {
-    this.map.delete(key);
-    this.held -= e.size;
+    return this.cache?.size ?? 0;
   }
 }
