@@ -37,6 +37,25 @@ function unavailable(message: string, wasUnsent: boolean): ConnectError {
 }
 const pingTimeoutMs = 10_000;
 
+/**
+ * Why a stream that emitted "end" did not deliver the whole answer, or undefined when it
+ * did. Bun's http2 client ends a stream with the data received so far when the
+ * connection drops mid-answer (the server was killed: `rstCode` is then set, e.g. 8
+ * CANCEL, where a clean END_STREAM leaves it 0 or unset), so "end" alone does not mean
+ * complete. A body whose length differs from the answer's `content-length` is cut short
+ * too (RFC 9113 section 8.1.1: such a response is malformed).
+ */
+export function incompleteAnswer(rstCode: number | undefined, headers: http2.IncomingHttpHeaders, bodyBytes: number, method = "POST"): string | undefined {
+  if (rstCode !== undefined && rstCode !== http2.constants.NGHTTP2_NO_ERROR) return `upstream reset the stream (code ${rstCode}) after ${bodyBytes} bytes`;
+  const declared = headers["content-length"];
+  // HEAD and 304 answers declare the length of a body they do not carry.
+  const bodyless = method === "HEAD" || headers[":status"] === undefined || Number(headers[":status"]) === 304;
+  if (!bodyless && typeof declared === "string" && declared !== "" && Number(declared) !== bodyBytes) {
+    return `upstream answer cut short: ${bodyBytes} of ${declared} bytes`;
+  }
+  return undefined;
+}
+
 export class H2ConnectClient {
   private session: http2.ClientHttp2Session | undefined;
   private pinger: ReturnType<typeof setInterval> | undefined;
@@ -128,6 +147,12 @@ export class H2ConnectClient {
           return;
         }
         const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        const cut = status === 0 ? undefined : incompleteAnswer(stream.rstCode, responseHeaders, bytes.byteLength);
+        if (cut) {
+          // Sent and partly answered: not retried elsewhere (the call may have run).
+          reject(unavailable(cut, false));
+          return;
+        }
         if (status === 200) {
           resolve(bytes);
           return;
@@ -170,7 +195,9 @@ export class H2ConnectClient {
 
   /**
    * A plain HTTP/2 request on the same connection (media bytes). Resolves with the
-   * status, headers and whole body; `unavailable` when the upstream cannot be reached.
+   * status, headers and whole body; `unavailable` when the upstream cannot be reached
+   * or the answer is cut short (connection dropped mid-body, or fewer bytes than its
+   * content-length: incompleteAnswer), so a truncated body is never passed on as a 200.
    */
   request(method: string, path: string, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: Buffer }> {
     this.lastUse = Date.now();
@@ -194,7 +221,11 @@ export class H2ConnectClient {
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", () => {
         clearTimeout(timer);
-        resolve({ status: Number(responseHeaders[":status"] ?? 502), headers: responseHeaders, body: Buffer.concat(chunks) });
+        const body = Buffer.concat(chunks);
+        // A dropped connection also ends the stream: never pass a cut-off body on as an answer.
+        const cut = incompleteAnswer(stream.rstCode, responseHeaders, body.byteLength, method);
+        if (cut) reject(unavailable(cut, responseHeaders[":status"] === undefined && wasUnsent()));
+        else resolve({ status: Number(responseHeaders[":status"] ?? 502), headers: responseHeaders, body });
       });
       stream.on("error", (err) => {
         clearTimeout(timer);
