@@ -35,14 +35,22 @@ afterAll(async () => {
   await bed?.stop();
 });
 
-/** Checksums of the three variants; undefined if any is missing (404). Waits out restarts (5xx). */
+/**
+ * Checksums of the three variants; undefined if any is missing (404). Waits out restarts
+ * (5xx). A 200 whose body is not the variant's size_bytes throws ("do not serve whole"):
+ * a body cut off by a kill must never pass for the image.
+ */
 async function fetchVariants(m: any): Promise<Record<string, string> | undefined> {
   const out: Record<string, string> = {};
   for (const v of ["thumb", "feed", "orig"]) {
     for (let attempt = 0; ; attempt++) {
       const res = await fetch(`${bed.edge}${m.variants[v].url}`).catch(() => undefined);
       if (res?.status === 200) {
-        out[v] = sha(new Uint8Array(await res.arrayBuffer()));
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        if (bytes.byteLength !== Number(m.variants[v].sizeBytes)) {
+          throw new Error(`${m.variants[v].url} served ${bytes.byteLength} of its ${m.variants[v].sizeBytes} bytes: its bytes do not serve whole`);
+        }
+        out[v] = sha(bytes);
         break;
       }
       if (res?.status === 404 || attempt > 300) return undefined;
@@ -101,12 +109,12 @@ test("kill -9 during 600 uploads: successes survive byte-identical, nothing half
           try {
             const res = await media.uploadMedia({ bucket: "post-images", data: images[i % images.length]!, requestId: `crash-${i}` });
             const m = res.media!;
-            const variants = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, v]) => [k, { url: v.url }])) });
+            const variants = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, v]) => [k, { url: v.url, sizeBytes: v.sizeBytes }])) });
             if (!variants) throw new Error(`upload ${i} returned ${m.id} but its bytes do not serve`);
             succeeded.set(String(m.id), variants);
             break;
           } catch (err) {
-            if (String(err).includes("do not serve")) throw err;
+            if (String(err).includes("do not serve")) throw err; // also a cut-off body ("do not serve whole")
             if (attempt >= 200) {
               failed++;
               break;
@@ -132,7 +140,7 @@ test("kill -9 during 600 uploads: successes survive byte-identical, nothing half
 
   for (const [id, before] of succeeded) {
     const m = (await testClient(MediaService, bed.mesh.url("media")).getMedia({ mediaId: BigInt(id) })).media!;
-    const after = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, v]) => [k, { url: v.url }])) });
+    const after = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, v]) => [k, { url: v.url, sizeBytes: v.sizeBytes }])) });
     expect(after).toEqual(before);
   }
   const rows = await select<{ id: string }>(mediaDb, "SELECT id FROM media WHERE deleted_at IS NULL");
@@ -142,7 +150,7 @@ test("kill -9 during 600 uploads: successes survive byte-identical, nothing half
   expect(rows.length - succeeded.size).toBeLessThanOrEqual(failed);
   const batch = await testClient(MediaService, bed.mesh.url("media")).batchGetMedia({ mediaIds: rows.map((r) => BigInt(r.id)) });
   for (const m of batch.media) {
-    const v = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, x]) => [k, { url: x.url }])) });
+    const v = await fetchVariants({ variants: Object.fromEntries(Object.entries(m.variants).map(([k, x]) => [k, { url: x.url, sizeBytes: x.sizeBytes }])) });
     expect(v).toBeDefined();
   }
   const metrics = await (await fetch(`${bed.mesh.metricsUrl("media")}/metrics`)).text();
