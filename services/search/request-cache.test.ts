@@ -142,6 +142,15 @@ describe("through the mesh", () => {
     return Number(/^search_request_cache_total\{result="hit"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
   };
 
+  /** `read`'s answer and whether the request cache answered it (its hit counter moved). */
+  const cachedRepeat =
+    <T,>(read: () => Promise<T>) =>
+    async (): Promise<{ hit: boolean; value: T }> => {
+      const h0 = await hits();
+      const value = await read();
+      return { hit: (await hits()) > h0, value };
+    };
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "oasis-search-cache-"));
     bed = await startSocialTestbed(["identity", "graph", "media", "post", "search"], { env: { OASIS_SEARCH_DATA_DIR: dir, OASIS_MEILI_URL: "" } });
@@ -158,9 +167,11 @@ describe("through the mesh", () => {
   test("an anonymous page is served from the cache until a new post, a delete or an account made private changes it", async () => {
     const first = await post(alice, "a pangolin naps under the plum tree");
     await until(() => found("pangolin", null), (r) => r.length === 1, 5_000);
-    const h0 = await hits();
-    expect(await found("pangolin", null)).toEqual([first]);
-    expect(await hits()).toBeGreaterThan(h0);
+    // A repeat is answered from the cache. Events of the set-up (accounts, profiles, the
+    // follow) may still be landing on a loaded box and end a page or two first, so the
+    // repeat is tried until one is a hit, and that hit must be the page.
+    const repeat = await until(cachedRepeat(() => found("pangolin", null)), (r) => r.hit, 10_000);
+    expect(repeat).toEqual({ hit: true, value: [first] });
 
     const second = await post(carol, "the pangolin wakes at dusk");
     expect(await until(() => found("pangolin", null), (r) => r.length === 2, 5_000)).toEqual([first, second].sort());
@@ -180,10 +191,13 @@ describe("through the mesh", () => {
     const open = await post(dave, "an okapi by the river");
     await until(() => found("okapi", bob), (r) => r.length === 2, 5_000);
     // Same query, same generation: the skeleton is shared, the rules are each viewer's.
-    const h0 = await hits();
-    expect(await found("okapi", carol)).toEqual([open]);
-    expect(await found("okapi", bob)).toEqual([friends, open].sort());
-    expect(await hits()).toBeGreaterThan(h0);
+    // (Tried until bob's read is a hit on the skeleton carol's read left, as above.)
+    const shared = await until(
+      async () => ({ carol: await found("okapi", carol), bob: await cachedRepeat(() => found("okapi", bob))() }),
+      (r) => r.bob.hit,
+      10_000,
+    );
+    expect(shared).toEqual({ carol: [open], bob: { hit: true, value: [friends, open].sort() } });
     // Graph changes are no search event: nothing is invalidated, the rules still act at once.
     await bed.graph(bob).mute({ userId: dave });
     expect(await found("okapi", bob)).toEqual([friends]);
