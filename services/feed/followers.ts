@@ -31,6 +31,7 @@
 import { Counter, type Registry } from "prom-client";
 import type { Redis } from "#kit/redis.ts";
 import { idTimeMs } from "#kit/ids.ts";
+import { pushToReaderLua } from "./timelines.ts";
 
 // The cached fan-out, one batch of followers. KEYS[1] `delivered:home`, KEYS[2] `active`,
 // KEYS[3] fo:A, KEYS[4] fo:b:A, KEYS[5] fo:v:A. ARGV[1] the feed's key prefix (home
@@ -39,8 +40,8 @@ import { idTimeMs } from "#kit/ids.ts";
 // ARGV[6] the fan-out threshold, then pairs (score, post id). Returns {-1, version} when
 // the set is not built, {-2, followers} above the threshold (nothing pushed), else
 // {new (timeline, post) pairs, followers}: pushHome's rules (built, active timelines
-// only; trimmed to the cap; the delivery counter counts new pairs only).
-const pushScript = `
+// only; trimmed to the cap, timelines.ts pushToReaderLua; the delivery counter counts new pairs only).
+const pushScript = `${pushToReaderLua}
 if redis.call('EXISTS', KEYS[4]) == 0 then return {-1, redis.call('GET', KEYS[5]) or ''} end
 local total = redis.call('ZCARD', KEYS[3])
 if total > tonumber(ARGV[6]) then return {-2, total} end
@@ -51,14 +52,7 @@ local from = tonumber(ARGV[4])
 local readers = redis.call('ZRANGE', KEYS[3], from, from + tonumber(ARGV[5]) - 1)
 local new = 0
 for _, r in ipairs(readers) do
-  local seen = redis.call('ZSCORE', KEYS[2], r)
-  if seen and tonumber(seen) >= since and redis.call('EXISTS', prefix .. 'hb:' .. r) == 1 then
-    local timeline = prefix .. 'ht:' .. r
-    for j = 7, #ARGV, 2 do
-      new = new + redis.call('ZADD', timeline, ARGV[j], ARGV[j + 1])
-    end
-    redis.call('ZREMRANGEBYRANK', timeline, 0, -(cap + 1))
-  end
+  new = new + pushToReader(r, prefix .. 'ht:' .. r, prefix .. 'hb:' .. r, since, cap, 7)
 end
 if new > 0 then redis.call('INCRBY', KEYS[1], new) end
 return {new, total}

@@ -35,27 +35,41 @@ if new > 0 then redis.call('INCRBY', KEYS[1], new) end
 return new
 `;
 
+/**
+ * Lua, spliced into both fan-out push scripts (pushActiveScript here, followers.ts's cached
+ * fan-out): `pushToReader(reader, timeline, marker, since, cap, first)` adds the (score,
+ * member) pairs ARGV[first], ARGV[first + 1], ... to `timeline` when `reader`'s last read
+ * (its score in KEYS[2], the `active` sorted set) is at or after `since` (ms) and its
+ * timeline is built (`marker` exists), then trims it to the newest `cap`. Returns the new
+ * (timeline, member) pairs, 0 for a reader skipped.
+ */
+export const pushToReaderLua = `
+local function pushToReader(reader, timeline, marker, since, cap, first)
+  local seen = redis.call('ZSCORE', KEYS[2], reader)
+  if not seen or tonumber(seen) < since or redis.call('EXISTS', marker) == 0 then return 0 end
+  local new = 0
+  for j = first, #ARGV, 2 do
+    new = new + redis.call('ZADD', timeline, ARGV[j], ARGV[j + 1])
+  end
+  redis.call('ZREMRANGEBYRANK', timeline, 0, -(cap + 1))
+  return new
+end
+`;
+
 // The fan-out's push, with the active-reader check inside so a page of followers costs one
 // round trip. KEYS[1] a delivery counter, KEYS[2] the `active` sorted set, then pairs
 // (timeline, marker), one per reader. ARGV[1] cap, ARGV[2] the oldest last-read time that
 // counts as active (ms), ARGV[3 .. 2 + readers] the readers' ids (members of `active`),
 // then pairs (score, member). Like pushScript, for the readers whose last read is at or
-// after ARGV[2] only. Returns the new (timeline, member) pairs.
-const pushActiveScript = `
+// after ARGV[2] only (pushToReaderLua). Returns the new (timeline, member) pairs.
+const pushActiveScript = `${pushToReaderLua}
 local cap = tonumber(ARGV[1])
 local since = tonumber(ARGV[2])
 local readers = (#KEYS - 2) / 2
 local first = 3 + readers
 local new = 0
 for r = 1, readers do
-  local seen = redis.call('ZSCORE', KEYS[2], ARGV[2 + r])
-  if seen and tonumber(seen) >= since and redis.call('EXISTS', KEYS[2 + 2 * r]) == 1 then
-    local timeline = KEYS[1 + 2 * r]
-    for j = first, #ARGV, 2 do
-      new = new + redis.call('ZADD', timeline, ARGV[j], ARGV[j + 1])
-    end
-    redis.call('ZREMRANGEBYRANK', timeline, 0, -(cap + 1))
-  end
+  new = new + pushToReader(ARGV[2 + r], KEYS[1 + 2 * r], KEYS[2 + 2 * r], since, cap, first)
 end
 if new > 0 then redis.call('INCRBY', KEYS[1], new) end
 return new
