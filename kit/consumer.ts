@@ -283,7 +283,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 /**
  * Runs `fn` in a transaction that also records (consumer, eventId) in
  * `processed_events`. Returns false, without running `fn`, if the event was already
- * applied. The insert comes first, so a concurrent duplicate waits on its key lock and
+ * applied; any other error, a duplicate key of `fn`'s own included, is thrown with
+ * nothing written. The insert comes first, so a concurrent duplicate waits on its key lock and
  * then sees the committed row.
  */
 export async function applyOnce(pool: Pool, consumer: string, eventId: bigint, fn: (tx: Tx) => Promise<void>): Promise<boolean> {
@@ -294,9 +295,23 @@ export async function applyOnce(pool: Pool, consumer: string, eventId: bigint, f
       return true;
     });
   } catch (err) {
-    if (isDuplicateKey(err)) return false;
+    if (isClaimTaken(err, consumer, [eventId])) return false;
     throw err;
   }
+}
+
+/**
+ * True when `err` is the duplicate key of the claim itself: `processed_events`' primary
+ * key on (consumer, one of `eventIds`), so the event was applied already. Any other
+ * duplicate key (the handler's own unique keys, e.g. two events racing to open the same
+ * notification group) is a failure to retry, never "already applied": taking it as
+ * applied would ack an event whose writes were rolled back, and lose them.
+ */
+function isClaimTaken(err: unknown, consumer: string, eventIds: readonly bigint[]): boolean {
+  if (!isDuplicateKey(err, "PRIMARY")) return false;
+  // MariaDB names the entry as the key's columns joined by '-': 'consumer-eventId'.
+  const message = (err as { sqlMessage?: string }).sqlMessage ?? "";
+  return eventIds.some((id) => message.includes(`'${consumer}-${id}'`));
 }
 
 /**
@@ -311,7 +326,7 @@ export async function applyOnceBatched(pool: Pool, consumer: string, eventId: bi
     await withBatchedTransaction(pool, (tx) => fn(tx, { sql: "INSERT INTO processed_events (consumer, event_id) VALUES (?, ?)", params: [consumer, eventId] }));
     return true;
   } catch (err) {
-    if (isDuplicateKey(err)) return false;
+    if (isClaimTaken(err, consumer, [eventId])) return false;
     throw err;
   }
 }
@@ -331,7 +346,7 @@ export async function applyAllOnceBatched(pool: Pool, consumer: string, eventIds
     );
     return true;
   } catch (err) {
-    if (isDuplicateKey(err)) return false;
+    if (isClaimTaken(err, consumer, eventIds)) return false;
     throw err;
   }
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { AccountCreatedSchema, type AccountCreated } from "#gen/oasis/identity/v1/events_pb.ts";
 import { connectBus, domainStreamConfig, ensureStream, eventSubject, natsHeaders, streamName, type Bus } from "./bus.ts";
-import { applyOnce, on, startConsumer, type EventMeta, type RunningConsumer } from "./consumer.ts";
+import { applyAllOnceBatched, applyOnce, applyOnceBatched, on, startConsumer, type EventMeta, type RunningConsumer } from "./consumer.ts";
 import { createIdGenerator } from "./ids.ts";
 import { createLogger } from "./logger.ts";
 import { dropDatabase, openDatabase, select, withTransaction, type Pool } from "./mysql.ts";
@@ -225,6 +225,39 @@ test("applyOnce applies an event id once, even when delivered again", async () =
   expect(results.filter(Boolean)).toHaveLength(2);
   const rows = await select<{ event_id: string; c: string }>(db, "SELECT event_id, COUNT(*) AS c FROM applied GROUP BY event_id ORDER BY event_id");
   expect(rows).toEqual([{ event_id: "99", c: "1" }, { event_id: "100", c: "1" }]);
+});
+
+test("a duplicate key of the handler's own is thrown and retried, never taken as already applied", async () => {
+  // Two events racing to open the same unique row (notification's open group): the loser
+  // hits the handler's unique key, not the claim. Taken as "applied" it would be acked
+  // with its writes rolled back and lost; it must throw (the consumer redelivers).
+  const batchedDb = await openDatabase({ url, database, log, multipleStatements: true });
+  try {
+    await db.query("CREATE TABLE IF NOT EXISTS opened (group_key VARCHAR(32) NOT NULL PRIMARY KEY, event_id BIGINT NOT NULL)");
+    await db.query("CREATE TABLE IF NOT EXISTS joined (event_id BIGINT NOT NULL PRIMARY KEY)");
+    await db.query("INSERT INTO opened VALUES ('g1', 1)");
+    const open = (id: bigint) => (tx: { query(sql: string, params: unknown[]): Promise<unknown> }) => tx.query("INSERT INTO opened VALUES ('g1', ?)", [id]).then(() => {});
+    const errors: unknown[] = [];
+    await applyOnce(db, "kit-test-own", 201n, open(201n)).catch((e) => errors.push(e));
+    await applyOnceBatched(batchedDb, "kit-test-own", 202n, (tx, claim) => tx.run([claim, { sql: "INSERT INTO opened VALUES ('g1', ?)", params: [202n] }], { commit: true }).then(() => {})).catch((e) => errors.push(e));
+    await applyAllOnceBatched(batchedDb, "kit-test-own", [203n, 204n], (tx, claim) => tx.run([claim, { sql: "INSERT INTO opened VALUES ('g1', ?)", params: [203n] }], { commit: true }).then(() => {})).catch((e) => errors.push(e));
+    expect(errors).toHaveLength(3);
+    expect(errors.every((e) => (e as { errno?: number }).errno === 1062)).toBe(true);
+    // Nothing was recorded, so the redelivery applies each event (joining the group).
+    const claimed = await select<{ c: string }>(db, "SELECT COUNT(*) AS c FROM processed_events WHERE consumer = 'kit-test-own'");
+    expect(claimed).toEqual([{ c: "0" }]);
+    const join = (id: bigint) => (tx: { query(sql: string, params: unknown[]): Promise<unknown> }) => tx.query("INSERT INTO joined VALUES (?)", [id]).then(() => {});
+    expect(await applyOnce(db, "kit-test-own", 201n, join(201n))).toBe(true);
+    expect(await applyAllOnceBatched(batchedDb, "kit-test-own", [202n, 203n], (tx, claim) => tx.run([claim, { sql: "INSERT INTO joined VALUES (?), (?)", params: [202n, 203n] }], { commit: true }).then(() => {}))).toBe(true);
+    // The claim's own duplicate is still "already applied", in all three forms.
+    expect(await applyOnce(db, "kit-test-own", 201n, join(301n))).toBe(false);
+    expect(await applyOnceBatched(batchedDb, "kit-test-own", 202n, (tx, claim) => tx.run([claim], { commit: true }).then(() => {}))).toBe(false);
+    expect(await applyAllOnceBatched(batchedDb, "kit-test-own", [205n, 203n], (tx, claim) => tx.run([claim], { commit: true }).then(() => {}))).toBe(false);
+    const joined = await select<{ event_id: string }>(db, "SELECT event_id FROM joined ORDER BY event_id");
+    expect(joined.map((r) => r.event_id)).toEqual(["201", "202", "203"]);
+  } finally {
+    await batchedDb.end();
+  }
 });
 
 test("a handler that keeps failing is retried with backoff, then dead-lettered", async () => {
