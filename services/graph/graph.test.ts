@@ -283,6 +283,65 @@ describe("caches", () => {
   });
 });
 
+describe("list relationships", () => {
+  test("ListRelationships pages every non-empty relationship of the caller, ascending, as BatchGetRelationships says; absent users relate not at all", async () => {
+    const [p, q, r, s, t] = [ids[21]!, ids[22]!, ids[23]!, ids[24]!, ids[25]!];
+    const owner = ids[5]!; // private: p's follow is a request
+    await bed.graph(p).follow({ userId: q });
+    await bed.graph(q).follow({ userId: p });
+    await bed.graph(r).follow({ userId: p });
+    await bed.graph(p).block({ userId: s });
+    await bed.graph(p).mute({ userId: t });
+    await bed.graph(p).follow({ userId: owner });
+    const all = async (viewer: bigint, pageSize: number) => {
+      const out = [];
+      let token = "";
+      let pages = 0;
+      do {
+        const page = await bed.graph(viewer).listRelationships({ pageSize, pageToken: token });
+        out.push(...page.relationships);
+        token = page.nextPageToken;
+        pages++;
+      } while (token);
+      return { rels: out, pages };
+    };
+    const nonEmpty = (x: { following: boolean; followedBy: boolean; requested: boolean; requestedBy: boolean; blocking: boolean; blockedBy: boolean; muting: boolean }) =>
+      x.following || x.followedBy || x.requested || x.requestedBy || x.blocking || x.blockedBy || x.muting;
+    for (const viewer of [p, q, s, owner]) {
+      const whole = await all(viewer, 0);
+      expect(whole.pages).toBe(1);
+      // Every member, asked one by one in a batch: the non-empty ones are exactly the list.
+      const others = ids.filter((id) => id !== viewer);
+      const batch = (await bed.graph(viewer).batchGetRelationships({ userIds: others })).relationships.filter(nonEmpty);
+      batch.sort((a, b) => (a.userId < b.userId ? -1 : 1));
+      expect({ viewer, rels: whole.rels }).toEqual({ viewer, rels: batch });
+      // Pages of two say the same.
+      const paged = await all(viewer, 2);
+      expect(paged.rels).toEqual(whole.rels);
+      expect(paged.pages).toBe(Math.max(1, Math.ceil(whole.rels.length / 2)));
+    }
+    const ofP = (await all(p, 0)).rels;
+    const byId = new Map(ofP.map((x) => [x.userId, x]));
+    expect([q, r, s, t, owner].map((id) => { const x = byId.get(id)!; return [x.following, x.followedBy, x.mutual, x.requested, x.blocking, x.muting]; })).toEqual([
+      [true, true, true, false, false, false],
+      [false, true, false, false, false, false],
+      [false, false, false, false, true, false],
+      [false, false, false, false, false, true],
+      [false, false, false, true, false, false],
+    ]);
+    const ofS = (await all(s, 0)).rels.find((x) => x.userId === p)!;
+    expect([ofS.blockedBy, ofS.blocking]).toEqual([true, false]);
+    const ofOwner = (await all(owner, 0)).rels.find((x) => x.userId === p)!;
+    expect(ofOwner.requestedBy).toBe(true);
+    // A token is the caller's own: another caller's, or garbage, is invalid_argument.
+    const first = await bed.graph(p).listRelationships({ pageSize: 1 });
+    expect(first.nextPageToken).not.toBe("");
+    expect((await failure(bed.graph(q).listRelationships({ pageToken: first.nextPageToken }))).code).toBe(Code.InvalidArgument);
+    expect((await failure(bed.graph(p).listRelationships({ pageToken: "nope" }))).code).toBe(Code.InvalidArgument);
+    expect((await failure(bed.graph().listRelationships({}))).code).toBe(Code.Unauthenticated);
+  });
+});
+
 describe("events", () => {
   test("a repeated follow emits one follow_created; a block between mutual fans two follow_removed and one block_created", async () => {
     const [u, v] = [ids[19]!, ids[20]!];

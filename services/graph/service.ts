@@ -20,6 +20,7 @@ import { listFollowers } from "./routes/list-followers.ts";
 import { listFollowing } from "./routes/list-following.ts";
 import { listFollowingIds } from "./routes/list-following-ids.ts";
 import { listMutualFans } from "./routes/list-mutual-fans.ts";
+import { listRelationships } from "./routes/list-relationships.ts";
 import { mute } from "./routes/mute.ts";
 import { rejectFollowRequest } from "./routes/reject-follow-request.ts";
 import { unblock } from "./routes/unblock.ts";
@@ -35,6 +36,7 @@ export function graphService(ctx: GraphContext): ServiceImpl<typeof GraphService
     ...listMutualFans(ctx),
     ...getRelationship(ctx),
     ...batchGetRelationships(ctx),
+    ...listRelationships(ctx),
     ...listFollowRequests(ctx),
     ...approveFollowRequest(ctx),
     ...rejectFollowRequest(ctx),

@@ -117,6 +117,30 @@ export async function relationFlags(db: Queryable, viewer: bigint, ids: readonly
   return out;
 }
 
+/**
+ * One page of every relation `viewer` has (ListRelationships): the users with at least
+ * one flag, ascending by user id, above `afterId` (keyset), at most `limit` users, each
+ * with all its flags. One statement; each branch is a range on a key led by the viewer's
+ * column (follows' primary key and follows_followers, follow_requests' primary key and
+ * follow_requests_target, blocks' primary key and blocks_blocked, mutes' primary key).
+ */
+export async function relationsPage(db: Queryable, viewer: bigint, afterId: bigint, limit: number): Promise<Array<{ userId: bigint; flags: Set<RelationFlag> }>> {
+  const rows = await select<{ id: string; ks: string }>(
+    db,
+    `SELECT id, GROUP_CONCAT(k) AS ks FROM (
+       SELECT 'following' AS k, followee_id AS id FROM follows WHERE follower_id = ? AND followee_id > ?
+       UNION ALL SELECT 'followedBy', follower_id FROM follows WHERE followee_id = ? AND follower_id > ?
+       UNION ALL SELECT 'requested', target_id FROM follow_requests WHERE requester_id = ? AND target_id > ?
+       UNION ALL SELECT 'requestedBy', requester_id FROM follow_requests WHERE target_id = ? AND requester_id > ?
+       UNION ALL SELECT 'blocking', blocked_id FROM blocks WHERE blocker_id = ? AND blocked_id > ?
+       UNION ALL SELECT 'blockedBy', blocker_id FROM blocks WHERE blocked_id = ? AND blocker_id > ?
+       UNION ALL SELECT 'muting', muted_id FROM mutes WHERE muter_id = ? AND muted_id > ?
+     ) r GROUP BY id ORDER BY id LIMIT ?`,
+    [viewer, afterId, viewer, afterId, viewer, afterId, viewer, afterId, viewer, afterId, viewer, afterId, viewer, afterId, limit],
+  );
+  return rows.map((r) => ({ userId: BigInt(r.id), flags: new Set(r.ks.split(",") as RelationFlag[]) }));
+}
+
 /** All (or the first `limit`) followers or followees of `userId`, newest edge first. */
 export async function edgeList(db: Queryable, kind: "followers" | "following", userId: bigint, limit: number): Promise<Array<{ id: bigint; userId: bigint }>> {
   const [col, other] = kind === "followers" ? ["followee_id", "follower_id"] : ["follower_id", "followee_id"];
@@ -317,6 +341,7 @@ export const graphStore: GraphStore = {
   insertMute,
   deleteMute,
   relationFlags,
+  relationsPage,
   edgeList,
   smallRelations,
   pairFlags,

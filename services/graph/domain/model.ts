@@ -39,6 +39,7 @@ export interface GraphStore {
   insertMute(db: Queryable, muterId: bigint, mutedId: bigint, now: Date): Promise<boolean>;
   deleteMute(db: Queryable, muterId: bigint, mutedId: bigint): Promise<boolean>;
   relationFlags(db: Queryable, viewer: bigint, ids: readonly bigint[]): Promise<Map<bigint, Set<RelationFlag>>>;
+  relationsPage(db: Queryable, viewer: bigint, afterId: bigint, limit: number): Promise<Array<{ userId: bigint; flags: Set<RelationFlag> }>>;
   edgeList(db: Queryable, kind: "followers" | "following", userId: bigint, limit: number): Promise<Array<{ id: bigint; userId: bigint }>>;
   smallRelations(db: Queryable, userId: bigint): Promise<Map<RelationFlag, Set<bigint>>>;
   pairFlags(db: Queryable, viewer: bigint, target: bigint): Promise<Set<RelationFlag>>;

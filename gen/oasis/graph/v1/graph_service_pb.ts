@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/graph/v1/graph_service.proto.
  */
 export const file_oasis_graph_v1_graph_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJvYXNpcy9ncmFwaC92MS9ncmFwaF9zZXJ2aWNlLnByb3RvEg5vYXNpcy5ncmFwaC52MSIpCg1Gb2xsb3dSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAicAoORm9sbG93UmVzcG9uc2USKgoFc3RhdGUYASABKA4yGy5vYXNpcy5ncmFwaC52MS5Gb2xsb3dTdGF0ZRIyCgxyZWxhdGlvbnNoaXAYAiABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiKwoPVW5mb2xsb3dSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiRgoQVW5mb2xsb3dSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiagoUTGlzdEZvbGxvd2Vyc1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgABIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEikKBXVzZXJzGAEgAygLMhoub2FzaXMuZ3JhcGgudjEuRm9sbG93RWRnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiagoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgABIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEikKBXVzZXJzGAEgAygLMhoub2FzaXMuZ3JhcGgudjEuRm9sbG93RWRnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiawoVTGlzdE11dHVhbEZhbnNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAASGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlwKFkxpc3RNdXR1YWxGYW5zUmVzcG9uc2USKQoFdXNlcnMYASADKAsyGi5vYXNpcy5ncmFwaC52MS5Gb2xsb3dFZGdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIyChZHZXRSZWxhdGlvbnNoaXBSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiTQoXR2V0UmVsYXRpb25zaGlwUmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIkMKHEJhdGNoR2V0UmVsYXRpb25zaGlwc1JlcXVlc3QSIwoIdXNlcl9pZHMYASADKANCEbpIDpIBCwgBEOgHIgQiAiAAIlQKHUJhdGNoR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlEjMKDXJlbGF0aW9uc2hpcHMYASADKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiVQoZTGlzdEZvbGxvd1JlcXVlc3RzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiaAoaTGlzdEZvbGxvd1JlcXVlc3RzUmVzcG9uc2USMQoIcmVxdWVzdHMYASADKAsyHy5vYXNpcy5ncmFwaC52MS5QZW5kaW5nRm9sbG93ZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjcKG0FwcHJvdmVGb2xsb3dSZXF1ZXN0UmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIlIKHEFwcHJvdmVGb2xsb3dSZXF1ZXN0UmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIjYKGlJlamVjdEZvbGxvd1JlcXVlc3RSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiHQobUmVqZWN0Rm9sbG93UmVxdWVzdFJlc3BvbnNlIigKDEJsb2NrUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIkMKDUJsb2NrUmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIioKDlVuYmxvY2tSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiRQoPVW5ibG9ja1Jlc3BvbnNlEjIKDHJlbGF0aW9uc2hpcBgBIAEoCzIcLm9hc2lzLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCInCgtNdXRlUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIkIKDE11dGVSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiKQoNVW5tdXRlUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIkQKDlVubXV0ZVJlc3BvbnNlEjIKDHJlbGF0aW9uc2hpcBgBIAEoCzIcLm9hc2lzLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCIsChBHZXRDb3VudHNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiQAoRR2V0Q291bnRzUmVzcG9uc2USKwoGY291bnRzGAEgASgLMhsub2FzaXMuZ3JhcGgudjEuR3JhcGhDb3VudHMiPAoVQmF0Y2hHZXRDb3VudHNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygDQhG6SA6SAQsIARDoByIEIgIgACJFChZCYXRjaEdldENvdW50c1Jlc3BvbnNlEisKBmNvdW50cxgBIAMoCzIbLm9hc2lzLmdyYXBoLnYxLkdyYXBoQ291bnRzImwKFkxpc3RGb2xsb3dlcklkc1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgABIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiUwoXTGlzdEZvbGxvd2VySWRzUmVzcG9uc2USEAoIdXNlcl9pZHMYASADKAMSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIm0KF0xpc3RGb2xsb3dpbmdJZHNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAASGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIkUKGExpc3RGb2xsb3dpbmdJZHNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoAxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky+RIKDEdyYXBoU2VydmljZRJyCgZGb2xsb3cSHS5vYXNpcy5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0Gh4ub2FzaXMuZ3JhcGgudjEuRm9sbG93UmVzcG9uc2UiKcjzGAGC0+STAh86ASoiGi92MS91c2Vycy97dXNlcl9pZH06Zm9sbG93EnoKCFVuZm9sbG93Eh8ub2FzaXMuZ3JhcGgudjEuVW5mb2xsb3dSZXF1ZXN0GiAub2FzaXMuZ3JhcGgudjEuVW5mb2xsb3dSZXNwb25zZSIryPMYAYLT5JMCIToBKiIcL3YxL3VzZXJzL3t1c2VyX2lkfTp1bmZvbGxvdxKKAQoNTGlzdEZvbGxvd2VycxIkLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXF1ZXN0GiUub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlIiyQAgHI8xgCgtPkkwIfEh0vdjEvdXNlcnMve3VzZXJfaWR9L2ZvbGxvd2VycxKKAQoNTGlzdEZvbGxvd2luZxIkLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdSZXF1ZXN0GiUub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1Jlc3BvbnNlIiyQAgHI8xgCgtPkkwIfEh0vdjEvdXNlcnMve3VzZXJfaWR9L2ZvbGxvd2luZxKPAQoOTGlzdE11dHVhbEZhbnMSJS5vYXNpcy5ncmFwaC52MS5MaXN0TXV0dWFsRmFuc1JlcXVlc3QaJi5vYXNpcy5ncmFwaC52MS5MaXN0TXV0dWFsRmFuc1Jlc3BvbnNlIi6QAgHI8xgCgtPkkwIhEh8vdjEvdXNlcnMve3VzZXJfaWR9L211dHVhbC1mYW5zEpMBCg9HZXRSZWxhdGlvbnNoaXASJi5vYXNpcy5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBSZXF1ZXN0Gicub2FzaXMuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwUmVzcG9uc2UiL5ACAcjzGAGC0+STAiISIC92MS91c2Vycy97dXNlcl9pZH0vcmVsYXRpb25zaGlwEp8BChVCYXRjaEdldFJlbGF0aW9uc2hpcHMSLC5vYXNpcy5ncmFwaC52MS5CYXRjaEdldFJlbGF0aW9uc2hpcHNSZXF1ZXN0Gi0ub2FzaXMuZ3JhcGgudjEuQmF0Y2hHZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2UiKZACAcjzGAGC0+STAhwSGi92MS9yZWxhdGlvbnNoaXBzOmJhdGNoR2V0Eo8BChJMaXN0Rm9sbG93UmVxdWVzdHMSKS5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93UmVxdWVzdHNSZXF1ZXN0Gioub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd1JlcXVlc3RzUmVzcG9uc2UiIpACAcjzGAGC0+STAhUSEy92MS9mb2xsb3ctcmVxdWVzdHMSpwEKFEFwcHJvdmVGb2xsb3dSZXF1ZXN0Eisub2FzaXMuZ3JhcGgudjEuQXBwcm92ZUZvbGxvd1JlcXVlc3RSZXF1ZXN0Giwub2FzaXMuZ3JhcGgudjEuQXBwcm92ZUZvbGxvd1JlcXVlc3RSZXNwb25zZSI0yPMYAYLT5JMCKjoBKiIlL3YxL2ZvbGxvdy1yZXF1ZXN0cy97dXNlcl9pZH06YXBwcm92ZRKjAQoTUmVqZWN0Rm9sbG93UmVxdWVzdBIqLm9hc2lzLmdyYXBoLnYxLlJlamVjdEZvbGxvd1JlcXVlc3RSZXF1ZXN0Gisub2FzaXMuZ3JhcGgudjEuUmVqZWN0Rm9sbG93UmVxdWVzdFJlc3BvbnNlIjPI8xgBgtPkkwIpOgEqIiQvdjEvZm9sbG93LXJlcXVlc3RzL3t1c2VyX2lkfTpyZWplY3QSbgoFQmxvY2sSHC5vYXNpcy5ncmFwaC52MS5CbG9ja1JlcXVlc3QaHS5vYXNpcy5ncmFwaC52MS5CbG9ja1Jlc3BvbnNlIijI8xgBgtPkkwIeOgEqIhkvdjEvdXNlcnMve3VzZXJfaWR9OmJsb2NrEnYKB1VuYmxvY2sSHi5vYXNpcy5ncmFwaC52MS5VbmJsb2NrUmVxdWVzdBofLm9hc2lzLmdyYXBoLnYxLlVuYmxvY2tSZXNwb25zZSIqyPMYAYLT5JMCIDoBKiIbL3YxL3VzZXJzL3t1c2VyX2lkfTp1bmJsb2NrEmoKBE11dGUSGy5vYXNpcy5ncmFwaC52MS5NdXRlUmVxdWVzdBocLm9hc2lzLmdyYXBoLnYxLk11dGVSZXNwb25zZSInyPMYAYLT5JMCHToBKiIYL3YxL3VzZXJzL3t1c2VyX2lkfTptdXRlEnIKBlVubXV0ZRIdLm9hc2lzLmdyYXBoLnYxLlVubXV0ZVJlcXVlc3QaHi5vYXNpcy5ncmFwaC52MS5Vbm11dGVSZXNwb25zZSIpyPMYAYLT5JMCHzoBKiIaL3YxL3VzZXJzL3t1c2VyX2lkfTp1bm11dGUSgQEKCUdldENvdW50cxIgLm9hc2lzLmdyYXBoLnYxLkdldENvdW50c1JlcXVlc3QaIS5vYXNpcy5ncmFwaC52MS5HZXRDb3VudHNSZXNwb25zZSIvkAIByPMYAoLT5JMCIhIgL3YxL3VzZXJzL3t1c2VyX2lkfS9ncmFwaC1jb3VudHMSiQEKDkJhdGNoR2V0Q291bnRzEiUub2FzaXMuZ3JhcGgudjEuQmF0Y2hHZXRDb3VudHNSZXF1ZXN0GiYub2FzaXMuZ3JhcGgudjEuQmF0Y2hHZXRDb3VudHNSZXNwb25zZSIokAIByPMYAoLT5JMCGxIZL3YxL2dyYXBoLWNvdW50czpiYXRjaEdldBJrCg9MaXN0Rm9sbG93ZXJJZHMSJi5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93ZXJJZHNSZXF1ZXN0Gicub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2VySWRzUmVzcG9uc2UiB5ACAcjzGAMSbgoQTGlzdEZvbGxvd2luZ0lkcxInLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdJZHNSZXF1ZXN0Gigub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ0lkc1Jlc3BvbnNlIgeQAgHI8xgDYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_oasis_api_v1_access, file_oasis_graph_v1_graph]);
+  fileDesc("CiJvYXNpcy9ncmFwaC92MS9ncmFwaF9zZXJ2aWNlLnByb3RvEg5vYXNpcy5ncmFwaC52MSIpCg1Gb2xsb3dSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAicAoORm9sbG93UmVzcG9uc2USKgoFc3RhdGUYASABKA4yGy5vYXNpcy5ncmFwaC52MS5Gb2xsb3dTdGF0ZRIyCgxyZWxhdGlvbnNoaXAYAiABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiKwoPVW5mb2xsb3dSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiRgoQVW5mb2xsb3dSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiagoUTGlzdEZvbGxvd2Vyc1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgABIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEikKBXVzZXJzGAEgAygLMhoub2FzaXMuZ3JhcGgudjEuRm9sbG93RWRnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiagoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgABIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEikKBXVzZXJzGAEgAygLMhoub2FzaXMuZ3JhcGgudjEuRm9sbG93RWRnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiawoVTGlzdE11dHVhbEZhbnNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAASGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlwKFkxpc3RNdXR1YWxGYW5zUmVzcG9uc2USKQoFdXNlcnMYASADKAsyGi5vYXNpcy5ncmFwaC52MS5Gb2xsb3dFZGdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIyChZHZXRSZWxhdGlvbnNoaXBSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiTQoXR2V0UmVsYXRpb25zaGlwUmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIkMKHEJhdGNoR2V0UmVsYXRpb25zaGlwc1JlcXVlc3QSIwoIdXNlcl9pZHMYASADKANCEbpIDpIBCwgBEOgHIgQiAiAAIlQKHUJhdGNoR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlEjMKDXJlbGF0aW9uc2hpcHMYASADKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiVAoYTGlzdFJlbGF0aW9uc2hpcHNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiABCJpChlMaXN0UmVsYXRpb25zaGlwc1Jlc3BvbnNlEjMKDXJlbGF0aW9uc2hpcHMYASADKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlUKGUxpc3RGb2xsb3dSZXF1ZXN0c1JlcXVlc3QSGgoJcGFnZV9zaXplGAEgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIAEImgKGkxpc3RGb2xsb3dSZXF1ZXN0c1Jlc3BvbnNlEjEKCHJlcXVlc3RzGAEgAygLMh8ub2FzaXMuZ3JhcGgudjEuUGVuZGluZ0ZvbGxvd2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChtBcHByb3ZlRm9sbG93UmVxdWVzdFJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJSChxBcHByb3ZlRm9sbG93UmVxdWVzdFJlc3BvbnNlEjIKDHJlbGF0aW9uc2hpcBgBIAEoCzIcLm9hc2lzLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCI2ChpSZWplY3RGb2xsb3dSZXF1ZXN0UmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIh0KG1JlamVjdEZvbGxvd1JlcXVlc3RSZXNwb25zZSIoCgxCbG9ja1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJDCg1CbG9ja1Jlc3BvbnNlEjIKDHJlbGF0aW9uc2hpcBgBIAEoCzIcLm9hc2lzLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCIqCg5VbmJsb2NrUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIkUKD1VuYmxvY2tSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiJwoLTXV0ZVJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJCCgxNdXRlUmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIikKDVVubXV0ZVJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJECg5Vbm11dGVSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiLAoQR2V0Q291bnRzUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIkAKEUdldENvdW50c1Jlc3BvbnNlEisKBmNvdW50cxgBIAEoCzIbLm9hc2lzLmdyYXBoLnYxLkdyYXBoQ291bnRzIjwKFUJhdGNoR2V0Q291bnRzUmVxdWVzdBIjCgh1c2VyX2lkcxgBIAMoA0IRukgOkgELCAEQ6AciBCICIAAiRQoWQmF0Y2hHZXRDb3VudHNSZXNwb25zZRIrCgZjb3VudHMYASADKAsyGy5vYXNpcy5ncmFwaC52MS5HcmFwaENvdW50cyJsChZMaXN0Rm9sbG93ZXJJZHNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAASGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlMKF0xpc3RGb2xsb3dlcklkc1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygDEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoAyJtChdMaXN0Rm9sbG93aW5nSWRzUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABCJFChhMaXN0Rm9sbG93aW5nSWRzUmVzcG9uc2USEAoIdXNlcl9pZHMYASADKAMSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMoYUCgxHcmFwaFNlcnZpY2UScgoGRm9sbG93Eh0ub2FzaXMuZ3JhcGgudjEuRm9sbG93UmVxdWVzdBoeLm9hc2lzLmdyYXBoLnYxLkZvbGxvd1Jlc3BvbnNlIinI8xgBgtPkkwIfOgEqIhovdjEvdXNlcnMve3VzZXJfaWR9OmZvbGxvdxJ6CghVbmZvbGxvdxIfLm9hc2lzLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBogLm9hc2lzLmdyYXBoLnYxLlVuZm9sbG93UmVzcG9uc2UiK8jzGAGC0+STAiE6ASoiHC92MS91c2Vycy97dXNlcl9pZH06dW5mb2xsb3cSigEKDUxpc3RGb2xsb3dlcnMSJC5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBolLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIskAIByPMYAoLT5JMCHxIdL3YxL3VzZXJzL3t1c2VyX2lkfS9mb2xsb3dlcnMSigEKDUxpc3RGb2xsb3dpbmcSJC5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBolLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdSZXNwb25zZSIskAIByPMYAoLT5JMCHxIdL3YxL3VzZXJzL3t1c2VyX2lkfS9mb2xsb3dpbmcSjwEKDkxpc3RNdXR1YWxGYW5zEiUub2FzaXMuZ3JhcGgudjEuTGlzdE11dHVhbEZhbnNSZXF1ZXN0GiYub2FzaXMuZ3JhcGgudjEuTGlzdE11dHVhbEZhbnNSZXNwb25zZSIukAIByPMYAoLT5JMCIRIfL3YxL3VzZXJzL3t1c2VyX2lkfS9tdXR1YWwtZmFucxKTAQoPR2V0UmVsYXRpb25zaGlwEiYub2FzaXMuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwUmVxdWVzdBonLm9hc2lzLmdyYXBoLnYxLkdldFJlbGF0aW9uc2hpcFJlc3BvbnNlIi+QAgHI8xgBgtPkkwIiEiAvdjEvdXNlcnMve3VzZXJfaWR9L3JlbGF0aW9uc2hpcBKfAQoVQmF0Y2hHZXRSZWxhdGlvbnNoaXBzEiwub2FzaXMuZ3JhcGgudjEuQmF0Y2hHZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBotLm9hc2lzLmdyYXBoLnYxLkJhdGNoR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIimQAgHI8xgBgtPkkwIcEhovdjEvcmVsYXRpb25zaGlwczpiYXRjaEdldBKKAQoRTGlzdFJlbGF0aW9uc2hpcHMSKC5vYXNpcy5ncmFwaC52MS5MaXN0UmVsYXRpb25zaGlwc1JlcXVlc3QaKS5vYXNpcy5ncmFwaC52MS5MaXN0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIiCQAgHI8xgBgtPkkwITEhEvdjEvcmVsYXRpb25zaGlwcxKPAQoSTGlzdEZvbGxvd1JlcXVlc3RzEikub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd1JlcXVlc3RzUmVxdWVzdBoqLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dSZXF1ZXN0c1Jlc3BvbnNlIiKQAgHI8xgBgtPkkwIVEhMvdjEvZm9sbG93LXJlcXVlc3RzEqcBChRBcHByb3ZlRm9sbG93UmVxdWVzdBIrLm9hc2lzLmdyYXBoLnYxLkFwcHJvdmVGb2xsb3dSZXF1ZXN0UmVxdWVzdBosLm9hc2lzLmdyYXBoLnYxLkFwcHJvdmVGb2xsb3dSZXF1ZXN0UmVzcG9uc2UiNMjzGAGC0+STAio6ASoiJS92MS9mb2xsb3ctcmVxdWVzdHMve3VzZXJfaWR9OmFwcHJvdmUSowEKE1JlamVjdEZvbGxvd1JlcXVlc3QSKi5vYXNpcy5ncmFwaC52MS5SZWplY3RGb2xsb3dSZXF1ZXN0UmVxdWVzdBorLm9hc2lzLmdyYXBoLnYxLlJlamVjdEZvbGxvd1JlcXVlc3RSZXNwb25zZSIzyPMYAYLT5JMCKToBKiIkL3YxL2ZvbGxvdy1yZXF1ZXN0cy97dXNlcl9pZH06cmVqZWN0Em4KBUJsb2NrEhwub2FzaXMuZ3JhcGgudjEuQmxvY2tSZXF1ZXN0Gh0ub2FzaXMuZ3JhcGgudjEuQmxvY2tSZXNwb25zZSIoyPMYAYLT5JMCHjoBKiIZL3YxL3VzZXJzL3t1c2VyX2lkfTpibG9jaxJ2CgdVbmJsb2NrEh4ub2FzaXMuZ3JhcGgudjEuVW5ibG9ja1JlcXVlc3QaHy5vYXNpcy5ncmFwaC52MS5VbmJsb2NrUmVzcG9uc2UiKsjzGAGC0+STAiA6ASoiGy92MS91c2Vycy97dXNlcl9pZH06dW5ibG9jaxJqCgRNdXRlEhsub2FzaXMuZ3JhcGgudjEuTXV0ZVJlcXVlc3QaHC5vYXNpcy5ncmFwaC52MS5NdXRlUmVzcG9uc2UiJ8jzGAGC0+STAh06ASoiGC92MS91c2Vycy97dXNlcl9pZH06bXV0ZRJyCgZVbm11dGUSHS5vYXNpcy5ncmFwaC52MS5Vbm11dGVSZXF1ZXN0Gh4ub2FzaXMuZ3JhcGgudjEuVW5tdXRlUmVzcG9uc2UiKcjzGAGC0+STAh86ASoiGi92MS91c2Vycy97dXNlcl9pZH06dW5tdXRlEoEBCglHZXRDb3VudHMSIC5vYXNpcy5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiEub2FzaXMuZ3JhcGgudjEuR2V0Q291bnRzUmVzcG9uc2UiL5ACAcjzGAKC0+STAiISIC92MS91c2Vycy97dXNlcl9pZH0vZ3JhcGgtY291bnRzEokBCg5CYXRjaEdldENvdW50cxIlLm9hc2lzLmdyYXBoLnYxLkJhdGNoR2V0Q291bnRzUmVxdWVzdBomLm9hc2lzLmdyYXBoLnYxLkJhdGNoR2V0Q291bnRzUmVzcG9uc2UiKJACAcjzGAKC0+STAhsSGS92MS9ncmFwaC1jb3VudHM6YmF0Y2hHZXQSawoPTGlzdEZvbGxvd2VySWRzEiYub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2VySWRzUmVxdWVzdBonLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dlcklkc1Jlc3BvbnNlIgeQAgHI8xgDEm4KEExpc3RGb2xsb3dpbmdJZHMSJy5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93aW5nSWRzUmVxdWVzdBooLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdJZHNSZXNwb25zZSIHkAIByPMYA2IGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_oasis_api_v1_access, file_oasis_graph_v1_graph]);
 
 /**
  * Request for Follow.
@@ -382,6 +382,62 @@ export const BatchGetRelationshipsResponseSchema: GenMessage<BatchGetRelationshi
   messageDesc(file_oasis_graph_v1_graph_service, 13);
 
 /**
+ * Request for ListRelationships.
+ *
+ * @generated from message oasis.graph.v1.ListRelationshipsRequest
+ */
+export type ListRelationshipsRequest = Message<"oasis.graph.v1.ListRelationshipsRequest"> & {
+  /**
+   * Page size in relationships: default 1000, at most 10000.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message oasis.graph.v1.ListRelationshipsRequest.
+ * Use `create(ListRelationshipsRequestSchema)` to create a new message.
+ */
+export const ListRelationshipsRequestSchema: GenMessage<ListRelationshipsRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_graph_v1_graph_service, 14);
+
+/**
+ * Response of ListRelationships.
+ *
+ * @generated from message oasis.graph.v1.ListRelationshipsResponse
+ */
+export type ListRelationshipsResponse = Message<"oasis.graph.v1.ListRelationshipsResponse"> & {
+  /**
+   * The caller's non-empty relationships on this page, ascending by user_id.
+   *
+   * @generated from field: repeated oasis.graph.v1.Relationship relationships = 1;
+   */
+  relationships: Relationship[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message oasis.graph.v1.ListRelationshipsResponse.
+ * Use `create(ListRelationshipsResponseSchema)` to create a new message.
+ */
+export const ListRelationshipsResponseSchema: GenMessage<ListRelationshipsResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_graph_v1_graph_service, 15);
+
+/**
  * Request for ListFollowRequests.
  *
  * @generated from message oasis.graph.v1.ListFollowRequestsRequest
@@ -407,7 +463,7 @@ export type ListFollowRequestsRequest = Message<"oasis.graph.v1.ListFollowReques
  * Use `create(ListFollowRequestsRequestSchema)` to create a new message.
  */
 export const ListFollowRequestsRequestSchema: GenMessage<ListFollowRequestsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 14);
+  messageDesc(file_oasis_graph_v1_graph_service, 16);
 
 /**
  * Response of ListFollowRequests.
@@ -435,7 +491,7 @@ export type ListFollowRequestsResponse = Message<"oasis.graph.v1.ListFollowReque
  * Use `create(ListFollowRequestsResponseSchema)` to create a new message.
  */
 export const ListFollowRequestsResponseSchema: GenMessage<ListFollowRequestsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 15);
+  messageDesc(file_oasis_graph_v1_graph_service, 17);
 
 /**
  * Request for ApproveFollowRequest.
@@ -456,7 +512,7 @@ export type ApproveFollowRequestRequest = Message<"oasis.graph.v1.ApproveFollowR
  * Use `create(ApproveFollowRequestRequestSchema)` to create a new message.
  */
 export const ApproveFollowRequestRequestSchema: GenMessage<ApproveFollowRequestRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 16);
+  messageDesc(file_oasis_graph_v1_graph_service, 18);
 
 /**
  * Response of ApproveFollowRequest.
@@ -477,7 +533,7 @@ export type ApproveFollowRequestResponse = Message<"oasis.graph.v1.ApproveFollow
  * Use `create(ApproveFollowRequestResponseSchema)` to create a new message.
  */
 export const ApproveFollowRequestResponseSchema: GenMessage<ApproveFollowRequestResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 17);
+  messageDesc(file_oasis_graph_v1_graph_service, 19);
 
 /**
  * Request for RejectFollowRequest.
@@ -498,7 +554,7 @@ export type RejectFollowRequestRequest = Message<"oasis.graph.v1.RejectFollowReq
  * Use `create(RejectFollowRequestRequestSchema)` to create a new message.
  */
 export const RejectFollowRequestRequestSchema: GenMessage<RejectFollowRequestRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 18);
+  messageDesc(file_oasis_graph_v1_graph_service, 20);
 
 /**
  * Response of RejectFollowRequest.
@@ -513,7 +569,7 @@ export type RejectFollowRequestResponse = Message<"oasis.graph.v1.RejectFollowRe
  * Use `create(RejectFollowRequestResponseSchema)` to create a new message.
  */
 export const RejectFollowRequestResponseSchema: GenMessage<RejectFollowRequestResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 19);
+  messageDesc(file_oasis_graph_v1_graph_service, 21);
 
 /**
  * Request for Block.
@@ -534,7 +590,7 @@ export type BlockRequest = Message<"oasis.graph.v1.BlockRequest"> & {
  * Use `create(BlockRequestSchema)` to create a new message.
  */
 export const BlockRequestSchema: GenMessage<BlockRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 20);
+  messageDesc(file_oasis_graph_v1_graph_service, 22);
 
 /**
  * Response of Block.
@@ -555,7 +611,7 @@ export type BlockResponse = Message<"oasis.graph.v1.BlockResponse"> & {
  * Use `create(BlockResponseSchema)` to create a new message.
  */
 export const BlockResponseSchema: GenMessage<BlockResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 21);
+  messageDesc(file_oasis_graph_v1_graph_service, 23);
 
 /**
  * Request for Unblock.
@@ -576,7 +632,7 @@ export type UnblockRequest = Message<"oasis.graph.v1.UnblockRequest"> & {
  * Use `create(UnblockRequestSchema)` to create a new message.
  */
 export const UnblockRequestSchema: GenMessage<UnblockRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 22);
+  messageDesc(file_oasis_graph_v1_graph_service, 24);
 
 /**
  * Response of Unblock.
@@ -597,7 +653,7 @@ export type UnblockResponse = Message<"oasis.graph.v1.UnblockResponse"> & {
  * Use `create(UnblockResponseSchema)` to create a new message.
  */
 export const UnblockResponseSchema: GenMessage<UnblockResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 23);
+  messageDesc(file_oasis_graph_v1_graph_service, 25);
 
 /**
  * Request for Mute.
@@ -618,7 +674,7 @@ export type MuteRequest = Message<"oasis.graph.v1.MuteRequest"> & {
  * Use `create(MuteRequestSchema)` to create a new message.
  */
 export const MuteRequestSchema: GenMessage<MuteRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 24);
+  messageDesc(file_oasis_graph_v1_graph_service, 26);
 
 /**
  * Response of Mute.
@@ -639,7 +695,7 @@ export type MuteResponse = Message<"oasis.graph.v1.MuteResponse"> & {
  * Use `create(MuteResponseSchema)` to create a new message.
  */
 export const MuteResponseSchema: GenMessage<MuteResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 25);
+  messageDesc(file_oasis_graph_v1_graph_service, 27);
 
 /**
  * Request for Unmute.
@@ -660,7 +716,7 @@ export type UnmuteRequest = Message<"oasis.graph.v1.UnmuteRequest"> & {
  * Use `create(UnmuteRequestSchema)` to create a new message.
  */
 export const UnmuteRequestSchema: GenMessage<UnmuteRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 26);
+  messageDesc(file_oasis_graph_v1_graph_service, 28);
 
 /**
  * Response of Unmute.
@@ -681,7 +737,7 @@ export type UnmuteResponse = Message<"oasis.graph.v1.UnmuteResponse"> & {
  * Use `create(UnmuteResponseSchema)` to create a new message.
  */
 export const UnmuteResponseSchema: GenMessage<UnmuteResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 27);
+  messageDesc(file_oasis_graph_v1_graph_service, 29);
 
 /**
  * Request for GetCounts.
@@ -702,7 +758,7 @@ export type GetCountsRequest = Message<"oasis.graph.v1.GetCountsRequest"> & {
  * Use `create(GetCountsRequestSchema)` to create a new message.
  */
 export const GetCountsRequestSchema: GenMessage<GetCountsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 28);
+  messageDesc(file_oasis_graph_v1_graph_service, 30);
 
 /**
  * Response of GetCounts.
@@ -723,7 +779,7 @@ export type GetCountsResponse = Message<"oasis.graph.v1.GetCountsResponse"> & {
  * Use `create(GetCountsResponseSchema)` to create a new message.
  */
 export const GetCountsResponseSchema: GenMessage<GetCountsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 29);
+  messageDesc(file_oasis_graph_v1_graph_service, 31);
 
 /**
  * Request for BatchGetCounts.
@@ -744,7 +800,7 @@ export type BatchGetCountsRequest = Message<"oasis.graph.v1.BatchGetCountsReques
  * Use `create(BatchGetCountsRequestSchema)` to create a new message.
  */
 export const BatchGetCountsRequestSchema: GenMessage<BatchGetCountsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 30);
+  messageDesc(file_oasis_graph_v1_graph_service, 32);
 
 /**
  * Response of BatchGetCounts.
@@ -765,7 +821,7 @@ export type BatchGetCountsResponse = Message<"oasis.graph.v1.BatchGetCountsRespo
  * Use `create(BatchGetCountsResponseSchema)` to create a new message.
  */
 export const BatchGetCountsResponseSchema: GenMessage<BatchGetCountsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 31);
+  messageDesc(file_oasis_graph_v1_graph_service, 33);
 
 /**
  * Request for ListFollowerIds.
@@ -800,7 +856,7 @@ export type ListFollowerIdsRequest = Message<"oasis.graph.v1.ListFollowerIdsRequ
  * Use `create(ListFollowerIdsRequestSchema)` to create a new message.
  */
 export const ListFollowerIdsRequestSchema: GenMessage<ListFollowerIdsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 32);
+  messageDesc(file_oasis_graph_v1_graph_service, 34);
 
 /**
  * Response of ListFollowerIds.
@@ -835,7 +891,7 @@ export type ListFollowerIdsResponse = Message<"oasis.graph.v1.ListFollowerIdsRes
  * Use `create(ListFollowerIdsResponseSchema)` to create a new message.
  */
 export const ListFollowerIdsResponseSchema: GenMessage<ListFollowerIdsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 33);
+  messageDesc(file_oasis_graph_v1_graph_service, 35);
 
 /**
  * Request for ListFollowingIds.
@@ -870,7 +926,7 @@ export type ListFollowingIdsRequest = Message<"oasis.graph.v1.ListFollowingIdsRe
  * Use `create(ListFollowingIdsRequestSchema)` to create a new message.
  */
 export const ListFollowingIdsRequestSchema: GenMessage<ListFollowingIdsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 34);
+  messageDesc(file_oasis_graph_v1_graph_service, 36);
 
 /**
  * Response of ListFollowingIds.
@@ -898,7 +954,7 @@ export type ListFollowingIdsResponse = Message<"oasis.graph.v1.ListFollowingIdsR
  * Use `create(ListFollowingIdsResponseSchema)` to create a new message.
  */
 export const ListFollowingIdsResponseSchema: GenMessage<ListFollowingIdsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 35);
+  messageDesc(file_oasis_graph_v1_graph_service, 37);
 
 /**
  * The social graph: follows, follow requests to private accounts, blocks and mutes.
@@ -984,6 +1040,25 @@ export const GraphService: GenService<{
     methodKind: "unary";
     input: typeof BatchGetRelationshipsRequestSchema;
     output: typeof BatchGetRelationshipsResponseSchema;
+  },
+  /**
+   * Every user the caller relates to, with how: the caller's non-empty Relationships
+   * (following, followed_by, mutual, requested, requested_by, blocking, blocked_by,
+   * muting), one per other user, in ascending user_id. Anyone absent from all the pages
+   * relates to the caller not at all (the empty Relationship), so a reader that got every
+   * page (the last has an empty next_page_token) can answer for any user without asking
+   * again (the feed's page path keeps the set per viewer). Keyset pagination on user_id:
+   * page_size default 1000, at most 10000 (larger values are reduced to 10000). Read
+   * from MySQL, the system of record, so it includes every committed write.
+   * Errors: INVALID_ARGUMENT (BadRequest on page_size < 0, or on a page_token that is not
+   * this call's for this caller).
+   *
+   * @generated from rpc oasis.graph.v1.GraphService.ListRelationships
+   */
+  listRelationships: {
+    methodKind: "unary";
+    input: typeof ListRelationshipsRequestSchema;
+    output: typeof ListRelationshipsResponseSchema;
   },
   /**
    * Pending requests to follow the caller (a private account), newest first.
