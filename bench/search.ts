@@ -214,9 +214,11 @@ try {
     const of = (r: string) => Number(new RegExp(`^search_request_cache_total\\{result="${r}"[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
     return { hit: of("hit"), shared: of("shared"), miss: of("miss") };
   };
-  const pageHits = async () => {
+  /** The edge's page path counters: answered by the edge (hit, held, stale, shared) and let through to search (miss). */
+  const pageCounts = async () => {
     const text = await (await fetch(`${mesh.metricsUrl("edge")}/metrics`)).text();
-    return Number(/^edge_search_page_path_total\{result="hit"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const of = (r: string) => Number(new RegExp(`^edge_search_page_path_total\\{result="${r}"[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+    return { answered: of("hit") + of("held") + of("stale") + of("shared"), miss: of("miss"), stale: of("stale"), held: of("held"), shared: of("shared"), refresh: of("refresh") };
   };
   type Phase = { label: string; r: LoadResult; cpu: Record<string, number>; hitRate?: number; writes?: number; edgeShare?: number };
   const phases: Phase[] = [];
@@ -230,7 +232,7 @@ try {
     const pids = Object.fromEntries(procs.map((n) => [n, mesh.supervisor.pid(n)]));
     const c0 = snapshot(pids);
     const k0 = await cacheCounts();
-    const e0 = await pageHits();
+    const e0 = await pageCounts();
     let stopWriter = () => {};
     let written: Promise<number> = Promise.resolve(0);
     if (writer) {
@@ -264,10 +266,13 @@ try {
     const writes = await written;
     const c1 = snapshot(pids);
     const k1 = await cacheCounts();
-    const served = (await pageHits()) - e0;
+    const e1 = await pageCounts();
+    const served = e1.answered - e0.answered;
     const lookups = k1.hit + k1.shared + k1.miss - (k0.hit + k0.shared + k0.miss);
-    // Of the searches, those the edge's page path answered (the rest reached search: one lookup each).
-    const edgeShare = served > 0 ? served / (served + lookups) : 0;
+    // Of the searches, those the edge's page path answered (from Redis, its kept page or a
+    // shared flight); the rest reached search (the page path's misses).
+    const edgeShare = served > 0 ? served / (served + e1.miss - e0.miss) : 0;
+    const kinds = `stale ${e1.stale - e0.stale}, held ${e1.held - e0.held}, shared ${e1.shared - e0.shared}, background refreshes ${e1.refresh - e0.refresh}`;
     // h2load's warm-up is in the CPU counts but not in r.requests: per search over both.
     const cpu = Object.fromEntries(procs.map((n) => [n, ((c1[n]! - c0[n]!) * 1e6) / (r.requests + r.rps * 2)]));
     const phase = { label, r, cpu, hitRate: lookups > 0 ? (k1.hit + k1.shared - k0.hit - k0.shared) / lookups : undefined, writes: writer ? writes : undefined, edgeShare };
@@ -278,11 +283,61 @@ try {
         (writer ? `; ${writes} posts created (${(writes / (r.seconds + 2)).toFixed(1)}/s)` : "") +
         `; ${load()}`,
     );
-    console.log(`  CPU per search: ${procs.map((n) => `${n} ${cpu[n]!.toFixed(0)} us`).join(", ")}`);
+    console.log(`  CPU per search: ${procs.map((n) => `${n} ${cpu[n]!.toFixed(0)} us`).join(", ")}; search lookups ${lookups}; edge: ${kinds}`);
     phases.push(phase);
     return phase;
   };
   const off = { OASIS_EDGE_SEARCH_PAGE_PATH: "0" };
+  // OASIS_BENCH_SEARCH_PHASES=levers: the edge's levers of design note 37 only, each
+  // interleaved off/on twice in this run (see the end of this block), then exits.
+  if (process.env.OASIS_BENCH_SEARCH_PHASES === "levers") {
+    const lever = (o: { stale?: number; refresh?: boolean; copies?: boolean; hold?: number }) => ({
+      OASIS_EDGE_SEARCH_PAGE_PATH: "1",
+      OASIS_SEARCH_QUERY_INVALIDATION: "1",
+      OASIS_EDGE_SEARCH_STALE_MS: String(o.stale ?? 0),
+      OASIS_EDGE_SEARCH_EARLY_REFRESH: o.refresh ? "1" : "0",
+      OASIS_EDGE_SEARCH_PAGE_COPIES: o.copies ? "2000" : "0",
+      OASIS_EDGE_SEARCH_PAGE_HOLD_MS: String(o.hold ?? 0),
+    });
+    const variants: Array<[string, ReturnType<typeof lever>]> = [
+      ["none", lever({})],
+      ["stale 500 ms", lever({ stale: 500 })],
+      ["stale + early refresh", lever({ stale: 500, refresh: true })],
+      ["stale + early refresh + copies", lever({ stale: 500, refresh: true, copies: true })],
+      ["stale + early refresh + hold 250 ms", lever({ stale: 500, refresh: true, hold: 250 })],
+    ];
+    const only = process.env.OASIS_BENCH_SEARCH_VARIANTS?.split(",").map(Number);
+    const chosen = only ? variants.filter((_, i) => only.includes(i)) : variants;
+    const steady: Phase[][] = chosen.map(() => []);
+    for (let round = 0; round < 2; round++) for (const [i, [label, env]] of chosen.entries()) steady[i]!.push(await runPhase(`D, ${label}${round ? " (again)" : ""}`, env));
+    // Under writes, as the writes phases below.
+    const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
+    const media = new Map<bigint, bigint>();
+    const image = readFileSync(imagePath(photoNames[0]!));
+    for (const a of authors.slice(0, 10)) media.set(a, (await testClient(MediaService, mesh.url("media"), a).uploadMedia({ bucket: "post-images", data: image, requestId: `bench-${a}` })).media!.id);
+    let w = 0;
+    const writer = async () => {
+      const author = authors[w % 10]!;
+      const caption = `${words[(w * 31) % words.length]} ${captions[(w * 7) % captions.length]!.slice(0, 300)}`;
+      w++;
+      await post(author).createPost({ mediaIds: [media.get(author)!], caption, requestId: `bench-write-${w}` });
+      return 1;
+    };
+    const writeVariants = [chosen[0]!, chosen.at(-1)!];
+    const written: Phase[][] = writeVariants.map(() => []);
+    for (let round = 0; round < 2; round++) for (const [i, [label, env]] of writeVariants.entries()) written[i]!.push(await runPhase(`D under 20 posts/s, ${label}${round ? " (again)" : ""}`, env, writer));
+    const line = (p: Phase) => `${p.r.rps.toFixed(0)}/s p50 ${p.r.p50Ms.toFixed(1)} p95 ${p.r.p95Ms.toFixed(1)} p99 ${p.r.p99Ms.toFixed(1)} ms edge ${((p.edgeShare ?? 0) * 100).toFixed(0)}% CPU edge ${p.cpu.edge!.toFixed(0)} search ${p.cpu.search!.toFixed(0)} us`;
+    console.log("steady state (no writes), each variant in rounds 1 | 2:");
+    for (const [i, [label]] of chosen.entries()) console.log(`  ${label}: ${steady[i]!.map(line).join(" | ")}`);
+    console.log("under 20 posts/s, rounds 1 | 2:");
+    for (const [i, [label]] of writeVariants.entries()) console.log(`  ${label}: ${written[i]!.map(line).join(" | ")}`);
+    console.log(`at end: ${load()}`);
+    await engine.close();
+    await postDb.end();
+    await likeDb.query(`DROP DATABASE ${benchDb}`);
+    await likeDb.end();
+    process.exitCode = 0;
+  } else {
   // OASIS_BENCH_SEARCH_PHASES=writes: only D and the writes phases (a shorter run).
   const writesOnly = process.env.OASIS_BENCH_SEARCH_PHASES === "writes";
   const skip = (label: string): Promise<Phase> => Promise.resolve({ label, r: { requests: 0, seconds: 0, rps: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, errors: 0 } as LoadResult, cpu: { edge: 0, search: 0 } });
@@ -359,6 +414,7 @@ try {
   await postDb.end();
   await likeDb.query(`DROP DATABASE ${benchDb}`);
   await likeDb.end();
+  }
 } finally {
   await mesh.stop();
   rmSync(dataDir, { recursive: true, force: true });

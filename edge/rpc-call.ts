@@ -27,7 +27,7 @@ import { errorReply } from "./http-errors.ts";
 import { gcraScript, rateLimitHeaders, verdictOf, type Decision, type RateLimiter, type RouteClass } from "./rate-limit.ts";
 import type { PageGate } from "../services/feed/page-path/index.ts";
 import type { PagePath } from "./page-path.ts";
-import type { SearchPagePath } from "./search-page-path.ts";
+import { flightTimeoutMs, type SearchPagePath } from "./search-page-path.ts";
 import type { RoutedMethod } from "./registry.ts";
 import type { Reply } from "./reply.ts";
 import type { RequestContext } from "./request-context.ts";
@@ -165,7 +165,11 @@ export async function runRpc(
       ctx.facts.upstream = "feed-redis";
       return encode(page.bytes ? new UpstreamAnswer(routed, page.bytes) : UpstreamAnswer.ofMessage(routed, page.message), headers());
     }
-    const stored = await deps.searchPagePath?.serve(routed, message, meta.userId);
+    // A flight the search page path makes for a page (one per page at a time, its answer
+    // shared by every anonymous request for the page): not bound to this client.
+    const flight = () =>
+      deps.upstreams.unaryBytes(routed, message, { userId: null, clientIp: meta.clientIp, requestId: meta.requestId, traceparent: meta.traceparent, deadlineMs: Date.now() + flightTimeoutMs });
+    const stored = await deps.searchPagePath?.serve(routed, message, meta.userId, flight);
     if (stored) {
       ctx.facts.upstream = "search-redis";
       return encode(new UpstreamAnswer(routed, stored), headers());
