@@ -13,6 +13,14 @@
  * of b over a (mean of its two rounds), so the box's other load falls on both alike.
  * `OASIS_BENCH_AB="clients=16,64"` varies the bench's own client count instead (nothing
  * restarted): what more writes in flight buy, as the demo loader's concurrency.
+ * Several variables switched together: `OASIS_BENCH_AB="VAR1=a,b;VAR2=c,d"` (round "a"
+ * sets VAR1=a and VAR2=c, round "b" VAR1=b and VAR2=d; the services they name restarted).
+ * `OASIS_BENCH_AB="order=file,spread"` follows Reed98 friendships among the members (each
+ * both ways; even-numbered edges for `file`, odd for `spread`, so neither repeats the
+ * other's) in the edge file's order, as the demo loader sent them at stop 26, and in the
+ * loader's spread order (demo/users.ts demoFollows); nothing restarted.
+ * `OASIS_BENCH_LIKE_POSTS=n` spreads the likes over n posts instead of a tenth of the
+ * members' (at least 20).
  *
  * `OASIS_BENCH_PHASES=follows` (or `likes`) runs only that phase, e.g. for a CPU profile
  * of the follow path (`OASIS_BUN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`, README).
@@ -22,6 +30,7 @@
 import { execSync } from "node:child_process";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { readEdges, readFortunes } from "../demo/data.ts";
+import { demoFollows } from "../demo/users.ts";
 import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../testbeds/social.ts";
@@ -34,12 +43,20 @@ const clients = Number(process.argv[3] ?? 64);
 const userCount = Number(process.argv[4] ?? 400);
 const services = ["identity", "graph", "media", "post", "interaction", "feed", "notification"];
 
-/** OASIS_BENCH_AB="VAR=a,b" -> { name: VAR, values: [a, b] }. */
-function abSpec(raw: string | undefined): { name: string; values: [string, string] } | undefined {
+/**
+ * OASIS_BENCH_AB="VAR=a,b" -> { name: VAR, values: [a, b], vars: [{ VAR, [a, b] }] };
+ * "V1=a,b;V2=c,d" -> { name: "V1+V2", values: ["a/c", "b/d"], vars: both }.
+ */
+function abSpec(raw: string | undefined): { name: string; values: [string, string]; vars: Array<{ name: string; values: [string, string] }> } | undefined {
   if (!raw) return undefined;
-  const m = /^([A-Z0-9_]+|clients)=([^,]*),([^,]*)$/.exec(raw);
-  if (!m) throw new Error(`OASIS_BENCH_AB must look like VAR=a,b or clients=a,b, got ${JSON.stringify(raw)}`);
-  return { name: m[1]!, values: [m[2]!, m[3]!] };
+  const vars = raw.split(";").map((part) => {
+    const m = /^([A-Z0-9_]+|clients|order)=([^,]*),([^,]*)$/.exec(part.trim());
+    if (!m) throw new Error(`OASIS_BENCH_AB must look like VAR=a,b, clients=a,b or VAR1=a,b;VAR2=c,d, got ${JSON.stringify(raw)}`);
+    return { name: m[1]!, values: [m[2]!, m[3]!] as [string, string] };
+  });
+  if (vars.length > 1 && vars.some((v) => v.name === "clients" || v.name === "order")) throw new Error("OASIS_BENCH_AB: clients and order cannot be combined with other variables");
+  const values = [0, 1].map((i) => vars.map((v) => v.values[i]).join("/")) as [string, string];
+  return { name: vars.map((v) => v.name).join("+"), values, vars };
 }
 const ab = abSpec(process.env.OASIS_BENCH_AB);
 
@@ -72,14 +89,23 @@ try {
   });
   // A tenth of the members (at least 20) post a real photo once: the likes' targets.
   const quotes = readFortunes("en-people.fortune");
-  const posters = members.slice(0, Math.max(20, Math.ceil(members.length / 10)));
+  const posters = members.slice(0, Number(process.env.OASIS_BENCH_LIKE_POSTS) || Math.max(20, Math.ceil(members.length / 10)));
   const posts: bigint[] = new Array(posters.length);
   await inParallel(posters, 8, async (_n, i) => {
     const media = await again(() => bed.photo(ids[i]!, i));
     posts[i] = (await again(() => bed.post(ids[i]!).createPost({ mediaIds: [media], caption: quotes[i % quotes.length]!.slice(0, 300), requestId: `bench-writes-${i}` }))).post!.postId;
   });
   // Every ordered pair of distinct users, and every (user, post), each used once.
-  const followPairs = shuffled(members.flatMap((_a, i) => members.flatMap((_b, j) => (i === j ? [] : [[i, j] as const]))));
+  const indexOf = new Map(members.map((n, i) => [n, i]));
+  const memberEdges = readEdges().filter(([u, v]) => indexOf.has(u) && indexOf.has(v));
+  const asIndices = (follows: Array<[number, number]>) => follows.map(([a, b]) => [indexOf.get(a)!, indexOf.get(b)!] as const);
+  const followLists = {
+    shuffled: shuffled(members.flatMap((_a, i) => members.flatMap((_b, j) => (i === j ? [] : [[i, j] as const])))),
+    file: asIndices(demoFollows(memberEdges.filter((_e, i) => i % 2 === 0), "file")),
+    spread: asIndices(demoFollows(memberEdges.filter((_e, i) => i % 2 === 1), "spread")),
+  };
+  type Order = keyof typeof followLists;
+  let order: Order = "shuffled";
   const likePairs = shuffled(members.flatMap((_u, i) => posts.map((_p, j) => [i, j] as const)));
   console.log(`setup: ${members.length} users, ${posts.length} posts in ${((performance.now() - t0) / 1000).toFixed(0)} s; ${clients} clients, ${seconds} s per phase`);
 
@@ -89,11 +115,12 @@ try {
     await res.arrayBuffer();
     if (!res.ok) throw new Error(`${path}: ${res.status}`);
   };
-  let nextFollow = 0;
+  const nextFollow: Record<Order, number> = { shuffled: 0, file: 0, spread: 0 };
   let nextLike = 0;
   const phases = {
     follows: (i: number) => {
-      const [a, b] = followPairs[(nextFollow + i) % followPairs.length]!;
+      const pairs = followLists[order];
+      const [a, b] = pairs[(nextFollow[order] + i) % pairs.length]!;
       return call(`/v1/users/${ids[b]}:follow`, tokens[a]!);
     },
     likes: (i: number) => {
@@ -119,7 +146,7 @@ try {
     const c0 = snapshot(pids);
     const r = await closedLoopFor(seconds, workers, phases[phase]);
     const c1 = snapshot(pids);
-    if (phase === "follows") nextFollow += r.count;
+    if (phase === "follows") nextFollow[order] += r.count;
     else nextLike += r.count;
     const cpuMs = Object.fromEntries(Object.keys(c0).map((k) => [k, ((c1[k]! - c0[k]!) * 1000) / Math.max(1, r.count)]));
     const total = Object.values(cpuMs).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
@@ -131,23 +158,25 @@ try {
   };
 
   // Warm-up (JIT, pools, caches), not counted.
-  for (const phase of chosen) await closedLoopFor(2, clients, phases[phase]).then((r) => (phase === "follows" ? (nextFollow += r.count) : (nextLike += r.count)));
+  for (const phase of chosen) await closedLoopFor(2, clients, phases[phase]).then((r) => (phase === "follows" ? (nextFollow[order] += r.count) : (nextLike += r.count)));
 
   if (!ab) {
     for (const phase of chosen) await run(phase, "");
   } else {
-    const own = ab.name.match(/^OASIS_([A-Z]+)_/)?.[1]?.toLowerCase();
-    const restartable = ab.name === "clients" ? [] : own && services.includes(own) ? [own] : [...services];
+    const owners = ab.vars.map((v) => v.name.match(/^OASIS_([A-Z]+)_/)?.[1]?.toLowerCase());
+    const restartable = ab.name === "clients" || ab.name === "order" ? [] : owners.every((o) => o && services.includes(o)) ? [...new Set(owners as string[])] : [...services];
     const results: Record<string, Record<Phase, Array<LoopResult & { cpuMs: Record<string, number> }>>> = {};
     for (const v of ab.values) results[v] = { follows: [], likes: [] };
     for (let round = 1; round <= 2; round++) {
       for (const value of ab.values) {
         const workers = ab.name === "clients" ? Number(value) : clients;
-        if (ab.name !== "clients") bed.mesh.env[ab.name] = value;
+        const at = ab.values.indexOf(value);
+        if (ab.name === "order") order = value as Order;
+        else if (ab.name !== "clients") for (const v of ab.vars) bed.mesh.env[v.name] = v.values[at]!;
         for (const s of restartable) await bed.mesh.supervisor.stop(s);
         for (const s of restartable) await bed.mesh.supervisor.restart(s);
         for (const phase of chosen) {
-          await closedLoopFor(2, workers, phases[phase]).then((r) => (phase === "follows" ? (nextFollow += r.count) : (nextLike += r.count)));
+          await closedLoopFor(2, workers, phases[phase]).then((r) => (phase === "follows" ? (nextFollow[order] += r.count) : (nextLike += r.count)));
           results[value]![phase].push(await run(phase, `round ${round}, ${ab.name}=${value}`, workers));
         }
       }

@@ -20,7 +20,7 @@ import { Code, ConnectError, createOasisClient, type OasisClient } from "@oasis/
 import { Visibility } from "@oasis/client/gen/oasis/post/v1/post_pb.ts";
 import { inParallel } from "../kit/parallel.ts";
 import { Progress } from "./progress.ts";
-import { demoGraph, demoPassword, type DemoUser } from "./users.ts";
+import { demoFollows, demoGraph, demoPassword, type DemoUser } from "./users.ts";
 
 /** Chat lines: Song poems and English love fortunes, short enough for one message. */
 const chatLines = [...readFortunes("zh-song100.fortune"), ...readFortunes("en-love.fortune")].filter((l) => l.length <= 500);
@@ -200,7 +200,9 @@ export class DemoLoader {
     const users = whole.users.filter((u) => this.inSlice(u.n));
     const edges = whole.edges.filter(([u, v]) => this.inSlice(u) && this.inSlice(v));
     const byN = new Map(users.map((u) => [u.n, u]));
-    const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
+    // Spread over users, so the follows in flight do not queue on one user's rows
+    // (users.ts demoFollows); OASIS_DEMO_FOLLOW_ORDER=file keeps the edge file's order.
+    const follows = demoFollows(edges, process.env.OASIS_DEMO_FOLLOW_ORDER === "file" ? "file" : "spread");
 
     await this.step("accounts", users, (u) => this.createAccount(u));
     await this.step("sessions", users, (u) => this.signIn(u));

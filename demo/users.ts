@@ -37,3 +37,26 @@ export function demoGraph(): { users: DemoUser[]; edges: Array<[number, number]>
   }));
   return { users, edges };
 }
+
+/**
+ * The demo's follows: each edge both ways (`[u, v]` and `[v, u]`), in an order that spreads
+ * the users over the calls in flight. The edge file lists each user's edges together (the
+ * first 70 all touch one member), so in file order every follow in flight took the same
+ * two rows of graph's `counts` and waited for the others' commits one by one. A fixed
+ * shuffle (xorshift32, same seed every run) keeps the set of requests and each request
+ * the same; only their order changes. `order: "file"` keeps the file's order (stop 26's
+ * loader, for bench/writes.ts's comparison).
+ */
+export function demoFollows(edges: ReadonlyArray<readonly [number, number]>, order: "spread" | "file" = "spread"): Array<[number, number]> {
+  const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
+  if (order === "file") return follows;
+  let s = 0x9e3779b9;
+  for (let i = follows.length - 1; i > 0; i--) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    const j = (s >>> 0) % (i + 1);
+    [follows[i], follows[j]] = [follows[j]!, follows[i]!];
+  }
+  return follows;
+}

@@ -46,7 +46,7 @@ export const DOMAIN_WORDS = [
 
 /** Which services may import each module of shared-rules/ (and no one else may). */
 export const SHARED_RULES: Readonly<Record<string, readonly string[]>> = {
-  "shared-rules/post-visibility.ts": ["post", "feed", "notification", "search"],
+  "shared-rules/post-visibility.ts": ["post", "feed", "notification", "search", "interaction"],
   "shared-rules/profile-visibility.ts": ["identity", "search"],
   "shared-rules/moderation-action.ts": ["identity", "post", "interaction", "search"],
 };

@@ -19,6 +19,13 @@
  *   OASIS_BENCH_COMPOSE_AB=followers.
  * - OASIS_FEED_FOLLOWERS_TTL [3600]: seconds a follower set is trusted before the next
  *   fan-out rebuilds it from graph (bounds a missed follow event).
+ * - OASIS_FEED_ONE_TRIP_LIKES [1]: a post_liked / post_unliked event changes the read
+ *   model in one Redis round trip (read-model.ts likeChanged: the likers set, its expiry,
+ *   the counters' and the liker's state's fences in one pipeline); 0 takes three (liked,
+ *   then touched's two invalidations).
+ * - OASIS_FEED_ONE_TRIP_BACKFILL [1]: a follow_created's backfill (the followee's newest
+ *   posts into the follower's home timeline) is one Redis script when the followee's
+ *   timeline is built (timelines.ts backfill); 0 takes three round trips (built?, page, push).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -39,6 +46,10 @@ export interface FeedConfig extends BaseConfig {
   readonly followersTtl: number;
   /** Pages are hydrated from the read model (read-model.ts), not from the services. */
   readonly readModel: boolean;
+  /** Like events change the read model in one Redis round trip (read-model.ts likeChanged). */
+  readonly oneTripLikes: boolean;
+  /** A follow's backfill in one Redis script when the followee's timeline is built (timelines.ts backfill). */
+  readonly oneTripBackfill: boolean;
 }
 
 export function loadFeedConfig(env: Env = process.env): FeedConfig {
@@ -55,5 +66,7 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     followerCache: boolEnv(env, "OASIS_FEED_FOLLOWER_CACHE", true),
     followersTtl: num("OASIS_FEED_FOLLOWERS_TTL", 3600),
     readModel: boolEnv(env, "OASIS_FEED_READ_MODEL", true),
+    oneTripLikes: boolEnv(env, "OASIS_FEED_ONE_TRIP_LIKES", true),
+    oneTripBackfill: boolEnv(env, "OASIS_FEED_ONE_TRIP_BACKFILL", true),
   });
 }

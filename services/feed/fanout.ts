@@ -167,12 +167,15 @@ export function followersConsumer(ctx: FeedContext) {
   };
 }
 
+/** `feed-graph`: a follow backfills the followee's newest posts into the follower's home timeline; an unfollow removes them. */
 export function graphConsumer(ctx: FeedContext) {
   const cfg = ctx.rt.config;
   return {
     name: "feed-graph",
     handlers: [
       on(FollowCreatedSchema, async (e) => {
+        // One round trip when the followee's timeline is built (OASIS_FEED_ONE_TRIP_BACKFILL).
+        if (cfg.oneTripBackfill && (await ctx.timelines.backfill(e.followeeId, e.followerId, cfg.backfill)) >= 0) return;
         await ensureUserTimeline(ctx, e.followeeId);
         const latest = await ctx.timelines.page("ut", e.followeeId, undefined, cfg.backfill);
         await ctx.timelines.pushHome([e.followerId], latest.ids);

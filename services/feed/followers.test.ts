@@ -16,6 +16,7 @@ import { readEdges, readFortunes } from "../../demo/data.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 import { feedRedis, type FeedRedis } from "../../testbeds/feed.ts";
 import { FollowerSets } from "./followers.ts";
+import { Timelines } from "./timelines.ts";
 
 let bed: SocialTestbed;
 let keys: FeedRedis;
@@ -149,6 +150,40 @@ test("the set's scripts: a follow event during a rebuild fences it; events are i
     expect(await sets.store(lonely, "", [])).toBe(true);
     expect(await sets.read(lonely)).toEqual([]);
     expect(await sets.push(lonely, 0, 2, 100, 800, 0, [postId])).toEqual({ kind: "pushed", delivered: 0, followers: 0 });
+  } finally {
+    const left = await plain.keys(`${prefix}*`);
+    if (left.length) await plain.del(...left);
+    redis.disconnect();
+    plain.disconnect();
+  }
+});
+
+test("a follow's backfill script: the followee's newest posts into a built home timeline, once; -1 when the followee's timeline is not built", async () => {
+  const prefix = `t-backfill-${process.pid}-${Date.now()}:`;
+  const redis = new Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", { keyPrefix: prefix });
+  const plain = new Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
+  try {
+    // A clock one millisecond further at every id: the timeline's scores differ.
+    let ms = Date.now();
+    const gen = createIdGenerator(1, () => ms++);
+    const [followee, follower, away] = [gen.next(), gen.next(), gen.next()];
+    const timelines = new Timelines(redis, 3, 800, 60);
+    // Not built: nothing done, the caller builds it.
+    expect(await timelines.backfill(followee, follower, 2)).toBe(-1);
+    const posts = [gen.next(), gen.next(), gen.next(), gen.next()];
+    await timelines.writeUser(followee, posts);
+    await redis.set(`hb:${follower}`, "1");
+    await redis.zadd(`ht:${follower}`, 1, "7");
+    // The two newest, as page() then pushHome() would; again adds nothing.
+    expect(await timelines.backfill(followee, follower, 2)).toBe(2);
+    expect(await timelines.page("ht", follower, undefined, 10)).toEqual({ ids: [posts[3]!, posts[2]!, 7n], more: false });
+    expect(await timelines.backfill(followee, follower, 2)).toBe(0);
+    // The home cap (3) holds: the oldest entry goes.
+    expect(await timelines.backfill(followee, follower, 4)).toBe(2);
+    expect((await timelines.page("ht", follower, undefined, 10)).ids).toEqual([posts[3]!, posts[2]!, posts[1]!]);
+    // A home timeline that is not built gets nothing (it is rebuilt on read).
+    expect(await timelines.backfill(followee, away, 2)).toBe(0);
+    expect(await redis.exists(`ht:${away}`)).toBe(0);
   } finally {
     const left = await plain.keys(`${prefix}*`);
     if (left.length) await plain.del(...left);

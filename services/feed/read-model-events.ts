@@ -12,8 +12,8 @@ import { BlockCreatedSchema, BlockRemovedSchema, FollowCreatedSchema, FollowRemo
 import type { FeedContext } from "./context.ts";
 import type { ReadModel } from "./read-model.ts";
 
-/** Consumers for post, identity and (when the mesh has it) interaction events. */
-export function readModelConsumers(rm: ReadModel, withInteraction: boolean) {
+/** Consumers for post, identity and (when the mesh has it) interaction events; `oneTripLikes` is OASIS_FEED_ONE_TRIP_LIKES (read-model.ts likeChanged). */
+export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true) {
   const consumers = [
     {
       name: "feed-read-model-post",
@@ -46,10 +46,12 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean) {
       name: "feed-read-model-interaction",
       handlers: [
         on(PostLikedSchema, async (e) => {
+          if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, true);
           await rm.liked(e.postId, e.userId, true);
           await rm.touched(e.postId, e.userId);
         }),
         on(PostUnlikedSchema, async (e) => {
+          if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, false);
           await rm.liked(e.postId, e.userId, false);
           await rm.touched(e.postId, e.userId);
         }),

@@ -49,7 +49,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { asService, asUser, optionalCall } from "#kit/client.ts";
 import { VersionedCache } from "#kit/cache.ts";
 import type { Caller } from "#kit/call-context.ts";
-import type { Redis } from "#kit/redis.ts";
+import { Pipeline, type Redis } from "#kit/redis.ts";
 import { ProfileSchema, type Profile } from "#gen/oasis/identity/v1/profile_pb.ts";
 import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
@@ -248,6 +248,25 @@ export class ReadModel {
     if (liked) pipe.sadd(key, String(user));
     else pipe.srem(key, String(user));
     await pipe.expire(key, day + setsSlack).exec();
+  }
+
+  /**
+   * post_liked (`liked`) / post_unliked, in one round trip: what `liked` and
+   * `touched(postId, user)` do in three (the likers set and its expiry, then the fences of
+   * the post's counters and of the user's state). An error on the likers set rejects (the
+   * event is redelivered); a failed fence is ignored, as `touched` ignores it.
+   */
+  async likeChanged(postId: bigint, user: bigint, liked: boolean): Promise<void> {
+    const key = `rm:likers:${postId}`;
+    const pipe = new Pipeline(this.redis);
+    if (liked) pipe.batch.sadd(key, String(user));
+    else pipe.batch.srem(key, String(user));
+    pipe.batch.expire(key, day + setsSlack);
+    this.counters.invalidateIn(pipe, [String(postId)]);
+    this.states.invalidateIn(pipe, [`${user}:${postId}`]);
+    const errors = await pipe.exec();
+    const failed = errors[0] ?? errors[1];
+    if (failed) throw failed;
   }
 
   /** A refer-to `referring` of `referred` by `author` was created (`exists`) or deleted. */

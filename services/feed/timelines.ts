@@ -75,7 +75,28 @@ if new > 0 then redis.call('INCRBY', KEYS[1], new) end
 return new
 `;
 
+// A new follow's backfill in one round trip. KEYS[1] the followee's `ub` marker, KEYS[2]
+// their `ut` timeline, KEYS[3] the home delivery counter, KEYS[4] the follower's `ht`,
+// KEYS[5] its `hb` marker. ARGV[1] how many of the followee's newest posts, ARGV[2] the
+// home cap. Returns -1 when the followee's timeline is not built (the caller builds it
+// and pushes, as before), else what pushScript returns for those posts and that reader.
+const backfillScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local n = tonumber(ARGV[1])
+if n == 0 or redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
+local got = redis.call('ZRANGE', KEYS[2], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, n, 'WITHSCORES')
+if #got == 0 then return 0 end
+local new = 0
+for i = 1, #got, 2 do
+  new = new + redis.call('ZADD', KEYS[4], got[i + 1], got[i])
+end
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[2]) + 1))
+if new > 0 then redis.call('INCRBY', KEYS[3], new) end
+return new
+`;
+
 type TimelineRedis = Redis & {
+  oasisBackfill(numKeys: number, ...args: Array<string | number>): Promise<number>;
   oasisPush(numKeys: number, ...args: Array<string | number>): Promise<number>;
   oasisPushActive(numKeys: number, ...args: Array<string | number>): Promise<number>;
 };
@@ -97,6 +118,7 @@ export class Timelines {
   ) {
     if (!("oasisPush" in redis)) redis.defineCommand("oasisPush", { lua: pushScript });
     if (!("oasisPushActive" in redis)) redis.defineCommand("oasisPushActive", { lua: pushActiveScript });
+    if (!("oasisBackfill" in redis)) redis.defineCommand("oasisBackfill", { lua: backfillScript });
     this.redis = redis as TimelineRedis;
   }
 
@@ -109,6 +131,16 @@ export class Timelines {
     if (readers.length === 0 || postIds.length === 0) return 0;
     const keys = ["delivered:home", ...readers.flatMap((r) => [`ht:${r}`, `hb:${r}`])];
     return this.redis.oasisPush(keys.length, ...keys, this.homeCap, ...Timelines.scored(postIds));
+  }
+
+  /**
+   * A new follow's backfill in one round trip: the `count` newest posts of `followee`'s
+   * timeline pushed to `follower`'s built home timeline (as `page` then `pushHome`).
+   * Returns how many were new, or -1 when the followee's timeline is not built (nothing
+   * done: the caller builds it and pushes).
+   */
+  async backfill(followee: bigint, follower: bigint, count: number): Promise<number> {
+    return this.redis.oasisBackfill(5, `ub:${followee}`, `ut:${followee}`, "delivered:home", `ht:${follower}`, `hb:${follower}`, count, this.homeCap);
   }
 
   /**

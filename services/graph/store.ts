@@ -183,8 +183,9 @@ const pairFlagsSql = `SELECT
        EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requestedBy,
        EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blocking,
        EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blockedBy,
-       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS muting`;
-const pairFlagsParams = (viewer: bigint, target: bigint) => [viewer, target, target, viewer, viewer, target, target, viewer, viewer, target, target, viewer, viewer, target];
+       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS muting,
+       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS mutedBy`;
+const pairFlagsParams = (viewer: bigint, target: bigint) => [viewer, target, target, viewer, viewer, target, target, viewer, viewer, target, target, viewer, viewer, target, target, viewer];
 const flagSet = (r: Record<string, number>) => new Set(Object.entries(r).filter(([, v]) => Number(v) === 1).map(([k]) => k as RelationFlag));
 
 /**
@@ -196,7 +197,8 @@ const flagSet = (r: Record<string, number>) => new Set(Object.entries(r).filter(
  *    pair's flags; blocked: nothing is written (the caller's function returns and the
  *    transaction rolls back);
  * 2. INSERT IGNORE the edge, and only if it was new (ROW_COUNT() = 1, kept in a session
- *    variable) add to both counts and insert `event(mutual)`'s outbox row; COMMIT.
+ *    variable) add to both counts and insert `event(mutual, followeeMuting)`'s outbox
+ *    row (followeeMuting: the followee mutes the follower); COMMIT.
  * A repeated follow finds the edge and changes nothing (no count, no event).
  * Returns the pair's flags after the follow (the read of step 1 plus `following`).
  */
@@ -206,7 +208,7 @@ export async function followBatched(
   followeeId: bigint,
   id: bigint,
   now: Date,
-  event: (mutual: boolean) => Statement,
+  event: (mutual: boolean, followeeMuting: boolean) => Statement,
 ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }> {
   const [locked, flagRows] = (await tx.run([
     { sql: "SELECT 1 FROM blocks WHERE (blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?) FOR UPDATE", params: [followerId, followeeId, followeeId, followerId] },
@@ -226,7 +228,7 @@ export async function followBatched(
               ON DUPLICATE KEY UPDATE followers = counts.followers + VALUES(followers), following = counts.following + VALUES(following)`,
         params: followeeId < followerId ? [followeeId, 1, 0, followerId, 0, 1] : [followerId, 0, 1, followeeId, 1, 0],
       },
-      event(flags.has("followedBy")),
+      event(flags.has("followedBy"), flags.has("mutedBy")),
       { sql: "SELECT @oasis_created AS created" },
     ],
     { commit: true },

@@ -9,6 +9,10 @@
  * - OASIS_INTERACTION_BATCHED_WRITES [1]: a like is one transaction in one round trip
  *   (store.ts likeBatched); 0 runs it statement by statement (the A/B switch of
  *   bench/interaction.ts).
+ * - OASIS_INTERACTION_DIRECT_VISIBILITY [1]: interaction checks that the caller may see
+ *   a post itself (domain/posts.ts: the post read as the service, the author's private
+ *   flag, graph asked as the author) and puts the author's mute into post_liked; 0 asks
+ *   post.GetPost as the caller, which asks graph (the chain of stop 26).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, positiveIntEnv } from "#kit/env.ts";
@@ -18,6 +22,8 @@ export interface InteractionConfig extends BaseConfig {
   readonly reconcileSweepBatch: number;
   /** Likes use store.ts likeBatched (one round trip). */
   readonly batchedWrites: boolean;
+  /** Visibility checked here, not by post.GetPost as the caller (domain/posts.ts). */
+  readonly directVisibility: boolean;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -28,5 +34,6 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     reconcileMs: positiveInteger(env, "OASIS_INTERACTION_RECONCILE_MS", 60_000),
     reconcileSweepBatch: positiveInteger(env, "OASIS_INTERACTION_RECONCILE_SWEEP_BATCH", 2_000),
     batchedWrites: boolEnv(env, "OASIS_INTERACTION_BATCHED_WRITES", true),
+    directVisibility: boolEnv(env, "OASIS_INTERACTION_DIRECT_VISIBILITY", true),
   });
 }

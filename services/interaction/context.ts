@@ -1,7 +1,8 @@
-/** Interaction's long-lived state: runtime, the store, clients of post and identity, counters, viewer states, errors. */
+/** Interaction's long-lived state: runtime, the store, clients of post, identity and graph, counters, viewer states, errors, per-process memos. */
 import type { Client } from "@connectrpc/connect";
 import { domainErrors, type DomainErrors } from "#kit/errors.ts";
 import type { Runtime } from "#kit/runtime.ts";
+import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { ErrorReasonSchema, type ErrorReason } from "#gen/oasis/interaction/v1/errors_pb.ts";
 import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
@@ -16,11 +17,15 @@ export interface InteractionContext {
   readonly store: InteractionStore;
   readonly post: Client<typeof PostService>;
   readonly identity: Client<typeof IdentityService>;
+  /** For the direct visibility check (domain/posts.ts): the author's relationship to the caller. */
+  readonly graph: Client<typeof GraphService>;
   readonly counters: Counters;
   readonly viewerStates: ViewerStates;
   readonly errors: DomainErrors<ErrorReason>;
-  /** Posts whose author is already recorded in posts_meta (authors never change). */
-  readonly knownPosts: Set<bigint>;
+  /** Post -> author, for posts whose author is already recorded in posts_meta (authors never change). */
+  readonly postAuthors: Map<bigint, bigint>;
+  /** Author -> private flag and until when (epoch ms) it is trusted (domain/posts.ts). */
+  readonly authorPrivacy: Map<bigint, { isPrivate: boolean; until: number }>;
 }
 
 export function createContext(rt: Runtime<InteractionConfig>): InteractionContext {
@@ -29,9 +34,11 @@ export function createContext(rt: Runtime<InteractionConfig>): InteractionContex
     store: interactionStore,
     post: rt.client(PostService, "post"),
     identity: rt.client(IdentityService, "identity"),
+    graph: rt.client(GraphService, "graph"),
     counters: new Counters(rt.redis, rt.db),
     viewerStates: new ViewerStates(rt.redis, rt.db),
     errors: domainErrors<ErrorReason>("interaction", ErrorReasonSchema),
-    knownPosts: new Set(),
+    postAuthors: new Map(),
+    authorPrivacy: new Map(),
   };
 }

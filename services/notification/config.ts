@@ -13,6 +13,10 @@
  * is under way are stored together, up to this many a commit (events.ts GroupCommit,
  * store.ts deliverGroup), and the follow and like consumers take at least this many
  * events at once; 0 stores each event alone.
+ * OASIS_NOTIFICATION_EVENT_RELATIONS [1]: a follow_created or post_liked event that
+ * carries the recipient's relationship to the actor (followee_muting, author_muting,
+ * read by graph or interaction when the write was made) is judged by it, with no
+ * BatchGetRelationships call; 0 asks graph for every event, as before.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -23,6 +27,8 @@ export interface NotificationConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** Most events of one group commit (events.ts GroupCommit); 0: each event alone. */
   readonly groupCommit: number;
+  /** Trust the relationship a follow or like event carries (domain/deliveries.ts wanted). */
+  readonly eventRelations: boolean;
 }
 
 export function loadNotificationConfig(env: Env = process.env): NotificationConfig {
@@ -31,5 +37,6 @@ export function loadNotificationConfig(env: Env = process.env): NotificationConf
     consumerConcurrency: positiveIntEnv(env, "OASIS_NOTIFICATION_CONSUMER_CONCURRENCY", 8),
     batchedWrites: boolEnv(env, "OASIS_NOTIFICATION_BATCHED_WRITES", true),
     groupCommit: nonNegativeIntEnv(env, "OASIS_NOTIFICATION_GROUP_COMMIT", 64),
+    eventRelations: boolEnv(env, "OASIS_NOTIFICATION_EVENT_RELATIONS", true),
   });
 }

@@ -146,7 +146,16 @@ export function consumers(ctx: NotificationContext) {
       concurrency,
       handlers: [
         on(FollowCreatedSchema, (e, meta) =>
-          graphCommit.add(meta, [{ ...base, recipientId: e.followeeId, actorId: e.followerId, kind: NotificationKind.FOLLOW, groupKey: "follow" }]),
+          graphCommit.add(meta, [
+            {
+              ...base,
+              recipientId: e.followeeId,
+              actorId: e.followerId,
+              kind: NotificationKind.FOLLOW,
+              groupKey: "follow",
+              ...(e.followeeMuting !== undefined && { knownRelation: { muting: e.followeeMuting } }),
+            },
+          ]),
         ),
         on(FollowRequestedSchema, (e, meta) =>
           record(ctx, "notification-graph", meta, [{ ...base, recipientId: e.targetId, actorId: e.requesterId, kind: NotificationKind.FOLLOW_REQUEST, groupKey: "request" }]),
@@ -159,7 +168,15 @@ export function consumers(ctx: NotificationContext) {
       handlers: [
         on(PostLikedSchema, (e, meta) =>
           interactionCommit.add(meta, [
-            { ...base, recipientId: e.postAuthorId, actorId: e.userId, kind: NotificationKind.LIKE, groupKey: `like:${e.postId}`, postId: e.postId },
+            {
+              ...base,
+              recipientId: e.postAuthorId,
+              actorId: e.userId,
+              kind: NotificationKind.LIKE,
+              groupKey: `like:${e.postId}`,
+              postId: e.postId,
+              ...(e.authorMuting !== undefined && { knownRelation: { muting: e.authorMuting } }),
+            },
           ]),
         ),
         on(CommentCreatedSchema, async (e, meta) => {

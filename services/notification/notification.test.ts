@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { nanos } from "@nats-io/transport-node";
+import { FollowCreatedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { NotificationKind, type Notification } from "#gen/oasis/notification/v1/notification_pb.ts";
 import { NotificationService } from "#gen/oasis/notification/v1/notification_service_pb.ts";
@@ -34,7 +35,7 @@ const idOf = new Map<number, bigint>();
 const quotes = readFortunes("en-wisdom.fortune");
 // Members outside the community, with no follows: their inboxes hold only what a test
 // does to them. The sixth is a private account (follow requests).
-const loners = [...new Set(edges.flat())].sort((a, b) => a - b).slice(120, 132);
+const loners = [...new Set(edges.flat())].sort((a, b) => a - b).slice(120, 135);
 const privateLoner = loners[5]!;
 let bus: Bus;
 
@@ -187,6 +188,9 @@ describe("rules", () => {
     // service drops it. An unmuted like after it shows the likes were handled.
     await bed.interaction(b).likePost({ postId: p });
     const mutedSeq = await likeEventSeq(p, b);
+    // The like says the author mutes the liker (interaction read it from graph to check the like).
+    const mutedLike = await bus.jsm.streams.getMessage(streamName(bed.mesh.namespace, "interaction"), { seq: mutedSeq });
+    expect(fromBinary(PostLikedSchema, mutedLike!.data).authorMuting).toBe(true);
     await bed.interaction(d).likePost({ postId: p });
     await until(() => fetchInbox(a), (l) => l.some((x) => x.postId === p));
     await handled(PostLikedSchema, mutedSeq);
@@ -199,6 +203,28 @@ describe("rules", () => {
     await notificationClient(a).markRead({ upToNotificationId: 0n });
     expect((await notificationClient(a).getUnreadCount({})).count).toBe(0n);
     await bed.graph(a).unmute({ userId: b });
+  });
+});
+
+describe("follows", () => {
+  test("a follow from a user the followee mutes: the event carries the mute and nobody is notified of it", async () => {
+    const [followee, muted, other] = [loners[12]!, loners[13]!, loners[14]!].map((n) => idOf.get(n)!) as [bigint, bigint, bigint];
+    const ns = bed.mesh.namespace;
+    const lastFollow = () => bus.jsm.streams.getMessage(streamName(ns, "graph"), { last_by_subj: eventSubject(ns, FollowCreatedSchema) }).catch(() => undefined);
+    const from = (follower: bigint) => (m: Awaited<ReturnType<typeof lastFollow>>) => {
+      const e = m && fromBinary(FollowCreatedSchema, m.data);
+      return !!e && e.followerId === follower && e.followeeId === followee;
+    };
+    await bed.graph(followee).mute({ userId: muted });
+    await bed.graph(muted).follow({ userId: followee });
+    const mutedFollow = (await until(lastFollow, from(muted)))!;
+    expect(fromBinary(FollowCreatedSchema, mutedFollow.data).followeeMuting).toBe(true);
+    await bed.graph(other).follow({ userId: followee });
+    const otherFollow = (await until(lastFollow, from(other)))!;
+    expect(fromBinary(FollowCreatedSchema, otherFollow.data).followeeMuting).toBe(false);
+    await handled(FollowCreatedSchema, otherFollow.seq);
+    const follows = (await fetchInbox(followee)).filter((x) => x.kind === NotificationKind.FOLLOW);
+    expect(follows.map((x) => x.actorIds)).toEqual([[other]]);
   });
 });
 

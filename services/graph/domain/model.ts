@@ -6,7 +6,8 @@
 import type { BatchedTx, Queryable, Statement } from "#kit/mysql.ts";
 
 /** A relation of a viewer towards another user, as stored. */
-export type RelationFlag = "following" | "followedBy" | "requested" | "requestedBy" | "blocking" | "blockedBy" | "muting";
+/** "mutedBy" (the other mutes the viewer) is read only inside a follow's transaction, for follow_created; never shown to the viewer. */
+export type RelationFlag = "following" | "followedBy" | "requested" | "requestedBy" | "blocking" | "blockedBy" | "muting" | "mutedBy";
 
 /** One follow (or follow request) edge as listed. */
 export interface EdgeRow {
@@ -53,7 +54,8 @@ export interface GraphStore {
   /**
    * Follower -> followee (a public account) in two round trips of one batched
    * transaction: locks the block rows, reads the pair's flags, then inserts the edge and,
-   * only when it is new, the counts and `event(mutual)`'s outbox row. Blocked: nothing is
+   * only when it is new, the counts and `event(mutual, followeeMuting)`'s outbox row
+   * (followeeMuting: the followee mutes the follower). Blocked: nothing is
    * written. Returns the flags after the follow.
    */
   followBatched(
@@ -62,6 +64,6 @@ export interface GraphStore {
     followeeId: bigint,
     id: bigint,
     now: Date,
-    event: (mutual: boolean) => Statement,
+    event: (mutual: boolean, followeeMuting: boolean) => Statement,
   ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
 }

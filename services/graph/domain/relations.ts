@@ -75,7 +75,7 @@ export async function writeFollow(ctx: GraphContext, tx: Tx, followerId: bigint,
   const created = await store.insertFollow(tx, followerId, followeeId, rt.ids.next(), new Date());
   if (created) await store.addToCounts(tx, followerId, followeeId, 1);
   const flags = await store.pairFlags(tx, followerId, followeeId);
-  if (created) await rt.outbox.add(tx, FollowCreatedSchema, { followerId, followeeId, mutual: flags.has("followedBy") });
+  if (created) await rt.outbox.add(tx, FollowCreatedSchema, { followerId, followeeId, mutual: flags.has("followedBy"), followeeMuting: flags.has("mutedBy") });
   return flags;
 }
 

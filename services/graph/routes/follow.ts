@@ -62,8 +62,8 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
   // Read before the transaction starts, so no writer's bump after our commit can be taken for the version we saw.
   const seen = amend ? await ctx.cache.followVersions(viewer, target) : undefined;
   const r = await rt.batchTx((tx) =>
-    store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual) =>
-      rt.outbox.statement(FollowCreatedSchema, { followerId: viewer, followeeId: target, mutual }, "@oasis_created = 1"),
+    store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) =>
+      rt.outbox.statement(FollowCreatedSchema, { followerId: viewer, followeeId: target, mutual, followeeMuting }, "@oasis_created = 1"),
     ),
   );
   if (r.blocked) return undefined;

@@ -7,7 +7,7 @@ import { PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/ev
 import { Pipeline } from "#kit/redis.ts";
 import type { InteractionContext } from "../context.ts";
 import type { Counts } from "./model.ts";
-import { visiblePost } from "./posts.ts";
+import { checkedPost } from "./posts.ts";
 
 /**
  * After the commit: the committed counters to Redis and the liker's viewer state dropped,
@@ -27,20 +27,25 @@ async function currentCounts(ctx: InteractionContext, postId: bigint, changed: C
   return changed ?? (await ctx.counters.get([postId])).get(postId)!;
 }
 
-/** `userId` likes the post (idempotent). Errors: those of visiblePost. Returns the post id and its counters. */
+/**
+ * `userId` likes the post (idempotent). Errors: those of visiblePost. Returns the post id
+ * and its counters. post_liked carries whether the author mutes the liker when the
+ * visibility check read it (author_muting), so notification need not ask graph.
+ */
 export async function like(ctx: InteractionContext, userId: bigint, postId: bigint): Promise<{ postId: bigint; counts: Omit<Counts, "v"> }> {
   const { rt, store } = ctx;
-  const post = await visiblePost(ctx, postId);
+  const { post, authorMuting } = await checkedPost(ctx, postId);
+  const event = { postId: post.postId, postAuthorId: post.authorId, userId, ...(authorMuting !== undefined && { authorMuting }) };
   // One round trip (store.likeBatched); OASIS_INTERACTION_BATCHED_WRITES=0 takes the
   // statement-by-statement path (bench/interaction.ts compares them).
   const counts = rt.config.batchedWrites
     ? await rt.batchTx((tx) =>
-        store.likeBatched(tx, post.postId, userId, rt.ids.next(), rt.outbox.statement(PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId }, "@oasis_created = 1")),
+        store.likeBatched(tx, post.postId, userId, rt.ids.next(), rt.outbox.statement(PostLikedSchema, event, "@oasis_created = 1")),
       )
     : await rt.tx(async (tx) => {
         if (!(await store.insertLike(tx, post.postId, userId, rt.ids.next()))) return undefined;
         const c = await store.bumpCount(tx, post.postId, "likes", 1);
-        await rt.outbox.add(tx, PostLikedSchema, { postId: post.postId, postAuthorId: post.authorId, userId });
+        await rt.outbox.add(tx, PostLikedSchema, event);
         return c;
       });
   await afterCountChange(ctx, post.postId, counts, userId);

@@ -21,18 +21,25 @@ const relationshipConcurrency = 8;
 
 /**
  * Keeps the deliveries whose recipient wants to hear from the actor, in order: one
- * BatchGetRelationships per distinct recipient (made as that recipient) for all its actors.
+ * BatchGetRelationships per distinct recipient (made as that recipient) for all its actors,
+ * except for deliveries whose event carried the relationship (`knownRelation`, used while
+ * OASIS_NOTIFICATION_EVENT_RELATIONS is on): those are judged by it, with no call.
  */
 export async function wanted(ctx: NotificationContext, deliveries: readonly Delivery[]): Promise<Delivery[]> {
   const candidates = deliveries.filter((d) => d.recipientId !== d.actorId && d.recipientId !== 0n);
+  const trustEvent = ctx.rt.config.eventRelations;
   const actorsOf = new Map<bigint, Set<bigint>>();
-  for (const d of candidates) actorsOf.set(d.recipientId, (actorsOf.get(d.recipientId) ?? new Set()).add(d.actorId));
+  for (const d of candidates) {
+    if (trustEvent && d.knownRelation) continue;
+    actorsOf.set(d.recipientId, (actorsOf.get(d.recipientId) ?? new Set()).add(d.actorId));
+  }
   const rels = new Map<bigint, Map<bigint, Relationship>>();
   await inParallel([...actorsOf], relationshipConcurrency, async ([recipient, actors]) => {
     const r = await ctx.graph.batchGetRelationships({ userIds: [...actors] }, asUser(recipient));
     rels.set(recipient, new Map(r.relationships.map((x) => [x.userId, x])));
   });
   return candidates.filter((d) => {
+    if (trustEvent && d.knownRelation) return !d.knownRelation.muting;
     const rel = rels.get(d.recipientId)?.get(d.actorId);
     return !(rel?.blocking || rel?.muting || rel?.blockedBy);
   });

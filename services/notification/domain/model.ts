@@ -12,6 +12,14 @@ export interface Delivery {
   readonly postId: bigint;
   readonly commentId: bigint;
   readonly text: string;
+  /**
+   * What the recipient is to the actor as the event says it was when it was written
+   * (follow_created's followee_muting, post_liked's author_muting): no block either way
+   * then, and whether the recipient mutes the actor. When set (and
+   * OASIS_NOTIFICATION_EVENT_RELATIONS is on) wanted() asks graph nothing for this
+   * delivery; absent, graph is asked as the recipient.
+   */
+  readonly knownRelation?: { readonly muting: boolean };
 }
 
 /** What notification's use cases need of the database; every method runs on `db` (a pool or a transaction). */

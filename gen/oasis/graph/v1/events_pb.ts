@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/graph/v1/events.proto.
  */
 export const file_oasis_graph_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChtvYXNpcy9ncmFwaC92MS9ldmVudHMucHJvdG8SDm9hc2lzLmdyYXBoLnYxIkkKDUZvbGxvd0NyZWF0ZWQSEwoLZm9sbG93ZXJfaWQYASABKAMSEwoLZm9sbG93ZWVfaWQYAiABKAMSDgoGbXV0dWFsGAMgASgIIm4KDUZvbGxvd1JlbW92ZWQSEwoLZm9sbG93ZXJfaWQYASABKAMSEwoLZm9sbG93ZWVfaWQYAiABKAMSMwoGcmVhc29uGAMgASgOMiMub2FzaXMuZ3JhcGgudjEuRm9sbG93UmVtb3ZlZFJlYXNvbiI6Cg9Gb2xsb3dSZXF1ZXN0ZWQSFAoMcmVxdWVzdGVyX2lkGAEgASgDEhEKCXRhcmdldF9pZBgCIAEoAyI2CgxCbG9ja0NyZWF0ZWQSEgoKYmxvY2tlcl9pZBgBIAEoAxISCgpibG9ja2VkX2lkGAIgASgDIjYKDEJsb2NrUmVtb3ZlZBISCgpibG9ja2VyX2lkGAEgASgDEhIKCmJsb2NrZWRfaWQYAiABKAMiMQoLTXV0ZUNyZWF0ZWQSEAoIbXV0ZXJfaWQYASABKAMSEAoIbXV0ZWRfaWQYAiABKAMiMQoLTXV0ZVJlbW92ZWQSEAoIbXV0ZXJfaWQYASABKAMSEAoIbXV0ZWRfaWQYAiABKAMqgQEKE0ZvbGxvd1JlbW92ZWRSZWFzb24SJQohRk9MTE9XX1JFTU9WRURfUkVBU09OX1VOU1BFQ0lGSUVEEAASIgoeRk9MTE9XX1JFTU9WRURfUkVBU09OX1VORk9MTE9XEAESHwobRk9MTE9XX1JFTU9WRURfUkVBU09OX0JMT0NLEAJiBnByb3RvMw");
+  fileDesc("ChtvYXNpcy9ncmFwaC92MS9ldmVudHMucHJvdG8SDm9hc2lzLmdyYXBoLnYxInsKDUZvbGxvd0NyZWF0ZWQSEwoLZm9sbG93ZXJfaWQYASABKAMSEwoLZm9sbG93ZWVfaWQYAiABKAMSDgoGbXV0dWFsGAMgASgIEhwKD2ZvbGxvd2VlX211dGluZxgEIAEoCEgAiAEBQhIKEF9mb2xsb3dlZV9tdXRpbmcibgoNRm9sbG93UmVtb3ZlZBITCgtmb2xsb3dlcl9pZBgBIAEoAxITCgtmb2xsb3dlZV9pZBgCIAEoAxIzCgZyZWFzb24YAyABKA4yIy5vYXNpcy5ncmFwaC52MS5Gb2xsb3dSZW1vdmVkUmVhc29uIjoKD0ZvbGxvd1JlcXVlc3RlZBIUCgxyZXF1ZXN0ZXJfaWQYASABKAMSEQoJdGFyZ2V0X2lkGAIgASgDIjYKDEJsb2NrQ3JlYXRlZBISCgpibG9ja2VyX2lkGAEgASgDEhIKCmJsb2NrZWRfaWQYAiABKAMiNgoMQmxvY2tSZW1vdmVkEhIKCmJsb2NrZXJfaWQYASABKAMSEgoKYmxvY2tlZF9pZBgCIAEoAyIxCgtNdXRlQ3JlYXRlZBIQCghtdXRlcl9pZBgBIAEoAxIQCghtdXRlZF9pZBgCIAEoAyIxCgtNdXRlUmVtb3ZlZBIQCghtdXRlcl9pZBgBIAEoAxIQCghtdXRlZF9pZBgCIAEoAyqBAQoTRm9sbG93UmVtb3ZlZFJlYXNvbhIlCiFGT0xMT1dfUkVNT1ZFRF9SRUFTT05fVU5TUEVDSUZJRUQQABIiCh5GT0xMT1dfUkVNT1ZFRF9SRUFTT05fVU5GT0xMT1cQARIfChtGT0xMT1dfUkVNT1ZFRF9SRUFTT05fQkxPQ0sQAmIGcHJvdG8z");
 
 /**
  * Published on oasis.graph.v1.follow_created when follower_id starts following
@@ -39,6 +39,16 @@ export type FollowCreated = Message<"oasis.graph.v1.FollowCreated"> & {
    * @generated from field: bool mutual = 3;
    */
   mutual: boolean;
+
+  /**
+   * Whether the followee mutes the follower, read in the follow's transaction (no block
+   * exists either way then: a follow across a block is refused). Consumers that filter
+   * by the pair's relationship (notification) use it instead of asking graph; absent in
+   * events written before this field, which are judged by asking graph as before.
+   *
+   * @generated from field: optional bool followee_muting = 4;
+   */
+  followeeMuting?: boolean | undefined;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/interaction/v1/events.proto.
  */
 export const file_oasis_interaction_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiFvYXNpcy9pbnRlcmFjdGlvbi92MS9ldmVudHMucHJvdG8SFG9hc2lzLmludGVyYWN0aW9uLnYxIkUKCVBvc3RMaWtlZBIPCgdwb3N0X2lkGAEgASgDEhYKDnBvc3RfYXV0aG9yX2lkGAIgASgDEg8KB3VzZXJfaWQYAyABKAMiRwoLUG9zdFVubGlrZWQSDwoHcG9zdF9pZBgBIAEoAxIWCg5wb3N0X2F1dGhvcl9pZBgCIAEoAxIPCgd1c2VyX2lkGAMgASgDInIKDkNvbW1lbnRDcmVhdGVkEi4KB2NvbW1lbnQYASABKAsyHS5vYXNpcy5pbnRlcmFjdGlvbi52MS5Db21tZW50EhYKDnBvc3RfYXV0aG9yX2lkGAIgASgDEhgKEHBhcmVudF9hdXRob3JfaWQYAyABKAMiSAoOQ29tbWVudERlbGV0ZWQSEgoKY29tbWVudF9pZBgBIAEoAxIPCgdwb3N0X2lkGAIgASgDEhEKCWF1dGhvcl9pZBgDIAEoAyJeChBDb21tZW50TW9kZXJhdGVkEhIKCmNvbW1lbnRfaWQYASABKAMSDwoHcG9zdF9pZBgCIAEoAxIRCglhdXRob3JfaWQYAyABKAMSEgoKdGFrZW5fZG93bhgEIAEoCGIGcHJvdG8z", [file_oasis_interaction_v1_interaction]);
+  fileDesc("CiFvYXNpcy9pbnRlcmFjdGlvbi92MS9ldmVudHMucHJvdG8SFG9hc2lzLmludGVyYWN0aW9uLnYxInMKCVBvc3RMaWtlZBIPCgdwb3N0X2lkGAEgASgDEhYKDnBvc3RfYXV0aG9yX2lkGAIgASgDEg8KB3VzZXJfaWQYAyABKAMSGgoNYXV0aG9yX211dGluZxgEIAEoCEgAiAEBQhAKDl9hdXRob3JfbXV0aW5nIkcKC1Bvc3RVbmxpa2VkEg8KB3Bvc3RfaWQYASABKAMSFgoOcG9zdF9hdXRob3JfaWQYAiABKAMSDwoHdXNlcl9pZBgDIAEoAyJyCg5Db21tZW50Q3JlYXRlZBIuCgdjb21tZW50GAEgASgLMh0ub2FzaXMuaW50ZXJhY3Rpb24udjEuQ29tbWVudBIWCg5wb3N0X2F1dGhvcl9pZBgCIAEoAxIYChBwYXJlbnRfYXV0aG9yX2lkGAMgASgDIkgKDkNvbW1lbnREZWxldGVkEhIKCmNvbW1lbnRfaWQYASABKAMSDwoHcG9zdF9pZBgCIAEoAxIRCglhdXRob3JfaWQYAyABKAMiXgoQQ29tbWVudE1vZGVyYXRlZBISCgpjb21tZW50X2lkGAEgASgDEg8KB3Bvc3RfaWQYAiABKAMSEQoJYXV0aG9yX2lkGAMgASgDEhIKCnRha2VuX2Rvd24YBCABKAhiBnByb3RvMw", [file_oasis_interaction_v1_interaction]);
 
 /**
  * Published on oasis.interaction.v1.post_liked.
@@ -40,6 +40,17 @@ export type PostLiked = Message<"oasis.interaction.v1.PostLiked"> & {
    * @generated from field: int64 user_id = 3;
    */
   userId: bigint;
+
+  /**
+   * The author's relationship to the liker as interaction read it from graph (asked as
+   * the author) to check the like: whether the author mutes the liker. No block exists
+   * either way when it is set (a blocked liker cannot see the post). Notification uses
+   * it instead of asking graph; absent when interaction did not read it (the chained
+   * check through post, OASIS_INTERACTION_DIRECT_VISIBILITY=0), then notification asks.
+   *
+   * @generated from field: optional bool author_muting = 4;
+   */
+  authorMuting?: boolean | undefined;
 };
 
 /**
