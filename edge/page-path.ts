@@ -11,9 +11,13 @@
  * code, so the app cannot tell the two apart. A relationship write through the edge
  * (follow, block, mute, ...) drops the pair's cached relationship, so the one who made it
  * sees it on their next page; others see it once the feed consumed graph's event.
+ * With OASIS_EDGE_REL_SETS, the first unknown relationship of a viewer loads the viewer's
+ * whole relationship set instead (ListRelationships as the viewer, one call; pieces.ts
+ * relSetKey), which answers for every user from then on, so a user timeline of someone
+ * the viewer never read is a plain hit; a write through the edge drops both users' sets.
  *
  * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
- * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
+ * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
  * filled, miss, error) and `edge_page_path_misses_total{reason}`.
  */
 import type { Message } from "@bufbuild/protobuf";
@@ -22,8 +26,8 @@ import type { Logger } from "#kit/logger.ts";
 import { createRedis, type Redis } from "#kit/redis.ts";
 import { create } from "@bufbuild/protobuf";
 import { FeedService, type GetHomeFeedRequest, type GetUserFeedRequest } from "#gen/oasis/feed/v1/feed_service_pb.ts";
-import { BatchGetRelationshipsRequestSchema, GraphService, type BatchGetRelationshipsResponse } from "#gen/oasis/graph/v1/graph_service_pb.ts";
-import { FeedPagePath, PageReuse, type PageGate, type RelationshipSource } from "../services/feed/page-path/index.ts";
+import { BatchGetRelationshipsRequestSchema, GraphService, ListRelationshipsRequestSchema, type BatchGetRelationshipsResponse, type ListRelationshipsResponse } from "#gen/oasis/graph/v1/graph_service_pb.ts";
+import { FeedPagePath, PageReuse, type PageGate, type RelationshipAsk } from "../services/feed/page-path/index.ts";
 import type { MethodRegistry, RoutedMethod } from "./registry.ts";
 import type { CallMeta, Upstreams } from "./upstream.ts";
 
@@ -59,12 +63,12 @@ export interface PagePath {
  * and answers the same reply to the same request with the kept bytes
  * (services/feed/page-path/reuse.ts); 0 computes every page.
  */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; limitInScript?: boolean }): PagePath {
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; limitInScript?: boolean; relSets?: boolean; relSetMax?: number }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
-  const feed = new FeedPagePath(redis, opts.prefix, reuse);
+  const feed = new FeedPagePath(redis, opts.prefix, { reuse, sets: opts.relSets ?? false, setMax: opts.relSetMax });
   new Counter({
     name: "edge_page_path_reused_total",
     help: "Pages the page path served from the page kept for the same request and the same Lua reply (reuse), by result (hit, miss).",
@@ -79,10 +83,18 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
     },
   });
   const counted = { hit: results.labels("hit"), filled: results.labels("filled"), miss: results.labels("miss"), error: results.labels("error") };
-  // Relationships the read model lacks: asked of graph as the viewer, as the feed would.
+  // Relationships the read model lacks: asked of graph as the viewer, as the feed would;
+  // with sets on, the viewer's whole set first (ListRelationships, one call per viewer).
   const graphRoute = opts.routes.public(`/${GraphService.typeName}/${GraphService.method.batchGetRelationships.name}`);
-  const asker = (meta: CallMeta): RelationshipSource | undefined =>
-    graphRoute && (async (ids) => ((await opts.upstreams.unary(graphRoute, create(BatchGetRelationshipsRequestSchema, { userIds: ids }), meta)) as BatchGetRelationshipsResponse).relationships);
+  const listRoute = opts.routes.public(`/${GraphService.typeName}/${GraphService.method.listRelationships.name}`);
+  const asker = (meta: CallMeta): RelationshipAsk | undefined =>
+    graphRoute && {
+      pairs: async (ids) => ((await opts.upstreams.unary(graphRoute, create(BatchGetRelationshipsRequestSchema, { userIds: ids }), meta)) as BatchGetRelationshipsResponse).relationships,
+      set: listRoute && (async (max) => {
+        const page = (await opts.upstreams.unary(listRoute, create(ListRelationshipsRequestSchema, { pageSize: max }), meta)) as ListRelationshipsResponse;
+        return { relationships: page.relationships, complete: page.nextPageToken === "" };
+      }),
+    };
   return {
     gates: (routed, viewer) => opts.limitInScript === true && viewer !== null && (routed.path === homePath || routed.path === userPath),
     async serve(routed, request, viewer, meta, gate) {

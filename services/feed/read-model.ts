@@ -28,6 +28,20 @@
  *                     it (follow, unfollow, block, mute and their undoing, follow requests;
  *                     read-model-events.ts), kept `relTtl`. Only the page path reads it;
  *                     the feed's own reads still ask graph every page.
+ * - `rm:rels:<viewer>` the viewer's relationship set (page-path/pieces.ts relSetKey): a
+ *                     hash of every non-empty Relationship of the viewer (graph's
+ *                     ListRelationships, one call) by the other user's id, and `*` = "1"
+ *                     (complete: a user with no field relates to the viewer not at all) or
+ *                     "0" (more than relSetMax: not kept, pairs are filled one by one).
+ *                     The page path reads it where `rm:rel` misses, and the edge loads it
+ *                     (OASIS_EDGE_REL_SETS) instead of asking graph pair by pair, so a user
+ *                     timeline of someone the viewer never read needs no graph call. Loads
+ *                     store only if `rm:rels:v:<viewer>` did not move since they started;
+ *                     every graph event of a pair drops and fences the set of each user
+ *                     whose view changed (relationshipsChanged; both for a follow, follow
+ *                     request or block, the muter for a mute), as does a relationship write
+ *                     through the edge, so an "empty" from a set is never older than the
+ *                     last event consumed. Kept `relTtl` (the bound on a missed event).
  * - `rm:page-path`    `<active ms> <home ttl s> <interaction 0|1>`: what the page path needs
  *                     of the feed's configuration, written at start; absent while
  *                     OASIS_FEED_READ_MODEL=0 (the page path then always falls back).
@@ -55,7 +69,7 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { FeedContext } from "./context.ts";
-import { decodeStoredPost, encodeStoredPost, relTtl } from "./page-path/pieces.ts";
+import { decodeStoredPost, dropRelationshipSets, encodeStoredPost, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
 
 const day = 86_400;
 /** When a refer-to's counter is dropped again, ms after the event (interaction counts it in its own consumer). */
@@ -97,6 +111,7 @@ export class ReadModel {
 
   constructor(private readonly redis: Redis) {
     if (!("oasisFeedSeedPost" in redis)) redis.defineCommand("oasisFeedSeedPost", { numberOfKeys: 5, lua: seedScript });
+    withRelSetScripts(redis);
     this.rels = new VersionedCache(redis, "rm:rel", relTtl);
     this.posts = new VersionedCache(redis, "rm:post", day);
     this.authors = new VersionedCache(redis, "rm:author", day);
@@ -138,10 +153,14 @@ export class ReadModel {
   }
 
   /**
-   * A graph event changed how each (viewer, user) pair relates: the cached ones are
-   * asked of graph again (as the viewer) and stored, the others only fenced.
+   * A graph event changed how each (viewer, user) pair relates: each viewer's
+   * relationship set (`rm:rels`) is dropped and fenced, the cached pairs are asked of
+   * graph again (as the viewer) and stored, the others only fenced.
    */
   async relationshipsChanged(ctx: FeedContext, pairs: ReadonlyArray<readonly [bigint, bigint]>): Promise<void> {
+    // The viewers' relationship sets first: the page path falls back to them while the
+    // pairs below are fenced, and a set loaded before the change must not answer after it.
+    await dropRelationshipSets(this.redis, "", pairs.map(([viewer]) => viewer));
     await this.rels.refresh(
       pairs.map(([viewer, user]) => `${viewer}:${user}`),
       async (keys) => {

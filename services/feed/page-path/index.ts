@@ -33,9 +33,10 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
 import { present } from "../domain/rules.ts";
-import { decodeStoredPost, parsePieces, readRawPieces, relTtl, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
+import { decodeRelationship, decodeStoredPost, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
 
 export type { PageGate } from "./pieces.ts";
+export { dropRelationshipSets } from "./pieces.ts";
 import { PageReuse } from "./reuse.ts";
 
 export { PageReuse } from "./reuse.ts";
@@ -54,6 +55,36 @@ export type PageAnswer<R> = { readonly served: true; readonly response: R; reado
  */
 export type RelationshipSource = (ids: bigint[]) => Promise<Relationship[]>;
 
+/**
+ * Asks graph for every non-empty relationship of the viewer (ListRelationships as the
+ * viewer, one page of up to `max`): `complete` when that page was the last, so the set
+ * answers for every user (pieces.ts relSetKey).
+ */
+export type RelationshipSetSource = (max: number) => Promise<{ relationships: Relationship[]; complete: boolean }>;
+
+/** How the page path may ask graph for relationships the read model lacks. */
+export interface RelationshipAsk {
+  /** The pairs one by one (BatchGetRelationships), stored as `rm:rel`. */
+  readonly pairs: RelationshipSource;
+  /** The viewer's whole set (ListRelationships), stored as `rm:rels` (pieces.ts), tried first. */
+  readonly set?: RelationshipSetSource;
+}
+
+type SetRedis = Redis & { oasisFeedRelSetStore(set: string, version: string, ...args: Array<string | Buffer | number>): Promise<number> };
+
+/** The page path's options beyond its connection (FeedPagePath). */
+export interface PagePathOptions {
+  /** Pages kept by the Lua reply they came from, for `homeBytes` and `userBytes` (reuse.ts; absent: every page computed). */
+  readonly reuse?: PageReuse;
+  /**
+   * Answer relationships missing from `rm:rel` from the viewer's complete set and, when
+   * the viewer has none, load it (`ask.set`) instead of asking for the pairs (OASIS_EDGE_REL_SETS).
+   */
+  readonly sets?: boolean;
+  /** Relationships a set holds at most (default relSetMax); a viewer with more keeps pair fills. */
+  readonly setMax?: number;
+}
+
 class Miss extends Error {
   constructor(readonly reason: MissReason) {
     super(reason);
@@ -68,43 +99,70 @@ type Page = { readonly served: true; readonly filled: boolean; readonly response
 export class FeedPagePath {
   private readonly redis;
   private readonly rels: VersionedCache;
+  readonly reuse?: PageReuse;
+  private readonly sets: boolean;
+  private readonly setMax: number;
 
   /**
    * `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's
-   * (`[<ns>:]oasis:feed:`); `reuse`: pages kept by the Lua reply they came from, for
-   * `homeBytes` and `userBytes` (reuse.ts; absent: every page computed).
+   * (`[<ns>:]oasis:feed:`); `opts`: PagePathOptions.
    */
   constructor(
     redis: Redis,
     private readonly prefix: string,
-    readonly reuse?: PageReuse,
+    opts: PagePathOptions = {},
   ) {
     this.redis = withPageScript(redis);
     this.rels = new VersionedCache(redis, `${prefix}rm:rel`, relTtl);
+    this.reuse = opts.reuse;
+    this.sets = opts.sets ?? false;
+    this.setMax = Math.min(opts.setMax ?? relSetMax, relSetMax);
+    withRelSetScripts(redis);
   }
 
   /**
    * `viewer` changed how they relate to `user` (follow, block, mute, a follow request
-   * answered, or their undoing) and graph committed it: both pairs are dropped and
-   * fenced (a read that loaded them before cannot store them), so the next page either
-   * of them reads here asks graph again (`ask`; without it, the feed, which asks graph).
+   * answered, or their undoing) and graph committed it: both pairs and both users'
+   * relationship sets are dropped and fenced (a read that loaded them before cannot
+   * store them), so the next page either of them reads here asks graph again (`ask`;
+   * without it, the feed, which asks graph).
    */
   async relationshipChanged(viewer: bigint, user: bigint): Promise<void> {
+    await dropRelationshipSets(this.redis, this.prefix, [viewer, user]);
     await this.rels.invalidate([`${viewer}:${user}`, `${user}:${viewer}`]);
+  }
+
+  /**
+   * Loads the viewer's relationship set from graph (`source`, one call) and stores it,
+   * unless a graph change dropped the set meanwhile (its version moved) or it is already
+   * there. True when a complete set was stored: the page read again finds every pair.
+   * A viewer with more than `setMax` relationships gets a "too large" set (sentinel "0"),
+   * which sends their reads to pair fills until it expires.
+   */
+  private async loadSet(viewer: bigint, source: RelationshipSetSource): Promise<boolean> {
+    const [set, version] = [`${this.prefix}${relSetKey(viewer)}`, `${this.prefix}${relSetVersionKey(viewer)}`];
+    const seen = await this.redis.pipeline().hget(set, relSetSentinel).get(version).exec();
+    const [state, v] = [seen?.[0]?.[1] as string | null, seen?.[1]?.[1] as string | null];
+    if (state !== null && state !== undefined) return false;
+    const got = await source(this.setMax);
+    const complete = got.complete && got.relationships.length <= this.setMax;
+    const fields = complete ? got.relationships.flatMap((r) => [String(r.userId), Buffer.from(toBinary(RelationshipSchema, r))]) : [];
+    const stored = await (this.redis as unknown as SetRedis).oasisFeedRelSetStore(set, version, v ?? "", relTtl, complete ? "1" : "0", ...fields);
+    return complete && stored === 1;
   }
 
   /**
    * GetHomeFeed for `viewer` (null: anonymous, a miss). With `ask`, relationships the
    * read model lacks are asked of graph and stored, then the page is served (`filled`).
    */
-  async home(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource, gate?: PageGate): Promise<PageAnswer<GetHomeFeedResponse>> {
+  async home(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipAsk, gate?: PageGate): Promise<PageAnswer<GetHomeFeedResponse>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
     const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask, undefined, gate);
     return page.served ? { served: true, filled: page.filled, response: create(GetHomeFeedResponseSchema, page.response!) } : page;
   }
 
   /** GetUserFeed of `req.userId` for `viewer` (null: anonymous, a miss); `ask` as for `home`. */
-  async user(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource, gate?: PageGate): Promise<PageAnswer<GetUserFeedResponse>> {
+  async user(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipAsk, gate?: PageGate): Promise<PageAnswer<GetUserFeedResponse>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
     const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask, undefined, gate);
     return page.served ? { served: true, filled: page.filled, response: create(GetUserFeedResponseSchema, page.response!) } : page;
@@ -115,14 +173,14 @@ export class FeedPagePath {
    * encodes to, kept and answered again while the Lua reply for the same request is the
    * same (`reuse`).
    */
-  async homeBytes(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipSource, gate?: PageGate): Promise<PageAnswer<Uint8Array>> {
+  async homeBytes(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipAsk, gate?: PageGate): Promise<PageAnswer<Uint8Array>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
     const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask, GetHomeFeedResponseSchema, gate);
     return page.served ? { served: true, filled: page.filled, response: page.bytes! } : page;
   }
 
   /** `user`, answered as the encoded GetUserFeedResponse (as `homeBytes`). */
-  async userBytes(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipSource, gate?: PageGate): Promise<PageAnswer<Uint8Array>> {
+  async userBytes(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipAsk, gate?: PageGate): Promise<PageAnswer<Uint8Array>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
     const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask, GetUserFeedResponseSchema, gate);
     return page.served ? { served: true, filled: page.filled, response: page.bytes! } : page;
@@ -141,7 +199,7 @@ export class FeedPagePath {
    * with `gate`, the gate's check runs first in the same Lua call (reason "gate" when it
    * says no; the check is not repeated for a read again after filling relationships).
    */
-  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipSource, encode?: DescMessage, gate?: PageGate): Promise<Page | Extract<PageAnswer<never>, { served: false }>> {
+  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipAsk, encode?: DescMessage, gate?: PageGate): Promise<Page | Extract<PageAnswer<never>, { served: false }>> {
     let limit: number;
     let before: bigint | undefined;
     try {
@@ -160,6 +218,7 @@ export class FeedPagePath {
       beforeMs: before === undefined ? undefined : idTimeMs(before),
       window,
       nowMs: Date.now(),
+      sets: this.sets,
     }, gate);
     if (!read.ok) return { served: false, reason: read.reason };
     // Same request, same reply: the page kept from last time (only served pages are kept,
@@ -169,18 +228,24 @@ export class FeedPagePath {
     if (kept) return { served: true, filled: false, bytes: kept };
     const pieces = parsePieces(read.raw) as Ready;
     // Relationships not known yet (a user timeline of someone the viewer never read, an
-    // author merged at read time): ask graph once, store them and read again, when the
-    // caller can ask.
+    // author merged at read time): when the caller can ask, graph is asked once and the
+    // page read again: for the viewer's whole set when sets are on and the viewer has
+    // none yet (every later page of any user is then answered from it), else for the
+    // pairs, stored as `rm:rel`.
     const unknown = [...pieces.relationships, ...pieces.celebs].filter(([, rel]) => rel.length === 0).map(([id]) => BigInt(id));
     if (unknown.length && ask) {
-      await this.fill(viewer, unknown, ask);
+      if (this.sets && ask.set && (await this.loadSet(viewer, ask.set))) {
+        const again = await this.page(kind, owner, viewer, size, token, { pairs: ask.pairs }, encode);
+        return again.served ? { ...again, filled: true } : again;
+      }
+      await this.fill(viewer, unknown, ask.pairs);
       const again = await this.page(kind, owner, viewer, size, token, undefined, encode);
       return again.served ? { ...again, filled: true } : again;
     }
     try {
-      for (const [, rel] of pieces.celebs) {
+      for (const [id, rel] of pieces.celebs) {
         // An author merged at read time the viewer follows: the feed merges their timeline.
-        if (rel.length === 0 || fromBinary(RelationshipSchema, rel).following) throw new Miss("celebrity");
+        if (rel.length === 0 || decodeRelationship(id, rel).following) throw new Miss("celebrity");
       }
       const { items, more } = await collectPage(source(pieces, viewer, window), limit, before);
       const response = { items, nextPageToken: nextToken(kind, owner, items.at(-1)?.post!.postId, more) };
@@ -221,7 +286,7 @@ function source(p: Ready, viewer: bigint, window: number) {
     if (!profile?.length) throw new Miss("author");
     const rel = p.relationships.get(key);
     if (!rel?.length) throw new Miss("relationship");
-    const r = fromBinary(RelationshipSchema, rel);
+    const r = decodeRelationship(key, rel);
     if (r.requested || r.requestedBy) throw new Miss("requested");
     profiles.set(id, fromBinary(ProfileSchema, profile));
     rels.set(id, r);

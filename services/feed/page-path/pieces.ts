@@ -15,11 +15,92 @@
  * connection must not add a prefix of its own.
  */
 import type { Redis } from "ioredis";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 
 /** Seconds a relationship (`rm:rel`) stays cached without an event (the bound on a missed one). */
 export const relTtl = 3_600;
+
+/**
+ * The viewer's relationship set: `rm:rels:<viewer>`, a hash of the viewer's non-empty
+ * Relationships (graph's ListRelationships, bytes as graph encodes them) by the other
+ * user's id, plus the field `*`: "1" when the hash holds every one of them (complete: a
+ * user with no field relates to the viewer not at all), "0" when they were too many to
+ * keep (the page path then fills pairs one by one, `rm:rel`). Kept `relTtl`; dropped
+ * (with its version key `rm:rels:v:<viewer>` bumped, so a load that started before cannot
+ * store) by every graph change of one of the viewer's relationships (relSetsDropScript).
+ */
+export const relSetKey = (viewer: bigint | string) => `rm:rels:${viewer}`;
+/** The version key that fences loads of `rm:rels:<viewer>` (relSetKey). */
+export const relSetVersionKey = (viewer: bigint | string) => `rm:rels:v:${viewer}`;
+/** The field of `rm:rels:<viewer>` saying whether the set is complete ("1") or too large ("0"). */
+export const relSetSentinel = "*";
+/** Relationships a set holds at most: graph's ListRelationships page (one call per load). */
+export const relSetMax = 10_000;
+/**
+ * What the page script returns for a relationship the viewer's complete set answers with
+ * "none" (no field): one zero byte, which no Relationship encodes to (field number 0 is
+ * not a field); decodeRelationship reads it as the empty Relationship.
+ */
+export const emptyRelationship = Buffer.from([0]);
+
+/** A relationship as the page script returned it: the stored bytes, or the empty one for `emptyRelationship`. */
+export function decodeRelationship(userId: string, v: Uint8Array): Relationship {
+  if (v.length === 1 && v[0] === 0) return create(RelationshipSchema, { userId: BigInt(userId) });
+  return fromBinary(RelationshipSchema, v);
+}
+
+// KEYS: value and version keys of each set to drop (pairs). Drops the set and bumps its
+// version (kept a day, far longer than a load takes), so a load that read the version
+// before cannot store what it read (relSetStoreScript).
+export const relSetsDropScript = `
+for i = 1, #KEYS, 2 do
+  redis.call('DEL', KEYS[i])
+  redis.call('INCR', KEYS[i + 1])
+  redis.call('EXPIRE', KEYS[i + 1], 86400)
+end
+return 1
+`;
+
+/**
+ * Defines the relationship sets' scripts on `redis` (dropRelationshipSets, relSetStoreScript
+ * as `oasisFeedRelSetStore`). Call it when the connection is made, before any command: a
+ * connection with auto-pipelining keeps pipelines made before a definition, and they
+ * lack the command.
+ */
+export function withRelSetScripts(redis: Redis): void {
+  if (!("oasisFeedRelSetsDrop" in redis)) redis.defineCommand("oasisFeedRelSetsDrop", { lua: relSetsDropScript });
+  if (!("oasisFeedRelSetStore" in redis)) redis.defineCommand("oasisFeedRelSetStore", { numberOfKeys: 2, lua: relSetStoreScript });
+}
+
+/**
+ * Drops the relationship sets of `users` (pieces.ts relSetKey) and bumps their versions,
+ * so a load that started before cannot store its answer: call after graph committed a
+ * change to one of their relationships. `prefix`: the feed's key prefix, "" when the
+ * connection adds it.
+ */
+export async function dropRelationshipSets(redis: Redis, prefix: string, users: ReadonlyArray<bigint | string>): Promise<void> {
+  const keys = [...new Set(users.map(String))].flatMap((u) => [`${prefix}${relSetKey(u)}`, `${prefix}${relSetVersionKey(u)}`]);
+  if (keys.length === 0) return;
+  withRelSetScripts(redis);
+  await (redis as Redis & { oasisFeedRelSetsDrop(numKeys: number, ...keys: string[]): Promise<number> }).oasisFeedRelSetsDrop(keys.length, ...keys);
+}
+
+// KEYS[1] the set, KEYS[2] its version key; ARGV[1] the version read before the load ("" =
+// none), ARGV[2] TTL seconds, ARGV[3] "1" complete / "0" too large, then field, value
+// pairs. Stores the set (replacing any) only if no drop bumped the version meanwhile.
+export const relSetStoreScript = `
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '*', ARGV[3])
+for i = 4, #ARGV, 2000 do
+  local last = math.min(i + 1999, #ARGV)
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, last))
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+`;
 
 /** `rm:post` bytes of a live post: `\x02<author id>,<refer post id>;` + Protobuf. */
 export function encodeStoredPost(post: Post): Buffer {
@@ -37,7 +118,9 @@ export function decodeStoredPost(v: Uint8Array): Post | undefined {
 }
 
 // ARGV: prefix, kind ("ht" | "ut"), owner, viewer, before id ("" = top), before's
-// millisecond ("+inf" = top), window, now ms.
+// millisecond ("+inf" = top), window, now ms, sets ("1": a relationship missing from
+// `rm:rel` is answered from the viewer's complete set `rm:rels`, relSetKey: its field, or
+// "\0" (emptyRelationship) when it has none; else "", unknown).
 // Returns {"miss", reason}, or the page's parts {"ok", settings, ids csv, celebs csv, n,
 // then per hydrated id: post, counts, flags ("<whole><liked><referred>"), state; refer ids
 // csv, their posts; author ids csv, per author: profile, relationship; per celeb:
@@ -121,11 +204,25 @@ end
 out[#out + 1] = table.concat(authorList, ',')
 local profiles = mget('rm:author:', authorList)
 local rels = mget('rm:rel:' .. me .. ':', authorList)
+local celebRels = mget('rm:rel:' .. me .. ':', celebs)
+-- Pairs not in rm:rel: from the viewer's set when it is complete (one HMGET, its
+-- sentinel last), a user without a field being the empty relationship.
+if ARGV[9] == '1' then
+  local need, at = {}, {}
+  for k = 1, #authorList do if not rels[k] then need[#need + 1] = authorList[k]; at[#at + 1] = {rels, k} end end
+  for k = 1, #celebs do if not celebRels[k] then need[#need + 1] = celebs[k]; at[#at + 1] = {celebRels, k} end end
+  if #need > 0 then
+    need[#need + 1] = '*'
+    local got = redis.call('HMGET', P .. 'rm:rels:' .. me, unpack(need))
+    if got[#got] == '1' then
+      for j = 1, #at do at[j][1][at[j][2]] = got[j] or '\0' end
+    end
+  end
+end
 for k = 1, #authorList do
   out[#out + 1] = profiles[k] or ''
   out[#out + 1] = rels[k] or ''
 end
-local celebRels = mget('rm:rel:' .. me .. ':', celebs)
 for k = 1, #celebs do
   out[#out + 1] = celebRels[k] or ''
 end
@@ -185,6 +282,8 @@ export interface PieceRequest {
   /** Ids to hydrate; one more id is read to know whether the timeline goes on. */
   readonly window: number;
   readonly nowMs: number;
+  /** Answer relationships missing from `rm:rel` from the viewer's complete set (relSetKey). */
+  readonly sets?: boolean;
 }
 
 /** The script's reply for a page it can serve: its parts in one buffer (what reuse.ts compares). */
@@ -226,7 +325,7 @@ return {verdict, page(pa)}
 
 /** One Redis round trip: the pieces of a page as the script returned them (parsePieces reads them), or why the page path cannot serve it; with `gate`, the gate's check first, in the same call. */
 export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: PageGate): Promise<RawPieces> {
-  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs];
+  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0];
   let r: Buffer | Buffer[];
   if (gate) {
     const command = `oasisFeedPage_${gate.name}`;
