@@ -19,11 +19,11 @@
  * path keeps with the Lua reply they came from, answered again for the same request and
  * reply, services/feed/page-path/reuse.ts; 0: off), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT [1] (the
  * rate limit of a signed-in timeline read runs in the page path's Lua call, one round trip,
- * when the feed's Redis is the edge's; 0: its own call first), OASIS_EDGE_REL_SETS [0] (the page
+ * when the feed's Redis is the edge's; 0: its own call first), OASIS_EDGE_REL_SETS [1] (the page
  * path answers a relationship it lacks from the viewer's relationship set in the feed's Redis,
  * loaded with one ListRelationships call per viewer, instead of asking graph for each pair;
  * services/feed/page-path/pieces.ts relSetKey), OASIS_EDGE_REL_SET_MAX [10000] (relationships a
- * set holds at most; a viewer with more keeps pair fills), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
+ * set holds at most; a viewer with more keeps pair fills; 0: pair fills only), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
  * feed's Redis, read by the page path), OASIS_EDGE_SEARCH_PAGE_PATH [1] (answer anonymous
  * searches from the pages search stored in its Redis while current, search-page-path.ts;
  * 0: always ask search), OASIS_EDGE_SEARCH_REDIS_URL [OASIS_REDIS_URL] (search's Redis),
@@ -142,7 +142,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     requestMemoEntries: int(env, "OASIS_EDGE_REQUEST_MEMO_ENTRIES", 10_000, { min: 0 }),
     pageLimitInScript: boolEnv(env, "OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT", true),
     pageReuseEntries: int(env, "OASIS_EDGE_PAGE_REUSE_ENTRIES", 20_000, { min: 0 }),
-    relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", false),
+    relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),
     feedRedisPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:feed:`,

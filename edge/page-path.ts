@@ -11,7 +11,7 @@
  * code, so the app cannot tell the two apart. A relationship write through the edge
  * (follow, block, mute, ...) drops the pair's cached relationship, so the one who made it
  * sees it on their next page; others see it once the feed consumed graph's event.
- * With OASIS_EDGE_REL_SETS, the first unknown relationship of a viewer loads the viewer's
+ * With OASIS_EDGE_REL_SETS (default on), the first unknown relationship of a viewer loads the viewer's
  * whole relationship set instead (ListRelationships as the viewer, one call; pieces.ts
  * relSetKey), which answers for every user from then on, so a user timeline of someone
  * the viewer never read is a plain hit; a write through the edge drops both users' sets.
