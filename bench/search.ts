@@ -308,8 +308,9 @@ try {
     ];
     const only = process.env.OASIS_BENCH_SEARCH_VARIANTS?.split(",").map(Number);
     const chosen = only ? variants.filter((_, i) => only.includes(i)) : variants;
+    const rounds = Number(process.env.OASIS_BENCH_SEARCH_ROUNDS ?? 2);
     const steady: Phase[][] = chosen.map(() => []);
-    for (let round = 0; round < 2; round++) for (const [i, [label, env]] of chosen.entries()) steady[i]!.push(await runPhase(`D, ${label}${round ? " (again)" : ""}`, env));
+    for (let round = 0; round < rounds; round++) for (const [i, [label, env]] of chosen.entries()) steady[i]!.push(await runPhase(`D, ${label}, round ${round + 1}`, env));
     // Under writes, as the writes phases below.
     const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
     const media = new Map<bigint, bigint>();
@@ -323,13 +324,15 @@ try {
       await post(author).createPost({ mediaIds: [media.get(author)!], caption, requestId: `bench-write-${w}` });
       return 1;
     };
-    const writeVariants = [chosen[0]!, chosen.at(-1)!];
+    // OASIS_BENCH_SEARCH_WRITES=0: no writes phases (a profile of the steady state).
+    // OASIS_BENCH_SEARCH_WRITE_VARIANTS=all: every chosen variant under writes (default the first and the last).
+    const writeVariants = process.env.OASIS_BENCH_SEARCH_WRITES === "0" ? [] : process.env.OASIS_BENCH_SEARCH_WRITE_VARIANTS === "all" ? chosen : [chosen[0]!, chosen.at(-1)!];
     const written: Phase[][] = writeVariants.map(() => []);
-    for (let round = 0; round < 2; round++) for (const [i, [label, env]] of writeVariants.entries()) written[i]!.push(await runPhase(`D under 20 posts/s, ${label}${round ? " (again)" : ""}`, env, writer));
+    for (let round = 0; round < rounds; round++) for (const [i, [label, env]] of writeVariants.entries()) written[i]!.push(await runPhase(`D under 20 posts/s, ${label}, round ${round + 1}`, env, writer));
     const line = (p: Phase) => `${p.r.rps.toFixed(0)}/s p50 ${p.r.p50Ms.toFixed(1)} p95 ${p.r.p95Ms.toFixed(1)} p99 ${p.r.p99Ms.toFixed(1)} ms edge ${((p.edgeShare ?? 0) * 100).toFixed(0)}% CPU edge ${p.cpu.edge!.toFixed(0)} search ${p.cpu.search!.toFixed(0)} us`;
-    console.log("steady state (no writes), each variant in rounds 1 | 2:");
+    console.log(`steady state (no writes), each variant in rounds 1..${rounds}:`);
     for (const [i, [label]] of chosen.entries()) console.log(`  ${label}: ${steady[i]!.map(line).join(" | ")}`);
-    console.log("under 20 posts/s, rounds 1 | 2:");
+    console.log(`under 20 posts/s, rounds 1..${rounds}:`);
     for (const [i, [label]] of writeVariants.entries()) console.log(`  ${label}: ${written[i]!.map(line).join(" | ")}`);
     console.log(`at end: ${load()}`);
     await engine.close();

@@ -7,7 +7,7 @@
  * Redis failure, goes to search as before. Rate limits, kill switches and the access check
  * run before it as for every RPC (rpc-call.ts).
  *
- * Serve stale while one recomputes (design note 37, `OASIS_EDGE_SEARCH_STALE_MS`): the edge
+ * Serve stale while one recomputes (design note 39, `OASIS_EDGE_SEARCH_STALE_MS`): the edge
  * keeps the last answer it had for each page with the time it was last known current
  * (`confirmedAt`: the start of the Redis read that found it current, or of the call to
  * search that computed it). When the stored page is no longer current (a bump, expiry,
@@ -19,13 +19,13 @@
  * ask search themselves. So no answer is older than the window: a post created or
  * deleted (or taken down) more than the window ago, once its event's bump is in Redis,
  * is never hidden or served by this layer. The window stacks on search's own refresh
- * (250 ms) and the event path, inside the 1 s freshness contract: 500 ms in the bench.
+ * (250 ms) and the event path, inside the 1 s freshness contract: 500 ms by default.
  *
- * Early refresh (design note 32, off the request path since note 37): a page found in its
+ * Early refresh (design note 32, off the request path since note 39): a page found in its
  * last `refreshBeforeMs` of life (stored pages live 30 s; search's own copy 20 s, so it
  * recomputes) is answered as usual and, once per page and `refreshGapMs`, a background
  * flight recomputes and stores it again, so a popular page never expires under its
- * readers. (Before note 37 one reader was let through to search instead, holding a
+ * readers. (Before note 39 one reader was let through to search instead, holding a
  * client for a whole computation: it lost in bench/search.ts.)
  *
  * Copies (design note 32): with `OASIS_EDGE_SEARCH_PAGE_COPIES` the edge names the stamp
@@ -35,13 +35,13 @@
  * Freshness is unchanged: the counters, the key and the page's TTL are checked in Redis
  * on every request as before.
  *
- * Hold (design note 37, `OASIS_EDGE_SEARCH_PAGE_HOLD_MS`): a kept page known current less
+ * Hold (design note 39, `OASIS_EDGE_SEARCH_PAGE_HOLD_MS`): a kept page known current less
  * than this ago is served without reading Redis at all (bounded by the stale window).
  *
  * OASIS_EDGE_SEARCH_PAGE_PATH [1] (0: always ask search), OASIS_EDGE_SEARCH_REDIS_URL [the
- * shared OASIS_REDIS_URL] (edge/config.ts), OASIS_EDGE_SEARCH_STALE_MS [0] (e.g. 500; 0: off, every
+ * shared OASIS_REDIS_URL] (edge/config.ts), OASIS_EDGE_SEARCH_STALE_MS [500] (0: off, every
  * request for a page not current asks search; at most 900), OASIS_EDGE_SEARCH_EARLY_REFRESH
- * [0] (1: on), OASIS_EDGE_SEARCH_PAGE_COPIES [0] (e.g. 2000; 0: no copies, every answer
+ * [1] (0: a page is served until it expires), OASIS_EDGE_SEARCH_PAGE_COPIES [0] (e.g. 2000; 0: no copies, every answer
  * comes through Redis), OASIS_EDGE_SEARCH_PAGE_HOLD_MS [0] (at most the stale window); read
  * here, the A/B switches of bench/search.ts. Metric: `edge_search_page_path_total{result}`
  * (hit: answered from Redis; held: from the kept page without Redis; stale: the kept page
@@ -117,8 +117,8 @@ export function createSearchPagePath(opts: {
   const reader = new SearchPageReader(redis, opts.prefix);
   const env = opts.env ?? process.env;
   const now = opts.now ?? (() => performance.now());
-  const staleMs = Math.min(nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_STALE_MS", 0), maxStaleMs);
-  const earlyRefresh = boolEnv(env, "OASIS_EDGE_SEARCH_EARLY_REFRESH", false);
+  const staleMs = Math.min(nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_STALE_MS", 500), maxStaleMs);
+  const earlyRefresh = boolEnv(env, "OASIS_EDGE_SEARCH_EARLY_REFRESH", true);
   const maxCopies = nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_PAGE_COPIES", 0);
   const holdMs = Math.min(nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_PAGE_HOLD_MS", 0), staleMs);
   const keeps = staleMs > 0 || maxCopies > 0;
