@@ -169,7 +169,7 @@ export async function runRpc(
     // shared by every anonymous request for the page): not bound to this client.
     const flight = () =>
       deps.upstreams.unaryBytes(routed, message, { userId: null, clientIp: meta.clientIp, requestId: meta.requestId, traceparent: meta.traceparent, deadlineMs: Date.now() + flightTimeoutMs });
-    const stored = await deps.searchPagePath?.serve(routed, message, meta.userId, flight);
+    const stored = await deps.searchPagePath?.serve(routed, message, meta.userId, flight, deadlineMs);
     if (stored) {
       ctx.facts.upstream = "search-redis";
       return encode(new UpstreamAnswer(routed, stored), headers());

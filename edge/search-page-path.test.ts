@@ -136,6 +136,13 @@ test("stale while one recomputes: one flight per page, the kept page only while 
     const c = await counts(registry);
     expect({ ...c, stale: c.stale + c.shared, shared: 0 }).toEqual({ ...none, hit: 1, stale: 4, miss: 2 });
     s3.release();
+    // A request waiting for a flight waits until its own deadline at most (then asks search itself).
+    await redis.del(prefix + pageRedisKey(k.key));
+    clock = 3_000; // the kept page (known current at 1,650) too old
+    const slow = search(new Uint8Array([8, 5]), false);
+    expect(await path.serve(posts, req, null, slow.ask, Date.now() + 50)).toBeUndefined();
+    expect(slow.calls).toBe(1);
+    slow.release();
   } finally {
     path.close();
   }

@@ -66,9 +66,10 @@ export interface SearchPagePath {
    * The answer's bytes from the page path, or undefined: ask search. `ask` calls search
    * for this very request in a flight of its own (no client's signal; the caller gives it
    * a deadline, `flightTimeoutMs`) and resolves to the answer's bytes; the page path calls
-   * it at most once per page at a time. Never throws.
+   * it at most once per page at a time. A request waiting for a flight waits until
+   * `deadlineMs` (ms since the epoch; the client's deadline) at most. Never throws.
    */
-  serve(routed: RoutedMethod, request: Message, viewer: bigint | null, ask: () => Promise<Uint8Array>): Promise<Uint8Array | undefined>;
+  serve(routed: RoutedMethod, request: Message, viewer: bigint | null, ask: () => Promise<Uint8Array>, deadlineMs?: number): Promise<Uint8Array | undefined>;
   close(): void;
 }
 
@@ -82,6 +83,14 @@ export const flightTimeoutMs = 5_000;
 export const maxStaleMs = 900;
 /** Bytes of kept pages held at most. */
 const maxKeptBytes = 64 * 1024 * 1024;
+
+/** `p`, or undefined once `deadlineMs` (ms since the epoch) passes if that comes first. */
+function untilDeadline<T>(p: Promise<T>, deadlineMs: number | undefined): Promise<T | undefined> {
+  if (deadlineMs === undefined || deadlineMs >= Date.now() + flightTimeoutMs) return p; // the flight's own deadline comes first
+  let timer: Timer | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs - Date.now()))));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 /** A page this edge keeps: its answer, the stamp of its computation ("" from a flight), when it was last known current. */
 interface Kept {
@@ -158,7 +167,7 @@ export function createSearchPagePath(opts: {
   };
 
   return {
-    async serve(routed, request, viewer, ask) {
+    async serve(routed, request, viewer, ask, deadlineMs) {
       if (viewer !== null || routed.path !== postsPath) return undefined;
       const req = request as unknown as SearchPostsRequest;
       const k = reader.keyOf(req);
@@ -206,7 +215,7 @@ export function createSearchPagePath(opts: {
         return held.bytes;
       }
       if (t1 - flight.startedAt < staleMs) {
-        const bytes = await flight.done;
+        const bytes = await untilDeadline(flight.done, deadlineMs);
         if (bytes) {
           (mine ? counted.miss : counted.shared).inc();
           return bytes;
