@@ -185,7 +185,11 @@ test("follow, unfollow, block, mute and a follow request show on the next page: 
   await bed.graph(id(viewer)).follow({ userId: id(other) });
   await until(() => edgePage(viewer, other), (p) => p.posts.length === 2);
   await keys.idle();
+  // The request's event is consumed when the viewer's set version moves (the drop).
+  const version = `${prefix}rm:rels:v:${id(viewer)}`;
+  const seen = await redis.get(version);
   await bed.graph(id(viewer)).follow({ userId: id(priv) });
+  await until(() => redis.get(version), (v) => v !== seen);
   await keys.idle();
   const before = await pagePathResults();
   const pending = await edgePage(viewer, priv);
@@ -263,6 +267,14 @@ test("a set too large to keep falls back to pair fills, and is not asked again w
     expect(asked.set).toBe(1);
     expect(asked.pairs).toEqual([[id(followed)], [id(other)]]);
     expect(await redis.exists(`${prefix}rm:rel:${id(big)}:${id(followed)}`, `${prefix}rm:rel:${id(big)}:${id(other)}`)).toBe(2);
+    // A change of one of its relationships leaves the marker (it answers nothing) and
+    // fences loads; a complete set it would drop.
+    const version = await redis.get(`${prefix}rm:rels:v:${id(big)}`);
+    await dropRelationshipSets(redis, prefix, [id(big)]);
+    expect(await setState(big)).toBe("0");
+    expect(await redis.get(`${prefix}rm:rels:v:${id(big)}`)).not.toBe(version);
+    await read(third);
+    expect(asked.set).toBe(1);
   } finally {
     close();
   }

@@ -29,7 +29,8 @@ export const relTtl = 3_600;
  * user with no field relates to the viewer not at all), "0" when they were too many to
  * keep (the page path then fills pairs one by one, `rm:rel`). Kept `relTtl`; dropped
  * (with its version key `rm:rels:v:<viewer>` bumped, so a load that started before cannot
- * store) by every graph change of one of the viewer's relationships (relSetsDropScript).
+ * store) by every graph change of one of the viewer's relationships (relSetsDropScript;
+ * a "0" marker is kept, only fenced).
  */
 export const relSetKey = (viewer: bigint | string) => `rm:rels:${viewer}`;
 /** The version key that fences loads of `rm:rels:<viewer>` (relSetKey). */
@@ -53,10 +54,12 @@ export function decodeRelationship(userId: string, v: Uint8Array): Relationship 
 
 // KEYS: value and version keys of each set to drop (pairs). Drops the set and bumps its
 // version (kept a day, far longer than a load takes), so a load that read the version
-// before cannot store what it read (relSetStoreScript).
+// before cannot store what it read (relSetStoreScript). A "too large" marker (sentinel
+// "0") stays until it expires: it answers nothing, and dropping it would make the
+// account's next read load up to relSetMax relationships again only to find it too large.
 export const relSetsDropScript = `
 for i = 1, #KEYS, 2 do
-  redis.call('DEL', KEYS[i])
+  if redis.call('HGET', KEYS[i], '*') ~= '0' then redis.call('DEL', KEYS[i]) end
   redis.call('INCR', KEYS[i + 1])
   redis.call('EXPIRE', KEYS[i + 1], 86400)
 end
