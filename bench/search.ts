@@ -30,6 +30,13 @@
  *    answered. Goal p95 < 50 ms (the last D phase). The workload is a few hundred
  *    distinct queries repeated, so the cache's hit rate is the favourable case; the
  *    writes phases show what invalidation costs.
+ *    OASIS_BENCH_SEARCH_PHASES=levers instead runs only the edge's levers of design note 39
+ *    (none; one flight per page and the kept page while young, OASIS_EDGE_SEARCH_STALE_MS;
+ *    + early refresh in the background; + copies; + hold), each round all variants
+ *    interleaved (OASIS_BENCH_SEARCH_ROUNDS, default 2; OASIS_BENCH_SEARCH_VARIANTS=0,2,4
+ *    picks some), then under 20 posts/s the first and the last variant
+ *    (OASIS_BENCH_SEARCH_WRITE_VARIANTS=all: every chosen one; OASIS_BENCH_SEARCH_WRITES=0:
+ *    none), printing the share the edge answered and how (stale, held, shared flights).
  * 4. Baseline: the same words as `caption LIKE '%word%' ORDER BY post_id DESC LIMIT 20`
  *    on MariaDB over the same 100,000 captions (a table of the bench's own), 50
  *    concurrent through a pool of 20 connections. No typo tolerance, no ranking, no
