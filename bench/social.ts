@@ -42,7 +42,14 @@
  * `fanout` (OASIS_FEED_FANOUT_CONCURRENCY 4 -> 32: post_created events fanned out at once)
  * `followers` (OASIS_FEED_FOLLOWER_CACHE 0 -> 1: the fan-out reads followers from the
  * feed's Redis instead of graph) or `outbox` (OASIS_OUTBOX_BATCHED 0 -> 1: post's relay
- * pass in two MariaDB round trips instead of five).
+ * pass in two MariaDB round trips instead of five), `gzip` (OASIS_MESH_GZIP 1 -> 0: post's mesh
+ * calls no longer accept gzip, so media's BatchGetMedia answer is sent as it is),
+ * `create` (OASIS_FEED_ONE_TRIP_CREATE 0 -> 1: the feed's read model takes post_created in
+ * one Redis round trip, the post's bytes copied from the event) or `interaction`
+ * (OASIS_INTERACTION_BATCHED_POST_EVENTS 0 -> 1: interaction's post_created in one MariaDB
+ * round trip, not four), `onetrip` (OASIS_POST_ONE_TRIP_CREATE 0 -> 1: CreatePost in one
+ * MariaDB round trip when the author has no suspension) or `stop27` (the last four together:
+ * before and after stop 27's compose cuts; post, feed and interaction restarted).
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
@@ -64,13 +71,27 @@ import { startFloor, type FloorServer } from "./lib/floor.ts";
 import { closedMix, openMix, pct, type MixTarget, type MixResult, type Op } from "./lib/mix.ts";
 import { again } from "./lib/load-clients.ts";
 
-/** OASIS_BENCH_COMPOSE_AB's switches: the variable, its values before and after, and the services restarted with it. */
-const composeSwitches: Record<string, { variable: string; values: [string, string]; services: string[] }> = {
+/**
+ * OASIS_BENCH_COMPOSE_AB's switches: the variable, its values before and after, and the
+ * services restarted with it; `more`: further variables switched with it (before, after).
+ */
+const composeSwitches: Record<string, { variable: string; values: [string, string]; services: string[]; more?: Record<string, [string, string]> }> = {
   batched: { variable: "OASIS_POST_BATCHED_WRITES", values: ["0", "1"], services: ["post"] },
   relay: { variable: "OASIS_OUTBOX_CHAINED", values: ["0", "1"], services: ["post"] },
   fanout: { variable: "OASIS_FEED_FANOUT_CONCURRENCY", values: ["4", "32"], services: ["feed"] },
   followers: { variable: "OASIS_FEED_FOLLOWER_CACHE", values: ["0", "1"], services: ["feed"] },
   outbox: { variable: "OASIS_OUTBOX_BATCHED", values: ["0", "1"], services: ["post"] },
+  gzip: { variable: "OASIS_MESH_GZIP", values: ["1", "0"], services: ["post"] },
+  create: { variable: "OASIS_FEED_ONE_TRIP_CREATE", values: ["0", "1"], services: ["feed"] },
+  interaction: { variable: "OASIS_INTERACTION_BATCHED_POST_EVENTS", values: ["0", "1"], services: ["interaction"] },
+  onetrip: { variable: "OASIS_POST_ONE_TRIP_CREATE", values: ["0", "1"], services: ["post"] },
+  // Stop 27's compose cuts together: before / after.
+  stop27: {
+    variable: "OASIS_POST_ONE_TRIP_CREATE",
+    values: ["0", "1"],
+    services: ["post", "feed", "interaction"],
+    more: { OASIS_MESH_GZIP: ["1", "0"], OASIS_FEED_ONE_TRIP_CREATE: ["0", "1"], OASIS_INTERACTION_BATCHED_POST_EVENTS: ["0", "1"] },
+  },
 };
 /**
  * The edge variants OASIS_BENCH_PAGE_AB compares: without `spec`, the page path off and
@@ -394,8 +415,9 @@ try {
     if (!sw) throw new Error(`OASIS_BENCH_COMPOSE_AB must be one of ${Object.keys(composeSwitches).join(", ")}, got ${JSON.stringify(which)}`);
     const runs = new Map<string, Array<Awaited<ReturnType<typeof runCompose>>>>(sw.values.map((v) => [v, []]));
     for (let round = 1; round <= 2; round++) {
-      for (const value of sw.values) {
+      for (const [i, value] of sw.values.entries()) {
         bed.mesh.env[sw.variable] = value;
+        for (const [k, vs] of Object.entries(sw.more ?? {})) bed.mesh.env[k] = vs[i]!;
         for (const svc of sw.services) await bed.mesh.supervisor.stop(svc);
         for (const svc of sw.services) await bed.mesh.supervisor.restart(svc);
         // Ready is the service port's; the admin port (metrics) may come up a moment later.

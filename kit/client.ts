@@ -52,6 +52,14 @@ export interface MeshClientOptions {
    * bench/), kept as an option until the default is revisited.
    */
   readonly httpVersion?: "2" | "1.1";
+  /**
+   * Accept gzip-compressed answers over HTTP/2 (a kit server compresses answers over 1
+   * KiB for a caller that accepts it). Default false: inside the mesh the link is a LAN or
+   * loopback, and compressing costs the callee and the caller more CPU than the bytes
+   * cost (media's BatchGetMedia to post: 11% of media's CPU in a compose, bench/README.md
+   * stop 27).
+   */
+  readonly gzip?: boolean;
   /** How long an `unavailable` replica is skipped, ms (doubles per repeat, max 30 s). */
   readonly ejectMs?: number;
   /** Extra interceptors, e.g. the edge's own header mapping. */
@@ -154,7 +162,7 @@ export function createMeshTransport(urls: readonly string[], opts: MeshClientOpt
             useBinaryFormat: true,
             interceptors,
             defaultTimeoutMs: timeoutMs,
-            acceptCompression: [compressionGzip],
+            acceptCompression: opts.gzip ? [compressionGzip] : [],
             // Bun's http2 client can hang on a session left idle: ping it, and drop it
             // before the server's 5-minute idle timeout does.
             pingIntervalMs: 30_000,

@@ -27,7 +27,10 @@
  *   0: one publish and ack at a time, bench/social.ts's A/B), OASIS_OUTBOX_BATCHED [1]: in a
  *   service whose pool allows several statements per query, a relay pass takes two MariaDB
  *   round trips around the publish instead of five (kit/outbox.ts `batched`),
- *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts).
+ *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts), OASIS_MESH_GZIP [0]: mesh
+ *   calls accept gzip-compressed answers (a server compresses those over 1 KiB); off, an
+ *   answer travels as it is (kit/client.ts MeshClientOptions.gzip, bench/social.ts
+ *   OASIS_BENCH_COMPOSE_AB=gzip).
  * - OASIS_RETENTION_INTERVAL_MS [3600000, 0 = off]: how often a service prunes the kit's
  *   tables (kit/retention.ts), keeping published outbox rows OASIS_OUTBOX_RETENTION_SECONDS
  *   [86400], idempotency keys OASIS_REQUEST_LOG_RETENTION_SECONDS [604800] and consumer
@@ -85,6 +88,8 @@ export interface BaseConfig {
   readonly outboxBatched: boolean;
   /** HTTP version of calls inside the mesh: "2" (h2c, default) or "1.1" (OASIS_MESH_HTTP). */
   readonly meshHttpVersion: "1.1" | "2";
+  /** Mesh calls accept gzip-compressed answers (OASIS_MESH_GZIP, default off; kit/client.ts). */
+  readonly meshGzip: boolean;
   /** Upstream base URLs by service name (one or more replicas each, or `dns:///` targets). */
   readonly upstreams: Readonly<Record<string, readonly string[]>>;
   /** How often `dns:///` upstreams are resolved again, ms. */
@@ -145,6 +150,7 @@ export function sharedConfig(env: Env) {
     mysqlStacks: boolEnv(env, "OASIS_MYSQL_STACKS", false),
     outboxBatched: boolEnv(env, "OASIS_OUTBOX_BATCHED", true),
     meshHttpVersion: enumEnv(env, "OASIS_MESH_HTTP", ["1.1", "2"], "2"),
+    meshGzip: boolEnv(env, "OASIS_MESH_GZIP", false),
     upstreams: upstreamsFrom(env),
     dnsRefreshMs: intEnv(env, "OASIS_DNS_REFRESH_MS", 5_000),
     /** OTLP/HTTP endpoint for traces (kit/tracing.ts); "" leaves tracing off. */

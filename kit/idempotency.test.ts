@@ -11,7 +11,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { ConnectError, Code } from "@connectrpc/connect";
 import { AccountCreatedSchema, type AccountCreated } from "#gen/oasis/identity/v1/events_pb.ts";
 import { GetProfileRequestSchema } from "#gen/oasis/identity/v1/identity_service_pb.ts";
-import { idempotentCreate, type IdempotentCreate } from "./idempotency.ts";
+import { claimedKey, idempotentCreate, type IdempotentCreate } from "./idempotency.ts";
 import { createIdGenerator } from "./ids.ts";
 import { createLogger } from "./logger.ts";
 import { dropDatabase, openDatabase, select, withBatchedTransaction, type Pool } from "./mysql.ts";
@@ -29,6 +29,7 @@ let outbox: Outbox;
 beforeAll(async () => {
   db = await openDatabase({ url, database, log, multipleStatements: true });
   await db.query("CREATE TABLE things (id BIGINT NOT NULL PRIMARY KEY, owner BIGINT NOT NULL, name VARCHAR(64) NOT NULL, UNIQUE KEY things_name (name))");
+  await db.query("CREATE TABLE banned (owner BIGINT NOT NULL PRIMARY KEY)");
   // Only statement() is used: nothing is relayed, so no JetStream client is needed.
   outbox = createOutbox({ pool: db, js: {} as JetStreamClient, ids, namespace: ns, log });
 });
@@ -110,4 +111,54 @@ test("without a request id every call does the work", async () => {
   expect([a.replayed, b.replayed]).toEqual([false, false]);
   expect(b.response.handle).toBe("eps-2#2");
   expect(await counts()).toEqual({ things: before.things + 2, events: before.events + 2, keys: before.keys });
+});
+
+/**
+ * A create in one round trip (idempotentGuarded): the owner's ban row locked, the key
+ * claimed only if the owner is not banned, the thing and its event only if claimed.
+ * Undefined when the guard failed (the caller would take the two round trips).
+ */
+function createThingGuarded(owner: bigint, requestId: string, name: string) {
+  const response = create(AccountCreatedSchema, { userId: ids.next(), handle: name });
+  return withBatchedTransaction(db, (tx) =>
+    once(owner, requestId, name).runGuarded(tx, [{ sql: "SELECT owner FROM banned WHERE owner = ? FOR UPDATE", params: [owner] }], { sql: "NOT EXISTS (SELECT 1 FROM banned WHERE owner = ?)", params: [owner] }, {
+      statements: [
+        { sql: `INSERT INTO things (id, owner, name) SELECT ?, ?, ? FROM DUAL WHERE ${claimedKey}`, params: [response.userId, owner, name] },
+        outbox.statement(AccountCreatedSchema, response, claimedKey),
+      ],
+      response,
+    }),
+  );
+}
+
+test("one round trip: a create, its replay (nothing written), another request under the key (invalid_argument), concurrent calls (one row)", async () => {
+  const before = await counts();
+  const first = (await createThingGuarded(6n, "req-g", "zeta"))!;
+  expect(first.replayed).toBe(false);
+  const again = (await createThingGuarded(6n, "req-g", "zeta"))!;
+  expect(again.replayed).toBe(true);
+  expect(bytes(again.response)).toBe(bytes(first.response));
+  // The two-round-trip path replays the same key's response too.
+  expect(bytes((await createThing(6n, "req-g", "zeta")).response)).toBe(bytes(first.response));
+  expect(await counts()).toEqual({ things: before.things + 1, events: before.events + 1, keys: before.keys + 1 });
+  const err = await createThingGuarded(6n, "req-g", "eta").catch((e: unknown) => ConnectError.from(e));
+  expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+  const results = await Promise.all(Array.from({ length: 6 }, () => createThingGuarded(7n, "req-gc", "theta")));
+  expect(results.filter((r) => !r!.replayed)).toHaveLength(1);
+  expect(new Set(results.map((r) => bytes(r!.response))).size).toBe(1);
+  expect(await counts()).toEqual({ things: before.things + 2, events: before.events + 2, keys: before.keys + 2 });
+});
+
+test("one round trip: when the guard fails nothing is written and the key stays free; a key used before still replays", async () => {
+  const used = (await createThingGuarded(8n, "req-b1", "iota"))!;
+  await db.query("INSERT INTO banned (owner) VALUES (8)");
+  const before = await counts();
+  expect(await createThingGuarded(8n, "req-b2", "kappa")).toBeUndefined();
+  expect(await counts()).toEqual(before);
+  // The key was not claimed: the two-round-trip path can still use it.
+  expect((await createThing(8n, "req-b2", "kappa")).replayed).toBe(false);
+  // A retry of a create that succeeded before the ban gets its answer.
+  const replay = (await createThingGuarded(8n, "req-b1", "iota"))!;
+  expect(replay.replayed).toBe(true);
+  expect(bytes(replay.response)).toBe(bytes(used.response));
 });

@@ -97,6 +97,8 @@ export async function idempotent<D extends DescMessage>(
 export interface BatchedWrites<D extends DescMessage> {
   readonly statements: readonly Statement[];
   readonly response: MessageShape<D>;
+  /** The response's encoding when the caller has it already (stored as given, not encoded again). */
+  readonly encoded?: Uint8Array;
 }
 
 /**
@@ -150,6 +152,64 @@ export async function idempotentBatched<D extends DescMessage>(
   return { response, replayed: false };
 }
 
+/**
+ * The SQL condition, true in a batch of `idempotentGuarded` exactly when this call
+ * claimed its key: its writes carry it (e.g. `INSERT ... SELECT ... FROM DUAL WHERE
+ * <claimedKey>`, kit/outbox.ts statement's `when`) so that a replay writes nothing.
+ */
+export const claimedKey = "@oasis_key_new = 1";
+
+/**
+ * `idempotentBatched` in ONE round trip, for a create whose writes can be decided before
+ * its reads come back when a condition holds (the common case), e.g. "the author is not
+ * suspended": `reads` run first (with their locks), then the key is claimed only if
+ * `guard` (an SQL boolean expression, evaluated after `reads` under their locks) is true,
+ * then `writes.statements` (each conditioned on `claimedKey` by the caller), the
+ * response's store and COMMIT, all in one batch. Returns the response (`replayed` for a
+ * key used before: nothing written; a different request under the key is
+ * `invalid_argument` on request_id), or undefined when `guard` was false and the key was
+ * not used before: then nothing was written, no key claimed, and the caller takes the
+ * two-round-trip path (`idempotentBatched`) that decides from the reads. Needs a
+ * request_id (returns undefined without one).
+ */
+export async function idempotentGuarded<D extends DescMessage>(
+  tx: BatchedTx,
+  key: IdempotencyKey,
+  requestFingerprint: Buffer,
+  responseSchema: D,
+  reads: readonly Statement[],
+  guard: Statement,
+  writes: BatchedWrites<D>,
+): Promise<{ response: MessageShape<D>; replayed: boolean } | undefined> {
+  if (!key.requestId) return undefined;
+  const pk = [key.scope, key.callerId ?? 0n, key.requestId];
+  const results = await tx.run(
+    [
+      ...reads,
+      {
+        sql: `INSERT IGNORE INTO request_log (scope, caller_id, request_id, fingerprint, response) SELECT ?, ?, ?, ?, '' FROM DUAL WHERE ${guard.sql}`,
+        params: [...pk, requestFingerprint, ...(guard.params ?? [])],
+      },
+      { sql: "SET @oasis_key_new := ROW_COUNT()" },
+      // A locking read sees the latest committed row, not the transaction's snapshot.
+      { sql: "SELECT @oasis_key_new AS fresh, fingerprint, response FROM request_log WHERE scope = ? AND caller_id = ? AND request_id = ? LOCK IN SHARE MODE", params: pk },
+      ...writes.statements,
+      {
+        sql: `UPDATE request_log SET response = ? WHERE scope = ? AND caller_id = ? AND request_id = ? AND ${claimedKey}`,
+        params: [Buffer.from(writes.encoded ?? toBinary(responseSchema, writes.response)), ...pk],
+      },
+    ],
+    { commit: true },
+  );
+  const row = (results[reads.length + 2] as Array<{ fresh: number | string; fingerprint: Buffer; response: Buffer }>)[0];
+  if (!row) return undefined; // the guard failed and no earlier call used the key
+  if (Number(row.fresh) === 1) return { response: writes.response, replayed: false };
+  if (!row.fingerprint.equals(requestFingerprint)) {
+    throw invalidArgument([{ field: "request_id", description: "was already used for a different request" }]);
+  }
+  return { response: fromBinary(responseSchema, row.response), replayed: true };
+}
+
 /** One create call's idempotency (AIP-155): its key and fingerprint, and the two steps every create takes. */
 export interface IdempotentCreate<D extends DescMessage> {
   readonly key: IdempotencyKey;
@@ -162,6 +222,8 @@ export interface IdempotentCreate<D extends DescMessage> {
   replay(db: Queryable): Promise<MessageShape<D> | undefined>;
   /** `idempotent` for this key: runs `produce` at most once per key inside `tx`. */
   run(tx: Tx, produce: () => Promise<MessageShape<D>>): Promise<{ response: MessageShape<D>; replayed: boolean }>;
+  /** `idempotentGuarded` for this key: one round trip when `guard` holds, else undefined (nothing written). */
+  runGuarded(tx: BatchedTx, reads: readonly Statement[], guard: Statement, writes: BatchedWrites<D>): Promise<{ response: MessageShape<D>; replayed: boolean } | undefined>;
   /** `idempotentBatched` for this key: the key, `reads` and the writes `produce` returns in two round trips of `tx`. */
   runBatched(
     tx: BatchedTx,
@@ -188,5 +250,6 @@ export function idempotentCreate<Q extends DescMessage, D extends DescMessage>(
     replay: (db) => storedResponse(db, key, print, responseSchema),
     run: (tx, produce) => idempotent(tx, key, print, responseSchema, produce),
     runBatched: (tx, reads, produce) => idempotentBatched(tx, key, print, responseSchema, reads, produce),
+    runGuarded: (tx, reads, guard, writes) => idempotentGuarded(tx, key, print, responseSchema, reads, guard, writes),
   };
 }

@@ -52,9 +52,10 @@ export interface Outbox {
    * The INSERT of an event as a statement for a batched transaction (kit/mysql.ts
    * withBatchedTransaction), inserted only if the SQL condition `when` holds at that
    * point of the batch (e.g. `@created = 1`; a constant of the caller's code, never
-   * input). Published after commit, like `add`.
+   * input). Published after commit, like `add`. `payload`: the message's encoding when
+   * the caller has it already (it is stored as given, not encoded again).
    */
-  statement<D extends DescMessage>(schema: D, message: MessageInitShape<D>, when?: string): Statement;
+  statement<D extends DescMessage>(schema: D, message: MessageInitShape<D>, when?: string, payload?: Uint8Array): Statement;
   /** Wakes the relay now (after a commit that added events). */
   kick(): void;
   /** Starts the relay loop. */
@@ -238,7 +239,7 @@ export function createOutbox(opts: OutboxOptions): Outbox {
   }
 
   /** An event's outbox row: id, subject, payload, headers (with the current call's request id and trace). */
-  function outboxRow<D extends DescMessage>(schema: D, message: MessageInitShape<D>): [bigint, string, Buffer, string] {
+  function outboxRow<D extends DescMessage>(schema: D, message: MessageInitShape<D>, payload?: Uint8Array): [bigint, string, Buffer, string] {
     const id = opts.ids.next();
     const call = currentCall();
     const headers: Record<string, string> = {
@@ -253,7 +254,8 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       headers[eventHeaders.traceparent] = (span && traceparentOf(span)) ?? formatTraceparent(call.traceId, newSpanId());
     }
     span?.end();
-    return [id, eventSubject(opts.namespace, schema), Buffer.from(toBinary(schema, create(schema, message))), JSON.stringify(headers)];
+    const bytes = payload ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : Buffer.from(toBinary(schema, create(schema, message)));
+    return [id, eventSubject(opts.namespace, schema), bytes, JSON.stringify(headers)];
   }
 
   return {
@@ -262,8 +264,8 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       await tx.query("INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", row);
       return row[0];
     },
-    statement(schema, message, when) {
-      const row = outboxRow(schema, message);
+    statement(schema, message, when, payload) {
+      const row = outboxRow(schema, message, payload);
       if (when === undefined) return { sql: "INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", params: row };
       return { sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ?, ? FROM DUAL WHERE ${when}`, params: row };
     },

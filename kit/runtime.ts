@@ -111,7 +111,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
     outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log, registry: metrics, chained: config.outboxChained, batched: config.outboxBatched && !!opts.multipleStatements });
     if (config.outboxRelay) outbox.start();
   }
-  const clientOpts: MeshClientOptions = { meshSecret: config.mesh, httpVersion: config.meshHttpVersion, dnsRefreshMs: config.dnsRefreshMs, ...opts.clients };
+  const clientOpts: MeshClientOptions = { meshSecret: config.mesh, httpVersion: config.meshHttpVersion, gzip: config.meshGzip, dnsRefreshMs: config.dnsRefreshMs, ...opts.clients };
   const clients = new Map<string, Client<any>>();
   const timers: Array<ReturnType<typeof setInterval>> = [];
 

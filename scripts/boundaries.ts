@@ -49,6 +49,7 @@ export const SHARED_RULES: Readonly<Record<string, readonly string[]>> = {
   "shared-rules/post-visibility.ts": ["post", "feed", "notification", "search", "interaction"],
   "shared-rules/profile-visibility.ts": ["identity", "search"],
   "shared-rules/moderation-action.ts": ["identity", "post", "interaction", "search"],
+  "shared-rules/post-created-head.ts": ["feed", "interaction"],
 };
 
 /**

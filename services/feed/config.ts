@@ -26,6 +26,12 @@
  * - OASIS_FEED_ONE_TRIP_BACKFILL [1]: a follow_created's backfill (the followee's newest
  *   posts into the follower's home timeline) is one Redis script when the followee's
  *   timeline is built (timelines.ts backfill); 0 takes three round trips (built?, page, push).
+ * - OASIS_FEED_ONE_TRIP_CREATE [1]: the read model's post_created is the fan-out's seed
+ *   (read-model.ts seedNewPost: one Redis script that writes only what no event wrote),
+ *   and both take the post's stored bytes from the event's own (no encoding) and decode
+ *   only the post's ids (shared-rules/post-created-head.ts); 0 decodes the whole post
+ *   and writes it with putPost (three round trips, the post encoded by each consumer).
+ *   bench/social.ts OASIS_BENCH_COMPOSE_AB=create.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -50,6 +56,8 @@ export interface FeedConfig extends BaseConfig {
   readonly oneTripLikes: boolean;
   /** A follow's backfill in one Redis script when the followee's timeline is built (timelines.ts backfill). */
   readonly oneTripBackfill: boolean;
+  /** post_created's read-model write is the seed script, with the event's own post bytes. */
+  readonly oneTripCreate: boolean;
 }
 
 export function loadFeedConfig(env: Env = process.env): FeedConfig {
@@ -68,5 +76,6 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     readModel: boolEnv(env, "OASIS_FEED_READ_MODEL", true),
     oneTripLikes: boolEnv(env, "OASIS_FEED_ONE_TRIP_LIKES", true),
     oneTripBackfill: boolEnv(env, "OASIS_FEED_ONE_TRIP_BACKFILL", true),
+    oneTripCreate: boolEnv(env, "OASIS_FEED_ONE_TRIP_CREATE", true),
   });
 }

@@ -26,6 +26,8 @@ import { on, type EventMeta } from "#kit/consumer.ts";
 import { FollowCreatedSchema, FollowRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { ensureUserTimeline } from "./domain/builders.ts";
+import { storedPostFromEvent } from "./page-path/pieces.ts";
+import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
 import type { FeedContext } from "./context.ts";
 
 /** Calls `each` with pages of `fanoutBatch` follower ids and the follower total; `false` stops. */
@@ -82,7 +84,7 @@ export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
         const post = e.post!;
         // The read model holds the post before any timeline does (its own consumer may run
         // later): every push below waits for `seeded`.
-        const seeded = ctx.readModel.seedNewPost(post);
+        const seeded = ctx.readModel.seedNewPost(post, cfg.oneTripCreate ? storedPostFromEvent(post, meta.data) : undefined);
         // Kill switch "fanout_pull": the author is merged at read time, as celebrities are.
         if (ctx.rt.killSwitches.state().fanoutPullOnRead) {
           await seeded;
@@ -139,7 +141,9 @@ export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
         await early;
         if (version !== undefined && complete) await ctx.followers.store(post.authorId, version, all);
         observe(meta);
-      }),
+        // With OASIS_FEED_ONE_TRIP_CREATE only the post's ids are read from the event: the
+        // read model's bytes are the event's own (storedPostFromEvent).
+      }, cfg.oneTripCreate ? decodePostCreatedHead : undefined),
       on(PostDeletedSchema, async (e) => {
         await ctx.timelines.removeUser(e.authorId, [e.postId]);
         await forEachFollowerPage(ctx, e.authorId, async (ids) => {

@@ -4,13 +4,15 @@
  * or a tombstone, and never zeroes counters a like already dropped.
  */
 import { afterAll, expect, test } from "bun:test";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { PostCreatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { PostSchema } from "#gen/oasis/post/v1/post_pb.ts";
 import { createLogger } from "#kit/logger.ts";
 import { createRedis, deleteKeysWithPrefix } from "#kit/redis.ts";
 import { testNamespace } from "#kit/testing/namespace.ts";
-import { decodeStoredPost } from "./page-path/pieces.ts";
+import { decodeStoredPost, encodeStoredPost, storedPostFromEvent } from "./page-path/pieces.ts";
 import { ReadModel } from "./read-model.ts";
+import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
 
 const url = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `${testNamespace()}:oasis:feed:`;
@@ -45,4 +47,36 @@ test("the seed never overwrites what an event wrote: an update, a tombstone, dro
   await rm.seedNewPost(post(4n, "liked early"));
   expect(await stored(4n)).toBe("liked early");
   expect(await redis.exists("rm:counts:4")).toBe(0);
+});
+
+test("a post's stored bytes taken from post_created's own bytes are the post, byte for byte as encoded", () => {
+  const p = create(PostSchema, { postId: 5n, authorId: 7n, caption: "from the event", referPostId: 3n, hashtags: ["春"] });
+  const event = toBinary(PostCreatedSchema, create(PostCreatedSchema, { post: p }));
+  const fromEvent = storedPostFromEvent(p, event);
+  expect(fromEvent.equals(encodeStoredPost(p))).toBe(true);
+  expect(decodeStoredPost(fromEvent)).toEqual(p);
+  // Without the event's bytes, or with bytes lacking the field, the post is encoded.
+  expect(storedPostFromEvent(p, undefined).equals(encodeStoredPost(p))).toBe(true);
+  expect(storedPostFromEvent(p, new Uint8Array([0x10, 0x01])).equals(encodeStoredPost(p))).toBe(true);
+});
+
+test("post_created applied twice by seeds (fan-out, then the read model's consumer) writes once and keeps a like's fence", async () => {
+  const p = post(6n, "seeded by the fan-out");
+  const event = toBinary(PostCreatedSchema, create(PostCreatedSchema, { post: p }));
+  await rm.seedNewPost(p, storedPostFromEvent(p, event));
+  await rm.touched(6n); // a like fenced the counters between the two consumers
+  await rm.seedNewPost(create(PostSchema, { ...p, caption: "not written" }), storedPostFromEvent(p, event));
+  expect(await stored(6n)).toBe("seeded by the fan-out");
+  expect(await redis.exists("rm:counts:6")).toBe(0);
+  // putPost (OASIS_FEED_ONE_TRIP_CREATE=0) would have zeroed them again.
+  await rm.putPost(p, true);
+  expect(await redis.exists("rm:counts:6")).toBe(1);
+});
+
+test("post_created's head: the post's three ids read from the event's bytes, nothing else decoded", () => {
+  const full = create(PostSchema, { postId: 9_007_199_254_740_993n, authorId: 7n, caption: "not read", referPostId: 3n, hashtags: ["x"], media: [{ id: 11n, bucket: "post-images" }] });
+  const head = decodePostCreatedHead(toBinary(PostCreatedSchema, create(PostCreatedSchema, { post: full })));
+  expect(head.post).toEqual(create(PostSchema, { postId: full.postId, authorId: 7n, referPostId: 3n }));
+  expect(decodePostCreatedHead(toBinary(PostCreatedSchema, create(PostCreatedSchema))).post).toBeUndefined();
+  expect(() => decodePostCreatedHead(new Uint8Array([0x0a, 0x05, 0x08]))).toThrow();
 });

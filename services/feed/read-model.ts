@@ -250,13 +250,16 @@ export class ReadModel {
    * What post_created writes (the post, zero counters, `rm:whole`), if no event wrote the
    * post yet: the fan-out calls it before pushing the post onto timelines, so a page read
    * right after the push finds the post in the read model whichever consumer runs first
-   * (the page path misses on a post it cannot find).
+   * (the page path misses on a post it cannot find). With OASIS_FEED_ONE_TRIP_CREATE the
+   * read model's own post_created consumer calls it too, instead of putPost: one round
+   * trip, and nothing overwritten that a later event (a like's fence) already wrote.
+   * `stored`: the post's rm:post bytes when the caller has them (pieces.ts storedPostFromEvent).
    */
-  async seedNewPost(post: Post): Promise<void> {
+  async seedNewPost(post: Post, stored: Buffer = live(post)): Promise<void> {
     const id = String(post.postId);
     const zero = Buffer.from(toBinary(PostCountsSchema, create(PostCountsSchema, { postId: post.postId })));
     await (this.redis as Redis & { oasisFeedSeedPost(...args: Array<string | Buffer | number>): Promise<number> }).oasisFeedSeedPost(
-      `rm:post:${id}`, `rm:post:v:${id}`, `rm:counts:${id}`, `rm:counts:v:${id}`, `rm:whole:${id}`, live(post), zero, day, countsTtl,
+      `rm:post:${id}`, `rm:post:v:${id}`, `rm:counts:${id}`, `rm:counts:v:${id}`, `rm:whole:${id}`, stored, zero, day, countsTtl,
     );
   }
 

@@ -13,6 +13,12 @@
  *   a post itself (domain/posts.ts: the post read as the service, the author's private
  *   flag, graph asked as the author) and puts the author's mute into post_liked; 0 asks
  *   post.GetPost as the caller, which asks graph (the chain of stop 26).
+ * - OASIS_INTERACTION_BATCHED_POST_EVENTS [1]: a post_created that refers to nothing is
+ *   applied in one round trip (the event's claim, the posts_meta row, COMMIT: kit
+ *   applyOnceBatched), and only the post's ids are decoded from any post_created
+ *   (shared-rules/post-created-head.ts); 0 takes four (BEGIN, claim, row, COMMIT) and
+ *   decodes the whole post. bench/social.ts
+ *   OASIS_BENCH_COMPOSE_AB=interaction.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, positiveIntEnv } from "#kit/env.ts";
@@ -24,6 +30,8 @@ export interface InteractionConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** Visibility checked here, not by post.GetPost as the caller (domain/posts.ts). */
   readonly directVisibility: boolean;
+  /** A post_created without a refer-to in one round trip (events.ts). */
+  readonly batchedPostEvents: boolean;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -35,5 +43,6 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     reconcileSweepBatch: positiveInteger(env, "OASIS_INTERACTION_RECONCILE_SWEEP_BATCH", 2_000),
     batchedWrites: boolEnv(env, "OASIS_INTERACTION_BATCHED_WRITES", true),
     directVisibility: boolEnv(env, "OASIS_INTERACTION_DIRECT_VISIBILITY", true),
+    batchedPostEvents: boolEnv(env, "OASIS_INTERACTION_BATCHED_POST_EVENTS", true),
   });
 }

@@ -3,12 +3,13 @@
  * its counter), its deletion takes it away; a deleted post's comments are hidden. Each
  * event is applied once (kit applyOnce: its id is recorded in the same transaction).
  */
-import { applyOnce, on } from "#kit/consumer.ts";
+import { applyOnce, applyOnceBatched, on } from "#kit/consumer.ts";
 import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import type { InteractionContext } from "./context.ts";
+import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
 import { TransferPostedSchema } from "#gen/oasis/wallet/v1/events_pb.ts";
 import { TransferCode } from "#gen/oasis/wallet/v1/wallet_pb.ts";
-import { addTip, bumpCount, deleteRefer, insertRefer, markPostDeleted, upsertPostMeta, type Counts } from "./store.ts";
+import { addTip, bumpCount, deleteRefer, insertRefer, markPostDeleted, upsertPostMeta, upsertPostMetaStatement, type Counts } from "./store.ts";
 
 export function postConsumer(ctx: InteractionContext) {
   const name = "interaction-posts";
@@ -17,6 +18,13 @@ export function postConsumer(ctx: InteractionContext) {
     handlers: [
       on(PostCreatedSchema, async (e, meta) => {
         const post = e.post!;
+        // Most posts refer to nothing: the claim and the posts_meta row in one round trip.
+        if (ctx.rt.config.batchedPostEvents && !post.referPostId) {
+          await applyOnceBatched(ctx.rt.db, name, meta.eventId, async (tx, claim) => {
+            await tx.run([claim, upsertPostMetaStatement(post.postId, post.authorId)], { commit: true });
+          });
+          return;
+        }
         let counts: Counts | undefined;
         await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
           await upsertPostMeta(tx, post.postId, post.authorId);
@@ -28,7 +36,8 @@ export function postConsumer(ctx: InteractionContext) {
           await ctx.counters.publish(post.referPostId, counts);
           await ctx.viewerStates.invalidate(post.authorId);
         }
-      }),
+        // Only the post's three ids are used: with the switch, only they are decoded.
+      }, ctx.rt.config.batchedPostEvents ? decodePostCreatedHead : undefined),
       on(PostDeletedSchema, async (e, meta) => {
         let counts: Counts | undefined;
         await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {

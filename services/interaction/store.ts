@@ -219,7 +219,13 @@ export async function repliesOf(db: Queryable, parents: readonly bigint[], perPa
 }
 
 export async function upsertPostMeta(db: Queryable, postId: bigint, authorId: bigint): Promise<void> {
-  await write(db, "INSERT IGNORE INTO posts_meta (post_id, author_id) VALUES (?, ?)", [postId, authorId]);
+  const s = upsertPostMetaStatement(postId, authorId);
+  await write(db, s.sql, [...(s.params ?? [])]);
+}
+
+/** upsertPostMeta as a statement of a batched transaction (kit/mysql.ts withBatchedTransaction). */
+export function upsertPostMetaStatement(postId: bigint, authorId: bigint): Statement {
+  return { sql: "INSERT IGNORE INTO posts_meta (post_id, author_id) VALUES (?, ?)", params: [postId, authorId] };
 }
 
 export async function markPostDeleted(db: Queryable, postId: bigint, authorId: bigint): Promise<void> {

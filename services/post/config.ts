@@ -4,6 +4,11 @@
  *   (kit/idempotency.ts idempotentBatched: the request id's claim and the suspension
  *   check, then the post, its hashtags, the post_created outbox row, the stored response
  *   and COMMIT); 0 runs it statement by statement (the A/B switch of bench/social.ts).
+ * - OASIS_POST_ONE_TRIP_CREATE [1]: with batched writes and a request_id, a create of an
+ *   author with no suspension is ONE round trip (kit/idempotency.ts idempotentGuarded:
+ *   the suspension lock, the key claimed only if the author is not suspended, the rows
+ *   conditioned on the claim, COMMIT); a suspended author's create then takes the two.
+ *   bench/social.ts OASIS_BENCH_COMPOSE_AB=onetrip.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv } from "#kit/env.ts";
@@ -11,11 +16,14 @@ import { boolEnv } from "#kit/env.ts";
 export interface PostConfig extends BaseConfig {
   /** Creates use idempotentBatched (two round trips). */
   readonly batchedWrites: boolean;
+  /** Creates of authors with no suspension in one round trip (idempotentGuarded). */
+  readonly oneTripCreate: boolean;
 }
 
 export function loadPostConfig(env: Env = process.env): PostConfig {
   return Object.freeze({
     ...baseConfig("post", env),
     batchedWrites: boolEnv(env, "OASIS_POST_BATCHED_WRITES", true),
+    oneTripCreate: boolEnv(env, "OASIS_POST_ONE_TRIP_CREATE", true),
   });
 }

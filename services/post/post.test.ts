@@ -10,6 +10,8 @@ import { ErrorInfoSchema } from "#gen/google/rpc/error_details_pb.ts";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
 import { until } from "#kit/testing/until.ts";
+import { baseConfig } from "#kit/config.ts";
+import { connectPool } from "#kit/mysql.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 import { failure } from "#kit/testing/errors.ts";
@@ -56,6 +58,30 @@ describe("CreatePost", () => {
     expect((await bed.post(alice).createPost({ mediaIds: [mine], caption: family.slice(0, family.length) })).post!.caption).toBe(family);
     const tooLong = await failure(bed.post(alice).createPost({ mediaIds: [mine], caption: "春".repeat(2201) }));
     expect(errorReason(tooLong)).toBe("CAPTION_TOO_LONG");
+  });
+});
+
+describe("CreatePost of a suspended author", () => {
+  test("with a request id it is stored flagged (one round trip refused, two taken), and its retry replays it; a create from before the suspension still replays", async () => {
+    const cfg = baseConfig("post", bed.mesh.env);
+    const db = connectPool(cfg.mysqlUrl, cfg.database, 1);
+    try {
+      const before = (await bed.post(dave).createPost({ mediaIds: [await bed.photo(dave!, 4)], caption: "before the suspension", requestId: "susp-0" })).post!;
+      expect(before.authorSuspended).toBe(false);
+      // A suspension in force, as post's consumer of moderation's action records it.
+      await db.query("INSERT INTO suspensions (user_id, action_id) VALUES (?, 1)", [dave]);
+      const req = { mediaIds: [await bed.photo(dave!, 5)], caption: "while suspended", requestId: "susp-1" };
+      const post = (await bed.post(dave).createPost(req)).post!;
+      expect(post.authorSuspended).toBe(true);
+      const stored = (await bed.post("service").batchGetPosts({ postIds: [post.postId] })).posts;
+      expect(stored.map((p) => p.authorSuspended)).toEqual([true]);
+      expect((await bed.post(dave).createPost(req)).post!.postId).toBe(post.postId);
+      const replay = (await bed.post(dave).createPost({ mediaIds: before.media.map((m) => m.id), caption: "before the suspension", requestId: "susp-0" })).post!;
+      expect([replay.postId, replay.authorSuspended]).toEqual([before.postId, false]);
+    } finally {
+      await db.query("DELETE FROM suspensions WHERE user_id = ?", [dave]);
+      await db.end();
+    }
   });
 });
 

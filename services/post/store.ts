@@ -13,11 +13,26 @@ export async function insertPost(db: Queryable, post: Post): Promise<void> {
   for (const s of insertPostStatements(post)) await write(db, s.sql, [...s.params!]);
 }
 
-/** insertPost as statements of a batched transaction: the post row, then its hashtags if any. */
-export function insertPostStatements(post: Post): Statement[] {
-  const row = { sql: "INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP(3))", params: [post.postId, post.authorId, post.referPostId, Buffer.from(toBinary(PostSchema, post))] };
+/**
+ * insertPost as statements of a batched transaction: the post row, then its hashtags if
+ * any; with `when` (an SQL condition of the caller's code, never input, e.g.
+ * kit/idempotency.ts claimedKey), each inserts only if it holds at that point of the batch.
+ * `body`: the post's encoding when the caller has it (stored as given).
+ */
+export function insertPostStatements(post: Post, when?: string, body?: Uint8Array): Statement[] {
+  const params = [post.postId, post.authorId, post.referPostId, Buffer.from(body ?? toBinary(PostSchema, post))];
+  const row = when === undefined
+    ? { sql: "INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP(3))", params }
+    : { sql: `INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) SELECT ?, ?, ?, ?, CURRENT_TIMESTAMP(3) FROM DUAL WHERE ${when}`, params };
   if (post.hashtags.length === 0) return [row];
-  return [row, { sql: "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", params: [post.hashtags.map((t) => [t, post.postId])] }];
+  if (when === undefined) return [row, { sql: "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", params: [post.hashtags.map((t) => [t, post.postId])] }];
+  const tags = post.hashtags.map(() => "SELECT ? AS tag, ? AS post_id").join(" UNION ALL ");
+  return [row, { sql: `INSERT IGNORE INTO post_hashtags (tag, post_id) SELECT tag, post_id FROM (${tags}) h WHERE ${when}`, params: post.hashtags.flatMap((t) => [t, post.postId]) }];
+}
+
+/** An SQL condition (with its parameters) true when `userId` has no suspension in force (kit/idempotency.ts idempotentGuarded's guard). */
+export function notSuspendedCondition(userId: bigint): Statement {
+  return { sql: "NOT EXISTS (SELECT 1 FROM suspensions WHERE user_id = ?)", params: [userId] };
 }
 
 /** Posts by id, deleted ones flagged. */
@@ -107,4 +122,4 @@ export async function setSuspension(db: Queryable, userId: bigint, actionId: big
 }
 
 /** The store as domain/model.ts declares it. */
-export const postStore: PostStore = { insertPost, insertPostStatements, suspendedForUpdateStatement, postsByIds, updateBody, markDeleted, addRevision, revisions, authorPostIds, replaceHashtags, userPostCount, isSuspended };
+export const postStore: PostStore = { insertPost, insertPostStatements, notSuspendedCondition, suspendedForUpdateStatement, postsByIds, updateBody, markDeleted, addRevision, revisions, authorPostIds, replaceHashtags, userPostCount, isSuspended };

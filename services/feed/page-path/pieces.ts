@@ -16,6 +16,7 @@
  */
 import type { Redis } from "ioredis";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 
@@ -108,6 +109,34 @@ return 1
 /** `rm:post` bytes of a live post: `\x02<author id>,<refer post id>;` + Protobuf. */
 export function encodeStoredPost(post: Post): Buffer {
   return Buffer.concat([Buffer.from(`\x02${post.authorId},${post.referPostId};`, "latin1"), Buffer.from(toBinary(PostSchema, post))]);
+}
+
+/**
+ * encodeStoredPost's bytes taken from an event's own bytes when it has them: `event` is a
+ * message whose field `field` is `post` as published (post_created, post_updated: field
+ * 1), so its Protobuf is copied, not encoded again. Without `event`, or if the field is
+ * not in it, the post is encoded.
+ */
+export function storedPostFromEvent(post: Post, event: Uint8Array | undefined, field = 1): Buffer {
+  const bytes = event && fieldBytes(event, field);
+  if (!bytes) return encodeStoredPost(post);
+  return Buffer.concat([Buffer.from(`\x02${post.authorId},${post.referPostId};`, "latin1"), bytes]);
+}
+
+/** The last occurrence of length-delimited field `field` of a Protobuf message (undefined when absent or malformed). */
+function fieldBytes(message: Uint8Array, field: number): Uint8Array | undefined {
+  try {
+    const r = new BinaryReader(message);
+    let found: Uint8Array | undefined;
+    while (r.pos < r.len) {
+      const [no, wire] = r.tag();
+      if (no === field && wire === WireType.LengthDelimited) found = r.bytes();
+      else r.skip(wire, no);
+    }
+    return found;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

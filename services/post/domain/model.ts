@@ -12,7 +12,8 @@ export interface StoredPost {
 export interface PostStore {
   insertPost(db: Queryable, post: Post): Promise<void>;
   /** insertPost as statements of a batched transaction (kit/mysql.ts withBatchedTransaction). */
-  insertPostStatements(post: Post): Statement[];
+  insertPostStatements(post: Post, when?: string, body?: Uint8Array): Statement[];
+  notSuspendedCondition(userId: bigint): Statement;
   /** The locking read of isSuspended(db, userId, true) as a batch statement: any row means suspended. */
   suspendedForUpdateStatement(userId: bigint): Statement;
   /** Rows by id, deleted ones included; `forUpdate` locks them until commit. */

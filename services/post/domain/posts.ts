@@ -4,13 +4,14 @@
  * @mentions with identity before one transaction writes the post, its hashtags and the
  * post_created event. Every read goes through the reader's visibility filter.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { currentCaller } from "#kit/call-context.ts";
 import { asService } from "#kit/client.ts";
 import type { FieldViolation } from "#kit/errors.ts";
-import { idempotentCreate } from "#kit/idempotency.ts";
+import { claimedKey, idempotentCreate } from "#kit/idempotency.ts";
 import type { Media } from "#gen/oasis/media/v1/media_pb.ts";
 import { ErrorReason } from "#gen/oasis/post/v1/errors_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
@@ -18,6 +19,9 @@ import { MentionSchema, PostSchema, Visibility, type Mention, type Post } from "
 import { CreatePostRequestSchema, CreatePostResponseSchema, type CreatePostRequest, type CreatePostResponse } from "#gen/oasis/post/v1/post_service_pb.ts";
 import type { PostContext } from "../context.ts";
 import { captionLength, maxCaptionChars, parseCaptionHashtags as parseHashtags, parseCaptionMentions as parseMentions } from "./rules.ts";
+
+/** CreatePostResponse and PostCreated both hold the post as the same field: one encoding is both. */
+const responseIsEvent = CreatePostResponseSchema.field.post.number === PostCreatedSchema.field.post.number && CreatePostResponseSchema.fields.length === 1 && PostCreatedSchema.fields.length === 1;
 
 /** INVALID_ARGUMENT CAPTION_TOO_LONG on `field` when the caption is over maxCaptionChars. */
 function checkCaption(ctx: PostContext, caption: string, field: string): void {
@@ -92,6 +96,25 @@ export async function createPost(ctx: PostContext, author: bigint, req: CreatePo
       authorSuspended,
     });
   };
+  if (batched && rt.config.oneTripCreate && req.requestId) {
+    // One round trip: the author's suspensions locked, the key claimed only if there is
+    // none (the common case), the post, its hashtags, post_created's outbox row and the
+    // stored response each only if the key was claimed here, COMMIT. A suspended author
+    // (nothing written) goes on to the two round trips below, which flag the post.
+    const post = newPost(false);
+    // The post is encoded once: post_created and the stored response are both the post
+    // as their field 1, so one encoding of that serves as both.
+    const body = toBinary(PostSchema, post);
+    const wrapped = new BinaryWriter().tag(PostCreatedSchema.field.post.number, WireType.LengthDelimited).bytes(body).finish();
+    const done = await rt.batchTx((tx) =>
+      once.runGuarded(tx, [store.suspendedForUpdateStatement(author)], store.notSuspendedCondition(author), {
+        statements: [...store.insertPostStatements(post, claimedKey, body), rt.outbox.statement(PostCreatedSchema, { post }, claimedKey, wrapped)],
+        response: create(CreatePostResponseSchema, { post }),
+        encoded: responseIsEvent ? wrapped : undefined,
+      }),
+    );
+    if (done) return done.response;
+  }
   if (batched) {
     // Round trip 1: the key's claim and the locking read of the author's suspensions (a
     // suspension being applied waits for this post, then flags it too). Round trip 2:
