@@ -171,7 +171,10 @@ try {
       for (const value of ab.values) {
         const workers = ab.name === "clients" ? Number(value) : clients;
         const at = ab.values.indexOf(value);
-        if (ab.name === "order") order = value as Order;
+        if (ab.name === "order") {
+          if (!(value in followLists)) throw new Error(`order must be one of ${Object.keys(followLists).join(", ")}, got ${value}`);
+          order = value as Order;
+        }
         else if (ab.name !== "clients") for (const v of ab.vars) bed.mesh.env[v.name] = v.values[at]!;
         for (const s of restartable) await bed.mesh.supervisor.stop(s);
         for (const s of restartable) await bed.mesh.supervisor.restart(s);
