@@ -111,7 +111,7 @@ export const upstreamsOf: Record<string, readonly string[]> = {
   media: [],
   post: ["graph", "identity", "media"],
   feed: ["graph", "identity", "interaction", "post"],
-  interaction: ["identity", "post"],
+  interaction: ["graph", "identity", "post"],
   notification: ["graph", "identity", "post"],
   chat: ["graph", "identity", "media"],
   wallet: ["graph", "identity", "post"],
