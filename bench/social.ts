@@ -26,7 +26,9 @@
  * OASIS_EDGE_PAGE_PATH each time), next to one floor home run, and prints per mode req/s,
  * p50/p99, the ratio to the floor, CPU per request by process and the page path's hits
  * and misses, then the ratios on / off. `OASIS_BENCH_PAGE_AB=mix` runs the DSB mix in each
- * round too (user timelines and composes; the floor's mix once for its ratio).
+ * round too (user timelines and composes; the floor's mix once for its ratio), `=mixonly`
+ * the DSB mix alone (each edge variant's process then sees only the mix: with
+ * OASIS_BUN_FLAGS="--cpu-prof ...", its profile is the mix's).
  *
  * DeathStarBench (Gan et al., ASPLOS 2019) reports about 2,300 req/s for this mix on a
  * 28-core server; issue 16's goal is >= 0.25 of the floor in the same run.
@@ -348,7 +350,9 @@ try {
   await closedMix(floorTarget, 3, concurrency);
   if (process.env.OASIS_BENCH_PAGE_AB) {
     // "mix" also runs the DSB mix in each round (user timelines of random users, composes).
-    const shapes = process.env.OASIS_BENCH_PAGE_AB === "mix" ? (["home", "mix"] as const) : (["home"] as const);
+    // "mixonly": the DSB mix alone (no home-only runs: an edge CPU profile of the mix).
+    const pageAB = process.env.OASIS_BENCH_PAGE_AB;
+    const shapes: ReadonlyArray<"home" | "mix"> = pageAB === "mixonly" ? ["mix"] : pageAB === "mix" ? ["home", "mix"] : ["home"];
     const mixOf = { home: { home: 1 }, mix: undefined } as const;
     // The edge's variants: page path off and on, or OASIS_BENCH_EDGE_AB's (page path on).
     const variants = edgeVariants(process.env.OASIS_BENCH_EDGE_AB);
@@ -367,7 +371,10 @@ try {
         }
       }
     }
-    const floors = { home: await runFloor(`Floor home feed only (for the page A/B ratio; load ${loadAverage()})`, mixOf.home), mix: shapes.length > 1 ? await runFloor("Floor DSB mix (for the page A/B ratio)") : undefined };
+    const floors = {
+      home: shapes.includes("home") ? await runFloor(`Floor home feed only (for the page A/B ratio; load ${loadAverage()})`, mixOf.home) : undefined,
+      mix: shapes.includes("mix") ? await runFloor(`Floor DSB mix (for the page A/B ratio; load ${loadAverage()})`) : undefined,
+    };
     const sum = (rs: Run[]) => {
       const n = rs.reduce((a, r) => a + r.total, 0);
       const secs = rs.reduce((a, r) => a + r.seconds, 0);

@@ -69,7 +69,7 @@ export function requireAccess(access: Access, user: { readonly roles: readonly s
  */
 export function connectReply(call: Pick<DecodedCall, "routed" | "encoding">, answer: UpstreamAnswer, headers: Record<string, string>, reuse: JsonReuse): Reply {
   const output = call.routed.method.output as DescMessage;
-  if (call.encoding === "json") return jsonReply(200, reuse.json(call.routed, "", answer.bytes, () => encodeJson(output, answer.message)), headers);
+  if (call.encoding === "json") return jsonReply(200, answer.json ?? reuse.json(call.routed, "", answer.bytes, () => encodeJson(output, answer.message)), headers);
   return { status: 200, headers: { "content-type": "application/proto", ...headers }, body: answer.bytes };
 }
 

@@ -27,7 +27,7 @@ import { createRedis, type Redis } from "#kit/redis.ts";
 import { create } from "@bufbuild/protobuf";
 import { FeedService, type GetHomeFeedRequest, type GetUserFeedRequest } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import { BatchGetRelationshipsRequestSchema, GraphService, ListRelationshipsRequestSchema, type BatchGetRelationshipsResponse, type ListRelationshipsResponse } from "#gen/oasis/graph/v1/graph_service_pb.ts";
-import { FeedPagePath, PageReuse, type PageGate, type RelationshipAsk } from "../services/feed/page-path/index.ts";
+import { FeedPagePath, ItemCache, PageReuse, type PageGate, type RelationshipAsk } from "../services/feed/page-path/index.ts";
 import type { MethodRegistry, RoutedMethod } from "./registry.ts";
 import type { CallMeta, Upstreams } from "./upstream.ts";
 
@@ -36,8 +36,11 @@ const userPath = `/${FeedService.typeName}/${FeedService.method.getUserFeed.name
 
 const relationshipWrites = new Set(["Follow", "Unfollow", "Block", "Unblock", "Mute", "Unmute", "ApproveFollowRequest", "RejectFollowRequest"].map((m) => `/oasis.graph.v1.GraphService/${m}`));
 
-/** A page the page path served: the response message, or its encoded bytes (pages kept for reuse). */
-export type ServedPage = { readonly message: Message; readonly bytes?: undefined } | { readonly message?: undefined; readonly bytes: Uint8Array };
+/**
+ * A page the page path served: the response message, or its encoded bytes (pages kept
+ * for reuse), with its proto3 JSON when it was assembled from rendered items.
+ */
+export type ServedPage = { readonly message: Message; readonly bytes?: undefined; readonly json?: undefined } | { readonly message?: undefined; readonly bytes: Uint8Array; readonly json?: string };
 
 export interface PagePath {
   /**
@@ -63,12 +66,26 @@ export interface PagePath {
  * and answers the same reply to the same request with the kept bytes
  * (services/feed/page-path/reuse.ts); 0 computes every page.
  */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; limitInScript?: boolean; relSets?: boolean; relSetMax?: number }): PagePath {
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; limitInScript?: boolean; relSets?: boolean; relSetMax?: number }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
-  const feed = new FeedPagePath(redis, opts.prefix, { reuse, sets: opts.relSets ?? false, setMax: opts.relSetMax });
+  const items = (opts.itemEntries ?? 0) > 0 ? new ItemCache(opts.itemEntries!) : undefined;
+  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, sets: opts.relSets ?? false, setMax: opts.relSetMax });
+  new Counter({
+    name: "edge_page_items_total",
+    help: "Timeline items the page path assembled pages from (OASIS_EDGE_PAGE_ITEM_ENTRIES, services/feed/page-path/items.ts), by result (hit: kept rendering; miss: built and encoded).",
+    labelNames: ["result"],
+    registers: [opts.registry],
+    collect() {
+      this.reset();
+      if (items) {
+        this.inc({ result: "hit" }, items.hits);
+        this.inc({ result: "miss" }, items.misses);
+      }
+    },
+  });
   new Counter({
     name: "edge_page_path_reused_total",
     help: "Pages the page path served from the page kept for the same request and the same Lua reply (reuse), by result (hit, miss).",
@@ -102,17 +119,19 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
       try {
         const ask = asker(meta);
         const home = routed.path === homePath;
-        // With reuse, the feed answers encoded bytes (kept pages); without, a message.
-        const answer = reuse
+        // With reuse or rendered items, the feed answers encoded bytes (and the JSON
+        // assembled with them); without, a message.
+        const answer = reuse || items
           ? home
-            ? await feed.homeBytes(request as unknown as GetHomeFeedRequest, viewer, ask, gate)
-            : await feed.userBytes(request as unknown as GetUserFeedRequest, viewer, ask, gate)
+            ? await feed.homeEncoded(request as unknown as GetHomeFeedRequest, viewer, ask, gate)
+            : await feed.userEncoded(request as unknown as GetUserFeedRequest, viewer, ask, gate)
           : home
             ? await feed.home(request as unknown as GetHomeFeedRequest, viewer, ask, gate)
             : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask, gate);
         if (answer.served) {
           counted[answer.filled ? "filled" : "hit"].inc();
-          return answer.response instanceof Uint8Array ? { bytes: answer.response } : { message: answer.response };
+          const r = answer.response;
+          return "$typeName" in r ? { message: r } : { bytes: r.bytes, json: r.json };
         }
         // Refused by the rate limit (or a revoked session): not a miss, the caller answers.
         if (answer.reason === "gate") return undefined;

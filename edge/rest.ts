@@ -57,7 +57,8 @@ export function restRoutes(deps: EdgeDeps, table: RouteTable): EdgeRoute[] {
       ctx,
       routed,
       async () => build(route, vars, ctx.url, route.body ? await readBody(ctx.req, deps.config.maxBodyBytes) : await readBody(ctx.req, 1024)),
-      (answer, headers) => jsonReply(200, deps.jsonReuse.json(routed, route.responseBody, answer.bytes, () => responseJson(route, answer.message)), headers),
+      (answer, headers) =>
+        jsonReply(200, answer.json !== undefined && !route.responseBody ? answer.json : deps.jsonReuse.json(routed, route.responseBody, answer.bytes, () => responseJson(route, answer.message)), headers),
     );
     return { reply, route: label };
   };

@@ -64,6 +64,11 @@ export class UpstreamAnswer {
     readonly routed: RoutedMethod,
     bytes: Uint8Array | undefined,
     message?: Message,
+    /**
+     * The whole message's proto3 JSON when whoever made the answer rendered it with the
+     * bytes (the page path's rendered items): renderers use it as it is.
+     */
+    readonly json?: string,
   ) {
     this.encoded = bytes;
     this.decoded = message;
@@ -163,7 +168,7 @@ export async function runRpc(
     if (plan) limited(gate!.verdict ? verdictOf(plan, gate!.verdict) : await deps.limiter.check(routeClass, userId, ctx.clientIp, sessionId));
     if (page) {
       ctx.facts.upstream = "feed-redis";
-      return encode(page.bytes ? new UpstreamAnswer(routed, page.bytes) : UpstreamAnswer.ofMessage(routed, page.message), headers());
+      return encode(page.bytes ? new UpstreamAnswer(routed, page.bytes, undefined, page.json) : UpstreamAnswer.ofMessage(routed, page.message), headers());
     }
     // A flight the search page path makes for a page (one per page at a time, its answer
     // shared by every anonymous request for the page): not bound to this client.

@@ -120,8 +120,9 @@ async function pagePathCounts(): Promise<{ hit: number; filled: number; miss: nu
   return { hit: of(results, "hit"), filled: of(results, "filled"), miss: of(results, "miss"), error: of(results, "error"), reasons, reused: of(reuse, "hit") };
 }
 
-async function edgeWithPagePath(on: boolean): Promise<void> {
+async function edgeWithPagePath(on: boolean, itemEntries = "0"): Promise<void> {
   bed.mesh.env.OASIS_EDGE_PAGE_PATH = on ? "1" : "0";
+  bed.mesh.env.OASIS_EDGE_PAGE_ITEM_ENTRIES = itemEntries;
   await bed.mesh.supervisor.stop("edge");
   await bed.mesh.supervisor.restart("edge");
 }
@@ -156,6 +157,19 @@ test("every page is the same bytes from the page path as from the feed, and most
   expect(hubHome.map((v: any) => v.author.userId)).not.toContain(String(idOf.get(muted)));
   expect(hubHome.map((v: any) => v.author.userId)).not.toContain(String(idOf.get(blocker)));
   expect(proxied.get(`user ${blocker} as ${hub}`)!.flatMap((b) => JSON.parse(b).items ?? [])).toEqual([]);
+
+  // Pages assembled from rendered items (OASIS_EDGE_PAGE_ITEM_ENTRIES, items.ts), the
+  // JSON with them: the same bytes, computed (user timelines share items across
+  // viewers) and then kept. The items stay on for the tests below (changes after reads).
+  await edgeWithPagePath(true, "20000");
+  for (const round of ["assembled", "kept"]) {
+    const got = await readAll();
+    for (const [what, bodies] of proxied) expect({ round, what, bodies: got.get(what) }).toEqual({ round, what, bodies });
+  }
+  const items = await counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_items_total");
+  const hits = [...items].find(([l]) => l.includes('result="hit"'))?.[1] ?? 0;
+  console.log(`rendered items: ${JSON.stringify([...items])}`);
+  expect(hits).toBeGreaterThan(0);
 }, 300_000);
 
 async function directHomeAuthors(viewer: number): Promise<string[]> {

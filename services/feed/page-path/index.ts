@@ -38,8 +38,10 @@ import { decodeRelationship, decodeStoredPost, parsePieces, readRawPieces, relSe
 export type { PageGate } from "./pieces.ts";
 export { dropRelationshipSets } from "./pieces.ts";
 import { PageReuse } from "./reuse.ts";
+import { ItemCache, itemKey, pageBytes, pageJson, renderItem, type RenderedItem } from "./items.ts";
 
 export { PageReuse } from "./reuse.ts";
+export { ItemCache } from "./items.ts";
 
 /** Why a page was not served here (the `reason` label of the edge's miss counter). */
 export type MissReason =
@@ -83,6 +85,12 @@ export interface PagePathOptions {
   readonly sets?: boolean;
   /** Relationships a set holds at most (default relSetMax); a viewer with more keeps pair fills. */
   readonly setMax?: number;
+  /**
+   * Items kept rendered by the bytes of their pieces (items.ts), for `homeBytes` and
+   * `userBytes`: a page is assembled from them, with its JSON (absent: every item built
+   * and the page encoded whole).
+   */
+  readonly items?: ItemCache;
 }
 
 class Miss extends Error {
@@ -94,12 +102,19 @@ class Miss extends Error {
 type Ready = Extract<Pieces, { ok: true }>;
 
 /** A page as the timeline's items and token (paging.ts), or its encoded response when `encode` was given. */
-type Page = { readonly served: true; readonly filled: boolean; readonly response?: { items: PostView[]; nextPageToken: string }; readonly bytes?: Uint8Array };
+type Page = { readonly served: true; readonly filled: boolean; readonly response?: { items: PostView[]; nextPageToken: string }; readonly bytes?: Uint8Array; readonly json?: string };
+
+/** An encoded page with, when it was assembled from rendered items (items.ts), its proto3 JSON. */
+export interface EncodedPage {
+  readonly bytes: Uint8Array;
+  readonly json?: string;
+}
 
 export class FeedPagePath {
   private readonly redis;
   private readonly rels: VersionedCache;
   readonly reuse?: PageReuse;
+  readonly items?: ItemCache;
   private readonly sets: boolean;
   private readonly setMax: number;
 
@@ -115,6 +130,7 @@ export class FeedPagePath {
     this.redis = withPageScript(redis);
     this.rels = new VersionedCache(redis, `${prefix}rm:rel`, relTtl);
     this.reuse = opts.reuse;
+    this.items = opts.items;
     this.sets = opts.sets ?? false;
     this.setMax = Math.min(opts.setMax ?? relSetMax, relSetMax);
     withRelSetScripts(redis);
@@ -174,16 +190,28 @@ export class FeedPagePath {
    * same (`reuse`).
    */
   async homeBytes(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipAsk, gate?: PageGate): Promise<PageAnswer<Uint8Array>> {
+    const page = await this.homeEncoded(req, viewer, ask, gate);
+    return page.served ? { ...page, response: page.response.bytes } : page;
+  }
+
+  /** `homeBytes` with the page's JSON when it was assembled from rendered items (`items`). */
+  async homeEncoded(req: GetHomeFeedRequest, viewer: bigint | null, ask?: RelationshipAsk, gate?: PageGate): Promise<PageAnswer<EncodedPage>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
     const page = await this.page("ht", viewer, viewer, req.pageSize, req.pageToken, ask, GetHomeFeedResponseSchema, gate);
-    return page.served ? { served: true, filled: page.filled, response: page.bytes! } : page;
+    return page.served ? { served: true, filled: page.filled, response: { bytes: page.bytes!, json: page.json } } : page;
   }
 
   /** `user`, answered as the encoded GetUserFeedResponse (as `homeBytes`). */
   async userBytes(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipAsk, gate?: PageGate): Promise<PageAnswer<Uint8Array>> {
+    const page = await this.userEncoded(req, viewer, ask, gate);
+    return page.served ? { ...page, response: page.response.bytes } : page;
+  }
+
+  /** `userBytes` with the page's JSON when it was assembled from rendered items (`items`). */
+  async userEncoded(req: GetUserFeedRequest, viewer: bigint | null, ask?: RelationshipAsk, gate?: PageGate): Promise<PageAnswer<EncodedPage>> {
     if (viewer === null) return { served: false, reason: "anonymous" };
     const page = await this.page("ut", req.userId, viewer, req.pageSize, req.pageToken, ask, GetUserFeedResponseSchema, gate);
-    return page.served ? { served: true, filled: page.filled, response: page.bytes! } : page;
+    return page.served ? { served: true, filled: page.filled, response: { bytes: page.bytes!, json: page.json } } : page;
   }
 
   /** Stores what `ask` says of `ids` as the viewer's relationships, unless an event bumped a key meanwhile. */
@@ -224,8 +252,8 @@ export class FeedPagePath {
     // Same request, same reply: the page kept from last time (only served pages are kept,
     // so an equal reply has every piece, relationships included).
     const key = encode && this.reuse ? `${kind}:${owner}:${viewer}:${limit}:${token}` : undefined;
-    const kept = key === undefined ? undefined : this.reuse!.get(key, read.raw);
-    if (kept) return { served: true, filled: false, bytes: kept };
+    const kept = key === undefined ? undefined : this.reuse!.entry(key, read.raw);
+    if (kept) return { served: true, filled: false, bytes: kept.page, json: kept.json };
     const pieces = parsePieces(read.raw) as Ready;
     // Relationships not known yet (a user timeline of someone the viewer never read, an
     // author merged at read time): when the caller can ask, graph is asked once and the
@@ -247,6 +275,14 @@ export class FeedPagePath {
         // An author merged at read time the viewer follows: the feed merges their timeline.
         if (rel.length === 0 || decodeRelationship(id, rel).following) throw new Miss("celebrity");
       }
+      if (encode && this.items) {
+        // Assembled from rendered items (items.ts): the same bytes, and the JSON with them.
+        const { items, more } = await collectPage(renderedSource(pieces, viewer, window, this.items), limit, before);
+        const token = nextToken(kind, owner, items.at(-1)?.postId, more);
+        const [bytes, json] = [pageBytes(items, token), pageJson(items, token)];
+        if (key !== undefined) this.reuse!.set(key, read.raw, bytes, json);
+        return { served: true, filled: false, bytes, json };
+      }
       const { items, more } = await collectPage(source(pieces, viewer, window), limit, before);
       const response = { items, nextPageToken: nextToken(kind, owner, items.at(-1)?.post!.postId, more) };
       if (!encode) return { served: true, filled: false, response };
@@ -260,13 +296,14 @@ export class FeedPagePath {
   }
 }
 
-/** The page's ids and views from the pieces; anything they lack is a Miss. */
-function source(p: Ready, viewer: bigint, window: number) {
+/** The page's ids and views from the pieces; anything they lack is a Miss (exported for items.test.ts). */
+export function source(p: Ready, viewer: bigint, window: number) {
   const ids = p.ids.map(BigInt);
   const index = new Map(p.ids.map((id, i) => [id, i]));
   // The script read one id past the window when the timeline goes on.
   const ended = ids.length <= window;
   const caller: Caller = { userId: viewer, service: false } as Caller;
+  let last: Post | undefined;
   const posts = new Map<string, Post | null>();
   const post = (id: string, bytes: Buffer | undefined): Post | null => {
     let got = posts.get(id);
@@ -328,8 +365,93 @@ function source(p: Ready, viewer: bigint, window: number) {
         else if (item.state.length) states.set(got.postId, fromBinary(ViewerStateSchema, item.state));
         else throw new Miss("state");
       }
-      return present({ posts: live, referred, authors: profiles, relationships: rels, counts, states }, caller);
+      const shown = present({ posts: live, referred, authors: profiles, relationships: rels, counts, states }, caller);
+      last = shown.at(-1)?.post;
+      return shown;
     },
+    /** The post of the last view `views` returned (renderedSource's check). */
+    lastPost: () => last,
     idOf: (v: PostView) => v.post!.postId,
+  };
+}
+
+/** The author and refer-to ids in a live `rm:post` header (`\x02<author>,<refer>;`), or undefined. */
+function storedHead(v: Uint8Array): { author: string; refer: string } | undefined {
+  if (v.length === 0 || v[0] !== 2) return undefined;
+  const semi = v.indexOf(0x3b);
+  const comma = v.indexOf(0x2c);
+  if (semi < 0 || comma < 0 || comma > semi) return undefined;
+  const text = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return { author: text.toString("latin1", 1, comma), refer: text.toString("latin1", comma + 1, semi) };
+}
+
+const none: Uint8Array = new Uint8Array(0);
+
+/**
+ * `source`'s pages as rendered items (items.ts): each item looked up by the bytes of its
+ * pieces and, when not kept, computed by `source` alone (the same rules, the same
+ * misses) and kept. An item whose pieces cannot make a key (absent, a tombstone, a
+ * legacy post) is computed every time.
+ */
+export function renderedSource(p: Ready, viewer: bigint, window: number, cache: ItemCache) {
+  const plain = source(p, viewer, window);
+  const index = new Map(p.ids.map((id, i) => [id, i]));
+  const me = String(viewer);
+  const compute = (id: bigint): RenderedItem => renderItem(id, plain.views([id])[0]);
+  /** The key of the item at `i`, or undefined when it cannot be kept. */
+  const keyOf = (i: number) => {
+    const item = p.items[i];
+    if (!item) return undefined;
+    const head = storedHead(item.post);
+    if (!head) return undefined;
+    const [profile, rel] = [p.profiles.get(head.author), p.relationships.get(head.author)];
+    if (!profile?.length || !rel?.length) return undefined;
+    let referred = none, referProfile = none, referRel = none;
+    let selfRefer = false;
+    if (head.refer !== "0") {
+      const r = p.referred.get(head.refer);
+      if (!r?.length || r[0] === 0) return undefined;
+      referred = r;
+      const rHead = storedHead(r);
+      if (rHead) {
+        const [rp, rr] = [p.profiles.get(rHead.author), p.relationships.get(rHead.author)];
+        if (!rp?.length || !rr?.length) return undefined;
+        [referProfile, referRel, selfRefer] = [rp, rr, rHead.author === me];
+      }
+    }
+    return {
+      head,
+      key: itemKey({
+        interaction: p.interaction,
+        selfAuthor: head.author === me,
+        selfReferAuthor: selfRefer,
+        parts: [item.post, item.counts, Buffer.from(item.flags, "latin1"), item.state, profile, rel, referred, referProfile, referRel],
+      }),
+    };
+  };
+  return {
+    skeleton: plain.skeleton,
+    views(batch: readonly bigint[]): RenderedItem[] {
+      const out: RenderedItem[] = [];
+      for (const id of batch) {
+        const i = index.get(String(id))!;
+        if (!p.items[i]) throw new Miss("window");
+        const k = keyOf(i);
+        let got: RenderedItem | undefined;
+        if (!k) got = compute(id);
+        else {
+          got = cache.get(k.key, () => {
+            const item = compute(id);
+            // Kept only if the post's header says what its Protobuf says (it always does:
+            // pieces.ts encodeStoredPost writes both), so the key named the right pieces.
+            const post = item.bytes ? plain.lastPost() : decodeStoredPost(p.items[i]!.post);
+            return post && String(post.authorId) === k.head.author && String(post.referPostId) === k.head.refer ? item : undefined;
+          }) ?? compute(id);
+        }
+        if (got.bytes) out.push(got);
+      }
+      return out;
+    },
+    idOf: (v: RenderedItem) => v.postId,
   };
 }

@@ -20,6 +20,8 @@ interface Entry {
   /** The reply (a copy: the reply's buffer may be the connection's). */
   readonly reply: Buffer;
   readonly page: Uint8Array;
+  /** The page's JSON when it was assembled with it (items.ts pageJson). */
+  readonly json?: string;
 }
 
 export class PageReuse {
@@ -35,25 +37,30 @@ export class PageReuse {
         ? new LRUCache<string, Entry>({
             max: entries,
             maxSize: maxBytes,
-            sizeCalculation: (e, key) => e.reply.length + e.page.byteLength + key.length * 2,
+            sizeCalculation: (e, key) => e.reply.length + e.page.byteLength + (e.json?.length ?? 0) * 2 + key.length * 2,
           })
         : undefined;
   }
 
   /** The page kept for `key` if it was computed from exactly `reply`; else undefined. */
   get(key: string, reply: Buffer): Uint8Array | undefined {
+    return this.entry(key, reply)?.page;
+  }
+
+  /** As `get`, with the page's JSON when it was kept with it. */
+  entry(key: string, reply: Buffer): { readonly page: Uint8Array; readonly json?: string } | undefined {
     const e = this.cache?.get(key);
     if (!e || !e.reply.equals(reply)) {
       this.misses++;
       return undefined;
     }
     this.hits++;
-    return e.page;
+    return e;
   }
 
-  /** Keeps `page`, computed for `key` from `reply` (replacing what `key` held). */
-  set(key: string, reply: Buffer, page: Uint8Array): void {
-    this.cache?.set(key, { reply: Buffer.from(reply), page: page.slice() });
+  /** Keeps `page` (and its JSON, when given), computed for `key` from `reply` (replacing what `key` held). */
+  set(key: string, reply: Buffer, page: Uint8Array, json?: string): void {
+    this.cache?.set(key, { reply: Buffer.from(reply), page: page.slice(), json });
   }
 
   /** Entries held now. */

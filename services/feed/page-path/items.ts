@@ -1,0 +1,160 @@
+/**
+ * Rendered items (design note 39): each hydrated timeline item's encoded PostView and
+ * its proto3 JSON, kept by the exact bytes of the pieces it was computed from, so a page
+ * never served before but made of items seen before (a user timeline read by another
+ * viewer, a home page one compose pushed down) is assembled by concatenating kept
+ * fragments instead of decoding the pieces, applying the rules, building PostViews and
+ * encoding them (to Protobuf, then again to JSON at the edge).
+ *
+ * An item is a function of its pieces alone (rules.ts `present` decides each post on its
+ * own): the post (`rm:post` bytes), its counters, the viewer's flags and state, the
+ * author's profile and the viewer's relationship to them, and for a refer-to the
+ * referred post and its author's profile and relationship; plus whether the counters are
+ * served at all (the read model's setting) and whether the viewer is the post's (or the
+ * referred post's) author, the one thing the rules ask of the viewer beyond the pieces.
+ * The key is all of those, byte for byte, so any change, and any difference between
+ * viewers that the item shows (a relationship, a like), is another key. A hit compares
+ * the whole key, never a hash alone. An item the rules hide is kept as hidden.
+ *
+ * A page is then what protobuf-es would write for the response message: each item as
+ * field 1 (tag, length, the PostView's bytes), then the page token as field 2; and what
+ * `JSON.stringify(toJson(...))` would write: `{"items":[<item JSON>,...],"nextPageToken":...}`,
+ * empty members left out (page-path.test.ts compares both with the feed's own answers).
+ * At most `entries` items and `maxBytes` (keys, bytes and JSON) held, least recently
+ * used dropped first (OASIS_EDGE_PAGE_ITEM_ENTRIES).
+ */
+import { toBinary, toJson } from "@bufbuild/protobuf";
+import { LRUCache } from "lru-cache";
+import { PostViewSchema, type PostView } from "#gen/oasis/feed/v1/feed_pb.ts";
+
+/** Bytes of keys, encoded items and their JSON held at most (JSON counted at 2 bytes a unit). */
+export const maxItemBytes = 64 * 1024 * 1024;
+
+/** An item as a page shows it: its post id, encoded PostView and JSON; or hidden by the rules. */
+export interface RenderedItem {
+  readonly postId: bigint;
+  /** The PostView's Protobuf; undefined when the rules hide the post from this viewer. */
+  readonly bytes?: Uint8Array;
+  readonly json?: string;
+}
+
+interface Entry {
+  readonly key: Buffer;
+  readonly item: RenderedItem;
+}
+
+/** The pieces one item is computed from (pieces.ts RawItem and the maps beside it), "" when absent. */
+export interface ItemPieces {
+  readonly interaction: boolean;
+  readonly selfAuthor: boolean;
+  readonly selfReferAuthor: boolean;
+  readonly parts: readonly Uint8Array[];
+}
+
+/** The key of an item: its flags, then each part as a 4-byte length and the bytes. */
+export function itemKey(p: ItemPieces): Buffer {
+  let size = 1;
+  for (const part of p.parts) size += 4 + part.length;
+  const key = Buffer.allocUnsafe(size);
+  key[0] = (p.interaction ? 1 : 0) | (p.selfAuthor ? 2 : 0) | (p.selfReferAuthor ? 4 : 0);
+  let at = 1;
+  for (const part of p.parts) {
+    key.writeUInt32LE(part.length, at);
+    key.set(part, at + 4);
+    at += 4 + part.length;
+  }
+  return key;
+}
+
+/** An item from its PostView (undefined: hidden), rendered as the page encodes it. */
+export function renderItem(postId: bigint, view: PostView | undefined): RenderedItem {
+  if (!view) return { postId };
+  return { postId, bytes: toBinary(PostViewSchema, view), json: JSON.stringify(toJson(PostViewSchema, view)) };
+}
+
+export class ItemCache {
+  private readonly cache: LRUCache<number | bigint, Entry>;
+  /** Items answered from a kept rendering, and items computed. */
+  hits = 0;
+  misses = 0;
+
+  constructor(entries: number, maxBytes = maxItemBytes) {
+    this.cache = new LRUCache<number | bigint, Entry>({
+      max: Math.max(1, entries),
+      maxSize: maxBytes,
+      sizeCalculation: (e) => e.key.length + (e.item.bytes?.byteLength ?? 0) + (e.item.json?.length ?? 0) * 2 + 64,
+    });
+  }
+
+  /** The item kept for exactly `key`; else `compute()`'s, kept unless it returned undefined (not to be kept). */
+  get(key: Buffer, compute: () => RenderedItem | undefined): RenderedItem | undefined {
+    const h = Bun.hash(key);
+    const e = this.cache.get(h);
+    if (e && e.key.equals(key)) {
+      this.hits++;
+      return e.item;
+    }
+    this.misses++;
+    const item = compute();
+    if (item) this.cache.set(h, { key, item });
+    return item;
+  }
+
+  /** Items held now. */
+  get size(): number {
+    return this.cache.size;
+  }
+}
+
+/** Appends `n` as a varint. */
+function varint(out: number[], n: number): void {
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+}
+
+/**
+ * The encoded GetHomeFeedResponse / GetUserFeedResponse (both: `repeated PostView items
+ * = 1; string next_page_token = 2;`) of `items` (visible ones) and `token`, as toBinary
+ * writes it.
+ */
+export function pageBytes(items: readonly RenderedItem[], token: string): Uint8Array {
+  const head: number[] = [];
+  let size = 0;
+  const heads: number[][] = [];
+  for (const it of items) {
+    const h: number[] = [0x0a];
+    varint(h, it.bytes!.byteLength);
+    heads.push(h);
+    size += h.length + it.bytes!.byteLength;
+  }
+  const tok = token ? Buffer.from(token, "utf8") : undefined;
+  if (tok) {
+    head.push(0x12);
+    varint(head, tok.length);
+    size += head.length + tok.length;
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  items.forEach((it, i) => {
+    out.set(heads[i]!, at);
+    at += heads[i]!.length;
+    out.set(it.bytes!, at);
+    at += it.bytes!.byteLength;
+  });
+  if (tok) {
+    out.set(head, at);
+    out.set(tok, at + head.length);
+  }
+  return out;
+}
+
+/** The proto3 JSON of the same response, as `JSON.stringify(toJson(...))` writes it. */
+export function pageJson(items: readonly RenderedItem[], token: string): string {
+  const members: string[] = [];
+  if (items.length) members.push(`"items":[${items.map((i) => i.json!).join(",")}]`);
+  if (token) members.push(`"nextPageToken":${JSON.stringify(token)}`);
+  return `{${members.join(",")}}`;
+}
