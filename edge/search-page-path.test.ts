@@ -98,7 +98,7 @@ test("early refresh off: a page is served until it expires, search never asked",
 test("stale while one recomputes: one flight per page, the kept page only while it was known current less than the window ago, waiters share a young flight", async () => {
   let clock = 1_000;
   const registry = new Registry();
-  const path = createSearchPagePath({ url: redisUrl, prefix, log, registry, env: { OASIS_EDGE_SEARCH_STALE_MS: "500" }, now: () => clock });
+  const path = createSearchPagePath({ url: redisUrl, prefix, log, registry, env: { OASIS_EDGE_SEARCH_STALE_MS: "500", OASIS_EDGE_SEARCH_PAGE_HOLD_MS: "0" }, now: () => clock });
   try {
     const req = create(SearchPostsRequestSchema, { query: "avocet" });
     const k = postsPageKeyOf(req)!;

@@ -42,7 +42,7 @@
  * shared OASIS_REDIS_URL] (edge/config.ts), OASIS_EDGE_SEARCH_STALE_MS [500] (0: off, every
  * request for a page not current asks search; at most 900), OASIS_EDGE_SEARCH_EARLY_REFRESH
  * [1] (0: a page is served until it expires), OASIS_EDGE_SEARCH_PAGE_COPIES [0] (e.g. 2000; 0: no copies, every answer
- * comes through Redis), OASIS_EDGE_SEARCH_PAGE_HOLD_MS [0] (at most the stale window); read
+ * comes through Redis), OASIS_EDGE_SEARCH_PAGE_HOLD_MS [250] (0: every request reads Redis; at most the stale window); read
  * here, the A/B switches of bench/search.ts. Metric: `edge_search_page_path_total{result}`
  * (hit: answered from Redis; held: from the kept page without Redis; stale: the kept page
  * while a flight recomputes it; shared: a flight's answer; miss: this request's answer
@@ -129,7 +129,7 @@ export function createSearchPagePath(opts: {
   const staleMs = Math.min(nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_STALE_MS", 500), maxStaleMs);
   const earlyRefresh = boolEnv(env, "OASIS_EDGE_SEARCH_EARLY_REFRESH", true);
   const maxCopies = nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_PAGE_COPIES", 0);
-  const holdMs = Math.min(nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_PAGE_HOLD_MS", 0), staleMs);
+  const holdMs = Math.min(nonNegativeIntEnv(env, "OASIS_EDGE_SEARCH_PAGE_HOLD_MS", 250), staleMs);
   const keeps = staleMs > 0 || maxCopies > 0;
   /** Page key -> the page this edge keeps (least recently used out first, by count and bytes). */
   const kept = new LRUCache<string, Kept>({ max: Math.max(maxCopies, 2_000), maxSize: maxKeptBytes, sizeCalculation: (e) => e.bytes.byteLength + 64 });
