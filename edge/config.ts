@@ -17,7 +17,7 @@
  * OASIS_EDGE_PAGE_PATH [1] (serve home and user timeline pages from the feed's Redis,
  * page-path.ts; 0: always ask the feed), OASIS_EDGE_PAGE_REUSE_ENTRIES [20000] (pages the page
  * path keeps with the Lua reply they came from, answered again for the same request and
- * reply, services/feed/page-path/reuse.ts; 0: off), OASIS_EDGE_PAGE_ITEM_ENTRIES [0] (timeline
+ * reply, services/feed/page-path/reuse.ts; 0: off), OASIS_EDGE_PAGE_ITEM_ENTRIES [20000] (timeline
  * items kept rendered, encoded PostView and JSON, by the bytes of their pieces; pages and their
  * JSON assembled from them, services/feed/page-path/items.ts; 0: off), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT [1] (the
  * rate limit of a signed-in timeline read runs in the page path's Lua call, one round trip,
@@ -149,7 +149,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     requestMemoEntries: int(env, "OASIS_EDGE_REQUEST_MEMO_ENTRIES", 10_000, { min: 0 }),
     pageLimitInScript: boolEnv(env, "OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT", true),
     pageReuseEntries: int(env, "OASIS_EDGE_PAGE_REUSE_ENTRIES", 20_000, { min: 0 }),
-    pageItemEntries: int(env, "OASIS_EDGE_PAGE_ITEM_ENTRIES", 0, { min: 0 }),
+    pageItemEntries: int(env, "OASIS_EDGE_PAGE_ITEM_ENTRIES", 20_000, { min: 0 }),
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),

@@ -17,7 +17,8 @@
  * the viewer never read is a plain hit; a write through the edge drops both users' sets.
  *
  * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
- * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
+ * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_ITEM_ENTRIES (pages and their JSON
+ * assembled from items kept rendered, services/feed/page-path/items.ts; `edge_page_items_total{result}`), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
  * filled, miss, error) and `edge_page_path_misses_total{reason}`.
  */
 import type { Message } from "@bufbuild/protobuf";
@@ -64,7 +65,9 @@ export interface PagePath {
  * Builds the page path on its own connection to the feed's Redis (`prefix`: the feed's
  * key prefix). `reuseEntries` > 0 keeps that many pages with the Lua reply they came from
  * and answers the same reply to the same request with the kept bytes
- * (services/feed/page-path/reuse.ts); 0 computes every page.
+ * (services/feed/page-path/reuse.ts); 0 computes every page. `itemEntries` > 0 keeps
+ * that many timeline items rendered (PostView bytes and JSON) by the bytes of their
+ * pieces and assembles pages, with their JSON, from them (items.ts); 0 builds every item.
  */
 export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; limitInScript?: boolean; relSets?: boolean; relSetMax?: number }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });

@@ -1,5 +1,5 @@
 /**
- * Rendered items (design note 39): each hydrated timeline item's encoded PostView and
+ * Rendered items (design note 40): each hydrated timeline item's encoded PostView and
  * its proto3 JSON, kept by the exact bytes of the pieces it was computed from, so a page
  * never served before but made of items seen before (a user timeline read by another
  * viewer, a home page one compose pushed down) is assembled by concatenating kept
@@ -21,7 +21,7 @@
  * `JSON.stringify(toJson(...))` would write: `{"items":[<item JSON>,...],"nextPageToken":...}`,
  * empty members left out (page-path.test.ts compares both with the feed's own answers).
  * At most `entries` items and `maxBytes` (keys, bytes and JSON) held, least recently
- * used dropped first (OASIS_EDGE_PAGE_ITEM_ENTRIES).
+ * used dropped first (OASIS_EDGE_PAGE_ITEM_ENTRIES, default 20,000; 0: off).
  */
 import { toBinary, toJson } from "@bufbuild/protobuf";
 import { LRUCache } from "lru-cache";
