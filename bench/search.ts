@@ -295,7 +295,25 @@ try {
     return phase;
   };
   const off = { OASIS_EDGE_SEARCH_PAGE_PATH: "0" };
-  // OASIS_BENCH_SEARCH_PHASES=levers: the edge's levers of design note 37 only, each
+  // Writers: real posts through CreatePost (one photo per writer, reused), captions with
+  // the query words; the writer makes one post a call and returns 1.
+  const startWriter = async (): Promise<() => Promise<number>> => {
+    const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
+    const media = new Map<bigint, bigint>();
+    const image = readFileSync(imagePath(photoNames[0]!));
+    for (const a of authors.slice(0, 10)) {
+      media.set(a, (await testClient(MediaService, mesh.url("media"), a).uploadMedia({ bucket: "post-images", data: image, requestId: `bench-${a}` })).media!.id);
+    }
+    let w = 0;
+    return async () => {
+      const author = authors[w % 10]!;
+      const caption = `${words[(w * 31) % words.length]} ${captions[(w * 7) % captions.length]!.slice(0, 300)}`;
+      w++;
+      await post(author).createPost({ mediaIds: [media.get(author)!], caption, requestId: `bench-write-${w}` });
+      return 1;
+    };
+  };
+  // OASIS_BENCH_SEARCH_PHASES=levers: the edge's levers of design note 39 only, each
   // interleaved off/on twice in this run (see the end of this block), then exits.
   if (process.env.OASIS_BENCH_SEARCH_PHASES === "levers") {
     const lever = (o: { stale?: number; refresh?: boolean; copies?: boolean; hold?: number }) => ({
@@ -319,18 +337,7 @@ try {
     const steady: Phase[][] = chosen.map(() => []);
     for (let round = 0; round < rounds; round++) for (const [i, [label, env]] of chosen.entries()) steady[i]!.push(await runPhase(`D, ${label}, round ${round + 1}`, env));
     // Under writes, as the writes phases below.
-    const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
-    const media = new Map<bigint, bigint>();
-    const image = readFileSync(imagePath(photoNames[0]!));
-    for (const a of authors.slice(0, 10)) media.set(a, (await testClient(MediaService, mesh.url("media"), a).uploadMedia({ bucket: "post-images", data: image, requestId: `bench-${a}` })).media!.id);
-    let w = 0;
-    const writer = async () => {
-      const author = authors[w % 10]!;
-      const caption = `${words[(w * 31) % words.length]} ${captions[(w * 7) % captions.length]!.slice(0, 300)}`;
-      w++;
-      await post(author).createPost({ mediaIds: [media.get(author)!], caption, requestId: `bench-write-${w}` });
-      return 1;
-    };
+    const writer = await startWriter();
     // OASIS_BENCH_SEARCH_WRITES=0: no writes phases (a profile of the steady state).
     // OASIS_BENCH_SEARCH_WRITE_VARIANTS=all: every chosen variant under writes (default the first and the last).
     const writeVariants = process.env.OASIS_BENCH_SEARCH_WRITES === "0" ? [] : process.env.OASIS_BENCH_SEARCH_WRITE_VARIANTS === "all" ? chosen : [chosen[0]!, chosen.at(-1)!];
@@ -369,21 +376,7 @@ try {
   const D0b = await maybe("D (again)", dEnv(false, false));
   const D1b = await maybe("D + early refresh (again)", dEnv(true, false));
   const D = writesOnly ? D0 : await runPhase("D + early refresh + edge copies (again)", dEnv(true, true));
-  // Writers: real posts through CreatePost (one photo per writer, reused), captions with the query words.
-  const post = (author: bigint) => testClient(PostService, mesh.url("post"), author);
-  const media = new Map<bigint, bigint>();
-  const image = readFileSync(imagePath(photoNames[0]!));
-  for (const a of authors.slice(0, 10)) {
-    media.set(a, (await testClient(MediaService, mesh.url("media"), a).uploadMedia({ bucket: "post-images", data: image, requestId: `bench-${a}` })).media!.id);
-  }
-  let w = 0;
-  const writer = async () => {
-    const author = authors[w % 10]!;
-    const caption = `${words[(w * 31) % words.length]} ${captions[(w * 7) % captions.length]!.slice(0, 300)}`;
-    w++;
-    await post(author).createPost({ mediaIds: [media.get(author)!], caption, requestId: `bench-write-${w}` });
-    return 1;
-  };
+  const writer = await startWriter();
   // Under writes: every post event ends every page (OASIS_SEARCH_QUERY_INVALIDATION=0) or
   // only those of the queries the post may match (1), interleaved.
   const perQuery = (on: boolean) => ({ ...dEnv(false, false), OASIS_SEARCH_QUERY_INVALIDATION: on ? "1" : "0" });

@@ -30,7 +30,7 @@
 import { execSync } from "node:child_process";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { readEdges, readFortunes } from "../demo/data.ts";
-import { demoFollows } from "../demo/users.ts";
+import { demoFollows, shuffled } from "../demo/users.ts";
 import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { ensureInfra } from "../scripts/infra.ts";
 import { inParallel, startSocialTestbed } from "../testbeds/social.ts";
@@ -60,18 +60,6 @@ function abSpec(raw: string | undefined): { name: string; values: [string, strin
 }
 const ab = abSpec(process.env.OASIS_BENCH_AB);
 
-/** A deterministic shuffle (xorshift32), so two runs make the same pairs. */
-function shuffled<T>(xs: T[], seed = 0x9e3779b9): T[] {
-  let s = seed >>> 0 || 1;
-  for (let i = xs.length - 1; i > 0; i--) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    const j = (s >>> 0) % (i + 1);
-    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
-  }
-  return xs;
-}
 
 
 await ensureInfra();

@@ -49,14 +49,22 @@ export function demoGraph(): { users: DemoUser[]; edges: Array<[number, number]>
  */
 export function demoFollows(edges: ReadonlyArray<readonly [number, number]>, order: "spread" | "file" = "spread"): Array<[number, number]> {
   const follows = edges.flatMap(([u, v]) => [[u, v], [v, u]] as Array<[number, number]>);
-  if (order === "file") return follows;
-  let s = 0x9e3779b9;
-  for (let i = follows.length - 1; i > 0; i--) {
+  return order === "file" ? follows : shuffled(follows);
+}
+
+/**
+ * `xs` shuffled in place and returned: Fisher-Yates driven by xorshift32 (Marsaglia,
+ * "Xorshift RNGs", 2003; shifts 13, 17, 5) from `seed`, so the same input and seed give
+ * the same order on every run (the demo's follows, bench/writes.ts's pairs).
+ */
+export function shuffled<T>(xs: T[], seed = 0x9e3779b9): T[] {
+  let s = seed >>> 0 || 1;
+  for (let i = xs.length - 1; i > 0; i--) {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
     const j = (s >>> 0) % (i + 1);
-    [follows[i], follows[j]] = [follows[j]!, follows[i]!];
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
   }
-  return follows;
+  return xs;
 }
