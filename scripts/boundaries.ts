@@ -50,6 +50,7 @@ export const SHARED_RULES: Readonly<Record<string, readonly string[]>> = {
   "shared-rules/profile-visibility.ts": ["identity", "search"],
   "shared-rules/moderation-action.ts": ["identity", "post", "interaction", "search"],
   "shared-rules/post-created-head.ts": ["feed", "interaction"],
+  "shared-rules/author-privacy.ts": ["post", "interaction"],
 };
 
 /**

@@ -11,6 +11,7 @@ import { Counters } from "./counters.ts";
 import type { InteractionStore } from "./domain/model.ts";
 import { interactionStore } from "./store.ts";
 import { ViewerStates } from "./viewer-state.ts";
+import { AuthorPrivacy } from "../../shared-rules/author-privacy.ts";
 
 export interface InteractionContext {
   readonly rt: Runtime<InteractionConfig>;
@@ -24,21 +25,22 @@ export interface InteractionContext {
   readonly errors: DomainErrors<ErrorReason>;
   /** Post -> author, for posts whose author is already recorded in posts_meta (authors never change). */
   readonly postAuthors: Map<bigint, bigint>;
-  /** Author -> private flag and until when (epoch ms) it is trusted (domain/posts.ts). */
-  readonly authorPrivacy: Map<bigint, { isPrivate: boolean; until: number }>;
+  /** Authors' private flags, remembered 10 s (shared-rules/author-privacy.ts; domain/posts.ts). */
+  readonly authorPrivacy: AuthorPrivacy;
 }
 
 export function createContext(rt: Runtime<InteractionConfig>): InteractionContext {
+  const identity = rt.client(IdentityService, "identity");
   return {
     rt,
     store: interactionStore,
     post: rt.client(PostService, "post"),
-    identity: rt.client(IdentityService, "identity"),
+    identity,
     graph: rt.client(GraphService, "graph"),
     counters: new Counters(rt.redis, rt.db),
     viewerStates: new ViewerStates(rt.redis, rt.db),
     errors: domainErrors<ErrorReason>("interaction", ErrorReasonSchema),
     postAuthors: new Map(),
-    authorPrivacy: new Map(),
+    authorPrivacy: new AuthorPrivacy(identity),
   };
 }

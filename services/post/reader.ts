@@ -7,7 +7,6 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { VersionedCache } from "#kit/cache.ts";
-import { asService } from "#kit/client.ts";
 import type { MeshIdentity } from "#kit/mesh-keys.ts";
 import type { Caller } from "#kit/call-context.ts";
 import type { Pool } from "#kit/mysql.ts";
@@ -15,23 +14,23 @@ import type { Redis } from "#kit/redis.ts";
 import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import { AuthorPrivacy } from "../../shared-rules/author-privacy.ts";
 import { canSee, type ViewerRelation } from "./domain/rules.ts";
 import { postsByIds, type StoredPost } from "./store.ts";
 
-const privacyMemoMs = 10_000;
-
 export class PostReader {
   private readonly cache: VersionedCache;
-  private readonly privacy = new Map<bigint, { isPrivate: boolean; until: number }>();
+  private readonly privacy: AuthorPrivacy;
 
   constructor(
     private readonly db: Pool,
     redis: Redis,
-    private readonly identity: Client<typeof IdentityService>,
+    identity: Client<typeof IdentityService>,
     private readonly graph: Client<typeof GraphService>,
     private readonly meshSecret: MeshIdentity,
   ) {
     this.cache = new VersionedCache(redis, "post", 3600);
+    this.privacy = new AuthorPrivacy(identity);
   }
 
   /** Stored posts by id (deleted ones flagged), from Redis where cached. */
@@ -50,27 +49,6 @@ export class PostReader {
     return this.cache.invalidate(ids.map(String));
   }
 
-  /** Private flag of each author (unknown authors count as private: show nothing). */
-  private async authorsPrivacy(authors: readonly bigint[]): Promise<Map<bigint, boolean>> {
-    const now = Date.now();
-    const out = new Map<bigint, boolean>();
-    const ask: bigint[] = [];
-    for (const a of authors) {
-      const m = this.privacy.get(a);
-      if (m && m.until > now) out.set(a, m.isPrivate);
-      else ask.push(a);
-    }
-    if (ask.length) {
-      const res = await this.identity.batchGetProfiles({ userIds: ask }, asService());
-      if (this.privacy.size > 100_000) this.privacy.clear();
-      for (const p of res.profiles) {
-        out.set(p.userId, p.private);
-        this.privacy.set(p.userId, { isPrivate: p.private, until: now + privacyMemoMs });
-      }
-      for (const a of ask) if (!out.has(a)) out.set(a, true);
-    }
-    return out;
-  }
 
   /**
    * The live posts among `posts` that `viewer` may see, in the same order. A post taken
@@ -84,7 +62,7 @@ export class PostReader {
     const posts = all.filter((p) => !p.takenDown && !p.authorSuspended);
     const authors = [...new Set(posts.map((p) => p.authorId))].filter((a) => a !== viewer.userId);
     const [privacy, rels] = await Promise.all([
-      authors.length ? this.authorsPrivacy(authors) : new Map<bigint, boolean>(),
+      authors.length ? this.privacy.of(authors) : new Map<bigint, boolean>(),
       viewer.userId !== null && authors.length
         ? this.graph.batchGetRelationships({ userIds: authors }).then((r) => new Map<bigint, ViewerRelation>(r.relationships.map((x) => [x.userId, x])))
         : new Map<bigint, ViewerRelation>(),

@@ -19,9 +19,7 @@ import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { canSee, type ViewerRelation } from "../../../shared-rules/post-visibility.ts";
 import type { InteractionContext } from "../context.ts";
 
-/** How long an author's private flag is remembered (as post's reader.ts does). */
-const privacyMemoMs = 10_000;
-/** Most entries of the per-process memos before they are cleared. */
+/** Most entries of the post-author memo before it is cleared. */
 const memoMax = 100_000;
 
 /** A post the caller may see, and what its author is to the caller where it was read. */
@@ -73,7 +71,7 @@ async function directCheck(ctx: InteractionContext, postId: bigint): Promise<Che
   const facts = (author: bigint) =>
     viewer.service || viewer.userId === author
       ? Promise.resolve(undefined)
-      : Promise.all([authorPrivate(ctx, author), viewer.userId === null ? Promise.resolve(undefined) : authorsView(ctx, author, viewer.userId)]);
+      : Promise.all([ctx.authorPrivacy.of([author]).then((m) => m.get(author)!), viewer.userId === null ? Promise.resolve(undefined) : authorsView(ctx, author, viewer.userId)]);
   const known = ctx.postAuthors.get(postId);
   let post: Post;
   let got: Awaited<ReturnType<typeof facts>>;
@@ -90,18 +88,6 @@ async function directCheck(ctx: InteractionContext, postId: bigint): Promise<Che
   const [isPrivate, view] = got;
   if (!canSee(post, viewer, isPrivate, view?.relation)) throw hidden();
   return { post, authorMuting: view?.muting };
-}
-
-/** The author's private flag (unknown authors count as private), remembered for privacyMemoMs. */
-async function authorPrivate(ctx: InteractionContext, author: bigint): Promise<boolean> {
-  const now = Date.now();
-  const m = ctx.authorPrivacy.get(author);
-  if (m && m.until > now) return m.isPrivate;
-  const res = await ctx.identity.batchGetProfiles({ userIds: [author] }, asService());
-  const isPrivate = res.profiles.find((p) => p.userId === author)?.private ?? true;
-  if (ctx.authorPrivacy.size > memoMax) ctx.authorPrivacy.clear();
-  ctx.authorPrivacy.set(author, { isPrivate, until: now + privacyMemoMs });
-  return isPrivate;
 }
 
 /**
