@@ -57,6 +57,10 @@
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
  * the open-loop search), OASIS_BENCH_OPEN_SECONDS (per rate step, default 8),
  * OASIS_BENCH_AB=1, OASIS_BENCH_PAGE_AB=1, OASIS_BENCH_COMPOSE, OASIS_BENCH_COMPOSE_AB (see above).
+ * OASIS_REDIS_URL: the Redis of the mesh and the floor; its CPU is read from the server
+ * listening on that port, and each run prints its commands per request (INFO
+ * commandstats), so a private Redis (e.g. redis://127.0.0.1:6390) keeps other work on the
+ * box out of both.
  */
 import { execSync } from "node:child_process";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -110,6 +114,32 @@ function edgeVariants(spec: string | undefined): Array<{ label: string; env: Rec
 
 /** The 1, 5 and 15 minute load averages (the box is shared; print them with numbers). */
 const loadAverage = () => execSync("cat /proc/loadavg").toString().split(" ").slice(0, 3).join(" ");
+
+/**
+ * The Redis the mesh and the floor use (OASIS_REDIS_URL): its server's pid, found by its
+ * port (a private Redis on another port, e.g. OASIS_REDIS_URL=redis://127.0.0.1:6390, keeps
+ * other work on the box out of its CPU and command counts), and its per-command counts
+ * (INFO commandstats: calls and microseconds, commands a script runs counted under their
+ * own names as well as inside the script's).
+ */
+const redisUrl = new URL(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
+const redisPort = redisUrl.port || "6379";
+const redisPid =
+  Number(execSync(`ss -ltnpH 'sport = :${redisPort}' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2`).toString().trim()) ||
+  Number(execSync("pgrep -o redis-server").toString().trim()) ||
+  undefined;
+const commandStats = (): Map<string, { calls: number; usec: number }> => {
+  const text = execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} INFO commandstats`).toString();
+  return new Map([...text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)].map((m) => [m[1]!, { calls: Number(m[2]), usec: Number(m[3]) }]));
+};
+/** Per request: each command's calls and microseconds between two commandStats, busiest first. */
+const commandsPerRequest = (a: ReturnType<typeof commandStats>, b: ReturnType<typeof commandStats>, requests: number) =>
+  [...b]
+    .map(([k, v]) => [k, (v.calls - (a.get(k)?.calls ?? 0)) / requests, (v.usec - (a.get(k)?.usec ?? 0)) / requests] as const)
+    .filter(([, calls]) => calls > 0.005)
+    .sort((x, y) => y[2] - x[2])
+    .map(([k, calls, us]) => `${k} ${calls.toFixed(2)}x ${us.toFixed(1)} us`)
+    .join(", ");
 
 const seconds = Number(process.argv[2] ?? 30);
 const concurrency = Number(process.argv[3] ?? 64);
@@ -223,11 +253,11 @@ try {
   const pidsOf = (): Record<string, number | undefined> => {
     const p: Record<string, number | undefined> = Object.fromEntries([...services, "edge"].map((s) => [s, bed.mesh.supervisor.pid(s)]));
     p.mariadb = Number(execSync("pgrep -o mariadbd").toString().trim()) || undefined;
-    p.redis = Number(execSync("pgrep -o redis-server").toString().trim()) || undefined;
+    p.redis = redisPid;
     p.nats = Number(execSync("pgrep -o nats-server").toString().trim()) || undefined;
     return p;
   };
-  const floorPids = () => ({ floor: floor!.pid, redis: Number(execSync("pgrep -o redis-server").toString().trim()) || undefined });
+  const floorPids = () => ({ floor: floor!.pid, redis: redisPid });
   // Server-side RPC counts before and after: how many mesh calls one app request costs.
   const rpcCounts = () => Promise.all(services.map((s) => counterSeries(bed.mesh.metricsUrl(s), "grpc_server_handled_total")));
   const lagBuckets = () => counterSeries(bed.mesh.metricsUrl("feed"), "feed_fanout_lag_seconds_bucket");
@@ -274,16 +304,19 @@ try {
     const s0 = await stageBuckets();
     const r0 = await rpcCounts();
     const c0 = snapshot(pids);
+    const k0 = commandStats();
     probing = true;
     const r = await closedMix(target, seconds, concurrency, mix);
     probing = false;
     const c1 = snapshot(pids);
+    const k1 = commandStats();
     const r1 = await rpcCounts();
     await probe;
     const h1 = await lagBuckets();
     const s1 = await stageBuckets();
     print(label, r);
     console.log(`  CPU per request: ${perRequest(c0, c1, r.total)}`);
+    console.log(`  Redis commands per request (INFO commandstats; a script's commands also inside its own): ${commandsPerRequest(k0, k1, r.total)}`);
     // The Bun processes and Redis are this run's alone; MariaDB and NATS are shared with
     // whatever else runs on the box, so they are left out of the sum.
     const own = [...services, "edge", "redis"];
@@ -318,10 +351,13 @@ try {
   const runFloor = async (label: string, mix?: Partial<Record<Op, number>>) => {
     const pids = floorPids();
     const c0 = snapshot(pids);
+    const k0 = commandStats();
     const r = await closedMix(floorTarget, seconds, concurrency, mix);
     const c1 = snapshot(pids);
+    const k1 = commandStats();
     print(label, r);
     console.log(`  CPU per request: ${perRequest(c0, c1, r.total)}`);
+    console.log(`  Redis commands per request: ${commandsPerRequest(k0, k1, r.total)}`);
     return r;
   };
   /** Restarts the feed with its read model on or off (same data, same run). */
