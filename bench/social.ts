@@ -51,7 +51,11 @@
  * (OASIS_INTERACTION_BATCHED_POST_EVENTS 0 -> 1: interaction's post_created in one MariaDB
  * round trip, not four), `onetrip` (OASIS_POST_ONE_TRIP_CREATE 0 -> 1: CreatePost in one
  * MariaDB round trip when the author has no suspension) or `stop27` (the last four together:
- * before and after stop 27's compose cuts; post, feed and interaction restarted).
+ * before and after stop 27's compose cuts; post, feed and interaction restarted),
+ * `fanouttrip` (OASIS_FEED_ONE_TRIP_FANOUT 0 -> 1: the fan-out's seed, author timeline,
+ * celebrity check and first follower batch in one Redis script instead of three round
+ * trips in a row), `rmseed` (OASIS_FEED_RM_CREATE_SEED 1 -> 0: the read model's
+ * post_created consumer no longer seeds what the fan-out seeds).
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
@@ -91,6 +95,8 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   create: { variable: "OASIS_FEED_ONE_TRIP_CREATE", values: ["0", "1"], services: ["feed"] },
   interaction: { variable: "OASIS_INTERACTION_BATCHED_POST_EVENTS", values: ["0", "1"], services: ["interaction"] },
   onetrip: { variable: "OASIS_POST_ONE_TRIP_CREATE", values: ["0", "1"], services: ["post"] },
+  fanouttrip: { variable: "OASIS_FEED_ONE_TRIP_FANOUT", values: ["0", "1"], services: ["feed"] },
+  rmseed: { variable: "OASIS_FEED_RM_CREATE_SEED", values: ["1", "0"], services: ["feed"] },
   // Stop 27's compose cuts together: before / after.
   stop27: {
     variable: "OASIS_POST_ONE_TRIP_CREATE",

@@ -20,6 +20,6 @@ export async function createFeedApp(config: FeedConfig): Promise<App> {
   return serve(rt, {
     bindings: [bind(FeedService, feedService(ctx))],
     // The read model is kept by its consumers even while reads bypass it (OASIS_FEED_READ_MODEL=0).
-    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx), followersConsumer(ctx), ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate), graphReadModelConsumer(ctx)],
+    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx), followersConsumer(ctx), ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed), graphReadModelConsumer(ctx)],
   });
 }

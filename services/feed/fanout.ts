@@ -29,6 +29,7 @@ import { ensureUserTimeline } from "./domain/builders.ts";
 import { storedPostFromEvent } from "./page-path/pieces.ts";
 import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
 import type { FeedContext } from "./context.ts";
+import { ReadModel } from "./read-model.ts";
 
 /** Calls `each` with pages of `fanoutBatch` follower ids and the follower total; `false` stops. */
 async function forEachFollowerPage(ctx: FeedContext, author: bigint, each: (ids: bigint[], total: bigint) => Promise<boolean | void>): Promise<void> {
@@ -82,38 +83,63 @@ export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
     handlers: [
       on(PostCreatedSchema, async (e, meta) => {
         const post = e.post!;
-        // The read model holds the post before any timeline does (its own consumer may run
-        // later): every push below waits for `seeded`.
-        const seeded = ctx.readModel.seedNewPost(post, cfg.oneTripCreate ? storedPostFromEvent(post, meta.data) : undefined);
-        // Kill switch "fanout_pull": the author is merged at read time, as celebrities are.
-        if (ctx.rt.killSwitches.state().fanoutPullOnRead) {
-          await seeded;
-          await ctx.timelines.pushUser(post.authorId, [post.postId]);
-          await ctx.timelines.addCeleb(post.authorId);
-          observe(meta);
-          return;
-        }
-        // The seed, the author's timeline and whether the author is merged at read time go
-        // alongside the first follower page, not before it.
-        const early = seeded.then(() => Promise.all([ctx.timelines.pushUser(post.authorId, [post.postId]), ctx.timelines.isCeleb(post.authorId)]));
-        void early.catch(() => {}); // awaited below; if graph fails first, its error is the one thrown
-        // The followers from the feed's own Redis (followers.ts): no graph call. Not while
-        // the author is merged at read time (the rare backfill below needs graph's path).
+        const stored = cfg.oneTripCreate ? storedPostFromEvent(post, meta.data) : undefined;
+        const killed = ctx.rt.killSwitches.state().fanoutPullOnRead;
+        let early: Promise<[unknown, boolean]>;
         let version: string | undefined;
-        if (cfg.followerCache) {
-          const [, merged] = await early;
-          if (!merged) {
-            const since = Date.now() - cfg.activeMs;
-            for (let from = 0; ; from += cfg.fanoutBatch) {
-              const r = await ctx.followers.push(post.authorId, from, cfg.fanoutBatch, cfg.fanoutThreshold, cfg.homeCap, since, [post.postId]);
-              if (r.kind === "miss") {
-                version = r.version;
-                break;
-              }
-              if (r.kind === "celeb") await ctx.timelines.addCeleb(post.authorId);
-              if (r.kind === "celeb" || from + cfg.fanoutBatch >= r.followers) {
-                observe(meta);
-                return;
+        if (cfg.followerCache && cfg.oneTripFanout && !killed) {
+          // One Redis script (followers.ts pushFirst): the seed, the author's timeline, the
+          // celebrity check and the first batch of followers from the feed's own Redis.
+          const since = Date.now() - cfg.activeMs;
+          let r = await ctx.followers.pushFirst(post.authorId, post.postId, ReadModel.seedParts(post, stored), cfg.userCap, cfg.fanoutBatch, cfg.fanoutThreshold, cfg.homeCap, since);
+          early = Promise.resolve([undefined, r.kind === "merged"]);
+          for (let from = 0; r.kind !== "merged"; ) {
+            if (r.kind === "miss") {
+              version = r.version;
+              break;
+            }
+            // Above the threshold the script has added the author to `celebs`.
+            if (r.kind === "celeb" || from + cfg.fanoutBatch >= r.followers) {
+              observe(meta);
+              return;
+            }
+            from += cfg.fanoutBatch;
+            r = await ctx.followers.push(post.authorId, from, cfg.fanoutBatch, cfg.fanoutThreshold, cfg.homeCap, since, [post.postId]);
+            if (r.kind === "celeb") await ctx.timelines.addCeleb(post.authorId);
+          }
+        } else {
+          // The read model holds the post before any timeline does (its own consumer may run
+          // later): every push below waits for `seeded`.
+          const seeded = ctx.readModel.seedNewPost(post, stored);
+          // Kill switch "fanout_pull": the author is merged at read time, as celebrities are.
+          if (killed) {
+            await seeded;
+            await ctx.timelines.pushUser(post.authorId, [post.postId]);
+            await ctx.timelines.addCeleb(post.authorId);
+            observe(meta);
+            return;
+          }
+          // The seed, the author's timeline and whether the author is merged at read time go
+          // alongside the first follower page, not before it.
+          early = seeded.then(() => Promise.all([ctx.timelines.pushUser(post.authorId, [post.postId]), ctx.timelines.isCeleb(post.authorId)]));
+          void early.catch(() => {}); // awaited below; if graph fails first, its error is the one thrown
+          // The followers from the feed's own Redis (followers.ts): no graph call. Not while
+          // the author is merged at read time (the rare backfill below needs graph's path).
+          if (cfg.followerCache) {
+            const [, merged] = await early;
+            if (!merged) {
+              const since = Date.now() - cfg.activeMs;
+              for (let from = 0; ; from += cfg.fanoutBatch) {
+                const r = await ctx.followers.push(post.authorId, from, cfg.fanoutBatch, cfg.fanoutThreshold, cfg.homeCap, since, [post.postId]);
+                if (r.kind === "miss") {
+                  version = r.version;
+                  break;
+                }
+                if (r.kind === "celeb") await ctx.timelines.addCeleb(post.authorId);
+                if (r.kind === "celeb" || from + cfg.fanoutBatch >= r.followers) {
+                  observe(meta);
+                  return;
+                }
               }
             }
           }

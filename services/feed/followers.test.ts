@@ -5,7 +5,8 @@
  * post whose author's set is built); what followers who unfollowed or were blocked hold
  * is checked in Redis, where a feed read's rebuild could not hide a wrong push. Then the
  * set's scripts alone on Redis: the fence (a follow event during a rebuild keeps the
- * rebuild from being stored), idempotent events, batches and the fan-out threshold.
+ * rebuild from being stored), idempotent events, batches and the fan-out threshold, and
+ * the fan-out's first round trip (pushFirst).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Redis } from "ioredis";
@@ -15,7 +16,11 @@ import { counterSeries } from "../../bench/lib/histogram.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 import { feedRedis, type FeedRedis } from "../../testbeds/feed.ts";
+import { create } from "@bufbuild/protobuf";
+import { PostSchema } from "#gen/oasis/post/v1/post_pb.ts";
 import { FollowerSets } from "./followers.ts";
+import { decodeStoredPost } from "./page-path/pieces.ts";
+import { ReadModel } from "./read-model.ts";
 import { Timelines } from "./timelines.ts";
 
 let bed: SocialTestbed;
@@ -150,6 +155,59 @@ test("the set's scripts: a follow event during a rebuild fences it; events are i
     expect(await sets.store(lonely, "", [])).toBe(true);
     expect(await sets.read(lonely)).toEqual([]);
     expect(await sets.push(lonely, 0, 2, 100, 800, 0, [postId])).toEqual({ kind: "pushed", delivered: 0, followers: 0 });
+  } finally {
+    const left = await plain.keys(`${prefix}*`);
+    if (left.length) await plain.del(...left);
+    redis.disconnect();
+    plain.disconnect();
+  }
+});
+
+test("the fan-out's first round trip: seed, author's timeline, celebrity check and first batch in one script, as the three calls did", async () => {
+  const prefix = `t-first-${process.pid}-${Date.now()}:`;
+  const redis = new Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", { keyPrefix: prefix });
+  const plain = new Redis(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
+  try {
+    const gen = createIdGenerator(1);
+    const newId = () => gen.next();
+    const sets = new FollowerSets(redis, 60);
+    const [author, f1, f2, f3, idle] = [newId(), newId(), newId(), newId(), newId()];
+    const post = (id: bigint) => create(PostSchema, { postId: id, authorId: author, caption: `post ${id}` });
+    const first = (id: bigint, threshold = 100) => sets.pushFirst(author, id, ReadModel.seedParts(post(id)), 800, 2, threshold, 800, Date.now() - 60_000);
+    // f1..f3 active with built home timelines; `idle` built but not read lately.
+    for (const f of [f1, f2, f3]) await redis.multi().zadd("active", Date.now(), String(f)).set(`hb:${f}`, "1").exec();
+    await redis.multi().zadd("active", 1, String(idle)).set(`hb:${idle}`, "1").exec();
+    // No follower set yet: seeded and a miss with the version to fence the rebuild with;
+    // the author's timeline is not built, so nothing lands there.
+    const p1 = newId();
+    expect(await first(p1)).toEqual({ kind: "miss", version: "" });
+    expect(decodeStoredPost((await redis.getBuffer(`rm:post:${p1}`))!)?.caption).toBe(`post ${p1}`);
+    expect(await redis.exists(`rm:counts:${p1}`, `rm:whole:${p1}`, `ut:${author}`)).toBe(2);
+    // Built set and author's timeline: the first batch of two pushed, ranks from 2 left to push().
+    expect(await sets.store(author, "", [f1, f2, f3, idle])).toBe(true);
+    await redis.set(`ub:${author}`, "1");
+    const p2 = newId();
+    expect(await first(p2)).toEqual({ kind: "pushed", delivered: 2, followers: 4 });
+    expect(await sets.push(author, 2, 2, 100, 800, Date.now() - 60_000, [p2])).toEqual({ kind: "pushed", delivered: 1, followers: 4 });
+    for (const f of [f1, f2, f3]) expect(await redis.zrange(`ht:${f}`, "0", "-1")).toEqual([String(p2)]);
+    expect(await redis.zcard(`ht:${idle}`)).toBe(0);
+    expect(await redis.zrange(`ut:${author}`, "0", "-1")).toEqual([String(p2)]);
+    expect(await redis.get("delivered:user")).toBe("1");
+    // The seed never overwrites what an event wrote (a second run of the same post writes nothing new).
+    await redis.set(`rm:post:${p2}`, "edited");
+    expect(await first(p2)).toEqual({ kind: "pushed", delivered: 0, followers: 4 });
+    expect(await redis.get(`rm:post:${p2}`)).toBe("edited");
+    // Above the threshold: nothing pushed, the author joins the read-time merge list...
+    const p3 = newId();
+    expect(await first(p3, 3)).toEqual({ kind: "celeb", followers: 4 });
+    expect(await redis.sismember("celebs", String(author))).toBe(1);
+    for (const f of [f1, f2, f3]) expect(await redis.zrange(`ht:${f}`, "0", "-1")).toEqual([String(p2)]);
+    // ...and then the post is seeded and on the author's timeline, nothing pushed to followers.
+    const p4 = newId();
+    expect(await first(p4)).toEqual({ kind: "merged" });
+    expect(await redis.exists(`rm:post:${p4}`)).toBe(1);
+    expect(await redis.zrange(`ut:${author}`, "0", "-1")).toEqual([p2, p3, p4].map(String));
+    for (const f of [f1, f2, f3]) expect(await redis.zrange(`ht:${f}`, "0", "-1")).toEqual([String(p2)]);
   } finally {
     const left = await plain.keys(`${prefix}*`);
     if (left.length) await plain.del(...left);

@@ -32,30 +32,64 @@ import { Counter, type Registry } from "prom-client";
 import type { Redis } from "#kit/redis.ts";
 import { idTimeMs } from "#kit/ids.ts";
 import { pushToReaderLua } from "./timelines.ts";
+import { seedPostLua, type SeedParts } from "./read-model.ts";
 
-// The cached fan-out, one batch of followers. KEYS[1] `delivered:home`, KEYS[2] `active`,
-// KEYS[3] fo:A, KEYS[4] fo:b:A, KEYS[5] fo:v:A. ARGV[1] the feed's key prefix (home
-// timeline keys are built here from follower ids), ARGV[2] cap, ARGV[3] the oldest
-// last-read time that counts as active (ms), ARGV[4] first rank, ARGV[5] batch size,
-// ARGV[6] the fan-out threshold, then pairs (score, post id). Returns {-1, version} when
-// the set is not built, {-2, followers} above the threshold (nothing pushed), else
-// {new (timeline, post) pairs, followers}: pushHome's rules (built, active timelines
-// only; trimmed to the cap, timelines.ts pushToReaderLua; the delivery counter counts new pairs only).
-const pushScript = `${pushToReaderLua}
-if redis.call('EXISTS', KEYS[4]) == 0 then return {-1, redis.call('GET', KEYS[5]) or ''} end
-local total = redis.call('ZCARD', KEYS[3])
-if total > tonumber(ARGV[6]) then return {-2, total} end
-local prefix = ARGV[1]
-local cap = tonumber(ARGV[2])
-local since = tonumber(ARGV[3])
-local from = tonumber(ARGV[4])
-local readers = redis.call('ZRANGE', KEYS[3], from, from + tonumber(ARGV[5]) - 1)
-local new = 0
-for _, r in ipairs(readers) do
-  new = new + pushToReader(r, prefix .. 'ht:' .. r, prefix .. 'hb:' .. r, since, cap, 7)
+/**
+ * Lua (needs pushToReaderLua): `pushFollowerBatch(first)`, the cached fan-out, one batch
+ * of followers. KEYS[1] `delivered:home`, KEYS[2] `active`, KEYS[3] fo:A, KEYS[4] fo:b:A,
+ * KEYS[5] fo:v:A. ARGV[1] the feed's key prefix (home timeline keys are built here from
+ * follower ids), ARGV[2] cap, ARGV[3] the oldest last-read time that counts as active
+ * (ms), ARGV[4] first rank, ARGV[5] batch size, ARGV[6] the fan-out threshold, and from
+ * ARGV[first] on pairs (score, post id). Returns {-1, version} when the set is not built,
+ * {-2, followers} above the threshold (nothing pushed), else {new (timeline, post) pairs,
+ * followers}: pushHome's rules (built, active timelines only; trimmed to the cap,
+ * timelines.ts pushToReaderLua; the delivery counter counts new pairs only).
+ */
+const followerBatchLua = `
+local function pushFollowerBatch(first)
+  if redis.call('EXISTS', KEYS[4]) == 0 then return {-1, redis.call('GET', KEYS[5]) or ''} end
+  local total = redis.call('ZCARD', KEYS[3])
+  if total > tonumber(ARGV[6]) then return {-2, total} end
+  local prefix = ARGV[1]
+  local cap = tonumber(ARGV[2])
+  local since = tonumber(ARGV[3])
+  local from = tonumber(ARGV[4])
+  local readers = redis.call('ZRANGE', KEYS[3], from, from + tonumber(ARGV[5]) - 1)
+  local new = 0
+  for _, r in ipairs(readers) do
+    new = new + pushToReader(r, prefix .. 'ht:' .. r, prefix .. 'hb:' .. r, since, cap, first)
+  end
+  if new > 0 then redis.call('INCRBY', KEYS[1], new) end
+  return {new, total}
 end
-if new > 0 then redis.call('INCRBY', KEYS[1], new) end
-return {new, total}
+`;
+
+// One batch (pushFollowerBatch), the pairs from ARGV[7].
+const pushScript = `${pushToReaderLua}${followerBatchLua}
+return pushFollowerBatch(7)
+`;
+
+// The fan-out's first round trip (OASIS_FEED_ONE_TRIP_FANOUT): what were three in a row.
+// KEYS[1..5] and ARGV[1..6] as pushFollowerBatch's (first rank 0); KEYS[6] `celebs`,
+// KEYS[7..11] the read model's seed keys (read-model.ts seedPostLua), KEYS[12]
+// `delivered:user`, KEYS[13] ut:A, KEYS[14] ub:A; ARGV[7..10] the seed's arguments,
+// ARGV[11] the user timeline cap, ARGV[12] the author's id, ARGV[13], ARGV[14] the post's
+// (score, id). In order: the seed (the read model holds the post before any timeline
+// does), the author's timeline if built (timelines.ts pushScript's rules), then, unless
+// the author is merged at read time (in `celebs`: returns {-3, 0}), the first batch of
+// followers; above the threshold the author joins `celebs` ({-2, followers}, as the
+// two-trip fan-out's addCeleb).
+const firstTripScript = `${pushToReaderLua}${followerBatchLua}${seedPostLua}
+seedPost(KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+if redis.call('EXISTS', KEYS[14]) == 1 then
+  local n = redis.call('ZADD', KEYS[13], ARGV[13], ARGV[14])
+  redis.call('ZREMRANGEBYRANK', KEYS[13], 0, -(tonumber(ARGV[11]) + 1))
+  if n > 0 then redis.call('INCRBY', KEYS[12], n) end
+end
+if redis.call('SISMEMBER', KEYS[6], ARGV[12]) == 1 then return {-3, 0} end
+local r = pushFollowerBatch(13)
+if r[1] == -2 then redis.call('SADD', KEYS[6], ARGV[12]) end
+return r
 `;
 
 // A rebuild's store. KEYS fo:A, fo:b:A, fo:v:A; ARGV[1] the version seen before asking
@@ -98,6 +132,7 @@ return 1
 
 type FollowerRedis = Redis & {
   oasisFeedFollowersPush(numKeys: number, ...args: Array<string | number>): Promise<[number, number | string]>;
+  oasisFeedFanoutFirst(numKeys: number, ...args: Array<string | number | Buffer>): Promise<[number, number | string]>;
   oasisFeedFollowersStore(numKeys: number, ...args: Array<string | number>): Promise<number>;
   oasisFeedFollowersApply(numKeys: number, ...args: Array<string | number>): Promise<number>;
 };
@@ -122,6 +157,7 @@ export class FollowerSets {
   ) {
     if (!("oasisFeedFollowersPush" in redis)) {
       redis.defineCommand("oasisFeedFollowersPush", { lua: pushScript });
+      redis.defineCommand("oasisFeedFanoutFirst", { lua: firstTripScript });
       redis.defineCommand("oasisFeedFollowersStore", { lua: storeScript });
       redis.defineCommand("oasisFeedFollowersApply", { lua: applyScript });
     }
@@ -151,6 +187,28 @@ export class FollowerSets {
       return { kind: "miss", version: String(b) };
     }
     if (from === 0) this.counter?.inc({ result: "hit" });
+    return a === -2 ? { kind: "celeb", followers: Number(b) } : { kind: "pushed", delivered: a, followers: Number(b) };
+  }
+
+  /**
+   * A post's first fan-out step in one Redis call (OASIS_FEED_ONE_TRIP_FANOUT): the read
+   * model's seed (`seed`, ReadModel.seedParts), the post onto the author's timeline if it
+   * is built (`userCap`), then, unless the author is merged at read time (`celebs`:
+   * "merged", nothing pushed to followers), `push(author, 0, count, ...)` with the one
+   * post; above `threshold` the author is added to `celebs` in the same call.
+   */
+  async pushFirst(author: bigint, postId: bigint, seed: SeedParts, userCap: number, count: number, threshold: number, cap: number, sinceMs: number): Promise<CachedPush | { readonly kind: "merged" }> {
+    const [fo, built, version] = FollowerSets.keys(author);
+    const [a, b] = await this.redis.oasisFeedFanoutFirst(
+      14, "delivered:home", "active", fo, built, version, "celebs", ...seed.keys, "delivered:user", `ut:${author}`, `ub:${author}`,
+      this.prefix, cap, sinceMs, 0, count, threshold, ...seed.args, userCap, String(author), idTimeMs(postId), postId.toString(),
+    );
+    if (a === -3) return { kind: "merged" };
+    if (a === -1) {
+      this.counter?.inc({ result: "miss" });
+      return { kind: "miss", version: String(b) };
+    }
+    this.counter?.inc({ result: "hit" });
     return a === -2 ? { kind: "celeb", followers: Number(b) } : { kind: "pushed", delivered: a, followers: Number(b) };
   }
 

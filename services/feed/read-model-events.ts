@@ -19,9 +19,14 @@ import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
  * `oneTripLikes` is OASIS_FEED_ONE_TRIP_LIKES (read-model.ts likeChanged), `oneTripCreate`
  * OASIS_FEED_ONE_TRIP_CREATE (post_created seeds the post as the fan-out does, one round
  * trip with the event's own bytes and only the post's ids decoded, instead of putPost's
- * three writes of the decoded and encoded again post).
+ * three writes of the decoded and encoded again post). `createSeed` false
+ * (OASIS_FEED_RM_CREATE_SEED=0): a post_created without a refer-to writes nothing here,
+ * since the fan-out (fanout.ts) seeds every new post before it pushes it anywhere, with
+ * the same script (a second seed finds the version key and writes nothing); the page
+ * path reads a post only from timelines, and a read that finds no post loads it from post
+ * under the read model's fence (kit/cache.ts), as before.
  */
-export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true) {
+export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true) {
   const consumers = [
     {
       name: "feed-read-model-post",
@@ -29,8 +34,8 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneT
         on(PostCreatedSchema, async (e, meta) => {
           // The fan-out's seed may have written it already (then this writes nothing); a
           // later event's write (a like's counter fence) is never overwritten either.
-          if (oneTripCreate) await rm.seedNewPost(e.post!, storedPostFromEvent(e.post!, meta.data));
-          else await rm.putPost(e.post!, true);
+          if (!oneTripCreate) await rm.putPost(e.post!, true);
+          else if (createSeed || e.post!.referPostId !== 0n) await rm.seedNewPost(e.post!, storedPostFromEvent(e.post!, meta.data));
           // A refer-to adds to the referred post's refers and to its author's state.
           if (e.post!.referPostId !== 0n) {
             await rm.referred(e.post!.referPostId, e.post!.authorId, e.post!.postId, true);

@@ -83,24 +83,43 @@ export const pagePathKey = "rm:page-path";
 const tombstone = Buffer.from([1]);
 const live = encodeStoredPost;
 
+/**
+ * Lua, spliced into the seed script here and the fan-out's first round trip
+ * (followers.ts): `seedPost(post, postV, counts, countsV, whole, bytes, zero, ttl,
+ * countsTtl)` with the post's value and version keys, its counters' value and version
+ * keys, its `rm:whole` marker (all passed in KEYS), the post's bytes, zero counters'
+ * bytes, the post TTL and the counters' TTL. What post_created writes, only if the read
+ * model never held the post (no version key: no event wrote it yet, so nothing newer can
+ * be overwritten); the counters likewise only if nothing touched them. Returns 1 when it wrote.
+ */
+export const seedPostLua = `
+local function seedPost(post, postV, counts, countsV, whole, bytes, zero, ttl, countsTtl)
+  if redis.call('EXISTS', postV) == 1 then return 0 end
+  redis.call('SET', post, bytes, 'EX', tonumber(ttl))
+  redis.call('INCR', postV)
+  redis.call('EXPIRE', postV, 86400)
+  if redis.call('EXISTS', countsV) == 0 then
+    redis.call('SET', counts, zero, 'EX', tonumber(countsTtl))
+    redis.call('INCR', countsV)
+    redis.call('EXPIRE', countsV, 86400)
+  end
+  redis.call('SET', whole, '1', 'EX', tonumber(ttl))
+  return 1
+end
+`;
+
 // KEYS: the post's value and version keys, its counters' value and version keys, its
 // `rm:whole` marker. ARGV: the post's bytes, zero counters' bytes, the post TTL, the
-// counters' TTL. What post_created writes, only if the read model never held the post
-// (no version key: no event wrote it yet, so nothing newer can be overwritten); the
-// counters likewise only if nothing touched them. Returns 1 when it wrote.
-const seedScript = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], 86400)
-if redis.call('EXISTS', KEYS[4]) == 0 then
-  redis.call('SET', KEYS[3], ARGV[2], 'EX', tonumber(ARGV[4]))
-  redis.call('INCR', KEYS[4])
-  redis.call('EXPIRE', KEYS[4], 86400)
-end
-redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[3]))
-return 1
+// counters' TTL (seedPostLua).
+const seedScript = `${seedPostLua}
+return seedPost(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 `;
+
+/** A new post's seed (seedPostLua) as 5 keys and 4 arguments, for a script that runs it with other writes. */
+export interface SeedParts {
+  readonly keys: [string, string, string, string, string];
+  readonly args: [Buffer, Buffer, number, number];
+}
 
 export class ReadModel {
   private readonly posts: VersionedCache;
@@ -256,11 +275,15 @@ export class ReadModel {
    * `stored`: the post's rm:post bytes when the caller has them (pieces.ts storedPostFromEvent).
    */
   async seedNewPost(post: Post, stored: Buffer = live(post)): Promise<void> {
+    const { keys, args } = ReadModel.seedParts(post, stored);
+    await (this.redis as Redis & { oasisFeedSeedPost(...args: Array<string | Buffer | number>): Promise<number> }).oasisFeedSeedPost(...keys, ...args);
+  }
+
+  /** seedNewPost's keys and arguments (seedPostLua), for the fan-out's first round trip. `stored`: as seedNewPost's. */
+  static seedParts(post: Post, stored: Buffer = live(post)): SeedParts {
     const id = String(post.postId);
     const zero = Buffer.from(toBinary(PostCountsSchema, create(PostCountsSchema, { postId: post.postId })));
-    await (this.redis as Redis & { oasisFeedSeedPost(...args: Array<string | Buffer | number>): Promise<number> }).oasisFeedSeedPost(
-      `rm:post:${id}`, `rm:post:v:${id}`, `rm:counts:${id}`, `rm:counts:v:${id}`, `rm:whole:${id}`, stored, zero, day, countsTtl,
-    );
+    return { keys: [`rm:post:${id}`, `rm:post:v:${id}`, `rm:counts:${id}`, `rm:counts:v:${id}`, `rm:whole:${id}`], args: [stored, zero, day, countsTtl] };
   }
 
   /** post_liked (`liked`) / post_unliked: the liker set of `postId`. */
