@@ -55,7 +55,9 @@
  * `fanouttrip` (OASIS_FEED_ONE_TRIP_FANOUT 0 -> 1: the fan-out's seed, author timeline,
  * celebrity check and first follower batch in one Redis script instead of three round
  * trips in a row), `rmseed` (OASIS_FEED_RM_CREATE_SEED 1 -> 0: the read model's
- * post_created consumer no longer seeds what the fan-out seeds).
+ * post_created consumer no longer seeds what the fan-out seeds), `postmeta`
+ * (OASIS_INTERACTION_UNCLAIMED_POST_META 0 -> 1: interaction's post_created without a
+ * refer-to as one INSERT IGNORE, no claim in processed_events).
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
@@ -97,6 +99,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   onetrip: { variable: "OASIS_POST_ONE_TRIP_CREATE", values: ["0", "1"], services: ["post"] },
   fanouttrip: { variable: "OASIS_FEED_ONE_TRIP_FANOUT", values: ["0", "1"], services: ["feed"] },
   rmseed: { variable: "OASIS_FEED_RM_CREATE_SEED", values: ["1", "0"], services: ["feed"] },
+  postmeta: { variable: "OASIS_INTERACTION_UNCLAIMED_POST_META", values: ["0", "1"], services: ["interaction"] },
   // Stop 27's compose cuts together: before / after.
   stop27: {
     variable: "OASIS_POST_ONE_TRIP_CREATE",

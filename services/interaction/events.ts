@@ -18,7 +18,13 @@ export function postConsumer(ctx: InteractionContext) {
     handlers: [
       on(PostCreatedSchema, async (e, meta) => {
         const post = e.post!;
-        // Most posts refer to nothing: the claim and the posts_meta row in one round trip.
+        // Most posts refer to nothing: the posts_meta row is all, and INSERT IGNORE is
+        // idempotent by itself (never changes a row, a deleted one included): no claim.
+        if (ctx.rt.config.batchedPostEvents && ctx.rt.config.unclaimedPostMeta && !post.referPostId) {
+          await upsertPostMeta(ctx.rt.db, post.postId, post.authorId);
+          return;
+        }
+        // Else the claim and the posts_meta row in one round trip.
         if (ctx.rt.config.batchedPostEvents && !post.referPostId) {
           await applyOnceBatched(ctx.rt.db, name, meta.eventId, async (tx, claim) => {
             await tx.run([claim, upsertPostMetaStatement(post.postId, post.authorId)], { commit: true });
