@@ -57,7 +57,10 @@
  * trips in a row), `rmseed` (OASIS_FEED_RM_CREATE_SEED 1 -> 0: the read model's
  * post_created consumer no longer seeds what the fan-out seeds), `postmeta`
  * (OASIS_INTERACTION_UNCLAIMED_POST_META 0 -> 1: interaction's post_created without a
- * refer-to as one INSERT IGNORE, no claim in processed_events).
+ * refer-to as one INSERT IGNORE, no claim in processed_events) or `stop28` (the last three
+ * together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
+ * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
+ * prints mix req/s off -> on and each one's ratio to that floor.
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
@@ -100,6 +103,13 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   fanouttrip: { variable: "OASIS_FEED_ONE_TRIP_FANOUT", values: ["0", "1"], services: ["feed"] },
   rmseed: { variable: "OASIS_FEED_RM_CREATE_SEED", values: ["1", "0"], services: ["feed"] },
   postmeta: { variable: "OASIS_INTERACTION_UNCLAIMED_POST_META", values: ["0", "1"], services: ["interaction"] },
+  // Stop 28's compose cuts together: before / after.
+  stop28: {
+    variable: "OASIS_FEED_ONE_TRIP_FANOUT",
+    values: ["0", "1"],
+    services: ["feed", "interaction"],
+    more: { OASIS_FEED_RM_CREATE_SEED: ["1", "0"], OASIS_INTERACTION_UNCLAIMED_POST_META: ["0", "1"] },
+  },
   // Stop 27's compose cuts together: before / after.
   stop27: {
     variable: "OASIS_POST_ONE_TRIP_CREATE",
@@ -466,6 +476,8 @@ try {
     const sw = composeSwitches[which];
     if (!sw) throw new Error(`OASIS_BENCH_COMPOSE_AB must be one of ${Object.keys(composeSwitches).join(", ")}, got ${JSON.stringify(which)}`);
     const runs = new Map<string, Array<Awaited<ReturnType<typeof runCompose>>>>(sw.values.map((v) => [v, []]));
+    const withMix = (process.env.OASIS_BENCH_COMPOSE_AB_MIX ?? "").split(",").includes(which);
+    const mixRuns = new Map<string, Array<Awaited<ReturnType<typeof runCompose>>>>(sw.values.map((v) => [v, []]));
     for (let round = 1; round <= 2; round++) {
       for (const [i, value] of sw.values.entries()) {
         bed.mesh.env[sw.variable] = value;
@@ -476,7 +488,24 @@ try {
         for (const svc of sw.services) await metricsUp(svc);
         await closedMix(composer, 3, concurrency, { compose: 1 });
         runs.get(value)!.push(await runCompose(`A/B round ${round}: compose only, ${sw.variable}=${value} (load ${loadAverage()})`));
+        if (withMix) {
+          await closedMix(oasis, 3, concurrency);
+          mixRuns.get(value)!.push(await runOasisOn(oasis, `A/B round ${round}: DSB mix, ${sw.variable}=${value} (load ${loadAverage()})`));
+        }
       }
+    }
+    if (withMix) {
+      await closedMix(floorTarget, 3, concurrency);
+      const fl = await runFloor(`Floor DSB mix (load ${loadAverage()})`);
+      const mixSum = (rs: Array<Awaited<ReturnType<typeof runCompose>>>) => {
+        const n = rs.reduce((a, r) => a + r.total, 0);
+        return { rps: n / rs.reduce((a, r) => a + r.seconds, 0), us: rs.reduce((a, r) => a + r.meshUs * r.total, 0) / n };
+      };
+      const [moff, mon] = sw.values.map((v) => mixSum(mixRuns.get(v)!)) as [ReturnType<typeof mixSum>, ReturnType<typeof mixSum>];
+      console.log(
+        `RATIO DSB mix ${sw.variable}=${sw.values[1]} / ${sw.values[0]} (two interleaved rounds each): req/s ${(mon.rps / moff.rps).toFixed(2)}x (${moff.rps.toFixed(0)} -> ${mon.rps.toFixed(0)}), ` +
+          `CPU per request (Bun + Redis) ${moff.us.toFixed(0)} -> ${mon.us.toFixed(0)} us; to the floor's ${fl.rps.toFixed(0)} req/s: ${(moff.rps / fl.rps).toFixed(3)} -> ${(mon.rps / fl.rps).toFixed(3)}`,
+      );
     }
     const sum = (rs: Array<Awaited<ReturnType<typeof runCompose>>>) => {
       const n = rs.reduce((a, r) => a + r.total, 0);
