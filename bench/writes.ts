@@ -22,12 +22,25 @@
  * `OASIS_BENCH_LIKE_POSTS=n` spreads the likes over n posts instead of a tenth of the
  * members' (at least 20).
  *
+ * Consumers keeping up: a write counts only once its events are applied. After each
+ * phase's window the bench prints the backlog left (unsent outbox rows of the writing
+ * service, and each consumer's undelivered plus unacknowledged events of that domain's
+ * stream), then waits until all of it is zero ("drained", polled every 50 ms). The
+ * "applied" figures count the window plus the drain: writes/s = writes / (window +
+ * drain), CPU ms per write = every process's CPU from the window's start to the drain's
+ * end / writes. The RATIO lines use those.
+ *
  * `OASIS_BENCH_PHASES=follows` (or `likes`) runs only that phase, e.g. for a CPU profile
  * of the follow path (`OASIS_BUN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`, README).
  *
  * Run: bun bench/writes.ts [seconds per phase, default 10] [clients, default 64] [users, default 400]
  */
 import { execSync } from "node:child_process";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { createPool } from "mysql2/promise";
+import { streamName } from "../kit/bus.ts";
+import { databaseName } from "../kit/config.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { readEdges, readFortunes } from "../demo/data.ts";
 import { demoFollows, shuffled } from "../demo/users.ts";
@@ -128,12 +141,42 @@ try {
   };
   const load = () => execSync("cat /proc/loadavg").toString().split(" ").slice(0, 3).join(" ");
 
+  // The events' backlog of a phase: the writer's unsent outbox rows and each consumer's
+  // undelivered + unacknowledged events in that domain's stream.
+  const ns = bed.mesh.namespace;
+  const nc = await connect({ servers: bed.mesh.env.OASIS_NATS_URL ?? "127.0.0.1:4222" });
+  const jsm = await jetstreamManager(nc);
+  const sql = createPool({ uri: bed.mesh.env.OASIS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306", connectionLimit: 1 });
+  const writerOf: Record<Phase, string> = { follows: "graph", likes: "interaction" };
+  const backlog = async (phase: Phase): Promise<{ outbox: number; consumers: Record<string, number>; total: number }> => {
+    const domain = writerOf[phase];
+    const [rows] = await sql.query(`SELECT COUNT(*) AS n FROM \`${databaseName(domain, ns)}\`.outbox WHERE sent_at IS NULL`);
+    const outbox = Number((rows as Array<{ n: number }>)[0]!.n);
+    const consumers: Record<string, number> = {};
+    for await (const ci of jsm.consumers.list(streamName(ns, domain))) consumers[ci.name.replace(`${ns}-`, "")] = ci.num_pending + ci.num_ack_pending;
+    return { outbox, consumers, total: outbox + Object.values(consumers).reduce((a, b) => a + b, 0) };
+  };
+  /** Waits until the phase's backlog is empty; the backlog at the start and the ms it took. */
+  const drain = async (phase: Phase) => {
+    const t0 = performance.now();
+    const first = await backlog(phase);
+    for (let b = first; b.total > 0; b = await backlog(phase)) {
+      if (performance.now() - t0 > 120_000) throw new Error(`${phase}: backlog not drained in 120 s: ${JSON.stringify(b)}`);
+      await Bun.sleep(50);
+    }
+    return { first, ms: first.total > 0 ? performance.now() - t0 : 0 };
+  };
+
   /** One phase: writes/s, latency and CPU ms per write of each process. */
-  const run = async (phase: Phase, label: string, workers = clients): Promise<LoopResult & { cpuMs: Record<string, number> }> => {
+  type Result = LoopResult & { cpuMs: Record<string, number>; appliedRate: number; appliedCpuMs: Record<string, number>; drainMs: number };
+  const run = async (phase: Phase, label: string, workers = clients): Promise<Result> => {
+    await drain(phase); // the warm-up's events are not this phase's
     const pids = pidsOf();
     const c0 = snapshot(pids);
     const r = await closedLoopFor(seconds, workers, phases[phase]);
     const c1 = snapshot(pids);
+    const d = await drain(phase);
+    const c2 = snapshot(pids);
     if (phase === "follows") nextFollow[order] += r.count;
     else nextLike += r.count;
     const cpuMs = Object.fromEntries(Object.keys(c0).map((k) => [k, ((c1[k]! - c0[k]!) * 1000) / Math.max(1, r.count)]));
@@ -141,8 +184,15 @@ try {
     console.log(
       `${label} ${phase}: ${r.count} in ${r.seconds.toFixed(1)} s = ${r.rate.toFixed(0)}/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors} (load ${load()})`,
     );
-    console.log(`  CPU ms per write: ${Object.entries(cpuMs).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}; all ${total.toFixed(2)}`);
-    return { ...r, cpuMs };
+    console.log(`  CPU ms per write (window): ${Object.entries(cpuMs).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}; all ${total.toFixed(2)}`);
+    const appliedCpuMs = Object.fromEntries(Object.keys(c0).map((k) => [k, ((c2[k]! - c0[k]!) * 1000) / Math.max(1, r.count)]));
+    const appliedTotal = Object.values(appliedCpuMs).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+    const appliedRate = r.count / (r.seconds + d.ms / 1000);
+    console.log(
+      `  backlog at the window's end: outbox ${d.first.outbox}, ${Object.entries(d.first.consumers).map(([k, v]) => `${k} ${v}`).join(", ")}; drained in ${d.ms.toFixed(0)} ms; ` +
+        `applied ${appliedRate.toFixed(0)}/s, CPU ms per applied write: ${Object.entries(appliedCpuMs).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}; all ${appliedTotal.toFixed(2)}`,
+    );
+    return { ...r, cpuMs, appliedRate, appliedCpuMs, drainMs: d.ms };
   };
 
   // Warm-up (JIT, pools, caches), not counted.
@@ -153,7 +203,7 @@ try {
   } else {
     const owners = ab.vars.map((v) => v.name.match(/^OASIS_([A-Z]+)_/)?.[1]?.toLowerCase());
     const restartable = ab.name === "clients" || ab.name === "order" ? [] : owners.every((o) => o && services.includes(o)) ? [...new Set(owners as string[])] : [...services];
-    const results: Record<string, Record<Phase, Array<LoopResult & { cpuMs: Record<string, number> }>>> = {};
+    const results: Record<string, Record<Phase, Result[]>> = {};
     for (const v of ab.values) results[v] = { follows: [], likes: [] };
     for (let round = 1; round <= 2; round++) {
       for (const value of ab.values) {
@@ -177,17 +227,20 @@ try {
     for (const phase of chosen) {
       const ra = results[a]![phase];
       const rb = results[b]![phase];
-      const rate = (rs: typeof ra) => mean(rs.map((r) => r.rate));
-      const cpu = (rs: typeof ra, k: string) => mean(rs.map((r) => r.cpuMs[k]!));
+      const rate = (rs: typeof ra) => mean(rs.map((r) => r.appliedRate));
+      const cpu = (rs: typeof ra, k: string) => mean(rs.map((r) => r.appliedCpuMs[k]!));
       const keys = Object.keys(ra[0]!.cpuMs);
       const all = (rs: typeof ra) => keys.reduce((s, k) => s + (Number.isFinite(cpu(rs, k)) ? cpu(rs, k) : 0), 0);
       console.log(
-        `RATIO ${phase} ${ab.name}=${b} / ${a} (mean of two rounds each): ${rate(ra).toFixed(0)} -> ${rate(rb).toFixed(0)}/s (${(rate(rb) / rate(ra)).toFixed(2)}x), ` +
+        `RATIO ${phase} ${ab.name}=${b} / ${a} (mean of two rounds each, applied: window + drain): ${rate(ra).toFixed(0)} -> ${rate(rb).toFixed(0)}/s (${(rate(rb) / rate(ra)).toFixed(2)}x), ` +
+          `window ${mean(ra.map((r) => r.rate)).toFixed(0)} -> ${mean(rb.map((r) => r.rate)).toFixed(0)}/s, drain ${mean(ra.map((r) => r.drainMs)).toFixed(0)} -> ${mean(rb.map((r) => r.drainMs)).toFixed(0)} ms, ` +
           `p50 ${mean(ra.map((r) => r.p50Ms)).toFixed(1)} -> ${mean(rb.map((r) => r.p50Ms)).toFixed(1)} ms, p99 ${mean(ra.map((r) => r.p99Ms)).toFixed(1)} -> ${mean(rb.map((r) => r.p99Ms)).toFixed(1)} ms; ` +
           `CPU ms per write: ${keys.map((k) => `${k} ${cpu(ra, k).toFixed(2)} -> ${cpu(rb, k).toFixed(2)}`).join(", ")}; all ${all(ra).toFixed(2)} -> ${all(rb).toFixed(2)}`,
       );
     }
   }
+  await nc.close();
+  await sql.end();
 } finally {
   await bed.stop();
 }

@@ -66,6 +66,67 @@ export function on<D extends DescMessage>(
   return decode ? { schema, handle, decode } : { schema, handle };
 }
 
+/** One event of a batch (ConsumerOptions.batch): its handler's schema, the decoded event, its metadata. */
+export interface BatchEvent {
+  readonly schema: DescMessage;
+  readonly event: unknown;
+  readonly meta: EventMeta;
+}
+
+/**
+ * A consumer that applies the events that arrive together as one batch: its `handle` gets
+ * up to `max` events in stream order, one batch at a time (the next batch waits for this
+ * one), so a handler may send a whole batch's writes in one round trip and still apply
+ * them in order. The events of a batch are acknowledged after `handle` resolves. If it
+ * throws, each event of the batch is handled again alone, in order, by its own handler
+ * (`on(...)`), and acknowledged, retried with backoff or dead-lettered as any event is:
+ * so the per-event handlers must do the same as the batch, and a batch's writes must be
+ * idempotent (some of them may be done again). Dead letters are replayed through the
+ * per-event handlers. The batch runs in one call context and one consumer span.
+ */
+export interface ConsumerBatch {
+  /** Most events per batch (also sets how many JetStream delivers ahead). */
+  readonly max: number;
+  handle(events: readonly BatchEvent[]): Promise<void>;
+}
+
+/**
+ * A ConsumerBatch for handlers that may run alongside each other: a batch starts its
+ * events' handlers together, in stream order, without waiting between them, so whatever
+ * each sends first (a Redis command, auto-pipelined) leaves in one write and in stream
+ * order, and each later step overlaps the others'. An event whose type `overlaps` says
+ * no to (default: every type overlaps) is a barrier: it starts once everything before it
+ * in the batch has finished, and what follows starts once it has. The batch fails (and
+ * is redone event by event, see ConsumerBatch) with the first error, after every started
+ * handler has settled. `handlers` are the consumer's own (one per event type).
+ */
+export function overlappingBatch(handlers: readonly EventHandler<any>[], max: number, overlaps: (schema: DescMessage) => boolean = () => true): ConsumerBatch {
+  const bySchema = new Map<DescMessage, EventHandler<any>>(handlers.map((h) => [h.schema, h]));
+  return {
+    max,
+    async handle(events) {
+      let wave: Array<Promise<void>> = [];
+      const settle = async () => {
+        const results = await Promise.allSettled(wave);
+        wave = [];
+        const failed = results.find((r) => r.status === "rejected");
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+      };
+      for (const e of events) {
+        const h = bySchema.get(e.schema);
+        if (!h) continue;
+        if (overlaps(e.schema)) {
+          wave.push(h.handle(e.event as never, e.meta));
+          continue;
+        }
+        await settle();
+        await h.handle(e.event as never, e.meta);
+      }
+      await settle();
+    },
+  };
+}
+
 export interface ConsumerOptions {
   readonly bus: Bus;
   readonly log: Logger;
@@ -77,8 +138,10 @@ export interface ConsumerOptions {
   readonly maxDeliver?: number;
   /** Redelivery if not acked in this long, ms. Default 30 s. */
   readonly ackWaitMs?: number;
-  /** Messages handled at once. 1 (default) keeps stream order. */
+  /** Messages handled at once. 1 (default) keeps stream order. Ignored with `batch`. */
   readonly concurrency?: number;
+  /** Apply the events that arrive together as batches (ConsumerBatch); omitted: one at a time. */
+  readonly batch?: ConsumerBatch;
   /** "all": start from the oldest retained event (default); "new": only future ones. */
   readonly deliver?: "all" | "new";
   /** Base of the exponential backoff between attempts, ms. Default 500. */
@@ -165,7 +228,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     // limit (which would drop the message silently) is never reached.
     max_deliver: maxDeliver + 1,
     ack_wait: nanos(opts.ackWaitMs ?? 30_000),
-    max_ack_pending: Math.max(64, (opts.concurrency ?? 1) * 4),
+    max_ack_pending: Math.max(64, (opts.batch ? opts.batch.max : (opts.concurrency ?? 1)) * 4),
   };
   const existing = await opts.bus.jsm.consumers.info(stream.name, durable).catch(() => undefined);
   const info = existing
@@ -177,7 +240,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     throw new Error(`consumer ${durable}: server kept filter_subject=${info.config.filter_subject}, wanted ${filter}`);
   }
   const consumer = await opts.bus.js.consumers.get(stream.name, durable);
-  const messages = await consumer.consume({ max_messages: Math.max(16, (opts.concurrency ?? 1) * 2) });
+  const messages = await consumer.consume({ max_messages: Math.max(16, (opts.batch ? opts.batch.max : (opts.concurrency ?? 1)) * 2) });
   const log = opts.log.child({ consumer: opts.name });
 
   async function deadLetter(msg: JsMsg, reason: string): Promise<void> {
@@ -197,6 +260,11 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   /** Runs the handler in a call context continuing the event's trace, in a consumer span. */
   async function run(handler: EventHandler, event: unknown, meta: EventMeta, headers: MsgHdrs | undefined): Promise<void> {
+    return inSpan(meta, headers, () => handler.handle(event as never, meta));
+  }
+
+  /** Runs `fn` in a call context continuing the trace of the event `meta` (a batch's first), in a consumer span. */
+  async function inSpan(meta: EventMeta, headers: MsgHdrs | undefined, fn: () => Promise<void>, batchSize?: number): Promise<void> {
     const traceparent = headers?.get(eventHeaders.traceparent);
     const parent = parseTraceparent(traceparent);
     const span = startSpan(`${opts.name} process`, SpanKind.CONSUMER, traceparent, {
@@ -205,6 +273,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       "messaging.message.id": String(meta.eventId),
       "messaging.consumer.group.name": opts.name,
       "oasis.delivery_count": meta.deliveryCount,
+      ...(batchSize !== undefined && { "messaging.batch.message_count": batchSize }),
     });
     const ctx = {
       requestId: headers?.get(eventHeaders.requestId) || newRequestId(),
@@ -213,7 +282,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       caller: serviceCaller,
     };
     try {
-      await withSpan(span, () => runInCall(ctx, () => handler.handle(event as never, meta)));
+      await withSpan(span, () => runInCall(ctx, fn));
       endSpan(span);
     } catch (err) {
       endSpan(span, err);
@@ -221,11 +290,19 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     }
   }
 
-  async function handleOne(msg: JsMsg): Promise<void> {
+  interface Prepared {
+    readonly msg: JsMsg;
+    readonly handler: EventHandler;
+    readonly event: unknown;
+    readonly meta: EventMeta;
+  }
+
+  /** A delivered message decoded with its metadata; undefined when it was acked (no handler) or dead-lettered (undecodable). */
+  async function prepare(msg: JsMsg): Promise<Prepared | undefined> {
     if (msg.info.deliveryCount > 1) opts.counters?.redelivered(opts.name);
     if (!bySubject.has(msg.subject)) {
       msg.ack();
-      return;
+      return undefined;
     }
     const idHeader = msg.headers?.get("Nats-Msg-Id") ?? "";
     let decoded;
@@ -233,7 +310,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       decoded = decode(msg.subject, msg.data, idHeader)!;
     } catch (err) {
       await deadLetter(msg, `undecodable: ${(err as Error).message}`);
-      return;
+      return undefined;
     }
     const storedAtMs = msg.info.timestampNanos / 1e6;
     const meta: EventMeta = {
@@ -245,8 +322,18 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       deliveryCount: msg.info.deliveryCount,
       data: msg.data,
     };
+    return { msg, handler: decoded.handler, event: decoded.event, meta };
+  }
+
+  async function handleOne(msg: JsMsg): Promise<void> {
+    const p = await prepare(msg);
+    if (p) await handlePrepared(p);
+  }
+
+  /** Runs one event's handler; acks, or naks with backoff, or dead-letters after the last attempt. */
+  async function handlePrepared({ msg, handler, event, meta }: Prepared): Promise<void> {
     try {
-      await run(decoded.handler, decoded.event, meta, msg.headers);
+      await run(handler, event, meta, msg.headers);
       msg.ack();
     } catch (err) {
       if (meta.deliveryCount >= maxDeliver) {
@@ -257,6 +344,57 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
         msg.nak(delay);
       }
     }
+  }
+
+  /** A batch (ConsumerBatch): acked after `handle`; if it throws, each event alone, in order. */
+  async function handleBatch(msgs: JsMsg[]): Promise<void> {
+    const items: Prepared[] = [];
+    for (const msg of msgs) {
+      const p = await prepare(msg);
+      if (p) items.push(p);
+    }
+    if (items.length === 0) return;
+    try {
+      const first = items[0]!;
+      await inSpan(first.meta, first.msg.headers, () => opts.batch!.handle(items.map((i) => ({ schema: i.handler.schema, event: i.event, meta: i.meta }))), items.length);
+    } catch (err) {
+      log.warn({ err, events: items.length }, "batch failed; handling its events one at a time");
+      for (const item of items) await handlePrepared(item);
+      return;
+    }
+    for (const item of items) item.msg.ack();
+  }
+
+  if (opts.batch) {
+    const max = Math.max(1, opts.batch.max);
+    const waiting: JsMsg[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    // The reader takes messages as JetStream delivers them (at most max_ack_pending are
+    // unacknowledged); the worker applies what has arrived, a batch at a time.
+    const reader = (async () => {
+      for await (const msg of messages) {
+        waiting.push(msg);
+        wake?.();
+      }
+      ended = true;
+      wake?.();
+    })();
+    const worker = (async () => {
+      for (;;) {
+        if (waiting.length === 0) {
+          if (ended) return;
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        // Let the rest of a delivery that is arriving join this batch.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await handleBatch(waiting.splice(0, max)).catch((err) => log.error({ err }, "consumer failure"));
+      }
+    })();
+    const loop = Promise.all([reader, worker]);
+    return running(loop);
   }
 
   const concurrency = opts.concurrency ?? 1;
@@ -270,34 +408,37 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     }
     await Promise.all(inFlight);
   })();
+  return running(loop);
 
-  return {
-    name: opts.name,
-    stream: stream.name,
-    durable,
-    async replay(letter) {
-      const eventId = letter.headers?.get(dlqHeaders.eventId) ?? "";
-      const decoded = decode(letter.subject, letter.data, eventId);
-      if (!decoded) throw new Error(`consumer ${opts.name} has no handler for ${letter.subject}`);
-      const now = Date.now();
-      const meta: EventMeta = {
-        eventId: BigInt(eventId),
-        subject: letter.subject,
-        occurredAtMs: Number(letter.headers?.get(eventHeaders.occurredAt) || 0) || now,
-        storedAtMs: now,
-        startedAtMs: now,
-        // Past the last regular attempt: the handler sees a late delivery.
-        deliveryCount: maxDeliver + 1,
-        data: letter.data,
-      };
-      await run(decoded.handler, decoded.event, meta, letter.headers);
-      log.info({ subject: letter.subject, event_id: eventId }, "dead letter replayed");
-    },
-    async stop() {
-      await messages.close();
-      await loop.catch(() => {});
-    },
-  };
+  function running(loop: Promise<unknown>): RunningConsumer {
+    return {
+      name: opts.name,
+      stream: stream.name,
+      durable,
+      async replay(letter) {
+        const eventId = letter.headers?.get(dlqHeaders.eventId) ?? "";
+        const decoded = decode(letter.subject, letter.data, eventId);
+        if (!decoded) throw new Error(`consumer ${opts.name} has no handler for ${letter.subject}`);
+        const now = Date.now();
+        const meta: EventMeta = {
+          eventId: BigInt(eventId),
+          subject: letter.subject,
+          occurredAtMs: Number(letter.headers?.get(eventHeaders.occurredAt) || 0) || now,
+          storedAtMs: now,
+          startedAtMs: now,
+          // Past the last regular attempt: the handler sees a late delivery.
+          deliveryCount: maxDeliver + 1,
+          data: letter.data,
+        };
+        await run(decoded.handler, decoded.event, meta, letter.headers);
+        log.info({ subject: letter.subject, event_id: eventId }, "dead letter replayed");
+      },
+      async stop() {
+        await messages.close();
+        await loop.catch(() => {});
+      },
+    };
+  }
 }
 
 /**

@@ -303,3 +303,64 @@ test("stream settings the server does not keep stop the process (NATS 2.9 drops 
   if (info?.config.allow_msg_ttl) expect(err).toBeUndefined();
   else expect(String(err)).toContain("allow_msg_ttl");
 });
+
+test("a batch consumer gets what arrived together in stream order, acks after the batch, and redoes a failed batch event by event", async () => {
+  const batches: string[][] = [];
+  const alone: string[] = [];
+  /** Events as applied, by the batch or alone. */
+  const applied: string[] = [];
+  let failed: string[] = [];
+  let failNext = false;
+  consumers.push(
+    await startConsumer({
+      bus,
+      log,
+      name: "kit-test-batch",
+      deliver: "new",
+      backoffBaseMs: 20,
+      handlers: [on(AccountCreatedSchema, async (e) => void (alone.push(e.handle), applied.push(e.handle)))],
+      batch: {
+        max: 8,
+        async handle(events) {
+          const handles = events.map((b) => (b.event as AccountCreated).handle);
+          if (events.some((b) => b.schema !== AccountCreatedSchema || b.meta.eventId <= 0n)) throw new Error("bad batch item");
+          if (failNext) {
+            failNext = false;
+            failed = handles;
+            throw new Error("batch failed (test)");
+          }
+          batches.push(handles);
+          applied.push(...handles);
+        },
+      },
+    }),
+  );
+  const addRows = (from: number, n: number) =>
+    withTransaction(db, async (tx) => {
+      for (let i = 0; i < n; i++) await outbox.add(tx, AccountCreatedSchema, { userId: BigInt(members[40 + from + i]!), handle: `reed_batch_${from + i}` });
+    });
+  // 20 events published in one relay pass arrive together: batches of at most 8, in order.
+  await addRows(0, 20);
+  await outbox.flush();
+  await untilTrue(() => batches.flat().length >= 20, 10_000, 20);
+  expect(batches.flat()).toEqual(Array.from({ length: 20 }, (_, i) => `reed_batch_${i}`));
+  expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(8);
+  expect(batches.length).toBeLessThan(20); // they did come together
+  expect(alone).toEqual([]);
+  // Every event acknowledged: nothing pending or waiting for an ack.
+  const info = await bus.jsm.consumers.info(streamName(ns, "identity"), `${ns}-kit-test-batch`);
+  expect(info.num_pending + info.num_ack_pending).toBe(0);
+  // A failed batch: its events go one at a time through their own handler, in order,
+  // before any later batch.
+  failNext = true;
+  await addRows(20, 3);
+  await outbox.flush();
+  await untilTrue(() => applied.length >= 23, 10_000, 20);
+  expect(applied.slice(20)).toEqual(["reed_batch_20", "reed_batch_21", "reed_batch_22"]);
+  expect(failed.length).toBeGreaterThan(0);
+  expect(alone).toEqual(failed);
+  await untilTrue(async () => {
+    const i = await bus.jsm.consumers.info(streamName(ns, "identity"), `${ns}-kit-test-batch`);
+    return i.num_pending + i.num_ack_pending === 0;
+  }, 10_000, 20);
+});

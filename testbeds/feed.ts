@@ -95,14 +95,16 @@ export function feedRedis(mesh: TestMesh): FeedRedis {
     },
     idle(timeoutMs = 30_000) {
       const ns = mesh.namespace;
-      return waitIdle(async () => [
-        [streamName(ns, "post"), `${ns}-feed-fanout`],
-        [streamName(ns, "graph"), `${ns}-feed-graph`],
-        [streamName(ns, "graph"), `${ns}-feed-followers`],
-        [streamName(ns, "post"), `${ns}-feed-read-model-post`],
-        [streamName(ns, "identity"), `${ns}-feed-read-model-identity`],
-        [streamName(ns, "graph"), `${ns}-feed-read-model-graph`],
-      ], timeoutMs);
+      // The feed's consumers of these streams, whichever exist (OASIS_FEED_GRAPH_MERGED runs
+      // one consumer of graph's events in place of three).
+      return waitIdle(async (jsm) => {
+        const out: Array<[string, string]> = [];
+        for (const domain of ["post", "graph", "identity"]) {
+          for await (const c of jsm.consumers.list(streamName(ns, domain))) if (c.name.startsWith(`${ns}-feed-`)) out.push([streamName(ns, domain), c.name]);
+        }
+        if (!out.some(([, name]) => name === `${ns}-feed-graph`) || !out.some(([, name]) => name === `${ns}-feed-fanout`)) throw new Error("the feed's consumers are not there");
+        return out;
+      }, timeoutMs);
     },
     quiet(timeoutMs = 30_000) {
       const prefix = `${mesh.namespace.toUpperCase()}_OASIS_`;

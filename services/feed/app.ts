@@ -10,6 +10,7 @@ import type { FeedConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { fanoutMetrics, followersConsumer, graphConsumer, postConsumer } from "./fanout.ts";
 import { graphReadModelConsumer, readModelConsumers } from "./read-model-events.ts";
+import { deleteSupersededGraphConsumers, mergedGraphConsumer } from "./graph-events.ts";
 import { feedService } from "./service.ts";
 
 export async function createFeedApp(config: FeedConfig): Promise<App> {
@@ -17,9 +18,12 @@ export async function createFeedApp(config: FeedConfig): Promise<App> {
   const ctx = createContext(rt);
   // What the edge's page path must apply as the feed does (or that it must not serve).
   await ctx.readModel.publishPagePath(config.activeMs, Math.ceil(config.activeMs / 1000), ctx.interaction !== undefined, config.readModel);
+  // Graph's events: one batched consumer (graph-events.ts), or the three it stands in for.
+  if (config.graphMerged) await deleteSupersededGraphConsumers(ctx);
+  const graphConsumers = config.graphMerged ? [mergedGraphConsumer(ctx)] : [graphConsumer(ctx), followersConsumer(ctx), graphReadModelConsumer(ctx)];
   return serve(rt, {
     bindings: [bind(FeedService, feedService(ctx))],
     // The read model is kept by its consumers even while reads bypass it (OASIS_FEED_READ_MODEL=0).
-    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), graphConsumer(ctx), followersConsumer(ctx), ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed), graphReadModelConsumer(ctx)],
+    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), ...graphConsumers, ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed, rt.config.interactionBatch)],
   });
 }

@@ -26,6 +26,19 @@
  * - OASIS_FEED_ONE_TRIP_BACKFILL [1]: a follow_created's backfill (the followee's newest
  *   posts into the follower's home timeline) is one Redis script when the followee's
  *   timeline is built (timelines.ts backfill); 0 takes three round trips (built?, page, push).
+ * - OASIS_FEED_BACKFILL_BUILT_HOME_FIRST [0]: the one-trip backfill looks at the
+ *   follower's home first: a follower who has no built home timeline (has not read the
+ *   feed lately) gets nothing pushed, so the followee's timeline is not built from post
+ *   for it (a ListAuthorPostIds call and a write per cold followee).
+ * - OASIS_FEED_GRAPH_MERGED [0]: graph's events are read by one consumer (`feed-graph`,
+ *   graph-events.ts) that runs the backfill, the follower sets and the read model's
+ *   relationship handlers together, batches of up to OASIS_FEED_GRAPH_BATCH [64] events
+ *   at a time (one delivery, one decode, one ack per event instead of three; the Redis
+ *   commands of a batch go out together), instead of the three consumers `feed-graph`,
+ *   `feed-followers` and `feed-read-model-graph`, whose durables it deletes at start.
+ * - OASIS_FEED_INTERACTION_BATCH [0]: the read model's consumer of interaction's events
+ *   (likes, comments) takes what arrives together as batches of up to this many, started
+ *   together in stream order (read-model-events.ts); 0 handles one event at a time.
  * - OASIS_FEED_ONE_TRIP_CREATE [1]: the read model's post_created is the fan-out's seed
  *   (read-model.ts seedNewPost: one Redis script that writes only what no event wrote),
  *   and both take the post's stored bytes from the event's own (no encoding) and decode
@@ -71,6 +84,14 @@ export interface FeedConfig extends BaseConfig {
   readonly oneTripFanout: boolean;
   /** The read model's post_created consumer seeds posts without a refer-to too (the fan-out always does). */
   readonly rmCreateSeed: boolean;
+  /** The backfill pushes nothing, and builds nothing, for a follower without a built home (timelines.ts backfill). */
+  readonly backfillBuiltHomeFirst: boolean;
+  /** Graph's events through one batched consumer (graph-events.ts), not three. */
+  readonly graphMerged: boolean;
+  /** Most events per batch of the merged graph consumer. */
+  readonly graphBatch: number;
+  /** Most events per batch of the read model's interaction consumer (0: one at a time). */
+  readonly interactionBatch: number;
 }
 
 export function loadFeedConfig(env: Env = process.env): FeedConfig {
@@ -92,5 +113,9 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     oneTripCreate: boolEnv(env, "OASIS_FEED_ONE_TRIP_CREATE", true),
     oneTripFanout: boolEnv(env, "OASIS_FEED_ONE_TRIP_FANOUT", false),
     rmCreateSeed: boolEnv(env, "OASIS_FEED_RM_CREATE_SEED", true),
+    backfillBuiltHomeFirst: boolEnv(env, "OASIS_FEED_BACKFILL_BUILT_HOME_FIRST", false),
+    graphMerged: boolEnv(env, "OASIS_FEED_GRAPH_MERGED", false),
+    graphBatch: num("OASIS_FEED_GRAPH_BATCH", 64),
+    interactionBatch: nonNegativeIntEnv(env, "OASIS_FEED_INTERACTION_BATCH", 0),
   });
 }

@@ -205,7 +205,7 @@ export function graphConsumer(ctx: FeedContext) {
     handlers: [
       on(FollowCreatedSchema, async (e) => {
         // One round trip when the followee's timeline is built (OASIS_FEED_ONE_TRIP_BACKFILL).
-        if (cfg.oneTripBackfill && (await ctx.timelines.backfill(e.followeeId, e.followerId, cfg.backfill)) >= 0) return;
+        if (cfg.oneTripBackfill && (await ctx.timelines.backfill(e.followeeId, e.followerId, cfg.backfill, cfg.backfillBuiltHomeFirst)) >= 0) return;
         await ensureUserTimeline(ctx, e.followeeId);
         const latest = await ctx.timelines.page("ut", e.followeeId, undefined, cfg.backfill);
         await ctx.timelines.pushHome([e.followerId], latest.ids);

@@ -4,7 +4,7 @@
  * before its post_created. Every handler is idempotent: it writes the state the event
  * carries, or drops a key that the next read reloads.
  */
-import { on } from "#kit/consumer.ts";
+import { on, overlappingBatch, type ConsumerBatch, type EventHandler } from "#kit/consumer.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import { CommentCreatedSchema, CommentDeletedSchema, CommentModeratedSchema, PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
@@ -24,10 +24,15 @@ import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
  * since the fan-out (fanout.ts) seeds every new post before it pushes it anywhere, with
  * the same script (a second seed finds the version key and writes nothing); the page
  * path reads a post only from timelines, and a read that finds no post loads it from post
- * under the read model's fence (kit/cache.ts), as before.
+ * under the read model's fence (kit/cache.ts), as before. `interactionBatch`
+ * (OASIS_FEED_INTERACTION_BATCH, 0: one event at a time) makes the interaction consumer
+ * take the events that arrive together as batches of up to that many, their handlers
+ * started together in stream order (kit/consumer.ts overlappingBatch): every handler
+ * there writes what its event says or drops a key, each like's one pipeline sent in
+ * stream order, so a batch's writes leave in one round trip.
  */
-export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true) {
-  const consumers = [
+export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true, interactionBatch = 0) {
+  const consumers: Array<{ name: string; handlers: readonly EventHandler<any>[]; batch?: ConsumerBatch }> = [
     {
       name: "feed-read-model-post",
       handlers: [
@@ -59,24 +64,22 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneT
     },
   ];
   if (withInteraction) {
-    consumers.push({
-      name: "feed-read-model-interaction",
-      handlers: [
-        on(PostLikedSchema, async (e) => {
-          if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, true);
-          await rm.liked(e.postId, e.userId, true);
-          await rm.touched(e.postId, e.userId);
-        }),
-        on(PostUnlikedSchema, async (e) => {
-          if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, false);
-          await rm.liked(e.postId, e.userId, false);
-          await rm.touched(e.postId, e.userId);
-        }),
-        on(CommentCreatedSchema, async (e) => rm.touched(e.comment!.postId)),
-        on(CommentDeletedSchema, async (e) => rm.touched(e.postId)),
-        on(CommentModeratedSchema, async (e) => rm.touched(e.postId)),
-      ] as never,
-    });
+    const handlers: EventHandler<any>[] = [
+      on(PostLikedSchema, async (e) => {
+        if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, true);
+        await rm.liked(e.postId, e.userId, true);
+        await rm.touched(e.postId, e.userId);
+      }),
+      on(PostUnlikedSchema, async (e) => {
+        if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, false);
+        await rm.liked(e.postId, e.userId, false);
+        await rm.touched(e.postId, e.userId);
+      }),
+      on(CommentCreatedSchema, async (e) => rm.touched(e.comment!.postId)),
+      on(CommentDeletedSchema, async (e) => rm.touched(e.postId)),
+      on(CommentModeratedSchema, async (e) => rm.touched(e.postId)),
+    ];
+    consumers.push({ name: "feed-read-model-interaction", handlers, ...(interactionBatch > 0 && { batch: overlappingBatch(handlers, interactionBatch) }) });
   }
   return consumers;
 }
@@ -84,12 +87,16 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneT
 /**
  * `feed-read-model-graph`: the relationships the page path reads (`rm:rel`), refreshed in
  * place from graph when an event changes a pair. A follow, a follow request or a block
- * changes how both users see each other; a mute only the muter's view.
+ * changes how both users see each other; a mute only the muter's view. Starts at new
+ * events when created (it only drops and fences what was loaded after it existed; with
+ * OASIS_FEED_GRAPH_MERGED its durable is deleted, and turning the switch off again must
+ * not replay the whole stream).
  */
 export function graphReadModelConsumer(ctx: FeedContext) {
   const both = (a: bigint, b: bigint) => ctx.readModel.relationshipsChanged(ctx, [[a, b], [b, a]]);
   return {
     name: "feed-read-model-graph",
+    deliver: "new" as const,
     handlers: [
       on(FollowCreatedSchema, async (e) => both(e.followerId, e.followeeId)),
       on(FollowRemovedSchema, async (e) => both(e.followerId, e.followeeId)),

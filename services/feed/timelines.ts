@@ -78,9 +78,12 @@ return new
 // A new follow's backfill in one round trip. KEYS[1] the followee's `ub` marker, KEYS[2]
 // their `ut` timeline, KEYS[3] the home delivery counter, KEYS[4] the follower's `ht`,
 // KEYS[5] its `hb` marker. ARGV[1] how many of the followee's newest posts, ARGV[2] the
-// home cap. Returns -1 when the followee's timeline is not built (the caller builds it
-// and pushes, as before), else what pushScript returns for those posts and that reader.
+// home cap, ARGV[3] "1": look at the follower's home first (no built home: nothing to
+// do, 0, whether or not the followee's timeline is built). Returns -1 when the
+// followee's timeline is not built (the caller builds it and pushes, as before), else
+// what pushScript returns for those posts and that reader.
 const backfillScript = `
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local n = tonumber(ARGV[1])
 if n == 0 or redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
@@ -137,10 +140,12 @@ export class Timelines {
    * A new follow's backfill in one round trip: the `count` newest posts of `followee`'s
    * timeline pushed to `follower`'s built home timeline (as `page` then `pushHome`).
    * Returns how many were new, or -1 when the followee's timeline is not built (nothing
-   * done: the caller builds it and pushes).
+   * done: the caller builds it and pushes). `builtHomeOnly` (OASIS_FEED_BACKFILL_BUILT_HOME_FIRST):
+   * a follower without a built home timeline gets 0 at once, so the followee's timeline
+   * is not built for a push that would land nowhere (pushHome skips unbuilt homes).
    */
-  async backfill(followee: bigint, follower: bigint, count: number): Promise<number> {
-    return this.redis.oasisBackfill(5, `ub:${followee}`, `ut:${followee}`, "delivered:home", `ht:${follower}`, `hb:${follower}`, count, this.homeCap);
+  async backfill(followee: bigint, follower: bigint, count: number, builtHomeOnly = false): Promise<number> {
+    return this.redis.oasisBackfill(5, `ub:${followee}`, `ut:${followee}`, "delivered:home", `ht:${follower}`, `hb:${follower}`, count, this.homeCap, builtHomeOnly ? "1" : "0");
   }
 
   /**
