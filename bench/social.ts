@@ -57,8 +57,9 @@
  * trips in a row), `rmseed` (OASIS_FEED_RM_CREATE_SEED 1 -> 0: the read model's
  * post_created consumer no longer seeds what the fan-out seeds), `postmeta`
  * (OASIS_INTERACTION_UNCLAIMED_POST_META 0 -> 1: interaction's post_created without a
- * refer-to as one INSERT IGNORE, no claim in processed_events) or `stop28` (the last three
- * together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
+ * refer-to as one INSERT IGNORE, no claim in processed_events), `relaydelay`
+ * (OASIS_OUTBOX_KICK_DELAY_MS 0 -> 3: post's relay waits 3 ms after a kick, so more rows
+ * leave per pass) or `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
  * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
  * prints mix req/s off -> on and each one's ratio to that floor.
  *
@@ -103,6 +104,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   fanouttrip: { variable: "OASIS_FEED_ONE_TRIP_FANOUT", values: ["0", "1"], services: ["feed"] },
   rmseed: { variable: "OASIS_FEED_RM_CREATE_SEED", values: ["1", "0"], services: ["feed"] },
   postmeta: { variable: "OASIS_INTERACTION_UNCLAIMED_POST_META", values: ["0", "1"], services: ["interaction"] },
+  relaydelay: { variable: "OASIS_OUTBOX_KICK_DELAY_MS", values: ["0", "3"], services: ["post"] },
   // Stop 28's compose cuts together: before / after.
   stop28: {
     variable: "OASIS_FEED_ONE_TRIP_FANOUT",

@@ -27,6 +27,9 @@
  *   0: one publish and ack at a time, bench/social.ts's A/B), OASIS_OUTBOX_BATCHED [1]: in a
  *   service whose pool allows several statements per query, a relay pass takes two MariaDB
  *   round trips around the publish instead of five (kit/outbox.ts `batched`),
+ *   OASIS_OUTBOX_KICK_DELAY_MS [0]: after a commit's kick the relay waits this long before
+ *   its pass, so the commits of those milliseconds leave in one pass (kit/outbox.ts
+ *   `kickDelayMs`; bench/social.ts OASIS_BENCH_COMPOSE_AB=relaydelay),
  *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts), OASIS_MESH_GZIP [0]: mesh
  *   calls accept gzip-compressed answers (a server compresses those over 1 KiB); off, an
  *   answer travels as it is (kit/client.ts MeshClientOptions.gzip, bench/social.ts
@@ -86,6 +89,8 @@ export interface BaseConfig {
   readonly mysqlStacks: boolean;
   /** The relay's pass in two round trips where the pool allows several statements (OASIS_OUTBOX_BATCHED, kit/outbox.ts). */
   readonly outboxBatched: boolean;
+  /** Ms the relay waits after a kick before its pass (OASIS_OUTBOX_KICK_DELAY_MS, default 0; kit/outbox.ts kickDelayMs). */
+  readonly outboxKickDelayMs: number;
   /** HTTP version of calls inside the mesh: "2" (h2c, default) or "1.1" (OASIS_MESH_HTTP). */
   readonly meshHttpVersion: "1.1" | "2";
   /** Mesh calls accept gzip-compressed answers (OASIS_MESH_GZIP, default off; kit/client.ts). */
@@ -149,6 +154,7 @@ export function sharedConfig(env: Env) {
      */
     mysqlStacks: boolEnv(env, "OASIS_MYSQL_STACKS", false),
     outboxBatched: boolEnv(env, "OASIS_OUTBOX_BATCHED", true),
+    outboxKickDelayMs: intEnv(env, "OASIS_OUTBOX_KICK_DELAY_MS", 0),
     meshHttpVersion: enumEnv(env, "OASIS_MESH_HTTP", ["1.1", "2"], "2"),
     meshGzip: boolEnv(env, "OASIS_MESH_GZIP", false),
     upstreams: upstreamsFrom(env),

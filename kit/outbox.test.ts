@@ -218,6 +218,37 @@ test("batched passes (two round trips): two relays at once publish every row onc
   }
 });
 
+test("a relay that waits after each kick (kickDelayMs) still sends every kicked row once, in order", async () => {
+  const seen: bigint[] = [];
+  consumers.push(
+    await startConsumer({
+      bus,
+      log,
+      name: "kit-test-kick-delay",
+      deliver: "new",
+      handlers: [on(AccountCreatedSchema, async (_e, meta) => void seen.push(meta.eventId))],
+    }),
+  );
+  const pool = await openDatabase({ url, database, log, multipleStatements: true });
+  // Polls an hour apart: only the kicks (each followed by the wait) send these rows.
+  const relay = createOutbox({ pool, js: bus.js, ids: createIdGenerator(10), namespace: ns, log, batched: true, pollMs: 3_600_000, kickDelayMs: 30 });
+  relay.start();
+  try {
+    await untilTrue(async () => (await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL"))[0]!.n === "0", 10_000, 20);
+    const written: bigint[] = [];
+    for (let i = 0; i < 12; i++) {
+      written.push(await withTransaction(db, (tx) => relay.add(tx, AccountCreatedSchema, { userId: BigInt(members[200 + i]!), handle: `reed_kick_${i}` })));
+      relay.kick();
+    }
+    await untilTrue(() => seen.length >= 12, 10_000, 20);
+    expect(seen).toEqual(written);
+    expect(await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")).toEqual([{ n: "0" }]);
+  } finally {
+    await relay.stop();
+    await pool.end();
+  }
+});
+
 test("applyOnce applies an event id once, even when delivered again", async () => {
   await db.query("CREATE TABLE IF NOT EXISTS applied (event_id BIGINT NOT NULL, n INT NOT NULL)");
   const apply = (id: bigint) => applyOnce(db, "kit-test", id, (tx) => tx.query("INSERT INTO applied VALUES (?, 1)", [id]).then(() => {}));
