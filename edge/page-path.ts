@@ -18,7 +18,7 @@
  *
  * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
  * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_ITEM_ENTRIES (pages and their JSON
- * assembled from items kept rendered, services/feed/page-path/items.ts; `edge_page_items_total{result}`), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
+ * assembled from items kept rendered, services/feed/page-path/items.ts; `edge_page_items_total{result}`), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_PAGE_TRACKING (kept pages' keys tracked on the connection, services/feed/page-path/tracking.ts: an unchanged page is answered after the checks alone; `edge_page_tracking_total{event}`), OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
  * filled, miss, error) and `edge_page_path_misses_total{reason}`.
  */
 import type { Message } from "@bufbuild/protobuf";
@@ -69,13 +69,13 @@ export interface PagePath {
  * that many timeline items rendered (PostView bytes and JSON) by the bytes of their
  * pieces and assembles pages, with their JSON, from them (items.ts); 0 builds every item.
  */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; limitInScript?: boolean; relSets?: boolean; relSetMax?: number }): PagePath {
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
   const items = (opts.itemEntries ?? 0) > 0 ? new ItemCache(opts.itemEntries!) : undefined;
-  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, sets: opts.relSets ?? false, setMax: opts.relSetMax });
+  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, sets: opts.relSets ?? false, setMax: opts.relSetMax });
   new Counter({
     name: "edge_page_items_total",
     help: "Timeline items the page path assembled pages from (OASIS_EDGE_PAGE_ITEM_ENTRIES, services/feed/page-path/items.ts), by result (hit: kept rendering; miss: built and encoded).",
@@ -91,14 +91,30 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
   });
   new Counter({
     name: "edge_page_path_reused_total",
-    help: "Pages the page path served from the page kept for the same request and the same Lua reply (reuse), by result (hit, miss).",
+    help: "Pages the page path served from the page kept for the same request, by result (hit: the same Lua reply; unchanged: its keys tracked and unchanged, not read, OASIS_EDGE_PAGE_TRACKING; miss: computed).",
     labelNames: ["result"],
     registers: [opts.registry],
     collect() {
       this.reset();
       if (reuse) {
         this.inc({ result: "hit" }, reuse.hits);
+        this.inc({ result: "unchanged" }, reuse.unchanged);
         this.inc({ result: "miss" }, reuse.misses);
+      }
+    },
+  });
+  new Counter({
+    name: "edge_page_tracking_total",
+    help: "Kept pages the page path tracked (OASIS_EDGE_PAGE_TRACKING, services/feed/page-path/tracking.ts), by event (registered; invalidated: a key changed; refused: a key changed while it was being registered).",
+    labelNames: ["event"],
+    registers: [opts.registry],
+    collect() {
+      this.reset();
+      const t = feed.tracker;
+      if (t) {
+        this.inc({ event: "registered" }, t.registered);
+        this.inc({ event: "invalidated" }, t.invalidated);
+        this.inc({ event: "refused" }, t.refused);
       }
     },
   });

@@ -117,7 +117,7 @@ async function pagePathCounts(): Promise<{ hit: number; filled: number; miss: nu
   const of = (m: Map<string, number>, r: string) => m.get(`{result="${r}",service="edge"}`) ?? m.get(`{service="edge",result="${r}"}`) ?? 0;
   const reasons: Record<string, number> = {};
   for (const [labels, v] of misses) reasons[/reason="([^"]+)"/.exec(labels)![1]!] = v;
-  return { hit: of(results, "hit"), filled: of(results, "filled"), miss: of(results, "miss"), error: of(results, "error"), reasons, reused: of(reuse, "hit") };
+  return { hit: of(results, "hit"), filled: of(results, "filled"), miss: of(results, "miss"), error: of(results, "error"), reasons, reused: of(reuse, "hit") + of(reuse, "unchanged") };
 }
 
 async function edgeWithPagePath(on: boolean, itemEntries = "0"): Promise<void> {

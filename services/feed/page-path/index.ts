@@ -33,11 +33,12 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
 import { present } from "../domain/rules.ts";
-import { decodeRelationship, decodeStoredPost, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
+import { decodeRelationship, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
 
 export type { PageGate } from "./pieces.ts";
 export { dropRelationshipSets } from "./pieces.ts";
 import { PageReuse } from "./reuse.ts";
+import { PageTracker } from "./tracking.ts";
 import { ItemCache, itemKey, pageBytes, pageJson, renderItem, type RenderedItem } from "./items.ts";
 
 export { PageReuse } from "./reuse.ts";
@@ -91,6 +92,12 @@ export interface PagePathOptions {
    * and the page encoded whole).
    */
   readonly items?: ItemCache;
+  /**
+   * Track kept pages' keys on the connection (tracking.ts; needs `reuse` and a RESP3
+   * connection): a kept page nothing of which changed is answered after the checks alone,
+   * without reading its pieces (OASIS_EDGE_PAGE_TRACKING).
+   */
+  readonly tracking?: boolean;
 }
 
 class Miss extends Error {
@@ -115,6 +122,7 @@ export class FeedPagePath {
   private readonly rels: VersionedCache;
   readonly reuse?: PageReuse;
   readonly items?: ItemCache;
+  readonly tracker?: PageTracker;
   private readonly sets: boolean;
   private readonly setMax: number;
 
@@ -131,6 +139,10 @@ export class FeedPagePath {
     this.rels = new VersionedCache(redis, `${prefix}rm:rel`, relTtl);
     this.reuse = opts.reuse;
     this.items = opts.items;
+    if (opts.tracking && opts.reuse) {
+      this.tracker = new PageTracker(redis);
+      opts.reuse.release = (t) => this.tracker!.release(t);
+    }
     this.sets = opts.sets ?? false;
     this.setMax = Math.min(opts.setMax ?? relSetMax, relSetMax);
     withRelSetScripts(redis);
@@ -226,6 +238,9 @@ export class FeedPagePath {
    * One page; with `encode`, answered as that response message's bytes (kept in `reuse`);
    * with `gate`, the gate's check runs first in the same Lua call (reason "gate" when it
    * says no; the check is not repeated for a read again after filling relationships).
+   * With `tracking`, a kept page known unchanged (tracking.ts) is answered after the
+   * checks alone; a page changed since is read again in the same call's stead (two round
+   * trips, the gate charged once).
    */
   private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipAsk, encode?: DescMessage, gate?: PageGate): Promise<Page | Extract<PageAnswer<never>, { served: false }>> {
     let limit: number;
@@ -237,7 +252,7 @@ export class FeedPagePath {
       return { served: false, reason: "request" };
     }
     const window = roundWant(limit);
-    const read = await readRawPieces(this.redis, {
+    const q = {
       prefix: this.prefix,
       kind,
       owner,
@@ -247,13 +262,41 @@ export class FeedPagePath {
       window,
       nowMs: Date.now(),
       sets: this.sets,
-    }, gate);
+    };
+    const key = encode && this.reuse ? `${kind}:${owner}:${viewer}:${limit}:${token}` : undefined;
+    // Tracked pages (tracking.ts): a kept page whose keys are tracked and unchanged is
+    // answered after the checks alone; a kept page not tracked yet has its keys read
+    // with tracking on just before the call, and is tracked if the reply is the same.
+    const tracker = key !== undefined && this.tracker?.ready ? this.tracker : undefined;
+    const held = tracker && this.reuse!.peek(key!);
+    if (held?.tracked?.valid) {
+      const check = await readRawPieces(this.redis, q, gate, { check: true });
+      if (!check.ok) return { served: false, reason: check.reason };
+      // Every invalidation of a change made before the check came before its reply.
+      if (check.same && held.tracked.valid) {
+        this.reuse!.unchanged++;
+        return { served: true, filled: false, bytes: held.page, json: held.json };
+      }
+      // Changed meanwhile: read it, without charging the gate twice.
+      gate = undefined;
+    }
+    // The keys of a kept page are worked out when it is first read again (most pages of
+    // user timelines never are).
+    if (held && !held.tracked?.valid) held.keys ??= pageKeys(this.prefix, kind, owner, viewer, parsePieces(held.reply) as Ready);
+    const ticket = held?.keys && !held.tracked?.valid ? tracker!.begin() : undefined;
+    const read = await readRawPieces(this.redis, q, gate, { track: ticket && held!.keys });
     if (!read.ok) return { served: false, reason: read.reason };
+    if (!read.raw) throw new Error("page script answered a full read with same");
     // Same request, same reply: the page kept from last time (only served pages are kept,
     // so an equal reply has every piece, relationships included).
-    const key = encode && this.reuse ? `${kind}:${owner}:${viewer}:${limit}:${token}` : undefined;
     const kept = key === undefined ? undefined : this.reuse!.entry(key, read.raw);
-    if (kept) return { served: true, filled: false, bytes: kept.page, json: kept.json };
+    if (kept) {
+      if (ticket && kept === held && !held.tracked?.valid) {
+        tracker!.release(held.tracked);
+        held.tracked = tracker!.register(ticket, held.keys!);
+      }
+      return { served: true, filled: false, bytes: kept.page, json: kept.json };
+    }
     const pieces = parsePieces(read.raw) as Ready;
     // Relationships not known yet (a user timeline of someone the viewer never read, an
     // author merged at read time): when the caller can ask, graph is asked once and the

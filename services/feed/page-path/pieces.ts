@@ -152,7 +152,9 @@ export function decodeStoredPost(v: Uint8Array): Post | undefined {
 // ARGV: prefix, kind ("ht" | "ut"), owner, viewer, before id ("" = top), before's
 // millisecond ("+inf" = top), window, now ms, sets ("1": a relationship missing from
 // `rm:rel` is answered from the viewer's complete set `rm:rels`, relSetKey: its field, or
-// "\0" (emptyRelationship) when it has none; else "", unknown).
+// "\0" (emptyRelationship) when it has none; else "", unknown), mode ("check": the checks
+// and the read's record only, then {"same", "same"}: the caller holds the page, tracked,
+// tracking.ts).
 // Returns {"miss", reason}, or the page's parts {"ok", settings, ids csv, celebs csv, n,
 // then per hydrated id: post, counts, flags ("<whole><liked><referred>"), state; refer ids
 // csv, their posts; author ids csv, per author: profile, relationship; per celeb:
@@ -173,10 +175,18 @@ if kind == 'ht' then
   if not last or tonumber(last) < now - tonumber(activeMs) then return {'miss', 'away'} end
   redis.call('ZADD', P .. 'active', now, me)
   redis.call('EXPIRE', P .. 'hb:' .. me, tonumber(homeTtl))
-  redis.call('EXPIRE', P .. 'ht:' .. me, tonumber(homeTtl) + 3600)
+  local htTtl = tonumber(homeTtl) + 3600
+  -- The timeline's life is extended only when it lost a minute: an EXPIRE is a change
+  -- to the key for clients tracking it (tracking.ts), which would end a tracked page.
+  if redis.call('PTTL', P .. 'ht:' .. me) < htTtl * 1000 - 60000 then
+    redis.call('EXPIRE', P .. 'ht:' .. me, htTtl)
+  end
+  if ARGV[10] == 'check' then return {'same', 'same'} end
   celebs = redis.call('SMEMBERS', P .. 'celebs')
 elseif redis.call('EXISTS', P .. 'ub:' .. owner) == 0 then
   return {'miss', 'unbuilt'}
+elseif ARGV[10] == 'check' then
+  return {'same', 'same'}
 end
 local function below(id)
   return before == '' or #id < #before or (#id == #before and id < before)
@@ -318,8 +328,25 @@ export interface PieceRequest {
   readonly sets?: boolean;
 }
 
-/** The script's reply for a page it can serve: its parts in one buffer (what reuse.ts compares). */
-export type RawPieces = { readonly ok: true; readonly raw: Buffer } | { readonly ok: false; readonly reason: string };
+/**
+ * The script's reply for a page it can serve: its parts in one buffer (what reuse.ts
+ * compares); or, for a check (ReadMode), `same`: the checks passed and the read was
+ * recorded, nothing read.
+ */
+export type RawPieces =
+  | { readonly ok: true; readonly raw: Buffer; readonly same?: undefined }
+  | { readonly ok: true; readonly same: true; readonly raw?: undefined }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * How readRawPieces reads (tracking.ts). `check`: only the checks and the read's record
+ * (the caller holds the page, tracked). `track`: keys to read with `CLIENT CACHING YES` +
+ * `EXISTS` right before the call, in the same pipeline, so the connection tracks them.
+ */
+export interface ReadMode {
+  readonly check?: boolean;
+  readonly track?: readonly string[];
+}
 
 /**
  * A check the caller runs before the page in the same Lua call (the edge's rate limit and
@@ -355,26 +382,68 @@ return {verdict, page(pa)}
 `;
 }
 
-/** One Redis round trip: the pieces of a page as the script returned them (parsePieces reads them), or why the page path cannot serve it; with `gate`, the gate's check first, in the same call. */
-export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: PageGate): Promise<RawPieces> {
-  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0];
+type Call = (...a: Array<string | number>) => Promise<unknown>;
+
+/**
+ * One Redis round trip: the pieces of a page as the script returned them (parsePieces
+ * reads them), or why the page path cannot serve it; with `gate`, the gate's check first,
+ * in the same call; `mode` as ReadMode says.
+ */
+export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: PageGate, mode: ReadMode = {}): Promise<RawPieces> {
+  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0, mode.check ? "check" : ""];
+  let command = "oasisFeedPageBuffer";
+  let callArgs: Array<string | number> = args;
+  if (gate) {
+    const name = `oasisFeedPage_${gate.name}`;
+    if (!(name in redis)) redis.defineCommand(name, { lua: gatedScript(gate.lua) });
+    command = `${name}Buffer`;
+    callArgs = [gate.keys.length, ...gate.keys, gate.args.length, ...gate.args, ...args];
+  }
+  let out: unknown;
+  if (mode.track?.length) {
+    // One pipeline, written at once: CACHING YES applies to the EXISTS right after it.
+    const p = redis.pipeline().call("CLIENT", "CACHING", "YES").exists(...mode.track);
+    const results = await ((p as unknown as Record<string, Call>)[command]!(...callArgs), p.exec());
+    const last = results?.at(-1);
+    if (!last || last[0]) throw last?.[0] ?? new Error("page pipeline returned nothing");
+    out = last[1];
+  } else out = await (redis as unknown as Record<string, Call>)[command]!(...callArgs);
   let r: Buffer | Buffer[];
   if (gate) {
-    const command = `oasisFeedPage_${gate.name}`;
-    if (!(command in redis)) redis.defineCommand(command, { lua: gatedScript(gate.lua) });
-    const out = (await (redis as unknown as Record<string, (...a: Array<string | number>) => Promise<[number[], Buffer | Buffer[]]>>)[`${command}Buffer`]!(
-      gate.keys.length,
-      ...gate.keys,
-      gate.args.length,
-      ...gate.args,
-      ...args,
-    ));
-    gate.verdict = out[0];
-    if (out[0][0] !== 1) return { ok: false, reason: "gate" };
-    r = out[1];
-  } else r = await redis.oasisFeedPageBuffer(...args);
-  if (Array.isArray(r)) return { ok: false, reason: r[1]!.toString() };
+    const [verdict, page] = out as [number[], Buffer | Buffer[]];
+    gate.verdict = verdict;
+    if (verdict[0] !== 1) return { ok: false, reason: "gate" };
+    r = page;
+  } else r = out as Buffer | Buffer[];
+  if (Array.isArray(r)) {
+    const tag = r[0]!.toString();
+    return tag === "same" ? { ok: true, same: true } : { ok: false, reason: r[1]!.toString() };
+  }
   return { ok: true, raw: r };
+}
+
+/**
+ * Every key the page script read for a page it served (`pieces`, parsePieces of its
+ * reply) that the page depends on: the read model's settings, the timeline, the authors
+ * merged at read time (home), per hydrated post its post, counters, marker, likers, the
+ * viewer's refer marker and state, the referred posts, per author the profile and the
+ * viewer's relationship pair, per merged author the pair, and the viewer's relationship
+ * set. Not the built and away markers nor `active`: a check reads those again.
+ * `prefix`: the feed's key prefix.
+ */
+export function pageKeys(prefix: string, kind: "ht" | "ut", owner: bigint, viewer: bigint, pieces: Extract<Pieces, { ok: true }>): string[] {
+  const P = prefix;
+  const me = String(viewer);
+  const keys = [`${P}rm:page-path`, `${P}${kind}:${owner}`, `${P}${relSetKey(me)}`];
+  if (kind === "ht") keys.push(`${P}celebs`);
+  for (let i = 0; i < pieces.items.length; i++) {
+    const id = pieces.ids[i]!;
+    keys.push(`${P}rm:post:${id}`, `${P}rm:counts:${id}`, `${P}rm:whole:${id}`, `${P}rm:likers:${id}`, `${P}rm:ref:${me}:${id}`, `${P}rm:state:${me}:${id}`);
+  }
+  for (const id of pieces.referred.keys()) keys.push(`${P}rm:post:${id}`);
+  for (const a of pieces.profiles.keys()) keys.push(`${P}rm:author:${a}`, `${P}rm:rel:${me}:${a}`);
+  for (const [c] of pieces.celebs) keys.push(`${P}rm:rel:${me}:${c}`);
+  return keys;
 }
 
 /** The parts of a reply: "<length>,...;" then the parts back to back. */
@@ -428,5 +497,7 @@ export function parsePieces(raw: Buffer): Pieces {
 /** One Redis round trip: the pieces of a page, or why the page path cannot serve it. */
 export async function readPieces(redis: PageRedis, q: PieceRequest): Promise<Pieces> {
   const r = await readRawPieces(redis, q);
-  return r.ok ? parsePieces(r.raw) : r;
+  if (!r.ok) return r;
+  if (!r.raw) throw new Error("page script answered a full read with same");
+  return parsePieces(r.raw);
 }

@@ -12,6 +12,7 @@
  * (replies and pages), least recently used dropped first.
  */
 import { LRUCache } from "lru-cache";
+import type { Tracked } from "./tracking.ts";
 
 /** Bytes of replies and pages held at most. */
 export const maxReuseBytes = 64 * 1024 * 1024;
@@ -22,7 +23,14 @@ interface Entry {
   readonly page: Uint8Array;
   /** The page's JSON when it was assembled with it (items.ts pageJson). */
   readonly json?: string;
+  /** The keys the reply was read from (pieces.ts pageKeys), set by the page path when it first tracks the page. */
+  keys?: readonly string[];
+  /** Set when the keys are tracked (tracking.ts): while valid, nothing the page shows changed. */
+  tracked?: Tracked;
 }
+
+/** A kept page as `peek` shows it. */
+export type KeptPage = Readonly<Omit<Entry, "tracked" | "keys">> & { tracked?: Tracked; keys?: readonly string[] };
 
 export class PageReuse {
   /** Least recently used first out, by count and by bytes (lru-cache, not our own list). */
@@ -31,15 +39,30 @@ export class PageReuse {
   hits = 0;
   misses = 0;
 
+  /** Pages answered from a kept one known unchanged by tracking (tracking.ts), without reading it. */
+  unchanged = 0;
+
+  /** Called with the tracking of an entry replaced or dropped (tracking.ts PageTracker.release; set by the page path). */
+  release?: (t: Tracked) => void;
+
   constructor(entries: number, maxBytes = maxReuseBytes) {
     this.cache =
       entries > 0
         ? new LRUCache<string, Entry>({
             max: entries,
             maxSize: maxBytes,
+            // A tracked page's keys (set later, about the reply's size) are not counted.
             sizeCalculation: (e, key) => e.reply.length + e.page.byteLength + (e.json?.length ?? 0) * 2 + key.length * 2,
+            dispose: (e) => {
+              if (e.tracked) this.release?.(e.tracked);
+            },
           })
         : undefined;
+  }
+
+  /** The entry kept for `key` (recently used, not counted as a hit or a miss). */
+  peek(key: string): KeptPage | undefined {
+    return this.cache?.get(key);
   }
 
   /** The page kept for `key` if it was computed from exactly `reply`; else undefined. */
