@@ -66,6 +66,8 @@
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
  * the open-loop search), OASIS_BENCH_OPEN_SECONDS (per rate step, default 8),
+ * OASIS_BENCH_USER_ONLY=1 (also user timelines alone, Oasis and floor: a user timeline's
+ * cost per read beside a home read's),
  * OASIS_BENCH_AB=1, OASIS_BENCH_PAGE_AB=1, OASIS_BENCH_COMPOSE, OASIS_BENCH_COMPOSE_AB (see above).
  * OASIS_REDIS_URL: the Redis of the mesh and the floor; its CPU is read from the server
  * listening on that port, and each run prints its commands per request (INFO
@@ -289,6 +291,24 @@ try {
     }
     throw new Error(`${svc}'s metrics did not answer in 30 s`);
   };
+  /** The edge's page path reads by timeline, result and reason (edge_page_path_timeline_total); empty if the edge restarted. */
+  const timelineCounts = () => counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_timeline_total").catch(() => new Map<string, number>());
+  /** Per timeline: reads the page path tried in the window, hits, filled, misses by reason, as shares. */
+  const timelineLine = (before: Map<string, number>, after: Map<string, number>) =>
+    (["home", "user"] as const).map((tl) => {
+      const got = new Map<string, number>();
+      for (const [labels, v] of after) {
+        if (!labels.includes(`timeline="${tl}"`)) continue;
+        const result = /result="([^"]*)"/.exec(labels)![1]!;
+        const reason = /reason="([^"]*)"/.exec(labels)?.[1] ?? "";
+        const k = result === "miss" ? `miss ${reason}` : result;
+        got.set(k, (got.get(k) ?? 0) + v - (before.get(labels) ?? 0));
+      }
+      const n = [...got.values()].reduce((a, b) => a + b, 0);
+      const misses = [...got].filter(([k]) => k.startsWith("miss")).reduce((a, [, v]) => a + v, 0);
+      const parts = [...got].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v} (${((100 * v) / Math.max(1, n)).toFixed(1)}%)`);
+      return `${tl} ${n} reads, misses ${((100 * misses) / Math.max(1, n)).toFixed(1)}%: ${parts.join(", ") || "none"}`;
+    }).join("; ");
   const stageBuckets = () => counterSeries(bed.mesh.metricsUrl("feed"), "feed_fanout_stage_seconds_bucket");
   /**
    * Bucket bounds (ms) at quantiles `qs` of the observations a histogram's series (`le`
@@ -324,6 +344,7 @@ try {
     const h0 = await lagBuckets();
     const s0 = await stageBuckets();
     const r0 = await rpcCounts();
+    const t0 = await timelineCounts();
     const c0 = snapshot(pids);
     const k0 = commandStats();
     probing = true;
@@ -332,6 +353,7 @@ try {
     const c1 = snapshot(pids);
     const k1 = commandStats();
     const r1 = await rpcCounts();
+    const t1 = await timelineCounts();
     await probe;
     const h1 = await lagBuckets();
     const s1 = await stageBuckets();
@@ -353,6 +375,7 @@ try {
       }
     });
     const perReq = (d: number) => (d / r.total).toFixed(2);
+    console.log(`  page path: ${timelineLine(t0, t1)}`);
     console.log(`  mesh RPCs per request: ${perReq(calls.reduce((a, [, d]) => a + d, 0))} (${calls.sort((a, b) => b[1] - a[1]).map(([m, d]) => `${m} ${perReq(d)}`).join(", ")})`);
     if (r.lat.compose.length) {
       console.log(
@@ -541,6 +564,13 @@ try {
     const oasisHome = await runOasis("Oasis home feed only", homeOnly);
     const floorHome = await runFloor("Floor home feed only", homeOnly);
     console.log(`RATIO Oasis / floor: DSB mix ${(on.rps / fl.rps).toFixed(3)} (${on.rps.toFixed(0)} / ${fl.rps.toFixed(0)} req/s), home feed only ${(oasisHome.rps / floorHome.rps).toFixed(3)} (${oasisHome.rps.toFixed(0)} / ${floorHome.rps.toFixed(0)} req/s); goal 0.25 and 0.4`);
+    if (process.env.OASIS_BENCH_USER_ONLY === "1") {
+      // User timelines alone: their cost per read against a home read's (above).
+      const userOnly = { user: 1 };
+      const oasisUser = await runOasis("Oasis user timelines only", userOnly);
+      const floorUser = await runFloor("Floor user timelines only", userOnly);
+      console.log(`RATIO Oasis / floor: user timelines only ${(oasisUser.rps / floorUser.rps).toFixed(3)} (${oasisUser.rps.toFixed(0)} / ${floorUser.rps.toFixed(0)} req/s); CPU per read (Bun + Redis) user ${oasisUser.meshUs.toFixed(0)} us, home ${oasisHome.meshUs.toFixed(0)} us; edge user ${oasisUser.edgeUs.toFixed(0)} us, home ${oasisHome.edgeUs.toFixed(0)} us`);
+    }
     if (ab) {
       const sum = (rs: Array<MixResult & { meshUs: number }>) => {
         const n = rs.reduce((a, r) => a + r.total, 0);

@@ -19,7 +19,8 @@
  * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
  * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_ITEM_ENTRIES (pages and their JSON
  * assembled from items kept rendered, services/feed/page-path/items.ts; `edge_page_items_total{result}`), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_PAGE_TRACKING (kept pages' keys tracked on the connection, services/feed/page-path/tracking.ts: an unchanged page is answered after the checks alone; `edge_page_tracking_total{event}`), OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
- * filled, miss, error) and `edge_page_path_misses_total{reason}`.
+ * filled, miss, error), `edge_page_path_misses_total{reason}` and both by timeline,
+ * `edge_page_path_timeline_total{timeline,result,reason}`.
  */
 import type { Message } from "@bufbuild/protobuf";
 import { Counter, type Registry } from "prom-client";
@@ -72,6 +73,20 @@ export interface PagePath {
 export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
+  const byTimeline = new Counter({
+    name: "edge_page_path_timeline_total",
+    help: "Timeline reads the page path tried, by timeline (home, user), result (hit, filled, miss, error) and, for misses, reason (empty otherwise).",
+    labelNames: ["timeline", "result", "reason"],
+    registers: [opts.registry],
+  });
+  // Label children kept (a label lookup per read costs more than the increment).
+  const timelineChildren = new Map<string, ReturnType<typeof byTimeline.labels>>();
+  const countTimeline = (timeline: "home" | "user", result: string, reason = "") => {
+    const k = `${timeline} ${result} ${reason}`;
+    let child = timelineChildren.get(k);
+    if (!child) timelineChildren.set(k, (child = byTimeline.labels(timeline, result, reason)));
+    child.inc();
+  };
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
   const items = (opts.itemEntries ?? 0) > 0 ? new ItemCache(opts.itemEntries!) : undefined;
@@ -149,6 +164,7 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
             : await feed.user(request as unknown as GetUserFeedRequest, viewer, ask, gate);
         if (answer.served) {
           counted[answer.filled ? "filled" : "hit"].inc();
+          countTimeline(home ? "home" : "user", answer.filled ? "filled" : "hit");
           const r = answer.response;
           return "$typeName" in r ? { message: r } : { bytes: r.bytes, json: r.json };
         }
@@ -156,8 +172,10 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
         if (answer.reason === "gate") return undefined;
         counted.miss.inc();
         misses.inc({ reason: answer.reason });
+        countTimeline(home ? "home" : "user", "miss", answer.reason);
       } catch (err) {
         counted.error.inc();
+        countTimeline(routed.path === homePath ? "home" : "user", "error");
         opts.log.warn({ err: (err as Error).message }, "page path failed; asking the feed");
       }
       return undefined;

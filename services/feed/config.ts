@@ -54,6 +54,11 @@
  *   post too (1), as the fan-out already does before any push; 0 leaves a post without a
  *   refer-to to the fan-out's seed (one Redis round trip less per compose).
  *   bench/social.ts OASIS_BENCH_COMPOSE_AB=rmseed.
+ * - OASIS_FEED_REL_SET_AMEND [1]: a graph event amends the changed pair in each viewer's
+ *   relationship set (`rm:rels`, page-path/pieces.ts amendRelationshipSets: fenced, graph
+ *   asked as the viewer for that one user, written in place by one version-checked Lua
+ *   call) instead of dropping the set, which made the viewer's next unknown relationship
+ *   load the whole set again (ListRelationships); 0 drops, as before.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -92,6 +97,8 @@ export interface FeedConfig extends BaseConfig {
   readonly graphBatch: number;
   /** Most events per batch of the read model's interaction consumer (0: one at a time). */
   readonly interactionBatch: number;
+  /** Graph events amend the viewers' relationship sets in place (page-path/pieces.ts amendRelationshipSets) instead of dropping them. */
+  readonly relSetAmend: boolean;
 }
 
 export function loadFeedConfig(env: Env = process.env): FeedConfig {
@@ -117,5 +124,6 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     graphMerged: boolEnv(env, "OASIS_FEED_GRAPH_MERGED", false),
     graphBatch: num("OASIS_FEED_GRAPH_BATCH", 64),
     interactionBatch: nonNegativeIntEnv(env, "OASIS_FEED_INTERACTION_BATCH", 0),
+    relSetAmend: boolEnv(env, "OASIS_FEED_REL_SET_AMEND", true),
   });
 }

@@ -17,7 +17,8 @@
  *   queued on the one connection in stream order, before anything is awaited, and
  *   Redis runs them in that order; a follow's ZADD and another follow's ZADD commute;
  * - the read model's handlers only drop and fence (the order of invalidations does not
- *   matter);
+ *   matter), and amend relationship sets only where no other fence moved the set's
+ *   version meanwhile (two amends of one viewer in a batch end in a drop);
  * - a backfill may take the slow path (build the followee's timeline, then push), which
  *   must not pass a later unfollow of the same pair: every event that is not a
  *   follow_created or a relationship-only event (follow_removed above all) is a barrier:

@@ -85,15 +85,17 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneT
 }
 
 /**
- * `feed-read-model-graph`: the relationships the page path reads (`rm:rel`), refreshed in
- * place from graph when an event changes a pair. A follow, a follow request or a block
- * changes how both users see each other; a mute only the muter's view. Starts at new
- * events when created (it only drops and fences what was loaded after it existed; with
- * OASIS_FEED_GRAPH_MERGED its durable is deleted, and turning the switch off again must
- * not replay the whole stream).
+ * `feed-read-model-graph`: the relationships the page path reads (`rm:rel`, and the
+ * viewers' sets `rm:rels`), refreshed in place from graph when an event changes a pair
+ * (sets amended with OASIS_FEED_REL_SET_AMEND, else dropped). A follow, a follow request
+ * or a block changes how both users see each other; a mute only the muter's view. Starts
+ * at new events when created (it only drops and fences what was loaded after it existed;
+ * with OASIS_FEED_GRAPH_MERGED its durable is deleted, and turning the switch off again
+ * must not replay the whole stream).
  */
 export function graphReadModelConsumer(ctx: FeedContext) {
-  const both = (a: bigint, b: bigint) => ctx.readModel.relationshipsChanged(ctx, [[a, b], [b, a]]);
+  const amend = ctx.rt.config.relSetAmend;
+  const both = (a: bigint, b: bigint) => ctx.readModel.relationshipsChanged(ctx, [[a, b], [b, a]], amend);
   return {
     name: "feed-read-model-graph",
     deliver: "new" as const,
@@ -103,8 +105,8 @@ export function graphReadModelConsumer(ctx: FeedContext) {
       on(FollowRequestedSchema, async (e) => both(e.requesterId, e.targetId)),
       on(BlockCreatedSchema, async (e) => both(e.blockerId, e.blockedId)),
       on(BlockRemovedSchema, async (e) => both(e.blockerId, e.blockedId)),
-      on(MuteCreatedSchema, async (e) => ctx.readModel.relationshipsChanged(ctx, [[e.muterId, e.mutedId]])),
-      on(MuteRemovedSchema, async (e) => ctx.readModel.relationshipsChanged(ctx, [[e.muterId, e.mutedId]])),
+      on(MuteCreatedSchema, async (e) => ctx.readModel.relationshipsChanged(ctx, [[e.muterId, e.mutedId]], amend)),
+      on(MuteRemovedSchema, async (e) => ctx.readModel.relationshipsChanged(ctx, [[e.muterId, e.mutedId]], amend)),
     ] as never,
   };
 }

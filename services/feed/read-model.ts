@@ -69,7 +69,7 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { FeedContext } from "./context.ts";
-import { decodeStoredPost, dropRelationshipSets, encodeStoredPost, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
+import { amendRelationshipSets, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
 
 const day = 86_400;
 /** When a refer-to's counter is dropped again, ms after the event (interaction counts it in its own consumer). */
@@ -173,21 +173,44 @@ export class ReadModel {
 
   /**
    * A graph event changed how each (viewer, user) pair relates: each viewer's
-   * relationship set (`rm:rels`) is dropped and fenced, the cached pairs are asked of
-   * graph again (as the viewer) and stored, the others only fenced.
+   * relationship set (`rm:rels`) is amended in place (`amendSets`, OASIS_FEED_REL_SET_AMEND:
+   * fenced, the pair asked of graph as the viewer, written only if no other change moved
+   * the set's version meanwhile, else dropped; page-path/pieces.ts amendRelationshipSets)
+   * or dropped and fenced, and the cached pairs (`rm:rel`) are fenced, asked of graph again
+   * (as the viewer; one answer per pair serves both) and stored, the others only fenced.
    */
-  async relationshipsChanged(ctx: FeedContext, pairs: ReadonlyArray<readonly [bigint, bigint]>): Promise<void> {
-    // The viewers' relationship sets first: the page path falls back to them while the
-    // pairs below are fenced, and a set loaded before the change must not answer after it.
-    await dropRelationshipSets(this.redis, "", pairs.map(([viewer]) => viewer));
+  async relationshipsChanged(ctx: FeedContext, pairs: ReadonlyArray<readonly [bigint, bigint]>, amendSets = false): Promise<void> {
+    // One graph answer per pair, asked after the event's commit (events are published
+    // after it), for both the set and the cached pair.
+    const answers = new Map<string, Promise<Relationship[]>>();
+    const ask = (viewer: bigint, user: bigint) => {
+      const key = `${viewer}:${user}`;
+      let got = answers.get(key);
+      if (!got) answers.set(key, (got = ctx.graph.batchGetRelationships({ userIds: [user] }, asUser(viewer)).then((r) => r.relationships)));
+      return got;
+    };
+    if (amendSets) {
+      try {
+        await amendRelationshipSets(this.redis, "", pairs, (viewer, users) => ask(viewer, users[0]!));
+      } catch (err) {
+        // Graph did not answer: the sets (fenced, still answering the old pair) are dropped
+        // so the page path does not keep showing what the change undid; the event is
+        // redelivered.
+        await dropRelationshipSets(this.redis, "", pairs.map(([viewer]) => viewer));
+        throw err;
+      }
+    } else {
+      // The viewers' relationship sets first: the page path falls back to them while the
+      // pairs below are fenced, and a set loaded before the change must not answer after it.
+      await dropRelationshipSets(this.redis, "", pairs.map(([viewer]) => viewer));
+    }
     await this.rels.refresh(
       pairs.map(([viewer, user]) => `${viewer}:${user}`),
       async (keys) => {
         const out = new Map<string, Buffer>();
         for (const key of keys) {
           const [viewer, user] = key.split(":").map(BigInt) as [bigint, bigint];
-          const found = (await ctx.graph.batchGetRelationships({ userIds: [user] }, asUser(viewer))).relationships;
-          for (const r of found) out.set(`${viewer}:${r.userId}`, Buffer.from(toBinary(RelationshipSchema, r)));
+          for (const r of await ask(viewer, user)) out.set(`${viewer}:${r.userId}`, Buffer.from(toBinary(RelationshipSchema, r)));
         }
         return out;
       },

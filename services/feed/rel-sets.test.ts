@@ -7,14 +7,15 @@
  * gives; a follow, unfollow, block, mute or follow request, made through the edge or
  * straight on graph, shows on the next page (the set is dropped and fenced: through the
  * edge at once, straight on graph when the feed consumed the event); a load racing a
- * change does not store; a set too large to keep falls back to pair fills.
+ * change does not store; a set too large to keep falls back to pair fills; graph events
+ * amend a set in place (OASIS_FEED_REL_SET_AMEND), pair for pair what graph lists.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Redis } from "ioredis";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { GetUserFeedRequestSchema } from "#gen/oasis/feed/v1/feed_service_pb.ts";
-import type { Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
+import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import { until } from "#kit/testing/until.ts";
 import { testAdminHandle } from "#kit/testing/mesh.ts";
 import { counterSeries } from "../../bench/lib/histogram.ts";
@@ -28,9 +29,9 @@ let bed: SocialTestbed;
 let keys: FeedRedis;
 let redis: Redis;
 let prefix: string;
-// Twelve Reed98 members; relationships are made by the test, not taken from Reed98.
-const members = [...new Set(readEdges().flat())].slice(100, 112);
-const [viewer, stranger, priv, followed, blocker, muted, later, other, racer, big, warmer, third] = members as [number, number, number, number, number, number, number, number, number, number, number, number];
+// Fourteen Reed98 members; relationships are made by the test, not taken from Reed98.
+const members = [...new Set(readEdges().flat())].slice(100, 114);
+const [viewer, stranger, priv, followed, blocker, muted, later, other, racer, big, warmer, third, amA, amB] = members as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
 const authors = [stranger, priv, followed, blocker, muted, later, other, third];
 const idOf = new Map<number, bigint>();
 const id = (n: number) => idOf.get(n)!;
@@ -56,7 +57,7 @@ beforeAll(async () => {
   // User timelines built by a reader who is none of the viewers (the feed's own reads
   // store that reader's pairs only).
   for (const n of authors) await bed.feed(id(warmer)).getUserFeed({ userId: id(n), pageSize: 10 });
-  for (const n of [viewer, big]) tokens.set(n, await bed.token(n));
+  for (const n of [viewer, big, amA, amB]) tokens.set(n, await bed.token(n));
   await keys.quiet(60_000);
 }, 300_000);
 afterAll(async () => {
@@ -279,3 +280,49 @@ test("a set too large to keep falls back to pair fills, and is not asked again w
     close();
   }
 });
+
+test("graph events amend a loaded set in place: after each change it holds exactly what ListRelationships lists, bytes and all, and is never reloaded", async () => {
+  // Both sets loaded by a page each (a user neither relates to yet).
+  for (const n of [amA, amB]) {
+    await edgePage(n, stranger);
+    expect(await setState(n)).toBe("1");
+  }
+  /** The set as stored (fields to hex, the sentinel included). */
+  const stored = async (n: number) => {
+    const raw = await redis.hgetallBuffer(`${prefix}rm:rels:${id(n)}`);
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, k === "*" ? v.toString() : v.toString("hex")]));
+  };
+  /** What a fresh load would store: every relationship graph lists for `n`, as the edge encodes it. */
+  let mine = 0;
+  const listed = async (n: number) => {
+    mine++;
+    const page = await bed.graph(id(n)).listRelationships({ pageSize: 10_000 });
+    expect(page.nextPageToken).toBe("");
+    return { "*": "1", ...Object.fromEntries(page.relationships.map((r) => [String(r.userId), Buffer.from(toBinary(RelationshipSchema, r)).toString("hex")])) };
+  };
+  const lists0 = (await graphCalls()).list;
+  const versionOf = (n: number) => redis.get(`${prefix}rm:rels:v:${id(n)}`);
+  /** Runs a change straight on graph, waits until the feed consumed it (the versions of `moved` moved, consumers idle), then compares both sets. */
+  const step = async (what: string, change: () => Promise<unknown>, moved: number[]) => {
+    const seen = await Promise.all(moved.map(versionOf));
+    await change();
+    for (const [i, n] of moved.entries()) await until(() => versionOf(n), (v) => v !== seen[i]);
+    await keys.idle();
+    for (const n of [amA, amB]) expect({ what, n, set: await stored(n) }).toEqual({ what, n, set: await listed(n) });
+  };
+  const [a, b] = [id(amA), id(amB)];
+  await step("a follows b", () => bed.graph(a).follow({ userId: b }), [amA, amB]);
+  await step("b follows a", () => bed.graph(b).follow({ userId: a }), [amA, amB]);
+  await step("b mutes a", () => bed.graph(b).mute({ userId: a }), [amB]);
+  await step("a blocks b", () => bed.graph(a).block({ userId: b }), [amA, amB]);
+  await step("a unblocks b", () => bed.graph(a).unblock({ userId: b }), [amA, amB]);
+  await step("b unmutes a", () => bed.graph(b).unmute({ userId: a }), [amB]);
+  await step("a asks to follow the private account", () => bed.graph(a).follow({ userId: id(priv) }), [amA]);
+  await step("a mutes a stranger", () => bed.graph(a).mute({ userId: id(stranger) }), [amA]);
+  // Amended, never dropped: no load asked graph for a set again (the calls are this test's own).
+  expect((await graphCalls()).list - mine).toBe(lists0);
+  // And the page path answers from it: a's view of the stranger is a mute (no posts), of b nothing at all.
+  expect((await edgePage(amA, stranger)).posts).toEqual([]);
+  expect(await stored(amA)).not.toHaveProperty(String(b));
+  expect((await graphCalls()).list - mine).toBe(lists0);
+}, 120_000);

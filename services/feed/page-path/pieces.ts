@@ -67,15 +67,102 @@ end
 return 1
 `;
 
+// KEYS: value and version keys of each set (pairs). The first half of an amend
+// (amendRelationshipSets): bumps each version, so a load that started before cannot store
+// (as a drop does), but keeps the set; returns per set the new version when the set is
+// complete (sentinel "1": it will be amended), else "" (absent or too large: nothing to
+// amend, the bump was all).
+export const relSetsFenceScript = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  local v = redis.call('INCR', KEYS[i + 1])
+  redis.call('EXPIRE', KEYS[i + 1], 86400)
+  if redis.call('HGET', KEYS[i], '*') == '1' then out[#out + 1] = tostring(v) else out[#out + 1] = '' end
+end
+return out
+`;
+
+// KEYS: value and version keys of each set (pairs); ARGV: per set three values: the
+// version its fence returned, the other user's id (the field), the relationship's bytes
+// ("" when the pair relates not at all: the field is removed, as a load would leave it
+// out). The second half of an amend: a set whose version is still the fence's gets the
+// field written in place; one whose version moved (a drop, another amend or fence in
+// between, whose answer may be older or newer than this one) is dropped and fenced as
+// relSetsDropScript drops it (a "0" marker stays). Returns how many sets were amended.
+export const relSetsAmendScript = `
+local amended = 0
+for i = 1, #KEYS, 2 do
+  local j = (i - 1) / 2 * 3
+  local seen, field, value = ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+  if (redis.call('GET', KEYS[i + 1]) or '') ~= seen then
+    if redis.call('HGET', KEYS[i], '*') ~= '0' then redis.call('DEL', KEYS[i]) end
+    redis.call('INCR', KEYS[i + 1])
+    redis.call('EXPIRE', KEYS[i + 1], 86400)
+  elseif redis.call('HGET', KEYS[i], '*') == '1' then
+    if value == '' then redis.call('HDEL', KEYS[i], field) else redis.call('HSET', KEYS[i], field, value) end
+    amended = amended + 1
+  end
+end
+return amended
+`;
+
 /**
  * Defines the relationship sets' scripts on `redis` (dropRelationshipSets, relSetStoreScript
- * as `oasisFeedRelSetStore`). Call it when the connection is made, before any command: a
- * connection with auto-pipelining keeps pipelines made before a definition, and they
- * lack the command.
+ * as `oasisFeedRelSetStore`, amendRelationshipSets). Call it when the connection is made,
+ * before any command: a connection with auto-pipelining keeps pipelines made before a
+ * definition, and they lack the command.
  */
 export function withRelSetScripts(redis: Redis): void {
   if (!("oasisFeedRelSetsDrop" in redis)) redis.defineCommand("oasisFeedRelSetsDrop", { lua: relSetsDropScript });
   if (!("oasisFeedRelSetStore" in redis)) redis.defineCommand("oasisFeedRelSetStore", { numberOfKeys: 2, lua: relSetStoreScript });
+  if (!("oasisFeedRelSetsFence" in redis)) redis.defineCommand("oasisFeedRelSetsFence", { lua: relSetsFenceScript });
+  if (!("oasisFeedRelSetsAmend" in redis)) redis.defineCommand("oasisFeedRelSetsAmend", { lua: relSetsAmendScript });
+}
+
+/** Whether a Relationship says anything (a relationship set holds only these; ListRelationships lists only these). */
+export function relates(r: Relationship): boolean {
+  return r.following || r.followedBy || r.mutual || r.requested || r.requestedBy || r.blocking || r.blockedBy || r.muting;
+}
+
+type AmendRedis = Redis & {
+  oasisFeedRelSetsFence(numKeys: number, ...keys: string[]): Promise<string[]>;
+  oasisFeedRelSetsAmend(numKeys: number, ...args: Array<string | Buffer>): Promise<number>;
+};
+
+/**
+ * Amends the relationship sets of the viewers of `pairs` ([viewer, user]: graph committed a
+ * change to how the viewer relates to the user) in place instead of dropping them: each
+ * viewer's set is fenced (its version bumped, so a load that started before cannot store;
+ * the set keeps answering meanwhile, as it did before the event was consumed), then, for
+ * the sets that are complete, `ask` gives the viewer's relationships to those users as
+ * graph has them now (BatchGetRelationships as the viewer: after the commit, so at least
+ * as new as the change) and each pair's field is written (removed when the pair relates
+ * not at all), one Lua call, only where the version is still the fence's; a set whose
+ * version moved meanwhile is dropped, as before. `prefix`: the feed's key prefix, "" when
+ * the connection adds it. Returns the sets amended. A pair's viewer may appear once per
+ * call (a graph event changes one pair per viewer); `ask` errors reject after the fence,
+ * leaving the sets to the caller's retry (the event is redelivered) or to a drop.
+ */
+export async function amendRelationshipSets(
+  redis: Redis,
+  prefix: string,
+  pairs: ReadonlyArray<readonly [bigint, bigint]>,
+  ask: (viewer: bigint, users: bigint[]) => Promise<Relationship[]>,
+): Promise<number> {
+  if (pairs.length === 0) return 0;
+  withRelSetScripts(redis);
+  const r = redis as AmendRedis;
+  const keysOf = (viewer: bigint) => [`${prefix}${relSetKey(viewer)}`, `${prefix}${relSetVersionKey(viewer)}`];
+  const versions = await r.oasisFeedRelSetsFence(pairs.length * 2, ...pairs.flatMap(([viewer]) => keysOf(viewer)));
+  const live = pairs.map((p, i) => [p, versions[i] ?? ""] as const).filter(([, v]) => v !== "");
+  if (live.length === 0) return 0;
+  const answers = await Promise.all(live.map(async ([[viewer, user]]) => (await ask(viewer, [user])).find((x) => x.userId === user)));
+  const args: Array<string | Buffer> = [];
+  live.forEach(([[, user], version], i) => {
+    const rel = answers[i];
+    args.push(version, String(user), rel && relates(rel) ? Buffer.from(toBinary(RelationshipSchema, rel)) : "");
+  });
+  return r.oasisFeedRelSetsAmend(live.length * 2, ...live.flatMap(([[viewer]]) => keysOf(viewer)), ...args);
 }
 
 /**
