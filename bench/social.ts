@@ -66,7 +66,8 @@
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
  * the open-loop search), OASIS_BENCH_OPEN_SECONDS (per rate step, default 8),
- * OASIS_BENCH_USER_ONLY=1 (also user timelines alone, Oasis and floor: a user timeline's
+ * OASIS_BENCH_DROP_COUNTS=1 (page A/B: the read model's post counters dropped before each
+ * measured run, as countsTtl leaves them), OASIS_BENCH_USER_ONLY=1 (also user timelines alone, Oasis and floor: a user timeline's
  * cost per read beside a home read's),
  * OASIS_BENCH_AB=1, OASIS_BENCH_PAGE_AB=1, OASIS_BENCH_COMPOSE, OASIS_BENCH_COMPOSE_AB (see above).
  * OASIS_REDIS_URL: the Redis of the mesh and the floor; its CPU is read from the server
@@ -419,6 +420,29 @@ try {
     await bed.mesh.supervisor.restart("edge");
     await metricsUp("edge");
   };
+  /**
+   * OASIS_BENCH_DROP_COUNTS=1: every cached post counter of the feed's read model dropped
+   * (`rm:counts:<id>`, their versions kept), as they are after countsTtl (300 s) without
+   * a read model write: each variant of an A/B then meets the same expired counters, which
+   * a 15 s run would otherwise not (the first variant's misses refill them for 5 minutes).
+   */
+  const dropCounts = async () => {
+    const { Redis } = await import("ioredis");
+    const r = new Redis(redisUrl.toString());
+    try {
+      const pattern = `${bed.mesh.namespace}:oasis:feed:rm:counts:*`;
+      let [cursor, n] = ["0", 0];
+      do {
+        const [next, found] = await r.scan(cursor, "MATCH", pattern, "COUNT", 5000);
+        const values = found.filter((k) => !k.includes(":counts:v:"));
+        if (values.length) n += await r.del(...values);
+        cursor = next;
+      } while (cursor !== "0");
+      return n;
+    } finally {
+      r.disconnect();
+    }
+  };
   const pagePathCounts = async () => {
     const [results, misses] = await Promise.all([counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_total"), counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_misses_total")]);
     const fmt = (m: Map<string, number>) => [...m].map(([l, v]) => `${l.replace(/,?service="edge",?/, "")} ${v}`).join(" ") || "none";
@@ -443,6 +467,7 @@ try {
         await edgeWith(v.env, [...new Set(variants.flatMap((x) => Object.keys(x.env)))]);
         for (const shape of shapes) {
           await closedMix(oasis, 3, concurrency, mixOf[shape]);
+          if (process.env.OASIS_BENCH_DROP_COUNTS === "1") console.log(`  dropped ${await dropCounts()} rm:counts keys (as after countsTtl, 300 s)`);
           const label = shape === "home" ? "home feed only" : "DSB mix";
           const r = await runOasis(`Page A/B round ${round}: Oasis ${label}, edge ${v.label} (load ${loadAverage()})`, mixOf[shape]);
           runs.set(`${shape} ${v.label}`, [...(runs.get(`${shape} ${v.label}`) ?? []), r]);

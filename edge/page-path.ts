@@ -29,6 +29,7 @@ import { createRedis, type Redis } from "#kit/redis.ts";
 import { create } from "@bufbuild/protobuf";
 import { FeedService, type GetHomeFeedRequest, type GetUserFeedRequest } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import { BatchGetRelationshipsRequestSchema, GraphService, ListRelationshipsRequestSchema, type BatchGetRelationshipsResponse, type ListRelationshipsResponse } from "#gen/oasis/graph/v1/graph_service_pb.ts";
+import { BatchGetCountsRequestSchema, BatchGetViewerStateRequestSchema, InteractionService, type BatchGetCountsResponse, type BatchGetViewerStateResponse } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
 import { FeedPagePath, ItemCache, PageReuse, type PageGate, type RelationshipAsk } from "../services/feed/page-path/index.ts";
 import type { MethodRegistry, RoutedMethod } from "./registry.ts";
 import type { CallMeta, Upstreams } from "./upstream.ts";
@@ -69,8 +70,11 @@ export interface PagePath {
  * (services/feed/page-path/reuse.ts); 0 computes every page. `itemEntries` > 0 keeps
  * that many timeline items rendered (PostView bytes and JSON) by the bytes of their
  * pieces and assembles pages, with their JSON, from them (items.ts); 0 builds every item.
+ * `fillCounts`: counters and viewer state the read model lacks are asked of interaction
+ * (BatchGetCounts, BatchGetViewerState as the viewer), stored, and the page served
+ * ("filled") instead of passed to the feed (misses "counts", "state").
  */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number }): PagePath {
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; fillCounts?: boolean }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const byTimeline = new Counter({
@@ -138,6 +142,10 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
   // with sets on, the viewer's whole set first (ListRelationships, one call per viewer).
   const graphRoute = opts.routes.public(`/${GraphService.typeName}/${GraphService.method.batchGetRelationships.name}`);
   const listRoute = opts.routes.public(`/${GraphService.typeName}/${GraphService.method.listRelationships.name}`);
+  // Counters and viewer state the read model lacks: asked of interaction as the viewer
+  // (OASIS_EDGE_PAGE_FILL_COUNTS), as the feed would on its miss.
+  const countsRoute = opts.fillCounts ? opts.routes.public(`/${InteractionService.typeName}/${InteractionService.method.batchGetCounts.name}`) : undefined;
+  const statesRoute = opts.fillCounts ? opts.routes.public(`/${InteractionService.typeName}/${InteractionService.method.batchGetViewerState.name}`) : undefined;
   const asker = (meta: CallMeta): RelationshipAsk | undefined =>
     graphRoute && {
       pairs: async (ids) => ((await opts.upstreams.unary(graphRoute, create(BatchGetRelationshipsRequestSchema, { userIds: ids }), meta)) as BatchGetRelationshipsResponse).relationships,
@@ -145,6 +153,8 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
         const page = (await opts.upstreams.unary(listRoute, create(ListRelationshipsRequestSchema, { pageSize: max }), meta)) as ListRelationshipsResponse;
         return { relationships: page.relationships, complete: page.nextPageToken === "" };
       }),
+      counts: countsRoute && (async (ids) => ((await opts.upstreams.unary(countsRoute, create(BatchGetCountsRequestSchema, { postIds: ids }), meta)) as BatchGetCountsResponse).counts),
+      states: statesRoute && (async (ids) => ((await opts.upstreams.unary(statesRoute, create(BatchGetViewerStateRequestSchema, { postIds: ids }), meta)) as BatchGetViewerStateResponse).states),
     };
   return {
     gates: (routed, viewer) => opts.limitInScript === true && viewer !== null && (routed.path === homePath || routed.path === userPath),

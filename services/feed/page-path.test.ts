@@ -7,9 +7,11 @@
  * several viewers and followed page by page, is the same bytes with the page path off
  * (the feed answers) and on (the edge answers from the feed's Redis, or asks the feed on
  * a miss); most are served by the page path. A mute made afterwards reaches the page
- * path through the feed's graph consumer.
+ * path through the feed's graph consumer; counters and viewer state missing from the read
+ * model are filled by the edge from interaction.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Redis } from "ioredis";
 import { Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { until } from "#kit/testing/until.ts";
 import { testAdminHandle } from "#kit/testing/mesh.ts";
@@ -42,7 +44,7 @@ const viewers = [hub, priv, blocker, muted, plain, friends[20]!, friends[39]!];
 const authors = [hub, priv, blocker, muted, plain, friends[8]!, friends[12]!];
 
 beforeAll(async () => {
-  bed = await startSocialTestbed(["identity", "graph", "media", "post", "feed", "interaction"], { env: { OASIS_EDGE_PAGE_PATH: "0" } });
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "feed", "interaction"], { env: { OASIS_EDGE_PAGE_PATH: "0", OASIS_EDGE_PAGE_FILL_COUNTS: "1" } });
   keys = feedRedis(bed.mesh);
   // Sign-ins and reads from one IP: out of the edge's per-IP limits' reach.
   admin = await createEdgeAdmin(bed.mesh.url("edge"), testAdminHandle);
@@ -227,6 +229,33 @@ test("a relationship the read model does not know yet is asked of graph by the e
   // Known now: the next read is a plain hit, the same bytes.
   expect(await pages(`/v1/users/${idOf.get(author)}/feed`, viewer)).toEqual([first!]);
   expect((await pagePathCounts()).hit).toBe(mid.hit + 1);
+});
+
+test("counters and viewer state the read model lacks are asked of interaction by the edge, stored, and the page served, the same bytes", async () => {
+  const [viewer, author] = [hub, friends[8]!];
+  const path = `/v1/users/${idOf.get(author)}/feed`;
+  const [first] = await pages(path, viewer);
+  const ids: string[] = JSON.parse(first!).items.map((v: any) => v.post.postId);
+  // The hub liked the author's first post: the page says so.
+  expect(first).toContain(`"liked":true`);
+  const redis = new Redis(bed.mesh.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379", { keyPrefix: `${bed.mesh.namespace}:oasis:feed:` });
+  try {
+    // Counters expired, and the posts' liker sets no longer trusted (no rm:whole): the
+    // viewer's state must come from interaction, as the viewer.
+    await redis.del(...ids.flatMap((id) => [`rm:counts:${id}`, `rm:whole:${id}`, `rm:state:${idOf.get(viewer)}:${id}`]));
+    const before = await pagePathCounts();
+    const [again] = await pages(path, viewer);
+    const mid = await pagePathCounts();
+    expect({ filled: mid.filled - before.filled, miss: mid.miss - before.miss }).toEqual({ filled: 1, miss: 0 });
+    expect(again).toBe(first!);
+    // Stored as the feed stores them: the next read is a plain hit, the same bytes.
+    expect(await redis.exists(...ids.map((id) => `rm:counts:${id}`))).toBe(ids.length);
+    expect(await redis.exists(...ids.map((id) => `rm:state:${idOf.get(viewer)}:${id}`))).toBe(ids.length);
+    expect(await pages(path, viewer)).toEqual([first!]);
+    expect((await pagePathCounts()).hit).toBe(mid.hit + 1);
+  } finally {
+    redis.disconnect();
+  }
 });
 
 test("anonymous reads ask the feed", async () => {

@@ -69,15 +69,15 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { FeedContext } from "./context.ts";
-import { amendRelationshipSets, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
+import { amendRelationshipSets, countsTtl, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
 
 const day = 86_400;
 /** When a refer-to's counter is dropped again, ms after the event (interaction counts it in its own consumer). */
 export const referRecheckMs = [3_000, 15_000];
 /** Liker and refer sets outlive the `rm:whole` marker by this much (seconds). */
 const setsSlack = 7_200;
-/** Seconds counters and viewer state stay cached without an event (the staleness bound). */
-export const countsTtl = 300;
+/** Seconds counters and viewer state stay cached without an event (the staleness bound; defined beside the page path, which fills them too). */
+export { countsTtl };
 /** The key (under the feed's prefix) of the page path's settings. */
 export const pagePathKey = "rm:page-path";
 const tombstone = Buffer.from([1]);

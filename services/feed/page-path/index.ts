@@ -33,7 +33,7 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
 import { present } from "../domain/rules.ts";
-import { decodeRelationship, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
+import { countsTtl, decodeRelationship, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
 
 export type { PageGate } from "./pieces.ts";
 export { dropRelationshipSets } from "./pieces.ts";
@@ -65,12 +65,46 @@ export type RelationshipSource = (ids: bigint[]) => Promise<Relationship[]>;
  */
 export type RelationshipSetSource = (max: number) => Promise<{ relationships: Relationship[]; complete: boolean }>;
 
-/** How the page path may ask graph for relationships the read model lacks. */
+/** Asks interaction for the counters of `ids` (BatchGetCounts: the same for every caller). */
+export type CountsSource = (ids: bigint[]) => Promise<PostCounts[]>;
+
+/** Asks interaction what the viewer did to `ids` (BatchGetViewerState as the viewer). */
+export type StatesSource = (ids: bigint[]) => Promise<ViewerState[]>;
+
+/**
+ * How the page path may ask graph for relationships the read model lacks, and
+ * interaction for counters and viewer state it lacks (each stored as the feed's read
+ * model stores it, then the page read again: result "filled").
+ */
 export interface RelationshipAsk {
   /** The pairs one by one (BatchGetRelationships), stored as `rm:rel`. */
   readonly pairs: RelationshipSource;
   /** The viewer's whole set (ListRelationships), stored as `rm:rels` (pieces.ts), tried first. */
   readonly set?: RelationshipSetSource;
+  /** Counters missing from `rm:counts` (absent: a "counts" miss, the feed loads them). */
+  readonly counts?: CountsSource;
+  /** Viewer state missing from `rm:state` (absent: a "state" miss). */
+  readonly states?: StatesSource;
+}
+
+/** Live posts of the hydrated window whose counters the read model lacks (none when the feed runs without interaction). */
+function missingCounts(p: Ready): bigint[] {
+  if (!p.interaction) return [];
+  const out: bigint[] = [];
+  p.items.forEach((item, i) => {
+    if (item.flags !== "" && item.counts.length === 0) out.push(BigInt(p.ids[i]!));
+  });
+  return out;
+}
+
+/** Live posts of the hydrated window not seen whole whose viewer state the read model lacks. */
+function missingStates(p: Ready): bigint[] {
+  if (!p.interaction) return [];
+  const out: bigint[] = [];
+  p.items.forEach((item, i) => {
+    if (item.flags !== "" && item.flags[0] !== "1" && item.state.length === 0) out.push(BigInt(p.ids[i]!));
+  });
+  return out;
 }
 
 type SetRedis = Redis & { oasisFeedRelSetStore(set: string, version: string, ...args: Array<string | Buffer | number>): Promise<number> };
@@ -120,6 +154,8 @@ export interface EncodedPage {
 export class FeedPagePath {
   private readonly redis;
   private readonly rels: VersionedCache;
+  private readonly counters: VersionedCache;
+  private readonly states: VersionedCache;
   readonly reuse?: PageReuse;
   readonly items?: ItemCache;
   readonly tracker?: PageTracker;
@@ -137,6 +173,8 @@ export class FeedPagePath {
   ) {
     this.redis = withPageScript(redis);
     this.rels = new VersionedCache(redis, `${prefix}rm:rel`, relTtl);
+    this.counters = new VersionedCache(redis, `${prefix}rm:counts`, countsTtl);
+    this.states = new VersionedCache(redis, `${prefix}rm:state`, countsTtl);
     this.reuse = opts.reuse;
     this.items = opts.items;
     if (opts.tracking && opts.reuse) {
@@ -226,6 +264,23 @@ export class FeedPagePath {
     return page.served ? { served: true, filled: page.filled, response: { bytes: page.bytes!, json: page.json } } : page;
   }
 
+  /** Counters of `ids` from `source` (interaction), stored as the read model's `rm:counts` unless an event bumped a key meanwhile. */
+  private async fillCounts(ids: bigint[], source: CountsSource): Promise<void> {
+    await this.counters.getMany(ids.map(String), async (missing) => {
+      const found = await source(missing.map(BigInt));
+      return new Map(found.map((c) => [String(c.postId), Buffer.from(toBinary(PostCountsSchema, c))]));
+    });
+  }
+
+  /** What `viewer` did to `ids` from `source` (interaction, as the viewer), stored as `rm:state:<viewer>:<id>` unless an event bumped a key meanwhile. */
+  private async fillStates(viewer: bigint, ids: bigint[], source: StatesSource): Promise<void> {
+    const key = (id: bigint | string) => `${viewer}:${id}`;
+    await this.states.getMany(ids.map(key), async (missing) => {
+      const found = await source(missing.map((k) => BigInt(k.slice(k.indexOf(":") + 1))));
+      return new Map(found.map((s) => [key(s.postId), Buffer.from(toBinary(ViewerStateSchema, s))]));
+    });
+  }
+
   /** Stores what `ask` says of `ids` as the viewer's relationships, unless an event bumped a key meanwhile. */
   private async fill(viewer: bigint, ids: bigint[], ask: RelationshipSource): Promise<void> {
     await this.rels.refresh(ids.map((id) => `${viewer}:${id}`), async () => {
@@ -304,6 +359,26 @@ export class FeedPagePath {
     // none yet (every later page of any user is then answered from it), else for the
     // pairs, stored as `rm:rel`.
     const unknown = [...pieces.relationships, ...pieces.celebs].filter(([, rel]) => rel.length === 0).map(([id]) => BigInt(id));
+    // Counters and the viewer's state the read model lacks (expired after countsTtl, or
+    // dropped by a like): asked of interaction and stored the way the feed's read model
+    // stores them (VersionedCache: unless an event bumped the key meanwhile), alongside
+    // the relationships, before the page is read again (`fillCounts`).
+    const counts = ask?.counts ? missingCounts(pieces) : [];
+    const states = ask?.states ? missingStates(pieces) : [];
+    if ((counts.length || states.length) && ask) {
+      const interaction = Promise.all([
+        counts.length ? this.fillCounts(counts, ask.counts!) : undefined,
+        states.length ? this.fillStates(viewer, states, ask.states!) : undefined,
+      ]).catch(() => {}); // not stored: the page read again misses, and the feed answers
+      const rest: RelationshipAsk = { pairs: ask.pairs, set: ask.set };
+      if (!unknown.length) {
+        await interaction;
+        const again = await this.page(kind, owner, viewer, size, token, rest, encode);
+        return again.served ? { ...again, filled: true } : again;
+      }
+      ask = rest;
+      await interaction;
+    }
     if (unknown.length && ask) {
       if (this.sets && ask.set && (await this.loadSet(viewer, ask.set))) {
         const again = await this.page(kind, owner, viewer, size, token, { pairs: ask.pairs }, encode);

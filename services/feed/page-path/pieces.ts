@@ -23,6 +23,9 @@ import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph
 /** Seconds a relationship (`rm:rel`) stays cached without an event (the bound on a missed one). */
 export const relTtl = 3_600;
 
+/** Seconds counters (`rm:counts`) and viewer state (`rm:state`) stay cached without an event (the staleness bound; read-model.ts). */
+export const countsTtl = 300;
+
 /**
  * The viewer's relationship set: `rm:rels:<viewer>`, a hash of the viewer's non-empty
  * Relationships (graph's ListRelationships, bytes as graph encodes them) by the other
