@@ -26,17 +26,17 @@
  * - OASIS_FEED_ONE_TRIP_BACKFILL [1]: a follow_created's backfill (the followee's newest
  *   posts into the follower's home timeline) is one Redis script when the followee's
  *   timeline is built (timelines.ts backfill); 0 takes three round trips (built?, page, push).
- * - OASIS_FEED_BACKFILL_BUILT_HOME_FIRST [0]: the one-trip backfill looks at the
+ * - OASIS_FEED_BACKFILL_BUILT_HOME_FIRST [1]: the one-trip backfill looks at the
  *   follower's home first: a follower who has no built home timeline (has not read the
  *   feed lately) gets nothing pushed, so the followee's timeline is not built from post
  *   for it (a ListAuthorPostIds call and a write per cold followee).
- * - OASIS_FEED_GRAPH_MERGED [0]: graph's events are read by one consumer (`feed-graph`,
+ * - OASIS_FEED_GRAPH_MERGED [1]: graph's events are read by one consumer (`feed-graph`,
  *   graph-events.ts) that runs the backfill, the follower sets and the read model's
  *   relationship handlers together, batches of up to OASIS_FEED_GRAPH_BATCH [64] events
  *   at a time (one delivery, one decode, one ack per event instead of three; the Redis
  *   commands of a batch go out together), instead of the three consumers `feed-graph`,
  *   `feed-followers` and `feed-read-model-graph`, whose durables it deletes at start.
- * - OASIS_FEED_INTERACTION_BATCH [0]: the read model's consumer of interaction's events
+ * - OASIS_FEED_INTERACTION_BATCH [64]: the read model's consumer of interaction's events
  *   (likes, comments) takes what arrives together as batches of up to this many, started
  *   together in stream order (read-model-events.ts); 0 handles one event at a time.
  * - OASIS_FEED_ONE_TRIP_CREATE [1]: the read model's post_created is the fan-out's seed
@@ -120,10 +120,10 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     oneTripCreate: boolEnv(env, "OASIS_FEED_ONE_TRIP_CREATE", true),
     oneTripFanout: boolEnv(env, "OASIS_FEED_ONE_TRIP_FANOUT", false),
     rmCreateSeed: boolEnv(env, "OASIS_FEED_RM_CREATE_SEED", true),
-    backfillBuiltHomeFirst: boolEnv(env, "OASIS_FEED_BACKFILL_BUILT_HOME_FIRST", false),
-    graphMerged: boolEnv(env, "OASIS_FEED_GRAPH_MERGED", false),
+    backfillBuiltHomeFirst: boolEnv(env, "OASIS_FEED_BACKFILL_BUILT_HOME_FIRST", true),
+    graphMerged: boolEnv(env, "OASIS_FEED_GRAPH_MERGED", true),
     graphBatch: num("OASIS_FEED_GRAPH_BATCH", 64),
-    interactionBatch: nonNegativeIntEnv(env, "OASIS_FEED_INTERACTION_BATCH", 0),
+    interactionBatch: nonNegativeIntEnv(env, "OASIS_FEED_INTERACTION_BATCH", 64),
     relSetAmend: boolEnv(env, "OASIS_FEED_REL_SET_AMEND", true),
   });
 }

@@ -228,6 +228,12 @@ test("a follow's backfill script: the followee's newest posts into a built home 
     const timelines = new Timelines(redis, 3, 800, 60);
     // Not built: nothing done, the caller builds it.
     expect(await timelines.backfill(followee, follower, 2)).toBe(-1);
+    // Home first (OASIS_FEED_BACKFILL_BUILT_HOME_FIRST): an unbuilt home needs nothing
+    // built, 0; a built home still gets -1 (the followee's timeline must be built).
+    expect(await timelines.backfill(followee, follower, 2, true)).toBe(0);
+    await redis.set(`hb:${away}`, "1");
+    expect(await timelines.backfill(followee, away, 2, true)).toBe(-1);
+    await redis.del(`hb:${away}`);
     const posts = [gen.next(), gen.next(), gen.next(), gen.next()];
     await timelines.writeUser(followee, posts);
     await redis.set(`hb:${follower}`, "1");
@@ -241,7 +247,12 @@ test("a follow's backfill script: the followee's newest posts into a built home 
     expect((await timelines.page("ht", follower, undefined, 10)).ids).toEqual([posts[3]!, posts[2]!, posts[1]!]);
     // A home timeline that is not built gets nothing (it is rebuilt on read).
     expect(await timelines.backfill(followee, away, 2)).toBe(0);
+    expect(await timelines.backfill(followee, away, 2, true)).toBe(0);
     expect(await redis.exists(`ht:${away}`)).toBe(0);
+    // Home first, built home, built followee: as without it (the oldest of the four is
+    // new again, counted, and trimmed by the cap again).
+    expect(await timelines.backfill(followee, follower, 4, true)).toBe(1);
+    expect((await timelines.page("ht", follower, undefined, 10)).ids).toEqual([posts[3]!, posts[2]!, posts[1]!]);
   } finally {
     const left = await plain.keys(`${prefix}*`);
     if (left.length) await plain.del(...left);

@@ -1,5 +1,5 @@
 /**
- * Graph's events in one consumer (OASIS_FEED_GRAPH_MERGED; design note 42). The feed
+ * Graph's events in one consumer (OASIS_FEED_GRAPH_MERGED; design note 43). The feed
  * had three consumers of graph's stream: `feed-graph` (a follow's backfill, an
  * unfollow's removal: fanout.ts graphConsumer), `feed-followers` (the follower sets:
  * fanout.ts followersConsumer) and `feed-read-model-graph` (the page path's
