@@ -21,10 +21,10 @@
  * items kept rendered, encoded PostView and JSON, by the bytes of their pieces; pages and their
  * JSON assembled from them, services/feed/page-path/items.ts; 0: off), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT [1] (the
  * rate limit of a signed-in timeline read runs in the page path's Lua call, one round trip,
- * when the feed's Redis is the edge's; 0: its own call first), OASIS_EDGE_PAGE_TRACKING [0] (kept
+ * when the feed's Redis is the edge's; 0: its own call first), OASIS_EDGE_PAGE_TRACKING [1] (kept
  * pages' keys tracked on the page path's connection, Redis client-side caching: a kept page
  * nothing of which changed is answered after the rate limit and the timeline's checks, its
- * pieces not read; services/feed/page-path/tracking.ts), OASIS_EDGE_REL_SETS [1] (the page
+ * pieces not read; services/feed/page-path/tracking.ts; 0: every kept page read again), OASIS_EDGE_REL_SETS [1] (the page
  * path answers a relationship it lacks from the viewer's relationship set in the feed's Redis,
  * loaded with one ListRelationships call per viewer, instead of asking graph for each pair;
  * services/feed/page-path/pieces.ts relSetKey), OASIS_EDGE_REL_SET_MAX [10000] (relationships a
@@ -164,7 +164,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     pageLimitInScript: boolEnv(env, "OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT", true),
     pageReuseEntries: int(env, "OASIS_EDGE_PAGE_REUSE_ENTRIES", 20_000, { min: 0 }),
     pageItemEntries: int(env, "OASIS_EDGE_PAGE_ITEM_ENTRIES", 20_000, { min: 0 }),
-    pageTracking: boolEnv(env, "OASIS_EDGE_PAGE_TRACKING", false),
+    pageTracking: boolEnv(env, "OASIS_EDGE_PAGE_TRACKING", true),
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     pageFillCounts: boolEnv(env, "OASIS_EDGE_PAGE_FILL_COUNTS", false),
