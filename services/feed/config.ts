@@ -45,12 +45,12 @@
  *   only the post's ids (shared-rules/post-created-head.ts); 0 decodes the whole post
  *   and writes it with putPost (three round trips, the post encoded by each consumer).
  *   bench/social.ts OASIS_BENCH_COMPOSE_AB=create.
- * - OASIS_FEED_ONE_TRIP_FANOUT [0]: a post_created's fan-out starts with one Redis script
+ * - OASIS_FEED_ONE_TRIP_FANOUT [1]: a post_created's fan-out starts with one Redis script
  *   (followers.ts pushFirst: the read model's seed, the author's timeline, the celebrity
  *   check and the first batch of followers) where it took three round trips in a row
  *   (seed; author's timeline and celebrity check; first batch). Only with the follower
  *   sets (OASIS_FEED_FOLLOWER_CACHE). bench/social.ts OASIS_BENCH_COMPOSE_AB=fanouttrip.
- * - OASIS_FEED_RM_CREATE_SEED [1]: the read model's own post_created consumer seeds the
+ * - OASIS_FEED_RM_CREATE_SEED [0]: the read model's own post_created consumer seeds the
  *   post too (1), as the fan-out already does before any push; 0 leaves a post without a
  *   refer-to to the fan-out's seed (one Redis round trip less per compose).
  *   bench/social.ts OASIS_BENCH_COMPOSE_AB=rmseed.
@@ -118,8 +118,8 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     oneTripLikes: boolEnv(env, "OASIS_FEED_ONE_TRIP_LIKES", true),
     oneTripBackfill: boolEnv(env, "OASIS_FEED_ONE_TRIP_BACKFILL", true),
     oneTripCreate: boolEnv(env, "OASIS_FEED_ONE_TRIP_CREATE", true),
-    oneTripFanout: boolEnv(env, "OASIS_FEED_ONE_TRIP_FANOUT", false),
-    rmCreateSeed: boolEnv(env, "OASIS_FEED_RM_CREATE_SEED", true),
+    oneTripFanout: boolEnv(env, "OASIS_FEED_ONE_TRIP_FANOUT", true),
+    rmCreateSeed: boolEnv(env, "OASIS_FEED_RM_CREATE_SEED", false),
     backfillBuiltHomeFirst: boolEnv(env, "OASIS_FEED_BACKFILL_BUILT_HOME_FIRST", true),
     graphMerged: boolEnv(env, "OASIS_FEED_GRAPH_MERGED", true),
     graphBatch: num("OASIS_FEED_GRAPH_BATCH", 64),

@@ -19,7 +19,7 @@
  *   (shared-rules/post-created-head.ts); 0 takes four (BEGIN, claim, row, COMMIT) and
  *   decodes the whole post. bench/social.ts
  *   OASIS_BENCH_COMPOSE_AB=interaction.
- * - OASIS_INTERACTION_UNCLAIMED_POST_META [0]: 1 writes a post_created that refers to
+ * - OASIS_INTERACTION_UNCLAIMED_POST_META [1]: 1 writes a post_created that refers to
  *   nothing as its posts_meta row alone (`INSERT IGNORE`, one statement, no transaction):
  *   the row is idempotent by itself (a redelivery, also after post_deleted wrote the row
  *   deleted, changes nothing), so the event's claim in processed_events buys nothing
@@ -51,6 +51,6 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     batchedWrites: boolEnv(env, "OASIS_INTERACTION_BATCHED_WRITES", true),
     directVisibility: boolEnv(env, "OASIS_INTERACTION_DIRECT_VISIBILITY", true),
     batchedPostEvents: boolEnv(env, "OASIS_INTERACTION_BATCHED_POST_EVENTS", true),
-    unclaimedPostMeta: boolEnv(env, "OASIS_INTERACTION_UNCLAIMED_POST_META", false),
+    unclaimedPostMeta: boolEnv(env, "OASIS_INTERACTION_UNCLAIMED_POST_META", true),
   });
 }
