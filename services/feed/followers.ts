@@ -3,8 +3,8 @@
  * asking graph who follows its author (design note 36). Graph stays the source: a set is
  * built from graph's ListFollowerIds by the first fan-out that finds it missing (the
  * pages that fan-out reads anyway) and kept by graph's follow_created / follow_removed
- * events (unfollow and block alike), which the `feed-followers` consumer applies in
- * stream order.
+ * events (unfollow and block alike), which the `feed-followers` handlers apply in
+ * stream order (inside `feed-graph`'s batches by default, graph-events.ts).
  *
  * Keys (under the feed's prefix), for author A:
  * - `fo:A`    sorted set of A's follower ids (all scores 0, so ranks are a stable order
