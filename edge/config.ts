@@ -31,7 +31,8 @@
  * set holds at most; a viewer with more keeps pair fills; 0: pair fills only), OASIS_EDGE_PAGE_FILL_COUNTS [0]
  * (counters and viewer state the read model lacks, expired after 5 minutes or dropped by a like,
  * are asked of interaction by the page path, stored as the feed stores them and the page served;
- * 0: such a page is a miss and the feed answers it), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
+ * 0: such a page is a miss and the feed answers it), OASIS_EDGE_PAGE_AUTOPIPELINE [0] (the page path's
+ * connection writes each command when made; 1: ioredis auto-pipelining, a tick's commands batched and each batch waiting for the last one's replies; bench/README.md "Measured at stop 28"), OASIS_EDGE_FEED_REDIS_URL [OASIS_REDIS_URL] (the
  * feed's Redis, read by the page path), OASIS_EDGE_SEARCH_PAGE_PATH [1] (answer anonymous
  * searches from the pages search stored in its Redis while current, search-page-path.ts;
  * 0: always ask search), OASIS_EDGE_SEARCH_REDIS_URL [OASIS_REDIS_URL] (search's Redis),
@@ -109,6 +110,8 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly relSetMax: number;
   /** OASIS_EDGE_PAGE_FILL_COUNTS: counters and viewer state the page path lacks are asked of interaction and stored, not left to the feed. */
   readonly pageFillCounts: boolean;
+  /** OASIS_EDGE_PAGE_AUTOPIPELINE: ioredis auto-pipelining on the page path's connection (kit/redis.ts). */
+  readonly pageAutoPipelining: boolean;
   /** The feed's Redis and key prefix, read by the page path. */
   readonly feedRedisUrl: string;
   readonly feedRedisPrefix: string;
@@ -168,6 +171,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     pageFillCounts: boolEnv(env, "OASIS_EDGE_PAGE_FILL_COUNTS", false),
+    pageAutoPipelining: boolEnv(env, "OASIS_EDGE_PAGE_AUTOPIPELINE", false),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),
     feedRedisPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:feed:`,
     searchPagePath: boolEnv(env, "OASIS_EDGE_SEARCH_PAGE_PATH", true),

@@ -72,9 +72,11 @@ export interface PagePath {
  * pieces and assembles pages, with their JSON, from them (items.ts); 0 builds every item.
  * `fillCounts`: counters and viewer state the read model lacks are asked of interaction
  * (BatchGetCounts, BatchGetViewerState as the viewer), stored, and the page served
- * ("filled") instead of passed to the feed (misses "counts", "state").
+ * ("filled") instead of passed to the feed (misses "counts", "state"). `autoPipelining`
+ * (default false: each command written when made, OASIS_EDGE_PAGE_AUTOPIPELINE): ioredis's
+ * auto-pipelining on the page path's connection.
  */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; fillCounts?: boolean }): PagePath {
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; fillCounts?: boolean; autoPipelining?: boolean }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const byTimeline = new Counter({
@@ -91,7 +93,7 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
     if (!child) timelineChildren.set(k, (child = byTimeline.labels(timeline, result, reason)));
     child.inc();
   };
-  const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log });
+  const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log, autoPipelining: opts.autoPipelining ?? false });
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
   const items = (opts.itemEntries ?? 0) > 0 ? new ItemCache(opts.itemEntries!) : undefined;
   const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, sets: opts.relSets ?? false, setMax: opts.relSetMax });

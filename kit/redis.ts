@@ -39,6 +39,12 @@ export interface RedisOptions {
   readonly url: string;
   readonly keyPrefix: string;
   readonly log: Logger;
+  /**
+   * ioredis's auto-pipelining (default true): commands made in one tick go out as one
+   * pipeline, and the next batch waits until that one's replies are in. False: each
+   * command is written when made (the edge's page path, OASIS_EDGE_PAGE_AUTOPIPELINE).
+   */
+  readonly autoPipelining?: boolean;
 }
 
 export function createRedis(opts: RedisOptions): Redis {
@@ -48,7 +54,7 @@ export function createRedis(opts: RedisOptions): Redis {
     // call has a deadline, and a caller can fall back (e.g. rebuild from MySQL).
     maxRetriesPerRequest: 2,
     connectTimeout: 5_000,
-    enableAutoPipelining: true,
+    enableAutoPipelining: opts.autoPipelining ?? true,
   });
   redis.on("error", (err) => opts.log.warn({ err: err.message }, "redis error"));
   return traceBatches(redis);
