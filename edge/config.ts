@@ -28,7 +28,7 @@
  * path answers a relationship it lacks from the viewer's relationship set in the feed's Redis,
  * loaded with one ListRelationships call per viewer, instead of asking graph for each pair;
  * services/feed/page-path/pieces.ts relSetKey), OASIS_EDGE_REL_SET_MAX [10000] (relationships a
- * set holds at most; a viewer with more keeps pair fills; 0: pair fills only), OASIS_EDGE_PAGE_FILL_COUNTS [0]
+ * set holds at most; a viewer with more keeps pair fills; 0: pair fills only), OASIS_EDGE_PAGE_FILL_COUNTS [1]
  * (counters and viewer state the read model lacks, expired after 5 minutes or dropped by a like,
  * are asked of interaction by the page path, stored as the feed stores them and the page served;
  * 0: such a page is a miss and the feed answers it), OASIS_EDGE_PAGE_AUTOPIPELINE [0] (the page path's
@@ -170,7 +170,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     pageTracking: boolEnv(env, "OASIS_EDGE_PAGE_TRACKING", true),
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
-    pageFillCounts: boolEnv(env, "OASIS_EDGE_PAGE_FILL_COUNTS", false),
+    pageFillCounts: boolEnv(env, "OASIS_EDGE_PAGE_FILL_COUNTS", true),
     pageAutoPipelining: boolEnv(env, "OASIS_EDGE_PAGE_AUTOPIPELINE", false),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),
     feedRedisPrefix: `${all.namespace ? `${all.namespace}:` : ""}oasis:feed:`,
