@@ -7,7 +7,9 @@
  * read model) is a miss and the RPC goes to the feed as before, which also fills what
  * was missing. Relationships are the exception: the viewer's relationships to authors the
  * read model does not know yet are asked of graph here (BatchGetRelationships as the
- * viewer, one small hop), stored, and the page served (result "filled"). The response is the message the feed would return, encoded by the same
+ * viewer, one small hop), stored, and the page served (result "filled"); so are counters and
+ * the viewer's state (interaction's BatchGetCounts and BatchGetViewerState as the viewer,
+ * OASIS_EDGE_PAGE_FILL_COUNTS). The response is the message the feed would return, encoded by the same
  * code, so the app cannot tell the two apart. A relationship write through the edge
  * (follow, block, mute, ...) drops the pair's cached relationship, so the one who made it
  * sees it on their next page; others see it once the feed consumed graph's event.
@@ -77,7 +79,7 @@ export interface PagePath {
  * auto-pipelining on the page path's connection.
  */
 export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; fillCounts?: boolean; autoPipelining?: boolean }): PagePath {
-  const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
+  const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships, or interaction for counters and viewer state, the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const byTimeline = new Counter({
     name: "edge_page_path_timeline_total",
