@@ -56,14 +56,6 @@ export interface Outbox {
    * the caller has it already (it is stored as given, not encoded again).
    */
   statement<D extends DescMessage>(schema: D, message: MessageInitShape<D>, when?: string, payload?: Uint8Array): Statement;
-  /**
-   * `statement` for an event whose content depends on what the batch read before it:
-   * the payload is the message of the first `[condition, message]` whose SQL condition
-   * holds at that point (the last one's condition is not looked at: it is the ELSE),
-   * e.g. `["@followed_back = 1", {..., mutual: true}]`. Conditions, like `when`, are
-   * constants of the caller's code, never input. One event id and one set of headers.
-   */
-  statementOf<D extends DescMessage>(schema: D, variants: ReadonlyArray<readonly [string, MessageInitShape<D>]>, when?: string): Statement;
   /** Wakes the relay now (after a commit that added events). */
   kick(): void;
   /** Starts the relay loop. */
@@ -287,16 +279,6 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       const row = outboxRow(schema, message, payload);
       if (when === undefined) return { sql: "INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", params: row };
       return { sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ?, ? FROM DUAL WHERE ${when}`, params: row };
-    },
-    statementOf(schema, variants, when) {
-      if (variants.length === 0) throw new Error("statementOf needs at least one variant");
-      const [id, subject, , headers] = outboxRow(schema, variants[variants.length - 1]![1]);
-      const payloads = variants.map(([, m]) => Buffer.from(toBinary(schema, create(schema, m))));
-      const choice = variants.length === 1 ? "?" : `CASE ${variants.slice(0, -1).map(([c]) => `WHEN ${c} THEN ?`).join(" ")} ELSE ? END`;
-      return {
-        sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ${choice}, ? FROM DUAL${when === undefined ? "" : ` WHERE ${when}`}`,
-        params: [id, subject, ...payloads, headers],
-      };
     },
     kick() {
       kicked = true;

@@ -13,8 +13,6 @@
  * OASIS_GRAPH_AMEND_CACHE [1] - a new follow of a public account adds the edge to both
  * users' cached lists and counts in place (graph-cache.ts followAdded) instead of
  * dropping them; 0 drops them (the A/B switch of bench/writes.ts).
- * OASIS_GRAPH_ONE_TRIP_FOLLOW [0] - that transaction in one round trip (store.ts
- * followOneTrip: the block check and the event's flags decided in SQL).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -28,8 +26,6 @@ export interface GraphConfig extends BaseConfig {
   readonly pointLookupMax: number;
   /** A new follow amends the cached lists and counts instead of dropping them. */
   readonly amendCache: boolean;
-  /** The batched follow in one round trip (store.ts followOneTrip). */
-  readonly oneTripFollow: boolean;
 }
 
 export function loadGraphConfig(env: Env = process.env): GraphConfig {
@@ -39,6 +35,5 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     batchedWrites: boolEnv(env, "OASIS_GRAPH_BATCHED_WRITES", true),
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
     amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
-    oneTripFollow: boolEnv(env, "OASIS_GRAPH_ONE_TRIP_FOLLOW", false),
   });
 }

@@ -239,63 +239,6 @@ export async function followBatched(
 }
 
 /**
- * followBatched in ONE round trip (OASIS_GRAPH_ONE_TRIP_FOLLOW): the decision is taken in
- * SQL through session variables instead of in between two batches:
- * 1. lock the block rows between the two and count them (`@oasis_blocked`), read the
- *    pair's flags (the response's) and whether the followee follows (`@oasis_fby`) and
- *    mutes (`@oasis_mby`) the follower;
- * 2. INSERT IGNORE the edge only if no block, `@oasis_created` := whether it was new;
- *    only then both counts (ascending user id) and the outbox row, whose payload is the
- *    one of `event`'s four variants (mutual, followee muting) the flags pick; COMMIT.
- * A blocked follow commits a transaction that wrote nothing (followBatched rolls it
- * back: same effect). Locks and effects are followBatched's.
- */
-export async function followOneTrip(
-  tx: BatchedTx,
-  followerId: bigint,
-  followeeId: bigint,
-  id: bigint,
-  now: Date,
-  event: (variants: ReadonlyArray<readonly [string, { mutual: boolean; followeeMuting: boolean }]>) => Statement,
-): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }> {
-  const results = await tx.run(
-    [
-      {
-        sql: "SELECT COUNT(*) INTO @oasis_blocked FROM blocks WHERE (blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?) FOR UPDATE",
-        params: [followerId, followeeId, followeeId, followerId],
-      },
-      { sql: pairFlagsSql, params: pairFlagsParams(followerId, followeeId) },
-      {
-        sql: `SET @oasis_fby := EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?),
-                  @oasis_mby := EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?)`,
-        params: [followeeId, followerId, followeeId, followerId],
-      },
-      { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_blocked = 0", params: [followerId, followeeId, id, now] },
-      { sql: "SET @oasis_created := ROW_COUNT()" },
-      {
-        sql: `INSERT INTO counts (user_id, followers, following)
-              SELECT ?, ?, ? FROM DUAL WHERE @oasis_created = 1 UNION ALL SELECT ?, ?, ? FROM DUAL WHERE @oasis_created = 1
-              ON DUPLICATE KEY UPDATE followers = counts.followers + VALUES(followers), following = counts.following + VALUES(following)`,
-        params: followeeId < followerId ? [followeeId, 1, 0, followerId, 0, 1] : [followerId, 0, 1, followeeId, 1, 0],
-      },
-      event([
-        ["@oasis_fby = 1 AND @oasis_mby = 1", { mutual: true, followeeMuting: true }],
-        ["@oasis_fby = 1", { mutual: true, followeeMuting: false }],
-        ["@oasis_mby = 1", { mutual: false, followeeMuting: true }],
-        ["", { mutual: false, followeeMuting: false }],
-      ]),
-      { sql: "SELECT @oasis_blocked AS blocked, @oasis_created AS created" },
-    ],
-    { commit: true },
-  );
-  const [r] = results[7] as Array<{ blocked: number | string; created: number | string }>;
-  if (Number(r!.blocked) > 0) return { blocked: true };
-  const flags = flagSet((results[1] as Array<Record<string, number>>)[0]!);
-  flags.add("following");
-  return { blocked: false, created: Number(r!.created) === 1, flags };
-}
-
-/**
  * One page of `userId`'s follow edges, newest first, keyset on the edge id (below
  * `beforeId`): its followers, or the users it follows. Both directions have an index
  * led by their user column (migrations/0001_graph.sql), so a page is one range scan.
@@ -412,5 +355,4 @@ export const graphStore: GraphStore = {
   countsByIds,
   recount,
   followBatched,
-  followOneTrip,
 };

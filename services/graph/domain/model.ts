@@ -66,17 +66,4 @@ export interface GraphStore {
     now: Date,
     event: (mutual: boolean, followeeMuting: boolean) => Statement,
   ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
-  /**
-   * followBatched in one round trip: the block check and the event's flags are decided
-   * in SQL; `event` gets the outbox row's variants, [SQL condition, flags] in order (the
-   * last one the ELSE), for Outbox.statementOf. Same locks, effects and result.
-   */
-  followOneTrip(
-    tx: BatchedTx,
-    followerId: bigint,
-    followeeId: bigint,
-    id: bigint,
-    now: Date,
-    event: (variants: ReadonlyArray<readonly [string, { mutual: boolean; followeeMuting: boolean }]>) => Statement,
-  ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
 }

@@ -47,8 +47,7 @@ export function follow(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>
 
 /**
  * A follow of a public account in one transaction of two round trips (store
- * followBatched, with the follow_created outbox row written only when the edge is new),
- * or of one (store followOneTrip, OASIS_GRAPH_ONE_TRIP_FOLLOW);
+ * followBatched, with the follow_created outbox row written only when the edge is new);
  * undefined if either user blocks the other. OASIS_GRAPH_BATCHED_WRITES=0 takes the
  * statement-by-statement path instead (bench/graph.ts compares them). After the commit,
  * a new edge is added to both users' cached lists and counts in place
@@ -63,13 +62,9 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
   // Read before the transaction starts, so no writer's bump after our commit can be taken for the version we saw.
   const seen = amend ? await ctx.cache.followVersions(viewer, target) : undefined;
   const r = await rt.batchTx((tx) =>
-    rt.config.oneTripFollow
-      ? store.followOneTrip(tx, viewer, target, edgeId, new Date(), (variants) =>
-          rt.outbox.statementOf(FollowCreatedSchema, variants.map(([when, flags]) => [when, { followerId: viewer, followeeId: target, ...flags }] as const), "@oasis_created = 1"),
-        )
-      : store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) =>
-          rt.outbox.statement(FollowCreatedSchema, { followerId: viewer, followeeId: target, mutual, followeeMuting }, "@oasis_created = 1"),
-        ),
+    store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) =>
+      rt.outbox.statement(FollowCreatedSchema, { followerId: viewer, followeeId: target, mutual, followeeMuting }, "@oasis_created = 1"),
+    ),
   );
   if (r.blocked) return undefined;
   if (!amend) await ctx.cache.invalidate([viewer, target]);
