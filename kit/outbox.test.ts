@@ -379,8 +379,15 @@ test("a batch consumer gets what arrived together in stream order, acks after th
   expect(batches.length).toBeLessThan(20); // they did come together
   expect(alone).toEqual([]);
   // Every event acknowledged: nothing pending or waiting for an ack.
-  const info = await bus.jsm.consumers.info(streamName(ns, "identity"), `${ns}-kit-test-batch`);
-  expect(info.num_pending + info.num_ack_pending).toBe(0);
+  // Acks travel after the handler returns, so the server counts them a moment later: wait
+  // for the condition (5 s at most), then check it; an ack never sent leaves it above 0.
+  let outstanding = -1;
+  for (const end = Date.now() + 5_000; Date.now() < end; await Bun.sleep(20)) {
+    const info = await bus.jsm.consumers.info(streamName(ns, "identity"), `${ns}-kit-test-batch`);
+    outstanding = info.num_pending + info.num_ack_pending;
+    if (outstanding === 0) break;
+  }
+  expect(outstanding).toBe(0);
   // A failed batch: its events go one at a time through their own handler, in order,
   // before any later batch.
   failNext = true;
