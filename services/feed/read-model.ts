@@ -69,7 +69,7 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { FeedContext } from "./context.ts";
-import { amendRelationshipSets, countsTtl, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
+import { amendRelationshipSets, countsTtl, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
 
 const day = 86_400;
 /** When a refer-to's counter is dropped again, ms after the event (interaction counts it in its own consumer). */
@@ -164,10 +164,9 @@ export class ReadModel {
    */
   async getRelationships(ctx: FeedContext, viewer: bigint, ids: readonly bigint[]): Promise<Relationship[]> {
     if (ids.length === 0) return [];
-    const got = await this.rels.refresh(ids.map((id) => `${viewer}:${id}`), async () => {
-      const found = (await ctx.graph.batchGetRelationships({ userIds: [...ids] })).relationships;
-      return new Map(found.map((r) => [`${viewer}:${r.userId}`, Buffer.from(toBinary(RelationshipSchema, r))]));
-    });
+    const got = await this.rels.refresh(ids.map((id) => pairKey(viewer, id)), async () =>
+      storedRelationships(viewer, (await ctx.graph.batchGetRelationships({ userIds: [...ids] })).relationships),
+    );
     return [...got.values()].map((v) => fromBinary(RelationshipSchema, v));
   }
 
@@ -240,10 +239,9 @@ export class ReadModel {
   /** Counters of `ids` (empty when interaction is absent or down; nothing cached then). */
   async getCounts(ctx: FeedContext, ids: readonly bigint[]): Promise<PostCounts[]> {
     if (ids.length === 0 || !ctx.interaction) return [];
-    const got = await this.counters.getMany(ids.map(String), async (missing) => {
-      const found = await optionalCall(ctx.interaction?.batchGetCounts({ postIds: missing.map(BigInt) }).then((r) => r.counts), []);
-      return new Map(found.map((c) => [String(c.postId), Buffer.from(toBinary(PostCountsSchema, c))]));
-    });
+    const got = await this.counters.getMany(ids.map(String), async (missing) =>
+      storedCounts(await optionalCall(ctx.interaction?.batchGetCounts({ postIds: missing.map(BigInt) }).then((r) => r.counts), [])),
+    );
     return [...got.values()].map((v) => fromBinary(PostCountsSchema, v));
   }
 
@@ -266,12 +264,9 @@ export class ReadModel {
       else rest.push(id);
     });
     if (rest.length === 0) return out;
-    const key = (id: bigint | string) => `${me}:${id}`;
-    const got = await this.states.getMany(rest.map(key), async (missing) => {
-      const postIds = missing.map((k) => BigInt(k.slice(k.indexOf(":") + 1)));
-      const found = await optionalCall(ctx.interaction?.batchGetViewerState({ postIds }).then((r) => r.states), []);
-      return new Map(found.map((s) => [key(s.postId), Buffer.from(toBinary(ViewerStateSchema, s))]));
-    });
+    const got = await this.states.getMany(rest.map((id) => pairKey(me, id)), async (missing) =>
+      storedStates(me, await optionalCall(ctx.interaction?.batchGetViewerState({ postIds: missing.map(pairId) }).then((r) => r.states), [])),
+    );
     for (const v of got.values()) out.push(fromBinary(ViewerStateSchema, v));
     return out;
   }

@@ -33,7 +33,7 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
 import { present } from "../domain/rules.ts";
-import { countsTtl, decodeRelationship, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
+import { countsTtl, decodeRelationship, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
 
 export type { PageGate } from "./pieces.ts";
 export { dropRelationshipSets } from "./pieces.ts";
@@ -266,27 +266,17 @@ export class FeedPagePath {
 
   /** Counters of `ids` from `source` (interaction), stored as the read model's `rm:counts` unless an event bumped a key meanwhile. */
   private async fillCounts(ids: bigint[], source: CountsSource): Promise<void> {
-    await this.counters.getMany(ids.map(String), async (missing) => {
-      const found = await source(missing.map(BigInt));
-      return new Map(found.map((c) => [String(c.postId), Buffer.from(toBinary(PostCountsSchema, c))]));
-    });
+    await this.counters.getMany(ids.map(String), async (missing) => storedCounts(await source(missing.map(BigInt))));
   }
 
   /** What `viewer` did to `ids` from `source` (interaction, as the viewer), stored as `rm:state:<viewer>:<id>` unless an event bumped a key meanwhile. */
   private async fillStates(viewer: bigint, ids: bigint[], source: StatesSource): Promise<void> {
-    const key = (id: bigint | string) => `${viewer}:${id}`;
-    await this.states.getMany(ids.map(key), async (missing) => {
-      const found = await source(missing.map((k) => BigInt(k.slice(k.indexOf(":") + 1))));
-      return new Map(found.map((s) => [key(s.postId), Buffer.from(toBinary(ViewerStateSchema, s))]));
-    });
+    await this.states.getMany(ids.map((id) => pairKey(viewer, id)), async (missing) => storedStates(viewer, await source(missing.map(pairId))));
   }
 
   /** Stores what `ask` says of `ids` as the viewer's relationships, unless an event bumped a key meanwhile. */
   private async fill(viewer: bigint, ids: bigint[], ask: RelationshipSource): Promise<void> {
-    await this.rels.refresh(ids.map((id) => `${viewer}:${id}`), async () => {
-      const found = await ask(ids);
-      return new Map(found.map((r) => [`${viewer}:${r.userId}`, Buffer.from(toBinary(RelationshipSchema, r))]));
-    });
+    await this.rels.refresh(ids.map((id) => pairKey(viewer, id)), async () => storedRelationships(viewer, await ask(ids)));
   }
 
   /**

@@ -19,12 +19,37 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
+import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
 
 /** Seconds a relationship (`rm:rel`) stays cached without an event (the bound on a missed one). */
 export const relTtl = 3_600;
 
 /** Seconds counters (`rm:counts`) and viewer state (`rm:state`) stay cached without an event (the staleness bound; read-model.ts). */
 export const countsTtl = 300;
+
+/**
+ * The key, under `rm:rel` or `rm:state` (VersionedCache), of what `viewer` has to do with
+ * `id` (a user or a post); `pairId` reads `id` back.
+ */
+export const pairKey = (viewer: bigint | string, id: bigint | string): string => `${viewer}:${id}`;
+
+/** The `id` of a pairKey. */
+export const pairId = (key: string): bigint => BigInt(key.slice(key.indexOf(":") + 1));
+
+/** Counters as the read model stores them: `rm:counts` entries by post id (read-model.ts and the page path's fill). */
+export function storedCounts(found: readonly PostCounts[]): Map<string, Buffer> {
+  return new Map(found.map((c) => [String(c.postId), Buffer.from(toBinary(PostCountsSchema, c))]));
+}
+
+/** What `viewer` did to posts as the read model stores it: `rm:state` entries by pairKey. */
+export function storedStates(viewer: bigint | string, found: readonly ViewerState[]): Map<string, Buffer> {
+  return new Map(found.map((s) => [pairKey(viewer, s.postId), Buffer.from(toBinary(ViewerStateSchema, s))]));
+}
+
+/** How `viewer` relates to users as the read model stores it: `rm:rel` entries by pairKey. */
+export function storedRelationships(viewer: bigint | string, found: readonly Relationship[]): Map<string, Buffer> {
+  return new Map(found.map((r) => [pairKey(viewer, r.userId), Buffer.from(toBinary(RelationshipSchema, r))]));
+}
 
 /**
  * The viewer's relationship set: `rm:rels:<viewer>`, a hash of the viewer's non-empty
