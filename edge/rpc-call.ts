@@ -35,6 +35,7 @@ import type { CallMeta, Upstreams } from "./upstream.ts";
 import type { JsonReuse } from "./json-reuse.ts";
 import type { KillSwitchState } from "#kit/kill-switches.ts";
 import { shedRefusal, switchRefusal } from "./kill-switch-gate.ts";
+import { withheldFromApp } from "./withheld.ts";
 
 export interface RpcDeps {
   readonly config: EdgeConfig;
@@ -179,8 +180,9 @@ export async function runRpc(
       ctx.facts.upstream = "search-redis";
       return encode(new UpstreamAnswer(routed, stored), headers());
     }
-    const bytes = await deps.upstreams.unaryBytes(routed, message, meta);
-    await deps.pagePath?.answered(routed, message, user?.userId ?? null);
+    // What the app may see of the answer (withheld.ts: not who blocked the caller).
+    const bytes = withheldFromApp(routed, await deps.upstreams.unaryBytes(routed, message, meta));
+    await deps.pagePath?.answered(routed, message, user?.userId ?? null, meta);
     return encode(new UpstreamAnswer(routed, bytes), headers());
   } catch (err) {
     return errorReply(err, headers());

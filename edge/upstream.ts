@@ -13,7 +13,7 @@ import { isRetryable } from "#kit/client.ts";
 import { rateLimitLimitHeader, readRateLimit, type RateLimitState } from "#kit/rate-limit-headers.ts";
 import { discoveredReplicaSet, type ReplicaDiscovery } from "#kit/discovery.ts";
 import { remainingMs, type ReplicaSet, type ReplicaState } from "#kit/replicas.ts";
-import { H2ConnectClient, neverSent } from "./connect-client.ts";
+import { H2ConnectClient, neverSent } from "../kit/h2-client.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { RoutedMethod } from "./registry.ts";
 

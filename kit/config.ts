@@ -33,11 +33,22 @@
  *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts), OASIS_MESH_GZIP [0]: mesh
  *   calls accept gzip-compressed answers (a server compresses those over 1 KiB); off, an
  *   answer travels as it is (kit/client.ts MeshClientOptions.gzip, bench/social.ts
- *   OASIS_BENCH_COMPOSE_AB=gzip).
+ *   OASIS_BENCH_COMPOSE_AB=gzip), OASIS_MESH_FAST_UNARY [1]: a service answers binary Connect
+ *   unary calls without connect-node's adapter (kit/fast-unary.ts; 0: every call through it,
+ *   bench/social.ts OASIS_BENCH_COMPOSE_AB=fastunary),
+ *   (OASIS_MESH_RAW_UNARY, the services' unary calls over kit/h2-client.ts, was measured
+ *   0.88x the DSB mix's req/s and removed: design note 58),
+ *   OASIS_METRICS_EVENT_LOOP_MS [100, 1-10000]: ms between the event loop delay monitor's
+ *   samples (`nodejs_eventloop_lag_*`; prom-client's default 10 costs ~5 ms CPU/s per
+ *   process: bench/idle.ts, design note 58).
  * - OASIS_RETENTION_INTERVAL_MS [3600000, 0 = off]: how often a service prunes the kit's
  *   tables (kit/retention.ts), keeping published outbox rows OASIS_OUTBOX_RETENTION_SECONDS
  *   [86400], idempotency keys OASIS_REQUEST_LOG_RETENTION_SECONDS [604800] and consumer
  *   dedup records OASIS_PROCESSED_EVENTS_RETENTION_SECONDS [691200].
+ * - OASIS_CONSUMER_ACK_WAIT_MS [30000, 1000-600000]: how long JetStream waits for a
+ *   consumer's ack before it delivers the message again (kit/consumer.ts ackWaitMs), i.e.
+ *   how soon a killed process's unacknowledged events come back. 30 s is JetStream's own
+ *   default; the crash tests set a few seconds so that their redelivery waits are short.
  */
 import { mesh, meshEntry } from "../mesh.config.ts";
 import { boolEnv, enumEnv, intEnv, type Env } from "./env.ts";
@@ -95,6 +106,14 @@ export interface BaseConfig {
   readonly meshHttpVersion: "1.1" | "2";
   /** Mesh calls accept gzip-compressed answers (OASIS_MESH_GZIP, default off; kit/client.ts). */
   readonly meshGzip: boolean;
+  /** Binary Connect unary calls skip connect-node's adapter (OASIS_MESH_FAST_UNARY, default on; kit/fast-unary.ts). */
+  readonly meshFastUnary: boolean;
+  /**
+   * Ms between the event loop delay monitor's samples behind `nodejs_eventloop_lag_*`
+   * (OASIS_METRICS_EVENT_LOOP_MS, default 100; prom-client's own default is 10, which cost
+   * ~5 ms of CPU per second in every idle Bun process: design note 58).
+   */
+  readonly metricsEventLoopMs: number;
   /** Upstream base URLs by service name (one or more replicas each, or `dns:///` targets). */
   readonly upstreams: Readonly<Record<string, readonly string[]>>;
   /** How often `dns:///` upstreams are resolved again, ms. */
@@ -105,6 +124,8 @@ export interface BaseConfig {
   readonly otlpDelayMs: number;
   /** How often the kit's tables are pruned, ms; 0 turns pruning off. */
   readonly retentionIntervalMs: number;
+  /** JetStream's redelivery wait for this process's consumers, ms (OASIS_CONSUMER_ACK_WAIT_MS, default 30 s). */
+  readonly consumerAckWaitMs: number;
   /** What the pruning keeps (kit/retention.ts). */
   readonly retention: RetentionPolicy;
 }
@@ -157,6 +178,8 @@ export function sharedConfig(env: Env) {
     outboxKickDelayMs: intEnv(env, "OASIS_OUTBOX_KICK_DELAY_MS", 0),
     meshHttpVersion: enumEnv(env, "OASIS_MESH_HTTP", ["1.1", "2"], "2"),
     meshGzip: boolEnv(env, "OASIS_MESH_GZIP", false),
+    meshFastUnary: boolEnv(env, "OASIS_MESH_FAST_UNARY", true),
+    metricsEventLoopMs: intEnv(env, "OASIS_METRICS_EVENT_LOOP_MS", 100, { min: 1, max: 10_000 }),
     upstreams: upstreamsFrom(env),
     dnsRefreshMs: intEnv(env, "OASIS_DNS_REFRESH_MS", 5_000),
     /** OTLP/HTTP endpoint for traces (kit/tracing.ts); "" leaves tracing off. */
@@ -169,6 +192,15 @@ export function sharedConfig(env: Env) {
 /** Database name of a service in a namespace: `oasis_identity` or `oasis_t1a2_identity`. */
 export function databaseName(service: string, namespace: string): string {
   return namespace ? `oasis_${namespace}_${service}` : `oasis_${service}`;
+}
+
+/**
+ * Redis key prefix of a service in a namespace: `oasis:identity:` or `t1a2:oasis:identity:`
+ * (a service's own connection carries it as `redisKeyPrefix`; shared-rules/ modules that
+ * read another service's cache without a hop open a connection with that service's).
+ */
+export function redisKeyPrefixOf(service: string, namespace: string): string {
+  return `${namespace ? `${namespace}:` : ""}oasis:${service}:`;
 }
 
 /**
@@ -201,8 +233,9 @@ export function baseConfig(name: string, env: Env = process.env): BaseConfig {
     port,
     metricsPort: intEnv(env, envKey(name, "METRICS_PORT"), port === 0 ? 0 : port + metricsPortOffset),
     database: databaseName(name, ns),
-    redisKeyPrefix: `${ns ? `${ns}:` : ""}oasis:${name}:`,
+    redisKeyPrefix: redisKeyPrefixOf(name, ns),
     retentionIntervalMs: intEnv(env, "OASIS_RETENTION_INTERVAL_MS", 3_600_000),
+    consumerAckWaitMs: intEnv(env, "OASIS_CONSUMER_ACK_WAIT_MS", 30_000, { min: 1_000, max: 600_000 }),
     retention: Object.freeze({
       outboxSentSeconds: intEnv(env, "OASIS_OUTBOX_RETENTION_SECONDS", defaultRetention.outboxSentSeconds),
       requestLogSeconds: intEnv(env, "OASIS_REQUEST_LOG_RETENTION_SECONDS", defaultRetention.requestLogSeconds),

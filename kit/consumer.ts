@@ -136,7 +136,7 @@ export interface ConsumerOptions {
   readonly handlers: readonly EventHandler<any>[];
   /** Deliveries before a message is dead-lettered. Default 8. */
   readonly maxDeliver?: number;
-  /** Redelivery if not acked in this long, ms. Default 30 s. */
+  /** Redelivery if not acked in this long, ms. Default 30 s (JetStream's own; serve() passes OASIS_CONSUMER_ACK_WAIT_MS). */
   readonly ackWaitMs?: number;
   /** Messages handled at once. 1 (default) keeps stream order. Ignored with `batch`. */
   readonly concurrency?: number;
@@ -232,7 +232,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   };
   const existing = await opts.bus.jsm.consumers.info(stream.name, durable).catch(() => undefined);
   const info = existing
-    ? existing.config.filter_subject === filter && existing.config.max_deliver === config.max_deliver
+    ? existing.config.filter_subject === filter && existing.config.max_deliver === config.max_deliver && existing.config.ack_wait === config.ack_wait
       ? existing
       : await opts.bus.jsm.consumers.update(stream.name, durable, config)
     : await opts.bus.jsm.consumers.add(stream.name, config);

@@ -242,9 +242,42 @@ test("a relay that waits after each kick (kickDelayMs) still sends every kicked 
     }
     await untilTrue(() => seen.length >= 12, 10_000, 20);
     expect(seen).toEqual(written);
-    expect(await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")).toEqual([{ n: "0" }]);
+    // JetStream acks before the pass stamps its rows sent: wait for the stamp's commit.
+    await untilTrue(async () => (await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL"))[0]!.n === "0", 10_000, 20, "the kicked rows stamped sent");
   } finally {
     await relay.stop();
+    await pool.end();
+  }
+});
+
+test("stop() during a pass ends the relay once the pass is done, not a poll later", async () => {
+  // The last CI timed out (120 s) in the test above: stopped while a pass was in flight,
+  // the relay went on to sleep out its hour-long poll before it looked at `running`.
+  let entered: (() => void) | undefined;
+  let release: (() => void) | undefined;
+  const inPass = new Promise<void>((r) => (entered = r));
+  const gate = new Promise<void>((r) => (release = r));
+  const js = {
+    async publish(subject: string, payload: Uint8Array, o: Partial<JetStreamPublishOptions>) {
+      entered!();
+      await gate;
+      return bus.js.publish(subject, payload, o);
+    },
+  } as unknown as JetStreamClient;
+  const pool = await openDatabase({ url, database, log, multipleStatements: true });
+  const relay = createOutbox({ pool, js, ids: createIdGenerator(11), namespace: ns, log, batched: true, pollMs: 3_600_000 });
+  try {
+    await withTransaction(db, (tx) => relay.add(tx, AccountCreatedSchema, { userId: BigInt(members[300]!), handle: "reed_stop_in_pass" }));
+    relay.start();
+    await inPass;
+    let stopped = false;
+    const stopping = relay.stop().then(() => void (stopped = true));
+    release!();
+    await untilTrue(() => stopped, 10_000, 20, "the relay to stop after its pass");
+    await stopping;
+    expect(await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")).toEqual([{ n: "0" }]);
+  } finally {
+    release!();
     await pool.end();
   }
 });
@@ -324,6 +357,17 @@ test("a handler that keeps failing is retried with backoff, then dead-lettered",
   );
   expect(attempts).toEqual([1, 2, 3]);
   expect(dead?.header.get("Oasis-Dlq-Reason")).toBe("downstream is broken");
+});
+
+test("a consumer's ack wait is the one it starts with, and a start with another updates the durable", async () => {
+  const start = (ackWaitMs: number) =>
+    startConsumer({ bus, log, name: "kit-test-ack-wait", deliver: "new", ackWaitMs, handlers: [{ schema: AccountCreatedSchema, handle: async () => {} }] });
+  const first = await start(2_000);
+  await first.stop();
+  expect((await bus.jsm.consumers.info(first.stream, first.durable)).config.ack_wait).toBe(2_000 * 1_000_000);
+  const second = await start(7_000);
+  consumers.push(second);
+  expect((await bus.jsm.consumers.info(second.stream, second.durable)).config.ack_wait).toBe(7_000 * 1_000_000);
 });
 
 test("stream settings the server does not keep stop the process (NATS 2.9 drops unknown ones)", async () => {

@@ -52,10 +52,21 @@ export interface Outbox {
    * The INSERT of an event as a statement for a batched transaction (kit/mysql.ts
    * withBatchedTransaction), inserted only if the SQL condition `when` holds at that
    * point of the batch (e.g. `@created = 1`; a constant of the caller's code, never
-   * input). Published after commit, like `add`. `payload`: the message's encoding when
-   * the caller has it already (it is stored as given, not encoded again).
+   * input; or a Statement whose `sql` is such a constant with `?` placeholders for its
+   * `params`, e.g. `EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND id = ?)`).
+   * Published after commit, like `add`. `payload`: the message's encoding when the
+   * caller has it already (it is stored as given, not encoded again).
    */
-  statement<D extends DescMessage>(schema: D, message: MessageInitShape<D>, when?: string, payload?: Uint8Array): Statement;
+  statement<D extends DescMessage>(schema: D, message: MessageInitShape<D>, when?: string | Statement, payload?: Uint8Array): Statement;
+  /**
+   * As `statement`, for an event whose content the batch decides: `variants` are the
+   * possible messages (one id, one set of headers), and the one stored is
+   * `variants[pick]`, `pick` an SQL expression giving a 0-based index at that point of
+   * the batch (a constant of the caller's code, e.g. `@a + 2 * @b` over session variables
+   * an earlier statement of the batch set; it must name one of the variants). `when` as
+   * for `statement`. Published after commit, like `add`.
+   */
+  statementOf<D extends DescMessage>(schema: D, variants: ReadonlyArray<MessageInitShape<D>>, pick: string, when?: string | Statement): Statement;
   /** Wakes the relay now (after a commit that added events). */
   kick(): void;
   /** Starts the relay loop. */
@@ -235,6 +246,9 @@ export function createOutbox(opts: OutboxOptions): Outbox {
         await gather();
         continue;
       }
+      // stop() during the pass found no wait to cut short: without this check the loop
+      // would sleep a whole poll (an hour in kit/outbox.test.ts) before it saw `running`.
+      if (!running) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, waitMs);
         wake = () => {
@@ -247,6 +261,11 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       if (kicked && !failures) await gather();
       kicked = false;
     }
+  }
+
+  /** A statement's `when`: SQL alone or with its parameters. */
+  function condition(when: string | Statement): { sql: string; params: readonly unknown[] } {
+    return typeof when === "string" ? { sql: when, params: [] } : { sql: when.sql, params: when.params ?? [] };
   }
 
   /** An event's outbox row: id, subject, payload, headers (with the current call's request id and trace). */
@@ -278,7 +297,18 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     statement(schema, message, when, payload) {
       const row = outboxRow(schema, message, payload);
       if (when === undefined) return { sql: "INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", params: row };
-      return { sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ?, ? FROM DUAL WHERE ${when}`, params: row };
+      const cond = condition(when);
+      return { sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ?, ? FROM DUAL WHERE ${cond.sql}`, params: [...row, ...cond.params] };
+    },
+    statementOf(schema, variants, pick, when) {
+      const payloads = variants.map((m) => Buffer.from(toBinary(schema, create(schema, m))));
+      // The row's id and headers once, with the first variant's bytes (not encoded again).
+      const [id, subject, , headers] = outboxRow(schema, variants[0]!, payloads[0]);
+      const cond = condition(when ?? "TRUE");
+      return {
+        sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ELT((${pick}) + 1, ${payloads.map(() => "?").join(", ")}), ? FROM DUAL WHERE ${cond.sql}`,
+        params: [id, subject, ...payloads, headers, ...cond.params],
+      };
     },
     kick() {
       kicked = true;

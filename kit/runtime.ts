@@ -89,7 +89,7 @@ function missing(what: string): never {
 export async function openRuntime<C extends BaseConfig>(config: C, opts: RuntimeOptions = {}): Promise<Runtime<C>> {
   const log = createLogger(config.service, config.logLevel);
   const stopTracing = initTracing(config.service, config);
-  const metrics = createRegistry(config.service);
+  const metrics = createRegistry(config.service, config.metricsEventLoopMs);
   const stops: Array<() => Promise<void> | void> = [];
   let workerId = config.workerId;
   if (workerId === undefined) {
@@ -301,6 +301,7 @@ export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions):
     registry: rt.metrics,
     killSwitches: hasBus(rt) ? () => rt.killSwitches.state() : undefined,
     drainTimeoutMs: rt.config.drainTimeoutMs,
+    fastUnary: rt.config.meshFastUnary,
     ready: async () => (await rt.databaseReady()) && (opts.ready ? opts.ready() : true),
   });
   let stopped: Promise<void> | undefined;
@@ -308,7 +309,7 @@ export function serve<C extends BaseConfig>(rt: Runtime<C>, opts: ServeOptions):
     runtime: rt,
     server,
     async start() {
-      for (const c of opts.consumers ?? []) running.push(await startConsumer({ counters, ...c, bus: rt.bus, log: rt.log }));
+      for (const c of opts.consumers ?? []) running.push(await startConsumer({ counters, ackWaitMs: rt.config.consumerAckWaitMs, ...c, bus: rt.bus, log: rt.log }));
       return server.start();
     },
     stop() {

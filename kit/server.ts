@@ -12,7 +12,8 @@
  * Kubernetes HTTP probes, Prometheus and curl speak HTTP/1.1. So each connection's
  * first bytes decide: the HTTP/2 client preface ("PRI * HTTP/2.0") goes to a
  * `node:http2` server, anything else to a `node:http` server; both share one
- * `connectNodeAdapter` handler. (Bun.serve cannot send HTTP trailers, so it cannot
+ * request listener (kit/fast-unary.ts: connect-node's adapter, with a short way for
+ * binary Connect unary calls). (Bun.serve cannot send HTTP trailers, so it cannot
  * serve gRPC; that is why services use node:http2 at all.)
  *
  * Interceptor order, outermost first: metrics -> call context (request id, trace,
@@ -30,7 +31,8 @@ import net from "node:net";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Access, methodAccess } from "./auth.ts";
 import { type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
-import { compressionBrotli, compressionGzip, connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { rpcRequestListener } from "./fast-unary.ts";
 
 type NodeHandlerArgs = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>;
 /** The request/response pair connect-node hands to handlers, on HTTP/1.1 or HTTP/2. */
@@ -110,6 +112,11 @@ export interface RpcServerOptions {
    * 30 s (kit/client.ts), so only abandoned connections hit it. Default 5 min.
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * Binary Connect unary calls skip connect-node's adapter (kit/fast-unary.ts); default
+   * true (OASIS_MESH_FAST_UNARY, kit/config.ts).
+   */
+  readonly fastUnary?: boolean;
 }
 
 export interface RpcServer {
@@ -187,7 +194,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
         });
   let adminPort: number | undefined;
 
-  const handler = connectNodeAdapter({
+  const handler = rpcRequestListener({
     interceptors,
     acceptCompression: [compressionGzip, compressionBrotli],
     // Small messages cost more to compress than to send on a LAN.
@@ -196,6 +203,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     // Cap what clients may ask for so a stuck call cannot pin resources for hours.
     maxTimeoutMs: 60_000,
     shutdownSignal: shutdown.signal,
+    fast: opts.fastUnary,
     routes(router: ConnectRouter) {
       for (const b of opts.bindings) b.register(router);
       router.service(Health, healthService(health));

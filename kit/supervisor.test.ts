@@ -2,7 +2,8 @@
  * The mesh supervisor (kit/supervisor.ts) with a real child process: after `kill -9` it
  * restarts the process and waits for it to be ready again, backing off 0.5 s, then 1 s
  * on a second crash of a process that had not run for a minute; a stopped process is
- * not restarted; a process that never gets ready fails with its last output.
+ * not restarted; a process that never gets ready fails with its last output; a restart
+ * may lay env over the process's own.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -97,6 +98,26 @@ test("a process that never gets ready fails its start with what the probe saw an
     expect(msg).toContain(`port ${p} not ready after 1500 ms (last probe: 503 waiting for the database)`);
     expect(msg).toContain("stuck (pid ");
     expect(msg).toContain("  | connecting to the database");
+  } finally {
+    await quiet.stopAll();
+  }
+});
+
+test("a restart with env lays it over the process's env, for that start and later ones", async () => {
+  const echo = join(dir, "echo.ts");
+  writeFileSync(echo, `Bun.serve({ port: Number(process.env.CHILD_PORT), hostname: "127.0.0.1", fetch: () => new Response(process.env.CHILD_SETTING ?? "unset") });\n`);
+  const quiet = new Supervisor({ output: null, restart: false });
+  const p = await freePort();
+  const setting = async () => (await fetch(`http://127.0.0.1:${p}/readyz`)).text();
+  try {
+    await quiet.start({ name: "echo", entry: echo, port: p, env: { ...process.env, CHILD_PORT: String(p), CHILD_SETTING: "default" } });
+    expect(await setting()).toBe("default");
+    await quiet.stop("echo");
+    await quiet.restart("echo", { CHILD_SETTING: "short" });
+    expect(await setting()).toBe("short");
+    await quiet.stop("echo");
+    await quiet.restart("echo");
+    expect(await setting()).toBe("short");
   } finally {
     await quiet.stopAll();
   }

@@ -5,6 +5,7 @@
  * Used by the `mesh` command and by tests that need real processes (crash tests).
  */
 import type { Subprocess } from "bun";
+import { bundleFor } from "./bundle.ts";
 
 export interface ProcessSpec {
   /** Name shown in log prefixes, e.g. "identity" or "edge". */
@@ -43,8 +44,10 @@ const tailLines = 30;
 /**
  * Extra Bun flags for every process, from `OASIS_BUN_FLAGS` (space-separated), e.g.
  * `--cpu-prof-md --cpu-prof-dir=/tmp/prof` to profile a whole mesh under a benchmark.
+ * Read at each spawn, so a benchmark may set it after its setup and restart the processes
+ * it profiles (bench/social.ts OASIS_BENCH_PROFILE).
  */
-const runtimeFlags = (process.env.OASIS_BUN_FLAGS ?? "").split(" ").filter(Boolean);
+const runtimeFlags = (): string[] => (process.env.OASIS_BUN_FLAGS ?? "").split(" ").filter(Boolean);
 
 const colors = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96, 90];
 
@@ -117,7 +120,9 @@ export class Supervisor {
   }
 
   private spawn(m: Managed): void {
-    const proc = Bun.spawn([process.execPath, ...runtimeFlags, m.spec.entry], {
+    // A prebuilt bundle of the entry when this run built them (kit/bundle.ts), else the source.
+    const entry = bundleFor(m.spec.entry) ?? m.spec.entry;
+    const proc = Bun.spawn([process.execPath, ...runtimeFlags(), entry], {
       env: { ...m.spec.env } as Record<string, string>,
       stdout: "pipe",
       stderr: "pipe",
@@ -165,10 +170,16 @@ export class Supervisor {
     this.procs.get(name)?.proc?.kill("SIGKILL");
   }
 
-  /** Starts a stopped or killed process again (without waiting for auto-restart). */
-  async restart(name: string): Promise<void> {
+  /**
+   * Starts a stopped or killed process again (without waiting for auto-restart). `env`,
+   * if given, is laid over the process's env from then on (this start and later ones),
+   * e.g. a crash test's shorter ack wait for the last start; a process still running
+   * keeps the env it started with.
+   */
+  async restart(name: string, env?: Readonly<Record<string, string>>): Promise<void> {
     const m = this.procs.get(name);
     if (!m) throw new Error(`unknown process ${name}`);
+    if (env) m.spec = { ...m.spec, env: { ...m.spec.env, ...env } };
     m.stopping = false;
     if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null)
       return waitReady(m.spec.port, this.opts.readyTimeoutMs, undefined, () => this.context(m));

@@ -51,6 +51,8 @@ export const SHARED_RULES: Readonly<Record<string, readonly string[]>> = {
   "shared-rules/moderation-action.ts": ["identity", "post", "interaction", "search"],
   "shared-rules/post-created-head.ts": ["feed", "interaction"],
   "shared-rules/author-privacy.ts": ["post", "interaction"],
+  "shared-rules/graph-small-sets.ts": ["graph", "interaction"],
+  "shared-rules/post-cache.ts": ["post", "interaction"],
 };
 
 /**

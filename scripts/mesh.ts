@@ -19,6 +19,8 @@ import { mesh, edgePort } from "../mesh.config.ts";
 import { metricsPortOffset } from "../kit/config.ts";
 import { generateMeshKeys, meshIdentityFrom, type MeshIdentity } from "../kit/mesh-keys.ts";
 import { Supervisor } from "../kit/supervisor.ts";
+import { buildBundles, meshEntries } from "../kit/bundle.ts";
+import { boolEnv } from "../kit/env.ts";
 import { ensureInfra } from "./infra.ts";
 import { operatorEnvFile } from "./admin/lib/connection.ts";
 
@@ -63,6 +65,12 @@ export async function startMesh(opts: { log?: (line: string) => void } = {}): Pr
   env.OASIS_IDENTITY_KEK ??= randomBytes(32).toString("base64");
   // Signed private media URLs (chat images): a fresh key per run unless one is given.
   env.OASIS_MEDIA_URL_KEY ||= randomBytes(32).toString("base64url");
+  // Prebuilt bundles (kit/bundle.ts) when asked, unless a parent (scripts/test.ts) built them.
+  if (!process.env.OASIS_SERVICE_BUNDLE_DIR && boolEnv(process.env, "OASIS_SERVICE_BUNDLE", false)) {
+    const b = await buildBundles(meshEntries(services.map((e) => e.name)));
+    process.env.OASIS_SERVICE_BUNDLE_DIR = b.dir;
+    say(`service bundles ${b.built ? "built" : "reused"} in ${(b.ms / 1000).toFixed(1)} s`);
+  }
   const t0 = performance.now();
   await supervisor.startAll(
     services.map((e) => ({ name: e.name, entry: join(root, "services", e.name, "main.ts"), port: portOf(e.name, e.port), env })),

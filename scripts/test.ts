@@ -14,12 +14,20 @@
  * (one CI run's times, 2 workers on the 2-core box, committed so that the end-to-end
  * test, ~10 min, starts first instead of last).
  *
+ * Mesh processes that tests start (kit/supervisor.ts) run from prebuilt bundles unless
+ * `OASIS_SERVICE_BUNDLE=0` (kit/bundle.ts, design note 54: a start costs ~half the CPU):
+ * built here once, before the tests, into `.data/bundles` (reused while no input file
+ * changed), and handed to every test process as `OASIS_SERVICE_BUNDLE_DIR`.
+ *
  * Extra arguments go to bun test, e.g. `npm test -- services/identity`.
  */
 import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { ensureInfra } from "./infra.ts";
+import { buildBundles, meshEntries } from "../kit/bundle.ts";
+import { boolEnv } from "../kit/env.ts";
+import { mesh } from "../mesh.config.ts";
 
 /** Worker processes for test files: OASIS_TEST_WORKERS (a positive integer), else the core count. */
 function workers(): number {
@@ -34,6 +42,11 @@ await ensureInfra();
 const started = performance.now();
 const root = join(import.meta.dir, "..");
 mkdirSync(join(root, ".data"), { recursive: true });
+if (boolEnv(process.env, "OASIS_SERVICE_BUNDLE", true)) {
+  const b = await buildBundles(meshEntries(mesh.map((e) => e.name)));
+  process.env.OASIS_SERVICE_BUNDLE_DIR = b.dir;
+  console.log(`service bundles ${b.built ? "built" : "reused"} in ${(b.ms / 1000).toFixed(1)} s (${b.dir})`);
+}
 const n = workers();
 const timings = [join(root, ".data", "test-timings.json"), join(root, "scripts", "test-timings.json")].map((f) => `--timings=${f}`);
 const parallel = n > 1 ? [`--parallel=${n}`, ...timings, "--update-timings"] : [];

@@ -14,7 +14,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { H2ConnectClient } from "./connect-client.ts";
+import { H2ConnectClient } from "./h2-client.ts";
 
 const bodyBytes = 400_000;
 /** The proxy cuts the connection once this many bytes reached the client (headers and part of the body). */

@@ -65,6 +65,21 @@ export class H2ConnectClient {
 
   private readonly connected = new WeakSet<http2.ClientHttp2Session>();
 
+  /**
+   * The session a call starts on (connect), its use noted for the idle ping; undefined
+   * when no session can be made, after `reject` got `unavailable` (nothing was sent, so
+   * the call may be retried elsewhere). Shared by `unary` and `request`.
+   */
+  private open(reject: (err: ConnectError) => void): http2.ClientHttp2Session | undefined {
+    this.lastUse = Date.now();
+    try {
+      return this.connect();
+    } catch (err) {
+      reject(unavailable(`upstream unavailable: ${(err as Error).message}`, true));
+      return undefined;
+    }
+  }
+
   private connect(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
@@ -115,15 +130,9 @@ export class H2ConnectClient {
     signal?: AbortSignal,
     onHeaders?: (h: http2.IncomingHttpHeaders) => void,
   ): Promise<Uint8Array> {
-    this.lastUse = Date.now();
     return new Promise<Uint8Array>((resolve, reject) => {
-      let session: http2.ClientHttp2Session;
-      try {
-        session = this.connect();
-      } catch (err) {
-        reject(unavailable(`upstream unavailable: ${(err as Error).message}`, true));
-        return;
-      }
+      const session = this.open(reject);
+      if (!session) return;
       let settled = false;
       let status = 0;
       let responseHeaders: http2.IncomingHttpHeaders = {};
@@ -200,15 +209,9 @@ export class H2ConnectClient {
    * content-length: incompleteAnswer), so a truncated body is never passed on as a 200.
    */
   request(method: string, path: string, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: Buffer }> {
-    this.lastUse = Date.now();
     return new Promise((resolve, reject) => {
-      let session: http2.ClientHttp2Session;
-      try {
-        session = this.connect();
-      } catch (err) {
-        reject(unavailable(`upstream unavailable: ${(err as Error).message}`, true));
-        return;
-      }
+      const session = this.open(reject);
+      if (!session) return;
       let responseHeaders: http2.IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
       const stream = session.request({ ":method": method, ":path": path, ...headers }, { endStream: true });
