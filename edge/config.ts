@@ -24,11 +24,18 @@
  * when the feed's Redis is the edge's; 0: its own call first), OASIS_EDGE_PAGE_TRACKING [1] (kept
  * pages' keys tracked on the page path's connection, Redis client-side caching: a kept page
  * nothing of which changed is answered after the rate limit and the timeline's checks, its
- * pieces not read; services/feed/page-path/tracking.ts; 0: every kept page read again), OASIS_EDGE_REL_SETS [1] (the page
+ * pieces not read; services/feed/page-path/tracking.ts; 0: every kept page read again), OASIS_EDGE_PAGE_TIGHT_WINDOW [1] (a page of N posts
+ * hydrates N + 2 posts, not the feed's 1.5 N + 2; read again with the feed's window when fewer than N
+ * of them are visible; design note 46; 0: the feed's window), OASIS_EDGE_PAGE_HELD_ENTRIES [50000] (posts, counters
+ * and profiles held by the page path, tracked on its connection, pages read without them;
+ * services/feed/page-path/held.ts, design note 51; 0: off), OASIS_EDGE_REL_SETS [1] (the page
  * path answers a relationship it lacks from the viewer's relationship set in the feed's Redis,
  * loaded with one ListRelationships call per viewer, instead of asking graph for each pair;
  * services/feed/page-path/pieces.ts relSetKey), OASIS_EDGE_REL_SET_MAX [10000] (relationships a
- * set holds at most; a viewer with more keeps pair fills; 0: pair fills only), OASIS_EDGE_PAGE_FILL_COUNTS [1]
+ * set holds at most; a viewer with more keeps pair fills; 0: pair fills only), OASIS_EDGE_REL_SET_AMEND [1]
+ * (a follow, mute, block... through the edge amends the writer's set in place, one
+ * BatchGetRelationships as the writer, design note 50; 0: drops it, the next unknown
+ * relationship loads it again), OASIS_EDGE_PAGE_FILL_COUNTS [1]
  * (counters and viewer state the read model lacks, expired after 5 minutes or dropped by a like,
  * are asked of interaction by the page path, stored as the feed stores them and the page served;
  * 0: such a page is a miss and the feed answers it), OASIS_EDGE_PAGE_AUTOPIPELINE [0] (the page path's
@@ -104,8 +111,14 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
    * changed is answered after the rate limit and the timeline's checks alone.
    */
   readonly pageTracking: boolean;
+  /** OASIS_EDGE_PAGE_TIGHT_WINDOW: a page hydrates its size + 2 posts, the feed's window only when too few are visible (design note 46). */
+  readonly pageTightWindow: boolean;
+  /** OASIS_EDGE_PAGE_HELD_ENTRIES: pieces every viewer shares held by the page path, tracked, and pages read lean (held.ts, design note 51); 0: off. */
+  readonly pageHeldEntries: number;
   /** OASIS_EDGE_REL_SETS: relationships the page path lacks come from the viewer's set (one load per viewer). */
   readonly relSets: boolean;
+  /** OASIS_EDGE_REL_SET_AMEND: a relationship write through the edge amends the writer's set in place (else drops it). */
+  readonly relSetAmend: boolean;
   /** OASIS_EDGE_REL_SET_MAX: relationships a set holds at most. */
   readonly relSetMax: number;
   /** OASIS_EDGE_PAGE_FILL_COUNTS: counters and viewer state the page path lacks are asked of interaction and stored, not left to the feed. */
@@ -168,8 +181,11 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     pageReuseEntries: int(env, "OASIS_EDGE_PAGE_REUSE_ENTRIES", 20_000, { min: 0 }),
     pageItemEntries: int(env, "OASIS_EDGE_PAGE_ITEM_ENTRIES", 20_000, { min: 0 }),
     pageTracking: boolEnv(env, "OASIS_EDGE_PAGE_TRACKING", true),
+    pageTightWindow: boolEnv(env, "OASIS_EDGE_PAGE_TIGHT_WINDOW", true),
+    pageHeldEntries: int(env, "OASIS_EDGE_PAGE_HELD_ENTRIES", 50_000, { min: 0 }),
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
+    relSetAmend: boolEnv(env, "OASIS_EDGE_REL_SET_AMEND", true),
     pageFillCounts: boolEnv(env, "OASIS_EDGE_PAGE_FILL_COUNTS", true),
     pageAutoPipelining: boolEnv(env, "OASIS_EDGE_PAGE_AUTOPIPELINE", false),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),

@@ -48,6 +48,16 @@ async function restCall(m: DescMethod, userId: bigint, body: unknown, token: str
   return { status: res.status, json: (await res.json()) as any };
 }
 
+/** The Connect body that names `target`: `user_id`, or for a batch `user_ids` holding it alone. */
+function bodyFor(m: DescMethod, target: bigint): Record<string, unknown> {
+  return m.name === "BatchCreateFollows" ? { userIds: [String(target)] } : { userId: String(target) };
+}
+
+/** The REST body that names `target` where the path does not (a batch's route has no user_id). */
+function restBodyFor(m: DescMethod, target: bigint): Record<string, unknown> {
+  return m.name === "BatchCreateFollows" ? bodyFor(m, target) : {};
+}
+
 async function login(n: number): Promise<string> {
   const res = await fetch(`${bed.mesh.url("edge")}/oasis.identity.v1.IdentityService/CreateSession`, {
     method: "POST",
@@ -96,6 +106,7 @@ function revealingTarget(method: string): bigint {
   const targets: Record<string, bigint> = {
     Follow: d,
     Unfollow: c,
+    BatchCreateFollows: d,
     ApproveFollowRequest: c,
     RejectFollowRequest: c,
     Block: d,
@@ -128,7 +139,7 @@ test("every mutating GraphService method acts only for the token's user", async 
     (m) => m.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS && methodAccess(m) !== Access.INTERNAL,
   );
   expect(mutating.map((m) => m.name).sort()).toEqual(
-    ["ApproveFollowRequest", "Block", "Follow", "Mute", "RejectFollowRequest", "Unblock", "Unfollow", "Unmute"].sort(),
+    ["ApproveFollowRequest", "BatchCreateFollows", "Block", "Follow", "Mute", "RejectFollowRequest", "Unblock", "Unfollow", "Unmute"].sort(),
   );
   const before = await stateOfB();
   // The setup is what the targets rely on: a check that B's state is visible at all.
@@ -145,15 +156,15 @@ test("every mutating GraphService method acts only for the token's user", async 
   for (const m of mutating) {
     for (const target of [revealingTarget(m.name), a]) {
       // 1) B's id smuggled in as extra fields: rejected as unknown input, over Connect and REST.
-      const smuggled = { userId: String(target), followerId: String(b), actorId: String(b) };
+      const smuggled = { ...bodyFor(m, target), followerId: String(b), actorId: String(b) };
       expect((await edgeCall(m.name, smuggled, tokenA)).status).toBe(400);
-      expect((await restCall(m, target, { followerId: String(b) }, tokenA)).status).toBe(400);
-      expect((await restCall(m, target, {}, tokenA, { query: `?follower_id=${b}` })).status).toBe(400);
+      expect((await restCall(m, target, { ...restBodyFor(m, target), followerId: String(b) }, tokenA)).status).toBe(400);
+      expect((await restCall(m, target, restBodyFor(m, target), tokenA, { query: `?follower_id=${b}` })).status).toBe(400);
       // 2) Forged caller headers: acts as A (or is refused), never as B.
-      expect((await edgeCall(m.name, { userId: String(target) }, tokenA, forgedHeaders)).status).toBeLessThan(500);
-      expect((await restCall(m, target, {}, tokenA, { headers: forgedHeaders })).status).toBeLessThan(500);
+      expect((await edgeCall(m.name, bodyFor(m, target), tokenA, forgedHeaders)).status).toBeLessThan(500);
+      expect((await restCall(m, target, restBodyFor(m, target), tokenA, { headers: forgedHeaders })).status).toBeLessThan(500);
       // 3) A body naming B next to the path's target: the path wins, and it is still A acting.
-      expect((await restCall(m, target, { userId: String(b) }, tokenA)).status).toBeLessThan(500);
+      expect((await restCall(m, target, { ...restBodyFor(m, target), userId: String(b) }, tokenA)).status).toBeLessThan(500);
       expect({ method: m.name, target: String(target), state: await stateOfB() }).toEqual({ method: m.name, target: String(target), state: before });
     }
   }
@@ -162,7 +173,7 @@ test("every mutating GraphService method acts only for the token's user", async 
   // block B); B's relations to others, B's other requests and B's counts stay, and B
   // never follows, blocks or mutes A, nor gains A as a follower without approving.
   for (const m of mutating) {
-    expect((await edgeCall(m.name, { userId: String(b) }, tokenA)).status).toBeLessThan(500);
+    expect((await edgeCall(m.name, bodyFor(m, b), tokenA)).status).toBeLessThan(500);
     const after = await stateOfB();
     expect({ method: m.name, rel: after.rel.slice(1), counts: after.counts }).toEqual({ method: m.name, rel: before.rel.slice(1), counts: before.counts });
     expect({ method: m.name, requests: after.requests.filter((r) => r !== String(a)) }).toEqual({ method: m.name, requests: [String(c)] });
@@ -179,6 +190,12 @@ test("every mutating GraphService method acts only for the token's user", async 
   // Internal methods are not reachable through the edge at all.
   const internal = await edgeCall("ListFollowerIds", { userId: String(b) }, tokenA);
   expect(internal.status).toBe(404);
+  // A's own follow import over its REST route works (the refusals above were not a route
+  // that never answers), and changes nothing of B's.
+  const batch = GraphService.methods.find((m) => m.name === "BatchCreateFollows")!;
+  const imported = await restCall(batch, c, { userIds: [String(c)] }, tokenA);
+  expect([imported.status, imported.json.results?.[0]?.state, imported.json.results?.[0]?.relationship?.following]).toEqual([200, "FOLLOW_STATE_FOLLOWING", true]);
+  expect((await stateOfB()).counts).toEqual(before.counts);
   // And B's own token does change B's state, over REST and Connect: the refusals above
   // were about the actor, not a route that never works.
   const approve = GraphService.methods.find((m) => m.name === "ApproveFollowRequest")!;

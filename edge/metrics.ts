@@ -3,17 +3,17 @@
  * route label is the RPC path or REST template, never the raw URL, so label
  * cardinality stays bounded.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Histogram, type Registry } from "prom-client";
+import { createRegistry, defaultEventLoopMs } from "#kit/metrics.ts";
 
 export interface EdgeMetrics {
   readonly registry: Registry;
   observe(route: string, method: string, status: number, seconds: number): void;
 }
 
-export function createEdgeMetrics(): EdgeMetrics {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service: "edge" });
-  collectDefaultMetrics({ register: registry });
+/** The edge's registry; `eventLoopMs` as kit/metrics.ts createRegistry takes it (OASIS_METRICS_EVENT_LOOP_MS). */
+export function createEdgeMetrics(eventLoopMs = defaultEventLoopMs): EdgeMetrics {
+  const registry = createRegistry("edge", eventLoopMs);
   const requests = new Counter({
     name: "edge_http_requests_total",
     help: "HTTP requests served by the edge, by route, method and status.",

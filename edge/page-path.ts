@@ -16,11 +16,13 @@
  * With OASIS_EDGE_REL_SETS (default on), the first unknown relationship of a viewer loads the viewer's
  * whole relationship set instead (ListRelationships as the viewer, one call; pieces.ts
  * relSetKey), which answers for every user from then on, so a user timeline of someone
- * the viewer never read is a plain hit; a write through the edge drops both users' sets.
+ * the viewer never read is a plain hit; a write through the edge amends the writer's set in
+ * place (OASIS_EDGE_REL_SET_AMEND, default on: one BatchGetRelationships as the writer,
+ * design note 50) and drops the other user's (the feed amends both when it consumes the event).
  *
  * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
  * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_ITEM_ENTRIES (pages and their JSON
- * assembled from items kept rendered, services/feed/page-path/items.ts; `edge_page_items_total{result}`), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_PAGE_TRACKING (kept pages' keys tracked on the connection, services/feed/page-path/tracking.ts: an unchanged page is answered after the checks alone; `edge_page_tracking_total{event}`), OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
+ * assembled from items kept rendered, services/feed/page-path/items.ts; `edge_page_items_total{result}`), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_PAGE_TRACKING (kept pages' keys tracked on the connection, services/feed/page-path/tracking.ts: an unchanged page is answered after the checks alone; `edge_page_tracking_total{event}`), OASIS_EDGE_PAGE_TIGHT_WINDOW (page size + 2 posts hydrated; `edge_page_path_wide_total` counts pages read again with the feed's window), OASIS_EDGE_PAGE_HELD_ENTRIES (posts, counters and profiles held and tracked, pages read lean, services/feed/page-path/held.ts; `edge_page_held_total{result}`), OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
  * filled, miss, error), `edge_page_path_misses_total{reason}` and both by timeline,
  * `edge_page_path_timeline_total{timeline,result,reason}`.
  */
@@ -58,10 +60,12 @@ export interface PagePath {
   gates(routed: RoutedMethod, viewer: bigint | null): boolean;
   /**
    * After an upstream answered `routed` successfully: a graph write by `viewer` drops the
-   * pair's cached relationships, so the viewer's next page reflects it (read your own
-   * mute). Never throws.
+   * pair's cached relationships and amends the viewer's relationship set in place
+   * (`amendSets`: the pair asked of graph as the viewer with `meta`, one
+   * BatchGetRelationships; else the set is dropped), so the viewer's next page reflects it
+   * (read your own mute) and is still answered from the set. Never throws.
    */
-  answered(routed: RoutedMethod, request: Message, viewer: bigint | null): Promise<void>;
+  answered(routed: RoutedMethod, request: Message, viewer: bigint | null, meta: CallMeta): Promise<void>;
   close(): void;
 }
 
@@ -72,13 +76,14 @@ export interface PagePath {
  * (services/feed/page-path/reuse.ts); 0 computes every page. `itemEntries` > 0 keeps
  * that many timeline items rendered (PostView bytes and JSON) by the bytes of their
  * pieces and assembles pages, with their JSON, from them (items.ts); 0 builds every item.
- * `fillCounts`: counters and viewer state the read model lacks are asked of interaction
+ * `amendSets` (with `relSets`): a relationship write through the edge amends the writer's
+ * set in place instead of dropping it (`answered`). `fillCounts`: counters and viewer state the read model lacks are asked of interaction
  * (BatchGetCounts, BatchGetViewerState as the viewer), stored, and the page served
  * ("filled") instead of passed to the feed (misses "counts", "state"). `autoPipelining`
  * (default false: each command written when made, OASIS_EDGE_PAGE_AUTOPIPELINE): ioredis's
  * auto-pipelining on the page path's connection.
  */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; fillCounts?: boolean; autoPipelining?: boolean }): PagePath {
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; tightWindow?: boolean; held?: number; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; amendSets?: boolean; fillCounts?: boolean; autoPipelining?: boolean }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships, or interaction for counters and viewer state, the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const byTimeline = new Counter({
@@ -98,7 +103,7 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log, autoPipelining: opts.autoPipelining ?? false });
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
   const items = (opts.itemEntries ?? 0) > 0 ? new ItemCache(opts.itemEntries!) : undefined;
-  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, sets: opts.relSets ?? false, setMax: opts.relSetMax });
+  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, tightWindow: opts.tightWindow, held: opts.held, sets: opts.relSets ?? false, setMax: opts.relSetMax });
   new Counter({
     name: "edge_page_items_total",
     help: "Timeline items the page path assembled pages from (OASIS_EDGE_PAGE_ITEM_ENTRIES, services/feed/page-path/items.ts), by result (hit: kept rendering; miss: built and encoded).",
@@ -141,6 +146,31 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
       }
     },
   });
+  new Counter({
+    name: "edge_page_path_wide_total",
+    help: "Pages the page path read again with the feed's window after a tight window (OASIS_EDGE_PAGE_TIGHT_WINDOW) showed fewer posts than the page holds.",
+    registers: [opts.registry],
+    collect() {
+      this.reset();
+      this.inc(feed.wideReads);
+    },
+  });
+  new Counter({
+    name: "edge_page_held_total",
+    help: "Pieces every viewer shares (posts, counters, profiles) the page path put back into lean reads (OASIS_EDGE_PAGE_HELD_ENTRIES, services/feed/page-path/held.ts), by result (hit: held; fetched: read again with tracking on; fallback: a lean read read again in full).",
+    labelNames: ["result"],
+    registers: [opts.registry],
+    collect() {
+      this.reset();
+      const h = feed.held;
+      if (h) {
+        this.inc({ result: "hit" }, h.hits);
+        this.inc({ result: "fetched" }, h.fetched);
+        this.inc({ result: "fallback" }, h.fallbacks);
+      }
+    },
+  });
+  const writes = new Counter({ name: "edge_page_path_rel_writes_total", help: "Relationship writes through the edge, by what became of the writer's relationship set (amended: the pair written in place, OASIS_EDGE_REL_SET_AMEND; dropped: dropped, or there was none to amend).", labelNames: ["result"], registers: [opts.registry] });
   const counted = { hit: results.labels("hit"), filled: results.labels("filled"), miss: results.labels("miss"), error: results.labels("error") };
   // Relationships the read model lacks: asked of graph as the viewer, as the feed would;
   // with sets on, the viewer's whole set first (ListRelationships, one call per viewer).
@@ -194,10 +224,13 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
       }
       return undefined;
     },
-    async answered(routed, request, viewer) {
+    async answered(routed, request, viewer, meta) {
       if (viewer === null || !relationshipWrites.has(routed.path)) return;
       const user = (request as unknown as { userId?: bigint }).userId;
-      if (typeof user === "bigint") await feed.relationshipChanged(viewer, user).catch(() => {});
+      if (typeof user !== "bigint") return;
+      const pairs = opts.amendSets && opts.relSets ? asker(meta)?.pairs : undefined;
+      const amended = await feed.relationshipChanged(viewer, user, pairs).catch(() => false);
+      writes.inc({ result: amended ? "amended" : "dropped" });
     },
     close: () => redis.disconnect(),
   };
