@@ -24,6 +24,6 @@ export async function createFeedApp(config: FeedConfig): Promise<App> {
   return serve(rt, {
     bindings: [bind(FeedService, feedService(ctx))],
     // The read model is kept by its consumers even while reads bypass it (OASIS_FEED_READ_MODEL=0).
-    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), ...graphConsumers, ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed, rt.config.interactionBatch)],
+    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), ...graphConsumers, ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed, rt.config.interactionBatch, rt.config.rmPostBatch)],
   });
 }

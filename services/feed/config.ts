@@ -36,6 +36,11 @@
  *   at a time (one delivery, one decode, one ack per event instead of three; the Redis
  *   commands of a batch go out together), instead of the three consumers `feed-graph`,
  *   `feed-followers` and `feed-read-model-graph`, whose durables it deletes at start.
+ * - OASIS_FEED_RM_POST_BATCH [64]: the read model's consumer of post's events takes the
+ *   events that arrive together as batches of up to that many, applied one at a time in
+ *   stream order (kit/consumer.ts overlappingBatch with every event a barrier) and acked
+ *   together: one NATS write for a batch's acks instead of one per event; 0: one event at
+ *   a time. bench/social.ts OASIS_BENCH_COMPOSE_AB=postbatch.
  * - OASIS_FEED_INTERACTION_BATCH [64]: the read model's consumer of interaction's events
  *   (likes, comments) takes what arrives together as batches of up to this many, started
  *   together in stream order (read-model-events.ts); 0 handles one event at a time.
@@ -59,6 +64,12 @@
  *   asked as the viewer for that one user, written in place by one version-checked Lua
  *   call) instead of dropping the set, which made the viewer's next unknown relationship
  *   load the whole set again (ListRelationships); 0 drops, as before.
+ * - OASIS_FEED_READ_REL_SETS [1]: GetHomeFeed and GetUserFeed take the viewer's
+ *   relationships (the authors' on the page, the celebrities followed) from the viewer's
+ *   complete relationship set when Redis has one (read-model.ts relationshipsFromSet), so
+ *   a full read asks graph nothing; without a set, graph as before. A mute or block made
+ *   straight on graph then shows once the feed consumed its event (design note 50); 0:
+ *   graph on every read, as before.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -97,8 +108,12 @@ export interface FeedConfig extends BaseConfig {
   readonly graphBatch: number;
   /** Most events per batch of the read model's interaction consumer (0: one at a time). */
   readonly interactionBatch: number;
+  /** Most events per batch of the read model's post consumer, applied in stream order (0: one at a time). */
+  readonly rmPostBatch: number;
   /** Graph events amend the viewers' relationship sets in place (page-path/pieces.ts amendRelationshipSets) instead of dropping them. */
   readonly relSetAmend: boolean;
+  /** The feed's own reads take the viewer's relationships from their complete set when there is one (read-model.ts relationshipsFromSet), else from graph. */
+  readonly relSetReads: boolean;
 }
 
 export function loadFeedConfig(env: Env = process.env): FeedConfig {
@@ -124,6 +139,8 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     graphMerged: boolEnv(env, "OASIS_FEED_GRAPH_MERGED", true),
     graphBatch: num("OASIS_FEED_GRAPH_BATCH", 64),
     interactionBatch: nonNegativeIntEnv(env, "OASIS_FEED_INTERACTION_BATCH", 64),
+    rmPostBatch: nonNegativeIntEnv(env, "OASIS_FEED_RM_POST_BATCH", 64),
     relSetAmend: boolEnv(env, "OASIS_FEED_REL_SET_AMEND", true),
+    relSetReads: boolEnv(env, "OASIS_FEED_READ_REL_SETS", true),
   });
 }

@@ -22,7 +22,7 @@
 import { Histogram } from "prom-client";
 import type { Registry } from "prom-client";
 import { asService } from "#kit/client.ts";
-import { on, type EventMeta } from "#kit/consumer.ts";
+import { on, type EventHandler, type EventMeta } from "#kit/consumer.ts";
 import { FollowCreatedSchema, FollowRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { ensureUserTimeline } from "./domain/builders.ts";
@@ -77,10 +77,7 @@ export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
     metrics.stages.observe({ stage: "queue" }, Math.max(0, meta.startedAtMs - meta.storedAtMs) / 1000);
     metrics.stages.observe({ stage: "push" }, (now - meta.startedAtMs) / 1000);
   };
-  return {
-    name: "feed-fanout",
-    concurrency: cfg.fanoutConcurrency,
-    handlers: [
+  const handlers: EventHandler<any>[] = [
       on(PostCreatedSchema, async (e, meta) => {
         const post = e.post!;
         const stored = cfg.oneTripCreate ? storedPostFromEvent(post, meta.data) : undefined;
@@ -176,8 +173,10 @@ export function postConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
           await ctx.timelines.removeHome(ids, [e.postId]);
         });
       }),
-    ],
-  };
+  ];
+  // One event per handler, `fanoutConcurrency` at a time. Batches of events acked together
+  // (OASIS_FEED_FANOUT_EVENT_BATCH, stop 29) did not pay and were removed (design note 55).
+  return { name: "feed-fanout", concurrency: cfg.fanoutConcurrency, handlers };
 }
 
 /**

@@ -75,17 +75,15 @@ return pushFollowerBatch(7)
 // `delivered:user`, KEYS[13] ut:A, KEYS[14] ub:A; ARGV[7..10] the seed's arguments,
 // ARGV[11] the user timeline cap, ARGV[12] the author's id, ARGV[13], ARGV[14] the post's
 // (score, id). In order: the seed (the read model holds the post before any timeline
-// does), the author's timeline if built (timelines.ts pushScript's rules), then, unless
+// does), the author's timeline if built (timelines.ts pushBuiltLua, which pushToReaderLua
+// brings: ARGV[13], ARGV[14] are the last arguments, so the pair is the one post), then, unless
 // the author is merged at read time (in `celebs`: returns {-3, 0}), the first batch of
 // followers; above the threshold the author joins `celebs` ({-2, followers}, as the
 // two-trip fan-out's addCeleb).
 const firstTripScript = `${pushToReaderLua}${followerBatchLua}${seedPostLua}
 seedPost(KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
-if redis.call('EXISTS', KEYS[14]) == 1 then
-  local n = redis.call('ZADD', KEYS[13], ARGV[13], ARGV[14])
-  redis.call('ZREMRANGEBYRANK', KEYS[13], 0, -(tonumber(ARGV[11]) + 1))
-  if n > 0 then redis.call('INCRBY', KEYS[12], n) end
-end
+local n = pushBuilt(KEYS[13], KEYS[14], tonumber(ARGV[11]), 13)
+if n > 0 then redis.call('INCRBY', KEYS[12], n) end
 if redis.call('SISMEMBER', KEYS[6], ARGV[12]) == 1 then return {-3, 0} end
 local r = pushFollowerBatch(13)
 if r[1] == -2 then redis.call('SADD', KEYS[6], ARGV[12]) end

@@ -172,6 +172,31 @@ test("every page is the same bytes from the page path as from the feed, and most
   const hits = [...items].find(([l]) => l.includes('result="hit"'))?.[1] ?? 0;
   console.log(`rendered items: ${JSON.stringify([...items])}`);
   expect(hits).toBeGreaterThan(0);
+
+  // Design note 46: pages hydrated with a tight window (the page size + 2 posts, the feed's
+  // window when fewer are visible): the same bytes, read fresh, kept and tracked. It
+  // stays on for the tests below.
+  bed.mesh.env.OASIS_EDGE_PAGE_TIGHT_WINDOW = "1";
+  await edgeWithPagePath(true, "20000");
+  for (const round of ["tight", "tight again", "tight tracked"]) {
+    const got = await readAll();
+    for (const [what, bodies] of proxied) expect({ round, what, bodies: got.get(what) }).toEqual({ round, what, bodies });
+  }
+  const wide = await counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_wide_total");
+  console.log(`tight window: ${JSON.stringify([...wide])} pages read again wide`);
+
+  // Design note 51: posts, counters and profiles held by the edge (tracked), pages read
+  // lean and put back together: the same bytes, read with nothing held, then held, then
+  // kept and tracked. It stays on for the tests below (changes after reads).
+  bed.mesh.env.OASIS_EDGE_PAGE_HELD_ENTRIES = "50000";
+  await edgeWithPagePath(true, "20000");
+  for (const round of ["held fresh", "held", "held tracked"]) {
+    const got = await readAll();
+    for (const [what, bodies] of proxied) expect({ round, what, bodies: got.get(what) }).toEqual({ round, what, bodies });
+  }
+  const heldPieces = await counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_held_total");
+  console.log(`held pieces: ${JSON.stringify([...heldPieces])}`);
+  expect([...heldPieces].find(([l]) => l.includes('result="hit"'))?.[1] ?? 0).toBeGreaterThan(0);
 }, 300_000);
 
 async function directHomeAuthors(viewer: number): Promise<string[]> {

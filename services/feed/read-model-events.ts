@@ -29,35 +29,37 @@ import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
  * take the events that arrive together as batches of up to that many, their handlers
  * started together in stream order (kit/consumer.ts overlappingBatch): every handler
  * there writes what its event says or drops a key, each like's one pipeline sent in
- * stream order, so a batch's writes leave in one round trip.
+ * stream order, so a batch's writes leave in one round trip. `postBatch`
+ * (OASIS_FEED_RM_POST_BATCH, 0: one event at a time) makes the post consumer take the
+ * events that arrive together as batches of up to that many, applied one after another
+ * in stream order (every event a barrier of overlappingBatch, so a post_updated still
+ * never passes its post_created) and acknowledged together.
  */
-export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true, interactionBatch = 0) {
+export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true, interactionBatch = 0, postBatch = 0) {
+  const postHandlers: EventHandler<any>[] = [
+    on(PostCreatedSchema, async (e, meta) => {
+      // The fan-out's seed may have written it already (then this writes nothing); a
+      // later event's write (a like's counter fence) is never overwritten either.
+      if (!oneTripCreate) await rm.putPost(e.post!, true);
+      else if (createSeed || e.post!.referPostId !== 0n) await rm.seedNewPost(e.post!, storedPostFromEvent(e.post!, meta.data));
+      // A refer-to adds to the referred post's refers and to its author's state.
+      if (e.post!.referPostId !== 0n) {
+        await rm.referred(e.post!.referPostId, e.post!.authorId, e.post!.postId, true);
+        await rm.referTouched(e.post!.referPostId, e.post!.authorId);
+      }
+      // The seed needs only the ids and the event's bytes: the rest is not decoded.
+    }, oneTripCreate ? decodePostCreatedHead : undefined),
+    on(PostUpdatedSchema, async (e) => rm.putPost(e.post!, false)),
+    on(PostDeletedSchema, async (e) => {
+      await rm.deletePost(e.postId);
+      if (e.referPostId !== 0n) {
+        await rm.referred(e.referPostId, e.authorId, e.postId, false);
+        await rm.referTouched(e.referPostId, e.authorId);
+      }
+    }),
+  ];
   const consumers: Array<{ name: string; handlers: readonly EventHandler<any>[]; batch?: ConsumerBatch }> = [
-    {
-      name: "feed-read-model-post",
-      handlers: [
-        on(PostCreatedSchema, async (e, meta) => {
-          // The fan-out's seed may have written it already (then this writes nothing); a
-          // later event's write (a like's counter fence) is never overwritten either.
-          if (!oneTripCreate) await rm.putPost(e.post!, true);
-          else if (createSeed || e.post!.referPostId !== 0n) await rm.seedNewPost(e.post!, storedPostFromEvent(e.post!, meta.data));
-          // A refer-to adds to the referred post's refers and to its author's state.
-          if (e.post!.referPostId !== 0n) {
-            await rm.referred(e.post!.referPostId, e.post!.authorId, e.post!.postId, true);
-            await rm.referTouched(e.post!.referPostId, e.post!.authorId);
-          }
-          // The seed needs only the ids and the event's bytes: the rest is not decoded.
-        }, oneTripCreate ? decodePostCreatedHead : undefined),
-        on(PostUpdatedSchema, async (e) => rm.putPost(e.post!, false)),
-        on(PostDeletedSchema, async (e) => {
-          await rm.deletePost(e.postId);
-          if (e.referPostId !== 0n) {
-            await rm.referred(e.referPostId, e.authorId, e.postId, false);
-            await rm.referTouched(e.referPostId, e.authorId);
-          }
-        }),
-      ],
-    },
+    { name: "feed-read-model-post", handlers: postHandlers, ...(postBatch > 0 && { batch: overlappingBatch(postHandlers, postBatch, () => false) }) },
     {
       name: "feed-read-model-identity",
       handlers: [on(AccountCreatedSchema, async (e) => rm.putProfile(e.profile!)), on(ProfileUpdatedSchema, async (e) => rm.putProfile(e.profile!))],

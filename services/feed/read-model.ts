@@ -69,7 +69,7 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { FeedContext } from "./context.ts";
-import { amendRelationshipSets, countsTtl, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
+import { amendRelationshipSets, countsTtl, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relSetKey, relSetSentinel, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
 
 const day = 86_400;
 /** When a refer-to's counter is dropped again, ms after the event (interaction counts it in its own consumer). */
@@ -158,16 +158,40 @@ export class ReadModel {
   }
 
   /**
-   * How `viewer` (the current call's caller) relates to each of `ids`, asked of graph
-   * now (a mute or block hides posts on the next read) and kept as `rm:rel:<viewer>:<id>`
-   * for the page path, unless a graph event changed the pair meanwhile.
+   * How `viewer` (the current call's caller) relates to each of `ids`. With
+   * OASIS_FEED_READ_REL_SETS (default on) and the viewer's complete relationship set in
+   * Redis (`rm:rels:<viewer>`, loaded by the page path, amended by graph events and by
+   * the viewer's own writes through the edge; relationshipsFromSet), from the set, no
+   * graph call: a change made straight on graph shows once its event is consumed, the
+   * bound the page path has. Otherwise asked of graph now and kept as
+   * `rm:rel:<viewer>:<id>` for the page path, unless a graph event changed the pair
+   * meanwhile.
    */
   async getRelationships(ctx: FeedContext, viewer: bigint, ids: readonly bigint[]): Promise<Relationship[]> {
     if (ids.length === 0) return [];
+    if (ctx.rt.config.relSetReads) {
+      const fromSet = await this.relationshipsFromSet(viewer, ids);
+      if (fromSet) return fromSet;
+    }
     const got = await this.rels.refresh(ids.map((id) => pairKey(viewer, id)), async () =>
       storedRelationships(viewer, (await ctx.graph.batchGetRelationships({ userIds: [...ids] })).relationships),
     );
     return [...got.values()].map((v) => fromBinary(RelationshipSchema, v));
+  }
+
+  /**
+   * `viewer`'s relationships to `ids` from their complete relationship set (one HMGET of
+   * the sentinel and the ids; page-path/pieces.ts relSetKey): a field's bytes, or the empty
+   * Relationship for an id without one (a complete set holds every non-empty one).
+   * Undefined when the set is absent or too large ("0"): ask graph.
+   */
+  async relationshipsFromSet(viewer: bigint, ids: readonly bigint[]): Promise<Relationship[] | undefined> {
+    const got = await this.redis.hmgetBuffer(relSetKey(viewer), relSetSentinel, ...ids.map(String));
+    if (got[0]?.toString() !== "1") return undefined;
+    return ids.map((id, i) => {
+      const v = got[i + 1];
+      return v ? fromBinary(RelationshipSchema, v) : create(RelationshipSchema, { userId: id });
+    });
   }
 
   /**

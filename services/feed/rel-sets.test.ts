@@ -8,7 +8,11 @@
  * straight on graph, shows on the next page (the set is dropped and fenced: through the
  * edge at once, straight on graph when the feed consumed the event); a load racing a
  * change does not store; a set too large to keep falls back to pair fills; graph events
- * amend a set in place (OASIS_FEED_REL_SET_AMEND), pair for pair what graph lists.
+ * amend a set in place (OASIS_FEED_REL_SET_AMEND), pair for pair what graph lists; a write
+ * through the edge amends the writer's own set (OASIS_EDGE_REL_SET_AMEND), so the writer's
+ * next page is a plain hit with no graph call; the feed's own GetHomeFeed takes the
+ * relationships from a complete set (OASIS_FEED_READ_REL_SETS), still hiding a muted or
+ * blocked author, and asks graph only without one.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -29,9 +33,9 @@ let bed: SocialTestbed;
 let keys: FeedRedis;
 let redis: Redis;
 let prefix: string;
-// Fourteen Reed98 members; relationships are made by the test, not taken from Reed98.
-const members = [...new Set(readEdges().flat())].slice(100, 114);
-const [viewer, stranger, priv, followed, blocker, muted, later, other, racer, big, warmer, third, amA, amB] = members as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+// Sixteen Reed98 members; relationships are made by the test, not taken from Reed98.
+const members = [...new Set(readEdges().flat())].slice(100, 116);
+const [viewer, stranger, priv, followed, blocker, muted, later, other, racer, big, warmer, third, amA, amB, writer, homer] = members as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
 const authors = [stranger, priv, followed, blocker, muted, later, other, third];
 const idOf = new Map<number, bigint>();
 const id = (n: number) => idOf.get(n)!;
@@ -57,7 +61,7 @@ beforeAll(async () => {
   // User timelines built by a reader who is none of the viewers (the feed's own reads
   // store that reader's pairs only).
   for (const n of authors) await bed.feed(id(warmer)).getUserFeed({ userId: id(n), pageSize: 10 });
-  for (const n of [viewer, big, amA, amB]) tokens.set(n, await bed.token(n));
+  for (const n of [viewer, big, amA, amB, writer, homer]) tokens.set(n, await bed.token(n));
   await keys.quiet(60_000);
 }, 300_000);
 afterAll(async () => {
@@ -122,6 +126,79 @@ test("a viewer's first unknown relationship loads their set in one call; every o
   // The feed (asking graph) gives the same posts.
   for (const [n, page] of got) expect({ n, posts: page.posts }).toEqual({ n, posts: await feedPage(viewer, n) });
 });
+
+test("a follow, mute, block or unfollow through the edge amends the writer's set: the next page shows it exactly and is a hit with no graph call", async () => {
+  await edgePage(writer, stranger);
+  expect(await setState(writer)).toBe("1");
+  const edgeWrite = async (verb: string, target: number) => {
+    const res = await fetch(`${bed.mesh.url("edge")}/v1/users/${id(target)}:${verb}`, { method: "POST", headers: { authorization: `Bearer ${tokens.get(writer)!}`, "content-type": "application/json" }, body: "{}" });
+    expect(res.status).toBe(200);
+  };
+  const fieldOf = async (target: number) => (await redis.hgetBuffer(`${prefix}rm:rels:${id(writer)}`, String(id(target))))?.toString("hex") ?? null;
+  /** What graph says of the pair now, as a set holds it (absent when it relates not at all). */
+  const graphField = async (target: number) => {
+    const [r] = (await bed.graph(id(writer)).batchGetRelationships({ userIds: [id(target)] })).relationships;
+    return r && (r.following || r.followedBy || r.mutual || r.requested || r.requestedBy || r.blocking || r.blockedBy || r.muting) ? Buffer.from(toBinary(RelationshipSchema, r)).toString("hex") : null;
+  };
+  // With the feed stopped no graph event is consumed, so only the edge's amend can show
+  // the change (and no consumer's fence races it into a drop).
+  await keys.idle();
+  await bed.mesh.supervisor.stop("feed");
+  try {
+    const steps: Array<[string, number, { posts: number; relationship?: Record<string, unknown> }]> = [
+      ["follow", other, { posts: 2, relationship: { userId: String(id(other)), following: true } }],
+      ["unfollow", other, { posts: 1, relationship: { userId: String(id(other)) } }],
+      ["mute", muted, { posts: 0 }],
+      ["block", third, { posts: 0 }],
+    ];
+    for (const [verb, target, want] of steps) {
+      await edgeWrite(verb, target);
+      const [c0, r0] = [await graphCalls(), await pagePathResults()];
+      const page = await edgePage(writer, target);
+      const [c1, r1] = [await graphCalls(), await pagePathResults()];
+      const delta = (k: string) => (r1[k] ?? 0) - (r0[k] ?? 0);
+      expect({ verb, calls: c1, results: { hit: delta("hit"), filled: delta("filled"), miss: delta("miss"), error: delta("error") } }).toEqual({ verb, calls: c0, results: { hit: 1, filled: 0, miss: 0, error: 0 } });
+      expect({ verb, posts: page.posts.length, relationship: page.relationship }).toEqual({ verb, posts: want.posts, relationship: want.relationship });
+      // Exactly graph's answer, byte for byte, in a set still complete.
+      expect({ verb, set: await setState(writer), field: await fieldOf(target) }).toEqual({ verb, set: "1", field: await graphField(target) });
+    }
+  } finally {
+    await bed.mesh.supervisor.restart("feed");
+  }
+  await keys.idle();
+}, 120_000);
+
+test("the feed's GetHomeFeed takes relationships from the reader's complete set (no graph call), still hides a muted and a blocked author, and asks graph without a set", async () => {
+  const h = id(homer);
+  for (const n of [followed, other, later]) await bed.graph(h).follow({ userId: id(n) });
+  await keys.idle();
+  /** The authors of the posts on the reader's home page, from the feed itself. */
+  const homeAuthors = async () => [...new Set((await bed.feed(h).getHomeFeed({ pageSize: 50 })).items.map((v) => String(v.post!.authorId)))].sort();
+  const all = [followed, other, later].map((n) => String(id(n))).sort();
+  expect(await homeAuthors()).toEqual(all);
+  // The set loaded by a page at the edge.
+  await edgePage(homer, stranger);
+  expect(await setState(homer)).toBe("1");
+  /** A change straight on graph, waited for until the feed's consumer amended the set. */
+  const change = async (run: () => Promise<unknown>) => {
+    const version = `${prefix}rm:rels:v:${h}`;
+    const seen = await redis.get(version);
+    await run();
+    await until(() => redis.get(version), (v) => v !== seen);
+    await keys.idle();
+  };
+  await change(() => bed.graph(h).mute({ userId: id(followed) }));
+  await change(() => bed.graph(h).block({ userId: id(other) }));
+  expect(await setState(homer)).toBe("1");
+  const c0 = await graphCalls();
+  const kept = [later].map((n) => String(id(n)));
+  expect(await homeAuthors()).toEqual(kept);
+  expect(await graphCalls()).toEqual(c0);
+  // Without a set: graph is asked (one BatchGetRelationships), with the same answer.
+  await dropRelationshipSets(redis, prefix, [h]);
+  expect(await homeAuthors()).toEqual(kept);
+  expect((await graphCalls()).batch - c0.batch).toBe(1);
+}, 120_000);
 
 test("follow, unfollow, block, mute and a follow request show on the next page: through the edge at once, straight on graph once the feed consumed the event", async () => {
   const edgeWrite = async (verb: string, target: number) => {

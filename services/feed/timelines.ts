@@ -16,20 +16,35 @@
 import type { Redis } from "#kit/redis.ts";
 import { idTimeMs } from "#kit/ids.ts";
 
+/**
+ * Lua, the one push rule every timeline push shares (pushScript, pushToReaderLua and
+ * followers.ts's first-trip script): `pushBuilt(timeline, marker, cap, first)` adds the
+ * (score, member) pairs ARGV[first], ARGV[first + 1], ... to `timeline` when it is built
+ * (`marker` exists; a partial timeline would look complete) and trims it to the newest
+ * `cap`. Returns the new (timeline, member) pairs, 0 when not built; the caller adds them
+ * to its delivery counter, so a push run again after a crash counts nothing twice.
+ */
+export const pushBuiltLua = `
+local function pushBuilt(timeline, marker, cap, first)
+  if redis.call('EXISTS', marker) == 0 then return 0 end
+  local new = 0
+  for j = first, #ARGV, 2 do
+    new = new + redis.call('ZADD', timeline, ARGV[j], ARGV[j + 1])
+  end
+  redis.call('ZREMRANGEBYRANK', timeline, 0, -(cap + 1))
+  return new
+end
+`;
+
 // KEYS[1] a delivery counter, then pairs (timeline, marker). ARGV[1] cap, then pairs
-// (score, member). Adds every member to every built timeline, trims it to the cap, and
-// adds to the counter how many (timeline, member) pairs were new: a batch run again
-// after a crash adds nothing and counts nothing. Returns that count.
-const pushScript = `
+// (score, member). Adds every member to every built timeline (pushBuiltLua) and adds to
+// the counter how many (timeline, member) pairs were new: a batch run again after a
+// crash adds nothing and counts nothing. Returns that count.
+const pushScript = `${pushBuiltLua}
 local cap = tonumber(ARGV[1])
 local new = 0
 for i = 2, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
-    for j = 2, #ARGV, 2 do
-      new = new + redis.call('ZADD', KEYS[i], ARGV[j], ARGV[j + 1])
-    end
-    redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(cap + 1))
-  end
+  new = new + pushBuilt(KEYS[i], KEYS[i + 1], cap, 2)
 end
 if new > 0 then redis.call('INCRBY', KEYS[1], new) end
 return new
@@ -37,22 +52,16 @@ return new
 
 /**
  * Lua, spliced into both fan-out push scripts (pushActiveScript here, followers.ts's cached
- * fan-out): `pushToReader(reader, timeline, marker, since, cap, first)` adds the (score,
- * member) pairs ARGV[first], ARGV[first + 1], ... to `timeline` when `reader`'s last read
- * (its score in KEYS[2], the `active` sorted set) is at or after `since` (ms) and its
- * timeline is built (`marker` exists), then trims it to the newest `cap`. Returns the new
- * (timeline, member) pairs, 0 for a reader skipped.
+ * fan-out; it brings pushBuiltLua with it): `pushToReader(reader, timeline, marker, since,
+ * cap, first)` is pushBuilt(timeline, marker, cap, first) when `reader`'s last read (its
+ * score in KEYS[2], the `active` sorted set) is at or after `since` (ms). Returns the new
+ * (timeline, member) pairs, 0 for a reader skipped or a timeline not built.
  */
-export const pushToReaderLua = `
+export const pushToReaderLua = `${pushBuiltLua}
 local function pushToReader(reader, timeline, marker, since, cap, first)
   local seen = redis.call('ZSCORE', KEYS[2], reader)
-  if not seen or tonumber(seen) < since or redis.call('EXISTS', marker) == 0 then return 0 end
-  local new = 0
-  for j = first, #ARGV, 2 do
-    new = new + redis.call('ZADD', timeline, ARGV[j], ARGV[j + 1])
-  end
-  redis.call('ZREMRANGEBYRANK', timeline, 0, -(cap + 1))
-  return new
+  if not seen or tonumber(seen) < since then return 0 end
+  return pushBuilt(timeline, marker, cap, first)
 end
 `;
 

@@ -33,12 +33,13 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
 import { present } from "../domain/rules.ts";
-import { countsTtl, decodeRelationship, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
+import { countsTtl, decodeRelationship, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, amendRelationshipSets, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
 
 export type { PageGate } from "./pieces.ts";
-export { dropRelationshipSets } from "./pieces.ts";
+export { dropRelationshipSets, relates } from "./pieces.ts";
 import { PageReuse } from "./reuse.ts";
 import { PageTracker } from "./tracking.ts";
+import { HeldPieces } from "./held.ts";
 import { ItemCache, itemKey, pageBytes, pageJson, renderItem, type RenderedItem } from "./items.ts";
 
 export { PageReuse } from "./reuse.ts";
@@ -132,7 +133,24 @@ export interface PagePathOptions {
    * without reading its pieces (OASIS_EDGE_PAGE_TRACKING).
    */
   readonly tracking?: boolean;
+  /**
+   * Hydrate `limit + tightMargin` posts instead of the feed's first round (`roundWant`:
+   * 1.5 x limit + 2, 17 for 10): the page is the first `limit` visible posts and whether
+   * any id follows the last, so when that many are visible among them the page is the
+   * same; when not (posts hidden by the rules) the page is read again with the feed's
+   * window, and that request keeps the wide window from then on (OASIS_EDGE_PAGE_TIGHT_WINDOW).
+   */
+  readonly tightWindow?: boolean;
+  /**
+   * Pieces the same for every viewer (posts, counters, profiles) held at most, tracked on
+   * the connection, and pages read lean, without them (held.ts; OASIS_EDGE_PAGE_HELD_ENTRIES;
+   * absent or 0: every read carries them; the edge's default 50,000).
+   */
+  readonly held?: number;
 }
+
+/** Posts hydrated beyond the page size with `tightWindow` (room for a hidden post or two without a second read). */
+export const tightMargin = 2;
 
 class Miss extends Error {
   constructor(readonly reason: MissReason) {
@@ -159,8 +177,12 @@ export class FeedPagePath {
   readonly reuse?: PageReuse;
   readonly items?: ItemCache;
   readonly tracker?: PageTracker;
+  /** Kept pages are tracked (`tracking` with `reuse`); the tracker may also serve `held` alone. */
+  private readonly trackPages: boolean;
+  readonly held?: HeldPieces;
   private readonly sets: boolean;
   private readonly setMax: number;
+  private readonly tightWindow: boolean;
 
   /**
    * `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's
@@ -177,25 +199,43 @@ export class FeedPagePath {
     this.states = new VersionedCache(redis, `${prefix}rm:state`, countsTtl);
     this.reuse = opts.reuse;
     this.items = opts.items;
-    if (opts.tracking && opts.reuse) {
-      this.tracker = new PageTracker(redis);
-      opts.reuse.release = (t) => this.tracker!.release(t);
-    }
+    this.trackPages = !!(opts.tracking && opts.reuse);
+    if (this.trackPages || (opts.held ?? 0) > 0) this.tracker = new PageTracker(redis);
+    if (this.trackPages) opts.reuse!.release = (t) => this.tracker!.release(t);
+    if ((opts.held ?? 0) > 0) this.held = new HeldPieces(redis, this.tracker!, opts.held!);
     this.sets = opts.sets ?? false;
+    this.tightWindow = opts.tightWindow ?? false;
     this.setMax = Math.min(opts.setMax ?? relSetMax, relSetMax);
     withRelSetScripts(redis);
   }
 
   /**
    * `viewer` changed how they relate to `user` (follow, block, mute, a follow request
-   * answered, or their undoing) and graph committed it: both pairs and both users'
-   * relationship sets are dropped and fenced (a read that loaded them before cannot
-   * store them), so the next page either of them reads here asks graph again (`ask`;
-   * without it, the feed, which asks graph).
+   * answered, or their undoing) and graph committed it. Without `ask`: both users'
+   * relationship sets are dropped and fenced (a read that loaded them before cannot store
+   * them). With `ask` (graph's BatchGetRelationships as `viewer`, OASIS_EDGE_REL_SET_AMEND):
+   * the viewer's own set is amended in place with note 45's fence instead (pieces.ts
+   * amendRelationshipSets: fenced, the pair asked after the commit, written only if no
+   * other change moved the version, else dropped; dropped too if graph does not answer),
+   * so the viewer's next page is still answered from it, no ListRelationships; `user`'s
+   * set is dropped (the edge cannot ask graph as `user`; the feed's graph consumer amends
+   * both when it handles the event). Both cached pairs (`rm:rel`) are dropped either way,
+   * so the set (or graph) answers them next. Returns whether the viewer's set was amended.
    */
-  async relationshipChanged(viewer: bigint, user: bigint): Promise<void> {
-    await dropRelationshipSets(this.redis, this.prefix, [viewer, user]);
-    await this.rels.invalidate([`${viewer}:${user}`, `${user}:${viewer}`]);
+  async relationshipChanged(viewer: bigint, user: bigint, ask?: RelationshipSource): Promise<boolean> {
+    let amended = false;
+    if (ask) {
+      try {
+        amended = (await amendRelationshipSets(this.redis, this.prefix, [[viewer, user]], (_, ids) => ask(ids))) === 1;
+        await dropRelationshipSets(this.redis, this.prefix, [user]);
+      } catch {
+        await dropRelationshipSets(this.redis, this.prefix, [viewer, user]);
+      }
+    } else {
+      await dropRelationshipSets(this.redis, this.prefix, [viewer, user]);
+    }
+    await this.rels.invalidate([pairKey(viewer, user), pairKey(user, viewer)]);
+    return amended;
   }
 
   /**
@@ -279,6 +319,15 @@ export class FeedPagePath {
     await this.rels.refresh(ids.map((id) => pairKey(viewer, id)), async () => storedRelationships(viewer, await ask(ids)));
   }
 
+  /** The page read again with the feed's window (a tight window showed fewer than a page; the gate was charged already). */
+  private async widePage(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask: RelationshipAsk | undefined, encode: DescMessage | undefined) {
+    this.wideReads++;
+    return this.page(kind, owner, viewer, size, token, ask, encode, undefined, true);
+  }
+
+  /** Pages read again with the wide window (tightWindow). */
+  wideReads = 0;
+
   /**
    * One page; with `encode`, answered as that response message's bytes (kept in `reuse`);
    * with `gate`, the gate's check runs first in the same Lua call (reason "gate" when it
@@ -287,7 +336,7 @@ export class FeedPagePath {
    * checks alone; a page changed since is read again in the same call's stead (two round
    * trips, the gate charged once).
    */
-  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipAsk, encode?: DescMessage, gate?: PageGate): Promise<Page | Extract<PageAnswer<never>, { served: false }>> {
+  private async page(kind: TimelineKind, owner: bigint, viewer: bigint, size: number, token: string, ask?: RelationshipAsk, encode?: DescMessage, gate?: PageGate, wide = false): Promise<Page | Extract<PageAnswer<never>, { served: false }>> {
     let limit: number;
     let before: bigint | undefined;
     try {
@@ -296,7 +345,16 @@ export class FeedPagePath {
     } catch {
       return { served: false, reason: "request" };
     }
-    const window = roundWant(limit);
+    const key = encode && this.reuse ? `${kind}:${owner}:${viewer}:${limit}:${token}` : undefined;
+    // Tracked pages (tracking.ts): a kept page whose keys are tracked and unchanged is
+    // answered after the checks alone; a kept page not tracked yet has its keys read
+    // with tracking on just before the call, and is tracked if the reply is the same.
+    const tracker = key !== undefined && this.trackPages && this.tracker?.ready ? this.tracker : undefined;
+    const peeked = key !== undefined ? this.reuse!.peek(key) : undefined;
+    const held = tracker && peeked;
+    // A tight window unless this request needed the wide one (tightWindow).
+    const tight = this.tightWindow && !wide && !peeked?.wide;
+    const window = tight ? Math.min(limit + tightMargin, roundWant(limit)) : roundWant(limit);
     const q = {
       prefix: this.prefix,
       kind,
@@ -308,12 +366,6 @@ export class FeedPagePath {
       nowMs: Date.now(),
       sets: this.sets,
     };
-    const key = encode && this.reuse ? `${kind}:${owner}:${viewer}:${limit}:${token}` : undefined;
-    // Tracked pages (tracking.ts): a kept page whose keys are tracked and unchanged is
-    // answered after the checks alone; a kept page not tracked yet has its keys read
-    // with tracking on just before the call, and is tracked if the reply is the same.
-    const tracker = key !== undefined && this.tracker?.ready ? this.tracker : undefined;
-    const held = tracker && this.reuse!.peek(key!);
     if (held?.tracked?.valid) {
       const check = await readRawPieces(this.redis, q, gate, { check: true });
       if (!check.ok) return { served: false, reason: check.reason };
@@ -327,11 +379,23 @@ export class FeedPagePath {
     }
     // The keys of a kept page are worked out when it is first read again (most pages of
     // user timelines never are).
-    if (held && !held.tracked?.valid) held.keys ??= pageKeys(this.prefix, kind, owner, viewer, parsePieces(held.reply) as Ready);
-    const ticket = held?.keys && !held.tracked?.valid ? tracker!.begin() : undefined;
-    const read = await readRawPieces(this.redis, q, gate, { track: ticket && held!.keys });
+    const trackable = held && !held.tracked?.valid ? held : undefined;
+    if (trackable) trackable.keys ??= pageKeys(this.prefix, kind, owner, viewer, parsePieces(trackable.reply) as Ready);
+    const ticket = trackable?.keys ? tracker!.begin() : undefined;
+    // Lean (held.ts): the pieces every viewer shares come from what is held, not the reply.
+    const lean = this.held?.ready === true;
+    const sent = lean ? this.held!.mark() : 0;
+    let read = await readRawPieces(this.redis, q, gate, { track: ticket && held!.keys, lean });
     if (!read.ok) return { served: false, reason: read.reason };
     if (!read.raw) throw new Error("page script answered a full read with same");
+    if (lean) {
+      const full = await this.held!.expand(read.raw, this.prefix, sent);
+      // A post changed between the lean read and the pieces read again: read it in full
+      // (the gate was charged already).
+      read = full ? { ok: true, raw: full } : await readRawPieces(this.redis, q);
+      if (!read.ok) return { served: false, reason: read.reason };
+      if (!read.raw) throw new Error("page script answered a full read with same");
+    }
     // Same request, same reply: the page kept from last time (only served pages are kept,
     // so an equal reply has every piece, relationships included).
     const kept = key === undefined ? undefined : this.reuse!.entry(key, read.raw);
@@ -363,7 +427,7 @@ export class FeedPagePath {
       const rest: RelationshipAsk = { pairs: ask.pairs, set: ask.set };
       if (!unknown.length) {
         await interaction;
-        const again = await this.page(kind, owner, viewer, size, token, rest, encode);
+        const again = await this.page(kind, owner, viewer, size, token, rest, encode, undefined, wide);
         return again.served ? { ...again, filled: true } : again;
       }
       ask = rest;
@@ -371,11 +435,11 @@ export class FeedPagePath {
     }
     if (unknown.length && ask) {
       if (this.sets && ask.set && (await this.loadSet(viewer, ask.set))) {
-        const again = await this.page(kind, owner, viewer, size, token, { pairs: ask.pairs }, encode);
+        const again = await this.page(kind, owner, viewer, size, token, { pairs: ask.pairs }, encode, undefined, wide);
         return again.served ? { ...again, filled: true } : again;
       }
       await this.fill(viewer, unknown, ask.pairs);
-      const again = await this.page(kind, owner, viewer, size, token, undefined, encode);
+      const again = await this.page(kind, owner, viewer, size, token, undefined, encode, undefined, wide);
       return again.served ? { ...again, filled: true } : again;
     }
     try {
@@ -385,23 +449,45 @@ export class FeedPagePath {
       }
       if (encode && this.items) {
         // Assembled from rendered items (items.ts): the same bytes, and the JSON with them.
-        const { items, more } = await collectPage(renderedSource(pieces, viewer, window, this.items), limit, before);
-        const token = nextToken(kind, owner, items.at(-1)?.postId, more);
-        const [bytes, json] = [pageBytes(items, token), pageJson(items, token)];
-        if (key !== undefined) this.reuse!.set(key, read.raw, bytes, json);
+        const src = renderedSource(pieces, viewer, window, this.items);
+        const got = tight ? tightPage(src, pieces, limit, window) : await collectPage(src, limit, before);
+        if (!got) return this.widePage(kind, owner, viewer, size, token, ask, encode);
+        const { items, more } = got;
+        const next = nextToken(kind, owner, items.at(-1)?.postId, more);
+        const [bytes, json] = [pageBytes(items, next), pageJson(items, next)];
+        if (key !== undefined) this.reuse!.set(key, read.raw, bytes, json, wide || undefined);
         return { served: true, filled: false, bytes, json };
       }
-      const { items, more } = await collectPage(source(pieces, viewer, window), limit, before);
+      const src = source(pieces, viewer, window);
+      const got = tight ? tightPage(src, pieces, limit, window) : await collectPage(src, limit, before);
+      if (!got) return this.widePage(kind, owner, viewer, size, token, ask, encode);
+      const { items, more } = got;
       const response = { items, nextPageToken: nextToken(kind, owner, items.at(-1)?.post!.postId, more) };
       if (!encode) return { served: true, filled: false, response };
       const bytes = toBinary(encode, create(encode, response as never));
-      if (key !== undefined) this.reuse!.set(key, read.raw, bytes);
+      if (key !== undefined) this.reuse!.set(key, read.raw, bytes, undefined, wide || undefined);
       return { served: true, filled: false, bytes };
     } catch (err) {
       if (err instanceof Miss) return { served: false, reason: err.reason };
       throw err;
     }
   }
+}
+
+/**
+ * A page from a tight window (PagePathOptions.tightWindow): every hydrated post viewed in
+ * timeline order (the rules decide each post alone), the first `limit` visible ones the
+ * page, `more` when any id follows the last of them (the script reads one id past the
+ * window): what collectPage returns for the same timeline. Undefined when fewer than
+ * `limit` are visible and the timeline goes on past the window: the wide window decides.
+ */
+function tightPage<V>(src: { views(batch: readonly bigint[]): V[]; idOf(v: V): bigint }, p: Ready, limit: number, window: number): { items: V[]; more: boolean } | undefined {
+  const ended = p.ids.length <= window;
+  const views = src.views(p.ids.slice(0, p.items.length).map(BigInt));
+  if (views.length < limit) return ended ? { items: views, more: false } : undefined;
+  const items = views.slice(0, limit);
+  const last = String(src.idOf(items[limit - 1]!));
+  return { items, more: p.ids.indexOf(last) < p.ids.length - 1 };
 }
 
 /** The page's ids and views from the pieces; anything they lack is a Miss (exported for items.test.ts). */

@@ -269,7 +269,8 @@ export function decodeStoredPost(v: Uint8Array): Post | undefined {
 // `rm:rel` is answered from the viewer's complete set `rm:rels`, relSetKey: its field, or
 // "\0" (emptyRelationship) when it has none; else "", unknown), mode ("check": the checks
 // and the read's record only, then {"same", "same"}: the caller holds the page, tracked,
-// tracking.ts).
+// tracking.ts), lean ("1": live and referred posts as their header only, counters and
+// profiles "", for a caller that holds them, held.ts; the reply's shape is the same).
 // Returns {"miss", reason}, or the page's parts {"ok", settings, ids csv, celebs csv, n,
 // then per hydrated id: post, counts, flags ("<whole><liked><referred>"), state; refer ids
 // csv, their posts; author ids csv, per author: profile, relationship; per celeb:
@@ -329,14 +330,17 @@ local function mget(pre, list)
 end
 local hydrated = {}
 for i = 1, n do hydrated[i] = ids[i] end
+-- Lean (ARGV[11] "1", held.ts): a live post's and a referred post's header only, no
+-- counters and no profiles: the caller holds those (tracked) and puts them back.
+local lean = ARGV[11] == '1'
 local posts = mget('rm:post:', hydrated)
-local counts = mget('rm:counts:', hydrated)
+local counts = lean and {} or mget('rm:counts:', hydrated)
 local wholes = mget('rm:whole:', hydrated)
 for i = 1, n do
   local id = ids[i]
   local v = posts[i] or ''
-  out[#out + 1] = v
   local a, r = string.match(v, '^\\2(%d+),(%d+);')
+  if a and lean then out[#out + 1] = string.sub(v, 1, #a + #r + 3) else out[#out + 1] = v end
   if a then
     author(a)
     if r ~= '0' and not refers[r] then refers[r] = true; referList[#referList + 1] = r end
@@ -354,12 +358,12 @@ out[#out + 1] = table.concat(referList, ',')
 local referred = mget('rm:post:', referList)
 for k = 1, #referList do
   local v = referred[k] or ''
-  out[#out + 1] = v
-  local a = string.match(v, '^\\2(%d+),')
+  local a, r = string.match(v, '^\\2(%d+),(%d+);')
+  if a and lean then out[#out + 1] = string.sub(v, 1, #a + #r + 3) else out[#out + 1] = v end
   if a then author(a) end
 end
 out[#out + 1] = table.concat(authorList, ',')
-local profiles = mget('rm:author:', authorList)
+local profiles = lean and {} or mget('rm:author:', authorList)
 local rels = mget('rm:rel:' .. me .. ':', authorList)
 local celebRels = mget('rm:rel:' .. me .. ':', celebs)
 -- Pairs not in rm:rel: from the viewer's set when it is complete (one HMGET, its
@@ -461,6 +465,12 @@ export type RawPieces =
 export interface ReadMode {
   readonly check?: boolean;
   readonly track?: readonly string[];
+  /**
+   * A lean read (held.ts): live posts and referred posts answered as their header only
+   * (`\x02<author>,<refer>;`), counters and profiles as "" (the caller holds them and
+   * puts them back, held.ts expandLean); everything else as a full read answers it.
+   */
+  readonly lean?: boolean;
 }
 
 /**
@@ -505,7 +515,7 @@ type Call = (...a: Array<string | number>) => Promise<unknown>;
  * in the same call; `mode` as ReadMode says.
  */
 export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: PageGate, mode: ReadMode = {}): Promise<RawPieces> {
-  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0, mode.check ? "check" : ""];
+  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0, mode.check ? "check" : "", mode.lean ? "1" : ""];
   let command = "oasisFeedPageBuffer";
   let callArgs: Array<string | number> = args;
   if (gate) {
@@ -562,7 +572,7 @@ export function pageKeys(prefix: string, kind: "ht" | "ut", owner: bigint, viewe
 }
 
 /** The parts of a reply: "<length>,...;" then the parts back to back. */
-function splitParts(raw: Buffer): Buffer[] {
+export function splitParts(raw: Buffer): Buffer[] {
   const parts: Buffer[] = [];
   let i = 0;
   let n = 0;

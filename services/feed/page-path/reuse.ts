@@ -27,6 +27,8 @@ interface Entry {
   keys?: readonly string[];
   /** Set when the keys are tracked (tracking.ts): while valid, nothing the page shows changed. */
   tracked?: Tracked;
+  /** The page was read with the feed's wide window (index.ts tightWindow): read it so again. */
+  readonly wide?: boolean;
 }
 
 /** A kept page as `peek` shows it. */
@@ -81,9 +83,9 @@ export class PageReuse {
     return e;
   }
 
-  /** Keeps `page` (and its JSON, when given), computed for `key` from `reply` (replacing what `key` held). */
-  set(key: string, reply: Buffer, page: Uint8Array, json?: string): void {
-    this.cache?.set(key, { reply: Buffer.from(reply), page: page.slice(), json });
+  /** Keeps `page` (and its JSON, when given), computed for `key` from `reply` (replacing what `key` held); `wide`: read with the wide window. */
+  set(key: string, reply: Buffer, page: Uint8Array, json?: string, wide?: boolean): void {
+    this.cache?.set(key, { reply: Buffer.from(reply), page: page.slice(), json, wide });
   }
 
   /** Entries held now. */

@@ -16,15 +16,12 @@ import { afterAll, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Redis } from "ioredis";
 import { GetHomeFeedRequestSchema } from "#gen/oasis/feed/v1/feed_service_pb.ts";
-import { RelationshipSchema } from "#gen/oasis/graph/v1/graph_pb.ts";
-import { ProfileSchema } from "#gen/oasis/identity/v1/profile_pb.ts";
-import { PostCountsSchema, ViewerStateSchema } from "#gen/oasis/interaction/v1/interaction_pb.ts";
-import { PostSchema, Visibility } from "#gen/oasis/post/v1/post_pb.ts";
-import { createIdGenerator, idTimeMs } from "#kit/ids.ts";
+import { ViewerStateSchema } from "#gen/oasis/interaction/v1/interaction_pb.ts";
+import { idTimeMs } from "#kit/ids.ts";
 import { deleteKeysWithPrefix } from "#kit/redis.ts";
 import { testNamespace } from "#kit/testing/namespace.ts";
 import { FeedPagePath, ItemCache, PageReuse } from "./index.ts";
-import { encodeStoredPost } from "./pieces.ts";
+import { pagePathFixture, storedCounts as counts, storedPost as post, storedProfile as profile, storedRel as rel } from "./testing.ts";
 
 const url = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
 const ns = testNamespace();
@@ -37,38 +34,9 @@ afterAll(async () => {
   await deleteKeysWithPrefix(url, `${ns}:`);
 });
 
-const ids = createIdGenerator(7);
-const [V, A, B] = [ids.next(), ids.next(), ids.next()];
-const posts: bigint[] = [];
-const referred = ids.next();
-
-const post = (id: bigint, author: bigint, caption: string, refer = 0n) =>
-  encodeStoredPost(create(PostSchema, { postId: id, authorId: author, caption, visibility: Visibility.PUBLIC, referPostId: refer }));
-const counts = (id: bigint, likes: bigint) => Buffer.from(toBinary(PostCountsSchema, create(PostCountsSchema, { postId: id, likes })));
-const profile = (id: bigint, name: string) => Buffer.from(toBinary(ProfileSchema, create(ProfileSchema, { userId: id, handle: `u${id}`, displayName: name })));
-const rel = (id: bigint, r: { following?: boolean; muting?: boolean }) => Buffer.from(toBinary(RelationshipSchema, create(RelationshipSchema, { userId: id, ...r })));
-
-async function seed(): Promise<void> {
-  const m = other.multi();
-  m.set(`${P}rm:page-path`, "604800000 604800 1 ");
-  m.set(`${P}hb:${V}`, "1");
-  m.zadd(`${P}active`, Date.now(), String(V));
-  m.set(`${P}rm:post:${referred}`, post(referred, B, "the referred one"));
-  for (let i = 0; i < 14; i++) {
-    const id = ids.next();
-    posts.push(id);
-    const author = i % 2 ? A : B;
-    m.set(`${P}rm:post:${id}`, post(id, author, `post ${i}`, i === 12 ? referred : 0n));
-    m.set(`${P}rm:counts:${id}`, counts(id, BigInt(i)));
-    m.set(`${P}rm:whole:${id}`, "1");
-    m.zadd(`${P}ht:${V}`, idTimeMs(id), String(id));
-  }
-  m.set(`${P}rm:author:${A}`, profile(A, "Ann"));
-  m.set(`${P}rm:author:${B}`, profile(B, "Bo"));
-  m.set(`${P}rm:rel:${V}:${A}`, rel(A, { following: true }));
-  m.set(`${P}rm:rel:${V}:${B}`, rel(B, { following: true }));
-  await m.exec();
-}
+const fixture = pagePathFixture(7);
+const { ids, V, A, B, posts, referred } = fixture;
+const seed = () => fixture.seed(other, P);
 
 const tracked = new FeedPagePath(conn, P, { reuse: new PageReuse(100), items: new ItemCache(1000), tracking: true, sets: true });
 const plain = new FeedPagePath(plainConn, P, { sets: true });

@@ -124,8 +124,24 @@ export class PageTracker {
     }
   }
 
+  /**
+   * Called with the keys of each `invalidate` push, and with null when everything tracked
+   * is forgotten (a flush, a close, a reconnect): held.ts drops what it held.
+   */
+  onForget?: (keys: readonly string[] | null) => void;
+
+  /**
+   * Whether `key` may have changed since `ticket` was taken (an invalidation of it was
+   * seen after, or tracking stopped or forgot since): a value read with tracking on by a
+   * command sent at `ticket` is then not to be held.
+   */
+  changedSince(ticket: Ticket, key: string): boolean {
+    return !this.on || ticket.epoch !== this.epoch || ticket.seq < this.floor || (this.last.get(key) ?? 0) > ticket.seq;
+  }
+
   /** Forgets every tracked page: tracking may have stopped. */
   private reset(): void {
+    this.onForget?.(null);
     this.on = false;
     this.epoch++;
     for (const set of this.byKey.values()) for (const t of set) t.valid = false;
@@ -141,13 +157,16 @@ export class PageTracker {
       this.reset();
       return;
     }
+    const names: string[] = [];
     for (const k of keys) {
       const key = k.toString("latin1");
+      names.push(key);
       this.seq++;
       this.last.set(key, this.seq);
       const set = this.byKey.get(key);
       if (set) for (const t of set) this.drop(t);
     }
+    this.onForget?.(names);
     if (this.last.size > maxRemembered) {
       this.last.clear();
       this.floor = this.seq;

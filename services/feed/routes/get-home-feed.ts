@@ -19,8 +19,10 @@ export function getHomeFeed(ctx: FeedContext): Pick<ServiceImpl<typeof FeedServi
       if (!built || lastSeenMs < Date.now() - ctx.rt.config.activeMs) await rebuildHome(ctx, me);
       let followed: bigint[] = [];
       if (celebs.length) {
-        const rels = await ctx.graph.batchGetRelationships({ userIds: celebs });
-        followed = rels.relationships.filter((r) => r.following).map((r) => r.userId);
+        // The celebrities the reader follows (read-model.ts getRelationships: the reader's
+        // relationship set when it is complete, OASIS_FEED_READ_REL_SETS, else graph).
+        const rels = await ctx.readModel.getRelationships(ctx, me, celebs);
+        followed = rels.filter((r) => r.following).map((r) => r.userId);
         await Promise.all(followed.map((a) => ensureUserTimeline(ctx, a)));
       }
       return feedPage(ctx, viewer, "ht", me, req.pageSize, req.pageToken, async (before, n) => {

@@ -1,0 +1,130 @@
+/**
+ * Held pieces (held.ts) against a real Redis: a page path that holds posts, counters and
+ * profiles and reads pages lean answers, after every change to any piece, the page a
+ * page path with nothing held or kept computes from Redis at that moment; its lean reads
+ * put back held pieces (hits), read only what is new or changed, and a lean reply whose
+ * post changed before the pieces were read again is refused (read in full). A read model
+ * is written straight into Redis in the page script's formats, as in tracking.test.ts.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { create } from "@bufbuild/protobuf";
+import { Redis } from "ioredis";
+import { GetHomeFeedRequestSchema, GetUserFeedRequestSchema } from "#gen/oasis/feed/v1/feed_service_pb.ts";
+import { idTimeMs } from "#kit/ids.ts";
+import { deleteKeysWithPrefix } from "#kit/redis.ts";
+import { testNamespace } from "#kit/testing/namespace.ts";
+import { FeedPagePath, ItemCache, PageReuse } from "./index.ts";
+import { readRawPieces, withPageScript } from "./pieces.ts";
+import { pagePathFixture, storedCounts as counts, storedPost as post, storedProfile as profile, storedRel as rel } from "./testing.ts";
+
+const url = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
+const ns = testNamespace();
+const P = `${ns}:oasis:feed:`;
+const [conn, trackConn, other, plainConn] = [new Redis(url), new Redis(url), new Redis(url), new Redis(url)];
+afterAll(async () => {
+  for (const c of [conn, trackConn, other, plainConn]) c.disconnect();
+  await deleteKeysWithPrefix(url, `${ns}:`);
+});
+
+const fixture = pagePathFixture(9, { userTimeline: true });
+const { ids, V, A, B, posts, referred } = fixture;
+const seed = () => fixture.seed(other, P);
+
+// Held alone (kept pages not tracked), and held with everything else on; against nothing kept.
+const held = new FeedPagePath(conn, P, { reuse: new PageReuse(100), items: new ItemCache(1000), held: 1000, sets: true, tightWindow: true });
+const heldTracked = new FeedPagePath(trackConn, P, { reuse: new PageReuse(100), items: new ItemCache(1000), held: 1000, tracking: true, sets: true, tightWindow: true });
+const plain = new FeedPagePath(plainConn, P, { sets: true, tightWindow: true });
+const home = create(GetHomeFeedRequestSchema, { pageSize: 10 });
+const user = create(GetUserFeedRequestSchema, { userId: A, pageSize: 5 });
+
+/** The home and user pages as each page path answers them now (base64 of the bytes, or the miss). */
+async function pages(): Promise<string[][]> {
+  const show = (x: Awaited<ReturnType<FeedPagePath["homeEncoded"]>>) => (x.served ? Buffer.from(x.response.bytes).toString("base64") : `miss:${x.reason}`);
+  const out: string[][] = [];
+  for (const p of [held, heldTracked, plain]) out.push([show(await p.homeEncoded(home, V)), show(await p.userEncoded(user, V))]);
+  return out;
+}
+
+async function same(what: string): Promise<string[]> {
+  const [a, b, truth] = await pages();
+  expect({ what, held: a }).toEqual({ what, held: truth! });
+  expect({ what, heldTracked: b }).toEqual({ what, heldTracked: truth! });
+  return truth!;
+}
+
+test("lean reads with held pieces answer the page a full read computes, across a change to any piece", async () => {
+  await seed();
+  for (let i = 0; i < 200 && !(held.held!.ready && heldTracked.held!.ready); i++) await Bun.sleep(5);
+  expect(held.held!.ready && heldTracked.held!.ready).toBe(true);
+  let page = await same("first read");
+  expect(page[0]).not.toMatch(/^miss/);
+  expect(page[1]).not.toMatch(/^miss/);
+  const fetchedFirst = held.held!.fetched;
+  expect(fetchedFirst).toBeGreaterThan(0);
+  // Nothing changed: the second read puts back only held pieces.
+  const hits = held.held!.hits;
+  page = await same("nothing changed");
+  expect(held.held!.fetched).toBe(fetchedFirst);
+  expect(held.held!.hits).toBeGreaterThan(hits);
+
+  const changes: Array<[string, () => Promise<unknown>]> = [
+    ["a post's caption", () => other.set(`${P}rm:post:${posts[13]}`, post(posts[13]!, A, "edited"))],
+    ["a post's counters", () => other.set(`${P}rm:counts:${posts[12]}`, counts(posts[12]!, 99n))],
+    ["a like by the viewer", () => other.sadd(`${P}rm:likers:${posts[11]}`, String(V))],
+    ["the author's profile", () => other.set(`${P}rm:author:${A}`, profile(A, "Ann B."))],
+    ["the referred post", () => other.set(`${P}rm:post:${referred}`, post(referred, B, "the referred one, edited"))],
+    ["a relationship pair (a mute)", () => other.set(`${P}rm:rel:${V}:${B}`, rel(B, { following: true, muting: true }))],
+    ["a post pushed to both timelines", async () => {
+      const id = ids.next();
+      await other.multi().set(`${P}rm:post:${id}`, post(id, A, "new")).set(`${P}rm:counts:${id}`, counts(id, 0n)).set(`${P}rm:whole:${id}`, "1")
+        .zadd(`${P}ht:${V}`, idTimeMs(id), String(id)).zadd(`${P}ut:${A}`, idTimeMs(id), String(id)).exec();
+    }],
+    ["a post deleted (tombstone)", () => other.set(`${P}rm:post:${posts[11]}`, "\x01")],
+    ["a profile gone", () => other.del(`${P}rm:author:${B}`)],
+    ["the profile back", () => other.set(`${P}rm:author:${B}`, profile(B, "Bo again"))],
+    ["the mute undone", () => other.set(`${P}rm:rel:${V}:${B}`, rel(B, { following: true }))],
+  ];
+  for (const [what, change] of changes) {
+    await change();
+    // A change is seen by the page path once a reply on its connection followed the
+    // change's invalidation: the page read right after (the first read) must show it.
+    const now = await same(what);
+    expect({ what, changed: now.join() !== page.join() }).toEqual({ what, changed: true });
+    page = now;
+  }
+
+  // Counters that expire: a lean read finds them absent, as a full read does.
+  await other.pexpire(`${P}rm:counts:${posts[9]}`, 20);
+  while ((await other.exists(`${P}rm:counts:${posts[9]}`)) === 1) await Bun.sleep(5);
+  const expired = await same("counters expired");
+  expect(expired[0]).toBe("miss:counts");
+  await other.set(`${P}rm:counts:${posts[9]}`, counts(posts[9]!, 9n));
+  await same("counters back");
+});
+
+test("a lean reply whose post changed before its pieces were read again is refused", async () => {
+  const fresh = new FeedPagePath(new Redis(url), P, { held: 1000, sets: true });
+  try {
+    for (let i = 0; i < 200 && !fresh.held!.ready; i++) await Bun.sleep(5);
+    const r = withPageScript((fresh as unknown as { redis: Redis }).redis);
+    const q = { prefix: P, kind: "ut" as const, owner: A, viewer: V, before: undefined, beforeMs: undefined, window: 4, nowMs: Date.now(), sets: true };
+    const lean = await readRawPieces(r, q, undefined, { lean: true });
+    const full = await readRawPieces(r, q);
+    if (!lean.ok || !lean.raw || !full.ok || !full.raw) throw new Error("the user timeline was not read");
+    expect(lean.raw.length).toBeLessThan(full.raw.length);
+    // Nothing held yet: expand reads every piece and gives the full reply, byte for byte.
+    expect((await fresh.held!.expand(lean.raw, P))?.equals(full.raw)).toBe(true);
+    // The newest post of the timeline deleted after the lean read, and not held: refused.
+    const top = (await other.zrevrange(`${P}ut:${A}`, 0, 0))[0]!;
+    const lean2 = await readRawPieces(r, q, undefined, { lean: true });
+    if (!lean2.ok || !lean2.raw) throw new Error("the user timeline was not read");
+    await other.set(`${P}rm:post:${top}`, "\x01");
+    // The tombstone's invalidation arrives on the connection before this reply: the post is no longer held.
+    await r.ping();
+    const before = fresh.held!.fallbacks;
+    expect(await fresh.held!.expand(lean2.raw, P)).toBeUndefined();
+    expect(fresh.held!.fallbacks).toBe(before + 1);
+  } finally {
+    (fresh as unknown as { redis: Redis }).redis.disconnect();
+  }
+});

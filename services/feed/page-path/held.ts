@@ -1,0 +1,183 @@
+/**
+ * Held pieces (design note 51): the pieces of a page that are the same for every viewer
+ * (a post's stored bytes, `rm:post`; its counters, `rm:counts`; an author's profile,
+ * `rm:author`) held by the page path, tracked on its own connection (Redis client-side
+ * caching, as tracking.ts tracks pages), so a page read does not carry them: the page
+ * script's lean read (pieces.ts, ReadMode.lean) answers a live post and a referred post
+ * as their header only (`\x02<author>,<refer>;`) and counters and profiles as "", and
+ * `expand` puts the held bytes back, giving the very reply a full read returns. What is
+ * not held (a post never read here, a piece changed since) is read in one `MGET` with
+ * `CLIENT CACHING YES` (a second round trip) and held from then on. Under the DSB mix a
+ * compose pushes a post to ~40 home timelines and every follower's next page changes;
+ * with pieces held, the post is read from Redis once per edge, not once per follower
+ * page, and a changed page carries only its timeline range and the viewer's own keys.
+ *
+ * Why the expanded reply is exact: a held value was read by a tracked `MGET` and kept
+ * only if no invalidation of its key was seen between sending that `MGET` and handling
+ * its reply (the PageTracker's ticket: the value is then the key's value from that
+ * `MGET` on until Redis says it changed). Redis writes the `invalidate` push for a change
+ * into the connection's output when the change happens, so the push for any change made
+ * before the lean read's script ran arrives before the script's reply, and is handled
+ * (the value dropped) before the reply's continuation looks the value up. So a value
+ * held when the reply is handled is the value the script would have read. A value read
+ * by the second `MGET` is a moment newer than the script's reply; the page then shows
+ * that post as a read a moment later would, and if its header (author, refer-to, live)
+ * differs from the script's, the caller reads the page in full instead (`expand`
+ * returns undefined).
+ *
+ * OASIS_EDGE_PAGE_HELD_ENTRIES (pieces held at most, least recently used dropped first;
+ * 0: off). Needs tracking (a RESP3 connection with CLIENT TRACKING); without it every
+ * read is full.
+ */
+import type { Redis } from "ioredis";
+import { LRUCache } from "lru-cache";
+import { splitParts } from "./pieces.ts";
+import type { PageTracker } from "./tracking.ts";
+
+/** Bytes of held keys and values at most. */
+export const maxHeldBytes = 64 * 1024 * 1024;
+
+export class HeldPieces {
+  private readonly held: LRUCache<string, Buffer>;
+  /** Pieces put back from what was held, pieces read by the second MGET, and lean reads read again in full (a header changed between the two). */
+  hits = 0;
+  fetched = 0;
+  fallbacks = 0;
+
+  /** `redis`: the page path's connection, whose `tracker` tracks it (no key prefix). */
+  constructor(
+    private readonly redis: Redis,
+    private readonly tracker: PageTracker,
+    entries: number,
+  ) {
+    this.held = new LRUCache<string, Buffer>({ max: Math.max(1, entries), maxSize: maxHeldBytes, sizeCalculation: (v, k) => v.length + k.length * 2 + 64 });
+    tracker.onForget = (keys) => {
+      if (keys === null) this.held.clear();
+      else for (const k of keys) this.held.delete(k);
+    };
+  }
+
+  /** Whether a lean read may be sent now (tracking is on for the connection). */
+  get ready(): boolean {
+    return this.tracker.ready;
+  }
+
+  /** Pieces held now. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /**
+   * The values of `keys` (as stored, no prefix added) read with `CLIENT CACHING YES`, so
+   * Redis tracks them for this connection; each present value is held unless its key was
+   * invalidated after the read was sent (then it is used for this page only). null: absent.
+   */
+  async fetch(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    const ticket = this.tracker.begin();
+    const results = await this.redis.pipeline().call("CLIENT", "CACHING", "YES").mgetBuffer(...keys).exec();
+    const last = results?.at(-1);
+    if (!last || last[0]) throw last?.[0] ?? new Error("held pieces' MGET returned nothing");
+    const values = last[1] as Array<Buffer | null>;
+    this.fetched += keys.length;
+    keys.forEach((k, i) => {
+      const v = values[i];
+      if (v && !this.tracker.changedSince(ticket, k)) this.held.set(k, v);
+    });
+    return values;
+  }
+
+  /**
+   * Reads of keys in flight, with the order they were sent in: pages that need the same
+   * new post at once share one read, if it was sent after their lean read (commands on
+   * the connection run in the order sent, so it read the key after their script did).
+   */
+  private readonly inFlight = new Map<string, { readonly order: number; readonly value: Promise<Buffer | null> }>();
+  private order = 0;
+
+  /** Call right before sending a lean read: `expand` joins only reads sent after it. */
+  mark(): number {
+    return ++this.order;
+  }
+
+  /** `fetch` of the `keys` no read sent after `after` and in flight covers, joined with those. */
+  private async fetchOnce(keys: readonly string[], after: number): Promise<Map<string, Buffer | null>> {
+    const own = keys.filter((k) => (this.inFlight.get(k)?.order ?? 0) <= after);
+    if (own.length) {
+      const order = ++this.order;
+      const read = this.fetch(own);
+      own.forEach((k, j) => {
+        const entry = { order, value: read.then((values) => values[j] ?? null) };
+        this.inFlight.set(k, entry);
+        void entry.value.catch(() => {}).finally(() => {
+          if (this.inFlight.get(k) === entry) this.inFlight.delete(k);
+        });
+      });
+    }
+    const values = await Promise.all(keys.map((k) => this.inFlight.get(k)!.value));
+    return new Map(keys.map((k, j) => [k, values[j]!]));
+  }
+
+  /**
+   * The full reply for a lean one (pieces.ts: the same parts, in the same order, with the
+   * held or read-again post bytes, counters and profiles put back), or undefined when a
+   * post read again no longer has the header the lean read saw (read the page in full).
+   * `prefix`: the feed's key prefix; `sent`: `mark()` taken right before the lean read was
+   * sent (reads of the same keys in flight since are shared).
+   */
+  async expand(lean: Buffer, prefix: string, sent = 0): Promise<Buffer | undefined> {
+    const parts = splitParts(lean);
+    // Where each held piece goes: [part index, key, header the post must start with ("" for counters and profiles)].
+    const slots: Array<[number, string, Buffer | undefined]> = [];
+    let i = 2;
+    const ids = parts[i++]!.toString("latin1");
+    const idList = ids ? ids.split(",") : [];
+    i++; // celebrities
+    const n = Number(parts[i++]!.toString("latin1"));
+    for (let k = 0; k < n; k++, i += 4) {
+      const post = parts[i]!;
+      if (post.length === 0 || post[0] !== 2) continue;
+      slots.push([i, `${prefix}rm:post:${idList[k]}`, post], [i + 1, `${prefix}rm:counts:${idList[k]}`, undefined]);
+    }
+    const refers = parts[i++]!.toString("latin1");
+    for (const id of refers ? refers.split(",") : []) {
+      const post = parts[i]!;
+      if (post.length > 0 && post[0] === 2) slots.push([i, `${prefix}rm:post:${id}`, post]);
+      i++;
+    }
+    const authors = parts[i++]!.toString("latin1");
+    for (const a of authors ? authors.split(",") : []) {
+      slots.push([i, `${prefix}rm:author:${a}`, undefined]);
+      i += 2;
+    }
+    const got: Array<Buffer | null | undefined> = slots.map(([, key]) => this.held.get(key));
+    const missing = slots.flatMap(([, key], s) => (got[s] === undefined ? [key] : []));
+    this.hits += slots.length - missing.length;
+    if (missing.length) {
+      const byKey = await this.fetchOnce([...new Set(missing)], sent);
+      slots.forEach(([, key], s) => {
+        if (got[s] === undefined) got[s] = byKey.get(key) ?? null;
+      });
+    }
+    for (let s = 0; s < slots.length; s++) {
+      const [at, , head] = slots[s]!;
+      const v = got[s] ?? null;
+      if (head) {
+        // A live post must still be live with the same author and refer-to.
+        if (!v || v.length < head.length || !v.subarray(0, head.length).equals(head)) {
+          this.fallbacks++;
+          return undefined;
+        }
+      }
+      parts[at] = v ?? empty;
+    }
+    return joinParts(parts);
+  }
+}
+
+const empty = Buffer.alloc(0);
+
+/** A reply from its parts: "<length>,...;" then the parts back to back (pieces.ts splitParts' inverse). */
+export function joinParts(parts: readonly Buffer[]): Buffer {
+  const head = Buffer.from(`${parts.map((p) => p.length).join(",")};`, "latin1");
+  return Buffer.concat([head, ...parts]);
+}
