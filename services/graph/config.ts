@@ -10,6 +10,9 @@
  * following lists are not cached, instead of loading both lists whole
  * (domain/relations.ts relationsOf); 0 always loads the lists. Off by default: on a
  * quiet box bench/writes.ts measured it slower (design note 30).
+ * OASIS_GRAPH_ONE_TRIP_FOLLOW [1] - with batched writes, that transaction is one round
+ * trip (store.ts followOneTrip: whether either user blocks the other, and the event's
+ * flags, decided in SQL after the lock) instead of two (design note 57).
  * OASIS_GRAPH_AMEND_CACHE [1] - a new follow of a public account adds the edge to both
  * users' cached lists and counts in place (graph-cache.ts followAdded) instead of
  * dropping them; 0 drops them (the A/B switch of bench/writes.ts).
@@ -22,6 +25,8 @@ export interface GraphConfig extends BaseConfig {
   readonly followerCacheMax: number;
   /** Follows of public accounts use store.ts followBatched (two round trips). */
   readonly batchedWrites: boolean;
+  /** With batchedWrites, a follow of a public account in one round trip (store.ts followOneTrip). */
+  readonly oneTripFollow: boolean;
   /** Relationship reads of at most this many users skip loading uncached lists. */
   readonly pointLookupMax: number;
   /** A new follow amends the cached lists and counts instead of dropping them. */
@@ -33,6 +38,7 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     ...baseConfig("graph", env),
     followerCacheMax: positiveIntEnv(env, "OASIS_GRAPH_FOLLOWER_CACHE_MAX", 100_000),
     batchedWrites: boolEnv(env, "OASIS_GRAPH_BATCHED_WRITES", true),
+    oneTripFollow: boolEnv(env, "OASIS_GRAPH_ONE_TRIP_FOLLOW", true),
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
     amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
   });

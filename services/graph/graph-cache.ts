@@ -18,6 +18,7 @@ import type { Pool } from "#kit/mysql.ts";
 import type { Redis } from "#kit/redis.ts";
 import type { RelationFlag } from "./domain/model.ts";
 import { countsByIds, edgeList, smallRelations } from "./store.ts";
+import { decodeSmallSets, encodeSmallSets, SMALL_SETS_ENTRY, SMALL_SETS_TTL_S } from "../../shared-rules/graph-small-sets.ts";
 
 export interface Counts {
   readonly followers: bigint;
@@ -146,8 +147,6 @@ export type FollowVersions = readonly [string, string, string, string];
 
 type FollowRedis = Redis & { oasisGraphFollowAdded(...args: Array<string | Buffer | number>): Promise<number> };
 
-const smallFlags: RelationFlag[] = ["requested", "requestedBy", "blocking", "blockedBy", "muting"];
-
 export class GraphCache {
   private readonly counts: VersionedCache;
   private readonly lists: VersionedCache;
@@ -161,7 +160,7 @@ export class GraphCache {
   ) {
     this.counts = new VersionedCache(redis, "counts", 3600);
     this.lists = new VersionedCache(redis, "list", 3600);
-    this.small = new VersionedCache(redis, "rel", 3600);
+    this.small = new VersionedCache(redis, SMALL_SETS_ENTRY, SMALL_SETS_TTL_S);
     if (!("oasisGraphFollowAdded" in redis)) redis.defineCommand("oasisGraphFollowAdded", { numberOfKeys: 8, lua: followAddedLua });
     this.redis = redis as FollowRedis;
   }
@@ -260,10 +259,9 @@ export class GraphCache {
     const key = String(userId);
     const got = await this.small.getMany([key], async () => {
       const sets = await smallRelations(this.db, userId);
-      return new Map([[key, Buffer.from(JSON.stringify(smallFlags.map((f) => [...(sets.get(f) ?? [])].map(String))))]]);
+      return new Map([[key, encodeSmallSets(sets)]]);
     });
-    const lists = JSON.parse(got.get(key)!.toString()) as string[][];
-    return new Map(smallFlags.map((f, i) => [f, new Set(lists[i]!.map(BigInt))]));
+    return decodeSmallSets(got.get(key)!);
   }
 
   /** Forgets everything cached about `ids`; call after the commit that changed them. */

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Code } from "@connectrpc/connect";
 import { FollowState } from "#gen/oasis/graph/v1/graph_pb.ts";
-import { FollowCreatedSchema, FollowRemovedReason, FollowRemovedSchema, BlockCreatedSchema, MuteCreatedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
+import { FollowCreatedSchema, FollowRemovedReason, FollowRemovedSchema, FollowRequestedSchema, BlockCreatedSchema, MuteCreatedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { connectBus, type Bus } from "#kit/bus.ts";
 import { on, startConsumer, type RunningConsumer } from "#kit/consumer.ts";
 import { errorReason, violatedFields } from "#kit/errors.ts";
@@ -20,8 +20,8 @@ import { failure } from "#kit/testing/errors.ts";
 
 let bed: GraphTestbed;
 let ids: bigint[];
-// Twenty-six real members; member index 5 gets a private account.
-const members = [...new Set(readEdges().flat())].slice(20, 46);
+// Thirty-six real members; member indexes 5 and 30 get private accounts.
+const members = [...new Set(readEdges().flat())].slice(20, 56);
 
 /** Graph events seen on the bus, by event id (a redelivery is not a second event). */
 const events = new Map<bigint, { type: string; from: bigint; to: bigint; detail: string }>();
@@ -32,7 +32,7 @@ const log = createLogger("graph-test", "silent");
 beforeAll(async () => {
   // The point lookup is off by default (design note 30); on here, so both paths are tested.
   bed = await startGraphTestbed({ env: { OASIS_GRAPH_POINT_LOOKUP_MAX: "4" } });
-  ids = await bed.accounts(members, { private: (n) => n === members[5] });
+  ids = await bed.accounts(members, { private: (n) => n === members[5] || n === members[30] });
   // Graph's events as any consumer gets them: JetStream, after the outbox relay.
   bus = await connectBus({ url: bed.mesh.env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222", namespace: bed.mesh.namespace, name: "graph-test", log });
   const record = (type: string, from: bigint, to: bigint, detail: string, eventId: bigint) => {
@@ -43,7 +43,8 @@ beforeAll(async () => {
     log,
     name: "graph-test-events",
     handlers: [
-      on(FollowCreatedSchema, async (e, m) => record("follow_created", e.followerId, e.followeeId, `mutual=${e.mutual}`, m.eventId)),
+      on(FollowCreatedSchema, async (e, m) => record("follow_created", e.followerId, e.followeeId, `mutual=${e.mutual}${e.followeeMuting ? " muted" : ""}`, m.eventId)),
+      on(FollowRequestedSchema, async (e, m) => record("follow_requested", e.requesterId, e.targetId, "", m.eventId)),
       on(FollowRemovedSchema, async (e, m) => record("follow_removed", e.followerId, e.followeeId, FollowRemovedReason[e.reason], m.eventId)),
       on(BlockCreatedSchema, async (e, m) => record("block_created", e.blockerId, e.blockedId, "", m.eventId)),
       on(MuteCreatedSchema, async (e, m) => record("mute_created", e.muterId, e.mutedId, "", m.eventId)),
@@ -366,5 +367,119 @@ describe("events", () => {
       ["block_created", u, v, ""],
       ["mute_created", u, v, ""],
     ]);
+  });
+
+  test("follow_created says whether the follow is mutual and whether the followee mutes the follower, all four ways", async () => {
+    // Four members of their own (the others' relationships are other tests' answers).
+    const [w, x, y, z] = (await bed.accounts([...new Set(readEdges().flat())].slice(56, 60))) as [bigint, bigint, bigint, bigint];
+    await bed.graph(x).mute({ userId: w });
+    await bed.graph(w).follow({ userId: x }); // x mutes w, x does not follow w
+    await bed.graph(x).follow({ userId: w }); // w follows x, w mutes nobody
+    await bed.graph(z).follow({ userId: y }); // neither
+    await bed.graph(z).mute({ userId: y });
+    await bed.graph(y).follow({ userId: z }); // z follows y and mutes y
+    const mine = new Set([w, x, y, z]);
+    const seen = () => [...events.values()].filter((e) => e.type === "follow_created" && mine.has(e.from)).map((e) => [e.from, e.to, e.detail]);
+    expect(await until(async () => seen(), (list) => list.length >= 4)).toEqual([
+      [w, x, "mutual=false muted"],
+      [x, w, "mutual=true"],
+      [z, y, "mutual=false"],
+      [y, z, "mutual=true muted"],
+    ]);
+    expect((await bed.graph(y).getRelationship({ userId: z })).relationship).toMatchObject({ following: true, followedBy: true, mutual: true });
+    expect((await bed.graph().batchGetCounts({ userIds: [w, x, y, z] })).counts.map((c) => [c.followers, c.following])).toEqual([[1n, 1n], [1n, 1n], [1n, 1n], [1n, 1n]]);
+  });
+});
+
+describe("batch create follows", () => {
+  test("a blocked target refuses the whole batch; nothing is written", async () => {
+    const [a, d, x] = [ids[26]!, ids[29]!, ids[31]!];
+    await bed.graph(x).block({ userId: a });
+    const err = await failure(bed.graph(a).batchCreateFollows({ userIds: [d, x] }));
+    expect([err.code, errorReason(err)]).toEqual([Code.PermissionDenied, "BLOCKED"]);
+    expect((await bed.graph(a).getRelationship({ userId: d })).relationship?.following).toBe(false);
+    expect((await bed.graph().batchGetCounts({ userIds: [a, d] })).counts.map((c) => [c.followers, c.following])).toEqual([
+      [0n, 0n],
+      [0n, 0n],
+    ]);
+  });
+
+  test("bad items: a field violation each (self, repeats), unknown users, empty and anonymous calls", async () => {
+    const [a, c] = [ids[26]!, ids[28]!];
+    const g = bed.graph(a);
+    const bad = await failure(g.batchCreateFollows({ userIds: [a, c, c, a] }));
+    expect([bad.code, errorReason(bad), violatedFields(bad)]).toEqual([Code.InvalidArgument, "SELF_RELATION", ["user_ids[0]", "user_ids[2]", "user_ids[3]"]]);
+    const repeat = await failure(g.batchCreateFollows({ userIds: [c, c] }));
+    expect([repeat.code, violatedFields(repeat)]).toEqual([Code.InvalidArgument, ["user_ids[1]"]]);
+    expect(errorReason(await failure(g.batchCreateFollows({ userIds: [c, 4242n] })))).toBe("USER_NOT_FOUND");
+    expect(violatedFields(await failure(g.batchCreateFollows({ userIds: [] })))).toEqual(["user_ids"]);
+    expect(violatedFields(await failure(g.batchCreateFollows({ userIds: [c, 0n] })))).toEqual(["user_ids[1]"]);
+    expect(violatedFields(await failure(g.batchCreateFollows({ userIds: [c], requestId: "no spaces" })))).toEqual(["request_id"]);
+    expect((await failure(bed.graph().batchCreateFollows({ userIds: [c] }))).code).toBe(Code.Unauthenticated);
+    expect((await bed.graph(a).getRelationship({ userId: c })).relationship?.following).toBe(false);
+  });
+
+  test("follows as Follow would, once: public followed, private asked, existing kept; counts exact, events once; a retry by request_id replays", async () => {
+    const [a, b, c, d, p, m, f] = [ids[26]!, ids[27]!, ids[28]!, ids[29]!, ids[30]!, ids[32]!, ids[33]!];
+    await bed.graph(a).follow({ userId: b });
+    await bed.graph(m).mute({ userId: a });
+    await bed.graph(f).follow({ userId: a });
+    const g = bed.graph(a);
+    const req = { userIds: [b, c, p, m, f], requestId: "import-1" };
+    const first = await g.batchCreateFollows(req);
+    expect(first.results.map((r) => [r.state, r.relationship?.userId, r.relationship?.following, r.relationship?.requested, r.relationship?.mutual])).toEqual([
+      [FollowState.FOLLOWING, b, true, false, false],
+      [FollowState.FOLLOWING, c, true, false, false],
+      [FollowState.REQUESTED, p, false, true, false],
+      [FollowState.FOLLOWING, m, true, false, false],
+      [FollowState.FOLLOWING, f, true, false, true],
+    ]);
+    // The same key and request: the first response, nothing written again.
+    expect(await g.batchCreateFollows(req)).toEqual(first);
+    const reused = await failure(g.batchCreateFollows({ userIds: [c], requestId: "import-1" }));
+    expect([reused.code, violatedFields(reused)]).toEqual([Code.InvalidArgument, ["request_id"]]);
+    // Without a key, a repeat finds every edge and request and writes nothing.
+    expect((await g.batchCreateFollows({ userIds: [c, p, f] })).results.map((r) => r.state)).toEqual([FollowState.FOLLOWING, FollowState.REQUESTED, FollowState.FOLLOWING]);
+    expect((await bed.graph().batchGetCounts({ userIds: [a, b, c, p, m, f] })).counts.map((x) => [x.followers, x.following])).toEqual([
+      [1n, 4n],
+      [1n, 0n],
+      [1n, 0n],
+      [0n, 0n],
+      [1n, 0n],
+      [1n, 1n],
+    ]);
+    expect((await bed.graph(p).listFollowRequests({})).requests.map((r) => r.userId)).toEqual([a]);
+    expect((await bed.graph(c).getRelationship({ userId: a })).relationship?.followedBy).toBe(true);
+    // A last event after the others (the outbox publishes in order, the consumer handles in order).
+    await g.mute({ userId: d });
+    const fromA = () => [...events.values()].filter((e) => e.from === a);
+    await until(async () => fromA(), (list) => list.some((e) => e.type === "mute_created"));
+    expect(fromA().map((e) => [e.type, e.to, e.detail])).toEqual([
+      ["follow_created", b, "mutual=false"],
+      ["follow_created", c, "mutual=false"],
+      ["follow_requested", p, ""],
+      ["follow_created", m, "mutual=false muted"],
+      ["follow_created", f, "mutual=true"],
+      ["mute_created", d, ""],
+    ]);
+  });
+
+  test("batches and Follows of the same pairs at once: each edge counted and announced once", async () => {
+    const q = ids[34]!;
+    const targets = [ids[35]!, ids[27]!, ids[28]!, ids[29]!];
+    const before = (await bed.graph().batchGetCounts({ userIds: targets })).counts.map((c) => c.followers);
+    await Promise.all([
+      bed.graph(q).batchCreateFollows({ userIds: targets }),
+      bed.graph(q).batchCreateFollows({ userIds: [...targets].reverse() }),
+      ...targets.map((t) => bed.graph(q).follow({ userId: t })),
+    ]);
+    expect((await bed.graph().batchGetCounts({ userIds: [q, ...targets] })).counts.map((c) => [c.followers, c.following])).toEqual([
+      [0n, 4n],
+      ...before.map((n) => [n + 1n, 0n]),
+    ]);
+    await bed.graph(q).mute({ userId: ids[33]! });
+    const fromQ = () => [...events.values()].filter((e) => e.from === q);
+    await until(async () => fromQ(), (list) => list.some((e) => e.type === "mute_created"));
+    expect(fromQ().filter((e) => e.type === "follow_created").map((e) => e.to).sort()).toEqual([...targets].sort());
   });
 });

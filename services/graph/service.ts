@@ -8,6 +8,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import type { GraphContext } from "./context.ts";
 import { approveFollowRequest } from "./routes/approve-follow-request.ts";
+import { batchCreateFollows } from "./routes/batch-create-follows.ts";
 import { batchGetCounts } from "./routes/batch-get-counts.ts";
 import { batchGetRelationships } from "./routes/batch-get-relationships.ts";
 import { block } from "./routes/block.ts";
@@ -30,6 +31,7 @@ import { unmute } from "./routes/unmute.ts";
 export function graphService(ctx: GraphContext): ServiceImpl<typeof GraphService> {
   return {
     ...follow(ctx),
+    ...batchCreateFollows(ctx),
     ...unfollow(ctx),
     ...listFollowers(ctx),
     ...listFollowing(ctx),

@@ -4,7 +4,7 @@
  * exact and events free of duplicates under concurrent, repeated calls.
  */
 import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
-import type { EdgeRow, GraphStore, RelationFlag } from "./domain/model.ts";
+import type { EdgeRow, FollowManyEvents, FollowManyOutcome, FollowTarget, GraphStore, RelationFlag } from "./domain/model.ts";
 
 export type { EdgeRow, RelationFlag };
 
@@ -189,6 +189,21 @@ const pairFlagsParams = (viewer: bigint, target: bigint) => [viewer, target, tar
 const flagSet = (r: Record<string, number>) => new Set(Object.entries(r).filter(([, v]) => Number(v) === 1).map(([k]) => k as RelationFlag));
 
 /**
+ * Both users' counts one more (the follower's following, the followee's followers) if the
+ * batch's `@oasis_created` is 1. The two rows in ascending user id, so A -> B and B -> A
+ * at once (a friendship loaded both ways) lock them in the same order instead of
+ * deadlocking.
+ */
+function countsOfNewEdge(followerId: bigint, followeeId: bigint): Statement {
+  return {
+    sql: `INSERT INTO counts (user_id, followers, following)
+          SELECT ?, ?, ? FROM DUAL WHERE @oasis_created = 1 UNION ALL SELECT ?, ?, ? FROM DUAL WHERE @oasis_created = 1
+          ON DUPLICATE KEY UPDATE followers = counts.followers + VALUES(followers), following = counts.following + VALUES(following)`,
+    params: followeeId < followerId ? [followeeId, 1, 0, followerId, 0, 1] : [followerId, 0, 1, followeeId, 1, 0],
+  };
+}
+
+/**
  * Follower -> followee (a public account) in two round trips of one transaction
  * (kit/mysql.ts withBatchedTransaction), where `blockedEitherWayForUpdate`,
  * `insertFollow`, `addToCounts`, `pairFlags` and the outbox insert take six plus BEGIN
@@ -220,14 +235,7 @@ export async function followBatched(
     [
       { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) VALUES (?, ?, ?, ?)", params: [followerId, followeeId, id, now] },
       { sql: "SET @oasis_created := ROW_COUNT()" },
-      {
-        // The two rows in ascending user id, so A -> B and B -> A at once (a friendship
-        // loaded both ways) lock them in the same order instead of deadlocking.
-        sql: `INSERT INTO counts (user_id, followers, following)
-              SELECT ?, ?, ? FROM DUAL WHERE @oasis_created = 1 UNION ALL SELECT ?, ?, ? FROM DUAL WHERE @oasis_created = 1
-              ON DUPLICATE KEY UPDATE followers = counts.followers + VALUES(followers), following = counts.following + VALUES(following)`,
-        params: followeeId < followerId ? [followeeId, 1, 0, followerId, 0, 1] : [followerId, 0, 1, followeeId, 1, 0],
-      },
+      countsOfNewEdge(followerId, followeeId),
       event(flags.has("followedBy"), flags.has("mutedBy")),
       { sql: "SELECT @oasis_created AS created" },
     ],
@@ -236,6 +244,156 @@ export async function followBatched(
   const created = Number((results[4] as Array<{ created: number | string }>)[0]!.created) === 1;
   flags.add("following");
   return { blocked: false, created, flags };
+}
+
+/**
+ * `followBatched` in one round trip (OASIS_GRAPH_ONE_TRIP_FOLLOW; design note 57): the
+ * block rows locked as before and the pair's flags read (both returned, so the caller
+ * knows blocked and the response's flags), then, decided in SQL from what the same
+ * batch read after the lock: whether either blocks the other (`@oasis_free`), whether
+ * the followee follows the follower and mutes them (`@oasis_flags`: 1 mutual, 2 muting,
+ * the index of `event`'s variant, kit/outbox.ts statementOf); the edge by INSERT IGNORE
+ * only if free, both counts and the event only if the edge is new; COMMIT. A blocked
+ * pair writes nothing (the transaction commits empty, its locks released as a rollback
+ * would). `event(pick)` is the outbox statement choosing its payload by the SQL `pick`.
+ */
+export async function followOneTrip(
+  tx: BatchedTx,
+  followerId: bigint,
+  followeeId: bigint,
+  id: bigint,
+  now: Date,
+  event: (pick: string) => Statement,
+): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }> {
+  const eitherWay = "(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)";
+  const results = await tx.run(
+    [
+      { sql: `SELECT 1 FROM blocks WHERE ${eitherWay} FOR UPDATE`, params: [followerId, followeeId, followeeId, followerId] },
+      { sql: pairFlagsSql, params: pairFlagsParams(followerId, followeeId) },
+      {
+        sql: `SET @oasis_free := NOT EXISTS(SELECT 1 FROM blocks WHERE ${eitherWay}),
+                  @oasis_flags := EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) + 2 * EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?)`,
+        params: [followerId, followeeId, followeeId, followerId, followeeId, followerId, followeeId, followerId],
+      },
+      { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [followerId, followeeId, id, now] },
+      { sql: "SET @oasis_created := ROW_COUNT()" },
+      countsOfNewEdge(followerId, followeeId),
+      event("@oasis_flags"),
+      { sql: "SELECT @oasis_created AS created" },
+    ],
+    { commit: true },
+  );
+  if ((results[0] as unknown[]).length > 0) return { blocked: true };
+  const flags = flagSet((results[1] as Array<Record<string, number>>)[0]!);
+  const created = Number((results[7] as Array<{ created: number | string }>)[0]!.created) === 1;
+  flags.add("following");
+  return { blocked: false, created, flags };
+}
+
+/**
+ * The first round trip of a follow import (BatchCreateFollows; `followManyPlan` turns
+ * its results into the writes), three statements for all of `ids` at once:
+ * 1. lock the block rows between the follower and each target, either way (existing
+ *    rows, or the gaps where they would go), as blockedEitherWayForUpdate does for one,
+ *    so a concurrent Block and the import serialize;
+ * 2. the follower's edges and pending requests to the targets (not locked, as
+ *    followBatched does not lock them: the writes are INSERT IGNOREs whose effects are
+ *    counted from the rows they really wrote, see followManyPlan);
+ * 3. the flags the events and the response need: who follows back, who asked to follow
+ *    the follower, whom the follower mutes, who mutes the follower.
+ */
+export function followManyReads(followerId: bigint, ids: readonly bigint[]): Statement[] {
+  return [
+    { sql: "SELECT blocker_id, blocked_id FROM blocks WHERE (blocker_id = ? AND blocked_id IN (?)) OR (blocked_id = ? AND blocker_id IN (?)) FOR UPDATE", params: [followerId, ids, followerId, ids] },
+    {
+      sql: `SELECT 'following' AS k, followee_id AS id FROM follows WHERE follower_id = ? AND followee_id IN (?)
+            UNION ALL SELECT 'requested', target_id FROM follow_requests WHERE requester_id = ? AND target_id IN (?)`,
+      params: [followerId, ids, followerId, ids],
+    },
+    {
+      sql: `SELECT 'followedBy' AS k, follower_id AS id FROM follows WHERE followee_id = ? AND follower_id IN (?)
+            UNION ALL SELECT 'requestedBy', requester_id FROM follow_requests WHERE target_id = ? AND requester_id IN (?)
+            UNION ALL SELECT 'muting', muted_id FROM mutes WHERE muter_id = ? AND muted_id IN (?)
+            UNION ALL SELECT 'mutedBy', muter_id FROM mutes WHERE muted_id = ? AND muter_id IN (?)`,
+      params: [followerId, ids, followerId, ids, followerId, ids, followerId, ids],
+    },
+  ];
+}
+
+/**
+ * The writes of a follow import from `followManyReads`' results (`reads`, in its order),
+ * for the second round trip of the same transaction. When any target blocks or is
+ * blocked by the follower: that target (the first in request order) and no writes.
+ * Otherwise every target not followed yet gets, if public, the edge (one multi-row
+ * INSERT IGNORE, edge ids from `nextId` in request order) or, if private and not asked
+ * yet, a request (likewise). What really changed is decided in SQL from the rows that
+ * carry this call's edge ids, so a concurrent Follow of the same pair that got in
+ * between is neither counted nor announced twice: both users' counts change by the new
+ * edges in one INSERT ... SELECT whose rows are in ascending user id (the lock order
+ * every follow uses: no deadlock with a concurrent A -> B and B -> A), and each
+ * candidate's event (`events.created(followee, mutual, followeeMuting)` or
+ * `events.requested(target)`, in request order) is inserted only if its row is this
+ * call's. Targets already followed or asked write nothing. Returns the statements and
+ * one outcome per target, in request order (`changed`: this call tried to write a row).
+ */
+export function followManyPlan(
+  followerId: bigint,
+  targets: readonly FollowTarget[],
+  reads: readonly unknown[],
+  nextId: () => bigint,
+  now: Date,
+  events: FollowManyEvents,
+): { blocked: bigint } | { blocked: undefined; statements: Statement[]; outcomes: FollowManyOutcome[] } {
+  const [blocks, own, others] = reads as [Array<{ blocker_id: string; blocked_id: string }>, Array<{ k: RelationFlag; id: string }>, Array<{ k: RelationFlag; id: string }>];
+  if (blocks.length > 0) {
+    const involved = new Set(blocks.map((b) => (BigInt(b.blocker_id) === followerId ? BigInt(b.blocked_id) : BigInt(b.blocker_id))));
+    return { blocked: targets.find((t) => involved.has(t.userId))!.userId };
+  }
+  const flagsOf = new Map<bigint, Set<RelationFlag>>(targets.map((t) => [t.userId, new Set<RelationFlag>()]));
+  for (const r of [...own, ...others]) flagsOf.get(BigInt(r.id))?.add(r.k);
+  const edges: unknown[][] = [];
+  const asks: unknown[][] = [];
+  const eventStatements: Statement[] = [];
+  const outcomes: FollowManyOutcome[] = [];
+  for (const t of targets) {
+    const flags = flagsOf.get(t.userId)!;
+    if (flags.has("following")) {
+      outcomes.push({ userId: t.userId, state: "following", flags, changed: false });
+    } else if (!t.isPrivate) {
+      const id = nextId();
+      edges.push([followerId, t.userId, id, now]);
+      eventStatements.push(events.created(t.userId, flags.has("followedBy"), flags.has("mutedBy"), { sql: "EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)", params: [followerId, t.userId, id] }));
+      flags.add("following");
+      outcomes.push({ userId: t.userId, state: "following", flags, changed: true });
+    } else if (flags.has("requested")) {
+      outcomes.push({ userId: t.userId, state: "requested", flags, changed: false });
+    } else {
+      const id = nextId();
+      asks.push([followerId, t.userId, id, now]);
+      eventStatements.push(events.requested(t.userId, { sql: "EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ? AND id = ?)", params: [followerId, t.userId, id] }));
+      flags.add("requested");
+      outcomes.push({ userId: t.userId, state: "requested", flags, changed: true });
+    }
+  }
+  const statements: Statement[] = [];
+  if (edges.length > 0) {
+    const edgeIds = edges.map((e) => e[2]);
+    statements.push(
+      { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) VALUES ?", params: [edges] },
+      {
+        sql: `INSERT INTO counts (user_id, followers, following)
+              SELECT u, SUM(fr), SUM(fg) FROM (
+                SELECT followee_id AS u, 1 AS fr, 0 AS fg FROM follows WHERE follower_id = ? AND id IN (?)
+                UNION ALL SELECT ?, 0, 1 FROM follows WHERE follower_id = ? AND id IN (?)
+              ) n GROUP BY u ORDER BY u
+              ON DUPLICATE KEY UPDATE followers = counts.followers + VALUES(followers), following = counts.following + VALUES(following)`,
+        params: [followerId, edgeIds, followerId, followerId, edgeIds],
+      },
+    );
+  }
+  if (asks.length > 0) statements.push({ sql: "INSERT IGNORE INTO follow_requests (requester_id, target_id, id, created_at) VALUES ?", params: [asks] });
+  statements.push(...eventStatements);
+  return { blocked: undefined, statements, outcomes };
 }
 
 /**
@@ -355,4 +513,7 @@ export const graphStore: GraphStore = {
   countsByIds,
   recount,
   followBatched,
+  followOneTrip,
+  followManyReads,
+  followManyPlan,
 };

@@ -66,4 +66,56 @@ export interface GraphStore {
     now: Date,
     event: (mutual: boolean, followeeMuting: boolean) => Statement,
   ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
+  /**
+   * followBatched in one round trip (store.ts followOneTrip): blocked, the edge, the
+   * counts and the event decided in SQL; `event(pick)` stores the variant of follow_created
+   * whose index the SQL expression `pick` gives (1 mutual + 2 followee muting).
+   */
+  followOneTrip(
+    tx: BatchedTx,
+    followerId: bigint,
+    followeeId: bigint,
+    id: bigint,
+    now: Date,
+    event: (pick: string) => Statement,
+  ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
+  /** The first round trip of a follow import (store.ts followManyReads): the locks and the flags. */
+  followManyReads(followerId: bigint, ids: readonly bigint[]): Statement[];
+  /**
+   * The writes of a follow import from those reads (store.ts followManyPlan): the first
+   * blocked target, or the statements and one outcome per target in request order.
+   */
+  followManyPlan(
+    followerId: bigint,
+    targets: readonly FollowTarget[],
+    reads: readonly unknown[],
+    nextId: () => bigint,
+    now: Date,
+    events: FollowManyEvents,
+  ): { blocked: bigint } | { blocked: undefined; statements: Statement[]; outcomes: FollowManyOutcome[] };
+}
+
+/** One target of a follow import: its id and whether the account is private. */
+export interface FollowTarget {
+  readonly userId: bigint;
+  readonly isPrivate: boolean;
+}
+
+/** The outbox statements of a follow import's events (kit/outbox.ts statement). */
+export interface FollowManyEvents {
+  /** follow_created of a new follow, inserted only if `when` (an SQL condition with its params) holds. */
+  created(followeeId: bigint, mutual: boolean, followeeMuting: boolean, when: Statement): Statement;
+  /** follow_requested of a new request to a private account, inserted only if `when` holds. */
+  requested(targetId: bigint, when: Statement): Statement;
+}
+
+/** What a follow import decided for one target. */
+export interface FollowManyOutcome {
+  readonly userId: bigint;
+  /** "following" (a public account, or one already followed) or "requested". */
+  readonly state: "following" | "requested";
+  /** The pair's flags after the write (as pairFlags, plus the follow or request). */
+  readonly flags: Set<RelationFlag>;
+  /** This call tried to write a row for this target (a follow or a request it did not find). */
+  readonly changed: boolean;
 }

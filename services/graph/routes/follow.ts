@@ -46,8 +46,9 @@ export function follow(ctx: GraphContext): Pick<ServiceImpl<typeof GraphService>
 }
 
 /**
- * A follow of a public account in one transaction of two round trips (store
- * followBatched, with the follow_created outbox row written only when the edge is new);
+ * A follow of a public account in one transaction of one round trip (store
+ * followOneTrip) or, with OASIS_GRAPH_ONE_TRIP_FOLLOW=0, two (store followBatched), with
+ * the follow_created outbox row written only when the edge is new;
  * undefined if either user blocks the other. OASIS_GRAPH_BATCHED_WRITES=0 takes the
  * statement-by-statement path instead (bench/graph.ts compares them). After the commit,
  * a new edge is added to both users' cached lists and counts in place
@@ -61,10 +62,14 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
   const amend = rt.config.amendCache;
   // Read before the transaction starts, so no writer's bump after our commit can be taken for the version we saw.
   const seen = amend ? await ctx.cache.followVersions(viewer, target) : undefined;
+  const created = (mutual: boolean, followeeMuting: boolean) => ({ followerId: viewer, followeeId: target, mutual, followeeMuting });
   const r = await rt.batchTx((tx) =>
-    store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) =>
-      rt.outbox.statement(FollowCreatedSchema, { followerId: viewer, followeeId: target, mutual, followeeMuting }, "@oasis_created = 1"),
-    ),
+    rt.config.oneTripFollow
+      ? store.followOneTrip(tx, viewer, target, edgeId, new Date(), (pick) =>
+          // Variant index = mutual + 2 * followeeMuting (store.ts followOneTrip's @oasis_flags).
+          rt.outbox.statementOf(FollowCreatedSchema, [created(false, false), created(true, false), created(false, true), created(true, true)], pick, "@oasis_created = 1"),
+        )
+      : store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) => rt.outbox.statement(FollowCreatedSchema, created(mutual, followeeMuting), "@oasis_created = 1")),
   );
   if (r.blocked) return undefined;
   if (!amend) await ctx.cache.invalidate([viewer, target]);

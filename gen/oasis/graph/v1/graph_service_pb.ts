@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/graph/v1/graph_service.proto.
  */
 export const file_oasis_graph_v1_graph_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJvYXNpcy9ncmFwaC92MS9ncmFwaF9zZXJ2aWNlLnByb3RvEg5vYXNpcy5ncmFwaC52MSIpCg1Gb2xsb3dSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAicAoORm9sbG93UmVzcG9uc2USKgoFc3RhdGUYASABKA4yGy5vYXNpcy5ncmFwaC52MS5Gb2xsb3dTdGF0ZRIyCgxyZWxhdGlvbnNoaXAYAiABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiKwoPVW5mb2xsb3dSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiRgoQVW5mb2xsb3dSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiagoUTGlzdEZvbGxvd2Vyc1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgABIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEikKBXVzZXJzGAEgAygLMhoub2FzaXMuZ3JhcGgudjEuRm9sbG93RWRnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiagoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgABIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEikKBXVzZXJzGAEgAygLMhoub2FzaXMuZ3JhcGgudjEuRm9sbG93RWRnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiawoVTGlzdE11dHVhbEZhbnNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAASGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlwKFkxpc3RNdXR1YWxGYW5zUmVzcG9uc2USKQoFdXNlcnMYASADKAsyGi5vYXNpcy5ncmFwaC52MS5Gb2xsb3dFZGdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIyChZHZXRSZWxhdGlvbnNoaXBSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiTQoXR2V0UmVsYXRpb25zaGlwUmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIkMKHEJhdGNoR2V0UmVsYXRpb25zaGlwc1JlcXVlc3QSIwoIdXNlcl9pZHMYASADKANCEbpIDpIBCwgBEOgHIgQiAiAAIlQKHUJhdGNoR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlEjMKDXJlbGF0aW9uc2hpcHMYASADKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiVAoYTGlzdFJlbGF0aW9uc2hpcHNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiABCJpChlMaXN0UmVsYXRpb25zaGlwc1Jlc3BvbnNlEjMKDXJlbGF0aW9uc2hpcHMYASADKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlUKGUxpc3RGb2xsb3dSZXF1ZXN0c1JlcXVlc3QSGgoJcGFnZV9zaXplGAEgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIAEImgKGkxpc3RGb2xsb3dSZXF1ZXN0c1Jlc3BvbnNlEjEKCHJlcXVlc3RzGAEgAygLMh8ub2FzaXMuZ3JhcGgudjEuUGVuZGluZ0ZvbGxvd2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChtBcHByb3ZlRm9sbG93UmVxdWVzdFJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJSChxBcHByb3ZlRm9sbG93UmVxdWVzdFJlc3BvbnNlEjIKDHJlbGF0aW9uc2hpcBgBIAEoCzIcLm9hc2lzLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCI2ChpSZWplY3RGb2xsb3dSZXF1ZXN0UmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIh0KG1JlamVjdEZvbGxvd1JlcXVlc3RSZXNwb25zZSIoCgxCbG9ja1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJDCg1CbG9ja1Jlc3BvbnNlEjIKDHJlbGF0aW9uc2hpcBgBIAEoCzIcLm9hc2lzLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCIqCg5VbmJsb2NrUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIkUKD1VuYmxvY2tSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiJwoLTXV0ZVJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJCCgxNdXRlUmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIikKDVVubXV0ZVJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJECg5Vbm11dGVSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiLAoQR2V0Q291bnRzUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIkAKEUdldENvdW50c1Jlc3BvbnNlEisKBmNvdW50cxgBIAEoCzIbLm9hc2lzLmdyYXBoLnYxLkdyYXBoQ291bnRzIjwKFUJhdGNoR2V0Q291bnRzUmVxdWVzdBIjCgh1c2VyX2lkcxgBIAMoA0IRukgOkgELCAEQ6AciBCICIAAiRQoWQmF0Y2hHZXRDb3VudHNSZXNwb25zZRIrCgZjb3VudHMYASADKAsyGy5vYXNpcy5ncmFwaC52MS5HcmFwaENvdW50cyJsChZMaXN0Rm9sbG93ZXJJZHNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAASGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlMKF0xpc3RGb2xsb3dlcklkc1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygDEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoAyJtChdMaXN0Rm9sbG93aW5nSWRzUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABCJFChhMaXN0Rm9sbG93aW5nSWRzUmVzcG9uc2USEAoIdXNlcl9pZHMYASADKAMSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMoYUCgxHcmFwaFNlcnZpY2UScgoGRm9sbG93Eh0ub2FzaXMuZ3JhcGgudjEuRm9sbG93UmVxdWVzdBoeLm9hc2lzLmdyYXBoLnYxLkZvbGxvd1Jlc3BvbnNlIinI8xgBgtPkkwIfOgEqIhovdjEvdXNlcnMve3VzZXJfaWR9OmZvbGxvdxJ6CghVbmZvbGxvdxIfLm9hc2lzLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBogLm9hc2lzLmdyYXBoLnYxLlVuZm9sbG93UmVzcG9uc2UiK8jzGAGC0+STAiE6ASoiHC92MS91c2Vycy97dXNlcl9pZH06dW5mb2xsb3cSigEKDUxpc3RGb2xsb3dlcnMSJC5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBolLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIskAIByPMYAoLT5JMCHxIdL3YxL3VzZXJzL3t1c2VyX2lkfS9mb2xsb3dlcnMSigEKDUxpc3RGb2xsb3dpbmcSJC5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBolLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdSZXNwb25zZSIskAIByPMYAoLT5JMCHxIdL3YxL3VzZXJzL3t1c2VyX2lkfS9mb2xsb3dpbmcSjwEKDkxpc3RNdXR1YWxGYW5zEiUub2FzaXMuZ3JhcGgudjEuTGlzdE11dHVhbEZhbnNSZXF1ZXN0GiYub2FzaXMuZ3JhcGgudjEuTGlzdE11dHVhbEZhbnNSZXNwb25zZSIukAIByPMYAoLT5JMCIRIfL3YxL3VzZXJzL3t1c2VyX2lkfS9tdXR1YWwtZmFucxKTAQoPR2V0UmVsYXRpb25zaGlwEiYub2FzaXMuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwUmVxdWVzdBonLm9hc2lzLmdyYXBoLnYxLkdldFJlbGF0aW9uc2hpcFJlc3BvbnNlIi+QAgHI8xgBgtPkkwIiEiAvdjEvdXNlcnMve3VzZXJfaWR9L3JlbGF0aW9uc2hpcBKfAQoVQmF0Y2hHZXRSZWxhdGlvbnNoaXBzEiwub2FzaXMuZ3JhcGgudjEuQmF0Y2hHZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBotLm9hc2lzLmdyYXBoLnYxLkJhdGNoR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIimQAgHI8xgBgtPkkwIcEhovdjEvcmVsYXRpb25zaGlwczpiYXRjaEdldBKKAQoRTGlzdFJlbGF0aW9uc2hpcHMSKC5vYXNpcy5ncmFwaC52MS5MaXN0UmVsYXRpb25zaGlwc1JlcXVlc3QaKS5vYXNpcy5ncmFwaC52MS5MaXN0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIiCQAgHI8xgBgtPkkwITEhEvdjEvcmVsYXRpb25zaGlwcxKPAQoSTGlzdEZvbGxvd1JlcXVlc3RzEikub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd1JlcXVlc3RzUmVxdWVzdBoqLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dSZXF1ZXN0c1Jlc3BvbnNlIiKQAgHI8xgBgtPkkwIVEhMvdjEvZm9sbG93LXJlcXVlc3RzEqcBChRBcHByb3ZlRm9sbG93UmVxdWVzdBIrLm9hc2lzLmdyYXBoLnYxLkFwcHJvdmVGb2xsb3dSZXF1ZXN0UmVxdWVzdBosLm9hc2lzLmdyYXBoLnYxLkFwcHJvdmVGb2xsb3dSZXF1ZXN0UmVzcG9uc2UiNMjzGAGC0+STAio6ASoiJS92MS9mb2xsb3ctcmVxdWVzdHMve3VzZXJfaWR9OmFwcHJvdmUSowEKE1JlamVjdEZvbGxvd1JlcXVlc3QSKi5vYXNpcy5ncmFwaC52MS5SZWplY3RGb2xsb3dSZXF1ZXN0UmVxdWVzdBorLm9hc2lzLmdyYXBoLnYxLlJlamVjdEZvbGxvd1JlcXVlc3RSZXNwb25zZSIzyPMYAYLT5JMCKToBKiIkL3YxL2ZvbGxvdy1yZXF1ZXN0cy97dXNlcl9pZH06cmVqZWN0Em4KBUJsb2NrEhwub2FzaXMuZ3JhcGgudjEuQmxvY2tSZXF1ZXN0Gh0ub2FzaXMuZ3JhcGgudjEuQmxvY2tSZXNwb25zZSIoyPMYAYLT5JMCHjoBKiIZL3YxL3VzZXJzL3t1c2VyX2lkfTpibG9jaxJ2CgdVbmJsb2NrEh4ub2FzaXMuZ3JhcGgudjEuVW5ibG9ja1JlcXVlc3QaHy5vYXNpcy5ncmFwaC52MS5VbmJsb2NrUmVzcG9uc2UiKsjzGAGC0+STAiA6ASoiGy92MS91c2Vycy97dXNlcl9pZH06dW5ibG9jaxJqCgRNdXRlEhsub2FzaXMuZ3JhcGgudjEuTXV0ZVJlcXVlc3QaHC5vYXNpcy5ncmFwaC52MS5NdXRlUmVzcG9uc2UiJ8jzGAGC0+STAh06ASoiGC92MS91c2Vycy97dXNlcl9pZH06bXV0ZRJyCgZVbm11dGUSHS5vYXNpcy5ncmFwaC52MS5Vbm11dGVSZXF1ZXN0Gh4ub2FzaXMuZ3JhcGgudjEuVW5tdXRlUmVzcG9uc2UiKcjzGAGC0+STAh86ASoiGi92MS91c2Vycy97dXNlcl9pZH06dW5tdXRlEoEBCglHZXRDb3VudHMSIC5vYXNpcy5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiEub2FzaXMuZ3JhcGgudjEuR2V0Q291bnRzUmVzcG9uc2UiL5ACAcjzGAKC0+STAiISIC92MS91c2Vycy97dXNlcl9pZH0vZ3JhcGgtY291bnRzEokBCg5CYXRjaEdldENvdW50cxIlLm9hc2lzLmdyYXBoLnYxLkJhdGNoR2V0Q291bnRzUmVxdWVzdBomLm9hc2lzLmdyYXBoLnYxLkJhdGNoR2V0Q291bnRzUmVzcG9uc2UiKJACAcjzGAKC0+STAhsSGS92MS9ncmFwaC1jb3VudHM6YmF0Y2hHZXQSawoPTGlzdEZvbGxvd2VySWRzEiYub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2VySWRzUmVxdWVzdBonLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dlcklkc1Jlc3BvbnNlIgeQAgHI8xgDEm4KEExpc3RGb2xsb3dpbmdJZHMSJy5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93aW5nSWRzUmVxdWVzdBooLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdJZHNSZXNwb25zZSIHkAIByPMYA2IGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_oasis_api_v1_access, file_oasis_graph_v1_graph]);
+  fileDesc("CiJvYXNpcy9ncmFwaC92MS9ncmFwaF9zZXJ2aWNlLnByb3RvEg5vYXNpcy5ncmFwaC52MSIpCg1Gb2xsb3dSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAicAoORm9sbG93UmVzcG9uc2USKgoFc3RhdGUYASABKA4yGy5vYXNpcy5ncmFwaC52MS5Gb2xsb3dTdGF0ZRIyCgxyZWxhdGlvbnNoaXAYAiABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAidAoZQmF0Y2hDcmVhdGVGb2xsb3dzUmVxdWVzdBIjCgh1c2VyX2lkcxgBIAMoA0IRukgOkgELCAEQ6AciBCICIAASMgoKcmVxdWVzdF9pZBgCIAEoCUIeukgbchkyF15bQS1aYS16MC05Ll86LV17MCw2NH0kIksKGkJhdGNoQ3JlYXRlRm9sbG93c1Jlc3BvbnNlEi0KB3Jlc3VsdHMYASADKAsyHC5vYXNpcy5ncmFwaC52MS5Gb2xsb3dSZXN1bHQibgoMRm9sbG93UmVzdWx0EioKBXN0YXRlGAEgASgOMhsub2FzaXMuZ3JhcGgudjEuRm9sbG93U3RhdGUSMgoMcmVsYXRpb25zaGlwGAIgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIisKD1VuZm9sbG93UmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIkYKEFVuZm9sbG93UmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwImoKFExpc3RGb2xsb3dlcnNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAASGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlsKFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIpCgV1c2VycxgBIAMoCzIaLm9hc2lzLmdyYXBoLnYxLkZvbGxvd0VkZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImoKFExpc3RGb2xsb3dpbmdSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAASGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlsKFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIpCgV1c2VycxgBIAMoCzIaLm9hc2lzLmdyYXBoLnYxLkZvbGxvd0VkZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImsKFUxpc3RNdXR1YWxGYW5zUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABCJcChZMaXN0TXV0dWFsRmFuc1Jlc3BvbnNlEikKBXVzZXJzGAEgAygLMhoub2FzaXMuZ3JhcGgudjEuRm9sbG93RWRnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMgoWR2V0UmVsYXRpb25zaGlwUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAIk0KF0dldFJlbGF0aW9uc2hpcFJlc3BvbnNlEjIKDHJlbGF0aW9uc2hpcBgBIAEoCzIcLm9hc2lzLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCJDChxCYXRjaEdldFJlbGF0aW9uc2hpcHNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygDQhG6SA6SAQsIARDoByIEIgIgACJUCh1CYXRjaEdldFJlbGF0aW9uc2hpcHNSZXNwb25zZRIzCg1yZWxhdGlvbnNoaXBzGAEgAygLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIlQKGExpc3RSZWxhdGlvbnNoaXBzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiaQoZTGlzdFJlbGF0aW9uc2hpcHNSZXNwb25zZRIzCg1yZWxhdGlvbnNoaXBzGAEgAygLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJVChlMaXN0Rm9sbG93UmVxdWVzdHNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiABCJoChpMaXN0Rm9sbG93UmVxdWVzdHNSZXNwb25zZRIxCghyZXF1ZXN0cxgBIAMoCzIfLm9hc2lzLmdyYXBoLnYxLlBlbmRpbmdGb2xsb3dlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNwobQXBwcm92ZUZvbGxvd1JlcXVlc3RSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiUgocQXBwcm92ZUZvbGxvd1JlcXVlc3RSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiNgoaUmVqZWN0Rm9sbG93UmVxdWVzdFJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACIdChtSZWplY3RGb2xsb3dSZXF1ZXN0UmVzcG9uc2UiKAoMQmxvY2tSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiQwoNQmxvY2tSZXNwb25zZRIyCgxyZWxhdGlvbnNoaXAYASABKAsyHC5vYXNpcy5ncmFwaC52MS5SZWxhdGlvbnNoaXAiKgoOVW5ibG9ja1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJFCg9VbmJsb2NrUmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIicKC011dGVSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiQgoMTXV0ZVJlc3BvbnNlEjIKDHJlbGF0aW9uc2hpcBgBIAEoCzIcLm9hc2lzLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCIpCg1Vbm11dGVSZXF1ZXN0EhgKB3VzZXJfaWQYASABKANCB7pIBCICIAAiRAoOVW5tdXRlUmVzcG9uc2USMgoMcmVsYXRpb25zaGlwGAEgASgLMhwub2FzaXMuZ3JhcGgudjEuUmVsYXRpb25zaGlwIiwKEEdldENvdW50c1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgACJAChFHZXRDb3VudHNSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5vYXNpcy5ncmFwaC52MS5HcmFwaENvdW50cyI8ChVCYXRjaEdldENvdW50c1JlcXVlc3QSIwoIdXNlcl9pZHMYASADKANCEbpIDpIBCwgBEOgHIgQiAiAAIkUKFkJhdGNoR2V0Q291bnRzUmVzcG9uc2USKwoGY291bnRzGAEgAygLMhsub2FzaXMuZ3JhcGgudjEuR3JhcGhDb3VudHMibAoWTGlzdEZvbGxvd2VySWRzUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgDQge6SAQiAiAAEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABCJTChdMaXN0Rm9sbG93ZXJJZHNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoAxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFdG90YWwYAyABKAMibQoXTGlzdEZvbGxvd2luZ0lkc1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoA0IHukgEIgIgABIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiRQoYTGlzdEZvbGxvd2luZ0lkc1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygDEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKcFQoMR3JhcGhTZXJ2aWNlEnIKBkZvbGxvdxIdLm9hc2lzLmdyYXBoLnYxLkZvbGxvd1JlcXVlc3QaHi5vYXNpcy5ncmFwaC52MS5Gb2xsb3dSZXNwb25zZSIpyPMYAYLT5JMCHzoBKiIaL3YxL3VzZXJzL3t1c2VyX2lkfTpmb2xsb3cSkwEKEkJhdGNoQ3JlYXRlRm9sbG93cxIpLm9hc2lzLmdyYXBoLnYxLkJhdGNoQ3JlYXRlRm9sbG93c1JlcXVlc3QaKi5vYXNpcy5ncmFwaC52MS5CYXRjaENyZWF0ZUZvbGxvd3NSZXNwb25zZSImyPMYAYLT5JMCHDoBKiIXL3YxL2ZvbGxvd3M6YmF0Y2hDcmVhdGUSegoIVW5mb2xsb3cSHy5vYXNpcy5ncmFwaC52MS5VbmZvbGxvd1JlcXVlc3QaIC5vYXNpcy5ncmFwaC52MS5VbmZvbGxvd1Jlc3BvbnNlIivI8xgBgtPkkwIhOgEqIhwvdjEvdXNlcnMve3VzZXJfaWR9OnVuZm9sbG93EooBCg1MaXN0Rm9sbG93ZXJzEiQub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1JlcXVlc3QaJS5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiLJACAcjzGAKC0+STAh8SHS92MS91c2Vycy97dXNlcl9pZH0vZm9sbG93ZXJzEooBCg1MaXN0Rm9sbG93aW5nEiQub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1JlcXVlc3QaJS5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVzcG9uc2UiLJACAcjzGAKC0+STAh8SHS92MS91c2Vycy97dXNlcl9pZH0vZm9sbG93aW5nEo8BCg5MaXN0TXV0dWFsRmFucxIlLm9hc2lzLmdyYXBoLnYxLkxpc3RNdXR1YWxGYW5zUmVxdWVzdBomLm9hc2lzLmdyYXBoLnYxLkxpc3RNdXR1YWxGYW5zUmVzcG9uc2UiLpACAcjzGAKC0+STAiESHy92MS91c2Vycy97dXNlcl9pZH0vbXV0dWFsLWZhbnMSkwEKD0dldFJlbGF0aW9uc2hpcBImLm9hc2lzLmdyYXBoLnYxLkdldFJlbGF0aW9uc2hpcFJlcXVlc3QaJy5vYXNpcy5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBSZXNwb25zZSIvkAIByPMYAYLT5JMCIhIgL3YxL3VzZXJzL3t1c2VyX2lkfS9yZWxhdGlvbnNoaXASnwEKFUJhdGNoR2V0UmVsYXRpb25zaGlwcxIsLm9hc2lzLmdyYXBoLnYxLkJhdGNoR2V0UmVsYXRpb25zaGlwc1JlcXVlc3QaLS5vYXNpcy5ncmFwaC52MS5CYXRjaEdldFJlbGF0aW9uc2hpcHNSZXNwb25zZSIpkAIByPMYAYLT5JMCHBIaL3YxL3JlbGF0aW9uc2hpcHM6YmF0Y2hHZXQSigEKEUxpc3RSZWxhdGlvbnNoaXBzEigub2FzaXMuZ3JhcGgudjEuTGlzdFJlbGF0aW9uc2hpcHNSZXF1ZXN0Gikub2FzaXMuZ3JhcGgudjEuTGlzdFJlbGF0aW9uc2hpcHNSZXNwb25zZSIgkAIByPMYAYLT5JMCExIRL3YxL3JlbGF0aW9uc2hpcHMSjwEKEkxpc3RGb2xsb3dSZXF1ZXN0cxIpLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dSZXF1ZXN0c1JlcXVlc3QaKi5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93UmVxdWVzdHNSZXNwb25zZSIikAIByPMYAYLT5JMCFRITL3YxL2ZvbGxvdy1yZXF1ZXN0cxKnAQoUQXBwcm92ZUZvbGxvd1JlcXVlc3QSKy5vYXNpcy5ncmFwaC52MS5BcHByb3ZlRm9sbG93UmVxdWVzdFJlcXVlc3QaLC5vYXNpcy5ncmFwaC52MS5BcHByb3ZlRm9sbG93UmVxdWVzdFJlc3BvbnNlIjTI8xgBgtPkkwIqOgEqIiUvdjEvZm9sbG93LXJlcXVlc3RzL3t1c2VyX2lkfTphcHByb3ZlEqMBChNSZWplY3RGb2xsb3dSZXF1ZXN0Eioub2FzaXMuZ3JhcGgudjEuUmVqZWN0Rm9sbG93UmVxdWVzdFJlcXVlc3QaKy5vYXNpcy5ncmFwaC52MS5SZWplY3RGb2xsb3dSZXF1ZXN0UmVzcG9uc2UiM8jzGAGC0+STAik6ASoiJC92MS9mb2xsb3ctcmVxdWVzdHMve3VzZXJfaWR9OnJlamVjdBJuCgVCbG9jaxIcLm9hc2lzLmdyYXBoLnYxLkJsb2NrUmVxdWVzdBodLm9hc2lzLmdyYXBoLnYxLkJsb2NrUmVzcG9uc2UiKMjzGAGC0+STAh46ASoiGS92MS91c2Vycy97dXNlcl9pZH06YmxvY2sSdgoHVW5ibG9jaxIeLm9hc2lzLmdyYXBoLnYxLlVuYmxvY2tSZXF1ZXN0Gh8ub2FzaXMuZ3JhcGgudjEuVW5ibG9ja1Jlc3BvbnNlIirI8xgBgtPkkwIgOgEqIhsvdjEvdXNlcnMve3VzZXJfaWR9OnVuYmxvY2sSagoETXV0ZRIbLm9hc2lzLmdyYXBoLnYxLk11dGVSZXF1ZXN0Ghwub2FzaXMuZ3JhcGgudjEuTXV0ZVJlc3BvbnNlIifI8xgBgtPkkwIdOgEqIhgvdjEvdXNlcnMve3VzZXJfaWR9Om11dGUScgoGVW5tdXRlEh0ub2FzaXMuZ3JhcGgudjEuVW5tdXRlUmVxdWVzdBoeLm9hc2lzLmdyYXBoLnYxLlVubXV0ZVJlc3BvbnNlIinI8xgBgtPkkwIfOgEqIhovdjEvdXNlcnMve3VzZXJfaWR9OnVubXV0ZRKBAQoJR2V0Q291bnRzEiAub2FzaXMuZ3JhcGgudjEuR2V0Q291bnRzUmVxdWVzdBohLm9hc2lzLmdyYXBoLnYxLkdldENvdW50c1Jlc3BvbnNlIi+QAgHI8xgCgtPkkwIiEiAvdjEvdXNlcnMve3VzZXJfaWR9L2dyYXBoLWNvdW50cxKJAQoOQmF0Y2hHZXRDb3VudHMSJS5vYXNpcy5ncmFwaC52MS5CYXRjaEdldENvdW50c1JlcXVlc3QaJi5vYXNpcy5ncmFwaC52MS5CYXRjaEdldENvdW50c1Jlc3BvbnNlIiiQAgHI8xgCgtPkkwIbEhkvdjEvZ3JhcGgtY291bnRzOmJhdGNoR2V0EmsKD0xpc3RGb2xsb3dlcklkcxImLm9hc2lzLmdyYXBoLnYxLkxpc3RGb2xsb3dlcklkc1JlcXVlc3QaJy5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93ZXJJZHNSZXNwb25zZSIHkAIByPMYAxJuChBMaXN0Rm9sbG93aW5nSWRzEicub2FzaXMuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ0lkc1JlcXVlc3QaKC5vYXNpcy5ncmFwaC52MS5MaXN0Rm9sbG93aW5nSWRzUmVzcG9uc2UiB5ACAcjzGANiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_oasis_api_v1_access, file_oasis_graph_v1_graph]);
 
 /**
  * Request for Follow.
@@ -67,6 +67,83 @@ export const FollowResponseSchema: GenMessage<FollowResponse> = /*@__PURE__*/
   messageDesc(file_oasis_graph_v1_graph_service, 1);
 
 /**
+ * Request for BatchCreateFollows.
+ *
+ * @generated from message oasis.graph.v1.BatchCreateFollowsRequest
+ */
+export type BatchCreateFollowsRequest = Message<"oasis.graph.v1.BatchCreateFollowsRequest"> & {
+  /**
+   * Whom the caller follows: 1-1000 user ids, each at most once, not the caller's own.
+   *
+   * @generated from field: repeated int64 user_ids = 1;
+   */
+  userIds: bigint[];
+
+  /**
+   * Idempotency key (AIP-155), at most 64 of [A-Za-z0-9._:-]; empty: no key.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message oasis.graph.v1.BatchCreateFollowsRequest.
+ * Use `create(BatchCreateFollowsRequestSchema)` to create a new message.
+ */
+export const BatchCreateFollowsRequestSchema: GenMessage<BatchCreateFollowsRequest> = /*@__PURE__*/
+  messageDesc(file_oasis_graph_v1_graph_service, 2);
+
+/**
+ * Response of BatchCreateFollows.
+ *
+ * @generated from message oasis.graph.v1.BatchCreateFollowsResponse
+ */
+export type BatchCreateFollowsResponse = Message<"oasis.graph.v1.BatchCreateFollowsResponse"> & {
+  /**
+   * One per requested user id, in request order.
+   *
+   * @generated from field: repeated oasis.graph.v1.FollowResult results = 1;
+   */
+  results: FollowResult[];
+};
+
+/**
+ * Describes the message oasis.graph.v1.BatchCreateFollowsResponse.
+ * Use `create(BatchCreateFollowsResponseSchema)` to create a new message.
+ */
+export const BatchCreateFollowsResponseSchema: GenMessage<BatchCreateFollowsResponse> = /*@__PURE__*/
+  messageDesc(file_oasis_graph_v1_graph_service, 3);
+
+/**
+ * What one follow of a BatchCreateFollows did.
+ *
+ * @generated from message oasis.graph.v1.FollowResult
+ */
+export type FollowResult = Message<"oasis.graph.v1.FollowResult"> & {
+  /**
+   * FOLLOWING, or REQUESTED for a private account.
+   *
+   * @generated from field: oasis.graph.v1.FollowState state = 1;
+   */
+  state: FollowState;
+
+  /**
+   * The caller's relationship to the user afterwards (its user_id is the requested id).
+   *
+   * @generated from field: oasis.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+};
+
+/**
+ * Describes the message oasis.graph.v1.FollowResult.
+ * Use `create(FollowResultSchema)` to create a new message.
+ */
+export const FollowResultSchema: GenMessage<FollowResult> = /*@__PURE__*/
+  messageDesc(file_oasis_graph_v1_graph_service, 4);
+
+/**
  * Request for Unfollow.
  *
  * @generated from message oasis.graph.v1.UnfollowRequest
@@ -85,7 +162,7 @@ export type UnfollowRequest = Message<"oasis.graph.v1.UnfollowRequest"> & {
  * Use `create(UnfollowRequestSchema)` to create a new message.
  */
 export const UnfollowRequestSchema: GenMessage<UnfollowRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 2);
+  messageDesc(file_oasis_graph_v1_graph_service, 5);
 
 /**
  * Response of Unfollow.
@@ -106,7 +183,7 @@ export type UnfollowResponse = Message<"oasis.graph.v1.UnfollowResponse"> & {
  * Use `create(UnfollowResponseSchema)` to create a new message.
  */
 export const UnfollowResponseSchema: GenMessage<UnfollowResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 3);
+  messageDesc(file_oasis_graph_v1_graph_service, 6);
 
 /**
  * Request for ListFollowers.
@@ -141,7 +218,7 @@ export type ListFollowersRequest = Message<"oasis.graph.v1.ListFollowersRequest"
  * Use `create(ListFollowersRequestSchema)` to create a new message.
  */
 export const ListFollowersRequestSchema: GenMessage<ListFollowersRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 4);
+  messageDesc(file_oasis_graph_v1_graph_service, 7);
 
 /**
  * Response of ListFollowers.
@@ -169,7 +246,7 @@ export type ListFollowersResponse = Message<"oasis.graph.v1.ListFollowersRespons
  * Use `create(ListFollowersResponseSchema)` to create a new message.
  */
 export const ListFollowersResponseSchema: GenMessage<ListFollowersResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 5);
+  messageDesc(file_oasis_graph_v1_graph_service, 8);
 
 /**
  * Request for ListFollowing.
@@ -204,7 +281,7 @@ export type ListFollowingRequest = Message<"oasis.graph.v1.ListFollowingRequest"
  * Use `create(ListFollowingRequestSchema)` to create a new message.
  */
 export const ListFollowingRequestSchema: GenMessage<ListFollowingRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 6);
+  messageDesc(file_oasis_graph_v1_graph_service, 9);
 
 /**
  * Response of ListFollowing.
@@ -232,7 +309,7 @@ export type ListFollowingResponse = Message<"oasis.graph.v1.ListFollowingRespons
  * Use `create(ListFollowingResponseSchema)` to create a new message.
  */
 export const ListFollowingResponseSchema: GenMessage<ListFollowingResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 7);
+  messageDesc(file_oasis_graph_v1_graph_service, 10);
 
 /**
  * Request for ListMutualFans.
@@ -267,7 +344,7 @@ export type ListMutualFansRequest = Message<"oasis.graph.v1.ListMutualFansReques
  * Use `create(ListMutualFansRequestSchema)` to create a new message.
  */
 export const ListMutualFansRequestSchema: GenMessage<ListMutualFansRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 8);
+  messageDesc(file_oasis_graph_v1_graph_service, 11);
 
 /**
  * Response of ListMutualFans.
@@ -295,7 +372,7 @@ export type ListMutualFansResponse = Message<"oasis.graph.v1.ListMutualFansRespo
  * Use `create(ListMutualFansResponseSchema)` to create a new message.
  */
 export const ListMutualFansResponseSchema: GenMessage<ListMutualFansResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 9);
+  messageDesc(file_oasis_graph_v1_graph_service, 12);
 
 /**
  * Request for GetRelationship.
@@ -316,7 +393,7 @@ export type GetRelationshipRequest = Message<"oasis.graph.v1.GetRelationshipRequ
  * Use `create(GetRelationshipRequestSchema)` to create a new message.
  */
 export const GetRelationshipRequestSchema: GenMessage<GetRelationshipRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 10);
+  messageDesc(file_oasis_graph_v1_graph_service, 13);
 
 /**
  * Response of GetRelationship.
@@ -337,7 +414,7 @@ export type GetRelationshipResponse = Message<"oasis.graph.v1.GetRelationshipRes
  * Use `create(GetRelationshipResponseSchema)` to create a new message.
  */
 export const GetRelationshipResponseSchema: GenMessage<GetRelationshipResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 11);
+  messageDesc(file_oasis_graph_v1_graph_service, 14);
 
 /**
  * Request for BatchGetRelationships.
@@ -358,7 +435,7 @@ export type BatchGetRelationshipsRequest = Message<"oasis.graph.v1.BatchGetRelat
  * Use `create(BatchGetRelationshipsRequestSchema)` to create a new message.
  */
 export const BatchGetRelationshipsRequestSchema: GenMessage<BatchGetRelationshipsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 12);
+  messageDesc(file_oasis_graph_v1_graph_service, 15);
 
 /**
  * Response of BatchGetRelationships.
@@ -379,7 +456,7 @@ export type BatchGetRelationshipsResponse = Message<"oasis.graph.v1.BatchGetRela
  * Use `create(BatchGetRelationshipsResponseSchema)` to create a new message.
  */
 export const BatchGetRelationshipsResponseSchema: GenMessage<BatchGetRelationshipsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 13);
+  messageDesc(file_oasis_graph_v1_graph_service, 16);
 
 /**
  * Request for ListRelationships.
@@ -407,7 +484,7 @@ export type ListRelationshipsRequest = Message<"oasis.graph.v1.ListRelationships
  * Use `create(ListRelationshipsRequestSchema)` to create a new message.
  */
 export const ListRelationshipsRequestSchema: GenMessage<ListRelationshipsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 14);
+  messageDesc(file_oasis_graph_v1_graph_service, 17);
 
 /**
  * Response of ListRelationships.
@@ -435,7 +512,7 @@ export type ListRelationshipsResponse = Message<"oasis.graph.v1.ListRelationship
  * Use `create(ListRelationshipsResponseSchema)` to create a new message.
  */
 export const ListRelationshipsResponseSchema: GenMessage<ListRelationshipsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 15);
+  messageDesc(file_oasis_graph_v1_graph_service, 18);
 
 /**
  * Request for ListFollowRequests.
@@ -463,7 +540,7 @@ export type ListFollowRequestsRequest = Message<"oasis.graph.v1.ListFollowReques
  * Use `create(ListFollowRequestsRequestSchema)` to create a new message.
  */
 export const ListFollowRequestsRequestSchema: GenMessage<ListFollowRequestsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 16);
+  messageDesc(file_oasis_graph_v1_graph_service, 19);
 
 /**
  * Response of ListFollowRequests.
@@ -491,7 +568,7 @@ export type ListFollowRequestsResponse = Message<"oasis.graph.v1.ListFollowReque
  * Use `create(ListFollowRequestsResponseSchema)` to create a new message.
  */
 export const ListFollowRequestsResponseSchema: GenMessage<ListFollowRequestsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 17);
+  messageDesc(file_oasis_graph_v1_graph_service, 20);
 
 /**
  * Request for ApproveFollowRequest.
@@ -512,7 +589,7 @@ export type ApproveFollowRequestRequest = Message<"oasis.graph.v1.ApproveFollowR
  * Use `create(ApproveFollowRequestRequestSchema)` to create a new message.
  */
 export const ApproveFollowRequestRequestSchema: GenMessage<ApproveFollowRequestRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 18);
+  messageDesc(file_oasis_graph_v1_graph_service, 21);
 
 /**
  * Response of ApproveFollowRequest.
@@ -533,7 +610,7 @@ export type ApproveFollowRequestResponse = Message<"oasis.graph.v1.ApproveFollow
  * Use `create(ApproveFollowRequestResponseSchema)` to create a new message.
  */
 export const ApproveFollowRequestResponseSchema: GenMessage<ApproveFollowRequestResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 19);
+  messageDesc(file_oasis_graph_v1_graph_service, 22);
 
 /**
  * Request for RejectFollowRequest.
@@ -554,7 +631,7 @@ export type RejectFollowRequestRequest = Message<"oasis.graph.v1.RejectFollowReq
  * Use `create(RejectFollowRequestRequestSchema)` to create a new message.
  */
 export const RejectFollowRequestRequestSchema: GenMessage<RejectFollowRequestRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 20);
+  messageDesc(file_oasis_graph_v1_graph_service, 23);
 
 /**
  * Response of RejectFollowRequest.
@@ -569,7 +646,7 @@ export type RejectFollowRequestResponse = Message<"oasis.graph.v1.RejectFollowRe
  * Use `create(RejectFollowRequestResponseSchema)` to create a new message.
  */
 export const RejectFollowRequestResponseSchema: GenMessage<RejectFollowRequestResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 21);
+  messageDesc(file_oasis_graph_v1_graph_service, 24);
 
 /**
  * Request for Block.
@@ -590,7 +667,7 @@ export type BlockRequest = Message<"oasis.graph.v1.BlockRequest"> & {
  * Use `create(BlockRequestSchema)` to create a new message.
  */
 export const BlockRequestSchema: GenMessage<BlockRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 22);
+  messageDesc(file_oasis_graph_v1_graph_service, 25);
 
 /**
  * Response of Block.
@@ -611,7 +688,7 @@ export type BlockResponse = Message<"oasis.graph.v1.BlockResponse"> & {
  * Use `create(BlockResponseSchema)` to create a new message.
  */
 export const BlockResponseSchema: GenMessage<BlockResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 23);
+  messageDesc(file_oasis_graph_v1_graph_service, 26);
 
 /**
  * Request for Unblock.
@@ -632,7 +709,7 @@ export type UnblockRequest = Message<"oasis.graph.v1.UnblockRequest"> & {
  * Use `create(UnblockRequestSchema)` to create a new message.
  */
 export const UnblockRequestSchema: GenMessage<UnblockRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 24);
+  messageDesc(file_oasis_graph_v1_graph_service, 27);
 
 /**
  * Response of Unblock.
@@ -653,7 +730,7 @@ export type UnblockResponse = Message<"oasis.graph.v1.UnblockResponse"> & {
  * Use `create(UnblockResponseSchema)` to create a new message.
  */
 export const UnblockResponseSchema: GenMessage<UnblockResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 25);
+  messageDesc(file_oasis_graph_v1_graph_service, 28);
 
 /**
  * Request for Mute.
@@ -674,7 +751,7 @@ export type MuteRequest = Message<"oasis.graph.v1.MuteRequest"> & {
  * Use `create(MuteRequestSchema)` to create a new message.
  */
 export const MuteRequestSchema: GenMessage<MuteRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 26);
+  messageDesc(file_oasis_graph_v1_graph_service, 29);
 
 /**
  * Response of Mute.
@@ -695,7 +772,7 @@ export type MuteResponse = Message<"oasis.graph.v1.MuteResponse"> & {
  * Use `create(MuteResponseSchema)` to create a new message.
  */
 export const MuteResponseSchema: GenMessage<MuteResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 27);
+  messageDesc(file_oasis_graph_v1_graph_service, 30);
 
 /**
  * Request for Unmute.
@@ -716,7 +793,7 @@ export type UnmuteRequest = Message<"oasis.graph.v1.UnmuteRequest"> & {
  * Use `create(UnmuteRequestSchema)` to create a new message.
  */
 export const UnmuteRequestSchema: GenMessage<UnmuteRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 28);
+  messageDesc(file_oasis_graph_v1_graph_service, 31);
 
 /**
  * Response of Unmute.
@@ -737,7 +814,7 @@ export type UnmuteResponse = Message<"oasis.graph.v1.UnmuteResponse"> & {
  * Use `create(UnmuteResponseSchema)` to create a new message.
  */
 export const UnmuteResponseSchema: GenMessage<UnmuteResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 29);
+  messageDesc(file_oasis_graph_v1_graph_service, 32);
 
 /**
  * Request for GetCounts.
@@ -758,7 +835,7 @@ export type GetCountsRequest = Message<"oasis.graph.v1.GetCountsRequest"> & {
  * Use `create(GetCountsRequestSchema)` to create a new message.
  */
 export const GetCountsRequestSchema: GenMessage<GetCountsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 30);
+  messageDesc(file_oasis_graph_v1_graph_service, 33);
 
 /**
  * Response of GetCounts.
@@ -779,7 +856,7 @@ export type GetCountsResponse = Message<"oasis.graph.v1.GetCountsResponse"> & {
  * Use `create(GetCountsResponseSchema)` to create a new message.
  */
 export const GetCountsResponseSchema: GenMessage<GetCountsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 31);
+  messageDesc(file_oasis_graph_v1_graph_service, 34);
 
 /**
  * Request for BatchGetCounts.
@@ -800,7 +877,7 @@ export type BatchGetCountsRequest = Message<"oasis.graph.v1.BatchGetCountsReques
  * Use `create(BatchGetCountsRequestSchema)` to create a new message.
  */
 export const BatchGetCountsRequestSchema: GenMessage<BatchGetCountsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 32);
+  messageDesc(file_oasis_graph_v1_graph_service, 35);
 
 /**
  * Response of BatchGetCounts.
@@ -821,7 +898,7 @@ export type BatchGetCountsResponse = Message<"oasis.graph.v1.BatchGetCountsRespo
  * Use `create(BatchGetCountsResponseSchema)` to create a new message.
  */
 export const BatchGetCountsResponseSchema: GenMessage<BatchGetCountsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 33);
+  messageDesc(file_oasis_graph_v1_graph_service, 36);
 
 /**
  * Request for ListFollowerIds.
@@ -856,7 +933,7 @@ export type ListFollowerIdsRequest = Message<"oasis.graph.v1.ListFollowerIdsRequ
  * Use `create(ListFollowerIdsRequestSchema)` to create a new message.
  */
 export const ListFollowerIdsRequestSchema: GenMessage<ListFollowerIdsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 34);
+  messageDesc(file_oasis_graph_v1_graph_service, 37);
 
 /**
  * Response of ListFollowerIds.
@@ -891,7 +968,7 @@ export type ListFollowerIdsResponse = Message<"oasis.graph.v1.ListFollowerIdsRes
  * Use `create(ListFollowerIdsResponseSchema)` to create a new message.
  */
 export const ListFollowerIdsResponseSchema: GenMessage<ListFollowerIdsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 35);
+  messageDesc(file_oasis_graph_v1_graph_service, 38);
 
 /**
  * Request for ListFollowingIds.
@@ -926,7 +1003,7 @@ export type ListFollowingIdsRequest = Message<"oasis.graph.v1.ListFollowingIdsRe
  * Use `create(ListFollowingIdsRequestSchema)` to create a new message.
  */
 export const ListFollowingIdsRequestSchema: GenMessage<ListFollowingIdsRequest> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 36);
+  messageDesc(file_oasis_graph_v1_graph_service, 39);
 
 /**
  * Response of ListFollowingIds.
@@ -954,7 +1031,7 @@ export type ListFollowingIdsResponse = Message<"oasis.graph.v1.ListFollowingIdsR
  * Use `create(ListFollowingIdsResponseSchema)` to create a new message.
  */
 export const ListFollowingIdsResponseSchema: GenMessage<ListFollowingIdsResponse> = /*@__PURE__*/
-  messageDesc(file_oasis_graph_v1_graph_service, 37);
+  messageDesc(file_oasis_graph_v1_graph_service, 40);
 
 /**
  * The social graph: follows, follow requests to private accounts, blocks and mutes.
@@ -977,6 +1054,31 @@ export const GraphService: GenService<{
     methodKind: "unary";
     input: typeof FollowRequestSchema;
     output: typeof FollowResponseSchema;
+  },
+  /**
+   * The caller follows each of user_ids at once (a follow import: Mastodon's follow CSV,
+   * a client restoring its follows), exactly as Follow would one by one: a public
+   * account is followed (state FOLLOWING, one follow_created event per new follow), a
+   * private one is asked (state REQUESTED, one follow_requested event per new request),
+   * and users already followed or asked change nothing and emit nothing. Atomic (AIP-233):
+   * all the follows and their events are written in one MariaDB transaction, or none.
+   * Limits: 1-1000 distinct user ids per call (a member's whole follow list in the demo's
+   * Reed98 graph is at most a few hundred). Idempotent: by request_id (a retry with the
+   * same key and the same request returns the first call's response byte for byte and
+   * writes nothing), and, without a key, by nature (a repeat finds every edge and writes
+   * nothing). Errors: INVALID_ARGUMENT with one field violation per bad item
+   * (`user_ids[i]`: the caller's own id, SELF_RELATION; a repeat of an earlier id) or on
+   * request_id (used before for a different request); NOT_FOUND (USER_NOT_FOUND, the
+   * first unknown id in metadata user_id); PERMISSION_DENIED (BLOCKED: the caller blocks,
+   * or is blocked by, any target; metadata user_id is the first such id in request
+   * order): nothing is written in any of these cases.
+   *
+   * @generated from rpc oasis.graph.v1.GraphService.BatchCreateFollows
+   */
+  batchCreateFollows: {
+    methodKind: "unary";
+    input: typeof BatchCreateFollowsRequestSchema;
+    output: typeof BatchCreateFollowsResponseSchema;
   },
   /**
    * The caller stops following user_id (or withdraws a pending request). Idempotent.
@@ -1050,6 +1152,11 @@ export const GraphService: GenService<{
    * again (the feed's page path keeps the set per viewer). Keyset pagination on user_id:
    * page_size default 1000, at most 10000 (larger values are reduced to 10000). Read
    * from MySQL, the system of record, so it includes every committed write.
+   * Who blocked the caller (blocked_by) is listed to mesh callers only (the edge's page
+   * path keeps a blocker's posts out of the caller's pages with it): through the edge the
+   * app gets every entry with blocked_by cleared, and none for a user who only blocks the
+   * caller, so a page may hold fewer than page_size entries (design note 50); the per-user
+   * GetRelationship and BatchGetRelationships still say blocked_by for a user named.
    * Errors: INVALID_ARGUMENT (BadRequest on page_size < 0, or on a page_token that is not
    * this call's for this caller).
    *
