@@ -13,6 +13,16 @@
  *   a post itself (domain/posts.ts: the post read as the service, the author's private
  *   flag, graph asked as the author) and puts the author's mute into post_liked; 0 asks
  *   post.GetPost as the caller, which asks graph (the chain of stop 26).
+ * - OASIS_INTERACTION_GRAPH_SETS [1]: with the direct check, a like, comment or other
+ *   act on a public post of a public author reads the author's blocks and mutes from
+ *   graph's cached small sets in Redis (shared-rules/graph-small-sets.ts peekBlocksAndMute: one GET on a
+ *   connection with graph's key prefix, same Redis as OASIS_REDIS_URL) instead of a
+ *   BatchGetRelationships hop; graph is asked as before when the entry is not cached or
+ *   the post needs follow flags (a private author, a followers-only post). 0: graph asked.
+ * - OASIS_INTERACTION_POST_CACHE [1]: with the direct check, the post is read from post's
+ *   own cache in Redis (shared-rules/post-cache.ts peekPost: one GET on a connection with
+ *   post's key prefix, same Redis as OASIS_REDIS_URL) instead of a post.GetPost hop; post
+ *   is asked as before when the entry is not cached (its answer fills it). 0: post asked.
  * - OASIS_INTERACTION_BATCHED_POST_EVENTS [1]: a post_created that refers to nothing is
  *   applied in one round trip (the event's claim, the posts_meta row, COMMIT: kit
  *   applyOnceBatched), and only the post's ids are decoded from any post_created
@@ -24,9 +34,15 @@
  *   the row is idempotent by itself (a redelivery, also after post_deleted wrote the row
  *   deleted, changes nothing), so the event's claim in processed_events buys nothing
  *   there. bench/social.ts OASIS_BENCH_COMPOSE_AB=postmeta.
+ * - OASIS_INTERACTION_POST_BATCH [64]: the posts consumer takes the events that arrive
+ *   together as batches of up to that many (kit/consumer.ts ConsumerBatch), acked
+ *   together; each run of post_created events without a refer-to is one multi-row
+ *   `INSERT IGNORE INTO posts_meta` (idempotent as the single row is), every other event
+ *   its own handler, in stream order. 0: one event at a time. bench/social.ts
+ *   OASIS_BENCH_COMPOSE_AB=postbatch.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
-import { boolEnv, positiveIntEnv } from "#kit/env.ts";
+import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
 
 export interface InteractionConfig extends BaseConfig {
   readonly reconcileMs: number;
@@ -35,10 +51,16 @@ export interface InteractionConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** Visibility checked here, not by post.GetPost as the caller (domain/posts.ts). */
   readonly directVisibility: boolean;
+  /** Blocks and mutes of a public post's author from graph's Redis cache (domain/posts.ts). */
+  readonly graphSets: boolean;
+  /** The post read from post's Redis cache before asking post.GetPost (domain/posts.ts). */
+  readonly postCache: boolean;
   /** A post_created without a refer-to in one round trip (events.ts). */
   readonly batchedPostEvents: boolean;
   /** A post_created without a refer-to as its posts_meta INSERT IGNORE alone, no claim (events.ts). */
   readonly unclaimedPostMeta: boolean;
+  /** Most events per batch of the posts consumer (events.ts; 0: one at a time). */
+  readonly postBatch: number;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -50,7 +72,10 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     reconcileSweepBatch: positiveInteger(env, "OASIS_INTERACTION_RECONCILE_SWEEP_BATCH", 2_000),
     batchedWrites: boolEnv(env, "OASIS_INTERACTION_BATCHED_WRITES", true),
     directVisibility: boolEnv(env, "OASIS_INTERACTION_DIRECT_VISIBILITY", true),
+    graphSets: boolEnv(env, "OASIS_INTERACTION_GRAPH_SETS", true),
+    postCache: boolEnv(env, "OASIS_INTERACTION_POST_CACHE", true),
     batchedPostEvents: boolEnv(env, "OASIS_INTERACTION_BATCHED_POST_EVENTS", true),
     unclaimedPostMeta: boolEnv(env, "OASIS_INTERACTION_UNCLAIMED_POST_META", true),
+    postBatch: nonNegativeIntEnv(env, "OASIS_INTERACTION_POST_BATCH", 64),
   });
 }

@@ -12,6 +12,9 @@ import type { InteractionStore } from "./domain/model.ts";
 import { interactionStore } from "./store.ts";
 import { ViewerStates } from "./viewer-state.ts";
 import { AuthorPrivacy } from "../../shared-rules/author-privacy.ts";
+import { createRedis, type Redis } from "#kit/redis.ts";
+import { graphRedisPrefix } from "../../shared-rules/graph-small-sets.ts";
+import { postRedisPrefix } from "../../shared-rules/post-cache.ts";
 
 export interface InteractionContext {
   readonly rt: Runtime<InteractionConfig>;
@@ -27,10 +30,28 @@ export interface InteractionContext {
   readonly postAuthors: Map<bigint, bigint>;
   /** Authors' private flags, remembered 10 s (shared-rules/author-privacy.ts; domain/posts.ts). */
   readonly authorPrivacy: AuthorPrivacy;
+  /**
+   * A connection with graph's key prefix, for the authors' blocks and mutes graph keeps
+   * in Redis (OASIS_INTERACTION_GRAPH_SETS; domain/posts.ts); undefined when off.
+   */
+  readonly graphRedis?: Redis;
+  /**
+   * A connection with post's key prefix, for the posts post keeps in Redis
+   * (OASIS_INTERACTION_POST_CACHE; domain/posts.ts); undefined when off.
+   */
+  readonly postRedis?: Redis;
 }
 
 export function createContext(rt: Runtime<InteractionConfig>): InteractionContext {
   const identity = rt.client(IdentityService, "identity");
+  const otherRedis = (on: boolean, keyPrefix: string): Redis | undefined => {
+    if (!on || !rt.config.directVisibility) return undefined;
+    const redis = createRedis({ url: rt.config.redisUrl, keyPrefix, log: rt.log });
+    rt.onStop(() => redis.disconnect());
+    return redis;
+  };
+  const graphRedis = otherRedis(rt.config.graphSets, graphRedisPrefix(rt.config.namespace));
+  const postRedis = otherRedis(rt.config.postCache, postRedisPrefix(rt.config.namespace));
   return {
     rt,
     store: interactionStore,
@@ -42,5 +63,7 @@ export function createContext(rt: Runtime<InteractionConfig>): InteractionContex
     errors: domainErrors<ErrorReason>("interaction", ErrorReasonSchema),
     postAuthors: new Map(),
     authorPrivacy: new AuthorPrivacy(identity),
+    ...(graphRedis && { graphRedis }),
+    ...(postRedis && { postRedis }),
   };
 }

@@ -3,61 +3,95 @@
  * its counter), its deletion takes it away; a deleted post's comments are hidden. Each
  * event is applied once (kit applyOnce: its id is recorded in the same transaction).
  */
-import { applyOnce, applyOnceBatched, on } from "#kit/consumer.ts";
-import { PostCreatedSchema, PostDeletedSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import { applyOnce, applyOnceBatched, on, type BatchEvent, type ConsumerBatch, type EventHandler } from "#kit/consumer.ts";
+import { PostCreatedSchema, PostDeletedSchema, type PostCreated } from "#gen/oasis/post/v1/events_pb.ts";
 import type { InteractionContext } from "./context.ts";
 import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
 import { TransferPostedSchema } from "#gen/oasis/wallet/v1/events_pb.ts";
 import { TransferCode } from "#gen/oasis/wallet/v1/wallet_pb.ts";
-import { addTip, bumpCount, deleteRefer, insertRefer, markPostDeleted, upsertPostMeta, upsertPostMetaStatement, type Counts } from "./store.ts";
+import { addTip, bumpCount, deleteRefer, insertRefer, markPostDeleted, upsertPostMeta, upsertPostMetaStatement, upsertPostsMeta, type Counts } from "./store.ts";
 
+/**
+ * Interaction's consumer of post's events (`interaction-posts`). With
+ * OASIS_INTERACTION_POST_BATCH > 0 it takes batches (postBatch).
+ */
 export function postConsumer(ctx: InteractionContext) {
   const name = "interaction-posts";
+  const handlers: EventHandler<any>[] = [
+    on(PostCreatedSchema, async (e, meta) => {
+      const post = e.post!;
+      // Most posts refer to nothing: the posts_meta row is all, and INSERT IGNORE is
+      // idempotent by itself (never changes a row, a deleted one included): no claim.
+      if (ctx.rt.config.batchedPostEvents && ctx.rt.config.unclaimedPostMeta && !post.referPostId) {
+        await upsertPostMeta(ctx.rt.db, post.postId, post.authorId);
+        return;
+      }
+      // Else the claim and the posts_meta row in one round trip.
+      if (ctx.rt.config.batchedPostEvents && !post.referPostId) {
+        await applyOnceBatched(ctx.rt.db, name, meta.eventId, async (tx, claim) => {
+          await tx.run([claim, upsertPostMetaStatement(post.postId, post.authorId)], { commit: true });
+        });
+        return;
+      }
+      let counts: Counts | undefined;
+      await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
+        await upsertPostMeta(tx, post.postId, post.authorId);
+        if (post.referPostId && (await insertRefer(tx, post.referPostId, post.postId, post.authorId))) {
+          counts = await bumpCount(tx, post.referPostId, "refers", 1);
+        }
+      });
+      if (counts) {
+        await ctx.counters.publish(post.referPostId, counts);
+        await ctx.viewerStates.invalidate(post.authorId);
+      }
+      // Only the post's three ids are used: with the switch, only they are decoded.
+    }, ctx.rt.config.batchedPostEvents ? decodePostCreatedHead : undefined),
+    on(PostDeletedSchema, async (e, meta) => {
+      let counts: Counts | undefined;
+      await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
+        await markPostDeleted(tx, e.postId, e.authorId);
+        if (e.referPostId && (await deleteRefer(tx, e.referPostId, e.postId))) {
+          counts = await bumpCount(tx, e.referPostId, "refers", -1);
+        }
+      });
+      if (counts) {
+        await ctx.counters.publish(e.referPostId, counts);
+        await ctx.viewerStates.invalidate(e.authorId);
+      }
+    }),
+  ];
+  const max = ctx.rt.config.postBatch;
+  return { name, handlers, ...(max > 0 && ctx.rt.config.batchedPostEvents && ctx.rt.config.unclaimedPostMeta && { batch: postBatch(ctx, handlers, max) }) };
+}
+
+/**
+ * The posts consumer's batches: the events in stream order, each run of post_created
+ * events without a refer-to written as one multi-row `INSERT IGNORE INTO posts_meta`
+ * (what the per-event handler writes for each, one statement), every other event by its
+ * own handler after what came before it. Idempotent as the handlers are: a batch redone
+ * event by event (kit/consumer.ts) writes nothing twice.
+ */
+function postBatch(ctx: InteractionContext, handlers: readonly EventHandler<any>[], max: number): ConsumerBatch {
+  const bySchema = new Map(handlers.map((h) => [h.schema, h]));
   return {
-    name,
-    handlers: [
-      on(PostCreatedSchema, async (e, meta) => {
-        const post = e.post!;
-        // Most posts refer to nothing: the posts_meta row is all, and INSERT IGNORE is
-        // idempotent by itself (never changes a row, a deleted one included): no claim.
-        if (ctx.rt.config.batchedPostEvents && ctx.rt.config.unclaimedPostMeta && !post.referPostId) {
-          await upsertPostMeta(ctx.rt.db, post.postId, post.authorId);
-          return;
+    max,
+    async handle(events: readonly BatchEvent[]) {
+      let run: PostCreated["post"][] = [];
+      const flush = async () => {
+        const posts = run.map((p) => ({ postId: p!.postId, authorId: p!.authorId }));
+        run = [];
+        await upsertPostsMeta(ctx.rt.db, posts);
+      };
+      for (const e of events) {
+        if (e.schema === PostCreatedSchema && !(e.event as PostCreated).post!.referPostId) {
+          run.push((e.event as PostCreated).post);
+          continue;
         }
-        // Else the claim and the posts_meta row in one round trip.
-        if (ctx.rt.config.batchedPostEvents && !post.referPostId) {
-          await applyOnceBatched(ctx.rt.db, name, meta.eventId, async (tx, claim) => {
-            await tx.run([claim, upsertPostMetaStatement(post.postId, post.authorId)], { commit: true });
-          });
-          return;
-        }
-        let counts: Counts | undefined;
-        await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
-          await upsertPostMeta(tx, post.postId, post.authorId);
-          if (post.referPostId && (await insertRefer(tx, post.referPostId, post.postId, post.authorId))) {
-            counts = await bumpCount(tx, post.referPostId, "refers", 1);
-          }
-        });
-        if (counts) {
-          await ctx.counters.publish(post.referPostId, counts);
-          await ctx.viewerStates.invalidate(post.authorId);
-        }
-        // Only the post's three ids are used: with the switch, only they are decoded.
-      }, ctx.rt.config.batchedPostEvents ? decodePostCreatedHead : undefined),
-      on(PostDeletedSchema, async (e, meta) => {
-        let counts: Counts | undefined;
-        await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
-          await markPostDeleted(tx, e.postId, e.authorId);
-          if (e.referPostId && (await deleteRefer(tx, e.referPostId, e.postId))) {
-            counts = await bumpCount(tx, e.referPostId, "refers", -1);
-          }
-        });
-        if (counts) {
-          await ctx.counters.publish(e.referPostId, counts);
-          await ctx.viewerStates.invalidate(e.authorId);
-        }
-      }),
-    ],
+        await flush();
+        await bySchema.get(e.schema)?.handle(e.event as never, e.meta);
+      }
+      await flush();
+    },
   };
 }
 

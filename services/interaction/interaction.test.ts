@@ -58,10 +58,32 @@ describe("likes", () => {
     expect(errorReason(await failure(bed.interaction(d).likePost({ postId: secret })))).toBe("POST_NOT_FOUND");
     expect(errorReason(await failure(bed.interaction(d).createComment({ postId: secret, text: "hi" })))).toBe("POST_NOT_FOUND");
     const open = await newPost(a, 3);
+    // Liked once first, so the author's blocks are cached where interaction reads them
+    // (OASIS_INTERACTION_GRAPH_SETS): a block must still refuse the next like, either way.
+    for (const u of [d, e]) {
+      await bed.interaction(u).likePost({ postId: open });
+      await bed.interaction(u).unlikePost({ postId: open });
+    }
     await bed.graph(a).block({ userId: e });
+    await bed.graph(d).block({ userId: a });
+    expect(errorReason(await failure(bed.interaction(d).likePost({ postId: open })))).toBe("POST_NOT_FOUND");
     expect(errorReason(await failure(bed.interaction(e).likePost({ postId: open })))).toBe("POST_NOT_FOUND");
     expect(errorReason(await failure(bed.interaction(e).createComment({ postId: open, text: "hi" })))).toBe("POST_NOT_FOUND");
     expect((await bed.interaction().batchGetCounts({ postIds: [secret, open] })).counts.map((c) => c.likes)).toEqual([0n, 0n]);
+  });
+
+  test("a post deleted just before cannot be liked or commented, though a like had read it from post's cache", async () => {
+    const [a, b, c] = users as [bigint, bigint, bigint];
+    const p = await newPost(a, 4);
+    // The first like reads the post through post, which caches it; the second, from that
+    // cache (OASIS_INTERACTION_POST_CACHE). The delete must still refuse the next like at once.
+    await bed.interaction(b).likePost({ postId: p });
+    await bed.interaction(c).likePost({ postId: p });
+    await bed.interaction(c).unlikePost({ postId: p });
+    await bed.post(a).deletePost({ postId: p });
+    expect(errorReason(await failure(bed.interaction(c).likePost({ postId: p })))).toBe("POST_NOT_FOUND");
+    expect(errorReason(await failure(bed.interaction(c).createComment({ postId: p, text: "too late" })))).toBe("POST_NOT_FOUND");
+    expect(errorReason(await failure(bed.interaction(a).likePost({ postId: p })))).toBe("POST_NOT_FOUND");
   });
 });
 

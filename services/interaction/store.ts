@@ -223,9 +223,24 @@ export async function upsertPostMeta(db: Queryable, postId: bigint, authorId: bi
   await write(db, s.sql, [...(s.params ?? [])]);
 }
 
+/**
+ * The posts_meta rows of several new posts in one autocommit statement (`INSERT IGNORE`,
+ * so, as upsertPostMeta, a row already there, a deleted one included, is left as it is).
+ */
+export async function upsertPostsMeta(db: Queryable, posts: ReadonlyArray<{ postId: bigint; authorId: bigint }>): Promise<void> {
+  if (posts.length === 0) return;
+  const s = postsMetaStatement(posts);
+  await write(db, s.sql, [...(s.params ?? [])]);
+}
+
 /** upsertPostMeta as a statement of a batched transaction (kit/mysql.ts withBatchedTransaction). */
 export function upsertPostMetaStatement(postId: bigint, authorId: bigint): Statement {
-  return { sql: "INSERT IGNORE INTO posts_meta (post_id, author_id) VALUES (?, ?)", params: [postId, authorId] };
+  return postsMetaStatement([{ postId, authorId }]);
+}
+
+/** The one `INSERT IGNORE INTO posts_meta` of one or more posts (at least one). */
+function postsMetaStatement(posts: ReadonlyArray<{ postId: bigint; authorId: bigint }>): Statement {
+  return { sql: `INSERT IGNORE INTO posts_meta (post_id, author_id) VALUES ${posts.map(() => "(?, ?)").join(", ")}`, params: posts.flatMap((p) => [p.postId, p.authorId]) };
 }
 
 export async function markPostDeleted(db: Queryable, postId: bigint, authorId: bigint): Promise<void> {

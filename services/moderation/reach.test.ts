@@ -4,8 +4,8 @@
  * the replies shown under its parent and the post's comment count (interaction's counter
  * and the feed's PostView), and REVERSE brings it back; a suspension hides every post of
  * the account from GetPost, home and user feeds, search and the user's post count until
- * it lifts itself; a post takedown leaves the author's post count and REVERSE counts it
- * again. Each waits for a condition with a deadline (until), never a sleep.
+ * it lifts itself; a post takedown leaves the author's post count and refuses likes, and
+ * REVERSE counts it and takes likes again. Each waits for a condition with a deadline (until), never a sleep.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -170,13 +170,20 @@ describe("post takedown and the user's post count", () => {
 
     const ticketId = (await moderation(reporter).createReport({ subject: { type: SubjectType.POST, id: postIds[1]! }, reasonType: ReasonType.VIOLATION })).report!.ticketId;
     const lease = await claimFor(reviewer, ticketId, "post");
+    // A like reads the post from post's cache (interaction's OASIS_INTERACTION_POST_CACHE):
+    // liked once before the takedown, so the entry is there; once the takedown is applied,
+    // likes are refused, and after REVERSE they pass again.
+    const likeOutcome = (as: bigint) => bed.interaction(as).likePost({ postId: postIds[1]! }).then(() => "liked", (err) => errorReason(err));
+    expect(await likeOutcome(viewer)).toBe("liked");
     const down = await moderation(reviewer).takeAction({ ticketId, leaseToken: lease, action: ActionType.TAKEDOWN, reason: "violates the rules" });
     expect(await until(count, (n) => n === 2, 10_000)).toBe(2);
+    expect(await until(() => likeOutcome(reporter), (o) => o === "POST_NOT_FOUND", 10_000)).toBe("POST_NOT_FOUND");
     // The author's own view of the count agrees.
     expect(Number((await bed.post(author).listUserPosts({ userId: author })).totalSize)).toBe(2);
 
     await moderation(second).takeAction({ ticketId, action: ActionType.REVERSE, reversesActionId: down.action!.actionId, reason: "fine after all" });
     expect(await until(count, (n) => n === 3, 10_000)).toBe(3);
+    expect(await until(() => likeOutcome(reporter), (o) => o === "liked", 10_000)).toBe("liked");
     // A deletion by the author counts too.
     await bed.post(author).deletePost({ postId: postIds[0]! });
     expect(await count()).toBe(2);

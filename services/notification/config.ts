@@ -9,10 +9,18 @@
  * transaction of two round trips (store.ts deliverBatched: the new entries in one
  * multi-row INSERT); 0 stores them statement by statement (the A/B switch of
  * bench/writes.ts).
- * OASIS_NOTIFICATION_GROUP_COMMIT [64]: follow and like events handed in while a commit
+ * OASIS_NOTIFICATION_GROUP_COMMIT [256]: follow and like events handed in while a commit
  * is under way are stored together, up to this many a commit (events.ts GroupCommit,
- * store.ts deliverGroup), and the follow and like consumers take at least this many
- * events at once; 0 stores each event alone.
+ * store.ts deliverGroupSet), and the follow and like consumers take at least this many
+ * events at once; 0 stores each event alone. 256 rather than 64: the demo's follow import
+ * (37,624 follow events) was applied with the step at 256 where at 64 notification held
+ * 15,059 events at the step's end and needed 36 s more (CPU 0.44 -> 0.28 ms per follow
+ * event; bench/README.md stop 31, design note 56).
+ * OASIS_NOTIFICATION_SET_COMMIT [1]: a group commit sends a fixed number of statements
+ * whatever its size (store.ts deliverGroupSet: one locking read of the open groups, one
+ * of their actors, one INSERT ... ON DUPLICATE KEY UPDATE of the changed groups, one
+ * INSERT of the new actors); 0: a point lookup per group and two or three statements per
+ * delivery (store.ts deliverGroup).
  * OASIS_NOTIFICATION_EVENT_RELATIONS [1]: a follow_created or post_liked event that
  * carries the recipient's relationship to the actor (followee_muting, author_muting,
  * read by graph or interaction when the write was made) is judged by it, with no
@@ -27,6 +35,8 @@ export interface NotificationConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** Most events of one group commit (events.ts GroupCommit); 0: each event alone. */
   readonly groupCommit: number;
+  /** Group commits in a fixed number of statements (store.ts deliverGroupSet). */
+  readonly setCommit: boolean;
   /** Trust the relationship a follow or like event carries (domain/deliveries.ts wanted). */
   readonly eventRelations: boolean;
 }
@@ -36,7 +46,8 @@ export function loadNotificationConfig(env: Env = process.env): NotificationConf
     ...baseConfig("notification", env),
     consumerConcurrency: positiveIntEnv(env, "OASIS_NOTIFICATION_CONSUMER_CONCURRENCY", 8),
     batchedWrites: boolEnv(env, "OASIS_NOTIFICATION_BATCHED_WRITES", true),
-    groupCommit: nonNegativeIntEnv(env, "OASIS_NOTIFICATION_GROUP_COMMIT", 64),
+    groupCommit: nonNegativeIntEnv(env, "OASIS_NOTIFICATION_GROUP_COMMIT", 256),
+    setCommit: boolEnv(env, "OASIS_NOTIFICATION_SET_COMMIT", true),
     eventRelations: boolEnv(env, "OASIS_NOTIFICATION_EVENT_RELATIONS", true),
   });
 }

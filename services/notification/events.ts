@@ -52,8 +52,8 @@ interface Pending {
 
 /**
  * Group commit for one consumer: the events its handlers hand in while a commit is under
- * way are stored together in the next one (store.ts deliverGroup: two round trips for
- * all of them, one BatchGetRelationships per distinct recipient across them, not per
+ * way are stored together in the next one (store.ts deliverGroupSet, or deliverGroup
+ * with OASIS_NOTIFICATION_SET_COMMIT=0: two round trips for all of them, one BatchGetRelationships per distinct recipient across them, not per
  * event), at most `max` events a commit and two commits at a time. Each handler's
  * promise settles with its event's commit, so acks still follow the writes. Anything the
  * batch cannot take (an event already applied, a failed commit) is redone event by event
@@ -116,8 +116,14 @@ export class GroupCommit {
         batch.map((p) => p.meta.eventId),
         async (tx, claim) => {
           live.length = 0; // a retried transaction starts over
-          const ids = await ctx.store.deliverGroup(tx, claim, deliveries, () => ctx.rt.ids.next());
-          ids.forEach((id, i) => id !== undefined && live.push([deliveries[i]!.recipientId, id]));
+          const write = ctx.rt.config.setCommit ? ctx.store.deliverGroupSet : ctx.store.deliverGroup;
+          const ids = await write(tx, claim, deliveries, () => ctx.rt.ids.next());
+          const told = new Set<bigint>();
+          ids.forEach((id, i) => {
+            if (id === undefined || told.has(id)) return;
+            told.add(id);
+            live.push([deliveries[i]!.recipientId, id]);
+          });
         },
       );
     } catch {

@@ -201,6 +201,97 @@ export async function deliverGroup(tx: BatchedTx, claim: Statement, ds: readonly
   return out;
 }
 
+/**
+ * deliverGroup with a fixed number of statements per commit, whatever the number of
+ * deliveries (OASIS_NOTIFICATION_SET_COMMIT, the default): where deliverGroup sends a
+ * point lookup per group and two or three statements per delivery, this sends (1)
+ * `claim`, every open group of the batch in one locking read (row IN on the open-group
+ * key) and, in one locking join, which of the batch's actors each open group already
+ * has; (2) every group that changes in one INSERT ... ON DUPLICATE KEY UPDATE on its id
+ * (a new group is inserted whole; an open one gets its new notification id, count, latest
+ * three actors, text and comment id, computed here from the locked row) and every new
+ * (group, actor) in one multi-row INSERT IGNORE; COMMIT. The same result as deliverGroup
+ * (deliveries in order: a group's first new actor opens it, an actor already in the group
+ * or earlier in the batch changes nothing, the latest three actors first, the count
+ * exact). Returns, per delivery that changed something, its group's new notification id
+ * (one per group per commit: the id the entry ends with), else undefined.
+ */
+export async function deliverGroupSet(tx: BatchedTx, claim: Statement, ds: readonly Delivery[], nextId: () => bigint): Promise<Array<bigint | undefined>> {
+  const groupOf = (d: Delivery) => `${d.recipientId}/${d.groupKey}`;
+  const firsts = [...new Map(ds.map((d) => [groupOf(d), d])).values()];
+  const actors = [...new Set(ds.map((d) => d.actorId))];
+  const keys = firsts.map(() => "(?, ?, 1)").join(", ");
+  const keyParams = firsts.flatMap((d) => [d.recipientId, d.groupKey]);
+  const [, opens, present] = (await tx.run([
+    claim,
+    {
+      sql: `SELECT id, recipient_id, group_key, actor_ids, actor_count FROM notifications FORCE INDEX (notifications_open_group)
+            WHERE (recipient_id, group_key, open_marker) IN (${keys}) FOR UPDATE`,
+      params: keyParams,
+    },
+    {
+      sql: `SELECT n.recipient_id, n.group_key, a.actor_id FROM notifications n FORCE INDEX (notifications_open_group)
+            JOIN notification_actors a ON a.id = n.id AND a.actor_id IN (?)
+            WHERE (n.recipient_id, n.group_key, n.open_marker) IN (${keys}) FOR UPDATE`,
+      params: [actors, ...keyParams],
+    },
+  ])) as [unknown, Array<{ id: string; recipient_id: string; group_key: string; actor_ids: string | string[]; actor_count: number }>, Array<{ recipient_id: string; group_key: string; actor_id: string }>];
+  const open = new Map(opens.map((r) => [`${r.recipient_id}/${r.group_key}`, r]));
+  const seen = new Set(present.map((r) => `${r.recipient_id}/${r.group_key}/${r.actor_id}`));
+  interface Change { id: bigint; first: Delivery; isNew: boolean; prev: string[]; count: number; added: bigint[]; text: string; commentId: bigint; at: number[] }
+  const changes = new Map<string, Change>();
+  ds.forEach((d, at) => {
+    const g = groupOf(d);
+    const pair = `${g}/${d.actorId}`;
+    if (seen.has(pair)) return;
+    seen.add(pair);
+    let c = changes.get(g);
+    if (!c) {
+      const row = open.get(g);
+      c = row
+        ? { id: BigInt(row.id), first: d, isNew: false, prev: typeof row.actor_ids === "string" ? (JSON.parse(row.actor_ids) as string[]) : row.actor_ids, count: Number(row.actor_count), added: [], text: "", commentId: 0n, at: [] }
+        : { id: nextId(), first: d, isNew: true, prev: [], count: 0, added: [], text: d.text, commentId: d.commentId, at: [] };
+      changes.set(g, c);
+    }
+    c.added.push(d.actorId);
+    c.count++;
+    if (d.text !== "") c.text = d.text;
+    if (d.commentId !== 0n) c.commentId = d.commentId;
+    c.at.push(at);
+  });
+  const out: Array<bigint | undefined> = new Array(ds.length).fill(undefined);
+  const list = [...changes.values()];
+  if (list.length === 0) {
+    await tx.run([], { commit: true });
+    return out;
+  }
+  const rows = list.map((c) => {
+    const seq = nextId();
+    for (const at of c.at) out[at] = seq;
+    const latest = [...c.added].reverse().map(String);
+    const actorIds = JSON.stringify([...latest, ...c.prev.filter((a) => !latest.includes(a))].slice(0, 3));
+    const d = c.first;
+    return [c.id, seq, d.recipientId, d.kind, d.groupKey, d.postId, c.commentId, actorIds, c.count, c.text.slice(0, 300)];
+  });
+  await tx.run(
+    [
+      {
+        sql: `INSERT INTO notifications (id, notification_id, recipient_id, kind, group_key, post_id, comment_id, actor_ids, actor_count, text, open_marker, created_at, updated_at)
+              VALUES ${rows.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, CURRENT_TIMESTAMP(3), CURRENT_TIMESTAMP(3))").join(", ")}
+              ON DUPLICATE KEY UPDATE notification_id = VALUES(notification_id), actor_ids = VALUES(actor_ids), actor_count = VALUES(actor_count),
+                text = IF(VALUES(text) = '', text, VALUES(text)), comment_id = IF(VALUES(comment_id) = 0, comment_id, VALUES(comment_id)), updated_at = CURRENT_TIMESTAMP(3)`,
+        params: rows.flat(),
+      },
+      {
+        sql: `INSERT IGNORE INTO notification_actors (id, actor_id) VALUES ${list.flatMap((c) => c.added.map(() => "(?, ?)")).join(", ")}`,
+        params: list.flatMap((c) => c.added.flatMap((a) => [c.id, a])),
+      },
+    ],
+    { commit: true },
+  );
+  return out;
+}
+
 /** A recipient's entries, newest activity first, below `before`. */
 export async function inbox(db: Queryable, recipientId: bigint, before: bigint | undefined, limit: number): Promise<Notification[]> {
   const rows = await select<Raw>(
@@ -230,4 +321,4 @@ export async function markRead(db: Queryable, recipientId: bigint, upTo: bigint)
 }
 
 /** The store as domain/model.ts declares it. */
-export const notificationStore: NotificationStore = { deliver, deliverBatched, deliverGroup, inbox, byNotificationIds, unreadCount, markRead };
+export const notificationStore: NotificationStore = { deliver, deliverBatched, deliverGroup, deliverGroupSet, inbox, byNotificationIds, unreadCount, markRead };

@@ -4,7 +4,6 @@
  * two facts per author: whether the account is private (identity, remembered in this
  * process for 10 s) and how the caller relates to them (graph, one batch call).
  */
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { VersionedCache } from "#kit/cache.ts";
 import type { MeshIdentity } from "#kit/mesh-keys.ts";
@@ -13,8 +12,9 @@ import type { Pool } from "#kit/mysql.ts";
 import type { Redis } from "#kit/redis.ts";
 import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { IdentityService } from "#gen/oasis/identity/v1/identity_service_pb.ts";
-import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
+import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { AuthorPrivacy } from "../../shared-rules/author-privacy.ts";
+import { decodeCachedPost, encodeCachedPost, POST_CACHE_ENTRY, POST_CACHE_TTL_S } from "../../shared-rules/post-cache.ts";
 import { canSee, type ViewerRelation } from "./domain/rules.ts";
 import { postsByIds, type StoredPost } from "./store.ts";
 
@@ -29,19 +29,21 @@ export class PostReader {
     private readonly graph: Client<typeof GraphService>,
     private readonly meshSecret: MeshIdentity,
   ) {
-    this.cache = new VersionedCache(redis, "post", 3600);
+    this.cache = new VersionedCache(redis, POST_CACHE_ENTRY, POST_CACHE_TTL_S);
     this.privacy = new AuthorPrivacy(identity);
   }
 
-  /** Stored posts by id (deleted ones flagged), from Redis where cached. */
+  /**
+   * Stored posts by id (deleted ones flagged), from Redis where cached. The entry's format
+   * is shared-rules/post-cache.ts's: interaction reads it there without a hop, so every
+   * write of a post must `invalidate` it after its commit and before it answers.
+   */
   async load(ids: readonly bigint[]): Promise<Map<bigint, StoredPost>> {
     const got = await this.cache.getMany(ids.map(String), async (missing) => {
       const rows = await postsByIds(this.db, missing.map(BigInt));
-      return new Map(
-        [...rows].map(([id, s]) => [String(id), Buffer.concat([Buffer.from([s.deleted ? 1 : 0]), Buffer.from(toBinary(PostSchema, s.post))])]),
-      );
+      return new Map([...rows].map(([id, s]) => [String(id), encodeCachedPost(s)]));
     });
-    return new Map([...got].map(([k, v]) => [BigInt(k), { deleted: v[0] === 1, post: fromBinary(PostSchema, v.subarray(1)) }]));
+    return new Map([...got].map(([k, v]) => [BigInt(k), decodeCachedPost(v)]));
   }
 
   /** Forget cached posts; call after the commit that changed them. */

@@ -4,7 +4,8 @@
  * of each wave (some of the wave's posts indexed, some not) and started again. Events
  * not acknowledged are redelivered and every write is versioned, so afterwards the
  * index equals the source: exactly the live posts, each at its last caption, and every
- * account.
+ * account. The search process's consumers wait 5 s, not JetStream's default 30 s, before a
+ * message not acknowledged (by a killed process) comes back (OASIS_CONSUMER_ACK_WAIT_MS).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -38,7 +39,7 @@ async function indexed(): Promise<{ posts: bigint[]; users: bigint[] }> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "oasis-search-crash-"));
-  bed = await startSocialTestbed(["identity", "graph", "media", "post", "search"], { env: { OASIS_SEARCH_DATA_DIR: dir, OASIS_MEILI_URL: "" } });
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "search"], { env: { OASIS_SEARCH_DATA_DIR: dir, OASIS_MEILI_URL: "", OASIS_CONSUMER_ACK_WAIT_MS: "5000" } });
   users = await bed.users([910, 911, 912, 913]);
 }, 120_000);
 
@@ -48,6 +49,7 @@ afterAll(async () => {
 });
 
 test("kill -9 five times while indexing: afterwards the index equals the source", async () => {
+  const t0 = performance.now();
   const photos = await Promise.all(users.map((u, i) => bed.photo(u, i)));
   const live = new Map<bigint, { author: bigint; caption: string }>();
   const sorted = (ids: Iterable<bigint>) => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -78,11 +80,13 @@ test("kill -9 five times while indexing: afterwards the index equals the source"
   }
   expect(interrupted).toBeGreaterThanOrEqual(3);
   const want = sorted(live.keys());
+  const tConverge = performance.now();
   // The index converges on the source: wait until it holds exactly the live posts (a count
   // alone can match early, a delete not yet applied standing in for a create not yet
   // indexed), then it must equal them; a post lost or kept by the kills never converges.
   const after = await until(() => indexed(), (x) => x.posts.length === want.length && x.posts.every((p, i) => p === want[i]), 30_000);
   expect(after.posts).toEqual(want);
+  console.log(`search crash: ${waves} kills (${interrupted} interrupted), waves and kills ${((tConverge - t0) / 1000).toFixed(1)} s, convergence wait ${((performance.now() - tConverge) / 1000).toFixed(1)} s`);
   expect(sorted(after.users)).toEqual(sorted(users));
   // Each edited post ranks first for the word only its last caption has (other edited
   // posts follow as typo matches: "edited14zz" is within two typos of "edited20zz").

@@ -41,6 +41,11 @@ export interface NotificationStore {
    * the new notification id when it changed something.
    */
   deliverGroup(tx: BatchedTx, claim: Statement, ds: readonly Delivery[], nextId: () => bigint): Promise<Array<bigint | undefined>>;
+  /**
+   * deliverGroup in a fixed number of statements per commit (store.ts deliverGroupSet);
+   * a changed delivery gets its group's final notification id (one per group).
+   */
+  deliverGroupSet(tx: BatchedTx, claim: Statement, ds: readonly Delivery[], nextId: () => bigint): Promise<Array<bigint | undefined>>;
   /** The recipient's entries, newest first, below `before` (keyset). */
   inbox(db: Queryable, recipientId: bigint, before: bigint | undefined, limit: number): Promise<Notification[]>;
   byNotificationIds(db: Queryable, recipientId: bigint, ids: readonly bigint[]): Promise<Notification[]>;
