@@ -8,8 +8,11 @@
  * request of each process; for Oasis also mesh RPCs per request and the fan-out lag
  * p50/p99 (post created -> visible in the home feed of the author's last follower in
  * fan-out order), measured by following sampled composes one at a time: the bench reads
- * that follower's home feed every 5 ms until the post is there (lag = start of that read
- * - creation); the feed's own histogram (commit -> last push) is printed next to it.
+ * that follower's home feed every 5 ms, the page just below the post's id (so a post that
+ * newer ones pushed below the top 20 is still seen), until the post is there (lag = start
+ * of that read - creation), with the post's rank in the timeline then; a post not seen in
+ * 10 s is looked up in the feed's Redis and printed. The feed's own histogram (commit ->
+ * last push) is printed next to it.
  * Then the ratio Oasis / floor, and an open-loop search (requests at a fixed arrival rate,
  * latency counted from the scheduled start, so a slow server cannot slow the clock) for the
  * highest rate with p99 < 100 ms.
@@ -59,7 +62,14 @@
  * (OASIS_INTERACTION_UNCLAIMED_POST_META 0 -> 1: interaction's post_created without a
  * refer-to as one INSERT IGNORE, no claim in processed_events), `relaydelay`
  * (OASIS_OUTBOX_KICK_DELAY_MS 0 -> 3: post's relay waits 3 ms after a kick, so more rows
- * leave per pass) or `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
+ * leave per pass), `postbatch` (OASIS_INTERACTION_POST_BATCH and OASIS_FEED_RM_POST_BATCH
+ * 0 -> 64: interaction's and the read model's post consumers take batches, acked together;
+ * interaction writes a batch's posts_meta rows in one INSERT) or
+ * `fastunary` (OASIS_MESH_FAST_UNARY 0 -> 1: every service answers binary Connect unary calls
+ * without connect-node's adapter, kit/fast-unary.ts; all six restarted), `eventloop`
+ * (OASIS_METRICS_EVENT_LOOP_MS 10 -> 100: every process's event loop delay sampled every
+ * 100 ms, not prom-client's 10; all six and the edge restarted) or
+ * `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
  * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
  * prints mix req/s off -> on and each one's ratio to that floor.
  *
@@ -69,7 +79,11 @@
  * OASIS_BENCH_DROP_COUNTS=1 (page A/B: the read model's post counters dropped before each
  * measured run, as countsTtl leaves them), OASIS_BENCH_USER_ONLY=1 (also user timelines alone, Oasis and floor: a user timeline's
  * cost per read beside a home read's),
+ * OASIS_BENCH_HOME_ONLY=0 (no home-only runs after the mix: a profile of the mix alone),
  * OASIS_BENCH_AB=1, OASIS_BENCH_PAGE_AB=1, OASIS_BENCH_COMPOSE, OASIS_BENCH_COMPOSE_AB (see above).
+ * OASIS_BENCH_PROFILE="<bun flags>" (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof"): the
+ * mesh's Bun processes restarted after the setup with those flags, so their CPU profiles
+ * (written when the run stops them) hold the measured phases, not the setup.
  * OASIS_REDIS_URL: the Redis of the mesh and the floor; its CPU is read from the server
  * listening on that port, and each run prints its commands per request (INFO
  * commandstats), so a private Redis (e.g. redis://127.0.0.1:6390) keeps other work on the
@@ -84,6 +98,7 @@ import { perRequest, snapshot } from "./lib/cpu.ts";
 import { raiseEdgeLimits } from "../edge/limits-admin.ts";
 import { testAdminHandle } from "../kit/testing/mesh.ts";
 import { idTimeMs } from "../kit/ids.ts";
+import { encodePageToken } from "../kit/page-token.ts";
 import { counterSeries } from "./lib/histogram.ts";
 import { machineLine } from "./lib/machine.ts";
 import { startFloor, type FloorServer } from "./lib/floor.ts";
@@ -108,6 +123,9 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   rmseed: { variable: "OASIS_FEED_RM_CREATE_SEED", values: ["1", "0"], services: ["feed"] },
   postmeta: { variable: "OASIS_INTERACTION_UNCLAIMED_POST_META", values: ["0", "1"], services: ["interaction"] },
   relaydelay: { variable: "OASIS_OUTBOX_KICK_DELAY_MS", values: ["0", "3"], services: ["post"] },
+  postbatch: { variable: "OASIS_INTERACTION_POST_BATCH", values: ["0", "64"], services: ["feed", "interaction"], more: { OASIS_FEED_RM_POST_BATCH: ["0", "64"] } },
+  fastunary: { variable: "OASIS_MESH_FAST_UNARY", values: ["0", "1"], services: ["identity", "graph", "media", "post", "feed", "interaction"] },
+  eventloop: { variable: "OASIS_METRICS_EVENT_LOOP_MS", values: ["10", "100"], services: ["identity", "graph", "media", "post", "feed", "interaction", "edge"] },
   // Stop 28's compose cuts together: before / after.
   stop28: {
     variable: "OASIS_FEED_ONE_TRIP_FANOUT",
@@ -148,9 +166,10 @@ const loadAverage = () => execSync("cat /proc/loadavg").toString().split(" ").sl
  */
 const redisUrl = new URL(process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379");
 const redisPort = redisUrl.port || "6379";
-const redisPid =
+// Found after ensureInfra (below), which may have just started that Redis.
+const findRedisPid = () =>
   Number(execSync(`ss -ltnpH 'sport = :${redisPort}' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2`).toString().trim()) ||
-  Number(execSync("pgrep -o redis-server").toString().trim()) ||
+  Number(execSync(`pgrep -o -f 'redis-server.*:${redisPort}' || true`).toString().trim()) ||
   undefined;
 const commandStats = (): Map<string, { calls: number; usec: number }> => {
   const text = execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} INFO commandstats`).toString();
@@ -169,9 +188,11 @@ const seconds = Number(process.argv[2] ?? 30);
 const concurrency = Number(process.argv[3] ?? 64);
 const services = ["identity", "graph", "media", "post", "feed", ...(process.env.OASIS_BENCH_NO_INTERACTION ? [] : ["interaction"])];
 await ensureInfra();
+const redisPid = findRedisPid();
 console.log(machineLine());
 const bed = await startSocialTestbed(services.filter((s) => s !== "interaction" || Bun.file(`services/interaction/main.ts`).size > 0));
 let floor: FloorServer | undefined;
+let closeProbe: (() => void) | undefined;
 // Ctrl-C or a kill stops the mesh and the floor too (their processes and namespace).
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => void Promise.allSettled([floor?.stop(), bed.stop()]).then(() => process.exit(130)));
@@ -248,30 +269,57 @@ try {
   // author's last follower's home feed (straight from the feed service) that shows it.
   // The start, not the end: under load a read's own latency would dwarf the lag, while
   // the timeline is read a Redis round trip after the start.
+  // Each look reads the page just below the post (pageSize 1, the keyset cursor at the
+  // post's id + 1, as the feed's own page token would carry it): its item is the post as
+  // soon as the home timeline holds it and the read path shows it, however many newer
+  // posts landed first. The top 20 (stop 29's probe) could not tell a lost post from one
+  // pushed below the 20 newest before a read came back: at ~300 composes/s a follower of
+  // 20-26 of the 100 composers gets ~70 posts/s. The post's rank in the timeline (ZREVRANK,
+  // just after the read that showed it) says how often that happens; a post not shown in
+  // 10 s is looked up in Redis (home timeline, built marker, the author's timeline, the
+  // reader's last read), so a lost push is told from a late one.
   const lags: number[] = [];
+  const seenRanks: number[] = []; // rank (0: newest) of each sampled post when first shown
   let lagTimeouts = 0;
   let probeReads = 0; // direct feed reads, inside the RPC and CPU counts above
   let probe: Promise<void> | undefined;
   let probing = false;
-  const follow = (postId: bigint, reader: bigint) => {
+  const { Redis } = await import("ioredis");
+  const probeRedis = new Redis(redisUrl.toString(), { keyPrefix: `${bed.mesh.namespace}:oasis:feed:` });
+  closeProbe = () => probeRedis.disconnect();
+  const follow = (postId: bigint, author: bigint, reader: bigint) => {
     probe = (async () => {
       const created = idTimeMs(postId);
+      const pageToken = encodePageToken(`ht:${reader}`, [postId + 1n]);
       for (const stop = Date.now() + 10_000; Date.now() < stop; await Bun.sleep(5)) {
         const readAt = Date.now();
         // A read the loaded box times out or cancels is only a missed look: read again.
-        const page = await bed.feed(reader).getHomeFeed({ pageSize: 20 }).catch(() => undefined);
+        const page = await bed.feed(reader).getHomeFeed({ pageSize: 1, pageToken }).catch(() => undefined);
         probeReads++;
-        if (page?.items.some((v) => v.post!.postId === postId)) {
+        if (page?.items[0]?.post!.postId === postId) {
           lags.push(Math.max(0, readAt - created));
+          const rank = await probeRedis.zrevrank(`ht:${reader}`, String(postId));
+          if (rank !== null) seenRanks.push(rank);
           return;
         }
       }
       lagTimeouts++;
+      const [rank, size, built, inAuthor, lastRead] = await Promise.all([
+        probeRedis.zrevrank(`ht:${reader}`, String(postId)),
+        probeRedis.zcard(`ht:${reader}`),
+        probeRedis.exists(`hb:${reader}`),
+        probeRedis.zscore(`ut:${author}`, String(postId)),
+        probeRedis.zscore("active", String(reader)),
+      ]);
+      console.log(
+        `  not seen in 10 s: post ${postId} (author ${author}) in reader ${reader}'s home timeline: ${rank === null ? "absent" : `rank ${rank}`} of ${size}, built ${built === 1}; ` +
+          `in the author's timeline ${inAuthor !== null}; reader's last read ${lastRead === null ? "never" : `${created - Number(lastRead)} ms before the post`}`,
+      );
     })().finally(() => (probe = undefined));
   };
   oasis.onCompose = (userIndex, text) => {
     const reader = lastFollower.get(members[userIndex]!);
-    if (probing && reader !== undefined && !probe) follow(BigInt(JSON.parse(text).post.postId), reader);
+    if (probing && reader !== undefined && !probe) follow(BigInt(JSON.parse(text).post.postId), idOf.get(members[userIndex]!)!, reader);
   };
 
   const pidsOf = (): Record<string, number | undefined> => {
@@ -339,6 +387,7 @@ try {
   /** runOasis against `target` (the edge, with its own request options). */
   const runOasisOn = async (target: MixTarget, label: string, mix?: Partial<Record<Op, number>>) => {
     lags.length = 0;
+    seenRanks.length = 0;
     lagTimeouts = 0;
     probeReads = 0;
     const pids = pidsOf();
@@ -380,7 +429,8 @@ try {
     console.log(`  mesh RPCs per request: ${perReq(calls.reduce((a, [, d]) => a + d, 0))} (${calls.sort((a, b) => b[1] - a[1]).map(([m, d]) => `${m} ${perReq(d)}`).join(", ")})`);
     if (r.lat.compose.length) {
       console.log(
-        `  fan-out lag (created -> in the last follower's home feed): p50 ${pct(lags, 50)} ms  p99 ${pct(lags, 99)} ms  (${lags.length} sampled composes, read every 5 ms: ${probeReads} feed reads, in the counts above; ${lagTimeouts} not seen in 10 s)`,
+        `  fan-out lag (created -> in the last follower's home feed): p50 ${pct(lags, 50)} ms  p99 ${pct(lags, 99)} ms  (${lags.length} sampled composes, read every 5 ms: ${probeReads} feed reads, in the counts above; ${lagTimeouts} not seen in 10 s); ` +
+          `rank when first shown p50 ${pct(seenRanks, 50)}, max ${Math.max(0, ...seenRanks)}, ${seenRanks.filter((r) => r >= 20).length} below the 20 newest (a top-20 read misses those)`,
       );
       // The feed's histograms over the measured window only (setup posts subtracted).
       const whole = windowQuantiles(h0, h1, [0.5, 0.99]);
@@ -570,6 +620,17 @@ try {
   };
 
   const composeMode = process.env.OASIS_BENCH_COMPOSE;
+  // OASIS_BENCH_PROFILE="--cpu-prof-md --cpu-prof-dir=/tmp/prof": the mesh's Bun processes
+  // restarted here, after the setup, with those flags, so each profile holds the measured
+  // phases (and a restart), not the setup's sign-ins, follows and uploads.
+  const profileFlags = process.env.OASIS_BENCH_PROFILE;
+  if (profileFlags) {
+    process.env.OASIS_BUN_FLAGS = profileFlags;
+    for (const svc of [...services, "edge"]) await bed.mesh.supervisor.stop(svc);
+    for (const svc of [...services, "edge"]) await bed.mesh.supervisor.restart(svc);
+    for (const svc of [...services, "edge"]) await metricsUp(svc);
+    console.log(`profiling from here (${profileFlags}): ${[...services, "edge"].join(", ")} restarted`);
+  }
   if (composeMode !== "only") {
     const ab = !!process.env.OASIS_BENCH_AB;
     // Read model off and on, interleaved (off, on, off, on) so the box's other load falls on both.
@@ -585,16 +646,22 @@ try {
     }
     const on = await runOasis("Oasis DSB mix via edge (60% home, 30% user, 10% compose)");
     const fl = await runFloor("Floor DSB mix (floor-server.ts, same requests, same load generator)");
+    // OASIS_BENCH_HOME_ONLY=0: no home-only runs (a profile then holds the mix alone).
     const homeOnly = { home: 1 };
-    const oasisHome = await runOasis("Oasis home feed only", homeOnly);
-    const floorHome = await runFloor("Floor home feed only", homeOnly);
-    console.log(`RATIO Oasis / floor: DSB mix ${(on.rps / fl.rps).toFixed(3)} (${on.rps.toFixed(0)} / ${fl.rps.toFixed(0)} req/s), home feed only ${(oasisHome.rps / floorHome.rps).toFixed(3)} (${oasisHome.rps.toFixed(0)} / ${floorHome.rps.toFixed(0)} req/s); goal 0.25 and 0.4`);
+    let oasisHome: Awaited<ReturnType<typeof runOasis>> | undefined;
+    if (process.env.OASIS_BENCH_HOME_ONLY === "0") {
+      console.log(`RATIO Oasis / floor: DSB mix ${(on.rps / fl.rps).toFixed(3)} (${on.rps.toFixed(0)} / ${fl.rps.toFixed(0)} req/s); goal 0.25`);
+    } else {
+      oasisHome = await runOasis("Oasis home feed only", homeOnly);
+      const floorHome = await runFloor("Floor home feed only", homeOnly);
+      console.log(`RATIO Oasis / floor: DSB mix ${(on.rps / fl.rps).toFixed(3)} (${on.rps.toFixed(0)} / ${fl.rps.toFixed(0)} req/s), home feed only ${(oasisHome.rps / floorHome.rps).toFixed(3)} (${oasisHome.rps.toFixed(0)} / ${floorHome.rps.toFixed(0)} req/s); goal 0.25 and 0.4`);
+    }
     if (process.env.OASIS_BENCH_USER_ONLY === "1") {
       // User timelines alone: their cost per read against a home read's (above).
       const userOnly = { user: 1 };
       const oasisUser = await runOasis("Oasis user timelines only", userOnly);
       const floorUser = await runFloor("Floor user timelines only", userOnly);
-      console.log(`RATIO Oasis / floor: user timelines only ${(oasisUser.rps / floorUser.rps).toFixed(3)} (${oasisUser.rps.toFixed(0)} / ${floorUser.rps.toFixed(0)} req/s); CPU per read (Bun + Redis) user ${oasisUser.meshUs.toFixed(0)} us, home ${oasisHome.meshUs.toFixed(0)} us; edge user ${oasisUser.edgeUs.toFixed(0)} us, home ${oasisHome.edgeUs.toFixed(0)} us`);
+      console.log(`RATIO Oasis / floor: user timelines only ${(oasisUser.rps / floorUser.rps).toFixed(3)} (${oasisUser.rps.toFixed(0)} / ${floorUser.rps.toFixed(0)} req/s); CPU per read (Bun + Redis) user ${oasisUser.meshUs.toFixed(0)} us, home ${oasisHome?.meshUs.toFixed(0) ?? "-"} us; edge user ${oasisUser.edgeUs.toFixed(0)} us, home ${oasisHome?.edgeUs.toFixed(0) ?? "-"} us`);
     }
     if (ab) {
       const sum = (rs: Array<MixResult & { meshUs: number }>) => {
@@ -620,6 +687,7 @@ try {
   }
   if (composeMode) await composePhase();
 } finally {
+  closeProbe?.();
   await floor?.stop();
   await bed.stop();
 }

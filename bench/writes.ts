@@ -33,6 +33,10 @@
  * `OASIS_BENCH_PHASES=follows` (or `likes`) runs only that phase, e.g. for a CPU profile
  * of the follow path (`OASIS_BUN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`, README).
  *
+ * `OASIS_BENCH_PROFILE="<bun flags>"` (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof"): the
+ * mesh's Bun processes restarted after the setup with those flags (as bench/social.ts
+ * does), so their CPU profiles hold the warm-up and the measured phases, not the setup.
+ *
  * Run: bun bench/writes.ts [seconds per phase, default 10] [clients, default 64] [users, default 400]
  */
 import { execSync } from "node:child_process";
@@ -195,6 +199,13 @@ try {
     return { ...r, cpuMs, appliedRate, appliedCpuMs, drainMs: d.ms };
   };
 
+  const profileFlags = process.env.OASIS_BENCH_PROFILE;
+  if (profileFlags) {
+    process.env.OASIS_BUN_FLAGS = profileFlags;
+    for (const s of [...services, "edge"]) await bed.mesh.supervisor.stop(s);
+    for (const s of [...services, "edge"]) await bed.mesh.supervisor.restart(s);
+    console.log(`profiling from here (${profileFlags}): ${[...services, "edge"].join(", ")} restarted`);
+  }
   // Warm-up (JIT, pools, caches), not counted.
   for (const phase of chosen) await closedLoopFor(2, clients, phases[phase]).then((r) => (phase === "follows" ? (nextFollow[order] += r.count) : (nextLike += r.count)));
 

@@ -24,6 +24,7 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Access, audienceOf, callerHeader, callerTtlMs, methodAccess, methodPath, operatorName, signCaller, type CallerWho } from "#kit/auth.ts";
 import { AdminService } from "#gen/oasis/admin/v1/admin_service_pb.ts";
+import { GraphService } from "#gen/oasis/graph/v1/graph_service_pb.ts";
 import { generateMeshKeys, meshIdentityFrom, meshKeyVar } from "#kit/mesh-keys.ts";
 import { testIdentity } from "#kit/testing/clients.ts";
 import { errorReason } from "#kit/errors.ts";
@@ -31,6 +32,7 @@ import { startTestMesh, type TestMesh } from "#kit/testing/mesh.ts";
 import { edgeServices } from "../edge/services.ts";
 import { edgeOwnedPaths } from "../edge/registry.ts";
 import { mesh as meshTable } from "../mesh.config.ts";
+import { bundleFor } from "../kit/bundle.ts";
 
 const root = join(import.meta.dir, "..");
 type Outcome = "allowed" | "unauthenticated" | "permission_denied";
@@ -262,11 +264,40 @@ test("through the edge: anonymous and signed-in calls get what the access level 
   expect(wrong).toEqual([]);
 });
 
+test("who blocked me is not listed to the app: ListRelationships through the edge withholds blocked_by (edge/withheld.ts); a mesh caller still gets it, and the per-user answer keeps it", async () => {
+  const edge = mesh.url("edge");
+  const json = (path: string, bearer?: string, body?: unknown) =>
+    fetch(`${edge}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { "content-type": "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  expect((await json("/v1/accounts", undefined, { handle: "reed_blocker", email: "blocker@reed.example", password: "correct horse battery" })).status).toBe(200);
+  const blocker = ((await (await json("/v1/sessions", undefined, { login: "reed_blocker", password: "correct horse battery" })).json()) as { accessToken: string }).accessToken;
+  const me = await signIn();
+  const idOf = async (handle: string) => ((await (await json(`/v1/handles/${handle}`)).json()) as { profile: { userId: string } }).profile.userId;
+  const [myId, blockerId] = [await idOf("reed_matrix"), await idOf("reed_blocker")];
+  expect((await json(`/v1/users/${myId}:block`, blocker, {})).status).toBe(200);
+  // The app's list (REST and Connect JSON): no entry names the blocker, none says blocked_by.
+  const rest = (await (await json("/v1/relationships?page_size=1000", me)).json()) as { relationships?: Array<Record<string, unknown>> };
+  const connect = (await (await json(`/${methodPath(GraphService.method.listRelationships)}`, me, {})).json()) as { relationships?: Array<Record<string, unknown>> };
+  for (const page of [rest, connect]) {
+    expect((page.relationships ?? []).filter((r) => r.userId === blockerId || r.blockedBy !== undefined)).toEqual([]);
+  }
+  // The per-user answer, for a user the app names: blocked_by, as Bluesky's viewer.blockedBy.
+  const one = (await (await json(`/v1/relationships:batchGet?user_ids=${blockerId}`, me)).json()) as { relationships: Array<Record<string, unknown>> };
+  expect(one.relationships).toEqual([{ userId: blockerId, blockedBy: true }]);
+  // A mesh caller (the edge's page path, which keeps blockers' posts out of my pages) gets it.
+  const graph = createClient(GraphService, createConnectTransport({ baseUrl: mesh.url("graph"), httpVersion: "2", useBinaryFormat: true, defaultTimeoutMs: 20_000 }));
+  const listed = await graph.listRelationships({ pageSize: 1000 }, { headers: { [callerHeader]: asEdge("graph", GraphService.method.listRelationships, BigInt(myId)) } });
+  expect(listed.relationships.filter((r) => String(r.userId) === blockerId).map((r) => r.blockedBy)).toEqual([true]);
+}, 60_000);
+
 test("a process refuses to start without its mesh key, or with a known default, outside dev mode; in dev mode, on anything but 127.0.0.1", async () => {
   const names = [...deployed, "edge"];
   const entry = (n: string) => (n === "edge" ? join(root, "edge", "main.ts") : join(root, "services", n, "main.ts"));
   const run = async (n: string, env: Record<string, string | undefined>) => {
-    const proc = Bun.spawn([process.execPath, entry(n)], { env, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([process.execPath, bundleFor(entry(n)) ?? entry(n)], { env, stdout: "pipe", stderr: "pipe" });
     // A process that does not refuse keeps running: killed here, it fails the checks below.
     const timer = setTimeout(() => proc.kill(), 90_000);
     const [code, err, out] = await Promise.all([proc.exited, new Response(proc.stderr).text(), new Response(proc.stdout).text()]);

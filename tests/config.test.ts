@@ -37,6 +37,7 @@ test.each([
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_REFRESH_MS", "0", "an integer >= 1"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_QUERY_INVALIDATION", "perhaps", "one of 1, true, on, yes, 0, false, off, no"],
   ["search", (e: Record<string, string>) => loadSearchConfig(e), "OASIS_SEARCH_TIER_WALKS", "twice", "one of 1, true, on, yes, 0, false, off, no"],
+  ["feed consumer ack wait", (e: Record<string, string>) => loadFeedConfig(e), "OASIS_CONSUMER_ACK_WAIT_MS", "500", "an integer from 1000 to 600000"],
   ["edge page path", (e: Record<string, string>) => loadEdgeConfig(e), "OASIS_EDGE_PAGE_PATH", "maybe", "one of 1, true, on, yes, 0, false, off, no"],
 ])("%s refuses a bad value, naming the variable", (_name, load, variable, value, requirement) => {
   expect(() => load({ ...base, [variable]: value })).toThrow(`${variable} must be ${requirement}, got "${value}"`);
