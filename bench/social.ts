@@ -69,6 +69,9 @@
  * without connect-node's adapter, kit/fast-unary.ts; all six restarted), `eventloop`
  * (OASIS_METRICS_EVENT_LOOP_MS 10 -> 100: every process's event loop delay sampled every
  * 100 ms, not prom-client's 10; all six and the edge restarted) or
+ * `mediacache` (OASIS_POST_MEDIA_CACHE 0 -> 1: a create reads its media and post-images'
+ * policy from media's cache in Redis, shared-rules/media-cache.ts, instead of the
+ * BatchGetMedia hop) or
  * `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
  * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
  * prints mix req/s off -> on and each one's ratio to that floor.
@@ -126,6 +129,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   postbatch: { variable: "OASIS_INTERACTION_POST_BATCH", values: ["0", "64"], services: ["feed", "interaction"], more: { OASIS_FEED_RM_POST_BATCH: ["0", "64"] } },
   fastunary: { variable: "OASIS_MESH_FAST_UNARY", values: ["0", "1"], services: ["identity", "graph", "media", "post", "feed", "interaction"] },
   eventloop: { variable: "OASIS_METRICS_EVENT_LOOP_MS", values: ["10", "100"], services: ["identity", "graph", "media", "post", "feed", "interaction", "edge"] },
+  mediacache: { variable: "OASIS_POST_MEDIA_CACHE", values: ["0", "1"], services: ["post"] },
   // Stop 28's compose cuts together: before / after.
   stop28: {
     variable: "OASIS_FEED_ONE_TRIP_FANOUT",

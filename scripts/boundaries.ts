@@ -53,6 +53,7 @@ export const SHARED_RULES: Readonly<Record<string, readonly string[]>> = {
   "shared-rules/author-privacy.ts": ["post", "interaction"],
   "shared-rules/graph-small-sets.ts": ["graph", "interaction"],
   "shared-rules/post-cache.ts": ["post", "interaction"],
+  "shared-rules/media-cache.ts": ["media", "post"],
 };
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Builds the media process: runtime (MySQL `oasis_media`, bus + outbox), the volume
+ * Builds the media process: runtime (MySQL `oasis_media`, Redis, bus + outbox), the volume
  * store in the data dir, MediaService, the byte-serving HTTP path, the consistency
  * scan (at start and every `scanIntervalMs`) and compaction of sealed volumes (every
  * `compactIntervalMs`, after the scan has flagged the needles of deleted media).
@@ -27,7 +27,8 @@ export interface MediaApp extends App {
 }
 
 export async function createMediaApp(config: MediaConfig): Promise<MediaApp> {
-  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), bus: true });
+  // Redis: the cache of live media and policies post reads (shared-rules/media-cache.ts).
+  const rt = await openRuntime(config, { migrationsDir: join(import.meta.dir, "migrations"), redis: true, bus: true });
   const volumes = await VolumeStore.open({ dir: config.dataDir, maxVolumeBytes: config.maxVolumeBytes });
   rt.log.info({ ...volumes.recovery, dir: config.dataDir }, "volumes opened");
   rt.onStop(() => volumes.close());

@@ -42,6 +42,7 @@ export async function scan(ctx: MediaContext): Promise<ScanReport> {
   const broken = [...records.values()].filter((r) => !r.deleted && r.variants.some((v) => !ctx.volumes.has(v.needleKey))).map((r) => r.id);
   await purgeMedia(ctx.rt.db, broken);
   for (const id of broken) ctx.directory.forget(id);
+  await ctx.cache.invalidate(broken.map(String));
   const report = { orphanNeedles, deletedMediaNeedles, brokenMedia: broken.length };
   if (orphanNeedles || deletedMediaNeedles || broken.length) ctx.rt.log.warn(report, "media scan removed leftovers");
   return report;

@@ -9,6 +9,11 @@
  *   the suspension lock, the key claimed only if the author is not suspended, the rows
  *   conditioned on the claim, COMMIT); a suspended author's create then takes the two.
  *   bench/social.ts OASIS_BENCH_COMPOSE_AB=onetrip.
+ * - OASIS_POST_MEDIA_CACHE [1]: a create reads its media and post-images' policy from
+ *   media's own cache in Redis (shared-rules/media-cache.ts peekMedia: one round trip on
+ *   a connection with media's key prefix, same Redis as OASIS_REDIS_URL) instead of a
+ *   media.BatchGetMedia hop; media is asked as before when any of them is not cached.
+ *   0: media asked. bench/social.ts OASIS_BENCH_COMPOSE_AB=mediacache.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv } from "#kit/env.ts";
@@ -18,6 +23,8 @@ export interface PostConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** Creates of authors with no suspension in one round trip (idempotentGuarded). */
   readonly oneTripCreate: boolean;
+  /** Creates read media from media's Redis cache (shared-rules/media-cache.ts) before asking media. */
+  readonly mediaCache: boolean;
 }
 
 export function loadPostConfig(env: Env = process.env): PostConfig {
@@ -25,5 +32,6 @@ export function loadPostConfig(env: Env = process.env): PostConfig {
     ...baseConfig("post", env),
     batchedWrites: boolEnv(env, "OASIS_POST_BATCHED_WRITES", true),
     oneTripCreate: boolEnv(env, "OASIS_POST_ONE_TRIP_CREATE", true),
+    mediaCache: boolEnv(env, "OASIS_POST_MEDIA_CACHE", true),
   });
 }

@@ -15,6 +15,9 @@ import { connectPool } from "#kit/mysql.ts";
 import { readEdges, readFortunes } from "../../demo/data.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 import { failure } from "#kit/testing/errors.ts";
+import { createRedis } from "#kit/redis.ts";
+import { createLogger } from "#kit/logger.ts";
+import { mediaRedisPrefix, peekMedia } from "../../shared-rules/media-cache.ts";
 
 let bed: SocialTestbed;
 let [alice, bob, carol, dave]: bigint[] = [];
@@ -58,6 +61,25 @@ describe("CreatePost", () => {
     expect((await bed.post(alice).createPost({ mediaIds: [mine], caption: family.slice(0, family.length) })).post!.caption).toBe(family);
     const tooLong = await failure(bed.post(alice).createPost({ mediaIds: [mine], caption: "春".repeat(2201) }));
     expect(errorReason(tooLong)).toBe("CAPTION_TOO_LONG");
+  });
+});
+
+describe("CreatePost with media's cache (OASIS_POST_MEDIA_CACHE)", () => {
+  test("an upload is cached before it answers; a deleted photo is refused at once", async () => {
+    const redis = createRedis({ url: baseConfig("post", bed.mesh.env).redisUrl, keyPrefix: mediaRedisPrefix(bed.mesh.namespace), log: createLogger("post-test", "silent") });
+    try {
+      const photo = await bed.photo(dave!, 20);
+      // Written through by the upload: the create below reads it without asking media.
+      expect((await peekMedia(redis, [photo]))?.media.get(photo)?.ownerId).toBe(dave!);
+      expect((await bed.post(dave).createPost({ mediaIds: [photo], caption: "cached" })).post!.media[0]!.id).toBe(photo);
+      await bed.media(dave).deleteMedia({ mediaId: photo });
+      expect(await peekMedia(redis, [photo])).toBeUndefined();
+      const err = await failure(bed.post(dave).createPost({ mediaIds: [photo], caption: "deleted" }));
+      expect(errorReason(err)).toBe("MEDIA_NOT_USABLE");
+      expect(violatedFields(err)).toEqual(["media_ids[0]"]);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 

@@ -15,6 +15,7 @@ import { inspect, processImage } from "../pipeline.ts";
 import { checkImage, checkSize } from "../policy.ts";
 import type { MediaRecord } from "./model.ts";
 import { toMedia } from "./present.ts";
+import { encodeCachedMedia } from "../../../shared-rules/media-cache.ts";
 
 /**
  * Stores `ownerId`'s upload (idempotent by request_id). Errors: INVALID_ARGUMENT with
@@ -87,6 +88,9 @@ export async function upload(ctx: MediaContext, ownerId: bigint, req: UploadMedi
       }),
     );
     if (replayed) await Promise.all(keys.map((k) => ctx.volumes.delete(k)));
+    // Written through before the answer, so a compose right after its upload reads the
+    // item from Redis (shared-rules/media-cache.ts); `put` fences any older loader.
+    else await ctx.cache.put(new Map([[String(record.id), encodeCachedMedia(response.media!)]])).catch((err) => rt.log.warn({ err }, "media cache write failed"));
     return response;
   } catch (err) {
     await Promise.all(keys.map((k) => ctx.volumes.delete(k).catch(() => false)));
@@ -104,11 +108,16 @@ export async function upload(ctx: MediaContext, ownerId: bigint, req: UploadMedi
 export async function remove(ctx: MediaContext, userId: bigint, mediaId: bigint): Promise<void> {
   const { rt, errors } = ctx;
   const r = (await ctx.directory.get([mediaId])).get(mediaId);
-  if (!r || r.deleted) return;
+  if (!r) return;
+  // Gone already: its cache entry is dropped again (a retry after a failed drop).
+  if (r.deleted) return ctx.cache.invalidate([String(r.id)]);
   if (r.ownerId !== userId) throw errors.permissionDenied(ErrorReason.NOT_MEDIA_OWNER, "only the owner may delete this media", { media_id: mediaId });
   await rt.tx(async (tx) => {
     if (await ctx.store.markDeleted(tx, r.id)) await rt.outbox.add(tx, MediaDeletedSchema, { mediaId: r.id, ownerId: r.ownerId });
   });
+  // Then Redis, before the answer: the entry dropped and its version bumped, so a fill
+  // that read the row live before the commit stores nothing (context.ts MediaDirectory).
   ctx.directory.forget(r.id);
+  await ctx.cache.invalidate([String(r.id)]);
   await Promise.all(r.variants.map((v) => ctx.volumes.delete(v.needleKey)));
 }

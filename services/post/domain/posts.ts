@@ -12,12 +12,13 @@ import { currentCaller } from "#kit/call-context.ts";
 import { asService } from "#kit/client.ts";
 import type { FieldViolation } from "#kit/errors.ts";
 import { claimedKey, idempotentCreate } from "#kit/idempotency.ts";
-import type { Media } from "#gen/oasis/media/v1/media_pb.ts";
+import type { BucketPolicy, Media } from "#gen/oasis/media/v1/media_pb.ts";
 import { ErrorReason } from "#gen/oasis/post/v1/errors_pb.ts";
 import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { MentionSchema, PostSchema, Visibility, type Mention, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { CreatePostRequestSchema, CreatePostResponseSchema, type CreatePostRequest, type CreatePostResponse } from "#gen/oasis/post/v1/post_service_pb.ts";
 import type { PostContext } from "../context.ts";
+import { peekMedia } from "../../../shared-rules/media-cache.ts";
 import { captionLength, maxCaptionChars, parseCaptionHashtags as parseHashtags, parseCaptionMentions as parseMentions } from "./rules.ts";
 
 /** CreatePostResponse and PostCreated both hold the post as the same field: one encoding is both. */
@@ -148,6 +149,25 @@ interface Checked {
   readonly mentions: Mention[];
 }
 
+/** The bucket a post's media must be in; its policy's max_count_per_post applies. */
+const postImages = "post-images";
+
+/**
+ * The media `ids` and, for more than one, post-images' policy, as media.BatchGetMedia
+ * answers them: from media's cache in Redis when every one is there
+ * (OASIS_POST_MEDIA_CACHE, shared-rules/media-cache.ts: an item is cached only while it
+ * is live, and dropped before its delete answers), else from media.
+ */
+async function mediaOf(ctx: PostContext, ids: readonly bigint[]): Promise<{ media: Media[]; policies: BucketPolicy[] }> {
+  const cached = ctx.mediaRedis && (await peekMedia(ctx.mediaRedis, ids, ids.length > 1 ? postImages : undefined));
+  if (cached) {
+    const media = [...cached.media.values()];
+    // BatchGetMedia answers the policies of the found media's buckets only.
+    return { media, policies: cached.policy && media.some((m) => m.bucket === postImages) ? [cached.policy] : [] };
+  }
+  return ctx.media.batchGetMedia({ mediaIds: [...ids] }, asService());
+}
+
 /**
  * The checks of a create that need no transaction: the caption, the media (with media),
  * the mentions (with identity) and the referred post. Throws the errors createPost lists.
@@ -158,16 +178,17 @@ async function checkCreate(ctx: PostContext, author: bigint, req: CreatePostRequ
   if (req.mediaIds.length === 0 && req.referPostId === 0n) {
     throw errors.invalid(ErrorReason.MEDIA_REQUIRED, [{ field: "media_ids", description: "a post needs at least one image unless it refers to another post" }]);
   }
-  // One call to media: the media and their buckets' policies. post-images' policy is the
-  // one read at this create, so an operator's UpdateBucketPolicy applies at once. The
+  // One read of media's cache, or one call to media: the media and their buckets'
+  // policies. post-images' policy is the one read at this create, so an operator's
+  // UpdateBucketPolicy (which writes the cached policy too) applies at once. The
   // proto's max_items (9) stays the absolute cap; a missing policy or a 0 leaves only that.
   const [found, mentions, referred] = await Promise.all([
-    req.mediaIds.length ? ctx.media.batchGetMedia({ mediaIds: req.mediaIds }, asService()) : { media: [], policies: [] },
+    req.mediaIds.length ? mediaOf(ctx, req.mediaIds) : { media: [], policies: [] },
     resolveMentions(ctx, req.caption),
     req.referPostId ? ctx.reader.visibleByIds(currentCaller(), [req.referPostId]) : [],
   ]);
   const media = found.media;
-  const maxMedia = req.mediaIds.length > 1 ? found.policies.find((p) => p.bucket === "post-images")?.maxCountPerPost || undefined : undefined;
+  const maxMedia = req.mediaIds.length > 1 ? found.policies.find((p) => p.bucket === postImages)?.maxCountPerPost || undefined : undefined;
   if (maxMedia !== undefined && req.mediaIds.length > maxMedia) {
     const rule = "max_count_per_post";
     throw errors.invalid(
@@ -182,7 +203,7 @@ async function checkCreate(ctx: PostContext, author: bigint, req: CreatePostRequ
     const m = byId.get(id);
     if (!m) bad.push({ field: `media_ids[${i}]`, description: `media ${id} does not exist` });
     else if (m.ownerId !== author) bad.push({ field: `media_ids[${i}]`, description: `media ${id} is not yours` });
-    else if (m.bucket !== "post-images") bad.push({ field: `media_ids[${i}]`, description: `media ${id} was uploaded to ${m.bucket}, not post-images` });
+    else if (m.bucket !== postImages) bad.push({ field: `media_ids[${i}]`, description: `media ${id} was uploaded to ${m.bucket}, not post-images` });
   });
   if (bad.length) throw errors.invalid(ErrorReason.MEDIA_NOT_USABLE, bad);
   if (req.referPostId && referred.length === 0) {
