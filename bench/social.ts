@@ -498,9 +498,10 @@ try {
     }
   };
   const pagePathCounts = async () => {
-    const [results, misses] = await Promise.all([counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_total"), counterSeries(bed.mesh.metricsUrl("edge"), "edge_page_path_misses_total")]);
+    const names = ["edge_page_path_total", "edge_page_path_misses_total", "edge_page_path_reused_total", "edge_page_items_total", "edge_page_held_total", "edge_page_tracking_total"];
+    const [results, misses, reused, items, held, tracking] = await Promise.all(names.map((n) => counterSeries(bed.mesh.metricsUrl("edge"), n)));
     const fmt = (m: Map<string, number>) => [...m].map(([l, v]) => `${l.replace(/,?service="edge",?/, "")} ${v}`).join(" ") || "none";
-    return `${fmt(results)}; misses ${fmt(misses)}`;
+    return `${fmt(results!)}; misses ${fmt(misses!)}; reused ${fmt(reused!)}; items ${fmt(items!)}; held ${fmt(held!)}; tracking ${fmt(tracking!)}`;
   };
 
   // Warm both (JIT, connections, caches) before measuring.

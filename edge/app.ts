@@ -78,7 +78,7 @@ export function createEdgeApp(
   const upstreams = new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses"));
   // Timeline pages from the feed's Redis (page-path.ts); the RPC goes to the feed on a miss.
   const pagePath = config.pagePath
-    ? createPagePath({ url: config.feedRedisUrl, prefix: config.feedRedisPrefix, log, registry: metrics.registry, upstreams, routes: registry, reuseEntries: config.pageReuseEntries, itemEntries: config.pageItemEntries, tracking: config.pageTracking, tightWindow: config.pageTightWindow, held: config.pageHeldEntries, relSets: config.relSets, relSetMax: config.relSetMax, amendSets: config.relSetAmend, fillCounts: config.pageFillCounts, autoPipelining: config.pageAutoPipelining, limitInScript: config.pageLimitInScript && config.feedRedisUrl === config.redisUrl })
+    ? createPagePath({ url: config.feedRedisUrl, prefix: config.feedRedisPrefix, log, registry: metrics.registry, upstreams, routes: registry, reuseEntries: config.pageReuseEntries, itemEntries: config.pageItemEntries, tracking: config.pageTracking, tightWindow: config.pageTightWindow, held: config.pageHeldEntries, watchedKeys: config.pageWatchedKeys, relSets: config.relSets, relSetMax: config.relSetMax, amendSets: config.relSetAmend, fillCounts: config.pageFillCounts, autoPipelining: config.pageAutoPipelining, coalesceWrites: config.pageCoalesce, splice: config.pageSplice, limitInScript: config.pageLimitInScript && config.feedRedisUrl === config.redisUrl })
     : undefined;
   // Anonymous searches from the pages search stored in its Redis (search-page-path.ts).
   const searchPagePath = config.searchPagePath && config.upstreams.search?.length

@@ -28,7 +28,13 @@
  * hydrates N + 2 posts, not the feed's 1.5 N + 2; read again with the feed's window when fewer than N
  * of them are visible; design note 46; 0: the feed's window), OASIS_EDGE_PAGE_HELD_ENTRIES [50000] (posts, counters
  * and profiles held by the page path, tracked on its connection, pages read without them;
- * services/feed/page-path/held.ts, design note 51; 0: off), OASIS_EDGE_REL_SETS [1] (the page
+ * services/feed/page-path/held.ts, design note 51; 0: off), OASIS_EDGE_PAGE_WATCHED_KEYS [0] (the page
+ * path remembers which keys Redis tracks for its connection and a tracked read reads only the
+ * others with EXISTS; tracking.ts watchedKeys, design note 59; 0: every key of the page each time), OASIS_EDGE_PAGE_COALESCE [0] (the page path's connection sends the
+ * commands of one event-loop turn in one socket write, kit/redis.ts coalesceWrites, design note 59;
+ * 0: one write per command), OASIS_EDGE_PAGE_SPLICE [0] (rendered items keep their JSON as UTF-8
+ * bytes, a page's JSON is spliced from them and answered as bytes, and a page read lean is kept
+ * without copying its reply; items.ts pageJsonBytes, design note 59), OASIS_EDGE_REL_SETS [1] (the page
  * path answers a relationship it lacks from the viewer's relationship set in the feed's Redis,
  * loaded with one ListRelationships call per viewer, instead of asking graph for each pair;
  * services/feed/page-path/pieces.ts relSetKey), OASIS_EDGE_REL_SET_MAX [10000] (relationships a
@@ -115,6 +121,12 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly pageTightWindow: boolean;
   /** OASIS_EDGE_PAGE_HELD_ENTRIES: pieces every viewer shares held by the page path, tracked, and pages read lean (held.ts, design note 51); 0: off. */
   readonly pageHeldEntries: number;
+  /** OASIS_EDGE_PAGE_WATCHED_KEYS: a tracked read reads with EXISTS only the keys Redis does not track for the connection yet (tracking.ts watchedKeys, design note 59). */
+  readonly pageWatchedKeys: boolean;
+  /** OASIS_EDGE_PAGE_COALESCE: the page path's connection sends one event-loop turn's commands in one socket write (kit/redis.ts coalesceWrites, design note 59). */
+  readonly pageCoalesce: boolean;
+  /** OASIS_EDGE_PAGE_SPLICE: pages' JSON spliced from items' UTF-8 bytes and answered as bytes, lean replies kept uncopied (items.ts pageJsonBytes, design note 59). */
+  readonly pageSplice: boolean;
   /** OASIS_EDGE_REL_SETS: relationships the page path lacks come from the viewer's set (one load per viewer). */
   readonly relSets: boolean;
   /** OASIS_EDGE_REL_SET_AMEND: a relationship write through the edge amends the writer's set in place (else drops it). */
@@ -183,6 +195,9 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     pageTracking: boolEnv(env, "OASIS_EDGE_PAGE_TRACKING", true),
     pageTightWindow: boolEnv(env, "OASIS_EDGE_PAGE_TIGHT_WINDOW", true),
     pageHeldEntries: int(env, "OASIS_EDGE_PAGE_HELD_ENTRIES", 50_000, { min: 0 }),
+    pageWatchedKeys: boolEnv(env, "OASIS_EDGE_PAGE_WATCHED_KEYS", false),
+    pageCoalesce: boolEnv(env, "OASIS_EDGE_PAGE_COALESCE", false),
+    pageSplice: boolEnv(env, "OASIS_EDGE_PAGE_SPLICE", false),
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     relSetAmend: boolEnv(env, "OASIS_EDGE_REL_SET_AMEND", true),

@@ -10,7 +10,7 @@ export interface Reply {
   readonly compressible?: boolean;
 }
 
-/** A JSON reply. */
-export function jsonReply(status: number, value: string, headers: Record<string, string> = {}): Reply {
+/** A JSON reply: text, or its UTF-8 bytes. */
+export function jsonReply(status: number, value: string | Uint8Array, headers: Record<string, string> = {}): Reply {
   return { status, headers: { "content-type": "application/json", ...headers }, body: value, compressible: true };
 }

@@ -67,9 +67,10 @@ export class UpstreamAnswer {
     message?: Message,
     /**
      * The whole message's proto3 JSON when whoever made the answer rendered it with the
-     * bytes (the page path's rendered items): renderers use it as it is.
+     * bytes (the page path's rendered items): renderers use it as it is (text, or its
+     * UTF-8 bytes with OASIS_EDGE_PAGE_SPLICE).
      */
-    readonly json?: string,
+    readonly json?: string | Uint8Array,
   ) {
     this.encoded = bytes;
     this.decoded = message;

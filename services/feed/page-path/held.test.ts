@@ -5,13 +5,15 @@
  * put back held pieces (hits), read only what is new or changed, and a lean reply whose
  * post changed before the pieces were read again is refused (read in full). A read model
  * is written straight into Redis in the page script's formats, as in tracking.test.ts.
+ * A fourth page path has design note 59's switches on (watched keys, items' JSON as
+ * spliced bytes, coalesced writes): the same pages, and the same JSON as the text one.
  */
 import { afterAll, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { Redis } from "ioredis";
 import { GetHomeFeedRequestSchema, GetUserFeedRequestSchema } from "#gen/oasis/feed/v1/feed_service_pb.ts";
 import { idTimeMs } from "#kit/ids.ts";
-import { deleteKeysWithPrefix } from "#kit/redis.ts";
+import { coalesceWrites, deleteKeysWithPrefix } from "#kit/redis.ts";
 import { testNamespace } from "#kit/testing/namespace.ts";
 import { FeedPagePath, ItemCache, PageReuse } from "./index.ts";
 import { readRawPieces, withPageScript } from "./pieces.ts";
@@ -20,9 +22,9 @@ import { pagePathFixture, storedCounts as counts, storedPost as post, storedProf
 const url = process.env.OASIS_REDIS_URL ?? "redis://127.0.0.1:6379";
 const ns = testNamespace();
 const P = `${ns}:oasis:feed:`;
-const [conn, trackConn, other, plainConn] = [new Redis(url), new Redis(url), new Redis(url), new Redis(url)];
+const [conn, trackConn, other, plainConn, watchConn] = [new Redis(url), new Redis(url), new Redis(url), new Redis(url), coalesceWrites(new Redis(url))];
 afterAll(async () => {
-  for (const c of [conn, trackConn, other, plainConn]) c.disconnect();
+  for (const c of [conn, trackConn, other, plainConn, watchConn]) c.disconnect();
   await deleteKeysWithPrefix(url, `${ns}:`);
 });
 
@@ -34,6 +36,7 @@ const seed = () => fixture.seed(other, P);
 const held = new FeedPagePath(conn, P, { reuse: new PageReuse(100), items: new ItemCache(1000), held: 1000, sets: true, tightWindow: true });
 const heldTracked = new FeedPagePath(trackConn, P, { reuse: new PageReuse(100), items: new ItemCache(1000), held: 1000, tracking: true, sets: true, tightWindow: true });
 const plain = new FeedPagePath(plainConn, P, { sets: true, tightWindow: true });
+const heldWatched = new FeedPagePath(watchConn, P, { reuse: new PageReuse(100), items: new ItemCache(1000, undefined, true), held: 1000, tracking: true, watchedKeys: true, sets: true, tightWindow: true });
 const home = create(GetHomeFeedRequestSchema, { pageSize: 10 });
 const user = create(GetUserFeedRequestSchema, { userId: A, pageSize: 5 });
 
@@ -41,21 +44,28 @@ const user = create(GetUserFeedRequestSchema, { userId: A, pageSize: 5 });
 async function pages(): Promise<string[][]> {
   const show = (x: Awaited<ReturnType<FeedPagePath["homeEncoded"]>>) => (x.served ? Buffer.from(x.response.bytes).toString("base64") : `miss:${x.reason}`);
   const out: string[][] = [];
-  for (const p of [held, heldTracked, plain]) out.push([show(await p.homeEncoded(home, V)), show(await p.userEncoded(user, V))]);
+  const json = (x: Awaited<ReturnType<FeedPagePath["homeEncoded"]>>) => (x.served ? Buffer.from(x.response.json ?? "").toString() : "");
+  for (const p of [held, heldTracked, plain, heldWatched]) {
+    const [h, u] = [await p.homeEncoded(home, V), await p.userEncoded(user, V)];
+    out.push([show(h), show(u), json(h), json(u)]);
+  }
   return out;
 }
 
 async function same(what: string): Promise<string[]> {
-  const [a, b, truth] = await pages();
-  expect({ what, held: a }).toEqual({ what, held: truth! });
-  expect({ what, heldTracked: b }).toEqual({ what, heldTracked: truth! });
-  return truth!;
+  const [a, b, truth, d] = await pages();
+  expect({ what, held: a!.slice(0, 2) }).toEqual({ what, held: truth!.slice(0, 2) });
+  expect({ what, heldTracked: b!.slice(0, 2) }).toEqual({ what, heldTracked: truth!.slice(0, 2) });
+  expect({ what, heldWatched: d!.slice(0, 2) }).toEqual({ what, heldWatched: truth!.slice(0, 2) });
+  // The spliced JSON bytes are the text JSON's.
+  expect({ what, json: d!.slice(2) }).toEqual({ what, json: a!.slice(2) });
+  return truth!.slice(0, 2);
 }
 
 test("lean reads with held pieces answer the page a full read computes, across a change to any piece", async () => {
   await seed();
-  for (let i = 0; i < 200 && !(held.held!.ready && heldTracked.held!.ready); i++) await Bun.sleep(5);
-  expect(held.held!.ready && heldTracked.held!.ready).toBe(true);
+  for (let i = 0; i < 200 && !(held.held!.ready && heldTracked.held!.ready && heldWatched.held!.ready); i++) await Bun.sleep(5);
+  expect(held.held!.ready && heldTracked.held!.ready && heldWatched.held!.ready).toBe(true);
   let page = await same("first read");
   expect(page[0]).not.toMatch(/^miss/);
   expect(page[1]).not.toMatch(/^miss/);
@@ -100,6 +110,9 @@ test("lean reads with held pieces answer the page a full read computes, across a
   expect(expired[0]).toBe("miss:counts");
   await other.set(`${P}rm:counts:${posts[9]}`, counts(posts[9]!, 9n));
   await same("counters back");
+  // The watched keys were remembered (the held pieces' and the tracked reads' keys).
+  expect(heldWatched.tracker!.watchedSize).toBeGreaterThan(0);
+  expect(heldTracked.tracker!.watchedSize).toBe(0);
 });
 
 test("a lean reply whose post changed before its pieces were read again is refused", async () => {

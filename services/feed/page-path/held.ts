@@ -78,6 +78,7 @@ export class HeldPieces {
     const last = results?.at(-1);
     if (!last || last[0]) throw last?.[0] ?? new Error("held pieces' MGET returned nothing");
     const values = last[1] as Array<Buffer | null>;
+    this.tracker.noteRead(ticket, keys);
     this.fetched += keys.length;
     keys.forEach((k, i) => {
       const v = values[i];

@@ -40,7 +40,7 @@ export { dropRelationshipSets, relates } from "./pieces.ts";
 import { PageReuse } from "./reuse.ts";
 import { PageTracker } from "./tracking.ts";
 import { HeldPieces } from "./held.ts";
-import { ItemCache, itemKey, pageBytes, pageJson, renderItem, type RenderedItem } from "./items.ts";
+import { ItemCache, itemKey, pageBytes, pageJson, pageJsonBytes, renderItem, type RenderedItem } from "./items.ts";
 
 export { PageReuse } from "./reuse.ts";
 export { ItemCache } from "./items.ts";
@@ -147,6 +147,13 @@ export interface PagePathOptions {
    * absent or 0: every read carries them; the edge's default 50,000).
    */
   readonly held?: number;
+  /**
+   * Remember which keys Redis tracks for the connection, so a tracked read reads with
+   * `EXISTS` only the page's keys not tracked yet (tracking.ts watchedKeys;
+   * OASIS_EDGE_PAGE_WATCHED_KEYS). Under the DSB mix a changed home page shares most of its
+   * keys with the page before it and with other pages (held posts, counters, profiles).
+   */
+  readonly watchedKeys?: boolean;
 }
 
 /** Posts hydrated beyond the page size with `tightWindow` (room for a hidden post or two without a second read). */
@@ -161,12 +168,13 @@ class Miss extends Error {
 type Ready = Extract<Pieces, { ok: true }>;
 
 /** A page as the timeline's items and token (paging.ts), or its encoded response when `encode` was given. */
-type Page = { readonly served: true; readonly filled: boolean; readonly response?: { items: PostView[]; nextPageToken: string }; readonly bytes?: Uint8Array; readonly json?: string };
+type Page = { readonly served: true; readonly filled: boolean; readonly response?: { items: PostView[]; nextPageToken: string }; readonly bytes?: Uint8Array; readonly json?: string | Uint8Array };
 
 /** An encoded page with, when it was assembled from rendered items (items.ts), its proto3 JSON. */
 export interface EncodedPage {
   readonly bytes: Uint8Array;
-  readonly json?: string;
+  /** Text, or UTF-8 bytes when the items keep their JSON as bytes (ItemCache jsonBytes). */
+  readonly json?: string | Uint8Array;
 }
 
 export class FeedPagePath {
@@ -200,7 +208,7 @@ export class FeedPagePath {
     this.reuse = opts.reuse;
     this.items = opts.items;
     this.trackPages = !!(opts.tracking && opts.reuse);
-    if (this.trackPages || (opts.held ?? 0) > 0) this.tracker = new PageTracker(redis);
+    if (this.trackPages || (opts.held ?? 0) > 0) this.tracker = new PageTracker(redis, opts.watchedKeys ?? false);
     if (this.trackPages) opts.reuse!.release = (t) => this.tracker!.release(t);
     if ((opts.held ?? 0) > 0) this.held = new HeldPieces(redis, this.tracker!, opts.held!);
     this.sets = opts.sets ?? false;
@@ -382,14 +390,20 @@ export class FeedPagePath {
     const trackable = held && !held.tracked?.valid ? held : undefined;
     if (trackable) trackable.keys ??= pageKeys(this.prefix, kind, owner, viewer, parsePieces(trackable.reply) as Ready);
     const ticket = trackable?.keys ? tracker!.begin() : undefined;
+    // Only the keys Redis does not track for this connection yet (watchedKeys).
+    const exists = ticket && tracker!.unwatched(trackable!.keys!);
     // Lean (held.ts): the pieces every viewer shares come from what is held, not the reply.
     const lean = this.held?.ready === true;
     const sent = lean ? this.held!.mark() : 0;
-    let read = await readRawPieces(this.redis, q, gate, { track: ticket && held!.keys, lean });
+    let read = await readRawPieces(this.redis, q, gate, { track: exists, lean });
+    if (ticket && exists!.length) tracker!.noteRead(ticket, exists!);
     if (!read.ok) return { served: false, reason: read.reason };
     if (!read.raw) throw new Error("page script answered a full read with same");
+    // Whether read.raw was built here (expand's), not a slice of the connection's buffer.
+    let built = false;
     if (lean) {
       const full = await this.held!.expand(read.raw, this.prefix, sent);
+      built = full !== undefined;
       // A post changed between the lean read and the pieces read again: read it in full
       // (the gate was charged already).
       read = full ? { ok: true, raw: full } : await readRawPieces(this.redis, q);
@@ -454,8 +468,11 @@ export class FeedPagePath {
         if (!got) return this.widePage(kind, owner, viewer, size, token, ask, encode);
         const { items, more } = got;
         const next = nextToken(kind, owner, items.at(-1)?.postId, more);
-        const [bytes, json] = [pageBytes(items, next), pageJson(items, next)];
-        if (key !== undefined) this.reuse!.set(key, read.raw, bytes, json, wide || undefined);
+        const bytes = pageBytes(items, next);
+        const json = this.items.jsonBytes ? pageJsonBytes(items, next) : pageJson(items, next);
+        // With jsonBytes (OASIS_EDGE_PAGE_SPLICE) a lean read's reply was built here (held.ts
+        // expand): kept as it is, not copied.
+        if (key !== undefined) this.reuse!.set(key, read.raw, bytes, json, wide || undefined, this.items.jsonBytes && built);
         return { served: true, filled: false, bytes, json };
       }
       const src = source(pieces, viewer, window);
@@ -591,7 +608,7 @@ export function renderedSource(p: Ready, viewer: bigint, window: number, cache: 
   const plain = source(p, viewer, window);
   const index = new Map(p.ids.map((id, i) => [id, i]));
   const me = String(viewer);
-  const compute = (id: bigint): RenderedItem => renderItem(id, plain.views([id])[0]);
+  const compute = (id: bigint): RenderedItem => renderItem(id, plain.views([id])[0], cache.jsonBytes);
   /** The key of the item at `i`, or undefined when it cannot be kept. */
   const keyOf = (i: number) => {
     const item = p.items[i];

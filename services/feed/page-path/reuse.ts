@@ -21,8 +21,8 @@ interface Entry {
   /** The reply (a copy: the reply's buffer may be the connection's). */
   readonly reply: Buffer;
   readonly page: Uint8Array;
-  /** The page's JSON when it was assembled with it (items.ts pageJson). */
-  readonly json?: string;
+  /** The page's JSON when it was assembled with it (items.ts pageJson, or pageJsonBytes' UTF-8). */
+  readonly json?: string | Uint8Array;
   /** The keys the reply was read from (pieces.ts pageKeys), set by the page path when it first tracks the page. */
   keys?: readonly string[];
   /** Set when the keys are tracked (tracking.ts): while valid, nothing the page shows changed. */
@@ -54,7 +54,7 @@ export class PageReuse {
             max: entries,
             maxSize: maxBytes,
             // A tracked page's keys (set later, about the reply's size) are not counted.
-            sizeCalculation: (e, key) => e.reply.length + e.page.byteLength + (e.json?.length ?? 0) * 2 + key.length * 2,
+            sizeCalculation: (e, key) => e.reply.length + e.page.byteLength + (typeof e.json === "string" ? e.json.length * 2 : (e.json?.byteLength ?? 0)) + key.length * 2,
             dispose: (e) => {
               if (e.tracked) this.release?.(e.tracked);
             },
@@ -73,7 +73,7 @@ export class PageReuse {
   }
 
   /** As `get`, with the page's JSON when it was kept with it. */
-  entry(key: string, reply: Buffer): { readonly page: Uint8Array; readonly json?: string } | undefined {
+  entry(key: string, reply: Buffer): { readonly page: Uint8Array; readonly json?: string | Uint8Array } | undefined {
     const e = this.cache?.get(key);
     if (!e || !e.reply.equals(reply)) {
       this.misses++;
@@ -83,9 +83,15 @@ export class PageReuse {
     return e;
   }
 
-  /** Keeps `page` (and its JSON, when given), computed for `key` from `reply` (replacing what `key` held); `wide`: read with the wide window. */
-  set(key: string, reply: Buffer, page: Uint8Array, json?: string, wide?: boolean): void {
-    this.cache?.set(key, { reply: Buffer.from(reply), page: page.slice(), json, wide });
+  /**
+   * Keeps `page` (and its JSON, when given), computed for `key` from `reply` (replacing
+   * what `key` held); `wide`: read with the wide window. `owned`: `reply` and `page` were
+   * made for this read and nothing else holds or changes them (a lean read's expanded
+   * reply, an assembled page): kept as they are; else copied (a reply may be a slice of
+   * the connection's read buffer).
+   */
+  set(key: string, reply: Buffer, page: Uint8Array, json?: string | Uint8Array, wide?: boolean, owned = false): void {
+    this.cache?.set(key, owned ? { reply, page, json, wide } : { reply: Buffer.from(reply), page: page.slice(), json, wide });
   }
 
   /** Entries held now. */

@@ -78,6 +78,12 @@ export class PageTracker {
   /** Tickets sent before this seq are not registered (`last` was cleared then). */
   private floor = 0;
   private readonly byKey = new Map<string, Set<Tracked>>();
+  /**
+   * Keys Redis tracks for this connection now, as far as invalidations say
+   * (`watchedKeys`): each was read with `CACHING YES` (noteRead) and no invalidation of it
+   * was seen since that read was sent. Empty unless `watchedKeys` is on.
+   */
+  private readonly watched = new Set<string>();
   private on = false;
   /** Pages registered, pages invalidated, registrations refused (a key changed meanwhile). */
   registered = 0;
@@ -88,7 +94,15 @@ export class PageTracker {
    * Turns tracking on for `redis` (the page path's connection, RESP3, no key prefix) now
    * and after every reconnect; until Redis confirmed it, `ready` is false.
    */
-  constructor(private readonly redis: Redis) {
+  constructor(
+    private readonly redis: Redis,
+    /**
+     * Remember which keys Redis tracks for the connection (OASIS_EDGE_PAGE_WATCHED_KEYS),
+     * so a tracked read reads with `EXISTS` only the keys it does not track yet
+     * (`unwatched`). Off: every key of the page, every time.
+     */
+    readonly watchedKeys = false,
+  ) {
     patchReturnPush();
     invalidateListeners.set(redis, (keys) => this.invalidate(keys));
     const forget = () => this.reset();
@@ -139,10 +153,42 @@ export class PageTracker {
     return !this.on || ticket.epoch !== this.epoch || ticket.seq < this.floor || (this.last.get(key) ?? 0) > ticket.seq;
   }
 
+  /**
+   * Keys just read with `CACHING YES` by a command sent at `ticket` (a tracked read's
+   * `EXISTS`, held.ts's `MGET`): Redis tracks each for this connection from that read on
+   * until it sends the key's invalidation. Remembered (`watchedKeys`) unless an
+   * invalidation of the key was seen since the ticket (it may be older or newer than the
+   * read: not known, so not remembered).
+   */
+  noteRead(ticket: Ticket, keys: readonly string[]): void {
+    if (!this.watchedKeys) return;
+    // Past the bound everything is forgotten: a key not remembered is only read again.
+    if (this.watched.size + keys.length > maxRemembered) this.watched.clear();
+    for (const k of keys) if (!this.changedSince(ticket, k)) this.watched.add(k);
+  }
+
+  /**
+   * Of `keys`, those a tracked read must read with `CACHING YES` for Redis to track them:
+   * all of them without `watchedKeys`; with it, those not known tracked. A key known
+   * tracked needs no read: Redis tracks it from an earlier read and sends its
+   * invalidation when it changes, which `register` sees like any other (a push for a
+   * change made before the page's call arrives before the call's reply).
+   */
+  unwatched(keys: readonly string[]): readonly string[] {
+    if (!this.watchedKeys || this.watched.size === 0) return keys;
+    return keys.filter((k) => !this.watched.has(k));
+  }
+
+  /** Keys known tracked for this connection (`watchedKeys`). */
+  get watchedSize(): number {
+    return this.watched.size;
+  }
+
   /** Forgets every tracked page: tracking may have stopped. */
   private reset(): void {
     this.onForget?.(null);
     this.on = false;
+    this.watched.clear();
     this.epoch++;
     for (const set of this.byKey.values()) for (const t of set) t.valid = false;
     this.byKey.clear();
@@ -163,6 +209,7 @@ export class PageTracker {
       names.push(key);
       this.seq++;
       this.last.set(key, this.seq);
+      this.watched.delete(key);
       const set = this.byKey.get(key);
       if (set) for (const t of set) this.drop(t);
     }

@@ -73,7 +73,7 @@ async function allPages(path: FeedPagePath, viewer: bigint, size: number): Promi
       break;
     }
     out.push(Buffer.from(got.response.bytes).toString("base64"));
-    token = (got.response.json ? JSON.parse(got.response.json).nextPageToken : undefined) ?? nextTokenOf(got.response.bytes);
+    token = (got.response.json ? JSON.parse(typeof got.response.json === "string" ? got.response.json : Buffer.from(got.response.json).toString()).nextPageToken : undefined) ?? nextTokenOf(got.response.bytes);
   } while (token && out.length < 40);
   return out;
 }
