@@ -41,7 +41,9 @@
  * set holds at most; a viewer with more keeps pair fills; 0: pair fills only), OASIS_EDGE_REL_SET_AMEND [1]
  * (a follow, mute, block... through the edge amends the writer's set in place, one
  * BatchGetRelationships as the writer, design note 50; 0: drops it, the next unknown
- * relationship loads it again), OASIS_EDGE_PAGE_FILL_COUNTS [1]
+ * relationship loads it again), OASIS_EDGE_REL_WRITE_ONE_TRIP [1] (after such a write, the
+ * fence or drops of both users' sets and the pairs' invalidation in one Redis round trip
+ * instead of three, design note 61; 0: one after another), OASIS_EDGE_PAGE_FILL_COUNTS [1]
  * (counters and viewer state the read model lacks, expired after 5 minutes or dropped by a like,
  * are asked of interaction by the page path, stored as the feed stores them and the page served;
  * 0: such a page is a miss and the feed answers it), OASIS_EDGE_PAGE_AUTOPIPELINE [0] (the page path's
@@ -131,6 +133,8 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly relSets: boolean;
   /** OASIS_EDGE_REL_SET_AMEND: a relationship write through the edge amends the writer's set in place (else drops it). */
   readonly relSetAmend: boolean;
+  /** OASIS_EDGE_REL_WRITE_ONE_TRIP: after a relationship write, the sets' and pairs' Redis commands in one round trip. */
+  readonly relWriteOneTrip: boolean;
   /** OASIS_EDGE_REL_SET_MAX: relationships a set holds at most. */
   readonly relSetMax: number;
   /** OASIS_EDGE_PAGE_FILL_COUNTS: counters and viewer state the page path lacks are asked of interaction and stored, not left to the feed. */
@@ -201,6 +205,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     relSetAmend: boolEnv(env, "OASIS_EDGE_REL_SET_AMEND", true),
+    relWriteOneTrip: boolEnv(env, "OASIS_EDGE_REL_WRITE_ONE_TRIP", true),
     pageFillCounts: boolEnv(env, "OASIS_EDGE_PAGE_FILL_COUNTS", true),
     pageAutoPipelining: boolEnv(env, "OASIS_EDGE_PAGE_AUTOPIPELINE", false),
     feedRedisUrl: stringEnv(env, "OASIS_EDGE_FEED_REDIS_URL", all.redisUrl),

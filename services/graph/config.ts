@@ -13,6 +13,9 @@
  * OASIS_GRAPH_ONE_TRIP_FOLLOW [1] - with batched writes, that transaction is one round
  * trip (store.ts followOneTrip: whether either user blocks the other, and the event's
  * flags, decided in SQL after the lock) instead of two (design note 57).
+ * OASIS_GRAPH_FOLLOW_FLAGS_ONCE [1] - that round trip reads the pair's flags once and
+ * decides from them, instead of a second statement reading three of them again (design
+ * note 61); 0 reads them again.
  * OASIS_GRAPH_AMEND_CACHE [1] - a new follow of a public account adds the edge to both
  * users' cached lists and counts in place (graph-cache.ts followAdded) instead of
  * dropping them; 0 drops them (the A/B switch of bench/writes.ts).
@@ -27,6 +30,8 @@ export interface GraphConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** With batchedWrites, a follow of a public account in one round trip (store.ts followOneTrip). */
   readonly oneTripFollow: boolean;
+  /** The one-trip follow decides from the flags it returns (store.ts followOneTrip flagsOnce). */
+  readonly followFlagsOnce: boolean;
   /** Relationship reads of at most this many users skip loading uncached lists. */
   readonly pointLookupMax: number;
   /** A new follow amends the cached lists and counts instead of dropping them. */
@@ -39,6 +44,7 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     followerCacheMax: positiveIntEnv(env, "OASIS_GRAPH_FOLLOWER_CACHE_MAX", 100_000),
     batchedWrites: boolEnv(env, "OASIS_GRAPH_BATCHED_WRITES", true),
     oneTripFollow: boolEnv(env, "OASIS_GRAPH_ONE_TRIP_FOLLOW", true),
+    followFlagsOnce: boolEnv(env, "OASIS_GRAPH_FOLLOW_FLAGS_ONCE", true),
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
     amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
   });

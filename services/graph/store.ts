@@ -264,17 +264,23 @@ export async function followOneTrip(
   id: bigint,
   now: Date,
   event: (pick: string) => Statement,
+  flagsOnce = false,
 ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }> {
   const eitherWay = "(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)";
+  const decide: Statement[] = flagsOnce
+    ? [{ sql: pairFlagsKeptSql, params: pairFlagsParams(followerId, followeeId) }]
+    : [
+        { sql: pairFlagsSql, params: pairFlagsParams(followerId, followeeId) },
+        {
+          sql: `SET @oasis_free := NOT EXISTS(SELECT 1 FROM blocks WHERE ${eitherWay}),
+                  @oasis_flags := EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) + 2 * EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?)`,
+          params: [followerId, followeeId, followeeId, followerId, followeeId, followerId, followeeId, followerId],
+        },
+      ];
   const results = await tx.run(
     [
       { sql: `SELECT 1 FROM blocks WHERE ${eitherWay} FOR UPDATE`, params: [followerId, followeeId, followeeId, followerId] },
-      { sql: pairFlagsSql, params: pairFlagsParams(followerId, followeeId) },
-      {
-        sql: `SET @oasis_free := NOT EXISTS(SELECT 1 FROM blocks WHERE ${eitherWay}),
-                  @oasis_flags := EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) + 2 * EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?)`,
-        params: [followerId, followeeId, followeeId, followerId, followeeId, followerId, followeeId, followerId],
-      },
+      ...decide,
       { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [followerId, followeeId, id, now] },
       { sql: "SET @oasis_created := ROW_COUNT()" },
       countsOfNewEdge(followerId, followeeId),
@@ -284,11 +290,31 @@ export async function followOneTrip(
     { commit: true },
   );
   if ((results[0] as unknown[]).length > 0) return { blocked: true };
-  const flags = flagSet((results[1] as Array<Record<string, number>>)[0]!);
-  const created = Number((results[7] as Array<{ created: number | string }>)[0]!.created) === 1;
+  const flags = flagSet(stripKept((results[1] as Array<Record<string, number>>)[0]!));
+  const created = Number((results.at(-1) as Array<{ created: number | string }>)[0]!.created) === 1;
   flags.add("following");
   return { blocked: false, created, flags };
 }
+
+/**
+ * `pairFlagsSql` that also keeps what followOneTrip decides by (OASIS_GRAPH_FOLLOW_FLAGS_ONCE):
+ * `@oasis_free` (neither blocks the other) and `@oasis_flags` (1 mutual + 2 followee
+ * muting), set from the same reads in the same statement instead of a second statement
+ * reading three of them again. Same snapshot either way: both are consistent reads of
+ * one transaction after its locking read.
+ */
+const pairFlagsKeptSql = `SELECT
+       EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS following,
+       @oasis_fb := EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS followedBy,
+       EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requested,
+       EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requestedBy,
+       @oasis_bl := EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blocking,
+       @oasis_bb := EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blockedBy,
+       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS muting,
+       @oasis_mb := EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS mutedBy,
+       @oasis_free := NOT (@oasis_bl OR @oasis_bb) AS keptFree,
+       @oasis_flags := @oasis_fb + 2 * @oasis_mb AS keptFlags`;
+const stripKept = ({ keptFree: _f, keptFlags: _g, ...flags }: Record<string, number>) => flags;
 
 /**
  * The first round trip of a follow import (BatchCreateFollows; `followManyPlan` turns

@@ -23,6 +23,7 @@
 import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import type { Redis } from "ioredis";
 import { VersionedCache } from "#kit/cache.ts";
+import { Pipeline } from "#kit/redis.ts";
 import { idTimeMs } from "#kit/ids.ts";
 import type { Caller } from "#kit/call-context.ts";
 import { GetHomeFeedResponseSchema, GetUserFeedResponseSchema, type GetHomeFeedRequest, type GetHomeFeedResponse, type GetUserFeedRequest, type GetUserFeedResponse } from "#gen/oasis/feed/v1/feed_service_pb.ts";
@@ -33,7 +34,7 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import type { Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, cursorOf, nextToken, pageLimit, roundWant, type TimelineKind } from "../domain/paging.ts";
 import { present } from "../domain/rules.ts";
-import { countsTtl, decodeRelationship, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, amendRelationshipSets, dropRelationshipSets, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
+import { countsTtl, decodeRelationship, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, pageKeys, parsePieces, readRawPieces, relSetKey, relSetMax, relSetSentinel, relSetVersionKey, relTtl, amendRelationshipSets, amendFencedRelationshipSets, dropRelationshipSets, dropRelationshipSetsIn, fenceRelationshipSetsIn, withRelSetScripts, withPageScript, type PageGate, type Pieces } from "./pieces.ts";
 
 export type { PageGate } from "./pieces.ts";
 export { dropRelationshipSets, relates } from "./pieces.ts";
@@ -122,6 +123,12 @@ export interface PagePathOptions {
   /** Relationships a set holds at most (default relSetMax); a viewer with more keeps pair fills. */
   readonly setMax?: number;
   /**
+   * `relationshipChanged` sends its fence or drops and the pairs' invalidation in one
+   * pipeline, one round trip, instead of one after another (OASIS_EDGE_REL_WRITE_ONE_TRIP;
+   * default true, design note 61).
+   */
+  readonly oneTripWrites?: boolean;
+  /**
    * Items kept rendered by the bytes of their pieces (items.ts), for `homeBytes` and
    * `userBytes`: a page is assembled from them, with its JSON (absent: every item built
    * and the page encoded whole).
@@ -191,6 +198,7 @@ export class FeedPagePath {
   private readonly sets: boolean;
   private readonly setMax: number;
   private readonly tightWindow: boolean;
+  private readonly oneTripWrites: boolean;
 
   /**
    * `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's
@@ -213,6 +221,7 @@ export class FeedPagePath {
     if ((opts.held ?? 0) > 0) this.held = new HeldPieces(redis, this.tracker!, opts.held!);
     this.sets = opts.sets ?? false;
     this.tightWindow = opts.tightWindow ?? false;
+    this.oneTripWrites = opts.oneTripWrites ?? true;
     this.setMax = Math.min(opts.setMax ?? relSetMax, relSetMax);
     withRelSetScripts(redis);
   }
@@ -231,6 +240,7 @@ export class FeedPagePath {
    * so the set (or graph) answers them next. Returns whether the viewer's set was amended.
    */
   async relationshipChanged(viewer: bigint, user: bigint, ask?: RelationshipSource): Promise<boolean> {
+    if (this.oneTripWrites) return this.relationshipChangedOneTrip(viewer, user, ask);
     let amended = false;
     if (ask) {
       try {
@@ -244,6 +254,35 @@ export class FeedPagePath {
     }
     await this.rels.invalidate([pairKey(viewer, user), pairKey(user, viewer)]);
     return amended;
+  }
+
+  /**
+   * `relationshipChanged` with its independent commands in one pipeline: the viewer's set
+   * fenced (with `ask`) or dropped, `user`'s set dropped, both cached pairs invalidated;
+   * then, only when the viewer's set is complete, graph asked and the amend written, as
+   * before. The same commands on the same keys in the same order per key, one round trip
+   * where there were three. Redis errors: the viewer's set dropped, as before.
+   */
+  private async relationshipChangedOneTrip(viewer: bigint, user: bigint, ask?: RelationshipSource): Promise<boolean> {
+    const pipe = new Pipeline(this.redis);
+    const pairs = [[viewer, user]] as const;
+    if (ask) {
+      fenceRelationshipSetsIn(pipe.batch, this.prefix, pairs);
+      dropRelationshipSetsIn(pipe.batch, this.prefix, [user]);
+    } else {
+      dropRelationshipSetsIn(pipe.batch, this.prefix, [viewer, user]);
+    }
+    this.rels.invalidateIn(pipe, [pairKey(viewer, user), pairKey(user, viewer)]);
+    const replies = (await pipe.batch.exec()) ?? [];
+    if (!ask) return false;
+    try {
+      const [err, versions] = replies[0] ?? [new Error("no reply")];
+      if (err) throw err;
+      return (await amendFencedRelationshipSets(this.redis, this.prefix, pairs, versions as string[], (_, ids) => ask(ids))) === 1;
+    } catch {
+      await dropRelationshipSets(this.redis, this.prefix, [viewer]);
+      return false;
+    }
   }
 
   /**

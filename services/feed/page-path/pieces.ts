@@ -14,7 +14,7 @@
  * Keys are built inside the script from `prefix` (the feed's key prefix), so the caller's
  * connection must not add a prefix of its own.
  */
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
@@ -180,8 +180,34 @@ export async function amendRelationshipSets(
   if (pairs.length === 0) return 0;
   withRelSetScripts(redis);
   const r = redis as AmendRedis;
-  const keysOf = (viewer: bigint) => [`${prefix}${relSetKey(viewer)}`, `${prefix}${relSetVersionKey(viewer)}`];
-  const versions = await r.oasisFeedRelSetsFence(pairs.length * 2, ...pairs.flatMap(([viewer]) => keysOf(viewer)));
+  const versions = await r.oasisFeedRelSetsFence(pairs.length * 2, ...pairs.flatMap(([viewer]) => relSetKeysOf(prefix, viewer)));
+  return amendFencedRelationshipSets(redis, prefix, pairs, versions, ask);
+}
+
+/** A viewer's relationship set and its version key, with the feed's `prefix`. */
+const relSetKeysOf = (prefix: string, viewer: bigint) => [`${prefix}${relSetKey(viewer)}`, `${prefix}${relSetVersionKey(viewer)}`];
+
+/**
+ * The first half of `amendRelationshipSets` queued on `pipeline` (a pipeline of a
+ * connection withRelSetScripts prepared): the viewers' sets fenced. Its reply (an array,
+ * one version or "" per pair) goes to `amendFencedRelationshipSets` with the same pairs.
+ */
+export function fenceRelationshipSetsIn(pipeline: ChainableCommander, prefix: string, pairs: ReadonlyArray<readonly [bigint, bigint]>): void {
+  (pipeline as unknown as AmendRedis).oasisFeedRelSetsFence(pairs.length * 2, ...pairs.flatMap(([viewer]) => relSetKeysOf(prefix, viewer)));
+}
+
+/**
+ * The second half of `amendRelationshipSets`: `versions` are the fence's reply for
+ * `pairs`; the complete sets among them get the pair as `ask` answers it, where the
+ * version is still the fence's. Returns the sets amended.
+ */
+export async function amendFencedRelationshipSets(
+  redis: Redis,
+  prefix: string,
+  pairs: ReadonlyArray<readonly [bigint, bigint]>,
+  versions: readonly string[],
+  ask: (viewer: bigint, users: bigint[]) => Promise<Relationship[]>,
+): Promise<number> {
   const live = pairs.map((p, i) => [p, versions[i] ?? ""] as const).filter(([, v]) => v !== "");
   if (live.length === 0) return 0;
   const answers = await Promise.all(live.map(async ([[viewer, user]]) => (await ask(viewer, [user])).find((x) => x.userId === user)));
@@ -190,7 +216,17 @@ export async function amendRelationshipSets(
     const rel = answers[i];
     args.push(version, String(user), rel && relates(rel) ? Buffer.from(toBinary(RelationshipSchema, rel)) : "");
   });
-  return r.oasisFeedRelSetsAmend(live.length * 2, ...live.flatMap(([[viewer]]) => keysOf(viewer)), ...args);
+  return (redis as AmendRedis).oasisFeedRelSetsAmend(live.length * 2, ...live.flatMap(([[viewer]]) => relSetKeysOf(prefix, viewer)), ...args);
+}
+
+/**
+ * Queues `dropRelationshipSets` on `pipeline` (a pipeline of a connection
+ * withRelSetScripts prepared).
+ */
+export function dropRelationshipSetsIn(pipeline: ChainableCommander, prefix: string, users: ReadonlyArray<bigint | string>): void {
+  const keys = [...new Set(users.map(String))].flatMap((u) => [`${prefix}${relSetKey(u)}`, `${prefix}${relSetVersionKey(u)}`]);
+  if (keys.length === 0) return;
+  (pipeline as unknown as { oasisFeedRelSetsDrop(numKeys: number, ...keys: string[]): unknown }).oasisFeedRelSetsDrop(keys.length, ...keys);
 }
 
 /**

@@ -78,6 +78,7 @@ export interface GraphStore {
     id: bigint,
     now: Date,
     event: (pick: string) => Statement,
+    flagsOnce?: boolean,
   ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
   /** The first round trip of a follow import (store.ts followManyReads): the locks and the flags. */
   followManyReads(followerId: bigint, ids: readonly bigint[]): Statement[];

@@ -68,6 +68,7 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
       ? store.followOneTrip(tx, viewer, target, edgeId, new Date(), (pick) =>
           // Variant index = mutual + 2 * followeeMuting (store.ts followOneTrip's @oasis_flags).
           rt.outbox.statementOf(FollowCreatedSchema, [created(false, false), created(true, false), created(false, true), created(true, true)], pick, "@oasis_created = 1"),
+          rt.config.followFlagsOnce,
         )
       : store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) => rt.outbox.statement(FollowCreatedSchema, created(mutual, followeeMuting), "@oasis_created = 1")),
   );
