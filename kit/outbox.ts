@@ -32,7 +32,7 @@ import { currentCall, formatTraceparent, newSpanId } from "./call-context.ts";
 import { eventSubject, natsHeaders } from "./bus.ts";
 import type { IdGenerator } from "./ids.ts";
 import type { Logger } from "./logger.ts";
-import type { PoolConnection, Statement, Tx } from "./mysql.ts";
+import type { Statement, Tx } from "./mysql.ts";
 import { Gauge, type Registry } from "prom-client";
 import { idTimeMs } from "./ids.ts";
 import { SpanKind, startSpan, traceparentOf, tracingOn } from "./tracing.ts";
@@ -107,17 +107,6 @@ export interface OutboxOptions {
    */
   readonly kickDelayMs?: number;
   /**
-   * With `batched`: back-to-back passes take one MariaDB round trip each instead of two.
-   * A pass that is followed at once by another (a kick came during it, or its batch was
-   * full) leaves its transaction open on the relay's connection, its published rows
-   * still locked; the next pass's one round trip stamps them, commits and starts its own
-   * locking read. A pass after which the relay waits stamps and commits before waiting.
-   * A crash between a publish and the commit that stamps it re-publishes those rows, as
-   * before (JetStream's duplicate window and the consumers' event ids drop them).
-   * Default false (OASIS_OUTBOX_CARRY).
-   */
-  readonly carry?: boolean;
-  /**
    * Longest wait between polls that find nothing, ms (default `pollMs`: no backoff).
    * Each poll that finds nothing and was not preceded by a kick doubles the wait, up to
    * this; a kick or a pass that sent anything brings it back to `pollMs`. A service whose
@@ -126,6 +115,16 @@ export interface OutboxOptions {
    * (OASIS_OUTBOX_IDLE_POLL_MAX_MS).
    */
   readonly idlePollMaxMs?: number;
+  /**
+   * Ms from the start of a pass that sent rows to the start of the next (default 0: at
+   * once). Under load a pass carries the commits made since the last one, one or two at
+   * a few hundred writes a second, and each pass costs a locking read, a publish and a
+   * stamp whatever it carries; spaced out, passes carry more rows each and the consumers
+   * get them in bigger batches. Unlike `kickDelayMs`, a kick after a quiet spell is served
+   * at once: only passes that follow one another closely wait. The events leave up to
+   * that much later; the writes that made them do not wait (OASIS_OUTBOX_PASS_INTERVAL_MS).
+   */
+  readonly passIntervalMs?: number;
   /**
    * Registry for the backlog gauges (`outbox_backlog_events`,
    * `outbox_oldest_unsent_age_seconds`), read from MySQL when scraped (one index range
@@ -147,8 +146,8 @@ export function createOutbox(opts: OutboxOptions): Outbox {
   const chained = opts.chained ?? true;
   const batched = opts.batched ?? false;
   const kickDelayMs = opts.kickDelayMs ?? 0;
-  const carry = batched && (opts.carry ?? false);
   const idlePollMaxMs = Math.max(pollMs, opts.idlePollMaxMs ?? pollMs);
+  const passIntervalMs = opts.passIntervalMs ?? 0;
   /** After a kick: the kick delay, so more commits join the pass. */
   const gather = () => (kickDelayMs > 0 && running ? new Promise<void>((r) => setTimeout(r, kickDelayMs)) : undefined);
   let running = false;
@@ -205,81 +204,45 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     for (const row of rows.slice(from)) await publish(row);
   }
 
-  const select = "SELECT id, subject, payload, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ? FOR UPDATE";
-  const stamp = "UPDATE outbox SET sent_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)";
-
-  /**
-   * The open transaction a carried pass left (`carry`): its connection and the rows it
-   * published, locked and not yet stamped. Only the run loop's passes carry; `flush`
-   * never does.
-   */
-  interface Carried {
-    conn: PoolConnection;
-    unstamped: string[];
-  }
-
-  /**
-   * One relay pass: locks up to `batchSize` unsent rows, publishes them, stamps them sent.
-   * `check`: look for unsent rows first (a poll). `held`: a carried pass's open
-   * transaction, stamped and committed in this pass's first round trip. `keep(sent)`,
-   * asked once the rows are published: true leaves this pass's transaction open the same
-   * way, returned in `held` (the caller must `settle` it or hand it to the next pass).
-   */
-  async function relayOnce(check = true, held?: Carried, keep?: (sent: number) => boolean): Promise<{ sent: number; held?: Carried }> {
+  /** One relay pass: locks up to `batchSize` unsent rows, publishes them, stamps them sent. `check`: look for unsent rows first (a poll). */
+  async function relayOnce(check = true): Promise<number> {
     // The poll usually finds nothing: one index-only read instead of a locking
     // transaction keeps an idle service's relay cheap. After a kick there is work.
-    if (!held && (check || !batched)) {
+    if (check || !batched) {
       const [pending] = await opts.pool.query("SELECT id FROM outbox WHERE sent_at IS NULL LIMIT 1");
-      if ((pending as unknown[]).length === 0) return { sent: 0 };
+      if ((pending as unknown[]).length === 0) return 0;
     }
-    const conn = held?.conn ?? (await opts.pool.getConnection());
-    let kept = false;
+    const select = "SELECT id, subject, payload, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ? FOR UPDATE";
+    const conn = await opts.pool.getConnection();
     try {
       let batch: OutboxRow[];
       // READ COMMITTED: lock only the rows read, no gap locks that would block writers.
       if (batched) {
-        const lead = held ? (held.unstamped.length ? [stamp, "COMMIT"] : ["COMMIT"]) : [];
-        const [results] = await conn.query([...lead, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", "START TRANSACTION", select].join(";\n"), [
-          ...(held?.unstamped.length ? [held.unstamped] : []),
-          batchSize,
-        ]);
-        batch = (results as unknown[])[lead.length + 2] as OutboxRow[];
+        const [results] = await conn.query(`SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION;\n${select}`, [batchSize]);
+        batch = (results as unknown[])[2] as OutboxRow[];
       } else {
         await conn.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
         await conn.beginTransaction();
         batch = (await conn.query(select, [batchSize]))[0] as OutboxRow[];
       }
-      if (batch.length > 0) await publishInOrder(batch);
-      const ids = batch.map((r) => r.id);
-      if (keep?.(batch.length)) {
-        kept = true;
-        return { sent: batch.length, held: { conn, unstamped: ids } };
+      if (batch.length === 0) {
+        await conn.commit();
+        return 0;
       }
-      if (batch.length === 0) await conn.commit();
-      else if (batched) await conn.query(`${stamp};\nCOMMIT`, [ids]);
-      else {
-        await conn.query(stamp, [ids]);
+      await publishInOrder(batch);
+      const stamp = "UPDATE outbox SET sent_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)";
+      if (batched) {
+        await conn.query(`${stamp};\nCOMMIT`, [batch.map((r) => r.id)]);
+      } else {
+        await conn.query(stamp, [batch.map((r) => r.id)]);
         await conn.commit();
       }
-      return { sent: batch.length };
+      return batch.length;
     } catch (err) {
       await conn.rollback().catch(() => {});
       throw err;
     } finally {
-      if (!kept) conn.release();
-    }
-  }
-
-  /** Ends a carried pass's transaction: its rows stamped sent, committed, the connection released. */
-  async function settle(held: Carried): Promise<void> {
-    try {
-      if (held.unstamped.length) await held.conn.query(`${stamp};\nCOMMIT`, [held.unstamped]);
-      else await held.conn.query("COMMIT");
-    } catch (err) {
-      await held.conn.rollback().catch(() => {});
-      throw err;
-    } finally {
-      held.conn.release();
+      conn.release();
     }
   }
 
@@ -289,34 +252,28 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     let check = true;
     // The wait before the next poll: pollMs, doubled by each poll that finds nothing, up to idlePollMaxMs.
     let idleMs = pollMs;
-    let held: Carried | undefined;
-    // A carried pass goes on at once (see `carry`): a kick came during it or its batch was full.
-    const goesOn = carry ? (sent: number) => running && kickDelayMs === 0 && (sent === batchSize || kicked) : undefined;
     while (running) {
+      const started = performance.now();
       let sent = 0;
       try {
-        const pass = await relayOnce(check, held, goesOn);
-        held = pass.held;
-        sent = pass.sent;
+        sent = await relayOnce(check);
         failures = 0;
       } catch (err) {
-        held = undefined; // relayOnce rolled it back and released it
         failures++;
         opts.log.warn({ err, failures }, "outbox relay failed; will retry");
       }
       check = failures > 0;
       if (sent > 0) idleMs = pollMs;
       if (sent === batchSize) continue;
+      if (sent > 0 && passIntervalMs > 0 && running) {
+        const leftMs = started + passIntervalMs - performance.now();
+        if (leftMs >= 1) await new Promise<void>((resolve) => setTimeout(resolve, leftMs));
+      }
       const waitMs = failures ? Math.min(5_000, pollMs * 2 ** failures) : idleMs;
       if (kicked && !failures) {
         kicked = false;
         await gather();
         continue;
-      }
-      if (held) {
-        // Not reached while goesOn holds; kept so no path sleeps with rows locked.
-        await settle(held).catch((err) => opts.log.warn({ err }, "outbox relay failed to stamp; the rows leave again"));
-        held = undefined;
       }
       // stop() during the pass found no wait to cut short: without this check the loop
       // would sleep a whole poll (an hour in kit/outbox.test.ts) before it saw `running`.
@@ -335,7 +292,6 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       if (kicked && !failures) await gather();
       kicked = false;
     }
-    if (held) await settle(held).catch((err) => opts.log.warn({ err }, "outbox relay failed to stamp at stop; the rows leave again"));
   }
 
   /** A statement's `when`: SQL alone or with its parameters. */
@@ -402,7 +358,7 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     async flush() {
       let total = 0;
       for (;;) {
-        const n = (await relayOnce()).sent;
+        const n = await relayOnce();
         total += n;
         if (n < batchSize) return total;
       }
