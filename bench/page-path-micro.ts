@@ -80,7 +80,7 @@ async function microAB(spec: string): Promise<void> {
     const on = new Map(v.split(",").map((kv) => kv.split("=").map((x) => x.trim()) as [string, string]));
     const flag = (k: string) => on.get(k) === "1";
     const conn = flag("coalesce") ? coalesceWrites(new Redis(url)) : new Redis(url);
-    const pp = new FeedPagePath(conn, P, { reuse: new PageReuse(20000), items: new ItemCache(20000, undefined, flag("splice")), tracking: true, tightWindow: true, sets: true, held: 50000, watchedKeys: flag("watched") });
+    const pp = new FeedPagePath(conn, P, { reuse: new PageReuse(20000), items: new ItemCache(20000, undefined, flag("splice")), tracking: true, tightWindow: true, sets: true, held: 50000, watchedKeys: flag("watched"), splice: flag("splice") });
     return { label: v, conn, pp, reads: 0, cpuUs: 0, redisUs: 0 };
   });
   await Bun.sleep(300);

@@ -28,11 +28,11 @@
  * hydrates N + 2 posts, not the feed's 1.5 N + 2; read again with the feed's window when fewer than N
  * of them are visible; design note 46; 0: the feed's window), OASIS_EDGE_PAGE_HELD_ENTRIES [50000] (posts, counters
  * and profiles held by the page path, tracked on its connection, pages read without them;
- * services/feed/page-path/held.ts, design note 51; 0: off), OASIS_EDGE_PAGE_WATCHED_KEYS [0] (the page
+ * services/feed/page-path/held.ts, design note 51; 0: off), OASIS_EDGE_PAGE_WATCHED_KEYS [1] (the page
  * path remembers which keys Redis tracks for its connection and a tracked read reads only the
- * others with EXISTS; tracking.ts watchedKeys, design note 59; 0: every key of the page each time), OASIS_EDGE_PAGE_COALESCE [0] (the page path's connection sends the
+ * others with EXISTS; tracking.ts watchedKeys, design note 59; 0: every key of the page each time), OASIS_EDGE_PAGE_COALESCE [1] (the page path's connection sends the
  * commands of one event-loop turn in one socket write, kit/redis.ts coalesceWrites, design note 59;
- * 0: one write per command), OASIS_EDGE_PAGE_SPLICE [0] (rendered items keep their JSON as UTF-8
+ * 0: one write per command), OASIS_EDGE_PAGE_SPLICE [1] (rendered items keep their JSON as UTF-8
  * bytes, a page's JSON is spliced from them and answered as bytes, and a page read lean is kept
  * without copying its reply; items.ts pageJsonBytes, design note 59), OASIS_EDGE_REL_SETS [1] (the page
  * path answers a relationship it lacks from the viewer's relationship set in the feed's Redis,
@@ -199,9 +199,9 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     pageTracking: boolEnv(env, "OASIS_EDGE_PAGE_TRACKING", true),
     pageTightWindow: boolEnv(env, "OASIS_EDGE_PAGE_TIGHT_WINDOW", true),
     pageHeldEntries: int(env, "OASIS_EDGE_PAGE_HELD_ENTRIES", 50_000, { min: 0 }),
-    pageWatchedKeys: boolEnv(env, "OASIS_EDGE_PAGE_WATCHED_KEYS", false),
-    pageCoalesce: boolEnv(env, "OASIS_EDGE_PAGE_COALESCE", false),
-    pageSplice: boolEnv(env, "OASIS_EDGE_PAGE_SPLICE", false),
+    pageWatchedKeys: boolEnv(env, "OASIS_EDGE_PAGE_WATCHED_KEYS", true),
+    pageCoalesce: boolEnv(env, "OASIS_EDGE_PAGE_COALESCE", true),
+    pageSplice: boolEnv(env, "OASIS_EDGE_PAGE_SPLICE", true),
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     relSetAmend: boolEnv(env, "OASIS_EDGE_REL_SET_AMEND", true),

@@ -22,7 +22,7 @@
  *
  * OASIS_EDGE_PAGE_PATH [1] (0: always ask the feed), OASIS_EDGE_FEED_REDIS_URL [the shared
  * OASIS_REDIS_URL], OASIS_EDGE_PAGE_REUSE_ENTRIES, OASIS_EDGE_PAGE_ITEM_ENTRIES (pages and their JSON
- * assembled from items kept rendered, services/feed/page-path/items.ts; `edge_page_items_total{result}`), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_PAGE_TRACKING (kept pages' keys tracked on the connection, services/feed/page-path/tracking.ts: an unchanged page is answered after the checks alone; `edge_page_tracking_total{event}`), OASIS_EDGE_PAGE_TIGHT_WINDOW (page size + 2 posts hydrated; `edge_page_path_wide_total` counts pages read again with the feed's window), OASIS_EDGE_PAGE_HELD_ENTRIES (posts, counters and profiles held and tracked, pages read lean, services/feed/page-path/held.ts; `edge_page_held_total{result}`), OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
+ * assembled from items kept rendered, services/feed/page-path/items.ts; `edge_page_items_total{result}`), OASIS_EDGE_PAGE_LIMIT_IN_SCRIPT, OASIS_EDGE_PAGE_TRACKING (kept pages' keys tracked on the connection, services/feed/page-path/tracking.ts: an unchanged page is answered after the checks alone; `edge_page_tracking_total{event}`), OASIS_EDGE_PAGE_TIGHT_WINDOW (page size + 2 posts hydrated; `edge_page_path_wide_total` counts pages read again with the feed's window), OASIS_EDGE_PAGE_HELD_ENTRIES (posts, counters and profiles held and tracked, pages read lean, services/feed/page-path/held.ts; `edge_page_held_total{result}`), OASIS_EDGE_PAGE_WATCHED_KEYS, OASIS_EDGE_PAGE_SPLICE and OASIS_EDGE_PAGE_COALESCE (a changed page's tracked read, JSON and socket writes, design note 59), OASIS_EDGE_REL_SETS, OASIS_EDGE_REL_SET_MAX (edge/config.ts). Metrics: `edge_page_path_total{result}` (hit,
  * filled, miss, error), `edge_page_path_misses_total{reason}` and both by timeline,
  * `edge_page_path_timeline_total{timeline,result,reason}`.
  */
@@ -81,7 +81,9 @@ export interface PagePath {
  * (BatchGetCounts, BatchGetViewerState as the viewer), stored, and the page served
  * ("filled") instead of passed to the feed (misses "counts", "state"). `autoPipelining`
  * (default false: each command written when made, OASIS_EDGE_PAGE_AUTOPIPELINE): ioredis's
- * auto-pipelining on the page path's connection.
+ * auto-pipelining on the page path's connection. `coalesceWrites` (OASIS_EDGE_PAGE_COALESCE):
+ * one event-loop turn's commands in one socket write (kit/redis.ts). `watchedKeys` and
+ * `splice`: PagePathOptions' (design note 59; `splice` also keeps items' JSON as bytes).
  */
 export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; tightWindow?: boolean; held?: number; watchedKeys?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; amendSets?: boolean; relWriteOneTrip?: boolean; fillCounts?: boolean; autoPipelining?: boolean; coalesceWrites?: boolean; splice?: boolean }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships, or interaction for counters and viewer state, the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
@@ -103,7 +105,7 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log, autoPipelining: opts.autoPipelining ?? false, coalesceWrites: opts.coalesceWrites });
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
   const items = (opts.itemEntries ?? 0) > 0 ? new ItemCache(opts.itemEntries!, undefined, opts.splice ?? false) : undefined;
-  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, tightWindow: opts.tightWindow, held: opts.held, watchedKeys: opts.watchedKeys, sets: opts.relSets ?? false, setMax: opts.relSetMax, oneTripWrites: opts.relWriteOneTrip });
+  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, tightWindow: opts.tightWindow, held: opts.held, watchedKeys: opts.watchedKeys, splice: opts.splice, sets: opts.relSets ?? false, setMax: opts.relSetMax, oneTripWrites: opts.relWriteOneTrip });
   new Counter({
     name: "edge_page_items_total",
     help: "Timeline items the page path assembled pages from (OASIS_EDGE_PAGE_ITEM_ENTRIES, services/feed/page-path/items.ts), by result (hit: kept rendering; miss: built and encoded).",

@@ -36,7 +36,7 @@ const seed = () => fixture.seed(other, P);
 const held = new FeedPagePath(conn, P, { reuse: new PageReuse(100), items: new ItemCache(1000), held: 1000, sets: true, tightWindow: true });
 const heldTracked = new FeedPagePath(trackConn, P, { reuse: new PageReuse(100), items: new ItemCache(1000), held: 1000, tracking: true, sets: true, tightWindow: true });
 const plain = new FeedPagePath(plainConn, P, { sets: true, tightWindow: true });
-const heldWatched = new FeedPagePath(watchConn, P, { reuse: new PageReuse(100), items: new ItemCache(1000, undefined, true), held: 1000, tracking: true, watchedKeys: true, sets: true, tightWindow: true });
+const heldWatched = new FeedPagePath(watchConn, P, { reuse: new PageReuse(100), items: new ItemCache(1000, undefined, true), held: 1000, tracking: true, watchedKeys: true, splice: true, sets: true, tightWindow: true });
 const home = create(GetHomeFeedRequestSchema, { pageSize: 10 });
 const user = create(GetUserFeedRequestSchema, { userId: A, pageSize: 5 });
 

@@ -126,6 +126,15 @@ export class HeldPieces {
    * sent (reads of the same keys in flight since are shared).
    */
   async expand(lean: Buffer, prefix: string, sent = 0): Promise<Buffer | undefined> {
+    return (await this.expandParts(lean, prefix, sent))?.raw;
+  }
+
+  /**
+   * `expand` with the full reply's parts beside it (parsePieces takes them instead of
+   * splitting the reply again), answered at once, without a promise, when every piece was
+   * held (the common case: only a post or profile new to this edge is read).
+   */
+  expandParts(lean: Buffer, prefix: string, sent = 0): Expanded | undefined | Promise<Expanded | undefined> {
     const parts = splitParts(lean);
     // Where each held piece goes: [part index, key, header the post must start with ("" for counters and profiles)].
     const slots: Array<[number, string, Buffer | undefined]> = [];
@@ -153,12 +162,17 @@ export class HeldPieces {
     const got: Array<Buffer | null | undefined> = slots.map(([, key]) => this.held.get(key));
     const missing = slots.flatMap(([, key], s) => (got[s] === undefined ? [key] : []));
     this.hits += slots.length - missing.length;
-    if (missing.length) {
-      const byKey = await this.fetchOnce([...new Set(missing)], sent);
+    if (!missing.length) return this.putBack(parts, slots, got);
+    return this.fetchOnce([...new Set(missing)], sent).then((byKey) => {
       slots.forEach(([, key], s) => {
         if (got[s] === undefined) got[s] = byKey.get(key) ?? null;
       });
-    }
+      return this.putBack(parts, slots, got);
+    });
+  }
+
+  /** The held or read values `got` put in their `slots` of `parts`; undefined when a post's header moved. */
+  private putBack(parts: Buffer[], slots: ReadonlyArray<[number, string, Buffer | undefined]>, got: ReadonlyArray<Buffer | null | undefined>): Expanded | undefined {
     for (let s = 0; s < slots.length; s++) {
       const [at, , head] = slots[s]!;
       const v = got[s] ?? null;
@@ -171,8 +185,14 @@ export class HeldPieces {
       }
       parts[at] = v ?? empty;
     }
-    return joinParts(parts);
+    return { raw: joinParts(parts), parts };
   }
+}
+
+/** A full reply made from a lean one: its bytes and its parts (splitParts of `raw`). */
+export interface Expanded {
+  readonly raw: Buffer;
+  readonly parts: Buffer[];
 }
 
 const empty = Buffer.alloc(0);

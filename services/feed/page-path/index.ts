@@ -161,6 +161,13 @@ export interface PagePathOptions {
    * keys with the page before it and with other pages (held posts, counters, profiles).
    */
   readonly watchedKeys?: boolean;
+  /**
+   * A changed page's read without the steps that only copy (OASIS_EDGE_PAGE_SPLICE, with
+   * ItemCache jsonBytes): the lean reply's expansion answered without a promise when every
+   * piece is held, its parts parsed as they are (not split again from the joined reply),
+   * and the reply and page kept in `reuse` without copies.
+   */
+  readonly splice?: boolean;
 }
 
 /** Posts hydrated beyond the page size with `tightWindow` (room for a hidden post or two without a second read). */
@@ -199,6 +206,7 @@ export class FeedPagePath {
   private readonly setMax: number;
   private readonly tightWindow: boolean;
   private readonly oneTripWrites: boolean;
+  private readonly splice: boolean;
 
   /**
    * `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's
@@ -222,6 +230,7 @@ export class FeedPagePath {
     this.sets = opts.sets ?? false;
     this.tightWindow = opts.tightWindow ?? false;
     this.oneTripWrites = opts.oneTripWrites ?? true;
+    this.splice = opts.splice ?? false;
     this.setMax = Math.min(opts.setMax ?? relSetMax, relSetMax);
     withRelSetScripts(redis);
   }
@@ -440,9 +449,14 @@ export class FeedPagePath {
     if (!read.raw) throw new Error("page script answered a full read with same");
     // Whether read.raw was built here (expand's), not a slice of the connection's buffer.
     let built = false;
+    let parts: Buffer[] | undefined;
     if (lean) {
-      const full = await this.held!.expand(read.raw, this.prefix, sent);
-      built = full !== undefined;
+      let full: Buffer | undefined;
+      if (this.splice) {
+        const got = this.held!.expandParts(read.raw, this.prefix, sent);
+        const expanded = got instanceof Promise ? await got : got;
+        [full, parts, built] = [expanded?.raw, expanded?.parts, expanded !== undefined];
+      } else full = await this.held!.expand(read.raw, this.prefix, sent);
       // A post changed between the lean read and the pieces read again: read it in full
       // (the gate was charged already).
       read = full ? { ok: true, raw: full } : await readRawPieces(this.redis, q);
@@ -459,7 +473,7 @@ export class FeedPagePath {
       }
       return { served: true, filled: false, bytes: kept.page, json: kept.json };
     }
-    const pieces = parsePieces(read.raw) as Ready;
+    const pieces = parsePieces(read.raw, parts) as Ready;
     // Relationships not known yet (a user timeline of someone the viewer never read, an
     // author merged at read time): when the caller can ask, graph is asked once and the
     // page read again: for the viewer's whole set when sets are on and the viewer has
@@ -509,9 +523,9 @@ export class FeedPagePath {
         const next = nextToken(kind, owner, items.at(-1)?.postId, more);
         const bytes = pageBytes(items, next);
         const json = this.items.jsonBytes ? pageJsonBytes(items, next) : pageJson(items, next);
-        // With jsonBytes (OASIS_EDGE_PAGE_SPLICE) a lean read's reply was built here (held.ts
-        // expand): kept as it is, not copied.
-        if (key !== undefined) this.reuse!.set(key, read.raw, bytes, json, wide || undefined, this.items.jsonBytes && built);
+        // With splice, a lean read's reply was built here (held.ts expandParts) and the
+        // page just now: kept as they are, not copied.
+        if (key !== undefined) this.reuse!.set(key, read.raw, bytes, json, wide || undefined, built);
         return { served: true, filled: false, bytes, json };
       }
       const src = source(pieces, viewer, window);

@@ -631,9 +631,9 @@ export function splitParts(raw: Buffer): Buffer[] {
   return parts;
 }
 
-/** The pieces of a served reply (readRawPieces). */
-export function parsePieces(raw: Buffer): Pieces {
-  const r = splitParts(raw);
+/** The pieces of a served reply (readRawPieces); `parts`: splitParts(raw) when the caller has them. */
+export function parsePieces(raw: Buffer, parts?: readonly Buffer[]): Pieces {
+  const r = parts ?? splitParts(raw);
   let i = 0;
   const next = () => r[i++]!;
   if (next().toString() !== "ok") throw new Error("page script reply does not start with ok");
