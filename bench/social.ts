@@ -71,7 +71,8 @@
  * 100 ms, not prom-client's 10; all six and the edge restarted) or
  * `mediacache` (OASIS_POST_MEDIA_CACHE 0 -> 1: a create reads its media and post-images'
  * policy from media's cache in Redis, shared-rules/media-cache.ts, instead of the
- * BatchGetMedia hop) or
+ * BatchGetMedia hop), `noid` (OASIS_POST_ONE_TRIP_WITHOUT_ID 0 -> 1: a create without a
+ * request id, as the DSB mix sends them, in one MariaDB round trip, not two) or
  * `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
  * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
  * prints mix req/s off -> on and each one's ratio to that floor.
@@ -130,6 +131,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   fastunary: { variable: "OASIS_MESH_FAST_UNARY", values: ["0", "1"], services: ["identity", "graph", "media", "post", "feed", "interaction"] },
   eventloop: { variable: "OASIS_METRICS_EVENT_LOOP_MS", values: ["10", "100"], services: ["identity", "graph", "media", "post", "feed", "interaction", "edge"] },
   mediacache: { variable: "OASIS_POST_MEDIA_CACHE", values: ["0", "1"], services: ["post"] },
+  noid: { variable: "OASIS_POST_ONE_TRIP_WITHOUT_ID", values: ["0", "1"], services: ["post"] },
   // Stop 28's compose cuts together: before / after.
   stop28: {
     variable: "OASIS_FEED_ONE_TRIP_FANOUT",

@@ -118,7 +118,7 @@ test("without a request id every call does the work", async () => {
  * claimed only if the owner is not banned, the thing and its event only if claimed.
  * Undefined when the guard failed (the caller would take the two round trips).
  */
-function createThingGuarded(owner: bigint, requestId: string, name: string) {
+function createThingGuarded(owner: bigint, requestId: string, name: string, guardOnly = false) {
   const response = create(AccountCreatedSchema, { userId: ids.next(), handle: name });
   return withBatchedTransaction(db, (tx) =>
     once(owner, requestId, name).runGuarded(tx, [{ sql: "SELECT owner FROM banned WHERE owner = ? FOR UPDATE", params: [owner] }], { sql: "NOT EXISTS (SELECT 1 FROM banned WHERE owner = ?)", params: [owner] }, {
@@ -127,7 +127,7 @@ function createThingGuarded(owner: bigint, requestId: string, name: string) {
         outbox.statement(AccountCreatedSchema, response, claimedKey),
       ],
       response,
-    }),
+    }, guardOnly),
   );
 }
 
@@ -161,4 +161,18 @@ test("one round trip: when the guard fails nothing is written and the key stays 
   const replay = (await createThingGuarded(8n, "req-b1", "iota"))!;
   expect(replay.replayed).toBe(true);
   expect(bytes(replay.response)).toBe(bytes(used.response));
+});
+
+test("one round trip without a request id: the guard alone decides (guardOnly); without guardOnly nothing is sent", async () => {
+  const before = await counts();
+  expect(await createThingGuarded(9n, "", "lambda")).toBeUndefined();
+  expect(await counts()).toEqual(before);
+  const done = (await createThingGuarded(9n, "", "lambda", true))!;
+  expect(done.replayed).toBe(false);
+  const [row] = await select<{ name: string }>(db, "SELECT name FROM things WHERE id = ?", [done.response.userId]);
+  expect(row?.name).toBe("lambda");
+  expect(await counts()).toEqual({ things: before.things + 1, events: before.events + 1, keys: before.keys });
+  await db.query("INSERT INTO banned (owner) VALUES (9)");
+  expect(await createThingGuarded(9n, "", "mu", true)).toBeUndefined();
+  expect(await counts()).toEqual({ things: before.things + 1, events: before.events + 1, keys: before.keys });
 });

@@ -154,8 +154,9 @@ export async function idempotentBatched<D extends DescMessage>(
 
 /**
  * The SQL condition, true in a batch of `idempotentGuarded` exactly when this call
- * claimed its key: its writes carry it (e.g. `INSERT ... SELECT ... FROM DUAL WHERE
- * <claimedKey>`, kit/outbox.ts statement's `when`) so that a replay writes nothing.
+ * claimed its key (without a request id: when its guard held): its writes carry it (e.g.
+ * `INSERT ... SELECT ... FROM DUAL WHERE <claimedKey>`, kit/outbox.ts statement's `when`)
+ * so that a replay, or a call whose guard failed, writes nothing.
  */
 export const claimedKey = "@oasis_key_new = 1";
 
@@ -169,8 +170,10 @@ export const claimedKey = "@oasis_key_new = 1";
  * key used before: nothing written; a different request under the key is
  * `invalid_argument` on request_id), or undefined when `guard` was false and the key was
  * not used before: then nothing was written, no key claimed, and the caller takes the
- * two-round-trip path (`idempotentBatched`) that decides from the reads. Needs a
- * request_id (returns undefined without one).
+ * two-round-trip path (`idempotentBatched`) that decides from the reads. Without a
+ * request_id there is no key: `guardOnly` runs the same batch with `claimedKey` true
+ * exactly when `guard` held (undefined otherwise, nothing written); else undefined at
+ * once, nothing sent.
  */
 export async function idempotentGuarded<D extends DescMessage>(
   tx: BatchedTx,
@@ -180,8 +183,9 @@ export async function idempotentGuarded<D extends DescMessage>(
   reads: readonly Statement[],
   guard: Statement,
   writes: BatchedWrites<D>,
+  guardOnly = false,
 ): Promise<{ response: MessageShape<D>; replayed: boolean } | undefined> {
-  if (!key.requestId) return undefined;
+  if (!key.requestId) return guardOnly ? guardedWithoutKey(tx, reads, guard, writes) : undefined;
   const pk = [key.scope, key.callerId ?? 0n, key.requestId];
   const results = await tx.run(
     [
@@ -210,6 +214,26 @@ export async function idempotentGuarded<D extends DescMessage>(
   return { response: fromBinary(responseSchema, row.response), replayed: true };
 }
 
+/**
+ * `idempotentGuarded` for a call without a request id: `reads`, then `claimedKey` set to
+ * whether `guard` holds, the writes (each conditioned on it), and the flag read back,
+ * COMMIT, in one round trip. The response when the guard held, else undefined (nothing
+ * written).
+ */
+async function guardedWithoutKey<D extends DescMessage>(
+  tx: BatchedTx,
+  reads: readonly Statement[],
+  guard: Statement,
+  writes: BatchedWrites<D>,
+): Promise<{ response: MessageShape<D>; replayed: boolean } | undefined> {
+  const results = await tx.run(
+    [...reads, { sql: `SET @oasis_key_new := (${guard.sql})`, params: guard.params ?? [] }, ...writes.statements, { sql: "SELECT @oasis_key_new AS fresh" }],
+    { commit: true },
+  );
+  const row = (results.at(-1) as Array<{ fresh: number | string | null }>)[0];
+  return Number(row?.fresh) === 1 ? { response: writes.response, replayed: false } : undefined;
+}
+
 /** One create call's idempotency (AIP-155): its key and fingerprint, and the two steps every create takes. */
 export interface IdempotentCreate<D extends DescMessage> {
   readonly key: IdempotencyKey;
@@ -222,8 +246,12 @@ export interface IdempotentCreate<D extends DescMessage> {
   replay(db: Queryable): Promise<MessageShape<D> | undefined>;
   /** `idempotent` for this key: runs `produce` at most once per key inside `tx`. */
   run(tx: Tx, produce: () => Promise<MessageShape<D>>): Promise<{ response: MessageShape<D>; replayed: boolean }>;
-  /** `idempotentGuarded` for this key: one round trip when `guard` holds, else undefined (nothing written). */
-  runGuarded(tx: BatchedTx, reads: readonly Statement[], guard: Statement, writes: BatchedWrites<D>): Promise<{ response: MessageShape<D>; replayed: boolean } | undefined>;
+  /**
+   * `idempotentGuarded` for this key: one round trip when `guard` holds, else undefined
+   * (nothing written). Without a request id: undefined at once, or with `guardOnly` the
+   * batch with the guard alone deciding.
+   */
+  runGuarded(tx: BatchedTx, reads: readonly Statement[], guard: Statement, writes: BatchedWrites<D>, guardOnly?: boolean): Promise<{ response: MessageShape<D>; replayed: boolean } | undefined>;
   /** `idempotentBatched` for this key: the key, `reads` and the writes `produce` returns in two round trips of `tx`. */
   runBatched(
     tx: BatchedTx,
@@ -250,6 +278,6 @@ export function idempotentCreate<Q extends DescMessage, D extends DescMessage>(
     replay: (db) => storedResponse(db, key, print, responseSchema),
     run: (tx, produce) => idempotent(tx, key, print, responseSchema, produce),
     runBatched: (tx, reads, produce) => idempotentBatched(tx, key, print, responseSchema, reads, produce),
-    runGuarded: (tx, reads, guard, writes) => idempotentGuarded(tx, key, print, responseSchema, reads, guard, writes),
+    runGuarded: (tx, reads, guard, writes, guardOnly) => idempotentGuarded(tx, key, print, responseSchema, reads, guard, writes, guardOnly),
   };
 }

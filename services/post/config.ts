@@ -9,6 +9,11 @@
  *   the suspension lock, the key claimed only if the author is not suspended, the rows
  *   conditioned on the claim, COMMIT); a suspended author's create then takes the two.
  *   bench/social.ts OASIS_BENCH_COMPOSE_AB=onetrip.
+ * - OASIS_POST_ONE_TRIP_WITHOUT_ID [1]: a create without a request_id takes the one round
+ *   trip too (the suspension lock, the rows and the outbox row written only if the author
+ *   has no suspension, COMMIT; kit/idempotency.ts idempotentGuarded's guardOnly) instead
+ *   of idempotentBatched's two; a suspended author's create then takes the two. 0: two.
+ *   bench/social.ts OASIS_BENCH_COMPOSE_AB=noid (the DSB mix's composes carry no id).
  * - OASIS_POST_MEDIA_CACHE [1]: a create reads its media and post-images' policy from
  *   media's own cache in Redis (shared-rules/media-cache.ts peekMedia: one round trip on
  *   a connection with media's key prefix, same Redis as OASIS_REDIS_URL) instead of a
@@ -23,6 +28,8 @@ export interface PostConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** Creates of authors with no suspension in one round trip (idempotentGuarded). */
   readonly oneTripCreate: boolean;
+  /** Creates without a request id in one round trip as well (idempotentGuarded's guardOnly). */
+  readonly oneTripWithoutId: boolean;
   /** Creates read media from media's Redis cache (shared-rules/media-cache.ts) before asking media. */
   readonly mediaCache: boolean;
 }
@@ -32,6 +39,7 @@ export function loadPostConfig(env: Env = process.env): PostConfig {
     ...baseConfig("post", env),
     batchedWrites: boolEnv(env, "OASIS_POST_BATCHED_WRITES", true),
     oneTripCreate: boolEnv(env, "OASIS_POST_ONE_TRIP_CREATE", true),
+    oneTripWithoutId: boolEnv(env, "OASIS_POST_ONE_TRIP_WITHOUT_ID", true),
     mediaCache: boolEnv(env, "OASIS_POST_MEDIA_CACHE", true),
   });
 }

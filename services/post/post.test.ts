@@ -98,6 +98,8 @@ describe("CreatePost of a suspended author", () => {
       const stored = (await bed.post("service").batchGetPosts({ postIds: [post.postId] })).posts;
       expect(stored.map((p) => p.authorSuspended)).toEqual([true]);
       expect((await bed.post(dave).createPost(req)).post!.postId).toBe(post.postId);
+      // Without a request id too (OASIS_POST_ONE_TRIP_WITHOUT_ID: the guard refuses, the two round trips flag it).
+      expect((await bed.post(dave).createPost({ mediaIds: [await bed.photo(dave!, 6)], caption: "no id while suspended" })).post!.authorSuspended).toBe(true);
       const replay = (await bed.post(dave).createPost({ mediaIds: before.media.map((m) => m.id), caption: "before the suspension", requestId: "susp-0" })).post!;
       expect([replay.postId, replay.authorSuspended]).toEqual([before.postId, false]);
     } finally {

@@ -97,11 +97,13 @@ export async function createPost(ctx: PostContext, author: bigint, req: CreatePo
       authorSuspended,
     });
   };
-  if (batched && rt.config.oneTripCreate && req.requestId) {
+  if (batched && rt.config.oneTripCreate && (req.requestId || rt.config.oneTripWithoutId)) {
     // One round trip: the author's suspensions locked, the key claimed only if there is
     // none (the common case), the post, its hashtags, post_created's outbox row and the
     // stored response each only if the key was claimed here, COMMIT. A suspended author
     // (nothing written) goes on to the two round trips below, which flag the post.
+    // Without a request id (OASIS_POST_ONE_TRIP_WITHOUT_ID) the same batch with no key:
+    // the rows are written only if the author has no suspension.
     const post = newPost(false);
     // The post is encoded once: post_created and the stored response are both the post
     // as their field 1, so one encoding of that serves as both.
@@ -112,7 +114,7 @@ export async function createPost(ctx: PostContext, author: bigint, req: CreatePo
         statements: [...store.insertPostStatements(post, claimedKey, body), rt.outbox.statement(PostCreatedSchema, { post }, claimedKey, wrapped)],
         response: create(CreatePostResponseSchema, { post }),
         encoded: responseIsEvent ? wrapped : undefined,
-      }),
+      }, rt.config.oneTripWithoutId),
     );
     if (done) return done.response;
   }
