@@ -33,9 +33,7 @@
  *   OASIS_OUTBOX_IDLE_POLL_MAX_MS [4000]: each relay poll that finds nothing doubles the
  *   wait before the next (250 ms at first), up to this; a kick brings it back to 250
  *   (kit/outbox.ts `idlePollMaxMs`; 250 polls every 250 ms as before; an idle service's
- *   CPU 14-16 -> 9-10 ms/s, bench/idle.ts, design note 61), OASIS_OUTBOX_PASS_INTERVAL_MS
- *   [0]: ms from the start of a relay pass that sent rows to the start of the next, so
- *   passes under load carry more rows each (kit/outbox.ts `passIntervalMs`, design note 61),
+ *   CPU 14-16 -> 9-10 ms/s, bench/idle.ts, design note 61),
  *   OASIS_MESH_HTTP [2]: HTTP version of mesh calls (kit/client.ts), OASIS_MESH_GZIP [0]: mesh
  *   calls accept gzip-compressed answers (a server compresses those over 1 KiB); off, an
  *   answer travels as it is (kit/client.ts MeshClientOptions.gzip, bench/social.ts
@@ -110,8 +108,6 @@ export interface BaseConfig {
   readonly outboxKickDelayMs: number;
   /** Longest wait between relay polls that find nothing, ms (OASIS_OUTBOX_IDLE_POLL_MAX_MS; kit/outbox.ts idlePollMaxMs). */
   readonly outboxIdlePollMaxMs: number;
-  /** Ms from the start of a relay pass that sent rows to the start of the next (OASIS_OUTBOX_PASS_INTERVAL_MS; kit/outbox.ts passIntervalMs). */
-  readonly outboxPassIntervalMs: number;
   /** HTTP version of calls inside the mesh: "2" (h2c, default) or "1.1" (OASIS_MESH_HTTP). */
   readonly meshHttpVersion: "1.1" | "2";
   /** Mesh calls accept gzip-compressed answers (OASIS_MESH_GZIP, default off; kit/client.ts). */
@@ -187,7 +183,6 @@ export function sharedConfig(env: Env) {
     outboxBatched: boolEnv(env, "OASIS_OUTBOX_BATCHED", true),
     outboxKickDelayMs: intEnv(env, "OASIS_OUTBOX_KICK_DELAY_MS", 0),
     outboxIdlePollMaxMs: intEnv(env, "OASIS_OUTBOX_IDLE_POLL_MAX_MS", 4_000, { min: 1, max: 60_000 }),
-    outboxPassIntervalMs: intEnv(env, "OASIS_OUTBOX_PASS_INTERVAL_MS", 0, { min: 0, max: 1_000 }),
     meshHttpVersion: enumEnv(env, "OASIS_MESH_HTTP", ["1.1", "2"], "2"),
     meshGzip: boolEnv(env, "OASIS_MESH_GZIP", false),
     meshFastUnary: boolEnv(env, "OASIS_MESH_FAST_UNARY", true),

@@ -116,16 +116,6 @@ export interface OutboxOptions {
    */
   readonly idlePollMaxMs?: number;
   /**
-   * Ms from the start of a pass that sent rows to the start of the next (default 0: at
-   * once). Under load a pass carries the commits made since the last one, one or two at
-   * a few hundred writes a second, and each pass costs a locking read, a publish and a
-   * stamp whatever it carries; spaced out, passes carry more rows each and the consumers
-   * get them in bigger batches. Unlike `kickDelayMs`, a kick after a quiet spell is served
-   * at once: only passes that follow one another closely wait. The events leave up to
-   * that much later; the writes that made them do not wait (OASIS_OUTBOX_PASS_INTERVAL_MS).
-   */
-  readonly passIntervalMs?: number;
-  /**
    * Registry for the backlog gauges (`outbox_backlog_events`,
    * `outbox_oldest_unsent_age_seconds`), read from MySQL when scraped (one index range
    * read of the unsent rows); omitted: none.
@@ -147,7 +137,6 @@ export function createOutbox(opts: OutboxOptions): Outbox {
   const batched = opts.batched ?? false;
   const kickDelayMs = opts.kickDelayMs ?? 0;
   const idlePollMaxMs = Math.max(pollMs, opts.idlePollMaxMs ?? pollMs);
-  const passIntervalMs = opts.passIntervalMs ?? 0;
   /** After a kick: the kick delay, so more commits join the pass. */
   const gather = () => (kickDelayMs > 0 && running ? new Promise<void>((r) => setTimeout(r, kickDelayMs)) : undefined);
   let running = false;
@@ -253,7 +242,6 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     // The wait before the next poll: pollMs, doubled by each poll that finds nothing, up to idlePollMaxMs.
     let idleMs = pollMs;
     while (running) {
-      const started = performance.now();
       let sent = 0;
       try {
         sent = await relayOnce(check);
@@ -265,10 +253,6 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       check = failures > 0;
       if (sent > 0) idleMs = pollMs;
       if (sent === batchSize) continue;
-      if (sent > 0 && passIntervalMs > 0 && running) {
-        const leftMs = started + passIntervalMs - performance.now();
-        if (leftMs >= 1) await new Promise<void>((resolve) => setTimeout(resolve, leftMs));
-      }
       const waitMs = failures ? Math.min(5_000, pollMs * 2 ** failures) : idleMs;
       if (kicked && !failures) {
         kicked = false;

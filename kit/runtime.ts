@@ -108,7 +108,7 @@ export async function openRuntime<C extends BaseConfig>(config: C, opts: Runtime
   let outbox: Outbox | undefined;
   if (bus && db) {
     await ensureStream(bus.jsm, domainStreamConfig(config.namespace, config.service), log);
-    outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log, registry: metrics, chained: config.outboxChained, batched: config.outboxBatched && !!opts.multipleStatements, kickDelayMs: config.outboxKickDelayMs, idlePollMaxMs: config.outboxIdlePollMaxMs, passIntervalMs: config.outboxPassIntervalMs });
+    outbox = createOutbox({ pool: db, js: bus.js, ids, namespace: config.namespace, log, registry: metrics, chained: config.outboxChained, batched: config.outboxBatched && !!opts.multipleStatements, kickDelayMs: config.outboxKickDelayMs, idlePollMaxMs: config.outboxIdlePollMaxMs });
     if (config.outboxRelay) outbox.start();
   }
   const clientOpts: MeshClientOptions = { meshSecret: config.mesh, httpVersion: config.meshHttpVersion, gzip: config.meshGzip, dnsRefreshMs: config.dnsRefreshMs, ...opts.clients };
