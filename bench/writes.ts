@@ -9,7 +9,7 @@
  *
  * `OASIS_BENCH_AB="VAR=a,b"` runs the same load with VAR set to a, then b, then a, then b
  * (the service VAR names, OASIS_<SERVICE>_... or OASIS_EDGE_..., restarted each time;
- * every service but the edge when VAR names none), in this one run, and prints the ratio of writes/s and of CPU per write
+ * every service when one VAR names none, and the edge too when one names it), in this one run, and prints the ratio of writes/s and of CPU per write
  * of b over a (mean of its two rounds), so the box's other load falls on both alike.
  * `OASIS_BENCH_AB="clients=16,64"` varies the bench's own client count instead (nothing
  * restarted): what more writes in flight buy, as the demo loader's concurrency.
@@ -213,7 +213,7 @@ try {
     for (const phase of chosen) await run(phase, "");
   } else {
     const owners = ab.vars.map((v) => v.name.match(/^OASIS_([A-Z]+)_/)?.[1]?.toLowerCase());
-    const restartable = ab.name === "clients" || ab.name === "order" ? [] : owners.every((o) => o && (services.includes(o) || o === "edge")) ? [...new Set(owners as string[])] : [...services];
+    const restartable = ab.name === "clients" || ab.name === "order" ? [] : owners.every((o) => o && (services.includes(o) || o === "edge")) ? [...new Set(owners as string[])] : [...services, ...(owners.includes("edge") ? ["edge"] : [])];
     const results: Record<string, Record<Phase, Result[]>> = {};
     for (const v of ab.values) results[v] = { follows: [], likes: [] };
     for (let round = 1; round <= 2; round++) {
