@@ -7,8 +7,9 @@
  * producer span under that, feed's fan-out consumer span under the producer (across
  * NATS headers), and the fan-out's call to graph (client and server) under the
  * consumer, each from the process that did the work. Also the stores' spans (kit/mysql.ts,
- * kit/redis.ts): CreatePost's MySQL transaction (two batches: the request id's claim and
- * the reads, then the writes and COMMIT) under post's server span, and the
+ * kit/redis.ts): CreatePost's MySQL transaction (one batch: the suspension lock, the
+ * writes conditioned on it and COMMIT; a create without a request id takes one round trip
+ * too, OASIS_POST_ONE_TRIP_WITHOUT_ID, design note 60) under post's server span, and the
  * fan-out's Redis pipeline (or MULTI) under feed's consumer span, each with db.system and
  * its statement count.
  */
@@ -129,7 +130,7 @@ test("a post's spans form one tree from the edge through post and NATS to feed's
 
   // The stores' spans: post's transaction under CreatePost, feed's Redis batch under the fan-out.
   const txBatches = tree.filter((s) => s.name === "mysql BATCH" && s.service === "post" && s.parentSpanId === createPost.spanId);
-  expect(txBatches).toHaveLength(2);
+  expect(txBatches).toHaveLength(1);
   for (const b of txBatches) {
     expect(b.attrs["db.system"]).toBe("mysql");
     expect(b.attrs["db.operation"]).toBe("BATCH");
