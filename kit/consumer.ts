@@ -140,6 +140,15 @@ export interface ConsumerOptions {
   readonly ackWaitMs?: number;
   /** Messages handled at once. 1 (default) keeps stream order. Ignored with `batch`. */
   readonly concurrency?: number;
+  /**
+   * With `concurrency` above 1: a key per message (from its subject and bytes, e.g. the
+   * id of the entity the event is about; undefined: none), and messages with one key are
+   * handled one after another in stream order, each starting once the one before it has
+   * been handled (acked, or nak'ed for a later redelivery: a retried event may then land
+   * after its successor, as with concurrency 1). Messages with other keys still run
+   * alongside. A key that cannot be read (throws) is none.
+   */
+  readonly orderKey?: (subject: string, data: Uint8Array) => string | undefined;
   /** Apply the events that arrive together as batches (ConsumerBatch); omitted: one at a time. */
   readonly batch?: ConsumerBatch;
   /** "all": start from the oldest retained event (default); "new": only future ones. */
@@ -399,9 +408,24 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   const concurrency = opts.concurrency ?? 1;
   const inFlight = new Set<Promise<void>>();
+  /** The last message started per order key, while it is in flight (ConsumerOptions.orderKey). */
+  const lastOfKey = new Map<string, Promise<void>>();
+  const keyOf = (msg: JsMsg): string | undefined => {
+    try {
+      return opts.orderKey!(msg.subject, msg.data);
+    } catch {
+      return undefined;
+    }
+  };
   const loop = (async () => {
     for await (const msg of messages) {
-      const p = handleOne(msg).catch((err) => log.error({ err }, "consumer failure"));
+      const key = opts.orderKey && concurrency > 1 ? keyOf(msg) : undefined;
+      const before = key === undefined ? undefined : lastOfKey.get(key);
+      const p = (before ? before.then(() => handleOne(msg)) : handleOne(msg)).catch((err) => log.error({ err }, "consumer failure"));
+      if (key !== undefined) {
+        lastOfKey.set(key, p);
+        void p.finally(() => lastOfKey.get(key) === p && lastOfKey.delete(key));
+      }
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
       if (inFlight.size >= concurrency) await Promise.race(inFlight);

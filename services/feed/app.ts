@@ -11,6 +11,7 @@ import { createContext } from "./context.ts";
 import { fanoutMetrics, followersConsumer, graphConsumer, postConsumer } from "./fanout.ts";
 import { graphReadModelConsumer, readModelConsumers } from "./read-model-events.ts";
 import { deleteSupersededGraphConsumers, mergedGraphConsumer } from "./graph-events.ts";
+import { deleteSupersededPostConsumer, mergedPostConsumer } from "./post-events.ts";
 import { feedService } from "./service.ts";
 
 export async function createFeedApp(config: FeedConfig): Promise<App> {
@@ -21,9 +22,17 @@ export async function createFeedApp(config: FeedConfig): Promise<App> {
   // Graph's events: one batched consumer (graph-events.ts), or the three it stands in for.
   if (config.graphMerged) await deleteSupersededGraphConsumers(ctx);
   const graphConsumers = config.graphMerged ? [mergedGraphConsumer(ctx)] : [graphConsumer(ctx), followersConsumer(ctx), graphReadModelConsumer(ctx)];
+  // Post's events: the fan-out's consumer runs the read model's handlers too (post-events.ts), or each has its own.
+  if (config.postMerged) await deleteSupersededPostConsumer(ctx);
+  const metrics = fanoutMetrics(rt.metrics);
+  const postConsumers = config.postMerged ? [mergedPostConsumer(ctx, metrics)] : [postConsumer(ctx, metrics)];
   return serve(rt, {
     bindings: [bind(FeedService, feedService(ctx))],
     // The read model is kept by its consumers even while reads bypass it (OASIS_FEED_READ_MODEL=0).
-    consumers: [postConsumer(ctx, fanoutMetrics(rt.metrics)), ...graphConsumers, ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed, rt.config.interactionBatch, rt.config.rmPostBatch)],
+    consumers: [
+      ...postConsumers,
+      ...graphConsumers,
+      ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed, rt.config.interactionBatch, rt.config.rmPostBatch, !config.postMerged),
+    ],
   });
 }

@@ -70,6 +70,13 @@
  *   a full read asks graph nothing; without a set, graph as before. A mute or block made
  *   straight on graph then shows once the feed consumed its event (design note 50); 0:
  *   graph on every read, as before.
+ * - OASIS_FEED_POST_MERGED [1]: post's events are read by one consumer (`feed-fanout`,
+ *   post-events.ts) that runs the fan-out's and the read model's handlers together, one
+ *   post's events in stream order (kit/consumer.ts orderKey), others alongside, instead of
+ *   the two consumers `feed-fanout` and `feed-read-model-post`, whose durable it deletes
+ *   at start: every post event was delivered, decoded and acked twice. 0: two consumers
+ *   (`feed-read-model-post` then starts at new events). bench/social.ts
+ *   OASIS_BENCH_COMPOSE_AB=postmerged.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -114,6 +121,8 @@ export interface FeedConfig extends BaseConfig {
   readonly relSetAmend: boolean;
   /** The feed's own reads take the viewer's relationships from their complete set when there is one (read-model.ts relationshipsFromSet), else from graph. */
   readonly relSetReads: boolean;
+  /** Post's events through one consumer (post-events.ts), not two. */
+  readonly postMerged: boolean;
 }
 
 export function loadFeedConfig(env: Env = process.env): FeedConfig {
@@ -142,5 +151,6 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     rmPostBatch: nonNegativeIntEnv(env, "OASIS_FEED_RM_POST_BATCH", 64),
     relSetAmend: boolEnv(env, "OASIS_FEED_REL_SET_AMEND", true),
     relSetReads: boolEnv(env, "OASIS_FEED_READ_REL_SETS", true),
+    postMerged: boolEnv(env, "OASIS_FEED_POST_MERGED", true),
   });
 }

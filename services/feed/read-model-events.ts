@@ -33,10 +33,50 @@ import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
  * (OASIS_FEED_RM_POST_BATCH, 0: one event at a time) makes the post consumer take the
  * events that arrive together as batches of up to that many, applied one after another
  * in stream order (every event a barrier of overlappingBatch, so a post_updated still
- * never passes its post_created) and acknowledged together.
+ * never passes its post_created) and acknowledged together. `withPost` false
+ * (OASIS_FEED_POST_MERGED, the default): no post consumer here, the fan-out's consumer
+ * runs readModelPostHandlers (post-events.ts).
  */
-export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true, interactionBatch = 0, postBatch = 0) {
-  const postHandlers: EventHandler<any>[] = [
+export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true, interactionBatch = 0, postBatch = 0, withPost = true) {
+  const postHandlers = readModelPostHandlers(rm, oneTripCreate, createSeed);
+  const consumers: Array<{ name: string; handlers: readonly EventHandler<any>[]; batch?: ConsumerBatch; deliver?: "new" }> = [
+    {
+      name: "feed-read-model-identity",
+      handlers: [on(AccountCreatedSchema, async (e) => rm.putProfile(e.profile!)), on(ProfileUpdatedSchema, async (e) => rm.putProfile(e.profile!))],
+    },
+  ];
+  // Without `withPost` (OASIS_FEED_POST_MERGED, post-events.ts) the fan-out's consumer runs
+  // these handlers. With it, the consumer starts at new events when its durable is made:
+  // the merged consumer (the default) applied the events before that.
+  if (withPost) consumers.unshift({ name: "feed-read-model-post", handlers: postHandlers, deliver: "new", ...(postBatch > 0 && { batch: overlappingBatch(postHandlers, postBatch, () => false) }) });
+  if (withInteraction) {
+    const handlers: EventHandler<any>[] = [
+      on(PostLikedSchema, async (e) => {
+        if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, true);
+        await rm.liked(e.postId, e.userId, true);
+        await rm.touched(e.postId, e.userId);
+      }),
+      on(PostUnlikedSchema, async (e) => {
+        if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, false);
+        await rm.liked(e.postId, e.userId, false);
+        await rm.touched(e.postId, e.userId);
+      }),
+      on(CommentCreatedSchema, async (e) => rm.touched(e.comment!.postId)),
+      on(CommentDeletedSchema, async (e) => rm.touched(e.postId)),
+      on(CommentModeratedSchema, async (e) => rm.touched(e.postId)),
+    ];
+    consumers.push({ name: "feed-read-model-interaction", handlers, ...(interactionBatch > 0 && { batch: overlappingBatch(handlers, interactionBatch) }) });
+  }
+  return consumers;
+}
+
+/**
+ * The read model's handlers of post's events (post_created, post_updated, post_deleted),
+ * for its own consumer or the fan-out's (post-events.ts); `oneTripCreate` and
+ * `createSeed` as for readModelConsumers. They need a post's events in stream order.
+ */
+export function readModelPostHandlers(rm: ReadModel, oneTripCreate = true, createSeed = true): EventHandler<any>[] {
+  return [
     on(PostCreatedSchema, async (e, meta) => {
       // The fan-out's seed may have written it already (then this writes nothing); a
       // later event's write (a like's counter fence) is never overwritten either.
@@ -58,32 +98,6 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneT
       }
     }),
   ];
-  const consumers: Array<{ name: string; handlers: readonly EventHandler<any>[]; batch?: ConsumerBatch }> = [
-    { name: "feed-read-model-post", handlers: postHandlers, ...(postBatch > 0 && { batch: overlappingBatch(postHandlers, postBatch, () => false) }) },
-    {
-      name: "feed-read-model-identity",
-      handlers: [on(AccountCreatedSchema, async (e) => rm.putProfile(e.profile!)), on(ProfileUpdatedSchema, async (e) => rm.putProfile(e.profile!))],
-    },
-  ];
-  if (withInteraction) {
-    const handlers: EventHandler<any>[] = [
-      on(PostLikedSchema, async (e) => {
-        if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, true);
-        await rm.liked(e.postId, e.userId, true);
-        await rm.touched(e.postId, e.userId);
-      }),
-      on(PostUnlikedSchema, async (e) => {
-        if (oneTripLikes) return rm.likeChanged(e.postId, e.userId, false);
-        await rm.liked(e.postId, e.userId, false);
-        await rm.touched(e.postId, e.userId);
-      }),
-      on(CommentCreatedSchema, async (e) => rm.touched(e.comment!.postId)),
-      on(CommentDeletedSchema, async (e) => rm.touched(e.postId)),
-      on(CommentModeratedSchema, async (e) => rm.touched(e.postId)),
-    ];
-    consumers.push({ name: "feed-read-model-interaction", handlers, ...(interactionBatch > 0 && { batch: overlappingBatch(handlers, interactionBatch) }) });
-  }
-  return consumers;
 }
 
 /**

@@ -83,3 +83,17 @@ test("likes and refer-tos reach the viewer's state and the counters through even
   await bed.post(reader).deletePost({ postId: refer });
   await until(() => viewOf(reader, p), (v) => v?.viewer?.referred === false && v.counts?.refers === 0n, 60_000);
 });
+
+test("post's events through the fan-out's one consumer (OASIS_FEED_POST_MERGED): a post's edits reach the read model in order", async () => {
+  const [author, reader] = ids as [bigint, bigint];
+  await bed.graph(reader).follow({ userId: author });
+  await bed.feed(reader).getHomeFeed({});
+  const p = (await bed.post(author).createPost({ mediaIds: [await bed.photo(author, 2)], caption: "edit 0" })).post!.postId;
+  // Published back to back: post_created and five post_updated of one post, whose order only the consumer's order key keeps.
+  for (let i = 1; i <= 5; i++) await bed.post(author).updatePost({ post: { postId: p, caption: `edit ${i}` }, updateMask: { paths: ["caption"] } });
+  const view = await until(() => viewOf(reader, p), (v) => v?.post?.caption === "edit 5");
+  expect(view?.post?.caption).toBe("edit 5");
+  // Settled: no older edit lands after the last one.
+  await keys.quiet(60_000);
+  expect((await viewOf(reader, p))?.post?.caption).toBe("edit 5");
+});
