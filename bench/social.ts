@@ -74,7 +74,8 @@
  * BatchGetMedia hop), `noid` (OASIS_POST_ONE_TRIP_WITHOUT_ID 0 -> 1: a create without a
  * request id, as the DSB mix sends them, in one MariaDB round trip, not two),
  * `postmerged` (OASIS_FEED_POST_MERGED 0 -> 1: the feed reads post's events with one
- * consumer, not two, services/feed/post-events.ts) or
+ * consumer, not two, services/feed/post-events.ts), `bytesonce` (OASIS_POST_BYTES_ONCE 0 ->
+ * 1: the one-round-trip create sends the post's bytes once, not three times) or
  * `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
  * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
  * prints mix req/s off -> on and each one's ratio to that floor.
@@ -135,6 +136,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   mediacache: { variable: "OASIS_POST_MEDIA_CACHE", values: ["0", "1"], services: ["post"] },
   noid: { variable: "OASIS_POST_ONE_TRIP_WITHOUT_ID", values: ["0", "1"], services: ["post"] },
   postmerged: { variable: "OASIS_FEED_POST_MERGED", values: ["0", "1"], services: ["feed"] },
+  bytesonce: { variable: "OASIS_POST_BYTES_ONCE", values: ["0", "1"], services: ["post"] },
   // Stop 28's compose cuts together: before / after.
   stop28: {
     variable: "OASIS_FEED_ONE_TRIP_FANOUT",

@@ -97,8 +97,12 @@ export async function idempotent<D extends DescMessage>(
 export interface BatchedWrites<D extends DescMessage> {
   readonly statements: readonly Statement[];
   readonly response: MessageShape<D>;
-  /** The response's encoding when the caller has it already (stored as given, not encoded again). */
-  readonly encoded?: Uint8Array;
+  /**
+   * The response's encoding when the caller has it already (stored as given, not encoded
+   * again), or (idempotentGuarded only) an SQL expression of the caller's code giving it
+   * at that point of the batch, e.g. a session variable an earlier write set.
+   */
+  readonly encoded?: Uint8Array | { readonly sql: string };
 }
 
 /**
@@ -198,10 +202,12 @@ export async function idempotentGuarded<D extends DescMessage>(
       // A locking read sees the latest committed row, not the transaction's snapshot.
       { sql: "SELECT @oasis_key_new AS fresh, fingerprint, response FROM request_log WHERE scope = ? AND caller_id = ? AND request_id = ? LOCK IN SHARE MODE", params: pk },
       ...writes.statements,
-      {
-        sql: `UPDATE request_log SET response = ? WHERE scope = ? AND caller_id = ? AND request_id = ? AND ${claimedKey}`,
-        params: [Buffer.from(writes.encoded ?? toBinary(responseSchema, writes.response)), ...pk],
-      },
+      writes.encoded !== undefined && !(writes.encoded instanceof Uint8Array)
+        ? { sql: `UPDATE request_log SET response = ${writes.encoded.sql} WHERE scope = ? AND caller_id = ? AND request_id = ? AND ${claimedKey}`, params: pk }
+        : {
+            sql: `UPDATE request_log SET response = ? WHERE scope = ? AND caller_id = ? AND request_id = ? AND ${claimedKey}`,
+            params: [Buffer.from(writes.encoded ?? toBinary(responseSchema, writes.response)), ...pk],
+          },
     ],
     { commit: true },
   );

@@ -55,9 +55,12 @@ export interface Outbox {
    * input; or a Statement whose `sql` is such a constant with `?` placeholders for its
    * `params`, e.g. `EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND id = ?)`).
    * Published after commit, like `add`. `payload`: the message's encoding when the
-   * caller has it already (it is stored as given, not encoded again).
+   * caller has it already (it is stored as given, not encoded again), or an SQL
+   * expression of the caller's code that gives it at that point of the batch (e.g. a
+   * session variable an earlier statement set to the encoding, so bytes the batch stores
+   * several times are sent once).
    */
-  statement<D extends DescMessage>(schema: D, message: MessageInitShape<D>, when?: string | Statement, payload?: Uint8Array): Statement;
+  statement<D extends DescMessage>(schema: D, message: MessageInitShape<D>, when?: string | Statement, payload?: Uint8Array | { readonly sql: string }): Statement;
   /**
    * As `statement`, for an event whose content the batch decides: `variants` are the
    * possible messages (one id, one set of headers), and the one stored is
@@ -310,6 +313,12 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       return row[0];
     },
     statement(schema, message, when, payload) {
+      if (payload !== undefined && !(payload instanceof Uint8Array)) {
+        // The bytes come from the batch: the row's id, subject and headers only.
+        const [id, subject, , headers] = outboxRow(schema, message, new Uint8Array(0));
+        const cond = condition(when ?? "TRUE");
+        return { sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ${payload.sql}, ? FROM DUAL WHERE ${cond.sql}`, params: [id, subject, headers, ...cond.params] };
+      }
       const row = outboxRow(schema, message, payload);
       if (when === undefined) return { sql: "INSERT INTO outbox (id, subject, payload, headers) VALUES (?, ?, ?, ?)", params: row };
       const cond = condition(when);

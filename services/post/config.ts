@@ -9,6 +9,10 @@
  *   the suspension lock, the key claimed only if the author is not suspended, the rows
  *   conditioned on the claim, COMMIT); a suspended author's create then takes the two.
  *   bench/social.ts OASIS_BENCH_COMPOSE_AB=onetrip.
+ * - OASIS_POST_BYTES_ONCE [1]: the one-round-trip create sends the post's bytes once
+ *   (a session variable the post's row, post_created's outbox row and the stored
+ *   response read) instead of three hex-escaped copies in the batch's SQL text. 0: three.
+ *   bench/social.ts OASIS_BENCH_COMPOSE_AB=bytesonce.
  * - OASIS_POST_ONE_TRIP_WITHOUT_ID [1]: a create without a request_id takes the one round
  *   trip too (the suspension lock, the rows and the outbox row written only if the author
  *   has no suspension, COMMIT; kit/idempotency.ts idempotentGuarded's guardOnly) instead
@@ -28,6 +32,8 @@ export interface PostConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** Creates of authors with no suspension in one round trip (idempotentGuarded). */
   readonly oneTripCreate: boolean;
+  /** The one-round-trip create sends the post's bytes once (a session variable). */
+  readonly bytesOnce: boolean;
   /** Creates without a request id in one round trip as well (idempotentGuarded's guardOnly). */
   readonly oneTripWithoutId: boolean;
   /** Creates read media from media's Redis cache (shared-rules/media-cache.ts) before asking media. */
@@ -40,6 +46,7 @@ export function loadPostConfig(env: Env = process.env): PostConfig {
     batchedWrites: boolEnv(env, "OASIS_POST_BATCHED_WRITES", true),
     oneTripCreate: boolEnv(env, "OASIS_POST_ONE_TRIP_CREATE", true),
     oneTripWithoutId: boolEnv(env, "OASIS_POST_ONE_TRIP_WITHOUT_ID", true),
+    bytesOnce: boolEnv(env, "OASIS_POST_BYTES_ONCE", true),
     mediaCache: boolEnv(env, "OASIS_POST_MEDIA_CACHE", true),
   });
 }

@@ -17,13 +17,17 @@ export async function insertPost(db: Queryable, post: Post): Promise<void> {
  * insertPost as statements of a batched transaction: the post row, then its hashtags if
  * any; with `when` (an SQL condition of the caller's code, never input, e.g.
  * kit/idempotency.ts claimedKey), each inserts only if it holds at that point of the batch.
- * `body`: the post's encoding when the caller has it (stored as given).
+ * `body`: the post's encoding when the caller has it (stored as given), or (with `when`)
+ * an SQL expression of the caller's code giving it at that point of the batch.
  */
-export function insertPostStatements(post: Post, when?: string, body?: Uint8Array): Statement[] {
-  const params = [post.postId, post.authorId, post.referPostId, Buffer.from(body ?? toBinary(PostSchema, post))];
+export function insertPostStatements(post: Post, when?: string, body?: Uint8Array | { readonly sql: string }): Statement[] {
+  const bytesSql = body !== undefined && !(body instanceof Uint8Array) ? body.sql : undefined;
+  const ids = [post.postId, post.authorId, post.referPostId];
+  const params = bytesSql !== undefined ? ids : [...ids, Buffer.from((body as Uint8Array | undefined) ?? toBinary(PostSchema, post))];
+  if (bytesSql !== undefined && when === undefined) throw new Error("insertPostStatements: a body from SQL needs `when`");
   const row = when === undefined
     ? { sql: "INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP(3))", params }
-    : { sql: `INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) SELECT ?, ?, ?, ?, CURRENT_TIMESTAMP(3) FROM DUAL WHERE ${when}`, params };
+    : { sql: `INSERT INTO posts (post_id, author_id, refer_post_id, body, created_at) SELECT ?, ?, ?, ${bytesSql ?? "?"}, CURRENT_TIMESTAMP(3) FROM DUAL WHERE ${when}`, params };
   if (post.hashtags.length === 0) return [row];
   if (when === undefined) return [row, { sql: "INSERT IGNORE INTO post_hashtags (tag, post_id) VALUES ?", params: [post.hashtags.map((t) => [t, post.postId])] }];
   const tags = post.hashtags.map(() => "SELECT ? AS tag, ? AS post_id").join(" UNION ALL ");

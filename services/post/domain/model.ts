@@ -12,7 +12,7 @@ export interface StoredPost {
 export interface PostStore {
   insertPost(db: Queryable, post: Post): Promise<void>;
   /** insertPost as statements of a batched transaction (kit/mysql.ts withBatchedTransaction). */
-  insertPostStatements(post: Post, when?: string, body?: Uint8Array): Statement[];
+  insertPostStatements(post: Post, when?: string, body?: Uint8Array | { readonly sql: string }): Statement[];
   notSuspendedCondition(userId: bigint): Statement;
   /** The locking read of isSuspended(db, userId, true) as a batch statement: any row means suspended. */
   suspendedForUpdateStatement(userId: bigint): Statement;
