@@ -186,6 +186,12 @@ const commandStats = (): Map<string, { calls: number; usec: number }> => {
   const text = execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} INFO commandstats`).toString();
   return new Map([...text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)].map((m) => [m[1]!, { calls: Number(m[2]), usec: Number(m[3]) }]));
 };
+/** One field of INFO <section> on the bench's Redis, as text ("?" when absent). */
+const redisInfoField = (section: string, field: string): string =>
+  new RegExp(`^${field}:(.*)$`, "m").exec(execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} INFO ${section}`).toString())?.[1]?.trim() ?? "?";
+/** One CONFIG GET value on the bench's Redis ("?" when absent). */
+const redisConfigField = (name: string): string =>
+  execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} CONFIG GET ${name}`).toString().split("\n")[1]?.trim() || "?";
 /** Per request: each command's calls and microseconds between two commandStats, busiest first. */
 const commandsPerRequest = (a: ReturnType<typeof commandStats>, b: ReturnType<typeof commandStats>, requests: number) =>
   [...b]
@@ -201,6 +207,10 @@ const services = ["identity", "graph", "media", "post", "feed", ...(process.env.
 await ensureInfra();
 const redisPid = findRedisPid();
 console.log(machineLine());
+// Redis's client-side-caching table outlives the clients and namespaces that filled it (keys
+// read while absent are never invalidated): at ~1M entries every tracked read and write costs
+// more (stop 32: the page script 52 -> 332 us per home read). Printed so a run on a full table shows.
+console.log(`Redis tracking table at start: ${redisInfoField("stats", "tracking_total_keys")} keys (tracking-table-max-keys ${redisConfigField("tracking-table-max-keys")})`);
 const bed = await startSocialTestbed(services.filter((s) => s !== "interaction" || Bun.file(`services/interaction/main.ts`).size > 0));
 let floor: FloorServer | undefined;
 let closeProbe: (() => void) | undefined;

@@ -356,7 +356,7 @@ function storeManifests(): Obj[] {
       "redis",
       "redis:7.4",
       6379,
-      { env: [fromSecret("REDIS_PASSWORD", "redis-password")], command: ["redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes"], volumeMounts: [{ name: "data", mountPath: "/data" }] },
+      { env: [fromSecret("REDIS_PASSWORD", "redis-password")], command: ["redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes", "--tracking-table-max-keys", "1000000"], volumeMounts: [{ name: "data", mountPath: "/data" }] },
       "20Gi",
     ),
     svc("redis", 6379),

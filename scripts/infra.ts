@@ -50,7 +50,7 @@ export function dependencies(env = process.env): Dependency[] {
     {
       name: "Redis",
       ...redis,
-      start: ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", String(redis.port), "--save", "", "--appendonly", "no"],
+      start: ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", String(redis.port), "--save", "", "--appendonly", "no", "--tracking-table-max-keys", "1000000"],
     },
     {
       name: "NATS",
