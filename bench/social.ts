@@ -182,13 +182,15 @@ const findRedisPid = () =>
   Number(execSync(`ss -ltnpH 'sport = :${redisPort}' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2`).toString().trim()) ||
   Number(execSync(`pgrep -o -f 'redis-server.*:${redisPort}' || true`).toString().trim()) ||
   undefined;
+/** INFO <section> of the bench's Redis, as redis-cli prints it. */
+const redisInfo = (section: string): string => execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} INFO ${section}`).toString();
 const commandStats = (): Map<string, { calls: number; usec: number }> => {
-  const text = execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} INFO commandstats`).toString();
+  const text = redisInfo("commandstats");
   return new Map([...text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)].map((m) => [m[1]!, { calls: Number(m[2]), usec: Number(m[3]) }]));
 };
 /** One field of INFO <section> on the bench's Redis, as text ("?" when absent). */
 const redisInfoField = (section: string, field: string): string =>
-  new RegExp(`^${field}:(.*)$`, "m").exec(execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} INFO ${section}`).toString())?.[1]?.trim() ?? "?";
+  new RegExp(`^${field}:(.*)$`, "m").exec(redisInfo(section))?.[1]?.trim() ?? "?";
 /** One CONFIG GET value on the bench's Redis ("?" when absent). */
 const redisConfigField = (name: string): string =>
   execSync(`redis-cli -h ${redisUrl.hostname} -p ${redisPort} CONFIG GET ${name}`).toString().split("\n")[1]?.trim() || "?";

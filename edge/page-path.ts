@@ -106,47 +106,13 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
   const items = (opts.itemEntries ?? 0) > 0 ? new ItemCache(opts.itemEntries!, undefined, opts.splice ?? false) : undefined;
   const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, tightWindow: opts.tightWindow, held: opts.held, watchedKeys: opts.watchedKeys, splice: opts.splice, sets: opts.relSets ?? false, setMax: opts.relSetMax, oneTripWrites: opts.relWriteOneTrip });
-  new Counter({
-    name: "edge_page_items_total",
-    help: "Timeline items the page path assembled pages from (OASIS_EDGE_PAGE_ITEM_ENTRIES, services/feed/page-path/items.ts), by result (hit: kept rendering; miss: built and encoded).",
-    labelNames: ["result"],
-    registers: [opts.registry],
-    collect() {
-      this.reset();
-      if (items) {
-        this.inc({ result: "hit" }, items.hits);
-        this.inc({ result: "miss" }, items.misses);
-      }
-    },
-  });
-  new Counter({
-    name: "edge_page_path_reused_total",
-    help: "Pages the page path served from the page kept for the same request, by result (hit: the same Lua reply; unchanged: its keys tracked and unchanged, not read, OASIS_EDGE_PAGE_TRACKING; miss: computed).",
-    labelNames: ["result"],
-    registers: [opts.registry],
-    collect() {
-      this.reset();
-      if (reuse) {
-        this.inc({ result: "hit" }, reuse.hits);
-        this.inc({ result: "unchanged" }, reuse.unchanged);
-        this.inc({ result: "miss" }, reuse.misses);
-      }
-    },
-  });
-  new Counter({
-    name: "edge_page_tracking_total",
-    help: "Kept pages the page path tracked (OASIS_EDGE_PAGE_TRACKING, services/feed/page-path/tracking.ts), by event (registered; invalidated: a key changed; refused: a key changed while it was being registered).",
-    labelNames: ["event"],
-    registers: [opts.registry],
-    collect() {
-      this.reset();
-      const t = feed.tracker;
-      if (t) {
-        this.inc({ event: "registered" }, t.registered);
-        this.inc({ event: "invalidated" }, t.invalidated);
-        this.inc({ event: "refused" }, t.refused);
-      }
-    },
+  countedFrom(opts.registry, "edge_page_items_total", "Timeline items the page path assembled pages from (OASIS_EDGE_PAGE_ITEM_ENTRIES, services/feed/page-path/items.ts), by result (hit: kept rendering; miss: built and encoded).", "result", () =>
+    items && { hit: items.hits, miss: items.misses });
+  countedFrom(opts.registry, "edge_page_path_reused_total", "Pages the page path served from the page kept for the same request, by result (hit: the same Lua reply; unchanged: its keys tracked and unchanged, not read, OASIS_EDGE_PAGE_TRACKING; miss: computed).", "result", () =>
+    reuse && { hit: reuse.hits, unchanged: reuse.unchanged, miss: reuse.misses });
+  countedFrom(opts.registry, "edge_page_tracking_total", "Kept pages the page path tracked (OASIS_EDGE_PAGE_TRACKING, services/feed/page-path/tracking.ts), by event (registered; invalidated: a key changed; refused: a key changed while it was being registered).", "event", () => {
+    const t = feed.tracker;
+    return t && { registered: t.registered, invalidated: t.invalidated, refused: t.refused };
   });
   new Counter({
     name: "edge_page_path_wide_total",
@@ -157,20 +123,9 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
       this.inc(feed.wideReads);
     },
   });
-  new Counter({
-    name: "edge_page_held_total",
-    help: "Pieces every viewer shares (posts, counters, profiles) the page path put back into lean reads (OASIS_EDGE_PAGE_HELD_ENTRIES, services/feed/page-path/held.ts), by result (hit: held; fetched: read again with tracking on; fallback: a lean read read again in full).",
-    labelNames: ["result"],
-    registers: [opts.registry],
-    collect() {
-      this.reset();
-      const h = feed.held;
-      if (h) {
-        this.inc({ result: "hit" }, h.hits);
-        this.inc({ result: "fetched" }, h.fetched);
-        this.inc({ result: "fallback" }, h.fallbacks);
-      }
-    },
+  countedFrom(opts.registry, "edge_page_held_total", "Pieces every viewer shares (posts, counters, profiles) the page path put back into lean reads (OASIS_EDGE_PAGE_HELD_ENTRIES, services/feed/page-path/held.ts), by result (hit: held; fetched: read again with tracking on; fallback: a lean read read again in full).", "result", () => {
+    const h = feed.held;
+    return h && { hit: h.hits, fetched: h.fetched, fallback: h.fallbacks };
   });
   const writes = new Counter({ name: "edge_page_path_rel_writes_total", help: "Relationship writes through the edge, by what became of the writer's relationship set (amended: the pair written in place, OASIS_EDGE_REL_SET_AMEND; dropped: dropped, or there was none to amend).", labelNames: ["result"], registers: [opts.registry] });
   const counted = { hit: results.labels("hit"), filled: results.labels("filled"), miss: results.labels("miss"), error: results.labels("error") };
@@ -236,4 +191,22 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
     },
     close: () => redis.disconnect(),
   };
+}
+
+/**
+ * A counter whose value is read from a page path component's own tallies when Prometheus
+ * scrapes: `read()` gives each `label` value's count, or undefined while the component is
+ * off (then the counter has no samples). Names and labels as the callers register them.
+ */
+function countedFrom(registry: Registry, name: string, help: string, label: string, read: () => Record<string, number> | undefined): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, count] of Object.entries(read() ?? {})) this.inc({ [label]: value }, count);
+    },
+  });
 }
