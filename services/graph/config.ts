@@ -19,6 +19,10 @@
  * OASIS_GRAPH_AMEND_CACHE [1] - a new follow of a public account adds the edge to both
  * users' cached lists and counts in place (graph-cache.ts followAdded) instead of
  * dropping them; 0 drops them (the A/B switch of bench/writes.ts).
+ * OASIS_GRAPH_GROUP_COMMIT [64] - group commit: the public follows that concurrent calls
+ * hand in while a follow's transaction runs go together in one transaction of one round
+ * trip, at most this many (store.ts followGroupPlan, kit/tx-batcher.ts; design note 64);
+ * 0 or 1: each follow alone.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -36,6 +40,8 @@ export interface GraphConfig extends BaseConfig {
   readonly pointLookupMax: number;
   /** A new follow amends the cached lists and counts instead of dropping them. */
   readonly amendCache: boolean;
+  /** Most public follows per group-commit transaction; <= 1: each alone. */
+  readonly groupCommit: number;
 }
 
 export function loadGraphConfig(env: Env = process.env): GraphConfig {
@@ -47,5 +53,6 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     followFlagsOnce: boolEnv(env, "OASIS_GRAPH_FOLLOW_FLAGS_ONCE", true),
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
     amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
+    groupCommit: nonNegativeIntEnv(env, "OASIS_GRAPH_GROUP_COMMIT", 64),
   });
 }

@@ -4,7 +4,7 @@
  * exact and events free of duplicates under concurrent, repeated calls.
  */
 import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
-import type { EdgeRow, FollowManyEvents, FollowManyOutcome, FollowTarget, GraphStore, RelationFlag } from "./domain/model.ts";
+import type { EdgeRow, FollowManyEvents, FollowManyOutcome, FollowOutcome, FollowTarget, GraphStore, GroupFollow, RelationFlag } from "./domain/model.ts";
 
 export type { EdgeRow, RelationFlag };
 
@@ -317,6 +317,87 @@ const pairFlagsKeptSql = `SELECT
 const stripKept = ({ keptFree: _f, keptFlags: _g, ...flags }: Record<string, number>) => flags;
 
 /**
+ * The pair's flags as pairFlagsSql reads them, keeping `@oasis_flags` (1 mutual + 2
+ * followee muting) for the event's variant, but not `@oasis_free`: in a group commit
+ * this consistent read may see the snapshot an earlier follow of the batch took, so
+ * whether a block stands is taken from the locking read instead (followGroupPlan).
+ */
+const pairFlagsGroupSql = `SELECT
+       EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS following,
+       @oasis_fb := EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS followedBy,
+       EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requested,
+       EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requestedBy,
+       EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blocking,
+       EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blockedBy,
+       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS muting,
+       @oasis_mb := EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS mutedBy,
+       @oasis_flags := @oasis_fb + 2 * @oasis_mb AS keptFlags`;
+
+/**
+ * Public follows of several callers in one transaction of one round trip (group commit,
+ * kit/tx-batcher.ts; OASIS_GRAPH_GROUP_COMMIT), each with followOneTrip's effect, in the
+ * order given, five statements each:
+ * 1. lock the block rows between the two either way (as followOneTrip) and keep whether
+ *    there are none in `@oasis_free` (from this locking read, which sees the latest
+ *    commit: the batch's consistent reads share the snapshot of its first one, so a
+ *    Block committed after it would not show in them);
+ * 2. the pair's flags (pairFlagsGroupSql), keeping `@oasis_flags` for the event;
+ * 3. INSERT IGNORE the edge if free; 4. `@oasis_created := ROW_COUNT()`;
+ * 5. the follow's outbox statement (`GroupFollow.event`, only if created).
+ * A follow sees the writes of those before it in the batch (A -> B then B -> A: the
+ * second is mutual), as if they had committed one after the other. Then, for the whole
+ * batch: both counts of every new edge in one INSERT ... SELECT over the rows that carry
+ * the batch's edge ids, grouped per user and in ascending user id (the lock order every
+ * follow uses, so concurrent batches and single follows do not deadlock on counts), and
+ * which of the edges are the batch's (a follow repeated in the batch, or one already
+ * there, inserted nothing: not created, not counted, no event). COMMIT is added by the
+ * caller. `outcomes` reads each follow's result from the batch's results, in order.
+ */
+export function followGroupPlan(follows: readonly GroupFollow[]): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] } {
+  const eitherWay = "(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)";
+  const statements: Statement[] = [];
+  for (const f of follows) {
+    statements.push(
+      { sql: `SELECT @oasis_free := (COUNT(*) = 0) AS free FROM blocks WHERE ${eitherWay} FOR UPDATE`, params: [f.followerId, f.followeeId, f.followeeId, f.followerId] },
+      { sql: pairFlagsGroupSql, params: pairFlagsParams(f.followerId, f.followeeId) },
+      { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [f.followerId, f.followeeId, f.id, f.now] },
+      { sql: "SET @oasis_created := ROW_COUNT()" },
+      f.event,
+    );
+  }
+  const ours = follows.map(() => "(follower_id = ? AND followee_id = ? AND id = ?)").join(" OR ");
+  const oursParams = follows.flatMap((f) => [f.followerId, f.followeeId, f.id]);
+  statements.push(
+    {
+      sql: `INSERT INTO counts (user_id, followers, following)
+            SELECT u, SUM(fr), SUM(fg) FROM (
+              SELECT followee_id AS u, 1 AS fr, 0 AS fg FROM follows WHERE ${ours}
+              UNION ALL SELECT follower_id, 0, 1 FROM follows WHERE ${ours}
+            ) n GROUP BY u ORDER BY u
+            ON DUPLICATE KEY UPDATE followers = counts.followers + VALUES(followers), following = counts.following + VALUES(following)`,
+      params: [...oursParams, ...oursParams],
+    },
+    { sql: `SELECT id FROM follows WHERE ${ours}`, params: oursParams },
+  );
+  return {
+    statements,
+    outcomes(results) {
+      const created = new Set((results[follows.length * 5 + 1] as Array<{ id: string }>).map((r) => BigInt(r.id)));
+      return follows.map((f, i) => {
+        if (Number((results[i * 5] as Array<{ free: number | string }>)[0]!.free) !== 1) return { blocked: true };
+        const flags = flagSet(stripGroupKept((results[i * 5 + 1] as Array<Record<string, number>>)[0]!));
+        // Free by the locking read: no block either way, whatever the snapshot said.
+        flags.delete("blocking");
+        flags.delete("blockedBy");
+        flags.add("following");
+        return { blocked: false, created: created.has(f.id), flags };
+      });
+    },
+  };
+}
+const stripGroupKept = ({ keptFlags: _g, ...flags }: Record<string, number>) => flags;
+
+/**
  * The first round trip of a follow import (BatchCreateFollows; `followManyPlan` turns
  * its results into the writes), three statements for all of `ids` at once:
  * 1. lock the block rows between the follower and each target, either way (existing
@@ -540,6 +621,7 @@ export const graphStore: GraphStore = {
   recount,
   followBatched,
   followOneTrip,
+  followGroupPlan,
   followManyReads,
   followManyPlan,
 };

@@ -40,6 +40,10 @@
  *   `INSERT IGNORE INTO posts_meta` (idempotent as the single row is), every other event
  *   its own handler, in stream order. 0: one event at a time. bench/social.ts
  *   OASIS_BENCH_COMPOSE_AB=postbatch.
+ * - OASIS_INTERACTION_GROUP_COMMIT [64]: group commit: the likes that concurrent calls
+ *   hand in while a like's transaction runs go together in one transaction of one round
+ *   trip, at most this many (store.ts likeGroupPlan, kit/tx-batcher.ts; design note 64);
+ *   0 or 1: each like alone.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -61,6 +65,8 @@ export interface InteractionConfig extends BaseConfig {
   readonly unclaimedPostMeta: boolean;
   /** Most events per batch of the posts consumer (events.ts; 0: one at a time). */
   readonly postBatch: number;
+  /** Most likes per group-commit transaction; <= 1: each alone. */
+  readonly groupCommit: number;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -77,5 +83,6 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     batchedPostEvents: boolEnv(env, "OASIS_INTERACTION_BATCHED_POST_EVENTS", true),
     unclaimedPostMeta: boolEnv(env, "OASIS_INTERACTION_UNCLAIMED_POST_META", true),
     postBatch: nonNegativeIntEnv(env, "OASIS_INTERACTION_POST_BATCH", 64),
+    groupCommit: nonNegativeIntEnv(env, "OASIS_INTERACTION_GROUP_COMMIT", 64),
   });
 }

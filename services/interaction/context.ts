@@ -8,7 +8,8 @@ import { ErrorReasonSchema, type ErrorReason } from "#gen/oasis/interaction/v1/e
 import { PostService } from "#gen/oasis/post/v1/post_service_pb.ts";
 import type { InteractionConfig } from "./config.ts";
 import { Counters } from "./counters.ts";
-import type { InteractionStore } from "./domain/model.ts";
+import type { Counts, GroupLike, InteractionStore } from "./domain/model.ts";
+import { TxBatcher } from "#kit/tx-batcher.ts";
 import { interactionStore } from "./store.ts";
 import { ViewerStates } from "./viewer-state.ts";
 import { AuthorPrivacy } from "../../shared-rules/author-privacy.ts";
@@ -40,6 +41,8 @@ export interface InteractionContext {
    * (OASIS_INTERACTION_POST_CACHE; domain/posts.ts); undefined when off.
    */
   readonly postRedis?: Redis;
+  /** Likes, several callers' in one transaction (OASIS_INTERACTION_GROUP_COMMIT; domain/likes.ts). */
+  readonly likes: TxBatcher<GroupLike, Counts | undefined>;
 }
 
 export function createContext(rt: Runtime<InteractionConfig>): InteractionContext {
@@ -63,6 +66,14 @@ export function createContext(rt: Runtime<InteractionConfig>): InteractionContex
     errors: domainErrors<ErrorReason>("interaction", ErrorReasonSchema),
     postAuthors: new Map(),
     authorPrivacy: new AuthorPrivacy(identity),
+    likes: new TxBatcher<GroupLike, Counts | undefined>({
+      pool: rt.db,
+      max: rt.config.groupCommit,
+      plan: (likes) => interactionStore.likeGroupPlan(likes),
+      // A batch of one, or each like of a failed batch: likeBatched with the same event statement.
+      alone: (l) => rt.batchTx((tx) => interactionStore.likeBatched(tx, l.postId, l.userId, l.id, l.event)),
+      committed: () => rt.outbox.kick(),
+    }),
     ...(graphRedis && { graphRedis }),
     ...(postRedis && { postRedis }),
   };

@@ -5,7 +5,7 @@
  * their version, which the Redis copy uses to order updates.
  */
 import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
-import type { CommentRow, CountField, Counts, InteractionStore, LikerRow } from "./domain/model.ts";
+import type { CommentRow, CountField, Counts, GroupLike, InteractionStore, LikerRow } from "./domain/model.ts";
 
 export type { CommentRow, CountField, Counts };
 
@@ -68,6 +68,57 @@ export async function likeBatched(tx: BatchedTx, postId: bigint, userId: bigint,
   const [r] = results[4] as Array<{ created: number | string; likes: string; comments: string; refers: string; drops_received: string; v: string }>;
   if (!r || Number(r.created) !== 1) return undefined;
   return { likes: BigInt(r.likes), comments: BigInt(r.comments), refers: BigInt(r.refers), dropsReceived: BigInt(r.drops_received), v: BigInt(r.v) };
+}
+
+/**
+ * Likes of several callers in one transaction of one round trip (group commit,
+ * kit/tx-batcher.ts; OASIS_INTERACTION_GROUP_COMMIT), each with likeBatched's effect,
+ * three statements each: INSERT IGNORE the like, `@oasis_created := ROW_COUNT()`, its
+ * outbox statement (`GroupLike.event`, only if created). Then, for the whole batch: each
+ * post's likes up by its new likes (and its version by one) in one INSERT ... SELECT
+ * over the rows that carry the batch's like ids, grouped per post and in ascending post
+ * id (the lock order of every batch, so concurrent batches do not deadlock on a popular
+ * post's counter); which likes are the batch's (a like repeated in the batch or already
+ * there inserted nothing: not created, not counted, no event); the counters of the
+ * batch's posts. COMMIT is added by the caller. `outcomes`: per like, in order, the
+ * post's counters after the batch if the like is new, else undefined (as likeBatched).
+ */
+export function likeGroupPlan(likes: readonly GroupLike[]): { statements: Statement[]; outcomes(results: readonly unknown[]): Array<Counts | undefined> } {
+  const statements: Statement[] = [];
+  for (const l of likes) {
+    statements.push(
+      { sql: "INSERT IGNORE INTO likes (post_id, user_id, id, created_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3))", params: [l.postId, l.userId, l.id] },
+      { sql: "SET @oasis_created := ROW_COUNT()" },
+      l.event,
+    );
+  }
+  const ours = likes.map(() => "(post_id = ? AND user_id = ? AND id = ?)").join(" OR ");
+  const oursParams = likes.flatMap((l) => [l.postId, l.userId, l.id]);
+  const posts = [...new Set(likes.map((l) => l.postId))];
+  statements.push(
+    {
+      sql: `INSERT INTO post_counts (post_id, likes, v)
+            SELECT post_id, COUNT(*), 1 FROM likes WHERE ${ours} GROUP BY post_id ORDER BY post_id
+            ON DUPLICATE KEY UPDATE likes = GREATEST(0, post_counts.likes + VALUES(likes)), v = post_counts.v + 1`,
+      params: oursParams,
+    },
+    { sql: `SELECT id FROM likes WHERE ${ours}`, params: oursParams },
+    { sql: "SELECT post_id, likes, comments, refers, drops_received, v FROM post_counts WHERE post_id IN (?)", params: [posts] },
+  );
+  return {
+    statements,
+    outcomes(results) {
+      const at = likes.length * 3 + 1;
+      const created = new Set((results[at] as Array<{ id: string }>).map((r) => BigInt(r.id)));
+      const counts = new Map(
+        (results[at + 1] as Array<{ post_id: string; likes: string; comments: string; refers: string; drops_received: string; v: string }>).map((r) => [
+          BigInt(r.post_id),
+          { likes: BigInt(r.likes), comments: BigInt(r.comments), refers: BigInt(r.refers), dropsReceived: BigInt(r.drops_received), v: BigInt(r.v) },
+        ]),
+      );
+      return likes.map((l) => (created.has(l.id) ? counts.get(l.postId)! : undefined));
+    },
+  };
 }
 
 /** Counters recounted from the rows they count (the reconcile job's truth). */
@@ -265,6 +316,7 @@ export async function postAuthor(db: Queryable, postId: bigint): Promise<bigint>
 export const interactionStore: InteractionStore = {
   bumpCount,
   likeBatched,
+  likeGroupPlan,
   countsOf,
   recount,
   countedPostsAfter,

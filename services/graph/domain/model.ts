@@ -80,6 +80,12 @@ export interface GraphStore {
     event: (pick: string) => Statement,
     flagsOnce?: boolean,
   ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
+  /**
+   * Public follows of several callers in one transaction of one round trip (store.ts
+   * followGroupPlan, for kit/tx-batcher.ts): each as followOneTrip decides it, the
+   * counts of all new edges in one statement; one outcome per follow, in order.
+   */
+  followGroupPlan(follows: readonly GroupFollow[]): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] };
   /** The first round trip of a follow import (store.ts followManyReads): the locks and the flags. */
   followManyReads(followerId: bigint, ids: readonly bigint[]): Statement[];
   /**
@@ -94,6 +100,24 @@ export interface GraphStore {
     now: Date,
     events: FollowManyEvents,
   ): { blocked: bigint } | { blocked: undefined; statements: Statement[]; outcomes: FollowManyOutcome[] };
+}
+
+/** A follow of a public account: refused (either blocks the other), or done (`created`: the edge is new) with the pair's flags after it. */
+export type FollowOutcome = { blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> };
+
+/** One public follow of a group commit (store.ts followGroupPlan). */
+export interface GroupFollow {
+  readonly followerId: bigint;
+  readonly followeeId: bigint;
+  /** The edge's id. */
+  readonly id: bigint;
+  readonly now: Date;
+  /**
+   * follow_created's outbox statement, built in the caller's call context: its variant
+   * picked by `@oasis_flags` (1 mutual + 2 followee muting), inserted only if
+   * `@oasis_created = 1` (as followOneTrip's `event("@oasis_flags")`).
+   */
+  readonly event: Statement;
 }
 
 /** One target of a follow import: its id and whether the account is private. */

@@ -63,15 +63,23 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
   // Read before the transaction starts, so no writer's bump after our commit can be taken for the version we saw.
   const seen = amend ? await ctx.cache.followVersions(viewer, target) : undefined;
   const created = (mutual: boolean, followeeMuting: boolean) => ({ followerId: viewer, followeeId: target, mutual, followeeMuting });
-  const r = await rt.batchTx((tx) =>
-    rt.config.oneTripFollow
-      ? store.followOneTrip(tx, viewer, target, edgeId, new Date(), (pick) =>
-          // Variant index = mutual + 2 * followeeMuting (store.ts followOneTrip's @oasis_flags).
-          rt.outbox.statementOf(FollowCreatedSchema, [created(false, false), created(true, false), created(false, true), created(true, true)], pick, "@oasis_created = 1"),
-          rt.config.followFlagsOnce,
-        )
-      : store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) => rt.outbox.statement(FollowCreatedSchema, created(mutual, followeeMuting), "@oasis_created = 1")),
-  );
+  // Variant index = mutual + 2 * followeeMuting (store.ts followOneTrip's @oasis_flags).
+  const variants = [created(false, false), created(true, false), created(false, true), created(true, true)];
+  const r =
+    rt.config.oneTripFollow && rt.config.groupCommit > 1
+      ? await ctx.follows.add({
+          followerId: viewer,
+          followeeId: target,
+          id: edgeId,
+          now: new Date(),
+          // Built here, in this call's context (the outbox row carries its request id and trace).
+          event: rt.outbox.statementOf(FollowCreatedSchema, variants, "@oasis_flags", "@oasis_created = 1"),
+        })
+      : await rt.batchTx((tx) =>
+          rt.config.oneTripFollow
+            ? store.followOneTrip(tx, viewer, target, edgeId, new Date(), (pick) => rt.outbox.statementOf(FollowCreatedSchema, variants, pick, "@oasis_created = 1"), rt.config.followFlagsOnce)
+            : store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) => rt.outbox.statement(FollowCreatedSchema, created(mutual, followeeMuting), "@oasis_created = 1")),
+        );
   if (r.blocked) return undefined;
   if (!amend) await ctx.cache.invalidate([viewer, target]);
   else if (r.created) {

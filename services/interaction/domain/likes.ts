@@ -38,7 +38,10 @@ export async function like(ctx: InteractionContext, userId: bigint, postId: bigi
   const event = { postId: post.postId, postAuthorId: post.authorId, userId, ...(authorMuting !== undefined && { authorMuting }) };
   // One round trip (store.likeBatched); OASIS_INTERACTION_BATCHED_WRITES=0 takes the
   // statement-by-statement path (bench/interaction.ts compares them).
-  const counts = rt.config.batchedWrites
+  const counts = rt.config.batchedWrites && rt.config.groupCommit > 1
+    ? // Group commit: with the likes of concurrent calls in one transaction (store.likeGroupPlan); the event built here, in this call's context.
+      await ctx.likes.add({ postId: post.postId, userId, id: rt.ids.next(), event: rt.outbox.statement(PostLikedSchema, event, "@oasis_created = 1") })
+    : rt.config.batchedWrites
     ? await rt.batchTx((tx) =>
         store.likeBatched(tx, post.postId, userId, rt.ids.next(), rt.outbox.statement(PostLikedSchema, event, "@oasis_created = 1")),
       )

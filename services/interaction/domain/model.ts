@@ -67,4 +67,21 @@ export interface InteractionStore {
    * `event` outbox row, then COMMIT. Counters after the like, or undefined if it existed.
    */
   likeBatched(tx: BatchedTx, postId: bigint, userId: bigint, id: bigint, event: Statement): Promise<Counts | undefined>;
+  /**
+   * Likes of several callers in one transaction of one round trip (store.ts
+   * likeGroupPlan, for kit/tx-batcher.ts): each as likeBatched, the counters of all
+   * their posts moved in one statement; one outcome per like, in order (the post's
+   * counters after the batch if the like is new, undefined if it existed).
+   */
+  likeGroupPlan(likes: readonly GroupLike[]): { statements: Statement[]; outcomes(results: readonly unknown[]): Array<Counts | undefined> };
+}
+
+/** One like of a group commit (store.ts likeGroupPlan). */
+export interface GroupLike {
+  readonly postId: bigint;
+  readonly userId: bigint;
+  /** The like's id. */
+  readonly id: bigint;
+  /** post_liked's outbox statement, built in the caller's call context, inserted only if `@oasis_created = 1` (as likeBatched's `event`). */
+  readonly event: Statement;
 }

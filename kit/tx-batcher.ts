@@ -1,0 +1,163 @@
+/**
+ * Group commit for request handlers: the writes that concurrent calls hand in while a
+ * transaction is under way go together in the next one, one MariaDB transaction in one
+ * round trip (kit/mysql.ts withBatchedTransaction): one BEGIN, one COMMIT (one redo log
+ * fsync at innodb_flush_log_at_trx_commit = 1), one mysql2 query and one socket write
+ * for all of them, and one outbox kick, so the relay publishes their events in one pass.
+ * Each call still gets its own outcome (or its own error), decided by the caller's
+ * `plan` from the batch's results.
+ *
+ * How a batch forms (the notification consumer's GroupCommit, services/notification
+ * events.ts, does the same for events): calls added in one event-loop turn go together
+ * (the flush waits for `setImmediate`); while `inFlight` transactions are running, new
+ * calls wait and go in the next batch, up to `max` a batch (a full batch starts at
+ * once). Under light load a call thus waits one turn and goes alone; under load the
+ * batches grow with the commit time. A batch of one runs `alone` (the caller's
+ * single-call path, unchanged).
+ *
+ * Failure: if the batch's transaction fails (after withBatchedTransaction's deadlock
+ * retries), every call of it runs `alone`, each in its own transaction, so one call's
+ * error (a duplicate key, a constraint) fails that call only. Items must therefore be
+ * idempotent when run again (INSERT IGNORE and the like): a connection lost after COMMIT
+ * was sent may leave a failed batch stored. An outcome `plan` maps to an Error rejects
+ * that call only; the batch is committed all the same (use it for per-call refusals
+ * that wrote nothing, e.g. a blocked follow). Results that `outcomes` cannot read
+ * (it throws) fail every call of the committed batch with that error.
+ *
+ * Statements of the calls are built by the callers in their own call context (the
+ * outbox's rows carry the call's request id and trace), so items carry Statements,
+ * not closures to run later.
+ */
+import type { Pool } from "mysql2/promise";
+import { withBatchedTransaction, type Statement } from "./mysql.ts";
+
+/** One batch's SQL, from its calls' items (in the order they were added). */
+export interface TxBatchPlan<O> {
+  /** The batch's statements, without START TRANSACTION and COMMIT (added here). */
+  readonly statements: readonly Statement[];
+  /** Each item's outcome, in item order, from the statements' results (in statement order); an Error rejects that item's call. */
+  outcomes(results: readonly unknown[]): ReadonlyArray<O | Error>;
+}
+
+export interface TxBatcherOptions<I, O> {
+  /** The service's pool; it must allow multiple statements (DatabaseOptions.multipleStatements). */
+  readonly pool: Pool;
+  /** Most items per transaction; <= 1: every item alone (group commit off). */
+  readonly max: number;
+  /** Transactions of batches running at once (default 2): the next batch gathers while they run. */
+  readonly inFlight?: number;
+  /** The SQL of a batch of two or more items, and how to read each item's outcome. */
+  plan(items: readonly I[]): TxBatchPlan<O>;
+  /** One item in its own transaction: a batch of one, and each item of a failed batch. */
+  alone(item: I): Promise<O>;
+  /** Called after every committed batch (e.g. the outbox's kick). */
+  committed?(): void;
+}
+
+/** What a batcher did since it was made (tests, the bench's reading of batch sizes). */
+export interface TxBatcherStats {
+  /** Batches of two or more items committed. */
+  batches: number;
+  /** Items in those batches. */
+  batchedItems: number;
+  /** Items that ran alone: batches of one, and the items of failed batches. */
+  alone: number;
+  /** Batches whose transaction failed (their items then ran alone). */
+  failedBatches: number;
+}
+
+interface Pending<I, O> {
+  readonly item: I;
+  resolve(out: O): void;
+  reject(err: unknown): void;
+}
+
+/** Group commit of calls' writes (see the top of this file). */
+export class TxBatcher<I, O> {
+  readonly stats: TxBatcherStats = { batches: 0, batchedItems: 0, alone: 0, failedBatches: 0 };
+  private pending: Array<Pending<I, O>> = [];
+  private running = 0;
+  private scheduled = false;
+  private readonly inFlight: number;
+
+  constructor(private readonly opts: TxBatcherOptions<I, O>) {
+    this.inFlight = Math.max(1, opts.inFlight ?? 2);
+  }
+
+  /** Writes `item` with the calls around it; resolves with its outcome after its batch commits. */
+  add(item: I): Promise<O> {
+    if (this.opts.max <= 1) {
+      this.stats.alone++;
+      return this.opts.alone(item);
+    }
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (this.pending.length >= this.opts.max) void this.flush();
+      else if (this.running < this.inFlight) this.flushSoon();
+    });
+  }
+
+  /** Flushes after the current turn, so the calls of this turn go in one batch. */
+  private flushSoon(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending.splice(0, this.opts.max);
+    this.running++;
+    try {
+      await this.commit(batch);
+    } finally {
+      this.running--;
+      if (this.pending.length > 0) this.flushSoon();
+    }
+  }
+
+  private async commit(batch: Array<Pending<I, O>>): Promise<void> {
+    if (batch.length === 1) return this.runAlone(batch[0]!);
+    let plan: TxBatchPlan<O>;
+    let results: unknown[];
+    try {
+      plan = this.opts.plan(batch.map((p) => p.item));
+      results = await withBatchedTransaction(this.opts.pool, (tx) => tx.run(plan.statements, { commit: true }));
+    } catch {
+      // The plan or the transaction failed: each call runs alone and gets its own answer
+      // (a failure at COMMIT's answer may leave the batch stored: items are idempotent).
+      this.stats.failedBatches++;
+      await Promise.all(batch.map((p) => this.runAlone(p)));
+      return;
+    }
+    this.stats.batches++;
+    this.stats.batchedItems += batch.length;
+    this.opts.committed?.();
+    let outcomes: ReadonlyArray<O | Error>;
+    try {
+      outcomes = plan.outcomes(results);
+      if (outcomes.length !== batch.length) throw new Error(`TxBatcher plan returned ${outcomes.length} outcomes for ${batch.length} items`);
+    } catch (err) {
+      // Committed, but unreadable: not redone; every call of the batch fails.
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const out = outcomes[i]!;
+      if (out instanceof Error) p.reject(out);
+      else p.resolve(out);
+    });
+  }
+
+  private async runAlone(p: Pending<I, O>): Promise<void> {
+    this.stats.alone++;
+    try {
+      p.resolve(await this.opts.alone(p.item));
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+}
