@@ -133,6 +133,23 @@ interface OutboxRow {
   headers: string | Record<string, string>;
 }
 
+const conditionalInsert = "INSERT INTO outbox (id, subject, payload, headers) SELECT ";
+
+/**
+ * Several conditional outbox statements (`Outbox.statement` or `statementOf` with a
+ * `when`) as one statement: one INSERT ... SELECT whose rows are their SELECTs joined by
+ * UNION ALL, each still inserted only if its own condition holds, so a group commit
+ * (kit/tx-batcher.ts) stores its calls' events in one statement instead of one each.
+ * Throws on a statement of another form (an unconditional `statement` is a VALUES insert).
+ */
+export function outboxInsertAll(statements: readonly Statement[]): Statement {
+  for (const st of statements) if (!st.sql.startsWith(conditionalInsert)) throw new Error("outboxInsertAll takes conditional outbox statements only");
+  return {
+    sql: conditionalInsert + statements.map((st) => st.sql.slice(conditionalInsert.length)).join(" UNION ALL SELECT "),
+    params: statements.flatMap((st) => st.params ?? []),
+  };
+}
+
 export function createOutbox(opts: OutboxOptions): Outbox {
   const batchSize = opts.batchSize ?? 200;
   const pollMs = opts.pollMs ?? 250;

@@ -5,6 +5,7 @@
  * most `max` calls, and `max` <= 1 runs every call alone.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Registry } from "prom-client";
 import { createLogger } from "./logger.ts";
 import { dropDatabase, openDatabase, select, withBatchedTransaction, type Pool } from "./mysql.ts";
 import { TxBatcher, type TxBatcherOptions } from "./tx-batcher.ts";
@@ -38,8 +39,9 @@ type Outcome = "created" | "existed";
  * refused (a plain INSERT, so a null note fails the statement) and keep ROW_COUNT();
  * per batch, one `commits` row (so the test can count transactions).
  */
-function batcher(max: number, committed: { n: number }): TxBatcher<Item, Outcome> {
+function batcher(max: number, committed: { n: number }, registry?: Registry): TxBatcher<Item, Outcome> {
   const opts: TxBatcherOptions<Item, Outcome> = {
+    ...(registry && { metrics: { registry, name: "items" } }),
     pool: db,
     max,
     plan(items) {
@@ -138,7 +140,21 @@ test("a batch holds at most `max` calls; a lone call runs alone", async () => {
 test("max <= 1 runs every call alone", async () => {
   await reset();
   const b = batcher(1, { n: 0 });
-  expect(await Promise.all([40, 41, 40].map((k) => b.add({ k, note: "o" })))).toEqual(["created", "created", "existed"]);
+  expect(await Promise.all([40, 41].map((k) => b.add({ k, note: "o" })))).toEqual(["created", "created"]);
+  expect(await b.add({ k: 40, note: "o" })).toBe("existed");
   expect(await commitSizes()).toEqual([1, 1, 1]);
   expect(b.stats).toEqual({ batches: 0, batchedItems: 0, alone: 3, failedBatches: 0 });
+});
+
+test("the registry's counters read the batcher's stats when scraped", async () => {
+  await reset();
+  const registry = new Registry();
+  const b = batcher(64, { n: 0 }, registry);
+  await Promise.all([50, 51, 52].map((k) => b.add({ k, note: "r" })));
+  await b.add({ k: 53, note: "r" });
+  const text = await registry.metrics();
+  expect(text).toContain('tx_batcher_items_total{batcher="items",path="batched"} 3');
+  expect(text).toContain('tx_batcher_items_total{batcher="items",path="alone"} 1');
+  expect(text).toContain('tx_batcher_batches_total{batcher="items",outcome="committed"} 1');
+  expect(text).toContain('tx_batcher_batches_total{batcher="items",outcome="failed"} 0');
 });

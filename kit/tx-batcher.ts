@@ -29,6 +29,7 @@
  * not closures to run later.
  */
 import type { Pool } from "mysql2/promise";
+import { Counter, type Registry } from "prom-client";
 import { withBatchedTransaction, type Statement } from "./mysql.ts";
 
 /** One batch's SQL, from its calls' items (in the order they were added). */
@@ -52,6 +53,12 @@ export interface TxBatcherOptions<I, O> {
   alone(item: I): Promise<O>;
   /** Called after every committed batch (e.g. the outbox's kick). */
   committed?(): void;
+  /**
+   * Registry for `tx_batcher_items_total{batcher, path}` (path: batched, alone) and
+   * `tx_batcher_batches_total{batcher, outcome}` (committed, failed), read from `stats`
+   * when scraped (nothing counted per call); omitted: none.
+   */
+  readonly metrics?: { readonly registry: Registry; readonly name: string };
 }
 
 /** What a batcher did since it was made (tests, the bench's reading of batch sizes). */
@@ -82,6 +89,7 @@ export class TxBatcher<I, O> {
 
   constructor(private readonly opts: TxBatcherOptions<I, O>) {
     this.inFlight = Math.max(1, opts.inFlight ?? 2);
+    if (opts.metrics) sourcesOf(opts.metrics.registry).set(opts.metrics.name, this.stats);
   }
 
   /** Writes `item` with the calls around it; resolves with its outcome after its batch commits. */
@@ -160,4 +168,41 @@ export class TxBatcher<I, O> {
       p.reject(err);
     }
   }
+}
+
+/** Each registry's batchers' stats by name, read by its two counters at scrape time. */
+const registries = new WeakMap<Registry, Map<string, TxBatcherStats>>();
+
+function sourcesOf(registry: Registry): Map<string, TxBatcherStats> {
+  let sources = registries.get(registry);
+  if (sources) return sources;
+  const all = (sources = new Map<string, TxBatcherStats>());
+  registries.set(registry, all);
+  new Counter({
+    name: "tx_batcher_items_total",
+    help: "Calls' writes through a group-commit batcher (kit/tx-batcher.ts): in batches of two or more (batched), or alone.",
+    labelNames: ["batcher", "path"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [batcher, st] of all) {
+        this.inc({ batcher, path: "batched" }, st.batchedItems);
+        this.inc({ batcher, path: "alone" }, st.alone);
+      }
+    },
+  });
+  new Counter({
+    name: "tx_batcher_batches_total",
+    help: "Group-commit batches (kit/tx-batcher.ts) of two or more calls: committed, or failed and redone call by call.",
+    labelNames: ["batcher", "outcome"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [batcher, st] of all) {
+        this.inc({ batcher, outcome: "committed" }, st.batches);
+        this.inc({ batcher, outcome: "failed" }, st.failedBatches);
+      }
+    },
+  });
+  return all;
 }

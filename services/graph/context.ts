@@ -34,6 +34,7 @@ export function createContext(rt: Runtime<GraphConfig>): GraphContext {
       // A batch of one, or each follow of a failed batch: followOneTrip with the same event statement.
       alone: (f) => rt.batchTx((tx) => graphStore.followOneTrip(tx, f.followerId, f.followeeId, f.id, f.now, () => f.event, rt.config.followFlagsOnce)),
       committed: () => rt.outbox.kick(),
+      metrics: { registry: rt.metrics, name: "follows" },
     }),
     accounts: new AccountDirectory(rt.db, rt.client(IdentityService, "identity")),
     cache: new GraphCache(rt.redis, rt.db, rt.config.followerCacheMax),

@@ -44,6 +44,9 @@
  *   hand in while a like's transaction runs go together in one transaction of one round
  *   trip, at most this many (store.ts likeGroupPlan, kit/tx-batcher.ts; design note 64);
  *   0 or 1: each like alone.
+ * - OASIS_INTERACTION_GROUP_ROWS [1]: a group commit's likes in one multi-row INSERT and
+ *   their events in one statement (store.ts likeGroupPlan `rows`) instead of three
+ *   statements per like (design note 64); 0: three per like.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -67,6 +70,8 @@ export interface InteractionConfig extends BaseConfig {
   readonly postBatch: number;
   /** Most likes per group-commit transaction; <= 1: each alone. */
   readonly groupCommit: number;
+  /** A group commit's likes and events in two multi-row statements (store.ts likeGroupPlan). */
+  readonly groupRows: boolean;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -84,5 +89,6 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     unclaimedPostMeta: boolEnv(env, "OASIS_INTERACTION_UNCLAIMED_POST_META", true),
     postBatch: nonNegativeIntEnv(env, "OASIS_INTERACTION_POST_BATCH", 64),
     groupCommit: nonNegativeIntEnv(env, "OASIS_INTERACTION_GROUP_COMMIT", 64),
+    groupRows: boolEnv(env, "OASIS_INTERACTION_GROUP_ROWS", true),
   });
 }

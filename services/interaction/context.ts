@@ -69,10 +69,11 @@ export function createContext(rt: Runtime<InteractionConfig>): InteractionContex
     likes: new TxBatcher<GroupLike, Counts | undefined>({
       pool: rt.db,
       max: rt.config.groupCommit,
-      plan: (likes) => interactionStore.likeGroupPlan(likes),
+      plan: (likes) => interactionStore.likeGroupPlan(likes, rt.config.groupRows),
       // A batch of one, or each like of a failed batch: likeBatched with the same event statement.
       alone: (l) => rt.batchTx((tx) => interactionStore.likeBatched(tx, l.postId, l.userId, l.id, l.event)),
       committed: () => rt.outbox.kick(),
+      metrics: { registry: rt.metrics, name: "likes" },
     }),
     ...(graphRedis && { graphRedis }),
     ...(postRedis && { postRedis }),

@@ -5,6 +5,7 @@
  * their version, which the Redis copy uses to order updates.
  */
 import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
+import { outboxInsertAll } from "#kit/outbox.ts";
 import type { CommentRow, CountField, Counts, GroupLike, InteractionStore, LikerRow } from "./domain/model.ts";
 
 export type { CommentRow, CountField, Counts };
@@ -82,15 +83,26 @@ export async function likeBatched(tx: BatchedTx, postId: bigint, userId: bigint,
  * there inserted nothing: not created, not counted, no event); the counters of the
  * batch's posts. COMMIT is added by the caller. `outcomes`: per like, in order, the
  * post's counters after the batch if the like is new, else undefined (as likeBatched).
+ * `rows` (OASIS_INTERACTION_GROUP_ROWS): the likes in one multi-row INSERT IGNORE (a
+ * like repeated in the batch: the first one's row) and their events in one statement
+ * (kit/outbox.ts outboxInsertAll), each event's `when` then being its like's row
+ * (`EXISTS(... id = ?)`), two statements for the batch instead of three per like.
  */
-export function likeGroupPlan(likes: readonly GroupLike[]): { statements: Statement[]; outcomes(results: readonly unknown[]): Array<Counts | undefined> } {
+export function likeGroupPlan(likes: readonly GroupLike[], rows = false): { statements: Statement[]; outcomes(results: readonly unknown[]): Array<Counts | undefined> } {
   const statements: Statement[] = [];
-  for (const l of likes) {
+  if (rows) {
     statements.push(
-      { sql: "INSERT IGNORE INTO likes (post_id, user_id, id, created_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3))", params: [l.postId, l.userId, l.id] },
-      { sql: "SET @oasis_created := ROW_COUNT()" },
-      l.event,
+      { sql: `INSERT IGNORE INTO likes (post_id, user_id, id, created_at) VALUES ${likes.map(() => "(?, ?, ?, CURRENT_TIMESTAMP(3))").join(", ")}`, params: likes.flatMap((l) => [l.postId, l.userId, l.id]) },
+      outboxInsertAll(likes.map((l) => l.event)),
     );
+  } else {
+    for (const l of likes) {
+      statements.push(
+        { sql: "INSERT IGNORE INTO likes (post_id, user_id, id, created_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3))", params: [l.postId, l.userId, l.id] },
+        { sql: "SET @oasis_created := ROW_COUNT()" },
+        l.event,
+      );
+    }
   }
   const ours = likes.map(() => "(post_id = ? AND user_id = ? AND id = ?)").join(" OR ");
   const oursParams = likes.flatMap((l) => [l.postId, l.userId, l.id]);
@@ -108,7 +120,7 @@ export function likeGroupPlan(likes: readonly GroupLike[]): { statements: Statem
   return {
     statements,
     outcomes(results) {
-      const at = likes.length * 3 + 1;
+      const at = (rows ? 2 : likes.length * 3) + 1;
       const created = new Set((results[at] as Array<{ id: string }>).map((r) => BigInt(r.id)));
       const counts = new Map(
         (results[at + 1] as Array<{ post_id: string; likes: string; comments: string; refers: string; drops_received: string; v: string }>).map((r) => [

@@ -3,6 +3,7 @@
  * in one transaction, only when the row really changed; Redis gets the committed
  * counters afterwards and the liker's viewer state is dropped.
  */
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
 import { Pipeline } from "#kit/redis.ts";
 import type { InteractionContext } from "../context.ts";
@@ -40,7 +41,7 @@ export async function like(ctx: InteractionContext, userId: bigint, postId: bigi
   // statement-by-statement path (bench/interaction.ts compares them).
   const counts = rt.config.batchedWrites && rt.config.groupCommit > 1
     ? // Group commit: with the likes of concurrent calls in one transaction (store.likeGroupPlan); the event built here, in this call's context.
-      await ctx.likes.add({ postId: post.postId, userId, id: rt.ids.next(), event: rt.outbox.statement(PostLikedSchema, event, "@oasis_created = 1") })
+      await groupLike(ctx, post.postId, userId, event)
     : rt.config.batchedWrites
     ? await rt.batchTx((tx) =>
         store.likeBatched(tx, post.postId, userId, rt.ids.next(), rt.outbox.statement(PostLikedSchema, event, "@oasis_created = 1")),
@@ -53,6 +54,15 @@ export async function like(ctx: InteractionContext, userId: bigint, postId: bigi
       });
   await afterCountChange(ctx, post.postId, counts, userId);
   return { postId: post.postId, counts: await currentCounts(ctx, post.postId, counts) };
+}
+
+/** The like through the group commit (ctx.likes), its event built here, in the call's context. */
+function groupLike(ctx: InteractionContext, postId: bigint, userId: bigint, event: MessageInitShape<typeof PostLikedSchema>): Promise<Counts | undefined> {
+  const { rt } = ctx;
+  const id = rt.ids.next();
+  // With OASIS_INTERACTION_GROUP_ROWS the batch inserts its likes in one statement, so a like's event keys on its own row.
+  const when = rt.config.groupRows ? { sql: "EXISTS(SELECT 1 FROM likes WHERE post_id = ? AND user_id = ? AND id = ?)", params: [postId, userId, id] } : "@oasis_created = 1";
+  return ctx.likes.add({ postId, userId, id, event: rt.outbox.statement(PostLikedSchema, event, when) });
 }
 
 /** `userId` no longer likes the post (idempotent; no visibility check: anyone may take a like back). */

@@ -73,7 +73,7 @@ export interface InteractionStore {
    * their posts moved in one statement; one outcome per like, in order (the post's
    * counters after the batch if the like is new, undefined if it existed).
    */
-  likeGroupPlan(likes: readonly GroupLike[]): { statements: Statement[]; outcomes(results: readonly unknown[]): Array<Counts | undefined> };
+  likeGroupPlan(likes: readonly GroupLike[], rows?: boolean): { statements: Statement[]; outcomes(results: readonly unknown[]): Array<Counts | undefined> };
 }
 
 /** One like of a group commit (store.ts likeGroupPlan). */
@@ -82,6 +82,11 @@ export interface GroupLike {
   readonly userId: bigint;
   /** The like's id. */
   readonly id: bigint;
-  /** post_liked's outbox statement, built in the caller's call context, inserted only if `@oasis_created = 1` (as likeBatched's `event`). */
+  /**
+   * post_liked's outbox statement, built in the caller's call context, inserted only if
+   * the like is new: `@oasis_created = 1` (as likeBatched's `event`), or, for `rows`, a
+   * condition on the like's own row (`EXISTS(SELECT 1 FROM likes WHERE post_id = ? AND
+   * user_id = ? AND id = ?)`, which likeBatched's order of statements also satisfies).
+   */
   readonly event: Statement;
 }
