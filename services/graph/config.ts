@@ -23,6 +23,9 @@
  * hand in while a follow's transaction runs go together in one transaction of one round
  * trip, at most this many (store.ts followGroupPlan, kit/tx-batcher.ts; design note 64);
  * 0 or 1: each follow alone.
+ * OASIS_GRAPH_GROUP_LOCK_FIRST [1] - a group commit locks the block rows of all its
+ * follows in one statement first, then takes three statements a follow instead of five
+ * (store.ts followGroupPlan `lockFirst`; design note 64); 0: five a follow.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -42,6 +45,8 @@ export interface GraphConfig extends BaseConfig {
   readonly amendCache: boolean;
   /** Most public follows per group-commit transaction; <= 1: each alone. */
   readonly groupCommit: number;
+  /** A group commit's block rows locked first in one statement (store.ts followGroupPlan). */
+  readonly groupLockFirst: boolean;
 }
 
 export function loadGraphConfig(env: Env = process.env): GraphConfig {
@@ -54,5 +59,6 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
     amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
     groupCommit: nonNegativeIntEnv(env, "OASIS_GRAPH_GROUP_COMMIT", 64),
+    groupLockFirst: boolEnv(env, "OASIS_GRAPH_GROUP_LOCK_FIRST", true),
   });
 }

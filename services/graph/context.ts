@@ -30,7 +30,7 @@ export function createContext(rt: Runtime<GraphConfig>): GraphContext {
     follows: new TxBatcher<GroupFollow, FollowOutcome>({
       pool: rt.db,
       max: rt.config.groupCommit,
-      plan: (follows) => graphStore.followGroupPlan(follows),
+      plan: (follows) => graphStore.followGroupPlan(follows, rt.config.groupLockFirst),
       // A batch of one, or each follow of a failed batch: followOneTrip with the same event statement.
       alone: (f) => rt.batchTx((tx) => graphStore.followOneTrip(tx, f.followerId, f.followeeId, f.id, f.now, () => f.event, rt.config.followFlagsOnce)),
       committed: () => rt.outbox.kick(),

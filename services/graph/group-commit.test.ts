@@ -33,39 +33,50 @@ afterAll(async () => {
  * only if `@oasis_created = 1`), whose payload names the variant: "v0" plain, "v1"
  * mutual, "v2" followee muting, "v3" both, and whose subject names the pair.
  */
-function follow(from: number, to: number): GroupFollow {
+function follow(from: number, to: number, lockFirst: boolean): GroupFollow {
   const id = nextId++;
+  // As the route builds it: with lockFirst the condition is the edge's own row.
+  const when = lockFirst ? "EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)" : "@oasis_created = 1";
   return {
     followerId: BigInt(from),
     followeeId: BigInt(to),
     id,
     now: new Date(),
     event: {
-      sql: "INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ELT(@oasis_flags + 1, 'v0', 'v1', 'v2', 'v3'), '{}' FROM DUAL WHERE @oasis_created = 1",
-      params: [id + 1_000_000n, `${from}>${to}`],
+      sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ELT(@oasis_flags + 1, 'v0', 'v1', 'v2', 'v3'), '{}' FROM DUAL WHERE ${when}`,
+      params: [id + 1_000_000n, `${from}>${to}`, ...(lockFirst ? [from, to, id] : [])],
     },
   };
 }
 
-function batcher(max: number): TxBatcher<GroupFollow, FollowOutcome> {
+function batcher(max: number, lockFirst: boolean): TxBatcher<GroupFollow, FollowOutcome> {
   return new TxBatcher<GroupFollow, FollowOutcome>({
     pool: db,
     max,
-    plan: followGroupPlan,
+    plan: (follows) => followGroupPlan(follows, lockFirst),
     alone: (f) => withBatchedTransaction(db, (tx) => followOneTrip(tx, f.followerId, f.followeeId, f.id, f.now, () => f.event, true)),
   });
 }
 
-const events = async () => Object.fromEntries((await select<{ subject: string; payload: Buffer }>(db, "SELECT subject, payload FROM outbox ORDER BY id")).map((r) => [r.subject, r.payload.toString()]));
+/** The events of followers in [low, high) (subject "from>to"), one entry per row. */
+const eventRows = async (low: number, high: number) =>
+  (await select<{ subject: string; payload: Buffer }>(db, "SELECT subject, payload FROM outbox ORDER BY id")).filter(
+    (r) => Number(r.subject.split(">")[0]) >= low && Number(r.subject.split(">")[0]) < high,
+  );
+/** Those events' variants by subject. */
+const events = async (low: number, high: number) => Object.fromEntries((await eventRows(low, high)).map((r) => [r.subject, r.payload.toString()]));
 const flagsOf = (o: FollowOutcome) => (o.blocked ? "blocked" : `${o.created ? "created" : "repeated"} ${[...o.flags].sort().join(",")}`);
 
-test("one batch: each follow's outcome, flags and event as if committed one after another", async () => {
+for (const lockFirst of [false, true]) {
+// Users of the second pass offset by `o`, so the passes share nothing.
+const o = lockFirst ? 1000 : 0;
+test(`one batch${lockFirst ? " (lock first)" : ""}: each follow's outcome, flags and event as if committed one after another`, async () => {
   // 13 blocks 11; 16 mutes 15; 12 already follows 17.
-  await db.query("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (13, 11, NOW(3))");
-  await db.query("INSERT INTO mutes (muter_id, muted_id, created_at) VALUES (16, 15, NOW(3))");
-  await db.query("INSERT INTO follows (follower_id, followee_id, id, created_at) VALUES (12, 17, 1, NOW(3))");
-  await db.query("INSERT INTO counts (user_id, followers, following) VALUES (12, 0, 1), (17, 1, 0)");
-  const b = batcher(64);
+  await db.query("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, NOW(3))", [13 + o, 11 + o]);
+  await db.query("INSERT INTO mutes (muter_id, muted_id, created_at) VALUES (?, ?, NOW(3))", [16 + o, 15 + o]);
+  await db.query("INSERT INTO follows (follower_id, followee_id, id, created_at) VALUES (?, ?, ?, NOW(3))", [12 + o, 17 + o, 1 + o]);
+  await db.query("INSERT INTO counts (user_id, followers, following) VALUES (?, 0, 1), (?, 1, 0)", [12 + o, 17 + o]);
+  const b = batcher(64, lockFirst);
   const outcomes = await Promise.all(
     [
       [11, 12], // plain
@@ -75,7 +86,7 @@ test("one batch: each follow's outcome, flags and event as if committed one afte
       [15, 16], // the followee mutes the follower
       [17, 12], // mutual with the edge from before
       [12, 17], // there before
-    ].map(([from, to]) => b.add(follow(from!, to!))),
+    ].map(([from, to]) => b.add(follow(from! + o, to! + o, lockFirst))),
   );
   expect(b.stats).toEqual({ batches: 1, batchedItems: 7, alone: 0, failedBatches: 0 });
   expect(outcomes.map(flagsOf)).toEqual([
@@ -87,39 +98,40 @@ test("one batch: each follow's outcome, flags and event as if committed one afte
     "created followedBy,following",
     "repeated followedBy,following",
   ]);
-  expect(await events()).toEqual({ "11>12": "v0", "12>11": "v1", "15>16": "v2", "17>12": "v1" });
-  for (const u of [11, 12, 13, 15, 16, 17]) {
+  expect((await eventRows(10 + o, 20 + o)).length).toBe(4);
+  expect(await events(10 + o, 20 + o)).toEqual({ [`${11 + o}>${12 + o}`]: "v0", [`${12 + o}>${11 + o}`]: "v1", [`${15 + o}>${16 + o}`]: "v2", [`${17 + o}>${12 + o}`]: "v1" });
+  for (const u of [11, 12, 13, 15, 16, 17].map((n) => n + o)) {
     const [c] = await select<{ followers: string; following: string }>(db, "SELECT followers, following FROM counts WHERE user_id = ?", [u]);
     const truth = await recount(db, BigInt(u));
     expect({ u, followers: c?.followers ?? "0", following: c?.following ?? "0" }).toEqual({ u, followers: String(truth.followers), following: String(truth.following) });
   }
 });
 
-test("concurrent batches over shared users: every edge counted and announced once", async () => {
-  const users = Array.from({ length: 24 }, (_, i) => 100 + i);
+test(`concurrent batches${lockFirst ? " (lock first)" : ""} over shared users: every edge counted and announced once`, async () => {
+  const users = Array.from({ length: 24 }, (_, i) => 100 + o + i);
   const pairs: Array<[number, number]> = [];
   // Every ordered pair among the users once, both ways, interleaved, plus repeats.
   for (const a of users) for (const c of users) if (a !== c && (a * 7 + c) % 3 === 0) pairs.push([a, c]);
   const repeats = pairs.filter((_, i) => i % 5 === 0);
-  const b = batcher(16);
+  const b = batcher(16, lockFirst);
   // Four turns of calls; within each, batches of 16 run two at a time.
   const all: Array<Promise<FollowOutcome>> = [];
   const turns = [pairs.slice(0, pairs.length / 2), [...repeats, ...pairs.slice(pairs.length / 2)], repeats];
   for (const turn of turns) {
-    all.push(...turn.map(([a, c]) => b.add(follow(a, c))));
+    all.push(...turn.map(([a, c]) => b.add(follow(a, c, lockFirst))));
     await new Promise((r) => setImmediate(r));
   }
   const outcomes = await Promise.all(all);
   expect(outcomes.every((o) => !o.blocked)).toBe(true);
   expect(outcomes.filter((o) => !o.blocked && o.created).length).toBe(pairs.length);
   expect(b.stats.batches).toBeGreaterThan(1);
-  const stored = await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM follows WHERE follower_id >= 100");
+  const stored = await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM follows WHERE follower_id BETWEEN ? AND ?", [users[0], users.at(-1)]);
   expect(Number(stored[0]!.n)).toBe(pairs.length);
-  const announced = await select<{ n: string }>(db, "SELECT COUNT(*) AS n FROM outbox WHERE subject LIKE '1__>1__'");
-  expect(Number(announced[0]!.n)).toBe(pairs.length);
+  expect((await eventRows(users[0]!, users.at(-1)! + 1)).length).toBe(pairs.length);
   for (const u of users) {
     const [c] = await select<{ followers: string; following: string }>(db, "SELECT followers, following FROM counts WHERE user_id = ?", [u]);
     const truth = await recount(db, BigInt(u));
     expect({ u, followers: c?.followers ?? "0", following: c?.following ?? "0" }).toEqual({ u, followers: String(truth.followers), following: String(truth.following) });
   }
 });
+}

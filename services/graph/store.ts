@@ -352,18 +352,39 @@ const pairFlagsGroupSql = `SELECT
  * which of the edges are the batch's (a follow repeated in the batch, or one already
  * there, inserted nothing: not created, not counted, no event). COMMIT is added by the
  * caller. `outcomes` reads each follow's result from the batch's results, in order.
+ * `lockFirst` (OASIS_GRAPH_GROUP_LOCK_FIRST): the block rows of every pair locked by one
+ * statement before anything else, so the batch's snapshot (taken by its first consistent
+ * read, after that) sees every block that stands and none can come after it; each
+ * follow is then three statements: pairFlagsKeptSql deciding `@oasis_free` and
+ * `@oasis_flags` as followOneTrip does, the edge, and the event, whose condition must be
+ * its edge's own row (`EXISTS(... follower_id = ? AND followee_id = ? AND id = ?)`, which
+ * followOneTrip's order satisfies too), there being no `@oasis_created`.
  */
-export function followGroupPlan(follows: readonly GroupFollow[]): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] } {
+export function followGroupPlan(follows: readonly GroupFollow[], lockFirst = false): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] } {
   const eitherWay = "(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)";
   const statements: Statement[] = [];
-  for (const f of follows) {
-    statements.push(
-      { sql: `SELECT @oasis_free := (COUNT(*) = 0) AS free FROM blocks WHERE ${eitherWay} FOR UPDATE`, params: [f.followerId, f.followeeId, f.followeeId, f.followerId] },
-      { sql: pairFlagsGroupSql, params: pairFlagsParams(f.followerId, f.followeeId) },
-      { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [f.followerId, f.followeeId, f.id, f.now] },
-      { sql: "SET @oasis_created := ROW_COUNT()" },
-      f.event,
-    );
+  if (lockFirst) {
+    statements.push({
+      sql: `SELECT 1 FROM blocks WHERE ${follows.map(() => eitherWay).join(" OR ")} FOR UPDATE`,
+      params: follows.flatMap((f) => [f.followerId, f.followeeId, f.followeeId, f.followerId]),
+    });
+    for (const f of follows) {
+      statements.push(
+        { sql: pairFlagsKeptSql, params: pairFlagsParams(f.followerId, f.followeeId) },
+        { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [f.followerId, f.followeeId, f.id, f.now] },
+        f.event,
+      );
+    }
+  } else {
+    for (const f of follows) {
+      statements.push(
+        { sql: `SELECT @oasis_free := (COUNT(*) = 0) AS free FROM blocks WHERE ${eitherWay} FOR UPDATE`, params: [f.followerId, f.followeeId, f.followeeId, f.followerId] },
+        { sql: pairFlagsGroupSql, params: pairFlagsParams(f.followerId, f.followeeId) },
+        { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [f.followerId, f.followeeId, f.id, f.now] },
+        { sql: "SET @oasis_created := ROW_COUNT()" },
+        f.event,
+      );
+    }
   }
   const ours = follows.map(() => "(follower_id = ? AND followee_id = ? AND id = ?)").join(" OR ");
   const oursParams = follows.flatMap((f) => [f.followerId, f.followeeId, f.id]);
@@ -382,10 +403,19 @@ export function followGroupPlan(follows: readonly GroupFollow[]): { statements: 
   return {
     statements,
     outcomes(results) {
-      const created = new Set((results[follows.length * 5 + 1] as Array<{ id: string }>).map((r) => BigInt(r.id)));
+      const per = lockFirst ? 3 : 5;
+      const first = lockFirst ? 1 : 0;
+      const created = new Set((results[first + follows.length * per + 1] as Array<{ id: string }>).map((r) => BigInt(r.id)));
       return follows.map((f, i) => {
-        if (Number((results[i * 5] as Array<{ free: number | string }>)[0]!.free) !== 1) return { blocked: true };
-        const flags = flagSet(stripGroupKept((results[i * 5 + 1] as Array<Record<string, number>>)[0]!));
+        if (lockFirst) {
+          const row = (results[first + i * per] as Array<Record<string, number>>)[0]!;
+          if (Number(row.keptFree) !== 1) return { blocked: true };
+          const flags = flagSet(stripKept(row));
+          flags.add("following");
+          return { blocked: false, created: created.has(f.id), flags };
+        }
+        if (Number((results[i * per] as Array<{ free: number | string }>)[0]!.free) !== 1) return { blocked: true };
+        const flags = flagSet(stripGroupKept((results[i * per + 1] as Array<Record<string, number>>)[0]!));
         // Free by the locking read: no block either way, whatever the snapshot said.
         flags.delete("blocking");
         flags.delete("blockedBy");

@@ -85,7 +85,7 @@ export interface GraphStore {
    * followGroupPlan, for kit/tx-batcher.ts): each as followOneTrip decides it, the
    * counts of all new edges in one statement; one outcome per follow, in order.
    */
-  followGroupPlan(follows: readonly GroupFollow[]): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] };
+  followGroupPlan(follows: readonly GroupFollow[], lockFirst?: boolean): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] };
   /** The first round trip of a follow import (store.ts followManyReads): the locks and the flags. */
   followManyReads(followerId: bigint, ids: readonly bigint[]): Statement[];
   /**
@@ -115,7 +115,9 @@ export interface GroupFollow {
   /**
    * follow_created's outbox statement, built in the caller's call context: its variant
    * picked by `@oasis_flags` (1 mutual + 2 followee muting), inserted only if
-   * `@oasis_created = 1` (as followOneTrip's `event("@oasis_flags")`).
+   * `@oasis_created = 1` (as followOneTrip's `event("@oasis_flags")`) or, for
+   * followGroupPlan's `lockFirst`, only if the edge's own row is there
+   * (`EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)`).
    */
   readonly event: Statement;
 }

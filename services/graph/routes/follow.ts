@@ -73,7 +73,13 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
           id: edgeId,
           now: new Date(),
           // Built here, in this call's context (the outbox row carries its request id and trace).
-          event: rt.outbox.statementOf(FollowCreatedSchema, variants, "@oasis_flags", "@oasis_created = 1"),
+          event: rt.outbox.statementOf(
+            FollowCreatedSchema,
+            variants,
+            "@oasis_flags",
+            // The lock-first batch keeps no @oasis_created: the event keys on its edge's own row.
+            rt.config.groupLockFirst ? { sql: "EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)", params: [viewer, target, edgeId] } : "@oasis_created = 1",
+          ),
         })
       : await rt.batchTx((tx) =>
           rt.config.oneTripFollow
