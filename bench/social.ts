@@ -75,7 +75,9 @@
  * request id, as the DSB mix sends them, in one MariaDB round trip, not two),
  * `postmerged` (OASIS_FEED_POST_MERGED 0 -> 1: the feed reads post's events with one
  * consumer, not two, services/feed/post-events.ts), `bytesonce` (OASIS_POST_BYTES_ONCE 0 ->
- * 1: the one-round-trip create sends the post's bytes once, not three times) or
+ * 1: the one-round-trip create sends the post's bytes once, not three times),
+ * `postmetause` (OASIS_INTERACTION_POST_META_ON_USE 0 -> 1: interaction writes a post's
+ * posts_meta row at its first like or comment, not at every post_created) or
  * `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
  * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
  * prints mix req/s off -> on and each one's ratio to that floor.
@@ -137,6 +139,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   noid: { variable: "OASIS_POST_ONE_TRIP_WITHOUT_ID", values: ["0", "1"], services: ["post"] },
   postmerged: { variable: "OASIS_FEED_POST_MERGED", values: ["0", "1"], services: ["feed"] },
   bytesonce: { variable: "OASIS_POST_BYTES_ONCE", values: ["0", "1"], services: ["post"] },
+  postmetause: { variable: "OASIS_INTERACTION_POST_META_ON_USE", values: ["0", "1"], services: ["interaction"] },
   // Stop 28's compose cuts together: before / after.
   stop28: {
     variable: "OASIS_FEED_ONE_TRIP_FANOUT",

@@ -47,6 +47,12 @@
  * - OASIS_INTERACTION_GROUP_ROWS [1]: a group commit's likes in one multi-row INSERT and
  *   their events in one statement (store.ts likeGroupPlan `rows`) instead of three
  *   statements per like (design note 64); 0: three per like.
+ * - OASIS_INTERACTION_POST_META_ON_USE [1]: a post_created that refers to nothing writes
+ *   nothing; the post's posts_meta row (its author, read by unlike and comment deletion)
+ *   is written by the first like or comment on it (domain/posts.ts checkedPost upserts it
+ *   once per post and process before the act's own writes), so every post that can be
+ *   read there has it. 0: every post_created writes it. bench/social.ts
+ *   OASIS_BENCH_COMPOSE_AB=postmetause.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -72,6 +78,8 @@ export interface InteractionConfig extends BaseConfig {
   readonly groupCommit: number;
   /** A group commit's likes and events in two multi-row statements (store.ts likeGroupPlan). */
   readonly groupRows: boolean;
+  /** posts_meta written at a post's first act only, not at post_created (events.ts). */
+  readonly postMetaOnUse: boolean;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -90,5 +98,6 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     postBatch: nonNegativeIntEnv(env, "OASIS_INTERACTION_POST_BATCH", 64),
     groupCommit: nonNegativeIntEnv(env, "OASIS_INTERACTION_GROUP_COMMIT", 64),
     groupRows: boolEnv(env, "OASIS_INTERACTION_GROUP_ROWS", true),
+    postMetaOnUse: boolEnv(env, "OASIS_INTERACTION_POST_META_ON_USE", true),
   });
 }

@@ -20,6 +20,10 @@ export function postConsumer(ctx: InteractionContext) {
   const handlers: EventHandler<any>[] = [
     on(PostCreatedSchema, async (e, meta) => {
       const post = e.post!;
+      // OASIS_INTERACTION_POST_META_ON_USE: a post that refers to nothing needs nothing
+      // here; its posts_meta row is written by the first act on it (domain/posts.ts
+      // checkedPost), before anything can read it.
+      if (ctx.rt.config.postMetaOnUse && !post.referPostId) return;
       // Most posts refer to nothing: the posts_meta row is all, and INSERT IGNORE is
       // idempotent by itself (never changes a row, a deleted one included): no claim.
       if (ctx.rt.config.batchedPostEvents && ctx.rt.config.unclaimedPostMeta && !post.referPostId) {
@@ -84,7 +88,7 @@ function postBatch(ctx: InteractionContext, handlers: readonly EventHandler<any>
       };
       for (const e of events) {
         if (e.schema === PostCreatedSchema && !(e.event as PostCreated).post!.referPostId) {
-          run.push((e.event as PostCreated).post);
+          if (!ctx.rt.config.postMetaOnUse) run.push((e.event as PostCreated).post);
           continue;
         }
         await flush();
