@@ -243,6 +243,11 @@ async function guardedWithoutKey<D extends DescMessage>(
 /** One create call's idempotency (AIP-155): its key and fingerprint, and the two steps every create takes. */
 export interface IdempotentCreate<D extends DescMessage> {
   readonly key: IdempotencyKey;
+  /**
+   * SHA-256 of the request's encoding; empty without a request id, where no step reads
+   * it (a create without a key is neither claimed nor replayed), so such a create does
+   * not encode and hash its request for nothing.
+   */
   readonly fingerprint: Buffer;
   /**
    * The response a committed earlier call with this key stored, if any (cheap and
@@ -266,6 +271,9 @@ export interface IdempotentCreate<D extends DescMessage> {
   ): Promise<{ response: MessageShape<D>; replayed: boolean }>;
 }
 
+/** The fingerprint of a create without a request id: nothing compares it. */
+const noFingerprint = Buffer.alloc(0);
+
 /**
  * The idempotency of a create: `key` (scope, caller, request_id; "" disables it), and
  * `request` as fingerprinted (pass a copy without secrets, e.g. a password, when the
@@ -277,7 +285,7 @@ export function idempotentCreate<Q extends DescMessage, D extends DescMessage>(
   request: MessageShape<Q>,
   responseSchema: D,
 ): IdempotentCreate<D> {
-  const print = fingerprint(requestSchema, request as Message);
+  const print = key.requestId ? fingerprint(requestSchema, request as Message) : noFingerprint;
   return {
     key,
     fingerprint: print,
