@@ -33,6 +33,7 @@ import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import { splitParts } from "./pieces.ts";
 import type { PageTracker } from "./tracking.ts";
+import type { KeyNames } from "./key-names.ts";
 
 /** Bytes of held keys and values at most. */
 export const maxHeldBytes = 64 * 1024 * 1024;
@@ -44,11 +45,16 @@ export class HeldPieces {
   fetched = 0;
   fallbacks = 0;
 
-  /** `redis`: the page path's connection, whose `tracker` tracks it (no key prefix). */
+  /**
+   * `redis`: the page path's connection, whose `tracker` tracks it (no key prefix);
+   * `names`: the keys' names kept (key-names.ts, for the prefix `expand` is given), not
+   * built per read.
+   */
   constructor(
     private readonly redis: Redis,
     private readonly tracker: PageTracker,
     entries: number,
+    private readonly names?: KeyNames,
   ) {
     this.held = new LRUCache<string, Buffer>({ max: Math.max(1, entries), maxSize: maxHeldBytes, sizeCalculation: (v, k) => v.length + k.length * 2 + 64 });
     tracker.onForget = (keys) => {
@@ -135,6 +141,17 @@ export class HeldPieces {
    * held (the common case: only a post or profile new to this edge is read).
    */
   expandParts(lean: Buffer, prefix: string, sent = 0): Expanded | undefined | Promise<Expanded | undefined> {
+    const put = this.expandValues(lean, prefix, sent);
+    return put instanceof Promise ? put.then(joined) : joined(put);
+  }
+
+  /**
+   * `expandParts` without joining the parts into one reply (OASIS_EDGE_PAGE_NO_JOIN, design
+   * note 62): the full reply's parts and the values put back, in their order. The full
+   * reply is a function of the lean one and those values (the lean reply says where each
+   * goes), so a lean reply and values equal to another's give the same full reply.
+   */
+  expandValues(lean: Buffer, prefix: string, sent = 0): PutBack | undefined | Promise<PutBack | undefined> {
     const parts = splitParts(lean);
     // Where each held piece goes: [part index, key, header the post must start with ("" for counters and profiles)].
     const slots: Array<[number, string, Buffer | undefined]> = [];
@@ -143,20 +160,24 @@ export class HeldPieces {
     const idList = ids ? ids.split(",") : [];
     i++; // celebrities
     const n = Number(parts[i++]!.toString("latin1"));
+    const names = this.names?.prefix === prefix ? this.names : undefined;
     for (let k = 0; k < n; k++, i += 4) {
       const post = parts[i]!;
       if (post.length === 0 || post[0] !== 2) continue;
-      slots.push([i, `${prefix}rm:post:${idList[k]}`, post], [i + 1, `${prefix}rm:counts:${idList[k]}`, undefined]);
+      if (names) {
+        const p = names.post(idList[k]!);
+        slots.push([i, p.post, post], [i + 1, p.counts, undefined]);
+      } else slots.push([i, `${prefix}rm:post:${idList[k]}`, post], [i + 1, `${prefix}rm:counts:${idList[k]}`, undefined]);
     }
     const refers = parts[i++]!.toString("latin1");
     for (const id of refers ? refers.split(",") : []) {
       const post = parts[i]!;
-      if (post.length > 0 && post[0] === 2) slots.push([i, `${prefix}rm:post:${id}`, post]);
+      if (post.length > 0 && post[0] === 2) slots.push([i, names ? names.post(id).post : `${prefix}rm:post:${id}`, post]);
       i++;
     }
     const authors = parts[i++]!.toString("latin1");
     for (const a of authors ? authors.split(",") : []) {
-      slots.push([i, `${prefix}rm:author:${a}`, undefined]);
+      slots.push([i, names ? names.author(a) : `${prefix}rm:author:${a}`, undefined]);
       i += 2;
     }
     const got: Array<Buffer | null | undefined> = slots.map(([, key]) => this.held.get(key));
@@ -172,7 +193,8 @@ export class HeldPieces {
   }
 
   /** The held or read values `got` put in their `slots` of `parts`; undefined when a post's header moved. */
-  private putBack(parts: Buffer[], slots: ReadonlyArray<[number, string, Buffer | undefined]>, got: ReadonlyArray<Buffer | null | undefined>): Expanded | undefined {
+  private putBack(parts: Buffer[], slots: ReadonlyArray<[number, string, Buffer | undefined]>, got: ReadonlyArray<Buffer | null | undefined>): PutBack | undefined {
+    const values: Buffer[] = [];
     for (let s = 0; s < slots.length; s++) {
       const [at, , head] = slots[s]!;
       const v = got[s] ?? null;
@@ -184,10 +206,19 @@ export class HeldPieces {
         }
       }
       parts[at] = v ?? empty;
+      values.push(parts[at]!);
     }
-    return { raw: joinParts(parts), parts };
+    return { parts, values };
   }
 }
+
+/** A lean reply's parts with the held or read values put back (`values`, in slot order). */
+export interface PutBack {
+  readonly parts: Buffer[];
+  readonly values: readonly Buffer[];
+}
+
+const joined = (p: PutBack | undefined): Expanded | undefined => p && { raw: joinParts(p.parts), parts: p.parts };
 
 /** A full reply made from a lean one: its bytes and its parts (splitParts of `raw`). */
 export interface Expanded {

@@ -20,6 +20,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState } from "#gen/oasis/interaction/v1/interaction_pb.ts";
+import type { KeyNames } from "./key-names.ts";
 
 /** Seconds a relationship (`rm:rel`) stays cached without an event (the bound on a missed one). */
 export const relTtl = 3_600;
@@ -306,7 +307,8 @@ export function decodeStoredPost(v: Uint8Array): Post | undefined {
 // "\0" (emptyRelationship) when it has none; else "", unknown), mode ("check": the checks
 // and the read's record only, then {"same", "same"}: the caller holds the page, tracked,
 // tracking.ts), lean ("1": live and referred posts as their header only, counters and
-// profiles "", for a caller that holds them, held.ts; the reply's shape is the same).
+// profiles "", for a caller that holds them, held.ts; the reply's shape is the same),
+// fewer ("1": the same reply in fewer calls, PieceRequest.fewerCalls).
 // Returns {"miss", reason}, or the page's parts {"ok", settings, ids csv, celebs csv, n,
 // then per hydrated id: post, counts, flags ("<whole><liked><referred>"), state; refer ids
 // csv, their posts; author ids csv, per author: profile, relationship; per celeb:
@@ -343,7 +345,10 @@ end
 local function below(id)
   return before == '' or #id < #before or (#id == #before and id < before)
 end
-local raw = redis.call('ZRANGE', P .. kind .. ':' .. owner, beforeMs, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, W + 65)
+-- Fewer calls (ARGV[12] "1"): a first page (no cursor) takes every id the range gives, so
+-- W + 1 of them are read, not W + 65 (the slack for ids in the cursor's millisecond).
+local fewer = ARGV[12] == '1'
+local raw = redis.call('ZRANGE', P .. kind .. ':' .. owner, beforeMs, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, (fewer and before == '') and (W + 1) or (W + 65))
 local ids = {}
 for _, id in ipairs(raw) do
   if below(id) then
@@ -372,6 +377,22 @@ local lean = ARGV[11] == '1'
 local posts = mget('rm:post:', hydrated)
 local counts = lean and {} or mget('rm:counts:', hydrated)
 local wholes = mget('rm:whole:', hydrated)
+-- Fewer calls: the viewer's refer markers asked in one EXISTS (one per post only when
+-- some exist, which is rare), and the viewer's states of posts not seen whole in one MGET.
+local anyRef, states = true, nil
+if fewer and n > 0 then
+  local rk, sk, si = {}, {}, {}
+  for i = 1, n do
+    rk[i] = P .. 'rm:ref:' .. me .. ':' .. ids[i]
+    if not wholes[i] then sk[#sk + 1] = P .. 'rm:state:' .. me .. ':' .. ids[i]; si[#si + 1] = i end
+  end
+  anyRef = redis.call('EXISTS', unpack(rk)) > 0
+  states = {}
+  if #sk > 0 then
+    local got = redis.call('MGET', unpack(sk))
+    for j = 1, #si do states[si[j]] = got[j] end
+  end
+end
 for i = 1, n do
   local id = ids[i]
   local v = posts[i] or ''
@@ -383,9 +404,11 @@ for i = 1, n do
     out[#out + 1] = counts[i] or ''
     local whole = wholes[i] and 1 or 0
     local liked = redis.call('SISMEMBER', P .. 'rm:likers:' .. id, me)
-    local referred = redis.call('EXISTS', P .. 'rm:ref:' .. me .. ':' .. id)
+    local referred = anyRef and redis.call('EXISTS', P .. 'rm:ref:' .. me .. ':' .. id) or 0
     out[#out + 1] = whole .. liked .. referred
-    if whole == 1 then out[#out + 1] = '' else out[#out + 1] = redis.call('GET', P .. 'rm:state:' .. me .. ':' .. id) or '' end
+    if whole == 1 then out[#out + 1] = ''
+    elseif states then out[#out + 1] = states[i] or ''
+    else out[#out + 1] = redis.call('GET', P .. 'rm:state:' .. me .. ':' .. id) or '' end
   else
     out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = ''
   end
@@ -481,6 +504,17 @@ export interface PieceRequest {
   readonly nowMs: number;
   /** Answer relationships missing from `rm:rel` from the viewer's complete set (relSetKey). */
   readonly sets?: boolean;
+  /**
+   * The script's fewer calls (ARGV 12, OASIS_EDGE_PAGE_FEWER_CALLS): a first page's range
+   * read without the cursor's slack, the viewer's refer markers in one EXISTS and states
+   * in one MGET. The same reply.
+   */
+  readonly fewerCalls?: boolean;
+  /**
+   * A tracked read's `CLIENT CACHING YES`, `EXISTS` and the script sent as three commands
+   * in a row, not as a Pipeline (OASIS_EDGE_PAGE_DIRECT_TRACK, design note 62).
+   */
+  readonly directTrack?: boolean;
 }
 
 /**
@@ -551,7 +585,7 @@ type Call = (...a: Array<string | number>) => Promise<unknown>;
  * in the same call; `mode` as ReadMode says.
  */
 export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: PageGate, mode: ReadMode = {}): Promise<RawPieces> {
-  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0, mode.check ? "check" : "", mode.lean ? "1" : ""];
+  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0, mode.check ? "check" : "", mode.lean ? "1" : "", q.fewerCalls ? "1" : ""];
   let command = "oasisFeedPageBuffer";
   let callArgs: Array<string | number> = args;
   if (gate) {
@@ -561,7 +595,17 @@ export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: Pa
     callArgs = [gate.keys.length, ...gate.keys, gate.args.length, ...gate.args, ...args];
   }
   let out: unknown;
-  if (mode.track?.length) {
+  if (mode.track?.length && q.directTrack) {
+    // Three commands written one after another in this turn, so adjacent on the
+    // connection (CACHING YES applies to the EXISTS right after it), without a Pipeline.
+    // Replies come in order: a failed CACHING or EXISTS is seen before the page's reply.
+    let failed: unknown;
+    const fail = (err: unknown) => void (failed ??= err);
+    redis.call("CLIENT", "CACHING", "YES").catch(fail);
+    redis.exists(...mode.track).catch(fail);
+    out = await (redis as unknown as Record<string, Call>)[command]!(...callArgs);
+    if (failed) throw failed;
+  } else if (mode.track?.length) {
     // One pipeline, written at once: CACHING YES applies to the EXISTS right after it.
     const p = redis.pipeline().call("CLIENT", "CACHING", "YES").exists(...mode.track);
     const results = await ((p as unknown as Record<string, Call>)[command]!(...callArgs), p.exec());
@@ -590,9 +634,11 @@ export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: Pa
  * viewer's refer marker and state, the referred posts, per author the profile and the
  * viewer's relationship pair, per merged author the pair, and the viewer's relationship
  * set. Not the built and away markers nor `active`: a check reads those again.
- * `prefix`: the feed's key prefix.
+ * `prefix`: the feed's key prefix; `names`: the same keys as the names it keeps
+ * (key-names.ts, made for the same prefix) instead of strings built now.
  */
-export function pageKeys(prefix: string, kind: "ht" | "ut", owner: bigint, viewer: bigint, pieces: Extract<Pieces, { ok: true }>): string[] {
+export function pageKeys(prefix: string, kind: "ht" | "ut", owner: bigint, viewer: bigint, pieces: Extract<Pieces, { ok: true }>, names?: KeyNames): string[] {
+  if (names) return namedPageKeys(names, kind, owner, viewer, pieces);
   const P = prefix;
   const me = String(viewer);
   const keys = [`${P}rm:page-path`, `${P}${kind}:${owner}`, `${P}${relSetKey(me)}`];
@@ -604,6 +650,22 @@ export function pageKeys(prefix: string, kind: "ht" | "ut", owner: bigint, viewe
   for (const id of pieces.referred.keys()) keys.push(`${P}rm:post:${id}`);
   for (const a of pieces.profiles.keys()) keys.push(`${P}rm:author:${a}`, `${P}rm:rel:${me}:${a}`);
   for (const [c] of pieces.celebs) keys.push(`${P}rm:rel:${me}:${c}`);
+  return keys;
+}
+
+/** pageKeys' keys, in its order, as the names `names` keeps (key-names.ts; its prefix is the feed's). */
+function namedPageKeys(names: KeyNames, kind: "ht" | "ut", owner: bigint, viewer: bigint, pieces: Extract<Pieces, { ok: true }>): string[] {
+  const v = names.viewer(String(viewer));
+  const keys = [names.settings, names.timeline(kind, String(owner)), v.relSet];
+  if (kind === "ht") keys.push(names.celebs);
+  for (let i = 0; i < pieces.items.length; i++) {
+    const id = pieces.ids[i]!;
+    const p = names.post(id);
+    keys.push(p.post, p.counts, p.whole, p.likers, v.ref(id), v.state(id));
+  }
+  for (const id of pieces.referred.keys()) keys.push(names.post(id).post);
+  for (const a of pieces.profiles.keys()) keys.push(names.author(a), v.rel(a));
+  for (const [c] of pieces.celebs) keys.push(v.rel(c));
   return keys;
 }
 

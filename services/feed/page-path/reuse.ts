@@ -18,8 +18,14 @@ import type { Tracked } from "./tracking.ts";
 export const maxReuseBytes = 64 * 1024 * 1024;
 
 interface Entry {
-  /** The reply (a copy: the reply's buffer may be the connection's). */
+  /** The reply (a copy: the reply's buffer may be the connection's); with `values`, the lean reply. */
   readonly reply: Buffer;
+  /**
+   * A lean read's values put back (held.ts expandValues, OASIS_EDGE_PAGE_NO_JOIN): the
+   * full reply is `reply` (lean) with these in its slots, so equal lean bytes and equal
+   * values are the same full reply. Absent: `reply` is the full reply.
+   */
+  readonly values?: readonly Buffer[];
   readonly page: Uint8Array;
   /** The page's JSON when it was assembled with it (items.ts pageJson, or pageJsonBytes' UTF-8). */
   readonly json?: string | Uint8Array;
@@ -30,6 +36,9 @@ interface Entry {
   /** The page was read with the feed's wide window (index.ts tightWindow): read it so again. */
   readonly wide?: boolean;
 }
+
+/** Bytes of values put back into a lean reply (reuse.ts Entry.values). */
+const valuesSize = (values: readonly Buffer[]) => values.reduce((n, v) => n + v.length, 0);
 
 /** A kept page as `peek` shows it. */
 export type KeptPage = Readonly<Omit<Entry, "tracked" | "keys">> & { tracked?: Tracked; keys?: readonly string[] };
@@ -54,7 +63,7 @@ export class PageReuse {
             max: entries,
             maxSize: maxBytes,
             // A tracked page's keys (set later, about the reply's size) are not counted.
-            sizeCalculation: (e, key) => e.reply.length + e.page.byteLength + (typeof e.json === "string" ? e.json.length * 2 : (e.json?.byteLength ?? 0)) + key.length * 2,
+            sizeCalculation: (e, key) => e.reply.length + (e.values ? valuesSize(e.values) : 0) + e.page.byteLength + (typeof e.json === "string" ? e.json.length * 2 : (e.json?.byteLength ?? 0)) + key.length * 2,
             dispose: (e) => {
               if (e.tracked) this.release?.(e.tracked);
             },
@@ -75,7 +84,25 @@ export class PageReuse {
   /** As `get`, with the page's JSON when it was kept with it. */
   entry(key: string, reply: Buffer): { readonly page: Uint8Array; readonly json?: string | Uint8Array } | undefined {
     const e = this.cache?.get(key);
-    if (!e || !e.reply.equals(reply)) {
+    if (!e || e.values || !e.reply.equals(reply)) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    return e;
+  }
+
+  /**
+   * As `entry`, for a lean reply and the values put back into it (held.ts expandValues):
+   * the page kept for `key` if it was kept from the same lean bytes and values (the same
+   * value object, or equal bytes), i.e. from the same full reply; else undefined.
+   */
+  entryLean(key: string, lean: Buffer, values: readonly Buffer[]): { readonly page: Uint8Array; readonly json?: string | Uint8Array } | undefined {
+    const e = this.cache?.get(key);
+    const kept = e?.values;
+    let same = kept !== undefined && kept.length === values.length && e!.reply.equals(lean);
+    for (let i = 0; same && i < values.length; i++) same = values[i] === kept![i] || values[i]!.equals(kept![i]!);
+    if (!same) {
       this.misses++;
       return undefined;
     }
@@ -92,6 +119,15 @@ export class PageReuse {
    */
   set(key: string, reply: Buffer, page: Uint8Array, json?: string | Uint8Array, wide?: boolean, owned = false): void {
     this.cache?.set(key, owned ? { reply, page, json, wide } : { reply: Buffer.from(reply), page: page.slice(), json, wide });
+  }
+
+  /**
+   * Keeps `page` (assembled for this read: kept as it is) and its JSON for `key`, computed
+   * from the lean reply `lean` (copied: it may be the connection's) with `values` put back
+   * (`entryLean`).
+   */
+  setLean(key: string, lean: Buffer, values: readonly Buffer[], page: Uint8Array, json?: string | Uint8Array, wide?: boolean): void {
+    this.cache?.set(key, { reply: Buffer.from(lean), values, page, json, wide });
   }
 
   /** Entries held now. */
