@@ -41,7 +41,9 @@
  * services/feed/page-path/key-names.ts, not strings built per read), OASIS_EDGE_PAGE_DIRECT_TRACK [1]
  * (a tracked read's CACHING YES, EXISTS and script sent as three commands in a row, no Pipeline),
  * OASIS_EDGE_PAGE_NO_JOIN [1] (a lean read's held values put back without joining one reply,
- * pages kept by the lean reply and the values; design note 62), OASIS_EDGE_REL_SETS [1] (the page
+ * pages kept by the lean reply and the values; design note 62), OASIS_EDGE_SYNC_FAST [1] (routes
+ * that do not match, a token verified before and a bodiless REST request answer without a
+ * promise; design note 62), OASIS_EDGE_REL_SETS [1] (the page
  * path answers a relationship it lacks from the viewer's relationship set in the feed's Redis,
  * loaded with one ListRelationships call per viewer, instead of asking graph for each pair;
  * services/feed/page-path/pieces.ts relSetKey), OASIS_EDGE_REL_SET_MAX [10000] (relationships a
@@ -144,6 +146,11 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly pageDirectTrack: boolean;
   /** OASIS_EDGE_PAGE_NO_JOIN: a lean read's held values put back without joining one reply; pages kept by the lean reply and the values (design note 62). */
   readonly pageNoJoin: boolean;
+  /**
+   * OASIS_EDGE_SYNC_FAST: what needs no waiting answers without a promise: routes that do
+   * not match, a token verified before, a bodiless REST request's message (design note 62).
+   */
+  readonly syncFast: boolean;
   /** OASIS_EDGE_REL_SETS: relationships the page path lacks come from the viewer's set (one load per viewer). */
   readonly relSets: boolean;
   /** OASIS_EDGE_REL_SET_AMEND: a relationship write through the edge amends the writer's set in place (else drops it). */
@@ -221,6 +228,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     pageKeyNames: boolEnv(env, "OASIS_EDGE_PAGE_KEY_NAMES", true),
     pageDirectTrack: boolEnv(env, "OASIS_EDGE_PAGE_DIRECT_TRACK", true),
     pageNoJoin: boolEnv(env, "OASIS_EDGE_PAGE_NO_JOIN", true),
+    syncFast: boolEnv(env, "OASIS_EDGE_SYNC_FAST", true),
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     relSetAmend: boolEnv(env, "OASIS_EDGE_REL_SET_AMEND", true),

@@ -13,7 +13,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { UploadMediaRequestSchema } from "#gen/oasis/media/v1/media_service_pb.ts";
-import type { EdgeDeps, EdgeRoute } from "./app.ts";
+import type { EdgeDeps, EdgeRoute, Routed } from "./app.ts";
+import type { RequestContext } from "./request-context.ts";
 import { readBody } from "./body.ts";
 import { encodeJson } from "./json-codec.ts";
 import { errorReply } from "./http-errors.ts";
@@ -43,8 +44,8 @@ async function fileFromBody(body: Uint8Array, contentType: string): Promise<{ da
 }
 
 export function mediaRoutes(deps: EdgeDeps): EdgeRoute[] {
-  const upload: EdgeRoute = async (ctx) => {
-    if (ctx.url.pathname !== "/v1/media") return undefined;
+  const upload: EdgeRoute = (ctx) => (ctx.url.pathname !== "/v1/media" ? undefined : uploaded(ctx));
+  const uploaded = async (ctx: RequestContext): Promise<Routed> => {
     if (ctx.req.method !== "POST") {
       return { reply: errorReply(new ConnectError("use POST to upload", Code.Unimplemented), { allow: "POST" }, 405), route: "/v1/media" };
     }
@@ -70,8 +71,8 @@ export function mediaRoutes(deps: EdgeDeps): EdgeRoute[] {
     return { reply, route: "/v1/media" };
   };
 
-  const bytes: EdgeRoute = async (ctx) => {
-    if (!bytesPath.test(ctx.url.pathname)) return undefined;
+  const bytes: EdgeRoute = (ctx) => (!bytesPath.test(ctx.url.pathname) ? undefined : served(ctx));
+  const served = async (ctx: RequestContext): Promise<Routed> => {
     const route = "/media/{id}/{variant}";
     if (ctx.req.method !== "GET" && ctx.req.method !== "HEAD") {
       return { reply: errorReply(new ConnectError("method not allowed", Code.Unimplemented), { allow: "GET, HEAD" }, 405), route };

@@ -23,6 +23,8 @@ export function responseJson(route: HttpRoute, message: Message): string {
   return JSON.stringify(field ? (json[field.jsonName] ?? null) : null);
 }
 
+const noBody = new Uint8Array(0);
+
 export function restRoutes(deps: EdgeDeps, table: RouteTable): EdgeRoute[] {
   // Request messages of bodiless requests by method, path and query (buildRequest is a
   // function of those alone): the app repeats the same few GETs, and building one costs
@@ -56,7 +58,10 @@ export function restRoutes(deps: EdgeDeps, table: RouteTable): EdgeRoute[] {
       deps,
       ctx,
       routed,
-      async () => build(route, vars, ctx.url, route.body ? await readBody(ctx.req, deps.config.maxBodyBytes) : await readBody(ctx.req, 1024)),
+      // OASIS_EDGE_SYNC_FAST: a request without a body (no length, no stream) is built at once.
+      deps.config.syncFast && !route.body && ctx.req.body === null && ctx.req.headers.get("content-length") === null
+        ? () => build(route, vars, ctx.url, noBody)
+        : async () => build(route, vars, ctx.url, route.body ? await readBody(ctx.req, deps.config.maxBodyBytes) : await readBody(ctx.req, 1024)),
       (answer, headers) =>
         jsonReply(200, answer.json !== undefined && !route.responseBody ? answer.json : deps.jsonReuse.json(routed, route.responseBody, answer.bytes, () => responseJson(route, answer.message)), headers),
     );

@@ -26,7 +26,7 @@ import { callerHeader, signCaller } from "#kit/auth.ts";
 import { revocationChannel } from "#kit/edge-keys.ts";
 import type { Redis } from "#kit/redis.ts";
 import { createMeshTransport, type BalancedTransport } from "#kit/client.ts";
-import type { EdgeDeps, EdgeRoute } from "./app.ts";
+import type { EdgeDeps, EdgeRoute, Routed } from "./app.ts";
 import { readBody } from "./body.ts";
 import { requireAccess } from "./connect-handler.ts";
 import type { VerifiedUser } from "./auth.ts";
@@ -215,9 +215,11 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
     }
   }
 
-  const connectStream: EdgeRoute = async (ctx) => {
+  const connectStream: EdgeRoute = (ctx) => {
     const routed = deps.registry.public(ctx.url.pathname);
-    if (!routed || routed.method.methodKind !== "server_streaming") return undefined;
+    return !routed || routed.method.methodKind !== "server_streaming" ? undefined : streamed(ctx, routed);
+  };
+  const streamed = async (ctx: RequestContext, routed: RoutedMethod): Promise<Routed> => {
     const type = (ctx.req.headers.get("content-type") ?? "").split(";")[0]!.trim();
     if (ctx.req.method !== "POST" || type !== "application/connect+json") {
       return { reply: errorReply(new ConnectError("use POST with application/connect+json for streams", Code.InvalidArgument)), route: routed.path };
@@ -242,11 +244,13 @@ export function streamRoutes(deps: EdgeDeps, sse: Record<string, string>): EdgeR
     }
   };
 
-  const eventStream: EdgeRoute = async (ctx) => {
+  const eventStream: EdgeRoute = (ctx) => {
     const rpcPath = sse[ctx.url.pathname];
     if (!rpcPath || ctx.req.method !== "GET") return undefined;
     const routed = deps.registry.public(rpcPath);
-    if (!routed) return undefined;
+    return routed ? evented(ctx, routed) : undefined;
+  };
+  const evented = async (ctx: RequestContext, routed: RoutedMethod): Promise<Routed> => {
     try {
       // Authenticate before answering 200: errors must still be plain JSON replies.
       const request = decodeJson(routed.method.input as DescMessage, encoder.encode("{}"));

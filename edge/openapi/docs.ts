@@ -30,7 +30,7 @@ export function docsRoutes(openApiPath = join(import.meta.dir, "..", "..", "gen"
   const dist = dirname(require.resolve("swagger-ui-dist/package.json"));
   const files = new Map(Object.keys(assets).map((p) => [p, new Uint8Array(readFileSync(join(dist, p.slice("/docs/".length))))]));
   return [
-    async (ctx): Promise<{ reply: Reply; route: string } | undefined> => {
+    (ctx): { reply: Reply; route: string } | undefined => {
       const path = ctx.url.pathname;
       if (path === "/openapi.json") {
         return { reply: { status: 200, headers: { "content-type": "application/json", "cache-control": "public, max-age=300" }, body: spec, compressible: true }, route: path };
