@@ -39,9 +39,10 @@ type Outcome = "created" | "existed";
  * refused (a plain INSERT, so a null note fails the statement) and keep ROW_COUNT();
  * per batch, one `commits` row (so the test can count transactions).
  */
-function batcher(max: number, committed: { n: number }, registry?: Registry): TxBatcher<Item, Outcome> {
+function batcher(max: number, committed: { n: number }, registry?: Registry, after?: TxBatcherOptions<Item, Outcome>["after"]): TxBatcher<Item, Outcome> {
   const opts: TxBatcherOptions<Item, Outcome> = {
     ...(registry && { metrics: { registry, name: "items" } }),
+    ...(after && { after }),
     pool: db,
     max,
     plan(items) {
@@ -157,4 +158,22 @@ test("the registry's counters read the batcher's stats when scraped", async () =
   expect(text).toContain('tx_batcher_items_total{batcher="items",path="alone"} 1');
   expect(text).toContain('tx_batcher_batches_total{batcher="items",outcome="committed"} 1');
   expect(text).toContain('tx_batcher_batches_total{batcher="items",outcome="failed"} 0');
+});
+
+test("`after` runs once per committed batch, before its calls are answered; its failure fails them all", async () => {
+  await reset();
+  const seen: string[] = [];
+  const b = batcher(64, { n: 0 }, undefined, async (items, outcomes) => {
+    seen.push(`after ${items.map((i) => i.k).join(",")} ${outcomes.map((o) => (o instanceof Error ? "refused" : o)).join(",")}`);
+  });
+  const calls = [60, -61, 60].map((k) => b.add({ k, note: "a" }).then((o) => void seen.push(`answered ${k} ${o}`), (e: Error) => void seen.push(`answered ${k} ${e.message}`)));
+  await Promise.all(calls);
+  expect(seen).toEqual(["after 60,-61,60 created,refused,existed", "answered 60 created", "answered -61 refused -61", "answered 60 existed"]);
+  const failing = batcher(64, { n: 0 }, undefined, async () => {
+    throw new Error("after failed");
+  });
+  const settled = await Promise.allSettled([62, 63].map((k) => failing.add({ k, note: "a" })));
+  expect(settled.map((s) => (s.status === "rejected" ? (s.reason as Error).message : s.value))).toEqual(["after failed", "after failed"]);
+  // The batch was committed all the same.
+  expect((await select<{ k: number }>(db, "SELECT k FROM items WHERE k >= 62 ORDER BY k")).map((r) => r.k)).toEqual([62, 63]);
 });

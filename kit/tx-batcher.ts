@@ -54,6 +54,14 @@ export interface TxBatcherOptions<I, O> {
   /** Called after every committed batch (e.g. the outbox's kick). */
   committed?(): void;
   /**
+   * Work for the whole batch after its commit and before its calls are answered (e.g. one
+   * Redis pipeline for all of them instead of one per call), given the items and their
+   * outcomes; if it rejects, every call of the batch fails with its error (the writes are
+   * committed, as when a lone call's own after-commit work fails). Batches only: a call
+   * that runs alone does its own.
+   */
+  after?(items: readonly I[], outcomes: ReadonlyArray<O | Error>): Promise<void>;
+  /**
    * Registry for `tx_batcher_items_total{batcher, path}` (path: batched, alone) and
    * `tx_batcher_batches_total{batcher, outcome}` (committed, failed), read from `stats`
    * when scraped (nothing counted per call); omitted: none.
@@ -152,6 +160,17 @@ export class TxBatcher<I, O> {
       // Committed, but unreadable: not redone; every call of the batch fails.
       for (const p of batch) p.reject(err);
       return;
+    }
+    if (this.opts.after) {
+      try {
+        await this.opts.after(
+          batch.map((p) => p.item),
+          outcomes,
+        );
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+        return;
+      }
     }
     batch.forEach((p, i) => {
       const out = outcomes[i]!;

@@ -47,6 +47,10 @@
  * - OASIS_INTERACTION_GROUP_ROWS [1]: a group commit's likes in one multi-row INSERT and
  *   their events in one statement (store.ts likeGroupPlan `rows`) instead of three
  *   statements per like (design note 64); 0: three per like.
+ * - OASIS_INTERACTION_GROUP_REDIS_ONCE [1]: after a group commit, the counters of its posts
+ *   (once each) and its likers' viewer states go to Redis in one pipeline for the batch,
+ *   before its calls are answered, instead of one pipeline per like (design note 64); 0:
+ *   one per like.
  * - OASIS_INTERACTION_POST_META_ON_USE [1]: a post_created that refers to nothing writes
  *   nothing; the post's posts_meta row (its author, read by unlike and comment deletion)
  *   is written by the first like or comment on it (domain/posts.ts checkedPost upserts it
@@ -78,6 +82,8 @@ export interface InteractionConfig extends BaseConfig {
   readonly groupCommit: number;
   /** A group commit's likes and events in two multi-row statements (store.ts likeGroupPlan). */
   readonly groupRows: boolean;
+  /** A group commit's Redis work in one pipeline for the batch (context.ts afterLikes). */
+  readonly groupRedisOnce: boolean;
   /** posts_meta written at a post's first act only, not at post_created (events.ts). */
   readonly postMetaOnUse: boolean;
 }
@@ -98,6 +104,7 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     postBatch: nonNegativeIntEnv(env, "OASIS_INTERACTION_POST_BATCH", 64),
     groupCommit: nonNegativeIntEnv(env, "OASIS_INTERACTION_GROUP_COMMIT", 64),
     groupRows: boolEnv(env, "OASIS_INTERACTION_GROUP_ROWS", true),
+    groupRedisOnce: boolEnv(env, "OASIS_INTERACTION_GROUP_REDIS_ONCE", true),
     postMetaOnUse: boolEnv(env, "OASIS_INTERACTION_POST_META_ON_USE", true),
   });
 }

@@ -52,7 +52,8 @@ export async function like(ctx: InteractionContext, userId: bigint, postId: bigi
         await rt.outbox.add(tx, PostLikedSchema, event);
         return c;
       });
-  await afterCountChange(ctx, post.postId, counts, userId);
+  // The group commit did the Redis work for its whole batch (OASIS_INTERACTION_GROUP_REDIS_ONCE).
+  if (!(rt.config.batchedWrites && rt.config.groupCommit > 1 && rt.config.groupRedisOnce)) await afterCountChange(ctx, post.postId, counts, userId);
   return { postId: post.postId, counts: await currentCounts(ctx, post.postId, counts) };
 }
 
