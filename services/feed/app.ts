@@ -32,7 +32,7 @@ export async function createFeedApp(config: FeedConfig): Promise<App> {
     consumers: [
       ...postConsumers,
       ...graphConsumers,
-      ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed, rt.config.interactionBatch, rt.config.rmPostBatch, !config.postMerged),
+      ...readModelConsumers(ctx.readModel, ctx.interaction !== undefined, rt.config.oneTripLikes, rt.config.oneTripCreate, rt.config.rmCreateSeed, rt.config.interactionBatch, rt.config.rmPostBatch, !config.postMerged, rt.config.likesOnePipeline),
     ],
   });
 }

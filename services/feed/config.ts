@@ -44,6 +44,11 @@
  * - OASIS_FEED_INTERACTION_BATCH [64]: the read model's consumer of interaction's events
  *   (likes, comments) takes what arrives together as batches of up to this many, started
  *   together in stream order (read-model-events.ts); 0 handles one event at a time.
+ * - OASIS_FEED_LIKES_ONE_PIPELINE [1]: a batch of the interaction consumer sends its likes and
+ *   unlikes in one Redis pipeline (read-model-events.ts likesBatch: one write, one span)
+ *   instead of one pipeline each; 0: one each. Measured (bench/writes.ts, interleaved, four
+ *   rounds, load 15-20): the feed's CPU per like 0.71/0.35/0.35/0.33 -> 0.59/0.33/0.27/0.31
+ *   ms (bench/README.md stop 33, design note 65).
  * - OASIS_FEED_ONE_TRIP_CREATE [1]: the read model's post_created is the fan-out's seed
  *   (read-model.ts seedNewPost: one Redis script that writes only what no event wrote),
  *   and both take the post's stored bytes from the event's own (no encoding) and decode
@@ -115,6 +120,8 @@ export interface FeedConfig extends BaseConfig {
   readonly graphBatch: number;
   /** Most events per batch of the read model's interaction consumer (0: one at a time). */
   readonly interactionBatch: number;
+  /** A batch's likes and unlikes in one Redis pipeline (read-model-events.ts likesBatch); needs interactionBatch and oneTripLikes. */
+  readonly likesOnePipeline: boolean;
   /** Most events per batch of the read model's post consumer, applied in stream order (0: one at a time). */
   readonly rmPostBatch: number;
   /** Graph events amend the viewers' relationship sets in place (page-path/pieces.ts amendRelationshipSets) instead of dropping them. */
@@ -148,6 +155,7 @@ export function loadFeedConfig(env: Env = process.env): FeedConfig {
     graphMerged: boolEnv(env, "OASIS_FEED_GRAPH_MERGED", true),
     graphBatch: num("OASIS_FEED_GRAPH_BATCH", 64),
     interactionBatch: nonNegativeIntEnv(env, "OASIS_FEED_INTERACTION_BATCH", 64),
+    likesOnePipeline: boolEnv(env, "OASIS_FEED_LIKES_ONE_PIPELINE", true),
     rmPostBatch: nonNegativeIntEnv(env, "OASIS_FEED_RM_POST_BATCH", 64),
     relSetAmend: boolEnv(env, "OASIS_FEED_REL_SET_AMEND", true),
     relSetReads: boolEnv(env, "OASIS_FEED_READ_REL_SETS", true),

@@ -35,9 +35,11 @@ import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
  * in stream order (every event a barrier of overlappingBatch, so a post_updated still
  * never passes its post_created) and acknowledged together. `withPost` false
  * (OASIS_FEED_POST_MERGED, the default): no post consumer here, the fan-out's consumer
- * runs readModelPostHandlers (post-events.ts).
+ * runs readModelPostHandlers (post-events.ts). `likesOnePipeline`
+ * (OASIS_FEED_LIKES_ONE_PIPELINE, with `oneTripLikes` and `interactionBatch`): a batch's
+ * likes and unlikes go in one Redis pipeline (likesBatch) instead of one pipeline each.
  */
-export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true, interactionBatch = 0, postBatch = 0, withPost = true) {
+export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneTripLikes = true, oneTripCreate = true, createSeed = true, interactionBatch = 0, postBatch = 0, withPost = true, likesOnePipeline = true) {
   const postHandlers = readModelPostHandlers(rm, oneTripCreate, createSeed);
   const consumers: Array<{ name: string; handlers: readonly EventHandler<any>[]; batch?: ConsumerBatch; deliver?: "new" }> = [
     {
@@ -65,9 +67,37 @@ export function readModelConsumers(rm: ReadModel, withInteraction: boolean, oneT
       on(CommentDeletedSchema, async (e) => rm.touched(e.postId)),
       on(CommentModeratedSchema, async (e) => rm.touched(e.postId)),
     ];
-    consumers.push({ name: "feed-read-model-interaction", handlers, ...(interactionBatch > 0 && { batch: overlappingBatch(handlers, interactionBatch) }) });
+    const batch = interactionBatch <= 0 ? undefined : likesOnePipeline && oneTripLikes ? likesBatch(rm, handlers, interactionBatch) : overlappingBatch(handlers, interactionBatch);
+    consumers.push({ name: "feed-read-model-interaction", handlers, ...(batch && { batch }) });
   }
   return consumers;
+}
+
+/**
+ * The interaction consumer's batch with OASIS_FEED_LIKES_ONE_PIPELINE: a batch's
+ * post_liked and post_unliked go to Redis in one pipeline (ReadModel.likesChanged, in
+ * stream order), where overlappingBatch sent one pipeline per like; the batch's other
+ * events (comments: fences only, which commute with a like's writes) start alongside
+ * through their own handlers, as overlappingBatch starts them. Fails, after everything
+ * started has settled, with the first error (the kit then handles each event alone).
+ */
+function likesBatch(rm: ReadModel, handlers: readonly EventHandler<any>[], max: number): ConsumerBatch {
+  const others = overlappingBatch(handlers, max);
+  return {
+    max,
+    async handle(events) {
+      const likes: Array<{ postId: bigint; user: bigint; liked: boolean }> = [];
+      const rest = events.filter((e) => {
+        if (e.schema !== PostLikedSchema && e.schema !== PostUnlikedSchema) return true;
+        const like = e.event as { postId: bigint; userId: bigint };
+        likes.push({ postId: like.postId, user: like.userId, liked: e.schema === PostLikedSchema });
+        return false;
+      });
+      const results = await Promise.allSettled([rm.likesChanged(likes), others.handle(rest)]);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    },
+  };
 }
 
 /**

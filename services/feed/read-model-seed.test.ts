@@ -80,3 +80,18 @@ test("post_created's head: the post's three ids read from the event's bytes, not
   expect(decodePostCreatedHead(toBinary(PostCreatedSchema, create(PostCreatedSchema))).post).toBeUndefined();
   expect(() => decodePostCreatedHead(new Uint8Array([0x0a, 0x05, 0x08]))).toThrow();
 });
+
+test("likesChanged: a batch's likes in one pipeline, in order: a like then an unlike of one pair ends unliked; counters and states fenced", async () => {
+  await redis.set("rm:counts:9", "x");
+  await redis.set("rm:state:5:9", "x");
+  await rm.likesChanged([
+    { postId: 9n, user: 5n, liked: true },
+    { postId: 9n, user: 6n, liked: true },
+    { postId: 9n, user: 5n, liked: false },
+    { postId: 8n, user: 5n, liked: true },
+  ]);
+  expect((await redis.smembers("rm:likers:9")).sort()).toEqual(["6"]);
+  expect(await redis.smembers("rm:likers:8")).toEqual(["5"]);
+  expect(await redis.ttl("rm:likers:9")).toBeGreaterThan(86_400);
+  expect(await redis.exists("rm:counts:9", "rm:state:5:9")).toBe(0);
+});

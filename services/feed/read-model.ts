@@ -344,16 +344,30 @@ export class ReadModel {
    * event is redelivered); a failed fence is ignored, as `touched` ignores it.
    */
   async likeChanged(postId: bigint, user: bigint, liked: boolean): Promise<void> {
-    const key = `rm:likers:${postId}`;
+    await this.likesChanged([{ postId, user, liked }]);
+  }
+
+  /**
+   * Several post_liked / post_unliked (`liked`) as `likeChanged` does each, all in one
+   * pipeline (one write, one round trip, one span), in the order given, so a like and an
+   * unlike of one pair end as the later says. Rejects with the first error on a likers
+   * set (the events are redelivered); failed fences are ignored, as in `likeChanged`.
+   */
+  async likesChanged(changes: ReadonlyArray<{ readonly postId: bigint; readonly user: bigint; readonly liked: boolean }>): Promise<void> {
+    if (changes.length === 0) return;
     const pipe = new Pipeline(this.redis);
-    if (liked) pipe.batch.sadd(key, String(user));
-    else pipe.batch.srem(key, String(user));
-    pipe.batch.expire(key, day + setsSlack);
-    this.counters.invalidateIn(pipe, [String(postId)]);
-    this.states.invalidateIn(pipe, [`${user}:${postId}`]);
+    const checked: number[] = [];
+    for (const { postId, user, liked } of changes) {
+      const key = `rm:likers:${postId}`;
+      checked.push(pipe.length, pipe.length + 1);
+      if (liked) pipe.batch.sadd(key, String(user));
+      else pipe.batch.srem(key, String(user));
+      pipe.batch.expire(key, day + setsSlack);
+      this.counters.invalidateIn(pipe, [String(postId)]);
+      this.states.invalidateIn(pipe, [`${user}:${postId}`]);
+    }
     const errors = await pipe.exec();
-    const failed = errors[0] ?? errors[1];
-    if (failed) throw failed;
+    for (const i of checked) if (errors[i]) throw errors[i];
   }
 
   /** A refer-to `referring` of `referred` by `author` was created (`exists`) or deleted. */
