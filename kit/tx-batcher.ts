@@ -7,8 +7,8 @@
  * Each call still gets its own outcome (or its own error), decided by the caller's
  * `plan` from the batch's results.
  *
- * How a batch forms (the notification consumer's GroupCommit, services/notification
- * events.ts, does the same for events): calls added in one event-loop turn go together
+ * How a batch forms (TurnBatches below; the notification consumer's GroupCommit,
+ * services/notification events.ts, forms its batches of events with it too): calls added in one event-loop turn go together
  * (the flush waits for `setImmediate`); while `inFlight` transactions are running, new
  * calls wait and go in the next batch, up to `max` a batch (a full batch starts at
  * once). Under light load a call thus waits one turn and goes alone; under load the
@@ -87,33 +87,32 @@ interface Pending<I, O> {
   reject(err: unknown): void;
 }
 
-/** Group commit of calls' writes (see the top of this file). */
-export class TxBatcher<I, O> {
-  readonly stats: TxBatcherStats = { batches: 0, batchedItems: 0, alone: 0, failedBatches: 0 };
-  private pending: Array<Pending<I, O>> = [];
+/**
+ * How a group commit's batches form, shared by TxBatcher and notification's GroupCommit
+ * (services/notification/events.ts): items pushed in one event-loop turn go together (the
+ * flush waits for `setImmediate`); while `inFlight` batches are running, new items wait
+ * for the next batch, up to `max` a batch (a full batch starts at once). `run` gets each
+ * batch and must settle every item of it (it is not told of its own rejections).
+ */
+export class TurnBatches<P> {
+  private pending: P[] = [];
   private running = 0;
   private scheduled = false;
-  private readonly inFlight: number;
 
-  constructor(private readonly opts: TxBatcherOptions<I, O>) {
-    this.inFlight = Math.max(1, opts.inFlight ?? 2);
-    if (opts.metrics) sourcesOf(opts.metrics.registry).set(opts.metrics.name, this.stats);
+  constructor(
+    private readonly max: number,
+    private readonly inFlight: number,
+    private readonly run: (batch: P[]) => Promise<void>,
+  ) {}
+
+  /** Queues `item` for the next batch. */
+  push(item: P): void {
+    this.pending.push(item);
+    if (this.pending.length >= this.max) void this.flush();
+    else if (this.running < this.inFlight) this.flushSoon();
   }
 
-  /** Writes `item` with the calls around it; resolves with its outcome after its batch commits. */
-  add(item: I): Promise<O> {
-    if (this.opts.max <= 1) {
-      this.stats.alone++;
-      return this.opts.alone(item);
-    }
-    return new Promise<O>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      if (this.pending.length >= this.opts.max) void this.flush();
-      else if (this.running < this.inFlight) this.flushSoon();
-    });
-  }
-
-  /** Flushes after the current turn, so the calls of this turn go in one batch. */
+  /** Flushes after the current turn, so the items of this turn go in one batch. */
   private flushSoon(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -125,14 +124,34 @@ export class TxBatcher<I, O> {
 
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return;
-    const batch = this.pending.splice(0, this.opts.max);
+    const batch = this.pending.splice(0, this.max);
     this.running++;
     try {
-      await this.commit(batch);
+      await this.run(batch);
     } finally {
       this.running--;
       if (this.pending.length > 0) this.flushSoon();
     }
+  }
+}
+
+/** Group commit of calls' writes (see the top of this file). */
+export class TxBatcher<I, O> {
+  readonly stats: TxBatcherStats = { batches: 0, batchedItems: 0, alone: 0, failedBatches: 0 };
+  private readonly batches: TurnBatches<Pending<I, O>>;
+
+  constructor(private readonly opts: TxBatcherOptions<I, O>) {
+    this.batches = new TurnBatches(opts.max, Math.max(1, opts.inFlight ?? 2), (batch) => this.commit(batch));
+    if (opts.metrics) sourcesOf(opts.metrics.registry).set(opts.metrics.name, this.stats);
+  }
+
+  /** Writes `item` with the calls around it; resolves with its outcome after its batch commits. */
+  add(item: I): Promise<O> {
+    if (this.opts.max <= 1) {
+      this.stats.alone++;
+      return this.opts.alone(item);
+    }
+    return new Promise<O>((resolve, reject) => this.batches.push({ item, resolve, reject }));
   }
 
   private async commit(batch: Array<Pending<I, O>>): Promise<void> {

@@ -7,6 +7,7 @@
  * After commit, live streams are told.
  */
 import { applyAllOnceBatched, applyOnce, applyOnceBatched, on, type EventMeta } from "#kit/consumer.ts";
+import { TurnBatches } from "#kit/tx-batcher.ts";
 import { MessageSentSchema } from "#gen/oasis/chat/v1/events_pb.ts";
 import { FollowCreatedSchema, FollowRequestedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import { CommentCreatedSchema, PostLikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
@@ -61,46 +62,21 @@ interface Pending {
  * OASIS_NOTIFICATION_GROUP_COMMIT sets `max` (0: every event alone, as before).
  */
 export class GroupCommit {
-  private pending: Pending[] = [];
-  private running = 0;
+  /** Handlers started together go in one commit; two commits at most run at once (kit TurnBatches). */
+  private readonly batches: TurnBatches<Pending>;
 
   constructor(
     private readonly ctx: NotificationContext,
     private readonly consumer: string,
     private readonly max: number,
-  ) {}
+  ) {
+    this.batches = new TurnBatches(Math.max(1, max), 2, (batch) => this.commit(batch));
+  }
 
   /** Stores `candidates` (filtered as `record` does) for the event `meta`; resolves after its commit. */
   add(meta: EventMeta, candidates: Delivery[]): Promise<void> {
     if (this.max <= 0) return record(this.ctx, this.consumer, meta, candidates);
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ meta, candidates, done: { resolve, reject } });
-      if (this.running < 2 || this.pending.length >= this.max) this.flushSoon();
-    });
-  }
-
-  private scheduled = false;
-
-  /** Flushes after the current tick, so the handlers started together go in one commit. */
-  private flushSoon(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const batch = this.pending.splice(0, this.max);
-    this.running++;
-    try {
-      await this.commit(batch);
-    } finally {
-      this.running--;
-      if (this.pending.length) this.flushSoon();
-    }
+    return new Promise<void>((resolve, reject) => this.batches.push({ meta, candidates, done: { resolve, reject } }));
   }
 
   private async commit(batch: Pending[]): Promise<void> {
