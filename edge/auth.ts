@@ -55,7 +55,7 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     },
     async verify(authorization) {
       if (authorization === null || authorization === "") return null;
-      const m = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i.exec(authorization.trim());
+      const m = bearer.exec(authorization.trim());
       if (!m) throw reject("expected `Authorization: Bearer <token>`");
       const token = m[1]!;
       const hit = cache.get(token);

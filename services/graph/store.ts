@@ -224,7 +224,7 @@ export async function followBatched(
   id: bigint,
   now: Date,
   event: (mutual: boolean, followeeMuting: boolean) => Statement,
-): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }> {
+): Promise<FollowOutcome> {
   const [locked, flagRows] = (await tx.run([
     { sql: "SELECT 1 FROM blocks WHERE (blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?) FOR UPDATE", params: [followerId, followeeId, followeeId, followerId] },
     { sql: pairFlagsSql, params: pairFlagsParams(followerId, followeeId) },
@@ -265,7 +265,7 @@ export async function followOneTrip(
   now: Date,
   event: (pick: string) => Statement,
   flagsOnce = false,
-): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }> {
+): Promise<FollowOutcome> {
   const eitherWay = "(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)";
   const decide: Statement[] = flagsOnce
     ? [{ sql: pairFlagsKeptSql, params: pairFlagsParams(followerId, followeeId) }]

@@ -13,7 +13,8 @@ import { TxBatcher } from "#kit/tx-batcher.ts";
 import { interactionStore } from "./store.ts";
 import { ViewerStates } from "./viewer-state.ts";
 import { AuthorPrivacy } from "../../shared-rules/author-privacy.ts";
-import { createRedis, Pipeline, type Redis } from "#kit/redis.ts";
+import { createRedis, type Redis } from "#kit/redis.ts";
+import { afterLikes } from "./domain/likes.ts";
 import { graphRedisPrefix } from "../../shared-rules/graph-small-sets.ts";
 import { postRedisPrefix } from "../../shared-rules/post-cache.ts";
 
@@ -58,24 +59,8 @@ export function createContext(rt: Runtime<InteractionConfig>): InteractionContex
   const counters = new Counters(rt.redis, rt.db);
   const viewerStates = new ViewerStates(rt.redis, rt.db);
   const redisAfter = rt.config.groupRedisOnce;
-  /**
-   * After likes committed (OASIS_INTERACTION_GROUP_REDIS_ONCE): in one Redis pipeline,
-   * each post's counters once (the batch's likes of a post all answer with the same
-   * counters) and every liker's viewer state dropped, as domain/likes.ts
-   * afterCountChange does for one like.
-   */
-  const afterLikes = async (likes: ReadonlyArray<{ readonly postId: bigint; readonly userId: bigint; readonly counts: Counts | undefined }>) => {
-    const pipe = new Pipeline(rt.redis);
-    const published = new Set<bigint>();
-    for (const l of likes) {
-      if (l.counts && !published.has(l.postId)) {
-        published.add(l.postId);
-        counters.publishIn(pipe, l.postId, l.counts);
-      }
-      viewerStates.invalidateIn(pipe, l.userId);
-    }
-    await pipe.exec();
-  };
+  // After likes committed (OASIS_INTERACTION_GROUP_REDIS_ONCE): the batch's Redis work in one pipeline.
+  const stores = { redis: rt.redis, counters, viewerStates };
   return {
     rt,
     store: interactionStore,
@@ -95,13 +80,13 @@ export function createContext(rt: Runtime<InteractionConfig>): InteractionContex
       // statement (and, with redisAfter, its own Redis work, which the caller then skips).
       alone: async (l) => {
         const counts = await rt.batchTx((tx) => interactionStore.likeBatched(tx, l.postId, l.userId, l.id, l.event));
-        if (redisAfter) await afterLikes([{ postId: l.postId, userId: l.userId, counts }]);
+        if (redisAfter) await afterLikes(stores, [{ postId: l.postId, userId: l.userId, counts }]);
         return counts;
       },
       committed: () => rt.outbox.kick(),
       ...(redisAfter && {
         after: (likes: readonly GroupLike[], outcomes: ReadonlyArray<Counts | undefined | Error>) =>
-          afterLikes(likes.map((l, i) => ({ postId: l.postId, userId: l.userId, counts: outcomes[i] instanceof Error ? undefined : (outcomes[i] as Counts | undefined) }))),
+          afterLikes(stores, likes.map((l, i) => ({ postId: l.postId, userId: l.userId, counts: outcomes[i] instanceof Error ? undefined : (outcomes[i] as Counts | undefined) }))),
       }),
       metrics: { registry: rt.metrics, name: "likes" },
     }),

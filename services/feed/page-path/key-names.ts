@@ -52,8 +52,8 @@ export class ViewerKeyNames {
   }
 }
 
-/** `table`'s name for `id`, made by `make` (the table emptied first when it holds `max`). */
-function name(table: Map<string, string>, id: string, max: number, make: () => string): string {
+/** `table`'s entry for `id`, made by `make` (the table emptied first when it holds `max`). */
+function name<V>(table: Map<string, V>, id: string, max: number, make: () => V): V {
   let got = table.get(id);
   if (got === undefined) {
     if (table.size >= max) table.clear();
@@ -87,14 +87,8 @@ export class KeyNames {
 
   /** The names of post `id`'s keys. */
   post(id: string): PostKeyNames {
-    let got = this.posts.get(id);
-    if (got === undefined) {
-      if (this.posts.size >= this.max) this.posts.clear();
-      const P = this.prefix;
-      got = { post: `${P}rm:post:${id}`, counts: `${P}rm:counts:${id}`, whole: `${P}rm:whole:${id}`, likers: `${P}rm:likers:${id}` };
-      this.posts.set(id, got);
-    }
-    return got;
+    const P = this.prefix;
+    return name(this.posts, id, this.max, () => ({ post: `${P}rm:post:${id}`, counts: `${P}rm:counts:${id}`, whole: `${P}rm:whole:${id}`, likers: `${P}rm:likers:${id}` }));
   }
 
   /** `rm:author:<id>`: the author's profile. */
@@ -109,12 +103,6 @@ export class KeyNames {
 
   /** The viewer's own keys' names. */
   viewer(id: string): ViewerKeyNames {
-    let got = this.viewers.get(id);
-    if (got === undefined) {
-      if (this.viewers.size >= this.max / 10) this.viewers.clear();
-      got = new ViewerKeyNames(this.prefix, id, this.perViewer);
-      this.viewers.set(id, got);
-    }
-    return got;
+    return name(this.viewers, id, this.max / 10, () => new ViewerKeyNames(this.prefix, id, this.perViewer));
   }
 }

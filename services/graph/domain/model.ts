@@ -65,7 +65,7 @@ export interface GraphStore {
     id: bigint,
     now: Date,
     event: (mutual: boolean, followeeMuting: boolean) => Statement,
-  ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
+  ): Promise<FollowOutcome>;
   /**
    * followBatched in one round trip (store.ts followOneTrip): blocked, the edge, the
    * counts and the event decided in SQL; `event(pick)` stores the variant of follow_created
@@ -79,7 +79,7 @@ export interface GraphStore {
     now: Date,
     event: (pick: string) => Statement,
     flagsOnce?: boolean,
-  ): Promise<{ blocked: true } | { blocked: false; created: boolean; flags: Set<RelationFlag> }>;
+  ): Promise<FollowOutcome>;
   /**
    * Public follows of several callers in one transaction of one round trip (store.ts
    * followGroupPlan, for kit/tx-batcher.ts): each as followOneTrip decides it, the

@@ -5,8 +5,10 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
-import { Pipeline } from "#kit/redis.ts";
+import { Pipeline, type Redis } from "#kit/redis.ts";
 import type { InteractionContext } from "../context.ts";
+import type { Counters } from "../counters.ts";
+import type { ViewerStates } from "../viewer-state.ts";
 import type { Counts } from "./model.ts";
 import { checkedPost } from "./posts.ts";
 
@@ -17,9 +19,28 @@ import { checkedPost } from "./posts.ts";
  * losing Redis altogether rejects.
  */
 async function afterCountChange(ctx: InteractionContext, postId: bigint, counts: Counts | undefined, user: bigint): Promise<void> {
-  const pipe = new Pipeline(ctx.rt.redis);
-  if (counts) ctx.counters.publishIn(pipe, postId, counts);
-  ctx.viewerStates.invalidateIn(pipe, user);
+  await afterLikes({ redis: ctx.rt.redis, counters: ctx.counters, viewerStates: ctx.viewerStates }, [{ postId, userId: user, counts }]);
+}
+
+/**
+ * afterCountChange for several committed writes in one pipeline (the group commit's
+ * batch, OASIS_INTERACTION_GROUP_REDIS_ONCE): each post's counters published once (a
+ * batch's likes of one post all answer with the same counters) and every writer's viewer
+ * state dropped, in order.
+ */
+export async function afterLikes(
+  stores: { readonly redis: Redis; readonly counters: Counters; readonly viewerStates: ViewerStates },
+  likes: ReadonlyArray<{ readonly postId: bigint; readonly userId: bigint; readonly counts: Counts | undefined }>,
+): Promise<void> {
+  const pipe = new Pipeline(stores.redis);
+  const published = new Set<bigint>();
+  for (const l of likes) {
+    if (l.counts && !published.has(l.postId)) {
+      published.add(l.postId);
+      stores.counters.publishIn(pipe, l.postId, l.counts);
+    }
+    stores.viewerStates.invalidateIn(pipe, l.userId);
+  }
   await pipe.exec();
 }
 
