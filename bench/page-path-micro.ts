@@ -12,9 +12,7 @@
  *
  * `OASIS_BENCH_MICRO_AB="watched=0,splice=0,coalesce=0;watched=1"` instead runs those
  * variants of held pieces with tracking (design note 59's switches: OASIS_EDGE_PAGE_WATCHED_KEYS,
- * OASIS_EDGE_PAGE_SPLICE, OASIS_EDGE_PAGE_COALESCE; design note 62's: fewer =
- * OASIS_EDGE_PAGE_FEWER_CALLS, names = OASIS_EDGE_PAGE_KEY_NAMES, direct =
- * OASIS_EDGE_PAGE_DIRECT_TRACK, nojoin = OASIS_EDGE_PAGE_NO_JOIN; unnamed ones 0) in this one process,
+ * OASIS_EDGE_PAGE_SPLICE, OASIS_EDGE_PAGE_COALESCE; unnamed ones 0) in this one process,
  * each on its own connection and caches, interleaved round by round (one post pushed, then
  * every variant reads the 40 changed pages, the order rotating), and each read's answer
  * made into a Response as the edge does; it prints process and Redis CPU per read by
@@ -82,7 +80,7 @@ async function microAB(spec: string): Promise<void> {
     const on = new Map(v.split(",").map((kv) => kv.split("=").map((x) => x.trim()) as [string, string]));
     const flag = (k: string) => on.get(k) === "1";
     const conn = flag("coalesce") ? coalesceWrites(new Redis(url)) : new Redis(url);
-    const pp = new FeedPagePath(conn, P, { reuse: new PageReuse(20000), items: new ItemCache(20000, undefined, flag("splice")), tracking: true, tightWindow: true, sets: true, held: 50000, watchedKeys: flag("watched"), splice: flag("splice"), fewerCalls: flag("fewer"), keyNames: flag("names"), directTrack: flag("direct"), noJoin: flag("nojoin") });
+    const pp = new FeedPagePath(conn, P, { reuse: new PageReuse(20000), items: new ItemCache(20000, undefined, flag("splice")), tracking: true, tightWindow: true, sets: true, held: 50000, watchedKeys: flag("watched") });
     return { label: v, conn, pp, reads: 0, cpuUs: 0, redisUs: 0 };
   });
   await Bun.sleep(300);

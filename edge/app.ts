@@ -85,7 +85,7 @@ export function createEdgeApp(
   const upstreams = new Upstreams(config, (target, err) => log.warn({ err, target }, "upstream DNS lookup failed; keeping the last addresses"));
   // Timeline pages from the feed's Redis (page-path.ts); the RPC goes to the feed on a miss.
   const pagePath = config.pagePath
-    ? createPagePath({ url: config.feedRedisUrl, prefix: config.feedRedisPrefix, log, registry: metrics.registry, upstreams, routes: registry, reuseEntries: config.pageReuseEntries, itemEntries: config.pageItemEntries, tracking: config.pageTracking, tightWindow: config.pageTightWindow, held: config.pageHeldEntries, watchedKeys: config.pageWatchedKeys, relSets: config.relSets, relSetMax: config.relSetMax, amendSets: config.relSetAmend, relWriteOneTrip: config.relWriteOneTrip, fillCounts: config.pageFillCounts, autoPipelining: config.pageAutoPipelining, coalesceWrites: config.pageCoalesce, splice: config.pageSplice, fewerCalls: config.pageFewerCalls, keyNames: config.pageKeyNames, directTrack: config.pageDirectTrack, noJoin: config.pageNoJoin, limitInScript: config.pageLimitInScript && config.feedRedisUrl === config.redisUrl })
+    ? createPagePath({ url: config.feedRedisUrl, prefix: config.feedRedisPrefix, log, registry: metrics.registry, upstreams, routes: registry, reuseEntries: config.pageReuseEntries, itemEntries: config.pageItemEntries, tracking: config.pageTracking, tightWindow: config.pageTightWindow, held: config.pageHeldEntries, watchedKeys: config.pageWatchedKeys, relSets: config.relSets, relSetMax: config.relSetMax, amendSets: config.relSetAmend, relWriteOneTrip: config.relWriteOneTrip, fillCounts: config.pageFillCounts, autoPipelining: config.pageAutoPipelining, coalesceWrites: config.pageCoalesce, splice: config.pageSplice, limitInScript: config.pageLimitInScript && config.feedRedisUrl === config.redisUrl })
     : undefined;
   // Anonymous searches from the pages search stored in its Redis (search-page-path.ts).
   const searchPagePath = config.searchPagePath && config.upstreams.search?.length
@@ -167,9 +167,9 @@ export function createEdgeApp(
       return { reply, route: routed.path };
     }
     for (const r of routes) {
-      // OASIS_EDGE_SYNC_FAST: a route that does not match says so without a promise.
+      // A route that does not match says so without a promise (design note 62).
       const got = r(ctx);
-      const out = config.syncFast ? (got instanceof Promise ? await got : got) : await got;
+      const out = got instanceof Promise ? await got : got;
       if (out) return out;
     }
     return { reply: errorReply(new ConnectError(`no route for ${ctx.req.method} ${path}`, Code.NotFound)), route: "unmatched" };

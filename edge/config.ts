@@ -33,17 +33,8 @@
  * others with EXISTS; tracking.ts watchedKeys, design note 59; 0: every key of the page each time), OASIS_EDGE_PAGE_COALESCE [1] (the page path's connection sends the
  * commands of one event-loop turn in one socket write, kit/redis.ts coalesceWrites, design note 59;
  * 0: one write per command), OASIS_EDGE_PAGE_SPLICE [1] (rendered items keep their JSON as UTF-8
- * bytes, a page's JSON is spliced from them and answered as bytes, and a page read lean is kept
- * without copying its reply; items.ts pageJsonBytes, design note 59), OASIS_EDGE_PAGE_FEWER_CALLS [1]
- * (the page script gives the same reply in fewer Redis calls: a first page's range without the
- * cursor's slack, the viewer's refer markers in one EXISTS, states in one MGET; design note 62),
- * OASIS_EDGE_PAGE_KEY_NAMES [1] (tracked pages' and held pieces' keys named by names kept,
- * services/feed/page-path/key-names.ts, not strings built per read), OASIS_EDGE_PAGE_DIRECT_TRACK [1]
- * (a tracked read's CACHING YES, EXISTS and script sent as three commands in a row, no Pipeline),
- * OASIS_EDGE_PAGE_NO_JOIN [1] (a lean read's held values put back without joining one reply,
- * pages kept by the lean reply and the values; design note 62), OASIS_EDGE_SYNC_FAST [1] (routes
- * that do not match, a token verified before and a bodiless REST request answer without a
- * promise; design note 62), OASIS_EDGE_REL_SETS [1] (the page
+ * bytes, a page's JSON is spliced from them and answered as bytes; items.ts pageJsonBytes,
+ * design note 59), OASIS_EDGE_REL_SETS [1] (the page
  * path answers a relationship it lacks from the viewer's relationship set in the feed's Redis,
  * loaded with one ListRelationships call per viewer, instead of asking graph for each pair;
  * services/feed/page-path/pieces.ts relSetKey), OASIS_EDGE_REL_SET_MAX [10000] (relationships a
@@ -136,21 +127,8 @@ export interface EdgeConfig extends ReturnType<typeof sharedConfig> {
   readonly pageWatchedKeys: boolean;
   /** OASIS_EDGE_PAGE_COALESCE: the page path's connection sends one event-loop turn's commands in one socket write (kit/redis.ts coalesceWrites, design note 59). */
   readonly pageCoalesce: boolean;
-  /** OASIS_EDGE_PAGE_SPLICE: pages' JSON spliced from items' UTF-8 bytes and answered as bytes, lean replies kept uncopied (items.ts pageJsonBytes, design note 59). */
+  /** OASIS_EDGE_PAGE_SPLICE: pages' JSON spliced from items' UTF-8 bytes and answered as bytes (items.ts pageJsonBytes, design note 59). */
   readonly pageSplice: boolean;
-  /** OASIS_EDGE_PAGE_FEWER_CALLS: the page script gives the same reply in fewer Redis calls (pieces.ts PieceRequest.fewerCalls, design note 62). */
-  readonly pageFewerCalls: boolean;
-  /** OASIS_EDGE_PAGE_KEY_NAMES: tracked pages' and held pieces' keys named by names kept, not built per read (services/feed/page-path/key-names.ts, design note 62). */
-  readonly pageKeyNames: boolean;
-  /** OASIS_EDGE_PAGE_DIRECT_TRACK: a tracked page read sends its three commands in a row, not as a Pipeline (design note 62). */
-  readonly pageDirectTrack: boolean;
-  /** OASIS_EDGE_PAGE_NO_JOIN: a lean read's held values put back without joining one reply; pages kept by the lean reply and the values (design note 62). */
-  readonly pageNoJoin: boolean;
-  /**
-   * OASIS_EDGE_SYNC_FAST: what needs no waiting answers without a promise: routes that do
-   * not match, a token verified before, a bodiless REST request's message (design note 62).
-   */
-  readonly syncFast: boolean;
   /** OASIS_EDGE_REL_SETS: relationships the page path lacks come from the viewer's set (one load per viewer). */
   readonly relSets: boolean;
   /** OASIS_EDGE_REL_SET_AMEND: a relationship write through the edge amends the writer's set in place (else drops it). */
@@ -224,11 +202,6 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     pageWatchedKeys: boolEnv(env, "OASIS_EDGE_PAGE_WATCHED_KEYS", true),
     pageCoalesce: boolEnv(env, "OASIS_EDGE_PAGE_COALESCE", true),
     pageSplice: boolEnv(env, "OASIS_EDGE_PAGE_SPLICE", true),
-    pageFewerCalls: boolEnv(env, "OASIS_EDGE_PAGE_FEWER_CALLS", true),
-    pageKeyNames: boolEnv(env, "OASIS_EDGE_PAGE_KEY_NAMES", true),
-    pageDirectTrack: boolEnv(env, "OASIS_EDGE_PAGE_DIRECT_TRACK", true),
-    pageNoJoin: boolEnv(env, "OASIS_EDGE_PAGE_NO_JOIN", true),
-    syncFast: boolEnv(env, "OASIS_EDGE_SYNC_FAST", true),
     relSets: boolEnv(env, "OASIS_EDGE_REL_SETS", true),
     relSetMax: int(env, "OASIS_EDGE_REL_SET_MAX", 10_000, { min: 0, max: 10_000 }),
     relSetAmend: boolEnv(env, "OASIS_EDGE_REL_SET_AMEND", true),

@@ -82,11 +82,11 @@ export interface PagePath {
  * ("filled") instead of passed to the feed (misses "counts", "state"). `autoPipelining`
  * (default false: each command written when made, OASIS_EDGE_PAGE_AUTOPIPELINE): ioredis's
  * auto-pipelining on the page path's connection. `coalesceWrites` (OASIS_EDGE_PAGE_COALESCE):
- * one event-loop turn's commands in one socket write (kit/redis.ts). `watchedKeys` and
- * `splice`: PagePathOptions' (design note 59; `splice` also keeps items' JSON as bytes);
- * `fewerCalls`, `keyNames`, `directTrack`, `noJoin`: PagePathOptions' (design note 62).
+ * one event-loop turn's commands in one socket write (kit/redis.ts). `watchedKeys`:
+ * PagePathOptions' (design note 59); `splice` (OASIS_EDGE_PAGE_SPLICE): items keep their
+ * JSON as UTF-8 bytes and pages' JSON is spliced from them (items.ts ItemCache jsonBytes).
  */
-export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; tightWindow?: boolean; held?: number; watchedKeys?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; amendSets?: boolean; relWriteOneTrip?: boolean; fillCounts?: boolean; autoPipelining?: boolean; coalesceWrites?: boolean; splice?: boolean; fewerCalls?: boolean; keyNames?: boolean; directTrack?: boolean; noJoin?: boolean }): PagePath {
+export function createPagePath(opts: { url: string; prefix: string; log: Logger; registry: Registry; upstreams: Upstreams; routes: MethodRegistry; reuseEntries?: number; itemEntries?: number; tracking?: boolean; tightWindow?: boolean; held?: number; watchedKeys?: boolean; limitInScript?: boolean; relSets?: boolean; relSetMax?: number; amendSets?: boolean; relWriteOneTrip?: boolean; fillCounts?: boolean; autoPipelining?: boolean; coalesceWrites?: boolean; splice?: boolean }): PagePath {
   const results = new Counter({ name: "edge_page_path_total", help: "Timeline reads the page path tried, by result (hit: served from the feed's Redis; filled: served after asking graph for relationships, or interaction for counters and viewer state, the read model lacked; miss: asked the feed; error: asked the feed after a failure).", labelNames: ["result"], registers: [opts.registry] });
   const misses = new Counter({ name: "edge_page_path_misses_total", help: "Timeline reads the page path passed to the feed, by reason.", labelNames: ["reason"], registers: [opts.registry] });
   const byTimeline = new Counter({
@@ -106,7 +106,7 @@ export function createPagePath(opts: { url: string; prefix: string; log: Logger;
   const redis: Redis = createRedis({ url: opts.url, keyPrefix: "", log: opts.log, autoPipelining: opts.autoPipelining ?? false, coalesceWrites: opts.coalesceWrites });
   const reuse = (opts.reuseEntries ?? 0) > 0 ? new PageReuse(opts.reuseEntries!) : undefined;
   const items = (opts.itemEntries ?? 0) > 0 ? new ItemCache(opts.itemEntries!, undefined, opts.splice ?? false) : undefined;
-  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, tightWindow: opts.tightWindow, held: opts.held, watchedKeys: opts.watchedKeys, splice: opts.splice, fewerCalls: opts.fewerCalls, keyNames: opts.keyNames, directTrack: opts.directTrack, noJoin: opts.noJoin, sets: opts.relSets ?? false, setMax: opts.relSetMax, oneTripWrites: opts.relWriteOneTrip });
+  const feed = new FeedPagePath(redis, opts.prefix, { reuse, items, tracking: opts.tracking, tightWindow: opts.tightWindow, held: opts.held, watchedKeys: opts.watchedKeys, sets: opts.relSets ?? false, setMax: opts.relSetMax, oneTripWrites: opts.relWriteOneTrip });
   countedFrom(opts.registry, "edge_page_items_total", "Timeline items the page path assembled pages from (OASIS_EDGE_PAGE_ITEM_ENTRIES, services/feed/page-path/items.ts), by result (hit: kept rendering; miss: built and encoded).", "result", () =>
     items && { hit: items.hits, miss: items.misses });
   countedFrom(opts.registry, "edge_page_path_reused_total", "Pages the page path served from the page kept for the same request, by result (hit: the same Lua reply; unchanged: its keys tracked and unchanged, not read, OASIS_EDGE_PAGE_TRACKING; miss: computed).", "result", () =>

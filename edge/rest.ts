@@ -58,8 +58,8 @@ export function restRoutes(deps: EdgeDeps, table: RouteTable): EdgeRoute[] {
       deps,
       ctx,
       routed,
-      // OASIS_EDGE_SYNC_FAST: a request without a body (no length, no stream) is built at once.
-      deps.config.syncFast && !route.body && ctx.req.body === null && ctx.req.headers.get("content-length") === null
+      // A request without a body (no length, no stream) is built at once (design note 62).
+      !route.body && ctx.req.body === null && ctx.req.headers.get("content-length") === null
         ? () => build(route, vars, ctx.url, noBody)
         : async () => build(route, vars, ctx.url, route.body ? await readBody(ctx.req, deps.config.maxBodyBytes) : await readBody(ctx.req, 1024)),
       (answer, headers) =>

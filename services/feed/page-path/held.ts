@@ -5,7 +5,7 @@
  * caching, as tracking.ts tracks pages), so a page read does not carry them: the page
  * script's lean read (pieces.ts, ReadMode.lean) answers a live post and a referred post
  * as their header only (`\x02<author>,<refer>;`) and counters and profiles as "", and
- * `expand` puts the held bytes back, giving the very reply a full read returns. What is
+ * `expandValues` puts the held bytes back, giving the very reply a full read returns. What is
  * not held (a post never read here, a piece changed since) is read in one `MGET` with
  * `CLIENT CACHING YES` (a second round trip) and held from then on. Under the DSB mix a
  * compose pushes a post to ~40 home timelines and every follower's next page changes;
@@ -22,7 +22,7 @@
  * held when the reply is handled is the value the script would have read. A value read
  * by the second `MGET` is a moment newer than the script's reply; the page then shows
  * that post as a read a moment later would, and if its header (author, refer-to, live)
- * differs from the script's, the caller reads the page in full instead (`expand`
+ * differs from the script's, the caller reads the page in full instead (`expandValues`
  * returns undefined).
  *
  * OASIS_EDGE_PAGE_HELD_ENTRIES (pieces held at most, least recently used dropped first;
@@ -47,14 +47,14 @@ export class HeldPieces {
 
   /**
    * `redis`: the page path's connection, whose `tracker` tracks it (no key prefix);
-   * `names`: the keys' names kept (key-names.ts, for the prefix `expand` is given), not
+   * `names`: the keys' names kept (key-names.ts, made for the feed's key prefix), not
    * built per read.
    */
   constructor(
     private readonly redis: Redis,
     private readonly tracker: PageTracker,
     entries: number,
-    private readonly names?: KeyNames,
+    private readonly names: KeyNames,
   ) {
     this.held = new LRUCache<string, Buffer>({ max: Math.max(1, entries), maxSize: maxHeldBytes, sizeCalculation: (v, k) => v.length + k.length * 2 + 64 });
     tracker.onForget = (keys) => {
@@ -125,33 +125,17 @@ export class HeldPieces {
   }
 
   /**
-   * The full reply for a lean one (pieces.ts: the same parts, in the same order, with the
-   * held or read-again post bytes, counters and profiles put back), or undefined when a
-   * post read again no longer has the header the lean read saw (read the page in full).
-   * `prefix`: the feed's key prefix; `sent`: `mark()` taken right before the lean read was
-   * sent (reads of the same keys in flight since are shared).
+   * The full reply's parts for a lean one (pieces.ts: the same parts, in the same order,
+   * with the held or read-again post bytes, counters and profiles put back) and the values
+   * put back, in their order; undefined when a post read again no longer has the header
+   * the lean read saw (read the page in full). The full reply is a function of the lean
+   * one and those values (the lean reply says where each goes), so a lean reply and values
+   * equal to another's give the same full reply (reuse.ts entryLean). Answered at once,
+   * without a promise, when every piece was held (the common case: only a post or profile
+   * new to this edge is read). `sent`: `mark()` taken right before the lean read was sent
+   * (reads of the same keys in flight since are shared).
    */
-  async expand(lean: Buffer, prefix: string, sent = 0): Promise<Buffer | undefined> {
-    return (await this.expandParts(lean, prefix, sent))?.raw;
-  }
-
-  /**
-   * `expand` with the full reply's parts beside it (parsePieces takes them instead of
-   * splitting the reply again), answered at once, without a promise, when every piece was
-   * held (the common case: only a post or profile new to this edge is read).
-   */
-  expandParts(lean: Buffer, prefix: string, sent = 0): Expanded | undefined | Promise<Expanded | undefined> {
-    const put = this.expandValues(lean, prefix, sent);
-    return put instanceof Promise ? put.then(joined) : joined(put);
-  }
-
-  /**
-   * `expandParts` without joining the parts into one reply (OASIS_EDGE_PAGE_NO_JOIN, design
-   * note 62): the full reply's parts and the values put back, in their order. The full
-   * reply is a function of the lean one and those values (the lean reply says where each
-   * goes), so a lean reply and values equal to another's give the same full reply.
-   */
-  expandValues(lean: Buffer, prefix: string, sent = 0): PutBack | undefined | Promise<PutBack | undefined> {
+  expandValues(lean: Buffer, sent = 0): PutBack | undefined | Promise<PutBack | undefined> {
     const parts = splitParts(lean);
     // Where each held piece goes: [part index, key, header the post must start with ("" for counters and profiles)].
     const slots: Array<[number, string, Buffer | undefined]> = [];
@@ -160,24 +144,22 @@ export class HeldPieces {
     const idList = ids ? ids.split(",") : [];
     i++; // celebrities
     const n = Number(parts[i++]!.toString("latin1"));
-    const names = this.names?.prefix === prefix ? this.names : undefined;
+    const names = this.names;
     for (let k = 0; k < n; k++, i += 4) {
       const post = parts[i]!;
       if (post.length === 0 || post[0] !== 2) continue;
-      if (names) {
-        const p = names.post(idList[k]!);
-        slots.push([i, p.post, post], [i + 1, p.counts, undefined]);
-      } else slots.push([i, `${prefix}rm:post:${idList[k]}`, post], [i + 1, `${prefix}rm:counts:${idList[k]}`, undefined]);
+      const p = names.post(idList[k]!);
+      slots.push([i, p.post, post], [i + 1, p.counts, undefined]);
     }
     const refers = parts[i++]!.toString("latin1");
     for (const id of refers ? refers.split(",") : []) {
       const post = parts[i]!;
-      if (post.length > 0 && post[0] === 2) slots.push([i, names ? names.post(id).post : `${prefix}rm:post:${id}`, post]);
+      if (post.length > 0 && post[0] === 2) slots.push([i, names.post(id).post, post]);
       i++;
     }
     const authors = parts[i++]!.toString("latin1");
     for (const a of authors ? authors.split(",") : []) {
-      slots.push([i, names ? names.author(a) : `${prefix}rm:author:${a}`, undefined]);
+      slots.push([i, names.author(a), undefined]);
       i += 2;
     }
     const got: Array<Buffer | null | undefined> = slots.map(([, key]) => this.held.get(key));
@@ -218,18 +200,4 @@ export interface PutBack {
   readonly values: readonly Buffer[];
 }
 
-const joined = (p: PutBack | undefined): Expanded | undefined => p && { raw: joinParts(p.parts), parts: p.parts };
-
-/** A full reply made from a lean one: its bytes and its parts (splitParts of `raw`). */
-export interface Expanded {
-  readonly raw: Buffer;
-  readonly parts: Buffer[];
-}
-
 const empty = Buffer.alloc(0);
-
-/** A reply from its parts: "<length>,...;" then the parts back to back (pieces.ts splitParts' inverse). */
-export function joinParts(parts: readonly Buffer[]): Buffer {
-  const head = Buffer.from(`${parts.map((p) => p.length).join(",")};`, "latin1");
-  return Buffer.concat([head, ...parts]);
-}

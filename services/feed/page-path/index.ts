@@ -162,28 +162,6 @@ export interface PagePathOptions {
    * keys with the page before it and with other pages (held posts, counters, profiles).
    */
   readonly watchedKeys?: boolean;
-  /**
-   * A changed page's read without the steps that only copy (OASIS_EDGE_PAGE_SPLICE, with
-   * ItemCache jsonBytes): the lean reply's expansion answered without a promise when every
-   * piece is held, its parts parsed as they are (not split again from the joined reply),
-   * and the reply and page kept in `reuse` without copies.
-   */
-  readonly splice?: boolean;
-  /** The page script's fewer calls (pieces.ts PieceRequest.fewerCalls; OASIS_EDGE_PAGE_FEWER_CALLS). */
-  readonly fewerCalls?: boolean;
-  /**
-   * The keys of tracked pages and held pieces named by the names kept in key-names.ts,
-   * not strings built per read (OASIS_EDGE_PAGE_KEY_NAMES, design note 62).
-   */
-  readonly keyNames?: boolean;
-  /** A tracked read without a Pipeline (pieces.ts PieceRequest.directTrack; OASIS_EDGE_PAGE_DIRECT_TRACK). */
-  readonly directTrack?: boolean;
-  /**
-   * A lean read's held values put back without joining the parts into one reply: the
-   * page kept by the lean reply and the values (reuse.ts entryLean; held.ts
-   * expandValues; OASIS_EDGE_PAGE_NO_JOIN, design note 62).
-   */
-  readonly noJoin?: boolean;
 }
 
 /** Posts hydrated beyond the page size with `tightWindow` (room for a hidden post or two without a second read). */
@@ -222,11 +200,8 @@ export class FeedPagePath {
   private readonly setMax: number;
   private readonly tightWindow: boolean;
   private readonly oneTripWrites: boolean;
-  private readonly splice: boolean;
-  private readonly fewerCalls: boolean;
-  private readonly directTrack: boolean;
-  private readonly noJoin: boolean;
-  private readonly names?: KeyNames;
+  /** The names of the keys pages read, kept (key-names.ts). */
+  private readonly names: KeyNames;
 
   /**
    * `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's
@@ -246,15 +221,11 @@ export class FeedPagePath {
     this.trackPages = !!(opts.tracking && opts.reuse);
     if (this.trackPages || (opts.held ?? 0) > 0) this.tracker = new PageTracker(redis, opts.watchedKeys ?? false);
     if (this.trackPages) opts.reuse!.release = (t) => this.tracker!.release(t);
-    if (opts.keyNames) this.names = new KeyNames(prefix);
+    this.names = new KeyNames(prefix);
     if ((opts.held ?? 0) > 0) this.held = new HeldPieces(redis, this.tracker!, opts.held!, this.names);
     this.sets = opts.sets ?? false;
     this.tightWindow = opts.tightWindow ?? false;
     this.oneTripWrites = opts.oneTripWrites ?? true;
-    this.splice = opts.splice ?? false;
-    this.fewerCalls = opts.fewerCalls ?? false;
-    this.directTrack = opts.directTrack ?? false;
-    this.noJoin = opts.noJoin ?? false;
     this.setMax = Math.min(opts.setMax ?? relSetMax, relSetMax);
     withRelSetScripts(redis);
   }
@@ -445,8 +416,6 @@ export class FeedPagePath {
       window,
       nowMs: Date.now(),
       sets: this.sets,
-      fewerCalls: this.fewerCalls,
-      directTrack: this.directTrack,
     };
     if (held?.tracked?.valid) {
       const check = await readRawPieces(this.redis, q, gate, { check: true });
@@ -462,7 +431,7 @@ export class FeedPagePath {
     // The keys of a kept page are worked out when it is first read again (most pages of
     // user timelines never are).
     const trackable = held && !held.tracked?.valid ? held : undefined;
-    if (trackable) trackable.keys ??= pageKeys(this.prefix, kind, owner, viewer, parsePieces(trackable.reply) as Ready, this.names);
+    if (trackable) trackable.keys ??= pageKeys(this.names, kind, owner, viewer, parsePieces(trackable.reply) as Ready);
     const ticket = trackable?.keys ? tracker!.begin() : undefined;
     // Only the keys Redis does not track for this connection yet (watchedKeys).
     const exists = ticket && tracker!.unwatched(trackable!.keys!);
@@ -473,33 +442,20 @@ export class FeedPagePath {
     if (ticket && exists!.length) tracker!.noteRead(ticket, exists!);
     if (!read.ok) return { served: false, reason: read.reason };
     if (!read.raw) throw new Error("page script answered a full read with same");
-    // Whether read.raw was built here (expand's), not a slice of the connection's buffer.
-    let built = false;
     let parts: Buffer[] | undefined;
-    // With noJoin, a lean read's values put back (read.raw stays the lean reply).
+    // A lean read's values put back (held.ts expandValues); read.raw stays the lean reply.
     let values: readonly Buffer[] | undefined;
-    if (lean && this.noJoin) {
-      const got = this.held!.expandValues(read.raw, this.prefix, sent);
+    if (lean) {
+      const got = this.held!.expandValues(read.raw, sent);
       const put = got instanceof Promise ? await got : got;
       if (put) [parts, values] = [put.parts, put.values];
       else {
-        // A post changed between the lean read and the pieces read again: read it in full.
+        // A post changed between the lean read and the pieces read again: read it in full
+        // (the gate was charged already).
         read = await readRawPieces(this.redis, q);
         if (!read.ok) return { served: false, reason: read.reason };
         if (!read.raw) throw new Error("page script answered a full read with same");
       }
-    } else if (lean) {
-      let full: Buffer | undefined;
-      if (this.splice) {
-        const got = this.held!.expandParts(read.raw, this.prefix, sent);
-        const expanded = got instanceof Promise ? await got : got;
-        [full, parts, built] = [expanded?.raw, expanded?.parts, expanded !== undefined];
-      } else full = await this.held!.expand(read.raw, this.prefix, sent);
-      // A post changed between the lean read and the pieces read again: read it in full
-      // (the gate was charged already).
-      read = full ? { ok: true, raw: full } : await readRawPieces(this.redis, q);
-      if (!read.ok) return { served: false, reason: read.reason };
-      if (!read.raw) throw new Error("page script answered a full read with same");
     }
     // Same request, same reply: the page kept from last time (only served pages are kept,
     // so an equal reply has every piece, relationships included).
@@ -561,11 +517,9 @@ export class FeedPagePath {
         const next = nextToken(kind, owner, items.at(-1)?.postId, more);
         const bytes = pageBytes(items, next);
         const json = this.items.jsonBytes ? pageJsonBytes(items, next) : pageJson(items, next);
-        // With splice, a lean read's reply was built here (held.ts expandParts) and the
-        // page just now: kept as they are, not copied.
         if (key !== undefined) {
           if (values) this.reuse!.setLean(key, read.raw, values, bytes, json, wide || undefined);
-          else this.reuse!.set(key, read.raw, bytes, json, wide || undefined, built);
+          else this.reuse!.set(key, read.raw, bytes, json, wide || undefined);
         }
         return { served: true, filled: false, bytes, json };
       }

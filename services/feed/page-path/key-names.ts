@@ -1,8 +1,7 @@
 /**
- * The names of the feed's Redis keys a page reads, made once and kept (design note 62,
- * OASIS_EDGE_PAGE_KEY_NAMES). A changed home page names ~100 keys (pieces.ts pageKeys: per
- * post its post, counters, marker, likers, the viewer's refer marker and state; per author
- * the profile and the viewer's pair) and held.ts names ~35 of them again to look its held
+ * The names of the feed's Redis keys a page reads, made once and kept (design note 62).
+ * A changed home page names ~100 keys (pieces.ts pageKeys: per post its post, counters,
+ * marker, likers, the viewer's refer marker and state; per author the profile and the viewer's pair) and held.ts names ~35 of them again to look its held
  * pieces up; built per read, each name was a fresh concatenation that a Set or Map lookup
  * (tracking.ts `unwatched`, held.ts's LRU) had to flatten and hash. Kept here, the same
  * string object answers every read that names the key: its hash is computed once, and a

@@ -307,8 +307,7 @@ export function decodeStoredPost(v: Uint8Array): Post | undefined {
 // "\0" (emptyRelationship) when it has none; else "", unknown), mode ("check": the checks
 // and the read's record only, then {"same", "same"}: the caller holds the page, tracked,
 // tracking.ts), lean ("1": live and referred posts as their header only, counters and
-// profiles "", for a caller that holds them, held.ts; the reply's shape is the same),
-// fewer ("1": the same reply in fewer calls, PieceRequest.fewerCalls).
+// profiles "", for a caller that holds them, held.ts; the reply's shape is the same).
 // Returns {"miss", reason}, or the page's parts {"ok", settings, ids csv, celebs csv, n,
 // then per hydrated id: post, counts, flags ("<whole><liked><referred>"), state; refer ids
 // csv, their posts; author ids csv, per author: profile, relationship; per celeb:
@@ -345,10 +344,9 @@ end
 local function below(id)
   return before == '' or #id < #before or (#id == #before and id < before)
 end
--- Fewer calls (ARGV[12] "1"): a first page (no cursor) takes every id the range gives, so
--- W + 1 of them are read, not W + 65 (the slack for ids in the cursor's millisecond).
-local fewer = ARGV[12] == '1'
-local raw = redis.call('ZRANGE', P .. kind .. ':' .. owner, beforeMs, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, (fewer and before == '') and (W + 1) or (W + 65))
+-- A first page (no cursor) takes every id the range gives, so W + 1 of them are read;
+-- below a cursor W + 65 (the slack for ids in the cursor's millisecond).
+local raw = redis.call('ZRANGE', P .. kind .. ':' .. owner, beforeMs, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, before == '' and (W + 1) or (W + 65))
 local ids = {}
 for _, id in ipairs(raw) do
   if below(id) then
@@ -377,17 +375,16 @@ local lean = ARGV[11] == '1'
 local posts = mget('rm:post:', hydrated)
 local counts = lean and {} or mget('rm:counts:', hydrated)
 local wholes = mget('rm:whole:', hydrated)
--- Fewer calls: the viewer's refer markers asked in one EXISTS (one per post only when
--- some exist, which is rare), and the viewer's states of posts not seen whole in one MGET.
-local anyRef, states = true, nil
-if fewer and n > 0 then
+-- The viewer's refer markers asked in one EXISTS (one per post only when some exist,
+-- which is rare), and the viewer's states of posts not seen whole in one MGET.
+local anyRef, states = false, {}
+if n > 0 then
   local rk, sk, si = {}, {}, {}
   for i = 1, n do
     rk[i] = P .. 'rm:ref:' .. me .. ':' .. ids[i]
     if not wholes[i] then sk[#sk + 1] = P .. 'rm:state:' .. me .. ':' .. ids[i]; si[#si + 1] = i end
   end
   anyRef = redis.call('EXISTS', unpack(rk)) > 0
-  states = {}
   if #sk > 0 then
     local got = redis.call('MGET', unpack(sk))
     for j = 1, #si do states[si[j]] = got[j] end
@@ -406,9 +403,7 @@ for i = 1, n do
     local liked = redis.call('SISMEMBER', P .. 'rm:likers:' .. id, me)
     local referred = anyRef and redis.call('EXISTS', P .. 'rm:ref:' .. me .. ':' .. id) or 0
     out[#out + 1] = whole .. liked .. referred
-    if whole == 1 then out[#out + 1] = ''
-    elseif states then out[#out + 1] = states[i] or ''
-    else out[#out + 1] = redis.call('GET', P .. 'rm:state:' .. me .. ':' .. id) or '' end
+    if whole == 1 then out[#out + 1] = '' else out[#out + 1] = states[i] or '' end
   else
     out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = ''
   end
@@ -504,17 +499,6 @@ export interface PieceRequest {
   readonly nowMs: number;
   /** Answer relationships missing from `rm:rel` from the viewer's complete set (relSetKey). */
   readonly sets?: boolean;
-  /**
-   * The script's fewer calls (ARGV 12, OASIS_EDGE_PAGE_FEWER_CALLS): a first page's range
-   * read without the cursor's slack, the viewer's refer markers in one EXISTS and states
-   * in one MGET. The same reply.
-   */
-  readonly fewerCalls?: boolean;
-  /**
-   * A tracked read's `CLIENT CACHING YES`, `EXISTS` and the script sent as three commands
-   * in a row, not as a Pipeline (OASIS_EDGE_PAGE_DIRECT_TRACK, design note 62).
-   */
-  readonly directTrack?: boolean;
 }
 
 /**
@@ -530,7 +514,7 @@ export type RawPieces =
 /**
  * How readRawPieces reads (tracking.ts). `check`: only the checks and the read's record
  * (the caller holds the page, tracked). `track`: keys to read with `CLIENT CACHING YES` +
- * `EXISTS` right before the call, in the same pipeline, so the connection tracks them.
+ * `EXISTS` right before the call, written in a row with it, so the connection tracks them.
  */
 export interface ReadMode {
   readonly check?: boolean;
@@ -538,7 +522,7 @@ export interface ReadMode {
   /**
    * A lean read (held.ts): live posts and referred posts answered as their header only
    * (`\x02<author>,<refer>;`), counters and profiles as "" (the caller holds them and
-   * puts them back, held.ts expandLean); everything else as a full read answers it.
+   * puts them back, held.ts expandValues); everything else as a full read answers it.
    */
   readonly lean?: boolean;
 }
@@ -585,7 +569,7 @@ type Call = (...a: Array<string | number>) => Promise<unknown>;
  * in the same call; `mode` as ReadMode says.
  */
 export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: PageGate, mode: ReadMode = {}): Promise<RawPieces> {
-  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0, mode.check ? "check" : "", mode.lean ? "1" : "", q.fewerCalls ? "1" : ""];
+  const args = [q.prefix, q.kind, String(q.owner), String(q.viewer), q.before === undefined ? "" : String(q.before), q.beforeMs === undefined ? "+inf" : String(q.beforeMs), q.window, q.nowMs, q.sets ? 1 : 0, mode.check ? "check" : "", mode.lean ? "1" : ""];
   let command = "oasisFeedPageBuffer";
   let callArgs: Array<string | number> = args;
   if (gate) {
@@ -595,7 +579,7 @@ export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: Pa
     callArgs = [gate.keys.length, ...gate.keys, gate.args.length, ...gate.args, ...args];
   }
   let out: unknown;
-  if (mode.track?.length && q.directTrack) {
+  if (mode.track?.length) {
     // Three commands written one after another in this turn, so adjacent on the
     // connection (CACHING YES applies to the EXISTS right after it), without a Pipeline.
     // Replies come in order: a failed CACHING or EXISTS is seen before the page's reply.
@@ -605,13 +589,6 @@ export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: Pa
     redis.exists(...mode.track).catch(fail);
     out = await (redis as unknown as Record<string, Call>)[command]!(...callArgs);
     if (failed) throw failed;
-  } else if (mode.track?.length) {
-    // One pipeline, written at once: CACHING YES applies to the EXISTS right after it.
-    const p = redis.pipeline().call("CLIENT", "CACHING", "YES").exists(...mode.track);
-    const results = await ((p as unknown as Record<string, Call>)[command]!(...callArgs), p.exec());
-    const last = results?.at(-1);
-    if (!last || last[0]) throw last?.[0] ?? new Error("page pipeline returned nothing");
-    out = last[1];
   } else out = await (redis as unknown as Record<string, Call>)[command]!(...callArgs);
   let r: Buffer | Buffer[];
   if (gate) {
@@ -634,27 +611,10 @@ export async function readRawPieces(redis: PageRedis, q: PieceRequest, gate?: Pa
  * viewer's refer marker and state, the referred posts, per author the profile and the
  * viewer's relationship pair, per merged author the pair, and the viewer's relationship
  * set. Not the built and away markers nor `active`: a check reads those again.
- * `prefix`: the feed's key prefix; `names`: the same keys as the names it keeps
- * (key-names.ts, made for the same prefix) instead of strings built now.
+ * `names`: the names kept for the feed's key prefix (key-names.ts), the same string
+ * objects every read.
  */
-export function pageKeys(prefix: string, kind: "ht" | "ut", owner: bigint, viewer: bigint, pieces: Extract<Pieces, { ok: true }>, names?: KeyNames): string[] {
-  if (names) return namedPageKeys(names, kind, owner, viewer, pieces);
-  const P = prefix;
-  const me = String(viewer);
-  const keys = [`${P}rm:page-path`, `${P}${kind}:${owner}`, `${P}${relSetKey(me)}`];
-  if (kind === "ht") keys.push(`${P}celebs`);
-  for (let i = 0; i < pieces.items.length; i++) {
-    const id = pieces.ids[i]!;
-    keys.push(`${P}rm:post:${id}`, `${P}rm:counts:${id}`, `${P}rm:whole:${id}`, `${P}rm:likers:${id}`, `${P}rm:ref:${me}:${id}`, `${P}rm:state:${me}:${id}`);
-  }
-  for (const id of pieces.referred.keys()) keys.push(`${P}rm:post:${id}`);
-  for (const a of pieces.profiles.keys()) keys.push(`${P}rm:author:${a}`, `${P}rm:rel:${me}:${a}`);
-  for (const [c] of pieces.celebs) keys.push(`${P}rm:rel:${me}:${c}`);
-  return keys;
-}
-
-/** pageKeys' keys, in its order, as the names `names` keeps (key-names.ts; its prefix is the feed's). */
-function namedPageKeys(names: KeyNames, kind: "ht" | "ut", owner: bigint, viewer: bigint, pieces: Extract<Pieces, { ok: true }>): string[] {
+export function pageKeys(names: KeyNames, kind: "ht" | "ut", owner: bigint, viewer: bigint, pieces: Extract<Pieces, { ok: true }>): string[] {
   const v = names.viewer(String(viewer));
   const keys = [names.settings, names.timeline(kind, String(owner)), v.relSet];
   if (kind === "ht") keys.push(names.celebs);

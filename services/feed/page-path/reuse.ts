@@ -21,7 +21,7 @@ interface Entry {
   /** The reply (a copy: the reply's buffer may be the connection's); with `values`, the lean reply. */
   readonly reply: Buffer;
   /**
-   * A lean read's values put back (held.ts expandValues, OASIS_EDGE_PAGE_NO_JOIN): the
+   * A lean read's values put back (held.ts expandValues, design note 62): the
    * full reply is `reply` (lean) with these in its slots, so equal lean bytes and equal
    * values are the same full reply. Absent: `reply` is the full reply.
    */
@@ -112,13 +112,11 @@ export class PageReuse {
 
   /**
    * Keeps `page` (and its JSON, when given), computed for `key` from `reply` (replacing
-   * what `key` held); `wide`: read with the wide window. `owned`: `reply` and `page` were
-   * made for this read and nothing else holds or changes them (a lean read's expanded
-   * reply, an assembled page): kept as they are; else copied (a reply may be a slice of
-   * the connection's read buffer).
+   * what `key` held); `wide`: read with the wide window. Both copied (a reply may be a
+   * slice of the connection's read buffer).
    */
-  set(key: string, reply: Buffer, page: Uint8Array, json?: string | Uint8Array, wide?: boolean, owned = false): void {
-    this.cache?.set(key, owned ? { reply, page, json, wide } : { reply: Buffer.from(reply), page: page.slice(), json, wide });
+  set(key: string, reply: Buffer, page: Uint8Array, json?: string | Uint8Array, wide?: boolean): void {
+    this.cache?.set(key, { reply: Buffer.from(reply), page: page.slice(), json, wide });
   }
 
   /**
