@@ -77,10 +77,13 @@
  * consumer, not two, services/feed/post-events.ts), `bytesonce` (OASIS_POST_BYTES_ONCE 0 ->
  * 1: the one-round-trip create sends the post's bytes once, not three times),
  * `postmetause` (OASIS_INTERACTION_POST_META_ON_USE 0 -> 1: interaction writes a post's
- * posts_meta row at its first like or comment, not at every post_created) or
+ * posts_meta row at its first like or comment, not at every post_created), `referred`
+ * (OASIS_INTERACTION_REFERRED_EVENTS 0 -> 1: interaction reads post_deleted and
+ * post_referred on a consumer each, so no post_created is delivered to it) or
  * `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
  * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
- * prints mix req/s off -> on and each one's ratio to that floor.
+ * prints mix req/s off -> on and each one's ratio to that floor. `OASIS_BENCH_COMPOSE_AB_SWAP=1`
+ * runs "on" first in each round (the order swapped for a second run).
  *
  * Run: bun bench/social.ts [seconds, default 30] [concurrency, default 64]
  * Env: OASIS_BENCH_MEMBERS=N (first N members only: a quick run), OASIS_BENCH_OPEN=0 (skip
@@ -140,6 +143,7 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   postmerged: { variable: "OASIS_FEED_POST_MERGED", values: ["0", "1"], services: ["feed"] },
   bytesonce: { variable: "OASIS_POST_BYTES_ONCE", values: ["0", "1"], services: ["post"] },
   postmetause: { variable: "OASIS_INTERACTION_POST_META_ON_USE", values: ["0", "1"], services: ["interaction"] },
+  referred: { variable: "OASIS_INTERACTION_REFERRED_EVENTS", values: ["0", "1"], services: ["interaction"] },
   // Stop 28's compose cuts together: before / after.
   stop28: {
     variable: "OASIS_FEED_ONE_TRIP_FANOUT",
@@ -606,7 +610,8 @@ try {
     const withMix = (process.env.OASIS_BENCH_COMPOSE_AB_MIX ?? "").split(",").includes(which);
     const mixRuns = new Map<string, Array<Awaited<ReturnType<typeof runCompose>>>>(sw.values.map((v) => [v, []]));
     for (let round = 1; round <= 2; round++) {
-      for (const [i, value] of sw.values.entries()) {
+      // OASIS_BENCH_COMPOSE_AB_SWAP=1: "on" first in each round (the variant run second tends to lose as the box drifts).
+      for (const [i, value] of process.env.OASIS_BENCH_COMPOSE_AB_SWAP === "1" ? [...sw.values.entries()].reverse() : sw.values.entries()) {
         bed.mesh.env[sw.variable] = value;
         for (const [k, vs] of Object.entries(sw.more ?? {})) bed.mesh.env[k] = vs[i]!;
         for (const svc of sw.services) await bed.mesh.supervisor.stop(svc);

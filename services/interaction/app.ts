@@ -10,7 +10,7 @@ import { bind } from "#kit/server.ts";
 import { InteractionService } from "#gen/oasis/interaction/v1/interaction_service_pb.ts";
 import type { InteractionConfig } from "./config.ts";
 import { createContext } from "./context.ts";
-import { postConsumer, walletConsumer } from "./events.ts";
+import { postConsumer, referConsumer, walletConsumer } from "./events.ts";
 import { moderationConsumer } from "./moderation-events.ts";
 import { reconcileTick } from "./reconcile.ts";
 import { interactionService } from "./service.ts";
@@ -29,5 +29,5 @@ export async function createInteractionApp(config: InteractionConfig): Promise<A
     const { fixed } = await reconcileTick(ctx, config.reconcileSweepBatch);
     if (fixed > 0) drift.inc(fixed);
   });
-  return serve(rt, { bindings: [bind(InteractionService, interactionService(ctx))], consumers: [postConsumer(ctx), walletConsumer(ctx), moderationConsumer(ctx)] });
+  return serve(rt, { bindings: [bind(InteractionService, interactionService(ctx))], consumers: [postConsumer(ctx), ...[referConsumer(ctx)].filter((c) => c !== undefined), walletConsumer(ctx), moderationConsumer(ctx)] });
 }

@@ -57,6 +57,11 @@
  *   once per post and process before the act's own writes), so every post that can be
  *   read there has it. 0: every post_created writes it. bench/social.ts
  *   OASIS_BENCH_COMPOSE_AB=postmetause.
+ * - OASIS_INTERACTION_REFERRED_EVENTS [0]: with OASIS_INTERACTION_POST_META_ON_USE, refer-tos
+ *   are read from post_referred (consumer `interaction-refers`) and deletions from
+ *   post_deleted (`interaction-posts`, filtered on that subject), so no post_created is
+ *   delivered to interaction (events.ts; design note 67). 0: `interaction-posts` takes every
+ *   post event. bench/social.ts OASIS_BENCH_COMPOSE_AB=referred.
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -86,6 +91,8 @@ export interface InteractionConfig extends BaseConfig {
   readonly groupRedisOnce: boolean;
   /** posts_meta written at a post's first act only, not at post_created (events.ts). */
   readonly postMetaOnUse: boolean;
+  /** Refer-tos from post_referred, deletions from post_deleted alone: no post_created delivered (events.ts). */
+  readonly referredEvents: boolean;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -106,5 +113,6 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     groupRows: boolEnv(env, "OASIS_INTERACTION_GROUP_ROWS", true),
     groupRedisOnce: boolEnv(env, "OASIS_INTERACTION_GROUP_REDIS_ONCE", true),
     postMetaOnUse: boolEnv(env, "OASIS_INTERACTION_POST_META_ON_USE", true),
+    referredEvents: boolEnv(env, "OASIS_INTERACTION_REFERRED_EVENTS", false),
   });
 }

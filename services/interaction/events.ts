@@ -3,20 +3,45 @@
  * its counter), its deletion takes it away; a deleted post's comments are hidden. Each
  * event is applied once (kit applyOnce: its id is recorded in the same transaction).
  */
+import { create } from "@bufbuild/protobuf";
 import { applyOnce, applyOnceBatched, on, type BatchEvent, type ConsumerBatch, type EventHandler } from "#kit/consumer.ts";
-import { PostCreatedSchema, PostDeletedSchema, type PostCreated } from "#gen/oasis/post/v1/events_pb.ts";
+import { PostCreatedSchema, PostDeletedSchema, PostReferredSchema, type PostCreated } from "#gen/oasis/post/v1/events_pb.ts";
 import type { InteractionContext } from "./context.ts";
 import { decodePostCreatedHead } from "../../shared-rules/post-created-head.ts";
 import { TransferPostedSchema } from "#gen/oasis/wallet/v1/events_pb.ts";
 import { TransferCode } from "#gen/oasis/wallet/v1/wallet_pb.ts";
-import { addTip, bumpCount, deleteRefer, insertRefer, markPostDeleted, upsertPostMeta, upsertPostMetaStatement, upsertPostsMeta, type Counts } from "./store.ts";
+import { addTip, bumpCount, deleteRefer, insertRefer, lockLivePostMeta, markPostDeleted, upsertPostMeta, upsertPostMetaStatement, upsertPostsMeta, type Counts } from "./store.ts";
+
+/** post_deleted: the post's posts_meta row marked deleted (its comments hidden), its refer taken away. */
+function postDeletedHandler(ctx: InteractionContext, name: string): EventHandler<typeof PostDeletedSchema> {
+  return on(PostDeletedSchema, async (e, meta) => {
+    let counts: Counts | undefined;
+    await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
+      await markPostDeleted(tx, e.postId, e.authorId);
+      if (e.referPostId && (await deleteRefer(tx, e.referPostId, e.postId))) {
+        counts = await bumpCount(tx, e.referPostId, "refers", -1);
+      }
+    });
+    if (counts) {
+      await ctx.counters.publish(e.referPostId, counts);
+      await ctx.viewerStates.invalidate(e.authorId);
+    }
+  });
+}
+
+/** Whether interaction reads refer-tos from post_referred (OASIS_INTERACTION_REFERRED_EVENTS, with posts_meta written at use). */
+const referredEvents = (ctx: InteractionContext) => ctx.rt.config.referredEvents && ctx.rt.config.postMetaOnUse;
 
 /**
  * Interaction's consumer of post's events (`interaction-posts`). With
- * OASIS_INTERACTION_POST_BATCH > 0 it takes batches (postBatch).
+ * OASIS_INTERACTION_REFERRED_EVENTS (and OASIS_INTERACTION_POST_META_ON_USE) it takes
+ * post_deleted alone, filtered on that subject, so no post_created reaches interaction
+ * (refer-tos come from post_referred: referConsumer); else every post event, with
+ * OASIS_INTERACTION_POST_BATCH > 0 in batches (postBatch).
  */
 export function postConsumer(ctx: InteractionContext) {
   const name = "interaction-posts";
+  if (referredEvents(ctx)) return { name, handlers: [postDeletedHandler(ctx, name)] };
   const handlers: EventHandler<any>[] = [
     on(PostCreatedSchema, async (e, meta) => {
       const post = e.post!;
@@ -50,22 +75,41 @@ export function postConsumer(ctx: InteractionContext) {
       }
       // Only the post's three ids are used: with the switch, only they are decoded.
     }, ctx.rt.config.batchedPostEvents ? decodePostCreatedHead : undefined),
-    on(PostDeletedSchema, async (e, meta) => {
-      let counts: Counts | undefined;
-      await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
-        await markPostDeleted(tx, e.postId, e.authorId);
-        if (e.referPostId && (await deleteRefer(tx, e.referPostId, e.postId))) {
-          counts = await bumpCount(tx, e.referPostId, "refers", -1);
-        }
-      });
-      if (counts) {
-        await ctx.counters.publish(e.referPostId, counts);
-        await ctx.viewerStates.invalidate(e.authorId);
-      }
-    }),
+    postDeletedHandler(ctx, name),
   ];
   const max = ctx.rt.config.postBatch;
   return { name, handlers, ...(max > 0 && ctx.rt.config.batchedPostEvents && ctx.rt.config.unclaimedPostMeta && { batch: postBatch(ctx, handlers, max) }) };
+}
+
+/**
+ * Interaction's consumer of refer-tos (`interaction-refers`, OASIS_INTERACTION_REFERRED_EVENTS;
+ * none without it): post_referred, which post writes beside post_created for a post that
+ * refers to another, adds the refer and its counter. It runs beside `interaction-posts`
+ * (post_deleted), so a refer-to's deletion may be applied before its creation: the
+ * deletion leaves the post's posts_meta row marked deleted, and a creation that finds it
+ * so (under the row's lock, which both take first) adds nothing.
+ */
+export function referConsumer(ctx: InteractionContext) {
+  if (!referredEvents(ctx)) return undefined;
+  const name = "interaction-refers";
+  return {
+    name,
+    handlers: [
+      on(PostReferredSchema, async (e, meta) => {
+        const post = e.post!;
+        let counts: Counts | undefined;
+        await applyOnce(ctx.rt.db, name, meta.eventId, async (tx) => {
+          if (!(await lockLivePostMeta(tx, post.postId, post.authorId))) return;
+          if (await insertRefer(tx, post.referPostId, post.postId, post.authorId)) counts = await bumpCount(tx, post.referPostId, "refers", 1);
+        });
+        if (counts) {
+          await ctx.counters.publish(post.referPostId, counts);
+          await ctx.viewerStates.invalidate(post.authorId);
+        }
+        // Only the post's three ids are used, and only they are decoded.
+      }, (data) => create(PostReferredSchema, { post: decodePostCreatedHead(data).post })),
+    ],
+  };
 }
 
 /**

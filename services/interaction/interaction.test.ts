@@ -13,8 +13,15 @@ import { readEdges, readFortunes } from "../../demo/data.ts";
 import { startSocialTestbed, type SocialTestbed } from "../../testbeds/social.ts";
 import { openInteractionStores, type InteractionStores } from "../../testbeds/interaction.ts";
 import { failure } from "#kit/testing/errors.ts";
+import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { PostDeletedSchema, PostReferredSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import { connectBus, eventSubject, natsHeaders, streamName, type Bus } from "#kit/bus.ts";
+import { createLogger } from "#kit/logger.ts";
+import { eventHeaders } from "#kit/outbox.ts";
+import { until } from "#kit/testing/until.ts";
 
 let bed: SocialTestbed;
+let bus: Bus;
 let stores: InteractionStores;
 let users: bigint[];
 const members = [...new Set(readEdges().flat())].slice(500, 570);
@@ -25,11 +32,13 @@ async function newPost(author: bigint, i: number, visibility = Visibility.PUBLIC
 }
 
 beforeAll(async () => {
-  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"]);
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"], { env: { OASIS_INTERACTION_REFERRED_EVENTS: "1" } });
   users = await bed.users(members);
   stores = openInteractionStores(bed.mesh.namespace);
+  bus = await connectBus({ url: process.env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222", namespace: bed.mesh.namespace, name: "interaction-test", log: createLogger("interaction-test", "silent") });
 });
 afterAll(async () => {
+  await bus?.close();
   await stores?.close();
   await bed?.stop();
 });
@@ -146,6 +155,44 @@ describe("comments", () => {
       await Bun.sleep(50);
     }
     expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.refers).toBe(1n);
+  });
+});
+
+/** Publishes an event as post's outbox relay would (subject, headers, Nats-Msg-Id = `eventId`); its stream sequence. */
+async function publishEvent<D extends DescMessage>(schema: D, event: MessageInitShape<D>, eventId: bigint): Promise<number> {
+  const h = natsHeaders();
+  h.set(eventHeaders.type, schema.typeName);
+  h.set(eventHeaders.occurredAt, String(Date.now()));
+  return (await bus.js.publish(eventSubject(bed.mesh.namespace, schema), toBinary(schema, create(schema, event)), { msgID: String(eventId), headers: h })).seq;
+}
+
+/** Waits until interaction's consumer `name` of post's stream has acknowledged everything up to `seq`. */
+async function handled(name: string, seq: number): Promise<void> {
+  const ns = bed.mesh.namespace;
+  const floor = () => bus.jsm.consumers.info(streamName(ns, "post"), `${ns}-${name}`).then((i) => i.ack_floor.stream_seq);
+  expect(await until(floor, (f) => f >= seq)).toBeGreaterThanOrEqual(seq);
+}
+
+describe("refers from post_referred (OASIS_INTERACTION_REFERRED_EVENTS)", () => {
+  test("no post_created reaches interaction: its post consumers filter on post_deleted and post_referred", async () => {
+    const ns = bed.mesh.namespace;
+    const filters: string[] = [];
+    for await (const c of bus.jsm.consumers.list(streamName(ns, "post"))) if (c.name.startsWith(`${ns}-interaction-`)) filters.push(c.config.filter_subject ?? "");
+    expect(filters.sort()).toEqual([eventSubject(ns, PostDeletedSchema), eventSubject(ns, PostReferredSchema)].sort());
+  });
+
+  test("a refer-to's deletion applied before its creation leaves no refer behind", async () => {
+    const [a, b, c] = users.slice(30) as [bigint, bigint, bigint];
+    const p = await newPost(a, 8);
+    // Post ids no service made; event ids far below the outboxes' snowflakes.
+    const gone = 4_000_000_001n;
+    const kept = 4_000_000_002n;
+    await handled("interaction-posts", await publishEvent(PostDeletedSchema, { postId: gone, authorId: b, referPostId: p }, 2_001n));
+    await publishEvent(PostReferredSchema, { post: { postId: gone, authorId: b, referPostId: p } }, 2_002n);
+    await handled("interaction-refers", await publishEvent(PostReferredSchema, { post: { postId: kept, authorId: c, referPostId: p } }, 2_003n));
+    expect((await bed.interaction().batchGetCounts({ postIds: [p] })).counts[0]!.refers).toBe(1n);
+    expect((await bed.interaction(b).batchGetViewerState({ postIds: [p] })).states[0]!.referred).toBe(false);
+    expect((await bed.interaction(c).batchGetViewerState({ postIds: [p] })).states[0]!.referred).toBe(true);
   });
 });
 

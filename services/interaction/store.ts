@@ -310,6 +310,17 @@ export async function markPostDeleted(db: Queryable, postId: bigint, authorId: b
   await write(db, "INSERT INTO posts_meta (post_id, author_id, deleted) VALUES (?, ?, 1) ON DUPLICATE KEY UPDATE deleted = 1", [postId, authorId]);
 }
 
+/**
+ * The post's posts_meta row, written if absent and locked (both ways take the row's
+ * exclusive lock, as markPostDeleted's upsert does, so the two serialize); true when it
+ * is not marked deleted. A refer-to's creation applied after its deletion finds it so.
+ */
+export async function lockLivePostMeta(tx: Queryable, postId: bigint, authorId: bigint): Promise<boolean> {
+  await write(tx, "INSERT INTO posts_meta (post_id, author_id) VALUES (?, ?) ON DUPLICATE KEY UPDATE post_id = post_id", [postId, authorId]);
+  const rows = await select<{ deleted: number }>(tx, "SELECT deleted FROM posts_meta WHERE post_id = ? FOR UPDATE", [postId]);
+  return !!rows[0] && !Number(rows[0].deleted);
+}
+
 export async function insertRefer(db: Queryable, postId: bigint, referrerPostId: bigint, userId: bigint): Promise<boolean> {
   return (await write(db, "INSERT IGNORE INTO refers (post_id, referrer_post_id, user_id) VALUES (?, ?, ?)", [postId, referrerPostId, userId])) === 1;
 }

@@ -2,7 +2,8 @@
  * Post's use cases. Creates check every media id with the media service (the caller's
  * own, live, post-images, no more than the bucket's max_count_per_post) and resolve
  * @mentions with identity before one transaction writes the post, its hashtags and the
- * post_created event. Every read goes through the reader's visibility filter.
+ * post_created event (and, for a refer-to, post_referred: the same bytes, on their own
+ * subject, for interaction's refer counts). Every read goes through the reader's visibility filter.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
@@ -14,7 +15,7 @@ import type { FieldViolation } from "#kit/errors.ts";
 import { claimedKey, idempotentCreate } from "#kit/idempotency.ts";
 import type { BucketPolicy, Media } from "#gen/oasis/media/v1/media_pb.ts";
 import { ErrorReason } from "#gen/oasis/post/v1/errors_pb.ts";
-import { PostCreatedSchema, PostDeletedSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
+import { PostCreatedSchema, PostDeletedSchema, PostReferredSchema, PostUpdatedSchema } from "#gen/oasis/post/v1/events_pb.ts";
 import { MentionSchema, PostSchema, Visibility, type Mention, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { CreatePostRequestSchema, CreatePostResponseSchema, type CreatePostRequest, type CreatePostResponse } from "#gen/oasis/post/v1/post_service_pb.ts";
 import type { PostContext } from "../context.ts";
@@ -24,6 +25,8 @@ import { captionLength, maxCaptionChars, parseCaptionHashtags as parseHashtags, 
 /** CreatePostResponse and PostCreated both hold the post as the same field: one encoding is both. */
 /** The session variable a one-round-trip create's batch holds the post's bytes in (OASIS_POST_BYTES_ONCE). */
 const postBytesVar = "@oasis_post_bytes";
+/** PostReferred holds the post as PostCreated does: post_created's bytes are post_referred's too. */
+const referredIsCreated = PostReferredSchema.field.post.number === PostCreatedSchema.field.post.number && PostReferredSchema.fields.length === 1 && PostCreatedSchema.fields.length === 1;
 const responseIsEvent = CreatePostResponseSchema.field.post.number === PostCreatedSchema.field.post.number && CreatePostResponseSchema.fields.length === 1 && PostCreatedSchema.fields.length === 1;
 
 /** INVALID_ARGUMENT CAPTION_TOO_LONG on `field` when the caption is over maxCaptionChars. */
@@ -122,11 +125,17 @@ export async function createPost(ctx: PostContext, author: bigint, req: CreatePo
             { sql: `SET ${postBytesVar} := ?`, params: [Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength)] },
             ...store.insertPostStatements(post, claimedKey, { sql: `SUBSTRING(${postBytesVar}, ${wrapped.byteLength - body.byteLength + 1})` }),
             rt.outbox.statement(PostCreatedSchema, { post }, claimedKey, { sql: postBytesVar }),
+            // post_referred's bytes are post_created's (the same one field).
+            ...(post.referPostId ? [rt.outbox.statement(PostReferredSchema, { post }, claimedKey, referredIsCreated ? { sql: postBytesVar } : undefined)] : []),
           ],
           encoded: { sql: postBytesVar },
         }
       : {
-          statements: [...store.insertPostStatements(post, claimedKey, body), rt.outbox.statement(PostCreatedSchema, { post }, claimedKey, wrapped)],
+          statements: [
+            ...store.insertPostStatements(post, claimedKey, body),
+            rt.outbox.statement(PostCreatedSchema, { post }, claimedKey, wrapped),
+            ...(post.referPostId ? [rt.outbox.statement(PostReferredSchema, { post }, claimedKey, referredIsCreated ? wrapped : undefined)] : []),
+          ],
           encoded: responseIsEvent ? wrapped : undefined,
         };
     const done = await rt.batchTx((tx) =>
@@ -142,7 +151,11 @@ export async function createPost(ctx: PostContext, author: bigint, req: CreatePo
       once.runBatched(tx, [store.suspendedForUpdateStatement(author)], ([suspensions]) => {
         const post = newPost((suspensions as unknown[]).length > 0);
         return {
-          statements: [...store.insertPostStatements(post), rt.outbox.statement(PostCreatedSchema, { post })],
+          statements: [
+            ...store.insertPostStatements(post),
+            rt.outbox.statement(PostCreatedSchema, { post }),
+            ...(post.referPostId ? [rt.outbox.statement(PostReferredSchema, { post })] : []),
+          ],
           response: create(CreatePostResponseSchema, { post }),
         };
       }),
@@ -155,6 +168,7 @@ export async function createPost(ctx: PostContext, author: bigint, req: CreatePo
       const post = newPost(await store.isSuspended(tx, author, true));
       await store.insertPost(tx, post);
       await rt.outbox.add(tx, PostCreatedSchema, { post });
+      if (post.referPostId) await rt.outbox.add(tx, PostReferredSchema, { post });
       return create(CreatePostResponseSchema, { post });
     }),
   );
