@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oasis/post/v1/events.proto.
  */
 export const file_oasis_post_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChpvYXNpcy9wb3N0L3YxL2V2ZW50cy5wcm90bxINb2FzaXMucG9zdC52MSIwCgtQb3N0Q3JlYXRlZBIhCgRwb3N0GAEgASgLMhMub2FzaXMucG9zdC52MS5Qb3N0IjAKC1Bvc3RVcGRhdGVkEiEKBHBvc3QYASABKAsyEy5vYXNpcy5wb3N0LnYxLlBvc3QiSAoLUG9zdERlbGV0ZWQSDwoHcG9zdF9pZBgBIAEoAxIRCglhdXRob3JfaWQYAiABKAMSFQoNcmVmZXJfcG9zdF9pZBgDIAEoA2IGcHJvdG8z", [file_oasis_post_v1_post]);
+  fileDesc("ChpvYXNpcy9wb3N0L3YxL2V2ZW50cy5wcm90bxINb2FzaXMucG9zdC52MSIwCgtQb3N0Q3JlYXRlZBIhCgRwb3N0GAEgASgLMhMub2FzaXMucG9zdC52MS5Qb3N0IjEKDFBvc3RSZWZlcnJlZBIhCgRwb3N0GAEgASgLMhMub2FzaXMucG9zdC52MS5Qb3N0IjAKC1Bvc3RVcGRhdGVkEiEKBHBvc3QYASABKAsyEy5vYXNpcy5wb3N0LnYxLlBvc3QiSAoLUG9zdERlbGV0ZWQSDwoHcG9zdF9pZBgBIAEoAxIRCglhdXRob3JfaWQYAiABKAMSFQoNcmVmZXJfcG9zdF9pZBgDIAEoA2IGcHJvdG8z", [file_oasis_post_v1_post]);
 
 /**
  * Published on oasis.post.v1.post_created: feeds fan it out, search indexes it,
@@ -37,6 +37,30 @@ export const PostCreatedSchema: GenMessage<PostCreated> = /*@__PURE__*/
   messageDesc(file_oasis_post_v1_events, 0);
 
 /**
+ * Published on oasis.post.v1.post_referred beside post_created, in the same transaction,
+ * when the new post refers to another: the same bytes as that post_created. Interaction
+ * counts refers from it, so no consumer of interaction's takes every post_created (NATS
+ * 2.9: one filter subject per consumer).
+ *
+ * @generated from message oasis.post.v1.PostReferred
+ */
+export type PostReferred = Message<"oasis.post.v1.PostReferred"> & {
+  /**
+   * The new post (refer_post_id set).
+   *
+   * @generated from field: oasis.post.v1.Post post = 1;
+   */
+  post?: Post | undefined;
+};
+
+/**
+ * Describes the message oasis.post.v1.PostReferred.
+ * Use `create(PostReferredSchema)` to create a new message.
+ */
+export const PostReferredSchema: GenMessage<PostReferred> = /*@__PURE__*/
+  messageDesc(file_oasis_post_v1_events, 1);
+
+/**
  * Published on oasis.post.v1.post_updated when the caption changed.
  *
  * @generated from message oasis.post.v1.PostUpdated
@@ -55,7 +79,7 @@ export type PostUpdated = Message<"oasis.post.v1.PostUpdated"> & {
  * Use `create(PostUpdatedSchema)` to create a new message.
  */
 export const PostUpdatedSchema: GenMessage<PostUpdated> = /*@__PURE__*/
-  messageDesc(file_oasis_post_v1_events, 1);
+  messageDesc(file_oasis_post_v1_events, 2);
 
 /**
  * Published on oasis.post.v1.post_deleted: feeds and search drop it.
@@ -90,5 +114,5 @@ export type PostDeleted = Message<"oasis.post.v1.PostDeleted"> & {
  * Use `create(PostDeletedSchema)` to create a new message.
  */
 export const PostDeletedSchema: GenMessage<PostDeleted> = /*@__PURE__*/
-  messageDesc(file_oasis_post_v1_events, 2);
+  messageDesc(file_oasis_post_v1_events, 3);
 
