@@ -70,6 +70,13 @@ export interface Outbox {
    * for `statement`. Published after commit, like `add`.
    */
   statementOf<D extends DescMessage>(schema: D, variants: ReadonlyArray<MessageInitShape<D>>, pick: string, when?: string | Statement): Statement;
+  /**
+   * The event as a typed ConditionalEvent (statementOf's row before it is SQL): one
+   * message, or `variants` chosen by `pick` (an SQL expression of the caller's code, or
+   * one with parameters). `insertEvents` turns one or several into a statement, so a
+   * batch may store several in one. Published after commit, like `add`.
+   */
+  conditional<D extends DescMessage>(schema: D, variants: ReadonlyArray<MessageInitShape<D>>, when: string | Statement, pick?: string | SqlPart): ConditionalEvent;
   /** Wakes the relay now (after a commit that added events). */
   kick(): void;
   /** Starts the relay loop. */
@@ -133,21 +140,53 @@ interface OutboxRow {
   headers: string | Record<string, string>;
 }
 
-const conditionalInsert = "INSERT INTO outbox (id, subject, payload, headers) SELECT ";
+/** SQL of the caller's code (never input) with the values of its `?` placeholders. */
+export interface SqlPart {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
 
 /**
- * Several conditional outbox statements (`Outbox.statement` or `statementOf` with a
- * `when`) as one statement: one INSERT ... SELECT whose rows are their SELECTs joined by
- * UNION ALL, each still inserted only if its own condition holds, so a group commit
- * (kit/tx-batcher.ts) stores its calls' events in one statement instead of one each.
- * Throws on a statement of another form (an unconditional `statement` is a VALUES insert).
+ * An event's outbox row whose insertion a batched transaction decides
+ * (`Outbox.conditional`): the id, subject and headers fixed when it was built (in the
+ * call's context: its request id and trace), the stored bytes `payloads[pick]` (`pick` an
+ * SQL expression giving a 0-based index at that point of the batch; absent: the one
+ * payload), inserted only if the SQL condition `when` holds there. A typed value, so a
+ * group commit can change `pick` for its batch and store many events in one statement
+ * (`insertEvents`) without taking SQL text apart.
  */
-export function outboxInsertAll(statements: readonly Statement[]): Statement {
-  for (const st of statements) if (!st.sql.startsWith(conditionalInsert)) throw new Error("outboxInsertAll takes conditional outbox statements only");
+export interface ConditionalEvent {
+  readonly id: bigint;
+  readonly subject: string;
+  /** The NATS headers as stored (JSON). */
+  readonly headers: string;
+  /** One payload, or the variants `pick` chooses among. */
+  readonly payloads: readonly Buffer[];
+  readonly pick?: SqlPart;
+  readonly when: SqlPart;
+}
+
+/** One event's row as an SQL SELECT (id, subject, payload, headers) with its parameters, in placeholder order. */
+function eventSelect(ev: ConditionalEvent): SqlPart {
+  if (ev.payloads.length === 0 || (ev.payloads.length > 1 && !ev.pick)) throw new Error("a conditional event needs one payload, or variants and a pick");
+  const payload = ev.pick ? `ELT((${ev.pick.sql}) + 1, ${ev.payloads.map(() => "?").join(", ")})` : "?";
   return {
-    sql: conditionalInsert + statements.map((st) => st.sql.slice(conditionalInsert.length)).join(" UNION ALL SELECT "),
-    params: statements.flatMap((st) => st.params ?? []),
+    sql: `SELECT ?, ?, ${payload}, ? FROM DUAL WHERE ${ev.when.sql}`,
+    params: [ev.id, ev.subject, ...(ev.pick?.params ?? []), ...ev.payloads, ev.headers, ...ev.when.params],
   };
+}
+
+/**
+ * Conditional events (`Outbox.conditional`) as one statement: one INSERT ... SELECT
+ * whose rows are their SELECTs joined by UNION ALL, each row inserted only if its own
+ * `when` holds, so a group commit (kit/tx-batcher.ts) stores its calls' events in one
+ * statement instead of one each. One event: `INSERT ... SELECT ... WHERE when`. Throws
+ * on an empty list.
+ */
+export function insertEvents(events: readonly ConditionalEvent[]): Statement {
+  if (events.length === 0) throw new Error("insertEvents needs at least one event");
+  const selects = events.map(eventSelect);
+  return { sql: `INSERT INTO outbox (id, subject, payload, headers) ${selects.map((s) => s.sql).join(" UNION ALL ")}`, params: selects.flatMap((s) => s.params) };
 }
 
 export function createOutbox(opts: OutboxOptions): Outbox {
@@ -323,6 +362,23 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     return [id, eventSubject(opts.namespace, schema), bytes, JSON.stringify(headers)];
   }
 
+  /** Outbox.conditional (see there). */
+  function conditional<D extends DescMessage>(schema: D, variants: ReadonlyArray<MessageInitShape<D>>, when: string | Statement, pick?: string | SqlPart): ConditionalEvent {
+    if (variants.length === 0 || (variants.length > 1 && pick === undefined)) throw new Error("conditional: one message, or variants and a pick");
+    const payloads = variants.map((m) => Buffer.from(toBinary(schema, create(schema, m))));
+    // The row's id and headers once, with the first variant's bytes (not encoded again).
+    const [id, subject, , headers] = outboxRow(schema, variants[0]!, payloads[0]);
+    const cond = condition(when);
+    return {
+      id,
+      subject,
+      headers,
+      payloads,
+      ...(pick === undefined ? {} : { pick: typeof pick === "string" ? { sql: pick, params: [] } : pick }),
+      when: { sql: cond.sql, params: [...cond.params] },
+    };
+  }
+
   return {
     async add(tx, schema, message) {
       const row = outboxRow(schema, message);
@@ -342,15 +398,9 @@ export function createOutbox(opts: OutboxOptions): Outbox {
       return { sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ?, ? FROM DUAL WHERE ${cond.sql}`, params: [...row, ...cond.params] };
     },
     statementOf(schema, variants, pick, when) {
-      const payloads = variants.map((m) => Buffer.from(toBinary(schema, create(schema, m))));
-      // The row's id and headers once, with the first variant's bytes (not encoded again).
-      const [id, subject, , headers] = outboxRow(schema, variants[0]!, payloads[0]);
-      const cond = condition(when ?? "TRUE");
-      return {
-        sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ELT((${pick}) + 1, ${payloads.map(() => "?").join(", ")}), ? FROM DUAL WHERE ${cond.sql}`,
-        params: [id, subject, ...payloads, headers, ...cond.params],
-      };
+      return insertEvents([conditional(schema, variants, when ?? "TRUE", pick)]);
     },
+    conditional,
     kick() {
       kicked = true;
       wake?.();

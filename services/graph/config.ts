@@ -13,9 +13,6 @@
  * OASIS_GRAPH_ONE_TRIP_FOLLOW [1] - with batched writes, that transaction is one round
  * trip (store.ts followOneTrip: whether either user blocks the other, and the event's
  * flags, decided in SQL after the lock) instead of two (design note 57).
- * OASIS_GRAPH_FOLLOW_FLAGS_ONCE [1] - that round trip reads the pair's flags once and
- * decides from them, instead of a second statement reading three of them again (design
- * note 61); 0 reads them again.
  * OASIS_GRAPH_AMEND_CACHE [1] - a new follow of a public account adds the edge to both
  * users' cached lists and counts in place (graph-cache.ts followAdded) instead of
  * dropping them; 0 drops them (the A/B switch of bench/writes.ts).
@@ -23,9 +20,14 @@
  * hand in while a follow's transaction runs go together in one transaction of one round
  * trip, at most this many (store.ts followGroupPlan, kit/tx-batcher.ts; design note 64);
  * 0 or 1: each follow alone.
- * OASIS_GRAPH_GROUP_LOCK_FIRST [1] - a group commit locks the block rows of all its
- * follows in one statement first, then takes three statements a follow instead of five
- * (store.ts followGroupPlan `lockFirst`; design note 64); 0: five a follow.
+ * OASIS_GRAPH_GROUP_ROWS [0] - a group commit's follows in three statements for the
+ * whole batch (their flags in one SELECT, the edges in one INSERT IGNORE, the events in
+ * one outbox statement) instead of three a follow (store.ts followGroupPlan `rows`;
+ * design note 68); 0: three a follow.
+ * OASIS_GRAPH_GROUP_REDIS_ONCE [0] - with the cache amended (OASIS_GRAPH_AMEND_CACHE), a
+ * group commit's new edges go into the cached lists and counts in one Redis call for the
+ * batch, before its calls are answered (context.ts followsCached), instead of one call
+ * each after its answer came back (design note 68).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -37,16 +39,16 @@ export interface GraphConfig extends BaseConfig {
   readonly batchedWrites: boolean;
   /** With batchedWrites, a follow of a public account in one round trip (store.ts followOneTrip). */
   readonly oneTripFollow: boolean;
-  /** The one-trip follow decides from the flags it returns (store.ts followOneTrip flagsOnce). */
-  readonly followFlagsOnce: boolean;
   /** Relationship reads of at most this many users skip loading uncached lists. */
   readonly pointLookupMax: number;
   /** A new follow amends the cached lists and counts instead of dropping them. */
   readonly amendCache: boolean;
   /** Most public follows per group-commit transaction; <= 1: each alone. */
   readonly groupCommit: number;
-  /** A group commit's block rows locked first in one statement (store.ts followGroupPlan). */
-  readonly groupLockFirst: boolean;
+  /** A group commit's follows in three statements for the batch (store.ts followGroupPlan `rows`). */
+  readonly groupRows: boolean;
+  /** A group commit's cache amends in one Redis call for the batch (context.ts followsCached). */
+  readonly groupRedisOnce: boolean;
 }
 
 export function loadGraphConfig(env: Env = process.env): GraphConfig {
@@ -55,10 +57,10 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     followerCacheMax: positiveIntEnv(env, "OASIS_GRAPH_FOLLOWER_CACHE_MAX", 100_000),
     batchedWrites: boolEnv(env, "OASIS_GRAPH_BATCHED_WRITES", true),
     oneTripFollow: boolEnv(env, "OASIS_GRAPH_ONE_TRIP_FOLLOW", true),
-    followFlagsOnce: boolEnv(env, "OASIS_GRAPH_FOLLOW_FLAGS_ONCE", true),
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
     amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
     groupCommit: nonNegativeIntEnv(env, "OASIS_GRAPH_GROUP_COMMIT", 64),
-    groupLockFirst: boolEnv(env, "OASIS_GRAPH_GROUP_LOCK_FIRST", true),
+    groupRows: boolEnv(env, "OASIS_GRAPH_GROUP_ROWS", false),
+    groupRedisOnce: boolEnv(env, "OASIS_GRAPH_GROUP_REDIS_ONCE", false),
   });
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { createLogger } from "#kit/logger.ts";
 import { dropDatabase, openDatabase, select, withBatchedTransaction, type Pool } from "#kit/mysql.ts";
 import { TxBatcher } from "#kit/tx-batcher.ts";
+import { insertEvents } from "#kit/outbox.ts";
 import { testNamespace } from "#kit/testing/namespace.ts";
 import type { FollowOutcome, GroupFollow } from "./domain/model.ts";
 import { followGroupPlan, followOneTrip, recount } from "./store.ts";
@@ -29,32 +30,34 @@ afterAll(async () => {
 });
 
 /**
- * A follow with an outbox statement as the route builds it (variant by `@oasis_flags`,
- * only if `@oasis_created = 1`), whose payload names the variant: "v0" plain, "v1"
+ * A follow with its outbox row as the route builds it (variant by `@oasis_flags`, only if
+ * the edge's own row is there), whose payload names the variant: "v0" plain, "v1"
  * mutual, "v2" followee muting, "v3" both, and whose subject names the pair.
  */
-function follow(from: number, to: number, lockFirst: boolean): GroupFollow {
+function follow(from: number, to: number): GroupFollow {
   const id = nextId++;
-  // As the route builds it: with lockFirst the condition is the edge's own row.
-  const when = lockFirst ? "EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)" : "@oasis_created = 1";
   return {
     followerId: BigInt(from),
     followeeId: BigInt(to),
     id,
     now: new Date(),
     event: {
-      sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, ELT(@oasis_flags + 1, 'v0', 'v1', 'v2', 'v3'), '{}' FROM DUAL WHERE ${when}`,
-      params: [id + 1_000_000n, `${from}>${to}`, ...(lockFirst ? [from, to, id] : [])],
+      id: id + 1_000_000n,
+      subject: `${from}>${to}`,
+      headers: "{}",
+      payloads: ["v0", "v1", "v2", "v3"].map((v) => Buffer.from(v)),
+      pick: { sql: "@oasis_flags", params: [] },
+      when: { sql: "EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)", params: [from, to, id] },
     },
   };
 }
 
-function batcher(max: number, lockFirst: boolean): TxBatcher<GroupFollow, FollowOutcome> {
+function batcher(max: number, rows: boolean): TxBatcher<GroupFollow, FollowOutcome> {
   return new TxBatcher<GroupFollow, FollowOutcome>({
     pool: db,
     max,
-    plan: (follows) => followGroupPlan(follows, lockFirst),
-    alone: (f) => withBatchedTransaction(db, (tx) => followOneTrip(tx, f.followerId, f.followeeId, f.id, f.now, () => f.event, true)),
+    plan: (follows) => followGroupPlan(follows, rows),
+    alone: (f) => withBatchedTransaction(db, (tx) => followOneTrip(tx, f.followerId, f.followeeId, f.id, f.now, () => insertEvents([f.event]))),
   });
 }
 
@@ -67,16 +70,16 @@ const eventRows = async (low: number, high: number) =>
 const events = async (low: number, high: number) => Object.fromEntries((await eventRows(low, high)).map((r) => [r.subject, r.payload.toString()]));
 const flagsOf = (o: FollowOutcome) => (o.blocked ? "blocked" : `${o.created ? "created" : "repeated"} ${[...o.flags].sort().join(",")}`);
 
-for (const lockFirst of [false, true]) {
+for (const rows of [false, true]) {
 // Users of the second pass offset by `o`, so the passes share nothing.
-const o = lockFirst ? 1000 : 0;
-test(`one batch${lockFirst ? " (lock first)" : ""}: each follow's outcome, flags and event as if committed one after another`, async () => {
+const o = rows ? 1000 : 0;
+test(`one batch${rows ? " (multi-row)" : ""}: each follow's outcome, flags and event as if committed one after another`, async () => {
   // 13 blocks 11; 16 mutes 15; 12 already follows 17.
   await db.query("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, NOW(3))", [13 + o, 11 + o]);
   await db.query("INSERT INTO mutes (muter_id, muted_id, created_at) VALUES (?, ?, NOW(3))", [16 + o, 15 + o]);
   await db.query("INSERT INTO follows (follower_id, followee_id, id, created_at) VALUES (?, ?, ?, NOW(3))", [12 + o, 17 + o, 1 + o]);
   await db.query("INSERT INTO counts (user_id, followers, following) VALUES (?, 0, 1), (?, 1, 0)", [12 + o, 17 + o]);
-  const b = batcher(64, lockFirst);
+  const b = batcher(64, rows);
   const outcomes = await Promise.all(
     [
       [11, 12], // plain
@@ -86,7 +89,7 @@ test(`one batch${lockFirst ? " (lock first)" : ""}: each follow's outcome, flags
       [15, 16], // the followee mutes the follower
       [17, 12], // mutual with the edge from before
       [12, 17], // there before
-    ].map(([from, to]) => b.add(follow(from! + o, to! + o, lockFirst))),
+    ].map(([from, to]) => b.add(follow(from! + o, to! + o))),
   );
   expect(b.stats).toEqual({ batches: 1, batchedItems: 7, alone: 0, failedBatches: 0 });
   expect(outcomes.map(flagsOf)).toEqual([
@@ -107,18 +110,18 @@ test(`one batch${lockFirst ? " (lock first)" : ""}: each follow's outcome, flags
   }
 });
 
-test(`concurrent batches${lockFirst ? " (lock first)" : ""} over shared users: every edge counted and announced once`, async () => {
+test(`concurrent batches${rows ? " (multi-row)" : ""} over shared users: every edge counted and announced once`, async () => {
   const users = Array.from({ length: 24 }, (_, i) => 100 + o + i);
   const pairs: Array<[number, number]> = [];
   // Every ordered pair among the users once, both ways, interleaved, plus repeats.
   for (const a of users) for (const c of users) if (a !== c && (a * 7 + c) % 3 === 0) pairs.push([a, c]);
   const repeats = pairs.filter((_, i) => i % 5 === 0);
-  const b = batcher(16, lockFirst);
+  const b = batcher(16, rows);
   // Four turns of calls; within each, batches of 16 run two at a time.
   const all: Array<Promise<FollowOutcome>> = [];
   const turns = [pairs.slice(0, pairs.length / 2), [...repeats, ...pairs.slice(pairs.length / 2)], repeats];
   for (const turn of turns) {
-    all.push(...turn.map(([a, c]) => b.add(follow(a, c, lockFirst))));
+    all.push(...turn.map(([a, c]) => b.add(follow(a, c))));
     await new Promise((r) => setImmediate(r));
   }
   const outcomes = await Promise.all(all);

@@ -4,6 +4,7 @@
  * exact and events free of duplicates under concurrent, repeated calls.
  */
 import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
+import { insertEvents } from "#kit/outbox.ts";
 import type { EdgeRow, FollowManyEvents, FollowManyOutcome, FollowOutcome, FollowTarget, GraphStore, GroupFollow, RelationFlag } from "./domain/model.ts";
 
 export type { EdgeRow, RelationFlag };
@@ -256,6 +257,8 @@ export async function followBatched(
  * only if free, both counts and the event only if the edge is new; COMMIT. A blocked
  * pair writes nothing (the transaction commits empty, its locks released as a rollback
  * would). `event(pick)` is the outbox statement choosing its payload by the SQL `pick`.
+ * The pair's flags are read once (pairFlagsKeptSql), and the same statement keeps what
+ * the writes decide by (design note 61).
  */
 export async function followOneTrip(
   tx: BatchedTx,
@@ -264,23 +267,12 @@ export async function followOneTrip(
   id: bigint,
   now: Date,
   event: (pick: string) => Statement,
-  flagsOnce = false,
 ): Promise<FollowOutcome> {
   const eitherWay = "(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)";
-  const decide: Statement[] = flagsOnce
-    ? [{ sql: pairFlagsKeptSql, params: pairFlagsParams(followerId, followeeId) }]
-    : [
-        { sql: pairFlagsSql, params: pairFlagsParams(followerId, followeeId) },
-        {
-          sql: `SET @oasis_free := NOT EXISTS(SELECT 1 FROM blocks WHERE ${eitherWay}),
-                  @oasis_flags := EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) + 2 * EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?)`,
-          params: [followerId, followeeId, followeeId, followerId, followeeId, followerId, followeeId, followerId],
-        },
-      ];
   const results = await tx.run(
     [
       { sql: `SELECT 1 FROM blocks WHERE ${eitherWay} FOR UPDATE`, params: [followerId, followeeId, followeeId, followerId] },
-      ...decide,
+      { sql: pairFlagsKeptSql, params: pairFlagsParams(followerId, followeeId) },
       { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [followerId, followeeId, id, now] },
       { sql: "SET @oasis_created := ROW_COUNT()" },
       countsOfNewEdge(followerId, followeeId),
@@ -297,11 +289,9 @@ export async function followOneTrip(
 }
 
 /**
- * `pairFlagsSql` that also keeps what followOneTrip decides by (OASIS_GRAPH_FOLLOW_FLAGS_ONCE):
- * `@oasis_free` (neither blocks the other) and `@oasis_flags` (1 mutual + 2 followee
- * muting), set from the same reads in the same statement instead of a second statement
- * reading three of them again. Same snapshot either way: both are consistent reads of
- * one transaction after its locking read.
+ * `pairFlagsSql` that also keeps what followOneTrip decides by: `@oasis_free` (neither
+ * blocks the other) and `@oasis_flags` (1 mutual + 2 followee muting), set from the same
+ * reads in the same statement (a consistent read after the transaction's locking read).
  */
 const pairFlagsKeptSql = `SELECT
        EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS following,
@@ -317,72 +307,75 @@ const pairFlagsKeptSql = `SELECT
 const stripKept = ({ keptFree: _f, keptFlags: _g, ...flags }: Record<string, number>) => flags;
 
 /**
- * The pair's flags as pairFlagsSql reads them, keeping `@oasis_flags` (1 mutual + 2
- * followee muting) for the event's variant, but not `@oasis_free`: in a group commit
- * this consistent read may see the snapshot an earlier follow of the batch took, so
- * whether a block stands is taken from the locking read instead (followGroupPlan).
- */
-const pairFlagsGroupSql = `SELECT
-       EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS following,
-       @oasis_fb := EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?) AS followedBy,
-       EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requested,
-       EXISTS(SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?) AS requestedBy,
-       EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blocking,
-       EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?) AS blockedBy,
-       EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS muting,
-       @oasis_mb := EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?) AS mutedBy,
-       @oasis_flags := @oasis_fb + 2 * @oasis_mb AS keptFlags`;
-
-/**
  * Public follows of several callers in one transaction of one round trip (group commit,
  * kit/tx-batcher.ts; OASIS_GRAPH_GROUP_COMMIT), each with followOneTrip's effect, in the
- * order given, five statements each:
- * 1. lock the block rows between the two either way (as followOneTrip) and keep whether
- *    there are none in `@oasis_free` (from this locking read, which sees the latest
- *    commit: the batch's consistent reads share the snapshot of its first one, so a
- *    Block committed after it would not show in them);
- * 2. the pair's flags (pairFlagsGroupSql), keeping `@oasis_flags` for the event;
- * 3. INSERT IGNORE the edge if free; 4. `@oasis_created := ROW_COUNT()`;
- * 5. the follow's outbox statement (`GroupFollow.event`, only if created).
- * A follow sees the writes of those before it in the batch (A -> B then B -> A: the
- * second is mutual), as if they had committed one after the other. Then, for the whole
- * batch: both counts of every new edge in one INSERT ... SELECT over the rows that carry
- * the batch's edge ids, grouped per user and in ascending user id (the lock order every
+ * order given. First the block rows of every pair, either way, locked by one statement,
+ * so the batch's snapshot (taken by its first consistent read, after it) sees every
+ * block that stands and none can come or go meanwhile (rows and gaps locked). Then:
+ * - `rows` false: three statements a follow: pairFlagsKeptSql (the flags, deciding
+ *   `@oasis_free` and `@oasis_flags` as followOneTrip does), the edge by INSERT IGNORE if
+ *   free, and its event (`GroupFollow.event`, picked by `@oasis_flags`, inserted only if
+ *   its edge's own row is there: `EXISTS(... follower_id = ? AND followee_id = ? AND id
+ *   = ?)`). A follow sees the writes of those before it (A -> B then B -> A: the second
+ *   is mutual), as if they had committed one after the other.
+ * - `rows` true (OASIS_GRAPH_GROUP_ROWS): three statements for the whole batch, with the
+ *   same outcome: every pair's flags in one SELECT (one row each, read before the edges,
+ *   so "followed by" from an earlier follow of the batch is added here, in code: the
+ *   same pair blocks or not for both); the edges in one INSERT IGNORE ... SELECT, each
+ *   row only if no block stands (a pair repeated in the batch is inserted for its first
+ *   follow only, so the others are repeats as before); the events in one statement
+ *   (kit/outbox.ts insertEvents), each still keyed on its edge's own row, its variant
+ *   picked by what holds after the edges minus the later follows of the batch: the
+ *   reverse edge, unless it is one a later follow of the batch inserted, and the
+ *   followee's mute.
+ * Then, both ways: the counts of every new edge in one INSERT ... SELECT over the rows
+ * that carry the batch's edge ids, per user in ascending user id (the lock order every
  * follow uses, so concurrent batches and single follows do not deadlock on counts), and
- * which of the edges are the batch's (a follow repeated in the batch, or one already
- * there, inserted nothing: not created, not counted, no event). COMMIT is added by the
- * caller. `outcomes` reads each follow's result from the batch's results, in order.
- * `lockFirst` (OASIS_GRAPH_GROUP_LOCK_FIRST): the block rows of every pair locked by one
- * statement before anything else, so the batch's snapshot (taken by its first consistent
- * read, after that) sees every block that stands and none can come after it; each
- * follow is then three statements: pairFlagsKeptSql deciding `@oasis_free` and
- * `@oasis_flags` as followOneTrip does, the edge, and the event, whose condition must be
- * its edge's own row (`EXISTS(... follower_id = ? AND followee_id = ? AND id = ?)`, which
- * followOneTrip's order satisfies too), there being no `@oasis_created`.
+ * which edges are the batch's (a repeat, in the batch or of an edge already there,
+ * inserted nothing: not created, not counted, no event). COMMIT is added by the caller.
+ * `outcomes` reads each follow's result, in order.
  */
-export function followGroupPlan(follows: readonly GroupFollow[], lockFirst = false): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] } {
+export function followGroupPlan(follows: readonly GroupFollow[], rows = false): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] } {
   const eitherWay = "(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)";
-  const statements: Statement[] = [];
-  if (lockFirst) {
-    statements.push({
+  const statements: Statement[] = [
+    {
       sql: `SELECT 1 FROM blocks WHERE ${follows.map(() => eitherWay).join(" OR ")} FOR UPDATE`,
       params: follows.flatMap((f) => [f.followerId, f.followeeId, f.followeeId, f.followerId]),
+    },
+  ];
+  const pair = (a: bigint, b: bigint) => `${a}>${b}`;
+  if (rows) {
+    const firstOf = new Map<string, number>();
+    follows.forEach((f, i) => {
+      if (!firstOf.has(pair(f.followerId, f.followeeId))) firstOf.set(pair(f.followerId, f.followeeId), i);
     });
+    const firsts = follows.filter((f, i) => firstOf.get(pair(f.followerId, f.followeeId)) === i);
+    statements.push(
+      { sql: follows.map(() => pairFlagsSql).join(" UNION ALL "), params: follows.flatMap((f) => pairFlagsParams(f.followerId, f.followeeId)) },
+      {
+        sql: `INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) ${firsts.map(() => `SELECT ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS(SELECT 1 FROM blocks WHERE ${eitherWay})`).join(" UNION ALL ")}`,
+        params: firsts.flatMap((f) => [f.followerId, f.followeeId, f.id, f.now, f.followerId, f.followeeId, f.followeeId, f.followerId]),
+      },
+      insertEvents(
+        follows.map((f, i) => {
+          // The reverse follows after this one in the batch: their rows are not this follow's "followed by".
+          const later = follows.slice(i + 1).filter((g) => g.followerId === f.followeeId && g.followeeId === f.followerId).map((g) => g.id);
+          return {
+            ...f.event,
+            pick: {
+              sql: `EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?${later.length > 0 ? " AND id NOT IN (?)" : ""}) + 2 * EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?)`,
+              params: [f.followeeId, f.followerId, ...(later.length > 0 ? [later] : []), f.followeeId, f.followerId],
+            },
+          };
+        }),
+      ),
+    );
+  } else {
     for (const f of follows) {
       statements.push(
         { sql: pairFlagsKeptSql, params: pairFlagsParams(f.followerId, f.followeeId) },
         { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [f.followerId, f.followeeId, f.id, f.now] },
-        f.event,
-      );
-    }
-  } else {
-    for (const f of follows) {
-      statements.push(
-        { sql: `SELECT @oasis_free := (COUNT(*) = 0) AS free FROM blocks WHERE ${eitherWay} FOR UPDATE`, params: [f.followerId, f.followeeId, f.followeeId, f.followerId] },
-        { sql: pairFlagsGroupSql, params: pairFlagsParams(f.followerId, f.followeeId) },
-        { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [f.followerId, f.followeeId, f.id, f.now] },
-        { sql: "SET @oasis_created := ROW_COUNT()" },
-        f.event,
+        insertEvents([f.event]),
       );
     }
   }
@@ -403,29 +396,19 @@ export function followGroupPlan(follows: readonly GroupFollow[], lockFirst = fal
   return {
     statements,
     outcomes(results) {
-      const per = lockFirst ? 3 : 5;
-      const first = lockFirst ? 1 : 0;
-      const created = new Set((results[first + follows.length * per + 1] as Array<{ id: string }>).map((r) => BigInt(r.id)));
+      const created = new Set((results[results.length - 1] as Array<{ id: string }>).map((r) => BigInt(r.id)));
+      const flagRows = rows ? (results[1] as Array<Record<string, number>>) : follows.map((_f, i) => stripKept((results[1 + i * 3] as Array<Record<string, number>>)[0]!));
       return follows.map((f, i) => {
-        if (lockFirst) {
-          const row = (results[first + i * per] as Array<Record<string, number>>)[0]!;
-          if (Number(row.keptFree) !== 1) return { blocked: true };
-          const flags = flagSet(stripKept(row));
-          flags.add("following");
-          return { blocked: false, created: created.has(f.id), flags };
-        }
-        if (Number((results[i * per] as Array<{ free: number | string }>)[0]!.free) !== 1) return { blocked: true };
-        const flags = flagSet(stripGroupKept((results[i * per + 1] as Array<Record<string, number>>)[0]!));
-        // Free by the locking read: no block either way, whatever the snapshot said.
-        flags.delete("blocking");
-        flags.delete("blockedBy");
+        const flags = flagSet(flagRows[i]!);
+        if (flags.has("blocking") || flags.has("blockedBy")) return { blocked: true };
+        // Read before the batch's edges: an earlier follow of the batch back is "followed by" too.
+        if (rows && follows.slice(0, i).some((g) => g.followerId === f.followeeId && g.followeeId === f.followerId)) flags.add("followedBy");
         flags.add("following");
         return { blocked: false, created: created.has(f.id), flags };
       });
     },
   };
 }
-const stripGroupKept = ({ keptFlags: _g, ...flags }: Record<string, number>) => flags;
 
 /**
  * The first round trip of a follow import (BatchCreateFollows; `followManyPlan` turns

@@ -10,6 +10,7 @@ import type { InteractionConfig } from "./config.ts";
 import { Counters } from "./counters.ts";
 import type { Counts, GroupLike, InteractionStore } from "./domain/model.ts";
 import { TxBatcher } from "#kit/tx-batcher.ts";
+import { insertEvents } from "#kit/outbox.ts";
 import { interactionStore } from "./store.ts";
 import { ViewerStates } from "./viewer-state.ts";
 import { AuthorPrivacy } from "../../shared-rules/author-privacy.ts";
@@ -79,7 +80,7 @@ export function createContext(rt: Runtime<InteractionConfig>): InteractionContex
       // A batch of one, or each like of a failed batch: likeBatched with the same event
       // statement (and, with redisAfter, its own Redis work, which the caller then skips).
       alone: async (l) => {
-        const counts = await rt.batchTx((tx) => interactionStore.likeBatched(tx, l.postId, l.userId, l.id, l.event));
+        const counts = await rt.batchTx((tx) => interactionStore.likeBatched(tx, l.postId, l.userId, l.id, insertEvents([l.event])));
         if (redisAfter) await afterLikes(stores, [{ postId: l.postId, userId: l.userId, counts }]);
         return counts;
       },

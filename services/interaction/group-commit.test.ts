@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { createLogger } from "#kit/logger.ts";
 import { dropDatabase, openDatabase, select, withBatchedTransaction, type Pool } from "#kit/mysql.ts";
 import { TxBatcher } from "#kit/tx-batcher.ts";
+import { insertEvents } from "#kit/outbox.ts";
 import { testNamespace } from "#kit/testing/namespace.ts";
 import type { Counts, GroupLike } from "./domain/model.ts";
 import { likeBatched, likeGroupPlan } from "./store.ts";
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 /**
- * A like whose outbox statement names the pair in its subject, inserted only if the like
+ * A like whose outbox row (kit/outbox.ts ConditionalEvent) names the pair in its subject, inserted only if the like
  * is new, as the route builds it: `@oasis_created = 1`, or with `rows` its own row.
  */
 function like(post: number, user: number, rows: boolean): GroupLike {
@@ -38,7 +39,7 @@ function like(post: number, user: number, rows: boolean): GroupLike {
     postId: BigInt(post),
     userId: BigInt(user),
     id,
-    event: { sql: `INSERT INTO outbox (id, subject, payload, headers) SELECT ?, ?, 'e', '{}' FROM DUAL WHERE ${when}`, params: [id + 1_000_000n, `${post}<${user}`, ...(rows ? [post, user, id] : [])] },
+    event: { id: id + 1_000_000n, subject: `${post}<${user}`, headers: "{}", payloads: [Buffer.from("e")], when: { sql: when, params: rows ? [post, user, id] : [] } },
   };
 }
 
@@ -47,7 +48,7 @@ function batcher(max: number, rows: boolean): TxBatcher<GroupLike, Counts | unde
     pool: db,
     max,
     plan: (likes) => likeGroupPlan(likes, rows),
-    alone: (l) => withBatchedTransaction(db, (tx) => likeBatched(tx, l.postId, l.userId, l.id, l.event)),
+    alone: (l) => withBatchedTransaction(db, (tx) => likeBatched(tx, l.postId, l.userId, l.id, insertEvents([l.event]))),
   });
 }
 

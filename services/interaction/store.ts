@@ -5,7 +5,7 @@
  * their version, which the Redis copy uses to order updates.
  */
 import { select, write, type BatchedTx, type Queryable, type Statement } from "#kit/mysql.ts";
-import { outboxInsertAll } from "#kit/outbox.ts";
+import { insertEvents } from "#kit/outbox.ts";
 import type { CommentRow, CountField, Counts, GroupLike, InteractionStore, LikerRow } from "./domain/model.ts";
 
 export type { CommentRow, CountField, Counts };
@@ -85,7 +85,7 @@ export async function likeBatched(tx: BatchedTx, postId: bigint, userId: bigint,
  * post's counters after the batch if the like is new, else undefined (as likeBatched).
  * `rows` (OASIS_INTERACTION_GROUP_ROWS): the likes in one multi-row INSERT IGNORE (a
  * like repeated in the batch: the first one's row) and their events in one statement
- * (kit/outbox.ts outboxInsertAll), each event's `when` then being its like's row
+ * (kit/outbox.ts insertEvents), each event's `when` then being its like's row
  * (`EXISTS(... id = ?)`), two statements for the batch instead of three per like.
  */
 export function likeGroupPlan(likes: readonly GroupLike[], rows = false): { statements: Statement[]; outcomes(results: readonly unknown[]): Array<Counts | undefined> } {
@@ -93,14 +93,14 @@ export function likeGroupPlan(likes: readonly GroupLike[], rows = false): { stat
   if (rows) {
     statements.push(
       { sql: `INSERT IGNORE INTO likes (post_id, user_id, id, created_at) VALUES ${likes.map(() => "(?, ?, ?, CURRENT_TIMESTAMP(3))").join(", ")}`, params: likes.flatMap((l) => [l.postId, l.userId, l.id]) },
-      outboxInsertAll(likes.map((l) => l.event)),
+      insertEvents(likes.map((l) => l.event)),
     );
   } else {
     for (const l of likes) {
       statements.push(
         { sql: "INSERT IGNORE INTO likes (post_id, user_id, id, created_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3))", params: [l.postId, l.userId, l.id] },
         { sql: "SET @oasis_created := ROW_COUNT()" },
-        l.event,
+        insertEvents([l.event]),
       );
     }
   }

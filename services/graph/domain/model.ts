@@ -4,6 +4,7 @@
  * events only for real changes.
  */
 import type { BatchedTx, Queryable, Statement } from "#kit/mysql.ts";
+import type { ConditionalEvent } from "#kit/outbox.ts";
 
 /** A relation of a viewer towards another user, as stored. */
 /** "mutedBy" (the other mutes the viewer) is read only inside a follow's transaction, for follow_created; never shown to the viewer. */
@@ -78,14 +79,13 @@ export interface GraphStore {
     id: bigint,
     now: Date,
     event: (pick: string) => Statement,
-    flagsOnce?: boolean,
   ): Promise<FollowOutcome>;
   /**
    * Public follows of several callers in one transaction of one round trip (store.ts
    * followGroupPlan, for kit/tx-batcher.ts): each as followOneTrip decides it, the
    * counts of all new edges in one statement; one outcome per follow, in order.
    */
-  followGroupPlan(follows: readonly GroupFollow[], lockFirst?: boolean): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] };
+  followGroupPlan(follows: readonly GroupFollow[], rows?: boolean): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] };
   /** The first round trip of a follow import (store.ts followManyReads): the locks and the flags. */
   followManyReads(followerId: bigint, ids: readonly bigint[]): Statement[];
   /**
@@ -113,13 +113,13 @@ export interface GroupFollow {
   readonly id: bigint;
   readonly now: Date;
   /**
-   * follow_created's outbox statement, built in the caller's call context: its variant
-   * picked by `@oasis_flags` (1 mutual + 2 followee muting), inserted only if
-   * `@oasis_created = 1` (as followOneTrip's `event("@oasis_flags")`) or, for
-   * followGroupPlan's `lockFirst`, only if the edge's own row is there
-   * (`EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)`).
+   * follow_created's outbox row (kit/outbox.ts ConditionalEvent), built in the caller's
+   * call context: its four variants picked by `@oasis_flags` (1 mutual + 2 followee
+   * muting; followGroupPlan's `rows` picks by its own expression instead), inserted only
+   * if the edge's own row is there (`EXISTS(SELECT 1 FROM follows WHERE follower_id = ?
+   * AND followee_id = ? AND id = ?)`, which followOneTrip's order satisfies too).
    */
-  readonly event: Statement;
+  readonly event: ConditionalEvent;
 }
 
 /** One target of a follow import: its id and whether the account is private. */

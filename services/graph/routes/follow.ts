@@ -68,25 +68,23 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
   const r =
     rt.config.oneTripFollow && rt.config.groupCommit > 1
       ? await ctx.follows.add({
+          seen,
           followerId: viewer,
           followeeId: target,
           id: edgeId,
           now: new Date(),
           // Built here, in this call's context (the outbox row carries its request id and trace).
-          event: rt.outbox.statementOf(
-            FollowCreatedSchema,
-            variants,
-            "@oasis_flags",
-            // The lock-first batch keeps no @oasis_created: the event keys on its edge's own row.
-            rt.config.groupLockFirst ? { sql: "EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)", params: [viewer, target, edgeId] } : "@oasis_created = 1",
-          ),
+          // The batch keeps no @oasis_created: the event keys on its edge's own row.
+          event: rt.outbox.conditional(FollowCreatedSchema, variants, { sql: "EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND id = ?)", params: [viewer, target, edgeId] }, "@oasis_flags"),
         })
       : await rt.batchTx((tx) =>
           rt.config.oneTripFollow
-            ? store.followOneTrip(tx, viewer, target, edgeId, new Date(), (pick) => rt.outbox.statementOf(FollowCreatedSchema, variants, pick, "@oasis_created = 1"), rt.config.followFlagsOnce)
+            ? store.followOneTrip(tx, viewer, target, edgeId, new Date(), (pick) => rt.outbox.statementOf(FollowCreatedSchema, variants, pick, "@oasis_created = 1"))
             : store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) => rt.outbox.statement(FollowCreatedSchema, created(mutual, followeeMuting), "@oasis_created = 1")),
         );
   if (r.blocked) return undefined;
+  // The group commit did the cache work of its whole batch (OASIS_GRAPH_GROUP_REDIS_ONCE).
+  if (amend && rt.config.groupRedisOnce && rt.config.oneTripFollow && rt.config.groupCommit > 1) return { state: FollowState.FOLLOWING, flags: r.flags };
   if (!amend) await ctx.cache.invalidate([viewer, target]);
   else if (r.created) {
     if (seen) await ctx.cache.followAdded(viewer, target, edgeId, seen);

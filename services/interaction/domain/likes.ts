@@ -84,7 +84,7 @@ function groupLike(ctx: InteractionContext, postId: bigint, userId: bigint, even
   const id = rt.ids.next();
   // With OASIS_INTERACTION_GROUP_ROWS the batch inserts its likes in one statement, so a like's event keys on its own row.
   const when = rt.config.groupRows ? { sql: "EXISTS(SELECT 1 FROM likes WHERE post_id = ? AND user_id = ? AND id = ?)", params: [postId, userId, id] } : "@oasis_created = 1";
-  return ctx.likes.add({ postId, userId, id, event: rt.outbox.statement(PostLikedSchema, event, when) });
+  return ctx.likes.add({ postId, userId, id, event: rt.outbox.conditional(PostLikedSchema, [event], when) });
 }
 
 /** `userId` no longer likes the post (idempotent; no visibility check: anyone may take a like back). */

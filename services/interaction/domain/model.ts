@@ -3,6 +3,7 @@
  * Writers report whether a row changed; counters move in the same transaction.
  */
 import type { BatchedTx, Queryable, Statement } from "#kit/mysql.ts";
+import type { ConditionalEvent } from "#kit/outbox.ts";
 
 export interface Counts {
   readonly likes: bigint;
@@ -83,10 +84,10 @@ export interface GroupLike {
   /** The like's id. */
   readonly id: bigint;
   /**
-   * post_liked's outbox statement, built in the caller's call context, inserted only if
+   * post_liked's outbox row (kit/outbox.ts ConditionalEvent), built in the caller's call context, inserted only if
    * the like is new: `@oasis_created = 1` (as likeBatched's `event`), or, for `rows`, a
    * condition on the like's own row (`EXISTS(SELECT 1 FROM likes WHERE post_id = ? AND
    * user_id = ? AND id = ?)`, which likeBatched's order of statements also satisfies).
    */
-  readonly event: Statement;
+  readonly event: ConditionalEvent;
 }
