@@ -20,10 +20,6 @@
  * hand in while a follow's transaction runs go together in one transaction of one round
  * trip, at most this many (store.ts followGroupPlan, kit/tx-batcher.ts; design note 64);
  * 0 or 1: each follow alone.
- * OASIS_GRAPH_GROUP_ROWS [0] - a group commit's follows in three statements for the
- * whole batch (their flags in one SELECT, the edges in one INSERT IGNORE, the events in
- * one outbox statement) instead of three a follow (store.ts followGroupPlan `rows`;
- * design note 68); 0: three a follow.
  * OASIS_GRAPH_GROUP_REDIS_ONCE [0] - with the cache amended (OASIS_GRAPH_AMEND_CACHE), a
  * group commit's new edges go into the cached lists and counts in one Redis call for the
  * batch, before its calls are answered (context.ts followsCached), instead of one call
@@ -45,8 +41,6 @@ export interface GraphConfig extends BaseConfig {
   readonly amendCache: boolean;
   /** Most public follows per group-commit transaction; <= 1: each alone. */
   readonly groupCommit: number;
-  /** A group commit's follows in three statements for the batch (store.ts followGroupPlan `rows`). */
-  readonly groupRows: boolean;
   /** A group commit's cache amends in one Redis call for the batch (context.ts followsCached). */
   readonly groupRedisOnce: boolean;
 }
@@ -60,7 +54,6 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
     amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
     groupCommit: nonNegativeIntEnv(env, "OASIS_GRAPH_GROUP_COMMIT", 64),
-    groupRows: boolEnv(env, "OASIS_GRAPH_GROUP_ROWS", false),
     groupRedisOnce: boolEnv(env, "OASIS_GRAPH_GROUP_REDIS_ONCE", false),
   });
 }

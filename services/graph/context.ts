@@ -37,7 +37,7 @@ export function createContext(rt: Runtime<GraphConfig>): GraphContext {
     follows: new TxBatcher<CachedFollow, FollowOutcome>({
       pool: rt.db,
       max: rt.config.groupCommit,
-      plan: (follows) => graphStore.followGroupPlan(follows, rt.config.groupRows),
+      plan: (follows) => graphStore.followGroupPlan(follows),
       // A batch of one, or each follow of a failed batch: followOneTrip with the same event.
       alone: async (f) => {
         const out = await rt.batchTx((tx) => graphStore.followOneTrip(tx, f.followerId, f.followeeId, f.id, f.now, () => insertEvents([f.event])));

@@ -311,31 +311,22 @@ const stripKept = ({ keptFree: _f, keptFlags: _g, ...flags }: Record<string, num
  * kit/tx-batcher.ts; OASIS_GRAPH_GROUP_COMMIT), each with followOneTrip's effect, in the
  * order given. First the block rows of every pair, either way, locked by one statement,
  * so the batch's snapshot (taken by its first consistent read, after it) sees every
- * block that stands and none can come or go meanwhile (rows and gaps locked). Then:
- * - `rows` false: three statements a follow: pairFlagsKeptSql (the flags, deciding
- *   `@oasis_free` and `@oasis_flags` as followOneTrip does), the edge by INSERT IGNORE if
- *   free, and its event (`GroupFollow.event`, picked by `@oasis_flags`, inserted only if
- *   its edge's own row is there: `EXISTS(... follower_id = ? AND followee_id = ? AND id
- *   = ?)`). A follow sees the writes of those before it (A -> B then B -> A: the second
- *   is mutual), as if they had committed one after the other.
- * - `rows` true (OASIS_GRAPH_GROUP_ROWS): three statements for the whole batch, with the
- *   same outcome: every pair's flags in one SELECT (one row each, read before the edges,
- *   so "followed by" from an earlier follow of the batch is added here, in code: the
- *   same pair blocks or not for both); the edges in one INSERT IGNORE ... SELECT, each
- *   row only if no block stands (a pair repeated in the batch is inserted for its first
- *   follow only, so the others are repeats as before); the events in one statement
- *   (kit/outbox.ts insertEvents), each still keyed on its edge's own row, its variant
- *   picked by what holds after the edges minus the later follows of the batch: the
- *   reverse edge, unless it is one a later follow of the batch inserted, and the
- *   followee's mute.
- * Then, both ways: the counts of every new edge in one INSERT ... SELECT over the rows
- * that carry the batch's edge ids, per user in ascending user id (the lock order every
- * follow uses, so concurrent batches and single follows do not deadlock on counts), and
- * which edges are the batch's (a repeat, in the batch or of an edge already there,
- * inserted nothing: not created, not counted, no event). COMMIT is added by the caller.
- * `outcomes` reads each follow's result, in order.
+ * block that stands and none can come or go meanwhile (rows and gaps locked). Then three
+ * statements a follow: pairFlagsKeptSql (the flags, deciding `@oasis_free` and
+ * `@oasis_flags` as followOneTrip does), the edge by INSERT IGNORE if free, and its event
+ * (`GroupFollow.event`, picked by `@oasis_flags`, inserted only if its edge's own row is
+ * there: `EXISTS(... follower_id = ? AND followee_id = ? AND id = ?)`). A follow sees the
+ * writes of those before it (A -> B then B -> A: the second is mutual), as if they had
+ * committed one after the other. Then the counts of every new edge in one INSERT ...
+ * SELECT over the rows that carry the batch's edge ids, per user in ascending user id
+ * (the lock order every follow uses, so concurrent batches and single follows do not
+ * deadlock on counts), and which edges are the batch's (a repeat, in the batch or of an
+ * edge already there, inserted nothing: not created, not counted, no event). COMMIT is
+ * added by the caller. `outcomes` reads each follow's result, in order. (The batch's
+ * follows in three statements for all of them, multi-row, were measured and removed:
+ * design note 68.)
  */
-export function followGroupPlan(follows: readonly GroupFollow[], rows = false): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] } {
+export function followGroupPlan(follows: readonly GroupFollow[]): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] } {
   const eitherWay = "(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)";
   const statements: Statement[] = [
     {
@@ -343,41 +334,12 @@ export function followGroupPlan(follows: readonly GroupFollow[], rows = false): 
       params: follows.flatMap((f) => [f.followerId, f.followeeId, f.followeeId, f.followerId]),
     },
   ];
-  const pair = (a: bigint, b: bigint) => `${a}>${b}`;
-  if (rows) {
-    const firstOf = new Map<string, number>();
-    follows.forEach((f, i) => {
-      if (!firstOf.has(pair(f.followerId, f.followeeId))) firstOf.set(pair(f.followerId, f.followeeId), i);
-    });
-    const firsts = follows.filter((f, i) => firstOf.get(pair(f.followerId, f.followeeId)) === i);
+  for (const f of follows) {
     statements.push(
-      { sql: follows.map(() => pairFlagsSql).join(" UNION ALL "), params: follows.flatMap((f) => pairFlagsParams(f.followerId, f.followeeId)) },
-      {
-        sql: `INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) ${firsts.map(() => `SELECT ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS(SELECT 1 FROM blocks WHERE ${eitherWay})`).join(" UNION ALL ")}`,
-        params: firsts.flatMap((f) => [f.followerId, f.followeeId, f.id, f.now, f.followerId, f.followeeId, f.followeeId, f.followerId]),
-      },
-      insertEvents(
-        follows.map((f, i) => {
-          // The reverse follows after this one in the batch: their rows are not this follow's "followed by".
-          const later = follows.slice(i + 1).filter((g) => g.followerId === f.followeeId && g.followeeId === f.followerId).map((g) => g.id);
-          return {
-            ...f.event,
-            pick: {
-              sql: `EXISTS(SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?${later.length > 0 ? " AND id NOT IN (?)" : ""}) + 2 * EXISTS(SELECT 1 FROM mutes WHERE muter_id = ? AND muted_id = ?)`,
-              params: [f.followeeId, f.followerId, ...(later.length > 0 ? [later] : []), f.followeeId, f.followerId],
-            },
-          };
-        }),
-      ),
+      { sql: pairFlagsKeptSql, params: pairFlagsParams(f.followerId, f.followeeId) },
+      { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [f.followerId, f.followeeId, f.id, f.now] },
+      insertEvents([f.event]),
     );
-  } else {
-    for (const f of follows) {
-      statements.push(
-        { sql: pairFlagsKeptSql, params: pairFlagsParams(f.followerId, f.followeeId) },
-        { sql: "INSERT IGNORE INTO follows (follower_id, followee_id, id, created_at) SELECT ?, ?, ?, ? FROM DUAL WHERE @oasis_free", params: [f.followerId, f.followeeId, f.id, f.now] },
-        insertEvents([f.event]),
-      );
-    }
   }
   const ours = follows.map(() => "(follower_id = ? AND followee_id = ? AND id = ?)").join(" OR ");
   const oursParams = follows.flatMap((f) => [f.followerId, f.followeeId, f.id]);
@@ -397,12 +359,9 @@ export function followGroupPlan(follows: readonly GroupFollow[], rows = false): 
     statements,
     outcomes(results) {
       const created = new Set((results[results.length - 1] as Array<{ id: string }>).map((r) => BigInt(r.id)));
-      const flagRows = rows ? (results[1] as Array<Record<string, number>>) : follows.map((_f, i) => stripKept((results[1 + i * 3] as Array<Record<string, number>>)[0]!));
       return follows.map((f, i) => {
-        const flags = flagSet(flagRows[i]!);
+        const flags = flagSet(stripKept((results[1 + i * 3] as Array<Record<string, number>>)[0]!));
         if (flags.has("blocking") || flags.has("blockedBy")) return { blocked: true };
-        // Read before the batch's edges: an earlier follow of the batch back is "followed by" too.
-        if (rows && follows.slice(0, i).some((g) => g.followerId === f.followeeId && g.followeeId === f.followerId)) flags.add("followedBy");
         flags.add("following");
         return { blocked: false, created: created.has(f.id), flags };
       });

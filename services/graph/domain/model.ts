@@ -85,7 +85,7 @@ export interface GraphStore {
    * followGroupPlan, for kit/tx-batcher.ts): each as followOneTrip decides it, the
    * counts of all new edges in one statement; one outcome per follow, in order.
    */
-  followGroupPlan(follows: readonly GroupFollow[], rows?: boolean): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] };
+  followGroupPlan(follows: readonly GroupFollow[]): { statements: Statement[]; outcomes(results: readonly unknown[]): FollowOutcome[] };
   /** The first round trip of a follow import (store.ts followManyReads): the locks and the flags. */
   followManyReads(followerId: bigint, ids: readonly bigint[]): Statement[];
   /**
@@ -115,7 +115,7 @@ export interface GroupFollow {
   /**
    * follow_created's outbox row (kit/outbox.ts ConditionalEvent), built in the caller's
    * call context: its four variants picked by `@oasis_flags` (1 mutual + 2 followee
-   * muting; followGroupPlan's `rows` picks by its own expression instead), inserted only
+   * muting), inserted only
    * if the edge's own row is there (`EXISTS(SELECT 1 FROM follows WHERE follower_id = ?
    * AND followee_id = ? AND id = ?)`, which followOneTrip's order satisfies too).
    */
