@@ -50,21 +50,15 @@
  * pass in two MariaDB round trips instead of five), `gzip` (OASIS_MESH_GZIP 1 -> 0: post's mesh
  * calls no longer accept gzip, so media's BatchGetMedia answer is sent as it is),
  * `create` (OASIS_FEED_ONE_TRIP_CREATE 0 -> 1: the feed's read model takes post_created in
- * one Redis round trip, the post's bytes copied from the event) or `interaction`
- * (OASIS_INTERACTION_BATCHED_POST_EVENTS 0 -> 1: interaction's post_created in one MariaDB
- * round trip, not four), `onetrip` (OASIS_POST_ONE_TRIP_CREATE 0 -> 1: CreatePost in one
- * MariaDB round trip when the author has no suspension) or `stop27` (the last four together:
- * before and after stop 27's compose cuts; post, feed and interaction restarted),
+ * one Redis round trip, the post's bytes copied from the event), `onetrip`
+ * (OASIS_POST_ONE_TRIP_CREATE 0 -> 1: CreatePost in one MariaDB round trip when the author
+ * has no suspension),
  * `fanouttrip` (OASIS_FEED_ONE_TRIP_FANOUT 0 -> 1: the fan-out's seed, author timeline,
  * celebrity check and first follower batch in one Redis script instead of three round
  * trips in a row), `rmseed` (OASIS_FEED_RM_CREATE_SEED 1 -> 0: the read model's
- * post_created consumer no longer seeds what the fan-out seeds), `postmeta`
- * (OASIS_INTERACTION_UNCLAIMED_POST_META 0 -> 1: interaction's post_created without a
- * refer-to as one INSERT IGNORE, no claim in processed_events), `relaydelay`
+ * post_created consumer no longer seeds what the fan-out seeds), `relaydelay`
  * (OASIS_OUTBOX_KICK_DELAY_MS 0 -> 3: post's relay waits 3 ms after a kick, so more rows
- * leave per pass), `postbatch` (OASIS_INTERACTION_POST_BATCH and OASIS_FEED_RM_POST_BATCH
- * 0 -> 64: interaction's and the read model's post consumers take batches, acked together;
- * interaction writes a batch's posts_meta rows in one INSERT) or
+ * leave per pass) or
  * `fastunary` (OASIS_MESH_FAST_UNARY 0 -> 1: every service answers binary Connect unary calls
  * without connect-node's adapter, kit/fast-unary.ts; all six restarted), `eventloop`
  * (OASIS_METRICS_EVENT_LOOP_MS 10 -> 100: every process's event loop delay sampled every
@@ -75,12 +69,11 @@
  * request id, as the DSB mix sends them, in one MariaDB round trip, not two),
  * `postmerged` (OASIS_FEED_POST_MERGED 0 -> 1: the feed reads post's events with one
  * consumer, not two, services/feed/post-events.ts), `bytesonce` (OASIS_POST_BYTES_ONCE 0 ->
- * 1: the one-round-trip create sends the post's bytes once, not three times),
- * `postmetause` (OASIS_INTERACTION_POST_META_ON_USE 0 -> 1: interaction writes a post's
- * posts_meta row at its first like or comment, not at every post_created), `referred`
- * (OASIS_INTERACTION_REFERRED_EVENTS 0 -> 1: interaction reads post_deleted and
- * post_referred on a consumer each, so no post_created is delivered to it) or
- * `stop28` (fanouttrip, rmseed and postmeta together). `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
+ * 1: the one-round-trip create sends the post's bytes once, not three times).
+ * (Interaction's switches of post_created, `interaction`, `postmeta`, `postbatch`,
+ * `postmetause`, `referred` and the sets `stop27` and `stop28` that held them, went with
+ * their variables: interaction reads no post_created, design note 67.)
+ * `OASIS_BENCH_COMPOSE_AB_MIX=<switch>[,...]`: for those switches each round
  * also runs the DSB mix (after the composes, same variant), then the floor's mix once, and
  * prints mix req/s off -> on and each one's ratio to that floor. `OASIS_BENCH_COMPOSE_AB_SWAP=1`
  * runs "on" first in each round (the order swapped for a second run).
@@ -129,35 +122,16 @@ const composeSwitches: Record<string, { variable: string; values: [string, strin
   outbox: { variable: "OASIS_OUTBOX_BATCHED", values: ["0", "1"], services: ["post"] },
   gzip: { variable: "OASIS_MESH_GZIP", values: ["1", "0"], services: ["post"] },
   create: { variable: "OASIS_FEED_ONE_TRIP_CREATE", values: ["0", "1"], services: ["feed"] },
-  interaction: { variable: "OASIS_INTERACTION_BATCHED_POST_EVENTS", values: ["0", "1"], services: ["interaction"] },
   onetrip: { variable: "OASIS_POST_ONE_TRIP_CREATE", values: ["0", "1"], services: ["post"] },
   fanouttrip: { variable: "OASIS_FEED_ONE_TRIP_FANOUT", values: ["0", "1"], services: ["feed"] },
   rmseed: { variable: "OASIS_FEED_RM_CREATE_SEED", values: ["1", "0"], services: ["feed"] },
-  postmeta: { variable: "OASIS_INTERACTION_UNCLAIMED_POST_META", values: ["0", "1"], services: ["interaction"] },
   relaydelay: { variable: "OASIS_OUTBOX_KICK_DELAY_MS", values: ["0", "3"], services: ["post"] },
-  postbatch: { variable: "OASIS_INTERACTION_POST_BATCH", values: ["0", "64"], services: ["feed", "interaction"], more: { OASIS_FEED_RM_POST_BATCH: ["0", "64"] } },
   fastunary: { variable: "OASIS_MESH_FAST_UNARY", values: ["0", "1"], services: ["identity", "graph", "media", "post", "feed", "interaction"] },
   eventloop: { variable: "OASIS_METRICS_EVENT_LOOP_MS", values: ["10", "100"], services: ["identity", "graph", "media", "post", "feed", "interaction", "edge"] },
   mediacache: { variable: "OASIS_POST_MEDIA_CACHE", values: ["0", "1"], services: ["post"] },
   noid: { variable: "OASIS_POST_ONE_TRIP_WITHOUT_ID", values: ["0", "1"], services: ["post"] },
   postmerged: { variable: "OASIS_FEED_POST_MERGED", values: ["0", "1"], services: ["feed"] },
   bytesonce: { variable: "OASIS_POST_BYTES_ONCE", values: ["0", "1"], services: ["post"] },
-  postmetause: { variable: "OASIS_INTERACTION_POST_META_ON_USE", values: ["0", "1"], services: ["interaction"] },
-  referred: { variable: "OASIS_INTERACTION_REFERRED_EVENTS", values: ["0", "1"], services: ["interaction"] },
-  // Stop 28's compose cuts together: before / after.
-  stop28: {
-    variable: "OASIS_FEED_ONE_TRIP_FANOUT",
-    values: ["0", "1"],
-    services: ["feed", "interaction"],
-    more: { OASIS_FEED_RM_CREATE_SEED: ["1", "0"], OASIS_INTERACTION_UNCLAIMED_POST_META: ["0", "1"] },
-  },
-  // Stop 27's compose cuts together: before / after.
-  stop27: {
-    variable: "OASIS_POST_ONE_TRIP_CREATE",
-    values: ["0", "1"],
-    services: ["post", "feed", "interaction"],
-    more: { OASIS_MESH_GZIP: ["1", "0"], OASIS_FEED_ONE_TRIP_CREATE: ["0", "1"], OASIS_INTERACTION_BATCHED_POST_EVENTS: ["0", "1"] },
-  },
 };
 /**
  * The edge variants OASIS_BENCH_PAGE_AB compares: without `spec`, the page path off and

@@ -29,5 +29,5 @@ export async function createInteractionApp(config: InteractionConfig): Promise<A
     const { fixed } = await reconcileTick(ctx, config.reconcileSweepBatch);
     if (fixed > 0) drift.inc(fixed);
   });
-  return serve(rt, { bindings: [bind(InteractionService, interactionService(ctx))], consumers: [postConsumer(ctx), ...[referConsumer(ctx)].filter((c) => c !== undefined), walletConsumer(ctx), moderationConsumer(ctx)] });
+  return serve(rt, { bindings: [bind(InteractionService, interactionService(ctx))], consumers: [postConsumer(ctx), referConsumer(ctx), walletConsumer(ctx), moderationConsumer(ctx)] });
 }

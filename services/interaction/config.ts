@@ -23,23 +23,6 @@
  *   own cache in Redis (shared-rules/post-cache.ts peekPost: one GET on a connection with
  *   post's key prefix, same Redis as OASIS_REDIS_URL) instead of a post.GetPost hop; post
  *   is asked as before when the entry is not cached (its answer fills it). 0: post asked.
- * - OASIS_INTERACTION_BATCHED_POST_EVENTS [1]: a post_created that refers to nothing is
- *   applied in one round trip (the event's claim, the posts_meta row, COMMIT: kit
- *   applyOnceBatched), and only the post's ids are decoded from any post_created
- *   (shared-rules/post-created-head.ts); 0 takes four (BEGIN, claim, row, COMMIT) and
- *   decodes the whole post. bench/social.ts
- *   OASIS_BENCH_COMPOSE_AB=interaction.
- * - OASIS_INTERACTION_UNCLAIMED_POST_META [1]: 1 writes a post_created that refers to
- *   nothing as its posts_meta row alone (`INSERT IGNORE`, one statement, no transaction):
- *   the row is idempotent by itself (a redelivery, also after post_deleted wrote the row
- *   deleted, changes nothing), so the event's claim in processed_events buys nothing
- *   there. bench/social.ts OASIS_BENCH_COMPOSE_AB=postmeta.
- * - OASIS_INTERACTION_POST_BATCH [64]: the posts consumer takes the events that arrive
- *   together as batches of up to that many (kit/consumer.ts ConsumerBatch), acked
- *   together; each run of post_created events without a refer-to is one multi-row
- *   `INSERT IGNORE INTO posts_meta` (idempotent as the single row is), every other event
- *   its own handler, in stream order. 0: one event at a time. bench/social.ts
- *   OASIS_BENCH_COMPOSE_AB=postbatch.
  * - OASIS_INTERACTION_GROUP_COMMIT [64]: group commit: the likes that concurrent calls
  *   hand in while a like's transaction runs go together in one transaction of one round
  *   trip, at most this many (store.ts likeGroupPlan, kit/tx-batcher.ts; design note 64);
@@ -51,17 +34,10 @@
  *   (once each) and its likers' viewer states go to Redis in one pipeline for the batch,
  *   before its calls are answered, instead of one pipeline per like (design note 64); 0:
  *   one per like.
- * - OASIS_INTERACTION_POST_META_ON_USE [1]: a post_created that refers to nothing writes
- *   nothing; the post's posts_meta row (its author, read by unlike and comment deletion)
- *   is written by the first like or comment on it (domain/posts.ts checkedPost upserts it
- *   once per post and process before the act's own writes), so every post that can be
- *   read there has it. 0: every post_created writes it. bench/social.ts
- *   OASIS_BENCH_COMPOSE_AB=postmetause.
- * - OASIS_INTERACTION_REFERRED_EVENTS [0]: with OASIS_INTERACTION_POST_META_ON_USE, refer-tos
- *   are read from post_referred (consumer `interaction-refers`) and deletions from
- *   post_deleted (`interaction-posts`, filtered on that subject), so no post_created is
- *   delivered to interaction (events.ts; design note 67). 0: `interaction-posts` takes every
- *   post event. bench/social.ts OASIS_BENCH_COMPOSE_AB=referred.
+ * Interaction reads no post_created: a refer-to's creation comes as post_referred (consumer
+ * `interaction-refers`), deletions as post_deleted (`interaction-posts`), and a post's
+ * posts_meta row (its author, read by unlike and comment deletion) is written by the
+ * first like or comment on it (domain/posts.ts checkedPost; design notes 63 and 67).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -77,22 +53,12 @@ export interface InteractionConfig extends BaseConfig {
   readonly graphSets: boolean;
   /** The post read from post's Redis cache before asking post.GetPost (domain/posts.ts). */
   readonly postCache: boolean;
-  /** A post_created without a refer-to in one round trip (events.ts). */
-  readonly batchedPostEvents: boolean;
-  /** A post_created without a refer-to as its posts_meta INSERT IGNORE alone, no claim (events.ts). */
-  readonly unclaimedPostMeta: boolean;
-  /** Most events per batch of the posts consumer (events.ts; 0: one at a time). */
-  readonly postBatch: number;
   /** Most likes per group-commit transaction; <= 1: each alone. */
   readonly groupCommit: number;
   /** A group commit's likes and events in two multi-row statements (store.ts likeGroupPlan). */
   readonly groupRows: boolean;
   /** A group commit's Redis work in one pipeline for the batch (context.ts afterLikes). */
   readonly groupRedisOnce: boolean;
-  /** posts_meta written at a post's first act only, not at post_created (events.ts). */
-  readonly postMetaOnUse: boolean;
-  /** Refer-tos from post_referred, deletions from post_deleted alone: no post_created delivered (events.ts). */
-  readonly referredEvents: boolean;
 }
 
 const positiveInteger = positiveIntEnv;
@@ -106,13 +72,8 @@ export function loadInteractionConfig(env: Env = process.env): InteractionConfig
     directVisibility: boolEnv(env, "OASIS_INTERACTION_DIRECT_VISIBILITY", true),
     graphSets: boolEnv(env, "OASIS_INTERACTION_GRAPH_SETS", true),
     postCache: boolEnv(env, "OASIS_INTERACTION_POST_CACHE", true),
-    batchedPostEvents: boolEnv(env, "OASIS_INTERACTION_BATCHED_POST_EVENTS", true),
-    unclaimedPostMeta: boolEnv(env, "OASIS_INTERACTION_UNCLAIMED_POST_META", true),
-    postBatch: nonNegativeIntEnv(env, "OASIS_INTERACTION_POST_BATCH", 64),
     groupCommit: nonNegativeIntEnv(env, "OASIS_INTERACTION_GROUP_COMMIT", 64),
     groupRows: boolEnv(env, "OASIS_INTERACTION_GROUP_ROWS", true),
     groupRedisOnce: boolEnv(env, "OASIS_INTERACTION_GROUP_REDIS_ONCE", true),
-    postMetaOnUse: boolEnv(env, "OASIS_INTERACTION_POST_META_ON_USE", true),
-    referredEvents: boolEnv(env, "OASIS_INTERACTION_REFERRED_EVENTS", false),
   });
 }

@@ -32,7 +32,7 @@ async function newPost(author: bigint, i: number, visibility = Visibility.PUBLIC
 }
 
 beforeAll(async () => {
-  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"], { env: { OASIS_INTERACTION_REFERRED_EVENTS: "1" } });
+  bed = await startSocialTestbed(["identity", "graph", "media", "post", "interaction"]);
   users = await bed.users(members);
   stores = openInteractionStores(bed.mesh.namespace);
   bus = await connectBus({ url: process.env.OASIS_NATS_URL ?? "nats://127.0.0.1:4222", namespace: bed.mesh.namespace, name: "interaction-test", log: createLogger("interaction-test", "silent") });
@@ -173,7 +173,7 @@ async function handled(name: string, seq: number): Promise<void> {
   expect(await until(floor, (f) => f >= seq)).toBeGreaterThanOrEqual(seq);
 }
 
-describe("refers from post_referred (OASIS_INTERACTION_REFERRED_EVENTS)", () => {
+describe("refers from post_referred, deletions from post_deleted", () => {
   test("no post_created reaches interaction: its post consumers filter on post_deleted and post_referred", async () => {
     const ns = bed.mesh.namespace;
     const filters: string[] = [];

@@ -281,29 +281,9 @@ export async function repliesOf(db: Queryable, parents: readonly bigint[], perPa
   return { replies: rows.map(toComment), counts: new Map(counts.map((c) => [BigInt(c.p), Number(c.n)])) };
 }
 
+/** The post's posts_meta row (its author), if absent: `INSERT IGNORE`, a row already there (a deleted one included) left as it is. */
 export async function upsertPostMeta(db: Queryable, postId: bigint, authorId: bigint): Promise<void> {
-  const s = upsertPostMetaStatement(postId, authorId);
-  await write(db, s.sql, [...(s.params ?? [])]);
-}
-
-/**
- * The posts_meta rows of several new posts in one autocommit statement (`INSERT IGNORE`,
- * so, as upsertPostMeta, a row already there, a deleted one included, is left as it is).
- */
-export async function upsertPostsMeta(db: Queryable, posts: ReadonlyArray<{ postId: bigint; authorId: bigint }>): Promise<void> {
-  if (posts.length === 0) return;
-  const s = postsMetaStatement(posts);
-  await write(db, s.sql, [...(s.params ?? [])]);
-}
-
-/** upsertPostMeta as a statement of a batched transaction (kit/mysql.ts withBatchedTransaction). */
-export function upsertPostMetaStatement(postId: bigint, authorId: bigint): Statement {
-  return postsMetaStatement([{ postId, authorId }]);
-}
-
-/** The one `INSERT IGNORE INTO posts_meta` of one or more posts (at least one). */
-function postsMetaStatement(posts: ReadonlyArray<{ postId: bigint; authorId: bigint }>): Statement {
-  return { sql: `INSERT IGNORE INTO posts_meta (post_id, author_id) VALUES ${posts.map(() => "(?, ?)").join(", ")}`, params: posts.flatMap((p) => [p.postId, p.authorId]) };
+  await write(db, "INSERT IGNORE INTO posts_meta (post_id, author_id) VALUES (?, ?)", [postId, authorId]);
 }
 
 export async function markPostDeleted(db: Queryable, postId: bigint, authorId: bigint): Promise<void> {
