@@ -7,7 +7,8 @@
  * is written straight into Redis in the page script's formats, as in tracking.test.ts.
  * A fourth page path has design note 59's switches on (watched keys, items' JSON as
  * spliced bytes, coalesced writes): the same pages, and the same JSON as the text one.
- * Every lean read keeps its page by the lean reply and the values put back (design note
+ * Rendered items are keyed by the held pieces' serials (design note 66), so a stale item
+ * after a change to a held piece would show here. Every lean read keeps its page by the lean reply and the values put back (design note
  * 62); the changes include the viewer's refer marker and the viewer's state of a post not
  * seen whole, which the page script reads in one EXISTS and one MGET.
  */
@@ -121,6 +122,9 @@ test("lean reads with held pieces answer the page a full read computes, across a
   // The watched keys were remembered (the held pieces' and the tracked reads' keys).
   expect(heldWatched.tracker!.watchedSize).toBeGreaterThan(0);
   expect(heldTracked.tracker!.watchedSize).toBe(0);
+  // Items are kept by the held pieces' serials (design note 66) and found again.
+  expect(held.items!.hits).toBeGreaterThan(0);
+  expect(heldWatched.items!.hits).toBeGreaterThan(0);
 });
 
 test("a lean reply whose post changed before its pieces were read again is refused", async () => {

@@ -63,6 +63,19 @@ export class HeldPieces {
     };
   }
 
+  /**
+   * Serials of the value objects held (for item keys, items.ts itemKeyBySerial): each
+   * value object gets one number when it is held, never given to another, and a held
+   * value's bytes are never changed (a changed key is dropped and read into a new object).
+   */
+  private readonly serials = new WeakMap<Uint8Array, number>();
+  private serial = 0;
+
+  /** The serial of `value` if it is (or was) a held value object, else undefined. */
+  serialOf(value: Uint8Array): number | undefined {
+    return this.serials.get(value);
+  }
+
   /** Whether a lean read may be sent now (tracking is on for the connection). */
   get ready(): boolean {
     return this.tracker.ready;
@@ -88,7 +101,10 @@ export class HeldPieces {
     this.fetched += keys.length;
     keys.forEach((k, i) => {
       const v = values[i];
-      if (v && !this.tracker.changedSince(ticket, k)) this.held.set(k, v);
+      if (v && !this.tracker.changedSince(ticket, k)) {
+        this.held.set(k, v);
+        this.serials.set(v, ++this.serial);
+      }
     });
     return values;
   }

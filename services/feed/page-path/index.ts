@@ -42,7 +42,7 @@ import { PageReuse } from "./reuse.ts";
 import { PageTracker } from "./tracking.ts";
 import { HeldPieces } from "./held.ts";
 import { KeyNames } from "./key-names.ts";
-import { ItemCache, itemKey, pageBytes, pageJson, pageJsonBytes, renderItem, type RenderedItem } from "./items.ts";
+import { ItemCache, itemKey, pageBytes, pageJson, pageJsonBytes, renderItem, type RenderedItem, type SerialOf } from "./items.ts";
 
 export { PageReuse } from "./reuse.ts";
 export { ItemCache } from "./items.ts";
@@ -202,6 +202,8 @@ export class FeedPagePath {
   private readonly oneTripWrites: boolean;
   /** The names of the keys pages read, kept (key-names.ts). */
   private readonly names: KeyNames;
+  /** Held values' serials for item keys (held.ts serialOf; none when nothing is held). */
+  private readonly serialOf: SerialOf = () => undefined;
 
   /**
    * `redis`: a connection to the feed's Redis without a key prefix; `prefix`: the feed's
@@ -223,6 +225,10 @@ export class FeedPagePath {
     if (this.trackPages) opts.reuse!.release = (t) => this.tracker!.release(t);
     this.names = new KeyNames(prefix);
     if ((opts.held ?? 0) > 0) this.held = new HeldPieces(redis, this.tracker!, opts.held!, this.names);
+    if (this.held) {
+      const held = this.held;
+      this.serialOf = (b) => held.serialOf(b);
+    }
     this.sets = opts.sets ?? false;
     this.tightWindow = opts.tightWindow ?? false;
     this.oneTripWrites = opts.oneTripWrites ?? true;
@@ -510,7 +516,7 @@ export class FeedPagePath {
       }
       if (encode && this.items) {
         // Assembled from rendered items (items.ts): the same bytes, and the JSON with them.
-        const src = renderedSource(pieces, viewer, window, this.items);
+        const src = renderedSource(pieces, viewer, window, this.items, this.serialOf);
         const got = tight ? tightPage(src, pieces, limit, window) : await collectPage(src, limit, before);
         if (!got) return this.widePage(kind, owner, viewer, size, token, ask, encode);
         const { items, more } = got;
@@ -655,7 +661,7 @@ const none: Uint8Array = new Uint8Array(0);
  * misses) and kept. An item whose pieces cannot make a key (absent, a tombstone, a
  * legacy post) is computed every time.
  */
-export function renderedSource(p: Ready, viewer: bigint, window: number, cache: ItemCache) {
+export function renderedSource(p: Ready, viewer: bigint, window: number, cache: ItemCache, serialOf: SerialOf = () => undefined) {
   const plain = source(p, viewer, window);
   const index = new Map(p.ids.map((id, i) => [id, i]));
   const me = String(viewer);
@@ -681,15 +687,13 @@ export function renderedSource(p: Ready, viewer: bigint, window: number, cache: 
         [referProfile, referRel, selfRefer] = [rp, rr, rHead.author === me];
       }
     }
-    return {
-      head,
-      key: itemKey({
-        interaction: p.interaction,
-        selfAuthor: head.author === me,
-        selfReferAuthor: selfRefer,
-        parts: [item.post, item.counts, Buffer.from(item.flags, "latin1"), item.state, profile, rel, referred, referProfile, referRel],
-      }),
+    const pieces = {
+      interaction: p.interaction,
+      selfAuthor: head.author === me,
+      selfReferAuthor: selfRefer,
+      parts: [item.post, item.counts, Buffer.from(item.flags, "latin1"), item.state, profile, rel, referred, referProfile, referRel],
     };
+    return { head, key: itemKey(pieces, serialOf) };
   };
   return {
     skeleton: plain.skeleton,

@@ -15,7 +15,7 @@ import { PostCountsSchema, ViewerStateSchema } from "#gen/oasis/interaction/v1/i
 import { PostSchema, Visibility } from "#gen/oasis/post/v1/post_pb.ts";
 import { collectPage, nextToken, roundWant } from "../domain/paging.ts";
 import { source, renderedSource } from "./index.ts";
-import { ItemCache, pageBytes, pageJson } from "./items.ts";
+import { ItemCache, itemKey, pageBytes, pageJson } from "./items.ts";
 import { encodeStoredPost, parsePieces } from "./pieces.ts";
 
 const [V, A, B] = [100n, 200n, 300n];
@@ -140,4 +140,29 @@ test("a kept rendering is never answered for an item whose pieces changed, or fo
     // ...and the page from the warm cache is the page computed afresh.
     expect({ what, page: await renderedPage(reply(w), viewer ?? V, 10, cache) }).toEqual({ what, page: want });
   }
+});
+
+test("item keys by serial: a held piece is named by its serial, other pieces by their bytes, and keys differ whenever either does", () => {
+  const post = Buffer.alloc(40, 7);
+  const profile = Buffer.alloc(30, 9);
+  const small = Buffer.from("110", "latin1");
+  const serials = new Map<Uint8Array, number>([[post, 1], [profile, 2]]);
+  const serialOf = (b: Uint8Array) => serials.get(b);
+  const key = (parts: Uint8Array[], of = serialOf) => itemKey({ interaction: true, selfAuthor: false, selfReferAuthor: false, parts }, of);
+  const k = key([post, small, profile]);
+  // Two serials (1 + 8 bytes each) and the small part's tag, length and bytes, after the flags byte.
+  expect(k.length).toBe(1 + 9 + (5 + small.length) + 9);
+  expect(key([post, small, profile]).equals(k)).toBe(true);
+  // The same bytes held as another object (another serial): another key.
+  const again = Buffer.from(post);
+  serials.set(again, 3);
+  expect(key([again, small, profile]).equals(k)).toBe(false);
+  // The same bytes not held: named by its bytes, another key again.
+  expect(key([Buffer.from(post), small, profile]).equals(k)).toBe(false);
+  // Without serials (nothing held), equal bytes are equal keys.
+  const none = () => undefined;
+  expect(key([post, small, profile], none).equals(key([Buffer.from(post), small, profile], none))).toBe(true);
+  expect(key([post, small, profile], none).equals(key([Buffer.alloc(40, 8), small, profile], none))).toBe(false);
+  // A serial is never mistaken for bytes of the same length: the tag tells them apart.
+  expect(key([Buffer.alloc(8), small, profile], none).equals(key([post, small, profile]))).toBe(false);
 });

@@ -53,18 +53,45 @@ export interface ItemPieces {
   readonly parts: readonly Uint8Array[];
 }
 
-/** The key of an item: its flags, then each part as a 4-byte length and the bytes. */
-export function itemKey(p: ItemPieces): Buffer {
+/**
+ * The serial of a piece whose bytes never change (held.ts HeldPieces serialOf: one number
+ * per held value object, never given to another), or undefined.
+ */
+export type SerialOf = (part: Uint8Array) => number | undefined;
+
+/**
+ * The key of an item: its flags, then each part as a tag and either, for a part
+ * `serialOf` knows (a held piece, held.ts serialOf), its serial (tag 1, 8 bytes), or its
+ * 4-byte length and bytes (tag 0). A serial names one held value object, whose bytes do
+ * not change, so equal keys still mean equal pieces; the same bytes held again as another
+ * object get another serial (a miss: rendered again). A changed page's items then key on
+ * ~100 bytes each instead of their posts' and profiles' ~2 KB, copied, hashed and compared
+ * per item per read (design note 66).
+ */
+export function itemKey(p: ItemPieces, serialOf: SerialOf = () => undefined): Buffer {
   let size = 1;
-  for (const part of p.parts) size += 4 + part.length;
+  const serials: Array<number | undefined> = [];
+  for (const part of p.parts) {
+    const n = part.length > 16 ? serialOf(part) : undefined;
+    serials.push(n);
+    size += n === undefined ? 5 + part.length : 9;
+  }
   const key = Buffer.allocUnsafe(size);
   key[0] = (p.interaction ? 1 : 0) | (p.selfAuthor ? 2 : 0) | (p.selfReferAuthor ? 4 : 0);
   let at = 1;
-  for (const part of p.parts) {
-    key.writeUInt32LE(part.length, at);
-    key.set(part, at + 4);
-    at += 4 + part.length;
-  }
+  p.parts.forEach((part, i) => {
+    const n = serials[i];
+    if (n !== undefined) {
+      key[at] = 1;
+      key.writeDoubleLE(n, at + 1);
+      at += 9;
+    } else {
+      key[at] = 0;
+      key.writeUInt32LE(part.length, at + 1);
+      key.set(part, at + 5);
+      at += 5 + part.length;
+    }
+  });
   return key;
 }
 
