@@ -20,10 +20,6 @@
  * hand in while a follow's transaction runs go together in one transaction of one round
  * trip, at most this many (store.ts followGroupPlan, kit/tx-batcher.ts; design note 64);
  * 0 or 1: each follow alone.
- * OASIS_GRAPH_GROUP_REDIS_ONCE [0] - with the cache amended (OASIS_GRAPH_AMEND_CACHE), a
- * group commit's new edges go into the cached lists and counts in one Redis call for the
- * batch, before its calls are answered (context.ts followsCached), instead of one call
- * each after its answer came back (design note 68).
  */
 import { baseConfig, type BaseConfig, type Env } from "#kit/config.ts";
 import { boolEnv, nonNegativeIntEnv, positiveIntEnv } from "#kit/env.ts";
@@ -41,8 +37,6 @@ export interface GraphConfig extends BaseConfig {
   readonly amendCache: boolean;
   /** Most public follows per group-commit transaction; <= 1: each alone. */
   readonly groupCommit: number;
-  /** A group commit's cache amends in one Redis call for the batch (context.ts followsCached). */
-  readonly groupRedisOnce: boolean;
 }
 
 export function loadGraphConfig(env: Env = process.env): GraphConfig {
@@ -54,6 +48,5 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     pointLookupMax: nonNegativeIntEnv(env, "OASIS_GRAPH_POINT_LOOKUP_MAX", 0),
     amendCache: boolEnv(env, "OASIS_GRAPH_AMEND_CACHE", true),
     groupCommit: nonNegativeIntEnv(env, "OASIS_GRAPH_GROUP_COMMIT", 64),
-    groupRedisOnce: boolEnv(env, "OASIS_GRAPH_GROUP_REDIS_ONCE", false),
   });
 }

@@ -82,20 +82,16 @@ function unpack(buf: Buffer): BigInt64Array {
 /** An oversized list is cached as this marker: "go to MySQL". */
 const tooLarge = Buffer.from("L");
 
-// One or more follows, in order; for follow f (0-based):
-// KEYS[8f+1..8f+8]: for each of the follower's `following` list, the followee's
-// `followers` list, the follower's counts and the followee's counts: (value key, version
-// key). ARGV[1] the longest list kept (listCacheMax); ARGV[7f+2..7f+5] the version of
-// each entry seen before the follow's transaction ("" = none); ARGV[7f+6], ARGV[7f+7] the
-// 16-byte pair (edge id, user id) to add to each list; ARGV[7f+8] the edge id as 8
-// big-endian bytes.
+// KEYS: for each of the follower's `following` list, the followee's `followers` list,
+// the follower's counts and the followee's counts: (value key, version key), 8 keys.
+// ARGV[1..4] the version of each entry seen before the follow's transaction ("" = none);
+// ARGV[5], ARGV[6] the 16-byte pair (edge id, user id) to add to each list; ARGV[7] the
+// edge id as 8 big-endian bytes; ARGV[8] the longest list kept (listCacheMax).
 // Each entry whose version is still the one seen is amended when cached (the pair put in
 // its place by descending edge id unless already there; the follower's `following` + 1,
 // the followee's `followers` + 1), else dropped; either way its version is bumped, so a
-// reader that loaded before the commit cannot store an older value afterwards (and a
-// later follow of the same call that saw the old version drops the entry, as a later
-// call would). A list cached as "too large" (L) stays so; one that would pass the limit
-// is dropped.
+// reader that loaded before the commit cannot store an older value afterwards. A list
+// cached as "too large" (L) stays so; one that would pass the limit is dropped.
 const followAddedLua = `
 local function older(v, off, be)
   for j = 8, 1, -1 do
@@ -113,40 +109,35 @@ local function has(v, pair)
     from = at + 1
   end
 end
-local max = tonumber(ARGV[1])
-for f = 0, #KEYS / 8 - 1 do
-  local a = 1 + 7 * f
-  for i = 1, 4 do
-    local vk, verk = KEYS[8 * f + 2 * i - 1], KEYS[8 * f + 2 * i]
-    local cur = redis.call('GET', verk) or ''
-    local v = redis.call('GET', vk)
-    if cur ~= ARGV[a + i] then
-      if v then redis.call('DEL', vk) end
-    elseif v then
-      if i <= 2 then
-        local pair = ARGV[a + 4 + i]
-        if v ~= 'L' and not has(v, pair) then
-          if #v / 16 >= max then
-            redis.call('DEL', vk)
-          else
-            local n, at = #v / 16, 0
-            while at < n and not older(v, at * 16, ARGV[a + 7]) do at = at + 1 end
-            redis.call('SET', vk, string.sub(v, 1, at * 16) .. pair .. string.sub(v, at * 16 + 1), 'KEEPTTL')
-          end
-        end
-      else
-        local fr, fg = string.match(v, '^(%d+),(%d+)$')
-        if fr then
-          if i == 3 then fg = tostring(tonumber(fg) + 1) else fr = tostring(tonumber(fr) + 1) end
-          redis.call('SET', vk, fr .. ',' .. fg, 'KEEPTTL')
-        else
+for i = 1, 4 do
+  local vk, verk = KEYS[2 * i - 1], KEYS[2 * i]
+  local cur = redis.call('GET', verk) or ''
+  local v = redis.call('GET', vk)
+  if cur ~= ARGV[i] then
+    if v then redis.call('DEL', vk) end
+  elseif v then
+    if i <= 2 then
+      if v ~= 'L' and not has(v, ARGV[4 + i]) then
+        if #v / 16 >= tonumber(ARGV[8]) then
           redis.call('DEL', vk)
+        else
+          local n, at = #v / 16, 0
+          while at < n and not older(v, at * 16, ARGV[7]) do at = at + 1 end
+          redis.call('SET', vk, string.sub(v, 1, at * 16) .. ARGV[4 + i] .. string.sub(v, at * 16 + 1), 'KEEPTTL')
         end
       end
+    else
+      local f, g = string.match(v, '^(%d+),(%d+)$')
+      if f then
+        if i == 3 then g = tostring(tonumber(g) + 1) else f = tostring(tonumber(f) + 1) end
+        redis.call('SET', vk, f .. ',' .. g, 'KEEPTTL')
+      else
+        redis.call('DEL', vk)
+      end
     end
-    redis.call('INCR', verk)
-    redis.call('EXPIRE', verk, 86400)
   end
+  redis.call('INCR', verk)
+  redis.call('EXPIRE', verk, 86400)
 end
 return 1
 `;
@@ -154,7 +145,7 @@ return 1
 /** What `GraphCache.followVersions` saw, for `followAdded`. */
 export type FollowVersions = readonly [string, string, string, string];
 
-type FollowRedis = Redis & { oasisGraphFollowsAdded(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number> };
+type FollowRedis = Redis & { oasisGraphFollowAdded(...args: Array<string | Buffer | number>): Promise<number> };
 
 export class GraphCache {
   private readonly counts: VersionedCache;
@@ -170,7 +161,7 @@ export class GraphCache {
     this.counts = new VersionedCache(redis, "counts", 3600);
     this.lists = new VersionedCache(redis, "list", 3600);
     this.small = new VersionedCache(redis, SMALL_SETS_ENTRY, SMALL_SETS_TTL_S);
-    if (!("oasisGraphFollowsAdded" in redis)) redis.defineCommand("oasisGraphFollowsAdded", { lua: followAddedLua });
+    if (!("oasisGraphFollowAdded" in redis)) redis.defineCommand("oasisGraphFollowAdded", { numberOfKeys: 8, lua: followAddedLua });
     this.redis = redis as FollowRedis;
   }
 
@@ -208,25 +199,11 @@ export class GraphCache {
    * Redis errors are ignored like `invalidate`'s (the TTL bounds what a lost update costs).
    */
   async followAdded(followerId: bigint, followeeId: bigint, edgeId: bigint, seen: FollowVersions): Promise<void> {
-    await this.followsAdded([{ followerId, followeeId, edgeId, seen }]);
-  }
-
-  /**
-   * `followAdded` for several new edges in one Redis call (a group commit's, design note
-   * 68), applied in the order given, each as its own `followAdded` would be one after
-   * another. Redis errors are ignored likewise.
-   */
-  async followsAdded(follows: ReadonlyArray<{ followerId: bigint; followeeId: bigint; edgeId: bigint; seen: FollowVersions }>): Promise<void> {
-    if (follows.length === 0) return;
-    const keys: string[] = [];
-    const args: Array<string | Buffer | number> = [this.listCacheMax];
-    for (const f of follows) {
-      const be = Buffer.alloc(8);
-      be.writeBigInt64BE(f.edgeId);
-      keys.push(...this.followKeys(f.followerId, f.followeeId));
-      args.push(...f.seen, pack([f.edgeId, f.followeeId]), pack([f.edgeId, f.followerId]), be);
-    }
-    await this.redis.oasisGraphFollowsAdded(keys.length, ...keys, ...args).catch(() => {});
+    const be = Buffer.alloc(8);
+    be.writeBigInt64BE(edgeId);
+    await this.redis
+      .oasisGraphFollowAdded(...this.followKeys(followerId, followeeId), ...seen, pack([edgeId, followeeId]), pack([edgeId, followerId]), be, this.listCacheMax)
+      .catch(() => {});
   }
 
   /** Counts of `ids`; users with none get zeros. */

@@ -68,7 +68,6 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
   const r =
     rt.config.oneTripFollow && rt.config.groupCommit > 1
       ? await ctx.follows.add({
-          seen,
           followerId: viewer,
           followeeId: target,
           id: edgeId,
@@ -83,8 +82,6 @@ async function followPublic(ctx: GraphContext, viewer: bigint, target: bigint): 
             : store.followBatched(tx, viewer, target, edgeId, new Date(), (mutual, followeeMuting) => rt.outbox.statement(FollowCreatedSchema, created(mutual, followeeMuting), "@oasis_created = 1")),
         );
   if (r.blocked) return undefined;
-  // The group commit did the cache work of its whole batch (OASIS_GRAPH_GROUP_REDIS_ONCE).
-  if (amend && rt.config.groupRedisOnce && rt.config.oneTripFollow && rt.config.groupCommit > 1) return { state: FollowState.FOLLOWING, flags: r.flags };
   if (!amend) await ctx.cache.invalidate([viewer, target]);
   else if (r.created) {
     if (seen) await ctx.cache.followAdded(viewer, target, edgeId, seen);
