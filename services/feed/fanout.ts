@@ -196,6 +196,13 @@ export function followersConsumer(ctx: FeedContext) {
   };
 }
 
+/** A follow's backfill when the followee's timeline is not built: build it, then push its newest posts to the follower's home timeline. */
+export async function backfillBuilding(ctx: FeedContext, followee: bigint, follower: bigint): Promise<void> {
+  await ensureUserTimeline(ctx, followee);
+  const latest = await ctx.timelines.page("ut", followee, undefined, ctx.rt.config.backfill);
+  await ctx.timelines.pushHome([follower], latest.ids);
+}
+
 /** `feed-graph`: a follow backfills the followee's newest posts into the follower's home timeline; an unfollow removes them. */
 export function graphConsumer(ctx: FeedContext) {
   const cfg = ctx.rt.config;
@@ -205,9 +212,7 @@ export function graphConsumer(ctx: FeedContext) {
       on(FollowCreatedSchema, async (e) => {
         // One round trip when the followee's timeline is built (OASIS_FEED_ONE_TRIP_BACKFILL).
         if (cfg.oneTripBackfill && (await ctx.timelines.backfill(e.followeeId, e.followerId, cfg.backfill, cfg.backfillBuiltHomeFirst)) >= 0) return;
-        await ensureUserTimeline(ctx, e.followeeId);
-        const latest = await ctx.timelines.page("ut", e.followeeId, undefined, cfg.backfill);
-        await ctx.timelines.pushHome([e.followerId], latest.ids);
+        await backfillBuilding(ctx, e.followeeId, e.followerId);
       }),
       on(FollowRemovedSchema, async (e) => {
         await ensureUserTimeline(ctx, e.followeeId);

@@ -113,7 +113,8 @@ return 1
 // A follow event. KEYS fo:A, fo:b:A, fo:v:A; ARGV[1] the follower, ARGV[2] "1" follows
 // now / "0" does not. Bumps the version (fencing a rebuild under way) and, if the set is
 // built, adds or removes the follower (the set outlives its marker by an hour).
-const applyScript = `
+/** Lua of FollowerSets.changed (KEYS: the set, its built marker, its version; ARGV: follower, 1 follows / 0 not), also run by follow-created.ts. */
+export const applyScript = `
 redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], 86400)
 local ttl = redis.call('TTL', KEYS[2])
@@ -166,7 +167,8 @@ export class FollowerSets {
       : undefined;
   }
 
-  private static keys(author: bigint): [string, string, string] {
+  /** The follower set of `author`, its built marker and its version (applyScript's KEYS). */
+  static keys(author: bigint): [string, string, string] {
     return [`fo:${author}`, `fo:b:${author}`, `fo:v:${author}`];
   }
 

@@ -27,6 +27,9 @@
  *   without a follow_removed between them (graph emits one only for a new edge).
  * A failed batch is redone event by event in order (the kit does this), through the
  * same handlers, all idempotent (ZADD/ZREM, version bumps, drops).
+ * A follow_created's three handlers run as one (follow-created.ts: their three script
+ * calls in one, then each one's follow-up), with the one-trip backfill and the sets
+ * amended (OASIS_FEED_ONE_TRIP_BACKFILL, OASIS_FEED_REL_SET_AMEND, both on by default).
  */
 import type { DescMessage } from "@bufbuild/protobuf";
 import { on, overlappingBatch, type EventHandler, type EventMeta } from "#kit/consumer.ts";
@@ -34,6 +37,7 @@ import { streamName } from "#kit/bus.ts";
 import { BlockCreatedSchema, BlockRemovedSchema, FollowCreatedSchema, FollowRequestedSchema, MuteCreatedSchema, MuteRemovedSchema } from "#gen/oasis/graph/v1/events_pb.ts";
 import type { FeedContext } from "./context.ts";
 import { followersConsumer, graphConsumer } from "./fanout.ts";
+import { followCreatedInOneCall } from "./follow-created.ts";
 import { graphReadModelConsumer } from "./read-model-events.ts";
 
 /** Consumers this one stands in for, whose durables are deleted at start (the first keeps its durable: it is this one's). */
@@ -61,6 +65,12 @@ export function mergedGraphConsumer(ctx: FeedContext) {
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
   };
+  // A follow_created's three script calls in one (follow-created.ts; design note 68).
+  const cfg = ctx.rt.config;
+  if (cfg.oneTripBackfill && cfg.relSetAmend) {
+    const one = followCreatedInOneCall(ctx);
+    bySchema.set(FollowCreatedSchema, [on(FollowCreatedSchema, (e) => one(e))]);
+  }
   const handlers = [...bySchema.keys()].map((schema) => on(schema, (event, meta) => runAll(schema, event, meta)));
   return {
     name: parts[0]!.name,

@@ -69,7 +69,7 @@ import { PostCountsSchema, ViewerStateSchema, type PostCounts, type ViewerState 
 import { PostSchema, type Post } from "#gen/oasis/post/v1/post_pb.ts";
 import { RelationshipSchema, type Relationship } from "#gen/oasis/graph/v1/graph_pb.ts";
 import type { FeedContext } from "./context.ts";
-import { amendRelationshipSets, countsTtl, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relSetKey, relSetSentinel, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
+import { amendFencedRelationshipSets, amendRelationshipSets, countsTtl, pairId, pairKey, storedCounts, storedRelationships, storedStates, decodeStoredPost, dropRelationshipSets, encodeStoredPost, relSetKey, relSetSentinel, relTtl, withRelSetScripts } from "./page-path/pieces.ts";
 
 const day = 86_400;
 /** When a refer-to's counter is dropped again, ms after the event (interaction counts it in its own consumer). */
@@ -201,8 +201,11 @@ export class ReadModel {
    * the set's version meanwhile, else dropped; page-path/pieces.ts amendRelationshipSets)
    * or dropped and fenced, and the cached pairs (`rm:rel`) are fenced, asked of graph again
    * (as the viewer; one answer per pair serves both) and stored, the others only fenced.
+   * `fenced`: with `amendSets`, the viewers' sets were fenced already (the versions the
+   * fence returned, one per pair: follow-created.ts fences them in its one call), so only
+   * the amend's second half runs here.
    */
-  async relationshipsChanged(ctx: FeedContext, pairs: ReadonlyArray<readonly [bigint, bigint]>, amendSets = false): Promise<void> {
+  async relationshipsChanged(ctx: FeedContext, pairs: ReadonlyArray<readonly [bigint, bigint]>, amendSets = false, fenced?: readonly string[]): Promise<void> {
     // One graph answer per pair, asked after the event's commit (events are published
     // after it), for both the set and the cached pair.
     const answers = new Map<string, Promise<Relationship[]>>();
@@ -214,7 +217,8 @@ export class ReadModel {
     };
     if (amendSets) {
       try {
-        await amendRelationshipSets(this.redis, "", pairs, (viewer, users) => ask(viewer, users[0]!));
+        const asked = (viewer: bigint, users: bigint[]) => ask(viewer, users[0]!);
+        await (fenced ? amendFencedRelationshipSets(this.redis, "", pairs, fenced, asked) : amendRelationshipSets(this.redis, "", pairs, asked));
       } catch (err) {
         // Graph did not answer: the sets (fenced, still answering the old pair) are dropped
         // so the page path does not keep showing what the change undid; the event is

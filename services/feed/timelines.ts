@@ -91,7 +91,8 @@ return new
 // do, 0, whether or not the followee's timeline is built). Returns -1 when the
 // followee's timeline is not built (the caller builds it and pushes, as before), else
 // what pushScript returns for those posts and that reader.
-const backfillScript = `
+/** Lua of Timelines.backfill (KEYS: ub, ut, delivered:home, ht, hb; ARGV: count, home cap, built home only), also run by follow-created.ts. */
+export const backfillScript = `
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local n = tonumber(ARGV[1])

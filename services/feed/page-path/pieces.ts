@@ -185,8 +185,8 @@ export async function amendRelationshipSets(
   return amendFencedRelationshipSets(redis, prefix, pairs, versions, ask);
 }
 
-/** A viewer's relationship set and its version key, with the feed's `prefix`. */
-const relSetKeysOf = (prefix: string, viewer: bigint) => [`${prefix}${relSetKey(viewer)}`, `${prefix}${relSetVersionKey(viewer)}`];
+/** A viewer's relationship set and its version key, with the feed's `prefix` (relSetsFenceScript's KEYS, a pair per viewer). */
+export const relSetKeysOf = (prefix: string, viewer: bigint) => [`${prefix}${relSetKey(viewer)}`, `${prefix}${relSetVersionKey(viewer)}`];
 
 /**
  * The first half of `amendRelationshipSets` queued on `pipeline` (a pipeline of a
