@@ -23,6 +23,7 @@ import type { ConsumerCounters } from "./metrics.ts";
 import { endSpan, SpanKind, startSpan, traceparentOf, withSpan } from "./tracing.ts";
 import { isDuplicateKey, withBatchedTransaction, withTransaction, type BatchedTx, type Statement, type Tx } from "./mysql.ts";
 import { eventHeaders } from "./outbox.ts";
+import { settleAll } from "./parallel.ts";
 
 export interface EventMeta {
   /** The outbox id of the event (Nats-Msg-Id), unique per event. */
@@ -107,10 +108,9 @@ export function overlappingBatch(handlers: readonly EventHandler<any>[], max: nu
     async handle(events) {
       let wave: Array<Promise<void>> = [];
       const settle = async () => {
-        const results = await Promise.allSettled(wave);
+        const settling = wave;
         wave = [];
-        const failed = results.find((r) => r.status === "rejected");
-        if (failed) throw (failed as PromiseRejectedResult).reason;
+        await settleAll(settling);
       };
       for (const e of events) {
         const h = bySchema.get(e.schema);

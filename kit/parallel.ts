@@ -14,3 +14,14 @@ export async function inParallel<T>(items: readonly T[], concurrency: number, wo
     }),
   );
 }
+
+/**
+ * Waits for every promise to settle, then rejects with the first rejection in the given
+ * order (the others' reasons dropped), else resolves: work started together is never
+ * abandoned half-run when one part fails (the consumers' merged handlers and waves).
+ */
+export async function settleAll(promises: Iterable<Promise<unknown> | undefined>): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}

@@ -14,6 +14,7 @@
  * as the three were (ZADD, version bumps, fences), so a batch redone event by event
  * repeats nothing harmful.
  */
+import { settleAll } from "#kit/parallel.ts";
 import type { FollowCreated } from "#gen/oasis/graph/v1/events_pb.ts";
 import type { Redis } from "#kit/redis.ts";
 import type { FeedContext } from "./context.ts";
@@ -59,11 +60,9 @@ export function followCreatedInOneCall(ctx: FeedContext): (e: FollowCreated) => 
     const [follower, followee] = [e.followerId, e.followeeId];
     const keys = [`ub:${followee}`, `ut:${followee}`, "delivered:home", `ht:${follower}`, `hb:${follower}`, ...FollowerSets.keys(followee), ...relSetKeysOf("", follower), ...relSetKeysOf("", followee)];
     const [backfilled, fenced] = await redis.oasisFeedFollowCreated(keys.length, ...keys, cfg.backfill, cfg.homeCap, cfg.backfillBuiltHomeFirst ? "1" : "0", String(follower), "1");
-    const results = await Promise.allSettled([
+    await settleAll([
       backfilled >= 0 ? undefined : backfillBuilding(ctx, followee, follower),
       ctx.readModel.relationshipsChanged(ctx, [[follower, followee], [followee, follower]], true, fenced),
     ]);
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
   };
 }

@@ -31,6 +31,7 @@
  * calls in one, then each one's follow-up), with the one-trip backfill and the sets
  * amended (OASIS_FEED_ONE_TRIP_BACKFILL, OASIS_FEED_REL_SET_AMEND, both on by default).
  */
+import { settleAll } from "#kit/parallel.ts";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { on, overlappingBatch, type EventHandler, type EventMeta } from "#kit/consumer.ts";
 import { streamName } from "#kit/bus.ts";
@@ -61,9 +62,7 @@ export function mergedGraphConsumer(ctx: FeedContext) {
   }
   /** Every part's handler of the event, started together; rejects with the first error once all settled. */
   const runAll = async (schema: DescMessage, event: unknown, meta: EventMeta): Promise<void> => {
-    const results = await Promise.allSettled((bySchema.get(schema) ?? []).map((h) => h.handle(event as never, meta)));
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await settleAll((bySchema.get(schema) ?? []).map((h) => h.handle(event as never, meta)));
   };
   // A follow_created's three script calls in one (follow-created.ts; design note 68).
   const cfg = ctx.rt.config;

@@ -18,6 +18,7 @@
  * id in the referred post's set (SADD/SREM) and drops counters, and a seed never
  * overwrites what an event wrote.
  */
+import { settleAll } from "#kit/parallel.ts";
 import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { on, type EventHandler, type EventMeta } from "#kit/consumer.ts";
 import { eventSubject, streamName } from "#kit/bus.ts";
@@ -45,9 +46,7 @@ export function mergedPostConsumer(ctx: FeedContext, metrics: FanoutMetrics) {
   }
   /** Every part's handler of the event, started together; rejects with the first error once all settled. */
   const runAll = async (schema: DescMessage, event: unknown, meta: EventMeta): Promise<void> => {
-    const results = await Promise.allSettled(bySchema.get(schema)!.map((h) => h.handle(event as never, meta)));
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await settleAll(bySchema.get(schema)!.map((h) => h.handle(event as never, meta)));
   };
   // One decode per event: both parts read post_created the same way (its head, or all of it).
   const handlers = [...bySchema].map(([schema, hs]) => on(schema, (event, meta) => runAll(schema, event, meta), hs[0]!.decode));

@@ -4,6 +4,7 @@
  * before its post_created. Every handler is idempotent: it writes the state the event
  * carries, or drops a key that the next read reloads.
  */
+import { settleAll } from "#kit/parallel.ts";
 import { on, overlappingBatch, type ConsumerBatch, type EventHandler } from "#kit/consumer.ts";
 import { AccountCreatedSchema, ProfileUpdatedSchema } from "#gen/oasis/identity/v1/events_pb.ts";
 import { CommentCreatedSchema, CommentDeletedSchema, CommentModeratedSchema, PostLikedSchema, PostUnlikedSchema } from "#gen/oasis/interaction/v1/events_pb.ts";
@@ -93,9 +94,7 @@ function likesBatch(rm: ReadModel, handlers: readonly EventHandler<any>[], max: 
         likes.push({ postId: like.postId, user: like.userId, liked: e.schema === PostLikedSchema });
         return false;
       });
-      const results = await Promise.allSettled([rm.likesChanged(likes), others.handle(rest)]);
-      const failed = results.find((r) => r.status === "rejected");
-      if (failed) throw (failed as PromiseRejectedResult).reason;
+      await settleAll([rm.likesChanged(likes), others.handle(rest)]);
     },
   };
 }
